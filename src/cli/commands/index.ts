@@ -1,0 +1,9 @@
+/** Every CLI command, one module each. Add a command here (one line) to expose it. */
+import type { Command } from "commander";
+import { registerConfig } from "./config.js";
+import { registerContract } from "./contract.js";
+
+export const COMMANDS: ((program: Command) => void)[] = [
+  registerConfig,
+  registerContract,
+];

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+/**
+ * The `matchflow` command line. Commands parse flags, build config, call an app and map errors
+ * to exit codes (`exit-codes.ts`); a failure prints one clear line, not a stack trace
+ * (set LOG_LEVEL=debug to see the stack).
+ */
+import { Command, CommanderError } from "commander";
+import { errorMessage } from "../errors.js";
+import { COMMANDS } from "./commands/index.js";
+import { EXIT, exitCodeFor } from "./exit-codes.js";
+
+export function buildProgram(): Command {
+  const program = new Command("matchflow")
+    .description("MLS NEXT fixtures and results: scrape -> RabbitMQ (Celery-compatible) -> workers -> PostgreSQL")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  for (const register of COMMANDS) register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.commands.forEach(function override(cmd: Command): void {
+    cmd.exitOverride();
+    cmd.commands.forEach(override);
+  });
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.ok;
+      return EXIT.usage;
+    }
+    process.stderr.write(`matchflow: ${errorMessage(err)}\n`);
+    if (/^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? "") && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return exitCodeFor(err);
+  }
+}
+
+// Run when executed directly (bin or `tsx src/cli/main.ts`), not when imported by tests.
+const invokedPath = process.argv[1] ?? "";
+if (/cli[\\/]main\.(ts|js)$/.test(invokedPath) || /matchflow$/.test(invokedPath)) {
+  const code = await main(process.argv);
+  process.exitCode = code;
+}

@@ -1,0 +1,261 @@
+/**
+ * The one place where settings come from: the environment, validated once at start-up.
+ * Everything else receives a typed `Config`; nothing else reads `process.env`.
+ */
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
+
+/** "60s", "500ms", "10m", "1h" or a bare number of seconds -> milliseconds. */
+export function parseDurationMs(text: string): number | undefined {
+  const m = DURATION_RE.exec(text.trim());
+  if (!m) return undefined;
+  const value = Number(m[1]);
+  const unit = (m[2] ?? "s").toLowerCase();
+  const factor = unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000;
+  return Math.round(value * factor);
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${text}" is not a duration (use e.g. 500ms, 60s, 10m or a number of seconds)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const n = Number(text.trim());
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: "custom", message: `"${text}" must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+
+const url = (protocols: string[]) =>
+  optionalText.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    let parsed: URL;
+    try {
+      parsed = new URL(v);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `is not a valid URL` });
+      return;
+    }
+    if (!protocols.includes(parsed.protocol)) {
+      ctx.addIssue({ code: "custom", message: `must start with ${protocols.map((p) => `${p}//`).join(" or ")}` });
+    }
+  });
+
+const name = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) => s.trim())
+    .pipe(z.string().min(1, "must not be empty").max(255, "must be at most 255 characters"));
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The environment variables matchflow reads, with their defaults. Order = README order. */
+const envSchema = z.object({
+  RABBITMQ_URL: url(["amqp:", "amqps:"]),
+  RABBITMQ_MANAGEMENT_URL: url(["http:", "https:"]),
+  DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]),
+  LOG_LEVEL: z
+    .string()
+    .default("info")
+    .transform((s) => s.trim().toLowerCase())
+    .pipe(z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(", ")}` })),
+  WORKER_CONCURRENCY: optionalText,
+  CELERY_WORKER_CONCURRENCY: optionalText,
+  WORKER_PREFETCH: optionalText,
+  WORKER_BATCH_SIZE: int(200, 1, 5000),
+  WORKER_BATCH_WAIT: duration("5ms"),
+  METRICS_PORT: int(9808, 0, 65535),
+  MATCHES_EXCHANGE: name("matches"),
+  MATCHES_QUEUE: name("matches"),
+  MATCHES_ROUTING_KEY: name("matches.process"),
+  MATCHES_TASK_NAME: name("celery_tasks.match_tasks.process_match_data"),
+  FANOUT_EXCHANGE: optionalText,
+  QUEUE_TYPE: z.enum(["classic", "quorum"], { message: "must be classic or quorum" }).default("classic"),
+  CELERY_PROTOCOL: z.enum(["1", "2"], { message: "must be 1 or 2" }).default("2"),
+  PUBLISH_CONFIRM_WINDOW: int(1000, 1, 100_000),
+  MAX_MESSAGE_BYTES: int(1_048_576, 1024, 134_217_728),
+  RETRY_MAX: int(3, 0, 100),
+  RETRY_BASE_DELAY: duration("60s"),
+  RETRY_MAX_DELAY: duration("10m"),
+  SHUTDOWN_GRACE: duration("25s"),
+  RESULT_BACKEND: optionalText,
+  CELERY_RESULT_BACKEND: optionalText,
+  NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
+  SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
+  ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
+  MODULAR11_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://www.modular11.com"),
+  HTTP_TIMEOUT: duration("30s"),
+  LEAGUE: z.enum(["Homegrown", "Academy", "Flex"], { message: "must be Homegrown, Academy or Flex" }).default("Homegrown"),
+  AGE_GROUP: optionalText,
+  DIVISION: optionalText,
+});
+
+export interface Config {
+  rabbitmqUrl: string | undefined;
+  rabbitmqManagementUrl: string | undefined;
+  /** `postgres://...` or `pglite://<dir>`; unset means embedded PGlite in `./.matchflow/db`. */
+  databaseUrl: string | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  worker: {
+    concurrency: number;
+    prefetch: number;
+    batchSize: number;
+    batchWaitMs: number;
+    shutdownGraceMs: number;
+    nameResolution: "create" | "strict";
+    resultBackend: "rpc" | undefined;
+  };
+  metricsPort: number;
+  topology: {
+    exchange: string;
+    queue: string;
+    routingKey: string;
+    taskName: string;
+    fanoutExchange: string | undefined;
+    queueType: "classic" | "quorum";
+  };
+  publish: {
+    protocol: 1 | 2;
+    confirmWindow: number;
+  };
+  maxMessageBytes: number;
+  retry: { max: number; baseDelayMs: number; maxDelayMs: number };
+  scrape: {
+    source: "assist" | "modular11";
+    assistBaseUrl: string;
+    modular11BaseUrl: string;
+    httpTimeoutMs: number;
+    league: "Homegrown" | "Academy" | "Flex";
+    ageGroup: string | undefined;
+    division: string | undefined;
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function problem(path: string, message: string): string {
+  return `${path} ${message}`;
+}
+
+/** Reads and validates every setting; throws one ConfigError listing every problem. */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(problem(String(issue.path[0] ?? "environment"), issue.message));
+  }
+
+  const concurrencyText = env.WORKER_CONCURRENCY?.trim() || env.CELERY_WORKER_CONCURRENCY?.trim() || "4";
+  const concurrency = Number(concurrencyText);
+  const concurrencyVar = env.WORKER_CONCURRENCY?.trim() ? "WORKER_CONCURRENCY" : "CELERY_WORKER_CONCURRENCY";
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
+    problems.push(problem(concurrencyVar, `"${concurrencyText}" must be a whole number from 1 to 256`));
+  }
+
+  const resultText = env.RESULT_BACKEND?.trim() || env.CELERY_RESULT_BACKEND?.trim() || "";
+  let resultBackend: "rpc" | undefined;
+  if (resultText === "rpc://" || resultText === "rpc") resultBackend = "rpc";
+  else if (resultText !== "" && resultText !== "disabled") {
+    problems.push(problem("RESULT_BACKEND", `"${resultText}" is not supported (use rpc:// or leave it unset)`));
+  }
+
+  if (problems.length > 0 || !parsed.success) {
+    throw new ConfigError(`invalid configuration:\n  - ${problems.join("\n  - ")}`, { details: problems });
+  }
+  const e = parsed.data;
+
+  const batchSize = e.WORKER_BATCH_SIZE;
+  const prefetchText = e.WORKER_PREFETCH ?? String(Math.max(batchSize * 2, concurrency * batchSize));
+  const prefetch = Number(prefetchText);
+  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65535) {
+    throw new ConfigError(`invalid configuration:\n  - WORKER_PREFETCH "${prefetchText}" must be a whole number from 1 to 65535`);
+  }
+  if (e.RETRY_BASE_DELAY > e.RETRY_MAX_DELAY) {
+    throw new ConfigError(`invalid configuration:\n  - RETRY_BASE_DELAY must not exceed RETRY_MAX_DELAY`);
+  }
+
+  return {
+    rabbitmqUrl: e.RABBITMQ_URL,
+    rabbitmqManagementUrl: e.RABBITMQ_MANAGEMENT_URL,
+    databaseUrl: e.DATABASE_URL,
+    logLevel: e.LOG_LEVEL,
+    worker: {
+      concurrency,
+      prefetch,
+      batchSize,
+      batchWaitMs: e.WORKER_BATCH_WAIT,
+      shutdownGraceMs: e.SHUTDOWN_GRACE,
+      nameResolution: e.NAME_RESOLUTION,
+      resultBackend,
+    },
+    metricsPort: e.METRICS_PORT,
+    topology: {
+      exchange: e.MATCHES_EXCHANGE,
+      queue: e.MATCHES_QUEUE,
+      routingKey: e.MATCHES_ROUTING_KEY,
+      taskName: e.MATCHES_TASK_NAME,
+      fanoutExchange: e.FANOUT_EXCHANGE,
+      queueType: e.QUEUE_TYPE,
+    },
+    publish: { protocol: e.CELERY_PROTOCOL === "1" ? 1 : 2, confirmWindow: e.PUBLISH_CONFIRM_WINDOW },
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    retry: { max: e.RETRY_MAX, baseDelayMs: e.RETRY_BASE_DELAY, maxDelayMs: e.RETRY_MAX_DELAY },
+    scrape: {
+      source: e.SCRAPE_SOURCE,
+      assistBaseUrl: e.ASSIST_BASE_URL,
+      modular11BaseUrl: e.MODULAR11_BASE_URL,
+      httpTimeoutMs: e.HTTP_TIMEOUT,
+      league: e.LEAGUE,
+      ageGroup: e.AGE_GROUP,
+      division: e.DIVISION,
+    },
+  };
+}
+
+/** `amqp://user:secret@host//` -> `amqp://user:***@host//`; never prints a password. */
+export function redactUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const u = new URL(value);
+    if (u.password) u.password = "***";
+    for (const key of [...u.searchParams.keys()]) {
+      if (/pass|secret|token|key/i.test(key)) u.searchParams.set(key, "***");
+    }
+    return u.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@]+):([^@]*)@/, "//$1:***@");
+  }
+}
+
+/** The effective configuration, safe to print or log. */
+export function redactedConfig(config: Config): Record<string, unknown> {
+  return {
+    ...config,
+    rabbitmqUrl: redactUrl(config.rabbitmqUrl) ?? "(unset: embedded in-process broker for `run`)",
+    rabbitmqManagementUrl: redactUrl(config.rabbitmqManagementUrl),
+    databaseUrl: redactUrl(config.databaseUrl) ?? "(unset: embedded PGlite in ./.matchflow/db)",
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * The match contract, schema version 1: the single source of truth for the task argument
+ * that producer and consumer exchange. Field names follow the original system.
+ *
+ * Two readings of one shape:
+ * - producer (`producerMatchSchema`): strict, nothing outside the schema is ever sent;
+ * - consumer (`consumerMatchSchema`): tolerant of additions; unknown fields are reported by
+ *   `validate.ts` and kept in the stored raw message, never silently dropped.
+ * Cross-field rules live in `checkMatchRules` so both readings enforce the same ones.
+ */
+import { z } from "zod";
+import { seasonFirstYear } from "./season.js";
+
+export const SCHEMA_VERSION = 1;
+export const MATCH_STATUSES = ["scheduled", "tbd", "completed", "postponed", "cancelled"] as const;
+export const LEAGUES = ["Homegrown", "Academy", "Flex"] as const;
+export type MatchStatus = (typeof MATCH_STATUSES)[number];
+export type League = (typeof LEAGUES)[number];
+
+const required = (what: string) => (iss: { input: unknown }) =>
+  iss.input === undefined || iss.input === null ? "is required" : `must be ${what}`;
+
+const text = (max: number) =>
+  z.string({ error: required("text") }).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+
+const optionalText = (max: number) =>
+  z.string({ error: "must be text" }).trim().max(max, `must be at most ${max} characters`).nullish();
+
+const isoDate = z.iso.date({ error: (iss) => (iss.input === undefined ? "is required" : "must be a calendar date written YYYY-MM-DD") });
+
+const instant = z.iso.datetime({
+  offset: true,
+  error: "must be an instant with a time zone offset, e.g. 2026-09-05T13:00:00Z or 2026-09-05T09:00:00-04:00",
+});
+
+const score = z
+  .number({ error: "must be a number" })
+  .int("must be a whole number")
+  .min(0, "must not be negative")
+  .max(999, "must be at most 999")
+  .nullish();
+
+/** `1`, `"1"`, `"1.0"`, `"1.3"`: major 1. The major is checked before the rest (validate.ts). */
+export const schemaVersionField = z.union([z.literal(1), z.string().regex(/^1(\.\d+)*$/)], {
+  error: "must be 1 (this reader understands schema version 1)",
+});
+
+export const matchShape = {
+  home_team: text(200),
+  away_team: text(200),
+  match_date: isoDate,
+  season: z
+    .string({ error: "must be text like 2026-27" })
+    .trim()
+    .regex(/^\d{4}-\d{2}$/, "must be a season like 2026-27")
+    .refine((s) => seasonFirstYear(s) !== undefined, "must be a season like 2026-27 (the second year follows the first)")
+    .nullish(),
+  age_group: text(50),
+  match_type: text(100),
+  league: z.enum(LEAGUES, { error: `must be one of ${LEAGUES.join(", ")}` }).nullish(),
+  division: optionalText(200),
+  home_score: score,
+  away_score: score,
+  home_penalty_score: score,
+  away_penalty_score: score,
+  match_status: z
+    .enum(MATCH_STATUSES, { error: `must be one of ${MATCH_STATUSES.join(", ")} (lower case)` })
+    .nullish(),
+  external_match_id: optionalText(100),
+  scheduled_kickoff: instant.nullish(),
+  match_time: z
+    .string({ error: "must be text" })
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a 24-hour time written HH:MM")
+    .nullish(),
+  location: optionalText(500),
+  notes: optionalText(2000),
+  source: optionalText(100),
+  scraped_at: instant.nullish(),
+  schema_version: schemaVersionField.optional(),
+};
+
+type ShapeOutput = z.output<z.ZodObject<typeof matchShape>>;
+
+/** Cross-field rules shared by both readings; each names the field it is about. */
+export function checkMatchRules(m: ShapeOutput, ctx: z.RefinementCtx): void {
+  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  // Field-level failures may leave a value of the wrong type here; their own issue says so.
+  if (typeof m.home_team !== "string" || typeof m.away_team !== "string") return;
+  if (m.home_team.toLowerCase().replace(/\s+/g, " ") === m.away_team.toLowerCase().replace(/\s+/g, " ")) {
+    issue("away_team", "must be a different team from home_team");
+  }
+  const hasHome = m.home_score != null;
+  const hasAway = m.away_score != null;
+  if (hasHome !== hasAway) issue(hasHome ? "away_score" : "home_score", "must be given together with the other score (both or neither)");
+  const hasHomePen = m.home_penalty_score != null;
+  const hasAwayPen = m.away_penalty_score != null;
+  if (hasHomePen !== hasAwayPen) {
+    issue(hasHomePen ? "away_penalty_score" : "home_penalty_score", "must be given together with the other penalty score (both or neither)");
+  } else if (hasHomePen && (!hasHome || !hasAway || m.home_score !== m.away_score)) {
+    issue("home_penalty_score", "is only allowed after a level score (a penalty shootout follows a draw)");
+  }
+  if (m.match_status === "completed" && (!hasHome || !hasAway)) {
+    issue("match_status", "completed requires both home_score and away_score");
+  }
+}
+
+export const producerMatchSchema = z.strictObject(matchShape, { error: (iss) => (iss.code === "unrecognized_keys" ? `is not a field of MatchData v${SCHEMA_VERSION}` : "must be an object") }).superRefine(checkMatchRules);
+
+export const consumerMatchSchema = z.looseObject(matchShape, { error: "must be an object" }).superRefine(checkMatchRules);
+
+/** What a caller may hand to the producer (before normalisation). */
+export type MatchDataInput = z.input<typeof producerMatchSchema>;
+
+/** A validated, normalised match: what goes on the wire and what the worker stores. */
+export interface MatchData {
+  home_team: string;
+  away_team: string;
+  match_date: string;
+  season: string;
+  age_group: string;
+  match_type: string;
+  league?: League | null;
+  division?: string | null;
+  home_score?: number | null;
+  away_score?: number | null;
+  home_penalty_score?: number | null;
+  away_penalty_score?: number | null;
+  match_status: MatchStatus;
+  external_match_id: string;
+  scheduled_kickoff?: string | null;
+  match_time?: string | null;
+  location?: string | null;
+  notes?: string | null;
+  source?: string | null;
+  scraped_at?: string | null;
+  schema_version: typeof SCHEMA_VERSION;
+}
+
+/** Every field name of MatchData v1, in wire order. */
+export const MATCH_FIELDS = Object.keys(matchShape) as (keyof typeof matchShape)[];

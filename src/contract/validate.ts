@@ -1,0 +1,151 @@
+/**
+ * Validation and normalisation of MatchData on both sides of the queue.
+ * Pure: no I/O. Errors name the field and the rule in plain words.
+ */
+import { createHash } from "node:crypto";
+import type { z } from "zod";
+import { PermanentError } from "../errors.js";
+import {
+  consumerMatchSchema,
+  MATCH_FIELDS,
+  producerMatchSchema,
+  SCHEMA_VERSION,
+  type MatchData,
+  type MatchStatus,
+} from "./match-data.js";
+import { seasonForDate } from "./season.js";
+
+export interface ContractIssue {
+  /** The field the rule is about (`(message)` for the message as a whole). */
+  field: string;
+  /** A short stable rule name: required, type, format, range, length, enum, unknown_field, rule. */
+  rule: string;
+  /** Plain words, starting with the field: "away_team is required". */
+  message: string;
+}
+
+export type ContractErrorCode = "contract_violation" | "schema_version_unsupported";
+
+export class ContractViolation extends PermanentError {
+  readonly issues: ContractIssue[];
+  constructor(code: ContractErrorCode, issues: ContractIssue[]) {
+    super(code, issues.map((i) => i.message).join("; "), { details: issues });
+    this.name = "ContractViolation";
+    this.issues = issues;
+  }
+}
+
+export type ValidationResult =
+  | { ok: true; match: MatchData; unknownFields: string[] }
+  | { ok: false; code: ContractErrorCode; issues: ContractIssue[] };
+
+function ruleOf(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return issue.input === undefined || issue.input === null ? "required" : "type";
+    case "too_big":
+    case "too_small":
+      return issue.origin === "string" ? "length" : "range";
+    case "invalid_format":
+      return "format";
+    case "invalid_value":
+      return "enum";
+    case "unrecognized_keys":
+      return "unknown_field";
+    case "invalid_union":
+      return "type";
+    default:
+      return "rule";
+  }
+}
+
+function toIssues(error: z.ZodError): ContractIssue[] {
+  const out: ContractIssue[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) out.push({ field: key, rule: "unknown_field", message: `${key} ${issue.message}` });
+      continue;
+    }
+    const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "(message)";
+    out.push({ field, rule: ruleOf(issue), message: `${field} ${issue.message}` });
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A stable id for a match that arrived without one, so retries and re-scrapes still upsert. */
+export function derivedExternalId(m: { league?: string | null; age_group: string; match_date: string; home_team: string; away_team: string }): string {
+  const key = [m.league ?? "", m.age_group, m.match_date, m.home_team, m.away_team].map((s) => s.toLowerCase().replace(/\s+/g, " ").trim()).join("|");
+  return `mf-${createHash("sha256").update(key).digest("hex").slice(0, 24)}`;
+}
+
+function defaultStatus(m: { home_score?: number | null; away_score?: number | null }): MatchStatus {
+  return m.home_score != null && m.away_score != null ? "completed" : "scheduled";
+}
+
+type Parsed = z.output<typeof producerMatchSchema>;
+
+/** Fills what v1 derives (season, status, external id), converts instants to UTC, drops nulls. */
+function normalise(p: Parsed): MatchData {
+  const match: MatchData = {
+    home_team: p.home_team,
+    away_team: p.away_team,
+    match_date: p.match_date,
+    season: p.season ?? seasonForDate(p.match_date),
+    age_group: p.age_group,
+    match_type: p.match_type,
+    match_status: p.match_status ?? defaultStatus(p),
+    external_match_id: p.external_match_id ?? derivedExternalId(p),
+    schema_version: SCHEMA_VERSION,
+  };
+  const optional = ["league", "division", "home_score", "away_score", "home_penalty_score", "away_penalty_score", "match_time", "location", "notes", "source"] as const;
+  for (const key of optional) {
+    const value = p[key];
+    if (value !== undefined && value !== null && value !== "") (match as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (p.scheduled_kickoff) match.scheduled_kickoff = new Date(p.scheduled_kickoff).toISOString();
+  if (p.scraped_at) match.scraped_at = new Date(p.scraped_at).toISOString();
+  return match;
+}
+
+/** Producer side: strict. An unknown field is an error: nothing outside the schema is sent. */
+export function validateForProducer(input: unknown): ValidationResult {
+  if (!isPlainObject(input)) return { ok: false, code: "contract_violation", issues: [{ field: "(message)", rule: "type", message: "a match must be a JSON object" }] };
+  const parsed = producerMatchSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error) };
+  return { ok: true, match: normalise(parsed.data), unknownFields: [] };
+}
+
+/**
+ * Consumer side: tolerant of additions. Unknown fields are returned so the caller can log and
+ * count them (the raw message, stored as received, keeps them). A different major
+ * `schema_version` is refused before anything else.
+ */
+export function validateForConsumer(input: unknown): ValidationResult {
+  if (!isPlainObject(input)) return { ok: false, code: "contract_violation", issues: [{ field: "(message)", rule: "type", message: "a match must be a JSON object" }] };
+  const version = input.schema_version;
+  if (version !== undefined && version !== null) {
+    const major = typeof version === "number" ? version : typeof version === "string" ? Number(version.split(".")[0]) : NaN;
+    if (major !== SCHEMA_VERSION) {
+      return {
+        ok: false,
+        code: "schema_version_unsupported",
+        issues: [{ field: "schema_version", rule: "version", message: `schema_version ${JSON.stringify(version)} is not supported (this worker reads major version ${SCHEMA_VERSION})` }],
+      };
+    }
+  }
+  const parsed = consumerMatchSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error) };
+  const known = new Set<string>(MATCH_FIELDS);
+  const unknownFields = Object.keys(input).filter((k) => !known.has(k));
+  return { ok: true, match: normalise(parsed.data), unknownFields };
+}
+
+/** Throwing form for callers that want an exception. */
+export function assertValid(result: ValidationResult): { match: MatchData; unknownFields: string[] } {
+  if (!result.ok) throw new ContractViolation(result.code, result.issues);
+  return { match: result.match, unknownFields: result.unknownFields };
+}

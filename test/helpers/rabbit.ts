@@ -1,0 +1,53 @@
+/**
+ * A RabbitMQ virtual host per test file: queues and exchanges of one vhost never see another's,
+ * so tests use the real names (`matches`, `matches.dead_letter`) and still run in parallel.
+ */
+import { AMQP_BASE, RABBIT_API, uniqueName } from "./services.js";
+
+export interface TestVhost {
+  name: string;
+  /** amqp URL with the vhost, for RABBITMQ_URL. */
+  url: string;
+  /** management API base URL, for RABBITMQ_MANAGEMENT_URL. */
+  managementUrl: string;
+  /** Queue facts from the management API (ready, unacked, consumers). */
+  queue(name: string): Promise<{ messages: number; messages_ready: number; messages_unacknowledged: number; consumers: number; arguments: Record<string, unknown> } | undefined>;
+  drop(): Promise<void>;
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<Response> {
+  const base = new URL(RABBIT_API);
+  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString("base64");
+  base.username = "";
+  base.password = "";
+  const res = await fetch(`${base.toString().replace(/\/$/, "")}${path}`, {
+    method,
+    headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return res;
+}
+
+export async function createVhost(prefix = "t"): Promise<TestVhost> {
+  const name = uniqueName(prefix);
+  const put = await api("PUT", `/vhosts/${encodeURIComponent(name)}`, {});
+  if (!put.ok) throw new Error(`cannot create vhost ${name}: HTTP ${put.status} ${await put.text()}`);
+  const perm = await api("PUT", `/permissions/${encodeURIComponent(name)}/guest`, { configure: ".*", write: ".*", read: ".*" });
+  if (!perm.ok) throw new Error(`cannot set permissions on ${name}: HTTP ${perm.status}`);
+  const mgmt = new URL(RABBIT_API);
+  mgmt.pathname = "/";
+  return {
+    name,
+    url: `${AMQP_BASE}/${encodeURIComponent(name)}`,
+    managementUrl: mgmt.toString().replace(/\/$/, ""),
+    async queue(queue) {
+      const res = await api("GET", `/queues/${encodeURIComponent(name)}/${encodeURIComponent(queue)}`);
+      if (res.status === 404) return undefined;
+      if (!res.ok) throw new Error(`queue ${queue}: HTTP ${res.status}`);
+      return (await res.json()) as never;
+    },
+    async drop() {
+      await api("DELETE", `/vhosts/${encodeURIComponent(name)}`);
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects:
+// - unit: pure logic, no services, fast;
+// - integration: real RabbitMQ / PostgreSQL / Celery, each file isolated (own vhost, own database);
+// - serial: tests that stop or restart a whole service; run alone, after the others (see `npm test`).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 10_000 } },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/helpers/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "serial",
+          include: ["test/serial/**/*.test.ts"],
+          globalSetup: ["test/helpers/global-setup.ts"],
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
