@@ -46,37 +46,42 @@ export const schemaVersionField = z.union([z.literal(1), z.string().regex(/^1(\.
 });
 
 export const matchShape = {
-  home_team: text(200),
-  away_team: text(200),
-  match_date: isoDate,
+  home_team: text(200).describe("Home team name as the source writes it (trimmed, 1-200 characters); must differ from away_team ignoring case and spacing."),
+  away_team: text(200).describe("Away team name as the source writes it (trimmed, 1-200 characters); must differ from home_team ignoring case and spacing."),
+  match_date: isoDate.describe("Calendar date of the match, YYYY-MM-DD (local date at the venue)."),
   season: z
     .string({ error: "must be text like 2026-27" })
     .trim()
     .regex(/^\d{4}-\d{2}$/, "must be a season like 2026-27")
     .refine((s) => seasonFirstYear(s) !== undefined, "must be a season like 2026-27 (the second year follows the first)")
-    .nullish(),
-  age_group: text(50),
-  match_type: text(100),
-  league: z.enum(LEAGUES, { error: `must be one of ${LEAGUES.join(", ")}` }).nullish(),
-  division: optionalText(200),
-  home_score: score,
-  away_score: score,
-  home_penalty_score: score,
-  away_penalty_score: score,
+    .nullish()
+    .describe("Season name like 2026-27 (the second year follows the first; 2099-00 after 2099). When absent, derived from match_date: seasons run August to July."),
+  age_group: text(50).describe("Age group, e.g. U14 (trimmed, 1-50 characters)."),
+  match_type: text(100).describe("Match type, e.g. League, Flex, Cup (trimmed, 1-100 characters)."),
+  league: z.enum(LEAGUES, { error: `must be one of ${LEAGUES.join(", ")}` }).nullish().describe("MLS NEXT league: Homegrown, Academy or Flex."),
+  division: optionalText(200).describe("Division or conference, e.g. Northeast."),
+  home_score: score.describe("Goals scored by the home team (whole number >= 0); given together with away_score or not at all."),
+  away_score: score.describe("Goals scored by the away team (whole number >= 0); given together with home_score or not at all."),
+  home_penalty_score: score.describe("Home penalty shootout goals; both penalty scores or neither, and only after a level score."),
+  away_penalty_score: score.describe("Away penalty shootout goals; both penalty scores or neither, and only after a level score."),
   match_status: z
     .enum(MATCH_STATUSES, { error: `must be one of ${MATCH_STATUSES.join(", ")} (lower case)` })
-    .nullish(),
-  external_match_id: optionalText(100),
-  scheduled_kickoff: instant.nullish(),
+    .nullish()
+    .describe("Lower-case status; completed requires both scores. When absent: completed if both scores are given, otherwise scheduled."),
+  external_match_id: optionalText(100).describe("The source's match id (at most 100 characters). When absent, a stable id is derived from league, age group, date and teams."),
+  scheduled_kickoff: instant.nullish().describe("Kick-off instant with a time zone offset (ISO 8601); stored as UTC."),
   match_time: z
     .string({ error: "must be text" })
     .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a 24-hour time written HH:MM")
-    .nullish(),
-  location: optionalText(500),
-  notes: optionalText(2000),
-  source: optionalText(100),
-  scraped_at: instant.nullish(),
-  schema_version: schemaVersionField.optional(),
+    .nullish()
+    .describe("Legacy local kick-off time HH:MM (24-hour); prefer scheduled_kickoff."),
+  location: optionalText(500).describe("Venue or city, at most 500 characters."),
+  notes: optionalText(2000).describe("Free text, at most 2000 characters."),
+  source: optionalText(100).describe("Which scraper or feed produced the match, e.g. mlsnext-assist."),
+  scraped_at: instant.nullish().describe("Instant the data was observed at the source, with offset; newer observations win."),
+  schema_version: schemaVersionField
+    .nullish()
+    .describe("Contract version: 1 (or a string with major version 1, e.g. \"1.0\"). Absent means 1; another major version is refused."),
 };
 
 type ShapeOutput = z.output<z.ZodObject<typeof matchShape>>;

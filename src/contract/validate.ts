@@ -98,7 +98,8 @@ function normalise(p: Parsed): MatchData {
     age_group: p.age_group,
     match_type: p.match_type,
     match_status: p.match_status ?? defaultStatus(p),
-    external_match_id: p.external_match_id ?? derivedExternalId(p),
+    // An empty id (after trimming) is no id: derive one, or every id-less match would collide on "".
+    external_match_id: p.external_match_id || derivedExternalId(p),
     schema_version: SCHEMA_VERSION,
   };
   const optional = ["league", "division", "home_score", "away_score", "home_penalty_score", "away_penalty_score", "match_time", "location", "notes", "source"] as const;
