@@ -1,0 +1,182 @@
+/**
+ * Tolerant readers of the assist schedule and standings documents (pure: JSON in, typed values
+ * out). Unknown fields are ignored; one malformed event or bracket is reported with its id and
+ * the reason and skipped, never sinking the rest. Only a document without its list at all is
+ * unreadable as a whole.
+ */
+import { z } from "zod";
+import { PermanentError } from "../../errors.js";
+import type { FeedProblem } from "../types.js";
+
+const id = z.union([z.number(), z.string()]);
+const nonEmpty = z.string().trim().min(1, "must not be empty");
+const named = z.object({ name: nonEmpty });
+const optionalNamed = z.object({ name: z.string().nullish() }).nullish();
+const score = z.number().int().min(0).nullish();
+const squadId = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).nullish();
+
+const eventSchema = z.object({
+  id: id.nullish(),
+  game_key: z.union([nonEmpty, z.number().int().transform(String)]),
+  start_time: z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO instant"),
+  local_timezone: z.string().nullish(),
+  home_squad_id: squadId,
+  away_squad_id: squadId,
+  home_squad_name: z.string().nullish(),
+  away_squad_name: z.string().nullish(),
+  competition: optionalNamed,
+  completed: z.boolean().nullish(),
+  home_organisation: named,
+  away_organisation: named,
+  home_score: score,
+  away_score: score,
+  home_penalty_shootout_score: score,
+  away_penalty_shootout_score: score,
+  event_location: optionalNamed,
+});
+
+/** One schedule event, as much as the pipeline needs of it. */
+export interface AssistEvent {
+  id: string | undefined;
+  gameKey: string;
+  /** UTC instant, ISO. */
+  startTime: string;
+  startMs: number;
+  timezone: string | undefined;
+  homeSquadId: number | undefined;
+  awaySquadId: number | undefined;
+  /** The squad name is the age group ("U14"): a fallback when no bracket knows the squad. */
+  squadAgeGroup: string | undefined;
+  competition: string | undefined;
+  completed: boolean;
+  homeClub: string;
+  awayClub: string;
+  homeScore: number | undefined;
+  awayScore: number | undefined;
+  homePenalties: number | undefined;
+  awayPenalties: number | undefined;
+  location: string | undefined;
+}
+
+export interface ScheduleDocument {
+  /** When the feed last observed the data (UTC ISO), if it says. */
+  syncedAt: string | undefined;
+  events: AssistEvent[];
+  problems: FeedProblem[];
+}
+
+/** A standings bracket = one division (conference) of one age group. */
+export interface Bracket {
+  id: string;
+  name: string;
+  ageGroup: string;
+  squadIds: number[];
+}
+
+export interface StandingsDocument {
+  brackets: Bracket[];
+  problems: FeedProblem[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "invalid";
+  const path = issue.path.length > 0 ? issue.path.map(String).join(".") : "event";
+  const missing = issue.code === "invalid_type" && (issue.input === undefined || issue.input === null);
+  return `${path} ${missing ? "is missing" : issue.message}`;
+}
+
+const text = (s: string | null | undefined): string | undefined => {
+  const t = s?.trim();
+  return t ? t : undefined;
+};
+const num = (n: number | null | undefined): number | undefined => (n === null ? undefined : n);
+
+function describeEvent(raw: unknown, index: number): string {
+  if (!isRecord(raw)) return `event #${index}`;
+  const eventId = typeof raw.id === "number" || typeof raw.id === "string" ? String(raw.id) : `#${index}`;
+  const key = typeof raw.game_key === "string" || typeof raw.game_key === "number" ? ` (game ${String(raw.game_key)})` : "";
+  return `event ${eventId}${key}`;
+}
+
+/** Reads a schedule document; `what` (the feed key) names it in errors. */
+export function parseSchedule(doc: unknown, what: string): ScheduleDocument {
+  if (!isRecord(doc) || !Array.isArray(doc.events)) {
+    throw new PermanentError("source_unreadable", `schedule ${what} has no "events" list: not an assist schedule document`);
+  }
+  const syncedAt = typeof doc.synced_at === "string" && !Number.isNaN(Date.parse(doc.synced_at)) ? doc.synced_at : undefined;
+  const events: AssistEvent[] = [];
+  const problems: FeedProblem[] = [];
+  doc.events.forEach((raw: unknown, index: number) => {
+    const parsed = eventSchema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push({ where: describeEvent(raw, index), reason: `skipped: ${firstIssue(parsed.error)}` });
+      return;
+    }
+    const e = parsed.data;
+    events.push({
+      id: e.id === null || e.id === undefined ? undefined : String(e.id),
+      gameKey: e.game_key,
+      startTime: e.start_time,
+      startMs: Date.parse(e.start_time),
+      timezone: text(e.local_timezone),
+      homeSquadId: num(e.home_squad_id),
+      awaySquadId: num(e.away_squad_id),
+      squadAgeGroup: text(e.home_squad_name) ?? text(e.away_squad_name),
+      competition: text(e.competition?.name),
+      completed: e.completed === true,
+      homeClub: e.home_organisation.name,
+      awayClub: e.away_organisation.name,
+      homeScore: num(e.home_score),
+      awayScore: num(e.away_score),
+      homePenalties: num(e.home_penalty_shootout_score),
+      awayPenalties: num(e.away_penalty_shootout_score),
+      location: text(e.event_location?.name),
+    });
+  });
+  return { syncedAt, events, problems };
+}
+
+const bracketSchema = z.object({
+  id: id,
+  name: nonEmpty,
+  age_group: named,
+  standings: z.array(z.unknown()),
+});
+
+function squadIdOf(row: unknown): number | undefined {
+  if (!isRecord(row) || !isRecord(row.team)) return undefined;
+  const value = row.team.squad_id;
+  if (typeof value === "number" && Number.isInteger(value)) return value;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+/** Reads a standings document: brackets missing a name, an age group or squad ids are skipped. */
+export function parseStandings(doc: unknown, what: string): StandingsDocument {
+  const season = isRecord(doc) ? doc.competition_season : undefined;
+  if (!isRecord(season) || !Array.isArray(season.competition_brackets)) {
+    throw new PermanentError("source_unreadable", `standings ${what} has no "competition_season.competition_brackets" list: not an assist standings document`);
+  }
+  const brackets: Bracket[] = [];
+  const problems: FeedProblem[] = [];
+  season.competition_brackets.forEach((raw: unknown, index: number) => {
+    const where = isRecord(raw) && (typeof raw.id === "number" || typeof raw.id === "string") ? `bracket ${String(raw.id)}` : `bracket #${index}`;
+    const parsed = bracketSchema.safeParse(raw);
+    if (!parsed.success) {
+      problems.push({ where, reason: `skipped: ${firstIssue(parsed.error).replace(/^event /, "")}` });
+      return;
+    }
+    const squadIds = parsed.data.standings.map(squadIdOf).filter((s): s is number => s !== undefined);
+    if (squadIds.length === 0) {
+      problems.push({ where, reason: "skipped: no squad ids in its standings" });
+      return;
+    }
+    brackets.push({ id: String(parsed.data.id), name: parsed.data.name.trim(), ageGroup: parsed.data.age_group.name.trim(), squadIds });
+  });
+  return { brackets, problems };
+}

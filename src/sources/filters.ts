@@ -1,0 +1,46 @@
+/**
+ * Target filters shared by every source (pure). Age groups, division and club compare without
+ * regard to case; the date window is inclusive and in local dates. Postponed fixtures pass the
+ * window whatever their (placeholder) date: they are reported so their new date can be learnt.
+ */
+import type { MatchDataInput } from "../contract/index.js";
+
+export interface MatchFilters {
+  /** e.g. ["U14", "U15"]; empty or undefined = all. */
+  ageGroups?: string[] | undefined;
+  /** A conference/division name; matches any bracket the fixture's squads sit in. */
+  division?: string | undefined;
+  /** A substring of either club (organisation) name. */
+  club?: string | undefined;
+  /** Inclusive local dates, YYYY-MM-DD. */
+  from?: string | undefined;
+  to?: string | undefined;
+}
+
+/** A normalised fixture with what the filters need beyond the contract fields. */
+export interface Candidate {
+  match: MatchDataInput;
+  /** Every division name the fixture is known under (a squad may sit in two brackets). */
+  divisions: string[];
+}
+
+const fold = (s: string) => s.trim().toLowerCase().replace(/\s+/g, " ");
+
+export function inWindow(date: string, from: string | undefined, to: string | undefined): boolean {
+  return (from === undefined || date >= from) && (to === undefined || date <= to);
+}
+
+/** Compiles the filters once; the returned predicate runs per fixture. */
+export function compileFilters(filters: MatchFilters): (c: Candidate) => boolean {
+  const ages = filters.ageGroups && filters.ageGroups.length > 0 ? new Set(filters.ageGroups.map(fold)) : undefined;
+  const division = filters.division ? fold(filters.division) : undefined;
+  const club = filters.club ? fold(filters.club) : undefined;
+  return (c) => {
+    const m = c.match;
+    if (ages && !ages.has(fold(m.age_group))) return false;
+    if (division !== undefined && !c.divisions.some((d) => fold(d) === division)) return false;
+    if (club !== undefined && !fold(m.home_team).includes(club) && !fold(m.away_team).includes(club)) return false;
+    if (m.match_status !== "postponed" && !inWindow(m.match_date, filters.from, filters.to)) return false;
+    return true;
+  };
+}
