@@ -41,8 +41,9 @@ const score = z
   .nullish();
 
 /** `1`, `"1"`, `"1.0"`, `"1.3"`: major 1. The major is checked before the rest (validate.ts). */
-export const schemaVersionField = z.union([z.literal(1), z.string().regex(/^1(\.\d+)*$/)], {
-  error: "must be 1 (this reader understands schema version 1)",
+const schemaVersionMessage = "must be 1 (this reader understands schema version 1)";
+export const schemaVersionField = z.union([z.literal(1), z.string().regex(/^1(\.\d+)*$/, schemaVersionMessage)], {
+  error: schemaVersionMessage,
 });
 
 export const matchShape = {
@@ -53,7 +54,8 @@ export const matchShape = {
     .string({ error: "must be text like 2026-27" })
     .trim()
     .regex(/^\d{4}-\d{2}$/, "must be a season like 2026-27")
-    .refine((s) => seasonFirstYear(s) !== undefined, "must be a season like 2026-27 (the second year follows the first)")
+    // Malformed names pass here: the pattern above has already reported them (one issue each).
+    .refine((s) => !/^\d{4}-\d{2}$/.test(s) || seasonFirstYear(s) !== undefined, { message: "must be a season like 2026-27 (the second year follows the first)", params: { rule: "format" } })
     .nullish()
     .describe("Season name like 2026-27 (the second year follows the first; 2099-00 after 2099). When absent, derived from match_date: seasons run August to July."),
   age_group: text(50).describe("Age group, e.g. U14 (trimmed, 1-50 characters)."),
@@ -88,24 +90,24 @@ type ShapeOutput = z.output<z.ZodObject<typeof matchShape>>;
 
 /** Cross-field rules shared by both readings; each names the field it is about. */
 export function checkMatchRules(m: ShapeOutput, ctx: z.RefinementCtx): void {
-  const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", path: [path], message });
+  const issue = (path: string, message: string, rule: string) => ctx.addIssue({ code: "custom", path: [path], message, params: { rule } });
   // Field-level failures may leave a value of the wrong type here; their own issue says so.
   if (typeof m.home_team !== "string" || typeof m.away_team !== "string") return;
   if (m.home_team.toLowerCase().replace(/\s+/g, " ") === m.away_team.toLowerCase().replace(/\s+/g, " ")) {
-    issue("away_team", "must be a different team from home_team");
+    issue("away_team", "must be a different team from home_team", "different_teams");
   }
   const hasHome = m.home_score != null;
   const hasAway = m.away_score != null;
-  if (hasHome !== hasAway) issue(hasHome ? "away_score" : "home_score", "must be given together with the other score (both or neither)");
+  if (hasHome !== hasAway) issue(hasHome ? "away_score" : "home_score", "must be given together with the other score (both or neither)", "both_or_neither");
   const hasHomePen = m.home_penalty_score != null;
   const hasAwayPen = m.away_penalty_score != null;
   if (hasHomePen !== hasAwayPen) {
-    issue(hasHomePen ? "away_penalty_score" : "home_penalty_score", "must be given together with the other penalty score (both or neither)");
+    issue(hasHomePen ? "away_penalty_score" : "home_penalty_score", "must be given together with the other penalty score (both or neither)", "both_or_neither");
   } else if (hasHomePen && (!hasHome || !hasAway || m.home_score !== m.away_score)) {
-    issue("home_penalty_score", "is only allowed after a level score (a penalty shootout follows a draw)");
+    issue("home_penalty_score", "is only allowed after a level score (a penalty shootout follows a draw)", "level_score");
   }
   if (m.match_status === "completed" && (!hasHome || !hasAway)) {
-    issue("match_status", "completed requires both home_score and away_score");
+    issue("match_status", "completed requires both home_score and away_score", "requires_scores");
   }
 }
 

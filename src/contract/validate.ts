@@ -18,7 +18,10 @@ import { seasonForDate } from "./season.js";
 export interface ContractIssue {
   /** The field the rule is about (`(message)` for the message as a whole). */
   field: string;
-  /** A short stable rule name: required, type, format, range, length, enum, unknown_field, rule. */
+  /**
+   * A short stable rule name: required, type, format, range, length, enum, unknown_field, version,
+   * or a cross-field rule: different_teams, both_or_neither, level_score, requires_scores.
+   */
   rule: string;
   /** Plain words, starting with the field: "away_team is required". */
   message: string;
@@ -39,10 +42,22 @@ export type ValidationResult =
   | { ok: true; match: MatchData; unknownFields: string[] }
   | { ok: false; code: ContractErrorCode; issues: ContractIssue[] };
 
-function ruleOf(issue: z.core.$ZodIssue): string {
+/** The value the issue is about, looked up in the input (zod issues do not carry it). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function ruleOf(issue: z.core.$ZodIssue, input: unknown): string {
   switch (issue.code) {
-    case "invalid_type":
-      return issue.input === undefined || issue.input === null ? "required" : "type";
+    case "invalid_type": {
+      const value = valueAt(input, issue.path);
+      return value === undefined || value === null ? "required" : "type";
+    }
     case "too_big":
     case "too_small":
       return issue.origin === "string" ? "length" : "range";
@@ -54,12 +69,17 @@ function ruleOf(issue: z.core.$ZodIssue): string {
       return "unknown_field";
     case "invalid_union":
       return "type";
+    case "custom": {
+      // Cross-field rules name themselves (match-data.ts passes `params.rule`).
+      const rule: unknown = issue.params?.rule;
+      return typeof rule === "string" ? rule : "rule";
+    }
     default:
       return "rule";
   }
 }
 
-function toIssues(error: z.ZodError): ContractIssue[] {
+function toIssues(error: z.ZodError, input: unknown): ContractIssue[] {
   const out: ContractIssue[] = [];
   for (const issue of error.issues) {
     if (issue.code === "unrecognized_keys") {
@@ -67,7 +87,7 @@ function toIssues(error: z.ZodError): ContractIssue[] {
       continue;
     }
     const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "(message)";
-    out.push({ field, rule: ruleOf(issue), message: `${field} ${issue.message}` });
+    out.push({ field, rule: ruleOf(issue, input), message: `${field} ${issue.message}` });
   }
   return out;
 }
@@ -116,7 +136,7 @@ function normalise(p: Parsed): MatchData {
 export function validateForProducer(input: unknown): ValidationResult {
   if (!isPlainObject(input)) return { ok: false, code: "contract_violation", issues: [{ field: "(message)", rule: "type", message: "a match must be a JSON object" }] };
   const parsed = producerMatchSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error, input) };
   return { ok: true, match: normalise(parsed.data), unknownFields: [] };
 }
 
@@ -139,7 +159,7 @@ export function validateForConsumer(input: unknown): ValidationResult {
     }
   }
   const parsed = consumerMatchSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error, input) };
   const known = new Set<string>(MATCH_FIELDS);
   const unknownFields = Object.keys(input).filter((k) => !known.has(k));
   return { ok: true, match: normalise(parsed.data), unknownFields };
