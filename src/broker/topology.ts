@@ -1,0 +1,156 @@
+/**
+ * Declaring matchflow's exchanges and queues on RabbitMQ, alongside Python Celery:
+ *
+ *   work:        exchange `matches` (direct, durable) -> queue `matches` (key `matches.process`)
+ *   dead letter: exchange `matches.dlx` (fanout, durable) -> queue `matches.dead_letter`
+ *   retry delay: queues `matches.retry.<d>ms` (x-message-ttl d, dead-lettering back to the work
+ *                exchange with the work routing key); the worker publishes a retry to one of them
+ *                through the default exchange (routing key = the queue name)
+ *   fanout:      optional exchange (e.g. `matches-fanout`) bound to the work queue
+ *
+ * The DLX is fanout so that anything dead-lettered reaches the dead-letter queue whatever its
+ * routing key (explicit worker publishes, or a broker policy added later by an operator).
+ *
+ * Declaring runs on its own short-lived channel: a 406 PRECONDITION_FAILED (the queue exists
+ * with other arguments, e.g. quorum vs classic) closes only that channel; we then check the
+ * object passively, warn, and carry on with it as it is.
+ */
+import type { Channel } from "amqplib";
+import type { Logger } from "../log.js";
+import {
+  deadLetterQueueArguments,
+  delayQueueArguments,
+  workQueueArguments,
+  type QueueType,
+  type TopologyNames,
+} from "./topology-names.js";
+
+export {
+  topologyNames,
+  retryDelayQueueName,
+  nominalRetryDelayMs,
+  jitteredRetryDelayMs,
+  delayQueueName,
+  workQueueArguments,
+  deadLetterQueueArguments,
+  delayQueueArguments,
+  type TopologyNames,
+  type DelayQueue,
+  type QueueType,
+} from "./topology-names.js";
+
+/** Anything that opens channels: an amqplib ChannelModel or a BrokerConnection. */
+export interface ChannelOpener {
+  createChannel(): Promise<Channel>;
+}
+
+export interface DeclareOptions {
+  queueType: QueueType;
+  log: Logger;
+}
+
+export interface DeclareReport {
+  /** One line per object that already existed with other arguments and was kept as it is. */
+  warnings: string[];
+}
+
+function isPreconditionFailed(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 406;
+}
+
+/** "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue ..." -> the part after the dash. */
+function serverReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /PRECONDITION_FAILED - ([^"]+)/.exec(message);
+  return (m?.[1] ?? message).trim();
+}
+
+class Declarer {
+  private channel: Channel | undefined;
+  readonly warnings: string[] = [];
+
+  constructor(
+    private readonly opener: ChannelOpener,
+    private readonly log: Logger,
+  ) {}
+
+  private async open(): Promise<Channel> {
+    if (!this.channel) {
+      const channel = await this.opener.createChannel();
+      // A server-closed channel emits 'error'; the failed declare already tells us what happened.
+      channel.on("error", () => undefined);
+      channel.on("close", () => {
+        if (this.channel === channel) this.channel = undefined;
+      });
+      this.channel = channel;
+    }
+    return this.channel;
+  }
+
+  /** Runs a declare; on 406 reopens the channel, verifies passively, records a warning. */
+  private async tolerant(what: string, declare: (ch: Channel) => Promise<unknown>, check: (ch: Channel) => Promise<unknown>): Promise<void> {
+    try {
+      await declare(await this.open());
+    } catch (err) {
+      if (!isPreconditionFailed(err)) throw err;
+      this.channel = undefined;
+      await check(await this.open());
+      const warning = `${what} already exists with other settings than matchflow would declare (${serverReason(err)}); using it as it is`;
+      this.warnings.push(warning);
+      this.log.warn({ object: what }, warning);
+    }
+  }
+
+  exchange(name: string, type: "direct" | "fanout"): Promise<void> {
+    return this.tolerant(
+      `exchange "${name}"`,
+      (ch) => ch.assertExchange(name, type, { durable: true, autoDelete: false }),
+      (ch) => ch.checkExchange(name),
+    );
+  }
+
+  queue(name: string, args: Record<string, unknown>): Promise<void> {
+    return this.tolerant(
+      `queue "${name}"`,
+      (ch) => ch.assertQueue(name, { durable: true, exclusive: false, autoDelete: false, arguments: args }),
+      (ch) => ch.checkQueue(name),
+    );
+  }
+
+  async bind(queue: string, exchange: string, key: string): Promise<void> {
+    await (await this.open()).bindQueue(queue, exchange, key);
+  }
+
+  async close(): Promise<void> {
+    const channel = this.channel;
+    this.channel = undefined;
+    if (channel) await channel.close().catch(() => undefined);
+  }
+}
+
+/** Declares everything (idempotent; safe whether Celery declared first or declares later). */
+export async function declareTopology(opener: ChannelOpener, names: TopologyNames, options: DeclareOptions): Promise<DeclareReport> {
+  const d = new Declarer(opener, options.log);
+  try {
+    await d.exchange(names.exchange, "direct");
+    await d.queue(names.queue, workQueueArguments(options.queueType));
+    await d.bind(names.queue, names.exchange, names.routingKey);
+
+    await d.exchange(names.deadLetterExchange, "fanout");
+    await d.queue(names.deadLetterQueue, deadLetterQueueArguments(options.queueType));
+    await d.bind(names.deadLetterQueue, names.deadLetterExchange, names.deadLetterRoutingKey);
+
+    for (const delay of names.delayQueues) {
+      await d.queue(delay.name, delayQueueArguments(names, delay, options.queueType));
+    }
+
+    if (names.fanoutExchange) {
+      await d.exchange(names.fanoutExchange, "fanout");
+      await d.bind(names.queue, names.fanoutExchange, "");
+    }
+    options.log.debug({ exchange: names.exchange, queue: names.queue, delayQueues: names.delayQueues.length }, "topology declared");
+    return { warnings: d.warnings };
+  } finally {
+    await d.close();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Celery task messages, built exactly as Celery 5 builds them (protocol v2: headers + body
+ * `[args, kwargs, embed]`; protocol v1: everything in the body). Pure: no I/O, no amqplib import.
+ * Wire facts: docs/celery-wire.md. Decoding lives in `decode.ts` and is re-exported here.
+ */
+import { celerySaferepr, pythonJsonDumps } from "./python-text.js";
+
+export { decodeTask, type TaskEnvelope, type IncomingProperties, type DecodeOptions } from "./decode.js";
+
+/** Celery cuts argsrepr/kwargsrepr at this many characters (`argsrepr_maxsize`). */
+export const REPR_MAX_CHARS = 1024;
+
+/**
+ * An AMQP integer header. amqplib would write a small JS number as a signed byte (`b`); Celery
+ * (py-amqp) writes ints as `I`, so we ask for that type explicitly with amqplib's `!` form.
+ * `decodeTask` unwraps it, so in-process transports see the same shape.
+ */
+export interface AmqpInt {
+  "!": "int";
+  value: number;
+}
+
+export function amqpInt(value: number): AmqpInt {
+  return { "!": "int", value };
+}
+
+export interface MessageProperties {
+  contentType: "application/json";
+  contentEncoding: "utf-8";
+  correlationId?: string;
+  replyTo?: string;
+  /** 2 = persistent (tasks); 1 = transient (rpc results, as Celery's default). */
+  deliveryMode: 1 | 2;
+  priority: 0;
+  headers: Record<string, unknown>;
+  messageId?: string;
+  /** Per-message TTL in milliseconds, as a decimal string (AMQP shortstr). */
+  expiration?: string;
+}
+
+/** Body bytes plus AMQP properties: what a TaskSink publishes. */
+export interface EncodedMessage {
+  content: Buffer;
+  properties: MessageProperties;
+}
+
+export interface TaskInput {
+  taskName: string;
+  taskId: string;
+  args: unknown[];
+  kwargs?: Record<string, unknown>;
+  retries?: number;
+  /** ISO-8601 or null. */
+  eta?: string | null;
+  /** ISO-8601 or null; also sets the per-message `expiration` (ms from now), as Celery does. */
+  expires?: string | null;
+  rootId?: string | null;
+  parentId?: string | null;
+  replyTo?: string;
+  ignoreResult?: boolean;
+  /** `gen<pid>@<host>` for Celery; ours says who we are. */
+  origin?: string;
+}
+
+export interface EncodeOptions {
+  /** Clock for the `expiration` property (ms since epoch); defaults to now. */
+  now?: number;
+}
+
+const EMBED = { callbacks: null, errbacks: null, chain: null, chord: null } as const;
+
+function requireText(value: unknown, what: string): string {
+  if (typeof value !== "string" || value.trim() === "") throw new TypeError(`${what} must be non-empty text`);
+  return value;
+}
+
+function expirationMs(expires: string | null | undefined, now: number): string | undefined {
+  if (!expires) return undefined;
+  const at = Date.parse(expires);
+  if (Number.isNaN(at)) throw new TypeError(`expires "${expires}" is not an ISO-8601 instant`);
+  return String(Math.max(0, Math.round(at - now)));
+}
+
+/** Protocol v2, as Celery 5's `as_task_v2` + kombu's JSON serializer produce it. */
+export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): EncodedMessage {
+  const taskName = requireText(task.taskName, "taskName");
+  const taskId = requireText(task.taskId, "taskId");
+  if (!Array.isArray(task.args)) throw new TypeError("args must be an array");
+  const kwargs = task.kwargs ?? {};
+  const retries = task.retries ?? 0;
+  if (!Number.isInteger(retries) || retries < 0) throw new TypeError("retries must be a whole number >= 0");
+
+  // Header order follows Celery's dict, so a dump of ours reads like a dump of theirs.
+  const headers: Record<string, unknown> = {
+    lang: "py",
+    task: taskName,
+    id: taskId,
+    shadow: null,
+    eta: task.eta ?? null,
+    expires: task.expires ?? null,
+    group: null,
+    group_index: null,
+    retries: amqpInt(retries),
+    timelimit: [null, null],
+    root_id: task.rootId || taskId,
+    parent_id: task.parentId ?? null,
+    argsrepr: celerySaferepr(task.args, REPR_MAX_CHARS),
+    kwargsrepr: celerySaferepr(kwargs, REPR_MAX_CHARS),
+    origin: task.origin ?? `gen${process.pid}@matchflow`,
+    ignore_result: task.ignoreResult ?? false,
+  };
+  const properties: MessageProperties = {
+    contentType: "application/json",
+    contentEncoding: "utf-8",
+    correlationId: taskId,
+    deliveryMode: 2,
+    priority: 0,
+    headers,
+  };
+  if (task.replyTo) properties.replyTo = task.replyTo;
+  const expiration = expirationMs(task.expires, options.now ?? Date.now());
+  if (expiration !== undefined) properties.expiration = expiration;
+  const body = pythonJsonDumps([task.args, kwargs, EMBED]);
+  return { content: Buffer.from(body, "utf8"), properties };
+}
+
+/**
+ * Protocol v1: the body alone carries the task, as the seed's production scraper sent it
+ * (`{"id", "task", "args", "kwargs", "retries", "eta", "expires"}`), persistent JSON.
+ */
+export function encodeTaskV1(task: TaskInput, options: EncodeOptions = {}): EncodedMessage {
+  const taskName = requireText(task.taskName, "taskName");
+  const taskId = requireText(task.taskId, "taskId");
+  if (!Array.isArray(task.args)) throw new TypeError("args must be an array");
+  const body = pythonJsonDumps({
+    id: taskId,
+    task: taskName,
+    args: task.args,
+    kwargs: task.kwargs ?? {},
+    retries: task.retries ?? 0,
+    eta: task.eta ?? null,
+    expires: task.expires ?? null,
+  });
+  const properties: MessageProperties = {
+    contentType: "application/json",
+    contentEncoding: "utf-8",
+    correlationId: taskId,
+    deliveryMode: 2,
+    priority: 0,
+    headers: {},
+  };
+  if (task.replyTo) properties.replyTo = task.replyTo;
+  const expiration = expirationMs(task.expires, options.now ?? Date.now());
+  if (expiration !== undefined) properties.expiration = expiration;
+  return { content: Buffer.from(body, "utf8"), properties };
+}
+
+export function encodeTask(protocol: 1 | 2, task: TaskInput, options: EncodeOptions = {}): EncodedMessage {
+  return protocol === 1 ? encodeTaskV1(task, options) : encodeTaskV2(task, options);
+}

@@ -1,0 +1,181 @@
+/**
+ * Reading a Celery task message (protocol v2 by its `task` header, otherwise v1 from the body)
+ * into one typed envelope. Pure. Everything that is not a well-formed JSON task is refused with
+ * a PermanentError whose `code` is stable: the worker dead-letters those at once, since no retry
+ * can make a malformed message well-formed. Other content types are never deserialised.
+ */
+import { PermanentError } from "../errors.js";
+
+export interface TaskEnvelope {
+  protocol: 1 | 2;
+  taskName: string;
+  taskId: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  retries: number;
+  eta: string | null;
+  expires: string | null;
+  rootId: string | null;
+  parentId: string | null;
+  replyTo: string | null;
+  correlationId: string | null;
+  /** AMQP headers with amqplib's typed `{"!": type, value}` wrappers unwrapped. */
+  headers: Record<string, unknown>;
+}
+
+/** The subset of AMQP properties decoding looks at (amqplib's `MessageProperties` fits). */
+export interface IncomingProperties {
+  contentType?: unknown;
+  contentEncoding?: unknown;
+  headers?: unknown;
+  correlationId?: unknown;
+  replyTo?: unknown;
+}
+
+export interface DecodeOptions {
+  /** Bodies above this size are refused before parsing (config `maxMessageBytes`). */
+  maxBytes: number;
+}
+
+export type DecodeErrorCode =
+  | "unsupported_content_type"
+  | "unsupported_content_encoding"
+  | "message_too_large"
+  | "malformed_json"
+  | "malformed_message"
+  | "missing_task_name"
+  | "missing_task_id";
+
+function refuse(code: DecodeErrorCode, message: string, cause?: unknown): PermanentError {
+  return new PermanentError(code, message, cause === undefined ? undefined : { cause });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** amqplib decodes some AMQP types as `{"!": "timestamp", value}`; the rest of us want values. */
+function unwrap(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrap);
+  if (isObject(value)) {
+    if (typeof value["!"] === "string" && "value" in value) return value.value;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrap(v)]));
+  }
+  return value;
+}
+
+function checkContent(properties: IncomingProperties): void {
+  const type = typeof properties.contentType === "string" ? properties.contentType.split(";")[0]?.trim().toLowerCase() : undefined;
+  if (type !== "application/json") {
+    throw refuse("unsupported_content_type", `content type ${JSON.stringify(properties.contentType ?? null)} is not supported (only application/json)`);
+  }
+  // JSON is UTF-8 by definition (RFC 8259), so an absent encoding means utf-8.
+  const encoding = properties.contentEncoding;
+  if (encoding !== undefined && encoding !== null && (typeof encoding !== "string" || !/^utf-?8$/i.test(encoding.trim()))) {
+    throw refuse("unsupported_content_encoding", `content encoding ${JSON.stringify(encoding)} is not supported (only utf-8)`);
+  }
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function parseBody(content: Buffer): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(content);
+  } catch (err) {
+    throw refuse("malformed_json", "message body is not valid UTF-8", err);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw refuse("malformed_json", `message body is not valid JSON (${(err as Error).message})`, err);
+  }
+}
+
+function optionalString(value: unknown, field: string): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw refuse("malformed_message", `${field} must be a string or null`);
+  return value;
+}
+
+function retriesOf(value: unknown): number {
+  if (value === undefined || value === null) return 0;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) throw refuse("malformed_message", "retries must be a whole number >= 0");
+  return value;
+}
+
+function argsOf(value: unknown): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw refuse("malformed_message", "task args must be a list");
+  return value;
+}
+
+function kwargsOf(value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isObject(value)) throw refuse("malformed_message", "task kwargs must be a mapping");
+  return value;
+}
+
+function nameAndId(name: unknown, id: unknown): { taskName: string; taskId: string } {
+  if (typeof name !== "string" || name.trim() === "") throw refuse("missing_task_name", "message has no task name");
+  if (typeof id !== "string" || id.trim() === "") throw refuse("missing_task_id", "message has no task id");
+  return { taskName: name, taskId: id };
+}
+
+function decodeV2(body: unknown, headers: Record<string, unknown>, properties: IncomingProperties): TaskEnvelope {
+  const { taskName, taskId } = nameAndId(headers.task, headers.id);
+  // Celery unpacks `args, kwargs, embed = body`; we accept the embed missing, nothing else.
+  if (!Array.isArray(body) || body.length < 2 || body.length > 3) {
+    throw refuse("malformed_message", "a protocol 2 body must be a list [args, kwargs, embed]");
+  }
+  const embed: unknown = body[2];
+  if (embed !== undefined && embed !== null && !isObject(embed)) throw refuse("malformed_message", "the embed (third body item) must be a mapping");
+  return {
+    protocol: 2,
+    taskName,
+    taskId,
+    args: argsOf(body[0]),
+    kwargs: kwargsOf(body[1]),
+    retries: retriesOf(headers.retries),
+    eta: optionalString(headers.eta, "eta"),
+    expires: optionalString(headers.expires, "expires"),
+    rootId: optionalString(headers.root_id, "root_id"),
+    parentId: optionalString(headers.parent_id, "parent_id"),
+    replyTo: optionalString(properties.replyTo, "reply_to") || null,
+    correlationId: optionalString(properties.correlationId, "correlation_id"),
+    headers,
+  };
+}
+
+function decodeV1(body: unknown, headers: Record<string, unknown>, properties: IncomingProperties): TaskEnvelope {
+  if (!isObject(body)) throw refuse("malformed_message", "a protocol 1 body must be a mapping with task, id, args and kwargs");
+  const { taskName, taskId } = nameAndId(body.task, body.id);
+  return {
+    protocol: 1,
+    taskName,
+    taskId,
+    args: argsOf(body.args),
+    kwargs: kwargsOf(body.kwargs),
+    retries: retriesOf(body.retries),
+    eta: optionalString(body.eta, "eta"),
+    expires: optionalString(body.expires, "expires"),
+    rootId: null,
+    parentId: null,
+    replyTo: optionalString(properties.replyTo, "reply_to") || null,
+    correlationId: optionalString(properties.correlationId, "correlation_id"),
+    headers,
+  };
+}
+
+/** Decodes one delivery; throws PermanentError (codes: DecodeErrorCode) for anything unusable. */
+export function decodeTask(content: Buffer, properties: IncomingProperties, options: DecodeOptions): TaskEnvelope {
+  if (content.length > options.maxBytes) {
+    throw refuse("message_too_large", `message body is ${content.length} bytes, over the ${options.maxBytes}-byte limit`);
+  }
+  checkContent(properties);
+  const rawHeaders = properties.headers ?? {};
+  if (!isObject(rawHeaders)) throw refuse("malformed_message", "message headers must be a table");
+  const headers = unwrap(rawHeaders) as Record<string, unknown>;
+  const body = parseBody(content);
+  return "task" in headers && headers.task !== undefined ? decodeV2(body, headers, properties) : decodeV1(body, headers, properties);
+}

@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import { amqpInt, decodeTask, encodeTaskV1, encodeTaskV2, REPR_MAX_CHARS } from "../../src/celery/codec.js";
+import { MatchflowError } from "../../src/errors.js";
+
+const TASK = "celery_tasks.match_tasks.process_match_data";
+const ID = "3f0c7a52-5a43-4f7e-9b51-1f2d3c4b5a69";
+const MATCH = {
+  external_match_id: "dump-1",
+  home_team: "Arsenal",
+  away_team: "Chelsea",
+  match_date: "2024-05-01",
+  home_score: 2,
+  away_score: 1,
+  match_status: "finished",
+};
+// Body bytes captured verbatim from Celery 5.2.6 send_task (docs/celery-wire.md).
+const CAPTURED_BODY =
+  '[[{"external_match_id": "dump-1", "home_team": "Arsenal", "away_team": "Chelsea", "match_date": "2024-05-01", "home_score": 2, "away_score": 1, "match_status": "finished"}], {}, {"callbacks": null, "errbacks": null, "chain": null, "chord": null}]';
+const JSON_PROPS = { contentType: "application/json", contentEncoding: "utf-8" };
+
+function refusal(fn: () => unknown): MatchflowError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof MatchflowError) return err;
+    throw err;
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("encodeTaskV2", () => {
+  const msg = encodeTaskV2({ taskName: TASK, taskId: ID, args: [MATCH], origin: "gen7697@vm", replyTo: "client-1" });
+
+  it("produces the captured Celery 5.2.6 body byte for byte", () => {
+    expect(msg.content.equals(Buffer.from(CAPTURED_BODY, "utf8"))).toBe(true);
+  });
+
+  it("sets every Celery header, in Celery's order, with Celery's types", () => {
+    expect(msg.properties.headers).toEqual({
+      lang: "py",
+      task: TASK,
+      id: ID,
+      shadow: null,
+      eta: null,
+      expires: null,
+      group: null,
+      group_index: null,
+      retries: amqpInt(0),
+      timelimit: [null, null],
+      root_id: ID,
+      parent_id: null,
+      argsrepr: "[{'external_match_id': 'dump-1', 'home_team': 'Arsenal', 'away_team': 'Chelsea', 'match_date': '2024-05-01', 'home_score': 2, 'away_score': 1, 'match_status': 'finished'}]",
+      kwargsrepr: "{}",
+      origin: "gen7697@vm",
+      ignore_result: false,
+    });
+    expect(Object.keys(msg.properties.headers)).toEqual(["lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result"]);
+  });
+
+  it("sets the AMQP properties Celery sets", () => {
+    expect(msg.properties).toMatchObject({ contentType: "application/json", contentEncoding: "utf-8", correlationId: ID, replyTo: "client-1", deliveryMode: 2, priority: 0 });
+    expect(msg.properties.expiration).toBeUndefined();
+  });
+
+  it("keeps root and parent ids, retries and eta when given, and turns expires into a TTL", () => {
+    const m = encodeTaskV2(
+      { taskName: TASK, taskId: ID, args: [], retries: 2, rootId: "root", parentId: "parent", eta: "2024-05-01T10:00:00+00:00", expires: "2024-05-01T10:01:00Z" },
+      { now: Date.parse("2024-05-01T10:00:00Z") },
+    );
+    expect(m.properties.headers).toMatchObject({ root_id: "root", parent_id: "parent", retries: amqpInt(2), eta: "2024-05-01T10:00:00+00:00", expires: "2024-05-01T10:01:00Z" });
+    expect(m.properties.expiration).toBe("60000");
+  });
+
+  it("cuts argsrepr the way Celery's saferepr does", () => {
+    const m = encodeTaskV2({ taskName: TASK, taskId: ID, args: [{ notes: "word ".repeat(400) }] });
+    const repr = m.properties.headers.argsrepr as string;
+    expect(repr.length).toBeLessThanOrEqual(REPR_MAX_CHARS + 16);
+    // Python's own output for this input ends so (the consumed "}" is Celery's quirk).
+    expect(repr.endsWith(" word word word word...', ...]")).toBe(true);
+  });
+
+  it("rejects programming errors early", () => {
+    expect(() => encodeTaskV2({ taskName: "", taskId: ID, args: [] })).toThrow(/taskName/);
+    expect(() => encodeTaskV2({ taskName: TASK, taskId: ID, args: [], retries: -1 })).toThrow(/retries/);
+  });
+});
+
+describe("encodeTaskV1", () => {
+  it("writes the whole task in the body, as the seed's production scraper did", () => {
+    const m = encodeTaskV1({ taskName: TASK, taskId: ID, args: [MATCH] });
+    expect(m.content.toString("utf8")).toBe(
+      `{"id": "${ID}", "task": "${TASK}", "args": [${CAPTURED_BODY.slice(2, CAPTURED_BODY.indexOf("}]") + 1)}], "kwargs": {}, "retries": 0, "eta": null, "expires": null}`,
+    );
+    expect(m.properties).toMatchObject({ contentType: "application/json", contentEncoding: "utf-8", deliveryMode: 2, headers: {} });
+  });
+});
+
+describe("decodeTask", () => {
+  it("decodes protocol v2 by its task header, unwrapping typed header values", () => {
+    const m = encodeTaskV2({ taskName: TASK, taskId: ID, args: [MATCH], kwargs: { a: 1 }, retries: 1, replyTo: "r" });
+    const env = decodeTask(m.content, m.properties, { maxBytes: 1 << 20 });
+    expect(env).toMatchObject({ protocol: 2, taskName: TASK, taskId: ID, args: [MATCH], kwargs: { a: 1 }, retries: 1, eta: null, expires: null, rootId: ID, parentId: null, replyTo: "r", correlationId: ID });
+    expect(env.headers.retries).toBe(1);
+  });
+
+  it("decodes the captured Celery body with plain (py-amqp style) headers", () => {
+    const env = decodeTask(Buffer.from(CAPTURED_BODY), { ...JSON_PROPS, correlationId: ID, replyTo: "", headers: { lang: "py", task: TASK, id: ID, root_id: ID, parent_id: null, retries: 0, eta: null, expires: null } }, { maxBytes: 1 << 20 });
+    expect(env).toMatchObject({ protocol: 2, taskName: TASK, taskId: ID, args: [MATCH], kwargs: {}, replyTo: null });
+  });
+
+  it("decodes protocol v1 from the body", () => {
+    const m = encodeTaskV1({ taskName: TASK, taskId: ID, args: [MATCH], retries: 3, eta: "2024-05-01T10:00:00Z" });
+    expect(decodeTask(m.content, m.properties, { maxBytes: 1 << 20 })).toMatchObject({ protocol: 1, taskName: TASK, taskId: ID, args: [MATCH], kwargs: {}, retries: 3, eta: "2024-05-01T10:00:00Z", expires: null });
+  });
+
+  it("accepts a missing content encoding and a charset parameter (JSON is UTF-8)", () => {
+    const m = encodeTaskV1({ taskName: TASK, taskId: ID, args: [] });
+    expect(decodeTask(m.content, { contentType: "application/json; charset=utf-8" }, { maxBytes: 1024 }).taskId).toBe(ID);
+  });
+
+  const v1 = (body: unknown) => Buffer.from(JSON.stringify(body));
+  const cases: [string, () => unknown][] = [
+    ["unsupported_content_type", () => decodeTask(Buffer.from("\x80\x04"), { contentType: "application/x-python-serialize", contentEncoding: "binary" }, { maxBytes: 1024 })],
+    ["unsupported_content_type", () => decodeTask(v1({ task: TASK, id: ID }), {}, { maxBytes: 1024 })],
+    ["unsupported_content_type", () => decodeTask(v1({ task: TASK, id: ID }), { contentType: "application/x-yaml", contentEncoding: "utf-8" }, { maxBytes: 1024 })],
+    ["unsupported_content_encoding", () => decodeTask(v1({ task: TASK, id: ID }), { contentType: "application/json", contentEncoding: "latin-1" }, { maxBytes: 1024 })],
+    ["unsupported_content_encoding", () => decodeTask(v1({ task: TASK, id: ID }), { contentType: "application/json", contentEncoding: "binary" }, { maxBytes: 1024 })],
+    ["message_too_large", () => decodeTask(Buffer.alloc(2048, 0x20), JSON_PROPS, { maxBytes: 1024 })],
+    ["malformed_json", () => decodeTask(Buffer.from("{not json"), JSON_PROPS, { maxBytes: 1024 })],
+    ["malformed_json", () => decodeTask(Buffer.from([0x22, 0xff, 0xfe, 0x22]), JSON_PROPS, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(Buffer.from('{"args": []}'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(Buffer.from('[{"a": 1}, {}, {}]'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(Buffer.from('[[], [], {}]'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers: { task: TASK, id: ID, retries: "many" } }, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(v1([1, 2]), JSON_PROPS, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(v1({ task: TASK, id: ID, args: "x" }), JSON_PROPS, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(v1({ task: TASK, id: ID, eta: 5 }), JSON_PROPS, { maxBytes: 1024 })],
+    ["missing_task_name", () => decodeTask(v1({ id: ID, args: [] }), JSON_PROPS, { maxBytes: 1024 })],
+    ["missing_task_name", () => decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers: { task: "", id: ID } }, { maxBytes: 1024 })],
+    ["missing_task_id", () => decodeTask(v1({ task: TASK, args: [] }), JSON_PROPS, { maxBytes: 1024 })],
+    ["missing_task_id", () => decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers: { task: TASK } }, { maxBytes: 1024 })],
+  ];
+  for (const [code, run] of cases) {
+    it(`refuses with ${code}: ${run.toString().slice(6, 110)}`, () => {
+      const err = refusal(run);
+      expect(err.code).toBe(code);
+      expect(err.kind).toBe("permanent");
+    });
+  }
+
+  it("checks the size before anything else", () => {
+    expect(refusal(() => decodeTask(Buffer.alloc(2048), { contentType: "text/plain" }, { maxBytes: 1024 })).code).toBe("message_too_large");
+  });
+});
