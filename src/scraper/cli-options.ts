@@ -1,0 +1,141 @@
+/**
+ * `matchflow scrape` flags -> validated scrape options (pure: `today` and config are inputs).
+ * Every bad value is a usage error (exit 2) that names the flag and what it accepts.
+ */
+import type { Config } from "../config.js";
+import { LEAGUES, seasonFirstYear, seasonForDate, type League } from "../contract/index.js";
+import { PermanentError } from "../errors.js";
+import { sourceDirUrl } from "../sources/http.js";
+import type { ScrapeOptions, ScrapeSource } from "./scrape.js";
+
+export type OutputFormat = "table" | "json" | "ndjson";
+
+/** The flags as commander hands them over (all text, as typed). */
+export interface ScrapeFlags {
+  league?: string;
+  ageGroup?: string;
+  division?: string;
+  conference?: string;
+  club?: string;
+  from?: string;
+  to?: string;
+  start?: string;
+  end?: string;
+  season?: string;
+  source?: string;
+  sourceDir?: string;
+  limit?: string;
+  save?: string;
+  format?: string;
+  submit?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+export interface ScrapeCommandSettings {
+  options: ScrapeOptions;
+  format: OutputFormat;
+  save: string | undefined;
+  submit: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+const usage = (message: string) => new PermanentError("usage", message);
+
+const ISO_DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+function isCalendarDate(text: string): boolean {
+  if (!ISO_DATE_RE.test(text)) return false;
+  const d = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === text;
+}
+
+function date(flag: string, text: string): string {
+  if (!isCalendarDate(text)) throw usage(`--${flag} "${text}" is not a date written YYYY-MM-DD`);
+  return text;
+}
+
+/** `-7` days from `today` (YYYY-MM-DD) -> YYYY-MM-DD. */
+export function addDays(today: string, days: number): string {
+  const d = new Date(`${today}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+function offset(flag: string, text: string, today: string): string {
+  if (!/^[+-]?\d{1,4}$/.test(text.trim())) throw usage(`--${flag} "${text}" is not a whole number of days from today (e.g. -7, 0, 14)`);
+  return addDays(today, Number(text));
+}
+
+export function parseLeague(text: string): League {
+  const hit = LEAGUES.find((l) => l.toLowerCase() === text.trim().toLowerCase());
+  if (!hit) throw usage(`--league "${text}" is not one of ${LEAGUES.join(", ")}`);
+  return hit;
+}
+
+/** `u14, U15` -> ["U14", "U15"]. */
+export function parseAgeGroups(text: string): string[] {
+  const parts = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const p of parts) if (!/^U\d{1,2}$/i.test(p)) throw usage(`--age-group "${p}" is not an age group like U14 (use a comma list for several)`);
+  return [...new Set(parts.map((p) => p.toUpperCase()))];
+}
+
+/** `2026` or `2026-27` -> 2026. */
+export function parseSeason(text: string): number {
+  const t = text.trim();
+  if (/^\d{4}$/.test(t)) return Number(t);
+  const first = seasonFirstYear(t);
+  if (first === undefined) throw usage(`--season "${text}" is not a season's first year (2026) or a season (2026-27)`);
+  return first;
+}
+
+export function resolveScrapeFlags(flags: ScrapeFlags, config: Config, today: string, stdoutIsTty: boolean): ScrapeCommandSettings {
+  if (flags.from !== undefined && flags.start !== undefined) throw usage("use --from or --start, not both");
+  if (flags.to !== undefined && flags.end !== undefined) throw usage("use --to or --end, not both");
+  if (flags.division !== undefined && flags.conference !== undefined && flags.division.trim().toLowerCase() !== flags.conference.trim().toLowerCase()) {
+    throw usage("--division and --conference are the same filter: give one");
+  }
+  const from = flags.from !== undefined ? date("from", flags.from) : flags.start !== undefined ? offset("start", flags.start, today) : undefined;
+  const to = flags.to !== undefined ? date("to", flags.to) : flags.end !== undefined ? offset("end", flags.end, today) : undefined;
+  if (from !== undefined && to !== undefined && from > to) throw usage(`the window is empty: ${from} is after ${to}`);
+
+  const sourceText = flags.source ?? config.scrape.source;
+  if (sourceText !== "assist" && sourceText !== "modular11") throw usage(`--source "${sourceText}" is not assist or modular11`);
+  const source: ScrapeSource = sourceText;
+
+  let limit: number | undefined;
+  if (flags.limit !== undefined) {
+    if (!/^\d+$/.test(flags.limit.trim())) throw usage(`--limit "${flags.limit}" is not a whole number`);
+    limit = Number(flags.limit);
+  }
+  const formatText = flags.format ?? (stdoutIsTty ? "table" : "json");
+  if (formatText !== "table" && formatText !== "json" && formatText !== "ndjson") throw usage(`--format "${formatText}" is not table, json or ndjson`);
+  if (flags.quiet && flags.verbose) throw usage("--quiet and --verbose contradict each other");
+
+  const ageText = flags.ageGroup ?? config.scrape.ageGroup;
+  const division = (flags.division ?? flags.conference ?? config.scrape.division)?.trim() || undefined;
+  const club = flags.club?.trim() || undefined;
+  const season = flags.season !== undefined ? parseSeason(flags.season) : seasonFirstYear(seasonForDate(today))!;
+
+  return {
+    options: {
+      source,
+      league: flags.league !== undefined ? parseLeague(flags.league) : config.scrape.league,
+      seasonFirstYear: season,
+      ageGroups: ageText !== undefined ? parseAgeGroups(ageText) : [],
+      division,
+      club,
+      from,
+      to,
+      limit,
+      assistBaseUrl: flags.sourceDir !== undefined ? sourceDirUrl(flags.sourceDir) : config.scrape.assistBaseUrl,
+      modular11BaseUrl: config.scrape.modular11BaseUrl,
+    },
+    format: formatText,
+    save: flags.save,
+    submit: flags.submit !== false,
+    quiet: flags.quiet === true,
+    verbose: flags.verbose === true,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * How a scrape is shown: a table for people, JSON (the `--save` document) or NDJSON for
+ * programs, and the one summary line (pure: strings out).
+ */
+import type { MatchDataInput } from "../contract/index.js";
+import type { ScrapeResult } from "./scrape.js";
+import type { OutputFormat } from "./cli-options.js";
+
+/** The `--save` and `--format json` document. */
+export function scrapeDocument(result: ScrapeResult): { metadata: ScrapeResult["metadata"]; matches: MatchDataInput[]; problems: ScrapeResult["problems"] } {
+  return { metadata: result.metadata, matches: result.matches, problems: result.problems };
+}
+
+function score(m: MatchDataInput): string {
+  if (m.home_score == null || m.away_score == null) return "-";
+  const pens = m.home_penalty_score != null && m.away_penalty_score != null ? ` (${m.home_penalty_score}-${m.away_penalty_score} p)` : "";
+  return `${m.home_score}-${m.away_score}${pens}`;
+}
+
+export function renderTable(matches: MatchDataInput[]): string {
+  const header = ["date", "time", "age", "division", "home", "score", "away", "status", "id"];
+  const rows = matches.map((m) => [m.match_date, m.match_time ?? "", m.age_group, m.division ?? "", m.home_team, score(m), m.away_team, m.match_status ?? "", m.external_match_id ?? ""]);
+  const widths = header.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
+  const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}~` : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
+}
+
+export function renderMatches(result: ScrapeResult, format: OutputFormat): string {
+  if (format === "json") return `${JSON.stringify(scrapeDocument(result), null, 2)}\n`;
+  if (format === "ndjson") return result.matches.map((m) => JSON.stringify(m)).join("\n") + (result.matches.length > 0 ? "\n" : "");
+  return renderTable(result.matches);
+}
+
+export interface SubmitCounts {
+  submitted: number;
+  invalid: number;
+  failed: number;
+}
+
+/** `N found, N submitted, N invalid, N failed` (found = matches read + refused by the contract). */
+export function summaryLine(result: ScrapeResult, submit: SubmitCounts | undefined): string {
+  const found = result.matches.length + result.counts.invalid;
+  const invalid = result.counts.invalid + (submit?.invalid ?? 0);
+  const base = `${found} found, ${submit?.submitted ?? 0} submitted, ${invalid} invalid, ${submit?.failed ?? 0} failed`;
+  return submit === undefined ? `${base} (dry run: nothing published)` : base;
+}
