@@ -2,8 +2,10 @@
 import type { Command } from "commander";
 import { registerConfig } from "./config.js";
 import { registerContract } from "./contract.js";
+import { registerScrape } from "./scrape.js";
 
 export const COMMANDS: ((program: Command) => void)[] = [
   registerConfig,
   registerContract,
+  registerScrape,
 ];
