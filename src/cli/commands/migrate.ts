@@ -1,0 +1,20 @@
+import type { Command } from "commander";
+import { migrate } from "../../db/migrate.js";
+import { openDatabase } from "../../db/open.js";
+import { cliContext } from "../context.js";
+
+export function registerMigrate(program: Command): void {
+  program
+    .command("migrate")
+    .description("create or update the database schema (DATABASE_URL; unset: embedded PGlite in ./.matchflow/db); safe to run repeatedly and concurrently")
+    .action(async () => {
+      const { config, log } = cliContext();
+      const db = await openDatabase(config.databaseUrl, { log, poolSize: 1 });
+      try {
+        const { applied } = await migrate(db, { log });
+        process.stdout.write(applied.length === 0 ? "schema up to date\n" : `applied ${applied.length} migration${applied.length === 1 ? "" : "s"}: ${applied.join(", ")}\n`);
+      } finally {
+        await db.close();
+      }
+    });
+}

@@ -1,0 +1,176 @@
+/**
+ * Opens the one `Database` the process uses, from `DATABASE_URL`:
+ * - `postgres://` / `postgresql://`: a `pg` Pool;
+ * - `pglite://<dir>`: embedded PGlite persisted in `<dir>`; `pglite://memory`: in memory;
+ * - unset: embedded PGlite in `./.matchflow/db`.
+ * Errors leave both implementations as MatchflowErrors (`classifyDbError`), so callers decide
+ * retry or dead-letter from `kind`/`code` without knowing the driver.
+ */
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+import { TransientError, errorMessage } from "../errors.js";
+import { silentLogger, type Logger } from "../log.js";
+import type { Database, Queryable, QueryResult } from "./database.js";
+import { classifyDbError, sqlState } from "./errors.js";
+
+export interface OpenOptions {
+  log?: Logger;
+  /** PostgreSQL pool size. @default 10 */
+  poolSize?: number;
+}
+
+export const DEFAULT_PGLITE_DIR = "./.matchflow/db";
+const PGLITE_SCHEME = "pglite://";
+
+export async function openDatabase(url: string | undefined, options: OpenOptions = {}): Promise<Database> {
+  const log = options.log ?? silentLogger;
+  if (url === undefined || url.trim() === "") return openPglite(DEFAULT_PGLITE_DIR, log);
+  if (url.startsWith(PGLITE_SCHEME)) {
+    const target = url.slice(PGLITE_SCHEME.length);
+    return openPglite(target === "memory" || target === "" ? undefined : target, log);
+  }
+  if (/^postgres(?:ql)?:\/\//.test(url)) return openPostgres(url, options.poolSize ?? 10, log);
+  throw new TransientError("database_unreachable", `unsupported database URL scheme "${url.split(":")[0] ?? ""}:" (use postgres://, postgresql:// or pglite://)`);
+}
+
+/** `host:port/database`, never the user or password: safe for messages and logs. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || "localhost"}:${u.port || "5432"}${u.pathname.length > 1 ? u.pathname : ""}`;
+  } catch {
+    return "(unparsable postgres URL)";
+  }
+}
+
+function rows<R>(result: { rows: unknown[]; rowCount?: number | null; affectedRows?: number }): QueryResult<R> {
+  return { rows: result.rows as R[], rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
+}
+
+async function openPostgres(url: string, poolSize: number, log: Logger): Promise<Database> {
+  const where = describePostgresUrl(url);
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: poolSize,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    application_name: "matchflow",
+  });
+  // An idle client losing its connection emits here; without a listener it would crash the process.
+  pool.on("error", (err) => log.warn({ err: errorMessage(err), database: where }, "idle database connection lost"));
+
+  try {
+    await pool.query("SELECT 1");
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new TransientError("database_unreachable", `database unreachable at ${where}: ${errorMessage(err)}`, { cause: err });
+  }
+  log.debug({ database: where, poolSize }, "database pool open");
+
+  const query = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+    let result: pg.QueryResult | pg.QueryResult[];
+    try {
+      result = (await client.query(sql, params as unknown[] | undefined)) as pg.QueryResult | pg.QueryResult[];
+    } catch (err) {
+      throw classifyDbError(err);
+    }
+    // Multi-statement SQL (simple protocol, no parameters) yields one result per statement.
+    const last = Array.isArray(result) ? result[result.length - 1] : result;
+    return last ? rows<R>(last) : { rows: [], rowCount: 0 };
+  };
+
+  let closing: Promise<void> | undefined;
+  return {
+    kind: "postgres",
+    query: (sql, params) => query(pool, sql, params),
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw classifyDbError(err);
+      }
+      let broken: Error | undefined;
+      try {
+        await query(client, "BEGIN");
+        const tx: Queryable = { query: (sql, params) => query(client, sql, params) };
+        const result = await fn(tx);
+        await query(client, "COMMIT");
+        return result;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackErr) {
+          // The connection is unusable: destroy it instead of returning it to the pool.
+          broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    close() {
+      closing ??= pool.end();
+      return closing;
+    },
+  };
+}
+
+/** The slice of PGlite this module uses (imported lazily: PGlite's WASM costs ~100 ms to load). */
+interface PgliteQueryable {
+  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[]; affectedRows?: number }>;
+  exec(sql: string): Promise<{ rows: unknown[]; affectedRows?: number }[]>;
+}
+
+/**
+ * Without parameters, `exec` (simple protocol) runs, so multi-statement SQL such as a migration
+ * file works as it does with `pg`; with parameters, `query` (extended protocol) runs.
+ */
+async function pgliteQuery<R>(target: PgliteQueryable, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+  try {
+    if (params === undefined || params.length === 0) {
+      const results = await target.exec(sql);
+      const last = results[results.length - 1];
+      return last ? rows<R>(last) : { rows: [], rowCount: 0 };
+    }
+    return rows<R>(await target.query(sql, [...params]));
+  } catch (err) {
+    throw classifyDbError(err);
+  }
+}
+
+async function openPglite(dir: string | undefined, log: Logger): Promise<Database> {
+  const where = dir === undefined ? "pglite (in memory)" : `pglite at ${dir}`;
+  let db: PGlite;
+  try {
+    const { PGlite } = await import("@electric-sql/pglite");
+    if (dir !== undefined) mkdirSync(path.resolve(dir), { recursive: true });
+    db = await PGlite.create(dir === undefined ? undefined : path.resolve(dir));
+  } catch (err) {
+    throw new TransientError("database_unreachable", `database unreachable: cannot open ${where}: ${errorMessage(err)}`, { cause: err });
+  }
+  log.debug({ database: where }, "embedded database open");
+
+  let closing: Promise<void> | undefined;
+  return {
+    kind: "pglite",
+    query: (sql, params) => pgliteQuery(db, sql, params),
+    // PGlite is one connection: its transaction() holds an exclusive mutex that every other
+    // transaction() and top-level query() waits on, so concurrent calls queue, never interleave.
+    // Consequence: inside `fn`, use only `tx` (a top-level query there would wait forever).
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      try {
+        return await db.transaction((ptx) => fn({ query: (sql, params) => pgliteQuery(ptx, sql, params) }));
+      } catch (err) {
+        // BEGIN/COMMIT failures come raw from PGlite; errors thrown by `fn` pass unchanged.
+        throw sqlState(err) === undefined ? err : classifyDbError(err);
+      }
+    },
+    close() {
+      closing ??= db.close();
+      return closing;
+    },
+  };
+}

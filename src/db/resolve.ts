@@ -1,0 +1,233 @@
+/**
+ * Name resolution for the write path: league, season, age group, division, match type and
+ * teams of a batch of matches -> ids, inside the caller's transaction.
+ *
+ * - `create` mode: missing rows are created race-free; `strict` mode: a missing name is an
+ *   `unresolved_name` permanent failure of that match only, never of its neighbours.
+ * - Ids are cached across batches, but only once the transaction that saw them committed:
+ *   an id inserted by a transaction that then rolled back must never be reused. The caller
+ *   confirms with `commitCache(tx)` after COMMIT (or `discardPending(tx)` after ROLLBACK);
+ *   `resolveInTransaction` does both for it.
+ */
+import { seasonBounds, seasonForDate, type MatchData } from "../contract/index.js";
+import { PermanentError, type MatchflowError } from "../errors.js";
+import type { Database, Queryable } from "./database.js";
+import { insertMissing, lookupIds, type NameKey, type NameKind } from "./resolve-sql.js";
+
+export type NameResolutionMode = "create" | "strict";
+
+export interface ResolvedIds {
+  leagueId: number;
+  seasonId: number;
+  ageGroupId: number;
+  divisionId: number | null;
+  matchTypeId: number;
+  homeTeamId: number;
+  awayTeamId: number;
+}
+
+/** Per match, in input order: its ids, or why it cannot be stored (a permanent error). */
+export type ResolveResult = ResolvedIds | MatchflowError;
+
+export interface NameResolver {
+  readonly mode: NameResolutionMode;
+  resolveBatch(tx: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]>;
+  /** Call after `tx` committed: its ids become reusable by later batches. */
+  commitCache(tx: Queryable): void;
+  /** Call after `tx` rolled back: forget what it saw. */
+  discardPending(tx: Queryable): void;
+  /** Forget everything (e.g. after an operator merged teams). */
+  clearCache(): void;
+}
+
+export const DEFAULT_LEAGUE = "Homegrown";
+
+const MAX_LENGTH: Record<NameKind, number> = { league: 200, season: 7, age_group: 50, division: 200, match_type: 100, team: 200 };
+const KIND_WORDS: Record<NameKind, string> = { league: "league", season: "season", age_group: "age group", division: "division", match_type: "match type", team: "team" };
+
+export function isResolved(r: ResolveResult): r is ResolvedIds {
+  return !(r instanceof Error);
+}
+
+const cacheKey = (kind: NameKind, k: NameKey) => `${kind}\u0000${k.scope ?? ""}\u0000${k.name}`;
+
+/** Thrown inside one match's resolution; becomes that match's result. */
+class MatchProblem extends Error {
+  constructor(readonly error: MatchflowError) {
+    super(error.message);
+  }
+}
+
+function checkName(kind: NameKind, name: string): string {
+  const trimmed = name.trim();
+  if (trimmed === "" || trimmed.length > MAX_LENGTH[kind]) {
+    throw new MatchProblem(new PermanentError("invalid_name", `${KIND_WORDS[kind]} name "${trimmed.slice(0, 60)}" must be 1 to ${MAX_LENGTH[kind]} characters`, { details: { kind, name: trimmed.slice(0, 200) } }));
+  }
+  if (kind === "season" && seasonBounds(trimmed) === undefined) {
+    throw new MatchProblem(new PermanentError("invalid_name", `season "${trimmed}" must be written like 2026-27`, { details: { kind, name: trimmed } }));
+  }
+  return name;
+}
+
+function unresolvedError(kind: NameKind, name: string, league?: string): PermanentError {
+  const where = league ? ` in league ${league}` : "";
+  return new PermanentError("unresolved_name", `unknown ${KIND_WORDS[kind]} "${name.trim()}"${where} (name resolution is strict: add it or an alias first)`, {
+    details: { kind, name: name.trim(), ...(league ? { league } : {}) },
+  });
+}
+
+export function createNameResolver(options: { mode: NameResolutionMode }): NameResolver {
+  const mode = options.mode;
+  const committed = new Map<string, number>();
+  const pending = new WeakMap<Queryable, Map<string, number>>();
+
+  /** Resolves every distinct key of one kind: cache, then one lookup, then (create) insert + lookup. */
+  async function resolveKind(tx: Queryable, kind: NameKind, keys: NameKey[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    const txPending = pending.get(tx) ?? new Map<string, number>();
+    pending.set(tx, txPending);
+    const missing = new Map<string, NameKey>();
+    for (const k of keys) {
+      const ck = cacheKey(kind, k);
+      const id = committed.get(ck) ?? txPending.get(ck);
+      if (id !== undefined) out.set(ck, id);
+      else missing.set(ck, k);
+    }
+    const record = (found: { scope: number | null; name: string; id: number }[]) => {
+      for (const f of found) {
+        const ck = cacheKey(kind, f);
+        out.set(ck, f.id);
+        txPending.set(ck, f.id);
+        missing.delete(ck);
+      }
+    };
+    if (missing.size > 0) record(await lookupIds(tx, kind, [...missing.values()]));
+    if (missing.size > 0 && mode === "create") {
+      const toCreate = [...missing.values()];
+      await insertMissing(tx, kind, toCreate, (name) => seasonBounds(name) ?? { startDate: "1970-01-01", endDate: "1970-01-01" });
+      record(await lookupIds(tx, kind, toCreate));
+    }
+    return out;
+  }
+
+  async function resolveBatch(tx: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]> {
+    const results: (ResolveResult | undefined)[] = matches.map(() => undefined);
+    const fail = (i: number, err: unknown) => {
+      if (err instanceof MatchProblem) results[i] = err.error;
+      else throw err;
+    };
+    // Stage 1: kinds that do not depend on the league.
+    const leagueName = (m: MatchData) => (m.league ?? "").trim() || DEFAULT_LEAGUE;
+    const seasonOf = (m: MatchData) => (m.season ?? "").trim() || seasonForDate(m.match_date);
+    const globalKinds: [NameKind, (m: MatchData) => string][] = [
+      ["league", leagueName],
+      ["season", seasonOf],
+      ["age_group", (m) => m.age_group],
+      ["match_type", (m) => m.match_type],
+    ];
+    const wanted = new Map<NameKind, Map<string, NameKey>>();
+    const want = (kind: NameKind, key: NameKey) => {
+      const byKey = wanted.get(kind) ?? new Map<string, NameKey>();
+      wanted.set(kind, byKey);
+      byKey.set(cacheKey(kind, key), key);
+    };
+    matches.forEach((m, i) => {
+      try {
+        for (const [kind, nameOf] of globalKinds) checkName(kind, nameOf(m));
+        for (const team of [m.home_team, m.away_team]) checkName("team", team);
+        if (m.division != null && m.division.trim() !== "") checkName("division", m.division);
+        for (const [kind, nameOf] of globalKinds) want(kind, { scope: null, name: nameOf(m) });
+      } catch (err) {
+        fail(i, err);
+      }
+    });
+    const ids = new Map<NameKind, Map<string, number>>();
+    for (const [kind] of globalKinds) ids.set(kind, await resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])]));
+    const idOf = (kind: NameKind, key: NameKey) => ids.get(kind)?.get(cacheKey(kind, key));
+
+    // Stage 2: per-league kinds (teams, divisions) of matches whose league is known.
+    const leagueIds: (number | undefined)[] = matches.map((m, i) => (results[i] ? undefined : idOf("league", { scope: null, name: leagueName(m) })));
+    matches.forEach((m, i) => {
+      const leagueId = leagueIds[i];
+      if (leagueId === undefined) return;
+      want("team", { scope: leagueId, name: m.home_team });
+      want("team", { scope: leagueId, name: m.away_team });
+      if (m.division != null && m.division.trim() !== "") want("division", { scope: leagueId, name: m.division });
+    });
+    for (const kind of ["division", "team"] as const) ids.set(kind, await resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])]));
+
+    return matches.map((m, i) => {
+      const earlier = results[i];
+      if (earlier) return earlier;
+      const league = leagueName(m);
+      const leagueId = leagueIds[i];
+      if (leagueId === undefined) return unresolvedError("league", league);
+      const lookups: [NameKind, NameKey][] = [
+        ["season", { scope: null, name: seasonOf(m) }],
+        ["age_group", { scope: null, name: m.age_group }],
+        ["match_type", { scope: null, name: m.match_type }],
+        ["team", { scope: leagueId, name: m.home_team }],
+        ["team", { scope: leagueId, name: m.away_team }],
+      ];
+      const found: number[] = [];
+      for (const [kind, key] of lookups) {
+        const id = idOf(kind, key);
+        if (id === undefined) return unresolvedError(kind, key.name, key.scope === null ? undefined : league);
+        found.push(id);
+      }
+      let divisionId: number | null = null;
+      if (m.division != null && m.division.trim() !== "") {
+        const id = idOf("division", { scope: leagueId, name: m.division });
+        if (id === undefined) return unresolvedError("division", m.division, league);
+        divisionId = id;
+      }
+      const [seasonId, ageGroupId, matchTypeId, homeTeamId, awayTeamId] = found as [number, number, number, number, number];
+      if (homeTeamId === awayTeamId) {
+        return new PermanentError("same_team", `home_team "${m.home_team}" and away_team "${m.away_team}" are the same team in league ${league} (through an alias)`, {
+          details: { teamId: homeTeamId },
+        });
+      }
+      return { leagueId, seasonId, ageGroupId, divisionId, matchTypeId, homeTeamId, awayTeamId };
+    });
+  }
+
+  return {
+    mode,
+    resolveBatch,
+    commitCache(tx) {
+      const entries = pending.get(tx);
+      if (entries) for (const [k, id] of entries) committed.set(k, id);
+      pending.delete(tx);
+    },
+    discardPending(tx) {
+      pending.delete(tx);
+    },
+    clearCache() {
+      committed.clear();
+    },
+  };
+}
+
+/**
+ * Runs `fn` in a transaction with a resolver bound to it, then confirms or discards the ids the
+ * transaction learned. The usual way to use a resolver:
+ * `resolveInTransaction(db, resolver, async (tx, resolve) => upsertMatches(tx, items, await resolve(matches)))`.
+ */
+export async function resolveInTransaction<T>(
+  db: Database,
+  resolver: NameResolver,
+  fn: (tx: Queryable, resolve: (matches: readonly MatchData[]) => Promise<ResolveResult[]>) => Promise<T>,
+): Promise<T> {
+  let txSeen: Queryable | undefined;
+  try {
+    const result = await db.transaction((tx) => {
+      txSeen = tx;
+      return fn(tx, (matches) => resolver.resolveBatch(tx, matches));
+    });
+    if (txSeen) resolver.commitCache(txSeen);
+    return result;
+  } catch (err) {
+    if (txSeen) resolver.discardPending(txSeen);
+    throw err;
+  }
+}

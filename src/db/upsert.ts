@@ -1,0 +1,178 @@
+/**
+ * Writes a batch of matches in the caller's transaction, keyed on `external_match_id`, and
+ * reports per match `created`, `updated` or `unchanged` (with the reason), or the permanent
+ * error that keeps that one match out. One set-based statement per batch; when the database
+ * rejects a value in it, each match is retried alone behind a SAVEPOINT so that only the
+ * offending one fails and its neighbours still land.
+ */
+import type { MatchData } from "../contract/index.js";
+import { PermanentError, TransientError, type MatchflowError } from "../errors.js";
+import type { Queryable } from "./database.js";
+import { isDataError } from "./errors.js";
+import { isResolved, type ResolvedIds, type ResolveResult } from "./resolve.js";
+import { UNCHANGED_REASONS_SQL, UPSERT_MATCHES_SQL, type UpsertRow } from "./upsert-sql.js";
+
+export interface UpsertItem {
+  match: MatchData;
+  /** The match exactly as received (unknown fields included): stored in `matches.raw`. */
+  raw: unknown;
+  taskId: string;
+  /** ISO instant: the match's `scraped_at`, or the delivery time when it has none. */
+  observedAt: string;
+}
+
+export type UnchangedReason = "stale" | "locked" | "manual_status" | "same";
+
+export interface UpsertOutcome {
+  outcome: "created" | "updated" | "unchanged";
+  matchId: number;
+  reason?: UnchangedReason;
+}
+
+export type UpsertResult = UpsertOutcome | MatchflowError;
+
+export function isUpsertOutcome(r: UpsertResult): r is UpsertOutcome {
+  return !(r instanceof Error);
+}
+
+interface Written {
+  id: number | string;
+  external_match_id: string;
+  inserted: boolean;
+}
+
+interface Reason {
+  id: number | string;
+  external_match_id: string;
+  locked: boolean;
+  stale: boolean;
+  manual: boolean;
+}
+
+export function toUpsertRow(item: UpsertItem, ids: ResolvedIds): UpsertRow {
+  const m = item.match;
+  return {
+    external_match_id: m.external_match_id,
+    league_id: ids.leagueId,
+    home_team_id: ids.homeTeamId,
+    away_team_id: ids.awayTeamId,
+    match_date: m.match_date,
+    scheduled_kickoff: m.scheduled_kickoff ?? null,
+    match_time: m.match_time ?? null,
+    home_score: m.home_score ?? null,
+    away_score: m.away_score ?? null,
+    home_penalty_score: m.home_penalty_score ?? null,
+    away_penalty_score: m.away_penalty_score ?? null,
+    match_status: m.match_status,
+    season_id: ids.seasonId,
+    age_group_id: ids.ageGroupId,
+    division_id: ids.divisionId,
+    match_type_id: ids.matchTypeId,
+    location: m.location ?? null,
+    source: m.source ?? null,
+    notes: m.notes ?? null,
+    observed_at: item.observedAt,
+    last_task_id: item.taskId,
+    raw: item.raw === undefined ? null : item.raw,
+  };
+}
+
+/** Runs the set statement for `rows`; returns outcomes by external id. */
+async function writeRows(tx: Queryable, rows: UpsertRow[]): Promise<Map<string, UpsertOutcome>> {
+  const out = new Map<string, UpsertOutcome>();
+  if (rows.length === 0) return out;
+  const { rows: written } = await tx.query<Written>(UPSERT_MATCHES_SQL, [JSON.stringify(rows)]);
+  for (const w of written) out.set(w.external_match_id, { outcome: w.inserted ? "created" : "updated", matchId: Number(w.id) });
+
+  const untouched = rows.filter((r) => !out.has(r.external_match_id));
+  if (untouched.length > 0) {
+    const probe = untouched.map((r) => ({ external_match_id: r.external_match_id, observed_at: r.observed_at, match_status: r.match_status }));
+    const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, [JSON.stringify(probe)]);
+    for (const r of reasons) {
+      const reason: UnchangedReason = r.locked ? "locked" : r.stale ? "stale" : r.manual ? "manual_status" : "same";
+      out.set(r.external_match_id, { outcome: "unchanged", matchId: Number(r.id), reason });
+    }
+  }
+  return out;
+}
+
+/** The one-by-one path: each row behind its own SAVEPOINT, data errors become that row's result. */
+async function writeRowsOneByOne(tx: Queryable, rows: UpsertRow[]): Promise<Map<string, UpsertResult>> {
+  const out = new Map<string, UpsertResult>();
+  for (const row of rows) {
+    await tx.query("SAVEPOINT mf_upsert_item");
+    try {
+      const one = await writeRows(tx, [row]);
+      await tx.query("RELEASE SAVEPOINT mf_upsert_item");
+      for (const [k, v] of one) out.set(k, v);
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      await tx.query("ROLLBACK TO SAVEPOINT mf_upsert_item");
+      const message = err instanceof Error ? err.message : String(err);
+      out.set(row.external_match_id, new PermanentError("db_constraint", `match ${row.external_match_id} rejected by the database: ${message}`, { cause: err }));
+    }
+  }
+  return out;
+}
+
+/**
+ * Upserts `items` (resolved ids in `ids`, same order). Duplicate external ids in one batch (a
+ * redelivery) are written once, with the newest observation; the others report `unchanged`.
+ */
+export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[], ids: readonly ResolveResult[]): Promise<UpsertResult[]> {
+  if (ids.length !== items.length) throw new Error(`upsertMatches: ${items.length} items but ${ids.length} resolved ids`);
+  const results: (UpsertResult | undefined)[] = items.map(() => undefined);
+  /** external id -> index of the newest observation in the batch. */
+  const winners = new Map<string, number>();
+  const observed = items.map((it) => Date.parse(it.observedAt));
+
+  items.forEach((item, i) => {
+    const resolved = ids[i];
+    const externalId = item.match.external_match_id;
+    if (resolved === undefined || !isResolved(resolved)) {
+      results[i] = resolved ?? new PermanentError("unresolved_name", "no resolved ids for this match");
+      return;
+    }
+    if (typeof externalId !== "string" || externalId.trim() === "") {
+      results[i] = new PermanentError("db_data", "external_match_id is required to store a match");
+      return;
+    }
+    if (Number.isNaN(observed[i])) {
+      results[i] = new PermanentError("db_data", `observed time "${item.observedAt}" is not an ISO instant`);
+      return;
+    }
+    const current = winners.get(externalId);
+    // Ties go to the later item: the later delivery of the same observation.
+    if (current === undefined || (observed[i] ?? 0) >= (observed[current] ?? 0)) winners.set(externalId, i);
+  });
+
+  const rows: UpsertRow[] = [];
+  for (const i of winners.values()) {
+    const item = items[i];
+    const resolved = ids[i];
+    if (item && resolved && isResolved(resolved)) rows.push(toUpsertRow(item, resolved));
+  }
+
+  let written: Map<string, UpsertResult>;
+  await tx.query("SAVEPOINT mf_upsert_batch");
+  try {
+    written = await writeRows(tx, rows);
+    await tx.query("RELEASE SAVEPOINT mf_upsert_batch");
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+    await tx.query("ROLLBACK TO SAVEPOINT mf_upsert_batch");
+    written = await writeRowsOneByOne(tx, rows);
+  }
+
+  return items.map((item, i) => {
+    const earlier = results[i];
+    if (earlier) return earlier;
+    const externalId = item.match.external_match_id;
+    const result = written.get(externalId);
+    if (!result) return new TransientError("db_unknown", `match ${externalId} was neither written nor found after the upsert`);
+    if (winners.get(externalId) === i || !isUpsertOutcome(result)) return result;
+    // A duplicate inside the batch: the newest observation was written in its place.
+    const winner = winners.get(externalId) ?? i;
+    return { outcome: "unchanged", matchId: result.matchId, reason: (observed[i] ?? 0) < (observed[winner] ?? 0) ? "stale" : "same" };
+  });
+}
