@@ -30,13 +30,19 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** Digits only: `Number()` alone would accept "0x10", "1e3" and "4.0". */
+function wholeNumber(text: string): number | undefined {
+  const trimmed = text.trim();
+  return /^\d+$/.test(trimmed) ? Number(trimmed) : undefined;
+}
+
 const int = (fallback: number, min: number, max: number) =>
   z
     .string()
     .default(String(fallback))
     .transform((text, ctx) => {
-      const n = Number(text.trim());
-      if (!Number.isInteger(n) || n < min || n > max) {
+      const n = wholeNumber(text);
+      if (n === undefined || n < min || n > max) {
         ctx.addIssue({ code: "custom", message: `"${text}" must be a whole number from ${min} to ${max}` });
         return z.NEVER;
       }
@@ -161,7 +167,9 @@ function problem(path: string, message: string): string {
 }
 
 /** Reads and validates every setting; throws one ConfigError listing every problem. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(rawEnv: Env = process.env): Config {
+  // `VAR=` (as compose files and ConfigMaps often write) means "not set": use the default.
+  const env: Env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== undefined && v.trim() !== ""));
   const parsed = envSchema.safeParse(env);
   const problems: string[] = [];
   if (!parsed.success) {
@@ -169,9 +177,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   const concurrencyText = env.WORKER_CONCURRENCY?.trim() || env.CELERY_WORKER_CONCURRENCY?.trim() || "4";
-  const concurrency = Number(concurrencyText);
+  const concurrency = wholeNumber(concurrencyText) ?? NaN;
   const concurrencyVar = env.WORKER_CONCURRENCY?.trim() ? "WORKER_CONCURRENCY" : "CELERY_WORKER_CONCURRENCY";
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) {
+  if (!(concurrency >= 1 && concurrency <= 256)) {
     problems.push(problem(concurrencyVar, `"${concurrencyText}" must be a whole number from 1 to 256`));
   }
 
@@ -179,7 +187,18 @@ export function loadConfig(env: Env = process.env): Config {
   let resultBackend: "rpc" | undefined;
   if (resultText === "rpc://" || resultText === "rpc") resultBackend = "rpc";
   else if (resultText !== "" && resultText !== "disabled") {
-    problems.push(problem("RESULT_BACKEND", `"${resultText}" is not supported (use rpc:// or leave it unset)`));
+    const resultVar = env.RESULT_BACKEND?.trim() ? "RESULT_BACKEND" : "CELERY_RESULT_BACKEND";
+    // The value may be a URL with a password (redis://:secret@...): never echo it in clear.
+    problems.push(problem(resultVar, `"${redactUrl(resultText)}" is not supported (use rpc:// or leave it unset)`));
+  }
+
+  const prefetchText = env.WORKER_PREFETCH?.trim();
+  if (prefetchText !== undefined) {
+    const n = wholeNumber(prefetchText);
+    if (n === undefined || n < 1 || n > 65535) problems.push(problem("WORKER_PREFETCH", `"${prefetchText}" must be a whole number from 1 to 65535`));
+  }
+  if (parsed.success && parsed.data.RETRY_BASE_DELAY > parsed.data.RETRY_MAX_DELAY) {
+    problems.push(problem("RETRY_BASE_DELAY", "must not exceed RETRY_MAX_DELAY"));
   }
 
   if (problems.length > 0 || !parsed.success) {
@@ -188,14 +207,8 @@ export function loadConfig(env: Env = process.env): Config {
   const e = parsed.data;
 
   const batchSize = e.WORKER_BATCH_SIZE;
-  const prefetchText = e.WORKER_PREFETCH ?? String(Math.max(batchSize * 2, concurrency * batchSize));
-  const prefetch = Number(prefetchText);
-  if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65535) {
-    throw new ConfigError(`invalid configuration:\n  - WORKER_PREFETCH "${prefetchText}" must be a whole number from 1 to 65535`);
-  }
-  if (e.RETRY_BASE_DELAY > e.RETRY_MAX_DELAY) {
-    throw new ConfigError(`invalid configuration:\n  - RETRY_BASE_DELAY must not exceed RETRY_MAX_DELAY`);
-  }
+  // The default keeps every worker slot's batch in flight, within AMQP's 16-bit prefetch limit.
+  const prefetch = prefetchText !== undefined ? Number(prefetchText) : Math.min(65535, Math.max(batchSize * 2, concurrency * batchSize));
 
   return {
     rabbitmqUrl: e.RABBITMQ_URL,
@@ -246,7 +259,8 @@ export function redactUrl(value: string | undefined): string | undefined {
     }
     return u.toString();
   } catch {
-    return value.replace(/\/\/([^:/@]+):([^@]*)@/, "//$1:***@");
+    // Up to the last "@" before whitespace: an unencoded "@" in a password must not leak its tail.
+    return value.replace(/\/\/([^:/@\s]+):(\S*)@/, "//$1:***@");
   }
 }
 

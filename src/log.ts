@@ -4,6 +4,7 @@
  * logging, and any field named like a credential is censored here as a second guard.
  */
 import { pino, type Logger } from "pino";
+import { redactUrl } from "./config.js";
 
 export type { Logger };
 
@@ -14,6 +15,17 @@ export interface LogOptions {
   name?: string;
 }
 
+/** Fields that are a secret as a whole: replaced by `***`. */
+const SECRET_FIELDS = ["password", "authorization", "token", "secret"];
+/** Fields that hold a URL: kept readable, with the password (and secret query values) masked. */
+const URL_FIELDS = ["url", "rabbitmqUrl", "rabbitmqManagementUrl", "databaseUrl", "brokerUrl"];
+
+function censor(value: unknown, path: string[]): unknown {
+  const field = path[path.length - 1] ?? "";
+  if (typeof value === "string" && URL_FIELDS.includes(field)) return redactUrl(value);
+  return "***";
+}
+
 export function createLogger(options: LogOptions = {}): Logger {
   return pino(
     {
@@ -22,10 +34,7 @@ export function createLogger(options: LogOptions = {}): Logger {
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      redact: {
-        paths: ["password", "*.password", "url", "*.url", "rabbitmqUrl", "databaseUrl", "authorization", "*.authorization"],
-        censor: (value: unknown) => (typeof value === "string" ? value.replace(/\/\/([^:/@]+):([^@]*)@/, "//$1:***@") : "***"),
-      },
+      redact: { paths: [...SECRET_FIELDS, ...URL_FIELDS].flatMap((f) => [f, `*.${f}`]), censor },
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),
   );

@@ -1,0 +1,178 @@
+/** Settings from the environment: the seed's defaults, aliases, durations, and one error for all problems. */
+import { describe, expect, it } from "vitest";
+import { loadConfig, parseDurationMs } from "../../src/config.js";
+import { ConfigError } from "../../src/errors.js";
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected loadConfig to throw a ConfigError");
+}
+
+describe("defaults (an empty environment)", () => {
+  const config = loadConfig({});
+
+  it("uses the seed's topology names", () => {
+    expect(config.topology).toMatchObject({
+      exchange: "matches",
+      queue: "matches",
+      routingKey: "matches.process",
+      taskName: "celery_tasks.match_tasks.process_match_data",
+      queueType: "classic",
+    });
+  });
+
+  it("uses the seed's worker, retry and shutdown settings", () => {
+    expect(config.worker.concurrency).toBe(4);
+    expect(config.metricsPort).toBe(9808);
+    expect(config.retry).toEqual({ max: 3, baseDelayMs: 60_000, maxDelayMs: 600_000 });
+    expect(config.worker.shutdownGraceMs).toBe(25_000);
+    expect(config.logLevel).toBe("info");
+  });
+
+  it("leaves the service URLs unset (embedded broker and database)", () => {
+    expect(config.rabbitmqUrl).toBeUndefined();
+    expect(config.databaseUrl).toBeUndefined();
+  });
+
+  it("does not read process.env when an environment is passed", () => {
+    expect(loadConfig({}).metricsPort).toBe(9808);
+  });
+});
+
+describe("explicit values", () => {
+  it("reads URLs, names and numbers", () => {
+    const config = loadConfig({
+      RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:5672/",
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/matchflow",
+      MATCHES_QUEUE: " fixtures ",
+      METRICS_PORT: "0",
+      LOG_LEVEL: "DEBUG",
+      RETRY_MAX: "0",
+      QUEUE_TYPE: "quorum",
+    });
+    expect(config.rabbitmqUrl).toBe("amqp://guest:guest@127.0.0.1:5672/");
+    expect(config.databaseUrl).toBe("postgres://postgres@127.0.0.1:5432/matchflow");
+    expect(config.topology.queue).toBe("fixtures");
+    expect(config.metricsPort).toBe(0);
+    expect(config.logLevel).toBe("debug");
+    expect(config.retry.max).toBe(0);
+    expect(config.topology.queueType).toBe("quorum");
+  });
+
+  it("accepts pglite:// as DATABASE_URL", () => {
+    expect(loadConfig({ DATABASE_URL: "pglite://./data" }).databaseUrl).toBe("pglite://./data");
+  });
+
+  it("treats blank values as unset", () => {
+    const config = loadConfig({ METRICS_PORT: "", MATCHES_QUEUE: "  ", RABBITMQ_URL: "", WORKER_CONCURRENCY: "" });
+    expect(config.metricsPort).toBe(9808);
+    expect(config.topology.queue).toBe("matches");
+    expect(config.rabbitmqUrl).toBeUndefined();
+    expect(config.worker.concurrency).toBe(4);
+  });
+});
+
+describe("worker concurrency", () => {
+  it("accepts CELERY_WORKER_CONCURRENCY as an alias", () => {
+    expect(loadConfig({ CELERY_WORKER_CONCURRENCY: "2" }).worker.concurrency).toBe(2);
+  });
+
+  it("prefers WORKER_CONCURRENCY when both are set", () => {
+    expect(loadConfig({ WORKER_CONCURRENCY: "8", CELERY_WORKER_CONCURRENCY: "2" }).worker.concurrency).toBe(8);
+  });
+
+  it("names the variable that was actually set when invalid", () => {
+    expect(configError({ CELERY_WORKER_CONCURRENCY: "many" }).message).toContain('CELERY_WORKER_CONCURRENCY "many" must be a whole number from 1 to 256');
+    expect(configError({ WORKER_CONCURRENCY: "0", CELERY_WORKER_CONCURRENCY: "2" }).message).toContain('WORKER_CONCURRENCY "0" must be a whole number');
+  });
+
+  it("keeps the default prefetch within AMQP's 16-bit limit", () => {
+    const config = loadConfig({ WORKER_CONCURRENCY: "256", WORKER_BATCH_SIZE: "5000" });
+    expect(config.worker.prefetch).toBe(65535);
+  });
+});
+
+describe("durations", () => {
+  it.each([
+    ["500ms", 500],
+    ["60s", 60_000],
+    ["10m", 600_000],
+    ["1h", 3_600_000],
+    ["45", 45_000],
+    ["0", 0],
+    ["1.5s", 1500],
+    [" 2M ", 120_000],
+  ])("parseDurationMs(%j) = %i", (text, ms) => {
+    expect(parseDurationMs(text)).toBe(ms);
+  });
+
+  it.each([["", "-5s", "ten seconds", "5 days", "5d", "1e3"]].flat().map((t) => [t]))("parseDurationMs(%j) is undefined", (text) => {
+    expect(parseDurationMs(text)).toBeUndefined();
+  });
+
+  it("reads duration settings in any unit", () => {
+    const config = loadConfig({ RETRY_BASE_DELAY: "500ms", RETRY_MAX_DELAY: "10m", SHUTDOWN_GRACE: "30" });
+    expect(config.retry.baseDelayMs).toBe(500);
+    expect(config.retry.maxDelayMs).toBe(600_000);
+    expect(config.worker.shutdownGraceMs).toBe(30_000);
+  });
+});
+
+describe("invalid values", () => {
+  it.each([
+    ["RABBITMQ_URL", "not a url", /RABBITMQ_URL is not a valid URL/],
+    ["RABBITMQ_URL", "http://127.0.0.1:5672", /RABBITMQ_URL must start with amqp:\/\/ or amqps:\/\//],
+    ["DATABASE_URL", "mysql://db/x", /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\/ or pglite:\/\//],
+    ["LOG_LEVEL", "verbose", /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    ["METRICS_PORT", "70000", /METRICS_PORT "70000" must be a whole number from 0 to 65535/],
+    ["METRICS_PORT", "0x10", /METRICS_PORT "0x10" must be a whole number/],
+    ["RETRY_MAX", "-1", /RETRY_MAX "-1" must be a whole number from 0 to 100/],
+    ["RETRY_MAX", "2.5", /RETRY_MAX "2.5" must be a whole number/],
+    ["RETRY_BASE_DELAY", "soon", /RETRY_BASE_DELAY "soon" is not a duration \(use e\.g\. 500ms, 60s, 10m or a number of seconds\)/],
+    ["SHUTDOWN_GRACE", "5d", /SHUTDOWN_GRACE "5d" is not a duration/],
+    ["WORKER_CONCURRENCY", "4.5", /WORKER_CONCURRENCY "4.5" must be a whole number from 1 to 256/],
+    ["WORKER_PREFETCH", "70000", /WORKER_PREFETCH "70000" must be a whole number from 1 to 65535/],
+    ["MATCHES_QUEUE", "q".repeat(256), /MATCHES_QUEUE must be at most 255 characters/],
+    ["QUEUE_TYPE", "stream", /QUEUE_TYPE must be classic or quorum/],
+    ["NAME_RESOLUTION", "lenient", /NAME_RESOLUTION must be create or strict/],
+    ["RESULT_BACKEND", "redis://localhost", /RESULT_BACKEND "redis:\/\/localhost" is not supported/],
+  ])("%s=%j is a ConfigError naming the variable", (name, value, words) => {
+    const err = configError({ [name]: value });
+    expect(err.code).toBe("config_invalid");
+    expect(err.kind).toBe("permanent");
+    expect(err.message).toMatch(words);
+  });
+
+  it("rejects a retry base delay above the maximum", () => {
+    expect(configError({ RETRY_BASE_DELAY: "20m", RETRY_MAX_DELAY: "10m" }).message).toContain("RETRY_BASE_DELAY must not exceed RETRY_MAX_DELAY");
+  });
+
+  it("lists every problem in one error, one line per variable", () => {
+    const err = configError({
+      RABBITMQ_URL: "nope",
+      METRICS_PORT: "abc",
+      LOG_LEVEL: "loud",
+      RETRY_BASE_DELAY: "later",
+      WORKER_CONCURRENCY: "0",
+      WORKER_PREFETCH: "x",
+      QUEUE_TYPE: "fast",
+    });
+    const lines = err.message.split("\n");
+    expect(lines[0]).toBe("invalid configuration:");
+    const named = ["RABBITMQ_URL", "METRICS_PORT", "LOG_LEVEL", "RETRY_BASE_DELAY", "WORKER_CONCURRENCY", "WORKER_PREFETCH", "QUEUE_TYPE"];
+    expect(lines).toHaveLength(named.length + 1);
+    for (const name of named) expect(lines.filter((l) => l.startsWith(`  - ${name} `)), name).toHaveLength(1);
+    expect(err.details).toHaveLength(named.length);
+  });
+
+  it("never echoes a password from an invalid setting", () => {
+    const err = configError({ CELERY_RESULT_BACKEND: "redis://:hunter2@cache:6379/0", RABBITMQ_URL: "http://guest:hunter2@localhost" });
+    expect(err.message).not.toContain("hunter2");
+    expect(err.message).toContain("CELERY_RESULT_BACKEND");
+  });
+});

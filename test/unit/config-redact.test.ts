@@ -1,0 +1,63 @@
+/** Printing the configuration must never print a password. */
+import { describe, expect, it } from "vitest";
+import { loadConfig, redactedConfig, redactUrl } from "../../src/config.js";
+
+describe("redactUrl", () => {
+  it.each([
+    ["amqp://guest:s3cret@127.0.0.1:5672/", "amqp://guest:***@127.0.0.1:5672/"],
+    ["postgres://postgres:s3cret@db:5432/matchflow", "postgres://postgres:***@db:5432/matchflow"],
+    ["postgresql://app:s3cret@db/matchflow?sslmode=require", "postgresql://app:***@db/matchflow?sslmode=require"],
+    ["https://api.example.com/feed?api_key=s3cret&page=2", "https://api.example.com/feed?api_key=***&page=2"],
+  ])("%s -> %s", (url, expected) => {
+    expect(redactUrl(url)).toBe(expected);
+  });
+
+  it.each([
+    ["amqp://guest@127.0.0.1:5672/"],
+    ["postgres://127.0.0.1:5432/matchflow"],
+  ])("leaves %s without a password readable", (url) => {
+    expect(redactUrl(url)).toBe(url);
+  });
+
+  it.each([
+    ["amqp://user:p@ss:w0rd@broker:5672/vhost"],
+    ["postgres://user:s3cret%40x@db/matchflow"],
+    ["not a url //user:s3cret@host/x"],
+    ["not a url //user:s3cret@w0rd@host"],
+  ])("hides the whole password in %s", (url) => {
+    const redacted = redactUrl(url) ?? "";
+    expect(redacted).toContain("***");
+    for (const fragment of ["s3cret", "p@ss", "ss:w0rd", "w0rd"]) expect(redacted).not.toContain(fragment);
+  });
+
+  it("passes undefined through", () => {
+    expect(redactUrl(undefined)).toBeUndefined();
+  });
+});
+
+describe("redactedConfig", () => {
+  it("contains no password anywhere, nested or not", () => {
+    const config = loadConfig({
+      RABBITMQ_URL: "amqp://mf:broker-secret@rabbit:5672/prod",
+      RABBITMQ_MANAGEMENT_URL: "http://mf:mgmt-secret@rabbit:15672",
+      DATABASE_URL: "postgres://mf:db-secret@pg:5432/matchflow",
+    });
+    const text = JSON.stringify(redactedConfig(config));
+    for (const secret of ["broker-secret", "mgmt-secret", "db-secret"]) expect(text).not.toContain(secret);
+    expect(text).toContain("amqp://mf:***@rabbit:5672/prod");
+    expect(text).toContain("postgres://mf:***@pg:5432/matchflow");
+  });
+
+  it("says what runs when the URLs are unset", () => {
+    const printed = redactedConfig(loadConfig({}));
+    expect(printed.rabbitmqUrl).toMatch(/unset/);
+    expect(printed.databaseUrl).toMatch(/unset.*PGlite/);
+  });
+
+  it("keeps every other setting", () => {
+    const config = loadConfig({});
+    const printed = redactedConfig(config);
+    expect(printed.topology).toEqual(config.topology);
+    expect(printed.retry).toEqual(config.retry);
+  });
+});
