@@ -3,11 +3,13 @@ import type { Command } from "commander";
 import { registerConfig } from "./config.js";
 import { registerContract } from "./contract.js";
 import { registerMigrate } from "./migrate.js";
+import { registerPublish } from "./publish.js";
 import { registerScrape } from "./scrape.js";
 
 export const COMMANDS: ((program: Command) => void)[] = [
   registerConfig,
   registerContract,
   registerMigrate,
+  registerPublish,
   registerScrape,
 ];

@@ -1,0 +1,204 @@
+/**
+ * One long-lived AMQP connection that comes back by itself: when the broker drops it, we
+ * reconnect with exponential backoff and jitter, then emit "ready" so that users (the task
+ * sink, the worker's consumer) open fresh channels. Channels do not survive a reconnect;
+ * `createChannel()`/`createConfirmChannel()` wait for the connection to be ready.
+ *
+ * Events: "ready" (generation: number) after every successful (re)connect; "disconnected"
+ * (error) when an established connection is lost; "closed" once after `close()`.
+ */
+import { EventEmitter } from "node:events";
+import { connect, type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
+import { redactUrl } from "../config.js";
+import { errorMessage, TransientError } from "../errors.js";
+import type { Logger } from "../log.js";
+
+export interface ReconnectPolicy {
+  /** First delay after a loss. @default 250 */
+  initialDelayMs: number;
+  /** Upper bound of the delay. @default 15000 */
+  maxDelayMs: number;
+}
+
+export interface BrokerConnectionOptions {
+  url: string;
+  log: Logger;
+  reconnect?: Partial<ReconnectPolicy>;
+  /** TCP connect timeout. @default 10000 */
+  connectTimeoutMs?: number;
+  /** How long a channel request waits for a lost connection to come back. @default 60000 */
+  readyTimeoutMs?: number;
+  /** AMQP heartbeat, seconds, unless the URL sets one. @default 30 */
+  heartbeatSeconds?: number;
+  /** Shown in the RabbitMQ management UI. */
+  connectionName?: string;
+}
+
+/** "127.0.0.1:5672 vhost /matches": what to put in a message, never the password. */
+export function describeBroker(url: string): string {
+  try {
+    const u = new URL(url);
+    const port = u.port || (u.protocol === "amqps:" ? "5671" : "5672");
+    const vhost = u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : "/";
+    return `${u.hostname}:${port} vhost ${vhost}`;
+  } catch {
+    return redactUrl(url) ?? "(no url)";
+  }
+}
+
+/** Delay before reconnect attempt n (1-based): min(initial * 2^(n-1), max), times 0.5..1.5. */
+export function reconnectDelayMs(policy: ReconnectPolicy, attempt: number, random: () => number = Math.random): number {
+  const base = Math.min(policy.initialDelayMs * 2 ** Math.min(attempt - 1, 30), policy.maxDelayMs);
+  return Math.round(base * (0.5 + random()));
+}
+
+function withHeartbeat(url: string, seconds: number): string {
+  try {
+    const u = new URL(url);
+    if (!u.searchParams.has("heartbeat")) u.searchParams.set("heartbeat", String(seconds));
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export class BrokerConnection extends EventEmitter {
+  private model: ChannelModel | undefined;
+  private generation = 0;
+  private closing = false;
+  private closePromise: Promise<void> | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly policy: ReconnectPolicy;
+  private readonly url: string;
+
+  private constructor(private readonly options: BrokerConnectionOptions) {
+    super();
+    this.policy = { initialDelayMs: options.reconnect?.initialDelayMs ?? 250, maxDelayMs: options.reconnect?.maxDelayMs ?? 15_000 };
+    this.url = withHeartbeat(options.url, options.heartbeatSeconds ?? 30);
+  }
+
+  /** Connects once; throws TransientError `broker_unreachable` naming host:port and vhost. */
+  static async open(options: BrokerConnectionOptions): Promise<BrokerConnection> {
+    const conn = new BrokerConnection(options);
+    try {
+      await conn.connectOnce();
+    } catch (err) {
+      throw new TransientError("broker_unreachable", `cannot connect to RabbitMQ at ${describeBroker(options.url)}: ${reasonOf(err)}`, { cause: err });
+    }
+    return conn;
+  }
+
+  get isConnected(): boolean {
+    return this.model !== undefined;
+  }
+
+  /** Incremented on every successful (re)connect. */
+  get connectionGeneration(): number {
+    return this.generation;
+  }
+
+  get where(): string {
+    return describeBroker(this.options.url);
+  }
+
+  private async connectOnce(): Promise<void> {
+    const model = await connect(this.url, {
+      timeout: this.options.connectTimeoutMs ?? 10_000,
+      clientProperties: { connection_name: this.options.connectionName ?? "matchflow" },
+    });
+    if (this.closing) {
+      await model.close().catch(() => undefined);
+      return;
+    }
+    // A connection-level error is always followed by 'close'; handling it there is enough.
+    model.on("error", (err: Error) => this.options.log.warn({ err: errorMessage(err), broker: this.where }, "broker connection error"));
+    model.on("blocked", (reason: string) => this.options.log.warn({ reason, broker: this.where }, "broker blocked publishing (resource alarm)"));
+    model.on("unblocked", () => this.options.log.info({ broker: this.where }, "broker unblocked publishing"));
+    model.on("close", (err?: Error) => this.onLost(model, err));
+    this.model = model;
+    this.generation++;
+    this.emit("ready", this.generation);
+  }
+
+  private onLost(model: ChannelModel, err: Error | undefined): void {
+    if (this.model !== model) return;
+    this.model = undefined;
+    if (this.closing) return;
+    this.options.log.warn({ err: err ? errorMessage(err) : undefined, broker: this.where }, "broker connection lost; reconnecting");
+    this.emit("disconnected", err);
+    this.scheduleReconnect(1);
+  }
+
+  private scheduleReconnect(attempt: number): void {
+    if (this.closing) return;
+    const delay = reconnectDelayMs(this.policy, attempt);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connectOnce().then(
+        () => this.options.log.info({ broker: this.where, attempt }, "broker connection re-established"),
+        (err: unknown) => {
+          this.options.log.warn({ err: reasonOf(err), broker: this.where, attempt, nextDelayMs: delay }, "broker reconnect failed");
+          this.scheduleReconnect(attempt + 1);
+        },
+      );
+    }, delay);
+  }
+
+  /** Resolves when connected; rejects with `broker_unreachable` after readyTimeoutMs or on close. */
+  async waitReady(): Promise<ChannelModel> {
+    if (this.model) return this.model;
+    if (this.closing) throw new TransientError("broker_closed", "the broker connection was closed");
+    const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off("ready", onReady);
+        this.off("closed", onClosed);
+      };
+      const onReady = () => (cleanup(), resolve());
+      const onClosed = () => (cleanup(), reject(new TransientError("broker_closed", "the broker connection was closed")));
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new TransientError("broker_unreachable", `RabbitMQ at ${this.where} has been unreachable for ${Math.round(timeoutMs / 1000)}s`));
+      }, timeoutMs);
+      this.on("ready", onReady);
+      this.on("closed", onClosed);
+    });
+    return this.waitReady();
+  }
+
+  async createChannel(): Promise<Channel> {
+    return (await this.waitReady()).createChannel();
+  }
+
+  async createConfirmChannel(): Promise<ConfirmChannel> {
+    return (await this.waitReady()).createConfirmChannel();
+  }
+
+  /** Idempotent: stops reconnecting and closes the connection (the same promise every time). */
+  close(): Promise<void> {
+    if (!this.closePromise) {
+      this.closing = true;
+      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      const model = this.model;
+      this.model = undefined;
+      this.closePromise = (model ? model.close().catch(() => undefined) : Promise.resolve()).then(() => {
+        this.emit("closed");
+      });
+    }
+    return this.closePromise;
+  }
+}
+
+/** One line for humans: "connection refused", "access refused (check user/password)", ... */
+function reasonOf(err: unknown): string {
+  const message = errorMessage(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === "ECONNREFUSED") return "connection refused";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
+  if (code === "ETIMEDOUT" || /timeout/i.test(message)) return "timed out";
+  if (/ACCESS_REFUSED|403/.test(message)) return "access refused (check the user name and password)";
+  if (/NOT_ALLOWED|vhost/i.test(message)) return "vhost not found or not permitted";
+  // amqplib messages can embed the URL; strip credentials just in case.
+  return message.replace(/\/\/([^:/@]+):([^@]*)@/g, "//$1:***@");
+}

@@ -1,0 +1,159 @@
+/**
+ * Where encoded task messages go. `publish()` resolves once the broker has confirmed the
+ * message (it is then on disk in a durable queue, for persistent messages).
+ *
+ * AmqpTaskSink publishes on one confirm channel with confirms pipelined: up to `confirmWindow`
+ * messages may await their confirm at once; callers beyond that wait for a slot, and when the
+ * socket buffer is full (`publish()` returned false) everyone waits for 'drain'. Memory is thus
+ * bounded by the window. A message whose confirm never came (nack, channel closed, connection
+ * lost) is published again, with the same task id, on a fresh channel once the connection is
+ * back (at-least-once: the consumer's upsert makes a duplicate harmless), up to `maxAttempts`.
+ */
+import type { ConfirmChannel } from "amqplib";
+import type { EncodedMessage } from "../celery/codec.js";
+import { errorMessage, TransientError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { BrokerConnection } from "./connection.js";
+
+export interface TaskSink {
+  publish(exchange: string, routingKey: string, msg: EncodedMessage): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface AmqpTaskSinkOptions {
+  /** Messages awaiting a confirm at once (PUBLISH_CONFIRM_WINDOW). @default 1000 */
+  confirmWindow?: number;
+  /** Publishes of one message before it fails (1 = no republish). @default 5 */
+  maxAttempts?: number;
+  log: Logger;
+}
+
+interface Pending {
+  exchange: string;
+  routingKey: string;
+  msg: EncodedMessage;
+  attempts: number;
+  lastError: string | undefined;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export class AmqpTaskSink implements TaskSink {
+  private channel: ConfirmChannel | undefined;
+  private opening: Promise<ConfirmChannel> | undefined;
+  private drained: Promise<void> | undefined;
+  private inFlight = 0;
+  private readonly slotWaiters: (() => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private readonly window: number;
+  private readonly maxAttempts: number;
+
+  constructor(
+    private readonly connection: BrokerConnection,
+    private readonly options: AmqpTaskSinkOptions,
+  ) {
+    this.window = Math.max(1, options.confirmWindow ?? 1000);
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+  }
+
+  /** Messages published and not yet confirmed or failed. */
+  get outstanding(): number {
+    return this.inFlight;
+  }
+
+  async publish(exchange: string, routingKey: string, msg: EncodedMessage): Promise<void> {
+    if (this.closed) throw new TransientError("publisher_closed", "the publisher is closed");
+    while (this.inFlight >= this.window) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    this.inFlight++;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        void this.send({ exchange, routingKey, msg, attempts: 0, lastError: undefined, resolve, reject });
+      });
+    } finally {
+      this.inFlight--;
+      this.slotWaiters.shift()?.();
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** One publish attempt; on a missing confirm, tries again until maxAttempts. Never throws. */
+  private async send(p: Pending): Promise<void> {
+    p.attempts++;
+    let channel: ConfirmChannel;
+    try {
+      channel = await this.openChannel();
+      if (this.drained) await this.drained;
+    } catch (err) {
+      this.retryOrFail(p, errorMessage(err));
+      return;
+    }
+    try {
+      const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, p.msg.properties, (err: unknown) => {
+        if (err) this.retryOrFail(p, errorMessage(err));
+        else p.resolve();
+      });
+      if (!ok && !this.drained) this.drained = this.waitDrain(channel);
+    } catch (err) {
+      // amqplib throws synchronously when the channel is already closed.
+      this.retryOrFail(p, errorMessage(err));
+    }
+  }
+
+  private retryOrFail(p: Pending, reason: string): void {
+    p.lastError = reason;
+    if (p.attempts >= this.maxAttempts) {
+      p.reject(new TransientError("publish_failed", `message not confirmed by the broker after ${p.attempts} attempt(s): ${reason}`));
+      return;
+    }
+    this.options.log.debug({ attempt: p.attempts, reason, taskId: p.msg.properties.correlationId }, "publishing again (no confirm)");
+    void this.send(p);
+  }
+
+  private waitDrain(channel: ConfirmChannel): Promise<void> {
+    const promise: Promise<void> = new Promise<void>((resolve) => {
+      const done = () => {
+        channel.off("drain", done);
+        channel.off("close", done);
+        if (this.drained === promise) this.drained = undefined;
+        resolve();
+      };
+      channel.on("drain", done);
+      channel.on("close", done);
+    });
+    return promise;
+  }
+
+  private openChannel(): Promise<ConfirmChannel> {
+    if (this.channel) return Promise.resolve(this.channel);
+    this.opening ??= this.connection
+      .createConfirmChannel()
+      .then((channel) => {
+        channel.on("error", (err: Error) => this.options.log.warn({ err: errorMessage(err) }, "publish channel error"));
+        channel.on("close", () => {
+          if (this.channel === channel) this.channel = undefined;
+        });
+        this.channel = channel;
+        return channel;
+      })
+      .finally(() => {
+        this.opening = undefined;
+      });
+    return this.opening;
+  }
+
+  /** Idempotent: waits until every published message is confirmed or failed, then closes the channel. */
+  close(): Promise<void> {
+    if (!this.closePromise) {
+      this.closed = true;
+      this.closePromise = (async () => {
+        if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+        const channel = this.channel;
+        this.channel = undefined;
+        if (channel) await channel.close().catch(() => undefined);
+      })();
+    }
+    return this.closePromise;
+  }
+}
