@@ -1,0 +1,96 @@
+/**
+ * The real `matchflow` CLI as a child process (tsx, no build): help, usage errors, `config`
+ * and `contract schema`. Only commands that need no broker or database.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+// Spawning node + tsx takes a few seconds on a busy two-core machine.
+const SPAWN_TIMEOUT = 60_000;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with only PATH/HOME from this process plus `env`, so settings here do not leak in. */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", ...args],
+      { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, timeout: SPAWN_TIMEOUT },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== "number") return reject(new Error(`could not run the CLI: ${error.message}`, { cause: error }));
+        resolve({ code: typeof error?.code === "number" ? error.code : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+// Concurrent: each test only spawns a process and reads its output.
+describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
+  it("--help lists the commands and exits 0, even with a broken environment", async () => {
+    const { code, stdout } = await runCli(["--help"], { METRICS_PORT: "not-a-port" });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^Usage: matchflow/);
+    expect(stdout).toMatch(/\bconfig\b/);
+    expect(stdout).toMatch(/\bcontract\b/);
+  });
+
+  it("an unknown command exits 2 with a clear message", async () => {
+    const { code, stdout, stderr } = await runCli(["frobnicate"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown command 'frobnicate'");
+    expect(stderr).toContain("--help");
+    expect(stdout).toBe("");
+  });
+
+  it("an unknown flag exits 2 with a clear message", async () => {
+    const { code, stderr } = await runCli(["config", "--frobnicate"]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("unknown option '--frobnicate'");
+  });
+
+  it("config prints the effective configuration as JSON without passwords", async () => {
+    const { code, stdout, stderr } = await runCli(["config"], {
+      RABBITMQ_URL: "amqp://mf:broker-hunter2@127.0.0.1:5672/prod",
+      DATABASE_URL: "postgres://mf:db-hunter2@127.0.0.1:5432/matchflow",
+      CELERY_WORKER_CONCURRENCY: "6",
+    });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+    expect(stdout).not.toContain("hunter2");
+    const printed = JSON.parse(stdout) as { rabbitmqUrl: string; databaseUrl: string; worker: { concurrency: number }; topology: { queue: string } };
+    expect(printed.rabbitmqUrl).toBe("amqp://mf:***@127.0.0.1:5672/prod");
+    expect(printed.databaseUrl).toBe("postgres://mf:***@127.0.0.1:5432/matchflow");
+    expect(printed.worker.concurrency).toBe(6);
+    expect(printed.topology.queue).toBe("matches");
+  });
+
+  it("a bad environment exits 2 with one readable error and no stack trace", async () => {
+    const { code, stdout, stderr } = await runCli(["config"], {
+      METRICS_PORT: "abc",
+      LOG_LEVEL: "loud",
+      DATABASE_URL: "mysql://root:hunter2@db/x",
+    });
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr).toMatch(/^matchflow: invalid configuration:\n/);
+    expect(stderr).toContain('METRICS_PORT "abc" must be a whole number');
+    expect(stderr).toContain("LOG_LEVEL must be one of");
+    expect(stderr).toContain("DATABASE_URL must start with postgres://");
+    expect(stderr).not.toContain("hunter2");
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr.trim().split("\n")).toHaveLength(4);
+  });
+
+  it("contract schema prints exactly the committed schema file", async () => {
+    const { code, stdout } = await runCli(["contract", "schema"]);
+    expect(code).toBe(0);
+    expect(stdout === readFileSync(`${root}/schema/match-data.v1.json`, "utf8"), "output differs from schema/match-data.v1.json").toBe(true);
+  });
+});
