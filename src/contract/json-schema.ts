@@ -17,8 +17,34 @@ export function matchDataJsonSchema(): Record<string, unknown> {
       "after a level score; match_status completed requires both scores. When absent, season is derived " +
       "from match_date (seasons run August to July) and match_status from the scores.",
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== "$schema")),
+    examples: [MATCH_DATA_EXAMPLE],
   };
 }
+
+/** A complete, valid v1 message (a unit test keeps it valid), published as the schema's example. */
+export const MATCH_DATA_EXAMPLE = {
+  home_team: "IFA",
+  away_team: "NEFC",
+  match_date: "2025-10-18",
+  season: "2025-26",
+  age_group: "U14",
+  match_type: "League",
+  league: "Homegrown",
+  division: "Northeast",
+  home_score: 2,
+  away_score: 2,
+  home_penalty_score: 4,
+  away_penalty_score: 3,
+  match_status: "completed",
+  external_match_id: "100436",
+  scheduled_kickoff: "2025-10-18T14:00:00Z",
+  match_time: "10:00",
+  location: "Boston, MA",
+  notes: null,
+  source: "mlsnext-assist",
+  scraped_at: "2025-10-19T06:00:00Z",
+  schema_version: 1,
+} as const;
 
 /** Stable text form, as committed at `schema/match-data.v1.json`. */
 export function matchDataJsonSchemaText(): string {

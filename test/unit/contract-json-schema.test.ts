@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { JSON_SCHEMA_PATH, MATCH_FIELDS, matchDataJsonSchema, matchDataJsonSchemaText } from "../../src/contract/index.js";
+import { JSON_SCHEMA_PATH, MATCH_FIELDS, matchDataJsonSchema, matchDataJsonSchemaText, validateForProducer } from "../../src/contract/index.js";
 
 const committedPath = new URL(`../../${JSON_SCHEMA_PATH}`, import.meta.url);
 
@@ -24,6 +24,14 @@ describe("committed JSON Schema (schema/match-data.v1.json)", () => {
     expect([...schema.required].sort()).toEqual(["age_group", "away_team", "home_team", "match_date", "match_type"]);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.title).toBe("MatchData v1");
+  });
+
+  it("publishes an example that the producer accepts and that uses every field", () => {
+    const examples = (matchDataJsonSchema() as { examples: Record<string, unknown>[] }).examples;
+    expect(examples).toHaveLength(1);
+    const [example] = examples;
+    expect(Object.keys(example ?? {})).toEqual(MATCH_FIELDS);
+    expect(validateForProducer(example)).toMatchObject({ ok: true });
   });
 
   it("is valid JSON ending in one newline", () => {
