@@ -92,7 +92,6 @@ const envSchema = z.object({
   CELERY_WORKER_CONCURRENCY: optionalText,
   WORKER_PREFETCH: optionalText,
   WORKER_BATCH_SIZE: int(200, 1, 5000),
-  WORKER_BATCH_WAIT: duration("5ms"),
   METRICS_PORT: int(9808, 0, 65535),
   MATCHES_EXCHANGE: name("matches"),
   MATCHES_QUEUE: name("matches"),
@@ -103,6 +102,8 @@ const envSchema = z.object({
   CELERY_PROTOCOL: z.enum(["1", "2"], { message: "must be 1 or 2" }).default("2"),
   PUBLISH_CONFIRM_WINDOW: int(1000, 1, 100_000),
   MAX_MESSAGE_BYTES: int(1_048_576, 1024, 134_217_728),
+  DB_LOCK_TIMEOUT: duration("10s"),
+  DB_STATEMENT_TIMEOUT: duration("60s"),
   RETRY_MAX: int(3, 0, 100),
   RETRY_BASE_DELAY: duration("60s"),
   RETRY_MAX_DELAY: duration("10m"),
@@ -129,7 +130,6 @@ export interface Config {
     concurrency: number;
     prefetch: number;
     batchSize: number;
-    batchWaitMs: number;
     shutdownGraceMs: number;
     nameResolution: "create" | "strict";
     resultBackend: "rpc" | undefined;
@@ -148,6 +148,8 @@ export interface Config {
     confirmWindow: number;
   };
   maxMessageBytes: number;
+  /** Per-transaction bounds on the worker's writes, so a stuck lock becomes a transient, retried failure. */
+  db: { lockTimeoutMs: number; statementTimeoutMs: number };
   retry: { max: number; baseDelayMs: number; maxDelayMs: number };
   scrape: {
     source: "assist" | "modular11";
@@ -219,7 +221,6 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       concurrency,
       prefetch,
       batchSize,
-      batchWaitMs: e.WORKER_BATCH_WAIT,
       shutdownGraceMs: e.SHUTDOWN_GRACE,
       nameResolution: e.NAME_RESOLUTION,
       resultBackend,
@@ -235,6 +236,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     },
     publish: { protocol: e.CELERY_PROTOCOL === "1" ? 1 : 2, confirmWindow: e.PUBLISH_CONFIRM_WINDOW },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    db: { lockTimeoutMs: e.DB_LOCK_TIMEOUT, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT },
     retry: { max: e.RETRY_MAX, baseDelayMs: e.RETRY_BASE_DELAY, maxDelayMs: e.RETRY_MAX_DELAY },
     scrape: {
       source: e.SCRAPE_SOURCE,

@@ -5,6 +5,7 @@ import { registerContract } from "./contract.js";
 import { registerMigrate } from "./migrate.js";
 import { registerPublish } from "./publish.js";
 import { registerScrape } from "./scrape.js";
+import { registerWorker } from "./worker.js";
 
 export const COMMANDS: ((program: Command) => void)[] = [
   registerConfig,
@@ -12,4 +13,5 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerMigrate,
   registerPublish,
   registerScrape,
+  registerWorker,
 ];

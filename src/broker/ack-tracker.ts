@@ -1,0 +1,41 @@
+/**
+ * Coalesces acks on one channel: delivery tags are 1, 2, 3, ... per channel, and
+ * `basic.ack(tag, multiple=true)` settles every outstanding delivery up to `tag` in one frame.
+ * Batches finish out of order, so we may only ack up to the highest tag below which every
+ * delivery is settled. Requeued (nacked) deliveries are settled already and must not be the
+ * target of a multiple-ack (RabbitMQ closes the channel on an unknown tag). Pure.
+ */
+export class AckTracker {
+  private next = 1; // the lowest delivery tag not yet known to be settled
+  private readonly acked = new Set<number>();
+  private readonly otherwiseSettled = new Set<number>();
+
+  /** The delivery `tag` was processed: it may be acked. */
+  ack(tag: number): void {
+    if (tag >= this.next) this.acked.add(tag);
+  }
+
+  /** The delivery `tag` was settled another way (nack/requeue): never ack it. */
+  settledOtherwise(tag: number): void {
+    if (tag >= this.next) this.otherwiseSettled.add(tag);
+  }
+
+  /**
+   * The tag to send with `multiple=true` now, or undefined when there is nothing contiguous to
+   * ack. Advances past everything it covers.
+   */
+  take(): number | undefined {
+    let target: number | undefined;
+    for (;;) {
+      if (this.acked.delete(this.next)) target = this.next;
+      else if (!this.otherwiseSettled.delete(this.next)) break;
+      this.next++;
+    }
+    return target;
+  }
+
+  /** Tags processed but stuck behind an unsettled lower one (they are acked later). */
+  get pending(): number {
+    return this.acked.size;
+  }
+}

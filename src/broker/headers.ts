@@ -1,0 +1,19 @@
+/**
+ * Header names matchflow adds on the wire (beside Celery's own task headers, see celery/codec.ts).
+ * A dead letter keeps the original body and properties and carries these; a retry carries the
+ * first-failure time and the last error so the eventual dead letter can report them.
+ */
+export const MF_HEADERS = {
+  errorCode: "x-matchflow-error-code",
+  errorMessage: "x-matchflow-error-message",
+  attempts: "x-matchflow-attempts",
+  firstFailureAt: "x-matchflow-first-failure-at",
+  lastFailureAt: "x-matchflow-last-failure-at",
+  originalExchange: "x-matchflow-original-exchange",
+  originalRoutingKey: "x-matchflow-original-routing-key",
+  deadLetteredAt: "x-matchflow-dead-lettered-at",
+  requeuedFrom: "x-matchflow-requeued-from-dlq",
+} as const;
+
+/** Header values are bounded: an error message is cut so a dead letter never outgrows its original much. */
+export const MAX_ERROR_HEADER_CHARS = 2000;

@@ -1,0 +1,74 @@
+import type { Command } from "commander";
+import { createAmqpWorkTransport } from "../../broker/amqp-work-transport.js";
+import type { Config } from "../../config.js";
+import { ConfigError } from "../../errors.js";
+import { startWorkerApp } from "../../worker/app.js";
+import { cliContext } from "../context.js";
+import { EXIT } from "../exit-codes.js";
+import { parseIntOption } from "../options.js";
+
+interface WorkerFlags {
+  concurrency?: number;
+  prefetch?: number;
+  batchSize?: number;
+  queues?: string;
+  metricsPort?: number;
+}
+
+function withFlags(config: Config, flags: WorkerFlags): Config {
+  const worker = { ...config.worker };
+  if (flags.concurrency !== undefined) worker.concurrency = flags.concurrency;
+  if (flags.batchSize !== undefined) worker.batchSize = flags.batchSize;
+  if (flags.prefetch !== undefined) worker.prefetch = flags.prefetch;
+  else if (flags.concurrency !== undefined || flags.batchSize !== undefined) worker.prefetch = Math.max(worker.batchSize * 2, worker.concurrency * worker.batchSize);
+  const topology = { ...config.topology };
+  if (flags.queues !== undefined) {
+    const queues = flags.queues.split(",").map((q) => q.trim()).filter(Boolean);
+    if (queues.length !== 1) throw new ConfigError(`--queues takes one queue name (got ${JSON.stringify(flags.queues)}); run one worker process per queue`);
+    topology.queue = queues[0] as string;
+  }
+  return { ...config, worker, topology, metricsPort: flags.metricsPort ?? config.metricsPort };
+}
+
+export function registerWorker(program: Command): void {
+  program
+    .command("worker")
+    .description("consume match tasks from RabbitMQ and upsert them into the database (Ctrl-C / SIGTERM stops gracefully)")
+    .option("-c, --concurrency <n>", "transactions processed at once (default WORKER_CONCURRENCY or 4)", parseIntOption("--concurrency", 1, 256))
+    .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default concurrency x batch size)", parseIntOption("--prefetch", 1, 65535))
+    .option("--batch-size <n>", "tasks per transaction at most (default WORKER_BATCH_SIZE or 200)", parseIntOption("--batch-size", 1, 5000))
+    .option("-Q, --queues <name>", "the work queue to consume (default MATCHES_QUEUE or matches)")
+    .option("--metrics-port <port>", "HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or 9808; 0 = any free port)", parseIntOption("--metrics-port", 0, 65535))
+    .action(async (flags: WorkerFlags) => {
+      const ctx = cliContext();
+      const config = withFlags(ctx.config, flags);
+      const { log } = ctx;
+      if (!config.rabbitmqUrl) throw new ConfigError("RABBITMQ_URL is not set: the worker consumes from RabbitMQ (e.g. amqp://user:pass@host:5672//); `matchflow run` works without it");
+      const transport = await createAmqpWorkTransport({ url: config.rabbitmqUrl, config, log });
+      const app = await startWorkerApp({ config, log, transport });
+
+      // First signal: graceful stop within SHUTDOWN_GRACE. Second: exit at once (nothing is lost:
+      // unacked deliveries go back to the queue when the connection drops).
+      let signals = 0;
+      await new Promise<void>((resolve) => {
+        const onSignal = (signal: NodeJS.Signals) => {
+          signals++;
+          if (signals === 1) {
+            log.info({ signal }, "stopping gracefully (send again to exit at once)");
+            // A process that will not exit after the grace period is forced out.
+            setTimeout(() => process.exit(EXIT.internal), config.worker.shutdownGraceMs + 10_000).unref();
+            app.stop().then(resolve, (err: unknown) => {
+              log.error({ err: String(err) }, "error while stopping");
+              resolve();
+            });
+          } else {
+            log.warn({ signal }, "second signal: exiting now; unacked deliveries return to the queue");
+            void app.worker.forceStop().finally(() => process.exit(130));
+          }
+        };
+        process.on("SIGTERM", onSignal);
+        process.on("SIGINT", onSignal);
+      });
+      log.flush();
+    });
+}

@@ -1,0 +1,65 @@
+/**
+ * The worker's MatchStore on the `Database` interface: one transaction per batch, in which
+ * names are resolved, matches upserted and every failure recorded in `ingest_failures`.
+ * Items are written in external-id order so that concurrent batches take row locks in the
+ * same order (no deadlocks between the worker's own transactions).
+ */
+import { errorMessage, isMatchflowError, PermanentError } from "../errors.js";
+import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../worker/store.js";
+import type { Database } from "./database.js";
+import { recordIngestFailure } from "./failures.js";
+import { createNameResolver, resolveInTransaction, type NameResolutionMode } from "./resolve.js";
+import { upsertMatches, isUpsertOutcome } from "./upsert.js";
+
+export interface MatchStoreOptions {
+  nameResolution: NameResolutionMode;
+  lockTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** Close the database with the store (false when it is shared). @default true */
+  closeDatabase?: boolean;
+}
+
+export function createMatchStore(db: Database, options: MatchStoreOptions): MatchStore {
+  const resolver = createNameResolver({ mode: options.nameResolution });
+  // Integers from validated config, not user data: safe to inline (SET takes no parameters).
+  const bounds = `SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`;
+  let closed: Promise<void> | undefined;
+
+  return {
+    async writeBatch(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]> {
+      const order = items.map((_, i) => i).sort((a, b) => {
+        const x = items[a]?.match.external_match_id ?? "";
+        const y = items[b]?.match.external_match_id ?? "";
+        return x < y ? -1 : x > y ? 1 : a - b;
+      });
+      const sorted = order.map((i) => items[i] as StoreItem);
+      const sortedResults = await resolveInTransaction(db, resolver, async (tx, resolve) => {
+        if (db.kind === "postgres") await tx.query(bounds);
+        const results = sorted.length > 0 ? await upsertMatches(tx, sorted, await resolve(sorted.map((it) => it.match))) : [];
+        const toRecord: FailureRecord[] = [...failures];
+        results.forEach((r, i) => {
+          if (isUpsertOutcome(r)) return;
+          const item = sorted[i] as StoreItem;
+          if (r.kind === "permanent") toRecord.push({ reasonCode: r.code, detail: r.message, taskId: item.taskId, externalMatchId: item.match.external_match_id, raw: item.raw });
+        });
+        for (const f of toRecord) await recordIngestFailure(tx, f);
+        return results;
+      });
+      const out: StoreOutcome[] = new Array<StoreOutcome>(items.length);
+      order.forEach((original, i) => {
+        const r = sortedResults[i];
+        if (r === undefined) out[original] = { ok: false, error: new PermanentError("internal_error", "no result for item") };
+        else if (isUpsertOutcome(r)) out[original] = { ok: true, outcome: r.outcome, matchId: r.matchId, reason: r.reason };
+        else out[original] = { ok: false, error: isMatchflowError(r) ? r : new PermanentError("internal_error", errorMessage(r)) };
+      });
+      return out;
+    },
+    async ping(): Promise<void> {
+      await db.query("SELECT 1");
+    },
+    close(): Promise<void> {
+      closed ??= options.closeDatabase === false ? Promise.resolve() : db.close();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Turns one delivery into either a store item or a classified permanent failure:
+ * decode (Celery v1/v2) -> task name -> expiry -> arguments -> contract. Pure but for the
+ * clock it is given.
+ */
+import { decodeTask, type TaskEnvelope } from "../celery/codec.js";
+import { validateForConsumer } from "../contract/index.js";
+import { PermanentError, type MatchflowError } from "../errors.js";
+import type { FailureRecord, StoreItem } from "./store.js";
+import type { InboundMessage } from "./transport.js";
+
+export type Prepared =
+  | { ok: true; message: InboundMessage; envelope: TaskEnvelope; item: StoreItem; unknownFields: string[] }
+  | { ok: false; message: InboundMessage; envelope: TaskEnvelope | undefined; error: MatchflowError; failure: FailureRecord };
+
+export interface PrepareOptions {
+  taskName: string;
+  maxMessageBytes: number;
+  now: number;
+}
+
+/** The raw payload for `ingest_failures`: the JSON when it parses, the (bounded) text otherwise. */
+function rawPayload(content: Buffer, maxBytes: number): unknown {
+  const text = content.subarray(0, maxBytes).toString("utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function externalIdOf(arg: unknown): string | undefined {
+  if (typeof arg === "object" && arg !== null && "external_match_id" in arg) {
+    const id = (arg).external_match_id;
+    return typeof id === "string" ? id : undefined;
+  }
+  return undefined;
+}
+
+export function prepareMessage(message: InboundMessage, options: PrepareOptions): Prepared {
+  let envelope: TaskEnvelope | undefined;
+  const fail = (error: MatchflowError, arg?: unknown): Prepared => ({
+    ok: false,
+    message,
+    envelope,
+    error,
+    failure: {
+      reasonCode: error.code,
+      detail: error.message,
+      taskId: envelope?.taskId ?? message.properties.correlationId,
+      messageId: message.properties.messageId,
+      externalMatchId: externalIdOf(arg),
+      raw: arg ?? rawPayload(message.content, options.maxMessageBytes),
+    },
+  });
+
+  try {
+    envelope = decodeTask(message.content, message.properties, { maxBytes: options.maxMessageBytes });
+  } catch (err) {
+    if (err instanceof PermanentError) return fail(err);
+    return fail(new PermanentError("malformed_message", err instanceof Error ? err.message : String(err)));
+  }
+
+  if (envelope.taskName !== options.taskName) {
+    return fail(new PermanentError("unknown_task", `task ${JSON.stringify(envelope.taskName)} is not handled here (this worker runs ${options.taskName})`));
+  }
+  if (envelope.expires !== null && Date.parse(envelope.expires) < options.now) {
+    return fail(new PermanentError("task_expired", `task expired at ${envelope.expires}`));
+  }
+
+  const kwargs = envelope.kwargs;
+  const extraKwargs = Object.keys(kwargs).filter((k) => k !== "match_data");
+  if (envelope.args.length > 1 || extraKwargs.length > 0 || (envelope.args.length === 1 && "match_data" in kwargs)) {
+    return fail(new PermanentError("bad_task_arguments", "process_match_data takes exactly one argument, match_data"), envelope.args[0] ?? kwargs.match_data);
+  }
+  const arg = envelope.args.length === 1 ? envelope.args[0] : kwargs.match_data;
+  if (arg === undefined) return fail(new PermanentError("bad_task_arguments", "process_match_data is missing its match_data argument"));
+
+  const result = validateForConsumer(arg);
+  if (!result.ok) return fail(new PermanentError(result.code, result.issues.map((i) => i.message).join("; "), { details: result.issues }), arg);
+
+  return {
+    ok: true,
+    message,
+    envelope,
+    unknownFields: result.unknownFields,
+    item: {
+      match: result.match,
+      raw: arg,
+      taskId: envelope.taskId,
+      observedAt: result.match.scraped_at ?? new Date(message.receivedAt).toISOString(),
+    },
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * The narrow database interface the worker loop is written against: one call writes a whole
+ * batch in one transaction and reports an outcome per item. `db/match-store.ts` implements it
+ * on the `Database` interface (PostgreSQL or PGlite).
+ */
+import type { MatchData } from "../contract/index.js";
+import type { MatchflowError } from "../errors.js";
+
+export interface StoreItem {
+  match: MatchData;
+  /** The task argument exactly as received (unknown fields included), stored as `matches.raw`. */
+  raw: unknown;
+  taskId: string;
+  /** ISO instant of the observation: `scraped_at`, or the delivery time when the producer sent none. */
+  observedAt: string;
+}
+
+/** A message that failed before reaching the database, to be recorded in `ingest_failures`. */
+export interface FailureRecord {
+  reasonCode: string;
+  detail: string;
+  taskId?: string | undefined;
+  messageId?: string | undefined;
+  externalMatchId?: string | undefined;
+  raw: unknown;
+}
+
+export type StoreOutcome =
+  | { ok: true; outcome: "created" | "updated" | "unchanged"; matchId: number; reason?: string | undefined }
+  | { ok: false; error: MatchflowError };
+
+export interface MatchStore {
+  /**
+   * Writes `items` and records `failures` (plus an `ingest_failures` row for every item that
+   * fails permanently inside the store) in ONE transaction. Returns one outcome per item, in
+   * order. Throws a classified MatchflowError when the transaction as a whole cannot commit.
+   */
+  writeBatch(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]>;
+  /** Resolves when the database answers a trivial query (readiness, outage recovery). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

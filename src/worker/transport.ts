@@ -1,0 +1,59 @@
+/**
+ * The narrow broker interface the worker loop is written against. RabbitMQ (amqplib) and the
+ * in-process transport of the embedded mode both implement it, so the loop's semantics
+ * (ack after commit, durable retry, dead letter) are the same on both.
+ */
+
+/** AMQP basic properties as the worker reads and writes them. */
+export interface MessageProperties {
+  contentType?: string | undefined;
+  contentEncoding?: string | undefined;
+  headers?: Record<string, unknown> | undefined;
+  correlationId?: string | undefined;
+  replyTo?: string | undefined;
+  messageId?: string | undefined;
+  deliveryMode?: number | undefined;
+  priority?: number | undefined;
+  expiration?: string | undefined;
+  timestamp?: number | undefined;
+}
+
+export interface OutgoingMessage {
+  content: Buffer;
+  properties: MessageProperties;
+}
+
+/** One delivery. `token` is opaque to the worker: only the transport that made it can settle it. */
+export interface InboundMessage {
+  content: Buffer;
+  properties: MessageProperties;
+  exchange: string;
+  routingKey: string;
+  redelivered: boolean;
+  /** When the worker received it (ms since epoch): for latency metrics and as a fallback observation time. */
+  receivedAt: number;
+  token: unknown;
+}
+
+export interface WorkTransport {
+  /** Starts delivering to `onMessage`, at most `prefetch` unsettled at a time. */
+  consume(prefetch: number, onMessage: (message: InboundMessage) => void): Promise<void>;
+  /** Stops new deliveries; what was delivered can still be settled. Idempotent. */
+  stopConsuming(): Promise<void>;
+  /** Settles after the database commit. A message of a lost channel is silently dropped (it will be redelivered). */
+  ack(message: InboundMessage): void;
+  /** Gives a message back to the queue (database unreachable: nothing was written). */
+  requeue(message: InboundMessage): void;
+  /** Publishes `retry` (same task id, retries + 1) to the delay queue of `attempt`, confirmed, then acks `message`. */
+  retry(message: InboundMessage, retry: OutgoingMessage, attempt: number, delayMs: number): Promise<void>;
+  /** Publishes `deadLetter` to the dead-letter exchange, confirmed, then acks `message`. */
+  deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void>;
+  /** Publishes a Celery rpc:// result to `replyTo` (best effort, not persistent, as Celery does). */
+  reply(replyTo: string, result: OutgoingMessage): Promise<void>;
+  /** True while the broker connection is up (readiness). */
+  isConnected(): boolean;
+  /** Called with true/false when the connection goes up or down, so the worker can report it. */
+  onConnectionChange(listener: (up: boolean) => void): void;
+  /** Closes channels and connection; unsettled deliveries return to the queue. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,284 @@
+/**
+ * The worker loop: deliveries -> adaptive batches -> one transaction per batch -> settle each
+ * message on its own (ack, retry through a delay queue, or dead letter).
+ *
+ * Invariants:
+ * - a message is acked only after the transaction holding its write committed;
+ * - one message's failure never fails its neighbours (the store reports per item);
+ * - while the database is unreachable, batches wait (unacked) and retry by themselves; prefetch
+ *   bounds what is held, so memory stays bounded whatever the queue depth;
+ * - on stop, no new deliveries; what is in flight finishes within the grace period; whatever
+ *   could not finish stays unacked and the broker redelivers it.
+ *
+ * Batching is adaptive: a free slot (of `concurrency`) takes everything buffered, up to
+ * `batchSize`. Under light load each message goes alone (lowest latency); under heavy load
+ * batches grow while the slots are busy (highest throughput). No timers.
+ */
+import type { TaskEnvelope } from "../celery/codec.js";
+import { encodeRpcResult, type RpcFailure } from "../celery/result.js";
+import { PermanentError, type MatchflowError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { WorkerMetrics } from "./metrics.js";
+import { buildDeadLetter, buildRetryMessage } from "./outgoing.js";
+import { asMatchflowError, decideOnFailure, type RetrySettings } from "./policy.js";
+import { prepareMessage, type Prepared } from "./prepare.js";
+import type { MatchStore, StoreOutcome } from "./store.js";
+import type { InboundMessage, WorkTransport } from "./transport.js";
+
+export interface WorkerOptions {
+  taskName: string;
+  maxMessageBytes: number;
+  concurrency: number;
+  prefetch: number;
+  batchSize: number;
+  retry: RetrySettings;
+  resultBackend?: "rpc" | undefined;
+  log: Logger;
+  metrics: WorkerMetrics;
+  /** Called once per task settlement: `final` is false for a retry (the task will come back). */
+  onSettled?: (event: SettledEvent) => void;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface SettledEvent {
+  taskId: string | undefined;
+  externalMatchId: string | undefined;
+  outcome: "created" | "updated" | "unchanged" | "retried" | "dead_lettered";
+  final: boolean;
+  code?: string | undefined;
+}
+
+/** Errors that mean "the database is not there": wait for it instead of burning retries. */
+const DATABASE_UNREACHABLE = new Set(["database_unreachable", "db_connection"]);
+
+export class Worker {
+  private readonly buffer: InboundMessage[] = [];
+  private stopping = false;
+  private abandoned = false;
+  private databaseUp = false;
+  private stopPromise: Promise<void> | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private readonly now: () => number;
+
+  constructor(
+    private readonly transport: WorkTransport,
+    private readonly store: MatchStore,
+    private readonly options: WorkerOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Waits for the database (so a worker started before it does not crash-loop), then consumes. */
+  async start(): Promise<void> {
+    const { metrics } = this.options;
+    metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
+    this.transport.onConnectionChange((up) => metrics.brokerUp.set(up ? 1 : 0));
+    await this.waitForDatabase();
+    await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
+    metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
+    this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize }, "worker consuming");
+  }
+
+  ready(): { ready: boolean; checks: Record<string, boolean> } {
+    const broker = this.transport.isConnected();
+    const database = this.databaseUp;
+    return { ready: broker && database && !this.stopping, checks: { broker, database, stopping: this.stopping } };
+  }
+
+  /** Number of deliveries buffered or being processed. */
+  get inFlight(): number {
+    return this.buffer.length + this.processing;
+  }
+  private activeCount = 0;
+  private processing = 0;
+
+  /** Resolves when nothing is buffered or processing (the moment, not forever). */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Graceful stop: no new deliveries, finish in-flight work within `graceMs`, close. Memoised:
+   * a second call returns the same promise. Whatever did not finish stays unacked (redelivered).
+   */
+  stop(graceMs: number): Promise<void> {
+    this.stopPromise ??= (async () => {
+      this.stopping = true;
+      const { log } = this.options;
+      log.info({ inFlight: this.inFlight, graceMs }, "worker stopping: no new deliveries, finishing in-flight work");
+      await this.transport.stopConsuming().catch((err: unknown) => log.warn({ err: String(err) }, "could not cancel the consumer"));
+      this.pump();
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<"timeout">((resolve) => {
+        timer = setTimeout(() => resolve("timeout"), graceMs);
+        timer.unref();
+      });
+      const result = await Promise.race([this.idle().then(() => "idle" as const), graceOver]);
+      clearTimeout(timer);
+      if (result === "timeout") {
+        this.abandoned = true;
+        log.warn({ unfinished: this.inFlight }, "grace period over: unfinished deliveries stay unacked and will be redelivered");
+      }
+      await this.transport.close();
+      await this.store.close();
+      log.info("worker stopped");
+    })();
+    return this.stopPromise;
+  }
+
+  /** Immediate stop (second signal): nothing more is settled; the broker redelivers every unacked message. */
+  async forceStop(): Promise<void> {
+    this.abandoned = true;
+    this.stopping = true;
+    await this.transport.close();
+  }
+
+  private onMessage(message: InboundMessage): void {
+    this.buffer.push(message);
+    this.options.metrics.inFlight.set(this.inFlight);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.abandoned && this.activeCount < this.options.concurrency && this.buffer.length > 0) {
+      const batch = this.buffer.splice(0, this.options.batchSize);
+      this.activeCount++;
+      this.processing += batch.length;
+      this.runBatch(batch)
+        .catch((err: unknown) => this.options.log.error({ err: String(err) }, "unexpected error in batch (messages stay unacked)"))
+        .finally(() => {
+          this.activeCount--;
+          this.processing -= batch.length;
+          this.options.metrics.inFlight.set(this.inFlight);
+          this.pump();
+          if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        });
+    }
+  }
+
+  private async runBatch(messages: InboundMessage[]): Promise<void> {
+    const { metrics } = this.options;
+    const prepared = messages.map((message) => prepareMessage(message, { taskName: this.options.taskName, maxMessageBytes: this.options.maxMessageBytes, now: this.now() }));
+    const good = prepared.filter((p): p is Extract<Prepared, { ok: true }> => p.ok);
+    const bad = prepared.filter((p): p is Extract<Prepared, { ok: false }> => !p.ok);
+    for (const p of good) for (const field of p.unknownFields) metrics.unknownFields.inc({ field });
+
+    let outcomes: StoreOutcome[];
+    for (;;) {
+      if (this.abandoned) return;
+      try {
+        outcomes = await this.store.writeBatch(good.map((p) => p.item), bad.map((p) => p.failure));
+        this.databaseUp = true;
+        metrics.databaseUp.set(1);
+        break;
+      } catch (e) {
+        const err = asMatchflowError(e);
+        if (DATABASE_UNREACHABLE.has(err.code)) {
+          this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "database unreachable: holding the batch unacked until it returns");
+          await this.waitForDatabase();
+          continue;
+        }
+        // The transaction as a whole failed (deadlock, lock timeout, ...): every message follows
+        // its own retry schedule; the ones that failed before the database are dead-lettered.
+        this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "batch transaction failed");
+        metrics.batchSize.observe(messages.length);
+        await Promise.all([...good.map((p) => this.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.fail(p.message, p.envelope, p.error, p.failure.externalMatchId))]);
+        return;
+      }
+    }
+    metrics.batchSize.observe(messages.length);
+    await Promise.all([
+      ...good.map((p, i) => {
+        const outcome = outcomes[i] ?? { ok: false as const, error: new PermanentError("internal_error", "store returned no outcome") };
+        return outcome.ok ? this.succeed(p, outcome) : this.fail(p.message, p.envelope, outcome.error, p.item.match.external_match_id);
+      }),
+      ...bad.map((p) => this.fail(p.message, p.envelope, p.error, p.failure.externalMatchId)),
+    ]);
+  }
+
+  private async succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> {
+    if (this.abandoned) return;
+    this.transport.ack(p.message);
+    this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
+    if (this.options.resultBackend === "rpc" && p.envelope.replyTo) {
+      await this.reply(p.envelope, { status: "SUCCESS", result: { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id } });
+    }
+  }
+
+  private async fail(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, externalMatchId: string | undefined): Promise<void> {
+    if (this.abandoned) return;
+    const now = this.now();
+    // Without a decodable envelope there is nothing to re-encode: such a message is permanent anyway.
+    const decision = envelope ? decideOnFailure(error, envelope.retries, this.options.retry, this.options.random) : { action: "dead_letter" as const, reason: "permanent" as const };
+    try {
+      if (decision.action === "retry" && envelope) {
+        const retry = buildRetryMessage(envelope, message, error, decision.attempt, decision.delayMs, now);
+        await this.transport.retry(message, retry, decision.attempt, decision.delayMs);
+        this.settled(message, { taskId: envelope.taskId, externalMatchId, outcome: "retried", final: false, code: error.code }, undefined, {
+          attempt: decision.attempt,
+          delayMs: decision.delayMs,
+          err: error.message,
+        });
+        return;
+      }
+      const attempts = (envelope?.retries ?? 0) + 1;
+      await this.transport.deadLetter(message, buildDeadLetter(message, error, attempts, now));
+      this.options.metrics.deadLetters.inc({ code: error.code });
+      this.settled(message, { taskId: envelope?.taskId ?? message.properties.correlationId, externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
+        attempts,
+        reason: decision.action === "dead_letter" ? decision.reason : "permanent",
+        err: error.message,
+      });
+      if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
+        await this.reply(envelope, { status: "FAILURE", result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } });
+      }
+    } catch (err) {
+      // The broker refused or the channel died: the message stays unacked and comes back.
+      this.options.log.error({ taskId: envelope?.taskId, externalMatchId, code: error.code, err: String(err) }, "could not publish retry/dead letter; message stays unacked for redelivery");
+    }
+  }
+
+  private settled(message: InboundMessage, event: SettledEvent, reason?: string, extra?: Record<string, unknown>): void {
+    const { metrics, log } = this.options;
+    const durationMs = this.now() - message.receivedAt;
+    metrics.tasks.inc({ outcome: event.outcome });
+    metrics.duration.observe(durationMs / 1000);
+    const fields = { taskId: event.taskId, externalMatchId: event.externalMatchId, outcome: event.outcome, durationMs, redelivered: message.redelivered || undefined, reason, code: event.code, ...extra };
+    if (event.outcome === "dead_lettered") log.error(fields, "task dead-lettered");
+    else if (event.outcome === "retried") log.warn(fields, "task will be retried");
+    else log.info(fields, "task done");
+    this.options.onSettled?.(event);
+  }
+
+  private async reply(envelope: TaskEnvelope, result: { status: "SUCCESS"; result: unknown } | { status: "FAILURE"; result: RpcFailure }): Promise<void> {
+    if (!envelope.replyTo) return;
+    try {
+      await this.transport.reply(envelope.replyTo, encodeRpcResult({ taskId: envelope.taskId, ...result, dateDone: new Date(this.now()) }));
+    } catch (err) {
+      this.options.log.warn({ taskId: envelope.taskId, err: String(err) }, "could not publish the rpc result");
+    }
+  }
+
+  /** Pings with capped exponential backoff until the database answers (or the worker is abandoned). */
+  private async waitForDatabase(): Promise<void> {
+    let delay = 250;
+    for (;;) {
+      if (this.abandoned) return;
+      try {
+        await this.store.ping();
+        if (!this.databaseUp) this.options.log.info("database reachable");
+        this.databaseUp = true;
+        this.options.metrics.databaseUp.set(1);
+        return;
+      } catch (err) {
+        if (this.databaseUp) this.options.log.error({ err: String(err) }, "database unreachable");
+        this.databaseUp = false;
+        this.options.metrics.databaseUp.set(0);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+}
