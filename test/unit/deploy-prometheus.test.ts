@@ -1,0 +1,93 @@
+/**
+ * The Prometheus alert rules and the runbook they point to. `promtool check rules` and
+ * `promtool test rules` run in scripts/validate-deploy.sh (CI); this checks what promtool cannot:
+ * the required alerts exist with their thresholds, their metrics are ones matchflow really
+ * exports, their job names match the example scrape configuration, and every runbook link
+ * lands on a section of docs/operations.md.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
+
+interface Rule { alert: string; expr: string; for?: string; labels?: Record<string, string>; annotations?: Record<string, string> }
+const rules: Rule[] = (parseYaml(read("deploy/prometheus/alerts.yml")) as { groups: { rules: Rule[] }[] }).groups.flatMap((g) => g.rules);
+const byName = (name: string): Rule => {
+  const rule = rules.find((r) => r.alert === name);
+  if (!rule) throw new Error(`no alert ${name}`);
+  return rule;
+};
+const squash = (s: string) => s.replace(/\s+/g, " ").trim();
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
+function anchors(markdown: string): Set<string> {
+  return new Set(
+    markdown
+      .split("\n")
+      .filter((l) => /^#{1,6}\s/.test(l))
+      .map((l) => l.replace(/^#+\s+/, "").trim().toLowerCase().replace(/[^\w\s-]/g, "").replace(/\s/g, "-")),
+  );
+}
+
+describe("alert rules", () => {
+  it("alert on queue depth above 100 for 5 minutes and on no consumers for 5 minutes (the seed's alerts)", () => {
+    expect(squash(byName("MatchflowQueueBacklog").expr)).toBe('sum by (queue) (rabbitmq_queue_messages{queue="matches"}) > 100');
+    expect(byName("MatchflowQueueBacklog").for).toBe("5m");
+    expect(squash(byName("MatchflowNoConsumers").expr)).toBe('sum by (queue) (rabbitmq_queue_consumers{queue="matches"}) == 0');
+    expect(byName("MatchflowNoConsumers").for).toBe("5m");
+  });
+
+  it("alert when the dead-letter queue is not empty and on the dead-letter ratio", () => {
+    expect(byName("MatchflowDeadLetters").expr).toMatch(/rabbitmq_queue_messages\{queue="matches\.dead_letter"\}\) > 0/);
+    const ratio = squash(byName("MatchflowFailureRatioHigh").expr);
+    expect(ratio).toMatch(/matchflow_tasks_total\{outcome="dead_lettered"\}/);
+    expect(ratio).toMatch(/\/ sum\(rate\(matchflow_tasks_total\[15m\]\)\) > 0\.05$/);
+  });
+
+  it("alert on workers down and on the broker and database gauges", () => {
+    expect(byName("MatchflowWorkerDown").expr).toBe('up{job="matchflow-worker"} == 0');
+    expect(byName("MatchflowDatabaseDown").expr).toBe("matchflow_database_up == 0");
+    expect(byName("MatchflowBrokerDown").expr).toBe("matchflow_broker_up == 0");
+  });
+
+  it("every alert has a severity, a summary and a runbook section that exists", () => {
+    const sections = anchors(read("docs/operations.md"));
+    expect(rules.length).toBeGreaterThanOrEqual(8);
+    for (const r of rules) {
+      expect(["warning", "critical"], r.alert).toContain(r.labels?.severity);
+      expect(r.annotations?.summary, r.alert).toBeTruthy();
+      const [file, anchor] = (r.annotations?.runbook ?? "").split("#");
+      expect(file, r.alert).toBe("docs/operations.md");
+      expect(sections.has(anchor ?? ""), `${r.alert}: #${anchor} is not a heading of docs/operations.md`).toBe(true);
+    }
+  });
+
+  it("use only metrics the worker exports (src/worker/metrics.ts) or RabbitMQ's, and the scrape config's job names", () => {
+    const workerMetrics = read("src/worker/metrics.ts");
+    const used = new Set(rules.flatMap((r) => r.expr.match(/\bmatchflow_[a-z_]+/g) ?? []));
+    expect(used.size).toBeGreaterThanOrEqual(3);
+    for (const metric of used) expect(workerMetrics, metric).toContain(`"${metric}"`);
+    const jobs = new Set((parseYaml(read("deploy/prometheus/prometheus.yml")) as { scrape_configs: { job_name: string }[] }).scrape_configs.map((s) => s.job_name));
+    for (const r of rules) for (const m of r.expr.matchAll(/job="([^"]+)"/g)) expect(jobs.has(m[1] ?? ""), `${r.alert}: job ${m[1]}`).toBe(true);
+  });
+});
+
+describe("runbook", () => {
+  const doc = read("docs/operations.md");
+  it("covers every trouble of the seed's troubleshooting section, each with signals and a fix", () => {
+    const sections = doc.split(/^## /m);
+    for (const title of ["Messages not consumed", "Validation errors", "Database errors", "Broker connection refused", "Resource limits", "Dead letters", "Scaling", "Deploy"]) {
+      const section = sections.find((s) => s.startsWith(title));
+      expect(section, title).toBeDefined();
+      if (title !== "Scaling" && title !== "Deploy") {
+        expect(section, title).toMatch(/\*\*Shows as:\*\*/);
+        expect(section, title).toMatch(/\*\*Fix:\*\*/);
+      }
+    }
+    for (const cmd of ["mf queue status", "mf dlq list", "mf dlq requeue --all", "kubectl apply -k deploy/k8s/overlays/prod", "k rollout restart deploy/matchflow-worker"]) expect(doc).toContain(cmd);
+    for (const field of ["taskId", "externalMatchId", "outcome", "code"]) expect(doc).toContain(`\`${field}\``);
+  });
+});
