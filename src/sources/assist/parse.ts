@@ -103,6 +103,92 @@ function describeEvent(raw: unknown, index: number): string {
   return `event ${eventId}${key}`;
 }
 
+const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v);
+const isScore = (v: unknown): v is number | null | undefined => v === undefined || v === null || (isInt(v) && v >= 0);
+const isOptText = (v: unknown): v is string | null | undefined => v === undefined || v === null || typeof v === "string";
+const optName = (v: unknown): string | undefined | false => {
+  if (v === undefined || v === null) return undefined;
+  if (!isRecord(v) || !isOptText(v.name)) return false;
+  return text(v.name);
+};
+
+/**
+ * The common, well-formed shape without zod (a season is ~10,000 events and zod's per-object
+ * cost dominated the scrape). Accepts a strict subset of `eventSchema` and returns the same
+ * value; anything else (`undefined`) goes through zod, which decides and explains.
+ */
+export function fastEvent(raw: unknown): AssistEvent | undefined {
+  if (!isRecord(raw)) return undefined;
+  const { id: rawId, game_key: key, start_time: start, home_organisation: ho, away_organisation: ao } = raw;
+  if (!(rawId === undefined || rawId === null || typeof rawId === "number" || typeof rawId === "string")) return undefined;
+  if (typeof key !== "string" || key.length === 0 || key.trim() !== key) return undefined;
+  if (typeof start !== "string") return undefined;
+  const startMs = Date.parse(start);
+  if (Number.isNaN(startMs)) return undefined;
+  if (!isRecord(ho) || typeof ho.name !== "string" || !isRecord(ao) || typeof ao.name !== "string") return undefined;
+  const homeClub = ho.name.trim();
+  const awayClub = ao.name.trim();
+  if (!homeClub || !awayClub) return undefined;
+  const { home_squad_id: hs, away_squad_id: as, local_timezone: tz, home_squad_name: hn, away_squad_name: an, completed } = raw;
+  if (!(hs === undefined || hs === null || isInt(hs)) || !(as === undefined || as === null || isInt(as))) return undefined;
+  if (!isOptText(tz) || !isOptText(hn) || !isOptText(an)) return undefined;
+  if (!(completed === undefined || completed === null || typeof completed === "boolean")) return undefined;
+  const { home_score: h, away_score: a, home_penalty_shootout_score: hp, away_penalty_shootout_score: ap } = raw;
+  if (!isScore(h) || !isScore(a) || !isScore(hp) || !isScore(ap)) return undefined;
+  const competition = optName(raw.competition);
+  const location = optName(raw.event_location);
+  if (competition === false || location === false) return undefined;
+  return {
+    id: rawId === undefined || rawId === null ? undefined : String(rawId),
+    gameKey: key,
+    startTime: start,
+    startMs,
+    timezone: text(tz),
+    homeSquadId: num(hs),
+    awaySquadId: num(as),
+    squadAgeGroup: text(hn) ?? text(an),
+    competition,
+    completed: completed === true,
+    homeClub,
+    awayClub,
+    homeScore: num(h),
+    awayScore: num(a),
+    homePenalties: num(hp),
+    awayPenalties: num(ap),
+    location,
+  };
+}
+
+export function zodEvent(raw: unknown): AssistEvent | string {
+  const parsed = eventSchema.safeParse(raw);
+  if (!parsed.success) return firstIssue(parsed.error);
+  const e = parsed.data;
+  return {
+    id: e.id === null || e.id === undefined ? undefined : String(e.id),
+    gameKey: e.game_key,
+    startTime: e.start_time,
+    startMs: Date.parse(e.start_time),
+    timezone: text(e.local_timezone),
+    homeSquadId: num(e.home_squad_id),
+    awaySquadId: num(e.away_squad_id),
+    squadAgeGroup: text(e.home_squad_name) ?? text(e.away_squad_name),
+    competition: text(e.competition?.name),
+    completed: e.completed === true,
+    homeClub: e.home_organisation.name,
+    awayClub: e.away_organisation.name,
+    homeScore: num(e.home_score),
+    awayScore: num(e.away_score),
+    homePenalties: num(e.home_penalty_shootout_score),
+    awayPenalties: num(e.away_penalty_shootout_score),
+    location: text(e.event_location?.name),
+  };
+}
+
+/** One raw event: the fast path for the usual shape, zod for everything else. */
+export function readEvent(raw: unknown): AssistEvent | string {
+  return fastEvent(raw) ?? zodEvent(raw);
+}
+
 /** Reads a schedule document; `what` (the feed key) names it in errors. */
 export function parseSchedule(doc: unknown, what: string): ScheduleDocument {
   if (!isRecord(doc) || !Array.isArray(doc.events)) {
@@ -112,31 +198,9 @@ export function parseSchedule(doc: unknown, what: string): ScheduleDocument {
   const events: AssistEvent[] = [];
   const problems: FeedProblem[] = [];
   doc.events.forEach((raw: unknown, index: number) => {
-    const parsed = eventSchema.safeParse(raw);
-    if (!parsed.success) {
-      problems.push({ where: describeEvent(raw, index), reason: `skipped: ${firstIssue(parsed.error)}` });
-      return;
-    }
-    const e = parsed.data;
-    events.push({
-      id: e.id === null || e.id === undefined ? undefined : String(e.id),
-      gameKey: e.game_key,
-      startTime: e.start_time,
-      startMs: Date.parse(e.start_time),
-      timezone: text(e.local_timezone),
-      homeSquadId: num(e.home_squad_id),
-      awaySquadId: num(e.away_squad_id),
-      squadAgeGroup: text(e.home_squad_name) ?? text(e.away_squad_name),
-      competition: text(e.competition?.name),
-      completed: e.completed === true,
-      homeClub: e.home_organisation.name,
-      awayClub: e.away_organisation.name,
-      homeScore: num(e.home_score),
-      awayScore: num(e.away_score),
-      homePenalties: num(e.home_penalty_shootout_score),
-      awayPenalties: num(e.away_penalty_shootout_score),
-      location: text(e.event_location?.name),
-    });
+    const event = readEvent(raw);
+    if (typeof event === "string") problems.push({ where: describeEvent(raw, index), reason: `skipped: ${event}` });
+    else events.push(event);
   });
   return { syncedAt, events, problems };
 }

@@ -1,0 +1,144 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { silentLogger } from "../../src/log.js";
+import { scrape, type ScrapeOptions } from "../../src/scraper/scrape.js";
+import type { FeedFetcher } from "../../src/sources/http.js";
+import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
+
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8"));
+const BASE = "http://feeds.test";
+
+/** Serves documents from memory by URL (the HTTP path has its own integration tests). */
+function memoryFetcher(docs: Record<string, unknown>): FeedFetcher {
+  const stats = { requests: 0, downloads: 0 };
+  return {
+    stats,
+    json(url) {
+      stats.requests += 1;
+      stats.downloads += 1;
+      if (!(url in docs)) return Promise.reject(new Error(`no document at ${url}`));
+      return Promise.resolve(docs[url]);
+    },
+    text() {
+      return Promise.reject(new Error("not used"));
+    },
+  };
+}
+
+function leagueFeeds(schedule: unknown, standings: unknown): FeedFetcher {
+  return memoryFetcher({
+    [`${BASE}/data/schedule/mls-next-league-26-27.json`]: schedule,
+    [`${BASE}/data/standings/mls-next-league-26-27.json`]: standings,
+  });
+}
+
+const options = (overrides: Partial<ScrapeOptions> = {}): ScrapeOptions => ({
+  source: "assist",
+  league: "Homegrown",
+  seasonFirstYear: 2026,
+  assistBaseUrl: BASE,
+  modular11BaseUrl: "http://m11.test",
+  ...overrides,
+});
+const at = (iso: string) => ({ now: () => new Date(iso), log: silentLogger });
+
+describe("scrape (assist)", () => {
+  it("reads the recorded league feeds into contract-valid matches", async () => {
+    const result = await scrape(options(), { fetcher: leagueFeeds(fixture("schedule-league-26-27.json"), fixture("standings-league-26-27.json")), ...at("2026-09-20T00:00:00Z") });
+    expect(result.matches.map((m) => [m.external_match_id, m.age_group, m.division, m.match_status, m.match_date, m.match_time])).toEqual([
+      ["26029", "U13", "Florida", "tbd", "2026-09-05", "09:00"],
+      ["26030", "U14", "Florida", "tbd", "2026-09-05", "09:00"],
+      ["27001", "U14", "Northeast", "tbd", "2026-09-12", "11:00"],
+      ["26099", "U14", "Florida", "completed", "2026-10-10", "12:00"], // the feed says completed, with scores
+    ]);
+    expect(result.counts).toMatchObject({ events: 4, malformed: 0, brackets: 3, matches: 4, invalid: 0, downloads: 2 });
+    expect(result.matches[0]!.scraped_at).toBe("2026-08-24T11:50:08.000Z");
+    expect(result.metadata).toMatchObject({ source: "assist", league: "Homegrown", season: "2026-27", window: { from: null, to: null } });
+  });
+
+  it("a fixture marked completed with its scores is completed", async () => {
+    const result = await scrape(options({ club: "athletum", ageGroups: ["U14"], from: "2026-10-10", to: "2026-10-10" }), {
+      fetcher: leagueFeeds(fixture("schedule-league-26-27.json"), fixture("standings-league-26-27.json")),
+      ...at("2026-11-01T00:00:00Z"),
+    });
+    expect(result.matches).toHaveLength(1);
+    expect(result.matches[0]).toMatchObject({ external_match_id: "26099", match_status: "completed", home_score: 3, away_score: 1 });
+  });
+
+  describe("filters", () => {
+    const standings = standingsDoc([
+      bracket(65, "Central (Pro Player Pathway)", "U16", [7266, 7300]),
+      bracket(90, "Central", "U16", [7266, 7300, 7400]),
+      bracket(95, "Northeast", "U16", [9721, 5744]),
+      bracket(41, "Northeast", "U14", [6001, 6002]),
+    ]);
+    const ev = (o: RawEvent) => rawEvent({ home_squad_name: "U16", away_squad_name: "U16", ...o });
+    const events = [
+      ev({ game_key: "1", home_squad_id: 7266, away_squad_id: 7300, home_organisation: { name: "Chicago Fire FC" }, away_organisation: { name: "Colorado Rapids" }, start_time: "2026-09-06T02:00:00Z", local_timezone: "America/Chicago" }),
+      ev({ game_key: "2", home_squad_id: 9721, away_squad_id: 5744, home_organisation: { name: "Downtown United Soccer Club" }, away_organisation: { name: "Bayside FC" }, start_time: "2026-09-06T15:00:00Z" }),
+      rawEvent({ game_key: "3", home_squad_id: 6001, away_squad_id: 6002, home_organisation: { name: "Oakwood SC" }, away_organisation: { name: "IFA" }, start_time: "2026-09-07T15:00:00Z" }),
+    ];
+    const run = (o: Partial<ScrapeOptions>) => scrape(options(o), { fetcher: leagueFeeds(scheduleDoc(events), standings), ...at("2026-08-30T00:00:00Z") }).then((r) => r.matches.map((m) => m.external_match_id));
+
+    it("division (conference) matches either bracket of a squad, case-insensitively", async () => {
+      expect(await run({ division: "central" })).toEqual(["1"]);
+      expect(await run({ division: "Central (PRO PLAYER PATHWAY)" })).toEqual(["1"]);
+      expect(await run({ division: "Northeast" })).toEqual(["2", "3"]);
+      expect(await run({ division: "Florida" })).toEqual([]);
+    });
+
+    it("age groups (one or several) and club (substring of either name, any case)", async () => {
+      expect(await run({ ageGroups: ["U14"] })).toEqual(["3"]);
+      expect(await run({ ageGroups: ["U14", "U16"] })).toEqual(["1", "2", "3"]);
+      expect(await run({ club: "BAYSIDE" })).toEqual(["2"]);
+      expect(await run({ club: "fire fc" })).toEqual(["1"]);
+    });
+
+    it("the date window is inclusive and in local dates", async () => {
+      // Game 1 kicks off 2026-09-06T02:00Z: the evening of the 5th in Chicago.
+      expect(await run({ from: "2026-09-05", to: "2026-09-05" })).toEqual(["1"]);
+      expect(await run({ from: "2026-09-06", to: "2026-09-07" })).toEqual(["2", "3"]);
+      expect(await run({ from: "2026-09-07" })).toEqual(["3"]);
+      expect(await run({ to: "2026-09-06" })).toEqual(["1", "2"]);
+    });
+
+    it("limit keeps the earliest matches", async () => {
+      expect(await run({ limit: 2 })).toEqual(["1", "2"]);
+      expect(await run({ limit: 0 })).toEqual([]);
+    });
+  });
+
+  it("postponed fixtures on the placeholder date are reported even outside the window", async () => {
+    const regular = Array.from({ length: 10 }, (_, i) => rawEvent({ start_time: `2026-09-${String(10 + i).padStart(2, "0")}T15:00:00Z` }));
+    const parked = Array.from({ length: 30 }, () => rawEvent({ start_time: "2027-06-08T16:00:00Z" }));
+    const result = await scrape(options({ from: "2026-09-10", to: "2026-09-12" }), {
+      fetcher: leagueFeeds(scheduleDoc([...regular, ...parked]), standingsDoc([bracket(69, "Florida", "U14", [5748, 5946])])),
+      ...at("2026-09-01T00:00:00Z"),
+    });
+    expect(result.metadata.placeholder_dates).toEqual(["2027-06-08"]);
+    expect(result.counts.postponed).toBe(30);
+    expect(result.matches.filter((m) => m.match_status === "scheduled")).toHaveLength(3);
+    expect(result.matches.filter((m) => m.match_status === "postponed").every((m) => m.match_date === "2027-06-08")).toBe(true);
+  });
+
+  it("malformed events, duplicates and contract refusals are counted and reported, the rest kept", async () => {
+    const events = [
+      rawEvent({ game_key: "1" }),
+      rawEvent({ game_key: "2", home_organisation: {} }),
+      rawEvent({ game_key: "1" }),
+      rawEvent({ game_key: "3", away_organisation: { name: "South Florida Football Academy" } }),
+      rawEvent({ game_key: "4" }),
+    ];
+    const result = await scrape(options(), { fetcher: leagueFeeds(scheduleDoc(events), standingsDoc([bracket(69, "Florida", "U14", [5748, 5946])])), ...at("2026-08-30T00:00:00Z") });
+    expect(result.matches.map((m) => m.external_match_id)).toEqual(["1", "4"]);
+    expect(result.counts).toMatchObject({ events: 5, malformed: 1, duplicates: 1, invalid: 1, matches: 2 });
+    expect(result.problems.map((p) => p.where)).toEqual([expect.stringMatching(/game 2/), "match 3"]);
+    expect(result.problems[1]!.reason).toMatch(/away_team must be a different team/);
+  });
+
+  it("a wrong-shaped document fails the scrape with source_unreadable naming the key", async () => {
+    const failure: unknown = await scrape(options(), { fetcher: leagueFeeds({ error: "nope" }, standingsDoc([])), ...at("2026-08-30T00:00:00Z") }).catch((err: unknown) => err);
+    expect(failure).toMatchObject({ code: "source_unreadable" });
+    expect((failure as Error).message).toContain("mls-next-league-26-27");
+  });
+});

@@ -1,0 +1,114 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { fastEvent, parseSchedule, parseStandings, zodEvent } from "../../src/sources/assist/parse.js";
+import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
+
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8"));
+
+describe("parseSchedule", () => {
+  it("reads the recorded league schedule: every event, synced_at, fields mapped", () => {
+    const doc = parseSchedule(fixture("schedule-league-26-27.json"), "mls-next-league-26-27");
+    expect(doc.problems).toEqual([]);
+    expect(doc.syncedAt).toBe("2026-08-24T11:50:08Z");
+    expect(doc.events.map((e) => e.gameKey)).toEqual(["26030", "26099", "26029", "27001"]);
+    const played = doc.events[1]!;
+    expect(played).toMatchObject({ homeClub: "Athletum FC Academy", awayClub: "South Florida Football Academy", homeScore: 3, awayScore: 1, completed: true, competition: "League", location: "Loggers Run Park - Field # 2", homeSquadId: 5946, awaySquadId: 5748, squadAgeGroup: "U14" });
+    // Fields absent from an event (penalties here) are simply undefined.
+    expect(played.homePenalties).toBeUndefined();
+  });
+
+  it("counts and reports one malformed event (no club name) without sinking the rest", () => {
+    const bad = rawEvent({ id: 42, game_key: "999", away_organisation: { id: 1 } });
+    const doc = parseSchedule(scheduleDoc([rawEvent(), bad, rawEvent()]), "k");
+    expect(doc.events).toHaveLength(2);
+    expect(doc.problems).toHaveLength(1);
+    expect(doc.problems[0]!.where).toBe("event 42 (game 999)");
+    expect(doc.problems[0]!.reason).toMatch(/away_organisation\.name is missing/);
+  });
+
+  it("reports events that are not objects, have no game key or an unparseable start", () => {
+    const doc = parseSchedule(scheduleDoc([null as unknown as RawEvent, rawEvent({ game_key: "" }), rawEvent({ start_time: "soon" }), rawEvent({ home_score: -1 })]), "k");
+    expect(doc.events).toEqual([]);
+    expect(doc.problems.map((p) => p.where)).toEqual(["event #0", expect.stringMatching(/^event \d+ \(game \)$/), expect.stringMatching(/^event \d+/), expect.stringMatching(/^event \d+/)]);
+    expect(doc.problems[2]!.reason).toMatch(/start_time/);
+    expect(doc.problems[3]!.reason).toMatch(/home_score/);
+  });
+
+  it("ignores unknown extra fields", () => {
+    const doc = parseSchedule(scheduleDoc([rawEvent({ broadcast: { provider: "x" }, weather: "rain", home_organisation: { id: 1, name: "A", colour: "red" } })]), "k");
+    expect(doc.problems).toEqual([]);
+    expect(doc.events[0]!.homeClub).toBe("A");
+    expect(Object.keys(doc.events[0]!)).not.toContain("broadcast");
+  });
+
+  it("accepts the tolerant shapes zod allows: numeric game key, string squad ids, missing zone", () => {
+    const doc = parseSchedule(scheduleDoc([rawEvent({ game_key: 123, home_squad_id: "5748", local_timezone: undefined })]), "k");
+    expect(doc.problems).toEqual([]);
+    expect(doc.events[0]).toMatchObject({ gameKey: "123", homeSquadId: 5748, timezone: undefined });
+  });
+
+  it("the fast path returns exactly what zod returns whenever it accepts", () => {
+    const variants = [
+      rawEvent(),
+      rawEvent({ home_score: 2, away_score: 2, home_penalty_shootout_score: 4, away_penalty_shootout_score: 3, completed: true }),
+      rawEvent({ local_timezone: null, competition: null, event_location: null, completed: null }),
+      rawEvent({ home_organisation: { name: "  Padded FC  " }, home_squad_name: "  ", id: "abc" }),
+    ];
+    for (const v of variants) {
+      const fast = fastEvent(v);
+      expect(fast).toBeDefined();
+      expect(fast).toEqual(zodEvent(v));
+    }
+    // ...and defers to zod (returns undefined) on shapes outside its subset.
+    expect(fastEvent(rawEvent({ game_key: 5 }))).toBeUndefined();
+    expect(fastEvent(rawEvent({ away_organisation: {} }))).toBeUndefined();
+  });
+
+  it("an HTML page or a document without events is unreadable as a whole, naming the key", () => {
+    expect(() => parseSchedule({ hello: 1 }, "mls-next-league-26-27")).toThrow(/schedule mls-next-league-26-27 has no "events" list/);
+    expect(() => parseSchedule([], "k")).toThrow(expect.objectContaining({ code: "source_unreadable", kind: "permanent" }));
+  });
+});
+
+describe("parseStandings", () => {
+  it("reads brackets with their squad ids from the recorded standings", () => {
+    const doc = parseStandings(fixture("standings-league-26-27.json"), "k");
+    expect(doc.problems).toEqual([]);
+    expect(doc.brackets).toEqual([
+      { id: "69", name: "Florida", ageGroup: "U14", squadIds: [5946, 5748] },
+      { id: "68", name: "Florida", ageGroup: "U13", squadIds: [5945, 5747] },
+      { id: "41", name: "Northeast", ageGroup: "U14", squadIds: [6001, 6002] },
+    ]);
+  });
+
+  it("reads the wide, academy and flex standings (tiebreakers, logos and other fields ignored)", () => {
+    for (const name of ["standings-league-26-27-wide.json", "standings-academy-26-27.json", "standings-flex-26-27.json"]) {
+      const doc = parseStandings(fixture(name), name);
+      expect(doc.problems).toEqual([]);
+      expect(doc.brackets.length).toBeGreaterThan(1);
+      for (const b of doc.brackets) expect(b.squadIds.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("skips brackets missing a name, an age group or squad ids, and says why", () => {
+    const doc = parseStandings(
+      standingsDoc([
+        bracket(1, "Northeast", "U14", [1, 2]),
+        { ...bracket(2, "", "U14", [3]) },
+        { id: 3, name: "Florida", standings: [{ team: { squad_id: 4 } }] },
+        bracket(4, "Texas", "U15", []),
+        { id: 5, name: "Texas", age_group: { name: "U16" }, standings: [{ team: { name: "no squad id" } }] },
+      ]),
+      "k",
+    );
+    expect(doc.brackets.map((b) => b.id)).toEqual(["1"]);
+    expect(doc.problems.map((p) => p.where)).toEqual(["bracket 2", "bracket 3", "bracket 4", "bracket 5"]);
+    expect(doc.problems[0]!.reason).toMatch(/name must not be empty/);
+    expect(doc.problems[1]!.reason).toMatch(/age_group is missing/);
+    expect(doc.problems[2]!.reason).toMatch(/no squad ids/);
+  });
+
+  it("a document without brackets is unreadable", () => {
+    expect(() => parseStandings({ competition_season: {} }, "mls-next-flex-26-27")).toThrow(/standings mls-next-flex-26-27/);
+  });
+});
