@@ -352,7 +352,7 @@ describe("RabbitMQ", () => {
     };
     const config = loadConfig({ ...configData("prod"), ...secretData("prod", "matchflow-secrets") });
     const names = topologyNames(config.topology, config.retry);
-    expect(defs.exchanges.map((e) => [e.name, e.type, e.durable])).toEqual([[names.exchange, "direct", true], [names.deadLetterExchange, "direct", true]]);
+    expect(defs.exchanges.map((e) => [e.name, e.type, e.durable])).toEqual([[names.exchange, "direct", true], [names.deadLetterExchange, "fanout", true]]);
     const queues = Object.fromEntries(defs.queues.map((q) => [q.name, q.arguments]));
     expect(queues[names.queue]).toEqual({});
     expect(queues[names.deadLetterQueue]).toEqual({});
