@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { addDays, parseAgeGroups, parseSeason, resolveScrapeFlags, type ScrapeFlags } from "../../src/scraper/cli-options.js";
+
+const config = loadConfig({ AGE_GROUP: "U14", DIVISION: "Northeast", LEAGUE: "Academy", ASSIST_BASE_URL: "http://mirror.test" });
+const bare = loadConfig({});
+const resolve = (flags: ScrapeFlags, cfg = bare, tty = false) => resolveScrapeFlags(flags, cfg, "2026-11-29", tty);
+const usageError = (flags: ScrapeFlags, pattern: RegExp) => {
+  let thrown: unknown;
+  try {
+    resolve(flags);
+  } catch (err) {
+    thrown = err;
+  }
+  expect(thrown).toMatchObject({ code: "usage" });
+  expect((thrown as Error).message).toMatch(pattern);
+};
+
+describe("scrape flags", () => {
+  it("defaults come from the config; the season from today (seasons run August-July)", () => {
+    const s = resolve({}, config);
+    expect(s.options).toMatchObject({ source: "assist", league: "Academy", ageGroups: ["U14"], division: "Northeast", seasonFirstYear: 2026, assistBaseUrl: "http://mirror.test" });
+    expect(resolveScrapeFlags({}, bare, "2027-07-31", false).options.seasonFirstYear).toBe(2026);
+    expect(resolveScrapeFlags({}, bare, "2027-08-01", false).options.seasonFirstYear).toBe(2027);
+    expect(s.submit).toBe(true);
+  });
+
+  it("flags override the config; --conference is --division; age groups as a comma list", () => {
+    const s = resolve({ league: "flex", ageGroup: "u14, U15,u14", conference: "Florida", club: " Bayside ", season: "2027", submit: false }, config);
+    expect(s.options).toMatchObject({ league: "Flex", ageGroups: ["U14", "U15"], division: "Florida", club: "Bayside", seasonFirstYear: 2027 });
+    expect(s.submit).toBe(false);
+    expect(parseSeason("2026-27")).toBe(2026);
+    expect(parseAgeGroups("U19")).toEqual(["U19"]);
+  });
+
+  it("--start/--end are day offsets from today; --from/--to are dates", () => {
+    expect(resolve({ start: "-7", end: "0" }).options).toMatchObject({ from: "2026-11-22", to: "2026-11-29" });
+    expect(resolve({ from: "2026-09-01", to: "2026-09-30" }).options).toMatchObject({ from: "2026-09-01", to: "2026-09-30" });
+    expect(addDays("2026-12-30", 3)).toBe("2027-01-02");
+  });
+
+  it("--source-dir means a file:// base URL", () => {
+    expect(resolve({ sourceDir: "/srv/feeds" }).options.assistBaseUrl).toBe("file:///srv/feeds");
+  });
+
+  it("format: table on a terminal, json otherwise, or as asked", () => {
+    expect(resolve({}, bare, true).format).toBe("table");
+    expect(resolve({}, bare, false).format).toBe("json");
+    expect(resolve({ format: "ndjson" }, bare, true).format).toBe("ndjson");
+  });
+
+  it("bad values are usage errors naming the flag", () => {
+    usageError({ league: "Premier" }, /--league "Premier" is not one of Homegrown, Academy, Flex/);
+    usageError({ ageGroup: "14" }, /--age-group "14"/);
+    usageError({ from: "2026-02-30" }, /--from "2026-02-30" is not a date/);
+    usageError({ start: "last week" }, /--start "last week" is not a whole number of days/);
+    usageError({ from: "2026-10-01", start: "-3" }, /--from or --start/);
+    usageError({ from: "2026-10-02", to: "2026-10-01" }, /window is empty/);
+    usageError({ season: "26" }, /--season "26"/);
+    usageError({ source: "web" }, /--source "web"/);
+    usageError({ limit: "-1" }, /--limit "-1"/);
+    usageError({ format: "xml" }, /--format "xml"/);
+    usageError({ division: "Florida", conference: "Texas" }, /same filter/);
+    usageError({ quiet: true, verbose: true }, /contradict/);
+  });
+});

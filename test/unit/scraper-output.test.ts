@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import type { MatchDataInput } from "../../src/contract/index.js";
+import { renderMatches, renderTable, summaryLine } from "../../src/scraper/output.js";
+import type { ScrapeResult } from "../../src/scraper/scrape.js";
+
+const match = (o: Partial<MatchDataInput> = {}): MatchDataInput => ({
+  external_match_id: "26030",
+  home_team: "South Florida Football Academy",
+  away_team: "Athletum FC Academy",
+  match_date: "2026-09-05",
+  match_time: "09:00",
+  age_group: "U14",
+  division: "Florida",
+  match_type: "League",
+  match_status: "scheduled",
+  ...o,
+});
+
+const result = (matches: MatchDataInput[], invalid = 0): ScrapeResult =>
+  ({ matches, counts: { invalid, matches: matches.length }, problems: [], metadata: { season: "2026-27" } }) as unknown as ScrapeResult;
+
+describe("scrape output", () => {
+  it("the summary line counts found = matches + refused, and says when nothing was published", () => {
+    expect(summaryLine(result([match(), match()], 1), { submitted: 2, invalid: 0, failed: 0 })).toBe("3 found, 2 submitted, 1 invalid, 0 failed");
+    expect(summaryLine(result([match()]), { submitted: 0, invalid: 1, failed: 0 })).toBe("1 found, 0 submitted, 1 invalid, 0 failed");
+    expect(summaryLine(result([match()]), undefined)).toBe("1 found, 0 submitted, 0 invalid, 0 failed (dry run: nothing published)");
+  });
+
+  it("a table with a header, scores and shootouts", () => {
+    const text = renderTable([match({ match_status: "completed", home_score: 1, away_score: 1, home_penalty_score: 4, away_penalty_score: 3 })]);
+    const lines = text.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^date\s+time\s+age\s+division\s+home\s+score\s+away\s+status\s+id$/);
+    expect(lines[2]).toContain("1-1 (4-3 p)");
+    expect(lines[2]).toContain("completed");
+  });
+
+  it("json is the --save document; ndjson is one match per line", () => {
+    const r = result([match(), match({ external_match_id: "2" })]);
+    expect(JSON.parse(renderMatches(r, "json"))).toEqual({ metadata: r.metadata, matches: r.matches, problems: [] });
+    const lines = renderMatches(r, "ndjson").trimEnd().split("\n");
+    expect(lines.map((l) => (JSON.parse(l) as MatchDataInput).external_match_id)).toEqual(["26030", "2"]);
+    expect(renderMatches(result([]), "ndjson")).toBe("");
+  });
+});
