@@ -11,9 +11,11 @@
  */
 import type { ConfirmChannel } from "amqplib";
 import type { EncodedMessage } from "../celery/codec.js";
-import { errorMessage, TransientError } from "../errors.js";
+import { errorMessage, isMatchflowError, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BrokerConnection } from "./connection.js";
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface TaskSink {
   publish(exchange: string, routingKey: string, msg: EncodedMessage): Promise<void>;
@@ -25,6 +27,8 @@ export interface AmqpTaskSinkOptions {
   confirmWindow?: number;
   /** Publishes of one message before it fails (1 = no republish). @default 5 */
   maxAttempts?: number;
+  /** How long to keep trying to open a channel on a live connection before failing. @default 30000 */
+  channelTimeoutMs?: number;
   log: Logger;
 }
 
@@ -49,6 +53,7 @@ export class AmqpTaskSink implements TaskSink {
   private closePromise: Promise<void> | undefined;
   private readonly window: number;
   private readonly maxAttempts: number;
+  private readonly channelTimeoutMs: number;
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -56,6 +61,7 @@ export class AmqpTaskSink implements TaskSink {
   ) {
     this.window = Math.max(1, options.confirmWindow ?? 1000);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.channelTimeoutMs = options.channelTimeoutMs ?? 30_000;
   }
 
   /** Messages published and not yet confirmed or failed. */
@@ -80,15 +86,15 @@ export class AmqpTaskSink implements TaskSink {
 
   /** One publish attempt; on a missing confirm, tries again until maxAttempts. Never throws. */
   private async send(p: Pending): Promise<void> {
-    p.attempts++;
     let channel: ConfirmChannel;
     try {
-      channel = await this.openChannel();
+      channel = await this.channelFor(p);
       if (this.drained) await this.drained;
     } catch (err) {
-      this.retryOrFail(p, errorMessage(err));
+      p.reject(err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    p.attempts++;
     try {
       const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, p.msg.properties, (err: unknown) => {
         if (err) this.retryOrFail(p, errorMessage(err));
@@ -101,6 +107,25 @@ export class AmqpTaskSink implements TaskSink {
     }
   }
 
+  /**
+   * A usable confirm channel. While the connection is going down, opening one fails at once, so
+   * we back off and try again (this does not count as a publish attempt) until the connection's
+   * own ready timeout gives up with `broker_unreachable`.
+   */
+  private async channelFor(p: Pending): Promise<ConfirmChannel> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.openChannel();
+      } catch (err) {
+        if (isMatchflowError(err) || Date.now() - started > this.channelTimeoutMs) {
+          throw new TransientError("publish_failed", `message not published: ${errorMessage(err)}${p.lastError ? ` (after: ${p.lastError})` : ""}`, { cause: err });
+        }
+        await sleep(Math.min(25 * 2 ** attempt, 1000));
+      }
+    }
+  }
+
   private retryOrFail(p: Pending, reason: string): void {
     p.lastError = reason;
     if (p.attempts >= this.maxAttempts) {
@@ -108,7 +133,8 @@ export class AmqpTaskSink implements TaskSink {
       return;
     }
     this.options.log.debug({ attempt: p.attempts, reason, taskId: p.msg.properties.correlationId }, "publishing again (no confirm)");
-    void this.send(p);
+    // A short pause lets a dying connection finish closing, so the retry waits for the new one.
+    setTimeout(() => void this.send(p), Math.min(50 * 2 ** p.attempts, 2000));
   }
 
   private waitDrain(channel: ConfirmChannel): Promise<void> {

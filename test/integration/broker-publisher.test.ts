@@ -1,0 +1,174 @@
+/**
+ * MatchQueueClient against a real RabbitMQ: confirmed submits, validation before publishing,
+ * at-least-once across a connection the broker kills mid-stream, and clear startup failures.
+ */
+import { connect, type ChannelModel } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MatchQueueClient } from "../../src/broker/publisher.js";
+import { decodeTask } from "../../src/celery/codec.js";
+import { loadConfig } from "../../src/config.js";
+import { validateForConsumer } from "../../src/contract/index.js";
+import { MatchflowError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { RABBIT_API } from "../helpers/services.js";
+
+const config = loadConfig({ PUBLISH_CONFIRM_WINDOW: "50" });
+
+function match(i: number): Record<string, unknown> {
+  return { home_team: `Home ${i}`, away_team: `Away ${i}`, match_date: "2025-09-06", age_group: "U14", match_type: "League", external_match_id: `m-${i}` };
+}
+
+let vhost: TestVhost;
+let reader: ChannelModel;
+
+async function clientFor(v: TestVhost, protocol: 1 | 2 = 2): Promise<MatchQueueClient> {
+  return MatchQueueClient.connect({
+    url: v.url,
+    queueType: "classic",
+    topology: config.topology,
+    retry: config.retry,
+    publish: { ...config.publish, protocol },
+    maxMessageBytes: config.maxMessageBytes,
+    log: silentLogger,
+  });
+}
+
+/** Drains the work queue, decoding each message the way the worker does. */
+async function drain(model: ChannelModel): Promise<{ taskId: string; externalId: string; protocol: number }[]> {
+  const ch = await model.createChannel();
+  const out: { taskId: string; externalId: string; protocol: number }[] = [];
+  for (;;) {
+    const msg = await ch.get("matches", { noAck: true });
+    if (!msg) break;
+    const env = decodeTask(msg.content, msg.properties, { maxBytes: config.maxMessageBytes });
+    const valid = validateForConsumer(env.args[0]);
+    if (!valid.ok) throw new Error(`consumer refused a published match: ${JSON.stringify(valid.issues)}`);
+    out.push({ taskId: env.taskId, externalId: valid.match.external_match_id, protocol: env.protocol });
+  }
+  await ch.close();
+  return out;
+}
+
+async function api(method: string, path: string): Promise<Response> {
+  const base = new URL(RABBIT_API);
+  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString("base64");
+  base.username = "";
+  base.password = "";
+  return fetch(`${base.toString().replace(/\/$/, "")}${path}`, { method, headers: { authorization: `Basic ${auth}` } });
+}
+
+beforeAll(async () => {
+  vhost = await createVhost("pub");
+  reader = await connect(vhost.url);
+});
+
+afterAll(async () => {
+  await reader?.close().catch(() => undefined);
+  await vhost?.drop();
+});
+
+describe("MatchQueueClient on RabbitMQ", () => {
+  it("submits valid matches with confirms and never queues invalid ones", async () => {
+    const client = await clientFor(vhost);
+    expect(await client.checkConnection()).toBe(true);
+    const input: unknown[] = Array.from({ length: 300 }, (_, i) => match(i));
+    input.splice(10, 0, { home_team: "only one team" });
+    input.splice(20, 0, "not an object");
+    const progress: number[] = [];
+    const report = await client.submitMatches(input, { onProgress: (done) => progress.push(done) });
+    await client.close();
+    expect(await client.checkConnection()).toBe(false);
+
+    expect(report.submitted).toHaveLength(300);
+    expect(report.invalid.map((i) => i.index)).toEqual([10, 20]);
+    expect(report.invalid[0]?.errors.some((e) => e.field === "away_team")).toBe(true);
+    expect(report.failed).toEqual([]);
+    expect(progress.at(-1)).toBe(302);
+
+    const queued = await drain(reader);
+    expect(queued).toHaveLength(300);
+    expect(new Set(queued.map((q) => q.externalId))).toEqual(new Set(report.submitted.map((s) => s.externalMatchId)));
+    expect(new Set(queued.map((q) => q.taskId))).toEqual(new Set(report.submitted.map((s) => s.taskId)));
+    expect(queued.every((q) => q.protocol === 2)).toBe(true);
+  });
+
+  it("submitMatch returns the task id, fills scraped_at, throws ContractViolation for an invalid match", async () => {
+    const client = await clientFor(vhost, 1);
+    const taskId = await client.submitMatch(match(1));
+    await expect(client.submitMatch({ home_team: "x" })).rejects.toMatchObject({ name: "ContractViolation", code: "contract_violation" });
+    await client.close();
+    const ch = await reader.createChannel();
+    const msg = await ch.get("matches", { noAck: true });
+    await ch.close();
+    if (!msg) throw new Error("nothing queued");
+    const env = decodeTask(msg.content, msg.properties, { maxBytes: 1 << 20 });
+    expect(env).toMatchObject({ protocol: 1, taskId });
+    expect(typeof (env.args[0] as { scraped_at?: unknown }).scraped_at).toBe("string");
+  });
+
+  it("republishes what was not confirmed when the broker kills the connection (at-least-once)", async () => {
+    const own = await createVhost("pubkill");
+    const model = await connect(own.url);
+    try {
+      const client = await clientFor(own);
+      await client.submitMatch(match(-1));
+      // Find the publisher's connection in the management API (listed a little after it opens).
+      let connectionName: string | undefined;
+      for (let i = 0; i < 400 && !connectionName; i++) {
+        const res = await api("GET", `/vhosts/${encodeURIComponent(own.name)}/connections`);
+        const conns = res.ok ? ((await res.json()) as { name: string; client_properties?: { connection_name?: string } }[]) : [];
+        connectionName = conns.find((c) => c.client_properties?.connection_name === "matchflow publisher")?.name;
+        if (!connectionName) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      if (!connectionName) throw new Error("the publisher connection never showed up in the management API");
+      const name = connectionName;
+
+      const total = 10_000;
+      let kill: Promise<Response> | undefined;
+      let doneAtKill = -1;
+      const report = await client.submitMatches(
+        Array.from({ length: total }, (_, i) => match(i)),
+        {
+          onProgress: (done) => {
+            // Mid-stream: plenty sent, plenty still to send, some awaiting confirms.
+            if (done === 500 && !kill) {
+              doneAtKill = done;
+              kill = api("DELETE", `/connections/${encodeURIComponent(name)}`);
+            }
+          },
+        },
+      );
+      await client.close();
+      expect((await kill)?.ok).toBe(true);
+      expect(doneAtKill).toBe(500);
+      expect(report.failed.slice(0, 3)).toEqual([]);
+      expect(report.submitted).toHaveLength(total);
+      const queued = (await drain(model)).filter((q) => q.externalId !== "m--1");
+      // Every confirmed match is there at least once; a duplicate keeps its task id.
+      expect(new Set(queued.map((q) => q.externalId)).size).toBe(total);
+      const idsByMatch = new Map(report.submitted.map((s) => [s.externalMatchId, s.taskId]));
+      for (const q of queued) expect(q.taskId).toBe(idsByMatch.get(q.externalId));
+    } finally {
+      await model.close().catch(() => undefined);
+      await own.drop();
+    }
+  });
+
+  it("fails fast with broker_unreachable naming host, port and vhost, never the password", async () => {
+    const err = await MatchQueueClient.connect({
+      url: "amqp://guest:s3cret@127.0.0.1:1/nowhere",
+      queueType: "classic",
+      topology: config.topology,
+      retry: config.retry,
+      publish: config.publish,
+      maxMessageBytes: config.maxMessageBytes,
+      log: silentLogger,
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MatchflowError);
+    expect((err as MatchflowError).code).toBe("broker_unreachable");
+    expect((err as MatchflowError).kind).toBe("transient");
+    expect((err as Error).message).toContain("127.0.0.1:1 vhost nowhere");
+    expect((err as Error).message).not.toContain("s3cret");
+  });
+});
