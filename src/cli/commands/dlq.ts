@@ -1,0 +1,81 @@
+/**
+ * `matchflow dlq list|show|requeue|purge`: the dead-letter queue. Listing and showing never
+ * remove anything; requeue publishes each message (confirmed) before removing its dead letter.
+ */
+import type { Command } from "commander";
+import { declareTopology } from "../../broker/topology.js";
+import { topologyNames } from "../../broker/topology-names.js";
+import { PermanentError } from "../../errors.js";
+import { requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
+import { formatDeadLetterListing } from "../../ops/dead-letter-format.js";
+import { listDeadLetters, purgeQueue, requeueDeadLetters, showDeadLetter } from "../../ops/dead-letters.js";
+import { cliContext } from "../context.js";
+import { EXIT } from "../exit-codes.js";
+import { parseIntOption } from "../options.js";
+
+function setup(command: string) {
+  const { config, log } = cliContext();
+  return { config, log, names: topologyNames(config.topology, config.retry), url: requireBrokerUrl(config.rabbitmqUrl, command) };
+}
+
+export function registerDlq(program: Command): void {
+  const dlq = program.command("dlq").description("inspect, requeue or purge dead letters (messages the worker gave up on, with the reason)");
+
+  dlq
+    .command("list")
+    .description("task id, external match id, error, attempts and time of each dead letter (read without removing)")
+    .option("-n, --limit <n>", "show at most N dead letters", parseIntOption("--limit", 1, 1_000_000), 50)
+    .option("--json", "print the listing as JSON")
+    .action(async (opts: { limit: number; json?: boolean }) => {
+      const { config, log, names, url } = setup("dlq list");
+      const listing = await withBroker(url, log, (conn) => listDeadLetters(conn, names, { limit: opts.limit, maxBytes: config.maxMessageBytes }));
+      process.stdout.write(opts.json ? `${JSON.stringify(listing, null, 2)}\n` : formatDeadLetterListing(listing));
+    });
+
+  dlq
+    .command("show")
+    .description("everything about one dead letter: headers, properties, decoded task arguments (JSON)")
+    .argument("<task-id>", "the task id (from dlq list)")
+    .action(async (taskId: string) => {
+      const { config, log, names, url } = setup("dlq show");
+      const found = await withBroker(url, log, (conn) => showDeadLetter(conn, names, taskId, { maxBytes: config.maxMessageBytes }));
+      if (found.length === 0) {
+        process.stderr.write(`no dead letter with task id ${taskId} in ${names.deadLetterQueue}\n`);
+        process.exitCode = EXIT.partial;
+        return;
+      }
+      process.stdout.write(`${JSON.stringify(found.length === 1 ? found[0] : found, null, 2)}\n`);
+    });
+
+  dlq
+    .command("requeue")
+    .description("send dead letters back to the work exchange with retries reset (each confirmed before its dead letter is removed)")
+    .argument("[task-ids...]", "task ids to requeue")
+    .option("--all", "requeue every dead letter")
+    .action(async (taskIds: string[], opts: { all?: boolean }) => {
+      if (opts.all === (taskIds.length > 0)) throw new PermanentError("usage", "dlq requeue needs either --all or one or more task ids (not both)");
+      const { config, log, names, url } = setup("dlq requeue");
+      const report = await withBroker(url, log, async (conn) => {
+        // The copies must have somewhere to go; declaring is idempotent and tolerant.
+        await declareTopology(conn, names, { queueType: config.topology.queueType, log });
+        return requeueDeadLetters(conn, names, opts.all ? { all: true } : { taskIds }, { maxBytes: config.maxMessageBytes });
+      });
+      for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}\n`);
+      const n = report.requeued.length;
+      process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
+      if (report.notFound.length > 0) process.exitCode = EXIT.partial;
+    });
+
+  dlq
+    .command("purge")
+    .description("delete every dead letter (needs --yes)")
+    .option("--yes", "really delete them")
+    .action(async (opts: { yes?: boolean }) => {
+      const { config, log } = cliContext();
+      const names = topologyNames(config.topology, config.retry);
+      if (!opts.yes) throw new PermanentError("usage", `refusing to purge dead-letter queue ${names.deadLetterQueue} without --yes (its messages would be lost)`);
+      const url = requireBrokerUrl(config.rabbitmqUrl, "dlq purge");
+      const purged = await withBroker(url, log, (conn) => purgeQueue(conn, names.deadLetterQueue));
+      process.stdout.write(purged === undefined ? `queue ${names.deadLetterQueue} does not exist; nothing purged\n` : `purged ${purged} dead letter${purged === 1 ? "" : "s"} from ${names.deadLetterQueue}\n`);
+    });
+}

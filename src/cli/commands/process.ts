@@ -1,0 +1,51 @@
+/**
+ * `matchflow process [--file F]`: run the task on matches (JSON array or NDJSON, from a file or
+ * stdin) directly against the database, bypassing the queue. Migrates first. Prints one line
+ * per match (`external id: created|updated|unchanged|invalid: <errors>`) and a summary;
+ * exit 1 when any match was invalid or failed, 5 when the database is unreachable.
+ */
+import { readFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { createMatchStore } from "../../db/match-store.js";
+import { migrate } from "../../db/migrate.js";
+import { openDatabase } from "../../db/open.js";
+import { formatOutcome, formatSummary, processMatches, summariseOutcomes } from "../../ops/process-matches.js";
+import { cliContext } from "../context.js";
+import { EXIT } from "../exit-codes.js";
+import { parseMatchesText } from "./publish.js";
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export function registerProcess(program: Command): void {
+  program
+    .command("process")
+    .description("run the task on matches (JSON array or NDJSON, --file or stdin) directly against the database (DATABASE_URL), bypassing the queue")
+    .option("-f, --file <path>", "read matches from this file instead of stdin")
+    .action(async (opts: { file?: string }) => {
+      const { config, log } = cliContext();
+      const text = opts.file ? await readFile(opts.file, "utf8") : await readStdin();
+      const inputs = parseMatchesText(text, opts.file ?? "stdin");
+
+      const db = await openDatabase(config.databaseUrl, { log, poolSize: 2 });
+      const store = createMatchStore(db, {
+        nameResolution: config.worker.nameResolution,
+        lockTimeoutMs: config.db.lockTimeoutMs,
+        statementTimeoutMs: config.db.statementTimeoutMs,
+      });
+      let outcomes;
+      try {
+        await migrate(db, { log });
+        outcomes = await processMatches(store, inputs, { batchSize: config.worker.batchSize });
+      } finally {
+        await store.close();
+      }
+      for (const o of outcomes) process.stdout.write(`${formatOutcome(o)}\n`);
+      const summary = summariseOutcomes(outcomes);
+      process.stdout.write(`${formatSummary(summary)}\n`);
+      if (summary.invalid > 0 || summary.failed > 0) process.exitCode = EXIT.partial;
+    });
+}

@@ -1,0 +1,55 @@
+/**
+ * A short-lived broker connection for one operator command: opened, used, always closed.
+ * Failing to connect is a TransientError `broker_unreachable` (exit code 4) naming host and vhost.
+ */
+import type { Channel, ConfirmChannel } from "amqplib";
+import { BrokerConnection } from "../broker/connection.js";
+import { ConfigError } from "../errors.js";
+import type { Logger } from "../log.js";
+
+/** What the ops functions need from a connection: a BrokerConnection or an amqplib ChannelModel. */
+export interface ChannelSource {
+  createChannel(): Promise<Channel>;
+  createConfirmChannel(): Promise<ConfirmChannel>;
+}
+
+export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerConnection) => Promise<T>): Promise<T> {
+  const conn = await BrokerConnection.open({
+    url,
+    log,
+    connectTimeoutMs: 5000,
+    // An operator command should fail soon rather than wait a minute for a lost broker.
+    readyTimeoutMs: 10_000,
+    connectionName: "matchflow ops",
+  });
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
+/** amqplib rejects a passive check of a missing queue with a 404 channel error. */
+export function isNotFound(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 404;
+}
+
+/**
+ * Opens a channel whose server-side closes (404 on a passive check, 406) are handled by the
+ * failing call itself rather than crashing the process as unhandled 'error' events.
+ */
+export async function quietChannel(source: ChannelSource): Promise<Channel> {
+  const ch = await source.createChannel();
+  ch.on("error", () => undefined);
+  return ch;
+}
+
+export async function closeQuietly(ch: Channel | ConfirmChannel | undefined): Promise<void> {
+  if (ch) await ch.close().catch(() => undefined);
+}
+
+/** RABBITMQ_URL, or a ConfigError (exit 2) saying which command needed it. */
+export function requireBrokerUrl(url: string | undefined, command: string): string {
+  if (!url) throw new ConfigError(`RABBITMQ_URL is not set: ${command} talks to RabbitMQ (e.g. RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/)`);
+  return url;
+}

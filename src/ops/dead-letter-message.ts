@@ -1,0 +1,229 @@
+/**
+ * Reading a dead letter (what failed, why, how often) and turning it back into a task for the
+ * work exchange. Pure: bytes and properties in, values out.
+ *
+ * A dead letter is the original task message plus the worker's `x-matchflow-*` headers
+ * (`worker/outgoing.ts`). Requeueing re-encodes the task with `retries` reset to 0 and no
+ * `eta`, keeps the task id (so a duplicate is still the same task to the upsert), drops the
+ * failure headers and the broker's `x-death` history, and marks it with `requeuedFrom`.
+ * A message that does not decode as a task goes back byte for byte.
+ */
+import type { Options } from "amqplib";
+import { MF_HEADERS } from "../broker/headers.js";
+import { decodeTask, encodeTask, type TaskEnvelope } from "../celery/codec.js";
+import { errorMessage } from "../errors.js";
+
+/** AMQP properties as amqplib hands them to `get`/`consume` (absent ones may be undefined). */
+export interface DeadLetterProperties {
+  contentType?: unknown;
+  contentEncoding?: unknown;
+  headers?: Record<string, unknown> | undefined;
+  correlationId?: unknown;
+  messageId?: unknown;
+  replyTo?: unknown;
+  deliveryMode?: unknown;
+  priority?: unknown;
+  timestamp?: unknown;
+  type?: unknown;
+  appId?: unknown;
+  expiration?: unknown;
+  userId?: unknown;
+}
+
+export interface DeadLetterMessage {
+  content: Buffer;
+  properties: DeadLetterProperties;
+}
+
+export interface DeadLetterSummary {
+  taskId: string | null;
+  taskName: string | null;
+  externalMatchId: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  attempts: number | null;
+  /** When it was dead-lettered (falls back to the last failure). ISO-8601. */
+  failedAt: string | null;
+  firstFailedAt: string | null;
+  originalExchange: string | null;
+  originalRoutingKey: string | null;
+  protocol: 1 | 2 | null;
+  /** Why the message is not a readable task, when it is not. */
+  decodeError: string | null;
+  bytes: number;
+}
+
+export interface DeadLetterDetail extends DeadLetterSummary {
+  headers: Record<string, unknown>;
+  properties: Record<string, unknown>;
+  task: { args: unknown[]; kwargs: Record<string, unknown>; retries: number; eta: string | null; expires: string | null; rootId: string | null; parentId: string | null } | null;
+  /** The body as text when it is UTF-8, else base64 (only when the task did not decode). */
+  body: { encoding: "utf8" | "base64"; text: string } | null;
+}
+
+export interface RequeueMessage {
+  taskId: string | null;
+  content: Buffer;
+  options: Options.Publish;
+  /** False when the message went back byte for byte (undecodable). */
+  reencoded: boolean;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** amqplib wraps a few AMQP types as `{"!": type, value}`. */
+function plain(value: unknown): unknown {
+  return isObject(value) && typeof value["!"] === "string" && "value" in value ? value.value : value;
+}
+
+function text(value: unknown): string | null {
+  const v = plain(value);
+  if (typeof v === "string") return v;
+  if (Buffer.isBuffer(v)) return v.toString("utf8");
+  return null;
+}
+
+function integer(value: unknown): number | null {
+  const v = plain(value);
+  if (typeof v === "number" && Number.isFinite(v)) return v;
+  if (typeof v === "string" && /^\d+$/.test(v)) return Number(v);
+  return null;
+}
+
+function headersOf(msg: DeadLetterMessage): Record<string, unknown> {
+  return isObject(msg.properties.headers) ? msg.properties.headers : {};
+}
+
+function tryDecode(msg: DeadLetterMessage, maxBytes: number): { envelope: TaskEnvelope } | { error: string } {
+  try {
+    return { envelope: decodeTask(msg.content, msg.properties, { maxBytes }) };
+  } catch (err) {
+    return { error: errorMessage(err) };
+  }
+}
+
+function matchArg(envelope: TaskEnvelope): unknown {
+  return envelope.args.length > 0 ? envelope.args[0] : envelope.kwargs.match_data;
+}
+
+function externalIdOf(arg: unknown): string | null {
+  return isObject(arg) && typeof arg.external_match_id === "string" ? arg.external_match_id : null;
+}
+
+/** Task id even of an undecodable message: the Celery header, then correlation id, then message id. */
+function fallbackTaskId(msg: DeadLetterMessage): string | null {
+  return text(headersOf(msg).id) ?? text(msg.properties.correlationId) ?? text(msg.properties.messageId);
+}
+
+export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): DeadLetterSummary {
+  const h = headersOf(msg);
+  const decoded = tryDecode(msg, maxBytes);
+  const envelope = "envelope" in decoded ? decoded.envelope : undefined;
+  return {
+    taskId: envelope?.taskId ?? fallbackTaskId(msg),
+    taskName: envelope?.taskName ?? text(h.task),
+    externalMatchId: envelope ? externalIdOf(matchArg(envelope)) : null,
+    errorCode: text(h[MF_HEADERS.errorCode]),
+    errorMessage: text(h[MF_HEADERS.errorMessage]),
+    attempts: integer(h[MF_HEADERS.attempts]),
+    failedAt: text(h[MF_HEADERS.deadLetteredAt]) ?? text(h[MF_HEADERS.lastFailureAt]),
+    firstFailedAt: text(h[MF_HEADERS.firstFailureAt]),
+    originalExchange: text(h[MF_HEADERS.originalExchange]),
+    originalRoutingKey: text(h[MF_HEADERS.originalRoutingKey]),
+    protocol: envelope?.protocol ?? null,
+    decodeError: "error" in decoded ? decoded.error : null,
+    bytes: msg.content.length,
+  };
+}
+
+function bodyOf(content: Buffer): { encoding: "utf8" | "base64"; text: string } {
+  try {
+    return { encoding: "utf8", text: new TextDecoder("utf-8", { fatal: true }).decode(content) };
+  } catch {
+    return { encoding: "base64", text: content.toString("base64") };
+  }
+}
+
+/** Everything about one dead letter, for `dlq show`. */
+export function describeDeadLetter(msg: DeadLetterMessage, maxBytes: number): DeadLetterDetail {
+  const summary = summariseDeadLetter(msg, maxBytes);
+  const decoded = tryDecode(msg, maxBytes);
+  const properties: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(msg.properties)) {
+    if (key !== "headers" && value !== undefined) properties[key] = value;
+  }
+  const headers = Object.fromEntries(Object.entries(headersOf(msg)).map(([k, v]) => [k, plain(v)]));
+  if (!("envelope" in decoded)) return { ...summary, headers, properties, task: null, body: bodyOf(msg.content) };
+  const e = decoded.envelope;
+  return {
+    ...summary,
+    headers,
+    properties,
+    task: { args: e.args, kwargs: e.kwargs, retries: e.retries, eta: e.eta, expires: e.expires, rootId: e.rootId, parentId: e.parentId },
+    body: null,
+  };
+}
+
+/** Headers that describe the failed life of the message, not the task: dropped on requeue. */
+function isFailureHeader(name: string): boolean {
+  return name.startsWith("x-matchflow-") || name === "x-death" || /^x-(first|last)-death-/.test(name);
+}
+
+function keptHeaders(msg: DeadLetterMessage): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(headersOf(msg)).filter(([name]) => !isFailureHeader(name)));
+}
+
+/** Properties worth carrying over as they were (the codec sets the Celery ones). */
+function carriedProperties(p: DeadLetterProperties): Options.Publish {
+  const out: Options.Publish = {};
+  if (typeof p.messageId === "string") out.messageId = p.messageId;
+  if (typeof p.timestamp === "number") out.timestamp = p.timestamp;
+  if (typeof p.type === "string") out.type = p.type;
+  if (typeof p.appId === "string") out.appId = p.appId;
+  return out;
+}
+
+/**
+ * The message to publish to the work exchange for one dead letter. `expiration` is never set:
+ * the work queue has no dead-letter exchange, so a message expiring there would vanish; an
+ * expired task instead reaches the worker, which dead-letters it again with `task_expired`.
+ * `userId` is dropped too: the broker refuses a publish whose user-id is not the publisher's.
+ */
+export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLetterQueue: string; maxBytes: number }): RequeueMessage {
+  const decoded = tryDecode(msg, options.maxBytes);
+  const marker = { [MF_HEADERS.requeuedFrom]: options.deadLetterQueue };
+  if (!("envelope" in decoded)) {
+    const p = msg.properties;
+    const publish: Options.Publish = { ...carriedProperties(p), headers: { ...keptHeaders(msg), ...marker }, deliveryMode: 2 };
+    if (typeof p.contentType === "string") publish.contentType = p.contentType;
+    if (typeof p.contentEncoding === "string") publish.contentEncoding = p.contentEncoding;
+    if (typeof p.correlationId === "string") publish.correlationId = p.correlationId;
+    if (typeof p.replyTo === "string") publish.replyTo = p.replyTo;
+    if (typeof p.priority === "number") publish.priority = p.priority;
+    return { taskId: fallbackTaskId(msg), content: msg.content, options: publish, reencoded: false };
+  }
+  const e = decoded.envelope;
+  const origin = text(e.headers.origin);
+  const encoded = encodeTask(e.protocol, {
+    taskName: e.taskName,
+    taskId: e.taskId,
+    args: e.args,
+    kwargs: e.kwargs,
+    retries: 0,
+    eta: null,
+    expires: e.expires,
+    rootId: e.rootId,
+    parentId: e.parentId,
+    ...(e.replyTo ? { replyTo: e.replyTo } : {}),
+    ...(origin ? { origin } : {}),
+  });
+  const { expiration: _dropped, headers: encodedHeaders, ...properties } = encoded.properties;
+  return {
+    taskId: e.taskId,
+    content: encoded.content,
+    options: { ...carriedProperties(msg.properties), ...properties, headers: { ...keptHeaders(msg), ...encodedHeaders, ...marker } },
+    reencoded: true,
+  };
+}

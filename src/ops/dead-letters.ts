@@ -1,0 +1,189 @@
+/**
+ * The dead-letter queue over AMQP.
+ *
+ * Reading never removes anything: messages are taken with basic.get and left unacked, then the
+ * channel is closed, which hands every one of them back to the queue in its original position.
+ * Every scan is bounded by the queue's length when it started, so a message that comes back
+ * while we work (a requeued poison message dead-lettered again) is not seen twice.
+ *
+ * Requeueing publishes each chosen message to the work exchange on a confirm channel and acks
+ * the dead letter only after the broker confirmed the copy and did not return it as
+ * unroutable: a crash half way leaves at worst a duplicate, which the upsert makes harmless.
+ */
+import type { Channel, ConfirmChannel, GetMessage } from "amqplib";
+import type { TopologyNames } from "../broker/topology-names.js";
+import { TransientError, errorMessage } from "../errors.js";
+import { closeQuietly, isNotFound, quietChannel, type ChannelSource } from "./broker-session.js";
+import {
+  buildRequeueMessage,
+  describeDeadLetter,
+  summariseDeadLetter,
+  type DeadLetterDetail,
+  type DeadLetterSummary,
+  type RequeueMessage,
+} from "./dead-letter-message.js";
+
+export interface DeadLetterListing {
+  queue: string;
+  exists: boolean;
+  /** Messages in the queue when the listing started. */
+  total: number;
+  items: DeadLetterSummary[];
+}
+
+/** Takes up to `limit` messages without acking them; `undefined` when the queue is missing. */
+async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: GetMessage) => T | undefined): Promise<{ total: number; found: T[] } | undefined> {
+  let total: number;
+  try {
+    total = (await ch.checkQueue(queue)).messageCount;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  const found: T[] = [];
+  for (let i = 0; i < Math.min(total, limit); i++) {
+    const msg = await ch.get(queue, { noAck: false });
+    if (msg === false) break;
+    const value = visit(msg);
+    if (value !== undefined) found.push(value);
+  }
+  return { total, found };
+}
+
+export async function listDeadLetters(source: ChannelSource, names: TopologyNames, options: { limit: number; maxBytes: number }): Promise<DeadLetterListing> {
+  const ch = await quietChannel(source);
+  try {
+    const result = await peek(ch, names.deadLetterQueue, options.limit, (msg) => summariseDeadLetter(msg, options.maxBytes));
+    return { queue: names.deadLetterQueue, exists: result !== undefined, total: result?.total ?? 0, items: result?.found ?? [] };
+  } finally {
+    // Closing (not acking) is what puts every peeked message back.
+    await closeQuietly(ch);
+  }
+}
+
+/** Every dead letter whose task id is `taskId` (a task dead-lettered twice appears twice). */
+export async function showDeadLetter(source: ChannelSource, names: TopologyNames, taskId: string, options: { maxBytes: number }): Promise<DeadLetterDetail[]> {
+  const ch = await quietChannel(source);
+  try {
+    const result = await peek(ch, names.deadLetterQueue, Number.POSITIVE_INFINITY, (msg) => {
+      const detail = describeDeadLetter(msg, options.maxBytes);
+      return detail.taskId === taskId ? detail : undefined;
+    });
+    return result?.found ?? [];
+  } finally {
+    await closeQuietly(ch);
+  }
+}
+
+export type RequeueSelection = { all: true } | { taskIds: readonly string[] };
+
+export interface RequeueReport {
+  /** Messages published to the work exchange and removed from the dead-letter queue. */
+  requeued: { taskId: string | null; reencoded: boolean }[];
+  /** Task ids asked for that are not in the dead-letter queue. */
+  notFound: string[];
+  /** Dead letters looked at. */
+  scanned: number;
+}
+
+export interface RequeueOptions {
+  maxBytes: number;
+  /** Messages awaiting their confirm at once. @default 100 */
+  window?: number;
+}
+
+interface Pending {
+  dead: GetMessage;
+  out: RequeueMessage;
+  confirmed: Promise<void>;
+}
+
+function publishConfirmed(ch: ConfirmChannel, names: TopologyNames, out: RequeueMessage): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    try {
+      // mandatory: an unroutable copy comes back as basic.return (before its confirm) instead of vanishing.
+      ch.publish(names.exchange, names.routingKey, out.content, { ...out.options, mandatory: true }, (err: unknown) => (err ? reject(new Error(errorMessage(err))) : resolve()));
+    } catch (err) {
+      reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+}
+
+/**
+ * Moves the selected dead letters back to the work exchange (see the module comment for the
+ * ordering that makes it crash-safe). Returned (unroutable) copies leave their dead letter in
+ * place and fail the run with `requeue_unroutable`.
+ */
+export async function requeueDeadLetters(source: ChannelSource, names: TopologyNames, selection: RequeueSelection, options: RequeueOptions): Promise<RequeueReport> {
+  const wanted = "all" in selection ? undefined : new Set(selection.taskIds);
+  const window = Math.max(1, options.window ?? 100);
+  const report: RequeueReport = { requeued: [], notFound: [], scanned: 0 };
+  const seen = new Set<string>();
+  const returned: { content: Buffer; correlationId: unknown }[] = [];
+  const getCh = await quietChannel(source);
+  let pubCh: ConfirmChannel | undefined;
+  try {
+    let total: number;
+    try {
+      total = (await getCh.checkQueue(names.deadLetterQueue)).messageCount;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      report.notFound = wanted ? [...wanted] : [];
+      return report;
+    }
+    pubCh = await source.createConfirmChannel();
+    pubCh.on("error", () => undefined);
+    pubCh.on("return", (msg: { content: Buffer; properties: { correlationId?: unknown } }) => returned.push({ content: msg.content, correlationId: msg.properties.correlationId }));
+
+    const settle = async (batch: Pending[]) => {
+      const results = await Promise.allSettled(batch.map((p) => p.confirmed));
+      let failure: string | undefined;
+      results.forEach((result, i) => {
+        const p = batch[i] as Pending;
+        const bounced = returned.some((r) => r.content.equals(p.out.content) && r.correlationId === p.out.options.correlationId);
+        if (result.status === "fulfilled" && !bounced) {
+          getCh.ack(p.dead);
+          report.requeued.push({ taskId: p.out.taskId, reencoded: p.out.reencoded });
+        } else {
+          failure ??= bounced ? `the work exchange ${names.exchange} did not route key ${names.routingKey} to any queue` : errorMessage(result.status === "rejected" ? result.reason : "not confirmed");
+        }
+      });
+      batch.length = 0;
+      if (failure !== undefined) {
+        throw new TransientError("requeue_failed", `requeue stopped after ${report.requeued.length} message(s): ${failure}; the rest are still in ${names.deadLetterQueue}`);
+      }
+    };
+
+    const batch: Pending[] = [];
+    for (let i = 0; i < total; i++) {
+      const dead = await getCh.get(names.deadLetterQueue, { noAck: false });
+      if (dead === false) break;
+      report.scanned++;
+      const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes });
+      if (wanted && (out.taskId === null || !wanted.has(out.taskId))) continue; // left unacked: back on close
+      if (out.taskId !== null) seen.add(out.taskId);
+      batch.push({ dead, out, confirmed: publishConfirmed(pubCh, names, out) });
+      if (batch.length >= window) await settle(batch);
+    }
+    await settle(batch);
+    if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
+    return report;
+  } finally {
+    await closeQuietly(pubCh);
+    // Acks are sent before close; everything not acked returns to the dead-letter queue.
+    await closeQuietly(getCh);
+  }
+}
+
+/** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */
+export async function purgeQueue(source: ChannelSource, queue: string): Promise<number | undefined> {
+  const ch = await quietChannel(source);
+  try {
+    return (await ch.purgeQueue(queue)).messageCount;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  } finally {
+    await closeQuietly(ch);
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The little of the RabbitMQ management HTTP API that `queue status` needs: one queue's counts,
+ * consumers and rates. Credentials come from RABBITMQ_MANAGEMENT_URL when it carries them,
+ * otherwise from RABBITMQ_URL (the same user usually has the `monitoring` tag); the vhost is
+ * always RABBITMQ_URL's, so both views describe the same queues.
+ */
+import { TransientError, errorMessage } from "../errors.js";
+
+export interface ManagementTarget {
+  /** `http://host:15672/api`, without credentials. */
+  apiBase: string;
+  /** `Basic ...` header value. */
+  authorization: string;
+  vhost: string;
+}
+
+/** The queue facts we read; rates are messages per second over the API's sample window. */
+export interface ManagementQueue {
+  ready: number;
+  unacked: number;
+  consumers: number;
+  publishRate: number | null;
+  deliverRate: number | null;
+}
+
+/** `amqp://h/%2Fmatches` -> "/matches"; no path -> "/" (RabbitMQ's default vhost). */
+export function vhostOfAmqpUrl(amqpUrl: string): string {
+  const u = new URL(amqpUrl);
+  return u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : "/";
+}
+
+function credentialsOf(u: URL): { user: string; password: string } | undefined {
+  if (u.username === "") return undefined;
+  return { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+}
+
+/** Pure: where and how to call the API. amqplib's own default user is guest/guest. */
+export function managementTarget(managementUrl: string, amqpUrl: string): ManagementTarget {
+  const mgmt = new URL(managementUrl);
+  const amqp = new URL(amqpUrl);
+  const creds = credentialsOf(mgmt) ?? credentialsOf(amqp) ?? { user: "guest", password: "guest" };
+  mgmt.username = "";
+  mgmt.password = "";
+  mgmt.search = "";
+  mgmt.hash = "";
+  let path = mgmt.pathname.replace(/\/+$/, "");
+  if (!path.endsWith("/api")) path = `${path}/api`;
+  mgmt.pathname = path;
+  return {
+    apiBase: mgmt.toString().replace(/\/+$/, ""),
+    authorization: `Basic ${Buffer.from(`${creds.user}:${creds.password}`).toString("base64")}`,
+    vhost: vhostOfAmqpUrl(amqpUrl),
+  };
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+}
+
+function rateOf(stats: unknown, key: string): number | null {
+  if (typeof stats !== "object" || stats === null) return null;
+  const details = (stats as Record<string, unknown>)[key];
+  if (typeof details !== "object" || details === null) return null;
+  const rate = (details as Record<string, unknown>).rate;
+  return typeof rate === "number" && Number.isFinite(rate) ? rate : null;
+}
+
+/** Pure: the API's queue object -> our row. A queue with no traffic yet has no `message_stats`. */
+export function parseManagementQueue(body: unknown): ManagementQueue {
+  const q = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const stats = q.message_stats;
+  const publish = rateOf(stats, "publish_details");
+  const deliver = rateOf(stats, "deliver_get_details");
+  return {
+    ready: numberOr(q.messages_ready, 0),
+    unacked: numberOr(q.messages_unacknowledged, 0),
+    consumers: numberOr(q.consumers, 0),
+    // A queue that has seen no publish since the broker started reports no rate: that is 0/s.
+    publishRate: publish ?? (stats === undefined ? 0 : null),
+    deliverRate: deliver ?? (stats === undefined ? 0 : null),
+  };
+}
+
+/**
+ * One queue from the API; `undefined` when it (or the vhost) does not exist. Anything else
+ * (refused, timeout, 401, 5xx) is a TransientError `management_unavailable`, so the caller
+ * can fall back to AMQP.
+ */
+export async function fetchManagementQueue(target: ManagementTarget, queue: string, timeoutMs = 5000): Promise<ManagementQueue | undefined> {
+  const url = `${target.apiBase}/queues/${encodeURIComponent(target.vhost)}/${encodeURIComponent(queue)}`;
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: { authorization: target.authorization, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    throw new TransientError("management_unavailable", `management API at ${target.apiBase} is unreachable: ${errorMessage(cause ?? err)}`, { cause: err });
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    const hint = res.status === 401 ? " (check the user name and password)" : "";
+    throw new TransientError("management_unavailable", `management API at ${target.apiBase} answered HTTP ${res.status}${hint}`);
+  }
+  return parseManagementQueue(await res.json());
+}

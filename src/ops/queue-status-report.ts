@@ -1,0 +1,113 @@
+/**
+ * What `matchflow queue status` reports, the warnings it derives and how it prints them.
+ * Pure: the figures are gathered in `queue-status.ts`.
+ */
+import type { TopologyNames } from "../broker/topology-names.js";
+
+export type QueueRole = "work" | "dead_letter" | "retry";
+
+export interface QueueRef {
+  name: string;
+  role: QueueRole;
+  /** Retry queues: their delay (x-message-ttl). */
+  delayMs?: number;
+}
+
+export interface QueueRow extends QueueRef {
+  exists: boolean;
+  /** Messages waiting to be delivered. */
+  ready: number | null;
+  /** Delivered, not yet acknowledged. Unknown (null) over AMQP. */
+  unacked: number | null;
+  consumers: number | null;
+  /** Messages per second; only from the management API. */
+  publishRate: number | null;
+  deliverRate: number | null;
+}
+
+export interface QueueStatusReport {
+  /** Where the figures came from. */
+  source: "management" | "amqp";
+  /** `host:port vhost v`: never credentials. */
+  broker: string;
+  queues: QueueRow[];
+  warnings: string[];
+  /** e.g. why the management API was not used. */
+  notes: string[];
+}
+
+/** The queues `queue status` looks at, in the order it prints them. */
+export function queuesToReport(names: TopologyNames): QueueRef[] {
+  return [
+    { name: names.queue, role: "work" },
+    { name: names.deadLetterQueue, role: "dead_letter" },
+    ...names.delayQueues.map((d) => ({ name: d.name, role: "retry" as const, delayMs: d.delayMs })),
+  ];
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Operator-facing warnings. Retry queues never have consumers (the broker moves their messages
+ * back by TTL) and the dead-letter queue is not consumed either, so only the work queue can be
+ * "stranded" -- the original's 1,900 messages waiting for a worker that listened elsewhere.
+ */
+export function statusWarnings(rows: readonly QueueRow[]): string[] {
+  const warnings: string[] = [];
+  const missing = rows.filter((r) => !r.exists).map((r) => r.name);
+  if (missing.length > 0) {
+    const what = missing.length === 1 ? `queue ${missing[0]} does not exist` : `queues ${missing.join(", ")} do not exist`;
+    warnings.push(`${what} (a worker or a publish declares them; check MATCHES_QUEUE and the vhost)`);
+  }
+  for (const row of rows) {
+    if (!row.exists) continue;
+    if (row.role === "work" && (row.ready ?? 0) > 0 && row.consumers === 0) {
+      warnings.push(`${plural(row.ready ?? 0, "message")} wait in ${row.name} with no consumer: start a worker (matchflow worker) on this queue`);
+    }
+    const held = (row.ready ?? 0) + (row.unacked ?? 0);
+    if (row.role === "dead_letter" && held > 0) {
+      warnings.push(`dead-letter queue ${row.name} holds ${plural(held, "message")}: see matchflow dlq list`);
+    }
+  }
+  return warnings;
+}
+
+function cell(value: number | null, exists: boolean): string {
+  if (!exists) return "-";
+  return value === null ? "?" : String(value);
+}
+
+function rate(value: number | null, exists: boolean): string {
+  if (!exists || value === null) return "-";
+  return `${Math.round(value * 10) / 10}/s`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** Human output: a table, then notes and warnings ("warning: ..."), one per line. */
+export function formatQueueStatus(report: QueueStatusReport): string {
+  const withRates = report.source === "management";
+  const header = ["queue", "role", "ready", "unacked", "consumers", ...(withRates ? ["publish", "deliver"] : [])];
+  const rows = report.queues.map((q) => [
+    q.name,
+    q.role === "retry" && q.delayMs !== undefined ? `retry ${q.delayMs}ms` : q.role.replace("_", "-"),
+    q.exists ? cell(q.ready, true) : "missing",
+    cell(q.unacked, q.exists),
+    cell(q.consumers, q.exists),
+    ...(withRates ? [rate(q.publishRate, q.exists), rate(q.deliverRate, q.exists)] : []),
+  ]);
+  const lines = [`broker ${report.broker} (figures from ${report.source === "management" ? "the management API" : "AMQP; unacked unknown"})`, ...table(header, rows)];
+  for (const note of report.notes) lines.push(`note: ${note}`);
+  for (const warning of report.warnings) lines.push(`warning: ${warning}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,78 @@
+/**
+ * Gathers `queue status`: from the management API when it is configured and answers (counts,
+ * unacked, consumers, rates), otherwise over AMQP with passive declares (ready and consumers
+ * only). A missing queue is a row with `exists: false`, never an error.
+ */
+import type { Channel } from "amqplib";
+import { describeBroker } from "../broker/connection.js";
+import type { TopologyNames } from "../broker/topology-names.js";
+import { errorMessage, isMatchflowError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { closeQuietly, isNotFound, quietChannel, withBroker, type ChannelSource } from "./broker-session.js";
+import { fetchManagementQueue, managementTarget } from "./management-api.js";
+import { queuesToReport, statusWarnings, type QueueRef, type QueueRow, type QueueStatusReport } from "./queue-status-report.js";
+
+export interface QueueStatusOptions {
+  names: TopologyNames;
+  /** RABBITMQ_URL (with the vhost). */
+  amqpUrl: string;
+  /** RABBITMQ_MANAGEMENT_URL; when unset or unreachable the figures come over AMQP. */
+  managementUrl?: string | undefined;
+  log: Logger;
+  /** Per-request timeout of the management API. @default 5000 */
+  managementTimeoutMs?: number;
+}
+
+function missing(ref: QueueRef): QueueRow {
+  return { ...ref, exists: false, ready: null, unacked: null, consumers: null, publishRate: null, deliverRate: null };
+}
+
+export async function statusFromManagement(managementUrl: string, amqpUrl: string, refs: QueueRef[], timeoutMs?: number): Promise<QueueRow[]> {
+  const target = managementTarget(managementUrl, amqpUrl);
+  return Promise.all(
+    refs.map(async (ref): Promise<QueueRow> => {
+      const q = await fetchManagementQueue(target, ref.name, timeoutMs);
+      return q ? { ...ref, exists: true, ...q } : missing(ref);
+    }),
+  );
+}
+
+/** Passive `checkQueue` per queue; a 404 closes the channel, so the next check opens another. */
+export async function statusOverAmqp(source: ChannelSource, refs: QueueRef[]): Promise<QueueRow[]> {
+  const rows: QueueRow[] = [];
+  let ch: Channel | undefined;
+  try {
+    for (const ref of refs) {
+      ch ??= await quietChannel(source);
+      try {
+        const ok = await ch.checkQueue(ref.name);
+        rows.push({ ...ref, exists: true, ready: ok.messageCount, unacked: null, consumers: ok.consumerCount, publishRate: null, deliverRate: null });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        ch = undefined;
+        rows.push(missing(ref));
+      }
+    }
+  } finally {
+    await closeQuietly(ch);
+  }
+  return rows;
+}
+
+export async function queueStatus(options: QueueStatusOptions): Promise<QueueStatusReport> {
+  const refs = queuesToReport(options.names);
+  const broker = describeBroker(options.amqpUrl);
+  const notes: string[] = [];
+  if (options.managementUrl) {
+    try {
+      const queues = await statusFromManagement(options.managementUrl, options.amqpUrl, refs, options.managementTimeoutMs);
+      return { source: "management", broker, queues, warnings: statusWarnings(queues), notes };
+    } catch (err) {
+      if (!isMatchflowError(err) || err.code !== "management_unavailable") throw err;
+      options.log.debug({ err: errorMessage(err) }, "management API not usable; reading queue status over AMQP");
+      notes.push(`${errorMessage(err)}; figures read over AMQP instead (no unacked counts or rates)`);
+    }
+  }
+  const queues = await withBroker(options.amqpUrl, options.log, (conn) => statusOverAmqp(conn, refs));
+  return { source: "amqp", broker, queues, warnings: statusWarnings(queues), notes };
+}
