@@ -21,11 +21,6 @@ export type LocalClock = (startMs: number, zone: string | undefined) => LocalDat
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function shifted(ms: number, offsetMs: number, zone: string): LocalDateTime {
-  const iso = new Date(ms + offsetMs).toISOString();
-  return { date: iso.slice(0, 10), time: iso.slice(11, 16), zone };
-}
-
 function makeFormatter(zone: string): Intl.DateTimeFormat | undefined {
   try {
     return new Intl.DateTimeFormat("en-US", {
@@ -51,30 +46,52 @@ function offsetAt(formatter: Intl.DateTimeFormat, ms: number): number {
   return wall - Math.floor(ms / 1000) * 1000;
 }
 
+interface ZoneState {
+  formatter: Intl.DateTimeFormat;
+  /** UTC day start -> offset for the whole day, or `undefined` on a DST-change day (see `hours`). */
+  days: Map<number, number | undefined>;
+  hours: Map<number, number>;
+}
+
 export function createLocalClock(): LocalClock {
-  const formatters = new Map<string, Intl.DateTimeFormat | undefined>();
-  const offsets = new Map<string, number>();
-  const cachedOffset = (formatter: Intl.DateTimeFormat, key: string, ms: number) => {
-    let v = offsets.get(key);
-    if (v === undefined) {
-      v = offsetAt(formatter, ms);
-      offsets.set(key, v);
+  const zones = new Map<string, ZoneState | undefined>();
+  // Local wall-clock instant -> its date/time strings: many fixtures share a kickoff.
+  const walls = new Map<number, { date: string; time: string }>();
+  const at = (ms: number, offsetMs: number, zone: string): LocalDateTime => {
+    const wall = ms + offsetMs;
+    let hit = walls.get(wall);
+    if (hit === undefined) {
+      const iso = new Date(wall).toISOString();
+      hit = { date: iso.slice(0, 10), time: iso.slice(11, 16) };
+      walls.set(wall, hit);
     }
-    return v;
+    return { date: hit.date, time: hit.time, zone };
+  };
+  const stateOf = (zone: string): ZoneState | undefined => {
+    if (zones.has(zone)) return zones.get(zone);
+    const formatter = makeFormatter(zone);
+    const state = formatter && { formatter, days: new Map<number, number | undefined>(), hours: new Map<number, number>() };
+    zones.set(zone, state);
+    return state;
   };
   return (startMs, zone) => {
-    if (zone === undefined || zone === "UTC" || zone === "Etc/UTC") return shifted(startMs, 0, "UTC");
-    let formatter = formatters.get(zone);
-    if (!formatters.has(zone)) {
-      formatter = makeFormatter(zone);
-      formatters.set(zone, formatter);
-    }
-    if (formatter === undefined) return shifted(startMs, 0, "UTC");
+    if (zone === undefined || zone === "UTC" || zone === "Etc/UTC") return at(startMs, 0, "UTC");
+    const state = stateOf(zone);
+    if (state === undefined) return at(startMs, 0, "UTC");
     const dayStart = Math.floor(startMs / DAY) * DAY;
-    const atStart = cachedOffset(formatter, `${zone}|h${dayStart}`, dayStart);
-    const atEnd = cachedOffset(formatter, `${zone}|h${dayStart + DAY - HOUR}`, dayStart + DAY - HOUR);
-    if (atStart === atEnd) return shifted(startMs, atStart, zone);
+    let dayOffset = state.days.get(dayStart);
+    if (dayOffset === undefined && !state.days.has(dayStart)) {
+      const first = offsetAt(state.formatter, dayStart);
+      dayOffset = first === offsetAt(state.formatter, dayStart + DAY - 1000) ? first : undefined;
+      state.days.set(dayStart, dayOffset);
+    }
+    if (dayOffset !== undefined) return at(startMs, dayOffset, zone);
     const hour = Math.floor(startMs / HOUR) * HOUR;
-    return shifted(startMs, cachedOffset(formatter, `${zone}|h${hour}`, hour), zone);
+    let hourOffset = state.hours.get(hour);
+    if (hourOffset === undefined) {
+      hourOffset = offsetAt(state.formatter, hour);
+      state.hours.set(hour, hourOffset);
+    }
+    return at(startMs, hourOffset, zone);
   };
 }
