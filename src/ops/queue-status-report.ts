@@ -59,7 +59,7 @@ export function statusWarnings(rows: readonly QueueRow[]): string[] {
   const missing = rows.filter((r) => !r.exists).map((r) => r.name);
   if (missing.length > 0) {
     const what = missing.length === 1 ? `queue ${missing[0]} does not exist` : `queues ${missing.join(", ")} do not exist`;
-    warnings.push(`${what} (a worker or a publish declares them; check MATCHES_QUEUE and the vhost)`);
+    warnings.push(`${what} (workers and publishers declare the topology when they start; check MATCHES_QUEUE and the vhost)`);
   }
   for (const row of rows) {
     if (!row.exists) continue;

@@ -1,0 +1,145 @@
+/**
+ * Dead letters as the worker makes them (`buildDeadLetter`), read back for `dlq list/show`
+ * and turned into requeue messages: retries reset, task id kept, failure headers dropped.
+ */
+import { describe, expect, it } from "vitest";
+import { MF_HEADERS } from "../../src/broker/headers.js";
+import { decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
+import { PermanentError, TransientError } from "../../src/errors.js";
+import { buildRequeueMessage, describeDeadLetter, summariseDeadLetter, type DeadLetterMessage } from "../../src/ops/dead-letter-message.js";
+import { buildDeadLetter } from "../../src/worker/outgoing.js";
+import type { InboundMessage } from "../../src/worker/transport.js";
+
+const TASK = "celery_tasks.match_tasks.process_match_data";
+const MAX = 1_048_576;
+const NOW = Date.parse("2025-09-07T10:00:00Z");
+const match = { home_team: "Home FC", away_team: "Away SC", match_date: "2025-09-06", age_group: "U14", match_type: "League", external_match_id: "ext-1" };
+
+function inbound(msg: EncodedMessage, extraHeaders: Record<string, unknown> = {}): InboundMessage {
+  return {
+    content: msg.content,
+    properties: { ...msg.properties, headers: { ...msg.properties.headers, ...extraHeaders } },
+    exchange: "matches",
+    routingKey: "matches.process",
+    redelivered: false,
+    receivedAt: NOW,
+    token: undefined,
+  };
+}
+
+function deadLetterOf(msg: EncodedMessage, attempts = 4, extraHeaders: Record<string, unknown> = {}): DeadLetterMessage {
+  const error = new TransientError("database_unavailable", "connection refused");
+  return buildDeadLetter(inbound(msg, extraHeaders), error, attempts, NOW);
+}
+
+describe("summariseDeadLetter", () => {
+  it("reads task id, external id, error, attempts and time from a worker dead letter", () => {
+    const dl = deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "task-1", args: [match], retries: 3 }));
+    expect(summariseDeadLetter(dl, MAX)).toMatchObject({
+      taskId: "task-1",
+      taskName: TASK,
+      externalMatchId: "ext-1",
+      errorCode: "database_unavailable",
+      errorMessage: "connection refused",
+      attempts: 4,
+      failedAt: "2025-09-07T10:00:00.000Z",
+      originalExchange: "matches",
+      originalRoutingKey: "matches.process",
+      protocol: 2,
+      decodeError: null,
+    });
+  });
+
+  it("finds the match in kwargs and reads protocol 1 bodies", () => {
+    const dl = deadLetterOf(encodeTaskV1({ taskName: TASK, taskId: "task-v1", args: [], kwargs: { match_data: match } }));
+    expect(summariseDeadLetter(dl, MAX)).toMatchObject({ taskId: "task-v1", externalMatchId: "ext-1", protocol: 1 });
+  });
+
+  it("still names an undecodable message by its correlation id and says why it is unreadable", () => {
+    const raw: InboundMessage = { ...inbound(encodeTaskV2({ taskName: TASK, taskId: "x", args: [match] })), content: Buffer.from("not json"), properties: { contentType: "application/json", correlationId: "corr-9", headers: {} } };
+    const dl = buildDeadLetter(raw, new PermanentError("malformed_json", "message body is not valid JSON"), 1, NOW);
+    const s = summariseDeadLetter(dl, MAX);
+    expect(s.taskId).toBe("corr-9");
+    expect(s.errorCode).toBe("malformed_json");
+    expect(s.decodeError).toMatch(/not valid JSON/);
+    expect(s.externalMatchId).toBeNull();
+  });
+
+  it("unwraps amqplib typed header values", () => {
+    const dl = deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "t", args: [match] }));
+    dl.properties.headers = { ...dl.properties.headers, [MF_HEADERS.attempts]: { "!": "int", value: 7 } };
+    expect(summariseDeadLetter(dl, MAX).attempts).toBe(7);
+  });
+});
+
+describe("describeDeadLetter", () => {
+  it("gives headers, properties and decoded task arguments", () => {
+    const d = describeDeadLetter(deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "task-2", args: [match], retries: 3 })), MAX);
+    expect(d.task?.args).toEqual([match]);
+    expect(d.task?.retries).toBe(3);
+    expect(d.headers[MF_HEADERS.errorCode]).toBe("database_unavailable");
+    expect(d.properties.correlationId).toBe("task-2");
+    expect(d.properties).not.toHaveProperty("headers");
+    expect(d.body).toBeNull();
+  });
+
+  it("shows an undecodable body as text, or base64 when it is not UTF-8", () => {
+    const dl: DeadLetterMessage = { content: Buffer.from([0xff, 0xfe, 0x00]), properties: { contentType: "application/json", headers: {} } };
+    const d = describeDeadLetter(dl, MAX);
+    expect(d.task).toBeNull();
+    expect(d.body).toEqual({ encoding: "base64", text: Buffer.from([0xff, 0xfe, 0x00]).toString("base64") });
+  });
+});
+
+describe("buildRequeueMessage", () => {
+  const opts = { deadLetterQueue: "matches.dead_letter", maxBytes: MAX };
+
+  it("re-encodes protocol 2 with retries 0, no eta, the same task id, and no failure headers", () => {
+    const original = encodeTaskV2({ taskName: TASK, taskId: "task-3", args: [match], retries: 3, eta: "2025-09-07T09:59:00Z", rootId: "root-1" });
+    const dl = deadLetterOf(original, 4, { "x-death": [{ count: 1, queue: "matches.retry.60000ms" }], "x-first-death-queue": "q", "x-custom": "kept" });
+    const out = buildRequeueMessage(dl, opts);
+    expect(out.reencoded).toBe(true);
+    expect(out.taskId).toBe("task-3");
+    const headers = out.options.headers as Record<string, unknown>;
+    expect(Object.keys(headers).filter((h) => h.startsWith("x-matchflow-"))).toEqual([MF_HEADERS.requeuedFrom]);
+    expect(headers[MF_HEADERS.requeuedFrom]).toBe("matches.dead_letter");
+    expect(headers).not.toHaveProperty("x-death");
+    expect(headers).not.toHaveProperty("x-first-death-queue");
+    expect(headers["x-custom"]).toBe("kept");
+    expect(out.options.expiration).toBeUndefined();
+    expect(out.options.deliveryMode).toBe(2);
+    const env = decodeTask(out.content, { ...out.options, headers }, { maxBytes: MAX });
+    expect(env).toMatchObject({ protocol: 2, taskId: "task-3", taskName: TASK, retries: 0, eta: null, rootId: "root-1", args: [match] });
+    expect(out.options.correlationId).toBe("task-3");
+  });
+
+  it("keeps protocol 1 as protocol 1 with retries 0", () => {
+    const dl = deadLetterOf(encodeTaskV1({ taskName: TASK, taskId: "task-v1", args: [match], retries: 3 }));
+    const out = buildRequeueMessage(dl, opts);
+    const env = decodeTask(out.content, { ...out.options }, { maxBytes: MAX });
+    expect(env).toMatchObject({ protocol: 1, taskId: "task-v1", retries: 0, args: [match] });
+  });
+
+  it("never sets a per-message expiration, even for a task with expires (it would vanish from the work queue)", () => {
+    const dl = deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "t-exp", args: [match], expires: "2025-09-08T00:00:00Z" }, { now: NOW }));
+    const out = buildRequeueMessage(dl, opts);
+    expect(out.options.expiration).toBeUndefined();
+    expect(decodeTask(out.content, { ...out.options }, { maxBytes: MAX }).expires).toBe("2025-09-08T00:00:00Z");
+  });
+
+  it("puts an undecodable dead letter back byte for byte, minus the failure headers", () => {
+    const content = Buffer.from([0x7b, 0xff, 0x00, 0x41]);
+    const dl: DeadLetterMessage = {
+      content,
+      properties: { contentType: "application/json", correlationId: "corr-1", messageId: "m-1", userId: "someone", expiration: "5", headers: { [MF_HEADERS.errorCode]: "malformed_json", "x-custom": 1 } },
+    };
+    const out = buildRequeueMessage(dl, opts);
+    expect(out.reencoded).toBe(false);
+    expect(out.content.equals(content)).toBe(true);
+    expect(out.taskId).toBe("corr-1");
+    expect(out.options).toMatchObject({ contentType: "application/json", correlationId: "corr-1", messageId: "m-1", deliveryMode: 2 });
+    expect(out.options.userId).toBeUndefined();
+    expect(out.options.expiration).toBeUndefined();
+    expect(out.options.headers).toEqual({ "x-custom": 1, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
+  });
+});

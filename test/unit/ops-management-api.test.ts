@@ -1,0 +1,43 @@
+/** Where the management API is and whose credentials it gets; parsing its queue object. */
+import { describe, expect, it } from "vitest";
+import { managementTarget, parseManagementQueue, vhostOfAmqpUrl } from "../../src/ops/management-api.js";
+
+const basic = (user: string, pass: string) => `Basic ${Buffer.from(`${user}:${pass}`).toString("base64")}`;
+
+describe("managementTarget", () => {
+  it("takes the credentials of the management URL when it has them", () => {
+    const t = managementTarget("http://mon:s3cret@rabbit:15672", "amqp://app:pw@rabbit:5672/prod");
+    expect(t).toEqual({ apiBase: "http://rabbit:15672/api", authorization: basic("mon", "s3cret"), vhost: "prod" });
+  });
+
+  it("falls back to RABBITMQ_URL's credentials, then guest", () => {
+    expect(managementTarget("http://rabbit:15672/", "amqp://app:p%40ss@rabbit/").authorization).toBe(basic("app", "p@ss"));
+    expect(managementTarget("http://rabbit:15672", "amqp://rabbit").authorization).toBe(basic("guest", "guest"));
+  });
+
+  it("accepts a URL that already ends in /api, or sits under a path prefix", () => {
+    expect(managementTarget("https://ops.example/rabbitmq/api/", "amqp://h").apiBase).toBe("https://ops.example/rabbitmq/api");
+    expect(managementTarget("https://ops.example/rabbitmq", "amqp://h").apiBase).toBe("https://ops.example/rabbitmq/api");
+  });
+});
+
+describe("vhostOfAmqpUrl", () => {
+  it("decodes the vhost and defaults to /", () => {
+    expect(vhostOfAmqpUrl("amqp://h:5672/%2Fmatches")).toBe("/matches");
+    expect(vhostOfAmqpUrl("amqp://h:5672/")).toBe("/");
+    expect(vhostOfAmqpUrl("amqp://h")).toBe("/");
+  });
+});
+
+describe("parseManagementQueue", () => {
+  it("reads counts, consumers and rates", () => {
+    expect(
+      parseManagementQueue({ messages_ready: 5, messages_unacknowledged: 2, consumers: 1, message_stats: { publish_details: { rate: 3.5 }, deliver_get_details: { rate: 1 } } }),
+    ).toEqual({ ready: 5, unacked: 2, consumers: 1, publishRate: 3.5, deliverRate: 1 });
+  });
+
+  it("a queue without traffic has rate 0; stats without a rate leave it unknown", () => {
+    expect(parseManagementQueue({ messages_ready: 0, consumers: 0 })).toMatchObject({ publishRate: 0, deliverRate: 0 });
+    expect(parseManagementQueue({ message_stats: { publish: 4 } })).toMatchObject({ publishRate: null, deliverRate: null });
+  });
+});

@@ -1,0 +1,69 @@
+/** Warnings and output of `queue status`, from given rows. */
+import { describe, expect, it } from "vitest";
+import { topologyNames } from "../../src/broker/topology-names.js";
+import { loadConfig } from "../../src/config.js";
+import { formatQueueStatus, queuesToReport, statusWarnings, type QueueRow } from "../../src/ops/queue-status-report.js";
+
+function row(partial: Partial<QueueRow> & Pick<QueueRow, "name" | "role">): QueueRow {
+  return { exists: true, ready: 0, unacked: 0, consumers: 0, publishRate: null, deliverRate: null, ...partial };
+}
+
+describe("queuesToReport", () => {
+  it("lists the work queue, the dead-letter queue and each retry queue from config", () => {
+    const config = loadConfig({ MATCHES_QUEUE: "fixtures", RETRY_MAX: "2" });
+    expect(queuesToReport(topologyNames(config.topology, config.retry))).toEqual([
+      { name: "fixtures", role: "work" },
+      { name: "fixtures.dead_letter", role: "dead_letter" },
+      { name: "fixtures.retry.60000ms", role: "retry", delayMs: 60000 },
+      { name: "fixtures.retry.120000ms", role: "retry", delayMs: 120000 },
+    ]);
+  });
+});
+
+describe("statusWarnings", () => {
+  it("warns when messages wait in the work queue with no consumer", () => {
+    const w = statusWarnings([row({ name: "matches", role: "work", ready: 1900, consumers: 0 })]);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/1900 messages wait in matches with no consumer/);
+  });
+
+  it("does not warn about a consumed work queue, an empty one, or retry queues (never consumed)", () => {
+    expect(
+      statusWarnings([
+        row({ name: "matches", role: "work", ready: 50, consumers: 2 }),
+        row({ name: "matches.retry.60000ms", role: "retry", ready: 10, consumers: 0 }),
+        row({ name: "matches.dead_letter", role: "dead_letter", ready: 0, consumers: 0 }),
+      ]),
+    ).toEqual([]);
+    expect(statusWarnings([row({ name: "matches", role: "work", ready: 0, consumers: 0 })])).toEqual([]);
+  });
+
+  it("warns when the dead-letter queue is not empty, unacked included", () => {
+    expect(statusWarnings([row({ name: "matches.dead_letter", role: "dead_letter", ready: 0, unacked: 1 })])).toEqual([
+      "dead-letter queue matches.dead_letter holds 1 message: see matchflow dlq list",
+    ]);
+  });
+
+  it("reports missing queues in one line and nothing else about them", () => {
+    const missing = { exists: false, ready: null, unacked: null, consumers: null };
+    const w = statusWarnings([row({ name: "matches", role: "work", ...missing }), row({ name: "matches.dead_letter", role: "dead_letter", ...missing })]);
+    expect(w).toEqual(["queues matches, matches.dead_letter do not exist (workers and publishers declare the topology when they start; check MATCHES_QUEUE and the vhost)"]);
+  });
+});
+
+describe("formatQueueStatus", () => {
+  it("prints rates only for management figures, unknown unacked as ?, missing queues as missing", () => {
+    const queues = [row({ name: "matches", role: "work", ready: 3, unacked: null, consumers: 0 }), row({ name: "matches.retry.60000ms", role: "retry", delayMs: 60000, exists: false, ready: null, unacked: null, consumers: null })];
+    const text = formatQueueStatus({ source: "amqp", broker: "127.0.0.1:5672 vhost /", queues, warnings: statusWarnings(queues), notes: ["management API unreachable"] });
+    expect(text).toContain("figures from AMQP");
+    expect(text.split("\n")[1]).not.toMatch(/publish|deliver/);
+    expect(text).toMatch(/matches\s+work\s+3\s+\?\s+0/);
+    expect(text).toMatch(/matches\.retry\.60000ms\s+retry 60000ms\s+missing/);
+    expect(text).toContain("note: management API unreachable");
+    expect(text).toContain("warning: 3 messages wait in matches with no consumer");
+
+    const mgmt = formatQueueStatus({ source: "management", broker: "b", queues: [row({ name: "matches", role: "work", ready: 1, consumers: 1, publishRate: 12.34, deliverRate: 0 })], warnings: [], notes: [] });
+    expect(mgmt).toMatch(/publish\s+deliver/);
+    expect(mgmt).toMatch(/12\.3\/s\s+0\/s/);
+  });
+});
