@@ -1,0 +1,106 @@
+/**
+ * Python producers -> matchflow: Celery's `send_task` (protocol 2) and the seed's raw protocol-1
+ * JSON publish both decode (decodeTask + validateForConsumer) into the same MatchData; our
+ * protocol-2 encoding of the same task is byte-identical to Celery's; and a Celery producer
+ * declaring after matchflow works.
+ */
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type ChannelModel, type GetMessage } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { declareTopology, topologyNames } from "../../src/broker/topology.js";
+import { amqpInt, decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
+import { loadConfig } from "../../src/config.js";
+import { validateForConsumer, type MatchData } from "../../src/contract/index.js";
+import { silentLogger } from "../../src/log.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { runCeleryProducer } from "../interop/celery-process.js";
+
+const config = loadConfig({});
+const names = topologyNames(config.topology, config.retry);
+const dir = mkdtempSync(join(tmpdir(), "mf-producer-"));
+const MATCHES = [
+  { home_team: "Société Ñandú 'FC'", away_team: 'Away "B"', match_date: "2025-09-06", age_group: "U14", match_type: "League", home_score: 2, away_score: 0, external_match_id: "py-1" },
+  { home_team: "Home", away_team: "Away", match_date: "2025-10-11", age_group: "U17", match_type: "League", league: "Academy", match_status: "scheduled", external_match_id: "py-2" },
+];
+
+let vhost: TestVhost;
+let model: ChannelModel;
+
+beforeAll(async () => {
+  vhost = await createVhost("cprod");
+  model = await connect(vhost.url);
+  writeFileSync(join(dir, "matches.json"), JSON.stringify(MATCHES));
+});
+
+afterAll(async () => {
+  await model?.close().catch(() => undefined);
+  await vhost?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function takeAll(n: number): Promise<GetMessage[]> {
+  const ch = await model.createChannel();
+  const out: GetMessage[] = [];
+  for (let i = 0; i < 400 && out.length < n; i++) {
+    const msg = await ch.get("matches", { noAck: true });
+    if (msg) out.push(msg);
+    else await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await ch.close();
+  return out;
+}
+
+function decodeMatch(msg: GetMessage): { taskId: string; protocol: number; match: MatchData; raw: unknown } {
+  const env = decodeTask(msg.content, msg.properties, { maxBytes: config.maxMessageBytes });
+  expect(env.taskName).toBe("celery_tasks.match_tasks.process_match_data");
+  const valid = validateForConsumer(env.args[0]);
+  if (!valid.ok) throw new Error(JSON.stringify(valid.issues));
+  expect(valid.unknownFields).toEqual([]);
+  return { taskId: env.taskId, protocol: env.protocol, match: valid.match, raw: env.args[0] };
+}
+
+describe("Python Celery producers -> matchflow decoding", () => {
+  it("matchflow declares, then a Celery producer declares the same queue without error", async () => {
+    expect((await declareTopology(model, names, { queueType: "classic", log: silentLogger })).warnings).toEqual([]);
+    await expect(runCeleryProducer(vhost.url, "declare")).resolves.toEqual([]);
+  });
+
+  it("send_task (v2) and a raw v1 publish decode into the same MatchData", async () => {
+    const v2Ids = await runCeleryProducer(vhost.url, "v2", join(dir, "matches.json"));
+    const v2 = (await takeAll(2)).map((m) => ({ msg: m, ...decodeMatch(m) }));
+    const v1Ids = await runCeleryProducer(vhost.url, "v1", join(dir, "matches.json"));
+    const v1 = (await takeAll(2)).map(decodeMatch);
+
+    expect(v2.map((d) => d.protocol)).toEqual([2, 2]);
+    expect(v1.map((d) => d.protocol)).toEqual([1, 1]);
+    expect(v2.map((d) => d.taskId)).toEqual(v2Ids);
+    expect(v1.map((d) => d.taskId)).toEqual(v1Ids);
+    expect(v1.map((d) => d.match)).toEqual(v2.map((d) => d.match));
+    expect(v2.map((d) => d.raw)).toEqual(MATCHES);
+    expect(v2[0]!.match).toMatchObject({ home_team: "Société Ñandú 'FC'", season: "2025-26", match_status: "completed" });
+
+    // Our encoder, given what Celery chose (task id, origin, reply_to), reproduces Celery's message.
+    const celery = v2[0]!.msg;
+    const headers = celery.properties.headers as Record<string, unknown>;
+    const ours = encodeTaskV2({
+      taskName: String(headers.task),
+      taskId: String(headers.id),
+      args: [MATCHES[0]],
+      origin: String(headers.origin),
+      replyTo: String(celery.properties.replyTo),
+    });
+    expect(ours.content.toString("utf8")).toBe(celery.content.toString("utf8"));
+    expect({ ...ours.properties.headers, retries: 0 }).toEqual(headers);
+    expect(ours.properties.headers.retries).toEqual(amqpInt(0));
+    const theirs = celery.properties as Record<string, unknown>;
+    expect(ours.properties).toMatchObject({
+      contentType: theirs.contentType,
+      contentEncoding: theirs.contentEncoding,
+      correlationId: theirs.correlationId,
+      deliveryMode: theirs.deliveryMode,
+      priority: theirs.priority,
+    });
+  });
+});

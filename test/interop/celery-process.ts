@@ -1,0 +1,65 @@
+/**
+ * Running the real Python Celery (Debian's python3-celery, under /usr/bin/python3) from tests:
+ * a solo worker whose task writes what it received to an NDJSON file, and the producer script.
+ */
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+export const INTEROP_DIR = fileURLToPath(new URL(".", import.meta.url));
+export const PYTHON = process.env.MATCHFLOW_CELERY_PYTHON ?? "/usr/bin/python3";
+
+/** Celery writes the default vhost as "//"; ours are named, so the URL is used as it is. */
+export interface CeleryWorker {
+  child: ChildProcess;
+  /** Everything the worker printed, for failure messages. */
+  output(): string;
+  /** The received tasks so far, one per line of the output file. */
+  received(): { args: unknown[]; kwargs: Record<string, unknown>; id: string; retries: number }[];
+  stop(): Promise<void>;
+}
+
+export function startCeleryWorker(brokerUrl: string, outFile: string): CeleryWorker {
+  const child = spawn(
+    PYTHON,
+    ["-m", "celery", "-A", "celery_tasks.match_tasks", "worker", "-P", "solo", "-c", "1", "-Q", "matches", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+    { cwd: INTEROP_DIR, env: { ...process.env, MATCHFLOW_INTEROP_BROKER: brokerUrl, MATCHFLOW_INTEROP_OUT: outFile, PYTHONDONTWRITEBYTECODE: "1" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let log = "";
+  child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return {
+    child,
+    output: () => log,
+    received() {
+      if (!existsSync(outFile)) return [];
+      return readFileSync(outFile, "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as { args: unknown[]; kwargs: Record<string, unknown>; id: string; retries: number });
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Runs send_tasks.py; returns the task ids it printed. */
+export async function runCeleryProducer(brokerUrl: string, mode: "v1" | "v2" | "declare", matchesFile?: string): Promise<string[]> {
+  const args = ["send_tasks.py", brokerUrl, mode, ...(matchesFile ? [matchesFile] : [])];
+  const { stdout } = await promisify(execFile)(PYTHON, args, { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+  return stdout.split("\n").filter((l) => l.trim() !== "");
+}
+
+/** Polls a condition (no fixed sleeps in assertions): resolves when it holds, fails after `attempts`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, options: { attempts?: number; intervalMs?: number; details?: () => string } = {}): Promise<void> {
+  const attempts = options.attempts ?? 1200;
+  for (let i = 0; i < attempts; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 50));
+  }
+  throw new Error(`timed out waiting for ${what}${options.details ? `\n${options.details()}` : ""}`);
+}

@@ -1,0 +1,48 @@
+"""Publishes matches the two ways the original system's producers did, for interop tests.
+
+    /usr/bin/python3 send_tasks.py <broker-url> v2 <matches.json>   # app.send_task (protocol 2)
+    /usr/bin/python3 send_tasks.py <broker-url> v1 <matches.json>   # raw protocol-1 JSON body
+    /usr/bin/python3 send_tasks.py <broker-url> declare              # what a Celery producer declares
+
+Prints one task id per line. The v1 path is the seed's production scraper: a JSON body
+{"id", "task", "args", "kwargs", "retries", "eta", "expires"} with delivery_mode=2, published
+through kombu to the work exchange.
+"""
+import json
+import sys
+import uuid
+
+from celery import Celery
+from kombu import Connection, Exchange, Producer, Queue
+
+TASK = "celery_tasks.match_tasks.process_match_data"
+url, mode = sys.argv[1], sys.argv[2]
+exchange = Exchange("matches", type="direct", durable=True)
+queue = Queue("matches", exchange, routing_key="matches.process")
+
+if mode == "declare":
+    with Connection(url) as conn:
+        queue(conn.default_channel).declare()
+    sys.exit(0)
+
+matches = json.load(open(sys.argv[3], encoding="utf-8"))
+
+if mode == "v2":
+    app = Celery("producer", broker=url)
+    app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True,
+                    broker_transport_options={"confirm_publish": True})
+    for match in matches:
+        result = app.send_task(TASK, args=[match], queue=queue, routing_key="matches.process")
+        print(result.id)
+elif mode == "v1":
+    with Connection(url, transport_options={"confirm_publish": True}) as conn:
+        producer = Producer(conn.default_channel, exchange=exchange, routing_key="matches.process")
+        for match in matches:
+            task_id = str(uuid.uuid4())
+            body = json.dumps({"id": task_id, "task": TASK, "args": [match], "kwargs": {},
+                               "retries": 0, "eta": None, "expires": None})
+            producer.publish(body, content_type="application/json", content_encoding="utf-8",
+                             delivery_mode=2, declare=[queue])
+            print(task_id)
+else:
+    sys.exit("mode must be v1, v2 or declare")
