@@ -1,0 +1,158 @@
+/**
+ * `queue status` and `queue purge` against the real RabbitMQ: counts over AMQP and from the
+ * management API, the stranded-messages and dead-letter warnings, missing queues, the JSON
+ * shape and exit codes of the CLI.
+ */
+import { connect, type Channel, type ChannelModel } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { declareTopology, topologyNames } from "../../src/broker/topology.js";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { loadConfig } from "../../src/config.js";
+import { silentLogger } from "../../src/log.js";
+import type { QueueRow, QueueStatusReport } from "../../src/ops/queue-status-report.js";
+import { queueStatus } from "../../src/ops/queue-status.js";
+import { runCli, until } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+
+const config = loadConfig({});
+const names = topologyNames(config.topology, config.retry);
+let vhost: TestVhost;
+let empty: TestVhost;
+let amqp: ChannelModel;
+
+async function publishWork(n: number): Promise<void> {
+  const ch = await amqp.createConfirmChannel();
+  for (let i = 0; i < n; i++) {
+    const m = encodeTaskV2({ taskName: config.topology.taskName, taskId: `status-${i}-${Math.random()}`, args: [makeMatch("status", i)] });
+    ch.publish(names.exchange, names.routingKey, m.content, m.properties);
+  }
+  await ch.waitForConfirms();
+  await ch.close();
+}
+
+async function publishDeadLetters(n: number): Promise<void> {
+  const ch = await amqp.createConfirmChannel();
+  for (let i = 0; i < n; i++) ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, Buffer.from("{}"), { contentType: "application/json", headers: { "x-matchflow-error-code": "test" } });
+  await ch.waitForConfirms();
+  await ch.close();
+}
+
+function work(report: QueueStatusReport): QueueRow {
+  return report.queues.find((q) => q.role === "work") as QueueRow;
+}
+
+beforeAll(async () => {
+  vhost = await createVhost("opsstatus");
+  empty = await createVhost("opsempty");
+  amqp = await connect(vhost.url);
+  await declareTopology(amqp, names, { queueType: "classic", log: silentLogger });
+});
+
+afterAll(async () => {
+  await amqp?.close();
+  await vhost?.drop();
+  await empty?.drop();
+});
+
+describe("queue status", () => {
+  let consumer: Channel | undefined;
+
+  it("over AMQP: counts waiting messages and warns when nobody consumes them", async () => {
+    await publishWork(7);
+    const report = await queueStatus({ names, amqpUrl: vhost.url, log: silentLogger });
+    expect(report.source).toBe("amqp");
+    expect(report.queues.map((q) => q.name)).toEqual([names.queue, names.deadLetterQueue, ...names.delayQueues.map((d) => d.name)]);
+    expect(work(report)).toMatchObject({ exists: true, ready: 7, consumers: 0, unacked: null });
+    expect(report.warnings).toEqual([expect.stringMatching(/^7 messages wait in matches with no consumer/)]);
+  });
+
+  it("no stranded warning once a consumer is attached", async () => {
+    consumer = await amqp.createChannel();
+    await consumer.prefetch(1);
+    const delivered = new Promise<void>((resolve) => void consumer?.consume(names.queue, () => resolve(), { noAck: false }));
+    await delivered;
+    const report = await queueStatus({ names, amqpUrl: vhost.url, log: silentLogger });
+    expect(work(report)).toMatchObject({ ready: 6, consumers: 1 });
+    expect(report.warnings).toEqual([]);
+  });
+
+  it("from the management API: unacked counts and rates too", async () => {
+    let report: QueueStatusReport | undefined;
+    // Management statistics are sampled every few seconds: wait until they show our state.
+    await until(
+      async () => {
+        report = await queueStatus({ names, amqpUrl: vhost.url, managementUrl: vhost.managementUrl, log: silentLogger });
+        const w = work(report);
+        return w.ready === 6 && w.unacked === 1 && w.consumers === 1;
+      },
+      60_000,
+      "management figures",
+    );
+    expect(report?.source).toBe("management");
+    expect(work(report as QueueStatusReport).publishRate).toEqual(expect.any(Number));
+    expect(work(report as QueueStatusReport).deliverRate).toEqual(expect.any(Number));
+    expect(report?.queues.every((q) => q.exists)).toBe(true);
+    await consumer?.close();
+  });
+
+  it("warns when the dead-letter queue is not empty", async () => {
+    await publishDeadLetters(2);
+    const report = await queueStatus({ names, amqpUrl: vhost.url, log: silentLogger });
+    expect(report.warnings).toContain("dead-letter queue matches.dead_letter holds 2 messages: see matchflow dlq list");
+  });
+
+  it("falls back to AMQP, with a note, when the management API does not answer", async () => {
+    const report = await queueStatus({ names, amqpUrl: vhost.url, managementUrl: "http://127.0.0.1:1", log: silentLogger });
+    expect(report.source).toBe("amqp");
+    expect(report.notes).toEqual([expect.stringMatching(/management API at http:\/\/127\.0\.0\.1:1\/api is unreachable/)]);
+    expect(work(report).ready).toBe(7);
+  });
+
+  it("reports missing queues as missing, over AMQP and from the management API", async () => {
+    for (const managementUrl of [undefined, empty.managementUrl]) {
+      const report = await queueStatus({ names, amqpUrl: empty.url, managementUrl, log: silentLogger });
+      expect(report.queues.every((q) => !q.exists && q.ready === null)).toBe(true);
+      expect(report.warnings).toEqual([expect.stringMatching(/^queues matches, matches\.dead_letter, .* do not exist/)]);
+    }
+  });
+});
+
+describe("queue CLI", () => {
+  it("`queue status --json` prints the report and exits 0", async () => {
+    const { code, stdout } = await runCli(["queue", "status", "--json"], { RABBITMQ_URL: vhost.url });
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as QueueStatusReport;
+    expect(report).toMatchObject({ source: "amqp", broker: `127.0.0.1:5672 vhost ${vhost.name}`, notes: [] });
+    expect(report.queues[0]).toEqual({ name: "matches", role: "work", exists: true, ready: 7, unacked: null, consumers: 0, publishRate: null, deliverRate: null });
+    expect(report.warnings).toHaveLength(2);
+  });
+
+  it("`queue status` on a missing topology exits 0 and says so", async () => {
+    const { code, stdout } = await runCli(["queue", "status"], { RABBITMQ_URL: empty.url, RABBITMQ_MANAGEMENT_URL: empty.managementUrl });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^matches\s+work\s+missing/m);
+    expect(stdout).toMatch(/^warning: queues matches, /m);
+  });
+
+  it("exits 4 with one clear line when the broker is unreachable", async () => {
+    const { code, stderr } = await runCli(["queue", "status"], { RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/" });
+    expect(code).toBe(4);
+    expect(stderr.trim().split("\n")).toEqual(["matchflow: cannot connect to RabbitMQ at 127.0.0.1:1 vhost /: connection refused"]);
+  });
+
+  it("`queue purge` refuses without --yes (exit 2) and purges with it", async () => {
+    const refused = await runCli(["queue", "purge"], { RABBITMQ_URL: vhost.url });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to purge work queue matches without --yes/);
+    const ch = await amqp.createChannel();
+    expect((await ch.checkQueue(names.queue)).messageCount).toBe(7);
+
+    const purged = await runCli(["queue", "purge", "--yes"], { RABBITMQ_URL: vhost.url });
+    expect(purged.code).toBe(0);
+    expect(purged.stdout).toBe("purged 7 messages from matches\n");
+    expect((await ch.checkQueue(names.queue)).messageCount).toBe(0);
+    expect((await ch.checkQueue(names.deadLetterQueue)).messageCount).toBe(2);
+    await ch.close();
+  });
+});
