@@ -94,7 +94,7 @@ describe("Python Celery producers -> matchflow decoding", () => {
     expect(ours.content.toString("utf8")).toBe(celery.content.toString("utf8"));
     expect({ ...ours.properties.headers, retries: 0 }).toEqual(headers);
     expect(ours.properties.headers.retries).toEqual(amqpInt(0));
-    const theirs = celery.properties as Record<string, unknown>;
+    const theirs = celery.properties as unknown as Record<string, unknown>;
     expect(ours.properties).toMatchObject({
       contentType: theirs.contentType,
       contentEncoding: theirs.contentEncoding,
