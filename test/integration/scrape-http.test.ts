@@ -1,0 +1,100 @@
+/** The feed fetcher and scrape() against a real local HTTP server (fetch is never mocked). */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateSeasonFeed } from "../../bench/feeds/generate.js";
+import { silentLogger } from "../../src/log.js";
+import { scrape, type ScrapeOptions } from "../../src/scraper/scrape.js";
+import { createFeedFetcher } from "../../src/sources/http.js";
+import { closedPort, startFeedServer, type FeedServer } from "../fixtures/feed-server.js";
+
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8"));
+const SCHEDULE = "/data/schedule/mls-next-league-26-27.json";
+const STANDINGS = "/data/standings/mls-next-league-26-27.json";
+const fast = () => createFeedFetcher({ timeoutMs: 2000, baseDelayMs: 5, log: silentLogger });
+const caught = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err as Error & { code?: string; kind?: string });
+
+let server: FeedServer;
+beforeAll(async () => {
+  server = await startFeedServer({ [SCHEDULE]: fixture("schedule-league-26-27.json"), [STANDINGS]: fixture("standings-league-26-27.json") });
+});
+afterAll(async () => {
+  await server.close();
+});
+
+describe("feed fetching over HTTP", () => {
+  it("retries 5xx answers with backoff and then succeeds", async () => {
+    const path = "/data/schedule/retry-then-ok.json";
+    server.set(path, { events: [] });
+    server.failNext(path, [503, 502]);
+    const fetcher = fast();
+    expect(await fetcher.json(`${server.url}${path}`, "schedule retry-then-ok")).toEqual({ events: [] });
+    expect(server.hits.get(path)).toBe(3);
+  });
+
+  it("gives up after 3 attempts with source_unreachable naming the host", async () => {
+    const path = "/data/schedule/always-503.json";
+    server.failNext(path, [503, 503, 503, 503]);
+    const err = await caught(fast().json(`${server.url}${path}`, "schedule always-503"));
+    expect(err).toMatchObject({ code: "source_unreachable", kind: "transient" });
+    expect(err!.message).toContain(new URL(server.url).host);
+    expect(err!.message).toContain("HTTP 503");
+    expect(server.hits.get(path)).toBe(3);
+  });
+
+  it("the HTML shell for an unknown key is a loud, non-retried source_unreadable naming the key", async () => {
+    const path = "/data/schedule/mls-next-league-30-31.json";
+    const err = await caught(fast().json(`${server.url}${path}`, "schedule mls-next-league-30-31"));
+    expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
+    expect(err!.message).toMatch(/schedule mls-next-league-30-31: .* did not answer JSON \(it starts "<!doctype html>/);
+    expect(server.hits.get(path)).toBe(1);
+  });
+
+  it("a 404 is not retried", async () => {
+    server.failNext("/gone.json", [404]);
+    const err = await caught(fast().json(`${server.url}/gone.json`, "gone"));
+    expect(err).toMatchObject({ code: "source_unreadable" });
+    expect(server.hits.get("/gone.json")).toBe(1);
+  });
+
+  it("an unreachable port is source_unreachable with a one-line message", async () => {
+    const port = await closedPort();
+    const err = await caught(fast().json(`http://127.0.0.1:${port}/data/schedule/x.json`, "schedule x"));
+    expect(err).toMatchObject({ code: "source_unreachable", kind: "transient" });
+    expect(err!.message).toBe(`cannot reach 127.0.0.1:${port} for schedule x: ECONNREFUSED (3 attempts)`);
+  });
+
+  it("a server that never answers times out (HTTP_TIMEOUT) and counts as unreachable", async () => {
+    server.hang("/slow.json");
+    const fetcher = createFeedFetcher({ timeoutMs: 150, baseDelayMs: 5, log: silentLogger });
+    const err = await caught(fetcher.json(`${server.url}/slow.json`, "slow"));
+    expect(err).toMatchObject({ code: "source_unreachable" });
+    expect(err!.message).toContain("timed out");
+    expect(server.hits.get("/slow.json")).toBe(3);
+  });
+});
+
+describe("scrape() over HTTP", () => {
+  const options = (o: Partial<ScrapeOptions> = {}): ScrapeOptions => ({ source: "assist", league: "Homegrown", seasonFirstYear: 2026, assistBaseUrl: server.url, modular11BaseUrl: server.url, ...o });
+
+  it("downloads each feed once per run, however many targets use it", async () => {
+    const before = [server.hits.get(SCHEDULE) ?? 0, server.hits.get(STANDINGS) ?? 0];
+    const fetcher = fast();
+    const deps = { fetcher, now: () => new Date("2026-09-20T00:00:00Z"), log: silentLogger };
+    const u13 = await scrape(options({ ageGroups: ["U13"] }), deps);
+    const u14 = await scrape(options({ ageGroups: ["U14"], division: "Florida" }), deps);
+    const both = await scrape(options({ ageGroups: ["U13", "U14"] }), deps);
+    expect([u13.matches.length, u14.matches.length, both.matches.length]).toEqual([1, 2, 4]);
+    expect([server.hits.get(SCHEDULE)! - before[0]!, server.hits.get(STANDINGS)! - before[1]!]).toEqual([1, 1]);
+    expect(fetcher.stats).toEqual({ requests: 6, downloads: 2 });
+  });
+
+  it("reads a generated full season served over HTTP", async () => {
+    const feed = generateSeasonFeed({ events: 2000, seasonFirstYear: 2027, seed: 3 });
+    server.set("/data/schedule/mls-next-league-27-28.json", feed.schedule);
+    server.set("/data/standings/mls-next-league-27-28.json", feed.standings);
+    const result = await scrape(options({ seasonFirstYear: 2027 }), { fetcher: fast(), now: () => new Date("2028-01-01T00:00:00Z"), log: silentLogger });
+    expect(result.counts.events).toBe(feed.schedule.events.length);
+    expect(result.matches.length).toBe(feed.schedule.events.length);
+    expect(result.counts.postponed).toBe(feed.facts.postponed);
+  });
+});
