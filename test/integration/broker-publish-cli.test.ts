@@ -1,0 +1,73 @@
+/** `matchflow publish` as a user runs it: a real process, stdin or --file, exit codes. */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "mf-publish-cli-"));
+let vhost: TestVhost;
+
+function run(args: string[], env: Record<string, string | undefined>, stdin = ""): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const valid = (i: number) => JSON.stringify({ home_team: `H${i}`, away_team: `A${i}`, match_date: "2025-09-06", age_group: "U15", match_type: "League", external_match_id: `cli-${i}` });
+
+beforeAll(async () => {
+  vhost = await createVhost("cli");
+});
+
+afterAll(async () => {
+  await vhost?.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("matchflow publish", () => {
+  it("reads NDJSON from stdin, reports counts, exits 1 when some are invalid", async () => {
+    const input = [valid(1), valid(2), '{"home_team": "lonely"}', "", "{broken", valid(3)].join("\n");
+    const r = await run(["publish"], { RABBITMQ_URL: vhost.url }, input);
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("3 submitted, 2 invalid, 0 failed");
+    expect(r.stderr).toMatch(/match 3: invalid: .*away_team is required/);
+    // Blank lines are skipped: the 4th match is on line 5.
+    expect(r.stderr).toMatch(/match 4: invalid: line 5 is not valid JSON/);
+    expect(r.code).toBe(1);
+    expect((await vhost.queue("matches")) ?? {}).toHaveProperty("arguments", {});
+  });
+
+  it("reads a JSON array from --file and exits 0 when everything was submitted", async () => {
+    const file = join(dir, "matches.json");
+    writeFileSync(file, `[${valid(10)}, ${valid(11)}]`);
+    const r = await run(["publish", "--file", file], { RABBITMQ_URL: vhost.url });
+    expect(r.stdout.trim()).toBe("2 submitted, 0 invalid, 0 failed");
+    expect(r.code).toBe(0);
+  });
+
+  it("exits 4 with one line naming the broker (no password) when RabbitMQ is unreachable", async () => {
+    const r = await run(["publish"], { RABBITMQ_URL: "amqp://guest:hunter2@127.0.0.1:1/x" }, valid(1));
+    expect(r.code).toBe(4);
+    expect(r.stderr.trim()).toBe("matchflow: cannot connect to RabbitMQ at 127.0.0.1:1 vhost x: connection refused");
+  });
+
+  it("exits 2 with a clear message when RABBITMQ_URL is not set", async () => {
+    const r = await run(["publish"], {}, valid(1));
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/RABBITMQ_URL is not set/);
+  });
+});
