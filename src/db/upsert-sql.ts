@@ -62,7 +62,7 @@ const RECORD_TYPE = `x(
   age_group_id int, division_id int, match_type_id int, location text, source text, notes text,
   observed_at timestamptz, last_task_id text, raw jsonb)`;
 
-const INSERT_COLUMNS = [...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw"];
+const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw"];
 
 /** True when a person's postponed/cancelled status must survive this observation. */
 const KEEP_MANUAL_STATUS = `(m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled')
