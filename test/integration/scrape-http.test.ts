@@ -98,3 +98,30 @@ describe("scrape() over HTTP", () => {
     expect(result.counts.postponed).toBe(feed.facts.postponed);
   });
 });
+
+describe("scrape() from modular11 over HTTP", () => {
+  const page0 = readFileSync(new URL("../fixtures/modular11/page-u14-northeast-0.html", import.meta.url), "utf8");
+  const empty = readFileSync(new URL("../fixtures/modular11/page-empty.html", import.meta.url), "utf8");
+
+  it("pages with open_page from 0 until `No data available.`, for each age and group asked", async () => {
+    const seen: string[] = [];
+    server.route("/public_schedule/league/get_matches", (url) => {
+      const q = url.searchParams;
+      seen.push(`${q.get("age[]")}/${q.get("groups[]")}/${q.get("open_page")}/${q.get("status")}/${q.get("start_date")}/${q.get("end_date")}`);
+      // Two pages of rows (the same fixture page twice: duplicates must not double-count), then the end.
+      return Number(q.get("open_page")) < 2 ? page0 : empty;
+    });
+    const result = await scrape(
+      { source: "modular11", league: "Homegrown", seasonFirstYear: 2025, ageGroups: ["U14"], division: "northeast", from: "2025-09-01", to: "2026-06-30", assistBaseUrl: server.url, modular11BaseUrl: server.url },
+      { fetcher: fast(), now: () => new Date("2025-10-01T12:00:00Z"), log: silentLogger },
+    );
+    expect(seen).toEqual([0, 1, 2].map((p) => `22/41/${p}/all/2025-09-01 00:00:00/2026-06-30 23:59:59`));
+    expect(result.matches.map((m) => [m.external_match_id, m.match_status])).toEqual([
+      ["99963", "completed"],
+      ["99971", "scheduled"],
+      ["100412", "scheduled"],
+    ]);
+    expect(result.counts).toMatchObject({ duplicates: 3, malformed: 2 });
+    expect(result.matches.every((m) => m.source === "mlsnext-modular11" && m.division === "Northeast" && m.season === "2025-26")).toBe(true);
+  });
+});

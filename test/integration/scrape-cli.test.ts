@@ -1,0 +1,131 @@
+/**
+ * `matchflow scrape` as a child process (the real CLI) against a real local feed server and,
+ * for publishing, a real RabbitMQ vhost.
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { MatchDataInput } from "../../src/contract/index.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { closedPort, startFeedServer, type FeedServer } from "../fixtures/feed-server.js";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8"));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function matchflow(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(RABBITMQ_|DATABASE_URL|LOG_LEVEL|ASSIST_|LEAGUE|AGE_GROUP|DIVISION|MATCHES_)/.test(k)));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "scrape", ...args],
+      { cwd: ROOT, env: { ...clean, LOG_LEVEL: "warn", ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+let server: FeedServer;
+let base: Record<string, string>;
+beforeAll(async () => {
+  server = await startFeedServer({
+    "/data/schedule/mls-next-league-26-27.json": fixture("schedule-league-26-27.json"),
+    "/data/standings/mls-next-league-26-27.json": fixture("standings-league-26-27.json"),
+  });
+  base = { ASSIST_BASE_URL: server.url };
+});
+afterAll(async () => {
+  await server.close();
+});
+
+describe("matchflow scrape (dry run)", () => {
+  it("--no-submit --format json prints the matches and metadata; the summary goes to stderr", async () => {
+    const run = await matchflow(["--season", "2026", "--no-submit", "--format", "json"], base);
+    expect(run.code).toBe(0);
+    const doc = JSON.parse(run.stdout) as { metadata: { season: string; league: string; counts: { matches: number } }; matches: MatchDataInput[] };
+    expect(doc.metadata).toMatchObject({ season: "2026-27", league: "Homegrown", counts: { matches: 4 } });
+    expect(doc.matches.map((m) => m.external_match_id).sort()).toEqual(["26029", "26030", "26099", "27001"]);
+    expect(run.stderr).toContain("4 found, 0 submitted, 0 invalid, 0 failed (dry run: nothing published)");
+  });
+
+  it("--save writes {metadata, matches}; age group, conference and date filters apply", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "scrape-")), "out.json");
+    const run = await matchflow(["--season", "2026", "--no-submit", "--format", "ndjson", "--age-group", "U14", "--conference", "florida", "--from", "2026-09-01", "--to", "2026-09-30", "--save", file], base);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split("\n").map((l) => (JSON.parse(l) as MatchDataInput).external_match_id)).toEqual(["26030"]);
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { metadata: Record<string, unknown>; matches: MatchDataInput[] };
+    expect(saved.metadata).toMatchObject({ league: "Homegrown", age_groups: ["U14"], division: "florida", season: "2026-27", window: { from: "2026-09-01", to: "2026-09-30" }, source: "assist" });
+    expect(saved.metadata.scraped_at).toEqual(expect.any(String));
+    expect(saved.metadata.counts).toMatchObject({ matches: 1 });
+    expect(saved.matches).toHaveLength(1);
+  });
+
+  it("reads the recorded sample offline with --source-dir", async () => {
+    const run = await matchflow(["--source-dir", "samples/mlsnext", "--season", "2026", "--no-submit", "--format", "ndjson"]);
+    expect(run.code).toBe(0);
+    const matches = run.stdout.trim().split("\n").map((l) => JSON.parse(l) as MatchDataInput);
+    expect(matches.length).toBeGreaterThan(30);
+    const statuses = new Set(matches.map((m) => m.match_status));
+    expect(statuses).toContain("completed");
+    expect(statuses).toContain("postponed");
+  });
+
+  it("an unknown key (HTML shell) exits 3 with a message naming the key, no stack trace", async () => {
+    const run = await matchflow(["--season", "2031", "--no-submit"], base);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/^matchflow: .*mls-next-league-31-32.*did not answer JSON/m);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it("an unreachable source exits 3 with one clean line", async () => {
+    const port = await closedPort();
+    const run = await matchflow(["--season", "2026", "--no-submit"], { ASSIST_BASE_URL: `http://127.0.0.1:${port}` });
+    expect(run.code).toBe(3);
+    expect(run.stderr.trim()).toMatch(new RegExp(`^matchflow: cannot reach 127\\.0\\.0\\.1:${port} for (schedule|standings) mls-next-league-26-27: ECONNREFUSED \\(3 attempts\\)$`, "m"));
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it("bad flag values exit 2 with a clear message", async () => {
+    const run = await matchflow(["--age-group", "fourteen", "--no-submit"], base);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--age-group "fourteen" is not an age group like U14');
+  });
+});
+
+describe("matchflow scrape (publishing)", () => {
+  let vhost: TestVhost;
+  beforeAll(async () => {
+    vhost = await createVhost("scrape");
+  });
+  afterAll(async () => {
+    await vhost.drop();
+  });
+
+  it("publishes every match to the matches queue and prints the summary line", async () => {
+    const run = await matchflow(["--season", "2026"], { ...base, RABBITMQ_URL: vhost.url });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe("4 found, 4 submitted, 0 invalid, 0 failed");
+    // The management API refreshes queue counts every few seconds: wait for the condition.
+    let messages = -1;
+    for (let i = 0; i < 120 && messages !== 4; i += 1) {
+      messages = (await vhost.queue("matches"))?.messages ?? -1;
+      if (messages !== 4) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(messages).toBe(4);
+  });
+
+  it("an unreachable broker exits 4", async () => {
+    const port = await closedPort();
+    const run = await matchflow(["--season", "2026"], { ...base, RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}/` });
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/^matchflow: .*RabbitMQ/m);
+  });
+});
