@@ -53,7 +53,7 @@ export function registerDlq(program: Command): void {
     .argument("[task-ids...]", "task ids to requeue")
     .option("--all", "requeue every dead letter")
     .action(async (taskIds: string[], opts: { all?: boolean }) => {
-      if (opts.all === (taskIds.length > 0)) throw new PermanentError("usage", "dlq requeue needs either --all or one or more task ids (not both)");
+      if (Boolean(opts.all) === taskIds.length > 0) throw new PermanentError("usage", "dlq requeue needs either --all or one or more task ids (not both)");
       const { config, log, names, url } = setup("dlq requeue");
       const report = await withBroker(url, log, async (conn) => {
         // The copies must have somewhere to go; declaring is idempotent and tolerant.

@@ -1,0 +1,176 @@
+/**
+ * Dead-letter tooling against the real RabbitMQ, on dead letters shaped exactly as the worker
+ * makes them (`buildDeadLetter`): non-destructive listing in order, show, selective requeue
+ * (retries reset, failure headers gone, undecodable bytes intact), a refused unroutable
+ * requeue that keeps the dead letter, and purge.
+ */
+import { connect, type ChannelModel, type GetMessage } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MF_HEADERS } from "../../src/broker/headers.js";
+import { declareTopology, topologyNames } from "../../src/broker/topology.js";
+import { decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
+import { loadConfig } from "../../src/config.js";
+import { PermanentError, TransientError, type MatchflowError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
+import { buildDeadLetter } from "../../src/worker/outgoing.js";
+import { runCli } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+
+const config = loadConfig({});
+const names = topologyNames(config.topology, config.retry);
+const TASK = config.topology.taskName;
+const MAX = config.maxMessageBytes;
+const GARBAGE = Buffer.from([0x5b, 0x5b, 0xff, 0x7b]);
+let vhost: TestVhost;
+let amqp: ChannelModel;
+
+async function deadLetter(msg: EncodedMessage, error: MatchflowError, attempts: number): Promise<void> {
+  const dl = buildDeadLetter({ content: msg.content, properties: msg.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, error, attempts, Date.now());
+  const ch = await amqp.createConfirmChannel();
+  ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+  await ch.waitForConfirms();
+  await ch.close();
+}
+
+async function count(queue: string): Promise<number> {
+  const ch = await amqp.createChannel();
+  try {
+    return (await ch.checkQueue(queue)).messageCount;
+  } finally {
+    await ch.close();
+  }
+}
+
+async function takeAll(queue: string): Promise<GetMessage[]> {
+  const ch = await amqp.createChannel();
+  const out: GetMessage[] = [];
+  for (;;) {
+    const m = await ch.get(queue, { noAck: true });
+    if (!m) break;
+    out.push(m);
+  }
+  await ch.close();
+  return out;
+}
+
+beforeAll(async () => {
+  vhost = await createVhost("opsdlq");
+  amqp = await connect(vhost.url);
+  await declareTopology(amqp, names, { queueType: "classic", log: silentLogger });
+  const outage = new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
+  for (let i = 1; i <= 3; i++) await deadLetter(encodeTaskV2({ taskName: TASK, taskId: `task-${i}`, args: [makeMatch("dlq", i)], retries: 3 }), outage, 4);
+  await deadLetter(encodeTaskV1({ taskName: TASK, taskId: "task-v1", args: [makeMatch("dlq", 4)], retries: 3 }), outage, 4);
+  const garbage = { content: GARBAGE, properties: { contentType: "application/json", contentEncoding: "utf-8", correlationId: "task-garbage", deliveryMode: 2, priority: 0, headers: {} } } as unknown as EncodedMessage;
+  await deadLetter(garbage, new PermanentError("malformed_json", "message body is not valid UTF-8"), 1);
+});
+
+afterAll(async () => {
+  await amqp?.close();
+  await vhost?.drop();
+});
+
+const ORDER = ["task-1", "task-2", "task-3", "task-v1", "task-garbage"];
+
+describe("dlq list / show", () => {
+  it("lists every dead letter in queue order with its reason, and leaves them all in place", async () => {
+    const listing = await listDeadLetters(amqp, names, { limit: 100, maxBytes: MAX });
+    expect(listing).toMatchObject({ queue: "matches.dead_letter", exists: true, total: 5 });
+    expect(listing.items.map((d) => d.taskId)).toEqual(ORDER);
+    expect(listing.items[0]).toMatchObject({ externalMatchId: "dlq-1", errorCode: "db_lock_timeout", errorMessage: "canceling statement due to lock timeout", attempts: 4 });
+    expect(listing.items[0]?.failedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(listing.items[3]).toMatchObject({ externalMatchId: "dlq-4", protocol: 1 });
+    expect(listing.items[4]).toMatchObject({ errorCode: "malformed_json", attempts: 1, externalMatchId: null });
+    expect(listing.items[4]?.decodeError).toMatch(/UTF-8|JSON/);
+    expect(await count(names.deadLetterQueue)).toBe(5);
+    const again = await listDeadLetters(amqp, names, { limit: 100, maxBytes: MAX });
+    expect(again.items.map((d) => d.taskId)).toEqual(ORDER);
+  });
+
+  it("--limit shows the first N and still reports the total", async () => {
+    const listing = await listDeadLetters(amqp, names, { limit: 2, maxBytes: MAX });
+    expect(listing.total).toBe(5);
+    expect(listing.items.map((d) => d.taskId)).toEqual(["task-1", "task-2"]);
+    expect(await count(names.deadLetterQueue)).toBe(5);
+  });
+
+  it("show gives the decoded task and the headers of one dead letter", async () => {
+    const [detail] = await showDeadLetter(amqp, names, "task-2", { maxBytes: MAX });
+    expect(detail?.task?.args).toEqual([makeMatch("dlq", 2)]);
+    expect(detail?.task?.retries).toBe(3);
+    expect(detail?.headers[MF_HEADERS.originalRoutingKey]).toBe("matches.process");
+    expect(await showDeadLetter(amqp, names, "no-such-task", { maxBytes: MAX })).toEqual([]);
+    expect(await count(names.deadLetterQueue)).toBe(5);
+  });
+
+  it("the CLI prints the listing (table and --json) and `dlq show`", async () => {
+    const env = { RABBITMQ_URL: vhost.url };
+    const table = await runCli(["dlq", "list"], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^5 dead letters in matches\.dead_letter\n/);
+    expect(table.stdout).toMatch(/^task-1\s+dlq-1\s+db_lock_timeout\s+4\s+\S+\s+canceling statement/m);
+    const json = await runCli(["dlq", "list", "--json", "--limit", "1"], env);
+    expect(JSON.parse(json.stdout)).toMatchObject({ total: 5, items: [{ taskId: "task-1", externalMatchId: "dlq-1", attempts: 4 }] });
+    const show = await runCli(["dlq", "show", "task-v1"], env);
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.stdout)).toMatchObject({ taskId: "task-v1", protocol: 1, task: { args: [{ external_match_id: "dlq-4" }] } });
+    const missing = await runCli(["dlq", "show", "nope"], env);
+    expect(missing.code).toBe(1);
+    expect(await count(names.deadLetterQueue)).toBe(5);
+  });
+});
+
+describe("dlq requeue / purge", () => {
+  it("refuses an unroutable requeue and keeps the dead letter", async () => {
+    const nowhere = { ...names, routingKey: "no.binding" };
+    await expect(requeueDeadLetters(amqp, nowhere, { taskIds: ["task-1"] }, { maxBytes: MAX })).rejects.toMatchObject({ code: "requeue_failed" });
+    expect(await count(names.deadLetterQueue)).toBe(5);
+    expect(await count(names.queue)).toBe(0);
+  });
+
+  it("requeues chosen task ids with retries reset, keeping the others in order", async () => {
+    const report = await requeueDeadLetters(amqp, names, { taskIds: ["task-2", "task-garbage", "missing-id"] }, { maxBytes: MAX });
+    expect(report.requeued).toEqual([
+      { taskId: "task-2", reencoded: true },
+      { taskId: "task-garbage", reencoded: false },
+    ]);
+    expect(report.notFound).toEqual(["missing-id"]);
+    expect((await listDeadLetters(amqp, names, { limit: 100, maxBytes: MAX })).items.map((d) => d.taskId)).toEqual(["task-1", "task-3", "task-v1"]);
+
+    const [task2, garbage] = await takeAll(names.queue);
+    const env = decodeTask(task2?.content ?? Buffer.alloc(0), task2?.properties ?? {}, { maxBytes: MAX });
+    expect(env).toMatchObject({ taskId: "task-2", retries: 0, eta: null, args: [makeMatch("dlq", 2)] });
+    const headers = task2?.properties.headers ?? {};
+    expect(headers[MF_HEADERS.requeuedFrom]).toBe("matches.dead_letter");
+    expect(headers[MF_HEADERS.errorCode]).toBeUndefined();
+    expect(headers[MF_HEADERS.attempts]).toBeUndefined();
+    expect(task2?.properties.deliveryMode).toBe(2);
+    expect(garbage?.content.equals(GARBAGE)).toBe(true);
+    expect(garbage?.properties.correlationId).toBe("task-garbage");
+  });
+
+  it("`dlq requeue` needs --all or ids; --all moves everything to the work queue", async () => {
+    const env = { RABBITMQ_URL: vhost.url };
+    expect((await runCli(["dlq", "requeue"], env)).code).toBe(2);
+    expect((await runCli(["dlq", "requeue", "--all", "task-1"], env)).code).toBe(2);
+    const all = await runCli(["dlq", "requeue", "--all"], env);
+    expect(all.code).toBe(0);
+    expect(all.stdout).toBe("requeued 3 dead letters to exchange matches (routing key matches.process)\n");
+    expect(await count(names.deadLetterQueue)).toBe(0);
+    const moved = await takeAll(names.queue);
+    expect(moved.map((m) => decodeTask(m.content, m.properties, { maxBytes: MAX }).taskId)).toEqual(["task-1", "task-3", "task-v1"]);
+  });
+
+  it("`dlq purge` refuses without --yes (exit 2) and purges with it", async () => {
+    await deadLetter(encodeTaskV2({ taskName: TASK, taskId: "task-p", args: [makeMatch("dlq", 9)] }), new PermanentError("contract_violation", "bad"), 1);
+    const env = { RABBITMQ_URL: vhost.url };
+    const refused = await runCli(["dlq", "purge"], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/refusing to purge dead-letter queue matches\.dead_letter without --yes/);
+    expect(await count(names.deadLetterQueue)).toBe(1);
+    const purged = await runCli(["dlq", "purge", "--yes"], env);
+    expect(purged).toMatchObject({ code: 0, stdout: "purged 1 dead letter from matches.dead_letter\n" });
+    expect(await count(names.deadLetterQueue)).toBe(0);
+  });
+});
