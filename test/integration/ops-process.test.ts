@@ -1,0 +1,83 @@
+/**
+ * `matchflow process` against a real PostgreSQL database: it migrates an empty database first,
+ * writes valid matches (created, then unchanged, then updated), reports invalid ones with
+ * their errors and records them, and exits 1 when anything was invalid, 5 when the database
+ * is unreachable.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
+
+let db: TestDatabase;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase(); // not migrated: `process` migrates first
+  dir = await mkdtemp(path.join(tmpdir(), "matchflow-process-"));
+});
+
+afterAll(async () => {
+  await db?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** stdout without the JSON log lines (the logger writes to stdout too, e.g. "migration applied"). */
+function output(stdout: string): string {
+  return stdout
+    .split("\n")
+    .filter((line) => !line.startsWith("{"))
+    .join("\n");
+}
+
+async function query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe("matchflow process", () => {
+  it("writes a JSON array file, printing each outcome and a summary; invalid matches make it exit 1", async () => {
+    const file = path.join(dir, "matches.json");
+    const invalid = { ...makeMatch("proc", 9), away_team: undefined };
+    await writeFile(file, JSON.stringify([makeMatch("proc", 1), makeMatch("proc", 2), invalid]));
+    const run = await runCli(["process", "--file", file], { DATABASE_URL: db.url });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    expect(output(run.stdout)).toBe("proc-1: created\nproc-2: created\nproc-9: invalid: away_team is required\n2 created, 0 updated, 0 unchanged, 1 invalid, 0 failed\n");
+    const rows = await query<{ external_match_id: string }>("SELECT external_match_id FROM matches ORDER BY external_match_id");
+    expect(rows.map((r) => r.external_match_id)).toEqual(["proc-1", "proc-2"]);
+    const failures = await query<{ reason_code: string; external_match_id: string }>("SELECT reason_code, external_match_id FROM ingest_failures");
+    expect(failures).toEqual([{ reason_code: "contract_violation", external_match_id: "proc-9" }]);
+  });
+
+  it("reads NDJSON from stdin: the same match is unchanged, a newer result updates, exit 0", async () => {
+    const newer = makeMatch("proc", 2, { home_score: 9, away_score: 0, scraped_at: "2026-10-31T06:00:00Z" });
+    const input = `${JSON.stringify(makeMatch("proc", 1))}\n\n${JSON.stringify(newer)}\n`;
+    const run = await runCli(["process"], { DATABASE_URL: db.url }, { input });
+    expect(run.code).toBe(0);
+    expect(output(run.stdout)).toBe("proc-1: unchanged\nproc-2: updated\n0 created, 1 updated, 1 unchanged, 0 invalid, 0 failed\n");
+    expect(await query("SELECT home_score FROM matches WHERE external_match_id = $1", ["proc-2"])).toEqual([{ home_score: 9 }]);
+  });
+
+  it("reports a line that is not JSON as invalid by its number", async () => {
+    const run = await runCli(["process"], { DATABASE_URL: db.url }, { input: `${JSON.stringify(makeMatch("proc", 3))}\n{oops\n` });
+    expect(run.code).toBe(1);
+    expect(output(run.stdout)).toMatch(/^proc-3: created\nmatch 2: invalid: line 2 is not valid JSON/);
+  });
+
+  it("exits 5 with one line when the database is unreachable", async () => {
+    const run = await runCli(["process"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }, { input: "[]" });
+    expect(run.code).toBe(5);
+    expect(run.stderr.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toMatch(/database unreachable at 127\.0\.0\.1:1\/none/);
+  });
+});
