@@ -47,7 +47,8 @@ function asDriverError(err: unknown): DriverError {
 /** The SQLSTATE of a PostgreSQL error (pg or PGlite), if it is one. */
 export function sqlState(err: unknown): string | undefined {
   const code = asDriverError(err).code;
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  // Five characters, but not a Node error code that happens to be five letters (EPIPE).
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !SOCKET_CODES.has(code) ? code : undefined;
 }
 
 function messageOf(err: unknown): string {

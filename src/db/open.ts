@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import { TransientError, errorMessage } from "../errors.js";
+import { TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Database, Queryable, QueryResult } from "./database.js";
 import { classifyDbError, sqlState } from "./errors.js";
@@ -81,17 +81,43 @@ async function openPostgres(url: string, poolSize: number, log: Logger): Promise
     return last ? rows<R>(last) : { rows: [], rowCount: 0 };
   };
 
+  // Any failure to get a connection (refused, database not accepting connections, auth) means
+  // "the database is not there": the worker waits for it instead of burning retries.
+  // A checked-out client whose backend dies between two queries emits 'error' on itself (the
+  // pool only listens while it is idle); without a listener that would crash the process. The
+  // failing query (or the next one) reports the error to its caller anyway.
+  const listening = new WeakSet<pg.PoolClient>();
+  const acquire = async (): Promise<pg.PoolClient> => {
+    try {
+      const client = await pool.connect();
+      if (!listening.has(client)) {
+        listening.add(client);
+        client.on("error", (err) => log.warn({ err: errorMessage(err), database: where }, "database connection lost while in use"));
+      }
+      return client;
+    } catch (err) {
+      const classified = classifyDbError(err);
+      throw new TransientError("database_unreachable", `database unreachable at ${where}: ${classified.message}`, { cause: err });
+    }
+  };
+
   let closing: Promise<void> | undefined;
   return {
     kind: "postgres",
-    query: (sql, params) => query(pool, sql, params),
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-      let client: pg.PoolClient;
+    async query(sql, params) {
+      const client = await acquire();
+      let broken: Error | undefined;
       try {
-        client = await pool.connect();
+        return await query(client, sql, params);
       } catch (err) {
-        throw classifyDbError(err);
+        if (isMatchflowError(err) && err.code === "db_connection") broken = err;
+        throw err;
+      } finally {
+        client.release(broken);
       }
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await acquire();
       let broken: Error | undefined;
       try {
         await query(client, "BEGIN");

@@ -83,7 +83,8 @@ export async function lookupIds(tx: Queryable, kind: NameKind, keys: readonly Na
  * Creates missing rows race-free: `ON CONFLICT DO NOTHING` waits for a concurrent transaction
  * inserting the same key and then skips, so two resolutions of one new name give one row. The
  * caller looks the ids up again afterwards (a new statement sees rows committed meanwhile).
- * Rows are inserted in key order so two batches with overlapping names lock in the same order.
+ * Rows are inserted in key order so two batches with overlapping names lock in the same order;
+ * of several spellings of one name, the first in the batch is the one stored.
  */
 export async function insertMissing(tx: Queryable, kind: NameKind, keys: readonly NameKey[], seasonBounds?: (name: string) => { startDate: string; endDate: string }): Promise<void> {
   if (keys.length === 0) return;
@@ -93,8 +94,8 @@ export async function insertMissing(tx: Queryable, kind: NameKind, keys: readonl
     case "match_type":
       await tx.query(
         `INSERT INTO ${GLOBAL_TABLES[kind]} (name)
-         SELECT DISTINCT ON (mf_name_key(n.name)) ${TIDY_NAME} FROM unnest($1::text[]) AS n(name)
-          ORDER BY mf_name_key(n.name), n.name
+         SELECT DISTINCT ON (mf_name_key(n.name)) ${TIDY_NAME} FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
+          ORDER BY mf_name_key(n.name), n.ord
          ON CONFLICT (name_key) DO NOTHING`,
         [names(keys)],
       );
@@ -118,8 +119,8 @@ export async function insertMissing(tx: Queryable, kind: NameKind, keys: readonl
       await tx.query(
         `INSERT INTO ${table} (league_id, name)
          SELECT DISTINCT ON (n.scope, mf_name_key(n.name)) n.scope, ${TIDY_NAME}
-           FROM unnest($1::int[], $2::text[]) AS n(scope, name)
-          ORDER BY n.scope, mf_name_key(n.name), n.name
+           FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS n(scope, name, ord)
+          ORDER BY n.scope, mf_name_key(n.name), n.ord
          ON CONFLICT (league_id, name_key) DO NOTHING`,
         [scopes(keys), names(keys)],
       );

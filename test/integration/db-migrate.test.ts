@@ -1,0 +1,83 @@
+import { cp, mkdtemp, rm, writeFile, readFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { MIGRATIONS_DIR, migrate, readMigrations } from "../../src/db/migrate.js";
+import type { Database } from "../../src/db/database.js";
+import { BACKENDS, openBackend, useBackend } from "./db-backends.js";
+
+const EXPECTED_TABLES = ["age_groups", "divisions", "ingest_failures", "leagues", "match_types", "matches", "schema_migrations", "seasons", "team_aliases", "teams"];
+
+async function tables(db: Database): Promise<string[]> {
+  const { rows } = await db.query<{ table_name: string }>(
+    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+  );
+  return rows.map((r) => r.table_name);
+}
+
+describe.each(BACKENDS)("migrate on %s", (kind) => {
+  const backend = useBackend(kind, { migrated: false });
+
+  it("creates the schema on an empty database, then a second run applies nothing", async () => {
+    expect(await tables(backend().db)).toEqual([]);
+    const files = await readMigrations();
+    expect(files.map((f) => f.name)[0]).toBe("0001_initial.sql");
+
+    const first = await migrate(backend().db);
+    expect(first.applied).toEqual(files.map((f) => f.name));
+    expect(await tables(backend().db)).toEqual(EXPECTED_TABLES);
+
+    const second = await migrate(backend().db);
+    expect(second.applied).toEqual([]);
+    const { rows } = await backend().db.query<{ n: number | string }>("SELECT count(*) AS n FROM schema_migrations");
+    expect(Number(rows[0]?.n)).toBe(files.length);
+  });
+
+  it("refuses loudly when an applied migration file was changed", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mf-migrations-"));
+    try {
+      await cp(MIGRATIONS_DIR, dir, { recursive: true });
+      expect((await migrate(backend().db, { dir })).applied.length).toBeGreaterThan(0);
+      const file = path.join(dir, "0001_initial.sql");
+      await writeFile(file, `${await readFile(file, "utf8")}\n-- edited after it was applied\n`);
+      await expect(migrate(backend().db, { dir })).rejects.toMatchObject({ code: "migration_changed", kind: "permanent" });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("applies a new migration after the applied ones, in its own transaction", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mf-migrations-"));
+    try {
+      await cp(MIGRATIONS_DIR, dir, { recursive: true });
+      await migrate(backend().db, { dir });
+      // A failing migration rolls back entirely and is not recorded.
+      await writeFile(path.join(dir, "9998_broken.sql"), "CREATE TABLE mf_half_done (id int);\nSELECT no_such_function();\n");
+      await expect(migrate(backend().db, { dir })).rejects.toThrow(/no_such_function/);
+      expect(await tables(backend().db)).not.toContain("mf_half_done");
+      await rm(path.join(dir, "9998_broken.sql"));
+      await writeFile(path.join(dir, "9999_extra.sql"), "CREATE TABLE mf_extra (id int);");
+      expect((await migrate(backend().db, { dir })).applied).toEqual(["9999_extra.sql"]);
+      expect(await tables(backend().db)).toContain("mf_extra");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("migrate on postgres, concurrently", () => {
+  it("four workers migrating one empty database at once: no error, one set of tables", async () => {
+    const backend = await openBackend("postgres", { migrated: false });
+    try {
+      const dbs = [backend.db, ...(await Promise.all([1, 2, 3].map(() => backend.openAnother!())))];
+      const results = await Promise.all(dbs.map((db) => migrate(db)));
+      const appliedBy = results.filter((r) => r.applied.length > 0);
+      expect(appliedBy).toHaveLength(1);
+      expect(await tables(backend.db)).toEqual(EXPECTED_TABLES);
+      const { rows } = await backend.db.query<{ name: string }>("SELECT name FROM schema_migrations");
+      expect(rows.map((r) => r.name)).toEqual(appliedBy[0]?.applied);
+    } finally {
+      await backend.cleanup();
+    }
+  });
+});

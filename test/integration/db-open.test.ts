@@ -1,0 +1,93 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { migrate } from "../../src/db/migrate.js";
+import { openDatabase } from "../../src/db/open.js";
+import { BACKENDS, useBackend } from "./db-backends.js";
+
+describe("openDatabase", () => {
+  it("an unreachable PostgreSQL is a transient database_unreachable naming host:port, never the password", async () => {
+    const err: unknown = await openDatabase("postgres://matchflow:s3cret-pw@127.0.0.1:1/nowhere").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "database_unreachable", kind: "transient" });
+    const message = (err as Error).message;
+    expect(message).toContain("127.0.0.1:1");
+    expect(message).not.toContain("s3cret-pw");
+    expect(message.split("\n")).toHaveLength(1);
+  });
+
+  it("rejects an unknown URL scheme", async () => {
+    await expect(openDatabase("mysql://localhost/x")).rejects.toMatchObject({ code: "database_unreachable" });
+  });
+
+  it("pglite://<dir> persists across reopen", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mf-pglite-"));
+    try {
+      const first = await openDatabase(`pglite://${dir}`);
+      expect(first.kind).toBe("pglite");
+      await migrate(first);
+      await first.query("INSERT INTO leagues (name) VALUES ($1)", ["Academy"]);
+      await first.close();
+      await first.close(); // idempotent
+
+      const second = await openDatabase(`pglite://${dir}`);
+      try {
+        expect((await migrate(second)).applied).toEqual([]);
+        const { rows } = await second.query<{ name: string }>("SELECT name FROM leagues");
+        expect(rows).toEqual([{ name: "Academy" }]);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(BACKENDS)("Database on %s", (kind) => {
+  const backend = useBackend(kind);
+
+  it("commits on success, rolls back on throw, classifies SQL errors", async () => {
+    const { db } = backend();
+    expect(db.kind).toBe(kind);
+    await db.transaction(async (tx) => {
+      await tx.query("INSERT INTO leagues (name) VALUES ($1)", ["Committed"]);
+    });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query("INSERT INTO leagues (name) VALUES ($1)", ["Rolled back"]);
+        throw new Error("boom");
+      }),
+    ).rejects.toThrow("boom");
+    const { rows } = await db.query<{ name: string }>("SELECT name FROM leagues ORDER BY name");
+    expect(rows.map((r) => r.name)).toEqual(["Committed"]);
+    await expect(db.query("INSERT INTO leagues (name) VALUES ($1)", ["committed "])).rejects.toMatchObject({ code: "db_constraint", kind: "permanent" });
+    await expect(db.query("SELECT * FROM no_such_table")).rejects.toMatchObject({ code: "db_schema" });
+  });
+
+  it("concurrent transactions do not interleave: another never sees uncommitted rows", async () => {
+    const { db } = backend();
+    let releaseA: () => void = () => undefined;
+    const aMayFinish = new Promise<void>((resolve) => (releaseA = resolve));
+    const a = db
+      .transaction(async (tx) => {
+        await tx.query("INSERT INTO leagues (name) VALUES ($1)", ["Uncommitted"]);
+        await aMayFinish;
+        throw new Error("roll A back");
+      })
+      .catch((e: unknown) => e);
+    // B starts while A holds an uncommitted row. On PGlite (one connection) B must queue
+    // behind A; run inside A's session it would see A's row.
+    const b = db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ n: number | string }>("SELECT count(*) AS n FROM leagues WHERE name = $1", ["Uncommitted"]);
+      return Number(rows[0]?.n);
+    });
+    // Give B every chance to run before A finishes (a few turns of the event loop).
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    releaseA();
+    expect(await a).toMatchObject({ message: "roll A back" });
+    expect(await b).toBe(0);
+    const { rows } = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM leagues");
+    expect(Number(rows[0]?.n)).toBe(0);
+  });
+});
