@@ -66,7 +66,7 @@ const rows: [string, string][] = [
   ["scrape() incl. filters + contract, median of 3", `${median(scrapeRuns).toFixed(1)} ms (${matches} matches)`],
   ["peak RSS", mb(process.resourceUsage().maxRSS * 1024)],
   ["heap used now", mb(process.memoryUsage().heapUsed)],
-  [`target: warm < ${TARGET_MS} ms`, warmMedian < TARGET_MS ? "met" : "NOT met"],
+  [`target: warm < ${TARGET_MS} ms for 10,000 events`, eventsWanted === 10_000 ? (warmMedian < TARGET_MS ? "met" : "NOT met") : "n/a (other size)"],
 ];
 const w = Math.max(...rows.map(([k]) => k.length));
 console.log(`scraper benchmark (node ${process.version}, ${eventsWanted} events requested)`);

@@ -128,12 +128,13 @@ async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
   return { candidates: read.candidates, problems: read.problems, counts: { events: read.candidates.length + read.problems.length, malformed: read.problems.length }, feeds: [`${read.pages} modular11 page(s)`], placeholderDates: [] };
 }
 
+// Plain comparisons for dates and times (ISO text sorts as it reads); one collator for ids, so
+// that "9" < "10". (String#localeCompare per call made sorting 50,000 matches take seconds.)
+const ID_ORDER = new Intl.Collator("en", { numeric: true });
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function byKickoff(a: MatchDataInput, b: MatchDataInput): number {
-  return (
-    a.match_date.localeCompare(b.match_date) ||
-    (a.match_time ?? "").localeCompare(b.match_time ?? "") ||
-    (a.external_match_id ?? "").localeCompare(b.external_match_id ?? "", "en", { numeric: true })
-  );
+  return cmp(a.match_date, b.match_date) || cmp(a.match_time ?? "", b.match_time ?? "") || ID_ORDER.compare(a.external_match_id ?? "", b.external_match_id ?? "");
 }
 
 export async function scrape(options: ScrapeOptions, deps: ScrapeDeps): Promise<ScrapeResult> {
