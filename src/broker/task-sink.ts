@@ -8,10 +8,12 @@
  * bounded by the window. A message whose confirm never came (nack, channel closed, connection
  * lost) is published again, with the same task id, on a fresh channel once the connection is
  * back (at-least-once: the consumer's upsert makes a duplicate harmless), up to `maxAttempts`.
+ * Messages are published `mandatory`: one that no queue takes fails with `unroutable` instead
+ * of being confirmed and dropped.
  */
 import type { ConfirmChannel } from "amqplib";
 import type { EncodedMessage } from "../celery/codec.js";
-import { errorMessage, isMatchflowError, TransientError } from "../errors.js";
+import { errorMessage, isMatchflowError, PermanentError, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BrokerConnection } from "./connection.js";
 
@@ -38,6 +40,8 @@ interface Pending {
   msg: EncodedMessage;
   attempts: number;
   lastError: string | undefined;
+  /** The broker returned it as unroutable (mandatory flag); its ack follows. */
+  returned?: boolean;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -48,6 +52,8 @@ export class AmqpTaskSink implements TaskSink {
   private drained: Promise<void> | undefined;
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
+  /** Published messages by correlation id (the task id), to match a basic.return to its publish. */
+  private readonly awaitingReturn = new Map<string, Pending>();
   private readonly idleWaiters: (() => void)[] = [];
   private closed = false;
   private closePromise: Promise<void> | undefined;
@@ -95,9 +101,15 @@ export class AmqpTaskSink implements TaskSink {
       return;
     }
     p.attempts++;
+    const key = p.msg.properties.correlationId;
+    if (key !== undefined) this.awaitingReturn.set(key, p);
     try {
-      const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, p.msg.properties, (err: unknown) => {
+      // mandatory: a message no queue would take comes back (basic.return, before its ack)
+      // instead of being confirmed and silently dropped, the original system's stranded-queue failure.
+      const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, { ...p.msg.properties, mandatory: true }, (err: unknown) => {
+        if (key !== undefined && this.awaitingReturn.get(key) === p) this.awaitingReturn.delete(key);
         if (err) this.retryOrFail(p, errorMessage(err));
+        else if (p.returned) p.reject(new PermanentError("unroutable", `no queue is bound to exchange "${p.exchange}" with routing key "${p.routingKey}": message returned by the broker`));
         else p.resolve();
       });
       if (!ok && !this.drained) this.drained = this.waitDrain(channel);
@@ -157,6 +169,11 @@ export class AmqpTaskSink implements TaskSink {
       .createConfirmChannel()
       .then((channel) => {
         channel.on("error", (err: Error) => this.options.log.warn({ err: errorMessage(err) }, "publish channel error"));
+        channel.on("return", (msg: { properties: { correlationId?: unknown } }) => {
+          const id = msg.properties.correlationId;
+          const pending = typeof id === "string" ? this.awaitingReturn.get(id) : undefined;
+          if (pending) pending.returned = true;
+        });
         channel.on("close", () => {
           if (this.channel === channel) this.channel = undefined;
         });
