@@ -1,0 +1,125 @@
+/**
+ * Pure parts of the broker layer, and the task sink's window/republish logic driven by a
+ * scripted stand-in channel (the real broker paths are in test/integration/broker-*.test.ts).
+ */
+import { EventEmitter } from "node:events";
+import { describe, expect, it } from "vitest";
+import { describeBroker, reconnectDelayMs, type BrokerConnection } from "../../src/broker/connection.js";
+import { AmqpTaskSink } from "../../src/broker/task-sink.js";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { parseMatchesText } from "../../src/cli/commands/publish.js";
+import { silentLogger } from "../../src/log.js";
+
+describe("describeBroker", () => {
+  it("names host, port and vhost, never credentials", () => {
+    expect(describeBroker("amqp://u:secret@rabbit.local:5673/prod")).toBe("rabbit.local:5673 vhost prod");
+    expect(describeBroker("amqp://u:secret@rabbit.local")).toBe("rabbit.local:5672 vhost /");
+    expect(describeBroker("amqps://u:secret@rabbit.local/%2Fweird")).toBe("rabbit.local:5671 vhost /weird");
+  });
+});
+
+describe("reconnectDelayMs", () => {
+  const policy = { initialDelayMs: 100, maxDelayMs: 1000 };
+  it("grows exponentially, caps, and jitters within 0.5x..1.5x", () => {
+    expect(reconnectDelayMs(policy, 1, () => 0.5)).toBe(100);
+    expect(reconnectDelayMs(policy, 3, () => 0.5)).toBe(400);
+    expect(reconnectDelayMs(policy, 10, () => 0.5)).toBe(1000);
+    expect(reconnectDelayMs(policy, 10, () => 0)).toBe(500);
+    expect(reconnectDelayMs(policy, 10, () => 0.999)).toBeLessThanOrEqual(1500);
+  });
+});
+
+describe("parseMatchesText", () => {
+  it("reads a JSON array or NDJSON, turning bad lines into items", () => {
+    expect(parseMatchesText(' [{"a":1},{"b":2}] ', "x")).toEqual([{ ok: true, value: { a: 1 } }, { ok: true, value: { b: 2 } }]);
+    const items = parseMatchesText('{"a":1}\n\n{oops\n{"b":2}\n', "x");
+    expect(items.map((i) => i.ok)).toEqual([true, false, true]);
+    expect(items[1]).toMatchObject({ ok: false, error: expect.stringMatching(/^line 3 is not valid JSON/) as unknown });
+    expect(parseMatchesText("  \n", "x")).toEqual([]);
+    expect(() => parseMatchesText("[{", "input.json")).toThrow(/input.json is not a valid JSON array/);
+  });
+});
+
+type Confirm = (err: unknown) => void;
+
+/** A confirm channel whose confirms the test gives by hand. */
+class ScriptedChannel extends EventEmitter {
+  readonly published: { taskId: string; confirm: Confirm }[] = [];
+  publish(_exchange: string, _key: string, _content: Buffer, options: { correlationId?: string }, confirm: Confirm): boolean {
+    this.published.push({ taskId: options.correlationId ?? "", confirm });
+    return true;
+  }
+  async close(): Promise<void> {
+    this.emit("close");
+    return Promise.resolve();
+  }
+  /** What amqplib does when the channel dies: every outstanding confirm fails. */
+  die(): void {
+    for (const p of this.published) p.confirm(new Error("channel closed"));
+    this.emit("close");
+  }
+}
+
+function scriptedConnection(): { connection: BrokerConnection; channels: ScriptedChannel[] } {
+  const channels: ScriptedChannel[] = [];
+  const connection = {
+    createConfirmChannel: () => {
+      const ch = new ScriptedChannel();
+      channels.push(ch);
+      return Promise.resolve(ch);
+    },
+  } as unknown as BrokerConnection;
+  return { connection, channels };
+}
+
+const msg = (id: string) => encodeTaskV2({ taskName: "t", taskId: id, args: [] });
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("AmqpTaskSink window and republish", () => {
+  it("never has more than confirmWindow messages awaiting a confirm", async () => {
+    const { connection, channels } = scriptedConnection();
+    const sink = new AmqpTaskSink(connection, { confirmWindow: 3, log: silentLogger });
+    const results = Array.from({ length: 7 }, (_, i) => sink.publish("x", "k", msg(`m${i}`)));
+    await tick();
+    const ch = channels[0]!;
+    expect(ch.published.map((p) => p.taskId)).toEqual(["m0", "m1", "m2"]);
+    ch.published[1]!.confirm(null);
+    await tick();
+    await tick();
+    expect(ch.published).toHaveLength(4);
+    expect(sink.outstanding).toBeLessThanOrEqual(3);
+    for (let i = 0; i < 20 && ch.published.length < 7; i++) {
+      for (const p of ch.published) p.confirm(null);
+      await tick();
+    }
+    for (const p of ch.published) p.confirm(null);
+    await Promise.all(results);
+    expect(sink.outstanding).toBe(0);
+    await sink.close();
+  });
+
+  it("republishes unconfirmed messages with the same task id on a new channel, then fails after maxAttempts", async () => {
+    const { connection, channels } = scriptedConnection();
+    const sink = new AmqpTaskSink(connection, { confirmWindow: 10, maxAttempts: 2, log: silentLogger });
+    const a = sink.publish("x", "k", msg("a"));
+    const b = sink.publish("x", "k", msg("b"));
+    await tick();
+    channels[0]!.die();
+    await waitUntil(() => (channels[1]?.published.length ?? 0) === 2);
+    expect(channels[1]!.published.map((p) => p.taskId).sort()).toEqual(["a", "b"]);
+    channels[1]!.published.find((p) => p.taskId === "a")!.confirm(null);
+    channels[1]!.published.find((p) => p.taskId === "b")!.confirm(new Error("message nacked"));
+    await expect(a).resolves.toBeUndefined();
+    await expect(b).rejects.toMatchObject({ code: "publish_failed", message: expect.stringMatching(/after 2 attempt/) as unknown });
+    await sink.close();
+    await expect(sink.publish("x", "k", msg("c"))).rejects.toMatchObject({ code: "publisher_closed" });
+  });
+});
+
+async function waitUntil(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error("condition never held");
+}
