@@ -8,7 +8,7 @@
 import type { MatchData } from "../contract/index.js";
 import { PermanentError, TransientError, type MatchflowError } from "../errors.js";
 import type { Queryable } from "./database.js";
-import { isDataError } from "./errors.js";
+import { classifyDbError, isDataError } from "./errors.js";
 import { isResolved, type ResolvedIds, type ResolveResult } from "./resolve.js";
 import { UNCHANGED_REASONS_SQL, UPSERT_MATCHES_SQL, type UpsertRow } from "./upsert-sql.js";
 
@@ -108,8 +108,8 @@ async function writeRowsOneByOne(tx: Queryable, rows: UpsertRow[]): Promise<Map<
     } catch (err) {
       if (!isDataError(err)) throw err;
       await tx.query("ROLLBACK TO SAVEPOINT mf_upsert_item");
-      const message = err instanceof Error ? err.message : String(err);
-      out.set(row.external_match_id, new PermanentError("db_constraint", `match ${row.external_match_id} rejected by the database: ${message}`, { cause: err }));
+      const c = classifyDbError(err);
+      out.set(row.external_match_id, new PermanentError(c.code, `match ${row.external_match_id} rejected by the database: ${c.message}`, { cause: err, details: c.details }));
     }
   }
   return out;

@@ -1,0 +1,188 @@
+import { describe, expect, it } from "vitest";
+import type { MatchData } from "../../src/contract/index.js";
+import type { Database } from "../../src/db/database.js";
+import { countMatches, getMatchByExternalId, latestResults } from "../../src/db/queries.js";
+import { createNameResolver, resolveInTransaction, type NameResolver } from "../../src/db/resolve.js";
+import { upsertMatches, type UpsertItem, type UpsertResult } from "../../src/db/upsert.js";
+import { BACKENDS, makeMatch, useBackend } from "./db-backends.js";
+
+let taskCounter = 0;
+
+function item(match: MatchData, observedAt = match.scraped_at ?? "2026-10-01T12:00:00Z", raw: unknown = match): UpsertItem {
+  taskCounter += 1;
+  return { match, raw, taskId: `task-${taskCounter}`, observedAt };
+}
+
+async function store(db: Database, items: UpsertItem[], resolver: NameResolver = createNameResolver({ mode: "create" })): Promise<UpsertResult[]> {
+  return resolveInTransaction(db, resolver, async (tx, resolve) => upsertMatches(tx, items, await resolve(items.map((i) => i.match))));
+}
+
+async function storeOne(db: Database, match: MatchData, observedAt?: string): Promise<UpsertResult> {
+  const [r] = await store(db, [item(match, observedAt)]);
+  if (!r) throw new Error("no result");
+  return r;
+}
+
+async function updatedAt(db: Database, externalId: string): Promise<string> {
+  const { rows } = await db.query<{ t: string }>("SELECT updated_at::text AS t FROM matches WHERE external_match_id = $1", [externalId]);
+  return rows[0]?.t ?? "";
+}
+
+describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
+  const backend = useBackend(kind);
+
+  it("reports created, then unchanged for identical data (no write), then updated", async () => {
+    const { db } = backend();
+    const m = makeMatch({ scheduled_kickoff: "2026-10-03T09:00:00-04:00", match_time: "09:00", location: "Field 1" });
+    const created = await storeOne(db, m);
+    expect(created).toMatchObject({ outcome: "created" });
+    const id = (created as { matchId: number }).matchId;
+    const stamp = await updatedAt(db, m.external_match_id);
+
+    expect(await storeOne(db, m, "2026-10-02T12:00:00Z")).toEqual({ outcome: "unchanged", matchId: id, reason: "same" });
+    expect(await updatedAt(db, m.external_match_id)).toBe(stamp);
+
+    const result = { ...m, home_score: 2, away_score: 1, match_status: "completed" as const, scraped_at: "2026-10-03T14:00:00Z" };
+    expect(await storeOne(db, result)).toEqual({ outcome: "updated", matchId: id });
+    const row = await getMatchByExternalId(db, m.external_match_id);
+    expect(row).toMatchObject({
+      id,
+      homeTeam: "Alpha FC",
+      awayTeam: "Beta SC",
+      homeScore: 2,
+      awayScore: 1,
+      matchStatus: "completed",
+      matchDate: "2026-10-03",
+      scheduledKickoff: "2026-10-03T13:00:00.000Z",
+      matchTime: "09:00",
+      division: "Northeast",
+      season: "2026-27",
+      observedAt: "2026-10-03T14:00:00.000Z",
+      statusSetBy: "scraper",
+    });
+    expect(await countMatches(db)).toBe(1);
+  });
+
+  it("stores the match exactly as received, unknown fields included", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    const raw = { ...m, venue_surface: "turf", nested: { a: [1, 2] } };
+    const [r] = await store(db, [item(m, undefined, raw)]);
+    expect(r).toMatchObject({ outcome: "created" });
+    expect((await getMatchByExternalId(db, m.external_match_id))?.raw).toEqual(raw);
+  });
+
+  it("ignores an observation older than the stored one", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    await storeOne(db, { ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T14:00:00Z");
+    const stale = await storeOne(db, { ...m, home_score: 0, away_score: 0, match_status: "completed" }, "2026-10-03T13:59:59Z");
+    expect(stale).toMatchObject({ outcome: "unchanged", reason: "stale" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 2, awayScore: 1 });
+  });
+
+  it("never changes a score_locked row", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    await storeOne(db, { ...m, home_score: 3, away_score: 3, home_penalty_score: 4, away_penalty_score: 2, match_status: "completed" });
+    await db.query("UPDATE matches SET score_locked = true WHERE external_match_id = $1", [m.external_match_id]);
+    const stamp = await updatedAt(db, m.external_match_id);
+    const r = await storeOne(db, { ...m, home_score: 0, away_score: 1, match_status: "completed", location: "Elsewhere" }, "2026-12-01T00:00:00Z");
+    expect(r).toMatchObject({ outcome: "unchanged", reason: "locked" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 3, awayScore: 3, homePenaltyScore: 4, location: null });
+    expect(await updatedAt(db, m.external_match_id)).toBe(stamp);
+  });
+
+  it("a manual postponed status survives a re-scrape without a score, and yields to a score", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    await storeOne(db, m, "2026-10-01T00:00:00Z");
+    await db.query("UPDATE matches SET match_status = 'postponed', status_set_by = 'manual' WHERE external_match_id = $1", [m.external_match_id]);
+
+    expect(await storeOne(db, m, "2026-10-02T00:00:00Z")).toMatchObject({ outcome: "unchanged", reason: "manual_status" });
+    // Other facts still update; the person's status stays.
+    expect(await storeOne(db, { ...m, location: "Field 9" }, "2026-10-02T01:00:00Z")).toMatchObject({ outcome: "updated" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ matchStatus: "postponed", statusSetBy: "manual", location: "Field 9" });
+
+    const played = { ...m, location: "Field 9", home_score: 1, away_score: 0, match_status: "completed" as const };
+    expect(await storeOne(db, played, "2026-10-04T00:00:00Z")).toMatchObject({ outcome: "updated" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ matchStatus: "completed", statusSetBy: "scraper", homeScore: 1 });
+  });
+
+  it("a manual cancelled status yields to a new date", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    await storeOne(db, m, "2026-10-01T00:00:00Z");
+    await db.query("UPDATE matches SET match_status = 'cancelled', status_set_by = 'manual' WHERE external_match_id = $1", [m.external_match_id]);
+    expect(await storeOne(db, m, "2026-10-02T00:00:00Z")).toMatchObject({ outcome: "unchanged", reason: "manual_status" });
+    expect(await storeOne(db, { ...m, match_date: "2026-10-17" }, "2026-10-03T00:00:00Z")).toMatchObject({ outcome: "updated" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ matchStatus: "scheduled", statusSetBy: "scraper", matchDate: "2026-10-17" });
+  });
+
+  it("writes duplicate ids in one batch once, with the newest observation", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    const results = await store(db, [
+      item({ ...m, home_score: 1, away_score: 1, match_status: "completed" }, "2026-10-03T15:00:00Z"),
+      item({ ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T16:00:00Z"),
+      item({ ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T16:00:00Z"),
+    ]);
+    const id = (results[1] as { matchId: number }).matchId;
+    expect(results).toEqual([
+      { outcome: "unchanged", matchId: id, reason: "stale" },
+      { outcome: "unchanged", matchId: id, reason: "same" },
+      { outcome: "created", matchId: id },
+    ]);
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 2, awayScore: 1 });
+    expect(await countMatches(db)).toBe(1);
+  });
+
+  it("one bad item fails alone; its neighbours still land", async () => {
+    const { db } = backend();
+    const good = [makeMatch(), makeMatch({ home_team: "Gamma" }), makeMatch({ away_team: "Delta" })];
+    // Values the contract would refuse, reaching the database anyway.
+    const penaltiesAfterWin = makeMatch({ home_score: 2, away_score: 1, home_penalty_score: 4, away_penalty_score: 3, match_status: "completed" });
+    const tooLong = makeMatch({ location: "x".repeat(501) });
+    const badDate = makeMatch({ match_date: "2026-02-30" });
+    const results = await store(db, [item(good[0]!), item(penaltiesAfterWin), item(good[1]!), item(tooLong), item(badDate), item(good[2]!)]);
+    expect(results.map((r) => (r instanceof Error ? r.code : r.outcome))).toEqual(["created", "db_constraint", "created", "db_constraint", "db_data", "created"]);
+    expect(results[1]).toMatchObject({ kind: "permanent" });
+    expect((results[1] as Error).message).toContain("matches_penalties_after_level_score");
+    expect(await countMatches(db)).toBe(3);
+  });
+
+  it("passes resolution failures through and stores the rest", async () => {
+    const { db } = backend();
+    await storeOne(db, makeMatch());
+    const strict = createNameResolver({ mode: "strict" });
+    const results = await store(db, [item(makeMatch({ home_team: "Unknown Athletic" })), item(makeMatch())], strict);
+    expect(results[0]).toMatchObject({ code: "unresolved_name", kind: "permanent" });
+    expect(results[1]).toMatchObject({ outcome: "created" });
+    expect(await countMatches(db)).toBe(2);
+  });
+
+  it("8 parallel upserts of the same new match yield exactly one match and one team", async () => {
+    const { db } = backend();
+    const m = makeMatch({ home_team: "Parallel FC", away_team: "Concurrent SC" });
+    const results = await Promise.all(Array.from({ length: 8 }, () => store(db, [item(m)])));
+    const outcomes = results.map(([r]) => (r instanceof Error ? r.code : r?.outcome));
+    expect(outcomes.filter((o) => o === "created")).toHaveLength(1);
+    expect(outcomes.filter((o) => o === "unchanged")).toHaveLength(7);
+    expect(await countMatches(db)).toBe(1);
+    const { rows } = await db.query<{ n: number | string }>("SELECT count(*) AS n FROM teams WHERE name = 'Parallel FC'");
+    expect(Number(rows[0]?.n)).toBe(1);
+  });
+
+  it("latestResults lists the newest matches with names", async () => {
+    const { db } = backend();
+    await store(db, [
+      item(makeMatch({ match_date: "2026-09-05" })),
+      item(makeMatch({ match_date: "2026-10-10", home_score: 0, away_score: 2, match_status: "completed", division: null })),
+    ]);
+    const latest = await latestResults(db, 1);
+    expect(latest).toEqual([
+      expect.objectContaining({ matchDate: "2026-10-10", homeTeam: "Alpha FC", awayTeam: "Beta SC", homeScore: 0, awayScore: 2, matchStatus: "completed", division: null, ageGroup: "U14" }),
+    ]);
+    expect(await getMatchByExternalId(db, "no-such-id")).toBeUndefined();
+  });
+});
