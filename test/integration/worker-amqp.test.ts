@@ -2,35 +2,17 @@
  * The worker as a real process against the real RabbitMQ and PostgreSQL: idempotence,
  * concurrency, poison messages, transient database failures with the retry schedule.
  */
-import { connect, type ChannelModel } from "amqplib";
-import pg from "pg";
+import { connect, type ChannelModel, type Options } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { MatchQueueClient } from "../../src/broker/publisher.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
-import { loadConfig } from "../../src/config.js";
-import { silentLogger } from "../../src/log.js";
-import { spawnCli, until, type CliProcess } from "../helpers/cli.js";
+import { until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
-let vhost: TestVhost;
-let db: TestDatabase;
-let sql: pg.Pool;
+let t: WorkerEnv;
 let amqp: ChannelModel;
-const workers: CliProcess[] = [];
-
-function env(extra: Record<string, string> = {}): Record<string, string> {
-  return { RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, METRICS_PORT: "0", RETRY_BASE_DELAY: "300ms", RETRY_MAX_DELAY: "1s", DB_LOCK_TIMEOUT: "150ms", ...extra };
-}
-
-async function startWorker(extra: Record<string, string> = {}, args: string[] = []): Promise<CliProcess> {
-  const w = spawnCli(["worker", ...args], env(extra));
-  workers.push(w);
-  await w.waitForLog((l) => l.msg === "worker consuming");
-  return w;
-}
+const BASE = { RETRY_BASE_DELAY: "300ms", RETRY_MAX_DELAY: "1s", DB_LOCK_TIMEOUT: "150ms" };
 
 async function stopWorker(w: CliProcess): Promise<void> {
   w.kill("SIGTERM");
@@ -38,29 +20,7 @@ async function stopWorker(w: CliProcess): Promise<void> {
   expect(code).toBe(0);
 }
 
-async function publish(matches: unknown[]): Promise<string[]> {
-  const client = await MatchQueueClient.connect({ ...clientOptions(), url: vhost.url });
-  try {
-    const report = await client.submitMatches(matches);
-    expect(report.invalid).toEqual([]);
-    expect(report.failed).toEqual([]);
-    return report.submitted.map((s) => s.taskId);
-  } finally {
-    await client.close();
-  }
-}
-
-function clientOptions() {
-  const config = loadConfig({ RABBITMQ_URL: vhost.url });
-  return { topology: config.topology, retry: config.retry, publish: config.publish, maxMessageBytes: config.maxMessageBytes, queueType: config.topology.queueType, log: silentLogger };
-}
-
-async function rows(prefix: string): Promise<{ total: number; distinct: number }> {
-  const r = await sql.query<{ total: string; distinct: string }>("SELECT count(*) AS total, count(DISTINCT external_match_id) AS distinct FROM matches WHERE external_match_id LIKE $1", [`${prefix}-%`]);
-  return { total: Number(r.rows[0]?.total), distinct: Number(r.rows[0]?.distinct) };
-}
-
-async function rawPublish(content: Buffer | string, properties: Record<string, unknown>): Promise<void> {
+async function rawPublish(content: Buffer | string, properties: Options.Publish): Promise<void> {
   const ch = await amqp.createConfirmChannel();
   ch.publish("matches", "matches.process", Buffer.isBuffer(content) ? content : Buffer.from(content), { deliveryMode: 2, ...properties });
   await ch.waitForConfirms();
@@ -73,64 +33,53 @@ async function deadLetters(): Promise<{ code: string; attempts: unknown; taskId:
   for (;;) {
     const m = await ch.get("matches.dead_letter", { noAck: false });
     if (!m) break;
-    const headers = m.properties.headers ?? {};
-    out.push({ code: String(headers["x-matchflow-error-code"]), attempts: headers["x-matchflow-attempts"], taskId: headers.id ?? m.properties.correlationId, body: m.content.toString(), headers });
+    const headers = (m.properties.headers ?? {}) as Record<string, unknown>;
+    out.push({ code: String(headers["x-matchflow-error-code"]), attempts: headers["x-matchflow-attempts"], taskId: headers.id ?? (m.properties.correlationId as unknown), body: m.content.toString(), headers });
   }
   await ch.close(); // unacked gets return to the queue
   return out;
 }
 
 beforeAll(async () => {
-  vhost = await createVhost("worker");
-  db = await createTestDatabase({ migrated: true });
-  sql = new pg.Pool({ connectionString: db.url, max: 3 });
-  amqp = await connect(vhost.url);
+  t = await createWorkerEnv("worker", BASE);
+  amqp = await connect(t.vhost.url);
 });
-
-afterEach(async () => {
-  for (const w of workers.splice(0)) {
-    w.kill("SIGKILL");
-    await w.exited;
-  }
-});
-
+afterEach(async () => t.killAll());
 afterAll(async () => {
   await amqp?.close();
-  await sql?.end();
-  await db?.drop();
-  await vhost?.drop();
+  await t?.teardown();
 });
 
 describe("worker", () => {
   it("stores a message delivered twice (and the same match sent twice) as one row", async () => {
     const match = makeMatch("dup", 1);
     const msg = encodeTaskV2({ taskName: TASK, taskId: "11111111-1111-4111-8111-111111111111", args: [match] });
-    const w = await startWorker();
+    const w = await t.startWorker();
     await rawPublish(msg.content, msg.properties);
     await rawPublish(msg.content, msg.properties);
-    await publish([match]);
+    await t.publish([match]);
     await w.waitForLog((l) => l.msg === "task done" && l.externalMatchId === "dup-1" && l.outcome === "created");
     await until(() => w.logs.filter((l) => l.msg === "task done" && l.externalMatchId === "dup-1").length === 3, 30_000, "3 settlements");
     const outcomes = w.logs.filter((l) => l.externalMatchId === "dup-1").map((l) => l.outcome).sort();
     expect(outcomes).toEqual(["created", "unchanged", "unchanged"]);
-    expect(await rows("dup")).toEqual({ total: 1, distinct: 1 });
+    expect(await t.rows("dup")).toEqual({ total: 1, distinct: 1 });
     await stopWorker(w);
   });
 
   it.each([1, 8])("stores N messages as N rows at concurrency %i", async (concurrency) => {
     const prefix = `conc${concurrency}`;
     const n = 600;
-    await publish(Array.from({ length: n }, (_, i) => makeMatch(prefix, i)));
-    const w = await startWorker({}, ["--concurrency", String(concurrency), "--batch-size", "50"]);
-    await until(async () => (await rows(prefix)).total === n, 60_000, `${n} rows`);
-    await until(async () => (await vhost.queue("matches"))?.messages === 0, 30_000, "queue drained");
-    expect(await rows(prefix)).toEqual({ total: n, distinct: n });
+    await t.publish(Array.from({ length: n }, (_, i) => makeMatch(prefix, i)));
+    const w = await t.startWorker({}, ["--concurrency", String(concurrency), "--batch-size", "50"]);
+    await until(async () => (await t.rows(prefix)).total === n, 60_000, `${n} rows`);
+    await until(async () => (await t.vhost.queue("matches"))?.messages === 0, 30_000, "queue drained");
+    expect(await t.rows(prefix)).toEqual({ total: n, distinct: n });
     await stopWorker(w);
   });
 
   it("dead-letters every kind of poison message with its code, records it, and lands the good ones", async () => {
     const good = Array.from({ length: 40 }, (_, i) => makeMatch("mix", i));
-    const w = await startWorker({ MAX_MESSAGE_BYTES: "4096" });
+    const w = await t.startWorker({ MAX_MESSAGE_BYTES: "4096" });
     const poison: [string, () => Promise<void>][] = [
       ["unsupported_content_type", () => rawPublish("garbage-pickle", { contentType: "application/x-python-serialize", contentEncoding: "binary", correlationId: "p-pickle", headers: { task: TASK, id: "p-pickle" } })],
       ["malformed_json", () => rawPublish("[[{", { contentType: "application/json", contentEncoding: "utf-8", correlationId: "p-json", headers: { task: TASK, id: "p-json" } })],
@@ -140,12 +89,12 @@ describe("worker", () => {
       ["message_too_large", async () => { const m = encodeTaskV2({ taskName: TASK, taskId: "p-large", args: [{ ...makeMatch("bad", 3), notes: "x".repeat(1900), location: "y".repeat(450) }, "z".repeat(3000)] }); await rawPublish(m.content, m.properties); }],
       ["bad_task_arguments", async () => { const m = encodeTaskV2({ taskName: TASK, taskId: "p-args", args: [makeMatch("bad", 4), { extra: true }] }); await rawPublish(m.content, m.properties); }],
     ];
-    await publish(good.slice(0, 20));
+    await t.publish(good.slice(0, 20));
     for (const [, send] of poison) await send();
-    await publish(good.slice(20));
+    await t.publish(good.slice(20));
 
-    await until(async () => (await rows("mix")).total === good.length, 30_000, "good rows");
-    await until(async () => (await vhost.queue("matches.dead_letter"))?.messages === poison.length, 30_000, "dead letters");
+    await until(async () => (await t.rows("mix")).total === good.length, 30_000, "good rows");
+    await until(async () => (await t.vhost.queue("matches.dead_letter"))?.messages === poison.length, 30_000, "dead letters");
     const letters = await deadLetters();
     expect(letters.map((l) => l.code).sort()).toEqual(poison.map(([code]) => code).sort());
     for (const l of letters) {
@@ -156,21 +105,21 @@ describe("worker", () => {
     }
     // The dead letter keeps the original body byte for byte.
     expect(letters.find((l) => l.code === "malformed_json")?.body).toBe("[[{");
-    const failures = await sql.query<{ reason_code: string }>("SELECT reason_code FROM ingest_failures");
+    const failures = await t.sql.query<{ reason_code: string }>("SELECT reason_code FROM ingest_failures");
     expect(failures.rows.map((r) => r.reason_code).sort()).toEqual(poison.map(([code]) => code).sort());
     expect(w.logs.filter((l) => l.outcome === "dead_lettered").every((l) => typeof l.code === "string")).toBe(true);
     await stopWorker(w);
   });
 
   it("retries a transient database failure (a locked table) and then succeeds", async () => {
-    const locker = await sql.connect();
+    const locker = await t.sql.connect();
     try {
       await locker.query("BEGIN; LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
-      const w = await startWorker();
-      await publish([makeMatch("lock", 1), makeMatch("lock", 2)]);
+      const w = await t.startWorker();
+      await t.publish([makeMatch("lock", 1), makeMatch("lock", 2)]);
       await w.waitForLog((l) => l.outcome === "retried" && l.externalMatchId === "lock-1");
       await locker.query("COMMIT");
-      await until(async () => (await rows("lock")).total === 2, 30_000, "rows after the lock");
+      await until(async () => (await t.rows("lock")).total === 2, 30_000, "rows after the lock");
       const retried = w.logs.find((l) => l.outcome === "retried" && l.externalMatchId === "lock-1");
       expect(retried).toMatchObject({ code: "db_lock_timeout", attempt: 1 });
       const done = w.logs.find((l) => l.outcome === "created" && l.externalMatchId === "lock-1");
@@ -185,11 +134,11 @@ describe("worker", () => {
   });
 
   it("dead-letters a failure that never ends after RETRY_MAX attempts, following the schedule", async () => {
-    const locker = await sql.connect();
+    const locker = await t.sql.connect();
     try {
       await locker.query("BEGIN; LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
-      const w = await startWorker({ RETRY_MAX: "3" });
-      const [taskId] = await publish([makeMatch("forever", 1)]);
+      const w = await t.startWorker({ RETRY_MAX: "3" });
+      const [taskId] = await t.publish([makeMatch("forever", 1)]);
       const dead = await w.waitForLog((l) => l.outcome === "dead_lettered" && l.externalMatchId === "forever-1", 60_000);
       expect(dead).toMatchObject({ code: "db_lock_timeout", attempts: 4, reason: "retries_exhausted", taskId });
       const retries = w.logs.filter((l) => l.outcome === "retried" && l.externalMatchId === "forever-1");

@@ -1,0 +1,85 @@
+/** Shared setup for tests that run the real worker process against a vhost and a database. */
+import { connect } from "amqplib";
+import pg from "pg";
+import { expect } from "vitest";
+import { MatchQueueClient } from "../../src/broker/publisher.js";
+import { loadConfig } from "../../src/config.js";
+import { silentLogger } from "../../src/log.js";
+import { spawnCli, type CliProcess } from "./cli.js";
+import { createTestDatabase, type TestDatabase } from "./pg.js";
+import { createVhost, type TestVhost } from "./rabbit.js";
+
+export interface WorkerEnv {
+  vhost: TestVhost;
+  db: TestDatabase;
+  sql: pg.Pool;
+  env(extra?: Record<string, string>): Record<string, string>;
+  startWorker(extra?: Record<string, string>, args?: string[]): Promise<CliProcess>;
+  publish(matches: unknown[]): Promise<string[]>;
+  rows(prefix: string): Promise<{ total: number; distinct: number }>;
+  /** Messages ready in a queue, exact (AMQP passive declare; the management API lags by seconds). */
+  ready(queue?: string): Promise<number>;
+  /** Kills every worker still running and drops the vhost and database. */
+  teardown(): Promise<void>;
+  killAll(): Promise<void>;
+}
+
+export async function createWorkerEnv(name: string, base: Record<string, string> = {}): Promise<WorkerEnv> {
+  const vhost = await createVhost(name);
+  const db = await createTestDatabase({ migrated: true });
+  const sql = new pg.Pool({ connectionString: db.url, max: 3 });
+  // Tests terminate backends on purpose; an idle client of ours may be one of them.
+  sql.on("error", () => undefined);
+  const workers: CliProcess[] = [];
+  const env = (extra: Record<string, string> = {}) => ({ RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, METRICS_PORT: "0", ...base, ...extra });
+  const killAll = async () => {
+    for (const w of workers.splice(0)) {
+      w.kill("SIGKILL");
+      await w.exited;
+    }
+  };
+  return {
+    vhost,
+    db,
+    sql,
+    env,
+    async startWorker(extra = {}, args = []) {
+      const w = spawnCli(["worker", ...args], env(extra));
+      workers.push(w);
+      await w.waitForLog((l) => l.msg === "worker consuming");
+      return w;
+    },
+    async publish(matches) {
+      const config = loadConfig({ RABBITMQ_URL: vhost.url });
+      const client = await MatchQueueClient.connect({ url: vhost.url, topology: config.topology, retry: config.retry, publish: config.publish, maxMessageBytes: config.maxMessageBytes, queueType: "classic", log: silentLogger });
+      try {
+        const report = await client.submitMatches(matches);
+        expect(report.invalid).toEqual([]);
+        expect(report.failed).toEqual([]);
+        return report.submitted.map((s) => s.taskId);
+      } finally {
+        await client.close();
+      }
+    },
+    async rows(prefix) {
+      const r = await sql.query<{ total: string; distinct: string }>("SELECT count(*) AS total, count(DISTINCT external_match_id) AS distinct FROM matches WHERE external_match_id LIKE $1", [`${prefix}-%`]);
+      return { total: Number(r.rows[0]?.total), distinct: Number(r.rows[0]?.distinct) };
+    },
+    async ready(queue = "matches") {
+      const conn = await connect(vhost.url);
+      try {
+        const ch = await conn.createChannel();
+        return (await ch.checkQueue(queue)).messageCount;
+      } finally {
+        await conn.close();
+      }
+    },
+    killAll,
+    async teardown() {
+      await killAll();
+      await sql.end();
+      await db.drop();
+      await vhost.drop();
+    },
+  };
+}
