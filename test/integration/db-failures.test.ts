@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { listIngestFailures, recordIngestFailure } from "../../src/db/failures.js";
+import { BACKENDS, useBackend } from "./db-backends.js";
+
+describe.each(BACKENDS)("ingest failures on %s", (kind) => {
+  const backend = useBackend(kind);
+
+  it("records a failure once per task id and counts repeats", async () => {
+    const { db } = backend();
+    const raw = { home_team: "A", away_team: "A", extra: true };
+    const first = await recordIngestFailure(db, { reasonCode: "contract_invalid", detail: "away_team: must differ", taskId: "t-1", messageId: "m-1", externalMatchId: "e-1", raw });
+    const second = await recordIngestFailure(db, { reasonCode: "contract_invalid", detail: "away_team: must differ", taskId: "t-1", messageId: "m-1b", raw });
+    expect(first.count).toBe(1);
+    expect(second).toEqual({ id: first.id, count: 2 });
+    await recordIngestFailure(db, { reasonCode: "unresolved_name", detail: "unknown team", taskId: "t-2", raw });
+
+    const all = await listIngestFailures(db, { limit: 10 });
+    expect(all).toHaveLength(2);
+    const t1 = all.find((f) => f.taskId === "t-1");
+    expect(t1).toMatchObject({ reasonCode: "contract_invalid", count: 2, messageId: "m-1", externalMatchId: "e-1", rawPayload: raw, rawText: null, resolvedAt: null });
+    expect(t1!.lastSeen.getTime()).toBeGreaterThanOrEqual(t1!.firstSeen.getTime());
+  });
+
+  it("keeps a payload that was not JSON as text, and dedupes on the message id without a task id", async () => {
+    const { db } = backend();
+    await recordIngestFailure(db, { reasonCode: "body_not_json", detail: "Unexpected token", messageId: "m-9", raw: "{not json" });
+    const again = await recordIngestFailure(db, { reasonCode: "body_not_json", detail: "Unexpected token", messageId: "m-9", raw: "{not json" });
+    expect(again.count).toBe(2);
+    const [f] = await listIngestFailures(db);
+    expect(f).toMatchObject({ rawText: "{not json", rawPayload: null, taskId: null, count: 2 });
+  });
+
+  it("lists unresolved only when asked, and a repeat reopens a resolved failure", async () => {
+    const { db } = backend();
+    const a = await recordIngestFailure(db, { reasonCode: "x", detail: "", taskId: "t-a", raw: {} });
+    await recordIngestFailure(db, { reasonCode: "x", detail: "", taskId: "t-b", raw: {} });
+    await db.query("UPDATE ingest_failures SET resolved_at = now() WHERE id = $1", [a.id]);
+    expect((await listIngestFailures(db, { unresolvedOnly: true })).map((f) => f.taskId)).toEqual(["t-b"]);
+    expect(await listIngestFailures(db, { unresolvedOnly: false })).toHaveLength(2);
+    await recordIngestFailure(db, { reasonCode: "x", detail: "again", taskId: "t-a", raw: {} });
+    expect((await listIngestFailures(db, { unresolvedOnly: true })).map((f) => f.taskId).sort()).toEqual(["t-a", "t-b"]);
+  });
+});
