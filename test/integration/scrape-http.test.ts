@@ -31,6 +31,14 @@ describe("feed fetching over HTTP", () => {
     expect(server.hits.get(path)).toBe(3);
   });
 
+  it("retries a dropped connection (a network error) and then succeeds", async () => {
+    const path = "/data/standings/dropped-then-ok.json";
+    server.set(path, { competition_season: { competition_brackets: [] } });
+    server.failNext(path, [0]);
+    expect(await fast().json(`${server.url}${path}`, "standings dropped-then-ok")).toEqual({ competition_season: { competition_brackets: [] } });
+    expect(server.hits.get(path)).toBe(2);
+  });
+
   it("gives up after 3 attempts with source_unreachable naming the host", async () => {
     const path = "/data/schedule/always-503.json";
     server.failNext(path, [503, 503, 503, 503]);
