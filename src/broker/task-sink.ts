@@ -8,8 +8,8 @@
  * bounded by the window. A message whose confirm never came (nack, channel closed, connection
  * lost) is published again, with the same task id, on a fresh channel once the connection is
  * back (at-least-once: the consumer's upsert makes a duplicate harmless), up to `maxAttempts`.
- * Messages are published `mandatory`: one that no queue takes fails with `unroutable` instead
- * of being confirmed and dropped.
+ * With `{ mandatory: true }` a message that no queue takes fails with `unroutable` instead of
+ * being confirmed and dropped (the publisher uses it for tasks).
  */
 import type { ConfirmChannel } from "amqplib";
 import type { EncodedMessage } from "../celery/codec.js";
@@ -19,8 +19,17 @@ import type { BrokerConnection } from "./connection.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+export interface PublishOptions {
+  /**
+   * Refuse (reject with PermanentError `unroutable`) a message that no queue would take, instead
+   * of having the broker confirm and drop it. Off by default: an rpc reply to a client that has
+   * gone away is legitimately unroutable. @default false
+   */
+  mandatory?: boolean;
+}
+
 export interface TaskSink {
-  publish(exchange: string, routingKey: string, msg: EncodedMessage): Promise<void>;
+  publish(exchange: string, routingKey: string, msg: EncodedMessage, options?: PublishOptions): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,6 +49,7 @@ interface Pending {
   msg: EncodedMessage;
   attempts: number;
   lastError: string | undefined;
+  mandatory: boolean;
   /** The broker returned it as unroutable (mandatory flag); its ack follows. */
   returned?: boolean;
   resolve(): void;
@@ -75,13 +85,13 @@ export class AmqpTaskSink implements TaskSink {
     return this.inFlight;
   }
 
-  async publish(exchange: string, routingKey: string, msg: EncodedMessage): Promise<void> {
+  async publish(exchange: string, routingKey: string, msg: EncodedMessage, options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new TransientError("publisher_closed", "the publisher is closed");
     while (this.inFlight >= this.window) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
     this.inFlight++;
     try {
       await new Promise<void>((resolve, reject) => {
-        void this.send({ exchange, routingKey, msg, attempts: 0, lastError: undefined, resolve, reject });
+        void this.send({ exchange, routingKey, msg, attempts: 0, lastError: undefined, mandatory: options.mandatory ?? false, resolve, reject });
       });
     } finally {
       this.inFlight--;
@@ -101,12 +111,12 @@ export class AmqpTaskSink implements TaskSink {
       return;
     }
     p.attempts++;
-    const key = p.msg.properties.correlationId;
+    const key = p.mandatory ? p.msg.properties.correlationId : undefined;
     if (key !== undefined) this.awaitingReturn.set(key, p);
     try {
       // mandatory: a message no queue would take comes back (basic.return, before its ack)
       // instead of being confirmed and silently dropped, the original system's stranded-queue failure.
-      const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, { ...p.msg.properties, mandatory: true }, (err: unknown) => {
+      const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, { ...p.msg.properties, mandatory: p.mandatory }, (err: unknown) => {
         if (key !== undefined && this.awaitingReturn.get(key) === p) this.awaitingReturn.delete(key);
         if (err) this.retryOrFail(p, errorMessage(err));
         else if (p.returned) p.reject(new PermanentError("unroutable", `no queue is bound to exchange "${p.exchange}" with routing key "${p.routingKey}": message returned by the broker`));

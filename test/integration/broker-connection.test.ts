@@ -73,8 +73,10 @@ describe("AmqpTaskSink", () => {
     try {
       await declareTopology(conn, names, { queueType: "classic", log: silentLogger });
       const msg = (id: string) => encodeTaskV2({ taskName: names.taskName, taskId: id, args: [] });
-      await expect(sink.publish(names.exchange, "no.such.key", msg("lost-1"))).rejects.toMatchObject({ code: "unroutable", kind: "permanent" });
-      await sink.publish(names.exchange, names.routingKey, msg("kept-1"));
+      await expect(sink.publish(names.exchange, "no.such.key", msg("lost-1"), { mandatory: true })).rejects.toMatchObject({ code: "unroutable", kind: "permanent" });
+      // Without the flag the broker confirms and drops it (a reply to a client that has gone).
+      await sink.publish(names.exchange, "no.such.key", msg("dropped-1"));
+      await sink.publish(names.exchange, names.routingKey, msg("kept-1"), { mandatory: true });
       await waitFor("the routed message in the queue", async () => ((await vhost.queue(names.queue))?.messages ?? 0) === 1, { intervalMs: 200 });
     } finally {
       await sink.close();

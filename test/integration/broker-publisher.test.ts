@@ -155,6 +155,26 @@ describe("MatchQueueClient on RabbitMQ", () => {
     }
   });
 
+  it("reports a match as failed, not submitted, when no queue takes it (queue deleted under the publisher)", async () => {
+    const own = await createVhost("pubgone");
+    const model = await connect(own.url);
+    try {
+      const client = await clientFor(own);
+      const ch = await model.createChannel();
+      await ch.deleteQueue("matches");
+      await ch.close();
+      await expect(client.submitMatch(match(1))).rejects.toMatchObject({ code: "unroutable" });
+      const report = await client.submitMatches([match(2), match(3)]);
+      expect(report.submitted).toEqual([]);
+      expect(report.failed.map((f) => f.externalMatchId)).toEqual(["m-2", "m-3"]);
+      expect(report.failed[0]?.error).toMatch(/no queue is bound to exchange "matches" with routing key "matches.process"/);
+      await client.close();
+    } finally {
+      await model.close().catch(() => undefined);
+      await own.drop();
+    }
+  });
+
   it("fails fast with broker_unreachable naming host, port and vhost, never the password", async () => {
     const err = await MatchQueueClient.connect({
       url: "amqp://guest:s3cret@127.0.0.1:1/nowhere",
