@@ -92,6 +92,18 @@ describe("matchflow scrape (dry run)", () => {
     expect(run.stderr).not.toMatch(/^\s+at /m);
   });
 
+  it("a match the contract refuses is counted invalid and the run exits 1", async () => {
+    const ok = { id: 1, game_key: "F1", start_time: "2026-09-05T13:00:00Z", local_timezone: "America/New_York", home_squad_id: 7197, away_squad_id: 5996, competition: { name: "League" }, completed: false, home_organisation: { name: "FC Cincinnati" }, away_organisation: { name: "Michigan Jaguars" } };
+    const sameTeams = { ...ok, id: 2, game_key: "F2", away_organisation: { name: "FC Cincinnati" } };
+    server.set("/data/schedule/mls-next-flex-26-27.json", { synced_at: "2026-08-24T11:50:08Z", events: [ok, sameTeams] });
+    server.set("/data/standings/mls-next-flex-26-27.json", fixture("standings-flex-26-27.json"));
+    const run = await matchflow(["--league", "flex", "--season", "2026", "--no-submit", "--format", "ndjson"], base);
+    expect(run.code).toBe(1);
+    expect(run.stdout.trim().split("\n")).toHaveLength(1);
+    expect(run.stderr).toContain("2 found, 0 submitted, 1 invalid, 0 failed");
+    expect(run.stderr).toContain("away_team must be a different team from home_team");
+  });
+
   it("bad flag values exit 2 with a clear message", async () => {
     const run = await matchflow(["--age-group", "fourteen", "--no-submit"], base);
     expect(run.code).toBe(2);
