@@ -30,5 +30,6 @@ export function formatDeadLetterListing(listing: DeadLetterListing): string {
       .join("  ")
       .trimEnd();
   const shown = listing.items.length < listing.total ? ` (showing the first ${listing.items.length}; --limit N for more)` : "";
-  return [`${listing.total} dead letter${listing.total === 1 ? "" : "s"} in ${listing.queue}${shown}`, line(header), ...rows.map(line)].join("\n") + "\n";
+  const warnings = listing.warnings.map((w) => `warning: ${w}`);
+  return [`${listing.total} dead letter${listing.total === 1 ? "" : "s"} in ${listing.queue}${shown}`, line(header), ...rows.map(line), ...warnings].join("\n") + "\n";
 }

@@ -51,6 +51,8 @@ export interface DeadLetterSummary {
   /** Why the message is not a readable task, when it is not. */
   decodeError: string | null;
   bytes: number;
+  /** Quorum queues count every return, a peek included (`x-delivery-count`); null on classic queues. */
+  deliveryCount: number | null;
 }
 
 export interface DeadLetterDetail extends DeadLetterSummary {
@@ -135,6 +137,7 @@ export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): D
     protocol: envelope?.protocol ?? null,
     decodeError: "error" in decoded ? decoded.error : null,
     bytes: msg.content.length,
+    deliveryCount: integer(h["x-delivery-count"]),
   };
 }
 
@@ -168,7 +171,7 @@ export function describeDeadLetter(msg: DeadLetterMessage, maxBytes: number): De
 
 /** Headers that describe the failed life of the message, not the task: dropped on requeue. */
 function isFailureHeader(name: string): boolean {
-  return name.startsWith("x-matchflow-") || name === "x-death" || /^x-(first|last)-death-/.test(name);
+  return name.startsWith("x-matchflow-") || name === "x-death" || name === "x-delivery-count" || /^x-(first|last)-death-/.test(name);
 }
 
 function keptHeaders(msg: DeadLetterMessage): Record<string, unknown> {

@@ -29,6 +29,21 @@ export interface DeadLetterListing {
   /** Messages in the queue when the listing started. */
   total: number;
   items: DeadLetterSummary[];
+  warnings: string[];
+}
+
+/**
+ * A quorum queue counts a peek (get, then return on channel close) as a delivery, and before
+ * RabbitMQ 4.3 its delivery limit (default 20 since 4.0) then drops the message. Warn early.
+ */
+export const DELIVERY_COUNT_WARNING_AT = 10;
+
+export function peekWarnings(queue: string, items: readonly DeadLetterSummary[]): string[] {
+  const highest = Math.max(0, ...items.map((d) => d.deliveryCount ?? 0));
+  if (highest < DELIVERY_COUNT_WARNING_AT) return [];
+  return [
+    `dead letters in ${queue} have been delivered up to ${highest} times (each listing counts on a quorum queue); with a delivery limit the broker drops them: set a policy with delivery-limit -1 on ${queue}, or requeue/purge them`,
+  ];
 }
 
 /** Takes up to `limit` messages without acking them; `undefined` when the queue is missing. */
@@ -54,7 +69,8 @@ export async function listDeadLetters(source: ChannelSource, names: TopologyName
   const ch = await quietChannel(source);
   try {
     const result = await peek(ch, names.deadLetterQueue, options.limit, (msg) => summariseDeadLetter(msg, options.maxBytes));
-    return { queue: names.deadLetterQueue, exists: result !== undefined, total: result?.total ?? 0, items: result?.found ?? [] };
+    const items = result?.found ?? [];
+    return { queue: names.deadLetterQueue, exists: result !== undefined, total: result?.total ?? 0, items, warnings: peekWarnings(names.deadLetterQueue, items) };
   } finally {
     // Closing (not acking) is what puts every peeked message back.
     await closeQuietly(ch);

@@ -14,7 +14,7 @@ import { PermanentError, TransientError, type MatchflowError } from "../../src/e
 import { silentLogger } from "../../src/log.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 
@@ -34,8 +34,8 @@ async function deadLetter(msg: EncodedMessage, error: MatchflowError, attempts: 
   await ch.close();
 }
 
-async function count(queue: string): Promise<number> {
-  const ch = await amqp.createChannel();
+async function count(queue: string, model: ChannelModel = amqp): Promise<number> {
+  const ch = await model.createChannel();
   try {
     return (await ch.checkQueue(queue)).messageCount;
   } finally {
@@ -172,5 +172,35 @@ describe("dlq requeue / purge", () => {
     const purged = await runCli(["dlq", "purge", "--yes"], env);
     expect(purged).toMatchObject({ code: 0, stdout: "purged 1 dead letter from matches.dead_letter\n" });
     expect(await count(names.deadLetterQueue)).toBe(0);
+  });
+});
+
+describe("quorum dead-letter queue", () => {
+  it("shows the delivery count each peek adds, and warns before a delivery limit could drop dead letters", async () => {
+    const quorum = await createVhost("opsdlqq");
+    const model = await connect(quorum.url);
+    try {
+      await declareTopology(model, names, { queueType: "quorum", log: silentLogger });
+      const ch = await model.createConfirmChannel();
+      ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, Buffer.from("{}"), { contentType: "application/json", headers: { [MF_HEADERS.errorCode]: "test" } });
+      await ch.waitForConfirms();
+      await ch.close();
+      const first = await listDeadLetters(model, names, { limit: 10, maxBytes: MAX });
+      expect(first.items[0]?.deliveryCount ?? 0).toBe(0);
+      expect(first.warnings).toEqual([]);
+      let listing = first;
+      for (let i = 0; i < 10; i++) {
+        // A quorum queue takes the peeked message back asynchronously after the channel closes.
+        await until(async () => (await count(names.deadLetterQueue, model)) === 1, 10_000, "the peeked dead letter back");
+        listing = await listDeadLetters(model, names, { limit: 10, maxBytes: MAX });
+        expect(listing.items).toHaveLength(1);
+      }
+      expect(listing.total).toBe(1);
+      expect(listing.items[0]?.deliveryCount).toBe(10);
+      expect(listing.warnings).toEqual([expect.stringMatching(/delivered up to 10 times/)]);
+    } finally {
+      await model.close();
+      await quorum.drop();
+    }
   });
 });

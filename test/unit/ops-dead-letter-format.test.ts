@@ -1,0 +1,56 @@
+/** `dlq list` output and the quorum delivery-count warning. */
+import { describe, expect, it } from "vitest";
+import { formatDeadLetterListing } from "../../src/ops/dead-letter-format.js";
+import type { DeadLetterSummary } from "../../src/ops/dead-letter-message.js";
+import { peekWarnings } from "../../src/ops/dead-letters.js";
+
+function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
+  return {
+    taskId: "t-1",
+    taskName: "task",
+    externalMatchId: "m-1",
+    errorCode: "db_lock_timeout",
+    errorMessage: "canceling statement\ndue to lock timeout",
+    attempts: 4,
+    failedAt: "2026-10-30T06:00:00.000Z",
+    firstFailedAt: null,
+    originalExchange: "matches",
+    originalRoutingKey: "matches.process",
+    protocol: 2,
+    decodeError: null,
+    bytes: 100,
+    deliveryCount: null,
+    ...partial,
+  };
+}
+
+describe("peekWarnings", () => {
+  it("warns once a dead letter's delivery count nears a quorum delivery limit", () => {
+    expect(peekWarnings("q", [summary({ deliveryCount: 9 })])).toEqual([]);
+    expect(peekWarnings("q", [summary({ deliveryCount: 3 }), summary({ deliveryCount: 12 })])).toEqual([expect.stringMatching(/delivered up to 12 times .* delivery-limit -1 on q/)]);
+    expect(peekWarnings("q", [])).toEqual([]);
+  });
+});
+
+describe("formatDeadLetterListing", () => {
+  it("prints a header line, one row per dead letter (message on one line) and warnings", () => {
+    const text = formatDeadLetterListing({
+      queue: "matches.dead_letter",
+      exists: true,
+      total: 3,
+      items: [summary({}), summary({ taskId: "corr-2", externalMatchId: null, errorCode: null, attempts: null, decodeError: "message body is not valid JSON", errorMessage: null })],
+      warnings: ["careful"],
+    });
+    const lines = text.trimEnd().split("\n");
+    expect(lines[0]).toBe("3 dead letters in matches.dead_letter (showing the first 2; --limit N for more)");
+    expect(lines[1]).toMatch(/^task id\s+external id\s+error\s+attempts\s+failed at\s+message$/);
+    expect(lines[2]).toMatch(/^t-1\s+m-1\s+db_lock_timeout\s+4\s+2026-10-30T06:00:00.000Z\s+canceling statement due to lock timeout$/);
+    expect(lines[3]).toMatch(/^corr-2\s+-\s+undecodable\s+\?\s+.*message body is not valid JSON$/);
+    expect(lines[4]).toBe("warning: careful");
+  });
+
+  it("says when the queue is empty or missing", () => {
+    expect(formatDeadLetterListing({ queue: "d", exists: true, total: 0, items: [], warnings: [] })).toBe("dead-letter queue d is empty\n");
+    expect(formatDeadLetterListing({ queue: "d", exists: false, total: 0, items: [], warnings: [] })).toMatch(/does not exist/);
+  });
+});
