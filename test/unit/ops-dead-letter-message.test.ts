@@ -96,7 +96,7 @@ describe("buildRequeueMessage", () => {
 
   it("re-encodes protocol 2 with retries 0, no eta, the same task id, and no failure headers", () => {
     const original = encodeTaskV2({ taskName: TASK, taskId: "task-3", args: [match], retries: 3, eta: "2025-09-07T09:59:00Z", rootId: "root-1" });
-    const dl = deadLetterOf(original, 4, { "x-death": [{ count: 1, queue: "matches.retry.60000ms" }], "x-first-death-queue": "q", "x-custom": "kept" });
+    const dl = deadLetterOf(original, 4, { "x-death": [{ count: 1, queue: "matches.retry.60000ms" }], "x-first-death-queue": "q", "x-delivery-count": 3, "x-custom": "kept" });
     const out = buildRequeueMessage(dl, opts);
     expect(out.reencoded).toBe(true);
     expect(out.taskId).toBe("task-3");
@@ -105,6 +105,7 @@ describe("buildRequeueMessage", () => {
     expect(headers[MF_HEADERS.requeuedFrom]).toBe("matches.dead_letter");
     expect(headers).not.toHaveProperty("x-death");
     expect(headers).not.toHaveProperty("x-first-death-queue");
+    expect(headers).not.toHaveProperty("x-delivery-count");
     expect(headers["x-custom"]).toBe("kept");
     expect(out.options.expiration).toBeUndefined();
     expect(out.options.deliveryMode).toBe(2);
