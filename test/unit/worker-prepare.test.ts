@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { decodeTask, encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.js";
+import { PermanentError, TransientError } from "../../src/errors.js";
+import { buildDeadLetter, buildRetryMessage } from "../../src/worker/outgoing.js";
+import { prepareMessage } from "../../src/worker/prepare.js";
+import type { InboundMessage } from "../../src/worker/transport.js";
+
+const TASK = "celery_tasks.match_tasks.process_match_data";
+const NOW = Date.parse("2026-11-01T12:00:00Z");
+const match = { home_team: "IFA", away_team: "NEFC", match_date: "2026-10-18", age_group: "U14", match_type: "League", external_match_id: "100436" };
+
+function inbound(content: Buffer, properties: InboundMessage["properties"]): InboundMessage {
+  return { content, properties, exchange: "", routingKey: "matches", redelivered: false, receivedAt: NOW, token: 1 };
+}
+const options = { taskName: TASK, maxMessageBytes: 1_048_576, now: NOW };
+
+describe("prepareMessage", () => {
+  it("accepts a v2 task and a v1 task with the same match alike", () => {
+    const v2 = encodeTaskV2({ taskName: TASK, taskId: "a", args: [match] });
+    const v1 = encodeTaskV1({ taskName: TASK, taskId: "b", args: [match] });
+    const p2 = prepareMessage(inbound(v2.content, v2.properties), options);
+    const p1 = prepareMessage(inbound(v1.content, v1.properties), options);
+    expect(p2.ok && p1.ok).toBe(true);
+    if (p2.ok && p1.ok) {
+      expect(p2.item.match).toEqual(p1.item.match);
+      expect(p2.item.taskId).toBe("a");
+      expect(p2.item.observedAt).toBe(new Date(NOW).toISOString()); // no scraped_at: delivery time
+    }
+  });
+
+  it("reads the match from kwargs.match_data too", () => {
+    const m = encodeTaskV2({ taskName: TASK, taskId: "k", args: [], kwargs: { match_data: match } });
+    expect(prepareMessage(inbound(m.content, m.properties), options).ok).toBe(true);
+  });
+
+  it("keeps unknown fields in the raw payload and reports them", () => {
+    const m = encodeTaskV2({ taskName: TASK, taskId: "u", args: [{ ...match, referee: "J. Doe" }] });
+    const p = prepareMessage(inbound(m.content, m.properties), options);
+    expect(p.ok && p.unknownFields).toEqual(["referee"]);
+    expect(p.ok && (p.item.raw as Record<string, unknown>).referee).toBe("J. Doe");
+  });
+
+  it.each([
+    ["unknown_task", () => encodeTaskV2({ taskName: "other.task", taskId: "t", args: [match] })],
+    ["task_expired", () => encodeTaskV2({ taskName: TASK, taskId: "t", args: [match], expires: "2026-10-01T00:00:00Z" }, { now: Date.parse("2026-09-01T00:00:00Z") })],
+    ["bad_task_arguments", () => encodeTaskV2({ taskName: TASK, taskId: "t", args: [match, 2] })],
+    ["bad_task_arguments", () => encodeTaskV2({ taskName: TASK, taskId: "t", args: [] })],
+    ["contract_violation", () => encodeTaskV2({ taskName: TASK, taskId: "t", args: [{ ...match, away_team: undefined }] })],
+    ["schema_version_unsupported", () => encodeTaskV2({ taskName: TASK, taskId: "t", args: [{ ...match, schema_version: "2.0" }] })],
+  ])("classifies %s as permanent, with a failure record", (code, make) => {
+    const m = make();
+    const p = prepareMessage(inbound(m.content, m.properties), options);
+    expect(p.ok).toBe(false);
+    if (!p.ok) {
+      expect(p.error).toMatchObject({ code, kind: "permanent" });
+      expect(p.failure).toMatchObject({ reasonCode: code, taskId: "t" });
+    }
+  });
+
+  it("records the text of an undecodable message", () => {
+    const p = prepareMessage(inbound(Buffer.from("not json"), { contentType: "application/json", contentEncoding: "utf-8", headers: { task: TASK, id: "x" } }), options);
+    expect(p.ok).toBe(false);
+    if (!p.ok) expect(p.failure).toMatchObject({ reasonCode: "malformed_json", raw: "not json" });
+  });
+});
+
+describe("retry and dead-letter messages", () => {
+  const original = encodeTaskV2({ taskName: TASK, taskId: "task-1", args: [match] });
+  const message = inbound(original.content, original.properties);
+
+  it("a retry keeps the task id, counts retries + 1, sets eta, and remembers the first failure", () => {
+    const p = prepareMessage(message, options);
+    if (!p.ok) throw new Error("expected ok");
+    const retry = buildRetryMessage(p.envelope, message, new TransientError("db_deadlock", "deadlock detected"), 1, 45_000, NOW);
+    const h = retry.properties.headers ?? {};
+    expect(h).toMatchObject({ id: "task-1", eta: "2026-11-01T12:00:45.000Z", "x-matchflow-error-code": "db_deadlock", "x-matchflow-attempts": 1 });
+    const decoded = decodeTask(retry.content, retry.properties, { maxBytes: 1_048_576 });
+    expect(decoded).toMatchObject({ taskId: "task-1", retries: 1, args: [match] });
+    expect(h["x-matchflow-first-failure-at"]).toBe(new Date(NOW).toISOString());
+    expect(h["x-matchflow-original-routing-key"]).toBe("matches");
+    // The second failure keeps the first failure time.
+    const second = buildRetryMessage(p.envelope, inbound(retry.content, retry.properties), new TransientError("db_deadlock", "again"), 2, 90_000, NOW + 60_000);
+    expect(second.properties.headers?.["x-matchflow-first-failure-at"]).toBe(new Date(NOW).toISOString());
+    expect(decodeTask(second.content, second.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
+  });
+
+  it("a dead letter keeps the original body and properties and adds the error headers", () => {
+    const dead = buildDeadLetter(message, new PermanentError("contract_violation", "away_team is required"), 1, NOW);
+    expect(dead.content.equals(original.content)).toBe(true);
+    expect(dead.properties.correlationId).toBe("task-1");
+    expect(dead.properties.headers).toMatchObject({
+      task: TASK,
+      "x-matchflow-error-code": "contract_violation",
+      "x-matchflow-error-message": "away_team is required",
+      "x-matchflow-attempts": 1,
+      "x-matchflow-original-exchange": "",
+      "x-matchflow-original-routing-key": "matches",
+    });
+  });
+
+  it("bounds the error message header", () => {
+    const dead = buildDeadLetter(message, new PermanentError("x", "e".repeat(10_000)), 1, NOW);
+    expect(String(dead.properties.headers?.["x-matchflow-error-message"]).length).toBeLessThanOrEqual(2000);
+  });
+});
