@@ -155,8 +155,29 @@ function truncate(s: string, maxLen: number | undefined): string {
   return `${space >= 0 ? cut.slice(0, space) : cut}...`;
 }
 
+/** The same rendering without any budget: what saferepr yields when nothing gets truncated. */
+function plainRepr(value: unknown, level: number, maxLevels: number): string {
+  const v = toJsonShape(value);
+  if (typeof v === "string") return `'${v.replace(/'/g, "\\'")}'`;
+  const scalar = scalarText(v);
+  if (scalar !== undefined || typeof v !== "object" || v === null) return scalar ?? String(v);
+  const isList = Array.isArray(v);
+  const [open, close] = isList ? ["[", "]"] : ["{", "}"];
+  if (maxLevels && level >= maxLevels) return `${open}...${close}`;
+  if (isList) return `[${(v as unknown[]).map((item) => plainRepr(item, level + 1, maxLevels)).join(", ")}]`;
+  const parts: string[] = [];
+  for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
+    if (item !== undefined) parts.push(`${plainRepr(key, 0, maxLevels)}: ${plainRepr(item, level + 1, maxLevels)}`);
+  }
+  return `{${parts.join(", ")}}`;
+}
+
 /** Celery's `saferepr(value, maxlen, maxlevels=3)`, as used for the argsrepr/kwargsrepr headers. */
 export function celerySaferepr(value: unknown, maxLen?: number, maxLevels = 3): string {
+  // Fast path: when the whole rendering is shorter than the budget, no token is ever cut
+  // (each token is shorter than what remains), so saferepr equals the plain rendering.
+  const plain = plainRepr(value, 0, maxLevels);
+  if (maxLen === undefined || plain.length < maxLen) return plain;
   const state: StreamState = { draining: false };
   const stream = reprStream(value, 0, maxLevels, state);
   let budget = maxLen;
