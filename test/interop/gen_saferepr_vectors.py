@@ -22,6 +22,10 @@ CASES = {
     "many numbers": [list(range(600))],
     "one long string without spaces": [{"long": "x" * 2000}],
     "budget ends at a key": [{("key%03d" % i): i for i in range(200)}],
+    "repr of 1023 chars": ["x" * 1019],
+    "repr of exactly 1024 chars": ["x" * 1020],
+    "repr of 1025 chars": ["x" * 1021],
+    "1024 chars, spaces, two items": ["a b " * 250, 7],
 }
 
 json.dump([{"name": name, "value": value, "repr": saferepr(value, 1024), "json": json.dumps(value)}
