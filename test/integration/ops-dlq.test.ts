@@ -14,7 +14,7 @@ import { PermanentError, TransientError, type MatchflowError } from "../../src/e
 import { silentLogger } from "../../src/log.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
-import { runCli, until } from "../helpers/cli.js";
+import { runCli, spawnCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 
@@ -201,6 +201,47 @@ describe("quorum dead-letter queue", () => {
     } finally {
       await model.close();
       await quorum.drop();
+    }
+  });
+});
+
+describe("a requeue killed half way", () => {
+  it("loses nothing: every task is in the work queue or still in the dead-letter queue", async () => {
+    const v = await createVhost("opsdlqkill");
+    const model = await connect(v.url);
+    const n = 3000;
+    try {
+      await declareTopology(model, names, { queueType: "classic", log: silentLogger });
+      const ch = await model.createConfirmChannel();
+      for (let i = 0; i < n; i++) {
+        const m = encodeTaskV2({ taskName: TASK, taskId: `kill-${i}`, args: [{ external_match_id: `kill-${i}` }] });
+        ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, m.content, { ...m.properties, headers: { ...m.properties.headers, [MF_HEADERS.errorCode]: "db_lock_timeout" } });
+      }
+      await ch.waitForConfirms();
+      await ch.close();
+
+      const requeue = spawnCli(["dlq", "requeue", "--all"], { RABBITMQ_URL: v.url });
+      await until(async () => (await count(names.queue, model)) > 0 || requeue.proc.exitCode !== null, 60_000, "the requeue under way");
+      requeue.kill("SIGKILL");
+      await requeue.exited;
+
+      // Dead letters it held unacked go back when the broker notices the dead connection; a copy
+      // confirmed whose ack was not yet sent is in both queues (a duplicate the upsert absorbs).
+      await until(async () => (await count(names.queue, model)) + (await count(names.deadLetterQueue, model)) >= n, 30_000, "every message back in a queue");
+      const ids = new Set<string>();
+      const reader = await model.createChannel();
+      for (const queue of [names.queue, names.deadLetterQueue]) {
+        for (;;) {
+          const m = await reader.get(queue, { noAck: true });
+          if (!m) break;
+          ids.add(decodeTask(m.content, m.properties, { maxBytes: MAX }).taskId);
+        }
+      }
+      await reader.close();
+      expect(ids.size).toBe(n);
+    } finally {
+      await model.close();
+      await v.drop();
     }
   });
 });
