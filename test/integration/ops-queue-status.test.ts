@@ -109,6 +109,15 @@ describe("queue status", () => {
     expect(work(report).ready).toBe(7);
   });
 
+  it("falls back to AMQP when the management API refuses the credentials, saying so", async () => {
+    const wrong = new URL(vhost.managementUrl);
+    wrong.username = "nobody";
+    wrong.password = "wrong";
+    const report = await queueStatus({ names, amqpUrl: vhost.url, managementUrl: wrong.toString(), log: silentLogger });
+    expect(report.source).toBe("amqp");
+    expect(report.notes).toEqual([expect.stringMatching(/answered HTTP 401 \(check the user name and password\)/)]);
+  });
+
   it("reports missing queues as missing, over AMQP and from the management API", async () => {
     for (const managementUrl of [undefined, empty.managementUrl]) {
       const report = await queueStatus({ names, amqpUrl: empty.url, managementUrl, log: silentLogger });
