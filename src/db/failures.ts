@@ -37,11 +37,20 @@ const COLUMNS = "reason_code, detail, task_id, message_id, external_match_id, ra
 const ON_REPEAT = `DO UPDATE SET count = ingest_failures.count + 1, last_seen = now(), reason_code = EXCLUDED.reason_code,
   detail = EXCLUDED.detail, resolved_at = NULL`;
 
+function withoutNul(text: string): string {
+  return text.replaceAll("\u0000", "\\u0000");
+}
+
 /** Records a failure; returns its id and how many times this message has failed so far. */
 export async function recordIngestFailure(db: Queryable, f: IngestFailureInput): Promise<{ id: number; count: number }> {
-  const rawPayload = typeof f.raw === "string" || f.raw === undefined ? null : JSON.stringify(f.raw);
-  const rawText = typeof f.raw === "string" ? f.raw : null;
-  const params = [f.reasonCode, f.detail.slice(0, MAX_DETAIL), f.taskId ?? null, f.messageId ?? null, f.externalMatchId ?? null, rawPayload, rawText];
+  // PostgreSQL text and jsonb cannot hold NUL (a JSON "\u0000" included): such payloads are
+  // kept as text with the NUL written as the six characters \u0000, so the record never fails.
+  let rawPayload = typeof f.raw === "string" || f.raw === undefined ? null : (JSON.stringify(f.raw) ?? null);
+  let rawText = typeof f.raw === "string" ? withoutNul(f.raw) : null;
+  // Same for a lone UTF-16 surrogate, which JSON.stringify writes as an escape jsonb rejects.
+  if (rawPayload !== null && /\\u0000|\\ud[89a-f][0-9a-f]{2}/i.test(rawPayload)) [rawText, rawPayload] = [rawPayload, null];
+  const text = (v: string | undefined) => (v === undefined ? null : withoutNul(v));
+  const params = [withoutNul(f.reasonCode), withoutNul(f.detail).slice(0, MAX_DETAIL), text(f.taskId), text(f.messageId), text(f.externalMatchId), rawPayload, rawText];
   const values = "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)";
   // Idempotent on the task id; without one, on the AMQP message id; with neither, every call is a row.
   const conflict = f.taskId ? `ON CONFLICT (task_id) ${ON_REPEAT}` : f.messageId ? `ON CONFLICT (message_id) WHERE task_id IS NULL AND message_id IS NOT NULL ${ON_REPEAT}` : "";

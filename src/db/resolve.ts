@@ -60,8 +60,9 @@ class MatchProblem extends Error {
 
 function checkName(kind: NameKind, name: string): string {
   const trimmed = name.trim();
-  if (trimmed === "" || trimmed.length > MAX_LENGTH[kind]) {
-    throw new MatchProblem(new PermanentError("invalid_name", `${KIND_WORDS[kind]} name "${trimmed.slice(0, 60)}" must be 1 to ${MAX_LENGTH[kind]} characters`, { details: { kind, name: trimmed.slice(0, 200) } }));
+  // PostgreSQL text cannot hold NUL: refuse it here, or the whole batch's insert would fail.
+  if (trimmed === "" || trimmed.length > MAX_LENGTH[kind] || trimmed.includes("\u0000")) {
+    throw new MatchProblem(new PermanentError("invalid_name", `${KIND_WORDS[kind]} name "${trimmed.slice(0, 60)}" must be 1 to ${MAX_LENGTH[kind]} characters, without NUL`, { details: { kind, name: trimmed.slice(0, 200) } }));
   }
   if (kind === "season" && seasonBounds(trimmed) === undefined) {
     throw new MatchProblem(new PermanentError("invalid_name", `season "${trimmed}" must be written like 2026-27`, { details: { kind, name: trimmed } }));

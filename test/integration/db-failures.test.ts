@@ -40,4 +40,15 @@ describe.each(BACKENDS)("ingest failures on %s", (kind) => {
     await recordIngestFailure(db, { reasonCode: "x", detail: "again", taskId: "t-a", raw: {} });
     expect((await listIngestFailures(db, { unresolvedOnly: true })).map((f) => f.taskId).sort()).toEqual(["t-a", "t-b"]);
   });
+
+  it("never fails on payloads PostgreSQL cannot store as jsonb (NUL, lone surrogates)", async () => {
+    const { db } = backend();
+    await recordIngestFailure(db, { reasonCode: "db_data", detail: "bad \u0000 value", taskId: "t-nul", raw: { home_team: "A\u0000B" } });
+    await recordIngestFailure(db, { reasonCode: "db_data", detail: "", taskId: "t-sur", raw: { home_team: "A\ud800B" } });
+    await recordIngestFailure(db, { reasonCode: "body_not_json", detail: "", taskId: "t-txt", raw: "x\u0000y" });
+    const byTask = new Map((await listIngestFailures(db)).map((f) => [f.taskId, f]));
+    expect(byTask.get("t-nul")).toMatchObject({ rawPayload: null, rawText: '{"home_team":"A\\u0000B"}', detail: "bad \\u0000 value" });
+    expect(byTask.get("t-sur")?.rawText).toContain("\\ud800");
+    expect(byTask.get("t-txt")?.rawText).toBe("x\\u0000y");
+  });
 });

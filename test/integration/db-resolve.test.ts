@@ -129,10 +129,11 @@ describe.each(BACKENDS)("name resolution on %s", (kind) => {
 
   it("an invalid name fails its own match only", async () => {
     const { db } = backend();
-    const [bad, good] = await resolveInTransaction(db, createNameResolver({ mode: "create" }), (_tx, resolve) =>
-      resolve([makeMatch({ home_team: "x".repeat(201) }), makeMatch()]),
+    const [bad, good, nul] = await resolveInTransaction(db, createNameResolver({ mode: "create" }), (_tx, resolve) =>
+      resolve([makeMatch({ home_team: "x".repeat(201) }), makeMatch(), makeMatch({ away_team: "Nul\u0000FC" })]),
     );
     expect(bad).toMatchObject({ code: "invalid_name", kind: "permanent", details: { kind: "team" } });
+    expect(nul).toMatchObject({ code: "invalid_name", kind: "permanent" });
     expect(ids(good).homeTeamId).toBeGreaterThan(0);
   });
 

@@ -144,8 +144,17 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     const penaltiesAfterWin = makeMatch({ home_score: 2, away_score: 1, home_penalty_score: 4, away_penalty_score: 3, match_status: "completed" });
     const tooLong = makeMatch({ location: "x".repeat(501) });
     const badDate = makeMatch({ match_date: "2026-02-30" });
-    const results = await store(db, [item(good[0]!), item(penaltiesAfterWin), item(good[1]!), item(tooLong), item(badDate), item(good[2]!)]);
-    expect(results.map((r) => (r instanceof Error ? r.code : r.outcome))).toEqual(["created", "db_constraint", "created", "db_constraint", "db_data", "created"]);
+    const nulInRaw = makeMatch();
+    const results = await store(db, [
+      item(good[0]!),
+      item(penaltiesAfterWin),
+      item(good[1]!),
+      item(tooLong),
+      item(badDate),
+      item(nulInRaw, undefined, { ...nulInRaw, notes: "a\u0000b" }),
+      item(good[2]!),
+    ]);
+    expect(results.map((r) => (r instanceof Error ? r.code : r.outcome))).toEqual(["created", "db_constraint", "created", "db_constraint", "db_data", "db_data", "created"]);
     expect(results[1]).toMatchObject({ kind: "permanent" });
     expect((results[1] as Error).message).toContain("matches_penalties_after_level_score");
     expect(await countMatches(db)).toBe(3);
