@@ -8,6 +8,8 @@ import { registerProcess } from "./process.js";
 import { registerPublish } from "./publish.js";
 import { registerQueue } from "./queue.js";
 import { registerScrape } from "./scrape.js";
+import { registerRun } from "./run.js";
+import { registerSchedule } from "./schedule.js";
 import { registerWorker } from "./worker.js";
 
 export const COMMANDS: ((program: Command) => void)[] = [
@@ -20,4 +22,6 @@ export const COMMANDS: ((program: Command) => void)[] = [
   registerQueue,
   registerScrape,
   registerWorker,
+  registerRun,
+  registerSchedule,
 ];

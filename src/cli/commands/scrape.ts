@@ -15,29 +15,13 @@ import { scrape } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
+import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 import { EXIT } from "../exit-codes.js";
 
-function localToday(now: Date): string {
-  return new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
-}
-
 export function registerScrape(program: Command): void {
-  program
-    .command("scrape")
-    .description("read MLS NEXT fixtures and results from the source and publish each match to the queue")
-    .option("--league <league>", "Homegrown, Academy or Flex (default: LEAGUE)")
-    .option("--age-group <groups>", "one age group or a comma list, e.g. U14,U15 (default: AGE_GROUP, else all)")
-    .option("--division <name>", "conference/division, case-insensitive (default: DIVISION, else all)")
-    .option("--conference <name>", "same as --division")
-    .option("--club <text>", "only matches where either club name contains this text (case-insensitive)")
-    .option("--from <date>", "first local date, YYYY-MM-DD (inclusive)")
-    .option("--to <date>", "last local date, YYYY-MM-DD (inclusive)")
-    .option("--start <days>", "first date as days from today, e.g. -7")
-    .option("--end <days>", "last date as days from today, e.g. 0")
-    .option("--season <year>", "the season's first year, e.g. 2026 for 2026-27 (default: from today; seasons run August-July)")
-    .option("--source <source>", "assist (2026-27 on) or modular11 (up to 2025-26) (default: SCRAPE_SOURCE)")
-    .option("--source-dir <dir>", "read recorded assist feeds from DIR/data/{schedule,standings}/{key}.json")
-    .option("--limit <n>", "at most n matches (earliest first)")
+  addScrapeSelectionOptions(
+    program.command("scrape").description("read MLS NEXT fixtures and results from the source and publish each match to the queue"),
+  )
     .option("--save <file>", "also write {metadata, matches, problems} as JSON to this file")
     .option("--format <format>", "table, json or ndjson (default: table on a terminal, json otherwise)")
     .option("--no-submit", "dry run: read and show the matches, publish nothing")

@@ -1,0 +1,52 @@
+import type { Command } from "commander";
+import { pino } from "pino";
+import { parseDurationMs } from "../../config.js";
+import { ConfigError, isMatchflowError, TransientError } from "../../errors.js";
+import { createLogger } from "../../log.js";
+import { formatRunReport, runExitCode } from "../../run/report.js";
+import { runOnce } from "../../run/run-once.js";
+import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
+import { createFeedFetcher } from "../../sources/http.js";
+import { cliContext } from "../context.js";
+import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
+
+interface RunFlags extends ScrapeFlags {
+  wait: string;
+  json?: boolean;
+}
+
+export function registerRun(program: Command): void {
+  addScrapeSelectionOptions(
+    program
+      .command("run")
+      .description(
+        "the main job in one process: scrape, queue, process until every match is stored, report. Uses RABBITMQ_URL / DATABASE_URL " +
+          "when set, otherwise an in-process broker and PGlite in ./.matchflow/db",
+      ),
+  )
+    .option("--wait <duration>", "stop waiting for processing after this long (e.g. 90s, 10m)", "10m")
+    .option("--json", "print the report as JSON")
+    .option("--verbose", "log every task (JSON lines on stderr)")
+    .allowExcessArguments(false)
+    .action(async (flags: RunFlags) => {
+      const { config } = cliContext();
+      const waitMs = parseDurationMs(flags.wait);
+      if (waitMs === undefined) throw new ConfigError(`--wait "${flags.wait}" is not a duration (e.g. 90s, 10m)`);
+      const settings = resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
+      // The report is for people on stdout; logs go to stderr, quiet unless asked for.
+      const log = createLogger({ level: flags.verbose ? "debug" : "warn", name: "matchflow-run", destination: pino.destination({ fd: 2, sync: true }) });
+      const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log });
+      let report;
+      try {
+        report = await runOnce({ config, log, scrapeOptions: settings.options, fetcher, waitMs });
+      } catch (err) {
+        // No internet (or a mirror down): say how to run on the recorded sample instead.
+        if (isMatchflowError(err) && err.code === "source_unreachable" && !flags.sourceDir) {
+          throw new TransientError(err.code, `${err.message}\n(offline? run on the recorded sample: matchflow run --source-dir samples/mlsnext)`);
+        }
+        throw err;
+      }
+      process.stdout.write(flags.json ? `${JSON.stringify({ ...report, scrape: { counts: report.scrape.counts, metadata: report.scrape.metadata, problems: report.scrape.problems } }, null, 2)}\n` : formatRunReport(report));
+      process.exitCode = runExitCode(report);
+    });
+}

@@ -1,0 +1,69 @@
+import type { Command } from "commander";
+import { pino } from "pino";
+import { isMatchflowError } from "../../errors.js";
+import { createLogger } from "../../log.js";
+import { runExitCode } from "../../run/report.js";
+import { runOnce } from "../../run/run-once.js";
+import { runSchedule, validateCron } from "../../run/schedule.js";
+import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
+import { scrape } from "../../scraper/scrape.js";
+import { submitScraped } from "../../scraper/submit.js";
+import { createFeedFetcher } from "../../sources/http.js";
+import { cliContext } from "../context.js";
+import { exitCodeFor } from "../exit-codes.js";
+import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
+
+interface ScheduleFlags extends ScrapeFlags {
+  cron: string;
+  runNow?: boolean;
+}
+
+export function registerSchedule(program: Command): void {
+  addScrapeSelectionOptions(
+    program
+      .command("schedule")
+      .description(
+        "keep a process that scrapes on a cron expression (UTC), for hosts without Kubernetes. With RABBITMQ_URL it publishes " +
+          "(workers run elsewhere); without it, each run also processes in-process, like `matchflow run`",
+      ),
+  )
+    .requiredOption("--cron <expression>", 'five-field cron expression in UTC, e.g. "0 6 * * *" (daily at 06:00 UTC)')
+    .option("--run-now", "also run once at start")
+    .allowExcessArguments(false)
+    .action(async (flags: ScheduleFlags) => {
+      const { config, log } = cliContext();
+      validateCron(flags.cron);
+      // Validate the flags once up front (a usage error exits 2 now, not at 6 am).
+      resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
+      const jobLog = createLogger({ level: config.logLevel, name: "matchflow-schedule", destination: pino.destination({ fd: 1, sync: true }) });
+
+      const job = async (): Promise<number> => {
+        const settings = resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
+        const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log: jobLog });
+        try {
+          if (!config.rabbitmqUrl) {
+            const report = await runOnce({ config, log: jobLog, scrapeOptions: settings.options, fetcher, waitMs: 30 * 60_000 });
+            jobLog.info({ found: report.scrape.matches.length, ...report.outcomes, pending: report.pending }, "run report");
+            return runExitCode(report);
+          }
+          const result = await scrape(settings.options, { fetcher, now: () => new Date(), log: jobLog });
+          const submitted = await submitScraped(result.matches, config, jobLog, { progress: false });
+          jobLog.info({ found: result.matches.length + result.counts.invalid, ...submitted }, "scrape published");
+          return result.counts.invalid + submitted.invalid + submitted.failed > 0 ? 1 : 0;
+        } catch (err) {
+          jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, "scheduled scrape failed");
+          return exitCodeFor(err);
+        }
+      };
+
+      const controller = new AbortController();
+      const stop = (signal: NodeJS.Signals) => {
+        if (controller.signal.aborted) process.exit(130);
+        log.info({ signal }, "stopping the schedule (send again to exit at once)");
+        controller.abort();
+      };
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+      await runSchedule({ cron: flags.cron, job, log: jobLog, signal: controller.signal, runNow: flags.runNow === true });
+    });
+}

@@ -1,0 +1,46 @@
+/** Human-readable report of a run: what happened, then the latest results. Pure. */
+import type { MatchSummary } from "../db/queries.js";
+import type { RunReport } from "./run-once.js";
+
+function pad(text: string, width: number): string {
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+}
+
+function score(m: MatchSummary): string {
+  if (m.homeScore === null || m.awayScore === null) return m.matchStatus;
+  const pens = m.homePenaltyScore !== null && m.awayPenaltyScore !== null ? ` (${m.homePenaltyScore}-${m.awayPenaltyScore} p)` : "";
+  return `${m.homeScore}-${m.awayScore}${pens}`;
+}
+
+export function latestTable(rows: MatchSummary[]): string {
+  if (rows.length === 0) return "  (no matches stored yet)\n";
+  const lines = [`  ${pad("date", 10)}  ${pad("age", 4)}  ${pad("division", 16)}  ${pad("home", 28)}  ${pad("score", 14)}  away`];
+  for (const m of rows) {
+    lines.push(`  ${pad(m.matchDate, 10)}  ${pad(m.ageGroup, 4)}  ${pad(m.division ?? "-", 16)}  ${pad(m.homeTeam, 28)}  ${pad(score(m), 14)}  ${m.awayTeam}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+export function formatRunReport(r: RunReport): string {
+  const c = r.scrape.counts;
+  const found = r.scrape.matches.length + c.invalid;
+  const o = r.outcomes;
+  const lines = [
+    `matchflow run: ${r.mode.broker} broker, ${r.mode.database} database`,
+    `${found} found, ${r.submit.submitted.length} submitted, ${c.invalid + r.submit.invalid.length} invalid, ${r.submit.failed.length} failed`,
+    `processed: ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.dead_lettered} dead-lettered` +
+      (r.pending > 0 ? `, ${r.pending} still pending` : "") +
+      ` (${(r.elapsedMs / 1000).toFixed(1)} s)`,
+  ];
+  for (const p of r.scrape.problems.slice(0, 5)) lines.push(`  problem: ${p.where}: ${p.reason}`);
+  if (r.scrape.problems.length > 5) lines.push(`  ... and ${r.scrape.problems.length - 5} more problems`);
+  for (const f of r.submit.failed.slice(0, 5)) lines.push(`  failed: ${f.externalMatchId ?? `#${f.index}`}: ${f.error}`);
+  lines.push("latest results (played matches, newest first):");
+  return `${lines.join("\n")}\n${latestTable(r.latest)}`;
+}
+
+/** 0 when everything found was stored; 1 when anything was invalid, failed, dead-lettered or left pending. */
+export function runExitCode(r: RunReport): 0 | 1 {
+  const bad = r.scrape.counts.invalid + r.submit.invalid.length + r.submit.failed.length + r.outcomes.dead_lettered + r.pending;
+  return bad > 0 ? 1 : 0;
+}

@@ -1,0 +1,107 @@
+/**
+ * The main job in one process: scrape, publish, process until every published match is
+ * settled, report. On RabbitMQ and PostgreSQL when RABBITMQ_URL / DATABASE_URL are set,
+ * otherwise on the embedded defaults: an in-process broker and PGlite in ./.matchflow/db.
+ */
+import { createAmqpWorkTransport } from "../broker/amqp-work-transport.js";
+import { MemoryBroker } from "../broker/memory-transport.js";
+import { MatchQueueClient, type SubmitReport } from "../broker/publisher.js";
+import type { Config } from "../config.js";
+import { migrate } from "../db/migrate.js";
+import { openDatabase } from "../db/open.js";
+import { latestResults, type MatchSummary } from "../db/queries.js";
+import type { Logger } from "../log.js";
+import { scrape, type ScrapeOptions, type ScrapeResult } from "../scraper/scrape.js";
+import type { FeedFetcher } from "../sources/http.js";
+import { startWorkerApp } from "../worker/app.js";
+import type { SettledEvent } from "../worker/worker.js";
+
+export type FinalOutcome = "created" | "updated" | "unchanged" | "dead_lettered";
+
+export interface RunReport {
+  mode: { broker: "rabbitmq" | "in-process"; database: "postgres" | "pglite" };
+  scrape: ScrapeResult;
+  submit: SubmitReport;
+  outcomes: Record<FinalOutcome, number>;
+  /** Submitted tasks not settled when the wait ran out (0 on a complete run). */
+  pending: number;
+  latest: MatchSummary[];
+  elapsedMs: number;
+}
+
+export interface RunOnceOptions {
+  config: Config;
+  log: Logger;
+  scrapeOptions: ScrapeOptions;
+  fetcher: FeedFetcher;
+  /** Give up waiting for processing after this long. */
+  waitMs: number;
+  latestCount?: number;
+  now?: () => Date;
+}
+
+export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
+  const { config, log } = options;
+  const started = Date.now();
+  // Scrape first: an unreachable source fails fast, before anything is opened.
+  const scraped = await scrape(options.scrapeOptions, { fetcher: options.fetcher, now: options.now ?? (() => new Date()), log });
+
+  const database = await openDatabase(config.databaseUrl, { log });
+  try {
+    await migrate(database, { log });
+    const embedded = !config.rabbitmqUrl;
+    const memory = embedded ? new MemoryBroker({ exchange: config.topology.exchange, routingKey: config.topology.routingKey, queue: config.topology.queue }) : undefined;
+    const transport = memory ?? (await createAmqpWorkTransport({ url: config.rabbitmqUrl as string, config, log }));
+
+    const settled = new Map<string, FinalOutcome>();
+    let waiting: { ids: Set<string>; resolve: () => void } | undefined;
+    const onSettled = (e: SettledEvent) => {
+      if (!e.final || !e.taskId || e.outcome === "retried") return;
+      settled.set(e.taskId, e.outcome);
+      if (waiting?.ids.delete(e.taskId) && waiting.ids.size === 0) waiting.resolve();
+    };
+    const app = await startWorkerApp({ config, log, transport, database, serveHttp: false, migrate: false, onSettled });
+
+    let submit: SubmitReport;
+    let pending = 0;
+    try {
+      const clientOptions = { topology: config.topology, retry: config.retry, publish: config.publish, maxMessageBytes: config.maxMessageBytes, log };
+      const client = memory ? MatchQueueClient.fromSink(memory.asSink(), clientOptions) : await MatchQueueClient.connect({ ...clientOptions, url: config.rabbitmqUrl as string, queueType: config.topology.queueType });
+      try {
+        submit = await client.submitMatches(scraped.matches);
+      } finally {
+        await client.close();
+      }
+      const ids = new Set(submit.submitted.map((s) => s.taskId).filter((id) => !settled.has(id)));
+      if (ids.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          new Promise<void>((resolve) => (waiting = { ids, resolve })),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs))),
+        ]);
+        clearTimeout(timer);
+        pending = ids.size;
+        if (pending > 0) log.warn({ pending, waitMs: options.waitMs }, "stopped waiting: some matches are not processed yet (they stay queued, or retry later)");
+      }
+    } finally {
+      await app.stop(config.worker.shutdownGraceMs);
+    }
+
+    const outcomes: Record<FinalOutcome, number> = { created: 0, updated: 0, unchanged: 0, dead_lettered: 0 };
+    for (const s of submit.submitted) {
+      const outcome = settled.get(s.taskId);
+      if (outcome) outcomes[outcome]++;
+    }
+    return {
+      mode: { broker: embedded ? "in-process" : "rabbitmq", database: database.kind },
+      scrape: scraped,
+      submit,
+      outcomes,
+      pending,
+      latest: await latestResults(database, options.latestCount ?? 10, { playedOnly: true }),
+      elapsedMs: Date.now() - started,
+    };
+  } finally {
+    await database.close();
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * `matchflow schedule`: a long-lived process that runs the scrape on a cron expression (UTC),
+ * for hosts without Kubernetes. Like the CronJob it replaces: runs never overlap (a tick that
+ * comes while a run is still going is skipped and logged), and a stop signal waits for the
+ * run in progress.
+ */
+import { CronExpressionParser } from "cron-parser";
+import { ConfigError, errorMessage } from "../errors.js";
+import type { Logger } from "../log.js";
+
+/** Throws a ConfigError naming the expression when it is not a valid 5-field cron. */
+export function validateCron(expression: string): void {
+  if (expression.trim().split(/\s+/).length !== 5) throw new ConfigError(`--cron "${expression}" must have 5 fields: minute hour day-of-month month day-of-week (UTC)`);
+  try {
+    CronExpressionParser.parse(expression, { tz: "UTC" });
+  } catch (err) {
+    throw new ConfigError(`--cron "${expression}" is not a valid cron expression: ${errorMessage(err)}`);
+  }
+}
+
+/** The first fire time strictly after `after`, in UTC. Pure. */
+export function nextRun(expression: string, after: Date): Date {
+  return CronExpressionParser.parse(expression, { tz: "UTC", currentDate: after }).next().toDate();
+}
+
+export interface ScheduleOptions {
+  cron: string;
+  /** One scrape; resolves with its exit code (0 ok). Must not throw for expected failures. */
+  job: () => Promise<number>;
+  log: Logger;
+  signal: AbortSignal;
+  runNow?: boolean;
+  now?: () => Date;
+}
+
+/** Runs until `signal` aborts; then waits for a run in progress and resolves. */
+export async function runSchedule(options: ScheduleOptions): Promise<void> {
+  const { cron, log, signal } = options;
+  validateCron(cron);
+  const now = options.now ?? (() => new Date());
+  let running: Promise<void> | undefined;
+
+  const fire = (scheduledFor: Date) => {
+    if (running) {
+      log.warn({ scheduledFor: scheduledFor.toISOString() }, "previous run still going: this run is skipped (runs never overlap)");
+      return;
+    }
+    const started = Date.now();
+    log.info({ scheduledFor: scheduledFor.toISOString() }, "scheduled run starting");
+    running = options
+      .job()
+      .then(
+        (code) => log.info({ exitCode: code, durationMs: Date.now() - started }, code === 0 ? "scheduled run done" : "scheduled run finished with problems"),
+        (err: unknown) => log.error({ err: errorMessage(err), code: (err as { code?: unknown }).code, durationMs: Date.now() - started }, "scheduled run failed"),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  };
+
+  if (options.runNow) fire(now());
+  while (!signal.aborted) {
+    const at = nextRun(cron, now());
+    log.info({ nextRun: at.toISOString(), cron }, "waiting for the next run");
+    await new Promise<void>((resolve) => {
+      // Long waits are chunked: timers over ~24.8 days overflow, and clocks drift.
+      const timer = setTimeout(resolve, Math.min(Math.max(0, at.getTime() - now().getTime()), 3_600_000));
+      signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+    });
+    if (signal.aborted) break;
+    if (now().getTime() >= at.getTime()) fire(at);
+  }
+  if (running) {
+    log.info("stopping: waiting for the run in progress");
+    await running;
+  }
+}
