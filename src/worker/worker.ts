@@ -189,6 +189,12 @@ export class Worker {
       }
     }
     metrics.batchSize.observe(messages.length);
+    const counts = { created: 0, updated: 0, unchanged: 0, failed: 0 };
+    for (const o of outcomes) {
+      if (o.ok) counts[o.outcome]++;
+      else counts.failed++;
+    }
+    this.options.log.info({ batch: messages.length, ...counts, rejected: bad.length, durationMs: this.now() - (messages[0]?.receivedAt ?? this.now()) }, "batch committed");
     await Promise.all([
       ...good.map((p, i) => {
         const outcome = outcomes[i] ?? { ok: false as const, error: new PermanentError("internal_error", "store returned no outcome") };
@@ -248,7 +254,9 @@ export class Worker {
     const fields = { taskId: event.taskId, externalMatchId: event.externalMatchId, outcome: event.outcome, durationMs, redelivered: message.redelivered || undefined, reason, code: event.code, ...extra };
     if (event.outcome === "dead_lettered") log.error(fields, "task dead-lettered");
     else if (event.outcome === "retried") log.warn(fields, "task will be retried");
-    else log.info(fields, "task done");
+    // Successes are per task at debug (a line per task costs ~20% of the CPU at 10k tasks/s);
+    // each batch gets one info line with its counts. Retries and dead letters are always per task.
+    else log.debug(fields, "task done");
     this.options.onSettled?.(event);
   }
 

@@ -31,7 +31,8 @@ export async function createWorkerEnv(name: string, base: Record<string, string>
   // Tests terminate backends on purpose; an idle client of ours may be one of them.
   sql.on("error", () => undefined);
   const workers: CliProcess[] = [];
-  const env = (extra: Record<string, string> = {}) => ({ RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, METRICS_PORT: "0", ...base, ...extra });
+  // LOG_LEVEL=debug: the worker logs one "task done" line per task only at debug.
+  const env = (extra: Record<string, string> = {}) => ({ RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, METRICS_PORT: "0", LOG_LEVEL: "debug", ...base, ...extra });
   const killAll = async () => {
     for (const w of workers.splice(0)) {
       w.kill("SIGKILL");

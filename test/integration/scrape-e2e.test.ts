@@ -21,7 +21,7 @@ let vhost: TestVhost;
 let db: TestDatabase;
 let sql: pg.Pool;
 let worker: CliProcess;
-const env = () => ({ RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, ASSIST_BASE_URL: server.url, METRICS_PORT: "0", LOG_LEVEL: "info" });
+const env = () => ({ RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, ASSIST_BASE_URL: server.url, METRICS_PORT: "0", LOG_LEVEL: "debug" }); // debug: one "task done" line per task
 
 beforeAll(async () => {
   [vhost, db] = await Promise.all([createVhost("scrape_e2e"), createTestDatabase({ migrated: true })]);
