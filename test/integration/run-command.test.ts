@@ -1,0 +1,83 @@
+/**
+ * `matchflow run` as a newcomer runs it: on the recorded sample, embedded (no RABBITMQ_URL,
+ * PGlite) and on the real RabbitMQ and PostgreSQL; and the clear failure when the source is
+ * unreachable.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, spawnCli } from "../helpers/cli.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+
+const SAMPLE = ["--source-dir", "samples/mlsnext", "--season", "2026"];
+let dir: string;
+let vhost: TestVhost;
+let db: TestDatabase;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), "mf-run-"));
+  vhost = await createVhost("run");
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await vhost?.drop();
+  await db?.drop();
+});
+
+describe("matchflow run", () => {
+  it("runs embedded (in-process broker, PGlite) on the recorded sample; a second run changes nothing", async () => {
+    const env = { DATABASE_URL: `pglite://${path.join(dir, "db")}`, RABBITMQ_URL: undefined };
+    const first = await runCli(["run", ...SAMPLE], env);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toContain("in-process broker, pglite database");
+    const found = Number(/(\d+) found, (\d+) submitted, 0 invalid, 0 failed/.exec(first.stdout)?.[1]);
+    expect(found).toBeGreaterThan(10);
+    expect(first.stdout).toContain(`processed: ${found} created, 0 updated, 0 unchanged, 0 dead-lettered`);
+    expect(first.stdout).toMatch(/latest results[^\n]*\n\s+date\s+age\s+division\s+home\s+score\s+away\n\s+2026-/);
+
+    const second = await runCli(["run", ...SAMPLE, "--json"], env);
+    expect(second.code).toBe(0);
+    const report = JSON.parse(second.stdout) as { outcomes: Record<string, number>; pending: number; latest: unknown[] };
+    expect(report.outcomes).toEqual({ created: 0, updated: 0, unchanged: found, dead_lettered: 0 });
+    expect(report.pending).toBe(0);
+    expect(report.latest.length).toBeGreaterThan(0);
+  });
+
+  it("uses RabbitMQ and PostgreSQL when their URLs are set", async () => {
+    const r = await runCli(["run", ...SAMPLE, "--league", "Academy"], { RABBITMQ_URL: vhost.url, DATABASE_URL: db.url });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("rabbitmq broker, postgres database");
+    expect(r.stdout).toMatch(/processed: (\d+) created, 0 updated, 0 unchanged, 0 dead-lettered/);
+    expect((await vhost.queue("matches"))?.consumers ?? 0).toBe(0); // the worker left
+  });
+
+  it("fails with one clear line naming the source (and the offline way) when the source is unreachable", async () => {
+    const r = await runCli(["run"], { ASSIST_BASE_URL: "http://127.0.0.1:9", DATABASE_URL: `pglite://${path.join(dir, "db2")}` });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^matchflow: .*127\.0\.0\.1.*\n\(offline\? run on the recorded sample: matchflow run --source-dir samples\/mlsnext\)\n$/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it("rejects a bad flag value as a usage error", async () => {
+    const r = await runCli(["run", "--wait", "soon"], {});
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--wait "soon" is not a duration');
+  });
+});
+
+describe("matchflow schedule", () => {
+  it("publishes on --run-now, keeps waiting for the next tick, and stops cleanly on SIGTERM", async () => {
+    const p = spawnCli(["schedule", "--cron", "0 6 * * *", "--run-now", ...SAMPLE, "--league", "Flex"], { RABBITMQ_URL: vhost.url });
+    const published = await p.waitForLog((l) => l.msg === "scrape published", 90_000);
+    expect(published.submitted).toBeGreaterThan(0);
+    expect(published.failed).toBe(0);
+    await p.waitForLog((l) => l.msg === "waiting for the next run" && typeof l.nextRun === "string" && (l.nextRun).endsWith("T06:00:00.000Z"));
+    p.kill("SIGTERM");
+    expect((await p.exited).code).toBe(0);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { pino } from "pino";
+import { Writable } from "node:stream";
+import { nextRun, runSchedule, validateCron } from "../../src/run/schedule.js";
+
+function memoryLog() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split("\n").filter(Boolean)) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: "debug" }, stream), lines };
+}
+
+describe("cron schedule", () => {
+  it("computes the next run in UTC", () => {
+    expect(nextRun("0 6 * * *", new Date("2026-11-29T13:00:00Z")).toISOString()).toBe("2026-11-30T06:00:00.000Z");
+    expect(nextRun("0 6 * * *", new Date("2026-11-29T05:59:00Z")).toISOString()).toBe("2026-11-29T06:00:00.000Z");
+    expect(nextRun("*/15 * * * *", new Date("2026-11-29T13:07:30Z")).toISOString()).toBe("2026-11-29T13:15:00.000Z");
+  });
+
+  it("refuses malformed expressions with a clear message", () => {
+    expect(() => validateCron("bad")).toThrow(/must have 5 fields/);
+    expect(() => validateCron("61 * * * *")).toThrow(/not a valid cron expression/);
+    expect(() => validateCron("0 6 * * *")).not.toThrow();
+  });
+
+  it("runs at the tick, never overlaps, and waits for the run in progress on stop", async () => {
+    // A clock 150 ms before a minute boundary, so that the tick of "* * * * *" comes soon.
+    const realNow = Date.now();
+    const boundary = Math.ceil(realNow / 60_000) * 60_000;
+    const offset = boundary - 150 - realNow;
+    const now = () => new Date(Date.now() + offset);
+    const { log, lines } = memoryLog();
+    const controller = new AbortController();
+    let release!: () => void;
+    let calls = 0;
+    const job = () => {
+      calls++;
+      return new Promise<number>((resolve) => (release = () => resolve(0)));
+    };
+    const done = runSchedule({ cron: "* * * * *", job, log, signal: controller.signal, runNow: true, now });
+    // The run started at once is still going when the tick comes: the tick is skipped.
+    await expect.poll(() => lines.some((l) => l.msg === "previous run still going: this run is skipped (runs never overlap)"), { timeout: 5000 }).toBe(true);
+    expect(calls).toBe(1);
+    controller.abort();
+    let stopped = false;
+    void done.then(() => (stopped = true));
+    await expect.poll(() => lines.some((l) => l.msg === "stopping: waiting for the run in progress"), { timeout: 5000 }).toBe(true);
+    expect(stopped).toBe(false);
+    release();
+    await done;
+    expect(lines.some((l) => l.msg === "scheduled run done")).toBe(true);
+  });
+});
