@@ -1,0 +1,46 @@
+/**
+ * The benchmark's matches: a generated full season (bench/feeds/generate.ts) read by the real
+ * scraper (`scrape()` with an in-memory fetcher), so every benchmark stores the same realistic
+ * MatchData the `matchflow scrape` path produces (900 brackets' teams, results, postponements).
+ */
+import type { MatchDataInput } from "../../src/contract/index.js";
+import { silentLogger } from "../../src/log.js";
+import { scrape } from "../../src/scraper/scrape.js";
+import type { FeedFetcher } from "../../src/sources/http.js";
+import { generateSeasonFeed, type GeneratedFeed } from "../feeds/generate.js";
+
+export const SEASON_FIRST_YEAR = 2026;
+/** The scrape's clock: mid-season, so about half the fixtures have results. */
+export const SCRAPE_NOW = new Date("2026-12-01T00:00:00Z");
+
+export function benchFeed(events: number): GeneratedFeed {
+  // `postponed: 0`: exactly `events` fixtures, so counts are round numbers.
+  return generateSeasonFeed({ seed: 7, league: "Homegrown", seasonFirstYear: SEASON_FIRST_YEAR, events, postponed: 0 });
+}
+
+export async function matchesFromFeed(feed: GeneratedFeed): Promise<MatchDataInput[]> {
+  const schedule = JSON.stringify(feed.schedule);
+  const standings = JSON.stringify(feed.standings);
+  const fetcher: FeedFetcher = {
+    stats: { requests: 0, downloads: 0 },
+    json: (url) => Promise.resolve(JSON.parse(url.includes("/schedule/") ? schedule : standings) as unknown),
+    text: () => Promise.reject(new Error("unused")),
+  };
+  const base = "http://bench.invalid";
+  const result = await scrape(
+    { source: "assist", league: "Homegrown", seasonFirstYear: SEASON_FIRST_YEAR, assistBaseUrl: base, modular11BaseUrl: base },
+    { fetcher, now: () => SCRAPE_NOW, log: silentLogger },
+  );
+  if (result.counts.invalid > 0) throw new Error(`the generated feed gave ${result.counts.invalid} invalid matches`);
+  return result.matches;
+}
+
+/** Copies with fresh external ids (`prefix-n`), for runs that must not collide with each other. */
+export function renumbered(matches: MatchDataInput[], prefix: string, count: number): MatchDataInput[] {
+  const out: MatchDataInput[] = [];
+  for (let i = 0; i < count; i++) {
+    const m = matches[i % matches.length]!;
+    out.push({ ...m, external_match_id: `${prefix}-${i}` });
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+/**
+ * Child processes of a benchmark and what they cost: peak RSS (VmHWM) and CPU seconds
+ * (utime + stime) read from /proc, summed over the process tree (a Celery prefork worker is a
+ * parent and its pool children). A sampler polls while the process lives, because /proc is
+ * gone after exit; the last sample before exit may miss the final ~100 ms of CPU.
+ */
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+
+const CLOCK_TICKS = 100; // getconf CLK_TCK on Linux
+
+export interface ProcessCost {
+  /** Peak resident set of the largest process of the tree, MB (VmHWM). */
+  peakRssMb: number;
+  /** Sum of the tree's peak RSS, MB (a prefork pool is several processes). */
+  treePeakRssMb: number;
+  /** utime + stime of every process of the tree, seconds. */
+  cpuSeconds: number;
+  processes: number;
+}
+
+function children(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // exited meanwhile
+  }
+  return out;
+}
+
+function tree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...children(all[i]!));
+  return all;
+}
+
+function readOne(pid: number): { hwmKb: number; cpuTicks: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const hwmKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start at state (field 3).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime (14), stime (15)
+    return { hwmKb, cpuTicks };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples a process tree every `intervalMs`; `stop()` takes a last sample and returns the maxima. */
+export class CostSampler {
+  private readonly perPid = new Map<number, { hwmKb: number; cpuTicks: number }>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly pid: number, intervalMs = 100) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  sample(): void {
+    for (const pid of tree(this.pid)) {
+      const now = readOne(pid);
+      if (!now) continue;
+      const before = this.perPid.get(pid);
+      this.perPid.set(pid, { hwmKb: Math.max(now.hwmKb, before?.hwmKb ?? 0), cpuTicks: Math.max(now.cpuTicks, before?.cpuTicks ?? 0) });
+    }
+  }
+
+  stop(): ProcessCost {
+    this.sample();
+    clearInterval(this.timer);
+    const values = [...this.perPid.values()];
+    return {
+      peakRssMb: Math.max(0, ...values.map((v) => v.hwmKb)) / 1024,
+      treePeakRssMb: values.reduce((s, v) => s + v.hwmKb, 0) / 1024,
+      cpuSeconds: values.reduce((s, v) => s + v.cpuTicks, 0) / CLOCK_TICKS,
+      processes: values.length,
+    };
+  }
+}
+
+/** This process's own cost (the benchmark's in-process publisher/consumer), from getrusage. */
+export function selfCost(): { peakRssMb: number; cpuSeconds: number } {
+  const u = process.resourceUsage();
+  return { peakRssMb: u.maxRSS / 1024, cpuSeconds: (u.userCPUTime + u.systemCPUTime) / 1e6 };
+}
+
+export interface Child {
+  child: ChildProcess;
+  sampler: CostSampler;
+  output(): string;
+  /** Resolves with the exit code (or signal) when the process ends. */
+  exited: Promise<number | string>;
+  /** Lines of stdout as they come (the worker's JSON logs). */
+  onLine(fn: (line: string) => void): void;
+}
+
+export function startChild(command: string, args: string[], options: SpawnOptions): Child {
+  const child = spawn(command, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
+  if (child.pid === undefined) throw new Error(`cannot start ${command}`);
+  const sampler = new CostSampler(child.pid);
+  let tail = "";
+  const keep = (d: Buffer) => {
+    tail = (tail + d.toString()).slice(-20_000);
+  };
+  child.stderr?.on("data", keep);
+  const listeners: ((line: string) => void)[] = [];
+  let partial = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    const text = partial + d.toString();
+    const lines = text.split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (listeners.length === 0) tail = (tail + line + "\n").slice(-20_000);
+      for (const fn of listeners) fn(line);
+    }
+  });
+  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  return { child, sampler, output: () => tail, exited, onLine: (fn) => listeners.push(fn) };
+}
+
+/** Stops a child: SIGTERM, then SIGKILL after `graceMs`; returns its cost sampled before the signal. */
+export async function stopChild(c: Child, graceMs = 30_000): Promise<ProcessCost> {
+  const cost = c.sampler.stop();
+  if (c.child.exitCode === null && c.child.signalCode === null) {
+    c.child.kill("SIGTERM");
+    const timer = setTimeout(() => c.child.kill("SIGKILL"), graceMs);
+    await c.exited;
+    clearTimeout(timer);
+  }
+  return cost;
+}
+
+/** Polls a condition until it holds; throws after `timeoutMs` with `details()`. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number, details?: () => string, intervalMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${details ? `\n${details()}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Isolated services for one benchmark run: a RabbitMQ vhost and a PostgreSQL database each,
+ * created from scratch and registered for cleanup, so a failed or interrupted run leaves
+ * nothing behind (`cleanupAll()` runs in `finally` and on SIGINT/SIGTERM).
+ */
+import pg from "pg";
+import { migrate } from "../../src/db/migrate.js";
+import { openDatabase } from "../../src/db/open.js";
+import { createVhost, type TestVhost } from "../../test/helpers/rabbit.js";
+import { PG_ADMIN_URL, pgUrlFor, uniqueName } from "../../test/helpers/services.js";
+import { FLAT_TABLE_SQL } from "./flat-table.js";
+
+const cleanups: (() => Promise<void>)[] = [];
+
+export async function cleanupAll(): Promise<void> {
+  while (cleanups.length > 0) {
+    const step = cleanups.pop();
+    try {
+      await step?.();
+    } catch (err) {
+      console.error(`cleanup failed: ${String(err)}`);
+    }
+  }
+}
+
+/** Cleans up on Ctrl-C / SIGTERM too, then exits 130. */
+export function cleanupOnSignals(): void {
+  const handler = () => {
+    void cleanupAll().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", handler);
+  process.once("SIGTERM", handler);
+}
+
+export function registerCleanup(step: () => Promise<void>): void {
+  cleanups.push(step);
+}
+
+export async function benchVhost(prefix: string): Promise<TestVhost> {
+  const vhost = await createVhost(prefix);
+  registerCleanup(() => vhost.drop());
+  return vhost;
+}
+
+export interface BenchDatabase {
+  name: string;
+  url: string;
+  /** A small pool for the benchmark's own checks and polling. */
+  pool: pg.Pool;
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database with matchflow's migrations and the flat baseline table. */
+export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
+  const name = uniqueName(prefix);
+  await admin(`CREATE DATABASE ${name}`);
+  registerCleanup(() => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const url = pgUrlFor(name);
+  const db = await openDatabase(url, { poolSize: 1 });
+  try {
+    await migrate(db);
+  } finally {
+    await db.close();
+  }
+  const pool = new pg.Pool({ connectionString: url, max: 2, application_name: "matchflow-bench" });
+  registerCleanup(() => pool.end());
+  await pool.query(FLAT_TABLE_SQL);
+  return { name, url, pool };
+}
