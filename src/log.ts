@@ -36,7 +36,7 @@ export function createLogger(options: LogOptions = {}): Logger {
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: [...SECRET_FIELDS, ...URL_FIELDS].flatMap((f) => [f, `*.${f}`]), censor },
     },
-    options.destination ?? pino.destination({ fd: 1, sync: false, minLength: 4096 }),
+    options.destination ?? pino.destination({ fd: 1, sync: false }),
   );
 }
 
