@@ -1,0 +1,135 @@
+/**
+ * The worker loop's wiring of the policy, on the in-process broker (the embedded mode's real
+ * transport) and a scripted store: what is acked, retried, held or dead-lettered, and when.
+ * The real database behind the store is covered by the integration tests.
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryBroker } from "../../src/broker/memory-transport.js";
+import { decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
+import { PermanentError, TransientError, type MatchflowError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { createWorkerMetrics } from "../../src/worker/metrics.js";
+import type { MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
+import { Worker, type SettledEvent } from "../../src/worker/worker.js";
+
+const TASK = "celery_tasks.match_tasks.process_match_data";
+const route = { exchange: "matches", routingKey: "matches.process", queue: "matches" };
+
+function match(i: number) {
+  return { home_team: `Home ${i}`, away_team: `Away ${i}`, match_date: "2026-10-03", age_group: "U14", match_type: "League", external_match_id: `m-${i}` };
+}
+
+/** A store whose behaviour per call is scripted: throw an error, or answer per item. */
+function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | MatchflowError)[]): MatchStore & { calls: number; written: string[] } {
+  const store = {
+    calls: 0,
+    written: [] as string[],
+    pingFails: 0,
+    writeBatch(items: StoreItem[]) {
+      const step = script[Math.min(store.calls, script.length - 1)];
+      store.calls++;
+      const result = step ? step(items) : items.map(() => ({ ok: true as const, outcome: "created" as const, matchId: 1 }));
+      if (result instanceof Error) return Promise.reject(result);
+      for (const [i, r] of result.entries()) if (r.ok) store.written.push(items[i]?.match.external_match_id ?? "?");
+      return Promise.resolve(result);
+    },
+    ping: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+  };
+  return store;
+}
+
+const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
+
+async function runWorker(store: MatchStore, messages: number, options: { max?: number } = {}) {
+  const broker = new MemoryBroker(route);
+  const events: SettledEvent[] = [];
+  const metrics = createWorkerMetrics({ defaultMetrics: false });
+  const worker = new Worker(broker, store, {
+    taskName: TASK,
+    maxMessageBytes: 1_048_576,
+    concurrency: 2,
+    prefetch: 50,
+    batchSize: 10,
+    retry: { max: options.max ?? 3, baseDelayMs: 10, maxDelayMs: 40 },
+    log: silentLogger,
+    metrics,
+    onSettled: (e) => events.push(e),
+  });
+  await worker.start();
+  for (let i = 0; i < messages; i++) await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: `t-${i}`, args: [match(i)] }));
+  return { broker, worker, events, metrics };
+}
+
+describe("worker loop", () => {
+  it("acks every stored message and reports one final outcome each", async () => {
+    const store = scriptedStore([ok]);
+    const { broker, worker, events } = await runWorker(store, 25);
+    await expect.poll(() => events.length).toBe(25);
+    await broker.drained();
+    expect(events.every((e) => e.final && e.outcome === "created")).toBe(true);
+    expect(broker.stats()).toEqual({ ready: 0, unacked: 0, delayed: 0, deadLetters: 0 });
+    await worker.stop(1000);
+  });
+
+  it("retries a failed transaction through the delay, with retries + 1, then stores", async () => {
+    let failedItems: string[] = [];
+    const store = scriptedStore([
+      (items) => ((failedItems = items.map((it) => it.match.external_match_id)), new TransientError("db_deadlock", "deadlock detected")),
+      ok,
+    ]);
+    const { broker, worker, events } = await runWorker(store, 3);
+    await expect.poll(() => events.filter((e) => e.final).length).toBe(3);
+    // Exactly the messages of the failed transaction were retried, each once, then stored.
+    const retried = events.filter((e) => e.outcome === "retried");
+    expect(retried.map((e) => e.externalMatchId).sort()).toEqual(failedItems.sort());
+    expect(retried.every((e) => e.code === "db_deadlock")).toBe(true);
+    expect(events.filter((e) => e.final).every((e) => e.outcome === "created")).toBe(true);
+    expect(store.written.sort()).toEqual(["m-0", "m-1", "m-2"]);
+    await broker.drained();
+    await worker.stop(1000);
+  });
+
+  it("dead-letters after RETRY_MAX retries with the attempts and the last error", async () => {
+    const store = scriptedStore([() => new TransientError("db_lock_timeout", "lock timeout")]);
+    const { broker, worker, events } = await runWorker(store, 1, { max: 2 });
+    await expect.poll(() => events.some((e) => e.outcome === "dead_lettered")).toBe(true);
+    expect(events.map((e) => e.outcome)).toEqual(["retried", "retried", "dead_lettered"]);
+    const [dead] = broker.deadLetters;
+    expect(dead?.properties.headers).toMatchObject({ "x-matchflow-error-code": "db_lock_timeout", "x-matchflow-attempts": 3 });
+    expect(decodeTask(dead!.content, dead!.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
+    await worker.stop(1000);
+  });
+
+  it("holds batches while the database is unreachable (no retries burnt), then stores them", async () => {
+    const unreachable = () => new TransientError("database_unreachable", "connection refused");
+    const store = scriptedStore([unreachable, unreachable, ok]);
+    const { worker, events } = await runWorker(store, 1);
+    await expect.poll(() => events.length, { timeout: 5000 }).toBe(1);
+    expect(events[0]).toMatchObject({ outcome: "created", final: true });
+    expect(store.calls).toBe(3);
+    await worker.stop(1000);
+  });
+
+  it("one item's permanent failure dead-letters that item only", async () => {
+    const store = scriptedStore([(items) => items.map((it) => (it.match.external_match_id === "m-1" ? { ok: false, error: new PermanentError("unresolved_name", "unknown team") } : { ok: true, outcome: "created", matchId: 1 }))]);
+    const { broker, worker, events } = await runWorker(store, 3);
+    await expect.poll(() => events.length).toBe(3);
+    expect(events.find((e) => e.externalMatchId === "m-1")).toMatchObject({ outcome: "dead_lettered", code: "unresolved_name" });
+    expect(events.filter((e) => e.outcome === "created")).toHaveLength(2);
+    expect(broker.stats().deadLetters).toBe(1);
+    await worker.stop(1000);
+  });
+
+  it("after the grace period, unfinished work stays unacked and goes back to the queue", async () => {
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    const store: MatchStore = { writeBatch: async (items) => (await stuck, ok(items)), ping: () => Promise.resolve(), close: () => Promise.resolve() };
+    const { broker, worker, events } = await runWorker(store, 4);
+    await expect.poll(() => broker.stats().unacked).toBe(4);
+    await worker.stop(50);
+    expect(events).toEqual([]);
+    expect(broker.stats().ready).toBe(4); // redelivered to the next consumer
+    release();
+  });
+});
