@@ -26,7 +26,7 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     task_ignore_result=True,
-    task_acks_late=True,
+    task_acks_late=os.environ.get("BENCH_CELERY_ACKS_LATE", "0") == "1",
     worker_hijack_root_logger=False,
     broker_connection_retry_on_startup=True,
     task_queues=[Queue("matches", exchange, routing_key="matches.process")],

@@ -1,0 +1,101 @@
+/**
+ * Draining a pre-published queue (npm run bench:worker): the consumer alone, with the broker
+ * already full. The messages are published first with matchflow's producer (Celery protocol 2,
+ * persistent, confirmed); the Celery worker takes the very same messages.
+ */
+import { MatchQueueClient } from "../../src/broker/publisher.js";
+import { loadConfig } from "../../src/config.js";
+import type { MatchDataInput } from "../../src/contract/index.js";
+import { silentLogger } from "../../src/log.js";
+import type { TestVhost } from "../../test/helpers/rabbit.js";
+import { startCeleryWorker } from "./celery.js";
+import { startMatchflowWorker, workerQuantiles } from "./matchflow.js";
+import { stopChild, waitFor, type ProcessCost } from "./proc.js";
+import { benchDatabase, benchVhost } from "./services.js";
+import { checkExactlyOnce, creationSpan, quantiles, waitForRows } from "./stats.js";
+
+export interface DrainResult {
+  name: string;
+  matches: number;
+  seconds: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  latencySource: string;
+  worker: ProcessCost;
+  batches?: number;
+}
+
+export async function prePublish(vhost: TestVhost, matches: MatchDataInput[]): Promise<number> {
+  const config = loadConfig({});
+  const client = await MatchQueueClient.connect({
+    url: vhost.url,
+    queueType: config.topology.queueType,
+    topology: config.topology,
+    retry: config.retry,
+    publish: config.publish,
+    maxMessageBytes: config.maxMessageBytes,
+    log: silentLogger,
+  });
+  const t0 = performance.now();
+  try {
+    const report = await client.submitMatches(matches);
+    if (report.submitted.length !== matches.length) throw new Error(`published ${report.submitted.length} of ${matches.length} (${report.invalid.length} invalid, ${report.failed.length} failed)`);
+  } finally {
+    await client.close();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  // The management API's counters lag by a few seconds.
+  await waitFor(`${matches.length} messages queued`, async () => (await vhost.queue("matches"))?.messages === matches.length, 60_000, undefined, 250);
+  return matches.length / seconds;
+}
+
+export async function drainWithMatchflow(matches: MatchDataInput[], flags: string[] = []): Promise<DrainResult & { publishPerSecond: number }> {
+  const vhost = await benchVhost("bench_drain_mf");
+  const db = await benchDatabase("bench_drain_mf");
+  const publishPerSecond = await prePublish(vhost, matches);
+  const worker = await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }, flags);
+  const ids = matches.map((m) => m.external_match_id!);
+  const lastCommit = await waitForRows(db.pool, "matches", ids.length, 300_000, () => worker.output());
+  const span = await creationSpan(db.pool, "matches");
+  await checkExactlyOnce(db.pool, "matches", ids);
+  const q = await workerQuantiles(worker);
+  const cost = await stopChild(worker);
+  const seconds = (lastCommit - span.firstMs) / 1000;
+  return {
+    name: "matchflow worker (1 process)",
+    matches: ids.length,
+    seconds,
+    perSecond: ids.length / seconds,
+    p50Ms: q.p50Ms,
+    p99Ms: q.p99Ms,
+    latencySource: "worker histogram matchflow_task_duration_seconds (delivery received -> settled, includes waiting in the prefetch buffer), bucket-interpolated",
+    worker: cost,
+    batches: worker.batches.length,
+    publishPerSecond,
+  };
+}
+
+export async function drainWithCelery(matches: MatchDataInput[], concurrency: number): Promise<DrainResult> {
+  const vhost = await benchVhost("bench_drain_celery");
+  const db = await benchDatabase("bench_drain_celery");
+  await prePublish(vhost, matches);
+  const worker = await startCeleryWorker(vhost, db.url, concurrency);
+  const ids = matches.map((m) => m.external_match_id!);
+  const lastCommit = await waitForRows(db.pool, "bench_flat_matches", ids.length, 600_000, () => worker.output());
+  const span = await creationSpan(db.pool, "bench_flat_matches");
+  await checkExactlyOnce(db.pool, "bench_flat_matches", ids);
+  const cost = await stopChild(worker);
+  const q = quantiles(worker.taskDurations());
+  const seconds = (lastCommit - span.firstMs) / 1000;
+  return {
+    name: `Celery 5 prefork -c ${concurrency}`,
+    matches: ids.length,
+    seconds,
+    perSecond: ids.length / seconds,
+    p50Ms: q.p50Ms,
+    p99Ms: q.p99Ms,
+    latencySource: `task body run time (upsert + commit), measured in the task, ${q.count} samples`,
+    worker: cost,
+  };
+}
