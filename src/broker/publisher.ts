@@ -55,6 +55,16 @@ function withScrapedAt(match: unknown, now: Date): unknown {
   return { ...match, scraped_at: now.toISOString() };
 }
 
+/** The client's options as the validated config gives them (one place, for every caller). */
+export function clientOptionsFrom(config: Config, log: Logger): MatchQueueClientOptions {
+  return { topology: config.topology, retry: config.retry, publish: config.publish, maxMessageBytes: config.maxMessageBytes, log };
+}
+
+/** Connect options from config; the caller has checked that RABBITMQ_URL is set. */
+export function connectOptionsFrom(config: Config, url: string, log: Logger): ConnectOptions {
+  return { ...clientOptionsFrom(config, log), url, queueType: config.topology.queueType };
+}
+
 export class MatchQueueClient {
   readonly names: TopologyNames;
   /** Celery sets reply_to to a per-client id on every send; so do we. */

@@ -5,7 +5,7 @@
  */
 import { createAmqpWorkTransport } from "../broker/amqp-work-transport.js";
 import { MemoryBroker } from "../broker/memory-transport.js";
-import { MatchQueueClient, type SubmitReport } from "../broker/publisher.js";
+import { clientOptionsFrom, connectOptionsFrom, MatchQueueClient, type SubmitReport } from "../broker/publisher.js";
 import type { Config } from "../config.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open.js";
@@ -65,8 +65,9 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
     let submit: SubmitReport;
     let pending = 0;
     try {
-      const clientOptions = { topology: config.topology, retry: config.retry, publish: config.publish, maxMessageBytes: config.maxMessageBytes, log };
-      const client = memory ? MatchQueueClient.fromSink(memory.asSink(), clientOptions) : await MatchQueueClient.connect({ ...clientOptions, url: config.rabbitmqUrl as string, queueType: config.topology.queueType });
+      const client = memory
+        ? MatchQueueClient.fromSink(memory.asSink(), clientOptionsFrom(config, log))
+        : await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl as string, log));
       try {
         submit = await client.submitMatches(scraped.matches);
       } finally {

@@ -2,7 +2,7 @@
  * Publishing a scrape through the publisher (`MatchQueueClient`, src/broker/publisher.ts), with
  * a progress indicator on stderr for long runs on a terminal.
  */
-import { MatchQueueClient } from "../broker/publisher.js";
+import { connectOptionsFrom, MatchQueueClient } from "../broker/publisher.js";
 import type { Config } from "../config.js";
 import type { MatchDataInput } from "../contract/index.js";
 import { PermanentError } from "../errors.js";
@@ -14,15 +14,7 @@ const PROGRESS_FROM = 200;
 
 export async function submitScraped(matches: MatchDataInput[], config: Config, log: Logger, options: { progress: boolean }): Promise<SubmitCounts> {
   if (!config.rabbitmqUrl) throw new PermanentError("usage", "RABBITMQ_URL is not set: set it to publish, or use --no-submit for a dry run");
-  const client = await MatchQueueClient.connect({
-    url: config.rabbitmqUrl,
-    queueType: config.topology.queueType,
-    topology: config.topology,
-    retry: config.retry,
-    publish: config.publish,
-    maxMessageBytes: config.maxMessageBytes,
-    log,
-  });
+  const client = await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl, log));
   const showProgress = options.progress && matches.length >= PROGRESS_FROM;
   let shown = 0;
   try {

@@ -2,7 +2,7 @@
 import { connect } from "amqplib";
 import pg from "pg";
 import { expect } from "vitest";
-import { MatchQueueClient } from "../../src/broker/publisher.js";
+import { connectOptionsFrom, MatchQueueClient } from "../../src/broker/publisher.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
 import { spawnCli, type CliProcess } from "./cli.js";
@@ -52,7 +52,7 @@ export async function createWorkerEnv(name: string, base: Record<string, string>
     },
     async publish(matches) {
       const config = loadConfig({ RABBITMQ_URL: vhost.url });
-      const client = await MatchQueueClient.connect({ url: vhost.url, topology: config.topology, retry: config.retry, publish: config.publish, maxMessageBytes: config.maxMessageBytes, queueType: "classic", log: silentLogger });
+      const client = await MatchQueueClient.connect(connectOptionsFrom(config, vhost.url, silentLogger));
       try {
         const report = await client.submitMatches(matches);
         expect(report.invalid).toEqual([]);

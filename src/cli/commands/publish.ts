@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { MatchQueueClient, type SubmitReport } from "../../broker/publisher.js";
+import { connectOptionsFrom, MatchQueueClient, type SubmitReport } from "../../broker/publisher.js";
 import { ConfigError, PermanentError } from "../../errors.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -58,15 +58,7 @@ export function registerPublish(program: Command): void {
       const text = opts.file ? await readFile(opts.file, "utf8") : await readStdin();
       const items = parseMatchesText(text, source);
 
-      const client = await MatchQueueClient.connect({
-        url: config.rabbitmqUrl,
-        queueType: config.topology.queueType,
-        topology: config.topology,
-        retry: config.retry,
-        publish: config.publish,
-        maxMessageBytes: config.maxMessageBytes,
-        log,
-      });
+      const client = await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl, log));
       let report: SubmitReport;
       try {
         // Unparseable lines are invalid items; keep their positions so indexes match the input.
