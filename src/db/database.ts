@@ -11,10 +11,18 @@ export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
 }
 
+export interface TransactionOptions {
+  setup?: string;
+}
+
 export interface Database extends Queryable {
   readonly kind: "postgres" | "pglite";
-  /** Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in one transaction: COMMIT when it resolves, ROLLBACK when it throws.
+   * `options.setup`: statements without parameters (e.g. `SET LOCAL ...`) sent in the same round
+   * trip as BEGIN, so that bounding a transaction costs nothing extra.
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Idempotent. */
   close(): Promise<void>;
 }

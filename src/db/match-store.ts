@@ -33,18 +33,33 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
         return x < y ? -1 : x > y ? 1 : a - b;
       });
       const sorted = order.map((i) => items[i] as StoreItem);
-      const sortedResults = await resolveInTransaction(db, resolver, async (tx, resolve) => {
-        if (db.kind === "postgres") await tx.query(bounds);
-        const results = sorted.length > 0 ? await upsertMatches(tx, sorted, await resolve(sorted.map((it) => it.match))) : [];
-        const toRecord: FailureRecord[] = [...failures];
-        results.forEach((r, i) => {
-          if (isUpsertOutcome(r)) return;
-          const item = sorted[i] as StoreItem;
-          if (r.kind === "permanent") toRecord.push({ reasonCode: r.code, detail: r.message, taskId: item.taskId, externalMatchId: item.match.external_match_id, raw: item.raw });
-        });
-        for (const f of toRecord) await recordIngestFailure(tx, f);
-        return results;
-      });
+      // Fast path: BEGIN and the bounds in one round trip, the batch upsert without a savepoint,
+      // COMMIT. Only when the data itself is refused is the batch written again, item by item
+      // behind savepoints, so that the offending match fails alone.
+      const attempt = (isolateFailures: boolean) =>
+        resolveInTransaction(
+          db,
+          resolver,
+          async (tx, resolve) => {
+            const results = sorted.length > 0 ? await upsertMatches(tx, sorted, await resolve(sorted.map((it) => it.match)), { isolateFailures }) : [];
+            const toRecord: FailureRecord[] = [...failures];
+            results.forEach((r, i) => {
+              if (isUpsertOutcome(r)) return;
+              const item = sorted[i] as StoreItem;
+              if (r.kind === "permanent") toRecord.push({ reasonCode: r.code, detail: r.message, taskId: item.taskId, externalMatchId: item.match.external_match_id, raw: item.raw });
+            });
+            for (const f of toRecord) await recordIngestFailure(tx, f);
+            return results;
+          },
+          db.kind === "postgres" ? { setup: bounds } : undefined,
+        );
+      let sortedResults: Awaited<ReturnType<typeof attempt>>;
+      try {
+        sortedResults = await attempt(false);
+      } catch (err) {
+        if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
+        sortedResults = await attempt(true);
+      }
       const out: StoreOutcome[] = new Array<StoreOutcome>(items.length);
       order.forEach((original, i) => {
         const r = sortedResults[i];

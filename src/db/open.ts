@@ -12,7 +12,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
-import type { Database, Queryable, QueryResult } from "./database.js";
+import type { Database, Queryable, QueryResult, TransactionOptions } from "./database.js";
 import { classifyDbError, sqlState } from "./errors.js";
 
 export interface OpenOptions {
@@ -116,11 +116,11 @@ async function openPostgres(url: string, poolSize: number, log: Logger): Promise
         client.release(broken);
       }
     },
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
       const client = await acquire();
       let broken: Error | undefined;
       try {
-        await query(client, "BEGIN");
+        await query(client, options?.setup ? `BEGIN; ${options.setup}` : "BEGIN");
         const tx: Queryable = { query: (sql, params) => query(client, sql, params) };
         const result = await fn(tx);
         await query(client, "COMMIT");
@@ -186,9 +186,12 @@ async function openPglite(dir: string | undefined, log: Logger): Promise<Databas
     // PGlite is one connection: its transaction() holds an exclusive mutex that every other
     // transaction() and top-level query() waits on, so concurrent calls queue, never interleave.
     // Consequence: inside `fn`, use only `tx` (a top-level query there would wait forever).
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
       try {
-        return await db.transaction((ptx) => fn({ query: (sql, params) => pgliteQuery(ptx, sql, params) }));
+        return await db.transaction(async (ptx) => {
+          if (options?.setup) await pgliteQuery(ptx, options.setup);
+          return fn({ query: (sql, params) => pgliteQuery(ptx, sql, params) });
+        });
       } catch (err) {
         // BEGIN/COMMIT failures come raw from PGlite; errors thrown by `fn` pass unchanged.
         throw sqlState(err) === undefined ? err : classifyDbError(err);

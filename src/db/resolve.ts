@@ -11,7 +11,7 @@
  */
 import { seasonBounds, seasonForDate, type MatchData } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
-import type { Database, Queryable } from "./database.js";
+import type { Database, Queryable, TransactionOptions } from "./database.js";
 import { insertMissing, lookupIds, type NameKey, type NameKind } from "./resolve-sql.js";
 
 export type NameResolutionMode = "create" | "strict";
@@ -218,13 +218,14 @@ export async function resolveInTransaction<T>(
   db: Database,
   resolver: NameResolver,
   fn: (tx: Queryable, resolve: (matches: readonly MatchData[]) => Promise<ResolveResult[]>) => Promise<T>,
+  options?: TransactionOptions,
 ): Promise<T> {
   let txSeen: Queryable | undefined;
   try {
     const result = await db.transaction((tx) => {
       txSeen = tx;
       return fn(tx, (matches) => resolver.resolveBatch(tx, matches));
-    });
+    }, options);
     if (txSeen) resolver.commitCache(txSeen);
     return result;
   } catch (err) {

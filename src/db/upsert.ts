@@ -119,7 +119,17 @@ async function writeRowsOneByOne(tx: Queryable, rows: UpsertRow[]): Promise<Map<
  * Upserts `items` (resolved ids in `ids`, same order). Duplicate external ids in one batch (a
  * redelivery) are written once, with the newest observation; the others report `unchanged`.
  */
-export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[], ids: readonly ResolveResult[]): Promise<UpsertResult[]> {
+export interface UpsertOptions {
+  /**
+   * true (default): the batch statement runs behind a SAVEPOINT, and a data error falls back to
+   * one item at a time so that only the offending match fails. false: no savepoint (two round
+   * trips fewer): a data error fails the statement and the caller's transaction, and the caller
+   * runs the batch again with `isolateFailures: true` (the worker's store does exactly that).
+   */
+  isolateFailures?: boolean;
+}
+
+export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[], ids: readonly ResolveResult[], options: UpsertOptions = {}): Promise<UpsertResult[]> {
   if (ids.length !== items.length) throw new Error(`upsertMatches: ${items.length} items but ${ids.length} resolved ids`);
   const results: (UpsertResult | undefined)[] = items.map(() => undefined);
   /** external id -> index of the newest observation in the batch. */
@@ -154,14 +164,18 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
   }
 
   let written: Map<string, UpsertResult>;
-  await tx.query("SAVEPOINT mf_upsert_batch");
-  try {
+  if (options.isolateFailures === false) {
     written = await writeRows(tx, rows);
-    await tx.query("RELEASE SAVEPOINT mf_upsert_batch");
-  } catch (err) {
-    if (!isDataError(err)) throw err;
-    await tx.query("ROLLBACK TO SAVEPOINT mf_upsert_batch");
-    written = await writeRowsOneByOne(tx, rows);
+  } else {
+    await tx.query("SAVEPOINT mf_upsert_batch");
+    try {
+      written = await writeRows(tx, rows);
+      await tx.query("RELEASE SAVEPOINT mf_upsert_batch");
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      await tx.query("ROLLBACK TO SAVEPOINT mf_upsert_batch");
+      written = await writeRowsOneByOne(tx, rows);
+    }
   }
 
   return items.map((item, i) => {
