@@ -10,9 +10,11 @@
  * - on stop, no new deliveries; what is in flight finishes within the grace period; whatever
  *   could not finish stays unacked and the broker redelivers it.
  *
- * Batching is adaptive: a free slot (of `concurrency`) takes everything buffered, up to
- * `batchSize`. Under light load each message goes alone (lowest latency); under heavy load
- * batches grow while the slots are busy (highest throughput). No timers.
+ * Batching is adaptive: when nothing is being written, a batch starts at once with whatever is
+ * buffered (under light load each message goes alone: lowest latency). While other batches are
+ * in flight, a free slot waits until a quarter of `batchSize` is buffered or the oldest
+ * message has lingered `lingerMs` (5 ms): under heavy load batches stay large, so the fixed
+ * cost of a transaction is shared by many messages (highest throughput).
  */
 import type { TaskEnvelope } from "../celery/codec.js";
 import { encodeRpcResult, type RpcFailure } from "../celery/result.js";
@@ -35,6 +37,8 @@ export interface WorkerOptions {
   resultBackend?: "rpc" | undefined;
   log: Logger;
   metrics: WorkerMetrics;
+  /** How long a message may wait for a fuller batch while other batches are in flight. @default 5 */
+  lingerMs?: number;
   /** Called once per task settlement: `final` is false for a retry (the task will come back). */
   onSettled?: (event: SettledEvent) => void;
   now?: () => number;
@@ -92,6 +96,10 @@ export class Worker {
   }
   private activeCount = 0;
   private processing = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private get minFill(): number {
+    return Math.max(1, Math.floor(this.options.batchSize / 4));
+  }
 
   /** Resolves when nothing is buffered or processing (the moment, not forever). */
   idle(): Promise<void> {
@@ -143,6 +151,17 @@ export class Worker {
 
   private pump(): void {
     while (!this.abandoned && this.activeCount < this.options.concurrency && this.buffer.length > 0) {
+      if (this.activeCount > 0 && !this.stopping && this.buffer.length < this.minFill) {
+        const waited = this.now() - (this.buffer[0]?.receivedAt ?? 0);
+        const linger = this.options.lingerMs ?? 5;
+        if (waited < linger) {
+          this.lingerTimer ??= setTimeout(() => {
+            this.lingerTimer = undefined;
+            this.pump();
+          }, linger - waited);
+          return;
+        }
+      }
       const batch = this.buffer.splice(0, this.options.batchSize);
       this.activeCount++;
       this.processing += batch.length;
