@@ -260,8 +260,11 @@ export class Worker {
         await this.reply(envelope, { status: "FAILURE", result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } });
       }
     } catch (err) {
-      // The broker refused or the channel died: the message stays unacked and comes back.
-      this.options.log.error({ taskId: envelope?.taskId, externalMatchId, code: error.code, err: String(err) }, "could not publish retry/dead letter; message stays unacked for redelivery");
+      // The broker refused or the channel died: give the message back (a no-op on a dead
+      // channel, where the broker redelivers it anyway), so that it is tried again and later
+      // acks are not held up behind it.
+      this.options.log.error({ taskId: envelope?.taskId, externalMatchId, code: error.code, err: String(err) }, "could not publish retry/dead letter; message returned to the queue");
+      this.transport.requeue(message);
     }
   }
 

@@ -41,8 +41,8 @@ function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | Matchfl
 
 const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
 
-async function runWorker(store: MatchStore, messages: number, options: { max?: number } = {}) {
-  const broker = new MemoryBroker(route);
+async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker } = {}) {
+  const broker = options.broker ?? new MemoryBroker(route);
   const events: SettledEvent[] = [];
   const metrics = createWorkerMetrics({ defaultMetrics: false });
   const worker = new Worker(broker, store, {
@@ -118,6 +118,24 @@ describe("worker loop", () => {
     expect(events.find((e) => e.externalMatchId === "m-1")).toMatchObject({ outcome: "dead_lettered", code: "unresolved_name" });
     expect(events.filter((e) => e.outcome === "created")).toHaveLength(2);
     expect(broker.stats().deadLetters).toBe(1);
+    await worker.stop(1000);
+  });
+
+  it("gives a message back when its dead letter cannot be published, and dead-letters it on redelivery", async () => {
+    class FlakyBroker extends MemoryBroker {
+      failures = 1;
+      override deadLetter(...args: Parameters<MemoryBroker["deadLetter"]>): Promise<void> {
+        if (this.failures-- > 0) return Promise.reject(new Error("channel closed"));
+        return super.deadLetter(...args);
+      }
+    }
+    const broker = new FlakyBroker(route);
+    const store = scriptedStore([(items) => items.map(() => ({ ok: false, error: new PermanentError("unresolved_name", "unknown team") }))]);
+    const { worker, events } = await runWorker(store, 1, { broker });
+    await expect.poll(() => events.length).toBe(1);
+    expect(events[0]).toMatchObject({ outcome: "dead_lettered", final: true });
+    expect(store.calls).toBe(2); // processed again after the requeue
+    expect(broker.stats()).toMatchObject({ ready: 0, unacked: 0, deadLetters: 1 });
     await worker.stop(1000);
   });
 
