@@ -17,7 +17,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { buildDist, machineNote } from "./lib/build.js";
 import { writeChart } from "./lib/chart.js";
-import { celeryLatency, matchflowLatency, type LatencyResult } from "./lib/latency.js";
+import { WARMUP_MS, celeryLatency, matchflowLatency, type LatencyResult } from "./lib/latency.js";
 import { benchFeed, matchesFromFeed, renumbered } from "./lib/matches.js";
 import { ROOT } from "./lib/matchflow.js";
 import { cleanupAll, cleanupOnSignals } from "./lib/services.js";
@@ -89,8 +89,8 @@ async function main(): Promise<void> {
   ));
   console.log("");
   console.log(table(
-    [`latency, ${RATE}/s offered for ${LATENCY_SECONDS} s (publish -> commit)`, "achieved/s", "p50 ms", "p95 ms", "p99 ms", "max ms"],
-    latency.map((l) => [l.name, fmt(l.achievedPerSecond), fmt(l.p50Ms, 1), fmt(l.p95Ms, 1), fmt(l.p99Ms, 1), fmt(l.maxMs, 1)]),
+    [`latency, ${RATE}/s offered for ${LATENCY_SECONDS} s (publish -> commit)`, "achieved/s", "p50 ms", "p95 ms", "p99 ms", "max ms", `p50/p95/p99 after ${WARMUP_MS / 1000} s`],
+    latency.map((l) => [l.name, fmt(l.achievedPerSecond), fmt(l.p50Ms, 1), fmt(l.p95Ms, 1), fmt(l.p99Ms, 1), fmt(l.maxMs, 1), `${fmt(l.afterWarmup.p50Ms, 1)}/${fmt(l.afterWarmup.p95Ms, 1)}/${fmt(l.afterWarmup.p99Ms, 1)}`]),
   ));
   console.log("");
   const resources: (string | number)[][] = [];
@@ -101,7 +101,10 @@ async function main(): Promise<void> {
   const targets: { target: string; value: string; met: boolean }[] = [];
   if (mf && bestCelery) targets.push({ target: ">= 10x the better Celery configuration", value: `${fmt(mf.perSecond / bestCelery.perSecond, 1)}x (${bestCelery.name})`, met: mf.perSecond / bestCelery.perSecond >= 10 });
   if (mf && raw) targets.push({ target: ">= 70% of the raw ceiling", value: `${fmt((100 * mf.perSecond) / raw.perSecond, 0)}%`, met: mf.perSecond / raw.perSecond >= 0.7 });
-  if (mfLat) targets.push({ target: `p99 < 50 ms at ${RATE}/s`, value: `${fmt(mfLat.p99Ms, 1)} ms`, met: mfLat.p99Ms < 50 });
+  if (mfLat) {
+    targets.push({ target: `p99 < 50 ms at ${RATE}/s, whole run`, value: `${fmt(mfLat.p99Ms, 1)} ms`, met: mfLat.p99Ms < 50 });
+    targets.push({ target: `p99 < 50 ms at ${RATE}/s, after the first ${WARMUP_MS / 1000} s`, value: `${fmt(mfLat.afterWarmup.p99Ms, 1)} ms`, met: mfLat.afterWarmup.p99Ms < 50 });
+  }
   if (mf) {
     const w = mf.processes["matchflow worker"]!;
     const p = mf.processes["matchflow scrape (publisher)"]!;
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
   console.log("");
   console.log(table(["target (issue 7)", "measured", "met"], targets.map((t) => [t.target, t.value, t.met ? "yes" : "NO"])));
   for (const r of throughput) for (const n of r.notes) console.log(`note: ${r.name}: ${n}`);
+  if (mfLat?.workerSide) console.log(`note: latency run, matchflow worker's own share (delivery received -> acked, histogram) p50/p95/p99 ${fmt(mfLat.workerSide.p50Ms, 1)}/${fmt(mfLat.workerSide.p95Ms, 1)}/${fmt(mfLat.workerSide.p99Ms, 1)} ms; the rest is publish + broker`);
   if (mf?.latency) console.log(`note: matchflow worker-side task duration p50/p95/p99 ${fmt(mf.latency.p50Ms, 1)}/${fmt(mf.latency.p95Ms, 1)}/${fmt(mf.latency.p99Ms, 1)} ms (${mf.latency.source})`);
   for (const s of skipped) console.log(`SKIPPED ${s}`);
   console.log(`total bench time ${((Date.now() - started) / 1000).toFixed(0)} s; every run checked: each match exactly once`);
@@ -124,7 +128,13 @@ async function main(): Promise<void> {
     title: "matchflow vs Celery 5 vs the raw ceiling (same machine, same run)",
     subtitle: `${before.cpus} CPUs shared with RabbitMQ + PostgreSQL, load average ${before.loadAverage[0]} -> ${after.loadAverage[0]}; ${MATCHES.toLocaleString("en-US")} matches (Celery ${CELERY_MATCHES.toLocaleString("en-US")}); ${new Date(started).toISOString().slice(0, 16)}Z`,
     throughput: throughput.map((r) => ({ label: r.name.replace(/ \(.*\)/, "").replace("Celery 5 prefork", "Celery"), value: r.perSecond, color: r.name.startsWith("matchflow") ? "#1f6feb" : r.name.startsWith("raw") ? "#2da44e" : "#8b949e" })),
-    latency: latency.map((l) => ({ label: l.name.replace("Celery 5 prefork", "Celery"), p50: l.p50Ms, p95: l.p95Ms, p99: l.p99Ms, color: l.name.startsWith("matchflow") ? "#1f6feb" : "#8b949e" })),
+    latency: latency.flatMap((l) => {
+      const label = l.name.replace("Celery 5 prefork", "Celery").replace(" worker", "");
+      const color = l.name.startsWith("matchflow") ? "#1f6feb" : "#8b949e";
+      const whole = { label, p50: l.p50Ms, p95: l.p95Ms, p99: l.p99Ms, color };
+      if (!l.name.startsWith("matchflow")) return [whole];
+      return [whole, { label: `${label}, after ${WARMUP_MS / 1000} s`, p50: l.afterWarmup.p50Ms, p95: l.afterWarmup.p95Ms, p99: l.afterWarmup.p99Ms, color }];
+    }),
   });
   console.log(`\nwrote bench/results/${date}.json${png ? ` and ${png.slice(ROOT.length)}` : ""}`);
 }

@@ -57,9 +57,17 @@ async function freePort(): Promise<number> {
 /** Starts `matchflow worker` and waits until it consumes (/readyz answers 200). */
 export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseUrl: string }, flags: string[] = []): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = startChild(process.execPath, [...CLI, "worker", "--metrics-port", String(port), ...flags], {
+  // e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the worker.
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = startChild(process.execPath, [...nodeArgs, ...CLI, "worker", "--metrics-port", String(port), ...flags], {
     cwd: ROOT,
-    env: { ...process.env, RABBITMQ_URL: env.rabbitmqUrl, DATABASE_URL: env.databaseUrl, LOG_LEVEL: "info", NODE_ENV: "production" },
+    env: {
+      ...process.env,
+      RABBITMQ_URL: env.rabbitmqUrl,
+      DATABASE_URL: env.databaseUrl,
+      LOG_LEVEL: "info",
+      NODE_ENV: "production",
+    },
   });
   registerCleanup(async () => {
     if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill("SIGKILL");
