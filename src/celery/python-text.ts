@@ -32,8 +32,13 @@ function toJsonShape(value: unknown): unknown {
 
 const JSON_ESCAPES: Record<string, string> = { '"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f" };
 
+/** Printable ASCII except `"` and `\`: written as it is. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** A JSON string literal as Python writes it with `ensure_ascii=True`: only printable ASCII raw. */
 export function pythonJsonString(s: string): string {
+  // Hot path (every key and text value of every message): most strings need no escaping.
+  if (PLAIN_ASCII.test(s)) return `"${s}"`;
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const ch = s[i] as string;
