@@ -48,6 +48,11 @@ async function main(): Promise<void> {
   console.log(table(["consumer", "matches", "seconds", "matches/s", "p50 ms", "p99 ms", "peak RSS MB", "CPU s"], rows));
   console.log(`\nmatchflow runs (matches/s): ${mf.map((r) => fmt(r.perSecond)).join(", ")}; median ${fmt(median(mf.map((r) => r.perSecond)))}; ${best.batches ?? 0} transactions in the median run`);
   console.log(`matchflow / Celery -c 2 = ${fmt(ratio, 1)}x (target >= ${TARGET_RATIO}x: ${ratio >= TARGET_RATIO ? "met" : "NOT met"}); worker peak RSS ${fmt(best.worker.peakRssMb, 1)} MB (target < ${TARGET_RSS_MB} MB: ${best.worker.peakRssMb < TARGET_RSS_MB ? "met" : "NOT met"})`);
+  const svc = best.services;
+  if (svc) {
+    const us = (s: number | undefined) => (s === undefined ? "n/a (not local)" : `${fmt((s * 1e6) / best.matches)} us`);
+    console.log(`CPU per match in the median drain: worker ${us(best.worker.cpuSeconds)} (incl. start-up), PostgreSQL ${us(svc.postgresCpuSeconds)}, RabbitMQ ${us(svc.rabbitmqCpuSeconds)} (whole services, other clients included); machine ${fmt((100 * svc.machineBusySeconds) / Math.max(1e-9, svc.machineTotalSeconds))}% busy during the drain`);
+  }
   console.log(`latency: matchflow = ${best.latencySource}; Celery = ${celery.latencySource}`);
   console.log("every run checked: each match exactly once in the database");
 }

@@ -3,6 +3,7 @@
  * already full. The messages are published first with matchflow's producer (Celery protocol 2,
  * persistent, confirmed); the Celery worker takes the very same messages.
  */
+import type pg from "pg";
 import { MatchQueueClient } from "../../src/broker/publisher.js";
 import { loadConfig } from "../../src/config.js";
 import type { MatchDataInput } from "../../src/contract/index.js";
@@ -10,7 +11,7 @@ import { silentLogger } from "../../src/log.js";
 import type { TestVhost } from "../../test/helpers/rabbit.js";
 import { startCeleryWorker } from "./celery.js";
 import { startMatchflowWorker, workerQuantiles } from "./matchflow.js";
-import { stopChild, waitFor, type ProcessCost } from "./proc.js";
+import { cpuDelta, findProcess, machineCpuDelta, parentOf, stopChild, waitFor, type ProcessCost } from "./proc.js";
 import { benchDatabase, benchVhost } from "./services.js";
 import { checkExactlyOnce, creationSpan, quantiles, waitForRows } from "./stats.js";
 
@@ -24,6 +25,22 @@ export interface DrainResult {
   latencySource: string;
   worker: ProcessCost;
   batches?: number;
+  /** CPU seconds of the local services and the machine during the drain (matchflow runs). */
+  services?: { postgresCpuSeconds?: number; rabbitmqCpuSeconds?: number; machineBusySeconds: number; machineTotalSeconds: number };
+}
+
+/** Local PostgreSQL and RabbitMQ CPU counters (skipped when they run elsewhere). */
+async function serviceCounters(pool: pg.Pool): Promise<() => NonNullable<DrainResult["services"]>> {
+  const backend = Number((await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid);
+  const postmaster = parentOf(backend);
+  const beam = findProcess("beam.smp");
+  const pg = postmaster === undefined ? undefined : cpuDelta(postmaster);
+  const rabbit = beam === undefined ? undefined : cpuDelta(beam);
+  const machine = machineCpuDelta();
+  return () => {
+    const m = machine();
+    return { postgresCpuSeconds: pg?.(), rabbitmqCpuSeconds: rabbit?.(), machineBusySeconds: m.busy, machineTotalSeconds: m.total };
+  };
 }
 
 export async function prePublish(vhost: TestVhost, matches: MatchDataInput[]): Promise<number> {
@@ -55,8 +72,10 @@ export async function drainWithMatchflow(matches: MatchDataInput[], flags: strin
   const db = await benchDatabase("bench_drain_mf");
   const publishPerSecond = await prePublish(vhost, matches);
   const worker = await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }, flags);
+  const services = await serviceCounters(db.pool);
   const ids = matches.map((m) => m.external_match_id!);
   const lastCommit = await waitForRows(db.pool, "matches", ids.length, 300_000, () => worker.output());
+  const serviceCpu = services();
   const span = await creationSpan(db.pool, "matches");
   await checkExactlyOnce(db.pool, "matches", ids);
   const q = await workerQuantiles(worker);
@@ -72,6 +91,7 @@ export async function drainWithMatchflow(matches: MatchDataInput[], flags: strin
     latencySource: "worker histogram matchflow_task_duration_seconds (delivery received -> settled, includes waiting in the prefetch buffer), bucket-interpolated",
     worker: cost,
     batches: worker.batches.length,
+    services: serviceCpu,
     publishPerSecond,
   };
 }

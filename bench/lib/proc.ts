@@ -146,3 +146,65 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** CPU ticks of every process of a tree right now, by pid. */
+function treeTicks(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of tree(pid)) {
+    const one = readOne(p);
+    if (one) out.set(p, one.cpuTicks);
+  }
+  return out;
+}
+
+/** The pid of a local process by its command name (e.g. "beam.smp"), the oldest one, if any. */
+export function findProcess(comm: string): number | undefined {
+  const pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).sort((a, b) => a - b);
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === comm) return pid;
+    } catch {
+      // gone
+    }
+  }
+  return undefined;
+}
+
+/** The parent pid of a process (a PostgreSQL backend's parent is the postmaster). */
+export function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU seconds a service's process tree spent between `start()` and the returned function's call
+ * (processes that exit in between are not counted). Local services only; it counts the whole
+ * service, including work for other clients.
+ */
+export function cpuDelta(pid: number): () => number {
+  const before = treeTicks(pid);
+  return () => {
+    let ticks = 0;
+    for (const [p, t] of treeTicks(pid)) ticks += t - (before.get(p) ?? 0);
+    return ticks / CLOCK_TICKS;
+  };
+}
+
+/** Busy and total CPU seconds of the whole machine since the call (from /proc/stat). */
+export function machineCpuDelta(): () => { busy: number; total: number } {
+  const read = () => {
+    const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  };
+  const a = read();
+  return () => {
+    const b = read();
+    return { busy: (b.busy - a.busy) / CLOCK_TICKS, total: (b.total - a.total) / CLOCK_TICKS };
+  };
+}
