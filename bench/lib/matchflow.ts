@@ -7,6 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { GeneratedFeed } from "../feeds/generate.js";
+import { DEPLOYED_WORKER_NODE_ARGS } from "./deployed.js";
 import { startChild, waitFor, type Child } from "./proc.js";
 import { registerCleanup } from "./services.js";
 import { SEASON_FIRST_YEAR } from "./matches.js";
@@ -57,8 +58,10 @@ async function freePort(): Promise<number> {
 /** Starts `matchflow worker` and waits until it consumes (/readyz answers 200). */
 export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseUrl: string }, flags: string[] = []): Promise<WorkerProcess> {
   const port = await freePort();
-  // e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the worker.
-  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  // The worker runs as deployed: deploy/k8s/base/worker/deployment.yaml sets the same heap flag
+  // (NODE_OPTIONS). BENCH_WORKER_NODE_ARGS replaces it, e.g. "" for none, or
+  // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the worker.
+  const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? DEPLOYED_WORKER_NODE_ARGS).split(" ").filter(Boolean);
   const child = startChild(process.execPath, [...nodeArgs, ...CLI, "worker", "--metrics-port", String(port), ...flags], {
     cwd: ROOT,
     env: {

@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
 import { parse as parseYaml } from "yaml";
 import { delayQueueArguments, topologyNames } from "../../src/broker/topology-names.js";
 import { loadConfig, parseDurationMs } from "../../src/config.js";
@@ -152,6 +153,11 @@ describe("worker Deployment", () => {
   it("is scraped by Prometheus on the metrics port", () => {
     const annotations = podTemplate(find("prod", "Deployment", "matchflow-worker")).metadata?.annotations ?? {};
     expect(annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": configData("prod").METRICS_PORT, "prometheus.io/path": "/metrics" });
+  });
+
+  it("caps the worker's heap exactly as the benchmark runs it", () => {
+    const env = (workerContainer("prod") as { env?: { name: string; value?: string }[] }).env ?? [];
+    expect(env.find((e) => e.name === "NODE_OPTIONS")?.value).toBe(DEPLOYED_WORKER_NODE_ARGS);
   });
 
   it("uses the overlay's image tag (pinned in prod, never latest)", () => {
