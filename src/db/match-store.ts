@@ -1,14 +1,20 @@
 /**
- * The worker's MatchStore on the `Database` interface: one transaction per batch, in which
- * names are resolved, matches upserted and every failure recorded in `ingest_failures`.
- * Items are written in external-id order so that concurrent batches take row locks in the
- * same order (no deadlocks between the worker's own transactions).
+ * The worker's MatchStore on the `Database` interface.
+ *
+ * 1. Names (league, season, age group, division, match type, teams) are resolved first, outside
+ *    the batch transaction: almost always from the resolver's cache (no round trip); a new name
+ *    is created by its own autocommitted `INSERT ... ON CONFLICT DO NOTHING`, so concurrent
+ *    batches never wait on each other's uncommitted new names (a name whose match later fails
+ *    simply stays: names are reference data).
+ * 2. One transaction per batch upserts the matches and records every failure in
+ *    `ingest_failures`. Items are written in external-id order so that concurrent batches take
+ *    row locks in the same order (no deadlocks between the worker's own transactions).
  */
 import { errorMessage, isMatchflowError, PermanentError } from "../errors.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../worker/store.js";
-import type { Database } from "./database.js";
+import type { Database, Queryable } from "./database.js";
 import { recordIngestFailure } from "./failures.js";
-import { createNameResolver, resolveInTransaction, type NameResolutionMode } from "./resolve.js";
+import { createNameResolver, type NameResolutionMode } from "./resolve.js";
 import { upsertMatches, isUpsertOutcome } from "./upsert.js";
 
 export interface MatchStoreOptions {
@@ -33,15 +39,17 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
         return x < y ? -1 : x > y ? 1 : a - b;
       });
       const sorted = order.map((i) => items[i] as StoreItem);
-      // Fast path: BEGIN and the bounds in one round trip, the batch upsert without a savepoint,
+      // 1. Names, autocommitted (see the top of this file); per-match errors come back in `ids`.
+      const autocommit: Queryable = { query: (sql, params) => db.query(sql, params) };
+      const ids = sorted.length > 0 ? await resolver.resolveBatch(autocommit, sorted.map((it) => it.match)) : [];
+      resolver.commitCache(autocommit);
+      // 2. Fast path: BEGIN and the bounds in one round trip, the batch upsert without a savepoint,
       // COMMIT. Only when the data itself is refused is the batch written again, item by item
       // behind savepoints, so that the offending match fails alone.
       const attempt = (isolateFailures: boolean) =>
-        resolveInTransaction(
-          db,
-          resolver,
-          async (tx, resolve) => {
-            const results = sorted.length > 0 ? await upsertMatches(tx, sorted, await resolve(sorted.map((it) => it.match)), { isolateFailures }) : [];
+        db.transaction(
+          async (tx) => {
+            const results = sorted.length > 0 ? await upsertMatches(tx, sorted, ids, { isolateFailures }) : [];
             const toRecord: FailureRecord[] = [...failures];
             results.forEach((r, i) => {
               if (isUpsertOutcome(r)) return;

@@ -53,6 +53,22 @@ describe("match store", () => {
     expect(failures.rows[0]?.reason_code).toMatch(/^db_(data|constraint)$/);
   });
 
+  it("in strict mode refuses an unknown name for that match only, and records it", async () => {
+    const create = createMatchStore(db, { nameResolution: "create", lockTimeoutMs: 5000, statementTimeoutMs: 30000, closeDatabase: false });
+    await create.writeBatch([item(makeMatch("st", 0, { home_team: "Known FC", away_team: "Also Known FC" }), "st-0")], []);
+    const strict = createMatchStore(db, { nameResolution: "strict", lockTimeoutMs: 5000, statementTimeoutMs: 30000, closeDatabase: false });
+    const outcomes = await strict.writeBatch(
+      [item(makeMatch("st", 1, { home_team: "known  fc", away_team: "ALSO KNOWN FC" }), "st-1"), item(makeMatch("st", 2, { home_team: "Known FC", away_team: "Nobody United" }), "st-2")],
+      [],
+    );
+    expect(outcomes[0]).toMatchObject({ ok: true, outcome: "created" });
+    expect(outcomes[1]).toMatchObject({ ok: false, error: { code: "unresolved_name", kind: "permanent" } });
+    const teams = await db.query<{ n: string }>("SELECT count(*) AS n FROM teams WHERE name ILIKE 'nobody%'");
+    expect(Number(teams.rows[0]?.n)).toBe(0);
+    const failures = await db.query<{ reason_code: string }>("SELECT reason_code FROM ingest_failures WHERE task_id = 'st-2'");
+    expect(failures.rows.map((r) => r.reason_code)).toEqual(["unresolved_name"]);
+  });
+
   it("bounds each transaction: a held lock becomes a transient lock timeout", async () => {
     const store = createMatchStore(db, { nameResolution: "create", lockTimeoutMs: 100, statementTimeoutMs: 30000, closeDatabase: false });
     await db.transaction(async (locker) => {
