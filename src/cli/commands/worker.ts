@@ -63,7 +63,9 @@ export function registerWorker(program: Command): void {
             });
           } else {
             log.warn({ signal }, "second signal: exiting now; unacked deliveries return to the queue");
-            void app.worker.forceStop().finally(() => process.exit(130));
+            // Closing politely is bounded to one second: "at once" must hold even with a dead broker.
+            const atMostOneSecond = new Promise((resolve) => setTimeout(resolve, 1000).unref());
+            void Promise.race([app.worker.forceStop(), atMostOneSecond]).finally(() => process.exit(130));
           }
         };
         process.on("SIGTERM", onSignal);
