@@ -69,6 +69,8 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
 
   const database = options.database ?? (await openWithPatience(config, log, () => stopping));
   if (options.migrate !== false) await migrate(database, { log });
+  // Open one connection per concurrent transaction now, not on the first deliveries' clock.
+  await Promise.all(Array.from({ length: config.worker.concurrency }, () => database.query("SELECT 1")));
   const store = createMatchStore(database, {
     nameResolution: config.worker.nameResolution,
     lockTimeoutMs: config.db.lockTimeoutMs,
