@@ -30,7 +30,9 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === "number" ? process.exitCode : EXIT.ok;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help") return EXIT.ok;
+      // --help, `help` and --version succeed (commander says exit code 0); help shown because a
+      // command is missing, and every parse error, is a usage error.
+      if (err.exitCode === 0) return EXIT.ok;
       return EXIT.usage;
     }
     process.stderr.write(`matchflow: ${errorMessage(err)}\n`);

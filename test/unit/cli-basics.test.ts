@@ -50,6 +50,16 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(stdout).toBe("");
   });
 
+  it("no command (or a command group without its subcommand) shows help and exits 2; `help` exits 0", async () => {
+    const none = await runCli([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout + none.stderr).toContain("Usage: matchflow");
+    expect((await runCli(["dlq"])).code).toBe(2);
+    const help = await runCli(["help", "worker"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: matchflow worker");
+  });
+
   it("an unknown flag exits 2 with a clear message", async () => {
     const { code, stderr } = await runCli(["config", "--frobnicate"]);
     expect(code).toBe(2);
