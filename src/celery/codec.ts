@@ -109,6 +109,12 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
     origin: task.origin ?? `gen${process.pid}@matchflow`,
     ignore_result: task.ignoreResult ?? false,
   };
+  const body = pythonJsonDumps([task.args, kwargs, EMBED]);
+  return { content: Buffer.from(body, "utf8"), properties: taskProperties(task, taskId, headers, options) };
+}
+
+/** AMQP properties of a task message, the same for both protocols: persistent JSON, correlation id = task id. */
+function taskProperties(task: TaskInput, taskId: string, headers: Record<string, unknown>, options: EncodeOptions): MessageProperties {
   const properties: MessageProperties = {
     contentType: "application/json",
     contentEncoding: "utf-8",
@@ -120,8 +126,7 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
   if (task.replyTo) properties.replyTo = task.replyTo;
   const expiration = expirationMs(task.expires, options.now ?? Date.now());
   if (expiration !== undefined) properties.expiration = expiration;
-  const body = pythonJsonDumps([task.args, kwargs, EMBED]);
-  return { content: Buffer.from(body, "utf8"), properties };
+  return properties;
 }
 
 /**
@@ -141,18 +146,7 @@ export function encodeTaskV1(task: TaskInput, options: EncodeOptions = {}): Enco
     eta: task.eta ?? null,
     expires: task.expires ?? null,
   });
-  const properties: MessageProperties = {
-    contentType: "application/json",
-    contentEncoding: "utf-8",
-    correlationId: taskId,
-    deliveryMode: 2,
-    priority: 0,
-    headers: {},
-  };
-  if (task.replyTo) properties.replyTo = task.replyTo;
-  const expiration = expirationMs(task.expires, options.now ?? Date.now());
-  if (expiration !== undefined) properties.expiration = expiration;
-  return { content: Buffer.from(body, "utf8"), properties };
+  return { content: Buffer.from(body, "utf8"), properties: taskProperties(task, taskId, {}, options) };
 }
 
 export function encodeTask(protocol: 1 | 2, task: TaskInput, options: EncodeOptions = {}): EncodedMessage {
