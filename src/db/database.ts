@@ -7,8 +7,17 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Run as a named server-side prepared statement, parsed and planned once per connection and
+   * then only bound and executed: for the hot statements of the write path, whose long text
+   * would otherwise be sent and parsed for every batch. One name per SQL text. Ignored by PGlite.
+   */
+  prepare?: string;
+}
+
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
 }
 
 export interface TransactionOptions {

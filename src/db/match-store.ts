@@ -40,7 +40,7 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
       });
       const sorted = order.map((i) => items[i] as StoreItem);
       // 1. Names, autocommitted (see the top of this file); per-match errors come back in `ids`.
-      const autocommit: Queryable = { query: (sql, params) => db.query(sql, params) };
+      const autocommit: Queryable = { query: (sql, params, queryOptions) => db.query(sql, params, queryOptions) };
       const ids = sorted.length > 0 ? await resolver.resolveBatch(autocommit, sorted.map((it) => it.match)) : [];
       resolver.commitCache(autocommit);
       // 2. Fast path: BEGIN and the bounds in one round trip, the batch upsert without a savepoint,

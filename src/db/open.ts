@@ -12,7 +12,7 @@ import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
-import type { Database, Queryable, QueryResult, TransactionOptions } from "./database.js";
+import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from "./database.js";
 import { classifyDbError, sqlState } from "./errors.js";
 
 export interface OpenOptions {
@@ -69,10 +69,11 @@ async function openPostgres(url: string, poolSize: number, log: Logger): Promise
   }
   log.debug({ database: where, poolSize }, "database pool open");
 
-  const query = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+  const query = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> => {
     let result: pg.QueryResult | pg.QueryResult[];
     try {
-      result = (await client.query(sql, params as unknown[] | undefined)) as pg.QueryResult | pg.QueryResult[];
+      const values = params as unknown[] | undefined;
+      result = (await (options?.prepare ? client.query({ name: options.prepare, text: sql, values }) : client.query(sql, values))) as pg.QueryResult | pg.QueryResult[];
     } catch (err) {
       throw classifyDbError(err);
     }
@@ -104,11 +105,11 @@ async function openPostgres(url: string, poolSize: number, log: Logger): Promise
   let closing: Promise<void> | undefined;
   return {
     kind: "postgres",
-    async query(sql, params) {
+    async query(sql, params, options) {
       const client = await acquire();
       let broken: Error | undefined;
       try {
-        return await query(client, sql, params);
+        return await query(client, sql, params, options);
       } catch (err) {
         if (isMatchflowError(err) && err.code === "db_connection") broken = err;
         throw err;
@@ -121,7 +122,7 @@ async function openPostgres(url: string, poolSize: number, log: Logger): Promise
       let broken: Error | undefined;
       try {
         await query(client, options?.setup ? `BEGIN; ${options.setup}` : "BEGIN");
-        const tx: Queryable = { query: (sql, params) => query(client, sql, params) };
+        const tx: Queryable = { query: (sql, params, queryOptions) => query(client, sql, params, queryOptions) };
         const result = await fn(tx);
         await query(client, "COMMIT");
         return result;

@@ -12,7 +12,7 @@
 import { seasonBounds, seasonForDate, type MatchData } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
 import type { Database, Queryable, TransactionOptions } from "./database.js";
-import { insertMissing, lookupIds, type NameKey, type NameKind } from "./resolve-sql.js";
+import { insertMissing, lookupIds, type FoundId, type NameKey, type NameKind } from "./resolve-sql.js";
 
 export type NameResolutionMode = "create" | "strict";
 
@@ -51,6 +51,25 @@ export function isResolved(r: ResolveResult): r is ResolvedIds {
 
 const cacheKey = (kind: NameKind, k: NameKey) => `${kind}\u0000${k.scope ?? ""}\u0000${k.name}`;
 
+/**
+ * Committed ids by kind, then scope (the league id; 0 for global kinds), then the name exactly as
+ * the match spells it. Nested maps rather than one map of joined keys: the names come straight
+ * from the decoded message, so a lookup hashes each name once and builds no key strings (this
+ * runs for every match of every batch).
+ */
+type CommittedIds = Record<NameKind, Map<number, Map<string, number>>>;
+
+function emptyCommitted(): CommittedIds {
+  return { league: new Map(), season: new Map(), age_group: new Map(), division: new Map(), match_type: new Map(), team: new Map() };
+}
+
+function remember(committed: CommittedIds, kind: NameKind, scope: number, name: string, id: number): void {
+  const byScope = committed[kind];
+  let byName = byScope.get(scope);
+  if (!byName) byScope.set(scope, (byName = new Map()));
+  byName.set(name, id);
+}
+
 /** Thrown inside one match's resolution; becomes that match's result. */
 class MatchProblem extends Error {
   constructor(readonly error: MatchflowError) {
@@ -77,28 +96,39 @@ function unresolvedError(kind: NameKind, name: string, league?: string): Permane
   });
 }
 
+const leagueName = (m: MatchData) => (m.league ?? "").trim() || DEFAULT_LEAGUE;
+const seasonOf = (m: MatchData) => (m.season ?? "").trim() || seasonForDate(m.match_date);
+
+function sameTeam(m: MatchData, teamId: number, league: string): PermanentError {
+  return new PermanentError("same_team", `home_team "${m.home_team}" and away_team "${m.away_team}" are the same team in league ${league} (through an alias)`, {
+    details: { teamId },
+  });
+}
+
 export function createNameResolver(options: { mode: NameResolutionMode }): NameResolver {
   const mode = options.mode;
-  const committed = new Map<string, number>();
-  const pending = new WeakMap<Queryable, Map<string, number>>();
+  let committed = emptyCommitted();
+  const cached = (kind: NameKind, scope: number | null, name: string) => committed[kind].get(scope ?? 0)?.get(name);
+  /** Per transaction: ids it saw, by cache key, plus what `commitCache` will keep. */
+  const pending = new WeakMap<Queryable, Map<string, FoundId & { kind: NameKind }>>();
 
   /** Resolves every distinct key of one kind: cache, then one lookup, then (create) insert + lookup. */
   async function resolveKind(tx: Queryable, kind: NameKind, keys: NameKey[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    const txPending = pending.get(tx) ?? new Map<string, number>();
+    const txPending = pending.get(tx) ?? new Map<string, FoundId & { kind: NameKind }>();
     pending.set(tx, txPending);
     const missing = new Map<string, NameKey>();
     for (const k of keys) {
       const ck = cacheKey(kind, k);
-      const id = committed.get(ck) ?? txPending.get(ck);
+      const id = cached(kind, k.scope, k.name) ?? txPending.get(ck)?.id;
       if (id !== undefined) out.set(ck, id);
       else missing.set(ck, k);
     }
-    const record = (found: { scope: number | null; name: string; id: number }[]) => {
+    const record = (found: FoundId[]) => {
       for (const f of found) {
         const ck = cacheKey(kind, f);
         out.set(ck, f.id);
-        txPending.set(ck, f.id);
+        txPending.set(ck, { kind, ...f });
         missing.delete(ck);
       }
     };
@@ -111,15 +141,44 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
     return out;
   }
 
-  async function resolveBatch(tx: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]> {
+  /**
+   * The common case, without a round trip or a key string: every name of `m` is already in the
+   * committed cache (so it passed `checkName` when it was first resolved). Undefined otherwise.
+   */
+  function fromCache(m: MatchData): ResolveResult | undefined {
+    const leagueId = cached("league", null, leagueName(m));
+    if (leagueId === undefined) return undefined;
+    const seasonId = cached("season", null, seasonOf(m));
+    const ageGroupId = cached("age_group", null, m.age_group);
+    const matchTypeId = cached("match_type", null, m.match_type);
+    const teams = committed.team.get(leagueId);
+    const homeTeamId = teams?.get(m.home_team);
+    const awayTeamId = teams?.get(m.away_team);
+    const hasDivision = m.division != null && m.division.trim() !== "";
+    const divisionId = hasDivision ? cached("division", leagueId, m.division as string) : null;
+    if (seasonId === undefined || ageGroupId === undefined || matchTypeId === undefined || homeTeamId === undefined || awayTeamId === undefined || divisionId === undefined) return undefined;
+    if (homeTeamId === awayTeamId) return sameTeam(m, homeTeamId, leagueName(m));
+    return { leagueId, seasonId, ageGroupId, divisionId, matchTypeId, homeTeamId, awayTeamId };
+  }
+
+  async function resolveBatch(tx: Queryable, all: readonly MatchData[]): Promise<ResolveResult[]> {
+    const quick = all.map(fromCache);
+    const rest: number[] = [];
+    quick.forEach((r, i) => r === undefined && rest.push(i));
+    if (rest.length === 0) return quick as ResolveResult[];
+    const slow = await resolveUncached(tx, rest.map((i) => all[i] as MatchData));
+    rest.forEach((original, j) => (quick[original] = slow[j]));
+    return quick as ResolveResult[];
+  }
+
+  /** Everything else: validates names, looks up (and in create mode inserts) what is not cached. */
+  async function resolveUncached(tx: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]> {
     const results: (ResolveResult | undefined)[] = matches.map(() => undefined);
     const fail = (i: number, err: unknown) => {
       if (err instanceof MatchProblem) results[i] = err.error;
       else throw err;
     };
     // Stage 1: kinds that do not depend on the league.
-    const leagueName = (m: MatchData) => (m.league ?? "").trim() || DEFAULT_LEAGUE;
-    const seasonOf = (m: MatchData) => (m.season ?? "").trim() || seasonForDate(m.match_date);
     const globalKinds: [NameKind, (m: MatchData) => string][] = [
       ["league", leagueName],
       ["season", seasonOf],
@@ -183,11 +242,7 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
         divisionId = id;
       }
       const [seasonId, ageGroupId, matchTypeId, homeTeamId, awayTeamId] = found as [number, number, number, number, number];
-      if (homeTeamId === awayTeamId) {
-        return new PermanentError("same_team", `home_team "${m.home_team}" and away_team "${m.away_team}" are the same team in league ${league} (through an alias)`, {
-          details: { teamId: homeTeamId },
-        });
-      }
+      if (homeTeamId === awayTeamId) return sameTeam(m, homeTeamId, league);
       return { leagueId, seasonId, ageGroupId, divisionId, matchTypeId, homeTeamId, awayTeamId };
     });
   }
@@ -197,14 +252,14 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
     resolveBatch,
     commitCache(tx) {
       const entries = pending.get(tx);
-      if (entries) for (const [k, id] of entries) committed.set(k, id);
+      if (entries) for (const f of entries.values()) remember(committed, f.kind, f.scope ?? 0, f.name, f.id);
       pending.delete(tx);
     },
     discardPending(tx) {
       pending.delete(tx);
     },
     clearCache() {
-      committed.clear();
+      committed = emptyCommitted();
     },
   };
 }
