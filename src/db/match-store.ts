@@ -6,29 +6,30 @@
  *    is created by its own autocommitted `INSERT ... ON CONFLICT DO NOTHING`, so concurrent
  *    batches never wait on each other's uncommitted new names (a name whose match later fails
  *    simply stays: names are reference data).
- * 2. One transaction per batch upserts the matches and records every failure in
- *    `ingest_failures`. Items are written in external-id order so that concurrent batches take
- *    row locks in the same order (no deadlocks between the worker's own transactions).
+ * 2. A batch with nothing to record in `ingest_failures` (the usual case) is one upsert
+ *    statement outside any transaction block: a single statement is atomic on its own, and it
+ *    saves the BEGIN and COMMIT round trips (each a syscall and a wake-up of both processes).
+ *    Its bounds are the connection's session timeouts (`openDatabase({ timeouts })`).
+ * 3. Otherwise one transaction upserts the matches and records every failure. Items are written
+ *    in external-id order so that concurrent batches take row locks in the same order (no
+ *    deadlocks between the worker's own transactions).
  */
 import { errorMessage, isMatchflowError, PermanentError } from "../errors.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../worker/store.js";
 import type { Database, Queryable } from "./database.js";
 import { recordIngestFailure } from "./failures.js";
 import { createNameResolver, type NameResolutionMode } from "./resolve.js";
-import { upsertMatches, isUpsertOutcome } from "./upsert.js";
+import { isResolved } from "./resolve.js";
+import { upsertMatches, isUpsertOutcome, type UpsertResult } from "./upsert.js";
 
 export interface MatchStoreOptions {
   nameResolution: NameResolutionMode;
-  lockTimeoutMs: number;
-  statementTimeoutMs: number;
   /** Close the database with the store (false when it is shared). @default true */
   closeDatabase?: boolean;
 }
 
 export function createMatchStore(db: Database, options: MatchStoreOptions): MatchStore {
   const resolver = createNameResolver({ mode: options.nameResolution });
-  // Integers from validated config, not user data: safe to inline (SET takes no parameters).
-  const bounds = `SET LOCAL lock_timeout = ${Math.trunc(options.lockTimeoutMs)}; SET LOCAL statement_timeout = ${Math.trunc(options.statementTimeoutMs)}`;
   let closed: Promise<void> | undefined;
 
   return {
@@ -43,9 +44,21 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
       const autocommit: Queryable = { query: (sql, params, queryOptions) => db.query(sql, params, queryOptions) };
       const ids = sorted.length > 0 ? await resolver.resolveBatch(autocommit, sorted.map((it) => it.match)) : [];
       resolver.commitCache(autocommit);
-      // 2. Fast path: BEGIN and the bounds in one round trip, the batch upsert without a savepoint,
-      // COMMIT. Only when the data itself is refused is the batch written again, item by item
-      // behind savepoints, so that the offending match fails alone.
+      // 2. Nothing to record: one statement, no transaction block. When the data itself is
+      // refused, the statement changed nothing and the transaction below isolates the culprit.
+      let sortedResults: UpsertResult[] | undefined;
+      if (failures.length === 0 && ids.every(isResolved)) {
+        try {
+          sortedResults = await upsertMatches(autocommit, sorted, ids, { isolateFailures: false });
+        } catch (err) {
+          if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
+        }
+        // A match refused before the database (e.g. no external id) still needs its record.
+        if (sortedResults?.some((r) => !isUpsertOutcome(r))) sortedResults = undefined;
+      }
+      // 3. The transaction: the batch upsert without a savepoint, the failures, COMMIT. Only when
+      // the data itself is refused is the batch written again, item by item behind savepoints,
+      // so that the offending match fails alone.
       const attempt = (isolateFailures: boolean) =>
         db.transaction(
           async (tx) => {
@@ -58,15 +71,14 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
             });
             for (const f of toRecord) await recordIngestFailure(tx, f);
             return results;
-          },
-          db.kind === "postgres" ? { setup: bounds } : undefined,
-        );
-      let sortedResults: Awaited<ReturnType<typeof attempt>>;
-      try {
-        sortedResults = await attempt(false);
-      } catch (err) {
-        if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
-        sortedResults = await attempt(true);
+          });
+      if (!sortedResults) {
+        try {
+          sortedResults = await attempt(false);
+        } catch (err) {
+          if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
+          sortedResults = await attempt(true);
+        }
       }
       const out: StoreOutcome[] = new Array<StoreOutcome>(items.length);
       order.forEach((original, i) => {

@@ -20,6 +20,11 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.
 
 /** An arbitrary constant: "matchflow" as a 32-bit number, the key of the migration lock. */
 const MIGRATION_LOCK_KEY = 0x6d66_6d67;
+/**
+ * Migrations wait for the lock (another process may be migrating) and may run long: they are
+ * not bound by the session timeouts a worker's connections carry (`openDatabase({ timeouts })`).
+ */
+const UNBOUNDED = { setup: "SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0" };
 const FILE_RE = /^\d{4}_[A-Za-z0-9_-]+\.sql$/;
 
 export interface MigrationFile {
@@ -77,7 +82,7 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
       "CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
     );
     return lockAndRead(tx);
-  });
+  }, UNBOUNDED);
   const known = new Set(files.map((f) => f.name));
   for (const name of initiallyApplied.keys()) {
     if (!known.has(name)) log.warn({ migration: name }, "applied migration has no file (is this an older build?)");
@@ -96,7 +101,7 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
       await tx.query(file.sql);
       await tx.query("INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", [file.name, file.checksum]);
       return true;
-    });
+    }, UNBOUNDED);
     if (ran) {
       applied.push(file.name);
       log.info({ migration: file.name }, "migration applied");

@@ -19,6 +19,12 @@ export interface OpenOptions {
   log?: Logger;
   /** PostgreSQL pool size. @default 10 */
   poolSize?: number;
+  /**
+   * Session defaults of every PostgreSQL connection (`lock_timeout`, `statement_timeout`), so a
+   * single statement outside a transaction is bounded too without a round trip to set them.
+   * Unset: the server's defaults. Ignored by PGlite (one connection, nothing to wait for).
+   */
+  timeouts?: { lockTimeoutMs: number; statementTimeoutMs: number };
 }
 
 export const DEFAULT_PGLITE_DIR = "./.matchflow/db";
@@ -31,7 +37,7 @@ export async function openDatabase(url: string | undefined, options: OpenOptions
     const target = url.slice(PGLITE_SCHEME.length);
     return openPglite(target === "memory" || target === "" ? undefined : target, log);
   }
-  if (/^postgres(?:ql)?:\/\//.test(url)) return openPostgres(url, options.poolSize ?? 10, log);
+  if (/^postgres(?:ql)?:\/\//.test(url)) return openPostgres(url, options.poolSize ?? 10, log, options.timeouts);
   throw new TransientError("database_unreachable", `unsupported database URL scheme "${url.split(":")[0] ?? ""}:" (use postgres://, postgresql:// or pglite://)`);
 }
 
@@ -49,11 +55,14 @@ function rows<R>(result: { rows: unknown[]; rowCount?: number | null; affectedRo
   return { rows: result.rows as R[], rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
 }
 
-async function openPostgres(url: string, poolSize: number, log: Logger): Promise<Database> {
+async function openPostgres(url: string, poolSize: number, log: Logger, timeouts: OpenOptions["timeouts"]): Promise<Database> {
   const where = describePostgresUrl(url);
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
+    // Sent in the startup packet (pg skips 0 = the server's default, no limit).
+    lock_timeout: Math.trunc(timeouts?.lockTimeoutMs ?? 0),
+    statement_timeout: Math.trunc(timeouts?.statementTimeoutMs ?? 0),
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     application_name: "matchflow",

@@ -41,7 +41,7 @@ async function openWithPatience(config: Config, log: Logger, isStopping: () => b
   let delay = 500;
   for (;;) {
     try {
-      return await openDatabase(config.databaseUrl, { log, poolSize: Math.max(2, config.worker.concurrency + 1) });
+      return await openDatabase(config.databaseUrl, { log, poolSize: Math.max(2, config.worker.concurrency + 1), timeouts: config.db });
     } catch (err) {
       if (isStopping()) throw err;
       log.error({ code: "database_unreachable", err: errorMessage(err), retryInMs: delay }, "database unreachable at start-up; waiting for it");
@@ -73,8 +73,6 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
   await Promise.all(Array.from({ length: config.worker.concurrency }, () => database.query("SELECT 1")));
   const store = createMatchStore(database, {
     nameResolution: config.worker.nameResolution,
-    lockTimeoutMs: config.db.lockTimeoutMs,
-    statementTimeoutMs: config.db.statementTimeoutMs,
     closeDatabase: options.database === undefined,
   });
   const worker = new Worker(transport, store, {

@@ -1,12 +1,14 @@
 /**
- * The worker's store on PostgreSQL: one transaction per batch on the fast path (no savepoint),
- * and when the database refuses one match's data, the batch is written again item by item so
- * that only that match fails (and is recorded in ingest_failures).
+ * The worker's store on PostgreSQL: one statement per batch on the fast path (no transaction
+ * block when there is nothing to record), and when the database refuses one match's data, the
+ * batch is written again in a transaction, item by item, so that only that match fails (and is
+ * recorded in ingest_failures).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateForConsumer } from "../../src/contract/index.js";
 import type { Database } from "../../src/db/database.js";
 import { createMatchStore } from "../../src/db/match-store.js";
+import { migrate } from "../../src/db/migrate.js";
 import { openDatabase } from "../../src/db/open.js";
 import type { StoreItem } from "../../src/worker/store.js";
 import { makeMatch } from "../helpers/matches.js";
@@ -21,6 +23,21 @@ function item(raw: Record<string, unknown>, taskId: string): StoreItem {
   return { match: r.match, raw, taskId, observedAt: "2026-10-30T06:00:00.000Z" };
 }
 
+/** Polls until some session has waited for a lock for `forMs` (bounded: fails after 10 s). */
+async function waitForLockWait(on: Database, forMs = 0): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows } = await on.query<{ n: string }>(
+      `SELECT count(*) AS n FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND clock_timestamp() - query_start > $1 * interval '1 millisecond'`,
+      [forMs],
+    );
+    if (Number(rows[0]?.n) > 0) return;
+    if (Date.now() > deadline) throw new Error("nobody waited for a lock within 10 s");
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 beforeAll(async () => {
   tdb = await createTestDatabase({ migrated: true });
   db = await openDatabase(tdb.url);
@@ -32,14 +49,14 @@ afterAll(async () => {
 
 describe("match store", () => {
   it("writes a batch and reports created, then unchanged, per item", async () => {
-    const store = createMatchStore(db, { nameResolution: "create", lockTimeoutMs: 5000, statementTimeoutMs: 30000, closeDatabase: false });
+    const store = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
     const items = [0, 1, 2].map((i) => item(makeMatch("ms", i), `t-${i}`));
     expect((await store.writeBatch(items, [])).map((o) => o.ok && o.outcome)).toEqual(["created", "created", "created"]);
     expect((await store.writeBatch(items, [])).map((o) => o.ok && o.outcome)).toEqual(["unchanged", "unchanged", "unchanged"]);
   });
 
   it("isolates a match the database refuses: its neighbours land, it is recorded", async () => {
-    const store = createMatchStore(db, { nameResolution: "create", lockTimeoutMs: 5000, statementTimeoutMs: 30000, closeDatabase: false });
+    const store = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
     // A NUL character passes the contract but PostgreSQL text cannot hold it.
     const items = [item(makeMatch("iso", 1), "iso-1"), item(makeMatch("iso", 2, { location: "Field \u0000 2" }), "iso-2"), item(makeMatch("iso", 3), "iso-3")];
     const outcomes = await store.writeBatch(items, []);
@@ -54,9 +71,9 @@ describe("match store", () => {
   });
 
   it("in strict mode refuses an unknown name for that match only, and records it", async () => {
-    const create = createMatchStore(db, { nameResolution: "create", lockTimeoutMs: 5000, statementTimeoutMs: 30000, closeDatabase: false });
+    const create = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
     await create.writeBatch([item(makeMatch("st", 0, { home_team: "Known FC", away_team: "Also Known FC" }), "st-0")], []);
-    const strict = createMatchStore(db, { nameResolution: "strict", lockTimeoutMs: 5000, statementTimeoutMs: 30000, closeDatabase: false });
+    const strict = createMatchStore(db, { nameResolution: "strict", closeDatabase: false });
     const outcomes = await strict.writeBatch(
       [item(makeMatch("st", 1, { home_team: "known  fc", away_team: "ALSO KNOWN FC" }), "st-1"), item(makeMatch("st", 2, { home_team: "Known FC", away_team: "Nobody United" }), "st-2")],
       [],
@@ -69,11 +86,45 @@ describe("match store", () => {
     expect(failures.rows.map((r) => r.reason_code)).toEqual(["unresolved_name"]);
   });
 
-  it("bounds each transaction: a held lock becomes a transient lock timeout", async () => {
-    const store = createMatchStore(db, { nameResolution: "create", lockTimeoutMs: 100, statementTimeoutMs: 30000, closeDatabase: false });
-    await db.transaction(async (locker) => {
-      await locker.query("LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
-      await expect(store.writeBatch([item(makeMatch("lk", 1), "lk-1")], [])).rejects.toMatchObject({ kind: "transient", code: "db_lock_timeout" });
-    });
+  it("is bounded by the connection's timeouts: a held lock becomes a transient lock timeout, on both write paths", async () => {
+    const bounded = await openDatabase(tdb.url, { timeouts: { lockTimeoutMs: 100, statementTimeoutMs: 30_000 } });
+    const store = createMatchStore(bounded, { nameResolution: "create" });
+    try {
+      await store.writeBatch([item(makeMatch("lk", 0), "lk-0")], []); // names created and cached
+      await db.transaction(async (locker) => {
+        await locker.query("LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
+        // One statement (nothing to record) and the transaction (a failure to record).
+        await expect(store.writeBatch([item(makeMatch("lk", 1), "lk-1")], [])).rejects.toMatchObject({ kind: "transient", code: "db_lock_timeout" });
+        const failure = { reasonCode: "contract_violation", detail: "x", taskId: "lk-bad", raw: {} };
+        await expect(store.writeBatch([item(makeMatch("lk", 2), "lk-2")], [failure])).rejects.toMatchObject({ kind: "transient", code: "db_lock_timeout" });
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a migration is not bound by those timeouts: it waits for the lock", async () => {
+    const bounded = await openDatabase(tdb.url, { timeouts: { lockTimeoutMs: 50, statementTimeoutMs: 30_000 } });
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let locked!: () => void;
+      const isLocked = new Promise<void>((r) => (locked = r));
+      const holder = db.transaction(async (tx) => {
+        await tx.query("SELECT pg_advisory_xact_lock($1)", [0x6d66_6d67]);
+        locked();
+        await held;
+      });
+      await isLocked;
+      const migration = migrate(bounded);
+      // The migration waits on the advisory lock for 4x lock_timeout (proven from
+      // pg_stat_activity, not slept), then finishes once the lock is released.
+      await waitForLockWait(db, 200);
+      release();
+      await holder;
+      await expect(migration).resolves.toEqual({ applied: [] });
+    } finally {
+      await bounded.close();
+    }
   });
 });

@@ -30,11 +30,9 @@ export function registerProcess(program: Command): void {
       const text = opts.file ? await readFile(opts.file, "utf8") : await readStdin();
       const inputs = parseMatchesText(text, opts.file ?? "stdin");
 
-      const db = await openDatabase(config.databaseUrl, { log, poolSize: 2 });
+      const db = await openDatabase(config.databaseUrl, { log, poolSize: 2, timeouts: config.db });
       const store = createMatchStore(db, {
         nameResolution: config.worker.nameResolution,
-        lockTimeoutMs: config.db.lockTimeoutMs,
-        statementTimeoutMs: config.db.statementTimeoutMs,
       });
       let outcomes;
       try {
