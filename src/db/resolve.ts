@@ -66,7 +66,7 @@ function emptyCommitted(): CommittedIds {
 function remember(committed: CommittedIds, kind: NameKind, scope: number, name: string, id: number): void {
   const byScope = committed[kind];
   let byName = byScope.get(scope);
-  if (!byName) byScope.set(scope, (byName = new Map()));
+  if (!byName) byScope.set(scope, (byName = new Map<string, number>()));
   byName.set(name, id);
 }
 
