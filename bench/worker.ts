@@ -8,6 +8,7 @@
  *
  *   npm run bench:worker
  *   BENCH_MATCHES=50000 BENCH_RUNS=3 BENCH_CELERY_MATCHES=20000 BENCH_SKIP_BUILD=1 npm run bench:worker
+ *   BENCH_WORKER_FLAGS="--concurrency 2" npm run bench:worker
  */
 import { buildDist, machineNote } from "./lib/build.js";
 import { drainWithCelery, drainWithMatchflow, type DrainResult } from "./lib/drain.js";
@@ -18,6 +19,8 @@ import { fmt, median, table } from "./lib/stats.js";
 const count = Number(process.env.BENCH_MATCHES ?? 50_000);
 const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const celeryCount = Number(process.env.BENCH_CELERY_MATCHES ?? count);
+/** Extra `matchflow worker` flags, e.g. "--concurrency 2" (default: none, the configured defaults). */
+const workerFlags = (process.env.BENCH_WORKER_FLAGS ?? "").split(" ").filter(Boolean);
 const TARGET_RATIO = 10;
 const TARGET_RSS_MB = 150;
 
@@ -28,7 +31,7 @@ async function main(): Promise<void> {
   const base = await matchesFromFeed(benchFeed(count));
   const mf: (DrainResult & { publishPerSecond: number })[] = [];
   for (let i = 0; i < runs; i++) {
-    const r = await drainWithMatchflow(renumbered(base, `w${i}`, count));
+    const r = await drainWithMatchflow(renumbered(base, `w${i}`, count), workerFlags);
     process.stderr.write(`matchflow run ${i + 1}/${runs}: ${fmt(r.perSecond)} matches/s, p99 ${fmt(r.p99Ms, 1)} ms, peak RSS ${fmt(r.worker.peakRssMb, 1)} MB\n`);
     mf.push(r);
     await cleanupAll();

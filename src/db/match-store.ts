@@ -20,7 +20,7 @@ import type { Database, Queryable } from "./database.js";
 import { recordIngestFailure } from "./failures.js";
 import { createNameResolver, type NameResolutionMode } from "./resolve.js";
 import { isResolved } from "./resolve.js";
-import { upsertMatches, isUpsertOutcome, type UpsertResult } from "./upsert.js";
+import { prepareUpsert, upsertMatches, isUpsertOutcome, type UpsertResult } from "./upsert.js";
 
 export interface MatchStoreOptions {
   nameResolution: NameResolutionMode;
@@ -91,6 +91,10 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
     },
     async ping(): Promise<void> {
       await db.query("SELECT 1");
+    },
+    async warmUp(connections: number): Promise<void> {
+      // Concurrent, so the pool hands each its own connection. An empty batch writes nothing.
+      await Promise.all(Array.from({ length: Math.max(1, connections) }, () => prepareUpsert(db)));
     },
     close(): Promise<void> {
       closed ??= options.closeDatabase === false ? Promise.resolve() : db.close();

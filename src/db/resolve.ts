@@ -201,8 +201,15 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
         fail(i, err);
       }
     });
+    // The kinds of a stage do not depend on each other: resolve them at once (on a pool each
+    // goes its own connection), so a batch full of new names costs two stages of round trips,
+    // not six kinds one after the other (what made the first second on an empty database slow).
     const ids = new Map<NameKind, Map<string, number>>();
-    for (const [kind] of globalKinds) ids.set(kind, await resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])]));
+    const resolveAll = async (kinds: readonly NameKind[]) => {
+      const found = await Promise.all(kinds.map((kind) => resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])])));
+      kinds.forEach((kind, i) => ids.set(kind, found[i] as Map<string, number>));
+    };
+    await resolveAll(globalKinds.map(([kind]) => kind));
     const idOf = (kind: NameKind, key: NameKey) => ids.get(kind)?.get(cacheKey(kind, key));
 
     // Stage 2: per-league kinds (teams, divisions) of matches whose league is known.
@@ -214,7 +221,7 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
       want("team", { scope: leagueId, name: m.away_team });
       if (m.division != null && m.division.trim() !== "") want("division", { scope: leagueId, name: m.division });
     });
-    for (const kind of ["division", "team"] as const) ids.set(kind, await resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])]));
+    await resolveAll(["division", "team"]);
 
     return matches.map((m, i) => {
       const earlier = results[i];

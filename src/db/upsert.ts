@@ -77,17 +77,26 @@ export function toUpsertRow(item: UpsertItem, ids: ResolvedIds): UpsertRow {
   };
 }
 
+/** Named prepared statements (see QueryOptions.prepare): one name per SQL text. */
+const UPSERT = { prepare: "mf_upsert_matches" };
+const UNCHANGED = { prepare: "mf_unchanged_reasons" };
+
+/** Parses and plans the upsert on one connection by running it on an empty batch (writes nothing). */
+export async function prepareUpsert(q: Queryable): Promise<void> {
+  await q.query(UPSERT_MATCHES_SQL, ["[]"], UPSERT);
+}
+
 /** Runs the set statement for `rows`; returns outcomes by external id. */
 async function writeRows(tx: Queryable, rows: UpsertRow[]): Promise<Map<string, UpsertOutcome>> {
   const out = new Map<string, UpsertOutcome>();
   if (rows.length === 0) return out;
-  const { rows: written } = await tx.query<Written>(UPSERT_MATCHES_SQL, [JSON.stringify(rows)], { prepare: "mf_upsert_matches" });
+  const { rows: written } = await tx.query<Written>(UPSERT_MATCHES_SQL, [JSON.stringify(rows)], UPSERT);
   for (const w of written) out.set(w.external_match_id, { outcome: w.inserted ? "created" : "updated", matchId: Number(w.id) });
 
   const untouched = rows.filter((r) => !out.has(r.external_match_id));
   if (untouched.length > 0) {
     const probe = untouched.map((r) => ({ external_match_id: r.external_match_id, observed_at: r.observed_at, match_status: r.match_status }));
-    const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, [JSON.stringify(probe)], { prepare: "mf_unchanged_reasons" });
+    const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, [JSON.stringify(probe)], UNCHANGED);
     for (const r of reasons) {
       const reason: UnchangedReason = r.locked ? "locked" : r.stale ? "stale" : r.manual ? "manual_status" : "same";
       out.set(r.external_match_id, { outcome: "unchanged", matchId: Number(r.id), reason });

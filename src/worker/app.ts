@@ -6,6 +6,7 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { createMatchStore } from "../db/match-store.js";
+import { warmUpMessagePath } from "./warm-up.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open.js";
 import { errorMessage } from "../errors.js";
@@ -69,12 +70,14 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
 
   const database = options.database ?? (await openWithPatience(config, log, () => stopping));
   if (options.migrate !== false) await migrate(database, { log });
-  // Open one connection per concurrent transaction now, not on the first deliveries' clock.
-  await Promise.all(Array.from({ length: config.worker.concurrency }, () => database.query("SELECT 1")));
   const store = createMatchStore(database, {
     nameResolution: config.worker.nameResolution,
     closeDatabase: options.database === undefined,
   });
+  // Not on the first deliveries' clock: one connection per concurrent batch with the write
+  // statement prepared on each, and the decode/validate path compiled by the JIT.
+  await store.warmUp(config.worker.concurrency);
+  warmUpMessagePath(config);
   const worker = new Worker(transport, store, {
     taskName: config.topology.taskName,
     maxMessageBytes: config.maxMessageBytes,

@@ -32,11 +32,16 @@ export type StoreOutcome =
 export interface MatchStore {
   /**
    * Writes `items` and records `failures` (plus an `ingest_failures` row for every item that
-   * fails permanently inside the store) in ONE transaction. Returns one outcome per item, in
+   * fails permanently inside the store) atomically (one statement, or one transaction). Returns one outcome per item, in
    * order. Throws a classified MatchflowError when the transaction as a whole cannot commit.
    */
   writeBatch(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]>;
   /** Resolves when the database answers a trivial query (readiness, outage recovery). */
   ping(): Promise<void>;
+  /**
+   * Before the first delivery: opens `connections` connections and prepares the write path's
+   * statements on each (an empty batch), so the first batches do not pay for it.
+   */
+  warmUp(connections: number): Promise<void>;
   close(): Promise<void>;
 }

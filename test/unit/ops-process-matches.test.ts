@@ -35,6 +35,9 @@ class MemoryStore implements MatchStore {
   ping(): Promise<void> {
     return Promise.resolve();
   }
+  warmUp(): Promise<void> {
+    return Promise.resolve();
+  }
   close(): Promise<void> {
     return Promise.resolve();
   }

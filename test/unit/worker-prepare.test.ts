@@ -3,6 +3,8 @@ import { decodeTask, encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.j
 import { PermanentError, TransientError } from "../../src/errors.js";
 import { buildDeadLetter, buildRetryMessage } from "../../src/worker/outgoing.js";
 import { prepareMessage } from "../../src/worker/prepare.js";
+import { warmUpMessagePath } from "../../src/worker/warm-up.js";
+import { loadConfig } from "../../src/config.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
@@ -101,5 +103,12 @@ describe("retry and dead-letter messages", () => {
   it("bounds the error message header", () => {
     const dead = buildDeadLetter(message, new PermanentError("x", "e".repeat(10_000)), 1, NOW);
     expect(String(dead.properties.headers?.["x-matchflow-error-message"]).length).toBeLessThanOrEqual(2000);
+  });
+});
+
+describe("warmUpMessagePath", () => {
+  it("runs valid synthetic messages through decode and validation (none refused)", () => {
+    const config = loadConfig({});
+    expect(warmUpMessagePath(config)).toBe(2_000);
   });
 });
