@@ -32,14 +32,30 @@ export interface ConnectOptions extends MatchQueueClientOptions {
 }
 
 export interface SubmitReport {
+  /** Confirmed by the broker, in input order. */
   submitted: { index: number; taskId: string; externalMatchId: string }[];
-  invalid: { index: number; errors: ContractIssue[] }[];
+  /** Refused by the contract (never sent); `externalMatchId` when the input carried one. */
+  invalid: { index: number; externalMatchId?: string; errors: ContractIssue[] }[];
   failed: { index: number; externalMatchId?: string; error: string }[];
 }
 
+/**
+ * The report with `countOnly`: the submitted matches are counted, not listed, so it grows only
+ * with the bad ones (a 50,000-match scrape would otherwise hold 50,000 task ids to print "N
+ * submitted"). `matchflow scrape` and `matchflow publish` use it; `matchflow run` needs the ids.
+ */
+export interface SubmitTally extends Omit<SubmitReport, "submitted"> {
+  submitted: number;
+}
+
+/** Matches to submit: an array, or produced as they are read (a generator, lines of a stream). */
+export type MatchSource = Iterable<unknown> | AsyncIterable<unknown>;
+
 export interface SubmitOptions {
-  /** Called after each match is settled (submitted, invalid or failed). */
-  onProgress?(done: number, total: number): void;
+  /** Called after each match is settled; `total` is unknown (undefined) unless the input is an array. */
+  onProgress?(done: number, total: number | undefined): void;
+  /** Count the submitted matches instead of listing them (see SubmitTally). @default false */
+  countOnly?: boolean;
 }
 
 /** A task no queue would take is a failure (the original lost 1,900 to a wrong queue name). */
@@ -47,6 +63,11 @@ const MANDATORY = { mandatory: true } as const;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The input's external id, when it has one (to name an invalid match in logs). */
+function idOf(match: unknown): { externalMatchId?: string } {
+  return isPlainObject(match) && typeof match.external_match_id === "string" ? { externalMatchId: match.external_match_id } : {};
 }
 
 /** The producer stamps when it scraped, unless the scraper already did. */
@@ -117,43 +138,90 @@ export class MatchQueueClient {
   }
 
   /**
-   * Submits many: invalid ones are reported and skipped; the rest are published with at most
-   * `confirmWindow` awaiting a confirm at once, so memory stays bounded for any input size.
+   * Submits many, taken from `matches` one at a time: invalid ones are reported and skipped; the
+   * rest are published with at most `confirmWindow` awaiting a confirm at once. The next match
+   * is only taken when the window has room, so a generator or a stream is read at the broker's
+   * pace and memory stays bounded for any input size (with `countOnly`, the report too).
    */
-  async submitMatches(matches: unknown[], options: SubmitOptions = {}): Promise<SubmitReport> {
-    const report: SubmitReport = { submitted: [], invalid: [], failed: [] };
-    const total = matches.length;
+  submitMatches(matches: MatchSource, options?: SubmitOptions & { countOnly?: false }): Promise<SubmitReport>;
+  submitMatches(matches: MatchSource, options: SubmitOptions & { countOnly: true }): Promise<SubmitTally>;
+  async submitMatches(matches: MatchSource, options: SubmitOptions = {}): Promise<SubmitReport | SubmitTally> {
+    const submitted: SubmitReport["submitted"] = [];
+    let submittedCount = 0;
+    const invalid: SubmitReport["invalid"] = [];
+    const failed: SubmitReport["failed"] = [];
+    const total = Array.isArray(matches) ? matches.length : undefined;
     let done = 0;
-    const settle = () => options.onProgress?.(++done, total);
-    const active = new Set<Promise<void>>();
     const limit = Math.max(1, this.options.publish.confirmWindow);
+    // Publishes awaiting their confirm, and the loop waiting for one of them to settle (a
+    // counter, not Promise.race over the window: that costs O(window) per match).
+    let inFlight = 0;
+    let wake: (() => void) | undefined;
+    // A throwing progress callback fails the call, once nothing is in flight any more.
+    let progressFailure: { error: unknown } | undefined;
+    const settle = () => {
+      try {
+        options.onProgress?.(++done, total);
+      } catch (error) {
+        progressFailure ??= { error };
+      }
+    };
     const now = new Date();
 
-    for (let index = 0; index < total; index++) {
-      const prepared = this.prepare(matches[index], now);
+    const waitForRoom = async () => {
+      while (inFlight >= limit) await new Promise<void>((resolve) => (wake = resolve));
+    };
+    let index = 0;
+    /** Validates and publishes one match; a promise when the window is full (wait before the next). */
+    const take = (match: unknown): Promise<void> | undefined => {
+      const at = index++;
+      const prepared = this.prepare(match, now);
       if (!prepared.ok) {
-        if (prepared.code === "message_too_large") report.failed.push({ index, externalMatchId: prepared.externalMatchId, error: prepared.issues[0]?.message ?? "too large" });
-        else report.invalid.push({ index, errors: prepared.issues });
+        if (prepared.code === "message_too_large") failed.push({ index: at, externalMatchId: prepared.externalMatchId, error: prepared.issues[0]?.message ?? "too large" });
+        else invalid.push({ index: at, ...idOf(match), errors: prepared.issues });
         settle();
-        continue;
+        return undefined;
       }
       const { taskId, externalMatchId, msg } = prepared;
-      const task: Promise<void> = this.sink.publish(this.names.exchange, this.names.routingKey, msg, MANDATORY).then(
-        () => void report.submitted.push({ index, taskId, externalMatchId }),
-        (err: unknown) => void report.failed.push({ index, externalMatchId, error: errorMessage(err) }),
-      );
-      const tracked = task.finally(() => {
-        active.delete(tracked);
-        settle();
-      });
-      active.add(tracked);
-      if (active.size >= limit) await Promise.race(active);
+      inFlight++;
+      void this.sink
+        .publish(this.names.exchange, this.names.routingKey, msg, MANDATORY)
+        .then(
+          () => {
+            submittedCount++;
+            if (!options.countOnly) submitted.push({ index: at, taskId, externalMatchId });
+          },
+          (err: unknown) => void failed.push({ index: at, externalMatchId, error: errorMessage(err) }),
+        )
+        .finally(() => {
+          inFlight--;
+          settle();
+          wake?.();
+        });
+      return inFlight >= limit ? waitForRoom() : undefined;
+    };
+    try {
+      // Two loops, so that an array or a generator costs no await per match (only when full).
+      if (Symbol.asyncIterator in matches) {
+        for await (const match of matches) {
+          const full = take(match);
+          if (full) await full;
+        }
+      } else {
+        for (const match of matches) {
+          const full = take(match);
+          if (full) await full;
+        }
+      }
+    } finally {
+      // Also when reading the input failed: nothing is left in flight behind the caller's back.
+      while (inFlight > 0) await new Promise<void>((resolve) => (wake = resolve));
     }
-    await Promise.all(active);
+    if (progressFailure) throw progressFailure.error;
     const byIndex = (a: { index: number }, b: { index: number }) => a.index - b.index;
-    report.submitted.sort(byIndex);
-    report.failed.sort(byIndex);
-    return report;
+    submitted.sort(byIndex);
+    failed.sort(byIndex);
+    return options.countOnly ? { submitted: submittedCount, invalid, failed } : { submitted, invalid, failed };
   }
 
   private prepare(
