@@ -6,7 +6,8 @@
 import type { MatchDataInput } from "../../src/contract/index.js";
 import { silentLogger } from "../../src/log.js";
 import { scrape } from "../../src/scraper/scrape.js";
-import type { FeedFetcher } from "../../src/sources/http.js";
+import { scheduleUrl, standingsUrl } from "../../src/sources/assist/keys.js";
+import { memoryFetcher } from "../../test/fixtures/memory-fetcher.js";
 import { generateSeasonFeed, type GeneratedFeed } from "../feeds/generate.js";
 
 export const SEASON_FIRST_YEAR = 2026;
@@ -19,14 +20,8 @@ export function benchFeed(events: number): GeneratedFeed {
 }
 
 export async function matchesFromFeed(feed: GeneratedFeed): Promise<MatchDataInput[]> {
-  const schedule = JSON.stringify(feed.schedule);
-  const standings = JSON.stringify(feed.standings);
-  const fetcher: FeedFetcher = {
-    stats: { requests: 0, downloads: 0 },
-    json: (url) => Promise.resolve(JSON.parse(url.includes("/schedule/") ? schedule : standings) as unknown),
-    text: () => Promise.reject(new Error("unused")),
-  };
   const base = "http://bench.invalid";
+  const fetcher = memoryFetcher({ [scheduleUrl(base, feed.key)]: feed.schedule, [standingsUrl(base, feed.key)]: feed.standings });
   const result = await scrape(
     { source: "assist", league: "Homegrown", seasonFirstYear: SEASON_FIRST_YEAR, assistBaseUrl: base, modular11BaseUrl: base },
     { fetcher, now: () => SCRAPE_NOW, log: silentLogger },

@@ -23,7 +23,7 @@ export function latestTable(rows: MatchSummary[]): string {
 
 export function formatRunReport(r: RunReport): string {
   const c = r.scrape.counts;
-  const found = r.scrape.matches.length + c.invalid;
+  const found = c.matches + c.invalid;
   const o = r.outcomes;
   const lines = [
     `matchflow run: ${r.mode.broker} broker, ${r.mode.database} database`,

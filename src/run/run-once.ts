@@ -11,7 +11,7 @@ import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open.js";
 import { latestResults, type MatchSummary } from "../db/queries.js";
 import type { Logger } from "../log.js";
-import { scrape, type ScrapeOptions, type ScrapeResult } from "../scraper/scrape.js";
+import { scrapeStream, type ScrapeOptions, type ScrapeSummary } from "../scraper/scrape.js";
 import type { FeedFetcher } from "../sources/http.js";
 import { startWorkerApp } from "../worker/app.js";
 import type { SettledEvent } from "../worker/worker.js";
@@ -20,7 +20,7 @@ export type FinalOutcome = "created" | "updated" | "unchanged" | "dead_lettered"
 
 export interface RunReport {
   mode: { broker: "rabbitmq" | "in-process"; database: "postgres" | "pglite" };
-  scrape: ScrapeResult;
+  scrape: ScrapeSummary;
   submit: SubmitReport;
   outcomes: Record<FinalOutcome, number>;
   /** Submitted tasks not settled when the wait ran out (0 on a complete run). */
@@ -43,8 +43,9 @@ export interface RunOnceOptions {
 export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
   const { config, log } = options;
   const started = Date.now();
-  // Scrape first: an unreachable source fails fast, before anything is opened.
-  const scraped = await scrape(options.scrapeOptions, { fetcher: options.fetcher, now: options.now ?? (() => new Date()), log });
+  // Read the source first: an unreachable one fails fast, before anything is opened. The
+  // matches themselves are produced as the publisher takes them.
+  const scraped = await scrapeStream(options.scrapeOptions, { fetcher: options.fetcher, now: options.now ?? (() => new Date()), log });
 
   const database = await openDatabase(config.databaseUrl, { log });
   try {
@@ -95,7 +96,7 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
     }
     return {
       mode: { broker: embedded ? "in-process" : "rabbitmq", database: database.kind },
-      scrape: scraped,
+      scrape: scraped.summary(),
       submit,
       outcomes,
       pending,

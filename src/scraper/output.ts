@@ -3,7 +3,7 @@
  * programs, and the one summary line (pure: strings out).
  */
 import type { MatchDataInput } from "../contract/index.js";
-import type { ScrapeResult } from "./scrape.js";
+import type { ScrapeResult, ScrapeSummary } from "./scrape.js";
 import type { OutputFormat } from "./cli-options.js";
 
 /** The `--save` and `--format json` document. */
@@ -25,9 +25,14 @@ export function renderTable(matches: MatchDataInput[]): string {
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
 }
 
+/** One match of the NDJSON output, newline included. */
+export function ndjsonLine(m: MatchDataInput): string {
+  return `${JSON.stringify(m)}\n`;
+}
+
 export function renderMatches(result: ScrapeResult, format: OutputFormat): string {
   if (format === "json") return `${JSON.stringify(scrapeDocument(result), null, 2)}\n`;
-  if (format === "ndjson") return result.matches.map((m) => JSON.stringify(m)).join("\n") + (result.matches.length > 0 ? "\n" : "");
+  if (format === "ndjson") return result.matches.map(ndjsonLine).join("");
   return renderTable(result.matches);
 }
 
@@ -38,8 +43,8 @@ export interface SubmitCounts {
 }
 
 /** `N found, N submitted, N invalid, N failed` (found = matches read + refused by the contract). */
-export function summaryLine(result: ScrapeResult, submit: SubmitCounts | undefined): string {
-  const found = result.matches.length + result.counts.invalid;
+export function summaryLine(result: Pick<ScrapeSummary, "counts">, submit: SubmitCounts | undefined): string {
+  const found = result.counts.matches + result.counts.invalid;
   const invalid = result.counts.invalid + (submit?.invalid ?? 0);
   const base = `${found} found, ${submit?.submitted ?? 0} submitted, ${invalid} invalid, ${submit?.failed ?? 0} failed`;
   return submit === undefined ? `${base} (dry run: nothing published)` : base;

@@ -1,16 +1,19 @@
 /**
  * The scrape app: fetch a league's feeds, read them, filter to the targets, check every match
  * against the producer contract. No publishing here: the CLI (and `matchflow run`) hand the
- * result to the publisher, so a dry run and a real run see exactly the same matches.
+ * matches to the publisher, so a dry run and a real run see exactly the same matches.
+ * `scrapeStream` produces them one at a time (what publishing uses: memory stays flat for a
+ * 50,000-match season); `scrape` collects them (dry-run output, `--save`).
  */
 import { seasonBounds, seasonName, validateForProducer, type League, type MatchDataInput } from "../contract/index.js";
 import type { Logger } from "../log.js";
 import { feedKey, scheduleUrl, standingsUrl } from "../sources/assist/keys.js";
 import type { PlaceholderOptions } from "../sources/assist/placeholder.js";
+import { readSchedule, readStandings } from "../sources/assist/parse.js";
 import { readAssistFeeds } from "../sources/assist/read.js";
-import { compileFilters, type Candidate } from "../sources/filters.js";
+import { compileFilters, type PlacedCandidate } from "../sources/filters.js";
 import type { FeedFetcher } from "../sources/http.js";
-import { readModular11 } from "../sources/modular11/fetch.js";
+import { compareKickoff } from "../sources/order.js";
 import type { FeedProblem } from "../sources/types.js";
 
 export type ScrapeSource = "assist" | "modular11";
@@ -77,17 +80,31 @@ export interface ScrapeMetadata {
   counts: ScrapeCounts;
 }
 
-export interface ScrapeResult {
-  matches: MatchDataInput[];
+/** A scrape's outcome besides the matches themselves. */
+export interface ScrapeSummary {
   counts: ScrapeCounts;
   problems: FeedProblem[];
   metadata: ScrapeMetadata;
 }
 
+export interface ScrapeResult extends ScrapeSummary {
+  matches: MatchDataInput[];
+}
+
+/** A scrape whose matches are produced one at a time, as the consumer (the publisher) asks. */
+export interface ScrapeStream {
+  /** In kickoff order, each checked against the producer contract; can be iterated once. */
+  matches: Iterable<MatchDataInput>;
+  /** Counts, problems and metadata, complete once `matches` has been read to its end (throws before). */
+  summary(): ScrapeSummary;
+}
+
 interface SourceRead {
-  candidates: Candidate[];
+  /** In kickoff order, the first of each external id only (see PlacedCandidate). */
+  candidates: Iterable<PlacedCandidate>;
   problems: FeedProblem[];
   counts: Partial<ScrapeCounts>;
+  duplicates: number;
   feeds: string[];
   placeholderDates: string[];
 }
@@ -96,8 +113,11 @@ async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
   const key = feedKey(options.league, options.seasonFirstYear);
   const sUrl = scheduleUrl(options.assistBaseUrl, key);
   const tUrl = standingsUrl(options.assistBaseUrl, key);
-  const [schedule, standings] = await Promise.all([deps.fetcher.json(sUrl, `schedule ${key}`), deps.fetcher.json(tUrl, `standings ${key}`)]);
-  const read = readAssistFeeds(schedule, standings, {
+  // Both downloads run at once; when both fail, the schedule's error is the one reported.
+  const [schedule, standings] = await Promise.allSettled([deps.fetcher.read(sUrl, `schedule ${key}`, readSchedule), deps.fetcher.read(tUrl, `standings ${key}`, readStandings)]);
+  if (schedule.status === "rejected") throw schedule.reason;
+  if (standings.status === "rejected") throw standings.reason;
+  const read = readAssistFeeds(schedule.value, standings.value, {
     key,
     league: options.league,
     seasonFirstYear: options.seasonFirstYear,
@@ -105,13 +125,14 @@ async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
     fetchedAt: deps.now().toISOString(),
     placeholder: options.placeholder,
   });
-  const { postponed: _postponed, ...counts } = read.counts;
-  return { candidates: read.candidates, problems: read.problems, counts, feeds: [sUrl, tUrl], placeholderDates: read.placeholderDates };
+  return { candidates: read.candidates, problems: read.problems, counts: read.counts, duplicates: read.duplicates, feeds: [sUrl, tUrl], placeholderDates: read.placeholderDates };
 }
 
 async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<SourceRead> {
   const bounds = seasonBounds(seasonName(options.seasonFirstYear))!;
   const now = deps.now();
+  // Loaded only for this source: its HTML parser (cheerio) adds ~25 MB to the process.
+  const { readModular11 } = await import("../sources/modular11/fetch.js");
   const read = await readModular11(
     {
       baseUrl: options.modular11BaseUrl,
@@ -125,84 +146,116 @@ async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
     },
     deps.fetcher,
   );
-  return { candidates: read.candidates, problems: read.problems, counts: { events: read.candidates.length + read.problems.length, malformed: read.problems.length }, feeds: [`${read.pages} modular11 page(s)`], placeholderDates: [] };
+  // Pages of filtered server-side results (small): ordered here, all at once.
+  const seen = new Set<string>();
+  const placed: PlacedCandidate[] = [];
+  read.candidates.forEach((c, position) => {
+    const id = c.match.external_match_id ?? "";
+    if (id && seen.has(id)) return;
+    seen.add(id);
+    placed.push({ ...c, position });
+  });
+  const key = (m: MatchDataInput) => [m.match_date, m.match_time ?? "", m.external_match_id ?? ""] as const;
+  placed.sort((a, b) => compareKickoff(...key(a.match), ...key(b.match)));
+  return {
+    candidates: placed,
+    problems: read.problems,
+    counts: { events: read.candidates.length + read.problems.length, malformed: read.problems.length },
+    duplicates: read.candidates.length - placed.length,
+    feeds: [`${read.pages} modular11 page(s)`],
+    placeholderDates: [],
+  };
 }
 
-// Plain comparisons for dates and times (ISO text sorts as it reads); one collator for ids, so
-// that "9" < "10". (String#localeCompare per call made sorting 50,000 matches take seconds.)
-const ID_ORDER = new Intl.Collator("en", { numeric: true });
-const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-function byKickoff(a: MatchDataInput, b: MatchDataInput): number {
-  return cmp(a.match_date, b.match_date) || cmp(a.match_time ?? "", b.match_time ?? "") || ID_ORDER.compare(a.external_match_id ?? "", b.external_match_id ?? "");
-}
-
-export async function scrape(options: ScrapeOptions, deps: ScrapeDeps): Promise<ScrapeResult> {
+/**
+ * Reads the source (downloads and the first, compact pass happen here), then returns the
+ * matches as a lazy sequence: each is filtered, normalised and checked when the consumer asks,
+ * so publishing starts with the first match and memory does not grow with the season.
+ */
+export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Promise<ScrapeStream> {
   const startedAt = deps.now();
   deps.log.info({ source: options.source, league: options.league, season: seasonName(options.seasonFirstYear) }, "scrape started");
   const read = options.source === "assist" ? await readAssist(options, deps) : await readLegacy(options, deps);
-  const problems = [...read.problems];
   const keep = compileFilters(options);
-  const seen = new Set<string>();
-  const matches: MatchDataInput[] = [];
-  let duplicates = 0;
+  const limit = options.limit !== undefined && options.limit >= 0 ? options.limit : Infinity;
+  const refused: { position: number; problem: FeedProblem }[] = [];
   let filteredOut = 0;
-  let invalid = 0;
-  for (const c of read.candidates) {
-    const id = c.match.external_match_id ?? "";
-    if (id && seen.has(id)) {
-      duplicates += 1;
-      continue;
-    }
-    seen.add(id);
-    if (!keep(c)) {
-      filteredOut += 1;
-      continue;
-    }
-    const checked = validateForProducer(c.match);
-    if (!checked.ok) {
-      invalid += 1;
-      problems.push({ where: `match ${id || "(no id)"}`, reason: `refused by the contract: ${checked.issues.map((i) => i.message).join("; ")}` });
-      continue;
-    }
-    matches.push(c.match);
-  }
-  matches.sort(byKickoff);
-  const limited = options.limit !== undefined && options.limit >= 0 ? matches.slice(0, options.limit) : matches;
-  const counts: ScrapeCounts = {
-    events: 0,
-    malformed: 0,
-    brackets: 0,
-    bracketsSkipped: 0,
-    unbracketed: 0,
-    ...read.counts,
-    duplicates,
-    filteredOut,
-    invalid,
-    postponed: limited.filter((m) => m.match_status === "postponed").length,
-    matches: limited.length,
-    downloads: deps.fetcher.stats.downloads,
-  };
-  // A broken feed can report thousands of problems: log the first ones, count the rest.
-  for (const p of problems.slice(0, 20)) deps.log.warn({ where: p.where }, p.reason);
-  if (problems.length > 20) deps.log.warn({ more: problems.length - 20 }, "more feed problems not logged (see --save or the JSON output)");
-  deps.log.info({ ...counts }, "scrape finished");
-  return {
-    matches: limited,
-    counts,
-    problems,
-    metadata: {
-      source: options.source,
-      league: options.league,
-      age_groups: options.ageGroups ?? [],
-      division: options.division ?? null,
-      club: options.club ?? null,
-      season: seasonName(options.seasonFirstYear),
-      window: { from: options.from ?? null, to: options.to ?? null },
-      scraped_at: startedAt.toISOString(),
-      feeds: read.feeds,
-      placeholder_dates: read.placeholderDates,
+  let matches = 0;
+  let postponed = 0;
+  let summary: ScrapeSummary | undefined;
+
+  const finish = (): ScrapeSummary => {
+    const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem)];
+    const counts: ScrapeCounts = {
+      events: 0,
+      malformed: 0,
+      brackets: 0,
+      bracketsSkipped: 0,
+      unbracketed: 0,
+      ...read.counts,
+      duplicates: read.duplicates,
+      filteredOut,
+      invalid: refused.length,
+      postponed,
+      matches,
+      downloads: deps.fetcher.stats.downloads,
+    };
+    // A broken feed can report thousands of problems: log the first ones, count the rest.
+    for (const p of problems.slice(0, 20)) deps.log.warn({ where: p.where }, p.reason);
+    if (problems.length > 20) deps.log.warn({ more: problems.length - 20 }, "more feed problems not logged (see --save or the JSON output)");
+    deps.log.info({ ...counts }, "scrape finished");
+    return {
       counts,
+      problems,
+      metadata: {
+        source: options.source,
+        league: options.league,
+        age_groups: options.ageGroups ?? [],
+        division: options.division ?? null,
+        club: options.club ?? null,
+        season: seasonName(options.seasonFirstYear),
+        window: { from: options.from ?? null, to: options.to ?? null },
+        scraped_at: startedAt.toISOString(),
+        feeds: read.feeds,
+        placeholder_dates: read.placeholderDates,
+        counts,
+      },
+    };
+  };
+
+  function* produce(): Generator<MatchDataInput> {
+    for (const c of read.candidates) {
+      if (!keep(c)) {
+        filteredOut += 1;
+        continue;
+      }
+      const checked = validateForProducer(c.match);
+      if (!checked.ok) {
+        const id = c.match.external_match_id;
+        refused.push({ position: c.position, problem: { where: `match ${id || "(no id)"}`, reason: `refused by the contract: ${checked.issues.map((i) => i.message).join("; ")}` } });
+        continue;
+      }
+      // Past the limit every candidate is still checked: counts and problems cover the whole feed.
+      if (matches >= limit) continue;
+      matches += 1;
+      if (c.match.match_status === "postponed") postponed += 1;
+      yield c.match;
+    }
+    summary = finish();
+  }
+
+  return {
+    matches: produce(),
+    summary: () => {
+      if (!summary) throw new Error("scrape summary asked for before every match was read");
+      return summary;
     },
   };
+}
+
+/** The whole scrape at once (dry runs, `--save`, tests): every match in one array. */
+export async function scrape(options: ScrapeOptions, deps: ScrapeDeps): Promise<ScrapeResult> {
+  const stream = await scrapeStream(options, deps);
+  const matches = [...stream.matches];
+  return { matches, ...stream.summary() };
 }

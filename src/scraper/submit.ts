@@ -1,6 +1,7 @@
 /**
  * Publishing a scrape through the publisher (`MatchQueueClient`, src/broker/publisher.ts), with
- * a progress indicator on stderr for long runs on a terminal.
+ * a progress indicator on stderr for long runs on a terminal. The matches may be an array or
+ * the scrape's lazy sequence: the publisher takes each as the confirm window has room.
  */
 import { connectOptionsFrom, MatchQueueClient } from "../broker/publisher.js";
 import type { Config } from "../config.js";
@@ -12,25 +13,23 @@ import type { SubmitCounts } from "./output.js";
 /** Runs with fewer matches finish before a progress line would help. */
 const PROGRESS_FROM = 200;
 
-export async function submitScraped(matches: MatchDataInput[], config: Config, log: Logger, options: { progress: boolean }): Promise<SubmitCounts> {
+export async function submitScraped(matches: Iterable<MatchDataInput>, config: Config, log: Logger, options: { progress: boolean }): Promise<SubmitCounts> {
   if (!config.rabbitmqUrl) throw new PermanentError("usage", "RABBITMQ_URL is not set: set it to publish, or use --no-submit for a dry run");
   const client = await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl, log));
-  const showProgress = options.progress && matches.length >= PROGRESS_FROM;
   let shown = 0;
   try {
     const report = await client.submitMatches(matches, {
+      countOnly: true,
       onProgress: (done, total) => {
-        if (!showProgress || (done - shown < 100 && done < total)) return;
+        if (!options.progress || done < PROGRESS_FROM || (done - shown < 100 && done !== total)) return;
         shown = done;
-        process.stderr.write(`\rpublishing ${done}/${total}`);
+        process.stderr.write(`\rpublishing ${done}${total === undefined ? "" : `/${total}`}`);
       },
     });
-    if (showProgress) process.stderr.write("\r\x1b[K");
-    for (const bad of report.invalid.slice(0, 20)) {
-      log.warn({ externalMatchId: matches[bad.index]?.external_match_id, errors: bad.errors.map((e) => e.message) }, "match refused by the contract");
-    }
+    if (shown > 0) process.stderr.write("\r\x1b[K");
+    for (const bad of report.invalid.slice(0, 20)) log.warn({ externalMatchId: bad.externalMatchId, errors: bad.errors.map((e) => e.message) }, "match refused by the contract");
     for (const failed of report.failed.slice(0, 20)) log.error({ externalMatchId: failed.externalMatchId, error: failed.error }, "match not published");
-    return { submitted: report.submitted.length, invalid: report.invalid.length, failed: report.failed.length };
+    return { submitted: report.submitted, invalid: report.invalid.length, failed: report.failed.length };
   } finally {
     await client.close();
   }

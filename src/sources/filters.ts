@@ -24,6 +24,12 @@ export interface Candidate {
   divisions: string[];
 }
 
+/** A candidate as a source hands it on: sources yield them in kickoff order, the first of each id only. */
+export interface PlacedCandidate extends Candidate {
+  /** Its position in the feed, so that problems found later are still reported in feed order. */
+  position: number;
+}
+
 const fold = (s: string) => s.trim().toLowerCase().replace(/\s+/g, " ");
 
 export function inWindow(date: string, from: string | undefined, to: string | undefined): boolean {

@@ -1,20 +1,36 @@
 /**
  * Feed fetching for every source: Node's fetch with a timeout, retries with backoff for 5xx and
  * network errors, a per-run cache (each URL is downloaded once however many targets use it),
- * and `file://` URLs for recorded feeds. Failures are classified for the CLI's exit codes:
- * - `source_unreachable` (transient): the host did not answer, or answered 5xx, every attempt;
+ * and `file://` URLs for recorded feeds. Bodies are streamed: a `FeedReader` consumes the text
+ * as it arrives and returns the compact form the run keeps (for the 37.5 MB schedule of a full
+ * season, the events it needs, never the document). Failures are classified for the CLI's exit
+ * codes:
+ * - `source_unreachable` (transient): the host did not answer, or answered 5xx, every attempt
+ *   (a body interrupted mid-way, or stalled past the timeout, counts as a failed attempt);
  * - `source_unreadable` (permanent, never retried): 4xx, or a body that is not what we asked for
  *   (an unknown assist key answers HTTP 200 with the app's HTML shell).
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { TextDecoder } from "node:util";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
+import { NotJsonError } from "./json-stream.js";
+
+/**
+ * Reads one feed body, as text chunks in order, into what the run keeps of it (a compact parsed
+ * form, never the text of a large document). Throws NotJsonError when the body is not JSON.
+ * The function is the cache key: pass the same (module-level) function to share a download.
+ */
+export type FeedReader<T> = (chunks: AsyncIterable<string>, what: string) => Promise<T>;
 
 export interface FeedFetcher {
-  /** The JSON document at `url`; `what` (a feed key) names it in errors. Cached per run. */
-  json(url: string, what: string): Promise<unknown>;
+  /**
+   * The feed at `url`, read by `reader` while it downloads; `what` (a feed key) names it in
+   * errors. Cached per run and reader: one download per feed however many targets use it.
+   */
+  read<T>(url: string, what: string, reader: FeedReader<T>): Promise<T>;
   /** The text at `url` (an HTML fragment). Cached per run. */
   text(url: string, what: string): Promise<string>;
   /** `requests`: calls made; `downloads`: actual reads (cache misses), incl. retried attempts once. */
@@ -67,16 +83,76 @@ function preview(body: string): string {
   return oneLine.length > 60 ? `${oneLine.slice(0, 60)}...` : oneLine;
 }
 
-async function readRecorded(url: string, what: string): Promise<string> {
-  const path = fileURLToPath(url);
+/** The body's start, kept for the "did not answer JSON" message (enough for its 60-character preview). */
+const HEAD_CHARS = 4096;
+
+/** What a download has seen of its body so far. */
+interface BodySeen {
+  head: string;
+  chars: number;
+}
+
+/**
+ * UTF-8 bytes as text chunks, a character split between two chunks decoded whole. `keepBom`
+ * decodes as the old whole-body reads did: `readFile(.., "utf8")` kept a BOM (recorded feeds),
+ * `res.text()` drops it (HTTP).
+ */
+export async function* decodeUtf8(bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { keepBom: boolean }): AsyncGenerator<string> {
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: options.keepBom });
+  for await (const chunk of bytes) {
+    const text = decoder.decode(chunk, { stream: true });
+    if (text) yield text;
+  }
+  const rest = decoder.decode();
+  if (rest) yield rest;
+}
+
+/**
+ * A body's text as the reader gets it: the download notes what it has seen (for its messages),
+ * and a failure while reading becomes `failed(err)`. When the reader stops early (an error),
+ * leaving the loops cancels the underlying stream.
+ */
+async function* observed(chunks: AsyncIterable<string>, failed: (err: unknown) => Error, seen: BodySeen): AsyncGenerator<string> {
   try {
-    return await readFile(path, "utf8");
+    for await (const text of chunks) {
+      if (seen.head.length < HEAD_CHARS) seen.head += text.slice(0, HEAD_CHARS - seen.head.length);
+      seen.chars += text.length;
+      yield text;
+    }
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    const reason = code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(err)})`;
-    throw new PermanentError("source_unreadable", `no recorded feed for ${what}: ${path} ${reason}`, { cause: err });
+    throw failed(err);
   }
 }
+
+/**
+ * Read size for recorded feeds: text chunks stay under V8's large-object size (128 KB), so each
+ * dies young instead of waiting in the large-object space for a full collection.
+ */
+const FILE_CHUNK_BYTES = 64 * 1024;
+
+async function openRecorded(url: string, what: string, seen: BodySeen): Promise<AsyncIterable<string>> {
+  const path = fileURLToPath(url);
+  const unreadable = (err: unknown) => {
+    const code = (err as { code?: string }).code;
+    const reason = code === "ENOENT" ? "does not exist" : `cannot be read (${code ?? String(err)})`;
+    return new PermanentError("source_unreadable", `no recorded feed for ${what}: ${path} ${reason}`, { cause: err });
+  };
+  try {
+    const handle = await open(path, "r");
+    // The stream closes the file when it ends or is destroyed (the reader stopped early).
+    const stream = handle.createReadStream({ highWaterMark: FILE_CHUNK_BYTES }) as AsyncIterable<Uint8Array>;
+    return observed(decodeUtf8(stream, { keepBom: true }), unreadable, seen);
+  } catch (err) {
+    throw unreadable(err);
+  }
+}
+
+/** Collects the whole text (HTML fragments: small). */
+const wholeText: FeedReader<string> = async (chunks) => {
+  let text = "";
+  for await (const chunk of chunks) text += chunk;
+  return text;
+};
 
 export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const attempts = options.attempts ?? 3;
@@ -84,11 +160,10 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const maxDelayMs = options.maxDelayMs ?? 5000;
   const log = options.log ?? silentLogger;
   const sleep = options.sleep ?? defaultSleep;
-  const texts = new Map<string, Promise<string>>();
-  const jsons = new Map<string, Promise<unknown>>();
+  const cache = new Map<FeedReader<unknown>, Map<string, Promise<unknown>>>();
   const stats = { requests: 0, downloads: 0 };
 
-  async function attempt(url: string, what: string): Promise<string> {
+  async function attempt<T>(url: string, what: string, reader: FeedReader<T>, seen: BodySeen): Promise<T> {
     let res: Response;
     try {
       res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs), headers: { accept: "application/json, text/html;q=0.9, */*;q=0.5" } });
@@ -103,16 +178,30 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
       await res.body?.cancel();
       throw new PermanentError("source_unreadable", `${what}: ${url} answered HTTP ${res.status}`);
     }
-    try {
-      return await res.text();
-    } catch (err) {
-      throw new RetryableFailure(`body interrupted: ${networkReason(err)}`, { cause: err });
-    }
+    // The timeout covers the body too: a stalled download fails like a dropped one, and is retried.
+    const interrupted = (err: unknown) => new RetryableFailure(`body interrupted: ${networkReason(err)}`, { cause: err });
+    return reader(observed(decodeUtf8(res.body ?? [], { keepBom: false }), interrupted, seen), what);
   }
 
-  async function download(url: string, what: string): Promise<string> {
+  /** One read of `url` through `reader`: retried on network errors, 5xx and interrupted bodies. */
+  async function download<T>(url: string, what: string, reader: FeedReader<T>): Promise<T> {
     stats.downloads += 1;
-    if (url.startsWith("file:")) return readRecorded(url, what);
+    let seen: BodySeen = { head: "", chars: 0 };
+    const notJson = (err: unknown) =>
+      err instanceof NotJsonError
+        ? new PermanentError(
+            "source_unreadable",
+            `${what}: ${url} did not answer JSON (it starts "${preview(seen.head)}"); an unknown feed key answers the app's HTML page`,
+            { cause: err },
+          )
+        : err;
+    if (url.startsWith("file:")) {
+      try {
+        return await reader(await openRecorded(url, what, seen), what);
+      } catch (err) {
+        throw notJson(err);
+      }
+    }
     let last: RetryableFailure | undefined;
     for (let i = 0; i < attempts; i += 1) {
       if (i > 0) {
@@ -120,12 +209,13 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         log.warn({ feed: what, attempt: i + 1, of: attempts, reason: last?.message, delayMs: Math.round(delay) }, "feed download failed, retrying");
         await sleep(delay);
       }
+      seen = { head: "", chars: 0 };
       try {
-        const body = await attempt(url, what);
-        log.debug({ feed: what, bytes: body.length, attempt: i + 1 }, "feed downloaded");
-        return body;
+        const value = await attempt(url, what, reader, seen);
+        log.debug({ feed: what, chars: seen.chars, attempt: i + 1 }, "feed downloaded");
+        return value;
       } catch (err) {
-        if (!(err instanceof RetryableFailure)) throw err;
+        if (!(err instanceof RetryableFailure)) throw notJson(err);
         last = err;
       }
     }
@@ -136,38 +226,20 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
     );
   }
 
-  function text(url: string, what: string): Promise<string> {
+  function read<T>(url: string, what: string, reader: FeedReader<T>): Promise<T> {
     stats.requests += 1;
-    let pending = texts.get(url);
+    let byUrl = cache.get(reader);
+    if (!byUrl) cache.set(reader, (byUrl = new Map<string, Promise<unknown>>()));
+    let pending = byUrl.get(url) as Promise<T> | undefined;
     if (!pending) {
-      pending = download(url, what);
-      texts.set(url, pending);
+      const entries = byUrl;
+      pending = download(url, what, reader);
+      entries.set(url, pending);
       // A failed download is not cached: a later call in the same run may try again.
-      pending.catch(() => texts.delete(url));
+      pending.catch(() => entries.delete(url));
     }
     return pending;
   }
 
-  function json(url: string, what: string): Promise<unknown> {
-    let pending = jsons.get(url);
-    if (!pending) {
-      pending = text(url, what).then((body) => {
-        try {
-          return JSON.parse(body) as unknown;
-        } catch {
-          throw new PermanentError(
-            "source_unreadable",
-            `${what}: ${url} did not answer JSON (it starts "${preview(body)}"); an unknown feed key answers the app's HTML page`,
-          );
-        }
-      });
-      jsons.set(url, pending);
-      pending.catch(() => jsons.delete(url));
-    } else {
-      stats.requests += 1;
-    }
-    return pending;
-  }
-
-  return { json, text, stats };
+  return { read, text: (url, what) => read(url, what, wholeText), stats };
 }

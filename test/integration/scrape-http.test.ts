@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSeasonFeed } from "../../bench/feeds/generate.js";
 import { silentLogger } from "../../src/log.js";
 import { scrape, type ScrapeOptions } from "../../src/scraper/scrape.js";
+import { readSchedule, readStandings } from "../../src/sources/assist/parse.js";
 import { createFeedFetcher } from "../../src/sources/http.js";
 import { closedPort, startFeedServer, type FeedServer } from "../fixtures/feed-server.js";
 
@@ -27,7 +28,7 @@ describe("feed fetching over HTTP", () => {
     server.set(path, { events: [] });
     server.failNext(path, [503, 502]);
     const fetcher = fast();
-    expect(await fetcher.json(`${server.url}${path}`, "schedule retry-then-ok")).toEqual({ events: [] });
+    expect(await fetcher.read(`${server.url}${path}`, "schedule retry-then-ok", readSchedule)).toEqual({ syncedAt: undefined, events: [], problems: [] });
     expect(server.hits.get(path)).toBe(3);
   });
 
@@ -35,14 +36,14 @@ describe("feed fetching over HTTP", () => {
     const path = "/data/standings/dropped-then-ok.json";
     server.set(path, { competition_season: { competition_brackets: [] } });
     server.failNext(path, [0]);
-    expect(await fast().json(`${server.url}${path}`, "standings dropped-then-ok")).toEqual({ competition_season: { competition_brackets: [] } });
+    expect(await fast().read(`${server.url}${path}`, "standings dropped-then-ok", readStandings)).toEqual({ brackets: [], problems: [] });
     expect(server.hits.get(path)).toBe(2);
   });
 
   it("gives up after 3 attempts with source_unreachable naming the host", async () => {
     const path = "/data/schedule/always-503.json";
     server.failNext(path, [503, 503, 503, 503]);
-    const err = await caught(fast().json(`${server.url}${path}`, "schedule always-503"));
+    const err = await caught(fast().read(`${server.url}${path}`, "schedule always-503", readSchedule));
     expect(err).toMatchObject({ code: "source_unreachable", kind: "transient" });
     expect(err!.message).toContain(new URL(server.url).host);
     expect(err!.message).toContain("HTTP 503");
@@ -51,7 +52,7 @@ describe("feed fetching over HTTP", () => {
 
   it("the HTML shell for an unknown key is a loud, non-retried source_unreadable naming the key", async () => {
     const path = "/data/schedule/mls-next-league-30-31.json";
-    const err = await caught(fast().json(`${server.url}${path}`, "schedule mls-next-league-30-31"));
+    const err = await caught(fast().read(`${server.url}${path}`, "schedule mls-next-league-30-31", readSchedule));
     expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
     expect(err!.message).toMatch(/schedule mls-next-league-30-31: .* did not answer JSON \(it starts "<!doctype html>/);
     expect(server.hits.get(path)).toBe(1);
@@ -59,14 +60,14 @@ describe("feed fetching over HTTP", () => {
 
   it("a 404 is not retried", async () => {
     server.failNext("/gone.json", [404]);
-    const err = await caught(fast().json(`${server.url}/gone.json`, "gone"));
+    const err = await caught(fast().read(`${server.url}/gone.json`, "gone", readSchedule));
     expect(err).toMatchObject({ code: "source_unreadable" });
     expect(server.hits.get("/gone.json")).toBe(1);
   });
 
   it("an unreachable port is source_unreachable with a one-line message", async () => {
     const port = await closedPort();
-    const err = await caught(fast().json(`http://127.0.0.1:${port}/data/schedule/x.json`, "schedule x"));
+    const err = await caught(fast().read(`http://127.0.0.1:${port}/data/schedule/x.json`, "schedule x", readSchedule));
     expect(err).toMatchObject({ code: "source_unreachable", kind: "transient" });
     expect(err!.message).toBe(`cannot reach 127.0.0.1:${port} for schedule x: ECONNREFUSED (3 attempts)`);
   });
@@ -74,7 +75,7 @@ describe("feed fetching over HTTP", () => {
   it("a server that never answers times out (HTTP_TIMEOUT) and counts as unreachable", async () => {
     server.hang("/slow.json");
     const fetcher = createFeedFetcher({ timeoutMs: 150, baseDelayMs: 5, log: silentLogger });
-    const err = await caught(fetcher.json(`${server.url}/slow.json`, "slow"));
+    const err = await caught(fetcher.read(`${server.url}/slow.json`, "slow", readSchedule));
     expect(err).toMatchObject({ code: "source_unreachable" });
     expect(err!.message).toContain("timed out");
     expect(server.hits.get("/slow.json")).toBe(3);

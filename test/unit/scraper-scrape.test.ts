@@ -3,27 +3,11 @@ import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import { scrape, type ScrapeOptions } from "../../src/scraper/scrape.js";
 import type { FeedFetcher } from "../../src/sources/http.js";
+import { memoryFetcher } from "../fixtures/memory-fetcher.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
 
 const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8"));
 const BASE = "http://feeds.test";
-
-/** Serves documents from memory by URL (the HTTP path has its own integration tests). */
-function memoryFetcher(docs: Record<string, unknown>): FeedFetcher {
-  const stats = { requests: 0, downloads: 0 };
-  return {
-    stats,
-    json(url) {
-      stats.requests += 1;
-      stats.downloads += 1;
-      if (!(url in docs)) return Promise.reject(new Error(`no document at ${url}`));
-      return Promise.resolve(docs[url]);
-    },
-    text() {
-      return Promise.reject(new Error("not used"));
-    },
-  };
-}
 
 function leagueFeeds(schedule: unknown, standings: unknown): FeedFetcher {
   return memoryFetcher({

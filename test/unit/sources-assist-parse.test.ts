@@ -1,13 +1,16 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { fastEvent, parseSchedule, parseStandings, zodEvent } from "../../src/sources/assist/parse.js";
+import { fastEvent, parseStandings, readSchedule, zodEvent } from "../../src/sources/assist/parse.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
 
-const fixture = (name: string): unknown => JSON.parse(readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8"));
+const fixtureText = (name: string): string => readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8");
+const fixture = (name: string): unknown => JSON.parse(fixtureText(name));
+/** The schedule reader over a document's JSON text (whole: chunking has its own tests). */
+const parseSchedule = (doc: unknown, what: string) => readSchedule([typeof doc === "string" ? doc : JSON.stringify(doc)], what);
 
-describe("parseSchedule", () => {
-  it("reads the recorded league schedule: every event, synced_at, fields mapped", () => {
-    const doc = parseSchedule(fixture("schedule-league-26-27.json"), "mls-next-league-26-27");
+describe("readSchedule", () => {
+  it("reads the recorded league schedule: every event, synced_at, fields mapped", async () => {
+    const doc = await parseSchedule(fixtureText("schedule-league-26-27.json"), "mls-next-league-26-27");
     expect(doc.problems).toEqual([]);
     expect(doc.syncedAt).toBe("2026-08-24T11:50:08Z");
     expect(doc.events.map((e) => e.gameKey)).toEqual(["26030", "26099", "26029", "27001"]);
@@ -17,32 +20,32 @@ describe("parseSchedule", () => {
     expect(played.homePenalties).toBeUndefined();
   });
 
-  it("counts and reports one malformed event (no club name) without sinking the rest", () => {
+  it("counts and reports one malformed event (no club name) without sinking the rest", async () => {
     const bad = rawEvent({ id: 42, game_key: "999", away_organisation: { id: 1 } });
-    const doc = parseSchedule(scheduleDoc([rawEvent(), bad, rawEvent()]), "k");
+    const doc = await parseSchedule(scheduleDoc([rawEvent(), bad, rawEvent()]), "k");
     expect(doc.events).toHaveLength(2);
     expect(doc.problems).toHaveLength(1);
     expect(doc.problems[0]!.where).toBe("event 42 (game 999)");
     expect(doc.problems[0]!.reason).toMatch(/away_organisation\.name is missing/);
   });
 
-  it("reports events that are not objects, have no game key or an unparseable start", () => {
-    const doc = parseSchedule(scheduleDoc([null as unknown as RawEvent, rawEvent({ game_key: "" }), rawEvent({ start_time: "soon" }), rawEvent({ home_score: -1 })]), "k");
+  it("reports events that are not objects, have no game key or an unparseable start", async () => {
+    const doc = await parseSchedule(scheduleDoc([null as unknown as RawEvent, rawEvent({ game_key: "" }), rawEvent({ start_time: "soon" }), rawEvent({ home_score: -1 })]), "k");
     expect(doc.events).toEqual([]);
     expect(doc.problems.map((p) => p.where)).toEqual(["event #0", expect.stringMatching(/^event \d+ \(game \)$/), expect.stringMatching(/^event \d+/), expect.stringMatching(/^event \d+/)]);
     expect(doc.problems[2]!.reason).toMatch(/start_time/);
     expect(doc.problems[3]!.reason).toMatch(/home_score/);
   });
 
-  it("ignores unknown extra fields", () => {
-    const doc = parseSchedule(scheduleDoc([rawEvent({ broadcast: { provider: "x" }, weather: "rain", home_organisation: { id: 1, name: "A", colour: "red" } })]), "k");
+  it("ignores unknown extra fields", async () => {
+    const doc = await parseSchedule(scheduleDoc([rawEvent({ broadcast: { provider: "x" }, weather: "rain", home_organisation: { id: 1, name: "A", colour: "red" } })]), "k");
     expect(doc.problems).toEqual([]);
     expect(doc.events[0]!.homeClub).toBe("A");
     expect(Object.keys(doc.events[0]!)).not.toContain("broadcast");
   });
 
-  it("accepts the tolerant shapes zod allows: numeric game key, string squad ids, missing zone", () => {
-    const doc = parseSchedule(scheduleDoc([rawEvent({ game_key: 123, home_squad_id: "5748", local_timezone: undefined })]), "k");
+  it("accepts the tolerant shapes zod allows: numeric game key, string squad ids, missing zone", async () => {
+    const doc = await parseSchedule(scheduleDoc([rawEvent({ game_key: 123, home_squad_id: "5748", local_timezone: undefined })]), "k");
     expect(doc.problems).toEqual([]);
     expect(doc.events[0]).toMatchObject({ gameKey: "123", homeSquadId: 5748, timezone: undefined });
   });
@@ -64,9 +67,9 @@ describe("parseSchedule", () => {
     expect(fastEvent(rawEvent({ away_organisation: {} }))).toBeUndefined();
   });
 
-  it("an HTML page or a document without events is unreadable as a whole, naming the key", () => {
-    expect(() => parseSchedule({ hello: 1 }, "mls-next-league-26-27")).toThrow(/schedule mls-next-league-26-27 has no "events" list/);
-    expect(() => parseSchedule([], "k")).toThrow(expect.objectContaining({ code: "source_unreadable", kind: "permanent" }));
+  it("an HTML page or a document without events is unreadable as a whole, naming the key", async () => {
+    await expect(parseSchedule({ hello: 1 }, "mls-next-league-26-27")).rejects.toThrow(/schedule mls-next-league-26-27 has no "events" list/);
+    await expect(parseSchedule([], "k")).rejects.toThrow(expect.objectContaining({ code: "source_unreadable", kind: "permanent" }));
   });
 });
 

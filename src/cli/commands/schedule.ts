@@ -6,7 +6,7 @@ import { runExitCode } from "../../run/report.js";
 import { runOnce } from "../../run/run-once.js";
 import { runSchedule, validateCron } from "../../run/schedule.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
-import { scrape } from "../../scraper/scrape.js";
+import { scrapeStream } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
@@ -43,13 +43,14 @@ export function registerSchedule(program: Command): void {
         try {
           if (!config.rabbitmqUrl) {
             const report = await runOnce({ config, log: jobLog, scrapeOptions: settings.options, fetcher, waitMs: 30 * 60_000 });
-            jobLog.info({ found: report.scrape.matches.length, ...report.outcomes, pending: report.pending }, "run report");
+            jobLog.info({ found: report.scrape.counts.matches, ...report.outcomes, pending: report.pending }, "run report");
             return runExitCode(report);
           }
-          const result = await scrape(settings.options, { fetcher, now: () => new Date(), log: jobLog });
-          const submitted = await submitScraped(result.matches, config, jobLog, { progress: false });
-          jobLog.info({ found: result.matches.length + result.counts.invalid, ...submitted }, "scrape published");
-          return result.counts.invalid + submitted.invalid + submitted.failed > 0 ? 1 : 0;
+          const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log: jobLog });
+          const submitted = await submitScraped(stream.matches, config, jobLog, { progress: false });
+          const { counts } = stream.summary();
+          jobLog.info({ found: counts.matches + counts.invalid, ...submitted }, "scrape published");
+          return counts.invalid + submitted.invalid + submitted.failed > 0 ? 1 : 0;
         } catch (err) {
           jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, "scheduled scrape failed");
           return exitCodeFor(err);

@@ -1,22 +1,48 @@
 /**
- * `matchflow scrape`: a thin layer over `scrape()` (src/scraper/scrape.ts): flags -> options,
- * print or save the matches, publish them unless `--no-submit`, one summary line, exit code
- * (0 all submitted, 1 some invalid or failed, 2 usage, 3 source, 4 broker).
+ * `matchflow scrape`: a thin layer over `scrapeStream()` (src/scraper/scrape.ts): flags ->
+ * options, print or save the matches, publish them unless `--no-submit`, one summary line, exit
+ * code (0 all submitted, 1 some invalid or failed, 2 usage, 3 source, 4 broker). Publishing and
+ * a dry run's NDJSON take the matches as they are produced; a table, `--format json` and
+ * `--save` collect them first.
  * Logs go to stderr so that `--format json` on stdout stays parseable.
  */
+import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
+import type { MatchDataInput } from "../../contract/index.js";
 import { pino } from "pino";
 import { PermanentError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
-import { renderMatches, scrapeDocument, summaryLine, type SubmitCounts } from "../../scraper/output.js";
-import { scrape } from "../../scraper/scrape.js";
+import { ndjsonLine, renderMatches, scrapeDocument, summaryLine, type SubmitCounts } from "../../scraper/output.js";
+import { scrapeStream, type ScrapeResult, type ScrapeSummary } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 import { EXIT } from "../exit-codes.js";
+
+/** Lines joined up to about this many characters per write (50,000 single writes cost more). */
+const WRITE_CHARS = 64 * 1024;
+
+/**
+ * A dry run's NDJSON, written as the matches are produced (the same bytes as renderMatches).
+ * Writes to a pipe are asynchronous: waiting for 'drain' keeps a slow reader from making us
+ * buffer the whole season.
+ */
+async function writeNdjson(matches: Iterable<MatchDataInput>): Promise<void> {
+  let pending = "";
+  const flush = async () => {
+    const room = process.stdout.write(pending);
+    pending = "";
+    if (!room) await once(process.stdout, "drain");
+  };
+  for (const m of matches) {
+    pending += ndjsonLine(m);
+    if (pending.length >= WRITE_CHARS) await flush();
+  }
+  if (pending) await flush();
+}
 
 export function registerScrape(program: Command): void {
   addScrapeSelectionOptions(
@@ -41,23 +67,33 @@ export function registerScrape(program: Command): void {
         destination: pino.destination({ fd: 2, sync: true }),
       });
       const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log });
-      const result = await scrape(settings.options, { fetcher, now: () => new Date(), log });
-
-      if (settings.save) await writeFile(settings.save, `${JSON.stringify(scrapeDocument(result), null, 2)}\n`);
+      const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log });
       // Matches go to stdout on a dry run, or when a format was asked for explicitly.
       const showMatches = !settings.submit || cmd.getOptionValueSource("format") === "cli";
-      if (showMatches) process.stdout.write(renderMatches(result, settings.format));
 
+      let summary: ScrapeSummary;
       let submitted: SubmitCounts | undefined;
-      if (settings.submit) {
-        submitted = await submitScraped(result.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
+      if (settings.submit && !showMatches && !settings.save) {
+        // The CronJob's path: each match is published as it is produced (bounded memory).
+        submitted = await submitScraped(stream.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
+        summary = stream.summary();
+      } else if (!settings.submit && settings.format === "ndjson" && !settings.save) {
+        await writeNdjson(stream.matches);
+        summary = stream.summary();
+      } else {
+        // A table, the JSON document and --save need every match first (widths, counts up front).
+        const result: ScrapeResult = { matches: [...stream.matches], ...stream.summary() };
+        if (settings.save) await writeFile(settings.save, `${JSON.stringify(scrapeDocument(result), null, 2)}\n`);
+        if (showMatches) process.stdout.write(renderMatches(result, settings.format));
+        if (settings.submit) submitted = await submitScraped(result.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
+        summary = result;
       }
-      const summary = summaryLine(result, submitted);
+      const line = summaryLine(summary, submitted);
       if (!settings.quiet) {
         const toStderr = showMatches && settings.format !== "table";
-        (toStderr ? process.stderr : process.stdout).write(`${summary}\n`);
+        (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
       }
-      const partial = result.counts.invalid > 0 || (submitted !== undefined && (submitted.invalid > 0 || submitted.failed > 0));
+      const partial = summary.counts.invalid > 0 || (submitted !== undefined && (submitted.invalid > 0 || submitted.failed > 0));
       process.exitCode = partial ? EXIT.partial : EXIT.ok;
     });
 }

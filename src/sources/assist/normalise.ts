@@ -47,7 +47,7 @@ export function penaltiesOf(e: AssistEvent): { home: number; away: number } | un
   return { home: e.homePenalties, away: e.awayPenalties };
 }
 
-export function normaliseEvent(e: AssistEvent, join: BracketJoin, local: LocalDateTime, ctx: NormaliseContext): MatchDataInput {
+export function normaliseEvent(e: AssistEvent, join: BracketJoin, local: Pick<LocalDateTime, "date" | "time">, ctx: NormaliseContext): MatchDataInput {
   const status = statusOf(e, local.date, ctx);
   const match: MatchDataInput = {
     external_match_id: e.gameKey,

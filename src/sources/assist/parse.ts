@@ -1,11 +1,12 @@
 /**
- * Tolerant readers of the assist schedule and standings documents (pure: JSON in, typed values
- * out). Unknown fields are ignored; one malformed event or bracket is reported with its id and
+ * Tolerant readers of the assist schedule and standings documents (pure: JSON text in, typed
+ * values out; the schedule read incrementally). Unknown fields are ignored; one malformed event or bracket is reported with its id and
  * the reason and skipped, never sinking the rest. Only a document without its list at all is
  * unreadable as a whole.
  */
 import { z } from "zod";
 import { PermanentError } from "../../errors.js";
+import { NotJsonError, splitTopLevel } from "../json-stream.js";
 import type { FeedProblem } from "../types.js";
 
 const id = z.union([z.number(), z.string()]);
@@ -35,12 +36,14 @@ const eventSchema = z.object({
   event_location: optionalNamed,
 });
 
-/** One schedule event, as much as the pipeline needs of it. */
+/**
+ * One schedule event, as much as the pipeline needs of it: a run keeps one per event of the
+ * season (50,000), so nothing more (the event's own id and ISO start are not kept: problems
+ * name the raw event, and `startMs` is the start).
+ */
 export interface AssistEvent {
-  id: string | undefined;
   gameKey: string;
-  /** UTC instant, ISO. */
-  startTime: string;
+  /** The UTC start instant, epoch ms. */
   startMs: number;
   timezone: string | undefined;
   homeSquadId: number | undefined;
@@ -139,9 +142,7 @@ export function fastEvent(raw: unknown): AssistEvent | undefined {
   const location = optName(raw.event_location);
   if (competition === false || location === false) return undefined;
   return {
-    id: rawId === undefined || rawId === null ? undefined : String(rawId),
     gameKey: key,
-    startTime: start,
     startMs,
     timezone: text(tz),
     homeSquadId: num(hs),
@@ -164,9 +165,7 @@ export function zodEvent(raw: unknown): AssistEvent | string {
   if (!parsed.success) return firstIssue(parsed.error);
   const e = parsed.data;
   return {
-    id: e.id === null || e.id === undefined ? undefined : String(e.id),
     gameKey: e.game_key,
-    startTime: e.start_time,
     startMs: Date.parse(e.start_time),
     timezone: text(e.local_timezone),
     homeSquadId: num(e.home_squad_id),
@@ -189,19 +188,62 @@ export function readEvent(raw: unknown): AssistEvent | string {
   return fastEvent(raw) ?? zodEvent(raw);
 }
 
-/** Reads a schedule document; `what` (the feed key) names it in errors. */
-export function parseSchedule(doc: unknown, what: string): ScheduleDocument {
-  if (!isRecord(doc) || !Array.isArray(doc.events)) {
-    throw new PermanentError("source_unreadable", `schedule ${what} has no "events" list: not an assist schedule document`);
-  }
-  const syncedAt = typeof doc.synced_at === "string" && !Number.isNaN(Date.parse(doc.synced_at)) ? doc.synced_at : undefined;
-  const events: AssistEvent[] = [];
-  const problems: FeedProblem[] = [];
-  doc.events.forEach((raw: unknown, index: number) => {
-    const event = readEvent(raw);
-    if (typeof event === "string") problems.push({ where: describeEvent(raw, index), reason: `skipped: ${event}` });
-    else events.push(event);
+/**
+ * Clubs, venues, zones, age groups and competitions repeat across a season's events: one copy
+ * of each instead of one per event (JSON.parse makes a new string every time) halves what the
+ * events take in memory. Returns the function that makes an event share them.
+ */
+function sharedStrings(): (e: AssistEvent) => AssistEvent {
+  const seen = new Map<string, string>();
+  const one = <T extends string | undefined>(s: T): T => {
+    if (s === undefined) return s;
+    const hit = seen.get(s);
+    if (hit !== undefined) return hit as T;
+    seen.set(s, s);
+    return s;
+  };
+  return (e) => {
+    e.timezone = one(e.timezone);
+    e.squadAgeGroup = one(e.squadAgeGroup);
+    e.competition = one(e.competition);
+    e.homeClub = one(e.homeClub);
+    e.awayClub = one(e.awayClub);
+    e.location = one(e.location);
+    return e;
+  };
+}
+
+const noEventsList = (what: string) => new PermanentError("source_unreadable", `schedule ${what} has no "events" list: not an assist schedule document`);
+
+/**
+ * Reads a schedule document from its text, chunk by chunk, one event at a time (a full season is
+ * ~37.5 MB of text for 50,000 events: only the compact `AssistEvent`s are kept). Same verdicts
+ * as JSON.parse + a whole-document read: not JSON -> NotJsonError; no `events` list (a later
+ * duplicate key wins, as in JSON.parse) -> source_unreadable; a malformed event is reported and
+ * skipped. `what` (the feed key) names the document in errors. A `FeedReader`.
+ */
+export async function readSchedule(chunks: AsyncIterable<string> | Iterable<string>, what: string): Promise<ScheduleDocument> {
+  const shared = sharedStrings();
+  let syncedAt: string | undefined;
+  let events: AssistEvent[] | undefined;
+  let problems: FeedProblem[] = [];
+  const top = await splitTopLevel(chunks, {
+    member(key, value) {
+      if (key === "synced_at") syncedAt = typeof value === "string" && !Number.isNaN(Date.parse(value)) ? value : undefined;
+      else if (key === "events") [events, problems] = [undefined, []];
+    },
+    arrayStart(key) {
+      if (key === "synced_at") syncedAt = undefined;
+      else if (key === "events") [events, problems] = [[], []];
+    },
+    element(key, index, raw) {
+      if (key !== "events" || !events) return;
+      const event = readEvent(raw);
+      if (typeof event === "string") problems.push({ where: describeEvent(raw, index), reason: `skipped: ${event}` });
+      else events.push(shared(event));
+    },
   });
+  if (top !== "object" || !events) throw noEventsList(what);
   return { syncedAt, events, problems };
 }
 
@@ -218,6 +260,22 @@ function squadIdOf(row: unknown): number | undefined {
   if (typeof value === "number" && Number.isInteger(value)) return value;
   if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
   return undefined;
+}
+
+/**
+ * A standings document from its text (small: ~1 MB for a full season, read whole), as brackets:
+ * only they are kept for the run. A `FeedReader`.
+ */
+export async function readStandings(chunks: AsyncIterable<string> | Iterable<string>, what: string): Promise<StandingsDocument> {
+  let text = "";
+  for await (const chunk of chunks) text += chunk;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new NotJsonError((err as Error).message);
+  }
+  return parseStandings(doc, what);
 }
 
 /** Reads a standings document: brackets missing a name, an age group or squad ids are skipped. */

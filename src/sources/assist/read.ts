@@ -1,14 +1,18 @@
 /**
- * One league's schedule + standings documents -> normalised fixtures (pure). Joins events to
- * brackets, finds the placeholder date over the whole feed, then maps every event.
+ * One league's schedule + standings (their compact parsed forms) -> normalised fixtures (pure).
+ * Two passes over the compact events, never over the documents: the first finds the
+ * placeholder date over the whole feed, drops repeated game keys (the first is kept) and puts
+ * the rest in kickoff order; the second joins each event to its brackets and normalises it only
+ * when it is asked for, so a full season's matches never exist all at once.
  */
 import { seasonName, type League } from "../../contract/index.js";
-import type { Candidate } from "../filters.js";
+import type { PlacedCandidate } from "../filters.js";
+import { compareKickoff } from "../order.js";
 import type { FeedProblem } from "../types.js";
 import { buildSquadIndex, joinBrackets } from "./brackets.js";
 import { createLocalClock } from "./local-time.js";
 import { hasResult, normaliseEvent } from "./normalise.js";
-import { parseSchedule, parseStandings } from "./parse.js";
+import type { ScheduleDocument, StandingsDocument } from "./parse.js";
 import { DEFAULT_PLACEHOLDER, detectPlaceholderDates, type PlaceholderOptions } from "./placeholder.js";
 
 export interface AssistReadOptions {
@@ -30,28 +34,47 @@ export interface AssistCounts {
   bracketsSkipped: number;
   /** Events whose squads are in no bracket: no division; age group from the squad name. */
   unbracketed: number;
-  postponed: number;
 }
 
 export interface AssistRead {
-  candidates: Candidate[];
+  /** In kickoff order (local date, time, game key), the first event of each game key only; normalised as asked for. */
+  candidates: Iterable<PlacedCandidate>;
   problems: FeedProblem[];
   counts: AssistCounts;
+  /** Events whose game key came earlier in the feed (skipped). */
+  duplicates: number;
   placeholderDates: string[];
   syncedAt: string | undefined;
 }
 
-export function readAssistFeeds(scheduleDoc: unknown, standingsDoc: unknown, options: AssistReadOptions): AssistRead {
-  const schedule = parseSchedule(scheduleDoc, options.key);
-  const standings = parseStandings(standingsDoc, options.key);
+export function readAssistFeeds(schedule: ScheduleDocument, standings: StandingsDocument, options: AssistReadOptions): AssistRead {
+  const { events } = schedule;
   const index = buildSquadIndex(standings.brackets);
   const clock = createLocalClock();
-  const locals = schedule.events.map((e) => clock(e.startMs, e.timezone));
-  const placeholderDates = detectPlaceholderDates(
-    schedule.events.map((e, i) => ({ date: locals[i]!.date, unplayed: !hasResult(e) })),
-    options.seasonFirstYear,
-    options.placeholder ?? DEFAULT_PLACEHOLDER,
-  );
+  // Local dates and times by event: strings shared between events with the same kickoff.
+  const dates: string[] = [];
+  const times: string[] = [];
+  let unbracketed = 0;
+  for (const e of events) {
+    const local = clock(e.startMs, e.timezone);
+    dates.push(local.date);
+    times.push(local.time);
+    // The join has no bracket exactly when neither squad is in any.
+    if (!(e.homeSquadId !== undefined && index.has(e.homeSquadId)) && !(e.awaySquadId !== undefined && index.has(e.awaySquadId))) unbracketed += 1;
+  }
+  function* dated() {
+    for (let i = 0; i < events.length; i++) yield { date: dates[i]!, unplayed: !hasResult(events[i]!) };
+  }
+  const placeholderDates = detectPlaceholderDates(dated(), options.seasonFirstYear, options.placeholder ?? DEFAULT_PLACEHOLDER);
+  const seen = new Set<string>();
+  const order: number[] = [];
+  events.forEach((e, i) => {
+    if (seen.has(e.gameKey)) return;
+    seen.add(e.gameKey);
+    order.push(i);
+  });
+  order.sort((a, b) => compareKickoff(dates[a]!, times[a]!, events[a]!.gameKey, dates[b]!, times[b]!, events[b]!.gameKey));
+
   const ctx = {
     league: options.league,
     season: seasonName(options.seasonFirstYear),
@@ -59,28 +82,27 @@ export function readAssistFeeds(scheduleDoc: unknown, standingsDoc: unknown, opt
     scrapedAt: new Date(schedule.syncedAt ?? options.fetchedAt).toISOString(),
     placeholderDates,
   };
+  function* candidates(): Generator<PlacedCandidate> {
+    for (const i of order) {
+      const e = events[i]!;
+      const join = joinBrackets(index, e.homeSquadId, e.awaySquadId);
+      yield { match: normaliseEvent(e, join, { date: dates[i]!, time: times[i]! }, ctx), divisions: join.divisions, position: i };
+    }
+  }
+
   const problems: FeedProblem[] = [...schedule.problems, ...standings.problems];
-  let unbracketed = 0;
-  let postponed = 0;
-  const candidates: Candidate[] = schedule.events.map((e, i) => {
-    const join = joinBrackets(index, e.homeSquadId, e.awaySquadId);
-    if (!join.bracket) unbracketed += 1;
-    const match = normaliseEvent(e, join, locals[i]!, ctx);
-    if (match.match_status === "postponed") postponed += 1;
-    return { match, divisions: join.divisions };
-  });
   if (unbracketed > 0) problems.push({ where: `schedule ${options.key}`, reason: `${unbracketed} event(s) with squads in no standings bracket: kept without a division` });
   return {
-    candidates,
+    candidates: { [Symbol.iterator]: candidates },
     problems,
     counts: {
-      events: schedule.events.length + schedule.problems.length,
+      events: events.length + schedule.problems.length,
       malformed: schedule.problems.length,
       brackets: standings.brackets.length,
       bracketsSkipped: standings.problems.length,
       unbracketed,
-      postponed,
     },
+    duplicates: events.length - order.length,
     placeholderDates: [...placeholderDates].sort(),
     syncedAt: schedule.syncedAt,
   };
