@@ -9,18 +9,25 @@ import { errorMessage } from "../errors.js";
 import { COMMANDS } from "./commands/index.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 
-export function buildProgram(): Command {
+/**
+ * The program with the command named first on the command line only, or with every command
+ * when the first argument names none (`--help`, `help`, a mistyped command: their output lists
+ * them all).
+ */
+export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command("matchflow")
     .description("MLS NEXT fixtures and results: scrape -> RabbitMQ (Celery-compatible) -> workers -> PostgreSQL")
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
-  for (const register of COMMANDS) register(program);
+  const first = argv[2] ?? "";
+  const names = Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+  for (const name of names) (await COMMANDS[name]!())(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   program.commands.forEach(function override(cmd: Command): void {
     cmd.exitOverride();
     cmd.commands.forEach(override);
