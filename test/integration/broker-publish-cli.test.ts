@@ -51,6 +51,34 @@ describe("matchflow publish", () => {
     expect((await vhost.queue("matches")) ?? {}).toHaveProperty("arguments", {});
   });
 
+  it("publishes NDJSON from stdin as it reads it: lines are queued while the input is still open", async () => {
+    const own = await createVhost("clistream");
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "publish"], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", RABBITMQ_URL: own.url },
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      child.stdin.write(`${valid(20)}\r\n${valid(21)}\n`);
+      // The management API's counts lag a few seconds behind the broker.
+      await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(2);
+      expect(child.exitCode).toBeNull();
+      // Then a blank line, a broken one, and a last line without a newline.
+      child.stdin.end(`\n{broken\n${valid(22)}`);
+      expect(await exited).toBe(1);
+      expect(stdout.trim()).toBe("3 submitted, 1 invalid, 0 failed");
+      expect(stderr.trim()).toMatch(/^match 3: invalid: line 4 is not valid JSON/);
+      await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(3);
+    } finally {
+      await own.drop();
+    }
+  });
+
   it("reads a JSON array from --file and exits 0 when everything was submitted", async () => {
     const file = join(dir, "matches.json");
     writeFileSync(file, `[${valid(10)}, ${valid(11)}]`);

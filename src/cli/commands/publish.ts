@@ -2,19 +2,16 @@
  * `matchflow publish [--file F]`: submit matches (a JSON array or NDJSON, from a file or stdin)
  * to RabbitMQ as Celery tasks. Prints "N submitted, N invalid, N failed"; each invalid match's
  * errors go to stderr. Exit 1 when any match is invalid or failed, 4 when the broker is down.
+ * NDJSON is read line by line and published as read, the confirm window pacing the reading, so
+ * memory does not grow with the input; a JSON array is read whole (`parseMatchesText`).
  */
-import { readFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import type { Command } from "commander";
-import { connectOptionsFrom, MatchQueueClient, type SubmitReport } from "../../broker/publisher.js";
+import { connectOptionsFrom, MatchQueueClient, type SubmitTally } from "../../broker/publisher.js";
 import { ConfigError, PermanentError } from "../../errors.js";
+import { decodeUtf8 } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 /** A line that is not JSON becomes an invalid item (reported with its line number), not a crash. */
 export type ParsedItem = { ok: true; value: unknown } | { ok: false; error: string };
@@ -44,10 +41,60 @@ export function parseMatchesText(text: string, source: string): ParsedItem[] {
   return items;
 }
 
+/** An unparseable NDJSON line: its position among the input's matches, and why. */
+interface BadLine {
+  index: number;
+  error: string;
+}
+
+/**
+ * NDJSON lines (split on "\n", one "\r" before it dropped, as `parseMatchesText` splits), each
+ * parsed as it comes; a line that is not JSON is recorded in `bad` and skipped. Item positions
+ * and line numbers are those `parseMatchesText` gives.
+ */
+async function* ndjsonValues(chunks: AsyncIterable<string>, bad: BadLine[]): AsyncGenerator<unknown> {
+  let pending = "";
+  let lineNo = 0;
+  let index = 0;
+  function* take(line: string): Generator<unknown> {
+    lineNo++;
+    if (line.trim() === "") return;
+    const at = index++;
+    try {
+      yield JSON.parse(line) as unknown;
+    } catch (err) {
+      bad.push({ index: at, error: `line ${lineNo} is not valid JSON (${(err as Error).message})` });
+    }
+  }
+  for await (const chunk of chunks) {
+    pending += chunk;
+    let from = 0;
+    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n", from)) {
+      yield* take(pending.slice(from, pending.charCodeAt(nl - 1) === 13 && nl > from ? nl - 1 : nl));
+      from = nl + 1;
+    }
+    pending = pending.slice(from);
+  }
+  yield* take(pending);
+}
+
+/** The position among the input's matches of the publisher's i-th value (bad lines came in between). */
+function inputIndex(i: number, bad: BadLine[]): number {
+  let at = i;
+  for (const b of bad) {
+    if (b.index > at) break;
+    at++;
+  }
+  return at;
+}
+
 export function registerPublish(program: Command): void {
   program
     .command("publish")
-    .description("submit matches (JSON array or NDJSON, from --file or stdin) to RabbitMQ as Celery tasks")
+    .description(
+      "submit matches (JSON array or NDJSON, from --file or stdin) to RabbitMQ as Celery tasks. NDJSON is published line by line as " +
+        "it is read (the broker's confirms pace the reading); a JSON array is read whole first",
+    )
     .option("-f, --file <path>", "read matches from this file instead of stdin")
     .action(async (opts: { file?: string }) => {
       const { config, log } = cliContext();
@@ -55,39 +102,48 @@ export function registerPublish(program: Command): void {
         throw new ConfigError("RABBITMQ_URL is not set: publish needs a RabbitMQ broker, e.g. RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/");
       }
       const source = opts.file ?? "stdin";
-      const text = opts.file ? await readFile(opts.file, "utf8") : await readStdin();
-      const items = parseMatchesText(text, source);
+      // Decoded as readFile(.., "utf8") did (a BOM is kept, and makes its line invalid).
+      const chunks = decodeUtf8(opts.file ? createReadStream(opts.file) : process.stdin, { keepBom: true })[Symbol.asyncIterator]();
+      // The first non-blank character tells a JSON array from NDJSON (and a missing file fails here, before connecting).
+      let head = "";
+      while (head.trim() === "") {
+        const next = await chunks.next();
+        if (next.done) break;
+        head += next.value;
+      }
+      const rest = { [Symbol.asyncIterator]: () => chunks };
+      let values: AsyncIterable<unknown> | unknown[];
+      const bad: BadLine[] = [];
+      if (head.trimStart().startsWith("[")) {
+        let text = head;
+        for await (const chunk of rest) text += chunk;
+        values = parseMatchesText(text, source).flatMap((item) => (item.ok ? [item.value] : []));
+      } else {
+        values = ndjsonValues(
+          (async function* () {
+            yield head;
+            yield* rest;
+          })(),
+          bad,
+        );
+      }
 
       const client = await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl, log));
-      let report: SubmitReport;
+      let report: SubmitTally;
       try {
-        // Unparseable lines are invalid items; keep their positions so indexes match the input.
-        const parsedIndexes: number[] = [];
-        const values: unknown[] = [];
-        items.forEach((item, index) => {
-          if (!item.ok) return;
-          parsedIndexes.push(index);
-          values.push(item.value);
-        });
-        const inner = await client.submitMatches(values);
-        const at = (i: number) => parsedIndexes[i] ?? i;
-        report = {
-          submitted: inner.submitted.map((s) => ({ ...s, index: at(s.index) })),
-          invalid: inner.invalid.map((s) => ({ ...s, index: at(s.index) })),
-          failed: inner.failed.map((s) => ({ ...s, index: at(s.index) })),
-        };
-        items.forEach((item, index) => {
-          if (!item.ok) report.invalid.push({ index, errors: [{ field: "(message)", rule: "json", message: item.error }] });
-        });
-        report.invalid.sort((a, b) => a.index - b.index);
+        report = await client.submitMatches(values, { countOnly: true });
       } finally {
         await client.close();
       }
-
-      for (const bad of report.invalid) process.stderr.write(`match ${bad.index + 1}: invalid: ${bad.errors.map((e) => e.message).join("; ")}\n`);
-      for (const bad of report.failed) process.stderr.write(`match ${bad.index + 1}${bad.externalMatchId ? ` (${bad.externalMatchId})` : ""}: failed: ${bad.error}\n`);
-      process.stdout.write(`${report.submitted.length} submitted, ${report.invalid.length} invalid, ${report.failed.length} failed\n`);
-      log.debug({ submitted: report.submitted.length, invalid: report.invalid.length, failed: report.failed.length, source }, "publish finished");
-      if (report.invalid.length > 0 || report.failed.length > 0) process.exitCode = EXIT.partial;
+      const at = (i: number) => inputIndex(i, bad);
+      const invalid = [
+        ...report.invalid.map((r) => ({ index: at(r.index), messages: r.errors.map((e) => e.message) })),
+        ...bad.map((b) => ({ index: b.index, messages: [b.error] })),
+      ].sort((a, b) => a.index - b.index);
+      for (const r of invalid) process.stderr.write(`match ${r.index + 1}: invalid: ${r.messages.join("; ")}\n`);
+      for (const r of report.failed) process.stderr.write(`match ${at(r.index) + 1}${r.externalMatchId ? ` (${r.externalMatchId})` : ""}: failed: ${r.error}\n`);
+      process.stdout.write(`${report.submitted} submitted, ${invalid.length} invalid, ${report.failed.length} failed\n`);
+      log.debug({ submitted: report.submitted, invalid: invalid.length, failed: report.failed.length, source }, "publish finished");
+      if (invalid.length > 0 || report.failed.length > 0) process.exitCode = EXIT.partial;
     });
 }
