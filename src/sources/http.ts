@@ -1,5 +1,5 @@
 /**
- * Feed fetching for every source: Node's fetch with a timeout, retries with backoff for 5xx and
+ * Feed fetching for every source: HTTP GETs (http-get.ts) with a timeout, retries with backoff for 5xx and
  * network errors, a per-run cache (each URL is downloaded once however many targets use it),
  * and `file://` URLs for recorded feeds. Bodies are streamed: a `FeedReader` consumes the text
  * as it arrives and returns the compact form the run keeps (for the 37.5 MB schedule of a full
@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { TextDecoder } from "node:util";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
+import { httpGet, type HttpAnswer } from "./http-get.js";
 import { NotJsonError } from "./json-stream.js";
 
 /**
@@ -70,11 +71,11 @@ function hostOf(url: string): string {
 }
 
 /** `fetch failed` hides the reason in `cause.code` (ECONNREFUSED, ENOTFOUND, ...). */
-function networkReason(err: unknown): string {
-  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) return "timed out";
-  const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  if (cause && typeof cause.code === "string") return cause.code;
-  if (cause && typeof cause.message === "string") return cause.message;
+/** Why a request or a body failed, in one word where the system gives one (ECONNREFUSED, ENOTFOUND, ...). */
+function networkReason(err: unknown, signal: AbortSignal): string {
+  if (signal.aborted || (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError"))) return "timed out";
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string") return code;
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -164,23 +165,24 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const stats = { requests: 0, downloads: 0 };
 
   async function attempt<T>(url: string, what: string, reader: FeedReader<T>, seen: BodySeen): Promise<T> {
-    let res: Response;
+    // The timeout covers the body too: a stalled download fails like a dropped one, and is retried.
+    const signal = AbortSignal.timeout(options.timeoutMs);
+    let res: HttpAnswer;
     try {
-      res = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs), headers: { accept: "application/json, text/html;q=0.9, */*;q=0.5" } });
+      res = await httpGet(url, { accept: "application/json, text/html;q=0.9, */*;q=0.5" }, signal);
     } catch (err) {
-      throw new RetryableFailure(networkReason(err), { cause: err });
+      throw new RetryableFailure(networkReason(err, signal), { cause: err });
     }
     if (res.status >= 500 || res.status === 429) {
-      await res.body?.cancel();
+      res.discard();
       throw new RetryableFailure(`HTTP ${res.status}`);
     }
-    if (!res.ok) {
-      await res.body?.cancel();
+    if (res.status < 200 || res.status > 299) {
+      res.discard();
       throw new PermanentError("source_unreadable", `${what}: ${url} answered HTTP ${res.status}`);
     }
-    // The timeout covers the body too: a stalled download fails like a dropped one, and is retried.
-    const interrupted = (err: unknown) => new RetryableFailure(`body interrupted: ${networkReason(err)}`, { cause: err });
-    return reader(observed(decodeUtf8(res.body ?? [], { keepBom: false }), interrupted, seen), what);
+    const interrupted = (err: unknown) => new RetryableFailure(`body interrupted: ${networkReason(err, signal)}`, { cause: err });
+    return reader(observed(decodeUtf8(res.body, { keepBom: false }), interrupted, seen), what);
   }
 
   /** One read of `url` through `reader`: retried on network errors, 5xx and interrupted bodies. */

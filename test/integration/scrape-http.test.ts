@@ -1,5 +1,8 @@
 /** The feed fetcher and scrape() against a real local HTTP server (fetch is never mocked). */
 import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { brotliCompressSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSeasonFeed } from "../../bench/feeds/generate.js";
 import { silentLogger } from "../../src/log.js";
@@ -79,6 +82,61 @@ describe("feed fetching over HTTP", () => {
     expect(err).toMatchObject({ code: "source_unreachable" });
     expect(err!.message).toContain("timed out");
     expect(server.hits.get("/slow.json")).toBe(3);
+  });
+});
+
+describe("feed bodies as fetch delivered them", () => {
+  // Behaviours fetch gave for free, kept by the node:http client (src/sources/http-get.ts).
+  const doc = JSON.stringify({ synced_at: "2026-08-24T11:50:08Z", events: [] });
+  let raw: Server;
+  let base = "";
+  const hits = new Map<string, number>();
+  beforeAll(async () => {
+    raw = createServer((req, res) => {
+      const path = req.url ?? "";
+      hits.set(path, (hits.get(path) ?? 0) + 1);
+      if (path === "/moved") res.writeHead(301, { location: "/found" }).end();
+      else if (path === "/found") res.writeHead(302, { location: `${base}/gzip` }).end();
+      else if (path === "/gzip") res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip" }).end(gzipSync(doc));
+      else if (path === "/br") res.writeHead(200, { "content-encoding": "br" }).end(brotliCompressSync(doc));
+      else if (path === "/cut") {
+        // Promises more than it sends, then drops the connection (the first time only).
+        res.writeHead(200, { "content-length": String(doc.length + 100) });
+        if (hits.get(path) === 1) res.write(doc.slice(0, 10), () => res.destroy());
+        else res.end(`${doc}${" ".repeat(100)}`);
+      } else if (path === "/stall") {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(doc.slice(0, 10)); // ...and never the rest
+      } else res.writeHead(404).end();
+    });
+    await new Promise<void>((done) => raw.listen(0, "127.0.0.1", done));
+    base = `http://127.0.0.1:${(raw.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    raw.closeAllConnections();
+    await new Promise<void>((done) => raw.close(() => done()));
+  });
+  const expected = { syncedAt: "2026-08-24T11:50:08Z", events: [], problems: [] };
+
+  it("follows redirects and decodes gzip and brotli bodies", async () => {
+    expect(await fast().read(`${base}/moved`, "schedule moved", readSchedule)).toEqual(expected);
+    expect([hits.get("/moved"), hits.get("/found"), hits.get("/gzip")]).toEqual([1, 1, 1]);
+    expect(await fast().read(`${base}/br`, "schedule br", readSchedule)).toEqual(expected);
+  });
+
+  it("retries a body cut off mid-way, and counts one download", async () => {
+    const fetcher = fast();
+    expect(await fetcher.read(`${base}/cut`, "schedule cut", readSchedule)).toEqual(expected);
+    expect(hits.get("/cut")).toBe(2);
+    expect(fetcher.stats).toEqual({ requests: 1, downloads: 1 });
+  });
+
+  it("a body that stalls mid-way times out like a silent server", async () => {
+    const fetcher = createFeedFetcher({ timeoutMs: 150, baseDelayMs: 5, log: silentLogger });
+    const err = await caught(fetcher.read(`${base}/stall`, "schedule stall", readSchedule));
+    expect(err).toMatchObject({ code: "source_unreachable" });
+    expect(err!.message).toBe(`cannot reach ${new URL(base).host} for schedule stall: body interrupted: timed out (3 attempts)`);
+    expect(hits.get("/stall")).toBe(3);
   });
 });
 
