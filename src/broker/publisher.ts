@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { encodeTask, type EncodedMessage } from "../celery/codec.js";
 import type { Config } from "../config.js";
-import { ContractViolation, validateForProducer, type ContractIssue } from "../contract/index.js";
+import { ContractViolation, validateForProducer, type ContractIssue, type MatchData, type ValidationResult } from "../contract/index.js";
 import { errorMessage, PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { BrokerConnection } from "./connection.js";
@@ -56,6 +56,11 @@ export interface SubmitOptions {
   onProgress?(done: number, total: number | undefined): void;
   /** Count the submitted matches instead of listing them (see SubmitTally). @default false */
   countOnly?: boolean;
+  /**
+   * What `validateForProducer` already made of this very match, if the caller checked it (the
+   * scraper does, for its own counts): the contract check is then not run twice (~25 us a match).
+   */
+  checked?(match: unknown): MatchData | undefined;
 }
 
 /** A task no queue would take is a failure (the original lost 1,900 to a wrong queue name). */
@@ -175,7 +180,7 @@ export class MatchQueueClient {
     /** Validates and publishes one match; a promise when the window is full (wait before the next). */
     const take = (match: unknown): Promise<void> | undefined => {
       const at = index++;
-      const prepared = this.prepare(match, now);
+      const prepared = this.prepare(match, now, options.checked?.(match));
       if (!prepared.ok) {
         if (prepared.code === "message_too_large") failed.push({ index: at, externalMatchId: prepared.externalMatchId, error: prepared.issues[0]?.message ?? "too large" });
         else invalid.push({ index: at, ...idOf(match), errors: prepared.issues });
@@ -227,10 +232,11 @@ export class MatchQueueClient {
   private prepare(
     match: unknown,
     now: Date,
+    checked?: MatchData,
   ):
     | { ok: true; taskId: string; externalMatchId: string; msg: EncodedMessage }
     | { ok: false; code: "contract_violation" | "schema_version_unsupported" | "message_too_large"; issues: ContractIssue[]; externalMatchId?: string } {
-    const result = validateForProducer(withScrapedAt(match, now));
+    const result: ValidationResult = checked ? { ok: true, match: checked, unknownFields: [] } : validateForProducer(withScrapedAt(match, now));
     if (!result.ok) return { ok: false, code: result.code, issues: result.issues };
     const taskId = randomUUID();
     const msg = encodeTask(this.options.publish.protocol, {

@@ -70,7 +70,7 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
         ? MatchQueueClient.fromSink(memory.asSink(), clientOptionsFrom(config, log))
         : await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl as string, log));
       try {
-        submit = await client.submitMatches(scraped.matches);
+        submit = await client.submitMatches(scraped.matches, { checked: scraped.checked });
       } finally {
         await client.close();
       }

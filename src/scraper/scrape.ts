@@ -5,7 +5,7 @@
  * `scrapeStream` produces them one at a time (what publishing uses: memory stays flat for a
  * 50,000-match season); `scrape` collects them (dry-run output, `--save`).
  */
-import { seasonBounds, seasonName, validateForProducer, type League, type MatchDataInput } from "../contract/index.js";
+import { seasonBounds, seasonName, validateForProducer, type League, type MatchData, type MatchDataInput } from "../contract/index.js";
 import type { Logger } from "../log.js";
 import { feedKey, scheduleUrl, standingsUrl } from "../sources/assist/keys.js";
 import type { PlaceholderOptions } from "../sources/assist/placeholder.js";
@@ -97,6 +97,11 @@ export interface ScrapeStream {
   matches: Iterable<MatchDataInput>;
   /** Counts, problems and metadata, complete once `matches` has been read to its end (throws before). */
   summary(): ScrapeSummary;
+  /**
+   * The contract's output for the match produced last (the publisher's `checked` option: it
+   * takes each match as it is produced, so the check is not run a second time).
+   */
+  readonly checked: (match: unknown) => MatchData | undefined;
 }
 
 interface SourceRead {
@@ -183,6 +188,7 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
   let matches = 0;
   let postponed = 0;
   let summary: ScrapeSummary | undefined;
+  let last: { input: MatchDataInput; output: MatchData } | undefined;
 
   const finish = (): ScrapeSummary => {
     const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem)];
@@ -239,8 +245,10 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
       if (matches >= limit) continue;
       matches += 1;
       if (c.match.match_status === "postponed") postponed += 1;
+      last = { input: c.match, output: checked.match };
       yield c.match;
     }
+    last = undefined;
     summary = finish();
   }
 
@@ -250,6 +258,7 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
       if (!summary) throw new Error("scrape summary asked for before every match was read");
       return summary;
     },
+    checked: (match) => (last !== undefined && last.input === match ? last.output : undefined),
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import { connectOptionsFrom, MatchQueueClient } from "../broker/publisher.js";
 import type { Config } from "../config.js";
-import type { MatchDataInput } from "../contract/index.js";
+import type { MatchData, MatchDataInput } from "../contract/index.js";
 import { PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { SubmitCounts } from "./output.js";
@@ -13,13 +13,20 @@ import type { SubmitCounts } from "./output.js";
 /** Runs with fewer matches finish before a progress line would help. */
 const PROGRESS_FROM = 200;
 
-export async function submitScraped(matches: Iterable<MatchDataInput>, config: Config, log: Logger, options: { progress: boolean }): Promise<SubmitCounts> {
+/** `checked`: the scrape stream's own contract results (ScrapeStream.checked), when there is one. */
+export async function submitScraped(
+  matches: Iterable<MatchDataInput>,
+  config: Config,
+  log: Logger,
+  options: { progress: boolean; checked?: (match: unknown) => MatchData | undefined },
+): Promise<SubmitCounts> {
   if (!config.rabbitmqUrl) throw new PermanentError("usage", "RABBITMQ_URL is not set: set it to publish, or use --no-submit for a dry run");
   const client = await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl, log));
   let shown = 0;
   try {
     const report = await client.submitMatches(matches, {
       countOnly: true,
+      checked: options.checked,
       onProgress: (done, total) => {
         if (!options.progress || done < PROGRESS_FROM || (done - shown < 100 && done !== total)) return;
         shown = done;

@@ -47,7 +47,7 @@ export function registerSchedule(program: Command): void {
             return runExitCode(report);
           }
           const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log: jobLog });
-          const submitted = await submitScraped(stream.matches, config, jobLog, { progress: false });
+          const submitted = await submitScraped(stream.matches, config, jobLog, { progress: false, checked: stream.checked });
           const { counts } = stream.summary();
           jobLog.info({ found: counts.matches + counts.invalid, ...submitted }, "scrape published");
           return counts.invalid + submitted.invalid + submitted.failed > 0 ? 1 : 0;

@@ -75,7 +75,7 @@ export function registerScrape(program: Command): void {
       let submitted: SubmitCounts | undefined;
       if (settings.submit && !showMatches && !settings.save) {
         // The CronJob's path: each match is published as it is produced (bounded memory).
-        submitted = await submitScraped(stream.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
+        submitted = await submitScraped(stream.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true, checked: stream.checked });
         summary = stream.summary();
       } else if (!settings.submit && settings.format === "ndjson" && !settings.save) {
         await writeNdjson(stream.matches);
