@@ -13,8 +13,8 @@ describe("readSchedule", () => {
     const doc = await parseSchedule(fixtureText("schedule-league-26-27.json"), "mls-next-league-26-27");
     expect(doc.problems).toEqual([]);
     expect(doc.syncedAt).toBe("2026-08-24T11:50:08Z");
-    expect(doc.events.map((e) => e.gameKey)).toEqual(["26030", "26099", "26029", "27001"]);
-    const played = doc.events[1]!;
+    expect([...doc.events].map((e) => e.gameKey)).toEqual(["26030", "26099", "26029", "27001"]);
+    const played = doc.events.get(1);
     expect(played).toMatchObject({ homeClub: "Athletum FC Academy", awayClub: "South Florida Football Academy", homeScore: 3, awayScore: 1, completed: true, competition: "League", location: "Loggers Run Park - Field # 2", homeSquadId: 5946, awaySquadId: 5748, squadAgeGroup: "U14" });
     // Fields absent from an event (penalties here) are simply undefined.
     expect(played.homePenalties).toBeUndefined();
@@ -31,7 +31,7 @@ describe("readSchedule", () => {
 
   it("reports events that are not objects, have no game key or an unparseable start", async () => {
     const doc = await parseSchedule(scheduleDoc([null as unknown as RawEvent, rawEvent({ game_key: "" }), rawEvent({ start_time: "soon" }), rawEvent({ home_score: -1 })]), "k");
-    expect(doc.events).toEqual([]);
+    expect([...doc.events]).toEqual([]);
     expect(doc.problems.map((p) => p.where)).toEqual(["event #0", expect.stringMatching(/^event \d+ \(game \)$/), expect.stringMatching(/^event \d+/), expect.stringMatching(/^event \d+/)]);
     expect(doc.problems[2]!.reason).toMatch(/start_time/);
     expect(doc.problems[3]!.reason).toMatch(/home_score/);
@@ -40,14 +40,14 @@ describe("readSchedule", () => {
   it("ignores unknown extra fields", async () => {
     const doc = await parseSchedule(scheduleDoc([rawEvent({ broadcast: { provider: "x" }, weather: "rain", home_organisation: { id: 1, name: "A", colour: "red" } })]), "k");
     expect(doc.problems).toEqual([]);
-    expect(doc.events[0]!.homeClub).toBe("A");
-    expect(Object.keys(doc.events[0]!)).not.toContain("broadcast");
+    expect(doc.events.get(0).homeClub).toBe("A");
+    expect(Object.keys(doc.events.get(0))).not.toContain("broadcast");
   });
 
   it("accepts the tolerant shapes zod allows: numeric game key, string squad ids, missing zone", async () => {
     const doc = await parseSchedule(scheduleDoc([rawEvent({ game_key: 123, home_squad_id: "5748", local_timezone: undefined })]), "k");
     expect(doc.problems).toEqual([]);
-    expect(doc.events[0]).toMatchObject({ gameKey: "123", homeSquadId: 5748, timezone: undefined });
+    expect(doc.events.get(0)).toMatchObject({ gameKey: "123", homeSquadId: 5748, timezone: undefined });
   });
 
   it("the fast path returns exactly what zod returns whenever it accepts", () => {

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import { PermanentError } from "../../errors.js";
 import { NotJsonError, splitTopLevel } from "../json-stream.js";
+import { EventTable } from "./event-table.js";
 import type { FeedProblem } from "../types.js";
 
 const id = z.union([z.number(), z.string()]);
@@ -64,7 +65,8 @@ export interface AssistEvent {
 export interface ScheduleDocument {
   /** When the feed last observed the data (UTC ISO), if it says. */
   syncedAt: string | undefined;
-  events: AssistEvent[];
+  /** The readable events, in feed order. */
+  events: EventTable;
   problems: FeedProblem[];
 }
 
@@ -188,44 +190,18 @@ export function readEvent(raw: unknown): AssistEvent | string {
   return fastEvent(raw) ?? zodEvent(raw);
 }
 
-/**
- * Clubs, venues, zones, age groups and competitions repeat across a season's events: one copy
- * of each instead of one per event (JSON.parse makes a new string every time) halves what the
- * events take in memory. Returns the function that makes an event share them.
- */
-function sharedStrings(): (e: AssistEvent) => AssistEvent {
-  const seen = new Map<string, string>();
-  const one = <T extends string | undefined>(s: T): T => {
-    if (s === undefined) return s;
-    const hit = seen.get(s);
-    if (hit !== undefined) return hit as T;
-    seen.set(s, s);
-    return s;
-  };
-  return (e) => {
-    e.timezone = one(e.timezone);
-    e.squadAgeGroup = one(e.squadAgeGroup);
-    e.competition = one(e.competition);
-    e.homeClub = one(e.homeClub);
-    e.awayClub = one(e.awayClub);
-    e.location = one(e.location);
-    return e;
-  };
-}
-
 const noEventsList = (what: string) => new PermanentError("source_unreadable", `schedule ${what} has no "events" list: not an assist schedule document`);
 
 /**
  * Reads a schedule document from its text, chunk by chunk, one event at a time (a full season is
- * ~37.5 MB of text for 50,000 events: only the compact `AssistEvent`s are kept). Same verdicts
+ * ~37.5 MB of text for 50,000 events: only an EventTable of them is kept). Same verdicts
  * as JSON.parse + a whole-document read: not JSON -> NotJsonError; no `events` list (a later
  * duplicate key wins, as in JSON.parse) -> source_unreadable; a malformed event is reported and
  * skipped. `what` (the feed key) names the document in errors. A `FeedReader`.
  */
 export async function readSchedule(chunks: AsyncIterable<string> | Iterable<string>, what: string): Promise<ScheduleDocument> {
-  const shared = sharedStrings();
   let syncedAt: string | undefined;
-  let events: AssistEvent[] | undefined;
+  let events: EventTable | undefined;
   let problems: FeedProblem[] = [];
   const top = await splitTopLevel(chunks, {
     member(key, value) {
@@ -234,13 +210,13 @@ export async function readSchedule(chunks: AsyncIterable<string> | Iterable<stri
     },
     arrayStart(key) {
       if (key === "synced_at") syncedAt = undefined;
-      else if (key === "events") [events, problems] = [[], []];
+      else if (key === "events") [events, problems] = [new EventTable(), []];
     },
     element(key, index, raw) {
       if (key !== "events" || !events) return;
       const event = readEvent(raw);
       if (typeof event === "string") problems.push({ where: describeEvent(raw, index), reason: `skipped: ${event}` });
-      else events.push(shared(event));
+      else events.push(event);
     },
   });
   if (top !== "object" || !events) throw noEventsList(what);

@@ -11,7 +11,7 @@ import { compareKickoff } from "../order.js";
 import type { FeedProblem } from "../types.js";
 import { buildSquadIndex, joinBrackets } from "./brackets.js";
 import { createLocalClock } from "./local-time.js";
-import { hasResult, normaliseEvent } from "./normalise.js";
+import { normaliseEvent } from "./normalise.js";
 import type { ScheduleDocument, StandingsDocument } from "./parse.js";
 import { DEFAULT_PLACEHOLDER, detectPlaceholderDates, type PlaceholderOptions } from "./placeholder.js";
 
@@ -55,25 +55,27 @@ export function readAssistFeeds(schedule: ScheduleDocument, standings: Standings
   const dates: string[] = [];
   const times: string[] = [];
   let unbracketed = 0;
-  for (const e of events) {
-    const local = clock(e.startMs, e.timezone);
+  for (let i = 0; i < events.length; i++) {
+    const local = clock(events.startMs(i), events.timezone(i));
     dates.push(local.date);
     times.push(local.time);
     // The join has no bracket exactly when neither squad is in any.
-    if (!(e.homeSquadId !== undefined && index.has(e.homeSquadId)) && !(e.awaySquadId !== undefined && index.has(e.awaySquadId))) unbracketed += 1;
+    const [home, away] = events.squadIds(i);
+    if (!(home !== undefined && index.has(home)) && !(away !== undefined && index.has(away))) unbracketed += 1;
   }
   function* dated() {
-    for (let i = 0; i < events.length; i++) yield { date: dates[i]!, unplayed: !hasResult(events[i]!) };
+    for (let i = 0; i < events.length; i++) yield { date: dates[i]!, unplayed: !events.hasResult(i) };
   }
   const placeholderDates = detectPlaceholderDates(dated(), options.seasonFirstYear, options.placeholder ?? DEFAULT_PLACEHOLDER);
   const seen = new Set<string>();
   const order: number[] = [];
-  events.forEach((e, i) => {
-    if (seen.has(e.gameKey)) return;
-    seen.add(e.gameKey);
+  for (let i = 0; i < events.length; i++) {
+    const key = events.gameKey(i);
+    if (seen.has(key)) continue;
+    seen.add(key);
     order.push(i);
-  });
-  order.sort((a, b) => compareKickoff(dates[a]!, times[a]!, events[a]!.gameKey, dates[b]!, times[b]!, events[b]!.gameKey));
+  }
+  order.sort((a, b) => compareKickoff(dates[a]!, times[a]!, events.gameKey(a), dates[b]!, times[b]!, events.gameKey(b)));
 
   const ctx = {
     league: options.league,
@@ -84,7 +86,7 @@ export function readAssistFeeds(schedule: ScheduleDocument, standings: Standings
   };
   function* candidates(): Generator<PlacedCandidate> {
     for (const i of order) {
-      const e = events[i]!;
+      const e = events.get(i);
       const join = joinBrackets(index, e.homeSquadId, e.awaySquadId);
       yield { match: normaliseEvent(e, join, { date: dates[i]!, time: times[i]! }, ctx), divisions: join.divisions, position: i };
     }
