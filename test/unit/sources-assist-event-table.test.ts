@@ -35,6 +35,9 @@ describe("EventTable", () => {
     for (const e of many) table.push(e);
     expect(table.length).toBe(2500);
     expect([...table]).toEqual(many);
+    expect([...table.trim()]).toEqual(many);
+    table.push({ ...many[0]!, gameKey: "after" });
+    expect(table.get(2500).gameKey).toBe("after");
     expect(table.get(1).homeClub).toBe(table.get(5).homeClub);
   });
 });

@@ -33,7 +33,7 @@ export class EventTable {
   }
 
   push(e: AssistEvent): void {
-    if (this.count === this.done.length) this.grow();
+    if (this.count >= this.done.length) this.grow();
     const i = this.count++;
     this.keys.push(e.gameKey);
     for (let c = 0; c < NUMS.length; c++) this.nums[i * NUMS.length + c] = e[NUMS[c]!] ?? NaN;
@@ -79,6 +79,15 @@ export class EventTable {
   /** Both scores known (`hasResult`). */
   hasResult(i: number): boolean {
     return !Number.isNaN(this.nums[i * NUMS.length + HOME_SCORE]!) && !Number.isNaN(this.nums[i * NUMS.length + AWAY_SCORE]!);
+  }
+
+  /** Gives back the columns' unused room (up to half of them) once every event is in. */
+  trim(): this {
+    const size = Math.max(1, this.count);
+    this.nums = this.nums.slice(0, size * NUMS.length);
+    this.refs = this.refs.slice(0, size * REFS.length);
+    this.done = this.done.slice(0, size);
+    return this;
   }
 
   *[Symbol.iterator](): Generator<AssistEvent> {

@@ -220,7 +220,7 @@ export async function readSchedule(chunks: AsyncIterable<string> | Iterable<stri
     },
   });
   if (top !== "object" || !events) throw noEventsList(what);
-  return { syncedAt, events, problems };
+  return { syncedAt, events: events.trim(), problems };
 }
 
 const bracketSchema = z.object({
