@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { GeneratedFeed } from "../feeds/generate.js";
-import { DEPLOYED_WORKER_NODE_ARGS } from "./deployed.js";
+import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_NODE_ARGS, DEPLOYED_WORKER_NODE_ARGS } from "./deployed.js";
 import { startChild, waitFor, type Child } from "./proc.js";
 import { registerCleanup } from "./services.js";
 import { SEASON_FIRST_YEAR } from "./matches.js";
@@ -95,11 +95,24 @@ export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseU
   return { ...child, metricsUrl, batches };
 }
 
-/** Runs `matchflow scrape` against the feed server, publishing; resolves when it exits. */
+/**
+ * Runs `matchflow scrape` against the feed server, publishing, as the CronJob runs it (its node
+ * flags and confirm window, deploy/k8s/base/scraper/cronjob.yaml; BENCH_SCRAPER_NODE_ARGS
+ * replaces the flags, "" for none); resolves when it exits.
+ */
 export function startScrape(env: { rabbitmqUrl: string; feedUrl: string }): Child {
-  return startChild(process.execPath, [...CLI, "scrape", "--league", "Homegrown", "--season", String(SEASON_FIRST_YEAR), "--quiet"], {
+  const nodeArgs = (process.env.BENCH_SCRAPER_NODE_ARGS ?? DEPLOYED_SCRAPER_NODE_ARGS).split(" ").filter(Boolean);
+  return startChild(process.execPath, [...nodeArgs, ...CLI, "scrape", "--league", "Homegrown", "--season", String(SEASON_FIRST_YEAR), "--quiet"], {
     cwd: ROOT,
-    env: { ...process.env, RABBITMQ_URL: env.rabbitmqUrl, ASSIST_BASE_URL: env.feedUrl, SCRAPE_SOURCE: "assist", LOG_LEVEL: "warn", NODE_ENV: "production" },
+    env: {
+      PUBLISH_CONFIRM_WINDOW: DEPLOYED_SCRAPER_CONFIRM_WINDOW,
+      ...process.env,
+      RABBITMQ_URL: env.rabbitmqUrl,
+      ASSIST_BASE_URL: env.feedUrl,
+      SCRAPE_SOURCE: "assist",
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+    },
   });
 }
 
