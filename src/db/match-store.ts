@@ -92,9 +92,19 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
     async ping(): Promise<void> {
       await db.query("SELECT 1");
     },
-    async warmUp(connections: number): Promise<void> {
-      // Concurrent, so the pool hands each its own connection. An empty batch writes nothing.
-      await Promise.all(Array.from({ length: Math.max(1, connections) }, () => prepareUpsert(db)));
+    async warmUp(connections: number): Promise<number> {
+      // Concurrent, so the pool hands each its own connection. An empty batch writes nothing,
+      // but parsing it takes a lock on matches: an operator's lock (or a database that is down)
+      // must not keep the worker from starting, so each try is short and failures only mean
+      // that the first batch prepares the statement itself.
+      const bounded = db.kind === "postgres" ? { setup: "SET LOCAL lock_timeout = 250" } : undefined;
+      const tries = Array.from({ length: Math.max(1, connections) }, () =>
+        db.transaction((tx) => prepareUpsert(tx), bounded).then(
+          () => 1,
+          () => 0,
+        ),
+      );
+      return (await Promise.all(tries)).reduce<number>((a, b) => a + b, 0);
     },
     close(): Promise<void> {
       closed ??= options.closeDatabase === false ? Promise.resolve() : db.close();

@@ -76,7 +76,8 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
   });
   // Not on the first deliveries' clock: one connection per concurrent batch with the write
   // statement prepared on each, and the decode/validate path compiled by the JIT.
-  await store.warmUp(config.worker.concurrency);
+  const warmed = await store.warmUp(config.worker.concurrency);
+  if (warmed < config.worker.concurrency) log.warn({ warmed, wanted: config.worker.concurrency }, "could not prepare the write statement on every connection (table locked or database busy?): the first batches will");
   warmUpMessagePath(config);
   const worker = new Worker(transport, store, {
     taskName: config.topology.taskName,

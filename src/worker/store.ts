@@ -40,8 +40,9 @@ export interface MatchStore {
   ping(): Promise<void>;
   /**
    * Before the first delivery: opens `connections` connections and prepares the write path's
-   * statements on each (an empty batch), so the first batches do not pay for it.
+   * statements on each (an empty batch), so the first batches do not pay for it. Best effort:
+   * resolves with the number of connections warmed, never rejects.
    */
-  warmUp(connections: number): Promise<void>;
+  warmUp(connections: number): Promise<number>;
   close(): Promise<void>;
 }

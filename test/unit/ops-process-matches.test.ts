@@ -35,8 +35,8 @@ class MemoryStore implements MatchStore {
   ping(): Promise<void> {
     return Promise.resolve();
   }
-  warmUp(): Promise<void> {
-    return Promise.resolve();
+  warmUp(): Promise<number> {
+    return Promise.resolve(0);
   }
   close(): Promise<void> {
     return Promise.resolve();

@@ -34,7 +34,7 @@ function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | Matchfl
       return Promise.resolve(result);
     },
     ping: () => Promise.resolve(),
-    warmUp: () => Promise.resolve(),
+    warmUp: () => Promise.resolve(0),
     close: () => Promise.resolve(),
   };
   return store;
@@ -143,7 +143,7 @@ describe("worker loop", () => {
   it("after the grace period, unfinished work stays unacked and goes back to the queue", async () => {
     let release!: () => void;
     const stuck = new Promise<void>((r) => (release = r));
-    const store: MatchStore = { writeBatch: async (items) => (await stuck, ok(items)), ping: () => Promise.resolve(), warmUp: () => Promise.resolve(), close: () => Promise.resolve() };
+    const store: MatchStore = { writeBatch: async (items) => (await stuck, ok(items)), ping: () => Promise.resolve(), warmUp: () => Promise.resolve(0), close: () => Promise.resolve() };
     const { broker, worker, events } = await runWorker(store, 4);
     await expect.poll(() => broker.stats().unacked).toBe(4);
     await worker.stop(50);
