@@ -18,6 +18,12 @@ export interface QueryOptions {
 
 export interface Queryable {
   query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
+  /**
+   * True when independent queries may be sent at once (a pool: each takes its own connection).
+   * A transaction is one connection, where concurrent queries would only queue (and pg
+   * deprecates that), so it leaves this unset.
+   */
+  readonly concurrent?: boolean;
 }
 
 export interface TransactionOptions {

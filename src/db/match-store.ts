@@ -41,7 +41,7 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
       });
       const sorted = order.map((i) => items[i] as StoreItem);
       // 1. Names, autocommitted (see the top of this file); per-match errors come back in `ids`.
-      const autocommit: Queryable = { query: (sql, params, queryOptions) => db.query(sql, params, queryOptions) };
+      const autocommit: Queryable = { query: (sql, params, queryOptions) => db.query(sql, params, queryOptions), concurrent: db.kind === "postgres" };
       const ids = sorted.length > 0 ? await resolver.resolveBatch(autocommit, sorted.map((it) => it.match)) : [];
       resolver.commitCache(autocommit);
       // 2. Nothing to record: one statement, no transaction block. When the data itself is

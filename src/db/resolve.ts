@@ -201,13 +201,18 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
         fail(i, err);
       }
     });
-    // The kinds of a stage do not depend on each other: resolve them at once (on a pool each
-    // goes its own connection), so a batch full of new names costs two stages of round trips,
+    // The kinds of a stage do not depend on each other: on a pool (`tx.concurrent`) resolve them
+    // at once, each on its own connection, so a batch full of new names costs two stages of round trips,
     // not six kinds one after the other (what made the first second on an empty database slow).
     const ids = new Map<NameKind, Map<string, number>>();
     const resolveAll = async (kinds: readonly NameKind[]) => {
-      const found = await Promise.all(kinds.map((kind) => resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])])));
-      kinds.forEach((kind, i) => ids.set(kind, found[i] as Map<string, number>));
+      const one = (kind: NameKind) => resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])]);
+      if (tx.concurrent) {
+        const found = await Promise.all(kinds.map(one));
+        kinds.forEach((kind, i) => ids.set(kind, found[i] as Map<string, number>));
+      } else {
+        for (const kind of kinds) ids.set(kind, await one(kind));
+      }
     };
     await resolveAll(globalKinds.map(([kind]) => kind));
     const idOf = (kind: NameKind, key: NameKey) => ids.get(kind)?.get(cacheKey(kind, key));
