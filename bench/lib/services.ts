@@ -3,11 +3,12 @@
  * created from scratch and registered for cleanup, so a failed or interrupted run leaves
  * nothing behind (`cleanupAll()` runs in `finally` and on SIGINT/SIGTERM).
  */
+import { readFileSync } from "node:fs";
 import pg from "pg";
 import { migrate } from "../../src/db/migrate.js";
 import { openDatabase } from "../../src/db/open.js";
 import { createVhost, type TestVhost } from "../../test/helpers/rabbit.js";
-import { PG_ADMIN_URL, pgUrlFor, uniqueName } from "../../test/helpers/services.js";
+import { PG_ADMIN_URL, pgUrlFor, RABBIT_API, uniqueName } from "../../test/helpers/services.js";
 import { FLAT_TABLE_SQL } from "./flat-table.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -36,9 +37,35 @@ export function registerCleanup(step: () => Promise<void>): void {
   cleanups.push(step);
 }
 
+interface DeployedPolicy {
+  name: string;
+  pattern: string;
+  "apply-to": string;
+  priority: number;
+  definition: Record<string, unknown>;
+}
+
+/** The broker's policies as deployed (deploy/k8s/base/rabbitmq/definitions.json), e.g. classic queue storage v2 for `matches`. */
+const DEPLOYED_POLICIES = (
+  JSON.parse(readFileSync(new URL("../../deploy/k8s/base/rabbitmq/definitions.json", import.meta.url), "utf8")) as { policies: DeployedPolicy[] }
+).policies;
+
+/** A fresh vhost with the deployment's policies, so every consumer (matchflow, Celery, raw) meets the broker as deployed. */
 export async function benchVhost(prefix: string): Promise<TestVhost> {
   const vhost = await createVhost(prefix);
   registerCleanup(() => vhost.drop());
+  const api = new URL(RABBIT_API);
+  const auth = Buffer.from(`${decodeURIComponent(api.username)}:${decodeURIComponent(api.password)}`).toString("base64");
+  api.username = "";
+  api.password = "";
+  for (const p of DEPLOYED_POLICIES) {
+    const res = await fetch(`${api.toString().replace(/\/$/, "")}/policies/${encodeURIComponent(vhost.name)}/${encodeURIComponent(p.name)}`, {
+      method: "PUT",
+      headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
+      body: JSON.stringify({ pattern: p.pattern, "apply-to": p["apply-to"], priority: p.priority, definition: p.definition }),
+    });
+    if (!res.ok) throw new Error(`cannot set policy ${p.name} on ${vhost.name}: HTTP ${res.status} ${await res.text()}`);
+  }
   return vhost;
 }
 

@@ -64,7 +64,12 @@ describe("deploy/k8s RabbitMQ definitions", () => {
     const res = await api("GET", `/policies/${encodeURIComponent(vhost.name)}`);
     const policies = (await res.json()) as { name: string; pattern: string; definition: Record<string, unknown> }[];
     expect(policies).toEqual([
-      expect.objectContaining({ name: "matches-dead-letter", pattern: `^${names.queue}$`, definition: { "dead-letter-exchange": names.deadLetterExchange, "dead-letter-routing-key": names.deadLetterRoutingKey } }),
+      expect.objectContaining({
+        name: "matches-work-queue",
+        pattern: `^${names.queue}$`,
+        // queue-version 2: classic queue storage v2 halves RabbitMQ's CPU per persistent message here (docs/performance.md).
+        definition: { "dead-letter-exchange": names.deadLetterExchange, "dead-letter-routing-key": names.deadLetterRoutingKey, "queue-version": 2 },
+      }),
     ]);
   });
 

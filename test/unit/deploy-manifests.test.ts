@@ -377,7 +377,9 @@ describe("RabbitMQ", () => {
       [names.exchange, names.queue, names.routingKey],
       [names.deadLetterExchange, names.deadLetterQueue, names.deadLetterRoutingKey],
     ]);
-    expect(defs.policies).toEqual([expect.objectContaining({ pattern: `^${names.queue}$`, definition: { "dead-letter-exchange": names.deadLetterExchange, "dead-letter-routing-key": names.deadLetterRoutingKey } })]);
+    expect(defs.policies).toEqual([
+      expect.objectContaining({ pattern: `^${names.queue}$`, definition: { "dead-letter-exchange": names.deadLetterExchange, "dead-letter-routing-key": names.deadLetterRoutingKey, "queue-version": 2 } }),
+    ]);
   });
 });
 
