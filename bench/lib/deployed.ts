@@ -1,5 +1,5 @@
 /** The worker's node flags in the Kubernetes deployment (NODE_OPTIONS in deploy/k8s/base/worker/deployment.yaml); a unit test keeps the two equal. */
-export const DEPLOYED_WORKER_NODE_ARGS = "--max-old-space-size=96 --max-semi-space-size=16";
+export const DEPLOYED_WORKER_NODE_ARGS = "--max-old-space-size=96";
 
 /**
  * The scraper's node flags and confirm window in the CronJob (deploy/k8s/base/scraper/cronjob.yaml;
