@@ -4,7 +4,7 @@
  * races between a writer and a deleter need two connections, so PostgreSQL only.
  */
 import { describe, expect, it } from "vitest";
-import type { Database } from "../../src/db/database.js";
+import type { Database, Queryable } from "../../src/db/database.js";
 import { isMatchflowError } from "../../src/errors.js";
 import { createNameResolver, resolveInTransaction, type ResolvedIds } from "../../src/db/resolve.js";
 import { upsertMatches, type UpsertItem, type UpsertResult } from "../../src/db/upsert.js";
@@ -121,6 +121,24 @@ describe.each(BACKENDS)("match references on %s", (kind) => {
   });
 });
 
+/**
+ * Runs `work` in a transaction on `db` and keeps it open (locks held) until `release()`.
+ * Resolves once `work` is done (its locks taken), so the caller can race another session against it.
+ */
+async function holdOpen(db: Database, work: (tx: Queryable) => Promise<unknown>): Promise<{ release: () => void; committed: Promise<void> }> {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  let opened!: () => void;
+  const isOpen = new Promise<void>((r) => (opened = r));
+  const committed = db.transaction(async (tx) => {
+    await work(tx);
+    opened();
+    await held;
+  });
+  await Promise.race([isOpen, committed]);
+  return { release, committed };
+}
+
 describe("match references under concurrency (postgres)", () => {
   const backend = useBackend("postgres");
 
@@ -131,23 +149,14 @@ describe("match references under concurrency (postgres)", () => {
     const newTeam = rows[0]!.id;
     const other = await openAnother!();
 
-    let releaseWriter!: () => void;
-    const writerHolds = new Promise<void>((r) => (releaseWriter = r));
-    let writerWrote!: () => void;
-    const wrote = new Promise<void>((r) => (writerWrote = r));
-    const writer = db.transaction(async (tx) => {
-      await upsertMatches(tx, [item("ref-race")], [{ ...ids!, homeTeamId: newTeam }]);
-      writerWrote();
-      await writerHolds;
-    });
-    await wrote;
+    const writer = await holdOpen(db, (tx) => upsertMatches(tx, [item("ref-race")], [{ ...ids!, homeTeamId: newTeam }]));
     let deleteSettled = false;
     const deleter = sqlError(() => other.query("DELETE FROM teams WHERE id = $1", [newTeam])).finally(() => (deleteSettled = true));
     // The deleter is blocked on the writer's lock: prove it by finding the wait in pg_locks.
     await untilSomeoneWaitsOnMatches(db);
     expect(deleteSettled).toBe(false);
-    releaseWriter();
-    await writer;
+    writer.release();
+    await writer.committed;
     expect((await deleter).message).toMatch(/still referenced by matches.home_team_id/);
     expect(Number((await db.query<{ n: string }>("SELECT count(*) AS n FROM teams WHERE id = $1", [newTeam])).rows[0]?.n)).toBe(1);
   });
@@ -159,20 +168,11 @@ describe("match references under concurrency (postgres)", () => {
     const doomed = rows[0]!.id;
     const other = await openAnother!();
 
-    let releaseDeleter!: () => void;
-    const deleterHolds = new Promise<void>((r) => (releaseDeleter = r));
-    let deleted!: () => void;
-    const didDelete = new Promise<void>((r) => (deleted = r));
-    const deleter = other.transaction(async (tx) => {
-      await tx.query("DELETE FROM teams WHERE id = $1", [doomed]);
-      deleted();
-      await deleterHolds;
-    });
-    await didDelete;
+    const deleter = await holdOpen(other, (tx) => tx.query("DELETE FROM teams WHERE id = $1", [doomed]));
     const writer = db.transaction((tx) => upsertMatches(tx, [item("ref-race2")], [{ ...ids!, awayTeamId: doomed }]));
     await untilSomeoneWaitsOnMatches(other);
-    releaseDeleter();
-    await deleter;
+    deleter.release();
+    await deleter.committed;
     const [result] = await writer;
     expect((result as Error).message).toMatch(/ref-race2 refers to team id/);
   });
