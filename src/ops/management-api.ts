@@ -14,11 +14,18 @@ export interface ManagementTarget {
   vhost: string;
 }
 
-/** The queue facts we read; rates are messages per second over the API's sample window. */
+/**
+ * The queue facts we read; rates are messages per second over the API's sample window.
+ *
+ * Every figure is a broker-side sample (`collect_statistics_interval`, 5 s by default), and the
+ * pieces are sampled independently: the queue's counts, its publish statistics and its delivery
+ * statistics each come from their own collector, so one can already show an event that another
+ * does not yet (under load we saw counts of 6 ready / 1 unacked with no delivery statistics). Until the API has sampled a figure it is `null` (unknown), never 0.
+ */
 export interface ManagementQueue {
-  ready: number;
-  unacked: number;
-  consumers: number;
+  ready: number | null;
+  unacked: number | null;
+  consumers: number | null;
   publishRate: number | null;
   deliverRate: number | null;
 }
@@ -53,8 +60,8 @@ export function managementTarget(managementUrl: string, amqpUrl: string): Manage
   };
 }
 
-function numberOr(value: unknown, fallback: number): number {
-  return typeof value === "number" && Number.isFinite(value) ? value : fallback;
+function countOf(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
 }
 
 function rateOf(stats: unknown, key: string): number | null {
@@ -65,19 +72,24 @@ function rateOf(stats: unknown, key: string): number | null {
   return typeof rate === "number" && Number.isFinite(rate) ? rate : null;
 }
 
-/** Pure: the API's queue object -> our row. A queue with no traffic yet has no `message_stats`. */
+/**
+ * Pure: the API's queue object -> our row. A queue the API has not sampled yet (just declared,
+ * or a broker that just started) comes without counts: they stay unknown (`null`) rather than
+ * reading as an empty, unconsumed queue.
+ */
 export function parseManagementQueue(body: unknown): ManagementQueue {
   const q = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const ready = countOf(q.messages_ready);
   const stats = q.message_stats;
-  const publish = rateOf(stats, "publish_details");
-  const deliver = rateOf(stats, "deliver_get_details");
+  // A sampled queue that has seen no traffic since the broker started has no `message_stats`:
+  // its rates are 0/s. Before the first sample nothing is known, rates included.
+  const idle = ready !== null && stats === undefined ? 0 : null;
   return {
-    ready: numberOr(q.messages_ready, 0),
-    unacked: numberOr(q.messages_unacknowledged, 0),
-    consumers: numberOr(q.consumers, 0),
-    // A queue that has seen no publish since the broker started reports no rate: that is 0/s.
-    publishRate: publish ?? (stats === undefined ? 0 : null),
-    deliverRate: deliver ?? (stats === undefined ? 0 : null),
+    ready,
+    unacked: countOf(q.messages_unacknowledged),
+    consumers: countOf(q.consumers),
+    publishRate: rateOf(stats, "publish_details") ?? idle,
+    deliverRate: rateOf(stats, "deliver_get_details") ?? idle,
   };
 }
 

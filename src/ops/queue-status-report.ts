@@ -15,18 +15,25 @@ export interface QueueRef {
 
 export interface QueueRow extends QueueRef {
   exists: boolean;
-  /** Messages waiting to be delivered. */
+  /**
+   * Messages waiting to be delivered. Over AMQP: exact, at the time of asking. From the
+   * management API: the broker's last sample (every few seconds), unknown (null) before the first.
+   */
   ready: number | null;
-  /** Delivered, not yet acknowledged. Unknown (null) over AMQP. */
+  /** Delivered, not yet acknowledged. Unknown (null) over AMQP, and before the API's first sample. */
   unacked: number | null;
   consumers: number | null;
-  /** Messages per second; only from the management API. */
+  /** Messages per second; only from the management API, unknown (null) until it has sampled them. */
   publishRate: number | null;
   deliverRate: number | null;
 }
 
 export interface QueueStatusReport {
-  /** Where the figures came from. */
+  /**
+   * Where the figures came from. "management": the broker's statistics samples, taken every few
+   * seconds (`collect_statistics_interval`) and each piece on its own timer, so they can trail
+   * the queue and each other by that much. "amqp": passive declares, exact when asked.
+   */
   source: "management" | "amqp";
   /** `host:port vhost v`: never credentials. */
   broker: string;
@@ -47,6 +54,17 @@ export function queuesToReport(names: TopologyNames): QueueRef[] {
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * A note naming the existing queues the management API has not sampled yet (just declared, or a
+ * broker that just started): their figures are unknown, not zero. Undefined when there are none.
+ */
+export function unsampledNote(rows: readonly QueueRow[]): string | undefined {
+  const unsampled = rows.filter((r) => r.exists && (r.ready === null || r.unacked === null || r.consumers === null)).map((r) => r.name);
+  if (unsampled.length === 0) return undefined;
+  const what = unsampled.length === 1 ? `queue ${unsampled[0]}` : `queues ${unsampled.join(", ")}`;
+  return `the management API has not sampled ${what} yet (it does every few seconds): unknown figures show as ?; run again shortly, or without RABBITMQ_MANAGEMENT_URL for exact ready and consumer counts over AMQP`;
 }
 
 /**
@@ -106,7 +124,8 @@ export function formatQueueStatus(report: QueueStatusReport): string {
     cell(q.consumers, q.exists),
     ...(withRates ? [rate(q.publishRate, q.exists), rate(q.deliverRate, q.exists)] : []),
   ]);
-  const lines = [`broker ${report.broker} (figures from ${report.source === "management" ? "the management API" : "AMQP; unacked unknown"})`, ...table(header, rows)];
+  const from = report.source === "management" ? "the management API, sampled every few seconds: they can trail the queues by that much" : "AMQP; unacked unknown";
+  const lines = [`broker ${report.broker} (figures from ${from})`, ...table(header, rows)];
   for (const note of report.notes) lines.push(`note: ${note}`);
   for (const warning of report.warnings) lines.push(`warning: ${warning}`);
   return `${lines.join("\n")}\n`;

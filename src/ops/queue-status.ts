@@ -1,7 +1,8 @@
 /**
  * Gathers `queue status`: from the management API when it is configured and answers (counts,
- * unacked, consumers, rates), otherwise over AMQP with passive declares (ready and consumers
- * only). A missing queue is a row with `exists: false`, never an error.
+ * unacked, consumers, rates; the broker's samples, a few seconds old at most), otherwise over
+ * AMQP with passive declares (ready and consumers only, exact). A missing queue is a row with
+ * `exists: false`, never an error; a queue the API has not sampled yet has unknown figures and a note.
  */
 import type { Channel } from "amqplib";
 import { describeBroker } from "../broker/connection.js";
@@ -10,7 +11,7 @@ import { errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { closeQuietly, isNotFound, quietChannel, withBroker, type ChannelSource } from "./broker-session.js";
 import { fetchManagementQueue, managementTarget } from "./management-api.js";
-import { queuesToReport, statusWarnings, type QueueRef, type QueueRow, type QueueStatusReport } from "./queue-status-report.js";
+import { queuesToReport, statusWarnings, unsampledNote, type QueueRef, type QueueRow, type QueueStatusReport } from "./queue-status-report.js";
 
 export interface QueueStatusOptions {
   names: TopologyNames;
@@ -66,6 +67,8 @@ export async function queueStatus(options: QueueStatusOptions): Promise<QueueSta
   if (options.managementUrl) {
     try {
       const queues = await statusFromManagement(options.managementUrl, options.amqpUrl, refs, options.managementTimeoutMs);
+      const unsampled = unsampledNote(queues);
+      if (unsampled !== undefined) notes.push(unsampled);
       return { source: "management", broker, queues, warnings: statusWarnings(queues), notes };
     } catch (err) {
       if (!isMatchflowError(err) || err.code !== "management_unavailable") throw err;

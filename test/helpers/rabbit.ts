@@ -10,8 +10,22 @@ export interface TestVhost {
   url: string;
   /** management API base URL, for RABBITMQ_MANAGEMENT_URL. */
   managementUrl: string;
-  /** Queue facts from the management API (ready, unacked, consumers). */
-  queue(name: string): Promise<{ messages: number; messages_ready: number; messages_unacknowledged: number; consumers: number; arguments: Record<string, unknown> } | undefined>;
+  /**
+   * Queue facts from the management API (ready, unacked, consumers, message statistics): the
+   * broker's samples, every few seconds, counts and message statistics each on their own timer;
+   * absent before the first sample.
+   */
+  queue(name: string): Promise<
+    | {
+        messages: number;
+        messages_ready: number;
+        messages_unacknowledged: number;
+        consumers: number;
+        arguments: Record<string, unknown>;
+        message_stats?: { publish?: number; deliver_get?: number };
+      }
+    | undefined
+  >;
   drop(): Promise<void>;
 }
 

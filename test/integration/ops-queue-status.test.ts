@@ -3,8 +3,8 @@
  * management API, the stranded-messages and dead-letter warnings, missing queues, the JSON
  * shape and exit codes of the CLI.
  */
-import { connect, type Channel, type ChannelModel } from "amqplib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, type ChannelModel } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { declareTopology, topologyNames } from "../../src/broker/topology.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
@@ -55,9 +55,19 @@ afterAll(async () => {
   await empty?.drop();
 });
 
-describe("queue status", () => {
-  let consumer: Channel | undefined;
+/**
+ * Attaches a consumer (prefetch 1) and resolves once it holds one message unacked. The consumer
+ * closes when the calling test ends, pass or fail, which puts the message back (the broker
+ * requeues before it confirms the close): no later test ever counts 6 ready instead of 7.
+ */
+async function holdOneMessage(): Promise<void> {
+  const ch = await amqp.createChannel();
+  onTestFinished(() => ch.close());
+  await ch.prefetch(1);
+  await new Promise<void>((resolve) => void ch.consume(names.queue, () => resolve(), { noAck: false }));
+}
 
+describe("queue status", () => {
   it("over AMQP: counts waiting messages and warns when nobody consumes them", async () => {
     await publishWork(7);
     const report = await queueStatus({ names, amqpUrl: vhost.url, log: silentLogger });
@@ -68,32 +78,32 @@ describe("queue status", () => {
   });
 
   it("no stranded warning once a consumer is attached", async () => {
-    consumer = await amqp.createChannel();
-    await consumer.prefetch(1);
-    const delivered = new Promise<void>((resolve) => void consumer?.consume(names.queue, () => resolve(), { noAck: false }));
-    await delivered;
+    await holdOneMessage();
     const report = await queueStatus({ names, amqpUrl: vhost.url, log: silentLogger });
     expect(work(report)).toMatchObject({ ready: 6, consumers: 1 });
     expect(report.warnings).toEqual([]);
   });
 
   it("from the management API: unacked counts and rates too", async () => {
-    let report: QueueStatusReport | undefined;
-    // Management statistics are sampled every few seconds: wait until they show our state.
+    await holdOneMessage();
+    // The management API shows the broker's statistics samples, taken every few seconds, and the
+    // queue's counts, its publish statistics and its delivery statistics are each sampled on
+    // their own timer: the counts can read 6/1/1 while no delivery has been sampled yet (no
+    // deliver rate). Wait until the API has sampled all three, then read them through queueStatus.
     await until(
       async () => {
-        report = await queueStatus({ names, amqpUrl: vhost.url, managementUrl: vhost.managementUrl, log: silentLogger });
-        const w = work(report);
-        return w.ready === 6 && w.unacked === 1 && w.consumers === 1;
+        const q = await vhost.queue(names.queue);
+        return q?.messages_ready === 6 && q.messages_unacknowledged === 1 && q.consumers === 1 && q.message_stats?.publish === 7 && (q.message_stats.deliver_get ?? 0) >= 1;
       },
       60_000,
-      "management figures",
+      "management samples of the work queue's counts, publishes and deliveries",
     );
-    expect(report?.source).toBe("management");
-    expect(work(report as QueueStatusReport).publishRate).toEqual(expect.any(Number));
-    expect(work(report as QueueStatusReport).deliverRate).toEqual(expect.any(Number));
-    expect(report?.queues.every((q) => q.exists)).toBe(true);
-    await consumer?.close();
+    const report = await queueStatus({ names, amqpUrl: vhost.url, managementUrl: vhost.managementUrl, log: silentLogger });
+    expect(report.source).toBe("management");
+    expect(work(report)).toMatchObject({ exists: true, ready: 6, unacked: 1, consumers: 1 });
+    expect(work(report).publishRate).toEqual(expect.any(Number));
+    expect(work(report).deliverRate).toEqual(expect.any(Number));
+    expect(report.queues.every((q) => q.exists)).toBe(true);
   });
 
   it("warns when the dead-letter queue is not empty", async () => {

@@ -40,4 +40,15 @@ describe("parseManagementQueue", () => {
     expect(parseManagementQueue({ messages_ready: 0, consumers: 0 })).toMatchObject({ publishRate: 0, deliverRate: 0 });
     expect(parseManagementQueue({ message_stats: { publish: 4 } })).toMatchObject({ publishRate: null, deliverRate: null });
   });
+
+  it("a queue the API has not sampled yet has unknown figures, not an empty unconsumed queue", () => {
+    // What RabbitMQ 3.10 answers for a queue declared (and published to) moments ago.
+    const fresh = { name: "matches", durable: true, arguments: {}, consumer_details: [], deliveries: [], incoming: [], type: "classic", vhost: "/" };
+    expect(parseManagementQueue(fresh)).toEqual({ ready: null, unacked: null, consumers: null, publishRate: null, deliverRate: null });
+  });
+
+  it("publish and delivery statistics are sampled apart: one can be there without the other", () => {
+    const counts = { messages_ready: 6, messages_unacknowledged: 1, consumers: 1 };
+    expect(parseManagementQueue({ ...counts, message_stats: { publish: 7, publish_details: { rate: 0 } } })).toEqual({ ready: 6, unacked: 1, consumers: 1, publishRate: 0, deliverRate: null });
+  });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { topologyNames } from "../../src/broker/topology-names.js";
 import { loadConfig } from "../../src/config.js";
-import { formatQueueStatus, queuesToReport, statusWarnings, type QueueRow } from "../../src/ops/queue-status-report.js";
+import { formatQueueStatus, queuesToReport, statusWarnings, unsampledNote, type QueueRow } from "../../src/ops/queue-status-report.js";
 
 function row(partial: Partial<QueueRow> & Pick<QueueRow, "name" | "role">): QueueRow {
   return { exists: true, ready: 0, unacked: 0, consumers: 0, publishRate: null, deliverRate: null, ...partial };
@@ -65,5 +65,23 @@ describe("formatQueueStatus", () => {
     const mgmt = formatQueueStatus({ source: "management", broker: "b", queues: [row({ name: "matches", role: "work", ready: 1, consumers: 1, publishRate: 12.34, deliverRate: 0 })], warnings: [], notes: [] });
     expect(mgmt).toMatch(/publish\s+deliver/);
     expect(mgmt).toMatch(/12\.3\/s\s+0\/s/);
+    expect(mgmt.split("\n")[0]).toBe("broker b (figures from the management API, sampled every few seconds: they can trail the queues by that much)");
+  });
+
+  it("shows figures the management API has not sampled yet as unknown", () => {
+    const queues = [row({ name: "matches", role: "work", ready: null, unacked: null, consumers: null })];
+    const text = formatQueueStatus({ source: "management", broker: "b", queues, warnings: statusWarnings(queues), notes: [] });
+    expect(text).toMatch(/^matches\s+work\s+\?\s+\?\s+\?\s+-\s+-$/m);
+    expect(statusWarnings(queues)).toEqual([]);
+  });
+});
+
+describe("unsampledNote", () => {
+  it("names the existing queues without sampled counts, and nothing when all are sampled", () => {
+    const unknown = { ready: null, unacked: null, consumers: null };
+    expect(unsampledNote([row({ name: "matches", role: "work" }), row({ name: "matches.retry.60000ms", role: "retry", exists: false, ...unknown })])).toBeUndefined();
+    expect(unsampledNote([row({ name: "matches", role: "work", ...unknown }), row({ name: "matches.dead_letter", role: "dead_letter", ...unknown })])).toMatch(
+      /^the management API has not sampled queues matches, matches\.dead_letter yet .*unknown figures show as \?/,
+    );
   });
 });
