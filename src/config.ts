@@ -101,6 +101,7 @@ const envSchema = z.object({
   QUEUE_TYPE: z.enum(["classic", "quorum"], { message: "must be classic or quorum" }).default("classic"),
   CELERY_PROTOCOL: z.enum(["1", "2"], { message: "must be 1 or 2" }).default("2"),
   PUBLISH_CONFIRM_WINDOW: int(1000, 1, 100_000),
+  PUBLISH_ARGSREPR_MAX: int(160, 16, 65_536),
   MAX_MESSAGE_BYTES: int(1_048_576, 1024, 134_217_728),
   DB_LOCK_TIMEOUT: duration("10s"),
   DB_STATEMENT_TIMEOUT: duration("60s"),
@@ -146,6 +147,12 @@ export interface Config {
   publish: {
     protocol: 1 | 2;
     confirmWindow: number;
+    /**
+     * Budget of the `argsrepr` header (Celery's saferepr cut; Celery's own is 1,024). Display only
+     * (Flower, worker logs), and every byte of it is parsed and stored by RabbitMQ: a match's full
+     * repr (~500 characters) cost the broker ~25 us per published message here.
+     */
+    argsreprMax: number;
   };
   maxMessageBytes: number;
   /** Per-transaction bounds on the worker's writes, so a stuck lock becomes a transient, retried failure. */
@@ -234,7 +241,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       fanoutExchange: e.FANOUT_EXCHANGE,
       queueType: e.QUEUE_TYPE,
     },
-    publish: { protocol: e.CELERY_PROTOCOL === "1" ? 1 : 2, confirmWindow: e.PUBLISH_CONFIRM_WINDOW },
+    publish: { protocol: e.CELERY_PROTOCOL === "1" ? 1 : 2, confirmWindow: e.PUBLISH_CONFIRM_WINDOW, argsreprMax: e.PUBLISH_ARGSREPR_MAX },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     db: { lockTimeoutMs: e.DB_LOCK_TIMEOUT, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT },
     retry: { max: e.RETRY_MAX, baseDelayMs: e.RETRY_BASE_DELAY, maxDelayMs: e.RETRY_MAX_DELAY },

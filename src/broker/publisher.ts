@@ -246,6 +246,7 @@ export class MatchQueueClient {
       replyTo: this.clientId,
       ignoreResult: true,
       origin: this.origin,
+      argsreprMaxChars: this.options.publish.argsreprMax,
     });
     const externalMatchId = result.match.external_match_id;
     if (msg.content.length > this.options.maxMessageBytes) {

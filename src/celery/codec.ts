@@ -60,6 +60,8 @@ export interface TaskInput {
   ignoreResult?: boolean;
   /** `gen<pid>@<host>` for Celery; ours says who we are. */
   origin?: string;
+  /** Budget of the argsrepr header (saferepr's cut). @default REPR_MAX_CHARS, Celery's */
+  argsreprMaxChars?: number;
 }
 
 export interface EncodeOptions {
@@ -104,7 +106,7 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
     timelimit: [null, null],
     root_id: task.rootId || taskId,
     parent_id: task.parentId ?? null,
-    argsrepr: celerySaferepr(task.args, REPR_MAX_CHARS),
+    argsrepr: celerySaferepr(task.args, task.argsreprMaxChars ?? REPR_MAX_CHARS),
     kwargsrepr: celerySaferepr(kwargs, REPR_MAX_CHARS),
     origin: task.origin ?? `gen${process.pid}@matchflow`,
     ignore_result: task.ignoreResult ?? false,

@@ -67,13 +67,23 @@ export function pythonJsonDumps(value: unknown): string {
     case "bigint":
       return v.toString();
     case "object": {
-      if (Array.isArray(v)) return `[${v.map((item) => pythonJsonDumps(item)).join(", ")}]`;
-      const parts: string[] = [];
-      for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
-        if (item === undefined || typeof item === "function") continue;
-        parts.push(`${pythonJsonString(key)}: ${pythonJsonDumps(item)}`);
+      // One pass of appends, no entries/map/join arrays: this renders every message the
+      // publisher sends, and those arrays were a third of a scrape's garbage.
+      if (Array.isArray(v)) {
+        let out = "[";
+        for (let i = 0; i < v.length; i++) out += (i === 0 ? "" : ", ") + pythonJsonDumps(v[i]);
+        return `${out}]`;
       }
-      return `{${parts.join(", ")}}`;
+      const record = v as Record<string, unknown>;
+      let out = "{";
+      let first = true;
+      for (const key in record) {
+        const item = record[key];
+        if (!Object.hasOwn(record, key) || item === undefined || typeof item === "function") continue;
+        out += (first ? "" : ", ") + pythonJsonString(key) + ": " + pythonJsonDumps(item);
+        first = false;
+      }
+      return `${out}}`;
     }
     default:
       return "null";
@@ -81,22 +91,11 @@ export function pythonJsonDumps(value: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Celery's saferepr (celery/utils/saferepr.py, 5.2): a streaming, truncating repr. Ported token
-// by token, because its truncation is not a plain cut: every token is truncated against the
-// remaining budget, ", ..." is appended when the budget runs out, then the open brackets close.
-
-type Token =
-  | { kind: "literal"; value: string; truncatable: boolean }
-  | { kind: "key"; value: string }
-  | { kind: "quoted"; value: string }
-  | { kind: "text"; value: string };
-
-const SEP: Token = { kind: "literal", value: ", ", truncatable: true };
-const KVSEP: Token = { kind: "literal", value: ": ", truncatable: true };
-
-interface StreamState {
-  draining: boolean;
-}
+// Celery's saferepr (celery/utils/saferepr.py, 5.2): a streaming, truncating repr. Its truncation
+// is not a plain cut: every token (bracket, separator, key, value) is truncated against the
+// remaining budget; the token that finds the budget spent is dropped and ", ..." written instead;
+// then only the closing brackets of the containers already open follow. Ported as a recursive
+// walk over the same token order (a generator per container cost more than the rest of encoding).
 
 function scalarText(v: unknown): string | undefined {
   if (v === null || v === undefined) return "None";
@@ -106,108 +105,143 @@ function scalarText(v: unknown): string | undefined {
   return undefined;
 }
 
-function* reprStream(value: unknown, level: number, maxLevels: number, state: StreamState): Generator<Token> {
-  const v = toJsonShape(value);
-  if (typeof v === "string") {
-    if (!state.draining) yield { kind: "quoted", value: v };
-    return;
-  }
-  const scalar = scalarText(v);
-  if (scalar !== undefined || typeof v !== "object" || v === null) {
-    if (!state.draining) yield { kind: "text", value: scalar ?? String(v) };
-    return;
-  }
-  // Once the budget is spent Python skips unexpanded containers and emits only closing brackets.
-  if (state.draining) return;
-  const isList = Array.isArray(v);
-  const [open, close] = isList ? ["[", "]"] : ["{", "}"];
-  if (maxLevels && level >= maxLevels) {
-    yield { kind: "text", value: `${open}...${close}` };
-    return;
-  }
-  yield { kind: "literal", value: open, truncatable: false };
-  if (isList) {
-    const items = v as unknown[];
-    for (let i = 0; i < items.length; i++) {
-      yield* reprStream(items[i], level + 1, maxLevels, state);
-      if (i < items.length - 1) yield SEP;
-    }
-  } else {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, item]) => item !== undefined);
-    for (let i = 0; i < entries.length; i++) {
-      const [key, item] = entries[i] as [string, unknown];
-      if (!state.draining) yield { kind: "key", value: key };
-      yield KVSEP;
-      yield* reprStream(item, level + 1, maxLevels, state);
-      if (i < entries.length - 1) yield SEP;
-    }
-  }
-  yield { kind: "literal", value: close, truncatable: false };
-}
+const HIGH_SURROGATE = /[\uD800-\uDBFF]/;
 
 /** Python `len` counts code points, not UTF-16 units. */
-function codePoints(s: string): string[] {
-  return Array.from(s);
+function pythonLength(s: string): number {
+  return HIGH_SURROGATE.test(s) ? Array.from(s).length : s.length;
 }
 
 /** celery.utils.text.truncate: cut at maxlen, back to the last space, append "...". */
-function truncate(s: string, maxLen: number | undefined): string {
-  if (!maxLen) return s;
-  const chars = codePoints(s);
+function truncate(s: string, maxLen: number): string {
+  if (!maxLen || s.length < maxLen) return s;
+  const chars = Array.from(s);
   if (chars.length < maxLen) return s;
   const cut = chars.slice(0, maxLen).join("");
   const space = cut.lastIndexOf(" ");
   return `${space >= 0 ? cut.slice(0, space) : cut}...`;
 }
 
-/** The same rendering without any budget: what saferepr yields when nothing gets truncated. */
-function plainRepr(value: unknown, level: number, maxLevels: number): string {
+interface Cut {
+  out: string;
+  budget: number;
+  /** The budget ran out: from here on only closing brackets are written. */
+  spent: boolean;
+}
+
+/** May the next token be written? When the budget is gone: writes ", ...", and the token is dropped. */
+function room(cut: Cut): boolean {
+  if (cut.spent) return false;
+  if (cut.budget > 0) return true;
+  cut.out += ", ...";
+  cut.spent = true;
+  return false;
+}
+
+function put(cut: Cut, text: string): void {
+  cut.out += text;
+  cut.budget -= pythonLength(text);
+}
+
+/** A key is rendered by a saferepr of its own, against what is left of the budget. */
+function keyText(key: string, budget: number): string {
+  const plain = quotedRepr(key);
+  return plain.length < budget ? plain : quotedRepr(truncate(key, budget));
+}
+
+function cutRepr(value: unknown, level: number, maxLevels: number, cut: Cut): void {
+  // Once spent, Celery skips values and containers not yet opened.
+  if (cut.spent) return;
   const v = toJsonShape(value);
-  if (typeof v === "string") return `'${v.replace(/'/g, "\\'")}'`;
+  if (typeof v === "string") {
+    if (room(cut)) put(cut, quotedRepr(truncate(v, cut.budget)));
+    return;
+  }
+  const scalar = scalarText(v);
+  if (scalar !== undefined || typeof v !== "object" || v === null) {
+    if (room(cut)) put(cut, truncate(scalar ?? String(v), cut.budget));
+    return;
+  }
+  const isList = Array.isArray(v);
+  if (maxLevels && level >= maxLevels) {
+    if (room(cut)) put(cut, truncate(isList ? "[...]" : "{...}", cut.budget));
+    return;
+  }
+  if (room(cut)) put(cut, isList ? "[" : "{");
+  if (isList) {
+    for (let i = 0; i < v.length && !cut.spent; i++) {
+      if (i > 0 && room(cut)) put(cut, ", ");
+      cutRepr(v[i], level + 1, maxLevels, cut);
+    }
+  } else {
+    const record = v as Record<string, unknown>;
+    let first = true;
+    for (const key in record) {
+      const item = record[key];
+      if (!Object.hasOwn(record, key) || item === undefined) continue;
+      if (cut.spent) break;
+      if (!first && room(cut)) put(cut, ", ");
+      first = false;
+      if (room(cut)) put(cut, keyText(key, cut.budget));
+      if (room(cut)) put(cut, ": ");
+      cutRepr(item, level + 1, maxLevels, cut);
+    }
+  }
+  // A closing bracket is written even past the budget, unless it is the token that found it spent.
+  const close = isList ? "]" : "}";
+  if (cut.spent) cut.out += close;
+  else if (room(cut)) put(cut, close);
+}
+
+/** A string as saferepr quotes it: single quotes, only `'` escaped (it is not Python's repr). */
+function quotedRepr(s: string): string {
+  return s.includes("'") ? `'${s.replace(/'/g, "\\'")}'` : `'${s}'`;
+}
+
+/**
+ * The same rendering without any budget: what saferepr yields when nothing gets truncated (one
+ * pass of appends, as pythonJsonDumps). Gives up (undefined) as soon as the text reaches `limit`
+ * characters: saferepr will cut it anyway, and a short budget then costs a short walk.
+ */
+function plainRepr(value: unknown, level: number, maxLevels: number, limit: number): string | undefined {
+  const v = toJsonShape(value);
+  if (typeof v === "string") return quotedRepr(v);
   const scalar = scalarText(v);
   if (scalar !== undefined || typeof v !== "object" || v === null) return scalar ?? String(v);
   const isList = Array.isArray(v);
-  const [open, close] = isList ? ["[", "]"] : ["{", "}"];
-  if (maxLevels && level >= maxLevels) return `${open}...${close}`;
-  if (isList) return `[${(v as unknown[]).map((item) => plainRepr(item, level + 1, maxLevels)).join(", ")}]`;
-  const parts: string[] = [];
-  for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
-    if (item !== undefined) parts.push(`${plainRepr(key, 0, maxLevels)}: ${plainRepr(item, level + 1, maxLevels)}`);
+  if (maxLevels && level >= maxLevels) return isList ? "[...]" : "{...}";
+  if (isList) {
+    let out = "[";
+    for (let i = 0; i < v.length; i++) {
+      const item = plainRepr(v[i], level + 1, maxLevels, limit);
+      if (item === undefined) return undefined;
+      out += (i === 0 ? "" : ", ") + item;
+      if (out.length >= limit) return undefined;
+    }
+    return `${out}]`;
   }
-  return `{${parts.join(", ")}}`;
+  const record = v as Record<string, unknown>;
+  let out = "{";
+  let first = true;
+  for (const key in record) {
+    const item = record[key];
+    if (!Object.hasOwn(record, key) || item === undefined) continue;
+    const text = plainRepr(item, level + 1, maxLevels, limit);
+    if (text === undefined) return undefined;
+    out += (first ? "" : ", ") + quotedRepr(key) + ": " + text;
+    first = false;
+    if (out.length >= limit) return undefined;
+  }
+  return `${out}}`;
 }
 
 /** Celery's `saferepr(value, maxlen, maxlevels=3)`, as used for the argsrepr/kwargsrepr headers. */
 export function celerySaferepr(value: unknown, maxLen?: number, maxLevels = 3): string {
   // Fast path: when the whole rendering is shorter than the budget, no token is ever cut
   // (each token is shorter than what remains), so saferepr equals the plain rendering.
-  const plain = plainRepr(value, 0, maxLevels);
-  if (maxLen === undefined || plain.length < maxLen) return plain;
-  const state: StreamState = { draining: false };
-  const stream = reprStream(value, 0, maxLevels, state);
-  let budget = maxLen;
-  let out = "";
-  // Iterated by hand: a for-of `break` would close the generator, and the closing brackets
-  // still have to be drained from it afterwards.
-  for (let step = stream.next(); !step.done; step = stream.next()) {
-    const token = step.value;
-    if (budget !== undefined && budget <= 0) {
-      out += ", ...";
-      state.draining = true;
-      break;
-    }
-    let text: string;
-    if (token.kind === "literal") text = token.value;
-    else if (token.kind === "key") text = celerySaferepr(token.value, budget, maxLevels);
-    else if (token.kind === "quoted") text = `'${truncate(token.value, budget).replace(/'/g, "\\'")}'`;
-    else text = truncate(token.value, budget);
-    out += text;
-    if (budget !== undefined) budget -= codePoints(text).length;
-  }
-  if (state.draining) {
-    for (let step = stream.next(); !step.done; step = stream.next()) {
-      if (step.value.kind === "literal" && !step.value.truncatable) out += step.value.value;
-    }
-  }
-  return out;
+  const plain = plainRepr(value, 0, maxLevels, maxLen ?? Infinity);
+  if (plain !== undefined && (maxLen === undefined || plain.length < maxLen)) return plain;
+  const cut: Cut = { out: "", budget: maxLen ?? Infinity, spent: false };
+  cutRepr(value, 0, maxLevels, cut);
+  return cut.out;
 }

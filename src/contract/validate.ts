@@ -111,6 +111,10 @@ type Parsed = z.output<typeof producerMatchSchema>;
 /** Fills what v1 derives (season, status, external id), converts instants to UTC, drops nulls. */
 function normalise(p: Parsed): MatchData {
   const match: MatchData = {
+    // The id first: it leads the message body and the `argsrepr` header, which the publisher
+    // cuts short (PUBLISH_ARGSREPR_MAX), so Flower and worker logs still name the match.
+    // An empty id (after trimming) is no id: derive one, or every id-less match would collide on "".
+    external_match_id: p.external_match_id || derivedExternalId(p),
     home_team: p.home_team,
     away_team: p.away_team,
     match_date: p.match_date,
@@ -118,8 +122,6 @@ function normalise(p: Parsed): MatchData {
     age_group: p.age_group,
     match_type: p.match_type,
     match_status: p.match_status ?? defaultStatus(p),
-    // An empty id (after trimming) is no id: derive one, or every id-less match would collide on "".
-    external_match_id: p.external_match_id || derivedExternalId(p),
     schema_version: SCHEMA_VERSION,
   };
   const optional = ["league", "division", "home_score", "away_score", "home_penalty_score", "away_penalty_score", "match_time", "location", "notes", "source"] as const;

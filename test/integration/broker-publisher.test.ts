@@ -5,7 +5,8 @@
 import { connect, type ChannelModel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchQueueClient } from "../../src/broker/publisher.js";
-import { decodeTask } from "../../src/celery/codec.js";
+import { decodeTask, REPR_MAX_CHARS } from "../../src/celery/codec.js";
+import { celerySaferepr } from "../../src/celery/python-text.js";
 import { loadConfig } from "../../src/config.js";
 import { validateForConsumer } from "../../src/contract/index.js";
 import { MatchflowError } from "../../src/errors.js";
@@ -105,6 +106,41 @@ describe("MatchQueueClient on RabbitMQ", () => {
     const env = decodeTask(msg.content, msg.properties, { maxBytes: 1 << 20 });
     expect(env).toMatchObject({ protocol: 1, taskId });
     expect(typeof (env.args[0] as { scraped_at?: unknown }).scraped_at).toBe("string");
+  });
+
+  it("cuts the argsrepr header to PUBLISH_ARGSREPR_MAX the way Celery's saferepr cuts, the match id first", async () => {
+    const long = { ...match(7), location: "x".repeat(300), notes: "a long note ".repeat(40) };
+    const headersFor = async (argsreprMax: number) => {
+      const client = await MatchQueueClient.connect({
+        url: vhost.url,
+        queueType: "classic",
+        topology: config.topology,
+        retry: config.retry,
+        publish: { ...config.publish, argsreprMax },
+        maxMessageBytes: config.maxMessageBytes,
+        log: silentLogger,
+      });
+      await client.submitMatch(long);
+      await client.close();
+      const ch = await reader.createChannel();
+      const msg = await ch.get("matches", { noAck: true });
+      await ch.close();
+      if (!msg) throw new Error("nothing queued");
+      const env = decodeTask(msg.content, msg.properties, { maxBytes: config.maxMessageBytes });
+      return { argsrepr: msg.properties.headers?.argsrepr as string, args: env.args };
+    };
+    expect(config.publish.argsreprMax).toBe(160);
+    const short = await headersFor(config.publish.argsreprMax);
+    // The body keeps every field; only the display header is cut.
+    expect((short.args[0] as { notes?: string }).notes).toBe(long.notes.trim());
+    expect(short.argsrepr).toBe(celerySaferepr(short.args, 160));
+    expect(short.argsrepr.startsWith("[{'external_match_id': 'm-7', 'home_team': 'Home 7'")).toBe(true);
+    expect(short.argsrepr.endsWith(", ...}]")).toBe(true);
+    expect(short.argsrepr.length).toBeLessThan(200);
+    // Celery's own budget, for who wants the full repr in Flower.
+    const full = await headersFor(1024);
+    expect(full.argsrepr).toBe(celerySaferepr(full.args, REPR_MAX_CHARS));
+    expect(full.argsrepr.length).toBeGreaterThan(1000);
   });
 
   it("republishes what was not confirmed when the broker kills the connection (at-least-once)", async () => {

@@ -33,3 +33,28 @@ describe("pythonJsonDumps", () => {
     expect(pythonJsonDumps({ a: undefined, d: new Date("2024-05-01T00:00:00Z") })).toBe('{"d": "2024-05-01T00:00:00.000Z"}');
   });
 });
+
+// Seeded random values through the real Celery/kombu (test/interop/gen_random_text_vectors.py):
+// every kind of character, number and nesting, short and past the 1,024-character budget.
+const randomVectors = JSON.parse(readFileSync(new URL("../fixtures/celery-wire/python-text-random-vectors.json", import.meta.url), "utf8")) as (
+  (typeof vectors)[number] & { repr160: string }
+)[];
+
+describe("Python renderings of random values, against Celery itself", () => {
+  it("has short and truncated vectors", () => {
+    expect(randomVectors.length).toBeGreaterThanOrEqual(150);
+    expect(randomVectors.filter((v) => v.repr.endsWith("...]") || v.repr.includes(", ...")).length).toBeGreaterThanOrEqual(5);
+  });
+  it("saferepr(…, 1024) matches on every vector", () => {
+    const wrong = randomVectors.filter((v) => celerySaferepr(v.value, 1024) !== v.repr).map((v) => v.name);
+    expect(wrong).toEqual([]);
+  });
+  it("saferepr(…, 160), the publisher's default budget, matches on every vector", () => {
+    const wrong = randomVectors.filter((v) => celerySaferepr(v.value, 160) !== v.repr160).map((v) => v.name);
+    expect(wrong).toEqual([]);
+  });
+  it("json.dumps matches on every vector", () => {
+    const wrong = randomVectors.filter((v) => pythonJsonDumps(v.value) !== v.json).map((v) => v.name);
+    expect(wrong).toEqual([]);
+  });
+});

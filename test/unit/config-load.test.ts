@@ -64,6 +64,13 @@ describe("explicit values", () => {
     expect(config.topology.queueType).toBe("quorum");
   });
 
+  it("cuts argsrepr at 160 characters unless PUBLISH_ARGSREPR_MAX says otherwise, within 16..65536", () => {
+    expect(loadConfig({}).publish.argsreprMax).toBe(160);
+    expect(loadConfig({ PUBLISH_ARGSREPR_MAX: "1024" }).publish.argsreprMax).toBe(1024);
+    expect(() => loadConfig({ PUBLISH_ARGSREPR_MAX: "8" })).toThrow(/PUBLISH_ARGSREPR_MAX/);
+    expect(() => loadConfig({ PUBLISH_ARGSREPR_MAX: "lots" })).toThrow(/PUBLISH_ARGSREPR_MAX/);
+  });
+
   it("accepts pglite:// as DATABASE_URL", () => {
     expect(loadConfig({ DATABASE_URL: "pglite://./data" }).databaseUrl).toBe("pglite://./data");
   });
