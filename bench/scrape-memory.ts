@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDist, machineNote } from "./lib/build.js";
-import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_NODE_ARGS } from "./lib/deployed.js";
+import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_MALLOC_ARENA_MAX, DEPLOYED_SCRAPER_NODE_ARGS } from "./lib/deployed.js";
 import { benchFeed, SEASON_FIRST_YEAR } from "./lib/matches.js";
 import { ROOT, startFeedServer } from "./lib/matchflow.js";
 import { startChild, waitFor, type ProcessCost } from "./lib/proc.js";
@@ -30,8 +30,11 @@ interface Row {
   seconds: number;
 }
 
-/** The CronJob's way: its node flags and confirm window. */
-const DEPLOYED = { nodeArgs: DEPLOYED_SCRAPER_NODE_ARGS.split(" "), env: { PUBLISH_CONFIRM_WINDOW: DEPLOYED_SCRAPER_CONFIRM_WINDOW } };
+/** The CronJob's way: its node flags, malloc arenas and confirm window. */
+const DEPLOYED = {
+  nodeArgs: DEPLOYED_SCRAPER_NODE_ARGS.split(" "),
+  env: { PUBLISH_CONFIRM_WINDOW: DEPLOYED_SCRAPER_CONFIRM_WINDOW, MALLOC_ARENA_MAX: DEPLOYED_SCRAPER_MALLOC_ARENA_MAX },
+};
 const PLAIN = { nodeArgs: [] as string[], env: {} };
 
 /** Runs the CLI (through `sh -c 'exec ...'` when stdout goes to a file) and returns what it cost. */

@@ -7,7 +7,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { GeneratedFeed } from "../feeds/generate.js";
-import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_NODE_ARGS, DEPLOYED_WORKER_NODE_ARGS } from "./deployed.js";
+import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_MALLOC_ARENA_MAX, DEPLOYED_SCRAPER_NODE_ARGS, DEPLOYED_WORKER_NODE_ARGS } from "./deployed.js";
 import { startChild, waitFor, type Child } from "./proc.js";
 import { registerCleanup } from "./services.js";
 import { SEASON_FIRST_YEAR } from "./matches.js";
@@ -97,7 +97,7 @@ export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseU
 
 /**
  * Runs `matchflow scrape` against the feed server, publishing, as the CronJob runs it (its node
- * flags and confirm window, deploy/k8s/base/scraper/cronjob.yaml; BENCH_SCRAPER_NODE_ARGS
+ * flags, malloc arenas and confirm window, deploy/k8s/base/scraper/cronjob.yaml; BENCH_SCRAPER_NODE_ARGS
  * replaces the flags, "" for none); resolves when it exits.
  */
 export function startScrape(env: { rabbitmqUrl: string; feedUrl: string }): Child {
@@ -106,6 +106,7 @@ export function startScrape(env: { rabbitmqUrl: string; feedUrl: string }): Chil
     cwd: ROOT,
     env: {
       PUBLISH_CONFIRM_WINDOW: DEPLOYED_SCRAPER_CONFIRM_WINDOW,
+      MALLOC_ARENA_MAX: DEPLOYED_SCRAPER_MALLOC_ARENA_MAX,
       ...process.env,
       RABBITMQ_URL: env.rabbitmqUrl,
       ASSIST_BASE_URL: env.feedUrl,

@@ -17,10 +17,11 @@ export interface TestVhost {
    */
   queue(name: string): Promise<
     | {
-        messages: number;
-        messages_ready: number;
-        messages_unacknowledged: number;
-        consumers: number;
+        /** Counts are absent until the broker has sampled the queue once. */
+        messages?: number;
+        messages_ready?: number;
+        messages_unacknowledged?: number;
+        consumers?: number;
         arguments: Record<string, unknown>;
         message_stats?: { publish?: number; deliver_get?: number };
       }

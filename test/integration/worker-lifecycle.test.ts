@@ -66,7 +66,7 @@ describe("worker lifecycle", () => {
     await locker.query("BEGIN; LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
     try {
       const w = await t.startWorker({ SHUTDOWN_GRACE: "60s", DB_LOCK_TIMEOUT: "60s" });
-      await until(async () => (await t.vhost.queue("matches"))?.messages_unacknowledged !== 0, 30_000, "deliveries in flight");
+      await until(async () => ((await t.vhost.queue("matches"))?.messages_unacknowledged ?? 0) > 0, 30_000, "deliveries in flight");
       w.kill("SIGTERM");
       await w.waitForLog((l) => l.msg === "stopping gracefully (send again to exit at once)");
       w.kill("SIGINT");

@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_NODE_ARGS, DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
+import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_MALLOC_ARENA_MAX, DEPLOYED_SCRAPER_NODE_ARGS, DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
 import { parse as parseYaml } from "yaml";
 import { delayQueueArguments, topologyNames } from "../../src/broker/topology-names.js";
 import { loadConfig, parseDurationMs } from "../../src/config.js";
@@ -284,10 +284,11 @@ describe("scraper CronJob and migration Job", () => {
     }
   });
 
-  it("caps the scraper's heap and confirm window exactly as the benchmark runs it", () => {
+  it("caps the scraper's heap, malloc arenas and confirm window exactly as the benchmark runs it", () => {
     for (const overlay of OVERLAYS) {
       const env = (podTemplate(find(overlay, "CronJob", "matchflow-scraper")).spec.containers[0] as { env?: { name: string; value?: string }[] }).env ?? [];
       expect(env.find((e) => e.name === "NODE_OPTIONS")?.value).toBe(DEPLOYED_SCRAPER_NODE_ARGS);
+      expect(env.find((e) => e.name === "MALLOC_ARENA_MAX")?.value).toBe(DEPLOYED_SCRAPER_MALLOC_ARENA_MAX);
       expect(env.find((e) => e.name === "PUBLISH_CONFIRM_WINDOW")?.value).toBe(DEPLOYED_SCRAPER_CONFIRM_WINDOW);
     }
   });
