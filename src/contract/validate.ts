@@ -142,6 +142,11 @@ export function validateForProducer(input: unknown): ValidationResult {
   return { ok: true, match: normalise(parsed.data), unknownFields: [] };
 }
 
+// Built once: the worker validates every delivery (a Set per call was a tenth of its garbage).
+const KNOWN_FIELDS: ReadonlySet<string> = new Set<string>(MATCH_FIELDS);
+/** Shared by every result without unknown fields; frozen, so a caller that pushes fails loudly. */
+const NO_FIELDS = Object.freeze([]) as unknown as string[];
+
 /**
  * Consumer side: tolerant of additions. Unknown fields are returned so the caller can log and
  * count them (the raw message, stored as received, keeps them). A different major
@@ -162,8 +167,10 @@ export function validateForConsumer(input: unknown): ValidationResult {
   }
   const parsed = consumerMatchSchema.safeParse(input);
   if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error, input) };
-  const known = new Set<string>(MATCH_FIELDS);
-  const unknownFields = Object.keys(input).filter((k) => !known.has(k));
+  let unknownFields: string[] = NO_FIELDS;
+  for (const key in input) {
+    if (Object.hasOwn(input, key) && !KNOWN_FIELDS.has(key)) unknownFields = [...unknownFields, key];
+  }
   return { ok: true, match: normalise(parsed.data), unknownFields };
 }
 

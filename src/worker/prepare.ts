@@ -37,9 +37,9 @@ function externalIdOf(arg: unknown): string | undefined {
   return undefined;
 }
 
-export function prepareMessage(message: InboundMessage, options: PrepareOptions): Prepared {
-  let envelope: TaskEnvelope | undefined;
-  const fail = (error: MatchflowError, arg?: unknown): Prepared => ({
+/** A classified permanent failure, with what `ingest_failures` records of it. */
+function failed(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, maxBytes: number, arg?: unknown): Prepared {
+  return {
     ok: false,
     message,
     envelope,
@@ -50,9 +50,21 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
       taskId: envelope?.taskId ?? message.properties.correlationId,
       messageId: message.properties.messageId,
       externalMatchId: externalIdOf(arg),
-      raw: arg ?? rawPayload(message.content, options.maxMessageBytes),
+      raw: arg ?? rawPayload(message.content, maxBytes),
     },
-  });
+  };
+}
+
+/** Keyword arguments other than match_data (the only one the task takes). */
+function hasOtherKwargs(kwargs: Record<string, unknown>): boolean {
+  for (const key in kwargs) if (key !== "match_data" && Object.hasOwn(kwargs, key)) return true;
+  return false;
+}
+
+// Runs for every delivery: no closures or intermediate arrays on the way to a good item.
+export function prepareMessage(message: InboundMessage, options: PrepareOptions): Prepared {
+  let envelope: TaskEnvelope | undefined;
+  const fail = (error: MatchflowError, arg?: unknown): Prepared => failed(message, envelope, error, options.maxMessageBytes, arg);
 
   try {
     envelope = decodeTask(message.content, message.properties, { maxBytes: options.maxMessageBytes });
@@ -69,8 +81,7 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
   }
 
   const kwargs = envelope.kwargs;
-  const extraKwargs = Object.keys(kwargs).filter((k) => k !== "match_data");
-  if (envelope.args.length > 1 || extraKwargs.length > 0 || (envelope.args.length === 1 && "match_data" in kwargs)) {
+  if (envelope.args.length > 1 || hasOtherKwargs(kwargs) || (envelope.args.length === 1 && "match_data" in kwargs)) {
     return fail(new PermanentError("bad_task_arguments", "process_match_data takes exactly one argument, match_data"), envelope.args[0] ?? kwargs.match_data);
   }
   const arg = envelope.args.length === 1 ? envelope.args[0] : kwargs.match_data;

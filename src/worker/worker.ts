@@ -179,7 +179,8 @@ export class Worker {
 
   private async runBatch(messages: InboundMessage[]): Promise<void> {
     const { metrics } = this.options;
-    const prepared = messages.map((message) => prepareMessage(message, { taskName: this.options.taskName, maxMessageBytes: this.options.maxMessageBytes, now: this.now() }));
+    const prepareOptions = { taskName: this.options.taskName, maxMessageBytes: this.options.maxMessageBytes, now: this.now() };
+    const prepared = messages.map((message) => prepareMessage(message, prepareOptions));
     const good = prepared.filter((p): p is Extract<Prepared, { ok: true }> => p.ok);
     const bad = prepared.filter((p): p is Extract<Prepared, { ok: false }> => !p.ok);
     for (const p of good) for (const field of p.unknownFields) metrics.unknownFields.inc({ field });
