@@ -3,7 +3,6 @@
  * already full. The messages are published first with matchflow's producer (Celery protocol 2,
  * persistent, confirmed); the Celery worker takes the very same messages.
  */
-import type pg from "pg";
 import { MatchQueueClient } from "../../src/broker/publisher.js";
 import { loadConfig } from "../../src/config.js";
 import type { MatchDataInput } from "../../src/contract/index.js";
@@ -11,7 +10,7 @@ import { silentLogger } from "../../src/log.js";
 import type { TestVhost } from "../../test/helpers/rabbit.js";
 import { startCeleryWorker } from "./celery.js";
 import { startMatchflowWorker, workerQuantiles } from "./matchflow.js";
-import { cpuDelta, findProcess, machineCpuDelta, parentOf, stopChild, waitFor, type ProcessCost } from "./proc.js";
+import { serviceCpuCounters, stopChild, waitFor, type ProcessCost, type ServiceCpu } from "./proc.js";
 import { benchDatabase, benchVhost } from "./services.js";
 import { checkExactlyOnce, creationSpan, quantiles, waitForRows } from "./stats.js";
 
@@ -26,21 +25,7 @@ export interface DrainResult {
   worker: ProcessCost;
   batches?: number;
   /** CPU seconds of the local services and the machine during the drain (matchflow runs). */
-  services?: { postgresCpuSeconds?: number; rabbitmqCpuSeconds?: number; machineBusySeconds: number; machineTotalSeconds: number };
-}
-
-/** Local PostgreSQL and RabbitMQ CPU counters (skipped when they run elsewhere). */
-async function serviceCounters(pool: pg.Pool): Promise<() => NonNullable<DrainResult["services"]>> {
-  const backend = Number((await pool.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]?.pid);
-  const postmaster = parentOf(backend);
-  const beam = findProcess("beam.smp");
-  const pg = postmaster === undefined ? undefined : cpuDelta(postmaster);
-  const rabbit = beam === undefined ? undefined : cpuDelta(beam);
-  const machine = machineCpuDelta();
-  return () => {
-    const m = machine();
-    return { postgresCpuSeconds: pg?.(), rabbitmqCpuSeconds: rabbit?.(), machineBusySeconds: m.busy, machineTotalSeconds: m.total };
-  };
+  services?: ServiceCpu;
 }
 
 export async function prePublish(vhost: TestVhost, matches: MatchDataInput[]): Promise<number> {
@@ -72,7 +57,7 @@ export async function drainWithMatchflow(matches: MatchDataInput[], flags: strin
   const db = await benchDatabase("bench_drain_mf");
   const publishPerSecond = await prePublish(vhost, matches);
   const worker = await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }, flags);
-  const services = await serviceCounters(db.pool);
+  const services = await serviceCpuCounters(db.pool);
   const ids = matches.map((m) => m.external_match_id!);
   const lastCommit = await waitForRows(db.pool, "matches", ids.length, 300_000, () => worker.output());
   const serviceCpu = services();

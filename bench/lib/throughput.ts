@@ -12,7 +12,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { celerySendTask, scratchDir, startCeleryWorker } from "./celery.js";
 import { ROOT, startFeedServer, startMatchflowWorker, startScrape, workerQuantiles } from "./matchflow.js";
-import { startChild, stopChild, waitFor, type ProcessCost } from "./proc.js";
+import { serviceCpuCounters, serviceCpuNote, startChild, stopChild, waitFor, type ProcessCost, type ServiceCpu } from "./proc.js";
 import { benchDatabase, benchVhost } from "./services.js";
 import { checkExactlyOnce, creationSpan, waitForRows } from "./stats.js";
 
@@ -27,6 +27,8 @@ export interface ThroughputResult {
   processes: Record<string, ProcessCost>;
   notes: string[];
   latency?: { p50Ms: number; p95Ms: number; p99Ms: number; source: string };
+  /** CPU of the local RabbitMQ and PostgreSQL and of the machine, from producer start to last commit. */
+  services: ServiceCpu;
 }
 
 const TIMEOUT_MS = 240_000;
@@ -37,6 +39,7 @@ export async function matchflowEndToEnd(feed: GeneratedFeed, ids: string[], work
   const feedServer = await startFeedServer(feed);
   try {
     const worker = await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }, workerFlags);
+    const cpu = await serviceCpuCounters(db.pool);
     const started = Date.now();
     const scrape = startScrape({ rabbitmqUrl: vhost.url, feedUrl: feedServer.url });
     const scrapeExit = scrape.exited.then((code) => {
@@ -46,6 +49,7 @@ export async function matchflowEndToEnd(feed: GeneratedFeed, ids: string[], work
       waitForRows(db.pool, "matches", ids.length, TIMEOUT_MS, () => worker.output()),
       scrapeExit.then(() => new Promise<number>(() => undefined)),
     ]);
+    const services = cpu();
     await scrapeExit;
     const span = await creationSpan(db.pool, "matches");
     await checkExactlyOnce(db.pool, "matches", ids);
@@ -60,8 +64,9 @@ export async function matchflowEndToEnd(feed: GeneratedFeed, ids: string[], work
       perSecond: ids.length / seconds,
       producerStartToLastCommit: (lastCommit - started) / 1000,
       processes: { "matchflow worker": workerCost, "matchflow scrape (publisher)": scrapeCost },
-      notes: [`${worker.batches.length} batches, mean ${(ids.length / Math.max(1, worker.batches.length)).toFixed(0)} tasks per transaction`],
+      notes: [`${worker.batches.length} batches, mean ${(ids.length / Math.max(1, worker.batches.length)).toFixed(0)} tasks per transaction`, serviceCpuNote(services, ids.length)],
       latency: { ...q, source: "worker histogram: delivery received -> settled (acked), bucket-interpolated" },
+      services,
     };
   } finally {
     await feedServer.close();
@@ -73,9 +78,11 @@ export async function celeryEndToEnd(matches: MatchDataInput[], concurrency: num
   const db = await benchDatabase(`bench_celery${concurrency}`);
   const ids = matches.map((m) => m.external_match_id!);
   const worker = await startCeleryWorker(vhost, db.url, concurrency);
+  const cpu = await serviceCpuCounters(db.pool);
   const started = Date.now();
   const sending = celerySendTask(vhost, matches);
   const lastCommit = await waitForRows(db.pool, "bench_flat_matches", ids.length, TIMEOUT_MS, () => worker.output());
+  const services = cpu();
   const sent = await sending;
   const span = await creationSpan(db.pool, "bench_flat_matches");
   await checkExactlyOnce(db.pool, "bench_flat_matches", ids);
@@ -88,7 +95,12 @@ export async function celeryEndToEnd(matches: MatchDataInput[], concurrency: num
     perSecond: ids.length / seconds,
     producerStartToLastCommit: (lastCommit - started) / 1000,
     processes: { [`celery worker -c ${concurrency} (all processes)`]: workerCost, "celery send_task (publisher)": sent.child.sampler.stop() },
-    notes: [`send_task: ${(ids.length / ((sent.lastMs - sent.firstMs) / 1000)).toFixed(0)} publishes/s`, `first publish -> last commit ${((lastCommit - sent.firstMs) / 1000).toFixed(2)} s`],
+    notes: [
+      `send_task: ${(ids.length / ((sent.lastMs - sent.firstMs) / 1000)).toFixed(0)} publishes/s`,
+      `first publish -> last commit ${((lastCommit - sent.firstMs) / 1000).toFixed(2)} s`,
+      serviceCpuNote(services, ids.length),
+    ],
+    services,
   };
 }
 
@@ -105,9 +117,11 @@ export async function rawCeiling(matches: MatchDataInput[]): Promise<ThroughputR
     if (line === "consuming") consuming = true;
   });
   await waitFor("the raw consumer", () => consuming || consumer.child.exitCode !== null, 60_000, () => consumer.output());
+  const cpu = await serviceCpuCounters(db.pool);
   const started = Date.now();
   const publisher = startChild(process.execPath, [...script, "publish", vhost.url, file], { cwd: ROOT, env: process.env });
   const lastCommit = await waitForRows(db.pool, "bench_flat_matches", ids.length, TIMEOUT_MS, () => `${consumer.output()}\n${publisher.output()}`);
+  const services = cpu();
   const code = await publisher.exited;
   if (code !== 0) throw new Error(`raw publisher exited with ${code}\n${publisher.output()}`);
   const span = await creationSpan(db.pool, "bench_flat_matches");
@@ -121,6 +135,7 @@ export async function rawCeiling(matches: MatchDataInput[]): Promise<ThroughputR
     perSecond: ids.length / seconds,
     producerStartToLastCommit: (lastCommit - started) / 1000,
     processes: { "raw consumer": consumerCost, "raw publisher": publisher.sampler.stop() },
-    notes: ["no validation, no name resolution, flat table, pre-serialised bodies"],
+    notes: ["no validation, no name resolution, flat table, pre-serialised bodies", serviceCpuNote(services, ids.length)],
+    services,
   };
 }
