@@ -1,13 +1,21 @@
 import { defineConfig } from "vitest/config";
 
 // Three projects:
-// - unit: pure logic, no services, fast;
+// - unit: pure logic, no services, fast (its globalSetup only renders the deploy/ overlays with kubectl);
 // - integration: real RabbitMQ / PostgreSQL / Celery, each file isolated (own vhost, own database);
 // - serial: tests that stop or restart a whole service; run alone, after the others (see `npm test`).
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 10_000 } },
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          // renders the kustomize overlays once for test/unit/deploy-*.test.ts
+          globalSetup: ["test/helpers/k8s-render-setup.ts"],
+          testTimeout: 10_000,
+        },
+      },
       {
         test: {
           name: "integration",

@@ -1,0 +1,87 @@
+/**
+ * The RabbitMQ StatefulSet as rendered for prod (probes, storage, credentials from the Secret,
+ * plugins), its definitions matching the topology the code declares, and the KEDA component
+ * of prod-autoscaled.
+ */
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { delayQueueArguments, topologyNames } from "../../src/broker/topology-names.js";
+import { loadConfig } from "../../src/config.js";
+import { REPO_ROOT } from "../../scripts/validate-deploy.js";
+import type { OverlayName } from "../../scripts/validate-deploy.js";
+import { configData, find, findGenerated, objects, podTemplate, secretData, useRenderedOverlays } from "../helpers/k8s-render.js";
+import type { Container } from "../helpers/k8s-render.js";
+
+useRenderedOverlays();
+
+describe("RabbitMQ", () => {
+  function rabbit(overlay: OverlayName): Container {
+    const c = podTemplate(find(overlay, "StatefulSet", "rabbitmq")).spec.containers.find((x) => x.name === "rabbitmq");
+    if (!c) throw new Error("no rabbitmq container");
+    return c;
+  }
+
+  it("has rabbitmq-diagnostics probes, a volume claim and credentials only from the Secret", () => {
+    const c = rabbit("prod");
+    for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) expect(probe?.exec?.command[0]).toBe("rabbitmq-diagnostics");
+    const sts = find("prod", "StatefulSet", "rabbitmq").spec as { volumeClaimTemplates: { spec: { resources: { requests: { storage: string } } } }[] };
+    expect(sts.volumeClaimTemplates[0]?.spec.resources.requests.storage).toBe("20Gi");
+    const secretName = findGenerated("prod", "Secret", "rabbitmq-credentials").metadata.name;
+    for (const name of ["RABBITMQ_DEFAULT_USER", "RABBITMQ_DEFAULT_PASS", "MATCHFLOW_RABBITMQ_USER", "MATCHFLOW_RABBITMQ_PASS"]) {
+      expect(c.env?.find((e) => e.name === name)?.valueFrom?.secretKeyRef).toEqual({ name: secretName, key: name });
+    }
+    expect(c.lifecycle?.postStart?.exec?.command.join(" ")).toContain("post-start.sh");
+  });
+
+  it("enables the management and prometheus plugins with per-queue metrics", () => {
+    const data = findGenerated("prod", "ConfigMap", "rabbitmq-config").data as Record<string, string>;
+    expect(data.enabled_plugins).toMatch(/rabbitmq_management/);
+    expect(data.enabled_plugins).toMatch(/rabbitmq_prometheus/);
+    expect(data["rabbitmq.conf"]).toMatch(/^prometheus\.return_per_object_metrics = true$/m);
+    expect(data["post-start.sh"]).toMatch(/import_definitions/);
+    execFileSync("sh", ["-n", path.join(REPO_ROOT, "deploy/k8s/base/rabbitmq/post-start.sh")]);
+  });
+
+  it("the definitions declare exactly the topology matchflow declares for the ConfigMap's settings", () => {
+    const defs = JSON.parse(findGenerated("prod", "ConfigMap", "rabbitmq-config").data ? (findGenerated("prod", "ConfigMap", "rabbitmq-config").data as Record<string, string>)["definitions.json"] ?? "" : "") as {
+      exchanges: { name: string; type: string; durable: boolean }[];
+      queues: { name: string; durable: boolean; arguments: Record<string, unknown> }[];
+      bindings: { source: string; destination: string; routing_key: string }[];
+      policies: { pattern: string; definition: Record<string, unknown> }[];
+    };
+    const config = loadConfig({ ...configData("prod"), ...secretData("prod", "matchflow-secrets") });
+    const names = topologyNames(config.topology, config.retry);
+    expect(defs.exchanges.map((e) => [e.name, e.type, e.durable])).toEqual([[names.exchange, "direct", true], [names.deadLetterExchange, "fanout", true]]);
+    const queues = Object.fromEntries(defs.queues.map((q) => [q.name, q.arguments]));
+    expect(queues[names.queue]).toEqual({});
+    expect(queues[names.deadLetterQueue]).toEqual({});
+    expect(names.delayQueues.length).toBe(3);
+    for (const delay of names.delayQueues) expect(queues[delay.name], delay.name).toEqual(delayQueueArguments(names, delay, config.topology.queueType));
+    expect(Object.keys(queues)).toHaveLength(2 + names.delayQueues.length);
+    expect(defs.bindings.map((b) => [b.source, b.destination, b.routing_key])).toEqual([
+      [names.exchange, names.queue, names.routingKey],
+      [names.deadLetterExchange, names.deadLetterQueue, names.deadLetterRoutingKey],
+    ]);
+    expect(defs.policies).toEqual([
+      expect.objectContaining({ pattern: `^${names.queue}$`, definition: { "dead-letter-exchange": names.deadLetterExchange, "dead-letter-routing-key": names.deadLetterRoutingKey, "queue-version": 2 } }),
+    ]);
+  });
+});
+
+describe("KEDA component (prod-autoscaled)", () => {
+  it("scales the worker on the work queue with the generated broker Secret", () => {
+    const so = find("prod-autoscaled", "ScaledObject", "matchflow-worker").spec as {
+      scaleTargetRef: { name: string };
+      minReplicaCount: number;
+      triggers: { type: string; metadata: Record<string, string>; authenticationRef: { name: string } }[];
+    };
+    expect(so.scaleTargetRef.name).toBe("matchflow-worker");
+    expect(so.minReplicaCount).toBe(2);
+    expect(so.triggers[0]).toMatchObject({ type: "rabbitmq", metadata: { queueName: configData("prod-autoscaled").MATCHES_QUEUE, mode: "QueueLength" } });
+    const auth = find("prod-autoscaled", "TriggerAuthentication", so.triggers[0]?.authenticationRef.name ?? "").spec as { secretTargetRef: { name: string; key: string }[] };
+    expect(auth.secretTargetRef[0]).toMatchObject({ name: findGenerated("prod-autoscaled", "Secret", "matchflow-secrets").metadata.name, key: "RABBITMQ_URL" });
+    expect((find("prod-autoscaled", "Deployment", "matchflow-worker").spec as { replicas?: number }).replicas).toBeUndefined();
+    expect(objects("prod").some((o) => o.kind === "ScaledObject")).toBe(false);
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * The scraper CronJob (daily schedule, no overlap, the benchmark's memory settings) and the
+ * migration Job, as rendered for each overlay.
+ */
+import { describe, expect, it } from "vitest";
+import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_MALLOC_ARENA_MAX, DEPLOYED_SCRAPER_NODE_ARGS } from "../../bench/lib/deployed.js";
+import { OVERLAYS } from "../../scripts/validate-deploy.js";
+import { find, podTemplate, useRenderedOverlays } from "../helpers/k8s-render.js";
+
+useRenderedOverlays();
+
+describe("scraper CronJob and migration Job", () => {
+  it("scrapes daily at 06:00 UTC, never two at once", () => {
+    for (const overlay of OVERLAYS) {
+      const spec = find(overlay, "CronJob", "matchflow-scraper").spec as Record<string, unknown>;
+      expect(spec).toMatchObject({ schedule: "0 6 * * *", timeZone: "UTC", concurrencyPolicy: "Forbid" });
+      const t = podTemplate(find(overlay, "CronJob", "matchflow-scraper"));
+      expect(t.spec.containers[0]?.args).toEqual(["scrape"]);
+      expect(t.metadata?.labels?.["matchflow.io/broker-client"]).toBe("true");
+    }
+  });
+
+  it("caps the scraper's heap, malloc arenas and confirm window exactly as the benchmark runs it", () => {
+    for (const overlay of OVERLAYS) {
+      const env = (podTemplate(find(overlay, "CronJob", "matchflow-scraper")).spec.containers[0] as { env?: { name: string; value?: string }[] }).env ?? [];
+      expect(env.find((e) => e.name === "NODE_OPTIONS")?.value).toBe(DEPLOYED_SCRAPER_NODE_ARGS);
+      expect(env.find((e) => e.name === "MALLOC_ARENA_MAX")?.value).toBe(DEPLOYED_SCRAPER_MALLOC_ARENA_MAX);
+      expect(env.find((e) => e.name === "PUBLISH_CONFIRM_WINDOW")?.value).toBe(DEPLOYED_SCRAPER_CONFIRM_WINDOW);
+    }
+  });
+
+  it("migrates with `matchflow migrate`, also before every worker starts", () => {
+    expect(podTemplate(find("prod", "Job", "matchflow-migrate")).spec.containers[0]?.args).toEqual(["migrate"]);
+    expect(podTemplate(find("prod", "Deployment", "matchflow-worker")).spec.initContainers?.[0]?.args).toEqual(["migrate"]);
+  });
+});

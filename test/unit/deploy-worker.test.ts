@@ -1,0 +1,74 @@
+/**
+ * The worker Deployment as rendered for each overlay: probes on the metrics port, replicas and
+ * concurrency, a grace period longer than SHUTDOWN_GRACE, Prometheus scraping, the benchmark's
+ * heap cap, image tags; and the rendered ConfigMap plus example secrets is a valid configuration.
+ */
+import { describe, expect, it } from "vitest";
+import { DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
+import { loadConfig, parseDurationMs } from "../../src/config.js";
+import { OVERLAYS } from "../../scripts/validate-deploy.js";
+import type { OverlayName } from "../../scripts/validate-deploy.js";
+import { configData, find, podTemplate, secretData, useRenderedOverlays } from "../helpers/k8s-render.js";
+import type { Container } from "../helpers/k8s-render.js";
+
+useRenderedOverlays();
+
+function workerContainer(overlay: OverlayName): Container {
+  const c = podTemplate(find(overlay, "Deployment", "matchflow-worker")).spec.containers.find((x) => x.name === "worker");
+  if (!c) throw new Error("no worker container");
+  return c;
+}
+
+describe("worker Deployment", () => {
+  it("has liveness /healthz and readiness /readyz on the METRICS_PORT container port", () => {
+    for (const overlay of OVERLAYS) {
+      const c = workerContainer(overlay);
+      const metricsPort = Number(configData(overlay).METRICS_PORT);
+      expect(c.ports).toContainEqual({ name: "metrics", containerPort: metricsPort });
+      expect(c.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+      expect(c.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
+      expect(c.args).toEqual(["worker"]);
+      expect(c.resources?.requests?.cpu && c.resources.limits?.memory).toBeTruthy();
+    }
+  });
+
+  it("runs 2 replicas x WORKER_CONCURRENCY 4 in prod", () => {
+    expect((find("prod", "Deployment", "matchflow-worker").spec as { replicas: number }).replicas).toBe(2);
+    expect(configData("prod").WORKER_CONCURRENCY).toBe("4");
+    expect(configData("prod").LOG_LEVEL).toBe("info");
+    expect(configData("dev").LOG_LEVEL).toBe("debug");
+  });
+
+  it("gives the pod more time to stop than SHUTDOWN_GRACE (with 10 s to spare)", () => {
+    for (const overlay of OVERLAYS) {
+      const graceMs = parseDurationMs(configData(overlay).SHUTDOWN_GRACE ?? "");
+      expect(graceMs).toBeGreaterThan(0);
+      const podSeconds = podTemplate(find(overlay, "Deployment", "matchflow-worker")).spec.terminationGracePeriodSeconds ?? 30;
+      expect(podSeconds * 1000).toBeGreaterThanOrEqual((graceMs as number) + 10_000);
+    }
+  });
+
+  it("is scraped by Prometheus on the metrics port", () => {
+    const annotations = podTemplate(find("prod", "Deployment", "matchflow-worker")).metadata?.annotations ?? {};
+    expect(annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": configData("prod").METRICS_PORT, "prometheus.io/path": "/metrics" });
+  });
+
+  it("caps the worker's heap exactly as the benchmark runs it", () => {
+    const env = (workerContainer("prod") as { env?: { name: string; value?: string }[] }).env ?? [];
+    expect(env.find((e) => e.name === "NODE_OPTIONS")?.value).toBe(DEPLOYED_WORKER_NODE_ARGS);
+  });
+
+  it("uses the overlay's image tag (pinned in prod, never latest)", () => {
+    expect(workerContainer("prod").image).toMatch(/matchflow:\d+\.\d+\.\d+$/);
+    expect(workerContainer("dev").image).toBe("matchflow:dev");
+  });
+});
+
+describe("settings", () => {
+  it.each(OVERLAYS)("%s: the ConfigMap plus the example secrets is a valid matchflow configuration", (overlay) => {
+    const env = { ...configData(overlay), ...secretData(overlay, "matchflow-secrets") };
+    const config = loadConfig(env);
+    expect(config.worker.concurrency).toBe(4);
+    expect(config.topology.queue).toBe("matches");
+  });
+});
