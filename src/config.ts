@@ -149,7 +149,7 @@ export interface Config {
     confirmWindow: number;
     /**
      * Budget of the `argsrepr` header (Celery's saferepr cut; Celery's own is 1,024). Display only
-     * (Flower, worker logs), and every byte of it is parsed and stored by RabbitMQ: a match's full
+     * (Celery task events, so Flower), and every byte of it is parsed and stored by RabbitMQ: a match's full
      * repr (~500 characters) cost the broker ~25 us per published message here.
      */
     argsreprMax: number;
