@@ -138,9 +138,10 @@ function room(cut: Cut): boolean {
   return false;
 }
 
-function put(cut: Cut, text: string): void {
+/** Writes a token. `ascii`: brackets, separators and numbers, whose length needs no counting. */
+function put(cut: Cut, text: string, ascii = false): void {
   cut.out += text;
-  cut.budget -= pythonLength(text);
+  cut.budget -= ascii ? text.length : pythonLength(text);
 }
 
 /** A key is rendered by a saferepr of its own, against what is left of the budget. */
@@ -159,18 +160,18 @@ function cutRepr(value: unknown, level: number, maxLevels: number, cut: Cut): vo
   }
   const scalar = scalarText(v);
   if (scalar !== undefined || typeof v !== "object" || v === null) {
-    if (room(cut)) put(cut, truncate(scalar ?? String(v), cut.budget));
+    if (room(cut)) put(cut, truncate(scalar ?? String(v), cut.budget), scalar !== undefined);
     return;
   }
   const isList = Array.isArray(v);
   if (maxLevels && level >= maxLevels) {
-    if (room(cut)) put(cut, truncate(isList ? "[...]" : "{...}", cut.budget));
+    if (room(cut)) put(cut, truncate(isList ? "[...]" : "{...}", cut.budget), true);
     return;
   }
-  if (room(cut)) put(cut, isList ? "[" : "{");
+  if (room(cut)) put(cut, isList ? "[" : "{", true);
   if (isList) {
     for (let i = 0; i < v.length && !cut.spent; i++) {
-      if (i > 0 && room(cut)) put(cut, ", ");
+      if (i > 0 && room(cut)) put(cut, ", ", true);
       cutRepr(v[i], level + 1, maxLevels, cut);
     }
   } else {
@@ -180,17 +181,17 @@ function cutRepr(value: unknown, level: number, maxLevels: number, cut: Cut): vo
       const item = record[key];
       if (!Object.hasOwn(record, key) || item === undefined) continue;
       if (cut.spent) break;
-      if (!first && room(cut)) put(cut, ", ");
+      if (!first && room(cut)) put(cut, ", ", true);
       first = false;
       if (room(cut)) put(cut, keyText(key, cut.budget));
-      if (room(cut)) put(cut, ": ");
+      if (room(cut)) put(cut, ": ", true);
       cutRepr(item, level + 1, maxLevels, cut);
     }
   }
   // A closing bracket is written even past the budget, unless it is the token that found it spent.
   const close = isList ? "]" : "}";
   if (cut.spent) cut.out += close;
-  else if (room(cut)) put(cut, close);
+  else if (room(cut)) put(cut, close, true);
 }
 
 /** A string as saferepr quotes it: single quotes, only `'` escaped (it is not Python's repr). */
@@ -198,49 +199,10 @@ function quotedRepr(s: string): string {
   return s.includes("'") ? `'${s.replace(/'/g, "\\'")}'` : `'${s}'`;
 }
 
-/**
- * The same rendering without any budget: what saferepr yields when nothing gets truncated (one
- * pass of appends, as pythonJsonDumps). Gives up (undefined) as soon as the text reaches `limit`
- * characters: saferepr will cut it anyway, and a short budget then costs a short walk.
- */
-function plainRepr(value: unknown, level: number, maxLevels: number, limit: number): string | undefined {
-  const v = toJsonShape(value);
-  if (typeof v === "string") return quotedRepr(v);
-  const scalar = scalarText(v);
-  if (scalar !== undefined || typeof v !== "object" || v === null) return scalar ?? String(v);
-  const isList = Array.isArray(v);
-  if (maxLevels && level >= maxLevels) return isList ? "[...]" : "{...}";
-  if (isList) {
-    let out = "[";
-    for (let i = 0; i < v.length; i++) {
-      const item = plainRepr(v[i], level + 1, maxLevels, limit);
-      if (item === undefined) return undefined;
-      out += (i === 0 ? "" : ", ") + item;
-      if (out.length >= limit) return undefined;
-    }
-    return `${out}]`;
-  }
-  const record = v as Record<string, unknown>;
-  let out = "{";
-  let first = true;
-  for (const key in record) {
-    const item = record[key];
-    if (!Object.hasOwn(record, key) || item === undefined) continue;
-    const text = plainRepr(item, level + 1, maxLevels, limit);
-    if (text === undefined) return undefined;
-    out += (first ? "" : ", ") + quotedRepr(key) + ": " + text;
-    first = false;
-    if (out.length >= limit) return undefined;
-  }
-  return `${out}}`;
-}
-
 /** Celery's `saferepr(value, maxlen, maxlevels=3)`, as used for the argsrepr/kwargsrepr headers. */
 export function celerySaferepr(value: unknown, maxLen?: number, maxLevels = 3): string {
-  // Fast path: when the whole rendering is shorter than the budget, no token is ever cut
-  // (each token is shorter than what remains), so saferepr equals the plain rendering.
-  const plain = plainRepr(value, 0, maxLevels, maxLen ?? Infinity);
-  if (plain !== undefined && (maxLen === undefined || plain.length < maxLen)) return plain;
+  // One walk: when everything fits, no token is cut and none finds the budget spent, so the
+  // result is the plain rendering; without a budget nothing is ever cut.
   const cut: Cut = { out: "", budget: maxLen ?? Infinity, spent: false };
   cutRepr(value, 0, maxLevels, cut);
   return cut.out;
