@@ -167,9 +167,11 @@ export function validateForConsumer(input: unknown): ValidationResult {
   }
   const parsed = consumerMatchSchema.safeParse(input);
   if (!parsed.success) return { ok: false, code: "contract_violation", issues: toIssues(parsed.error, input) };
-  let unknownFields: string[] = NO_FIELDS;
+  let unknownFields = NO_FIELDS;
   for (const key in input) {
-    if (Object.hasOwn(input, key) && !KNOWN_FIELDS.has(key)) unknownFields = [...unknownFields, key];
+    if (!Object.hasOwn(input, key) || KNOWN_FIELDS.has(key)) continue;
+    if (unknownFields === NO_FIELDS) unknownFields = [];
+    unknownFields.push(key);
   }
   return { ok: true, match: normalise(parsed.data), unknownFields };
 }

@@ -61,7 +61,7 @@ function hasOtherKwargs(kwargs: Record<string, unknown>): boolean {
   return false;
 }
 
-// Runs for every delivery: no closures or intermediate arrays on the way to a good item.
+// Runs for every delivery: no intermediate arrays on the way to a good item.
 export function prepareMessage(message: InboundMessage, options: PrepareOptions): Prepared {
   let envelope: TaskEnvelope | undefined;
   const fail = (error: MatchflowError, arg?: unknown): Prepared => failed(message, envelope, error, options.maxMessageBytes, arg);
