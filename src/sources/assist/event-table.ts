@@ -13,8 +13,9 @@ import type { AssistEvent } from "./parse.js";
 const NUMS = ["startMs", "homeSquadId", "awaySquadId", "homeScore", "awayScore", "homePenalties", "awayPenalties"] as const;
 /** String columns (0 = none), in this order. */
 const REFS = ["timezone", "squadAgeGroup", "competition", "homeClub", "awayClub", "location"] as const;
-const [START, HOME_SQUAD, AWAY_SQUAD, HOME_SCORE, AWAY_SCORE] = [0, 1, 2, 3, 4];
-const ZONE = 0;
+/** Column positions by name, from the lists above (one place decides the order). */
+const N = Object.fromEntries(NUMS.map((name, i) => [name, i])) as Record<(typeof NUMS)[number], number>;
+const R = Object.fromEntries(REFS.map((name, i) => [name, i])) as Record<(typeof REFS)[number], number>;
 const NONE = 0;
 
 const num = (v: number) => (Number.isNaN(v) ? undefined : v);
@@ -46,20 +47,20 @@ export class EventTable {
     const s = (c: number) => this.strings[this.refs[i * REFS.length + c]!];
     return {
       gameKey: this.keys[i]!,
-      startMs: n(START)!,
-      timezone: s(ZONE),
-      homeSquadId: n(HOME_SQUAD),
-      awaySquadId: n(AWAY_SQUAD),
-      squadAgeGroup: s(1),
-      competition: s(2),
+      startMs: n(N.startMs)!,
+      timezone: s(R.timezone),
+      homeSquadId: n(N.homeSquadId),
+      awaySquadId: n(N.awaySquadId),
+      squadAgeGroup: s(R.squadAgeGroup),
+      competition: s(R.competition),
       completed: this.done[i] === 1,
-      homeClub: s(3)!,
-      awayClub: s(4)!,
-      homeScore: n(HOME_SCORE),
-      awayScore: n(AWAY_SCORE),
-      homePenalties: n(5),
-      awayPenalties: n(6),
-      location: s(5),
+      homeClub: s(R.homeClub)!,
+      awayClub: s(R.awayClub)!,
+      homeScore: n(N.homeScore),
+      awayScore: n(N.awayScore),
+      homePenalties: n(N.homePenalties),
+      awayPenalties: n(N.awayPenalties),
+      location: s(R.location),
     };
   }
 
@@ -68,17 +69,17 @@ export class EventTable {
     return this.keys[i]!;
   }
   startMs(i: number): number {
-    return this.nums[i * NUMS.length + START]!;
+    return this.nums[i * NUMS.length + N.startMs]!;
   }
   timezone(i: number): string | undefined {
-    return this.strings[this.refs[i * REFS.length + ZONE]!];
+    return this.strings[this.refs[i * REFS.length + R.timezone]!];
   }
   squadIds(i: number): [number | undefined, number | undefined] {
-    return [num(this.nums[i * NUMS.length + HOME_SQUAD]!), num(this.nums[i * NUMS.length + AWAY_SQUAD]!)];
+    return [num(this.nums[i * NUMS.length + N.homeSquadId]!), num(this.nums[i * NUMS.length + N.awaySquadId]!)];
   }
   /** Both scores known (`hasResult`). */
   hasResult(i: number): boolean {
-    return !Number.isNaN(this.nums[i * NUMS.length + HOME_SCORE]!) && !Number.isNaN(this.nums[i * NUMS.length + AWAY_SCORE]!);
+    return !Number.isNaN(this.nums[i * NUMS.length + N.homeScore]!) && !Number.isNaN(this.nums[i * NUMS.length + N.awayScore]!);
   }
 
   /** Gives back the columns' unused room (up to half of them) once every event is in. */
