@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import pg from "pg";
 import { migrate } from "../../src/db/migrate.js";
 import { openDatabase } from "../../src/db/open.js";
-import { createVhost, type TestVhost } from "../../test/helpers/rabbit.js";
-import { PG_ADMIN_URL, pgUrlFor, RABBIT_API, uniqueName } from "../../test/helpers/services.js";
+import { createVhost, managementApi, type TestVhost } from "../../test/helpers/rabbit.js";
+import { PG_ADMIN_URL, pgUrlFor, uniqueName } from "../../test/helpers/services.js";
 import { FLAT_TABLE_SQL } from "./flat-table.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -54,16 +54,9 @@ const DEPLOYED_POLICIES = (
 export async function benchVhost(prefix: string): Promise<TestVhost> {
   const vhost = await createVhost(prefix);
   registerCleanup(() => vhost.drop());
-  const api = new URL(RABBIT_API);
-  const auth = Buffer.from(`${decodeURIComponent(api.username)}:${decodeURIComponent(api.password)}`).toString("base64");
-  api.username = "";
-  api.password = "";
   for (const p of DEPLOYED_POLICIES) {
-    const res = await fetch(`${api.toString().replace(/\/$/, "")}/policies/${encodeURIComponent(vhost.name)}/${encodeURIComponent(p.name)}`, {
-      method: "PUT",
-      headers: { authorization: `Basic ${auth}`, "content-type": "application/json" },
-      body: JSON.stringify({ pattern: p.pattern, "apply-to": p["apply-to"], priority: p.priority, definition: p.definition }),
-    });
+    const body = { pattern: p.pattern, "apply-to": p["apply-to"], priority: p.priority, definition: p.definition };
+    const res = await managementApi("PUT", `/policies/${encodeURIComponent(vhost.name)}/${encodeURIComponent(p.name)}`, body);
     if (!res.ok) throw new Error(`cannot set policy ${p.name} on ${vhost.name}: HTTP ${res.status} ${await res.text()}`);
   }
   return vhost;

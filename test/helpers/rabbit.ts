@@ -30,7 +30,8 @@ export interface TestVhost {
   drop(): Promise<void>;
 }
 
-async function api(method: string, path: string, body?: unknown): Promise<Response> {
+/** One call to the RabbitMQ management API (credentials from TEST_RABBIT_API); `body` is sent as JSON. */
+export async function managementApi(method: string, path: string, body?: unknown): Promise<Response> {
   const base = new URL(RABBIT_API);
   const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString("base64");
   base.username = "";
@@ -45,9 +46,9 @@ async function api(method: string, path: string, body?: unknown): Promise<Respon
 
 export async function createVhost(prefix = "t"): Promise<TestVhost> {
   const name = uniqueName(prefix);
-  const put = await api("PUT", `/vhosts/${encodeURIComponent(name)}`, {});
+  const put = await managementApi("PUT", `/vhosts/${encodeURIComponent(name)}`, {});
   if (!put.ok) throw new Error(`cannot create vhost ${name}: HTTP ${put.status} ${await put.text()}`);
-  const perm = await api("PUT", `/permissions/${encodeURIComponent(name)}/guest`, { configure: ".*", write: ".*", read: ".*" });
+  const perm = await managementApi("PUT", `/permissions/${encodeURIComponent(name)}/guest`, { configure: ".*", write: ".*", read: ".*" });
   if (!perm.ok) throw new Error(`cannot set permissions on ${name}: HTTP ${perm.status}`);
   const mgmt = new URL(RABBIT_API);
   mgmt.pathname = "/";
@@ -56,13 +57,13 @@ export async function createVhost(prefix = "t"): Promise<TestVhost> {
     url: `${AMQP_BASE}/${encodeURIComponent(name)}`,
     managementUrl: mgmt.toString().replace(/\/$/, ""),
     async queue(queue) {
-      const res = await api("GET", `/queues/${encodeURIComponent(name)}/${encodeURIComponent(queue)}`);
+      const res = await managementApi("GET", `/queues/${encodeURIComponent(name)}/${encodeURIComponent(queue)}`);
       if (res.status === 404) return undefined;
       if (!res.ok) throw new Error(`queue ${queue}: HTTP ${res.status}`);
       return (await res.json()) as never;
     },
     async drop() {
-      await api("DELETE", `/vhosts/${encodeURIComponent(name)}`);
+      await managementApi("DELETE", `/vhosts/${encodeURIComponent(name)}`);
     },
   };
 }

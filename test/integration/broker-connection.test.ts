@@ -6,29 +6,21 @@ import { declareTopology, topologyNames } from "../../src/broker/topology.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
-import { RABBIT_API } from "../helpers/services.js";
+import { createVhost, managementApi, type TestVhost } from "../helpers/rabbit.js";
 import { waitFor } from "../interop/celery-process.js";
 
 const config = loadConfig({});
 const names = topologyNames(config.topology, config.retry);
 let vhost: TestVhost;
 
-async function api(method: string, path: string): Promise<Response> {
-  const base = new URL(RABBIT_API);
-  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString("base64");
-  base.username = "";
-  base.password = "";
-  return fetch(`${base.toString().replace(/\/$/, "")}${path}`, { method, headers: { authorization: `Basic ${auth}` } });
-}
 
 async function killConnections(vhostName: string, connectionName: string): Promise<void> {
   let killed = false;
   await waitFor(`connection "${connectionName}" in the management API`, async () => {
-    const res = await api("GET", `/vhosts/${encodeURIComponent(vhostName)}/connections`);
+    const res = await managementApi("GET", `/vhosts/${encodeURIComponent(vhostName)}/connections`);
     const conns = res.ok ? ((await res.json()) as { name: string; client_properties?: { connection_name?: string } }[]) : [];
     for (const c of conns.filter((c) => c.client_properties?.connection_name === connectionName)) {
-      await api("DELETE", `/connections/${encodeURIComponent(c.name)}`);
+      await managementApi("DELETE", `/connections/${encodeURIComponent(c.name)}`);
       killed = true;
     }
     return killed;

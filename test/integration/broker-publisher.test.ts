@@ -11,8 +11,7 @@ import { loadConfig } from "../../src/config.js";
 import { validateForConsumer } from "../../src/contract/index.js";
 import { MatchflowError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
-import { RABBIT_API } from "../helpers/services.js";
+import { createVhost, managementApi, type TestVhost } from "../helpers/rabbit.js";
 
 const config = loadConfig({ PUBLISH_CONFIRM_WINDOW: "50" });
 
@@ -51,13 +50,6 @@ async function drain(model: ChannelModel): Promise<{ taskId: string; externalId:
   return out;
 }
 
-async function api(method: string, path: string): Promise<Response> {
-  const base = new URL(RABBIT_API);
-  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString("base64");
-  base.username = "";
-  base.password = "";
-  return fetch(`${base.toString().replace(/\/$/, "")}${path}`, { method, headers: { authorization: `Basic ${auth}` } });
-}
 
 beforeAll(async () => {
   vhost = await createVhost("pub");
@@ -152,7 +144,7 @@ describe("MatchQueueClient on RabbitMQ", () => {
       // Find the publisher's connection in the management API (listed a little after it opens).
       let connectionName: string | undefined;
       for (let i = 0; i < 400 && !connectionName; i++) {
-        const res = await api("GET", `/vhosts/${encodeURIComponent(own.name)}/connections`);
+        const res = await managementApi("GET", `/vhosts/${encodeURIComponent(own.name)}/connections`);
         const conns = res.ok ? ((await res.json()) as { name: string; client_properties?: { connection_name?: string } }[]) : [];
         connectionName = conns.find((c) => c.client_properties?.connection_name === "matchflow publisher")?.name;
         if (!connectionName) await new Promise((resolve) => setTimeout(resolve, 25));
@@ -170,7 +162,7 @@ describe("MatchQueueClient on RabbitMQ", () => {
             // Mid-stream: plenty sent, plenty still to send, some awaiting confirms.
             if (done === 500 && !kill) {
               doneAtKill = done;
-              kill = api("DELETE", `/connections/${encodeURIComponent(name)}`);
+              kill = managementApi("DELETE", `/connections/${encodeURIComponent(name)}`);
             }
           },
         },

@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { declareTopology, topologyNames } from "../../src/broker/topology.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
-import { createVhost } from "../helpers/rabbit.js";
+import { createVhost, managementApi } from "../helpers/rabbit.js";
 import type { TestVhost } from "../helpers/rabbit.js";
-import { RABBIT_API } from "../helpers/services.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const definitions = readFileSync(path.join(ROOT, "deploy/k8s/base/rabbitmq/definitions.json"), "utf8");
@@ -29,13 +28,6 @@ function deploymentEnv(): Record<string, string> {
   return env;
 }
 
-async function api(method: string, apiPath: string, body?: string): Promise<Response> {
-  const base = new URL(RABBIT_API);
-  const auth = Buffer.from(`${decodeURIComponent(base.username)}:${decodeURIComponent(base.password)}`).toString("base64");
-  base.username = "";
-  base.password = "";
-  return fetch(`${base.toString().replace(/\/$/, "")}${apiPath}`, { method, headers: { authorization: `Basic ${auth}`, "content-type": "application/json" }, body });
-}
 
 let vhost: TestVhost;
 let conn: ChannelModel;
@@ -43,7 +35,7 @@ let conn: ChannelModel;
 beforeAll(async () => {
   vhost = await createVhost("deploydefs");
   // The per-vhost import endpoint puts every object into this vhost, like `import_definitions` into "/".
-  const res = await api("POST", `/definitions/${encodeURIComponent(vhost.name)}`, definitions);
+  const res = await managementApi("POST", `/definitions/${encodeURIComponent(vhost.name)}`, JSON.parse(definitions));
   if (!res.ok) throw new Error(`definitions import failed: HTTP ${res.status} ${await res.text()}`);
   conn = await amqp.connect(vhost.url);
 });
@@ -61,7 +53,7 @@ describe("deploy/k8s RabbitMQ definitions", () => {
       expect(await vhost.queue(q), q).toBeDefined();
     }
     // The policy object itself; that it takes effect is the dead-letter test below.
-    const res = await api("GET", `/policies/${encodeURIComponent(vhost.name)}`);
+    const res = await managementApi("GET", `/policies/${encodeURIComponent(vhost.name)}`);
     const policies = (await res.json()) as { name: string; pattern: string; definition: Record<string, unknown> }[];
     expect(policies).toEqual([
       expect.objectContaining({
