@@ -55,15 +55,29 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** amqplib decodes some AMQP types as `{"!": "timestamp", value}`; the rest of us want values. */
+// Hot path (every delivery's header table): copy-on-write, so a table without wrapped values
+// (Celery's own, always) is returned as it is instead of being copied for every delivery.
 function unwrap(value: unknown): unknown {
-  // Hot path (every delivery's header table): plain loops, no intermediate arrays.
   if (value === null || typeof value !== "object" || Buffer.isBuffer(value) || value instanceof Date) return value;
-  if (Array.isArray(value)) return value.map(unwrap);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const plain = unwrap(item);
+      if (plain !== item) (out ??= value.slice())[i] = plain;
+    }
+    return out ?? value;
+  }
   const record = value as Record<string, unknown>;
   if (typeof record["!"] === "string" && "value" in record) return record.value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(record)) out[key] = unwrap(record[key]);
-  return out;
+  let out: Record<string, unknown> | undefined;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const item = record[key];
+    const plain = unwrap(item);
+    if (plain !== item) (out ??= { ...record })[key] = plain;
+  }
+  return out ?? record;
 }
 
 function checkContent(properties: IncomingProperties): void {

@@ -108,6 +108,20 @@ function defaultStatus(m: { home_score?: number | null; away_score?: number | nu
 
 type Parsed = z.output<typeof producerMatchSchema>;
 
+const OPTIONAL_FIELDS = ["league", "division", "home_score", "away_score", "home_penalty_score", "away_penalty_score", "match_time", "location", "notes", "source"] as const;
+
+/** What `Date#toISOString` writes: such an instant is already canonical UTC. */
+const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/**
+ * An instant (already checked by the schema, calendar included) in UTC, as `toISOString` writes
+ * it. Producers, ours included, mostly send that form already: returned as is, which spares the
+ * worker a date parse and format per field (~0.5 us each).
+ */
+function utcInstant(instant: string): string {
+  return CANONICAL_INSTANT.test(instant) ? instant : new Date(instant).toISOString();
+}
+
 /** Fills what v1 derives (season, status, external id), converts instants to UTC, drops nulls. */
 function normalise(p: Parsed): MatchData {
   const match: MatchData = {
@@ -124,13 +138,12 @@ function normalise(p: Parsed): MatchData {
     match_status: p.match_status ?? defaultStatus(p),
     schema_version: SCHEMA_VERSION,
   };
-  const optional = ["league", "division", "home_score", "away_score", "home_penalty_score", "away_penalty_score", "match_time", "location", "notes", "source"] as const;
-  for (const key of optional) {
+  for (const key of OPTIONAL_FIELDS) {
     const value = p[key];
     if (value !== undefined && value !== null && value !== "") (match as unknown as Record<string, unknown>)[key] = value;
   }
-  if (p.scheduled_kickoff) match.scheduled_kickoff = new Date(p.scheduled_kickoff).toISOString();
-  if (p.scraped_at) match.scraped_at = new Date(p.scraped_at).toISOString();
+  if (p.scheduled_kickoff) match.scheduled_kickoff = utcInstant(p.scheduled_kickoff);
+  if (p.scraped_at) match.scraped_at = utcInstant(p.scraped_at);
   return match;
 }
 

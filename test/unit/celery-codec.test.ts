@@ -103,6 +103,22 @@ describe("decodeTask", () => {
     expect(env.headers.retries).toBe(1);
   });
 
+  it("unwraps typed values nested in header tables and arrays without touching amqplib's table", () => {
+    const stamp = { "!": "timestamp", value: 1_714_557_600 };
+    const headers = { task: TASK, id: ID, retries: { "!": "signedint", value: 2 }, timelimit: [null, stamp], stamps: { at: stamp, plain: "x" }, lang: "py" };
+    const original = structuredClone(headers);
+    const env = decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers }, { maxBytes: 1024 });
+    expect(env.retries).toBe(2);
+    expect(env.headers).toEqual({ task: TASK, id: ID, retries: 2, timelimit: [null, 1_714_557_600], stamps: { at: 1_714_557_600, plain: "x" }, lang: "py" });
+    expect(headers).toEqual(original);
+  });
+
+  it("hands a header table with nothing to unwrap through as it is (no copy per delivery)", () => {
+    const headers = { task: TASK, id: ID, retries: 0, timelimit: [null, null], argsrepr: "()", stamps: { a: ["b"] } };
+    const env = decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers }, { maxBytes: 1024 });
+    expect(env.headers).toBe(headers);
+  });
+
   it("decodes the captured Celery body with plain (py-amqp style) headers", () => {
     const env = decodeTask(Buffer.from(CAPTURED_BODY), { ...JSON_PROPS, correlationId: ID, replyTo: "", headers: { lang: "py", task: TASK, id: ID, root_id: ID, parent_id: null, retries: 0, eta: null, expires: null } }, { maxBytes: 1 << 20 });
     expect(env).toMatchObject({ protocol: 2, taskName: TASK, taskId: ID, args: [MATCH], kwargs: {}, replyTo: null });

@@ -160,6 +160,24 @@ describe("instants are normalised to UTC", () => {
     expect(matchFor({ scheduled_kickoff: "2026-09-05T21:00:00-07:00" }).scheduled_kickoff).toBe("2026-09-06T04:00:00.000Z");
   });
 
+  it("writes every accepted form as toISOString does (Z without milliseconds, fractions, canonical)", () => {
+    for (const [given, utc] of [
+      ["2026-09-05T13:00:00Z", "2026-09-05T13:00:00.000Z"],
+      ["2026-09-05T13:00:00.5Z", "2026-09-05T13:00:00.500Z"],
+      ["2026-09-05T13:00:00.000Z", "2026-09-05T13:00:00.000Z"],
+      ["2026-09-05T13:00:00.000+00:00", "2026-09-05T13:00:00.000Z"],
+      ["2028-02-29T23:59:59.999Z", "2028-02-29T23:59:59.999Z"],
+    ] as const) {
+      expect(matchFor({ scheduled_kickoff: given }).scheduled_kickoff).toBe(utc);
+    }
+  });
+
+  it("refuses an impossible calendar day in an instant instead of rolling it over", () => {
+    const result = validateForConsumer({ ...base, scheduled_kickoff: "2026-02-30T13:00:00.000Z" });
+    expect(result.ok).toBe(false);
+    expect(!result.ok && result.issues.map((i) => i.field)).toEqual(["scheduled_kickoff"]);
+  });
+
   it("is the same on the consumer side", () => {
     const result = validateForConsumer({ ...base, scheduled_kickoff: "2026-09-05T09:00:00-04:00" });
     expect(result.ok && result.match.scheduled_kickoff).toBe("2026-09-05T13:00:00.000Z");
