@@ -1,6 +1,8 @@
 /** Settings from the environment: the seed's defaults, aliases, durations, and one error for all problems. */
 import { describe, expect, it } from "vitest";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig, parseDurationMs } from "../../src/config.js";
+import { validateForProducer } from "../../src/contract/index.js";
 import { ConfigError } from "../../src/errors.js";
 
 function configError(env: Record<string, string>): ConfigError {
@@ -32,6 +34,44 @@ describe("defaults (an empty environment)", () => {
     expect(config.retry).toEqual({ max: 3, baseDelayMs: 60_000, maxDelayMs: 600_000 });
     expect(config.worker.shutdownGraceMs).toBe(25_000);
     expect(config.logLevel).toBe("info");
+  });
+
+  it("batches up to 400 tasks a transaction with 1,600 deliveries unacked at most", () => {
+    expect(config.worker.batchSize).toBe(400);
+    expect(config.worker.prefetch).toBe(1600);
+  });
+
+  it("bounds a task body at 64 KiB, which a match at every field's cap still fits (non-ASCII text escaped)", () => {
+    expect(config.maxMessageBytes).toBe(65_536);
+    // Every text field at its maximum length, in a script JSON writes as \uXXXX (6 bytes a character).
+    const text = (n: number) => "\u00e9".repeat(n);
+    const largest = validateForProducer({
+      external_match_id: text(100),
+      home_team: text(200),
+      away_team: `${text(199)}x`,
+      match_date: "2026-09-05",
+      season: "2026-27",
+      age_group: text(50),
+      match_type: text(100),
+      league: "Homegrown",
+      division: text(200),
+      home_score: 999,
+      away_score: 999,
+      home_penalty_score: 999,
+      away_penalty_score: 999,
+      match_status: "completed",
+      scheduled_kickoff: "2026-09-05T13:00:00.000Z",
+      match_time: "13:00",
+      location: text(500),
+      notes: text(2000),
+      source: text(100),
+      scraped_at: "2026-09-05T15:00:00.000Z",
+    });
+    expect(largest.ok).toBe(true);
+    if (!largest.ok) return;
+    const body = encodeTaskV2({ taskName: config.topology.taskName, taskId: "3f0c7a52-5a43-4f7e-9b51-1f2d3c4b5a69", args: [largest.match] }).content;
+    expect(body.length).toBeGreaterThan(20_000);
+    expect(body.length).toBeLessThan(config.maxMessageBytes / 2);
   });
 
   it("leaves the service URLs unset (embedded broker and database)", () => {
