@@ -215,22 +215,25 @@ export class Worker {
       else counts.failed++;
     }
     this.options.log.info({ batch: messages.length, ...counts, rejected: bad.length, durationMs: this.now() - (messages[0]?.receivedAt ?? this.now()) }, "batch committed");
-    await Promise.all([
-      ...good.map((p, i) => {
-        const outcome = outcomes[i] ?? { ok: false as const, error: new PermanentError("internal_error", "store returned no outcome") };
-        return outcome.ok ? this.succeed(p, outcome) : this.fail(p.message, p.envelope, outcome.error, p.item.match.external_match_id);
-      }),
-      ...bad.map((p) => this.fail(p.message, p.envelope, p.error, p.failure.externalMatchId)),
-    ]);
+    // Successes settle synchronously (no promise per task); only retries, dead letters and rpc
+    // replies wait on the broker.
+    const waits: Promise<void>[] = [];
+    good.forEach((p, i) => {
+      const outcome = outcomes[i] ?? { ok: false as const, error: new PermanentError("internal_error", "store returned no outcome") };
+      const wait = outcome.ok ? this.succeed(p, outcome) : this.fail(p.message, p.envelope, outcome.error, p.item.match.external_match_id);
+      if (wait) waits.push(wait);
+    });
+    for (const p of bad) waits.push(this.fail(p.message, p.envelope, p.error, p.failure.externalMatchId));
+    await Promise.all(waits);
   }
 
-  private async succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> {
-    if (this.abandoned) return;
+  /** Acks and records a stored task; returns the rpc reply's publish when one is due. */
+  private succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> | undefined {
+    if (this.abandoned) return undefined;
     this.transport.ack(p.message);
     this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
-    if (this.options.resultBackend === "rpc" && p.envelope.replyTo) {
-      await this.reply(p.envelope, { status: "SUCCESS", result: { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id } });
-    }
+    if (this.options.resultBackend !== "rpc" || !p.envelope.replyTo) return undefined;
+    return this.reply(p.envelope, { status: "SUCCESS", result: { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id } });
   }
 
   private async fail(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, externalMatchId: string | undefined): Promise<void> {
@@ -274,13 +277,15 @@ export class Worker {
     const durationMs = this.now() - message.receivedAt;
     metrics.tasks.inc({ outcome: event.outcome });
     metrics.duration.observe(durationMs / 1000);
+    this.options.onSettled?.(event);
+    // Successes are per task at debug only: skip building their line's fields when it is not written.
+    if (event.outcome !== "dead_lettered" && event.outcome !== "retried" && !log.isLevelEnabled("debug")) return;
     const fields = { taskId: event.taskId, externalMatchId: event.externalMatchId, outcome: event.outcome, durationMs, redelivered: message.redelivered || undefined, reason, code: event.code, ...extra };
     if (event.outcome === "dead_lettered") log.error(fields, "task dead-lettered");
     else if (event.outcome === "retried") log.warn(fields, "task will be retried");
     // Successes are per task at debug (a line per task costs ~20% of the CPU at 10k tasks/s);
     // each batch gets one info line with its counts. Retries and dead letters are always per task.
     else log.debug(fields, "task done");
-    this.options.onSettled?.(event);
   }
 
   private async reply(envelope: TaskEnvelope, result: { status: "SUCCESS"; result: unknown } | { status: "FAILURE"; result: RpcFailure }): Promise<void> {

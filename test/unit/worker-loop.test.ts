@@ -7,7 +7,8 @@ import { describe, expect, it } from "vitest";
 import { MemoryBroker } from "../../src/broker/memory-transport.js";
 import { decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
 import { PermanentError, TransientError, type MatchflowError } from "../../src/errors.js";
-import { silentLogger } from "../../src/log.js";
+import { pino } from "pino";
+import { silentLogger, type Logger } from "../../src/log.js";
 import { createWorkerMetrics } from "../../src/worker/metrics.js";
 import type { MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
 import { Worker, type SettledEvent } from "../../src/worker/worker.js";
@@ -42,7 +43,7 @@ function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | Matchfl
 
 const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
 
-async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker } = {}) {
+async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger } = {}) {
   const broker = options.broker ?? new MemoryBroker(route);
   const events: SettledEvent[] = [];
   const metrics = createWorkerMetrics({ defaultMetrics: false });
@@ -53,7 +54,7 @@ async function runWorker(store: MatchStore, messages: number, options: { max?: n
     prefetch: 50,
     batchSize: 10,
     retry: { max: options.max ?? 3, baseDelayMs: 10, maxDelayMs: 40 },
-    log: silentLogger,
+    log: options.log ?? silentLogger,
     metrics,
     onSettled: (e) => events.push(e),
   });
@@ -62,7 +63,29 @@ async function runWorker(store: MatchStore, messages: number, options: { max?: n
   return { broker, worker, events, metrics };
 }
 
+/** A logger at `level` whose lines land in `lines`. */
+function capturingLogger(level: string, lines: { msg?: string; taskId?: string; outcome?: string }[]): Logger {
+  return pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as { msg?: string }) });
+}
+
 describe("worker loop", () => {
+  it("writes a line per stored task at debug only (one per batch at info), and per failed task always", async () => {
+    for (const level of ["info", "debug"]) {
+      const lines: { msg?: string; taskId?: string; outcome?: string }[] = [];
+      const failEvery3rd = (items: StoreItem[]): StoreOutcome[] =>
+        items.map((it) => (Number(it.match.external_match_id.slice(2)) % 3 === 0 ? { ok: false, error: new PermanentError("db_constraint", "refused") } : { ok: true, outcome: "created", matchId: 1 }));
+      const { broker, worker, events } = await runWorker(scriptedStore([failEvery3rd]), 9, { log: capturingLogger(level, lines) });
+      await expect.poll(() => events.length).toBe(9);
+      await broker.drained();
+      await worker.stop(1000);
+      const done = lines.filter((l) => l.msg === "task done");
+      expect(done.map((l) => l.taskId).sort()).toEqual(level === "debug" ? ["t-1", "t-2", "t-4", "t-5", "t-7", "t-8"] : []);
+      expect(lines.filter((l) => l.msg === "task dead-lettered").map((l) => l.taskId).sort()).toEqual(["t-0", "t-3", "t-6"]);
+      expect(lines.filter((l) => l.msg === "batch committed").length).toBeGreaterThan(0);
+      expect(events.filter((e) => e.outcome === "created")).toHaveLength(6);
+    }
+  });
+
   it("acks every stored message and reports one final outcome each", async () => {
     const store = scriptedStore([ok]);
     const { broker, worker, events } = await runWorker(store, 25);
