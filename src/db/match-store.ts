@@ -18,8 +18,8 @@ import { errorMessage, isMatchflowError, PermanentError } from "../errors.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../worker/store.js";
 import type { Database, Queryable } from "./database.js";
 import { recordIngestFailure } from "./failures.js";
-import { createNameResolver, type NameResolutionMode } from "./resolve.js";
-import { isResolved } from "./resolve.js";
+import type { MatchData } from "../contract/index.js";
+import { createNameResolver, isResolved, type NameResolutionMode, type ResolveResult } from "./resolve.js";
 import { prepareUpsert, upsertMatches, isUpsertOutcome, type UpsertResult } from "./upsert.js";
 
 export interface MatchStoreOptions {
@@ -28,33 +28,67 @@ export interface MatchStoreOptions {
   closeDatabase?: boolean;
 }
 
+/** Position in the batch, by external id: the order in which rows are written (and locked). */
+interface Keyed {
+  id: string;
+  index: number;
+}
+
+function byIdThenIndex(a: Keyed, b: Keyed): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : a.index - b.index;
+}
+
+/** Items by external id (stable). A loop, not closures: per-call closures lose their optimised code at every full GC. */
+function sortedOrder(items: readonly StoreItem[]): number[] {
+  const keyed: Keyed[] = new Array<Keyed>(items.length);
+  for (let i = 0; i < items.length; i++) keyed[i] = { id: items[i]?.match.external_match_id ?? "", index: i };
+  keyed.sort(byIdThenIndex);
+  const order = new Array<number>(keyed.length);
+  for (let i = 0; i < keyed.length; i++) order[i] = (keyed[i] as Keyed).index;
+  return order;
+}
+
+function allResolved(ids: readonly ResolveResult[]): boolean {
+  for (const id of ids) if (!isResolved(id)) return false;
+  return true;
+}
+
+function allWritten(results: readonly UpsertResult[]): boolean {
+  for (const r of results) if (!isUpsertOutcome(r)) return false;
+  return true;
+}
+
 export function createMatchStore(db: Database, options: MatchStoreOptions): MatchStore {
   const resolver = createNameResolver({ mode: options.nameResolution });
   let closed: Promise<void> | undefined;
+  const query: Queryable["query"] = (sql, params, queryOptions) => db.query(sql, params, queryOptions);
 
   return {
     async writeBatch(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]> {
-      const order = items.map((_, i) => i).sort((a, b) => {
-        const x = items[a]?.match.external_match_id ?? "";
-        const y = items[b]?.match.external_match_id ?? "";
-        return x < y ? -1 : x > y ? 1 : a - b;
-      });
-      const sorted = order.map((i) => items[i] as StoreItem);
+      const order = sortedOrder(items);
+      const sorted = new Array<StoreItem>(order.length);
+      const matches = new Array<MatchData>(order.length);
+      for (let i = 0; i < order.length; i++) {
+        const item = items[order[i] as number] as StoreItem;
+        sorted[i] = item;
+        matches[i] = item.match;
+      }
       // 1. Names, autocommitted (see the top of this file); per-match errors come back in `ids`.
-      const autocommit: Queryable = { query: (sql, params, queryOptions) => db.query(sql, params, queryOptions), concurrent: db.kind === "postgres" };
-      const ids = sorted.length > 0 ? await resolver.resolveBatch(autocommit, sorted.map((it) => it.match)) : [];
+      // One object per batch: the resolver keys the ids a batch saw on it (commitCache).
+      const autocommit: Queryable = { query, concurrent: db.kind === "postgres" };
+      const ids = sorted.length > 0 ? await resolver.resolveBatch(autocommit, matches) : [];
       resolver.commitCache(autocommit);
       // 2. Nothing to record: one statement, no transaction block. When the data itself is
       // refused, the statement changed nothing and the transaction below isolates the culprit.
       let sortedResults: UpsertResult[] | undefined;
-      if (failures.length === 0 && ids.every(isResolved)) {
+      if (failures.length === 0 && allResolved(ids)) {
         try {
           sortedResults = await upsertMatches(autocommit, sorted, ids, { isolateFailures: false });
         } catch (err) {
           if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
         }
         // A match refused before the database (e.g. no external id) still needs its record.
-        if (sortedResults?.some((r) => !isUpsertOutcome(r))) sortedResults = undefined;
+        if (sortedResults && !allWritten(sortedResults)) sortedResults = undefined;
       }
       // 3. The transaction: the batch upsert without a savepoint, the failures, COMMIT. Only when
       // the data itself is refused is the batch written again, item by item behind savepoints,
@@ -81,12 +115,13 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
         }
       }
       const out: StoreOutcome[] = new Array<StoreOutcome>(items.length);
-      order.forEach((original, i) => {
+      for (let i = 0; i < order.length; i++) {
+        const original = order[i] as number;
         const r = sortedResults[i];
         if (r === undefined) out[original] = { ok: false, error: new PermanentError("internal_error", "no result for item") };
         else if (isUpsertOutcome(r)) out[original] = { ok: true, outcome: r.outcome, matchId: r.matchId, reason: r.reason };
         else out[original] = { ok: false, error: isMatchflowError(r) ? r : new PermanentError("internal_error", errorMessage(r)) };
-      });
+      }
       return out;
     },
     async ping(): Promise<void> {

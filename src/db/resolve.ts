@@ -162,12 +162,17 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
   }
 
   async function resolveBatch(tx: Queryable, all: readonly MatchData[]): Promise<ResolveResult[]> {
-    const quick = all.map(fromCache);
+    // Loops, not per-call closures (those lose their optimised code at every full GC).
+    const quick = new Array<ResolveResult | undefined>(all.length);
     const rest: number[] = [];
-    quick.forEach((r, i) => r === undefined && rest.push(i));
+    for (let i = 0; i < all.length; i++) {
+      const r = fromCache(all[i] as MatchData);
+      quick[i] = r;
+      if (r === undefined) rest.push(i);
+    }
     if (rest.length === 0) return quick as ResolveResult[];
     const slow = await resolveUncached(tx, rest.map((i) => all[i] as MatchData));
-    rest.forEach((original, j) => (quick[original] = slow[j]));
+    for (let j = 0; j < rest.length; j++) quick[rest[j] as number] = slow[j];
     return quick as ResolveResult[];
   }
 
