@@ -38,7 +38,7 @@ function byIdThenIndex(a: Keyed, b: Keyed): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : a.index - b.index;
 }
 
-/** Items by external id (stable). A loop, not closures: per-call closures lose their optimised code at every full GC. */
+/** Items by external id (stable). Loops, not closures created per call: V8 kept recompiling those in long drains (docs/performance.md). */
 function sortedOrder(items: readonly StoreItem[]): number[] {
   const keyed: Keyed[] = new Array<Keyed>(items.length);
   for (let i = 0; i < items.length; i++) keyed[i] = { id: items[i]?.match.external_match_id ?? "", index: i };
