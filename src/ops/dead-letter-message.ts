@@ -10,7 +10,7 @@
  */
 import type { Options } from "amqplib";
 import { MF_HEADERS } from "../broker/headers.js";
-import { decodeTask, encodeTask, type TaskEnvelope } from "../celery/codec.js";
+import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
 import { errorMessage } from "../errors.js";
 
 /** AMQP properties as amqplib hands them to `get`/`consume` (absent ones may be undefined). */
@@ -174,8 +174,8 @@ function isFailureHeader(name: string): boolean {
   return name.startsWith("x-matchflow-") || name === "x-death" || name === "x-delivery-count" || /^x-(first|last)-death-/.test(name);
 }
 
-function keptHeaders(msg: DeadLetterMessage): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(headersOf(msg)).filter(([name]) => !isFailureHeader(name)));
+function keptHeaders(msg: DeadLetterMessage, replaced: ReadonlySet<string> = new Set()): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(headersOf(msg)).filter(([name]) => !isFailureHeader(name) && !replaced.has(name)));
 }
 
 /** Properties worth carrying over as they were (the codec sets the Celery ones). */
@@ -226,7 +226,9 @@ export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLette
   return {
     taskId: e.taskId,
     content: encoded.content,
-    options: { ...carriedProperties(msg.properties), ...properties, headers: { ...keptHeaders(msg), ...encodedHeaders, ...marker } },
+    // The task's own headers come from the new encoding alone: one the encoding leaves out (an eta
+    // when requeued) must not survive from the dead letter.
+    options: { ...carriedProperties(msg.properties), ...properties, headers: { ...keptHeaders(msg, ENCODED_TASK_HEADERS), ...encodedHeaders, ...marker } },
     reencoded: true,
   };
 }

@@ -7,6 +7,20 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
+/** What the Celery task saw: its arguments and the request context Celery built from the headers. */
+export interface CeleryReceived {
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  id: string;
+  retries: number;
+  root_id: string | null;
+  parent_id: string | null;
+  group: string | null;
+  eta: string | null;
+  expires: string | null;
+  timelimit: [number | null, number | null] | null;
+}
+
 export const INTEROP_DIR = fileURLToPath(new URL(".", import.meta.url));
 export const PYTHON = process.env.MATCHFLOW_CELERY_PYTHON ?? "/usr/bin/python3";
 
@@ -16,7 +30,7 @@ export interface CeleryWorker {
   /** Everything the worker printed, for failure messages. */
   output(): string;
   /** The received tasks so far, one per line of the output file. */
-  received(): { args: unknown[]; kwargs: Record<string, unknown>; id: string; retries: number }[];
+  received(): CeleryReceived[];
   stop(): Promise<void>;
 }
 
@@ -38,7 +52,7 @@ export function startCeleryWorker(brokerUrl: string, outFile: string): CeleryWor
       return readFileSync(outFile, "utf8")
         .split("\n")
         .filter((l) => l.trim() !== "")
-        .map((l) => JSON.parse(l) as { args: unknown[]; kwargs: Record<string, unknown>; id: string; retries: number });
+        .map((l) => JSON.parse(l) as CeleryReceived);
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

@@ -35,26 +35,31 @@ describe("encodeTaskV2", () => {
     expect(msg.content.equals(Buffer.from(CAPTURED_BODY, "utf8"))).toBe(true);
   });
 
-  it("sets every Celery header, in Celery's order, with Celery's types", () => {
+  it("sets Celery's headers, in Celery's order, with Celery's types, leaving out the null ones", () => {
     expect(msg.properties.headers).toEqual({
       lang: "py",
       task: TASK,
       id: ID,
-      shadow: null,
-      eta: null,
-      expires: null,
-      group: null,
-      group_index: null,
       retries: amqpInt(0),
-      timelimit: [null, null],
       root_id: ID,
-      parent_id: null,
       argsrepr: "[{'external_match_id': 'dump-1', 'home_team': 'Arsenal', 'away_team': 'Chelsea', 'match_date': '2024-05-01', 'home_score': 2, 'away_score': 1, 'match_status': 'finished'}]",
       kwargsrepr: "{}",
       origin: "gen7697@vm",
       ignore_result: false,
     });
-    expect(Object.keys(msg.properties.headers)).toEqual(["lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries", "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result"]);
+    // Celery's order (docs/celery-wire.md), minus shadow, eta, expires, group, group_index, timelimit and parent_id.
+    expect(Object.keys(msg.properties.headers)).toEqual(["lang", "task", "id", "retries", "root_id", "argsrepr", "kwargsrepr", "origin", "ignore_result"]);
+    for (const value of Object.values(msg.properties.headers)) expect(value).not.toBeNull();
+  });
+
+  it("adds eta, expires and parent_id in Celery's places when they have values", () => {
+    const m = encodeTaskV2({ taskName: TASK, taskId: ID, args: [], parentId: "parent", eta: "2024-05-01T10:00:00+00:00", expires: "2024-05-01T10:01:00Z" }, { now: Date.parse("2024-05-01T10:00:00Z") });
+    expect(Object.keys(m.properties.headers)).toEqual(["lang", "task", "id", "eta", "expires", "retries", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result"]);
+  });
+
+  it("decodes what it encodes: absent headers read as null, as Celery reads them", () => {
+    const env = decodeTask(msg.content, msg.properties, { maxBytes: 1 << 20 });
+    expect(env).toMatchObject({ protocol: 2, taskId: ID, eta: null, expires: null, parentId: null, rootId: ID, retries: 0 });
   });
 
   it("sets the AMQP properties Celery sets", () => {

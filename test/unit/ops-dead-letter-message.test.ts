@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MF_HEADERS } from "../../src/broker/headers.js";
-import { decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
+import { amqpInt, decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
 import { PermanentError, TransientError } from "../../src/errors.js";
 import { buildRequeueMessage, describeDeadLetter, summariseDeadLetter, type DeadLetterMessage } from "../../src/ops/dead-letter-message.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
@@ -93,6 +93,15 @@ describe("describeDeadLetter", () => {
 
 describe("buildRequeueMessage", () => {
   const opts = { deadLetterQueue: "matches.dead_letter", maxBytes: MAX };
+
+  it("keeps the Celery headers a Python producer set that matchflow does not model, and none of the task headers it re-encodes", () => {
+    // A Celery producer's message: time limits and a group, an eta and a parent.
+    const original = encodeTaskV2({ taskName: TASK, taskId: "task-4", args: [match], retries: 2, eta: "2025-09-07T09:59:00Z", parentId: "parent-1" });
+    const dl = deadLetterOf(original, 3, { timelimit: [300, 200], group: "group-1", group_index: 0, shadow: null });
+    const headers = buildRequeueMessage(dl, opts).options.headers as Record<string, unknown>;
+    expect(headers).toMatchObject({ timelimit: [300, 200], group: "group-1", group_index: 0, parent_id: "parent-1", retries: amqpInt(0) });
+    expect(headers).not.toHaveProperty("eta");
+  });
 
   it("re-encodes protocol 2 with retries 0, no eta, the same task id, and no failure headers", () => {
     const original = encodeTaskV2({ taskName: TASK, taskId: "task-3", args: [match], retries: 3, eta: "2025-09-07T09:59:00Z", rootId: "root-1" });

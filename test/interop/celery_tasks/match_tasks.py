@@ -25,7 +25,13 @@ app.conf.update(
 
 @app.task(name="celery_tasks.match_tasks.process_match_data", bind=True)
 def process_match_data(self, *args, **kwargs):
-    line = json.dumps({"args": list(args), "kwargs": kwargs, "id": self.request.id, "retries": self.request.retries})
+    r = self.request
+    line = json.dumps({
+        "args": list(args), "kwargs": kwargs, "id": r.id, "retries": r.retries,
+        # The request context Celery built from the message headers (absent headers read as None).
+        "root_id": r.root_id, "parent_id": r.parent_id, "group": r.group,
+        "eta": r.eta, "expires": r.expires, "timelimit": list(r.timelimit) if r.timelimit else None,
+    }, default=str)
     with open(os.environ["MATCHFLOW_INTEROP_OUT"], "a", encoding="utf-8") as out:
         out.write(line + "\n")
         out.flush()
