@@ -88,26 +88,30 @@ export const matchShape = {
 
 type ShapeOutput = z.output<z.ZodObject<typeof matchShape>>;
 
+/** A module-level helper, not a closure per call: the rules run for every message the worker takes. */
+function addRuleIssue(ctx: z.RefinementCtx, path: string, message: string, rule: string): void {
+  ctx.addIssue({ code: "custom", path: [path], message, params: { rule } });
+}
+
 /** Cross-field rules shared by both readings; each names the field it is about. */
 export function checkMatchRules(m: ShapeOutput, ctx: z.RefinementCtx): void {
-  const issue = (path: string, message: string, rule: string) => ctx.addIssue({ code: "custom", path: [path], message, params: { rule } });
   // Field-level failures may leave a value of the wrong type here; their own issue says so.
   if (typeof m.home_team !== "string" || typeof m.away_team !== "string") return;
   if (m.home_team.toLowerCase().replace(/\s+/g, " ") === m.away_team.toLowerCase().replace(/\s+/g, " ")) {
-    issue("away_team", "must be a different team from home_team", "different_teams");
+    addRuleIssue(ctx, "away_team", "must be a different team from home_team", "different_teams");
   }
   const hasHome = m.home_score != null;
   const hasAway = m.away_score != null;
-  if (hasHome !== hasAway) issue(hasHome ? "away_score" : "home_score", "must be given together with the other score (both or neither)", "both_or_neither");
+  if (hasHome !== hasAway) addRuleIssue(ctx, hasHome ? "away_score" : "home_score", "must be given together with the other score (both or neither)", "both_or_neither");
   const hasHomePen = m.home_penalty_score != null;
   const hasAwayPen = m.away_penalty_score != null;
   if (hasHomePen !== hasAwayPen) {
-    issue(hasHomePen ? "away_penalty_score" : "home_penalty_score", "must be given together with the other penalty score (both or neither)", "both_or_neither");
+    addRuleIssue(ctx, hasHomePen ? "away_penalty_score" : "home_penalty_score", "must be given together with the other penalty score (both or neither)", "both_or_neither");
   } else if (hasHomePen && (!hasHome || !hasAway || m.home_score !== m.away_score)) {
-    issue("home_penalty_score", "is only allowed after a level score (a penalty shootout follows a draw)", "level_score");
+    addRuleIssue(ctx, "home_penalty_score", "is only allowed after a level score (a penalty shootout follows a draw)", "level_score");
   }
   if (m.match_status === "completed" && (!hasHome || !hasAway)) {
-    issue("match_status", "completed requires both home_score and away_score", "requires_scores");
+    addRuleIssue(ctx, "match_status", "completed requires both home_score and away_score", "requires_scores");
   }
 }
 
