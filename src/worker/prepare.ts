@@ -63,32 +63,32 @@ function hasOtherKwargs(kwargs: Record<string, unknown>): boolean {
 
 // Runs for every delivery: no intermediate arrays on the way to a good item.
 export function prepareMessage(message: InboundMessage, options: PrepareOptions): Prepared {
-  let envelope: TaskEnvelope | undefined;
-  const fail = (error: MatchflowError, arg?: unknown): Prepared => failed(message, envelope, error, options.maxMessageBytes, arg);
-
+  const max = options.maxMessageBytes;
+  let envelope: TaskEnvelope;
   try {
-    envelope = decodeTask(message.content, message.properties, { maxBytes: options.maxMessageBytes });
+    envelope = decodeTask(message.content, message.properties, { maxBytes: max });
   } catch (err) {
-    if (err instanceof PermanentError) return fail(err);
-    return fail(new PermanentError("malformed_message", err instanceof Error ? err.message : String(err)));
+    if (err instanceof PermanentError) return failed(message, undefined, err, max);
+    return failed(message, undefined, new PermanentError("malformed_message", err instanceof Error ? err.message : String(err)), max);
   }
+  // `failed(...)` in full below, not a closure made for every delivery: V8 kept recompiling those.
 
   if (envelope.taskName !== options.taskName) {
-    return fail(new PermanentError("unknown_task", `task ${JSON.stringify(envelope.taskName)} is not handled here (this worker runs ${options.taskName})`));
+    return failed(message, envelope, new PermanentError("unknown_task", `task ${JSON.stringify(envelope.taskName)} is not handled here (this worker runs ${options.taskName})`), max);
   }
   if (envelope.expires !== null && Date.parse(envelope.expires) < options.now) {
-    return fail(new PermanentError("task_expired", `task expired at ${envelope.expires}`));
+    return failed(message, envelope, new PermanentError("task_expired", `task expired at ${envelope.expires}`), max);
   }
 
   const kwargs = envelope.kwargs;
   if (envelope.args.length > 1 || hasOtherKwargs(kwargs) || (envelope.args.length === 1 && "match_data" in kwargs)) {
-    return fail(new PermanentError("bad_task_arguments", "process_match_data takes exactly one argument, match_data"), envelope.args[0] ?? kwargs.match_data);
+    return failed(message, envelope, new PermanentError("bad_task_arguments", "process_match_data takes exactly one argument, match_data"), max, envelope.args[0] ?? kwargs.match_data);
   }
   const arg = envelope.args.length === 1 ? envelope.args[0] : kwargs.match_data;
-  if (arg === undefined) return fail(new PermanentError("bad_task_arguments", "process_match_data is missing its match_data argument"));
+  if (arg === undefined) return failed(message, envelope, new PermanentError("bad_task_arguments", "process_match_data is missing its match_data argument"), max);
 
   const result = validateForConsumer(arg);
-  if (!result.ok) return fail(new PermanentError(result.code, result.issues.map((i) => i.message).join("; "), { details: result.issues }), arg);
+  if (!result.ok) return failed(message, envelope, new PermanentError(result.code, result.issues.map((i) => i.message).join("; "), { details: result.issues }), max, arg);
 
   return {
     ok: true,
