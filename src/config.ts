@@ -175,6 +175,11 @@ function problem(path: string, message: string): string {
   return `${path} ${message}`;
 }
 
+/** Deliveries held unacked when WORKER_PREFETCH is not set: every worker slot's batch in flight, within AMQP's 16-bit limit. */
+export function defaultPrefetch(concurrency: number, batchSize: number): number {
+  return Math.min(65535, Math.max(batchSize * 2, concurrency * batchSize));
+}
+
 /** Reads and validates every setting; throws one ConfigError listing every problem. */
 export function loadConfig(rawEnv: Env = process.env): Config {
   // `VAR=` (as compose files and ConfigMaps often write) means "not set": use the default.
@@ -216,8 +221,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   const e = parsed.data;
 
   const batchSize = e.WORKER_BATCH_SIZE;
-  // The default keeps every worker slot's batch in flight, within AMQP's 16-bit prefetch limit.
-  const prefetch = prefetchText !== undefined ? Number(prefetchText) : Math.min(65535, Math.max(batchSize * 2, concurrency * batchSize));
+  const prefetch = prefetchText !== undefined ? Number(prefetchText) : defaultPrefetch(concurrency, batchSize);
 
   return {
     rabbitmqUrl: e.RABBITMQ_URL,

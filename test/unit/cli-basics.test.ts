@@ -6,6 +6,8 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { workerConfigWithFlags } from "../../src/cli/commands/worker.js";
+import { loadConfig } from "../../src/config.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 // Spawning node + tsx takes a few seconds on a busy two-core machine.
@@ -58,6 +60,19 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     const help = await runCli(["help", "worker"]);
     expect(help.code).toBe(0);
     expect(help.stdout).toContain("Usage: matchflow worker");
+    // The defaults it names are the config module's, not copies that drift.
+    const defaults = loadConfig({});
+    const flat = help.stdout.replace(/\s+/g, " ");
+    expect(flat).toContain(`WORKER_BATCH_SIZE or ${defaults.worker.batchSize})`);
+    expect(flat).toContain(`WORKER_CONCURRENCY or ${defaults.worker.concurrency})`);
+    expect(flat).toContain(`METRICS_PORT or ${defaults.metricsPort};`);
+  });
+
+  it("worker flags derive the prefetch as the environment does, within AMQP's 16-bit limit", () => {
+    const config = loadConfig({});
+    expect(workerConfigWithFlags(config, { concurrency: 2 }).worker.prefetch).toBe(2 * config.worker.batchSize);
+    expect(workerConfigWithFlags(config, { concurrency: 256, batchSize: 5000 }).worker.prefetch).toBe(65535);
+    expect(workerConfigWithFlags(config, { concurrency: 256, batchSize: 5000, prefetch: 10 }).worker.prefetch).toBe(10);
   });
 
   it("an unknown flag exits 2 with a clear message", async () => {

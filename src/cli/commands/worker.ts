@@ -1,13 +1,13 @@
 import type { Command } from "commander";
 import { createAmqpWorkTransport } from "../../broker/amqp-work-transport.js";
-import type { Config } from "../../config.js";
+import { defaultPrefetch, loadConfig, type Config } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { startWorkerApp } from "../../worker/app.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
 
-interface WorkerFlags {
+export interface WorkerFlags {
   concurrency?: number;
   prefetch?: number;
   batchSize?: number;
@@ -15,12 +15,13 @@ interface WorkerFlags {
   metricsPort?: number;
 }
 
-function withFlags(config: Config, flags: WorkerFlags): Config {
+/** The configuration with the command line's flags applied (flags win over the environment). */
+export function workerConfigWithFlags(config: Config, flags: WorkerFlags): Config {
   const worker = { ...config.worker };
   if (flags.concurrency !== undefined) worker.concurrency = flags.concurrency;
   if (flags.batchSize !== undefined) worker.batchSize = flags.batchSize;
   if (flags.prefetch !== undefined) worker.prefetch = flags.prefetch;
-  else if (flags.concurrency !== undefined || flags.batchSize !== undefined) worker.prefetch = Math.max(worker.batchSize * 2, worker.concurrency * worker.batchSize);
+  else if (flags.concurrency !== undefined || flags.batchSize !== undefined) worker.prefetch = defaultPrefetch(worker.concurrency, worker.batchSize);
   const topology = { ...config.topology };
   if (flags.queues !== undefined) {
     const queues = flags.queues.split(",").map((q) => q.trim()).filter(Boolean);
@@ -31,17 +32,19 @@ function withFlags(config: Config, flags: WorkerFlags): Config {
 }
 
 export function registerWorker(program: Command): void {
+  // The defaults the help names come from the config module (an empty environment), not copies.
+  const defaults = loadConfig({});
   program
     .command("worker")
     .description("consume match tasks from RabbitMQ and upsert them into the database (Ctrl-C / SIGTERM stops gracefully)")
-    .option("-c, --concurrency <n>", "transactions processed at once (default WORKER_CONCURRENCY or 4)", parseIntOption("--concurrency", 1, 256))
+    .option("-c, --concurrency <n>", `transactions processed at once (default WORKER_CONCURRENCY or ${defaults.worker.concurrency})`, parseIntOption("--concurrency", 1, 256))
     .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default concurrency x batch size)", parseIntOption("--prefetch", 1, 65535))
-    .option("--batch-size <n>", "tasks per transaction at most (default WORKER_BATCH_SIZE or 200)", parseIntOption("--batch-size", 1, 5000))
-    .option("-Q, --queues <name>", "the work queue to consume (default MATCHES_QUEUE or matches)")
-    .option("--metrics-port <port>", "HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or 9808; 0 = any free port)", parseIntOption("--metrics-port", 0, 65535))
+    .option("--batch-size <n>", `tasks per transaction at most (default WORKER_BATCH_SIZE or ${defaults.worker.batchSize})`, parseIntOption("--batch-size", 1, 5000))
+    .option("-Q, --queues <name>", `the work queue to consume (default MATCHES_QUEUE or ${defaults.topology.queue})`)
+    .option("--metrics-port <port>", `HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or ${defaults.metricsPort}; 0 = any free port)`, parseIntOption("--metrics-port", 0, 65535))
     .action(async (flags: WorkerFlags) => {
       const ctx = cliContext();
-      const config = withFlags(ctx.config, flags);
+      const config = workerConfigWithFlags(ctx.config, flags);
       const { log } = ctx;
       if (!config.rabbitmqUrl) throw new ConfigError("RABBITMQ_URL is not set: the worker consumes from RabbitMQ (e.g. amqp://user:pass@host:5672//); `matchflow run` works without it");
       const transport = await createAmqpWorkTransport({ url: config.rabbitmqUrl, config, log });
