@@ -54,9 +54,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** amqplib decodes some AMQP types as `{"!": "timestamp", value}`; the rest of us want values. */
-// Hot path (every delivery's header table): copy-on-write, so a table without wrapped values
-// (Celery's own, always) is returned as it is instead of being copied for every delivery.
+/**
+ * amqplib decodes some AMQP types as `{"!": "timestamp", value}`; the rest of us want values.
+ * Hot path (every delivery's header table): copy-on-write, so a table without wrapped values
+ * (Celery's own, always) is returned as it is instead of being copied for every delivery.
+ */
 function unwrap(value: unknown): unknown {
   if (value === null || typeof value !== "object" || Buffer.isBuffer(value) || value instanceof Date) return value;
   if (Array.isArray(value)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { amqpInt, decodeTask, encodeTaskV1, encodeTaskV2, REPR_MAX_CHARS } from "../../src/celery/codec.js";
+import { amqpInt, decodeTask, ENCODED_TASK_HEADERS, encodeTaskV1, encodeTaskV2, REPR_MAX_CHARS } from "../../src/celery/codec.js";
 import { MatchflowError } from "../../src/errors.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
@@ -55,6 +55,11 @@ describe("encodeTaskV2", () => {
   it("adds eta, expires and parent_id in Celery's places when they have values", () => {
     const m = encodeTaskV2({ taskName: TASK, taskId: ID, args: [], parentId: "parent", eta: "2024-05-01T10:00:00+00:00", expires: "2024-05-01T10:01:00Z" }, { now: Date.parse("2024-05-01T10:00:00Z") });
     expect(Object.keys(m.properties.headers)).toEqual(["lang", "task", "id", "eta", "expires", "retries", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result"]);
+  });
+
+  it("owns exactly the headers ENCODED_TASK_HEADERS names (what a requeue must not carry over)", () => {
+    const full = encodeTaskV2({ taskName: TASK, taskId: ID, args: [], retries: 1, rootId: "root", parentId: "parent", eta: "2024-05-01T10:00:00Z", expires: "2024-05-01T10:01:00Z", origin: "o", ignoreResult: true }, { now: Date.parse("2024-05-01T10:00:00Z") });
+    expect(new Set(Object.keys(full.properties.headers))).toEqual(ENCODED_TASK_HEADERS);
   });
 
   it("decodes what it encodes: absent headers read as null, as Celery reads them", () => {
