@@ -1,5 +1,8 @@
-/** The worker's node flags in the Kubernetes deployment (NODE_OPTIONS in deploy/k8s/base/worker/deployment.yaml); a unit test keeps the two equal. */
-export const DEPLOYED_WORKER_NODE_ARGS = "--max-old-space-size=96";
+/**
+ * The worker's node flags in the Kubernetes deployment (the container's `command` in
+ * deploy/k8s/base/worker/deployment.yaml; a unit test keeps the two equal).
+ */
+export const DEPLOYED_WORKER_NODE_ARGS = "--max-old-space-size=96 --heap-growing-percent=300";
 
 /**
  * The scraper's node flags, malloc setting and confirm window in the CronJob

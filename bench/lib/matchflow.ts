@@ -58,8 +58,8 @@ async function freePort(): Promise<number> {
 /** Starts `matchflow worker` and waits until it consumes (/readyz answers 200). */
 export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseUrl: string }, flags: string[] = []): Promise<WorkerProcess> {
   const port = await freePort();
-  // The worker runs as deployed: deploy/k8s/base/worker/deployment.yaml sets the same heap flag
-  // (NODE_OPTIONS). BENCH_WORKER_NODE_ARGS replaces it, e.g. "" for none, or
+  // The worker runs as deployed: deploy/k8s/base/worker/deployment.yaml gives node the same heap
+  // flags (the container's command). BENCH_WORKER_NODE_ARGS replaces them, e.g. "" for none, or
   // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the worker.
   const nodeArgs = (process.env.BENCH_WORKER_NODE_ARGS ?? DEPLOYED_WORKER_NODE_ARGS).split(" ").filter(Boolean);
   const child = startChild(process.execPath, [...nodeArgs, ...CLI, "worker", "--metrics-port", String(port), ...flags], {

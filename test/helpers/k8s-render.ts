@@ -14,6 +14,7 @@ export interface Probe { httpGet?: { path: string; port: string | number }; exec
 export interface Container {
   name: string;
   image: string;
+  command?: string[];
   args?: string[];
   env?: EnvVar[];
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];

@@ -1,8 +1,9 @@
 /**
  * The worker Deployment as rendered for each overlay: probes on the metrics port, replicas and
  * concurrency, a grace period longer than SHUTDOWN_GRACE, Prometheus scraping, the benchmark's
- * heap cap, image tags; and the rendered ConfigMap plus example secrets is a valid configuration.
+ * node flags, image tags; and the rendered ConfigMap plus example secrets is a valid configuration.
  */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
 import { loadConfig, parseDurationMs } from "../../src/config.js";
@@ -53,9 +54,16 @@ describe("worker Deployment", () => {
     expect(annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": configData("prod").METRICS_PORT, "prometheus.io/path": "/metrics" });
   });
 
-  it("caps the worker's heap exactly as the benchmark runs it", () => {
-    const env = (workerContainer("prod") as { env?: { name: string; value?: string }[] }).env ?? [];
-    expect(env.find((e) => e.name === "NODE_OPTIONS")?.value).toBe(DEPLOYED_WORKER_NODE_ARGS);
+  it("runs node with the heap flags the benchmark uses, then the image's CLI", () => {
+    // The command replaces the image's ENTRYPOINT: it must still start the same program.
+    const entrypoint = JSON.parse(/^ENTRYPOINT (.*)$/m.exec(readFileSync("Dockerfile", "utf8"))?.[1] ?? "[]") as string[];
+    expect(entrypoint).toEqual(["node", "dist/cli/main.js"]);
+    for (const overlay of OVERLAYS) {
+      const c = workerContainer(overlay);
+      expect(c.command).toEqual([entrypoint[0], ...DEPLOYED_WORKER_NODE_ARGS.split(" "), ...entrypoint.slice(1)]);
+      // NODE_OPTIONS would add flags behind the command's back (and refuses the growth flag).
+      expect(c.env?.some((e) => e.name === "NODE_OPTIONS") ?? false).toBe(false);
+    }
   });
 
   it("uses the overlay's image tag (pinned in prod, never latest)", () => {
