@@ -32,8 +32,9 @@ async function main(): Promise<void> {
   const base = await matchesFromFeed(benchFeed(count));
   const mf: (DrainResult & { publishPerSecond: number })[] = [];
   const celeryRuns: DrainResult[] = [];
-  // Interleaved, each matchflow run followed by a Celery run: this machine's speed drifts by tens
-  // of percent over minutes (other tenants of the host), so a ratio is taken between neighbours.
+  // Interleaved, each matchflow run followed by a Celery run: this machine's speed drifts within
+  // minutes (Celery did 805 to 1,706 tasks/s on the same code within an hour), so a ratio is
+  // taken between neighbours.
   for (let i = 0; i < runs; i++) {
     const r = await drainWithMatchflow(renumbered(base, `w${i}`, count), workerFlags);
     mf.push(r);
