@@ -5,7 +5,8 @@
  *    the batch transaction: almost always from the resolver's cache (no round trip); a new name
  *    is created by its own autocommitted `INSERT ... ON CONFLICT DO NOTHING`, so concurrent
  *    batches never wait on each other's uncommitted new names (a name whose match later fails
- *    simply stays: names are reference data).
+ *    simply stays: names are reference data). Batches that need the database for names take
+ *    turns (`resolveNewNames`).
  * 2. A batch with nothing to record in `ingest_failures` (the usual case) is one upsert
  *    statement outside any transaction block: a single statement is atomic on its own, and it
  *    saves the BEGIN and COMMIT round trips (each a syscall and a wake-up of both processes).
@@ -62,6 +63,27 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
   const resolver = createNameResolver({ mode: options.nameResolution });
   let closed: Promise<void> | undefined;
   const query: Queryable["query"] = (sql, params, queryOptions) => db.query(sql, params, queryOptions);
+  /**
+   * Batches that meet names the cache does not know take turns: the next one then finds in the
+   * cache what the one before it created, instead of looking up and inserting the same new names
+   * at the same time (a fresh database at 1,000 matches/s: early batches all bring new teams, and
+   * racing for them kept the median latency at 30-60 ms for seconds; docs/performance.md).
+   * Nothing is held while waiting: names are autocommitted, outside any transaction.
+   */
+  let namesTurn: Promise<void> = Promise.resolve();
+  async function resolveNewNames(autocommit: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]> {
+    const previous = namesTurn;
+    let release: () => void = () => undefined;
+    namesTurn = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      const ids = await resolver.resolveBatch(autocommit, matches);
+      resolver.commitCache(autocommit);
+      return ids;
+    } finally {
+      release();
+    }
+  }
 
   return {
     async writeBatch(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]> {
@@ -76,8 +98,7 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
       // 1. Names, autocommitted (see the top of this file); per-match errors come back in `ids`.
       // One object per batch: the resolver keys the ids a batch saw on it (commitCache).
       const autocommit: Queryable = { query, concurrent: db.kind === "postgres" };
-      const ids = sorted.length > 0 ? await resolver.resolveBatch(autocommit, matches) : [];
-      resolver.commitCache(autocommit);
+      const ids = sorted.length === 0 ? [] : (resolver.resolveFromCache(matches) ?? (await resolveNewNames(autocommit, matches)));
       // 2. Nothing to record: one statement, no transaction block. When the data itself is
       // refused, the statement changed nothing and the transaction below isolates the culprit.
       let sortedResults: UpsertResult[] | undefined;

@@ -32,6 +32,8 @@ export type ResolveResult = ResolvedIds | MatchflowError;
 export interface NameResolver {
   readonly mode: NameResolutionMode;
   resolveBatch(tx: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]>;
+  /** `resolveBatch` without a round trip: the results when every name is in the committed cache, else undefined. */
+  resolveFromCache(matches: readonly MatchData[]): ResolveResult[] | undefined;
   /** Call after `tx` committed: its ids become reusable by later batches. */
   commitCache(tx: Queryable): void;
   /** Call after `tx` rolled back: forget what it saw. */
@@ -264,9 +266,20 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
     });
   }
 
+  function resolveFromCache(all: readonly MatchData[]): ResolveResult[] | undefined {
+    const out = new Array<ResolveResult>(all.length);
+    for (let i = 0; i < all.length; i++) {
+      const r = fromCache(all[i] as MatchData);
+      if (r === undefined) return undefined;
+      out[i] = r;
+    }
+    return out;
+  }
+
   return {
     mode,
     resolveBatch,
+    resolveFromCache,
     commitCache(tx) {
       const entries = pending.get(tx);
       if (entries) for (const f of entries.values()) remember(committed, f.kind, f.scope ?? 0, f.name, f.id);

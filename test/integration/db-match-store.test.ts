@@ -4,6 +4,7 @@
  * batch is written again in a transaction, item by item, so that only that match fails (and is
  * recorded in ingest_failures).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { validateForConsumer } from "../../src/contract/index.js";
 import type { Database } from "../../src/db/database.js";
@@ -53,6 +54,35 @@ describe("match store", () => {
     const items = [0, 1, 2].map((i) => item(makeMatch("ms", i), `t-${i}`));
     expect((await store.writeBatch(items, [])).map((o) => o.ok && o.outcome)).toEqual(["created", "created", "created"]);
     expect((await store.writeBatch(items, [])).map((o) => o.ok && o.outcome)).toEqual(["unchanged", "unchanged", "unchanged"]);
+  });
+
+  it("lets batches that bring new names take turns: the second finds them created and sends no name statement", async () => {
+    // Every statement the store sends, with the batch it was sent for, through a thin wrapper
+    // around the real database.
+    const batchOf = new AsyncLocalStorage<string>();
+    const sent: { batch: string | undefined; sql: string }[] = [];
+    const counted: Database = {
+      kind: db.kind,
+      concurrent: db.concurrent,
+      query: (sql, params, options) => {
+        sent.push({ batch: batchOf.getStore(), sql });
+        return db.query(sql, params, options);
+      },
+      transaction: (fn, options) => db.transaction(fn, options),
+      close: () => Promise.resolve(),
+    };
+    const nameStatement = (sql: string) => /FROM unnest|INSERT INTO (leagues|seasons|age_groups|match_types|divisions|teams)\b/.test(sql);
+    const store = createMatchStore(counted, { nameResolution: "create", closeDatabase: false });
+    const names = { home_team: "Turn Taking FC", away_team: "Waiting Rovers", division: "Turns 1", league: "Flex", age_group: "U15" };
+    const write = (batch: string, i: number) => batchOf.run(batch, () => store.writeBatch([item(makeMatch("turn", i, names), `turn-${i}`)], []));
+    // Started in the same tick: without turns, both would look up (and insert) the same new names.
+    const [a, b] = await Promise.all([write("first", 0), write("second", 1)]);
+    expect([a[0], b[0]]).toMatchObject([{ ok: true, outcome: "created" }, { ok: true, outcome: "created" }]);
+    expect(sent.filter((s) => s.batch === "first" && /INSERT INTO teams\b/.test(s.sql))).toHaveLength(1);
+    expect(sent.filter((s) => s.batch === "second" && nameStatement(s.sql))).toEqual([]);
+    const ids = await db.query("SELECT home_team_id, away_team_id, division_id, league_id FROM matches WHERE external_match_id LIKE 'turn-%' ORDER BY external_match_id");
+    expect(ids.rows).toHaveLength(2);
+    expect(ids.rows[0]).toEqual(ids.rows[1]);
   });
 
   it("isolates a match the database refuses: its neighbours land, it is recorded", async () => {
