@@ -65,22 +65,33 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
   const query: Queryable["query"] = (sql, params, queryOptions) => db.query(sql, params, queryOptions);
   /**
    * Batches that meet names the cache does not know take turns: the next one then finds in the
-   * cache what the one before it created, instead of looking up and inserting the same new names
+   * cache what the ones before it created, instead of looking up and inserting the same new names
    * at the same time (a fresh database at 1,000 matches/s: early batches all bring new teams, and
-   * racing for them kept the median latency at 30-60 ms for seconds; docs/performance.md).
-   * Nothing is held while waiting: names are autocommitted, outside any transaction.
+   * racing for them kept the median latency at 30-60 ms for seconds; docs/performance.md). The
+   * batch whose turn it is also resolves the names of the batches waiting behind it, so a queue of
+   * such batches costs one round of statements, not one each. Nothing is held while waiting:
+   * names are autocommitted, outside any transaction.
    */
   let namesTurn: Promise<void> = Promise.resolve();
+  const waitingForNames = new Set<readonly MatchData[]>();
   async function resolveNewNames(autocommit: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]> {
     const previous = namesTurn;
     let release: () => void = () => undefined;
     namesTurn = new Promise<void>((resolve) => (release = resolve));
+    waitingForNames.add(matches);
     try {
       await previous;
-      const ids = await resolver.resolveBatch(autocommit, matches);
+      waitingForNames.delete(matches);
+      // Created by an earlier turn on our behalf?
+      const cached = resolver.resolveFromCache(matches);
+      if (cached) return cached;
+      const all: MatchData[] = [...matches];
+      for (const waiting of waitingForNames) for (const m of waiting) all.push(m);
+      const ids = await resolver.resolveBatch(autocommit, all);
       resolver.commitCache(autocommit);
-      return ids;
+      return ids.slice(0, matches.length);
     } finally {
+      waitingForNames.delete(matches);
       release();
     }
   }

@@ -56,7 +56,7 @@ describe("match store", () => {
     expect((await store.writeBatch(items, [])).map((o) => o.ok && o.outcome)).toEqual(["unchanged", "unchanged", "unchanged"]);
   });
 
-  it("lets batches that bring new names take turns: the second finds them created and sends no name statement", async () => {
+  it("lets batches that bring new names take turns, the one whose turn it is resolving for those waiting", async () => {
     // Every statement the store sends, with the batch it was sent for, through a thin wrapper
     // around the real database.
     const batchOf = new AsyncLocalStorage<string>();
@@ -83,6 +83,20 @@ describe("match store", () => {
     const ids = await db.query("SELECT home_team_id, away_team_id, division_id, league_id FROM matches WHERE external_match_id LIKE 'turn-%' ORDER BY external_match_id");
     expect(ids.rows).toHaveLength(2);
     expect(ids.rows[0]).toEqual(ids.rows[1]);
+
+    // Three more at once, each with teams of its own: the first takes its turn when the other
+    // two already wait behind it, so it resolves the names of all three in one round.
+    sent.length = 0;
+    const own = (i: number) => ({ ...names, home_team: `Queue Home ${i}`, away_team: `Queue Away ${i}` });
+    const later = (batch: string, i: number) => batchOf.run(batch, () => store.writeBatch([item(makeMatch("turn", i, own(i)), `turn-${i}`)], []));
+    const outcomes = await Promise.all([later("third", 3), later("fourth", 4), later("fifth", 5)]);
+    expect(outcomes.map((o) => o[0])).toMatchObject([{ ok: true, outcome: "created" }, { ok: true, outcome: "created" }, { ok: true, outcome: "created" }]);
+    expect(sent.filter((s) => s.batch === "third" && /INSERT INTO teams\b/.test(s.sql))).toHaveLength(1);
+    expect(sent.filter((s) => (s.batch === "fourth" || s.batch === "fifth") && nameStatement(s.sql))).toEqual([]);
+    const fifth = await db.query<{ home: string; away: string }>(
+      "SELECT h.name AS home, a.name AS away FROM matches m JOIN teams h ON h.id = m.home_team_id JOIN teams a ON a.id = m.away_team_id WHERE m.external_match_id = 'turn-5'",
+    );
+    expect(fifth.rows).toEqual([{ home: "Queue Home 5", away: "Queue Away 5" }]);
   });
 
   it("isolates a match the database refuses: its neighbours land, it is recorded", async () => {
