@@ -79,9 +79,9 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
     let release: () => void = () => undefined;
     namesTurn = new Promise<void>((resolve) => (release = resolve));
     waitingForNames.add(matches);
+    await previous; // never rejects: every turn releases in its `finally`
+    waitingForNames.delete(matches);
     try {
-      await previous;
-      waitingForNames.delete(matches);
       // Created by an earlier turn on our behalf?
       const cached = resolver.resolveFromCache(matches);
       if (cached) return cached;
@@ -91,7 +91,6 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
       resolver.commitCache(autocommit);
       return ids.slice(0, matches.length);
     } finally {
-      waitingForNames.delete(matches);
       release();
     }
   }

@@ -291,13 +291,13 @@ export class Worker {
     metrics.tasks.inc({ outcome: event.outcome });
     metrics.duration.observe(durationMs / 1000);
     this.options.onSettled?.(event);
-    // Successes are per task at debug only: skip building their line's fields when it is not written.
+    // Retries and dead letters get a line per task. Successes only at debug (a line per task costs
+    // ~20% of the CPU at 10k tasks/s; each batch gets one info line with its counts), so their
+    // fields are not even built otherwise.
     if (event.outcome !== "dead_lettered" && event.outcome !== "retried" && !log.isLevelEnabled("debug")) return;
     const fields = { taskId: event.taskId, externalMatchId: event.externalMatchId, outcome: event.outcome, durationMs, redelivered: message.redelivered || undefined, reason, code: event.code, ...extra };
     if (event.outcome === "dead_lettered") log.error(fields, "task dead-lettered");
     else if (event.outcome === "retried") log.warn(fields, "task will be retried");
-    // Successes are per task at debug (a line per task costs ~20% of the CPU at 10k tasks/s);
-    // each batch gets one info line with its counts. Retries and dead letters are always per task.
     else log.debug(fields, "task done");
   }
 
