@@ -1,12 +1,19 @@
 /**
- * The set-based match upsert: one statement for a whole batch (`jsonb_to_recordset` of one JSON
- * parameter), keyed on `external_match_id`. The monotonic rules live in the WHERE of
- * `DO UPDATE`, so a row the rules protect is never written (its `updated_at` stays put):
+ * The set-based match upsert: one statement for a whole batch, keyed on `external_match_id`.
+ * Its input is one parameter per column, a typed array (`unnest($1::text[])`, ...), zipped back
+ * into rows by `ROWS FROM`, plus the matches as received in one JSON array. The statement costs
+ * PostgreSQL about a fifth less that way than reading every value out of one JSON document
+ * (`jsonb_to_recordset`, the previous form; docs/performance.md).
+ *
+ * The monotonic rules live in the WHERE of `DO UPDATE`, so a row the rules protect is never
+ * written (its `updated_at` stays put):
  * - `score_locked` rows never change;
  * - an observation older than the row's `observed_at` changes nothing;
  * - a `manual` postponed/cancelled status survives unless the new data has a score or a new date;
  * - identical data is not written.
  */
+
+import { intArrayLiteral, textArrayLiteral } from "./array-literal.js";
 
 /** Columns of `matches` that the scraper's data determines (what "changed" compares). */
 const DATA_COLUMNS = [
@@ -29,7 +36,7 @@ const DATA_COLUMNS = [
   "notes",
 ] as const;
 
-/** One row of the statement's input, as JSON. */
+/** One row of the statement's input. */
 export interface UpsertRow {
   external_match_id: string;
   league_id: number;
@@ -55,12 +62,53 @@ export interface UpsertRow {
   raw: unknown;
 }
 
-const RECORD_TYPE = `x(
-  external_match_id text, league_id int, home_team_id int, away_team_id int, match_date date,
-  scheduled_kickoff timestamptz, match_time text, home_score int, away_score int,
-  home_penalty_score int, away_penalty_score int, match_status text, season_id int,
-  age_group_id int, division_id int, match_type_id int, location text, source text, notes text,
-  observed_at timestamptz, last_task_id text, raw jsonb)`;
+/**
+ * The statement's scalar input, in parameter order ($1, $2, ...): each column is sent as one
+ * array literal of its type. `raw` follows as the last parameter, a JSON array.
+ */
+type InputColumn =
+  | { name: keyof UpsertRow; type: "int"; int: (r: UpsertRow) => number | null }
+  | { name: keyof UpsertRow; type: "text" | "date" | "timestamptz"; text: (r: UpsertRow) => string | null };
+
+// Explicit getters rather than `row[name]`: one shape per call site keeps the encoding loops fast.
+export const INPUT_COLUMNS: readonly InputColumn[] = [
+  { name: "external_match_id", type: "text", text: (r) => r.external_match_id },
+  { name: "league_id", type: "int", int: (r) => r.league_id },
+  { name: "home_team_id", type: "int", int: (r) => r.home_team_id },
+  { name: "away_team_id", type: "int", int: (r) => r.away_team_id },
+  { name: "match_date", type: "date", text: (r) => r.match_date },
+  { name: "scheduled_kickoff", type: "timestamptz", text: (r) => r.scheduled_kickoff },
+  { name: "match_time", type: "text", text: (r) => r.match_time },
+  { name: "home_score", type: "int", int: (r) => r.home_score },
+  { name: "away_score", type: "int", int: (r) => r.away_score },
+  { name: "home_penalty_score", type: "int", int: (r) => r.home_penalty_score },
+  { name: "away_penalty_score", type: "int", int: (r) => r.away_penalty_score },
+  { name: "match_status", type: "text", text: (r) => r.match_status },
+  { name: "season_id", type: "int", int: (r) => r.season_id },
+  { name: "age_group_id", type: "int", int: (r) => r.age_group_id },
+  { name: "division_id", type: "int", int: (r) => r.division_id },
+  { name: "match_type_id", type: "int", int: (r) => r.match_type_id },
+  { name: "location", type: "text", text: (r) => r.location },
+  { name: "source", type: "text", text: (r) => r.source },
+  { name: "notes", type: "text", text: (r) => r.notes },
+  { name: "observed_at", type: "timestamptz", text: (r) => r.observed_at },
+  { name: "last_task_id", type: "text", text: (r) => r.last_task_id },
+];
+
+/** The statement's parameters for `rows`: one array literal per input column, then `raw` as JSON. */
+export function upsertMatchesParams(rows: readonly UpsertRow[]): string[] {
+  const params = INPUT_COLUMNS.map((c) => (c.type === "int" ? intArrayLiteral(rows, c.int) : textArrayLiteral(rows, c.text)));
+  params.push(JSON.stringify(rows.map((r) => r.raw)));
+  return params;
+}
+
+/**
+ * `ROWS FROM` zips the arrays side by side (the first elements form the first row, ...);
+ * `jsonb_array_elements` gives each row its `raw` in the same order.
+ */
+const INPUT_ROWS = `ROWS FROM (${INPUT_COLUMNS.map((c, i) => `unnest($${i + 1}::${c.type}[])`).join(", ")},
+                 jsonb_array_elements($${INPUT_COLUMNS.length + 1}::jsonb))
+       AS x(${INPUT_COLUMNS.map((c) => c.name).join(", ")}, raw)`;
 
 const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw"];
 
@@ -70,11 +118,11 @@ const KEEP_MANUAL_STATUS = `(m.status_set_by = 'manual' AND m.match_status IN ('
 
 const NEW_STATUS = `CASE WHEN ${KEEP_MANUAL_STATUS} THEN m.match_status ELSE EXCLUDED.match_status END`;
 
-/** $1: JSON array of UpsertRow. Returns rows written: id, external_match_id, inserted. */
+/** Parameters: `upsertMatchesParams(rows)`. Returns rows written: id, external_match_id, inserted. */
 export const UPSERT_MATCHES_SQL = `
 INSERT INTO matches AS m (${INSERT_COLUMNS.join(", ")})
 SELECT ${INSERT_COLUMNS.map((c) => `x.${c}`).join(", ")}
-  FROM jsonb_to_recordset($1::jsonb) AS ${RECORD_TYPE}
+  FROM ${INPUT_ROWS}
  ORDER BY x.external_match_id
 ON CONFLICT (external_match_id) DO UPDATE SET
   ${DATA_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(",\n  ")},
@@ -92,11 +140,19 @@ RETURNING m.id, m.external_match_id, (m.xmax = 0) AS inserted`;
 
 /**
  * Why rows the upsert did not write were left alone. Runs after the upsert, in the same
- * transaction, on rows the upsert locked; $1: JSON array of {external_match_id, observed_at, match_status}.
+ * transaction, on rows the upsert locked. Parameters: `unchangedReasonsParams(rows)`.
  */
 export const UNCHANGED_REASONS_SQL = `
 SELECT m.id, m.external_match_id, m.score_locked AS locked,
        coalesce(m.observed_at > x.observed_at, false) AS stale,
        (m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled') AND m.match_status <> x.match_status) AS manual
-  FROM jsonb_to_recordset($1::jsonb) AS x(external_match_id text, observed_at timestamptz, match_status text)
+  FROM ROWS FROM (unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::text[])) AS x(external_match_id, observed_at, match_status)
   JOIN matches m ON m.external_match_id = x.external_match_id`;
+
+export function unchangedReasonsParams(rows: readonly UpsertRow[]): string[] {
+  return [
+    textArrayLiteral(rows, (r) => r.external_match_id),
+    textArrayLiteral(rows, (r) => r.observed_at),
+    textArrayLiteral(rows, (r) => r.match_status),
+  ];
+}

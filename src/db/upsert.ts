@@ -10,7 +10,7 @@ import { PermanentError, TransientError, type MatchflowError } from "../errors.j
 import type { Queryable } from "./database.js";
 import { classifyDbError, isDataError } from "./errors.js";
 import { isResolved, type ResolvedIds, type ResolveResult } from "./resolve.js";
-import { UNCHANGED_REASONS_SQL, UPSERT_MATCHES_SQL, type UpsertRow } from "./upsert-sql.js";
+import { UNCHANGED_REASONS_SQL, UPSERT_MATCHES_SQL, unchangedReasonsParams, upsertMatchesParams, type UpsertRow } from "./upsert-sql.js";
 
 export interface UpsertItem {
   match: MatchData;
@@ -83,20 +83,19 @@ const UNCHANGED = { prepare: "mf_unchanged_reasons" };
 
 /** Parses and plans the upsert on one connection by running it on an empty batch (writes nothing). */
 export async function prepareUpsert(q: Queryable): Promise<void> {
-  await q.query(UPSERT_MATCHES_SQL, ["[]"], UPSERT);
+  await q.query(UPSERT_MATCHES_SQL, upsertMatchesParams([]), UPSERT);
 }
 
 /** Runs the set statement for `rows`; returns outcomes by external id. */
 async function writeRows(tx: Queryable, rows: UpsertRow[]): Promise<Map<string, UpsertOutcome>> {
   const out = new Map<string, UpsertOutcome>();
   if (rows.length === 0) return out;
-  const { rows: written } = await tx.query<Written>(UPSERT_MATCHES_SQL, [JSON.stringify(rows)], UPSERT);
+  const { rows: written } = await tx.query<Written>(UPSERT_MATCHES_SQL, upsertMatchesParams(rows), UPSERT);
   for (const w of written) out.set(w.external_match_id, { outcome: w.inserted ? "created" : "updated", matchId: Number(w.id) });
 
   const untouched = rows.filter((r) => !out.has(r.external_match_id));
   if (untouched.length > 0) {
-    const probe = untouched.map((r) => ({ external_match_id: r.external_match_id, observed_at: r.observed_at, match_status: r.match_status }));
-    const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, [JSON.stringify(probe)], UNCHANGED);
+    const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, unchangedReasonsParams(untouched), UNCHANGED);
     for (const r of reasons) {
       const reason: UnchangedReason = r.locked ? "locked" : r.stale ? "stale" : r.manual ? "manual_status" : "same";
       out.set(r.external_match_id, { outcome: "unchanged", matchId: Number(r.id), reason });

@@ -72,6 +72,23 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     expect((await getMatchByExternalId(db, m.external_match_id))?.raw).toEqual(raw);
   });
 
+  it("stores text exactly, whatever characters it holds", async () => {
+    const { db } = backend();
+    // Each of these means something in an array literal or in SQL; none may change the row.
+    const awkward = ['quote " and \\ backslash', "{braces}, commas", "NULL", "", "  padded  ", "line\nbreak\ttab", "'; DROP TABLE matches; --", "Zürich 東京 ⚽"];
+    const matches = awkward.map((text, i) => makeMatch({ home_team: `Team ${i}`, location: text, notes: `${text}!`, source: text.slice(0, 100) }));
+    const results = await store(db, matches.map((m) => item(m)));
+    expect(results.map((r) => (r instanceof Error ? r.message : r.outcome))).toEqual(awkward.map(() => "created"));
+    for (const [i, m] of matches.entries()) {
+      const { rows } = await db.query<{ location: string | null; notes: string | null; source: string | null }>(
+        "SELECT location, notes, source FROM matches WHERE external_match_id = $1",
+        [m.external_match_id],
+      );
+      expect(rows[0]).toEqual({ location: awkward[i], notes: `${awkward[i]}!`, source: awkward[i] });
+    }
+    expect(await countMatches(db)).toBe(awkward.length);
+  });
+
   it("ignores an observation older than the stored one", async () => {
     const { db } = backend();
     const m = makeMatch();
@@ -145,6 +162,8 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     const tooLong = makeMatch({ location: "x".repeat(501) });
     const badDate = makeMatch({ match_date: "2026-02-30" });
     const nulInRaw = makeMatch();
+    const nulInText = makeMatch({ location: "a\u0000b" });
+    const fractionalScore = makeMatch({ home_score: 1.5, away_score: 1, match_status: "completed" });
     const results = await store(db, [
       item(good[0]!),
       item(penaltiesAfterWin),
@@ -152,9 +171,11 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
       item(tooLong),
       item(badDate),
       item(nulInRaw, undefined, { ...nulInRaw, notes: "a\u0000b" }),
+      item(nulInText),
+      item(fractionalScore),
       item(good[2]!),
     ]);
-    expect(results.map((r) => (r instanceof Error ? r.code : r.outcome))).toEqual(["created", "db_constraint", "created", "db_constraint", "db_data", "db_data", "created"]);
+    expect(results.map((r) => (r instanceof Error ? r.code : r.outcome))).toEqual(["created", "db_constraint", "created", "db_constraint", "db_data", "db_data", "db_data", "db_data", "created"]);
     expect(results[1]).toMatchObject({ kind: "permanent" });
     expect((results[1] as Error).message).toContain("matches_penalties_after_level_score");
     expect(await countMatches(db)).toBe(3);
