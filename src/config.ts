@@ -92,6 +92,7 @@ const envSchema = z.object({
   CELERY_WORKER_CONCURRENCY: optionalText,
   WORKER_PREFETCH: optionalText,
   WORKER_BATCH_SIZE: int(400, 1, 5000),
+  WORKER_LOG_INTERVAL: duration("10s").refine((ms) => ms === 0 || ms >= 1000, "must be 0 (a line per batch) or at least 1s"),
   METRICS_PORT: int(9808, 0, 65535),
   MATCHES_EXCHANGE: name("matches"),
   MATCHES_QUEUE: name("matches"),
@@ -132,6 +133,8 @@ export interface Config {
     prefetch: number;
     batchSize: number;
     shutdownGraceMs: number;
+    /** How often committed batches are summed into one info line; 0: a line per batch. */
+    logIntervalMs: number;
     nameResolution: "create" | "strict";
     resultBackend: "rpc" | undefined;
   };
@@ -233,6 +236,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       prefetch,
       batchSize,
       shutdownGraceMs: e.SHUTDOWN_GRACE,
+      logIntervalMs: e.WORKER_LOG_INTERVAL,
       nameResolution: e.NAME_RESOLUTION,
       resultBackend,
     },

@@ -75,7 +75,7 @@ export async function drainWithMatchflow(matches: MatchDataInput[], flags: strin
     p99Ms: q.p99Ms,
     latencySource: "worker histogram matchflow_task_duration_seconds (delivery received -> settled, includes waiting in the prefetch buffer), bucket-interpolated",
     worker: cost,
-    batches: worker.batches.length,
+    batches: q.batches,
     services: serviceCpu,
     publishPerSecond,
   };

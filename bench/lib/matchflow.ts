@@ -42,8 +42,6 @@ export async function startFeedServer(feed: GeneratedFeed): Promise<{ url: strin
 
 export interface WorkerProcess extends Child {
   metricsUrl: string;
-  /** `batch committed` lines seen: tasks and the batch's own duration. */
-  batches: { size: number; durationMs: number }[];
 }
 
 /** A free TCP port (the worker's logs are buffered 4 KB at a time, so it cannot tell us its own). */
@@ -76,23 +74,15 @@ export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseU
     if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill("SIGKILL");
     await child.exited;
   });
-  const batches: { size: number; durationMs: number }[] = [];
   let lastLines = "";
   child.onLine((line) => {
     lastLines = (lastLines + line + "\n").slice(-5000);
-    if (!line.startsWith("{")) return;
-    try {
-      const entry = JSON.parse(line) as { msg?: string; batch?: number; durationMs?: number };
-      if (entry.msg === "batch committed" && typeof entry.batch === "number") batches.push({ size: entry.batch, durationMs: entry.durationMs ?? 0 });
-    } catch {
-      // not a log line
-    }
   });
   const metricsUrl = `http://127.0.0.1:${port}`;
   const details = () => `${lastLines}\n${child.output()}`;
   await waitFor("the worker to be ready", async () => child.child.exitCode !== null || (await fetch(`${metricsUrl}/readyz`).catch(() => undefined))?.ok === true, 30_000, details, 50);
   if (child.child.exitCode !== null) throw new Error(`the worker exited (${child.child.exitCode}) before it was ready\n${details()}`);
-  return { ...child, metricsUrl, batches };
+  return { ...child, metricsUrl };
 }
 
 /**
@@ -149,7 +139,14 @@ export function histogramQuantiles(metricsText: string, name: string): Histogram
   return { count: total, p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99) };
 }
 
-export async function workerQuantiles(worker: WorkerProcess): Promise<HistogramQuantiles> {
+export interface WorkerSide extends HistogramQuantiles {
+  /** Database transactions (batches) the worker ran: `matchflow_batch_size_count`. */
+  batches: number;
+}
+
+/** The worker's own view from its /metrics: task duration quantiles and the number of batches. */
+export async function workerQuantiles(worker: WorkerProcess): Promise<WorkerSide> {
   const text = await (await fetch(`${worker.metricsUrl}/metrics`)).text();
-  return histogramQuantiles(text, "matchflow_task_duration_seconds");
+  const batches = Number(/^matchflow_batch_size_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
+  return { ...histogramQuantiles(text, "matchflow_task_duration_seconds"), batches };
 }

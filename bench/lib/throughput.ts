@@ -64,7 +64,7 @@ export async function matchflowEndToEnd(feed: GeneratedFeed, ids: string[], work
       perSecond: ids.length / seconds,
       producerStartToLastCommit: (lastCommit - started) / 1000,
       processes: { "matchflow worker": workerCost, "matchflow scrape (publisher)": scrapeCost },
-      notes: [`${worker.batches.length} batches, mean ${(ids.length / Math.max(1, worker.batches.length)).toFixed(0)} tasks per transaction`, serviceCpuNote(services, ids.length)],
+      notes: [`${q.batches} batches, mean ${(ids.length / Math.max(1, q.batches)).toFixed(0)} tasks per transaction`, serviceCpuNote(services, ids.length)],
       latency: { ...q, source: "worker histogram: delivery received -> settled (acked), bucket-interpolated" },
       services,
     };

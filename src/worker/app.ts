@@ -85,6 +85,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     concurrency: config.worker.concurrency,
     prefetch: config.worker.prefetch,
     batchSize: config.worker.batchSize,
+    logIntervalMs: config.worker.logIntervalMs,
     retry: config.retry,
     resultBackend: config.worker.resultBackend,
     log,

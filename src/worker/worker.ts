@@ -24,6 +24,7 @@ import type { WorkerMetrics } from "./metrics.js";
 import { buildDeadLetter, buildRetryMessage } from "./outgoing.js";
 import { asMatchflowError, decideOnFailure, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared } from "./prepare.js";
+import { BatchProgress } from "./progress.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
 import type { InboundMessage, WorkTransport } from "./transport.js";
 
@@ -39,6 +40,11 @@ export interface WorkerOptions {
   metrics: WorkerMetrics;
   /** How long a message may wait for a fuller batch while other batches are in flight. @default 5 */
   lingerMs?: number;
+  /**
+   * Committed batches are summed into one info line ("batches committed") this often; 0: a
+   * "batch committed" info line per batch (otherwise those are debug). @default 10000
+   */
+  logIntervalMs?: number;
   /** Called once per task settlement: `final` is false for a retry (the task will come back). */
   onSettled?: (event: SettledEvent) => void;
   now?: () => number;
@@ -64,6 +70,9 @@ export class Worker {
   private stopPromise: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly now: () => number;
+  private readonly progress = new BatchProgress();
+  private progressTimer: NodeJS.Timeout | undefined;
+  private progressSince = 0;
 
   constructor(
     private readonly transport: WorkTransport,
@@ -82,6 +91,20 @@ export class Worker {
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize }, "worker consuming");
+    const every = this.options.logIntervalMs ?? 10_000;
+    if (every > 0) {
+      this.progressSince = this.now();
+      this.progressTimer = setInterval(() => this.logProgress(), every);
+      this.progressTimer.unref();
+    }
+  }
+
+  /** The "batches committed" line: what committed since the last one (nothing when idle). */
+  private logProgress(): void {
+    const summary = this.progress.take();
+    const now = this.now();
+    if (summary) this.options.log.info({ ...summary, sinceMs: now - this.progressSince }, "batches committed");
+    this.progressSince = now;
   }
 
   ready(): { ready: boolean; checks: Record<string, boolean> } {
@@ -131,6 +154,8 @@ export class Worker {
       }
       await this.transport.close();
       await this.store.close();
+      clearInterval(this.progressTimer);
+      this.logProgress();
       log.info("worker stopped");
     })();
     return this.stopPromise;
@@ -140,6 +165,8 @@ export class Worker {
   async forceStop(): Promise<void> {
     this.abandoned = true;
     this.stopping = true;
+    clearInterval(this.progressTimer);
+    this.logProgress();
     await this.transport.close();
   }
 
@@ -226,7 +253,12 @@ export class Worker {
       if (o.ok) counts[o.outcome]++;
       else counts.failed++;
     }
-    this.options.log.info({ batch: messages.length, ...counts, rejected: bad.length, durationMs: this.now() - (messages[0]?.receivedAt ?? this.now()) }, "batch committed");
+    const batch = { batch: messages.length, ...counts, rejected: bad.length, durationMs: this.now() - (messages[0]?.receivedAt ?? this.now()) };
+    if (this.options.logIntervalMs === 0) this.options.log.info(batch, "batch committed");
+    else {
+      this.options.log.debug(batch, "batch committed");
+      this.progress.add(batch);
+    }
     // Successes settle synchronously (no promise per task); only retries, dead letters and rpc
     // replies wait on the broker.
     const waits: Promise<void>[] = [];

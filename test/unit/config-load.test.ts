@@ -34,6 +34,7 @@ describe("defaults (an empty environment)", () => {
     expect(config.retry).toEqual({ max: 3, baseDelayMs: 60_000, maxDelayMs: 600_000 });
     expect(config.worker.shutdownGraceMs).toBe(25_000);
     expect(config.logLevel).toBe("info");
+    expect(config.worker.logIntervalMs).toBe(10_000);
   });
 
   it("batches up to 400 tasks a transaction with 1,600 deliveries unacked at most", () => {
@@ -167,6 +168,8 @@ describe("durations", () => {
     expect(config.retry.baseDelayMs).toBe(500);
     expect(config.retry.maxDelayMs).toBe(600_000);
     expect(config.worker.shutdownGraceMs).toBe(30_000);
+    expect(loadConfig({ WORKER_LOG_INTERVAL: "0" }).worker.logIntervalMs).toBe(0);
+    expect(loadConfig({ WORKER_LOG_INTERVAL: "1m" }).worker.logIntervalMs).toBe(60_000);
   });
 });
 
@@ -182,6 +185,7 @@ describe("invalid values", () => {
     ["RETRY_MAX", "2.5", /RETRY_MAX "2.5" must be a whole number/],
     ["RETRY_BASE_DELAY", "soon", /RETRY_BASE_DELAY "soon" is not a duration \(use e\.g\. 500ms, 60s, 10m or a number of seconds\)/],
     ["SHUTDOWN_GRACE", "5d", /SHUTDOWN_GRACE "5d" is not a duration/],
+    ["WORKER_LOG_INTERVAL", "200ms", /WORKER_LOG_INTERVAL must be 0 \(a line per batch\) or at least 1s/],
     ["WORKER_CONCURRENCY", "4.5", /WORKER_CONCURRENCY "4.5" must be a whole number from 1 to 256/],
     ["WORKER_PREFETCH", "70000", /WORKER_PREFETCH "70000" must be a whole number from 1 to 65535/],
     ["MATCHES_QUEUE", "q".repeat(256), /MATCHES_QUEUE must be at most 255 characters/],

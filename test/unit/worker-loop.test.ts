@@ -43,7 +43,7 @@ function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | Matchfl
 
 const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
 
-async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger } = {}) {
+async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number } = {}) {
   const broker = options.broker ?? new MemoryBroker(route);
   const events: SettledEvent[] = [];
   const metrics = createWorkerMetrics({ defaultMetrics: false });
@@ -55,6 +55,7 @@ async function runWorker(store: MatchStore, messages: number, options: { max?: n
     batchSize: 10,
     retry: { max: options.max ?? 3, baseDelayMs: 10, maxDelayMs: 40 },
     log: options.log ?? silentLogger,
+    logIntervalMs: options.logIntervalMs,
     metrics,
     onSettled: (e) => events.push(e),
   });
@@ -69,7 +70,7 @@ function capturingLogger(level: string, lines: { msg?: string; taskId?: string; 
 }
 
 describe("worker loop", () => {
-  it("writes a line per stored task at debug only (one per batch at info), and per failed task always", async () => {
+  it("writes a line per stored task at debug only (batches summed at info), and per failed task always", async () => {
     for (const level of ["info", "debug"]) {
       const lines: { msg?: string; taskId?: string; outcome?: string }[] = [];
       const failEvery3rd = (items: StoreItem[]): StoreOutcome[] =>
@@ -81,9 +82,37 @@ describe("worker loop", () => {
       const done = lines.filter((l) => l.msg === "task done");
       expect(done.map((l) => l.taskId).sort()).toEqual(level === "debug" ? ["t-1", "t-2", "t-4", "t-5", "t-7", "t-8"] : []);
       expect(lines.filter((l) => l.msg === "task dead-lettered").map((l) => l.taskId).sort()).toEqual(["t-0", "t-3", "t-6"]);
-      expect(lines.filter((l) => l.msg === "batch committed").length).toBeGreaterThan(0);
+      // Per batch at debug only; at info the batches are summed into one line (here the last, at stop).
+      expect(lines.filter((l) => l.msg === "batch committed").length > 0).toBe(level === "debug");
+      expect(lines.filter((l) => l.msg === "batches committed")).toEqual([expect.objectContaining({ tasks: 9, created: 6, failed: 3, rejected: 0 })]);
       expect(events.filter((e) => e.outcome === "created")).toHaveLength(6);
     }
+  });
+
+  it("sums committed batches into one line per interval", async () => {
+    const lines: { msg?: string; batches?: number; tasks?: number; created?: number; largestBatch?: number }[] = [];
+    const { broker, worker, events } = await runWorker(scriptedStore([ok]), 30, { log: capturingLogger("info", lines), logIntervalMs: 20 });
+    await expect.poll(() => events.length).toBe(30);
+    await broker.drained();
+    // A line while the worker runs (the timer), not only the last one at stop.
+    await expect.poll(() => lines.filter((l) => l.msg === "batches committed").length).toBeGreaterThan(0);
+    await worker.stop(1000);
+    const summaries = lines.filter((l) => l.msg === "batches committed");
+    // Together they account for every task exactly once (a batch is in one summary only).
+    expect(summaries.reduce((n, l) => n + (l.tasks ?? 0), 0)).toBe(30);
+    expect(summaries.reduce((n, l) => n + (l.created ?? 0), 0)).toBe(30);
+    expect(summaries.every((l) => (l.largestBatch ?? 0) >= 1 && (l.largestBatch ?? 0) <= 10)).toBe(true);
+    expect(lines.some((l) => l.msg === "batch committed")).toBe(false);
+  });
+
+  it("logs a line per batch at info when the interval is 0", async () => {
+    const lines: { msg?: string; batch?: number }[] = [];
+    const { broker, worker, events } = await runWorker(scriptedStore([ok]), 12, { log: capturingLogger("info", lines), logIntervalMs: 0 });
+    await expect.poll(() => events.length).toBe(12);
+    await broker.drained();
+    await worker.stop(1000);
+    expect(lines.filter((l) => l.msg === "batch committed").reduce((n, l) => n + (l.batch ?? 0), 0)).toBe(12);
+    expect(lines.some((l) => l.msg === "batches committed")).toBe(false);
   });
 
   it("acks every stored message and reports one final outcome each", async () => {
