@@ -164,6 +164,8 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     const nulInRaw = makeMatch();
     const nulInText = makeMatch({ location: "a\u0000b" });
     const fractionalScore = makeMatch({ home_score: 1.5, away_score: 1, match_status: "completed" });
+    // JSON can carry a lone surrogate ("\ud800"): PostgreSQL refuses it in jsonb (raw), so the match fails alone.
+    const loneSurrogate = makeMatch({ location: "a\ud800b" });
     const results = await store(db, [
       item(good[0]!),
       item(penaltiesAfterWin),
@@ -173,9 +175,10 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
       item(nulInRaw, undefined, { ...nulInRaw, notes: "a\u0000b" }),
       item(nulInText),
       item(fractionalScore),
+      item(loneSurrogate),
       item(good[2]!),
     ]);
-    expect(results.map((r) => (r instanceof Error ? r.code : r.outcome))).toEqual(["created", "db_constraint", "created", "db_constraint", "db_data", "db_data", "db_data", "db_data", "created"]);
+    expect(results.map((r) => (r instanceof Error ? r.code : r.outcome))).toEqual(["created", "db_constraint", "created", "db_constraint", "db_data", "db_data", "db_data", "db_data", "db_data", "created"]);
     expect(results[1]).toMatchObject({ kind: "permanent" });
     expect((results[1] as Error).message).toContain("matches_penalties_after_level_score");
     expect(await countMatches(db)).toBe(3);
