@@ -42,9 +42,9 @@ export interface WorkerOptions {
   lingerMs?: number;
   /**
    * Committed batches are summed into one info line ("batches committed") this often; 0: a
-   * "batch committed" info line per batch (otherwise those are debug). @default 10000
+   * "batch committed" info line per batch (otherwise those are debug). Config: WORKER_LOG_INTERVAL.
    */
-  logIntervalMs?: number;
+  logIntervalMs: number;
   /** Called once per task settlement: `final` is false for a retry (the task will come back). */
   onSettled?: (event: SettledEvent) => void;
   now?: () => number;
@@ -91,12 +91,18 @@ export class Worker {
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize }, "worker consuming");
-    const every = this.options.logIntervalMs ?? 10_000;
+    const every = this.options.logIntervalMs;
     if (every > 0) {
       this.progressSince = this.now();
       this.progressTimer = setInterval(() => this.logProgress(), every);
       this.progressTimer.unref();
     }
+  }
+
+  /** On stop: no more periodic lines, and a last one for what committed since the previous. */
+  private endProgress(): void {
+    clearInterval(this.progressTimer);
+    this.logProgress();
   }
 
   /** The "batches committed" line: what committed since the last one (nothing when idle). */
@@ -154,8 +160,7 @@ export class Worker {
       }
       await this.transport.close();
       await this.store.close();
-      clearInterval(this.progressTimer);
-      this.logProgress();
+      this.endProgress();
       log.info("worker stopped");
     })();
     return this.stopPromise;
@@ -165,8 +170,7 @@ export class Worker {
   async forceStop(): Promise<void> {
     this.abandoned = true;
     this.stopping = true;
-    clearInterval(this.progressTimer);
-    this.logProgress();
+    this.endProgress();
     await this.transport.close();
   }
 

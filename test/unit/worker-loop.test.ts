@@ -55,7 +55,7 @@ async function runWorker(store: MatchStore, messages: number, options: { max?: n
     batchSize: 10,
     retry: { max: options.max ?? 3, baseDelayMs: 10, maxDelayMs: 40 },
     log: options.log ?? silentLogger,
-    logIntervalMs: options.logIntervalMs,
+    logIntervalMs: options.logIntervalMs ?? 60_000, // long enough that only the line at stop appears
     metrics,
     onSettled: (e) => events.push(e),
   });
