@@ -36,12 +36,25 @@ export interface AmqpWorkTransportOptions {
   url: string;
   config: Config;
   log: Logger;
+  /**
+   * Given: wait for an unreachable broker until this aborts (the long-running worker).
+   * Absent: one attempt, `broker_unreachable` if it fails (one-shot commands).
+   */
+  waitUntil?: AbortSignal;
 }
 
 export async function createAmqpWorkTransport(options: AmqpWorkTransportOptions): Promise<AmqpWorkTransport> {
-  const connection = await BrokerConnection.open({ url: options.url, log: options.log, connectionName: "matchflow worker" });
+  const connectionOptions = { url: options.url, log: options.log, connectionName: "matchflow worker" };
+  const connection = options.waitUntil ? await BrokerConnection.openWhenReachable(connectionOptions, options.waitUntil) : await BrokerConnection.open(connectionOptions);
   const transport = new AmqpWorkTransport(connection, topologyNames(options.config.topology, options.config.retry), options.config, options.log);
-  await transport.declare();
+  try {
+    await transport.declare();
+  } catch (err) {
+    // A topology the broker refuses (e.g. a queue declared with other arguments): nothing to
+    // wait for, and an open connection would keep the process alive after the error.
+    await transport.close();
+    throw err;
+  }
   return transport;
 }
 

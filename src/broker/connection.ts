@@ -8,6 +8,7 @@
  * (error) when an established connection is lost; "closed" once after `close()`.
  */
 import { EventEmitter } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { redactUrl } from "../config.js";
 import { errorMessage, TransientError } from "../errors.js";
@@ -86,6 +87,35 @@ export class BrokerConnection extends EventEmitter {
       throw new TransientError("broker_unreachable", `cannot connect to RabbitMQ at ${describeBroker(options.url)}: ${reasonOf(err)}`, { cause: err });
     }
     return conn;
+  }
+
+  /**
+   * Connects, waiting for a broker that is not there yet (refused, reset, timed out, name not
+   * resolving): after a cluster restart the workers may start before RabbitMQ, and exiting would
+   * only turn that into a crash loop whose back-off outlasts the outage. Attempts follow the
+   * reconnect schedule, each failure logged with its reason, until `signal` aborts (then it
+   * throws). Refusals (user, password, vhost) are waited out too: a fresh RabbitMQ pod accepts
+   * connections before its post-start hook has created the user and vhost, and the log line
+   * ("access refused (check the user name and password)") and /readyz say what is wrong.
+   */
+  static async openWhenReachable(options: BrokerConnectionOptions, signal: AbortSignal): Promise<BrokerConnection> {
+    const conn = new BrokerConnection(options);
+    for (let attempt = 1; ; attempt++) {
+      signal.throwIfAborted();
+      try {
+        await conn.connectOnce();
+      } catch (err) {
+        const retryInMs = reconnectDelayMs(conn.policy, attempt);
+        options.log.error({ code: "broker_unreachable", err: reasonOf(err), broker: conn.where, attempt, retryInMs }, "broker unreachable at start-up; waiting for it");
+        await sleep(retryInMs, undefined, { signal });
+        continue;
+      }
+      if (signal.aborted) {
+        await conn.close();
+        signal.throwIfAborted();
+      }
+      return conn;
+    }
   }
 
   get isConnected(): boolean {
@@ -198,7 +228,9 @@ function reasonOf(err: unknown): string {
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
   if (code === "ETIMEDOUT" || /timeout/i.test(message)) return "timed out";
   if (/ACCESS_REFUSED|403/.test(message)) return "access refused (check the user name and password)";
-  if (/NOT_ALLOWED|vhost/i.test(message)) return "vhost not found or not permitted";
+  // A close in answer to connection.open: amqplib's message names only the frame, and the one
+  // reason RabbitMQ closes there is the vhost (530 NOT_ALLOWED: missing, or no permission).
+  if (/NOT_ALLOWED|vhost|Expected ConnectionOpenOk; got <ConnectionClose/i.test(message)) return "vhost not found or not permitted";
   // amqplib messages can embed the URL; strip credentials just in case.
   return message.replace(/\/\/([^:/@]+):([^@]*)@/g, "//$1:***@");
 }

@@ -1,8 +1,10 @@
 /**
- * Assembles a running worker from config: database (waiting for it when it is down rather than
- * crash-looping), store, transport, metrics and the HTTP ops server. Used by `matchflow worker`
- * (RabbitMQ) and by `matchflow run` (embedded transport).
+ * Assembles a running worker from config: the HTTP ops server first (liveness answers while we
+ * wait), then the broker and the database (waiting for each when it is down rather than
+ * crash-looping), store, metrics. Used by `matchflow worker` (RabbitMQ) and by `matchflow run`
+ * (embedded transport).
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { createMatchStore } from "../db/match-store.js";
@@ -28,7 +30,13 @@ export interface WorkerApp {
 export interface WorkerAppOptions {
   config: Config;
   log: Logger;
-  transport: WorkTransport;
+  /**
+   * The transport, or how to connect one: called once the HTTP server is up, so that /healthz
+   * answers and /readyz says "not ready" while it waits for the broker.
+   */
+  transport: WorkTransport | (() => Promise<WorkTransport>);
+  /** Ends the start-up's waits for the broker and the database (a signal before the worker runs). */
+  startUp?: AbortSignal;
   /** Serve /metrics, /healthz, /readyz on config.metricsPort. @default true */
   serveHttp?: boolean;
   /** Apply pending migrations first (safe with several workers: advisory lock). @default true */
@@ -38,72 +46,82 @@ export interface WorkerAppOptions {
   database?: Database;
 }
 
-async function openWithPatience(config: Config, log: Logger, isStopping: () => boolean): Promise<Database> {
+async function openWithPatience(config: Config, log: Logger, startUp: AbortSignal | undefined): Promise<Database> {
   let delay = 500;
   for (;;) {
+    startUp?.throwIfAborted();
     try {
       return await openDatabase(config.databaseUrl, { log, poolSize: Math.max(2, config.worker.concurrency + 1), timeouts: config.db });
     } catch (err) {
-      if (isStopping()) throw err;
+      if (startUp?.aborted) throw err;
       log.error({ code: "database_unreachable", err: errorMessage(err), retryInMs: delay }, "database unreachable at start-up; waiting for it");
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay, undefined, { signal: startUp });
       delay = Math.min(delay * 2, 15_000);
     }
   }
 }
 
 export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerApp> {
-  const { config, log, transport } = options;
+  const { config, log } = options;
   const metrics = createWorkerMetrics();
-  const started: { worker?: Worker } = {};
-  let stopping = false;
-  // The HTTP server comes first so liveness answers while we wait for the database.
+  const started: { worker?: Worker; transport?: WorkTransport } = {};
+  if (typeof options.transport !== "function") started.transport = options.transport;
+  // The HTTP server comes first so liveness answers while we wait for the broker and the database.
   const ops =
     options.serveHttp === false
       ? undefined
       : await startOpsServer({
           port: config.metricsPort,
           registry: metrics.registry,
-          readiness: () => started.worker?.ready() ?? { ready: false, checks: { broker: transport.isConnected(), database: false, starting: true } },
+          readiness: () => started.worker?.ready() ?? { ready: false, checks: { broker: started.transport?.isConnected() ?? false, database: false, starting: true } },
         });
   if (ops) log.info({ port: ops.port }, "ops HTTP server listening (/metrics, /healthz, /readyz)");
 
-  const database = options.database ?? (await openWithPatience(config, log, () => stopping));
-  if (options.migrate !== false) await migrate(database, { log });
-  const store = createMatchStore(database, {
-    nameResolution: config.worker.nameResolution,
-    closeDatabase: options.database === undefined,
-  });
-  // Not on the first deliveries' clock: one connection per concurrent batch with the write
-  // statement prepared on each, and the decode/validate path compiled by the JIT.
-  const warmed = await store.warmUp(config.worker.concurrency);
-  if (warmed < config.worker.concurrency) log.warn({ warmed, wanted: config.worker.concurrency }, "could not prepare the write statement on every connection (table locked or database busy?): the first batches will");
-  warmUpMessagePath(config);
-  const worker = new Worker(transport, store, {
-    taskName: config.topology.taskName,
-    maxMessageBytes: config.maxMessageBytes,
-    concurrency: config.worker.concurrency,
-    prefetch: config.worker.prefetch,
-    batchSize: config.worker.batchSize,
-    logIntervalMs: config.worker.logIntervalMs,
-    retry: config.retry,
-    resultBackend: config.worker.resultBackend,
-    log,
-    metrics,
-    onSettled: options.onSettled,
-  });
-  started.worker = worker;
-  await worker.start();
+  let database: Database | undefined;
+  try {
+    const transport = (started.transport ??= await (options.transport as () => Promise<WorkTransport>)());
+    database = options.database ?? (await openWithPatience(config, log, options.startUp));
+    if (options.migrate !== false) await migrate(database, { log });
+    const store = createMatchStore(database, {
+      nameResolution: config.worker.nameResolution,
+      closeDatabase: options.database === undefined,
+    });
+    // Not on the first deliveries' clock: one connection per concurrent batch with the write
+    // statement prepared on each, and the decode/validate path compiled by the JIT.
+    const warmed = await store.warmUp(config.worker.concurrency);
+    if (warmed < config.worker.concurrency) log.warn({ warmed, wanted: config.worker.concurrency }, "could not prepare the write statement on every connection (table locked or database busy?): the first batches will");
+    warmUpMessagePath(config);
+    const worker = new Worker(transport, store, {
+      taskName: config.topology.taskName,
+      maxMessageBytes: config.maxMessageBytes,
+      concurrency: config.worker.concurrency,
+      prefetch: config.worker.prefetch,
+      batchSize: config.worker.batchSize,
+      logIntervalMs: config.worker.logIntervalMs,
+      retry: config.retry,
+      resultBackend: config.worker.resultBackend,
+      log,
+      metrics,
+      onSettled: options.onSettled,
+    });
+    started.worker = worker;
+    await worker.start();
+  } catch (err) {
+    // Nothing was consumed yet: close what this start opened, or its handles keep the process alive.
+    await started.transport?.close().catch(() => undefined);
+    if (database && options.database === undefined) await database.close().catch(() => undefined);
+    await ops?.close().catch(() => undefined);
+    throw err;
+  }
 
   let stopPromise: Promise<void> | undefined;
-  const w = worker;
+  const w = started.worker;
   return {
     worker: w,
     metrics,
     ops,
     database,
     stop(graceMs = config.worker.shutdownGraceMs) {
-      stopping = true;
       stopPromise ??= (async () => {
         await w.stop(graceMs);
         await ops?.close();

@@ -36,7 +36,7 @@ describe("security", () => {
 
   it("renders matchflow containers for the worker, scraper and migration (the image check above is not vacuous)", () => {
     const names = workloads("prod").flatMap((w) => allContainers(podTemplate(w)).filter((c) => isMatchflowImage(c.image)).map((c) => `${w.metadata.name}/${c.name}`));
-    expect(names.sort()).toEqual(["matchflow-migrate/migrate", "matchflow-scraper/scraper", "matchflow-worker/migrate", "matchflow-worker/worker"]);
+    expect(names.sort()).toEqual(["matchflow-migrate/migrate", "matchflow-scraper/scraper", "matchflow-worker/worker"]);
   });
 });
 
