@@ -199,8 +199,9 @@ export class AmqpWorkTransport implements WorkTransport {
     await this.sink.publish("", replyTo, result as EncodedMessage);
   }
 
+  /** The connection is up and, once `consume` was called, so is the consumer channel. */
   isConnected(): boolean {
-    return this.connection.isConnected && this.state?.open === true;
+    return this.connection.isConnected && (!this.consuming || this.state?.open === true);
   }
 
   onConnectionChange(listener: (up: boolean) => void): void {

@@ -156,7 +156,7 @@ describe("worker start-up", () => {
       expect((await fetch(`http://127.0.0.1:${http}/healthz`)).status).toBe(200);
       const notReady = await fetch(`http://127.0.0.1:${http}/readyz`);
       expect(notReady.status).toBe(503);
-      expect(await notReady.json()).toMatchObject({ database: false, starting: true });
+      expect(await notReady.json()).toMatchObject({ broker: true, database: false, starting: true });
     } finally {
       await adminQuery(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS true`);
     }
