@@ -6,6 +6,7 @@ import { startWorkerApp, type WorkerApp } from "../../worker/app.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
+import type { Logger } from "../../log.js";
 
 export interface WorkerFlags {
   concurrency?: number;
@@ -48,57 +49,69 @@ export function registerWorker(program: Command): void {
       const { log } = ctx;
       if (!config.rabbitmqUrl) throw new ConfigError("RABBITMQ_URL is not set: the worker consumes from RabbitMQ (e.g. amqp://user:pass@host:5672//); `matchflow run` works without it");
       const rabbitmqUrl = config.rabbitmqUrl;
-
-      // Signals are handled from the start: while the worker waits for the broker or the
-      // database nothing is in flight, and a stop then is clean (exit 0).
-      const startUp = new AbortController();
-      let app: WorkerApp | undefined;
-      let signals = 0;
-      let stopped!: () => void;
-      const done = new Promise<void>((resolve) => (stopped = resolve));
-      const stopGracefully = (running: WorkerApp) => {
-        // A process that will not exit after the grace period is forced out.
-        setTimeout(() => process.exit(EXIT.internal), config.worker.shutdownGraceMs + 10_000).unref();
-        running.stop().then(stopped, (err: unknown) => {
-          log.error({ err: String(err) }, "error while stopping");
-          stopped();
-        });
-      };
-      const onSignal = (signal: NodeJS.Signals) => {
-        signals++;
-        if (signals === 1) {
-          log.info({ signal }, app ? "stopping gracefully (send again to exit at once)" : "stopping before the worker has started (send again to exit at once)");
-          startUp.abort();
-          // First signal: graceful stop within SHUTDOWN_GRACE (the start-up, if still running,
-          // sees the abort; one that cannot be interrupted is stopped as soon as it returns).
-          if (app) stopGracefully(app);
-        } else {
-          // Second: exit at once (nothing is lost: unacked deliveries go back to the queue when
-          // the connection drops). Closing politely is bounded to one second: "at once" must hold
-          // even with a dead broker.
-          log.warn({ signal }, "second signal: exiting now; unacked deliveries return to the queue");
-          const atMostOneSecond = new Promise((resolve) => setTimeout(resolve, 1000).unref());
-          void Promise.race([app?.worker.forceStop(), atMostOneSecond]).finally(() => process.exit(130));
-        }
-      };
-      process.on("SIGTERM", onSignal);
-      process.on("SIGINT", onSignal);
-
+      const stop = stopOnSignals(config, log);
+      let app: WorkerApp;
       try {
         app = await startWorkerApp({
           config,
           log,
-          transport: () => createAmqpWorkTransport({ url: rabbitmqUrl, config, log, waitUntil: startUp.signal }),
-          startUp: startUp.signal,
+          transport: () => createAmqpWorkTransport({ url: rabbitmqUrl, config, log, waitUntil: stop.startUp }),
+          startUp: stop.startUp,
         });
       } catch (err) {
-        if (!startUp.signal.aborted) throw err;
+        if (!stop.startUp.aborted) throw err;
         log.info("worker stopped before it started");
         log.flush();
         return;
       }
-      if (startUp.signal.aborted) stopGracefully(app); // signalled during a step that could not be interrupted
-      await done;
+      stop.started(app);
+      await stop.done;
       log.flush();
     });
+}
+
+/**
+ * SIGTERM/SIGINT, handled from the start: while the worker waits for the broker or the database
+ * nothing is in flight, and a stop then is clean (exit 0). First signal: graceful stop within
+ * SHUTDOWN_GRACE (a start-up still running sees `startUp` abort; one in a step that cannot be
+ * interrupted is stopped as soon as it returns). Second: exit at once (nothing is lost: unacked
+ * deliveries go back to the queue when the connection drops).
+ */
+function stopOnSignals(config: Config, log: Logger): { startUp: AbortSignal; started(app: WorkerApp): void; done: Promise<void> } {
+  const startUp = new AbortController();
+  let app: WorkerApp | undefined;
+  let signals = 0;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stopGracefully = (running: WorkerApp) => {
+    // A process that will not exit after the grace period is forced out.
+    setTimeout(() => process.exit(EXIT.internal), config.worker.shutdownGraceMs + 10_000).unref();
+    running.stop().then(stopped, (err: unknown) => {
+      log.error({ err: String(err) }, "error while stopping");
+      stopped();
+    });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal }, app ? "stopping gracefully (send again to exit at once)" : "stopping before the worker has started (send again to exit at once)");
+      startUp.abort();
+      if (app) stopGracefully(app);
+    } else {
+      log.warn({ signal }, "second signal: exiting now; unacked deliveries return to the queue");
+      // Closing politely is bounded to one second: "at once" must hold even with a dead broker.
+      const atMostOneSecond = new Promise((resolve) => setTimeout(resolve, 1000).unref());
+      void Promise.race([app?.worker.forceStop(), atMostOneSecond]).finally(() => process.exit(130));
+    }
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  return {
+    startUp: startUp.signal,
+    started(running) {
+      app = running;
+      if (startUp.signal.aborted) stopGracefully(running);
+    },
+    done,
+  };
 }
