@@ -32,9 +32,10 @@ export interface WorkerAppOptions {
   log: Logger;
   /**
    * The transport, or how to connect one: called once the HTTP server is up, so that /healthz
-   * answers and /readyz says "not ready" while it waits for the broker.
+   * answers and /readyz says "not ready" while it waits for the broker; it should give up when
+   * the signal it gets aborts.
    */
-  transport: WorkTransport | (() => Promise<WorkTransport>);
+  transport: WorkTransport | ((giveUp: AbortSignal) => Promise<WorkTransport>);
   /** Ends the start-up's waits for the broker and the database (a signal before the worker runs). */
   startUp?: AbortSignal;
   /** Serve /metrics, /healthz, /readyz on config.metricsPort. @default true */
@@ -64,7 +65,7 @@ async function openWithPatience(config: Config, log: Logger, startUp: AbortSigna
 export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerApp> {
   const { config, log } = options;
   const metrics = createWorkerMetrics();
-  const started: { worker?: Worker; transport?: WorkTransport } = {};
+  const started: { worker?: Worker; transport?: WorkTransport; database?: Database } = { database: options.database };
   if (typeof options.transport !== "function") started.transport = options.transport;
   // The HTTP server comes first so liveness answers while we wait for the broker and the database.
   const ops =
@@ -73,14 +74,15 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       : await startOpsServer({
           port: config.metricsPort,
           registry: metrics.registry,
-          readiness: () => started.worker?.ready() ?? { ready: false, checks: { broker: started.transport?.isConnected() ?? false, database: false, starting: true } },
+          readiness: () => started.worker?.ready() ?? { ready: false, checks: { broker: started.transport?.isConnected() ?? false, database: started.database !== undefined, starting: true } },
         });
   if (ops) log.info({ port: ops.port }, "ops HTTP server listening (/metrics, /healthz, /readyz)");
 
-  let database: Database | undefined;
+  let database: Database;
   try {
-    const transport = (started.transport ??= await (options.transport as () => Promise<WorkTransport>)());
-    database = options.database ?? (await openWithPatience(config, log, options.startUp));
+    const connected = await connectBoth(options, started, metrics);
+    database = connected.database;
+    const transport = connected.transport;
     if (options.migrate !== false) await migrate(database, { log });
     const store = createMatchStore(database, {
       nameResolution: config.worker.nameResolution,
@@ -108,8 +110,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     await worker.start();
   } catch (err) {
     // Nothing was consumed yet: close what this start opened, or its handles keep the process alive.
-    await started.transport?.close().catch(() => undefined);
-    if (database && options.database === undefined) await database.close().catch(() => undefined);
+    await closeStarted(options, started);
     await ops?.close().catch(() => undefined);
     throw err;
   }
@@ -129,4 +130,45 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       return stopPromise;
     },
   };
+}
+
+/**
+ * The broker and the database, waited for at the same time: each wait's log lines and gauge
+ * (`matchflow_broker_up`, `matchflow_database_up`) then say which of the two is missing, instead
+ * of the second reading "down" while the first is awaited. If one fails for good, the other's
+ * wait ends too.
+ */
+async function connectBoth(options: WorkerAppOptions, started: { transport?: WorkTransport; database?: Database }, metrics: WorkerMetrics): Promise<{ transport: WorkTransport; database: Database }> {
+  const failed = new AbortController();
+  const giveUp = options.startUp ? AbortSignal.any([options.startUp, failed.signal]) : failed.signal;
+  const transport = options.transport;
+  const broker = typeof transport === "function"
+    ? transport(giveUp).then((t) => {
+        started.transport = t;
+        metrics.brokerUp.set(1);
+        return t;
+      })
+    : Promise.resolve(transport);
+  const database = started.database
+    ? Promise.resolve(started.database)
+    : openWithPatience(options.config, options.log, giveUp).then((db) => {
+        started.database = db;
+        metrics.databaseUp.set(1);
+        return db;
+      });
+  // The first failure is the one to report (the other wait then fails only because it was ended).
+  let firstFailure: { error: unknown } | undefined;
+  const endTheOther = (err: unknown): never => {
+    firstFailure ??= { error: err };
+    failed.abort();
+    throw err;
+  };
+  const [b, d] = await Promise.allSettled([broker.catch(endTheOther), database.catch(endTheOther)]);
+  if (b.status === "fulfilled" && d.status === "fulfilled") return { transport: b.value, database: d.value };
+  throw firstFailure?.error;
+}
+
+async function closeStarted(options: WorkerAppOptions, started: { transport?: WorkTransport; database?: Database }): Promise<void> {
+  await started.transport?.close().catch(() => undefined);
+  if (started.database && options.database === undefined) await started.database.close().catch(() => undefined);
 }

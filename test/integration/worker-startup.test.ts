@@ -77,6 +77,20 @@ function start(env: Record<string, string>): CliProcess {
   return w;
 }
 
+/** /readyz's answer (503 until the worker consumes). */
+async function readiness(port: number): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+  const body = (await res.json()) as Record<string, unknown>;
+  expect(res.status).toBe(body.status === "ready" ? 200 : 503);
+  return body;
+}
+
+async function gauges(port: number): Promise<{ broker: number; database: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+  return { broker: value("matchflow_broker_up"), database: value("matchflow_database_up") };
+}
+
 async function opsPort(w: CliProcess): Promise<number> {
   return Number((await w.waitForLog((l) => l.msg === "ops HTTP server listening (/metrics, /healthz, /readyz)")).port);
 }
@@ -92,9 +106,10 @@ describe("worker start-up", () => {
     const waiting = await w.waitForLog((l) => l.msg === "broker unreachable at start-up; waiting for it");
     expect(waiting).toMatchObject({ code: "broker_unreachable", err: "connection refused", broker: `127.0.0.1:${port} vhost ${decodeURIComponent(real.pathname.slice(1))}` });
     expect((await fetch(`http://127.0.0.1:${http}/healthz`)).status).toBe(200);
-    const notReady = await fetch(`http://127.0.0.1:${http}/readyz`);
-    expect(notReady.status).toBe(503);
-    expect(await notReady.json()).toMatchObject({ broker: false, database: false, starting: true });
+    // The database is waited for at the same time, so the probes blame the broker alone.
+    await until(async () => (await readiness(http)).database === true, 30_000, "database connected while the broker is awaited");
+    expect(await readiness(http)).toEqual({ status: "not ready", broker: false, database: true, starting: true });
+    expect(await gauges(http)).toEqual({ broker: 0, database: 1 });
 
     await t.publish(Array.from({ length: 30 }, (_, i) => makeMatch("late-broker", i)));
     await forwardToRabbitMQ(port, real);
@@ -154,9 +169,9 @@ describe("worker start-up", () => {
       const http = await opsPort(w);
       await w.waitForLog((l) => l.msg === "database unreachable at start-up; waiting for it");
       expect((await fetch(`http://127.0.0.1:${http}/healthz`)).status).toBe(200);
-      const notReady = await fetch(`http://127.0.0.1:${http}/readyz`);
-      expect(notReady.status).toBe(503);
-      expect(await notReady.json()).toMatchObject({ broker: true, database: false, starting: true });
+      await until(async () => (await readiness(http)).broker === true, 30_000, "broker connected while the database is awaited");
+      expect(await readiness(http)).toEqual({ status: "not ready", broker: true, database: false, starting: true });
+      expect(await gauges(http)).toEqual({ broker: 1, database: 0 });
     } finally {
       await adminQuery(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS true`);
     }

@@ -55,7 +55,7 @@ export function registerWorker(program: Command): void {
         app = await startWorkerApp({
           config,
           log,
-          transport: () => createAmqpWorkTransport({ url: rabbitmqUrl, config, log, waitUntil: stop.startUp }),
+          transport: (giveUp) => createAmqpWorkTransport({ url: rabbitmqUrl, config, log, waitUntil: giveUp }),
           startUp: stop.startUp,
         });
       } catch (err) {
