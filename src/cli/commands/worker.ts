@@ -37,7 +37,7 @@ export function registerWorker(program: Command): void {
   const defaults = loadConfig({});
   program
     .command("worker")
-    .description("consume match tasks from RabbitMQ and upsert them into the database (Ctrl-C / SIGTERM stops gracefully)")
+    .description("consume match tasks from RabbitMQ and upsert them into the database; waits for either service that is not up yet (Ctrl-C / SIGTERM stops gracefully)")
     .option("-c, --concurrency <n>", `transactions processed at once (default WORKER_CONCURRENCY or ${defaults.worker.concurrency})`, parseIntOption("--concurrency", 1, 256))
     .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default concurrency x batch size)", parseIntOption("--prefetch", 1, 65535))
     .option("--batch-size <n>", `tasks per transaction at most (default WORKER_BATCH_SIZE or ${defaults.worker.batchSize})`, parseIntOption("--batch-size", 1, 5000))
