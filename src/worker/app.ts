@@ -168,7 +168,8 @@ async function connectBoth(options: WorkerAppOptions, started: { transport?: Wor
   throw firstFailure?.error;
 }
 
+/** Closes what this start opened itself (a transport or database the caller passed stays the caller's). */
 async function closeStarted(options: WorkerAppOptions, started: { transport?: WorkTransport; database?: Database }): Promise<void> {
-  await started.transport?.close().catch(() => undefined);
-  if (started.database && options.database === undefined) await started.database.close().catch(() => undefined);
+  if (typeof options.transport === "function") await started.transport?.close().catch(() => undefined);
+  if (options.database === undefined) await started.database?.close().catch(() => undefined);
 }
