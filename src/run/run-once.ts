@@ -61,7 +61,10 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
       settled.set(e.taskId, e.outcome);
       if (waiting?.ids.delete(e.taskId) && waiting.ids.size === 0) waiting.resolve();
     };
-    const app = await startWorkerApp({ config, log, transport, database, serveHttp: false, migrate: false, onSettled });
+    const app = await startWorkerApp({ config, log, transport, database, serveHttp: false, migrate: false, onSettled }).catch(async (err: unknown) => {
+      await transport.close(); // ours: a failed start leaves it to us (an open connection keeps the process alive)
+      throw err;
+    });
 
     let submit: SubmitReport;
     let pending = 0;
