@@ -3,7 +3,7 @@
  * management API, the stranded-messages and dead-letter warnings, missing queues, the JSON
  * shape and exit codes of the CLI.
  */
-import { connect, type ChannelModel } from "amqplib";
+import { connect, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { declareTopology, topologyNames } from "../../src/broker/topology.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
@@ -21,14 +21,19 @@ let vhost: TestVhost;
 let empty: TestVhost;
 let amqp: ChannelModel;
 
-async function publishWork(n: number): Promise<void> {
-  const ch = await amqp.createConfirmChannel();
+/** Publishes `n` tasks, confirmed, on a channel of its own; returns the channel (still open). */
+async function publishWorkOn(connection: ChannelModel, n: number): Promise<ConfirmChannel> {
+  const ch = await connection.createConfirmChannel();
   for (let i = 0; i < n; i++) {
     const m = encodeTaskV2({ taskName: config.topology.taskName, taskId: `status-${i}-${Math.random()}`, args: [makeMatch("status", i)] });
     ch.publish(names.exchange, names.routingKey, m.content, m.properties);
   }
   await ch.waitForConfirms();
-  await ch.close();
+  return ch;
+}
+
+async function publishWork(n: number): Promise<void> {
+  await (await publishWorkOn(amqp, n)).close();
 }
 
 async function publishDeadLetters(n: number): Promise<void> {
@@ -60,8 +65,8 @@ afterAll(async () => {
  * closes when the calling test ends, pass or fail, which puts the message back (the broker
  * requeues before it confirms the close): no later test ever counts 6 ready instead of 7.
  */
-async function holdOneMessage(): Promise<void> {
-  const ch = await amqp.createChannel();
+async function holdOneMessage(connection: ChannelModel = amqp): Promise<void> {
+  const ch = await connection.createChannel();
   onTestFinished(() => ch.close());
   await ch.prefetch(1);
   await new Promise<void>((resolve) => void ch.consume(names.queue, () => resolve(), { noAck: false }));
@@ -85,20 +90,32 @@ describe("queue status", () => {
   });
 
   it("from the management API: unacked counts and rates too", async () => {
-    await holdOneMessage();
+    // A vhost of its own, and the publishing and consuming channels stay open until the API has
+    // sampled them: RabbitMQ may drop the statistics of a channel that closes before its next
+    // sample (seen here: a queue whose message_stats had no publish count at all, 1 run in 8,
+    // when the publishes came from an earlier test's closed channel).
+    const own = await createVhost("opsmgmt");
+    const connection = await connect(own.url);
+    onTestFinished(async () => {
+      await connection.close();
+      await own.drop();
+    });
+    await declareTopology(connection, names, { queueType: "classic", log: silentLogger });
+    await publishWorkOn(connection, 7);
+    await holdOneMessage(connection);
     // The management API shows the broker's statistics samples, taken every few seconds, and the
     // queue's counts, its publish statistics and its delivery statistics are each sampled on
     // their own timer: the counts can read 6/1/1 while no delivery has been sampled yet (no
     // deliver rate). Wait until the API has sampled all three, then read them through queueStatus.
     await until(
       async () => {
-        const q = await vhost.queue(names.queue);
+        const q = await own.queue(names.queue);
         return q?.messages_ready === 6 && q.messages_unacknowledged === 1 && q.consumers === 1 && q.message_stats?.publish === 7 && (q.message_stats.deliver_get ?? 0) >= 1;
       },
       60_000,
       "management samples of the work queue's counts, publishes and deliveries",
     );
-    const report = await queueStatus({ names, amqpUrl: vhost.url, managementUrl: vhost.managementUrl, log: silentLogger });
+    const report = await queueStatus({ names, amqpUrl: own.url, managementUrl: own.managementUrl, log: silentLogger });
     expect(report.source).toBe("management");
     expect(work(report)).toMatchObject({ exists: true, ready: 6, unacked: 1, consumers: 1 });
     expect(work(report).publishRate).toEqual(expect.any(Number));
