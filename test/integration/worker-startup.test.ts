@@ -6,9 +6,10 @@
  * "Not there yet" is real: a port where nothing listens, and later a plain TCP forwarder from
  * that port to the real RabbitMQ; a database that refuses connections (ALLOW_CONNECTIONS false).
  */
-import { createServer, connect as tcpConnect, type AddressInfo, type Server, type Socket } from "node:net";
+import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { closedPort } from "../fixtures/feed-server.js";
 import type { CliProcess } from "../helpers/cli.js";
 import { spawnCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
@@ -30,14 +31,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
 });
 afterAll(async () => t?.teardown());
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** Forwards every connection on `port` to RabbitMQ's (a broker that "comes up" on that port). */
 async function forwardToRabbitMQ(port: number, target: URL): Promise<void> {
@@ -97,7 +90,7 @@ async function opsPort(w: CliProcess): Promise<number> {
 
 describe("worker start-up", () => {
   it("waits for a broker that is not there yet, reports not ready, then consumes when it comes", async () => {
-    const port = await freePort();
+    const port = await closedPort();
     const real = new URL(t.vhost.url);
     const late = new URL(t.vhost.url);
     late.port = String(port);
