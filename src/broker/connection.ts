@@ -8,11 +8,11 @@
  * (error) when an established connection is lost; "closed" once after `close()`.
  */
 import { EventEmitter } from "node:events";
-import { setTimeout as sleep } from "node:timers/promises";
 import { connect, type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
 import { redactUrl } from "../config.js";
 import { errorMessage, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { untilItWorks } from "../patience.js";
 
 export interface ReconnectPolicy {
   /** First delay after a loss. @default 250 */
@@ -100,22 +100,17 @@ export class BrokerConnection extends EventEmitter {
    */
   static async openWhenReachable(options: BrokerConnectionOptions, signal: AbortSignal): Promise<BrokerConnection> {
     const conn = new BrokerConnection(options);
-    for (let attempt = 1; ; attempt++) {
+    await untilItWorks(() => conn.connectOnce(), {
+      signal,
+      delayMs: (attempt) => reconnectDelayMs(conn.policy, attempt),
+      onFailure: (err, attempt, retryInMs) =>
+        options.log.error({ code: "broker_unreachable", err: reasonOf(err), broker: conn.where, attempt, retryInMs }, "broker unreachable at start-up; waiting for it"),
+    });
+    if (signal.aborted) {
+      await conn.close();
       signal.throwIfAborted();
-      try {
-        await conn.connectOnce();
-      } catch (err) {
-        const retryInMs = reconnectDelayMs(conn.policy, attempt);
-        options.log.error({ code: "broker_unreachable", err: reasonOf(err), broker: conn.where, attempt, retryInMs }, "broker unreachable at start-up; waiting for it");
-        await sleep(retryInMs, undefined, { signal });
-        continue;
-      }
-      if (signal.aborted) {
-        await conn.close();
-        signal.throwIfAborted();
-      }
-      return conn;
     }
+    return conn;
   }
 
   get isConnected(): boolean {

@@ -4,13 +4,13 @@
  * crash-looping), store, metrics. Used by `matchflow worker` (RabbitMQ) and by `matchflow run`
  * (embedded transport).
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { createMatchStore } from "../db/match-store.js";
 import { warmUpMessagePath } from "./warm-up.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open.js";
+import { untilItWorks } from "../patience.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startOpsServer, type OpsServer } from "../ops/http.js";
@@ -47,19 +47,12 @@ export interface WorkerAppOptions {
   database?: Database;
 }
 
-async function openWithPatience(config: Config, log: Logger, startUp: AbortSignal | undefined): Promise<Database> {
-  let delay = 500;
-  for (;;) {
-    startUp?.throwIfAborted();
-    try {
-      return await openDatabase(config.databaseUrl, { log, poolSize: Math.max(2, config.worker.concurrency + 1), timeouts: config.db });
-    } catch (err) {
-      if (startUp?.aborted) throw err;
-      log.error({ code: "database_unreachable", err: errorMessage(err), retryInMs: delay }, "database unreachable at start-up; waiting for it");
-      await sleep(delay, undefined, { signal: startUp });
-      delay = Math.min(delay * 2, 15_000);
-    }
-  }
+function openWithPatience(config: Config, log: Logger, startUp: AbortSignal | undefined): Promise<Database> {
+  return untilItWorks(() => openDatabase(config.databaseUrl, { log, poolSize: Math.max(2, config.worker.concurrency + 1), timeouts: config.db }), {
+    signal: startUp,
+    delayMs: (failures) => Math.min(500 * 2 ** Math.min(failures - 1, 5), 15_000),
+    onFailure: (err, _failures, retryInMs) => log.error({ code: "database_unreachable", err: errorMessage(err), retryInMs }, "database unreachable at start-up; waiting for it"),
+  });
 }
 
 export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerApp> {

@@ -1,0 +1,29 @@
+/**
+ * Waiting for a service that is not there yet (the worker's start-up: RabbitMQ, PostgreSQL):
+ * try, and after each failure report it and sleep before the next try, until it works or the
+ * signal aborts. One loop for every such wait, so they stop alike on a signal.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+
+export interface PatienceOptions {
+  /** Aborting ends the wait: the pending sleep rejects, or the failure in hand is thrown. */
+  signal?: AbortSignal;
+  /** The pause after failure number `failures` (1-based). */
+  delayMs: (failures: number) => number;
+  /** Told of each failure before the pause (to log it). */
+  onFailure: (err: unknown, failures: number, retryInMs: number) => void;
+}
+
+export async function untilItWorks<T>(attempt: () => Promise<T>, options: PatienceOptions): Promise<T> {
+  for (let failures = 1; ; failures++) {
+    options.signal?.throwIfAborted();
+    try {
+      return await attempt();
+    } catch (err) {
+      if (options.signal?.aborted) throw err;
+      const retryInMs = options.delayMs(failures);
+      options.onFailure(err, failures, retryInMs);
+      await sleep(retryInMs, undefined, { signal: options.signal });
+    }
+  }
+}
