@@ -1,6 +1,8 @@
 /**
  * The set-based statements behind name resolution: one statement per kind for any number of
  * distinct names (`unnest` of arrays), so a batch of 500 matches costs a handful of round trips.
+ * Each kind's lookup is written once (`LOOKUP`, a query over the input rows `n`) and serves both
+ * the plain lookup and the find-or-create statement.
  * Names are compared through `mf_name_key()` (the same function that fills `name_key`) with `=`:
  * case- and space-insensitive, and literal (`%` and `_` are ordinary characters).
  */
@@ -24,8 +26,6 @@ interface Row {
   id: number | string;
 }
 
-const GLOBAL_TABLES = { league: "leagues", age_group: "age_groups", match_type: "match_types" } as const;
-
 function toFound(rows: Row[]): FoundId[] {
   return rows.map((r) => ({ scope: r.scope === null ? null : Number(r.scope), name: r.name, id: Number(r.id) }));
 }
@@ -36,95 +36,112 @@ const TIDY_NAME = "btrim(regexp_replace(n.name, '\\s+', ' ', 'g'))";
 const names = (keys: readonly NameKey[]) => keys.map((k) => k.name);
 const scopes = (keys: readonly NameKey[]) => keys.map((k) => k.scope ?? 0);
 
-/** Existing ids for `keys`; keys without a row are absent from the result. */
-export async function lookupIds(tx: Queryable, kind: NameKind, keys: readonly NameKey[]): Promise<FoundId[]> {
-  if (keys.length === 0) return [];
-  switch (kind) {
-    case "league":
-    case "age_group":
-    case "match_type": {
-      const { rows } = await tx.query<Row>(
-        `SELECT NULL::int AS scope, n.name, t.id FROM unnest($1::text[]) AS n(name) JOIN ${GLOBAL_TABLES[kind]} t ON t.name_key = mf_name_key(n.name)`,
-        [names(keys)],
-      );
-      return toFound(rows);
-    }
-    case "season": {
-      const { rows } = await tx.query<Row>(
-        "SELECT NULL::int AS scope, n.name, s.id FROM unnest($1::text[]) AS n(name) JOIN seasons s ON s.name = btrim(n.name)",
-        [names(keys)],
-      );
-      return toFound(rows);
-    }
-    case "division": {
-      const { rows } = await tx.query<Row>(
-        `SELECT n.scope, n.name, d.id FROM unnest($1::int[], $2::text[]) AS n(scope, name)
-           JOIN divisions d ON d.league_id = n.scope AND d.name_key = mf_name_key(n.name)`,
-        [scopes(keys), names(keys)],
-      );
-      return toFound(rows);
-    }
-    case "team": {
-      // An alias wins over a team's own name: aliases exist to merge spellings into one team.
-      const { rows } = await tx.query<Row>(
-        `SELECT n.scope, n.name, coalesce(a.team_id, t.id) AS id
-           FROM unnest($1::int[], $2::text[]) AS n(scope, name)
+/** The input rows `n` of a lookup: the names, and for per-league kinds their league ids. */
+function lookupInput(kind: NameKind): string {
+  return kind === "division" || kind === "team" ? "unnest($1::int[], $2::text[]) AS n(scope, name)" : "unnest($1::text[]) AS n(name)";
+}
+
+function lookupParams(kind: NameKind, keys: readonly NameKey[]): unknown[] {
+  return kind === "division" || kind === "team" ? [scopes(keys), names(keys)] : [names(keys)];
+}
+
+/** Existing ids for the input rows `n`: one row (scope, name, id) per input name that has one. */
+const LOOKUP: Record<NameKind, string> = {
+  league: "SELECT NULL::int AS scope, n.name, t.id FROM n JOIN leagues t ON t.name_key = mf_name_key(n.name)",
+  age_group: "SELECT NULL::int AS scope, n.name, t.id FROM n JOIN age_groups t ON t.name_key = mf_name_key(n.name)",
+  match_type: "SELECT NULL::int AS scope, n.name, t.id FROM n JOIN match_types t ON t.name_key = mf_name_key(n.name)",
+  season: "SELECT NULL::int AS scope, n.name, s.id FROM n JOIN seasons s ON s.name = btrim(n.name)",
+  division: "SELECT n.scope, n.name, d.id FROM n JOIN divisions d ON d.league_id = n.scope AND d.name_key = mf_name_key(n.name)",
+  // An alias wins over a team's own name: aliases exist to merge spellings into one team.
+  team: `SELECT n.scope, n.name, coalesce(a.team_id, t.id) AS id FROM n
            LEFT JOIN team_aliases a ON a.league_id = n.scope AND a.alias_key = mf_name_key(n.name)
            LEFT JOIN teams t ON t.league_id = n.scope AND t.name_key = mf_name_key(n.name)
           WHERE coalesce(a.team_id, t.id) IS NOT NULL`,
-        [scopes(keys), names(keys)],
-      );
-      return toFound(rows);
-    }
-  }
+};
+
+/** Existing ids for `keys`; keys without a row are absent from the result. */
+export async function lookupIds(tx: Queryable, kind: NameKind, keys: readonly NameKey[]): Promise<FoundId[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await tx.query<Row>(`WITH n AS (SELECT * FROM ${lookupInput(kind)}) ${LOOKUP[kind]}`, lookupParams(kind, keys));
+  return toFound(rows);
 }
 
 /**
- * Creates missing rows race-free: `ON CONFLICT DO NOTHING` waits for a concurrent transaction
- * inserting the same key and then skips, so two resolutions of one new name give one row. The
- * caller looks the ids up again afterwards (a new statement sees rows committed meanwhile).
- * Rows are inserted in key order so two batches with overlapping names lock in the same order;
- * of several spellings of one name, the first in the batch is the one stored.
+ * How each kind creates its missing names from the input rows `n` (which carry `ord`, the
+ * position in the batch): of several spellings of one name, the first in the batch is stored;
+ * rows go in key order, so two batches with overlapping names lock in the same order. Each
+ * returns the created rows' id and key, and `joinCreated` maps them back to the input names.
  */
-export async function insertMissing(tx: Queryable, kind: NameKind, keys: readonly NameKey[], seasonBounds?: (name: string) => { startDate: string; endDate: string }): Promise<void> {
-  if (keys.length === 0) return;
-  switch (kind) {
-    case "league":
-    case "age_group":
-    case "match_type":
-      await tx.query(
-        `INSERT INTO ${GLOBAL_TABLES[kind]} (name)
-         SELECT DISTINCT ON (mf_name_key(n.name)) ${TIDY_NAME} FROM unnest($1::text[]) WITH ORDINALITY AS n(name, ord)
-          ORDER BY mf_name_key(n.name), n.ord
-         ON CONFLICT (name_key) DO NOTHING`,
-        [names(keys)],
-      );
-      return;
-    case "season": {
-      if (!seasonBounds) throw new Error("season bounds are required to create seasons");
-      const bounds = keys.map((k) => seasonBounds(k.name.trim()));
-      await tx.query(
-        `INSERT INTO seasons (name, start_date, end_date)
-         SELECT DISTINCT ON (btrim(n.name)) btrim(n.name), n.start_date, n.end_date
-           FROM unnest($1::text[], $2::date[], $3::date[]) AS n(name, start_date, end_date)
-          ORDER BY btrim(n.name)
-         ON CONFLICT (name) DO NOTHING`,
-        [names(keys), bounds.map((b) => b.startDate), bounds.map((b) => b.endDate)],
-      );
-      return;
-    }
-    case "division":
-    case "team": {
-      const table = kind === "team" ? "teams" : "divisions";
-      await tx.query(
-        `INSERT INTO ${table} (league_id, name)
-         SELECT DISTINCT ON (n.scope, mf_name_key(n.name)) n.scope, ${TIDY_NAME}
-           FROM unnest($1::int[], $2::text[]) WITH ORDINALITY AS n(scope, name, ord)
-          ORDER BY n.scope, mf_name_key(n.name), n.ord
-         ON CONFLICT (league_id, name_key) DO NOTHING`,
-        [scopes(keys), names(keys)],
-      );
-      return;
-    }
+const CREATE: Record<NameKind, { input: string; insert: string; joinCreated: string }> = {
+  league: globalCreate("leagues"),
+  age_group: globalCreate("age_groups"),
+  match_type: globalCreate("match_types"),
+  season: {
+    input: "unnest($1::text[], $2::date[], $3::date[]) WITH ORDINALITY AS n(name, start_date, end_date, ord)",
+    insert: `INSERT INTO seasons (name, start_date, end_date)
+             SELECT DISTINCT ON (btrim(n.name)) btrim(n.name), n.start_date, n.end_date FROM n WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.name = n.name)
+              ORDER BY btrim(n.name), n.ord
+             ON CONFLICT (name) DO NOTHING RETURNING id, name`,
+    joinCreated: "c.name = btrim(n.name)",
+  },
+  division: scopedCreate("divisions"),
+  team: scopedCreate("teams"),
+};
+
+function globalCreate(table: string): { input: string; insert: string; joinCreated: string } {
+  return {
+    input: "unnest($1::text[]) WITH ORDINALITY AS n(name, ord)",
+    insert: `INSERT INTO ${table} (name)
+             SELECT DISTINCT ON (mf_name_key(n.name)) ${TIDY_NAME} FROM n WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.name = n.name)
+              ORDER BY mf_name_key(n.name), n.ord
+             ON CONFLICT (name_key) DO NOTHING RETURNING id, name_key`,
+    joinCreated: "c.name_key = mf_name_key(n.name)",
+  };
+}
+
+function scopedCreate(table: string): { input: string; insert: string; joinCreated: string } {
+  return {
+    input: "unnest($1::int[], $2::text[]) WITH ORDINALITY AS n(scope, name, ord)",
+    insert: `INSERT INTO ${table} (league_id, name)
+             SELECT DISTINCT ON (n.scope, mf_name_key(n.name)) n.scope, ${TIDY_NAME} FROM n
+              WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.scope = n.scope AND f.name = n.name)
+              ORDER BY n.scope, mf_name_key(n.name), n.ord
+             ON CONFLICT (league_id, name_key) DO NOTHING RETURNING id, league_id, name_key`,
+    joinCreated: "c.league_id = n.scope AND c.name_key = mf_name_key(n.name)",
+  };
+}
+
+/**
+ * Ids for `keys`, creating the names that do not exist yet, in one statement: the lookup, then
+ * an insert of what it did not find, then both results. It replaced a lookup, an insert and a
+ * second lookup (three statements a kind; a batch of new names on an empty database: 6 instead
+ * of 18). In the latency benchmark's first second that changed nothing measurable (ten
+ * interleaved runs; docs/performance.md): there the cost is CPU contention, not round trips.
+ *
+ * Race-free: `ON CONFLICT DO NOTHING` waits for a concurrent transaction inserting the same key
+ * and then skips, so two resolutions of one new name give one row. A name skipped that way is
+ * absent from the result (this statement's snapshot predates the other's commit); the caller
+ * looks it up again, and a new statement sees it. Names that exist are filtered out before the
+ * insert, so they use no sequence number.
+ */
+export async function findOrCreate(tx: Queryable, kind: NameKind, keys: readonly NameKey[], seasonBounds: (name: string) => { startDate: string; endDate: string }): Promise<FoundId[]> {
+  if (keys.length === 0) return [];
+  const create = CREATE[kind];
+  let params: unknown[];
+  if (kind === "season") {
+    const bounds = keys.map((k) => seasonBounds(k.name.trim()));
+    params = [names(keys), bounds.map((b) => b.startDate), bounds.map((b) => b.endDate)];
+  } else {
+    params = lookupParams(kind, keys);
   }
+  const { rows } = await tx.query<Row>(
+    `WITH n AS (SELECT * FROM ${create.input}),
+          found AS (${LOOKUP[kind]}),
+          created AS (${create.insert})
+     SELECT scope, name, id FROM found
+     UNION ALL
+     SELECT ${kind === "division" || kind === "team" ? "n.scope" : "NULL::int"}, n.name, c.id FROM n JOIN created c ON ${create.joinCreated}`,
+    params,
+  );
+  return toFound(rows);
 }

@@ -12,7 +12,7 @@
 import { seasonBounds, seasonForDate, type MatchData } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
 import type { Database, Queryable, TransactionOptions } from "./database.js";
-import { insertMissing, lookupIds, type FoundId, type NameKey, type NameKind } from "./resolve-sql.js";
+import { findOrCreate, lookupIds, type FoundId, type NameKey, type NameKind } from "./resolve-sql.js";
 
 export type NameResolutionMode = "create" | "strict";
 
@@ -114,7 +114,7 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
   /** Per transaction: ids it saw, by cache key, plus what `commitCache` will keep. */
   const pending = new WeakMap<Queryable, Map<string, FoundId & { kind: NameKind }>>();
 
-  /** Resolves every distinct key of one kind: cache, then one lookup, then (create) insert + lookup. */
+  /** Resolves every distinct key of one kind: cache, then one statement (create mode: find or create; strict: lookup). */
   async function resolveKind(tx: Queryable, kind: NameKind, keys: NameKey[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     const txPending = pending.get(tx) ?? new Map<string, FoundId & { kind: NameKind }>();
@@ -134,11 +134,12 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
         missing.delete(ck);
       }
     };
-    if (missing.size > 0) record(await lookupIds(tx, kind, [...missing.values()]));
     if (missing.size > 0 && mode === "create") {
-      const toCreate = [...missing.values()];
-      await insertMissing(tx, kind, toCreate, (name) => seasonBounds(name) ?? { startDate: "1970-01-01", endDate: "1970-01-01" });
-      record(await lookupIds(tx, kind, toCreate));
+      record(await findOrCreate(tx, kind, [...missing.values()], (name) => seasonBounds(name) ?? { startDate: "1970-01-01", endDate: "1970-01-01" }));
+      // Created by a concurrent transaction while ours waited on its key: a new statement sees it.
+      if (missing.size > 0) record(await lookupIds(tx, kind, [...missing.values()]));
+    } else if (missing.size > 0) {
+      record(await lookupIds(tx, kind, [...missing.values()]));
     }
     return out;
   }
