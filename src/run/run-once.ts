@@ -26,7 +26,10 @@ export interface RunReport {
   /** Submitted tasks not settled when the wait ran out (0 on a complete run). */
   pending: number;
   latest: MatchSummary[];
+  /** The whole run, start-up included (opening and migrating the database, starting the worker). */
   elapsedMs: number;
+  /** From the first match submitted to the last one settled (or the wait running out). */
+  processingMs: number;
 }
 
 export interface RunOnceOptions {
@@ -68,6 +71,8 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
 
     let submit: SubmitReport;
     let pending = 0;
+    const processingStarted = Date.now();
+    let processingMs = 0;
     try {
       const client = memory
         ? MatchQueueClient.fromSink(memory.asSink(), clientOptionsFrom(config, log))
@@ -88,6 +93,7 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
         pending = ids.size;
         if (pending > 0) log.warn({ pending, waitMs: options.waitMs }, "stopped waiting: some matches are not processed yet (they stay queued, or retry later)");
       }
+      processingMs = Date.now() - processingStarted;
     } finally {
       await app.stop(config.worker.shutdownGraceMs);
     }
@@ -105,6 +111,7 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
       pending,
       latest: await latestResults(database, options.latestCount ?? 10, { playedOnly: true }),
       elapsedMs: Date.now() - started,
+      processingMs,
     };
   } finally {
     await database.close();

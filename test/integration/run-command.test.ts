@@ -36,12 +36,17 @@ describe("matchflow run", () => {
     expect(first.stdout).toContain("in-process broker, pglite database");
     const found = Number(/(\d+) found, (\d+) submitted, 0 invalid, 0 failed/.exec(first.stdout)?.[1]);
     expect(found).toBeGreaterThan(10);
-    expect(first.stdout).toContain(`processed: ${found} created, 0 updated, 0 unchanged, 0 dead-lettered`);
+    expect(first.stdout).toContain(`processed: ${found} created, 0 updated, 0 unchanged, 0 dead-lettered in `);
+    // Processing and the whole run (with the embedded database's start-up) are told apart.
+    const [, processing, whole] = /dead-lettered in (\d+\.\d) s \((\d+\.\d) s with start-up\)/.exec(first.stdout) ?? [];
+    expect(Number(processing)).toBeLessThanOrEqual(Number(whole));
     expect(first.stdout).toMatch(/latest results[^\n]*\n\s+date\s+age\s+division\s+home\s+score\s+away\n\s+2026-/);
 
     const second = await runCli(["run", ...SAMPLE, "--json"], env);
     expect(second.code).toBe(0);
-    const report = JSON.parse(second.stdout) as { outcomes: Record<string, number>; pending: number; latest: unknown[] };
+    const report = JSON.parse(second.stdout) as { outcomes: Record<string, number>; pending: number; latest: unknown[]; processingMs: number; elapsedMs: number };
+    expect(report.processingMs).toBeGreaterThan(0);
+    expect(report.processingMs).toBeLessThan(report.elapsedMs);
     expect(report.outcomes).toEqual({ created: 0, updated: 0, unchanged: found, dead_lettered: 0 });
     expect(report.pending).toBe(0);
     expect(report.latest.length).toBeGreaterThan(0);
