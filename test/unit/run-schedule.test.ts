@@ -28,11 +28,16 @@ describe("cron schedule", () => {
   });
 
   it("runs at the tick, never overlaps, and waits for the run in progress on stop", async () => {
-    // A clock 150 ms before a minute boundary, so that the tick of "* * * * *" comes soon.
-    const realNow = Date.now();
-    const boundary = Math.ceil(realNow / 60_000) * 60_000;
-    const offset = boundary - 150 - realNow;
-    const now = () => new Date(Date.now() + offset);
+    // A clock that reads 300 ms before a minute boundary when the schedule first asks for the
+    // time, so that the tick of "* * * * *" comes soon. Set on the first call, not when the test
+    // starts: on a loaded machine (CI runs test files in parallel) the schedule may start more
+    // than the margin later, and would then wait a whole minute for the next tick.
+    let offset: number | undefined;
+    const now = () => {
+      const real = Date.now();
+      offset ??= Math.ceil(real / 60_000) * 60_000 - 300 - real;
+      return new Date(real + offset);
+    };
     const { log, lines } = memoryLog();
     const controller = new AbortController();
     let release!: () => void;
