@@ -54,7 +54,7 @@ export function pythonJsonString(s: string): string {
 
 /**
  * `"key": ` for the keys seen so far. Every message body renders the same few dozen keys, and
- * building each from parts was ~40% of `json.dumps`'s garbage (a scrape's young generation is
+ * building each from parts was about a third of `json.dumps`'s garbage (a scrape's young generation is
  * 2 MB, so garbage is collector time). Bounded, for inputs with ever-new keys.
  */
 const KEY_PREFIXES = new Map<string, string>();

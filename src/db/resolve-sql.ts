@@ -36,13 +36,18 @@ const TIDY_NAME = "btrim(regexp_replace(n.name, '\\s+', ' ', 'g'))";
 const names = (keys: readonly NameKey[]) => keys.map((k) => k.name);
 const scopes = (keys: readonly NameKey[]) => keys.map((k) => k.scope ?? 0);
 
+/** Kinds whose names are unique per league (their rows carry `league_id`, their keys a scope). */
+function perLeague(kind: NameKind): boolean {
+  return kind === "division" || kind === "team";
+}
+
 /** The input rows `n` of a lookup: the names, and for per-league kinds their league ids. */
 function lookupInput(kind: NameKind): string {
-  return kind === "division" || kind === "team" ? "unnest($1::int[], $2::text[]) AS n(scope, name)" : "unnest($1::text[]) AS n(name)";
+  return perLeague(kind) ? "unnest($1::int[], $2::text[]) AS n(scope, name)" : "unnest($1::text[]) AS n(name)";
 }
 
 function lookupParams(kind: NameKind, keys: readonly NameKey[]): unknown[] {
-  return kind === "division" || kind === "team" ? [scopes(keys), names(keys)] : [names(keys)];
+  return perLeague(kind) ? [scopes(keys), names(keys)] : [names(keys)];
 }
 
 /** Existing ids for the input rows `n`: one row (scope, name, id) per input name that has one. */
@@ -140,7 +145,7 @@ export async function findOrCreate(tx: Queryable, kind: NameKind, keys: readonly
           created AS (${create.insert})
      SELECT scope, name, id FROM found
      UNION ALL
-     SELECT ${kind === "division" || kind === "team" ? "n.scope" : "NULL::int"}, n.name, c.id FROM n JOIN created c ON ${create.joinCreated}`,
+     SELECT ${perLeague(kind) ? "n.scope" : "NULL::int"}, n.name, c.id FROM n JOIN created c ON ${create.joinCreated}`,
     params,
   );
   return toFound(rows);

@@ -34,8 +34,8 @@ export function formatRunReport(r: RunReport): string {
     `${found} found, ${r.submit.submitted.length} submitted, ${c.invalid + r.submit.invalid.length} invalid, ${r.submit.failed.length} failed`,
     `processed: ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.dead_lettered} dead-lettered` +
       (r.pending > 0 ? `, ${r.pending} still pending` : "") +
-      // A first run's seconds are mostly start-up (an embedded database's first migrations take
-      // a few); the processing time is what the pipeline itself took.
+      // A first run's seconds are mostly start-up (PGlite creating an embedded database takes
+      // ~6 s); the processing time is what the pipeline itself took.
       ` in ${seconds(r.processingMs)} (${seconds(r.elapsedMs)} with start-up)`,
   ];
   for (const p of r.scrape.problems.slice(0, 5)) lines.push(`  problem: ${p.where}: ${p.reason}`);
