@@ -52,7 +52,11 @@ export function topologyNames(t: Config["topology"], retry: Config["retry"]): To
     queue: t.queue,
     routingKey: t.routingKey,
     taskName: t.taskName,
-    deadLetterExchange: `${t.exchange}.dlx`,
+    // Named after the work queue, not the exchange: several work queues may share one exchange
+    // (one queue per league, docs/performance.md "Scaling"), and a fanout DLX shared by their
+    // dead-letter queues would copy every dead letter into all of them. With the default names
+    // (exchange = queue = `matches`) it is `matches.dlx` either way.
+    deadLetterExchange: `${t.queue}.dlx`,
     deadLetterQueue: `${t.queue}.dead_letter`,
     deadLetterRoutingKey: t.queue,
     delayQueues,

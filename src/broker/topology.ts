@@ -9,7 +9,9 @@
  *   fanout:      optional exchange (e.g. `matches-fanout`) bound to the work queue
  *
  * The DLX is fanout so that anything dead-lettered reaches the dead-letter queue whatever its
- * routing key (explicit worker publishes, or a broker policy added later by an operator).
+ * routing key (explicit worker publishes, or a broker policy added later by an operator); it is
+ * named after the work queue (`<queue>.dlx`), so work queues sharing an exchange (one per
+ * league) keep their dead letters apart.
  *
  * Declaring runs on its own short-lived channel: a 406 PRECONDITION_FAILED (the queue exists
  * with other arguments, e.g. quorum vs classic) closes only that channel; we then check the

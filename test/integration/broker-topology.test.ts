@@ -113,4 +113,24 @@ describe("declareTopology on RabbitMQ", () => {
     expect((await getWithin(ch, "matches.dead_letter")).content.toString()).toBe('"dead"');
     await ch.close();
   });
+
+  it("work queues sharing an exchange (one per league) keep their dead letters apart", async () => {
+    const league = (queue: string) => topologyNames({ ...config.topology, queue, routingKey: `${queue}.process`, fanoutExchange: undefined }, config.retry);
+    const [a, b] = [league("matches.homegrown"), league("matches.academy")];
+    for (const n of [a, b]) expect((await declareTopology(model, n, { queueType: "classic", log: silentLogger })).warnings).toEqual([]);
+    expect(a.exchange).toBe(b.exchange);
+    const ch = await model.createConfirmChannel();
+    ch.publish(a.exchange, a.routingKey, Buffer.from('"homegrown work"'));
+    ch.publish(a.deadLetterExchange, a.deadLetterRoutingKey, Buffer.from('"homegrown dead"'));
+    ch.publish(b.deadLetterExchange, b.deadLetterRoutingKey, Buffer.from('"academy dead"'));
+    await ch.waitForConfirms();
+    expect((await getWithin(ch, "matches.homegrown")).content.toString()).toBe('"homegrown work"');
+    expect((await getWithin(ch, "matches.homegrown.dead_letter")).content.toString()).toBe('"homegrown dead"');
+    expect((await getWithin(ch, "matches.academy.dead_letter")).content.toString()).toBe('"academy dead"');
+    // Nothing crossed over: each queue got exactly its own one message.
+    for (const q of ["matches.homegrown", "matches.academy", "matches.homegrown.dead_letter", "matches.academy.dead_letter"]) {
+      expect(await ch.get(q, { noAck: true }), q).toBe(false);
+    }
+    await ch.close();
+  });
 });

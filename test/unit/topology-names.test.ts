@@ -34,7 +34,7 @@ describe("topologyNames", () => {
   it("follows renamed exchange/queue and the fanout setting", () => {
     const c = loadConfig({ MATCHES_EXCHANGE: "x", MATCHES_QUEUE: "q", FANOUT_EXCHANGE: "matches-fanout", RETRY_MAX: "0" });
     const n = topologyNames(c.topology, c.retry);
-    expect(n).toMatchObject({ exchange: "x", queue: "q", deadLetterExchange: "x.dlx", deadLetterQueue: "q.dead_letter", fanoutExchange: "matches-fanout", delayQueues: [] });
+    expect(n).toMatchObject({ exchange: "x", queue: "q", deadLetterExchange: "q.dlx", deadLetterQueue: "q.dead_letter", fanoutExchange: "matches-fanout", delayQueues: [] });
     expect(() => retryDelayQueueName(n, 1)).toThrow(/RETRY_MAX/);
   });
 });
