@@ -30,6 +30,8 @@ export interface FeedGenOptions {
   postponed?: number;
   /** Every n-th event is malformed (no away club); 0 = none. @default 0 */
   malformedEvery?: number;
+  /** The first fixture's game key (external match id); feeds of several leagues in one database need distinct ranges. @default 100_000 */
+  firstGameKey?: number;
 }
 
 export interface GeneratedFeed {
@@ -132,7 +134,7 @@ export function generateSeasonFeed(options: FeedGenOptions = {}): GeneratedFeed 
 
   const dates = weekendDates(first);
   const events: Record<string, unknown>[] = [];
-  let gameKey = 100_000;
+  let gameKey = options.firstGameKey ?? 100_000;
   let eventId = 9_000_000;
   const makeEvent = (b: GenBracket, home: Squad, away: Squad, date: string, hour: number, parked: boolean): Record<string, unknown> => {
     const zoneRoll = random();

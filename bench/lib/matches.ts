@@ -3,7 +3,7 @@
  * scraper (`scrape()` with an in-memory fetcher), so every benchmark stores the same realistic
  * MatchData the `matchflow scrape` path produces (900 brackets' teams, results, postponements).
  */
-import type { MatchDataInput } from "../../src/contract/index.js";
+import type { League, MatchDataInput } from "../../src/contract/index.js";
 import { silentLogger } from "../../src/log.js";
 import { scrape } from "../../src/scraper/scrape.js";
 import { scheduleUrl, standingsUrl } from "../../src/sources/assist/keys.js";
@@ -14,16 +14,18 @@ export const SEASON_FIRST_YEAR = 2026;
 /** The scrape's clock: mid-season, so about half the fixtures have results. */
 export const SCRAPE_NOW = new Date("2026-12-01T00:00:00Z");
 
-export function benchFeed(events: number): GeneratedFeed {
+/** A league's season; a second league (bench:scaling) gets another seed and its own range of ids. */
+export function benchFeed(events: number, league: League = "Homegrown"): GeneratedFeed {
+  const other = league !== "Homegrown";
   // `postponed: 0`: exactly `events` fixtures, so counts are round numbers.
-  return generateSeasonFeed({ seed: 7, league: "Homegrown", seasonFirstYear: SEASON_FIRST_YEAR, events, postponed: 0 });
+  return generateSeasonFeed({ seed: other ? 11 : 7, league, seasonFirstYear: SEASON_FIRST_YEAR, events, postponed: 0, ...(other ? { firstGameKey: 5_000_000 } : {}) });
 }
 
-export async function matchesFromFeed(feed: GeneratedFeed): Promise<MatchDataInput[]> {
+export async function matchesFromFeed(feed: GeneratedFeed, league: League = "Homegrown"): Promise<MatchDataInput[]> {
   const base = "http://bench.invalid";
   const fetcher = memoryFetcher({ [scheduleUrl(base, feed.key)]: feed.schedule, [standingsUrl(base, feed.key)]: feed.standings });
   const result = await scrape(
-    { source: "assist", league: "Homegrown", seasonFirstYear: SEASON_FIRST_YEAR, assistBaseUrl: base, modular11BaseUrl: base },
+    { source: "assist", league, seasonFirstYear: SEASON_FIRST_YEAR, assistBaseUrl: base, modular11BaseUrl: base },
     { fetcher, now: () => SCRAPE_NOW, log: silentLogger },
   );
   if (result.counts.invalid > 0) throw new Error(`the generated feed gave ${result.counts.invalid} invalid matches`);

@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
+import type { League } from "../../src/contract/index.js";
 import type { GeneratedFeed } from "../feeds/generate.js";
 import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_MALLOC_ARENA_MAX, DEPLOYED_SCRAPER_NODE_ARGS, DEPLOYED_WORKER_NODE_ARGS } from "./deployed.js";
 import { startChild, waitFor, type Child } from "./proc.js";
@@ -15,12 +16,13 @@ import { SEASON_FIRST_YEAR } from "./matches.js";
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CLI = ["dist/cli/main.js"];
 
-/** Serves /data/schedule/{key}.json and /data/standings/{key}.json from memory. */
-export async function startFeedServer(feed: GeneratedFeed): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
-  const docs = new Map<string, string>([
-    [`/data/schedule/${feed.key}.json`, JSON.stringify(feed.schedule)],
-    [`/data/standings/${feed.key}.json`, JSON.stringify(feed.standings)],
-  ]);
+/** Serves /data/schedule/{key}.json and /data/standings/{key}.json of each feed (league) from memory. */
+export async function startFeedServer(feeds: GeneratedFeed | GeneratedFeed[]): Promise<{ url: string; requests: () => number; close(): Promise<void> }> {
+  const docs = new Map<string, string>();
+  for (const feed of Array.isArray(feeds) ? feeds : [feeds]) {
+    docs.set(`/data/schedule/${feed.key}.json`, JSON.stringify(feed.schedule));
+    docs.set(`/data/standings/${feed.key}.json`, JSON.stringify(feed.standings));
+  }
   let requests = 0;
   const server: Server = createServer((req, res) => {
     requests++;
@@ -53,8 +55,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `matchflow worker` and waits until it consumes (/readyz answers 200). */
-export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseUrl: string }, flags: string[] = []): Promise<WorkerProcess> {
+/** Starts `matchflow worker` and waits until it consumes (/readyz answers 200); `env.extra`: more settings (e.g. MATCHES_QUEUE). */
+export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseUrl: string; extra?: Record<string, string> }, flags: string[] = []): Promise<WorkerProcess> {
   const port = await freePort();
   // The worker runs as deployed: deploy/k8s/base/worker/deployment.yaml gives node the same heap
   // flags (the container's command). BENCH_WORKER_NODE_ARGS replaces them, e.g. "" for none, or
@@ -68,6 +70,7 @@ export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseU
       DATABASE_URL: env.databaseUrl,
       LOG_LEVEL: "info",
       NODE_ENV: "production",
+      ...env.extra,
     },
   });
   registerCleanup(async () => {
@@ -88,11 +91,12 @@ export async function startMatchflowWorker(env: { rabbitmqUrl: string; databaseU
 /**
  * Runs `matchflow scrape` against the feed server, publishing, as the CronJob runs it (its node
  * flags, malloc arenas and confirm window, deploy/k8s/base/scraper/cronjob.yaml; BENCH_SCRAPER_NODE_ARGS
- * replaces the flags, "" for none); resolves when it exits.
+ * replaces the flags, "" for none); resolves when it exits. One league (default Homegrown);
+ * `env.extra`: more settings (e.g. MATCHES_QUEUE and MATCHES_ROUTING_KEY for a league's own queue).
  */
-export function startScrape(env: { rabbitmqUrl: string; feedUrl: string }): Child {
+export function startScrape(env: { rabbitmqUrl: string; feedUrl: string; league?: League; extra?: Record<string, string> }): Child {
   const nodeArgs = (process.env.BENCH_SCRAPER_NODE_ARGS ?? DEPLOYED_SCRAPER_NODE_ARGS).split(" ").filter(Boolean);
-  return startChild(process.execPath, [...nodeArgs, ...CLI, "scrape", "--league", "Homegrown", "--season", String(SEASON_FIRST_YEAR), "--quiet"], {
+  return startChild(process.execPath, [...nodeArgs, ...CLI, "scrape", "--league", env.league ?? "Homegrown", "--season", String(SEASON_FIRST_YEAR), "--quiet"], {
     cwd: ROOT,
     env: {
       PUBLISH_CONFIRM_WINDOW: DEPLOYED_SCRAPER_CONFIRM_WINDOW,
@@ -103,6 +107,7 @@ export function startScrape(env: { rabbitmqUrl: string; feedUrl: string }): Chil
       SCRAPE_SOURCE: "assist",
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
+      ...env.extra,
     },
   });
 }

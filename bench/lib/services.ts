@@ -50,14 +50,30 @@ const DEPLOYED_POLICIES = (
   JSON.parse(readFileSync(new URL("../../deploy/k8s/base/rabbitmq/definitions.json", import.meta.url), "utf8")) as { policies: DeployedPolicy[] }
 ).policies;
 
-/** A fresh vhost with the deployment's policies, so every consumer (matchflow, Celery, raw) meets the broker as deployed. */
-export async function benchVhost(prefix: string): Promise<TestVhost> {
+/** The deployment's policy for the work queue `matches` (queue storage v2, dead-lettering). */
+const WORK_QUEUE_POLICY = "matches-work-queue";
+
+async function putPolicy(vhost: TestVhost, name: string, body: Omit<DeployedPolicy, "name" | "vhost">): Promise<void> {
+  const res = await managementApi("PUT", `/policies/${encodeURIComponent(vhost.name)}/${encodeURIComponent(name)}`, body);
+  if (!res.ok) throw new Error(`cannot set policy ${name} on ${vhost.name}: HTTP ${res.status} ${await res.text()}`);
+}
+
+/**
+ * A fresh vhost with the deployment's policies, so every consumer (matchflow, Celery, raw) meets
+ * the broker as deployed. `otherWorkQueues` (e.g. one per league) get the work queue's policy too,
+ * each with its own dead-letter exchange, as docs/operations.md tells an operator to add them.
+ */
+export async function benchVhost(prefix: string, otherWorkQueues: string[] = []): Promise<TestVhost> {
   const vhost = await createVhost(prefix);
   registerCleanup(() => vhost.drop());
   for (const p of DEPLOYED_POLICIES) {
     const body = { pattern: p.pattern, "apply-to": p["apply-to"], priority: p.priority, definition: p.definition };
-    const res = await managementApi("PUT", `/policies/${encodeURIComponent(vhost.name)}/${encodeURIComponent(p.name)}`, body);
-    if (!res.ok) throw new Error(`cannot set policy ${p.name} on ${vhost.name}: HTTP ${res.status} ${await res.text()}`);
+    await putPolicy(vhost, p.name, body);
+    if (p.name !== WORK_QUEUE_POLICY) continue;
+    for (const queue of otherWorkQueues) {
+      const definition = { ...p.definition, "dead-letter-exchange": `${queue}.dlx`, "dead-letter-routing-key": queue };
+      await putPolicy(vhost, `${p.name}-${queue}`, { ...body, pattern: `^${queue.replace(/\./g, "\\.")}$`, definition });
+    }
   }
   return vhost;
 }
