@@ -34,14 +34,17 @@ function anchors(markdown: string): Set<string> {
 
 describe("alert rules", () => {
   it("alert on queue depth above 100 for 5 minutes and on no consumers for 5 minutes (the seed's alerts)", () => {
-    expect(squash(byName("MatchflowQueueBacklog").expr)).toBe('sum by (queue) (rabbitmq_queue_messages{queue="matches"}) > 100');
+    // The work queue `matches` and, with one queue per league, `matches.<league>` (not the
+    // dead-letter queue; retry queues have two more segments and do not match).
+    const workQueues = 'queue=~"matches(\\\\.[a-z0-9_-]+)?", queue!="matches.dead_letter"';
+    expect(squash(byName("MatchflowQueueBacklog").expr)).toBe(`sum by (queue) (rabbitmq_queue_messages{${workQueues}}) > 100`);
     expect(byName("MatchflowQueueBacklog").for).toBe("5m");
-    expect(squash(byName("MatchflowNoConsumers").expr)).toBe('sum by (queue) (rabbitmq_queue_consumers{queue="matches"}) == 0');
+    expect(squash(byName("MatchflowNoConsumers").expr)).toBe(`sum by (queue) (rabbitmq_queue_consumers{${workQueues}}) == 0`);
     expect(byName("MatchflowNoConsumers").for).toBe("5m");
   });
 
   it("alert when the dead-letter queue is not empty and on the dead-letter ratio", () => {
-    expect(byName("MatchflowDeadLetters").expr).toMatch(/rabbitmq_queue_messages\{queue="matches\.dead_letter"\}\) > 0/);
+    expect(byName("MatchflowDeadLetters").expr).toContain('rabbitmq_queue_messages{queue=~"matches(\\\\.[a-z0-9_-]+)?\\\\.dead_letter"}) > 0');
     const ratio = squash(byName("MatchflowFailureRatioHigh").expr);
     expect(ratio).toMatch(/matchflow_tasks_total\{outcome="dead_lettered"\}/);
     expect(ratio).toMatch(/\/ sum\(rate\(matchflow_tasks_total\[15m\]\)\) > 0\.05$/);
