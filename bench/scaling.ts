@@ -63,7 +63,7 @@ async function stopAll(children: Child[]): Promise<ProcessCost[]> {
   return Promise.all(children.map((c) => stopChild(c)));
 }
 
-async function endToEnd(season: Season, layout: { perLeagueQueues: boolean; workers: number }): Promise<RunResult> {
+async function endToEnd(season: Season, layout: { perLeagueQueues: boolean; workersPerQueue: number }): Promise<RunResult> {
   const queues = layout.perLeagueQueues ? LEAGUES.map(leagueQueue) : [];
   const vhost = await benchVhost("bench_scale", queues);
   const db = await benchDatabase("bench_scale");
@@ -72,11 +72,11 @@ async function endToEnd(season: Season, layout: { perLeagueQueues: boolean; work
   const queueEnv = (league: League): Record<string, string> =>
     layout.perLeagueQueues ? { MATCHES_QUEUE: leagueQueue(league), MATCHES_ROUTING_KEY: `${leagueQueue(league)}.process` } : {};
   try {
+    // One queue: the default settings; per league: each league's queue settings.
+    const queueSettings = layout.perLeagueQueues ? LEAGUES.map(queueEnv) : [{}];
     const workers: WorkerProcess[] = [];
-    if (layout.perLeagueQueues) {
-      for (const league of LEAGUES) workers.push(await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url, extra: queueEnv(league) }));
-    } else {
-      for (let i = 0; i < layout.workers; i++) workers.push(await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }));
+    for (const extra of queueSettings) {
+      for (let i = 0; i < layout.workersPerQueue; i++) workers.push(await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url, extra }));
     }
     const cpu = await serviceCpuCounters(db.pool);
     const scrapes = LEAGUES.map((league) => startScrape({ rabbitmqUrl: vhost.url, feedUrl: feedServer.url, league, extra: queueEnv(league) }));
@@ -133,9 +133,9 @@ async function main(): Promise<void> {
 
   const base = "e2e, 1 queue x 1 worker";
   const scenarios: Scenario[] = [
-    { name: base, baseline: base, run: () => endToEnd(season, { perLeagueQueues: false, workers: 1 }) },
-    { name: "e2e, 1 queue x 2 workers", baseline: base, run: () => endToEnd(season, { perLeagueQueues: false, workers: 2 }) },
-    { name: "e2e, 2 queues (per league) x 1 worker", baseline: base, run: () => endToEnd(season, { perLeagueQueues: true, workers: 2 }) },
+    { name: base, baseline: base, run: () => endToEnd(season, { perLeagueQueues: false, workersPerQueue: 1 }) },
+    { name: "e2e, 1 queue x 2 workers", baseline: base, run: () => endToEnd(season, { perLeagueQueues: false, workersPerQueue: 2 }) },
+    { name: "e2e, 2 queues (per league) x 1 worker", baseline: base, run: () => endToEnd(season, { perLeagueQueues: true, workersPerQueue: 1 }) },
     { name: "drain, 1 worker", baseline: "drain, 1 worker", run: () => drain(season, 1) },
     { name: "drain, 2 workers", baseline: "drain, 1 worker", run: () => drain(season, 2) },
   ];
