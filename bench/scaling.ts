@@ -24,16 +24,16 @@ import { join } from "node:path";
 import type { League, MatchDataInput } from "../src/contract/index.js";
 import type { GeneratedFeed } from "./feeds/generate.js";
 import { buildDist, machineNote } from "./lib/build.js";
-import { prePublish } from "./lib/drain.js";
+import { drainWithMatchflow } from "./lib/drain.js";
 import { benchFeed, matchesFromFeed } from "./lib/matches.js";
-import { ROOT, startFeedServer, startMatchflowWorker, startScrape, type WorkerProcess } from "./lib/matchflow.js";
-import { serviceCpuCounters, stopChild, type Child, type ProcessCost, type ServiceCpu } from "./lib/proc.js";
-import { benchDatabase, benchVhost, cleanupAll, cleanupOnSignals } from "./lib/services.js";
-import { checkExactlyOnce, creationSpan, fmt, median, table, waitForRows } from "./lib/stats.js";
+import { ROOT } from "./lib/matchflow.js";
+import { combinedCost, type ProcessCost, type ServiceCpu } from "./lib/proc.js";
+import { cleanupAll, cleanupOnSignals } from "./lib/services.js";
+import { fmt, median, table } from "./lib/stats.js";
+import { runMatchflowPipeline } from "./lib/throughput.js";
 
 const MATCHES = Number(process.env.BENCH_MATCHES ?? 50_000);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
-const TIMEOUT_MS = 240_000;
 const LEAGUES: League[] = ["Homegrown", "Academy"];
 const leagueQueue = (league: League) => `matches.${league.toLowerCase()}`;
 
@@ -47,8 +47,9 @@ interface Scenario {
 interface RunResult {
   perSecond: number;
   seconds: number;
-  workers: ProcessCost[];
-  scrapes: ProcessCost[];
+  /** All the run's workers, and all its scrapes (none in a drain), as one cost each. */
+  workers: ProcessCost;
+  scrapes?: ProcessCost;
   services: ServiceCpu;
 }
 
@@ -58,68 +59,37 @@ interface Season {
   ids: string[];
 }
 
-/** Stops every worker, returning their costs (the benchmark's cleanup kills what is left on failure). */
-async function stopAll(children: Child[]): Promise<ProcessCost[]> {
-  return Promise.all(children.map((c) => stopChild(c)));
-}
-
 async function endToEnd(season: Season, layout: { perLeagueQueues: boolean; workersPerQueue: number }): Promise<RunResult> {
-  const queues = layout.perLeagueQueues ? LEAGUES.map(leagueQueue) : [];
-  const vhost = await benchVhost("bench_scale", queues);
-  const db = await benchDatabase("bench_scale");
-  const feedServer = await startFeedServer(season.feeds);
   // A league's own queue: its name, a routing key of its own on the shared exchange `matches`.
   const queueEnv = (league: League): Record<string, string> =>
     layout.perLeagueQueues ? { MATCHES_QUEUE: leagueQueue(league), MATCHES_ROUTING_KEY: `${leagueQueue(league)}.process` } : {};
-  try {
-    // One queue: the default settings; per league: each league's queue settings.
-    const queueSettings = layout.perLeagueQueues ? LEAGUES.map(queueEnv) : [{}];
-    const workers: WorkerProcess[] = [];
-    for (const extra of queueSettings) {
-      for (let i = 0; i < layout.workersPerQueue; i++) workers.push(await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url, extra }));
-    }
-    const cpu = await serviceCpuCounters(db.pool);
-    const scrapes = LEAGUES.map((league) => startScrape({ rabbitmqUrl: vhost.url, feedUrl: feedServer.url, league, extra: queueEnv(league) }));
-    const exits = Promise.all(
-      scrapes.map((s, i) =>
-        s.exited.then((code) => {
-          if (code !== 0) throw new Error(`matchflow scrape --league ${LEAGUES[i]} exited with ${code}\n${s.output()}`);
-        }),
-      ),
-    );
-    const lastCommit = await Promise.race([
-      waitForRows(db.pool, "matches", season.ids.length, TIMEOUT_MS, () => workers.map((w) => w.output()).join("\n")),
-      exits.then(() => new Promise<number>(() => undefined)),
-    ]);
-    const services = cpu();
-    await exits;
-    const span = await creationSpan(db.pool, "matches");
-    await checkExactlyOnce(db.pool, "matches", season.ids);
-    const seconds = (lastCommit - span.firstMs) / 1000;
-    return { perSecond: season.ids.length / seconds, seconds, workers: await stopAll(workers), scrapes: scrapes.map((s) => s.sampler.stop()), services };
-  } finally {
-    await feedServer.close();
-  }
+  // One queue: the default settings; per league: each league's queue settings.
+  const queueSettings = layout.perLeagueQueues ? LEAGUES.map(queueEnv) : [{}];
+  const run = await runMatchflowPipeline(
+    "bench_scale",
+    {
+      feeds: season.feeds,
+      scrapes: LEAGUES.map((league) => ({ league, extra: queueEnv(league) })),
+      workers: queueSettings.flatMap((extra) => Array.from({ length: layout.workersPerQueue }, () => ({ extra }))),
+      otherWorkQueues: layout.perLeagueQueues ? LEAGUES.map(leagueQueue) : [],
+    },
+    season.ids,
+  );
+  return {
+    perSecond: season.ids.length / run.seconds,
+    seconds: run.seconds,
+    workers: combinedCost(run.workers.map((w) => w.cost)),
+    scrapes: combinedCost(run.scrapes),
+    services: run.services,
+  };
 }
 
-async function drain(season: Season, workerCount: number): Promise<RunResult> {
-  const vhost = await benchVhost("bench_scale_drain");
-  const db = await benchDatabase("bench_scale_drain");
-  await prePublish(vhost, season.matches);
-  // Counting from before the workers start, and starting them at once: the first one ready
-  // begins draining while the others start (the window is first row -> last row either way).
-  const cpu = await serviceCpuCounters(db.pool);
-  const workers = await Promise.all(Array.from({ length: workerCount }, () => startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url })));
-  const lastCommit = await waitForRows(db.pool, "matches", season.ids.length, TIMEOUT_MS, () => workers.map((w) => w.output()).join("\n"));
-  const services = cpu();
-  const span = await creationSpan(db.pool, "matches");
-  await checkExactlyOnce(db.pool, "matches", season.ids);
-  const seconds = (lastCommit - span.firstMs) / 1000;
-  return { perSecond: season.ids.length / seconds, seconds, workers: await stopAll(workers), scrapes: [], services };
+async function drain(season: Season, workers: number): Promise<RunResult> {
+  const r = await drainWithMatchflow(season.matches, [], workers);
+  return { perSecond: r.perSecond, seconds: r.seconds, workers: r.worker, services: r.services! };
 }
 
 const us = (seconds: number | undefined, matches: number) => (seconds === undefined ? "n/a" : fmt((seconds * 1e6) / matches));
-const sum = (costs: ProcessCost[]) => costs.reduce((total, c) => total + c.cpuSeconds, 0);
 
 async function main(): Promise<void> {
   cleanupOnSignals();
@@ -162,9 +132,9 @@ async function main(): Promise<void> {
       s.name,
       mine.map((r) => fmt(r.perSecond)).join(" / "),
       s.baseline === s.name ? "1.00" : `${fmt(median(ratios), 2)} (${ratios.map((x) => fmt(x, 2)).join(", ")})`,
-      `${us(sum(mid.workers), MATCHES)} / ${mid.scrapes.length ? us(sum(mid.scrapes), MATCHES) : "-"} / ${us(mid.services.rabbitmqCpuSeconds, MATCHES)} / ${us(mid.services.postgresCpuSeconds, MATCHES)}`,
+      `${us(mid.workers.cpuSeconds, MATCHES)} / ${mid.scrapes ? us(mid.scrapes.cpuSeconds, MATCHES) : "-"} / ${us(mid.services.rabbitmqCpuSeconds, MATCHES)} / ${us(mid.services.postgresCpuSeconds, MATCHES)}`,
       fmt(busy),
-      fmt(Math.max(...mid.workers.map((w) => w.peakRssMb)), 0),
+      fmt(mid.workers.peakRssMb, 0),
     ];
   });
   console.log(`\nscaling benchmark: ${MATCHES} matches (two leagues, ${half} each), ${RUNS} interleaved rounds; node ${before.node}, ${before.cpus} CPUs, load average ${before.loadAverage.join(" ")} before / ${after.loadAverage.join(" ")} after\n`);

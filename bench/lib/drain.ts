@@ -10,7 +10,7 @@ import { silentLogger } from "../../src/log.js";
 import type { TestVhost } from "../../test/helpers/rabbit.js";
 import { startCeleryWorker } from "./celery.js";
 import { startMatchflowWorker, workerQuantiles } from "./matchflow.js";
-import { serviceCpuCounters, stopChild, waitFor, type ProcessCost, type ServiceCpu } from "./proc.js";
+import { combinedCost, serviceCpuCounters, stopChild, waitFor, type ProcessCost, type ServiceCpu } from "./proc.js";
 import { benchDatabase, benchVhost } from "./services.js";
 import { checkExactlyOnce, creationSpan, quantiles, waitForRows } from "./stats.js";
 
@@ -52,22 +52,30 @@ export async function prePublish(vhost: TestVhost, matches: MatchDataInput[]): P
   return matches.length / seconds;
 }
 
-export async function drainWithMatchflow(matches: MatchDataInput[], flags: string[] = []): Promise<DrainResult & { publishPerSecond: number }> {
+/**
+ * `workers` worker processes (default one) drain the pre-published `matches`. They are started
+ * at once, with the services' CPU counted from before: the first one ready begins draining while
+ * the others start (the window is first row -> last row either way). `worker` is their combined
+ * cost (peak RSS of the largest, CPU of all).
+ */
+export async function drainWithMatchflow(matches: MatchDataInput[], flags: string[] = [], workers = 1): Promise<DrainResult & { publishPerSecond: number }> {
   const vhost = await benchVhost("bench_drain_mf");
   const db = await benchDatabase("bench_drain_mf");
   const publishPerSecond = await prePublish(vhost, matches);
-  const worker = await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }, flags);
   const services = await serviceCpuCounters(db.pool);
+  const running = await Promise.all(Array.from({ length: workers }, () => startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }, flags)));
   const ids = matches.map((m) => m.external_match_id!);
-  const lastCommit = await waitForRows(db.pool, "matches", ids.length, 300_000, () => worker.output());
+  const lastCommit = await waitForRows(db.pool, "matches", ids.length, 300_000, () => running.map((w) => w.output()).join("\n"));
   const serviceCpu = services();
   const span = await creationSpan(db.pool, "matches");
   await checkExactlyOnce(db.pool, "matches", ids);
-  const q = await workerQuantiles(worker);
-  const cost = await stopChild(worker);
+  const sides = await Promise.all(running.map((w) => workerQuantiles(w)));
+  const cost = combinedCost(await Promise.all(running.map((w) => stopChild(w))));
   const seconds = (lastCommit - span.firstMs) / 1000;
+  // Latency and batches as the first worker saw them (the only one, unless `workers` > 1).
+  const q = sides[0]!;
   return {
-    name: "matchflow worker (1 process)",
+    name: `matchflow worker (${workers} process${workers === 1 ? "" : "es"})`,
     matches: ids.length,
     seconds,
     perSecond: ids.length / seconds,
@@ -75,7 +83,7 @@ export async function drainWithMatchflow(matches: MatchDataInput[], flags: strin
     p99Ms: q.p99Ms,
     latencySource: "worker histogram matchflow_task_duration_seconds (delivery received -> settled, includes waiting in the prefetch buffer), bucket-interpolated",
     worker: cost,
-    batches: q.batches,
+    batches: sides.reduce((sum, side) => sum + side.batches, 0),
     services: serviceCpu,
     publishPerSecond,
   };

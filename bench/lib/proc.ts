@@ -125,6 +125,16 @@ export function startChild(command: string, args: string[], options: SpawnOption
   return { child, sampler, output: () => tail, exited, onLine: (fn) => listeners.push(fn) };
 }
 
+/** Several processes doing one job (e.g. worker replicas) as one: peak RSS of the largest, sums of the rest. */
+export function combinedCost(costs: ProcessCost[]): ProcessCost {
+  return {
+    peakRssMb: Math.max(0, ...costs.map((c) => c.peakRssMb)),
+    treePeakRssMb: costs.reduce((sum, c) => sum + c.treePeakRssMb, 0),
+    cpuSeconds: costs.reduce((sum, c) => sum + c.cpuSeconds, 0),
+    processes: costs.reduce((sum, c) => sum + c.processes, 0),
+  };
+}
+
 /** Stops a child: SIGTERM, then SIGKILL after `graceMs`; returns its cost sampled before the signal. */
 export async function stopChild(c: Child, graceMs = 30_000): Promise<ProcessCost> {
   const cost = c.sampler.stop();

@@ -6,12 +6,12 @@
  * The window of "matches/s" is from the first row written (the inserting transaction's `now()`)
  * to the instant polling sees the last row committed; every run is checked: each match once.
  */
-import type { MatchDataInput } from "../../src/contract/index.js";
+import type { League, MatchDataInput } from "../../src/contract/index.js";
 import type { GeneratedFeed } from "../feeds/generate.js";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { celerySendTask, scratchDir, startCeleryWorker } from "./celery.js";
-import { ROOT, startFeedServer, startMatchflowWorker, startScrape, workerQuantiles } from "./matchflow.js";
+import { ROOT, startFeedServer, startMatchflowWorker, startScrape, workerQuantiles, type WorkerProcess, type WorkerSide } from "./matchflow.js";
 import { serviceCpuCounters, serviceCpuNote, startChild, stopChild, waitFor, type ProcessCost, type ServiceCpu } from "./proc.js";
 import { benchDatabase, benchVhost } from "./services.js";
 import { checkExactlyOnce, creationSpan, waitForRows } from "./stats.js";
@@ -33,44 +33,84 @@ export interface ThroughputResult {
 
 const TIMEOUT_MS = 240_000;
 
-export async function matchflowEndToEnd(feed: GeneratedFeed, ids: string[], workerFlags: string[] = []): Promise<ThroughputResult> {
-  const vhost = await benchVhost("bench_e2e");
-  const db = await benchDatabase("bench_e2e");
-  const feedServer = await startFeedServer(feed);
+/** What runs in a matchflow pipeline: feeds served, scrapes started at once, workers (each with its settings). */
+export interface PipelineLayout {
+  feeds: GeneratedFeed[];
+  /** One `matchflow scrape` per entry; `extra`: more settings (e.g. a league's own queue). */
+  scrapes: { league: League; extra?: Record<string, string> }[];
+  /** One `matchflow worker` per entry. */
+  workers: { extra?: Record<string, string>; flags?: string[] }[];
+  /** Work queues besides `matches` that get the deployed work-queue policy (one per league). */
+  otherWorkQueues?: string[];
+}
+
+export interface PipelineRun {
+  seconds: number;
+  producerStartToLastCommit: number;
+  /** Per worker, in layout order: its cost and its own view (from /metrics, read before stopping). */
+  workers: { cost: ProcessCost; side: WorkerSide }[];
+  scrapes: ProcessCost[];
+  services: ServiceCpu;
+}
+
+/**
+ * Feed server -> `matchflow scrape` processes -> RabbitMQ -> `matchflow worker` processes ->
+ * PostgreSQL, in a vhost and database of their own; checked: each of `ids` stored exactly once.
+ */
+export async function runMatchflowPipeline(prefix: string, layout: PipelineLayout, ids: string[]): Promise<PipelineRun> {
+  const vhost = await benchVhost(prefix, layout.otherWorkQueues);
+  const db = await benchDatabase(prefix);
+  const feedServer = await startFeedServer(layout.feeds);
   try {
-    const worker = await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url }, workerFlags);
+    const workers: WorkerProcess[] = [];
+    for (const w of layout.workers) workers.push(await startMatchflowWorker({ rabbitmqUrl: vhost.url, databaseUrl: db.url, extra: w.extra }, w.flags));
     const cpu = await serviceCpuCounters(db.pool);
     const started = Date.now();
-    const scrape = startScrape({ rabbitmqUrl: vhost.url, feedUrl: feedServer.url });
-    const scrapeExit = scrape.exited.then((code) => {
-      if (code !== 0) throw new Error(`matchflow scrape exited with ${code}\n${scrape.output()}`);
-    });
+    const scrapes = layout.scrapes.map((s) => startScrape({ rabbitmqUrl: vhost.url, feedUrl: feedServer.url, league: s.league, extra: s.extra }));
+    const scrapesExit = Promise.all(
+      scrapes.map((scrape, i) =>
+        scrape.exited.then((code) => {
+          if (code !== 0) throw new Error(`matchflow scrape --league ${layout.scrapes[i]?.league} exited with ${code}\n${scrape.output()}`);
+        }),
+      ),
+    );
     const lastCommit = await Promise.race([
-      waitForRows(db.pool, "matches", ids.length, TIMEOUT_MS, () => worker.output()),
-      scrapeExit.then(() => new Promise<number>(() => undefined)),
+      waitForRows(db.pool, "matches", ids.length, TIMEOUT_MS, () => workers.map((w) => w.output()).join("\n")),
+      scrapesExit.then(() => new Promise<number>(() => undefined)),
     ]);
     const services = cpu();
-    await scrapeExit;
+    await scrapesExit;
     const span = await creationSpan(db.pool, "matches");
     await checkExactlyOnce(db.pool, "matches", ids);
-    const q = await workerQuantiles(worker);
-    const workerCost = await stopChild(worker);
-    const scrapeCost = scrape.sampler.stop();
-    const seconds = (lastCommit - span.firstMs) / 1000;
+    const sides = await Promise.all(workers.map((w) => workerQuantiles(w)));
+    const costs = await Promise.all(workers.map((w) => stopChild(w)));
     return {
-      name: "matchflow (scrape -> 1 worker)",
-      matches: ids.length,
-      seconds,
-      perSecond: ids.length / seconds,
+      seconds: (lastCommit - span.firstMs) / 1000,
       producerStartToLastCommit: (lastCommit - started) / 1000,
-      processes: { "matchflow worker": workerCost, "matchflow scrape (publisher)": scrapeCost },
-      notes: [`${q.batches} batches, mean ${(ids.length / Math.max(1, q.batches)).toFixed(0)} tasks per transaction`, serviceCpuNote(services, ids.length)],
-      latency: { ...q, source: "worker histogram: delivery received -> settled (acked), bucket-interpolated" },
+      workers: costs.map((cost, i) => ({ cost, side: sides[i]! })),
+      scrapes: scrapes.map((s) => s.sampler.stop()),
       services,
     };
   } finally {
     await feedServer.close();
   }
+}
+
+export async function matchflowEndToEnd(feed: GeneratedFeed, ids: string[], workerFlags: string[] = []): Promise<ThroughputResult> {
+  const run = await runMatchflowPipeline("bench_e2e", { feeds: [feed], scrapes: [{ league: "Homegrown" }], workers: [{ flags: workerFlags }] }, ids);
+  const worker = run.workers[0]!;
+  const q = worker.side;
+  return {
+    name: "matchflow (scrape -> 1 worker)",
+    matches: ids.length,
+    seconds: run.seconds,
+    perSecond: ids.length / run.seconds,
+    producerStartToLastCommit: run.producerStartToLastCommit,
+    processes: { "matchflow worker": worker.cost, "matchflow scrape (publisher)": run.scrapes[0]! },
+    notes: [`${q.batches} batches, mean ${(ids.length / Math.max(1, q.batches)).toFixed(0)} tasks per transaction`, serviceCpuNote(run.services, ids.length)],
+    latency: { ...q, source: "worker histogram: delivery received -> settled (acked), bucket-interpolated" },
+    services: run.services,
+  };
 }
 
 export async function celeryEndToEnd(matches: MatchDataInput[], concurrency: number): Promise<ThroughputResult> {
