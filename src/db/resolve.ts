@@ -136,11 +136,10 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
     };
     if (missing.size > 0 && mode === "create") {
       record(await findOrCreate(tx, kind, [...missing.values()], (name) => seasonBounds(name) ?? { startDate: "1970-01-01", endDate: "1970-01-01" }));
-      // Created by a concurrent transaction while ours waited on its key: a new statement sees it.
-      if (missing.size > 0) record(await lookupIds(tx, kind, [...missing.values()]));
-    } else if (missing.size > 0) {
-      record(await lookupIds(tx, kind, [...missing.values()]));
     }
+    // Strict mode's only lookup; in create mode, names a concurrent transaction created while
+    // ours waited on their key (a new statement sees them).
+    if (missing.size > 0) record(await lookupIds(tx, kind, [...missing.values()]));
     return out;
   }
 
