@@ -3,7 +3,7 @@
  * scraper (`scrape()` with an in-memory fetcher), so every benchmark stores the same realistic
  * MatchData the `matchflow scrape` path produces (900 brackets' teams, results, postponements).
  */
-import type { League, MatchDataInput } from "../../src/contract/index.js";
+import { LEAGUES, type League, type MatchDataInput } from "../../src/contract/index.js";
 import { silentLogger } from "../../src/log.js";
 import { scrape } from "../../src/scraper/scrape.js";
 import { scheduleUrl, standingsUrl } from "../../src/sources/assist/keys.js";
@@ -14,11 +14,11 @@ export const SEASON_FIRST_YEAR = 2026;
 /** The scrape's clock: mid-season, so about half the fixtures have results. */
 export const SCRAPE_NOW = new Date("2026-12-01T00:00:00Z");
 
-/** A league's season; a second league (bench:scaling) gets another seed and its own range of ids. */
+/** A league's season: each league its own seed and its own range of ids (bench:scaling stores two in one database). */
 export function benchFeed(events: number, league: League = "Homegrown"): GeneratedFeed {
-  const other = league !== "Homegrown";
+  const i = LEAGUES.indexOf(league);
   // `postponed: 0`: exactly `events` fixtures, so counts are round numbers.
-  return generateSeasonFeed({ seed: other ? 11 : 7, league, seasonFirstYear: SEASON_FIRST_YEAR, events, postponed: 0, ...(other ? { firstGameKey: 5_000_000 } : {}) });
+  return generateSeasonFeed({ seed: 7 + 4 * i, league, seasonFirstYear: SEASON_FIRST_YEAR, events, postponed: 0, firstGameKey: 100_000 + 5_000_000 * i });
 }
 
 export async function matchesFromFeed(feed: GeneratedFeed, league: League = "Homegrown"): Promise<MatchDataInput[]> {
