@@ -2,8 +2,9 @@
 
 Same task name and queue as matchflow (so it consumes matchflow's or send_task's messages
 alike). The task does a one-row upsert with psycopg2 into bench_flat_matches and commits,
-one transaction per task, on one connection per pool process. acks_late so a task is acked
-after its commit, the guarantee matchflow gives. The task's own run time (upsert + commit)
+one transaction per task, on one connection per pool process. Celery's default early ack (on
+receipt), which is faster here than acks_late; BENCH_CELERY_ACKS_LATE=1 acks after the commit,
+the guarantee matchflow gives (docs/performance.md, Method). The task's own run time (upsert + commit)
 is appended to BENCH_DURATIONS_DIR/<pid>.txt in chunks, for the processing latency.
 
     BENCH_BROKER=amqp://... BENCH_DSN=postgresql://... \
