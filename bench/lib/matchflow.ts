@@ -11,6 +11,9 @@ import type { GeneratedFeed } from "../feeds/generate.js";
 import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_MALLOC_ARENA_MAX, DEPLOYED_SCRAPER_NODE_ARGS, DEPLOYED_WORKER_NODE_ARGS } from "./deployed.js";
 import { startChild, waitFor, type Child } from "./proc.js";
 import { registerCleanup } from "./services.js";
+// A port nothing listens on yet, for the worker's metrics server (its logs are buffered 4 KB at a
+// time, so it cannot tell us a port it chose itself).
+import { closedPort as freePort } from "../../test/fixtures/feed-server.js";
 import { SEASON_FIRST_YEAR } from "./matches.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -44,15 +47,6 @@ export async function startFeedServer(feeds: GeneratedFeed | GeneratedFeed[]): P
 
 export interface WorkerProcess extends Child {
   metricsUrl: string;
-}
-
-/** A free TCP port (the worker's logs are buffered 4 KB at a time, so it cannot tell us its own). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Starts `matchflow worker` and waits until it consumes (/readyz answers 200); `env.extra`: more settings (e.g. MATCHES_QUEUE). */
