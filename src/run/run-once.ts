@@ -70,9 +70,9 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
     });
 
     let submit: SubmitReport;
-    let pending = 0;
     const processingStarted = Date.now();
     let processingMs = 0;
+    let waitRanOut = false;
     try {
       const client = memory
         ? MatchQueueClient.fromSink(memory.asSink(), clientOptionsFrom(config, log))
@@ -90,12 +90,19 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
           new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs))),
         ]);
         clearTimeout(timer);
-        pending = ids.size;
-        if (pending > 0) log.warn({ pending, waitMs: options.waitMs }, "stopped waiting: some matches are not processed yet (they stay queued, or retry later)");
+        waitRanOut = ids.size > 0;
       }
       processingMs = Date.now() - processingStarted;
     } finally {
+      // Stopping lets the deliveries in flight finish (the grace period): they settle here.
       await app.stop(config.worker.shutdownGraceMs);
+    }
+    // Counted after the stop, from the same record as the outcomes: a match that settled while
+    // the worker stopped is an outcome, not pending (counting before the stop reported both).
+    const pending = submit.submitted.filter((s) => !settled.has(s.taskId)).length;
+    if (waitRanOut) {
+      processingMs = Date.now() - processingStarted;
+      if (pending > 0) log.warn({ pending, waitMs: options.waitMs }, "stopped waiting: some matches are not processed yet (they stay queued, or retry later)");
     }
 
     const outcomes: Record<FinalOutcome, number> = { created: 0, updated: 0, unchanged: 0, dead_lettered: 0 };

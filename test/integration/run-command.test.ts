@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, spawnCli } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
@@ -59,6 +60,26 @@ describe("matchflow run", () => {
     expect(r.stdout).toContain("rabbitmq broker, postgres database");
     expect(r.stdout).toMatch(/processed: (\d+) created, 0 updated, 0 unchanged, 0 dead-lettered/);
     expect((await vhost.queue("matches"))?.consumers ?? 0).toBe(0); // the worker left
+  });
+
+  it("a wait that runs out counts as pending only what is still unsettled once the worker has stopped", async () => {
+    // --wait 0: the wait ends at once; the deliveries the worker already holds finish during
+    // its stop. Each match is then either an outcome or pending, never both.
+    const r = await runCli(["run", ...SAMPLE, "--league", "Homegrown", "--wait", "0", "--json"], { RABBITMQ_URL: vhost.url, DATABASE_URL: db.url });
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const report = JSON.parse(r.stdout) as { outcomes: Record<string, number>; pending: number; submit: { submitted: unknown[] } };
+    const settled = Object.values(report.outcomes).reduce((a, b) => a + b, 0);
+    expect(report.submit.submitted.length).toBeGreaterThan(10);
+    expect(settled + report.pending).toBe(report.submit.submitted.length);
+    expect(r.code).toBe(report.pending > 0 || report.outcomes.dead_lettered ? 1 : 0);
+    // What is left pending is still queued, not lost.
+    const conn = await amqp.connect(vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      expect((await ch.checkQueue("matches")).messageCount).toBe(report.pending);
+    } finally {
+      await conn.close();
+    }
   });
 
   it("fails with one clear line naming the source (and the offline way) when the source is unreachable", async () => {
