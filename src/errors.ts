@@ -48,5 +48,16 @@ export function isMatchflowError(err: unknown): err is MatchflowError {
 
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
+  // Some libraries throw plain objects (PGlite's WebAssembly runtime did: "[object Object]").
+  if (typeof err === "object" && err !== null) {
+    const { message } = err as { message?: unknown };
+    if (typeof message === "string" && message !== "") return message;
+    try {
+      const json = JSON.stringify(err);
+      if (json !== undefined && json !== "{}") return json.length > 300 ? `${json.slice(0, 300)}...` : json;
+    } catch {
+      // circular: fall through
+    }
+  }
   return String(err);
 }

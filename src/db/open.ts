@@ -14,6 +14,7 @@ import { TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from "./database.js";
 import { classifyDbError, sqlState } from "./errors.js";
+import { lockPgliteDir, type PgliteLock } from "./pglite-lock.js";
 
 export interface OpenOptions {
   log?: Logger;
@@ -180,11 +181,17 @@ async function pgliteQuery<R>(target: PgliteQueryable, sql: string, params?: rea
 async function openPglite(dir: string | undefined, log: Logger): Promise<Database> {
   const where = dir === undefined ? "pglite (in memory)" : `pglite at ${dir}`;
   let db: PGlite;
+  let lock: PgliteLock | undefined;
   try {
     const { PGlite } = await import("@electric-sql/pglite");
-    if (dir !== undefined) mkdirSync(path.resolve(dir), { recursive: true });
+    if (dir !== undefined) {
+      mkdirSync(path.resolve(dir), { recursive: true });
+      lock = lockPgliteDir(dir);
+    }
     db = await PGlite.create(dir === undefined ? undefined : path.resolve(dir));
   } catch (err) {
+    lock?.release();
+    if (isMatchflowError(err)) throw err;
     throw new TransientError("database_unreachable", `database unreachable: cannot open ${where}: ${errorMessage(err)}`, { cause: err });
   }
   log.debug({ database: where }, "embedded database open");
@@ -208,7 +215,7 @@ async function openPglite(dir: string | undefined, log: Logger): Promise<Databas
       }
     },
     close() {
-      closing ??= db.close();
+      closing ??= db.close().finally(() => lock?.release());
       return closing;
     },
   };

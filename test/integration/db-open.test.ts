@@ -1,9 +1,12 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { migrate } from "../../src/db/migrate.js";
 import { openDatabase } from "../../src/db/open.js";
+import { PGLITE_LOCK_FILE } from "../../src/db/pglite-lock.js";
 import { BACKENDS, useBackend } from "./db-backends.js";
 
 describe("openDatabase", () => {
@@ -38,6 +41,44 @@ describe("openDatabase", () => {
       } finally {
         await second.close();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("PGlite directory lock (one process at a time)", () => {
+  it("a directory held by another running process is refused, naming it; taken over once it is gone", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mf-pglite-lock-"));
+    const holder = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      await writeFile(path.join(dir, PGLITE_LOCK_FILE), `${holder.pid}\n`);
+      const err: unknown = await openDatabase(`pglite://${dir}`).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "database_unreachable" });
+      expect((err as Error).message).toContain(`in use by process ${holder.pid}`);
+
+      const exited = new Promise((resolve) => holder.once("exit", resolve));
+      holder.kill("SIGKILL");
+      await exited;
+      // The holder died without cleaning up (kill -9): its file is stale and taken over.
+      const db = await openDatabase(`pglite://${dir}`);
+      expect(await readFile(path.join(dir, PGLITE_LOCK_FILE), "utf8")).toBe(`${process.pid}\n`);
+      await db.close();
+      expect(existsSync(path.join(dir, PGLITE_LOCK_FILE))).toBe(false);
+    } finally {
+      holder.kill("SIGKILL");
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a directory already open in this process is refused until it is closed", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mf-pglite-lock-"));
+    try {
+      const first = await openDatabase(`pglite://${dir}`);
+      await expect(openDatabase(`pglite://${dir}`)).rejects.toThrow(/already open in this process/);
+      await first.close();
+      const again = await openDatabase(`pglite://${dir}`);
+      await again.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -11,7 +11,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { closedPort } from "../fixtures/feed-server.js";
 import type { CliProcess } from "../helpers/cli.js";
-import { spawnCli, until } from "../helpers/cli.js";
+import { runCli, spawnCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { adminQuery, createTestDatabase } from "../helpers/pg.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
@@ -89,6 +89,14 @@ async function opsPort(w: CliProcess): Promise<number> {
 }
 
 describe("worker start-up", () => {
+  it("refuses to start without DATABASE_URL (no silent embedded database for a service)", async () => {
+    const env: Record<string, string | undefined> = { ...t.env(), DATABASE_URL: undefined, LOG_LEVEL: "info" };
+    const r = await runCli(["worker", "--metrics-port", "0"], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^matchflow: DATABASE_URL is not set: .*DATABASE_URL=pglite:\/\/\.\/\.matchflow\/db\n$/);
+    expect((await t.vhost.queue("matches"))?.consumers ?? 0).toBe(0);
+  });
+
   it("waits for a broker that is not there yet, reports not ready, then consumes when it comes", async () => {
     const port = await closedPort();
     const real = new URL(t.vhost.url);

@@ -48,6 +48,9 @@ export function registerWorker(program: Command): void {
       const config = workerConfigWithFlags(ctx.config, flags);
       const { log } = ctx;
       if (!config.rabbitmqUrl) throw new ConfigError("RABBITMQ_URL is not set: the worker consumes from RabbitMQ (e.g. amqp://user:pass@host:5672//); `matchflow run` works without it");
+      // No silent embedded default for a service: a missing Secret key would otherwise have every
+      // match acked into a PGlite directory inside the container. Embedded stays possible, asked for.
+      if (!config.databaseUrl) throw new ConfigError("DATABASE_URL is not set: the worker writes to PostgreSQL (e.g. postgresql://user@host:5432/matchflow); for the embedded single-process database say so: DATABASE_URL=pglite://./.matchflow/db");
       const rabbitmqUrl = config.rabbitmqUrl;
       const stop = stopOnSignals(config, log);
       let app: WorkerApp;
