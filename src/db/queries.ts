@@ -98,10 +98,17 @@ export async function countMatches(db: Queryable): Promise<number> {
  * The most recent matches by date (then kickoff), newest first. `playedOnly` keeps those with a
  * score: the latest results, rather than fixtures scheduled months ahead.
  */
-export async function latestResults(db: Queryable, limit = 20, options: { playedOnly?: boolean } = {}): Promise<MatchSummary[]> {
+export async function latestResults(db: Queryable, limit = 20, options: { playedOnly?: boolean; externalMatchIds?: readonly string[] } = {}): Promise<MatchSummary[]> {
   const n = Math.max(1, Math.min(Math.trunc(limit), 10_000));
-  const where = options.playedOnly ? " WHERE m.home_score IS NOT NULL" : "";
-  const { rows } = await db.query<Row>(`${SELECT_MATCH}${where} ORDER BY m.match_date DESC, m.scheduled_kickoff DESC NULLS LAST, m.id DESC LIMIT $1`, [n]);
+  const conditions: string[] = [];
+  const params: unknown[] = [n];
+  if (options.playedOnly) conditions.push("m.home_score IS NOT NULL");
+  if (options.externalMatchIds) {
+    params.push(options.externalMatchIds);
+    conditions.push(`m.external_match_id = ANY($${params.length}::text[])`);
+  }
+  const where = conditions.length > 0 ? ` WHERE ${conditions.join(" AND ")}` : "";
+  const { rows } = await db.query<Row>(`${SELECT_MATCH}${where} ORDER BY m.match_date DESC, m.scheduled_kickoff DESC NULLS LAST, m.id DESC LIMIT $1`, params);
   return rows.map((r) => {
     const { matchTime: _t, location: _l, source: _s, notes: _n, scoreLocked: _k, statusSetBy: _b, observedAt: _o, lastTaskId: _i, raw: _r, createdAt: _c, updatedAt: _u, ...summary } = toRecord(r);
     return summary;

@@ -116,7 +116,8 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
       submit,
       outcomes,
       pending,
-      latest: await latestResults(database, options.latestCount ?? 10, { playedOnly: true }),
+      // This run's matches only: the database may hold other leagues from earlier runs.
+      latest: await latestResults(database, options.latestCount ?? 10, { playedOnly: true, externalMatchIds: submit.submitted.map((s) => s.externalMatchId) }),
       elapsedMs: Date.now() - started,
       processingMs,
     };

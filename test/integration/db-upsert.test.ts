@@ -218,4 +218,14 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     ]);
     expect(await getMatchByExternalId(db, "no-such-id")).toBeUndefined();
   });
+
+  it("latestResults can be limited to given external ids (a run's report shows its own matches)", async () => {
+    const { db } = backend();
+    const older = makeMatch({ external_match_id: "mine-1", match_date: "2026-09-05", home_score: 1, away_score: 1, match_status: "completed" });
+    const newer = makeMatch({ external_match_id: "other-1", match_date: "2026-10-10", home_score: 3, away_score: 0, match_status: "completed" });
+    await store(db, [item(older), item(newer)]);
+    const latest = await latestResults(db, 10, { playedOnly: true, externalMatchIds: ["mine-1", "not-stored"] });
+    expect(latest.map((m) => m.externalMatchId)).toEqual(["mine-1"]);
+    expect(await latestResults(db, 10, { externalMatchIds: [] })).toEqual([]);
+  });
 });
