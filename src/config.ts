@@ -82,7 +82,9 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const envSchema = z.object({
   RABBITMQ_URL: url(["amqp:", "amqps:"]),
   RABBITMQ_MANAGEMENT_URL: url(["http:", "https:"]),
-  DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]),
+  DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]).refine((v) => v === undefined || v.trim() !== "pglite://", {
+    message: "pglite:// needs a directory (pglite://./.matchflow/db) or pglite://memory",
+  }),
   LOG_LEVEL: z
     .string()
     .default("info")

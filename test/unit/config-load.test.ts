@@ -178,6 +178,7 @@ describe("invalid values", () => {
     ["RABBITMQ_URL", "not a url", /RABBITMQ_URL is not a valid URL/],
     ["RABBITMQ_URL", "http://127.0.0.1:5672", /RABBITMQ_URL must start with amqp:\/\/ or amqps:\/\//],
     ["DATABASE_URL", "mysql://db/x", /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\/ or pglite:\/\//],
+    ["DATABASE_URL", "pglite://", /DATABASE_URL pglite:\/\/ needs a directory \(pglite:\/\/\.\/\.matchflow\/db\) or pglite:\/\/memory/],
     ["LOG_LEVEL", "verbose", /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
     ["METRICS_PORT", "70000", /METRICS_PORT "70000" must be a whole number from 0 to 65535/],
     ["METRICS_PORT", "0x10", /METRICS_PORT "0x10" must be a whole number/],
