@@ -226,6 +226,10 @@ function reasonOf(err: unknown): string {
   // A close in answer to connection.open: amqplib's message names only the frame, and the one
   // reason RabbitMQ closes there is the vhost (530 NOT_ALLOWED: missing, or no permission).
   if (/NOT_ALLOWED|vhost|Expected ConnectionOpenOk; got <ConnectionClose/i.test(message)) return "vhost not found or not permitted";
+  // OpenSSL's own words ("ssl3_get_record:wrong version number", with a source path) when the
+  // other end does not speak TLS; Node's when that end hangs up first, which RabbitMQ does after
+  // answering the TLS hello with its AMQP protocol header.
+  if (/wrong version number|ERR_SSL_|SSL routines|before secure TLS connection was established/i.test(message)) return "TLS handshake failed (amqps:// to a port without TLS? plain AMQP is amqp://, usually port 5672; TLS usually 5671)";
   // amqplib messages can embed the URL; strip credentials just in case.
   return message.replace(/\/\/([^:/@]+):([^@]*)@/g, "//$1:***@");
 }

@@ -93,6 +93,13 @@ describe("matchflow publish", () => {
     expect(r.stderr.trim()).toBe("matchflow: cannot connect to RabbitMQ at 127.0.0.1:1 vhost x: connection refused");
   });
 
+  it("says TLS failed, in one line without OpenSSL's internals, for amqps:// to a plain AMQP port", async () => {
+    const plain = new URL(process.env.TEST_AMQP_BASE ?? "amqp://guest:guest@127.0.0.1:5672");
+    const r = await run(["publish"], { RABBITMQ_URL: `amqps://guest:hunter2@${plain.hostname}:${plain.port || "5672"}/x` }, valid(1));
+    expect(r.code).toBe(4);
+    expect(r.stderr.trim()).toBe(`matchflow: cannot connect to RabbitMQ at ${plain.hostname}:${plain.port || "5672"} vhost x: TLS handshake failed (amqps:// to a port without TLS? plain AMQP is amqp://, usually port 5672; TLS usually 5671)`);
+  });
+
   it("exits 2 with a clear message when RABBITMQ_URL is not set", async () => {
     const r = await run(["publish"], {}, valid(1));
     expect(r.code).toBe(2);
