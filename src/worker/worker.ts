@@ -62,6 +62,23 @@ export interface SettledEvent {
 /** Errors that mean "the database is not there": wait for it instead of burning retries. */
 const DATABASE_UNREACHABLE = new Set(["database_unreachable", "db_connection"]);
 
+/**
+ * After the grace period the unfinished work is abandoned (its deliveries go back to the queue
+ * when the connection closes), but closing the pool still waits for its statements: one blocked
+ * on a lock would hold the process until the lock timeout, past the grace period and into the
+ * forced exit. A statement that still completes afterwards is harmless: its delivery was not
+ * acked, and the upsert is idempotent.
+ */
+const ABANDONED_CLOSE_MS = 1_000;
+
+async function closeWithin(closing: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
+  const result = await Promise.race([closing.then(() => "closed" as const, () => "closed" as const), late]);
+  clearTimeout(timer);
+  if (result === "late") onTimeout();
+}
+
 export class Worker {
   private readonly buffer: InboundMessage[] = [];
   private stopping = false;
@@ -159,7 +176,8 @@ export class Worker {
         log.warn({ unfinished: this.inFlight }, "grace period over: unfinished deliveries stay unacked and will be redelivered");
       }
       await this.transport.close();
-      await this.store.close();
+      if (this.abandoned) await closeWithin(this.store.close(), ABANDONED_CLOSE_MS, () => log.warn({ waitedMs: ABANDONED_CLOSE_MS }, "database connections still busy: leaving them (their work is not acked, so it is redone)"));
+      else await this.store.close();
       this.endProgress();
       log.info("worker stopped");
     })();

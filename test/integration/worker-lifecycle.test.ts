@@ -83,6 +83,31 @@ describe("worker lifecycle", () => {
     expect(await t.rows("twice")).toEqual({ total: n, distinct: n });
   });
 
+  it("when the grace period runs out, leaves the unfinished work unacked and exits 0 without waiting for it", async () => {
+    const n = 50;
+    await t.publish(Array.from({ length: n }, (_, i) => makeMatch("late", i)));
+    // The batch in flight waits on this lock far longer than the grace period.
+    const locker = await t.sql.connect();
+    await locker.query("BEGIN; LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
+    try {
+      const w = await t.startWorker({ SHUTDOWN_GRACE: "1s", DB_LOCK_TIMEOUT: "60s", DB_STATEMENT_TIMEOUT: "120s" });
+      await until(async () => ((await t.vhost.queue("matches"))?.messages_unacknowledged ?? 0) > 0, 30_000, "deliveries in flight");
+      w.kill("SIGTERM");
+      // Not the forced exit (70, ten seconds after the grace period): a clean stop.
+      const { code } = await w.exited;
+      expect(code).toBe(0);
+      expect(w.logs.some((l) => l.msg === "grace period over: unfinished deliveries stay unacked and will be redelivered")).toBe(true);
+      expect(w.logs.some((l) => l.msg === "worker stopped")).toBe(true);
+      expect(await t.ready()).toBe(n); // every delivery went back to the queue
+    } finally {
+      await locker.query("ROLLBACK");
+      locker.release();
+    }
+    await t.startWorker();
+    await until(async () => (await t.rows("late")).total === n && (await queueEmpty()), 90_000, "all rows after restart");
+    expect(await t.rows("late")).toEqual({ total: n, distinct: n });
+  });
+
   it("waits out a database that refuses connections, reports not ready, and recovers by itself", async () => {
     const w = await t.startWorker();
     const port = Number((await w.waitForLog((l) => l.msg === "ops HTTP server listening (/metrics, /healthz, /readyz)")).port);

@@ -70,6 +70,10 @@ export function registerWorker(program: Command): void {
       stop.started(app);
       await stop.done;
       log.flush();
+      // Stopped: anything still holding the process open is work abandoned after the grace
+      // period (a statement waiting on a lock: not acked, redone after redelivery). Normally the
+      // process has exited by itself long before this fires.
+      setTimeout(() => process.exit(), 1_000).unref();
     });
 }
 
