@@ -29,7 +29,15 @@ export function formatDeadLetterListing(listing: DeadLetterListing): string {
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
-  const shown = listing.items.length < listing.total ? ` (showing the first ${listing.items.length}; --limit N for more)` : "";
   const warnings = listing.warnings.map((w) => `warning: ${w}`);
-  return [`${listing.total} dead letter${listing.total === 1 ? "" : "s"} in ${listing.queue}${shown}`, line(header), ...rows.map(line), ...warnings].join("\n") + "\n";
+  return [headline(listing), line(header), ...rows.map(line), ...warnings].join("\n") + "\n";
+}
+
+function headline(listing: DeadLetterListing): string {
+  const n = listing.items.length;
+  const letters = (count: number) => `${count} dead letter${count === 1 ? "" : "s"}`;
+  // Another client took or holds some: claim neither the reported total nor that --limit shows more.
+  if (listing.cutShort) return `${letters(n)} read from ${listing.queue}; it reported ${listing.total} ready, the others were taken or are held by another client meanwhile`;
+  const shown = n < listing.total ? ` (showing the first ${n}; --limit N for more)` : "";
+  return `${letters(listing.total)} in ${listing.queue}${shown}`;
 }

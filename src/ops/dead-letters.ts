@@ -4,7 +4,9 @@
  * Reading never removes anything: messages are taken with basic.get and left unacked, then the
  * channel is closed, which hands every one of them back to the queue in its original position.
  * Every scan is bounded by the queue's length when it started, so a message that comes back
- * while we work (a requeued poison message dead-lettered again) is not seen twice.
+ * while we work (a requeued poison message dead-lettered again) is not seen twice. Messages
+ * held that way are invisible to anyone else, so every command holds the queue's lock
+ * (`dead-letter-lock.ts`) from before its first read until its channels are closed.
  *
  * Requeueing publishes each chosen message to the work exchange on a confirm channel and acks
  * the dead letter only after the broker confirmed the copy and did not return it as
@@ -14,6 +16,7 @@ import type { Channel, ConfirmChannel, GetMessage } from "amqplib";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { TransientError, errorMessage } from "../errors.js";
 import { closeQuietly, isNotFound, quietChannel, type ChannelSource } from "./broker-session.js";
+import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import {
   buildRequeueMessage,
   describeDeadLetter,
@@ -26,9 +29,14 @@ import {
 export interface DeadLetterListing {
   queue: string;
   exists: boolean;
-  /** Messages in the queue when the listing started. */
+  /** Messages ready in the queue when the listing started. */
   total: number;
   items: DeadLetterSummary[];
+  /**
+   * The queue gave fewer messages than it reported ready (up to the limit): another client (not
+   * a matchflow dlq command, they take turns) removed some or holds them unacked meanwhile.
+   */
+  cutShort: boolean;
   warnings: string[];
 }
 
@@ -46,8 +54,15 @@ export function peekWarnings(queue: string, items: readonly DeadLetterSummary[])
   ];
 }
 
+interface Peeked<T> {
+  total: number;
+  found: T[];
+  /** Fewer messages came than `min(total, limit)`: someone else took or holds the rest. */
+  cutShort: boolean;
+}
+
 /** Takes up to `limit` messages without acking them; `undefined` when the queue is missing. */
-async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: GetMessage) => T | undefined): Promise<{ total: number; found: T[] } | undefined> {
+async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: GetMessage) => T | undefined): Promise<Peeked<T> | undefined> {
   let total: number;
   try {
     total = (await ch.checkQueue(queue)).messageCount;
@@ -56,39 +71,57 @@ async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: G
     throw err;
   }
   const found: T[] = [];
-  for (let i = 0; i < Math.min(total, limit); i++) {
+  const wanted = Math.min(total, limit);
+  let read = 0;
+  while (read < wanted) {
     const msg = await ch.get(queue, { noAck: false });
     if (msg === false) break;
+    read++;
     const value = visit(msg);
     if (value !== undefined) found.push(value);
   }
-  return { total, found };
+  return { total, found, cutShort: read < wanted };
 }
 
-export async function listDeadLetters(source: ChannelSource, names: TopologyNames, options: { limit: number; maxBytes: number }): Promise<DeadLetterListing> {
-  const ch = await quietChannel(source);
-  try {
-    const result = await peek(ch, names.deadLetterQueue, options.limit, (msg) => summariseDeadLetter(msg, options.maxBytes));
-    const items = result?.found ?? [];
-    return { queue: names.deadLetterQueue, exists: result !== undefined, total: result?.total ?? 0, items, warnings: peekWarnings(names.deadLetterQueue, items) };
-  } finally {
-    // Closing (not acking) is what puts every peeked message back.
-    await closeQuietly(ch);
-  }
+/** Peeks on a channel of its own, under the queue's lock; closing the channel puts everything back. */
+async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: GetMessage) => T | undefined): Promise<Peeked<T> | undefined> {
+  return withDeadLetterLock(source, queue, lock ?? {}, async () => {
+    const ch = await quietChannel(source);
+    try {
+      return await peek(ch, queue, limit, visit);
+    } finally {
+      // Closing (not acking) is what puts every peeked message back, before the lock is released.
+      await closeQuietly(ch);
+    }
+  });
 }
 
-/** Every dead letter whose task id is `taskId` (a task dead-lettered twice appears twice). */
-export async function showDeadLetter(source: ChannelSource, names: TopologyNames, taskId: string, options: { maxBytes: number }): Promise<DeadLetterDetail[]> {
-  const ch = await quietChannel(source);
-  try {
-    const result = await peek(ch, names.deadLetterQueue, Number.POSITIVE_INFINITY, (msg) => {
-      const detail = describeDeadLetter(msg, options.maxBytes);
-      return detail.taskId === taskId ? detail : undefined;
-    });
-    return result?.found ?? [];
-  } finally {
-    await closeQuietly(ch);
-  }
+export async function listDeadLetters(source: ChannelSource, names: TopologyNames, options: { limit: number; maxBytes: number; lock?: DeadLetterLockOptions }): Promise<DeadLetterListing> {
+  const result = await peekLocked(source, names.deadLetterQueue, options.limit, options.lock, (msg) => summariseDeadLetter(msg, options.maxBytes));
+  const items = result?.found ?? [];
+  return {
+    queue: names.deadLetterQueue,
+    exists: result !== undefined,
+    total: result?.total ?? 0,
+    items,
+    cutShort: result?.cutShort ?? false,
+    warnings: peekWarnings(names.deadLetterQueue, items),
+  };
+}
+
+export interface ShownDeadLetters {
+  /** Every dead letter whose task id is the one asked for (a task dead-lettered twice appears twice). */
+  found: DeadLetterDetail[];
+  /** Some dead letters could not be read (another client took or holds them): "none found" is not certain. */
+  cutShort: boolean;
+}
+
+export async function showDeadLetter(source: ChannelSource, names: TopologyNames, taskId: string, options: { maxBytes: number; lock?: DeadLetterLockOptions }): Promise<ShownDeadLetters> {
+  const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg) => {
+    const detail = describeDeadLetter(msg, options.maxBytes);
+    return detail.taskId === taskId ? detail : undefined;
+  });
+  return { found: result?.found ?? [], cutShort: result?.cutShort ?? false };
 }
 
 export type RequeueSelection = { all: true } | { taskIds: readonly string[] };
@@ -100,12 +133,15 @@ export interface RequeueReport {
   notFound: string[];
   /** Dead letters looked at. */
   scanned: number;
+  /** Fewer dead letters came than the queue reported ready: another client took or holds some. */
+  cutShort: boolean;
 }
 
 export interface RequeueOptions {
   maxBytes: number;
   /** Messages awaiting their confirm at once. @default 100 */
   window?: number;
+  lock?: DeadLetterLockOptions;
 }
 
 interface Pending {
@@ -131,9 +167,13 @@ function publishConfirmed(ch: ConfirmChannel, names: TopologyNames, out: Requeue
  * place and fail the run with `requeue_unroutable`.
  */
 export async function requeueDeadLetters(source: ChannelSource, names: TopologyNames, selection: RequeueSelection, options: RequeueOptions): Promise<RequeueReport> {
+  return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, () => requeueUnderLock(source, names, selection, options));
+}
+
+async function requeueUnderLock(source: ChannelSource, names: TopologyNames, selection: RequeueSelection, options: RequeueOptions): Promise<RequeueReport> {
   const wanted = "all" in selection ? undefined : new Set(selection.taskIds);
   const window = Math.max(1, options.window ?? 100);
-  const report: RequeueReport = { requeued: [], notFound: [], scanned: 0 };
+  const report: RequeueReport = { requeued: [], notFound: [], scanned: 0, cutShort: false };
   const seen = new Set<string>();
   const returned: { content: Buffer; correlationId: unknown }[] = [];
   const getCh = await quietChannel(source);
@@ -182,6 +222,7 @@ export async function requeueDeadLetters(source: ChannelSource, names: TopologyN
       if (batch.length >= window) await settle(batch);
     }
     await settle(batch);
+    report.cutShort = report.scanned < total;
     if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
     return report;
   } finally {
@@ -189,6 +230,11 @@ export async function requeueDeadLetters(source: ChannelSource, names: TopologyN
     // Acks are sent before close; everything not acked returns to the dead-letter queue.
     await closeQuietly(getCh);
   }
+}
+
+/** Empties the dead-letter queue under its lock (never while another dlq command reads it). */
+export async function purgeDeadLetters(source: ChannelSource, names: TopologyNames, options: { lock?: DeadLetterLockOptions } = {}): Promise<number | undefined> {
+  return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, () => purgeQueue(source, names.deadLetterQueue));
 }
 
 /** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */

@@ -96,11 +96,11 @@ describe("dlq list / show", () => {
   });
 
   it("show gives the decoded task and the headers of one dead letter", async () => {
-    const [detail] = await showDeadLetter(amqp, names, "task-2", { maxBytes: MAX });
+    const [detail] = (await showDeadLetter(amqp, names, "task-2", { maxBytes: MAX })).found;
     expect(detail?.task?.args).toEqual([makeMatch("dlq", 2)]);
     expect(detail?.task?.retries).toBe(3);
     expect(detail?.headers[MF_HEADERS.originalRoutingKey]).toBe("matches.process");
-    expect(await showDeadLetter(amqp, names, "no-such-task", { maxBytes: MAX })).toEqual([]);
+    expect(await showDeadLetter(amqp, names, "no-such-task", { maxBytes: MAX })).toEqual({ found: [], cutShort: false });
     expect(await count(names.deadLetterQueue)).toBe(5);
   });
 

@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { lockQueueName } from "../../src/ops/dead-letter-lock.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -48,6 +49,17 @@ describe("alert rules", () => {
     const ratio = squash(byName("MatchflowFailureRatioHigh").expr);
     expect(ratio).toMatch(/matchflow_tasks_total\{outcome="dead_lettered"\}/);
     expect(ratio).toMatch(/\/ sum\(rate\(matchflow_tasks_total\[15m\]\)\) > 0\.05$/);
+  });
+
+  it("never take the dlq commands' lock queue for a work or dead-letter queue (it has no consumer)", () => {
+    // PromQL anchors =~ at both ends; the lock exists only while a dlq command runs.
+    const queueMatchers = rules.flatMap((r) => [...r.expr.matchAll(/queue=~"([^"]+)"/g)].map((m) => new RegExp(`^(?:${(m[1] ?? "").replace(/\\\\/g, "\\")})$`)));
+    expect(queueMatchers.length).toBeGreaterThanOrEqual(3);
+    expect(queueMatchers.some((re) => re.test("matches.dead_letter"))).toBe(true);
+    for (const queue of ["matches", "matches.academy"]) {
+      const lock = lockQueueName(`${queue}.dead_letter`);
+      for (const re of queueMatchers) expect(re.test(lock), `${re} matches ${lock}`).toBe(false);
+    }
   });
 
   it("alert on workers down and on the broker and database gauges", () => {

@@ -39,6 +39,7 @@ describe("formatDeadLetterListing", () => {
       exists: true,
       total: 3,
       items: [summary({}), summary({ taskId: "corr-2", externalMatchId: null, errorCode: null, attempts: null, decodeError: "message body is not valid JSON", errorMessage: null })],
+      cutShort: false,
       warnings: ["careful"],
     });
     const lines = text.trimEnd().split("\n");
@@ -49,8 +50,14 @@ describe("formatDeadLetterListing", () => {
     expect(lines[4]).toBe("warning: careful");
   });
 
+  it("claims neither the reported total nor more behind --limit when the queue gave fewer than it reported", () => {
+    const text = formatDeadLetterListing({ queue: "matches.dead_letter", exists: true, total: 306, items: [summary({})], cutShort: true, warnings: [] });
+    expect(text.split("\n")[0]).toBe("1 dead letter read from matches.dead_letter; it reported 306 ready, the others were taken or are held by another client meanwhile");
+    expect(text).not.toMatch(/--limit/);
+  });
+
   it("says when the queue is empty or missing", () => {
-    expect(formatDeadLetterListing({ queue: "d", exists: true, total: 0, items: [], warnings: [] })).toBe("dead-letter queue d is empty\n");
-    expect(formatDeadLetterListing({ queue: "d", exists: false, total: 0, items: [], warnings: [] })).toMatch(/does not exist/);
+    expect(formatDeadLetterListing({ queue: "d", exists: true, total: 0, items: [], cutShort: false, warnings: [] })).toBe("dead-letter queue d is empty\n");
+    expect(formatDeadLetterListing({ queue: "d", exists: false, total: 0, items: [], cutShort: false, warnings: [] })).toMatch(/does not exist/);
   });
 });

@@ -8,7 +8,8 @@ import { topologyNames } from "../../broker/topology-names.js";
 import { PermanentError } from "../../errors.js";
 import { requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
 import { formatDeadLetterListing } from "../../ops/dead-letter-format.js";
-import { listDeadLetters, purgeQueue, requeueDeadLetters, showDeadLetter } from "../../ops/dead-letters.js";
+import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
+import { listDeadLetters, purgeDeadLetters, requeueDeadLetters, showDeadLetter } from "../../ops/dead-letters.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
@@ -17,6 +18,14 @@ function setup(command: string) {
   const { config, log } = cliContext();
   return { config, log, names: topologyNames(config.topology, config.retry), url: requireBrokerUrl(config.rabbitmqUrl, command) };
 }
+
+/** dlq commands take turns (see ops/dead-letter-lock.ts); say so on stderr, stdout may be JSON. */
+const lock: DeadLetterLockOptions = {
+  onWait: (lockQueue) => process.stderr.write(`waiting for another dlq command to finish (it holds queue ${lockQueue}; up to ${DEFAULT_LOCK_WAIT_MS / 1000} s)\n`),
+};
+
+/** Why "not found" may be wrong: some dead letters could not be read. */
+const UNREAD_NOTE = " (some dead letters could not be read: another client, not a matchflow dlq command, took or holds them; try again)";
 
 export function registerDlq(program: Command): void {
   const dlq = program.command("dlq").description("inspect, requeue or purge dead letters (messages the worker gave up on, with the reason)");
@@ -28,7 +37,7 @@ export function registerDlq(program: Command): void {
     .option("--json", "print the listing as JSON")
     .action(async (opts: { limit: number; json?: boolean }) => {
       const { config, log, names, url } = setup("dlq list");
-      const listing = await withBroker(url, log, (conn) => listDeadLetters(conn, names, { limit: opts.limit, maxBytes: config.maxMessageBytes }));
+      const listing = await withBroker(url, log, (conn) => listDeadLetters(conn, names, { limit: opts.limit, maxBytes: config.maxMessageBytes, lock }));
       process.stdout.write(opts.json ? `${JSON.stringify(listing, null, 2)}\n` : formatDeadLetterListing(listing));
     });
 
@@ -38,9 +47,9 @@ export function registerDlq(program: Command): void {
     .argument("<task-id>", "the task id (from dlq list)")
     .action(async (taskId: string) => {
       const { config, log, names, url } = setup("dlq show");
-      const found = await withBroker(url, log, (conn) => showDeadLetter(conn, names, taskId, { maxBytes: config.maxMessageBytes }));
+      const { found, cutShort } = await withBroker(url, log, (conn) => showDeadLetter(conn, names, taskId, { maxBytes: config.maxMessageBytes, lock }));
       if (found.length === 0) {
-        process.stderr.write(`no dead letter with task id ${taskId} in ${names.deadLetterQueue}\n`);
+        process.stderr.write(`no dead letter with task id ${taskId} in ${names.deadLetterQueue}${cutShort ? UNREAD_NOTE : ""}\n`);
         process.exitCode = EXIT.partial;
         return;
       }
@@ -58,9 +67,9 @@ export function registerDlq(program: Command): void {
       const report = await withBroker(url, log, async (conn) => {
         // The copies must have somewhere to go; declaring is idempotent and tolerant.
         await declareTopology(conn, names, { queueType: config.topology.queueType, log });
-        return requeueDeadLetters(conn, names, opts.all ? { all: true } : { taskIds }, { maxBytes: config.maxMessageBytes });
+        return requeueDeadLetters(conn, names, opts.all ? { all: true } : { taskIds }, { maxBytes: config.maxMessageBytes, lock });
       });
-      for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}\n`);
+      for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${report.cutShort ? UNREAD_NOTE : ""}\n`);
       const n = report.requeued.length;
       process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
       if (report.notFound.length > 0) process.exitCode = EXIT.partial;
@@ -75,7 +84,7 @@ export function registerDlq(program: Command): void {
       const names = topologyNames(config.topology, config.retry);
       if (!opts.yes) throw new PermanentError("usage", `refusing to purge dead-letter queue ${names.deadLetterQueue} without --yes (its messages would be lost)`);
       const url = requireBrokerUrl(config.rabbitmqUrl, "dlq purge");
-      const purged = await withBroker(url, log, (conn) => purgeQueue(conn, names.deadLetterQueue));
+      const purged = await withBroker(url, log, (conn) => purgeDeadLetters(conn, names, { lock }));
       process.stdout.write(purged === undefined ? `queue ${names.deadLetterQueue} does not exist; nothing purged\n` : `purged ${purged} dead letter${purged === 1 ? "" : "s"} from ${names.deadLetterQueue}\n`);
     });
 }
