@@ -44,6 +44,20 @@ export async function quietChannel(source: ChannelSource): Promise<Channel> {
   return ch;
 }
 
+/** A passive check on a channel of its own (a 404 closes the channel it happens on). */
+export async function queueExists(source: ChannelSource, queue: string): Promise<boolean> {
+  const ch = await quietChannel(source);
+  try {
+    await ch.checkQueue(queue);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  } finally {
+    await closeQuietly(ch);
+  }
+}
+
 export async function closeQuietly(ch: Channel | ConfirmChannel | undefined): Promise<void> {
   if (ch) await ch.close().catch(() => undefined);
 }

@@ -19,6 +19,9 @@ function row(d: DeadLetterSummary): string[] {
 }
 
 export function formatDeadLetterListing(listing: DeadLetterListing): string {
+  if (!listing.exists && listing.workQueueExists === false) {
+    return `dead-letter queue ${listing.queue} does not exist, nor does work queue ${listing.workQueue}: check MATCHES_QUEUE and the vhost\n`;
+  }
   if (!listing.exists) return `dead-letter queue ${listing.queue} does not exist (nothing was dead-lettered on this vhost yet)\n`;
   if (listing.total === 0) return `dead-letter queue ${listing.queue} is empty\n`;
   const header = ["task id", "external id", "error", "attempts", "failed at", "message"];

@@ -14,8 +14,8 @@
  */
 import type { Channel, ConfirmChannel, GetMessage } from "amqplib";
 import type { TopologyNames } from "../broker/topology-names.js";
-import { TransientError, errorMessage } from "../errors.js";
-import { closeQuietly, isNotFound, quietChannel, type ChannelSource } from "./broker-session.js";
+import { PermanentError, TransientError, errorMessage } from "../errors.js";
+import { closeQuietly, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import {
   buildRequeueMessage,
@@ -29,6 +29,9 @@ import {
 export interface DeadLetterListing {
   queue: string;
   exists: boolean;
+  /** The work queue; whether it exists is checked only when the dead-letter queue does not (else null). */
+  workQueue: string;
+  workQueueExists: boolean | null;
   /** Messages ready in the queue when the listing started. */
   total: number;
   items: DeadLetterSummary[];
@@ -102,6 +105,9 @@ export async function listDeadLetters(source: ChannelSource, names: TopologyName
   return {
     queue: names.deadLetterQueue,
     exists: result !== undefined,
+    workQueue: names.queue,
+    // Both missing is more likely a mistyped MATCHES_QUEUE than a vhost without dead letters.
+    workQueueExists: result === undefined ? await queueExists(source, names.queue) : null,
     total: result?.total ?? 0,
     items,
     cutShort: result?.cutShort ?? false,
@@ -170,7 +176,23 @@ export async function requeueDeadLetters(source: ChannelSource, names: TopologyN
   return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, () => requeueUnderLock(source, names, selection, options));
 }
 
+/**
+ * Requeue declares nothing: with a mistyped MATCHES_QUEUE, declaring would create a work queue
+ * bound to the shared exchange that silently collects a copy of every task from then on.
+ */
+async function requireRequeueQueues(source: ChannelSource, names: TopologyNames): Promise<void> {
+  const missing: string[] = [];
+  if (!(await queueExists(source, names.queue))) missing.push(`work queue ${names.queue}`);
+  if (!(await queueExists(source, names.deadLetterQueue))) missing.push(`dead-letter queue ${names.deadLetterQueue}`);
+  if (missing.length === 0) return;
+  throw new PermanentError(
+    "queue_not_found",
+    `${missing.join(" and ")} ${missing.length === 1 ? "does" : "do"} not exist; nothing was requeued (check MATCHES_QUEUE and the vhost; a worker declares them when it starts)`,
+  );
+}
+
 async function requeueUnderLock(source: ChannelSource, names: TopologyNames, selection: RequeueSelection, options: RequeueOptions): Promise<RequeueReport> {
+  await requireRequeueQueues(source, names);
   const wanted = "all" in selection ? undefined : new Set(selection.taskIds);
   const window = Math.max(1, options.window ?? 100);
   const report: RequeueReport = { requeued: [], notFound: [], scanned: 0, cutShort: false };

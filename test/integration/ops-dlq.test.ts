@@ -175,6 +175,31 @@ describe("dlq requeue / purge", () => {
   });
 });
 
+describe("a mistyped MATCHES_QUEUE", () => {
+  it("`dlq requeue --all` declares nothing, names the missing queues and exits 2; `dlq list` suggests MATCHES_QUEUE", async () => {
+    const env = { RABBITMQ_URL: vhost.url, MATCHES_QUEUE: "qa_third" };
+    const requeue = await runCli(["dlq", "requeue", "--all"], env);
+    expect(requeue).toMatchObject({ code: 2, stdout: "" });
+    expect(requeue.stderr.trim()).toBe(
+      "matchflow: work queue qa_third and dead-letter queue qa_third.dead_letter do not exist; nothing was requeued (check MATCHES_QUEUE and the vhost; a worker declares them when it starts)",
+    );
+    const typo = topologyNames({ ...config.topology, queue: "qa_third" }, config.retry);
+    for (const queue of [typo.queue, typo.deadLetterQueue, ...typo.delayQueues.map((d) => d.name)]) expect(await vhost.queue(queue), queue).toBeUndefined();
+
+    const list = await runCli(["dlq", "list"], env);
+    expect(list).toMatchObject({ code: 0, stdout: "dead-letter queue qa_third.dead_letter does not exist, nor does work queue qa_third: check MATCHES_QUEUE and the vhost\n" });
+  });
+
+  it("requeue refuses a work queue that does not exist, even when the dead-letter queue does", async () => {
+    const noWorkQueue = { ...names, queue: "no_such_queue" };
+    await expect(requeueDeadLetters(amqp, noWorkQueue, { all: true }, { maxBytes: MAX })).rejects.toMatchObject({
+      code: "queue_not_found",
+      message: "work queue no_such_queue does not exist; nothing was requeued (check MATCHES_QUEUE and the vhost; a worker declares them when it starts)",
+    });
+    expect(await vhost.queue("no_such_queue")).toBeUndefined();
+  });
+});
+
 describe("quorum dead-letter queue", () => {
   it("shows the delivery count each peek adds, and warns before a delivery limit could drop dead letters", async () => {
     const quorum = await createVhost("opsdlqq");

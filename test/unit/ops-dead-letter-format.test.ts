@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { formatDeadLetterListing } from "../../src/ops/dead-letter-format.js";
 import type { DeadLetterSummary } from "../../src/ops/dead-letter-message.js";
-import { peekWarnings } from "../../src/ops/dead-letters.js";
+import { peekWarnings, type DeadLetterListing } from "../../src/ops/dead-letters.js";
 
 function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
   return {
@@ -24,6 +24,10 @@ function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
   };
 }
 
+function listing(partial: Partial<DeadLetterListing>): DeadLetterListing {
+  return { queue: "matches.dead_letter", exists: true, workQueue: "matches", workQueueExists: null, total: 0, items: [], cutShort: false, warnings: [], ...partial };
+}
+
 describe("peekWarnings", () => {
   it("warns once a dead letter's delivery count nears a quorum delivery limit", () => {
     expect(peekWarnings("q", [summary({ deliveryCount: 9 })])).toEqual([]);
@@ -34,14 +38,13 @@ describe("peekWarnings", () => {
 
 describe("formatDeadLetterListing", () => {
   it("prints a header line, one row per dead letter (message on one line) and warnings", () => {
-    const text = formatDeadLetterListing({
-      queue: "matches.dead_letter",
-      exists: true,
-      total: 3,
-      items: [summary({}), summary({ taskId: "corr-2", externalMatchId: null, errorCode: null, attempts: null, decodeError: "message body is not valid JSON", errorMessage: null })],
-      cutShort: false,
-      warnings: ["careful"],
-    });
+    const text = formatDeadLetterListing(
+      listing({
+        total: 3,
+        items: [summary({}), summary({ taskId: "corr-2", externalMatchId: null, errorCode: null, attempts: null, decodeError: "message body is not valid JSON", errorMessage: null })],
+        warnings: ["careful"],
+      }),
+    );
     const lines = text.trimEnd().split("\n");
     expect(lines[0]).toBe("3 dead letters in matches.dead_letter (showing the first 2; --limit N for more)");
     expect(lines[1]).toMatch(/^task id\s+external id\s+error\s+attempts\s+failed at\s+message$/);
@@ -51,13 +54,16 @@ describe("formatDeadLetterListing", () => {
   });
 
   it("claims neither the reported total nor more behind --limit when the queue gave fewer than it reported", () => {
-    const text = formatDeadLetterListing({ queue: "matches.dead_letter", exists: true, total: 306, items: [summary({})], cutShort: true, warnings: [] });
+    const text = formatDeadLetterListing(listing({ total: 306, items: [summary({})], cutShort: true }));
     expect(text.split("\n")[0]).toBe("1 dead letter read from matches.dead_letter; it reported 306 ready, the others were taken or are held by another client meanwhile");
     expect(text).not.toMatch(/--limit/);
   });
 
-  it("says when the queue is empty or missing", () => {
-    expect(formatDeadLetterListing({ queue: "d", exists: true, total: 0, items: [], cutShort: false, warnings: [] })).toBe("dead-letter queue d is empty\n");
-    expect(formatDeadLetterListing({ queue: "d", exists: false, total: 0, items: [], cutShort: false, warnings: [] })).toMatch(/does not exist/);
+  it("says when the queue is empty or missing, and suggests MATCHES_QUEUE when the work queue is missing too", () => {
+    expect(formatDeadLetterListing(listing({ queue: "d" }))).toBe("dead-letter queue d is empty\n");
+    expect(formatDeadLetterListing(listing({ queue: "d", exists: false, workQueueExists: true }))).toBe("dead-letter queue d does not exist (nothing was dead-lettered on this vhost yet)\n");
+    expect(formatDeadLetterListing(listing({ queue: "qa_third.dead_letter", exists: false, workQueue: "qa_third", workQueueExists: false }))).toBe(
+      "dead-letter queue qa_third.dead_letter does not exist, nor does work queue qa_third: check MATCHES_QUEUE and the vhost\n",
+    );
   });
 });

@@ -3,7 +3,6 @@
  * remove anything; requeue publishes each message (confirmed) before removing its dead letter.
  */
 import type { Command } from "commander";
-import { declareTopology } from "../../broker/topology.js";
 import { topologyNames } from "../../broker/topology-names.js";
 import { PermanentError } from "../../errors.js";
 import { requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
@@ -64,11 +63,8 @@ export function registerDlq(program: Command): void {
     .action(async (taskIds: string[], opts: { all?: boolean }) => {
       if (Boolean(opts.all) === taskIds.length > 0) throw new PermanentError("usage", "dlq requeue needs either --all or one or more task ids (not both)");
       const { config, log, names, url } = setup("dlq requeue");
-      const report = await withBroker(url, log, async (conn) => {
-        // The copies must have somewhere to go; declaring is idempotent and tolerant.
-        await declareTopology(conn, names, { queueType: config.topology.queueType, log });
-        return requeueDeadLetters(conn, names, opts.all ? { all: true } : { taskIds }, { maxBytes: config.maxMessageBytes, lock });
-      });
+      // Declares nothing (a mistyped queue name must not create a queue): see requeueDeadLetters.
+      const report = await withBroker(url, log, (conn) => requeueDeadLetters(conn, names, opts.all ? { all: true } : { taskIds }, { maxBytes: config.maxMessageBytes, lock }));
       for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${report.cutShort ? UNREAD_NOTE : ""}\n`);
       const n = report.requeued.length;
       process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
