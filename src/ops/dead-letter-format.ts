@@ -9,7 +9,8 @@ function clip(text: string, max: number): string {
 
 function row(d: DeadLetterSummary): string[] {
   return [
-    d.taskId ?? "?",
+    // No id at all: the body reference, which dlq show/requeue accept in place of a task id.
+    d.taskId ?? d.bodyRef ?? "?",
     d.externalMatchId ?? "-",
     d.errorCode ?? (d.decodeError ? "undecodable" : "?"),
     d.attempts === null ? "?" : String(d.attempts),

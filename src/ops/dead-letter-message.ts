@@ -8,6 +8,7 @@
  * failure headers and the broker's `x-death` history, and marks it with `requeuedFrom`.
  * A message that does not decode as a task goes back byte for byte.
  */
+import { createHash } from "node:crypto";
 import type { Options } from "amqplib";
 import { MF_HEADERS } from "../broker/headers.js";
 import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
@@ -37,6 +38,13 @@ export interface DeadLetterMessage {
 
 export interface DeadLetterSummary {
   taskId: string | null;
+  /**
+   * How `dlq show`/`dlq requeue` address a dead letter without any task id (no Celery id,
+   * correlation id or message id): its body's fingerprint (`bodyRef`); null when it has an id.
+   * Content-addressed, so unlike a position in the listing it still means the same message in
+   * the next command, whatever others did to the queue meanwhile.
+   */
+  bodyRef: string | null;
   taskName: string | null;
   externalMatchId: string | null;
   errorCode: string | null;
@@ -114,6 +122,16 @@ function externalIdOf(arg: unknown): string | null {
   return isObject(arg) && typeof arg.external_match_id === "string" ? arg.external_match_id : null;
 }
 
+/** `sha256:` and the first 16 hex digits of the body's SHA-256 (identical bodies share it, harmlessly). */
+export function bodyRef(content: Buffer): string {
+  return `sha256:${createHash("sha256").update(content).digest("hex").slice(0, 16)}`;
+}
+
+/** What `dlq show`/`dlq requeue` match a dead letter by: its task id, else its body reference. */
+export function deadLetterKey(taskId: string | null, content: Buffer): string {
+  return taskId ?? bodyRef(content);
+}
+
 /** Task id even of an undecodable message: the Celery header, then correlation id, then message id. */
 function fallbackTaskId(msg: DeadLetterMessage): string | null {
   return text(headersOf(msg).id) ?? text(msg.properties.correlationId) ?? text(msg.properties.messageId);
@@ -123,8 +141,10 @@ export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): D
   const h = headersOf(msg);
   const decoded = tryDecode(msg, maxBytes);
   const envelope = "envelope" in decoded ? decoded.envelope : undefined;
+  const taskId = envelope?.taskId ?? fallbackTaskId(msg);
   return {
-    taskId: envelope?.taskId ?? fallbackTaskId(msg),
+    taskId,
+    bodyRef: taskId === null ? bodyRef(msg.content) : null,
     taskName: envelope?.taskName ?? text(h.task),
     externalMatchId: envelope ? externalIdOf(matchArg(envelope)) : null,
     errorCode: text(h[MF_HEADERS.errorCode]),

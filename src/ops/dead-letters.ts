@@ -19,6 +19,7 @@ import { closeQuietly, isNotFound, queueExists, quietChannel, type ChannelSource
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import {
   buildRequeueMessage,
+  deadLetterKey,
   describeDeadLetter,
   summariseDeadLetter,
   type DeadLetterDetail,
@@ -125,17 +126,18 @@ export interface ShownDeadLetters {
 export async function showDeadLetter(source: ChannelSource, names: TopologyNames, taskId: string, options: { maxBytes: number; lock?: DeadLetterLockOptions }): Promise<ShownDeadLetters> {
   const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg) => {
     const detail = describeDeadLetter(msg, options.maxBytes);
-    return detail.taskId === taskId ? detail : undefined;
+    return (detail.taskId ?? detail.bodyRef) === taskId ? detail : undefined;
   });
   return { found: result?.found ?? [], cutShort: result?.cutShort ?? false };
 }
 
+/** Task ids, or for dead letters without one the body reference `dlq list` shows (`bodyRef`). */
 export type RequeueSelection = { all: true } | { taskIds: readonly string[] };
 
 export interface RequeueReport {
   /** Messages published to the work exchange and removed from the dead-letter queue. */
   requeued: { taskId: string | null; reencoded: boolean }[];
-  /** Task ids asked for that are not in the dead-letter queue. */
+  /** Task ids (or body references) asked for that are not in the dead-letter queue. */
   notFound: string[];
   /** Dead letters looked at. */
   scanned: number;
@@ -238,8 +240,9 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       if (dead === false) break;
       report.scanned++;
       const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes });
-      if (wanted && (out.taskId === null || !wanted.has(out.taskId))) continue; // left unacked: back on close
-      if (out.taskId !== null) seen.add(out.taskId);
+      const key = deadLetterKey(out.taskId, dead.content);
+      if (wanted && !wanted.has(key)) continue; // left unacked: back on close
+      seen.add(key);
       batch.push({ dead, out, confirmed: publishConfirmed(pubCh, names, out) });
       if (batch.length >= window) await settle(batch);
     }

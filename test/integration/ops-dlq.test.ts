@@ -200,6 +200,43 @@ describe("a mistyped MATCHES_QUEUE", () => {
   });
 });
 
+describe("a dead letter without any id", () => {
+  it("is listed, shown and requeued by its body reference", async () => {
+    const v = await createVhost("opsdlqnoid");
+    const model = await connect(v.url);
+    try {
+      await declareTopology(model, names, { queueType: "classic", log: silentLogger });
+      const ch = await model.createConfirmChannel();
+      // No Celery id header, no correlation id, no message id: nothing to call it by but its bytes.
+      for (const body of [GARBAGE, Buffer.from("[[{}], {}, {}]")]) ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, body, { contentType: "application/json", headers: { [MF_HEADERS.errorCode]: "malformed_message" } });
+      await ch.waitForConfirms();
+      await ch.close();
+      const env = { RABBITMQ_URL: v.url };
+      const listed = JSON.parse((await runCli(["dlq", "list", "--json"], env)).stdout) as { items: { taskId: string | null; bodyRef: string | null }[] };
+      expect(listed.items.map((d) => d.taskId)).toEqual([null, null]);
+      const [garbageRef, otherRef] = listed.items.map((d) => d.bodyRef ?? "");
+      expect(garbageRef).toMatch(/^sha256:[0-9a-f]{16}$/);
+      expect(otherRef).not.toBe(garbageRef);
+      expect((await runCli(["dlq", "list"], env)).stdout).toContain(`\n${garbageRef}  `);
+
+      const show = await runCli(["dlq", "show", garbageRef ?? ""], env);
+      expect(show.code).toBe(0);
+      expect(JSON.parse(show.stdout)).toMatchObject({ bodyRef: garbageRef, body: { encoding: "base64", text: GARBAGE.toString("base64") } });
+
+      const requeue = await runCli(["dlq", "requeue", garbageRef ?? ""], env);
+      expect(requeue).toMatchObject({ code: 0, stdout: "requeued 1 dead letter to exchange matches (routing key matches.process)\n" });
+      const reader = await model.createChannel();
+      const moved = await reader.get(names.queue, { noAck: true });
+      await reader.close();
+      expect(moved && moved.content.equals(GARBAGE)).toBe(true);
+      expect((await listDeadLetters(model, names, { limit: 10, maxBytes: MAX })).items.map((d) => d.bodyRef)).toEqual([otherRef]);
+    } finally {
+      await model.close();
+      await v.drop();
+    }
+  });
+});
+
 describe("quorum dead-letter queue", () => {
   it("shows the delivery count each peek adds, and warns before a delivery limit could drop dead letters", async () => {
     const quorum = await createVhost("opsdlqq");

@@ -7,6 +7,7 @@ import { peekWarnings, type DeadLetterListing } from "../../src/ops/dead-letters
 function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
   return {
     taskId: "t-1",
+    bodyRef: null,
     taskName: "task",
     externalMatchId: "m-1",
     errorCode: "db_lock_timeout",
@@ -51,6 +52,11 @@ describe("formatDeadLetterListing", () => {
     expect(lines[2]).toMatch(/^t-1\s+m-1\s+db_lock_timeout\s+4\s+2026-10-30T06:00:00.000Z\s+canceling statement due to lock timeout$/);
     expect(lines[3]).toMatch(/^corr-2\s+-\s+undecodable\s+\?\s+.*message body is not valid JSON$/);
     expect(lines[4]).toBe("warning: careful");
+  });
+
+  it("shows a dead letter without any id by its body reference (what show and requeue accept)", () => {
+    const text = formatDeadLetterListing(listing({ total: 1, items: [summary({ taskId: null, bodyRef: "sha256:0123456789abcdef" })] }));
+    expect(text.split("\n")[2]).toMatch(/^sha256:0123456789abcdef\s+m-1\s/);
   });
 
   it("claims neither the reported total nor more behind --limit when the queue gave fewer than it reported", () => {

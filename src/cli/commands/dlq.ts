@@ -43,7 +43,7 @@ export function registerDlq(program: Command): void {
   dlq
     .command("show")
     .description("everything about one dead letter: headers, properties, decoded task arguments (JSON)")
-    .argument("<task-id>", "the task id (from dlq list)")
+    .argument("<task-id>", "the task id (from dlq list; sha256:... for a dead letter without one)")
     .action(async (taskId: string) => {
       const { config, log, names, url } = setup("dlq show");
       const { found, cutShort } = await withBroker(url, log, (conn) => showDeadLetter(conn, names, taskId, { maxBytes: config.maxMessageBytes, lock }));
@@ -58,7 +58,7 @@ export function registerDlq(program: Command): void {
   dlq
     .command("requeue")
     .description("send dead letters back to the work exchange with retries reset (each confirmed before its dead letter is removed)")
-    .argument("[task-ids...]", "task ids to requeue")
+    .argument("[task-ids...]", "task ids to requeue (from dlq list; sha256:... for a dead letter without one)")
     .option("--all", "requeue every dead letter")
     .action(async (taskIds: string[], opts: { all?: boolean }) => {
       if (Boolean(opts.all) === taskIds.length > 0) throw new PermanentError("usage", "dlq requeue needs either --all or one or more task ids (not both)");
