@@ -5,7 +5,8 @@
  * A dead letter is the original task message plus the worker's `x-matchflow-*` headers
  * (`worker/outgoing.ts`). Requeueing re-encodes the task with `retries` reset to 0 and no
  * `eta`, keeps the task id (so a duplicate is still the same task to the upsert), drops the
- * failure headers and the broker's `x-death` history, and marks it with `requeuedFrom`.
+ * last failure's headers and the broker's `x-death` history but keeps the first failure time
+ * and the original exchange and routing key, and marks it with `requeuedFrom`.
  * A message that does not decode as a task goes back byte for byte.
  */
 import { createHash } from "node:crypto";
@@ -189,8 +190,16 @@ export function describeDeadLetter(msg: DeadLetterMessage, maxBytes: number): De
   };
 }
 
-/** Headers that describe the failed life of the message, not the task: dropped on requeue. */
+/**
+ * The message's history across requeues: kept, so that the worker (which keeps these when they
+ * are present, on a retry and on a dead letter alike) reports the first failure and where the
+ * task was first published even after it failed again.
+ */
+const HISTORY_HEADERS: ReadonlySet<string> = new Set([MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey]);
+
+/** Headers that describe the last failed life of the message, not the task: dropped on requeue. */
 function isFailureHeader(name: string): boolean {
+  if (HISTORY_HEADERS.has(name)) return false;
   return name.startsWith("x-matchflow-") || name === "x-death" || name === "x-delivery-count" || /^x-(first|last)-death-/.test(name);
 }
 

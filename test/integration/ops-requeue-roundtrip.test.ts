@@ -3,7 +3,7 @@
  * a database outage (a locked table) exhausts the retries and dead-letters every match; once
  * the lock is gone, `matchflow dlq requeue --all` sends them back and every match ends in the
  * database. A poison message dead-lettered by the worker stays a dead letter (requeued once,
- * refused again), and the scan does not loop on it.
+ * refused again, still reporting its first failure), and the scan does not loop on it.
  */
 import { connect, type ChannelModel } from "amqplib";
 import pg from "pg";
@@ -97,6 +97,8 @@ describe("dead-letter requeue round trip", () => {
     expect(Object.fromEntries(byCode)).toEqual({ db_lock_timeout: N, contract_violation: 1 });
     expect(listing.items.filter((d) => d.errorCode === "db_lock_timeout").every((d) => d.attempts === 2 && d.externalMatchId?.startsWith("trip-"))).toBe(true);
     expect(listing.items.find((d) => d.errorCode === "contract_violation")).toMatchObject({ taskId: "trip-poison", externalMatchId: "trip-poison-match", attempts: 1 });
+    const firstPoison = listing.items.find((d) => d.taskId === "trip-poison");
+    expect(firstPoison?.firstFailedAt).toBe(firstPoison?.failedAt);
 
     const requeued = await runCli(["dlq", "requeue", "--all"], { RABBITMQ_URL: vhost.url });
     expect(requeued.stderr).toBe("");
@@ -110,6 +112,10 @@ describe("dead-letter requeue round trip", () => {
     await until(() => poisonRefusals() === 2, 30_000, "the poison message dead-lettered a second time");
     await until(async () => (await dlqCount()) === 1, 30_000, "only the poison message left");
     const after = await runCli(["dlq", "list", "--json"], { RABBITMQ_URL: vhost.url });
-    expect((JSON.parse(after.stdout) as DeadLetterListing).items.map((d) => [d.taskId, d.errorCode, d.attempts])).toEqual([["trip-poison", "contract_violation", 1]]);
+    const afterItems = (JSON.parse(after.stdout) as DeadLetterListing).items;
+    expect(afterItems.map((d) => [d.taskId, d.errorCode, d.attempts])).toEqual([["trip-poison", "contract_violation", 1]]);
+    // Dead-lettered again after the requeue: the first failure is still the first one.
+    expect(afterItems[0]?.firstFailedAt).toBe(firstPoison?.firstFailedAt);
+    expect(afterItems[0]?.failedAt).not.toBe(firstPoison?.failedAt);
   });
 });

@@ -110,7 +110,9 @@ describe("buildRequeueMessage", () => {
     expect(out.reencoded).toBe(true);
     expect(out.taskId).toBe("task-3");
     const headers = out.options.headers as Record<string, unknown>;
-    expect(Object.keys(headers).filter((h) => h.startsWith("x-matchflow-"))).toEqual([MF_HEADERS.requeuedFrom]);
+    expect(Object.keys(headers).filter((h) => h.startsWith("x-matchflow-")).sort()).toEqual(
+      [MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.requeuedFrom].sort(),
+    );
     expect(headers[MF_HEADERS.requeuedFrom]).toBe("matches.dead_letter");
     expect(headers).not.toHaveProperty("x-death");
     expect(headers).not.toHaveProperty("x-first-death-queue");
@@ -121,6 +123,21 @@ describe("buildRequeueMessage", () => {
     const env = decodeTask(out.content, { ...out.options, headers }, { maxBytes: MAX });
     expect(env).toMatchObject({ protocol: 2, taskId: "task-3", taskName: TASK, retries: 0, eta: null, rootId: "root-1", args: [match] });
     expect(out.options.correlationId).toBe("task-3");
+  });
+
+  it("keeps the first failure and the original destination through a requeue, also for undecodable bytes", () => {
+    const firstFailure = "2025-09-01T08:00:00.000Z";
+    const history = { [MF_HEADERS.firstFailureAt]: firstFailure, [MF_HEADERS.originalExchange]: "matches-fanout", [MF_HEADERS.originalRoutingKey]: "" };
+    const decodable = deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "t-h", args: [match] }), 2, history);
+    const undecodable: DeadLetterMessage = { content: Buffer.from("not json"), properties: { contentType: "application/json", headers: { ...decodable.properties.headers } } };
+    for (const dl of [decodable, undecodable]) {
+      const headers = buildRequeueMessage(dl, opts).options.headers as Record<string, unknown>;
+      expect(headers).toMatchObject(history);
+      expect(headers).not.toHaveProperty(MF_HEADERS.lastFailureAt);
+      expect(headers).not.toHaveProperty(MF_HEADERS.deadLetteredAt);
+      expect(headers).not.toHaveProperty(MF_HEADERS.errorCode);
+      expect(headers).not.toHaveProperty(MF_HEADERS.attempts);
+    }
   });
 
   it("keeps protocol 1 as protocol 1 with retries 0", () => {
