@@ -3,7 +3,7 @@
  * programs, and the one summary line (pure: strings out).
  */
 import type { MatchDataInput } from "../contract/index.js";
-import type { ScrapeResult, ScrapeSummary } from "./scrape.js";
+import type { ScrapeCounts, ScrapeResult, ScrapeSummary } from "./scrape.js";
 import type { OutputFormat } from "./cli-options.js";
 
 /** The `--save` and `--format json` document. */
@@ -42,10 +42,24 @@ export interface SubmitCounts {
   failed: number;
 }
 
-/** `N found, N submitted, N invalid, N failed` (found = matches read + refused by the contract). */
+/**
+ * `N found, N submitted, N invalid, N failed` (found = matches read + refused by the contract),
+ * with `N malformed` after `found` when the feed had events too broken to read (they are not
+ * in `found`: what they are is unknown; the line must still show that something was lost).
+ */
 export function summaryLine(result: Pick<ScrapeSummary, "counts">, submit: SubmitCounts | undefined): string {
   const found = result.counts.matches + result.counts.invalid;
   const invalid = result.counts.invalid + (submit?.invalid ?? 0);
-  const base = `${found} found, ${submit?.submitted ?? 0} submitted, ${invalid} invalid, ${submit?.failed ?? 0} failed`;
+  const malformed = result.counts.malformed > 0 ? `, ${result.counts.malformed} malformed` : "";
+  const base = `${found} found${malformed}, ${submit?.submitted ?? 0} submitted, ${invalid} invalid, ${submit?.failed ?? 0} failed`;
   return submit === undefined ? `${base} (dry run: nothing published)` : base;
+}
+
+/**
+ * Whether a scrape left matches behind (exit code 1): malformed events, matches the contract
+ * refused, or publishes that failed. A malformed event counts whatever the filters: its date
+ * and age group cannot be trusted, so it may well be one of the matches asked for.
+ */
+export function scrapeIncomplete(counts: Pick<ScrapeCounts, "malformed" | "invalid">, submit: SubmitCounts | undefined): boolean {
+  return counts.malformed > 0 || counts.invalid > 0 || (submit !== undefined && (submit.invalid > 0 || submit.failed > 0));
 }

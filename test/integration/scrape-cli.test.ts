@@ -3,7 +3,7 @@
  * for publishing, a real RabbitMQ vhost.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,6 +30,13 @@ function matchflow(args: string[], env: Record<string, string> = {}): Promise<Ru
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr }),
     );
   });
+}
+
+/** A writable copy of samples/mlsnext (tests corrupt their copy). */
+function copySample(): string {
+  const dir = mkdtempSync(join(tmpdir(), "scrape-sample-"));
+  cpSync(join(ROOT, "samples/mlsnext"), dir, { recursive: true });
+  return dir;
 }
 
 let server: FeedServer;
@@ -102,6 +109,22 @@ describe("matchflow scrape (dry run)", () => {
     expect(run.stdout.trim().split("\n")).toHaveLength(1);
     expect(run.stderr).toContain("2 found, 0 submitted, 1 invalid, 0 failed");
     expect(run.stderr).toContain("away_team must be a different team from home_team");
+  });
+
+  it("malformed events in a local feed are counted in the summary line and make the run exit 1", async () => {
+    const dir = copySample();
+    const file = join(dir, "data/schedule/mls-next-league-26-27.json");
+    const doc = JSON.parse(readFileSync(file, "utf8")) as { events: Record<string, unknown>[] };
+    const total = doc.events.length;
+    doc.events[0]!.home_score = -3;
+    doc.events[1]!.home_score = "abc";
+    writeFileSync(file, JSON.stringify(doc));
+    const run = await matchflow(["--source-dir", dir, "--season", "2026", "--no-submit", "--format", "ndjson"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout.trim().split("\n")).toHaveLength(total - 2);
+    expect(run.stderr).toContain(`${total - 2} found, 2 malformed, 0 submitted, 0 invalid, 0 failed (dry run: nothing published)`);
+    expect(run.stderr).toContain("home_score must be >=0 (got -3)");
+    expect(run.stderr).toContain('home_score is not a number (got \\"abc\\")');
   });
 
   it("bad flag values exit 2 with a clear message", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { MatchDataInput } from "../../src/contract/index.js";
-import { renderMatches, renderTable, summaryLine } from "../../src/scraper/output.js";
+import { renderMatches, renderTable, scrapeIncomplete, summaryLine } from "../../src/scraper/output.js";
 import type { ScrapeResult } from "../../src/scraper/scrape.js";
 
 const match = (o: Partial<MatchDataInput> = {}): MatchDataInput => ({
@@ -16,14 +16,26 @@ const match = (o: Partial<MatchDataInput> = {}): MatchDataInput => ({
   ...o,
 });
 
-const result = (matches: MatchDataInput[], invalid = 0): ScrapeResult =>
-  ({ matches, counts: { invalid, matches: matches.length }, problems: [], metadata: { season: "2026-27" } }) as unknown as ScrapeResult;
+const result = (matches: MatchDataInput[], invalid = 0, malformed = 0): ScrapeResult =>
+  ({ matches, counts: { invalid, malformed, matches: matches.length }, problems: [], metadata: { season: "2026-27" } }) as unknown as ScrapeResult;
 
 describe("scrape output", () => {
   it("the summary line counts found = matches + refused, and says when nothing was published", () => {
     expect(summaryLine(result([match(), match()], 1), { submitted: 2, invalid: 0, failed: 0 })).toBe("3 found, 2 submitted, 1 invalid, 0 failed");
     expect(summaryLine(result([match()]), { submitted: 0, invalid: 1, failed: 0 })).toBe("1 found, 0 submitted, 1 invalid, 0 failed");
     expect(summaryLine(result([match()]), undefined)).toBe("1 found, 0 submitted, 0 invalid, 0 failed (dry run: nothing published)");
+  });
+
+  it("malformed events show in the summary line (only when there are some) and make the scrape incomplete", () => {
+    expect(summaryLine(result([match()], 0, 2), undefined)).toBe("1 found, 2 malformed, 0 submitted, 0 invalid, 0 failed (dry run: nothing published)");
+    expect(summaryLine(result([match()], 0, 2), { submitted: 1, invalid: 0, failed: 0 })).toBe("1 found, 2 malformed, 1 submitted, 0 invalid, 0 failed");
+    const clean = { submitted: 1, invalid: 0, failed: 0 };
+    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, clean)).toBe(false);
+    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, undefined)).toBe(false);
+    expect(scrapeIncomplete({ malformed: 1, invalid: 0 }, undefined)).toBe(true);
+    expect(scrapeIncomplete({ malformed: 0, invalid: 1 }, clean)).toBe(true);
+    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, { ...clean, failed: 1 })).toBe(true);
+    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, { ...clean, invalid: 1 })).toBe(true);
   });
 
   it("a table with a header, scores and shootouts", () => {

@@ -37,6 +37,15 @@ describe("readSchedule", () => {
     expect(doc.problems[3]!.reason).toMatch(/home_score/);
   });
 
+  it("says what is wrong with a present but bad value, not that it is missing", async () => {
+    const doc = await parseSchedule(scheduleDoc([rawEvent({ home_score: "abc" }), rawEvent({ away_score: -3 }), rawEvent({ completed: "yes" })]), "k");
+    expect(doc.problems.map((p) => p.reason)).toEqual([
+      'skipped: home_score is not a number (got "abc")',
+      "skipped: away_score must be >=0 (got -3)",
+      'skipped: completed is not true or false (got "yes")',
+    ]);
+  });
+
   it("ignores unknown extra fields", async () => {
     const doc = await parseSchedule(scheduleDoc([rawEvent({ broadcast: { provider: "x" }, weather: "rain", home_organisation: { id: 1, name: "A", colour: "red" } })]), "k");
     expect(doc.problems).toEqual([]);

@@ -6,6 +6,7 @@ import { runExitCode } from "../../run/report.js";
 import { runOnce } from "../../run/run-once.js";
 import { runSchedule, validateCron } from "../../run/schedule.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
+import { scrapeIncomplete } from "../../scraper/output.js";
 import { scrapeStream } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
@@ -49,8 +50,8 @@ export function registerSchedule(program: Command): void {
           const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log: jobLog });
           const submitted = await submitScraped(stream.matches, config, jobLog, { progress: false, checked: stream.checked });
           const { counts } = stream.summary();
-          jobLog.info({ found: counts.matches + counts.invalid, ...submitted }, "scrape published");
-          return counts.invalid + submitted.invalid + submitted.failed > 0 ? 1 : 0;
+          jobLog.info({ found: counts.matches + counts.invalid, malformed: counts.malformed, ...submitted }, "scrape published");
+          return scrapeIncomplete(counts, submitted) ? 1 : 0;
         } catch (err) {
           jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, "scheduled scrape failed");
           return exitCodeFor(err);

@@ -1,7 +1,7 @@
 /**
  * `matchflow scrape`: a thin layer over `scrapeStream()` (src/scraper/scrape.ts): flags ->
  * options, print or save the matches, publish them unless `--no-submit`, one summary line, exit
- * code (0 all submitted, 1 some invalid or failed, 2 usage, 3 source, 4 broker). Publishing and
+ * code (0 all submitted, 1 some malformed, invalid or failed, 2 usage, 3 source, 4 broker). Publishing and
  * a dry run's NDJSON take the matches as they are produced; a table, `--format json` and
  * `--save` collect them first.
  * Logs go to stderr so that `--format json` on stdout stays parseable.
@@ -14,7 +14,7 @@ import { pino } from "pino";
 import { PermanentError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
-import { ndjsonLine, renderMatches, scrapeDocument, summaryLine, type SubmitCounts } from "../../scraper/output.js";
+import { ndjsonLine, renderMatches, scrapeDocument, scrapeIncomplete, summaryLine, type SubmitCounts } from "../../scraper/output.js";
 import { scrapeStream, type ScrapeResult, type ScrapeSummary } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
@@ -93,7 +93,6 @@ export function registerScrape(program: Command): void {
         const toStderr = showMatches && settings.format !== "table";
         (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
       }
-      const partial = summary.counts.invalid > 0 || (submitted !== undefined && (submitted.invalid > 0 || submitted.failed > 0));
-      process.exitCode = partial ? EXIT.partial : EXIT.ok;
+      process.exitCode = scrapeIncomplete(summary.counts, submitted) ? EXIT.partial : EXIT.ok;
     });
 }

@@ -87,12 +87,43 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function firstIssue(error: z.ZodError): string {
+/** The value at `path` inside `raw` (undefined when a step is missing). */
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value = raw;
+  for (const step of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[step];
+  }
+  return value;
+}
+
+/** A short quote of an offending value for a problem's reason ("abc" -> `"abc"`, -3 -> `-3`). */
+function quote(value: unknown): string {
+  const shown = JSON.stringify(value) ?? String(value);
+  return shown.length > 40 ? `${shown.slice(0, 39)}~` : shown;
+}
+
+/**
+ * The first issue as "<path> <what is wrong> (got <value>)". The value is read from `raw`
+ * itself: zod 4 does not report issues' inputs by default, so an issue cannot tell a missing
+ * field from one of the wrong type ("abc" for a score is not "missing").
+ */
+function firstIssue(error: z.ZodError, raw: unknown): string {
   const issue = error.issues[0];
   if (!issue) return "invalid";
   const path = issue.path.length > 0 ? issue.path.map(String).join(".") : "event";
-  const missing = issue.code === "invalid_type" && (issue.input === undefined || issue.input === null);
-  return `${path} ${missing ? "is missing" : issue.message}`;
+  const value = valueAt(raw, issue.path);
+  if (value === undefined || value === null) return `${path} is missing`;
+  return `${path} ${issueText(issue)} (got ${quote(value)})`;
+}
+
+const EXPECTED: Record<string, string> = { number: "a number", int: "a whole number", string: "text", boolean: "true or false", object: "an object", array: "a list" };
+
+function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type") return `is not ${EXPECTED[issue.expected] ?? issue.expected}`;
+  if (issue.code === "too_small" || issue.code === "too_big") return issue.message.replace(/^Too (small|big): expected \w+ to (be|have) /, "must be ");
+  if (issue.code === "invalid_union") return "is not valid";
+  return issue.message;
 }
 
 const text = (s: string | null | undefined): string | undefined => {
@@ -164,7 +195,7 @@ export function fastEvent(raw: unknown): AssistEvent | undefined {
 
 export function zodEvent(raw: unknown): AssistEvent | string {
   const parsed = eventSchema.safeParse(raw);
-  if (!parsed.success) return firstIssue(parsed.error);
+  if (!parsed.success) return firstIssue(parsed.error, raw);
   const e = parsed.data;
   return {
     gameKey: e.game_key,
@@ -266,7 +297,7 @@ export function parseStandings(doc: unknown, what: string): StandingsDocument {
     const where = isRecord(raw) && (typeof raw.id === "number" || typeof raw.id === "string") ? `bracket ${String(raw.id)}` : `bracket #${index}`;
     const parsed = bracketSchema.safeParse(raw);
     if (!parsed.success) {
-      problems.push({ where, reason: `skipped: ${firstIssue(parsed.error).replace(/^event /, "")}` });
+      problems.push({ where, reason: `skipped: ${firstIssue(parsed.error, raw).replace(/^event /, "")}` });
       return;
     }
     const squadIds = parsed.data.standings.map(squadIdOf).filter((s): s is number => s !== undefined);
