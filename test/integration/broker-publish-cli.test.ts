@@ -87,6 +87,16 @@ describe("matchflow publish", () => {
     expect(r.code).toBe(0);
   });
 
+  it("a --file that is missing or a directory exits 2 with one line naming the option, before connecting", async () => {
+    const missing = join(dir, "nonexistent.json");
+    const r = await run(["publish", "--file", missing], { RABBITMQ_URL: vhost.url });
+    expect(r.stderr.trim()).toBe(`matchflow: --file ${missing}: no such file`);
+    expect(r.code).toBe(2);
+    const directory = await run(["publish", "--file", dir], { RABBITMQ_URL: vhost.url });
+    expect(directory.stderr.trim()).toBe(`matchflow: --file ${dir}: is a directory, not a file`);
+    expect(directory.code).toBe(2);
+  });
+
   it("exits 4 with one line naming the broker (no password) when RabbitMQ is unreachable", async () => {
     const r = await run(["publish"], { RABBITMQ_URL: "amqp://guest:hunter2@127.0.0.1:1/x" }, valid(1));
     expect(r.code).toBe(4);

@@ -74,6 +74,16 @@ describe("matchflow process", () => {
     expect(output(run.stdout)).toMatch(/^proc-3: created\nmatch 2: invalid: line 2 is not valid JSON/);
   });
 
+  it("a --file that is missing or a directory exits 2 with one line naming the option", async () => {
+    const missing = path.join(dir, "nonexistent.json");
+    const run = await runCli(["process", "--file", missing], { DATABASE_URL: db.url });
+    expect(run.stderr.trim()).toBe(`matchflow: --file ${missing}: no such file`);
+    expect(run.code).toBe(2);
+    const directory = await runCli(["process", "--file", dir], { DATABASE_URL: db.url });
+    expect(directory.stderr.trim()).toBe(`matchflow: --file ${dir}: is a directory, not a file`);
+    expect(directory.code).toBe(2);
+  });
+
   it("exits 5 with one line when the database is unreachable", async () => {
     const run = await runCli(["process"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }, { input: "[]" });
     expect(run.code).toBe(5);

@@ -157,6 +157,23 @@ describe("matchflow scrape (publishing)", () => {
     expect(messages).toBe(4);
   });
 
+  it("a --save path that cannot be written exits 2 before anything is published", async () => {
+    const own = await createVhost("scrapesave");
+    try {
+      const target = join(mkdtempSync(join(tmpdir(), "scrape-")), "missing-dir", "out.json");
+      const run = await matchflow(["--season", "2026", "--save", target], { ...base, RABBITMQ_URL: own.url });
+      expect(run.stderr.trim()).toBe(`matchflow: --save ${target}: directory ${join(target, "..")} does not exist`);
+      expect(run.code).toBe(2);
+      // Checked before the scrape: the queue was never even declared.
+      expect(await own.queue("matches")).toBeUndefined();
+      const directory = await matchflow(["--season", "2026", "--no-submit", "--save", tmpdir()], base);
+      expect(directory.stderr.trim()).toBe(`matchflow: --save ${tmpdir()}: is a directory, not a file`);
+      expect(directory.code).toBe(2);
+    } finally {
+      await own.drop();
+    }
+  });
+
   it("an unreachable broker exits 4", async () => {
     const port = await closedPort();
     const run = await matchflow(["--season", "2026"], { ...base, RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port}/` });

@@ -4,20 +4,22 @@
  * per match (`external id: created|updated|unchanged|invalid: <errors>`) and a summary;
  * exit 1 when any match was invalid or failed, 5 when the database is unreachable.
  */
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { createMatchStore } from "../../db/match-store.js";
 import { migrate } from "../../db/migrate.js";
 import { openDatabase } from "../../db/open.js";
 import { formatOutcome, formatSummary, processMatches, summariseOutcomes } from "../../ops/process-matches.js";
 import { cliContext } from "../context.js";
+import { decodeUtf8 } from "../../sources/http.js";
 import { EXIT } from "../exit-codes.js";
+import { openInputFile } from "../files.js";
 import { parseMatchesText } from "./publish.js";
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
-  return Buffer.concat(chunks).toString("utf8");
+/** The whole input as text (a BOM kept, as publish reads it). */
+async function readInput(file: string | undefined): Promise<string> {
+  let text = "";
+  for await (const chunk of decodeUtf8(file ? await openInputFile("--file", file) : process.stdin, { keepBom: true })) text += chunk;
+  return text;
 }
 
 export function registerProcess(program: Command): void {
@@ -27,7 +29,7 @@ export function registerProcess(program: Command): void {
     .option("-f, --file <path>", "read matches from this file instead of stdin")
     .action(async (opts: { file?: string }) => {
       const { config, log } = cliContext();
-      const text = opts.file ? await readFile(opts.file, "utf8") : await readStdin();
+      const text = await readInput(opts.file);
       const inputs = parseMatchesText(text, opts.file ?? "stdin");
 
       const db = await openDatabase(config.databaseUrl, { log, poolSize: 2, timeouts: config.db });

@@ -5,13 +5,13 @@
  * NDJSON is read line by line and published as read, the confirm window pacing the reading, so
  * memory does not grow with the input; a JSON array is read whole (`parseMatchesText`).
  */
-import { createReadStream } from "node:fs";
 import type { Command } from "commander";
 import { connectOptionsFrom, MatchQueueClient, type SubmitTally } from "../../broker/publisher.js";
 import { ConfigError, PermanentError } from "../../errors.js";
 import { decodeUtf8 } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
+import { openInputFile } from "../files.js";
 
 /** A line that is not JSON becomes an invalid item (reported with its line number), not a crash. */
 export type ParsedItem = { ok: true; value: unknown } | { ok: false; error: string };
@@ -103,8 +103,9 @@ export function registerPublish(program: Command): void {
       }
       const source = opts.file ?? "stdin";
       // Decoded as readFile(.., "utf8") did (a BOM is kept, and makes its line invalid).
-      const chunks = decodeUtf8(opts.file ? createReadStream(opts.file) : process.stdin, { keepBom: true })[Symbol.asyncIterator]();
-      // The first non-blank character tells a JSON array from NDJSON (and a missing file fails here, before connecting).
+      // A missing file fails here, before connecting.
+      const chunks = decodeUtf8(opts.file ? await openInputFile("--file", opts.file) : process.stdin, { keepBom: true })[Symbol.asyncIterator]();
+      // The first non-blank character tells a JSON array from NDJSON.
       let head = "";
       while (head.trim() === "") {
         const next = await chunks.next();

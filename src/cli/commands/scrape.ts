@@ -21,6 +21,7 @@ import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 import { EXIT } from "../exit-codes.js";
+import { checkWritable, fileProblem } from "../files.js";
 
 /** Lines joined up to about this many characters per write (50,000 single writes cost more). */
 const WRITE_CHARS = 64 * 1024;
@@ -44,6 +45,15 @@ async function writeNdjson(matches: Iterable<MatchDataInput>): Promise<void> {
   if (pending) await flush();
 }
 
+/** The `--save` document (checked writable up front; a later failure, e.g. a full disk, still says what and where). */
+async function saveDocument(path: string, result: ScrapeResult): Promise<void> {
+  try {
+    await writeFile(path, `${JSON.stringify(scrapeDocument(result), null, 2)}\n`);
+  } catch (err) {
+    throw fileProblem("--save", path, err);
+  }
+}
+
 export function registerScrape(program: Command): void {
   addScrapeSelectionOptions(
     program.command("scrape").description("read MLS NEXT fixtures and results from the source and publish each match to the queue"),
@@ -61,6 +71,8 @@ export function registerScrape(program: Command): void {
       if (settings.submit && !config.rabbitmqUrl) {
         throw new PermanentError("usage", "RABBITMQ_URL is not set: set it to publish, or use --no-submit for a dry run");
       }
+      // Before the scrape: a --save path that cannot be written must not cost a download, or a publish.
+      if (settings.save) await checkWritable("--save", settings.save);
       const log = createLogger({
         level: settings.quiet ? "error" : settings.verbose ? "debug" : config.logLevel,
         name: "matchflow-scrape",
@@ -83,7 +95,7 @@ export function registerScrape(program: Command): void {
       } else {
         // A table, the JSON document and --save need every match first (widths, counts up front).
         const result: ScrapeResult = { matches: [...stream.matches], ...stream.summary() };
-        if (settings.save) await writeFile(settings.save, `${JSON.stringify(scrapeDocument(result), null, 2)}\n`);
+        if (settings.save) await saveDocument(settings.save, result);
         if (showMatches) process.stdout.write(renderMatches(result, settings.format));
         if (settings.submit) submitted = await submitScraped(result.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
         summary = result;
