@@ -2,7 +2,7 @@
  * `matchflow scrape` as a child process (the real CLI) against a real local feed server and,
  * for publishing, a real RabbitMQ vhost.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,6 +37,19 @@ function copySample(): string {
   const dir = mkdtempSync(join(tmpdir(), "scrape-sample-"));
   cpSync(join(ROOT, "samples/mlsnext"), dir, { recursive: true });
   return dir;
+}
+
+/** The CLI with its stdout's reader gone before it writes anything (`| head -0`): every write meets EPIPE. */
+function matchflowStdoutClosed(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "scrape", ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout: "", stderr })));
 }
 
 let server: FeedServer;
@@ -127,6 +140,12 @@ describe("matchflow scrape (dry run)", () => {
     expect(run.stderr).toContain('home_score is not a number (got \\"abc\\")');
   });
 
+  it("a dry run whose stdout is closed early ends its output quietly: summary on stderr, exit 0, no stack trace", async () => {
+    const run = await matchflowStdoutClosed(["--source-dir", "samples/mlsnext", "--season", "2026", "--no-submit", "--format", "ndjson"]);
+    expect(run.stderr).toMatch(/^\d+ found, 0 submitted, 0 invalid, 0 failed \(dry run: nothing published\)\n$/);
+    expect(run.code).toBe(0);
+  });
+
   it("bad flag values exit 2 with a clear message", async () => {
     const run = await matchflow(["--age-group", "fourteen", "--no-submit"], base);
     expect(run.code).toBe(2);
@@ -169,6 +188,22 @@ describe("matchflow scrape (publishing)", () => {
       const directory = await matchflow(["--season", "2026", "--no-submit", "--save", tmpdir()], base);
       expect(directory.stderr.trim()).toBe(`matchflow: --save ${tmpdir()}: is a directory, not a file`);
       expect(directory.code).toBe(2);
+    } finally {
+      await own.drop();
+    }
+  });
+
+  it("a closed stdout stops the printed listing, not the publishing", async () => {
+    const own = await createVhost("scrapepipe");
+    try {
+      const listed = await matchflowStdoutClosed(["--season", "2026", "--format", "ndjson"], { ...base, RABBITMQ_URL: own.url });
+      expect(listed.stderr).toBe("4 found, 4 submitted, 0 invalid, 0 failed\n");
+      expect(listed.code).toBe(0);
+      // The summary line itself goes to stdout with a table: it is dropped, the exit code stays.
+      const table = await matchflowStdoutClosed(["--season", "2026", "--format", "table"], { ...base, RABBITMQ_URL: own.url });
+      expect(table.stderr).toBe("");
+      expect(table.code).toBe(0);
+      await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(8);
     } finally {
       await own.drop();
     }

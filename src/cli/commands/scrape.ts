@@ -6,7 +6,6 @@
  * `--save` collect them first.
  * Logs go to stderr so that `--format json` on stdout stays parseable.
  */
-import { once } from "node:events";
 import { writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { MatchDataInput } from "../../contract/index.js";
@@ -22,6 +21,7 @@ import { cliContext } from "../context.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 import { EXIT } from "../exit-codes.js";
 import { checkWritable, fileProblem } from "../files.js";
+import { guardOutput, type Output } from "../output-stream.js";
 
 /** Lines joined up to about this many characters per write (50,000 single writes cost more). */
 const WRITE_CHARS = 64 * 1024;
@@ -29,20 +29,20 @@ const WRITE_CHARS = 64 * 1024;
 /**
  * A dry run's NDJSON, written as the matches are produced (the same bytes as renderMatches).
  * Writes to a pipe are asynchronous: waiting for 'drain' keeps a slow reader from making us
- * buffer the whole season.
+ * buffer the whole season. Every match is still read when the reader has gone: the summary
+ * and the exit code cover the whole feed.
  */
-async function writeNdjson(matches: Iterable<MatchDataInput>): Promise<void> {
+async function writeNdjson(matches: Iterable<MatchDataInput>, out: Output): Promise<void> {
   let pending = "";
-  const flush = async () => {
-    const room = process.stdout.write(pending);
-    pending = "";
-    if (!room) await once(process.stdout, "drain");
-  };
   for (const m of matches) {
+    if (out.closed) continue;
     pending += ndjsonLine(m);
-    if (pending.length >= WRITE_CHARS) await flush();
+    if (pending.length >= WRITE_CHARS) {
+      await out.write(pending);
+      pending = "";
+    }
   }
-  if (pending) await flush();
+  await out.write(pending);
 }
 
 /** The `--save` document (checked writable up front; a later failure, e.g. a full disk, still says what and where). */
@@ -66,6 +66,10 @@ export function registerScrape(program: Command): void {
     .allowExcessArguments(false)
     .action(async (flags: ScrapeFlags, cmd: Command) => {
       const { config } = cliContext();
+      // Publishing is the job, the printed listing a side output: when its reader goes away
+      // (`| head`), printing stops quietly and publishing goes on; the exit code follows the
+      // usual rules (a dry run, whose job is the listing, still reads to the end for its summary).
+      const out = guardOutput(process.stdout);
       const now = new Date();
       const settings = resolveScrapeFlags(flags, config, localToday(now), process.stdout.isTTY === true);
       if (settings.submit && !config.rabbitmqUrl) {
@@ -90,20 +94,20 @@ export function registerScrape(program: Command): void {
         submitted = await submitScraped(stream.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true, checked: stream.checked });
         summary = stream.summary();
       } else if (!settings.submit && settings.format === "ndjson" && !settings.save) {
-        await writeNdjson(stream.matches);
+        await writeNdjson(stream.matches, out);
         summary = stream.summary();
       } else {
         // A table, the JSON document and --save need every match first (widths, counts up front).
         const result: ScrapeResult = { matches: [...stream.matches], ...stream.summary() };
         if (settings.save) await saveDocument(settings.save, result);
-        if (showMatches) process.stdout.write(renderMatches(result, settings.format));
+        if (showMatches) out.writeNow(renderMatches(result, settings.format));
         if (settings.submit) submitted = await submitScraped(result.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
         summary = result;
       }
       const line = summaryLine(summary, submitted);
       if (!settings.quiet) {
-        const toStderr = showMatches && settings.format !== "table";
-        (toStderr ? process.stderr : process.stdout).write(`${line}\n`);
+        if (showMatches && settings.format !== "table") process.stderr.write(`${line}\n`);
+        else await out.write(`${line}\n`);
       }
       process.exitCode = scrapeIncomplete(summary.counts, submitted) ? EXIT.partial : EXIT.ok;
     });
