@@ -103,6 +103,11 @@ export function resolveScrapeFlags(flags: ScrapeFlags, config: Config, today: st
   const sourceText = flags.source ?? config.scrape.source;
   if (sourceText !== "assist" && sourceText !== "modular11") throw usage(`--source "${sourceText}" is not assist or modular11`);
   const source: ScrapeSource = sourceText;
+  // Recorded feeds are assist documents; modular11 would silently go online instead.
+  if (flags.sourceDir !== undefined && source !== "assist") {
+    const chosen = flags.source !== undefined ? `--source ${source}` : `SCRAPE_SOURCE=${source}`;
+    throw usage(`--source-dir reads recorded assist feeds only: it cannot be used with ${chosen} (drop one of them)`);
+  }
 
   let limit: number | undefined;
   if (flags.limit !== undefined) {

@@ -43,6 +43,12 @@ describe("scrape flags", () => {
     expect(resolve({ sourceDir: "/srv/feeds" }).options.assistBaseUrl).toBe("file:///srv/feeds");
   });
 
+  it("--source-dir works with the assist source only (modular11 would go online)", () => {
+    usageError({ source: "modular11", sourceDir: "samples/mlsnext" }, /^--source-dir reads recorded assist feeds only: it cannot be used with --source modular11/);
+    expect(() => resolveScrapeFlags({ sourceDir: "samples/mlsnext" }, loadConfig({ SCRAPE_SOURCE: "modular11" }), "2026-11-29", false)).toThrow(/cannot be used with SCRAPE_SOURCE=modular11/);
+    expect(resolve({ source: "assist", sourceDir: "samples/mlsnext" }).options.source).toBe("assist");
+  });
+
   it("format: table on a terminal, json otherwise, or as asked", () => {
     expect(resolve({}, bare, true).format).toBe("table");
     expect(resolve({}, bare, false).format).toBe("json");
