@@ -148,6 +148,16 @@ async function openRecorded(url: string, what: string, seen: BodySeen): Promise<
   }
 }
 
+/**
+ * A recorded feed that is not JSON: empty, or truncated or corrupt (the HTTP message's hint
+ * about the app's HTML page makes no sense for a file).
+ */
+function recordedNotJson(url: string, what: string, seen: BodySeen, err: NotJsonError): PermanentError {
+  const path = fileURLToPath(url);
+  const problem = seen.head.trim() === "" ? "is empty" : `is not valid JSON (${err.message}; it starts "${preview(seen.head)}")`;
+  return new PermanentError("source_unreadable", `${what}: ${path} ${problem}: record the feed again`, { cause: err });
+}
+
 /** Collects the whole text (HTML fragments: small). */
 const wholeText: FeedReader<string> = async (chunks) => {
   let text = "";
@@ -201,7 +211,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
       try {
         return await reader(await openRecorded(url, what, seen), what);
       } catch (err) {
-        throw notJson(err);
+        throw err instanceof NotJsonError ? recordedNotJson(url, what, seen, err) : err;
       }
     }
     let last: RetryableFailure | undefined;

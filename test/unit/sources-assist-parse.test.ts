@@ -77,7 +77,7 @@ describe("readSchedule", () => {
   });
 
   it("an HTML page or a document without events is unreadable as a whole, naming the key", async () => {
-    await expect(parseSchedule({ hello: 1 }, "mls-next-league-26-27")).rejects.toThrow(/schedule mls-next-league-26-27 has no "events" list/);
+    await expect(parseSchedule({ hello: 1 }, "schedule mls-next-league-26-27")).rejects.toThrow(/^schedule mls-next-league-26-27 has no "events" list/);
     await expect(parseSchedule([], "k")).rejects.toThrow(expect.objectContaining({ code: "source_unreadable", kind: "permanent" }));
   });
 });
@@ -121,6 +121,6 @@ describe("parseStandings", () => {
   });
 
   it("a document without brackets is unreadable", () => {
-    expect(() => parseStandings({ competition_season: {} }, "mls-next-flex-26-27")).toThrow(/standings mls-next-flex-26-27/);
+    expect(() => parseStandings({ competition_season: {} }, "standings mls-next-flex-26-27")).toThrow(/^standings mls-next-flex-26-27 has no/);
   });
 });

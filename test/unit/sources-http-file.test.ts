@@ -8,6 +8,14 @@ import { readSchedule } from "../../src/sources/assist/parse.js";
 import { createFeedFetcher, sourceDirUrl } from "../../src/sources/http.js";
 
 const fetcher = () => createFeedFetcher({ timeoutMs: 1000 });
+/** The error a recorded feed's read fails with (fails the test when the read succeeds). */
+const readError = (url: string): Promise<Error> =>
+  fetcher()
+    .read(url, "schedule k", readSchedule)
+    .then(
+      () => expect.unreachable("the read succeeded"),
+      (e: unknown) => e as Error,
+    );
 
 describe("file:// feeds", () => {
   it("reads a recorded feed laid out as data/schedule/{key}.json, once per run", async () => {
@@ -29,9 +37,22 @@ describe("file:// feeds", () => {
     expect(err!.message).toContain(join(dir, "data", "schedule", "mls-next-flex-31-32.json"));
   });
 
-  it("a recorded HTML page is refused like the live shell", async () => {
+  it("a recorded file that is not JSON is refused, saying what it starts with (no hint about HTTP)", async () => {
     const dir = mkdtempSync(join(tmpdir(), "feeds-"));
     writeFileSync(join(dir, "shell.json"), "<!doctype html><html></html>");
-    await expect(fetcher().read(`${sourceDirUrl(dir)}/shell.json`, "schedule k", readSchedule)).rejects.toThrow(/schedule k: .* did not answer JSON \(it starts "<!doctype html><html><\/html>"\)/);
+    const err = await readError(`${sourceDirUrl(dir)}/shell.json`);
+    expect(err).toMatchObject({ code: "source_unreadable" });
+    expect(err.message).toMatch(new RegExp(`^schedule k: ${join(dir, "shell.json")} is not valid JSON \\(.*; it starts "<!doctype html><html></html>"\\): record the feed again$`));
+  });
+
+  it("an empty or truncated recorded feed says so", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    writeFileSync(join(dir, "empty.json"), "\n");
+    writeFileSync(join(dir, "cut.json"), '{"synced_at": "2026-08-24T11:50:08Z", "events": [{"id": 1');
+    const empty = await readError(`${sourceDirUrl(dir)}/empty.json`);
+    expect(empty.message).toBe(`schedule k: ${join(dir, "empty.json")} is empty: record the feed again`);
+    const cut = await readError(`${sourceDirUrl(dir)}/cut.json`);
+    expect(cut.message).toMatch(/^schedule k: .*cut\.json is not valid JSON \(unexpected end of the document; it starts "\{"synced_at/);
+    expect(cut.message).not.toMatch(/HTML|answer/);
   });
 });

@@ -188,7 +188,7 @@ describe("a schedule read from bytes split anywhere", () => {
     expect((await readSchedule([`{"events":{},"events":[${event}],"synced_at":"x","synced_at":"2026-01-01T00:00:00Z"}`], "k")).events.gameKey(0)).toBe("9");
     expect((await readSchedule([`{"synced_at":"2026-01-01T00:00:00Z","synced_at":[],"events":[]}`], "k")).syncedAt).toBeUndefined();
     for (const text of [`{"events":[${event}],"events":{}}`, `[${event}]`, '"events"', "{}"]) {
-      await expect(readSchedule([text], "mls-next-league-26-27")).rejects.toThrow(/schedule mls-next-league-26-27 has no "events" list/);
+      await expect(readSchedule([text], "schedule mls-next-league-26-27")).rejects.toThrow(/^schedule mls-next-league-26-27 has no "events" list/);
     }
     await expect(readSchedule([`{"events":[${event}`], "k")).rejects.toBeInstanceOf(NotJsonError);
   });

@@ -221,14 +221,15 @@ export function readEvent(raw: unknown): AssistEvent | string {
   return fastEvent(raw) ?? zodEvent(raw);
 }
 
-const noEventsList = (what: string) => new PermanentError("source_unreadable", `schedule ${what} has no "events" list: not an assist schedule document`);
+/** `what` names the document ("schedule mls-next-league-26-27"), so it is not prefixed here. */
+const noEventsList = (what: string) => new PermanentError("source_unreadable", `${what} has no "events" list: not an assist schedule document`);
 
 /**
  * Reads a schedule document from its text, chunk by chunk, one event at a time (a full season is
  * ~37.5 MB of text for 50,000 events: only an EventTable of them is kept). Same verdicts
  * as JSON.parse + a whole-document read: not JSON -> NotJsonError; no `events` list (a later
  * duplicate key wins, as in JSON.parse) -> source_unreadable; a malformed event is reported and
- * skipped. `what` (the feed key) names the document in errors. A `FeedReader`.
+ * skipped. `what` names the document in errors, as the fetcher does ("schedule mls-next-league-26-27"). A `FeedReader`.
  */
 export async function readSchedule(chunks: AsyncIterable<string> | Iterable<string>, what: string): Promise<ScheduleDocument> {
   let syncedAt: string | undefined;
@@ -289,7 +290,7 @@ export async function readStandings(chunks: AsyncIterable<string> | Iterable<str
 export function parseStandings(doc: unknown, what: string): StandingsDocument {
   const season = isRecord(doc) ? doc.competition_season : undefined;
   if (!isRecord(season) || !Array.isArray(season.competition_brackets)) {
-    throw new PermanentError("source_unreadable", `standings ${what} has no "competition_season.competition_brackets" list: not an assist standings document`);
+    throw new PermanentError("source_unreadable", `${what} has no "competition_season.competition_brackets" list: not an assist standings document`);
   }
   const brackets: Bracket[] = [];
   const problems: FeedProblem[] = [];
