@@ -97,6 +97,13 @@ describe("matchflow publish", () => {
     expect(directory.code).toBe(2);
   });
 
+  it("an input with no match says so on stderr and exits 0", async () => {
+    const r = await run(["publish"], { RABBITMQ_URL: vhost.url }, "\n\n");
+    expect(r.stdout.trim()).toBe("0 submitted, 0 invalid, 0 failed");
+    expect(r.stderr).toBe("matchflow: warning: stdin held no matches (nothing to do)\n");
+    expect(r.code).toBe(0);
+  });
+
   it("exits 4 with one line naming the broker (no password) when RabbitMQ is unreachable", async () => {
     const r = await run(["publish"], { RABBITMQ_URL: "amqp://guest:hunter2@127.0.0.1:1/x" }, valid(1));
     expect(r.code).toBe(4);

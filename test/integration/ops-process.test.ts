@@ -84,6 +84,12 @@ describe("matchflow process", () => {
     expect(directory.code).toBe(2);
   });
 
+  it("an input with no match says so on stderr and exits 0", async () => {
+    const run = await runCli(["process", "--file", "/dev/null"], { DATABASE_URL: db.url });
+    expect(run.stderr).toBe("matchflow: warning: --file /dev/null held no matches (nothing to do)\n");
+    expect(run.code).toBe(0);
+  });
+
   it("exits 5 with one line when the database is unreachable", async () => {
     const run = await runCli(["process"], { DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" }, { input: "[]" });
     expect(run.code).toBe(5);

@@ -13,7 +13,7 @@ import { cliContext } from "../context.js";
 import { decodeUtf8 } from "../../sources/http.js";
 import { EXIT } from "../exit-codes.js";
 import { openInputFile } from "../files.js";
-import { parseMatchesText } from "./publish.js";
+import { parseMatchesText, warnIfNoMatches } from "./publish.js";
 
 /** The whole input as text (a BOM kept, as publish reads it). */
 async function readInput(file: string | undefined): Promise<string> {
@@ -46,6 +46,7 @@ export function registerProcess(program: Command): void {
       for (const o of outcomes) process.stdout.write(`${formatOutcome(o)}\n`);
       const summary = summariseOutcomes(outcomes);
       process.stdout.write(`${formatSummary(summary)}\n`);
+      warnIfNoMatches(outcomes.length, opts.file);
       if (summary.invalid > 0 || summary.failed > 0) process.exitCode = EXIT.partial;
     });
 }

@@ -41,6 +41,14 @@ export function parseMatchesText(text: string, source: string): ParsedItem[] {
   return items;
 }
 
+/**
+ * An input with no match at all (an empty file, /dev/null, a wrong redirect) is not an error,
+ * but a run that did nothing should say so: "0 submitted" alone reads like success.
+ */
+export function warnIfNoMatches(count: number, file: string | undefined): void {
+  if (count === 0) process.stderr.write(`matchflow: warning: ${file !== undefined ? `--file ${file}` : "stdin"} held no matches (nothing to do)\n`);
+}
+
 /** An unparseable NDJSON line: its position among the input's matches, and why. */
 interface BadLine {
   index: number;
@@ -144,6 +152,7 @@ export function registerPublish(program: Command): void {
       for (const r of invalid) process.stderr.write(`match ${r.index + 1}: invalid: ${r.messages.join("; ")}\n`);
       for (const r of report.failed) process.stderr.write(`match ${at(r.index) + 1}${r.externalMatchId ? ` (${r.externalMatchId})` : ""}: failed: ${r.error}\n`);
       process.stdout.write(`${report.submitted} submitted, ${invalid.length} invalid, ${report.failed.length} failed\n`);
+      warnIfNoMatches(report.submitted + invalid.length + report.failed.length, opts.file);
       log.debug({ submitted: report.submitted, invalid: invalid.length, failed: report.failed.length, source }, "publish finished");
       if (invalid.length > 0 || report.failed.length > 0) process.exitCode = EXIT.partial;
     });
