@@ -187,6 +187,8 @@ describe("invalid values", () => {
     ["RETRY_BASE_DELAY", "soon", /RETRY_BASE_DELAY "soon" is not a duration \(use e\.g\. 500ms, 60s, 10m or a number of seconds\)/],
     ["SHUTDOWN_GRACE", "5d", /SHUTDOWN_GRACE "5d" is not a duration/],
     ["WORKER_LOG_INTERVAL", "200ms", /WORKER_LOG_INTERVAL must be 0 \(a line per batch\) or at least 1s/],
+    ["HTTP_TIMEOUT", "0", /HTTP_TIMEOUT must be more than 0/],
+    ["HTTP_TIMEOUT", "0.0001", /HTTP_TIMEOUT must be more than 0/],
     ["WORKER_CONCURRENCY", "4.5", /WORKER_CONCURRENCY "4.5" must be a whole number from 1 to 256/],
     ["WORKER_PREFETCH", "70000", /WORKER_PREFETCH "70000" must be a whole number from 1 to 65535/],
     ["MATCHES_QUEUE", "q".repeat(256), /MATCHES_QUEUE must be at most 255 characters/],
