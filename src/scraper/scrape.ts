@@ -173,6 +173,17 @@ async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
 }
 
 /**
+ * Asked-for age groups that no event of the feed has: most likely a typo (`U99`), which would
+ * otherwise give "0 found" in silence. Not an error: the contract has no closed list of age
+ * groups, and a feed may not have published an age group yet.
+ */
+function unknownAgeGroups(asked: string[], inFeed: Set<string>): FeedProblem[] {
+  const known = new Set([...inFeed].map((a) => a.toUpperCase()));
+  const list = [...known].sort((a, b) => a.localeCompare(b, "en", { numeric: true })).join(", ") || "none";
+  return asked.filter((a) => !known.has(a.toUpperCase())).map((a) => ({ where: `--age-group ${a}`, reason: `no event of the feed has this age group (it has: ${list})` }));
+}
+
+/**
  * Reads the source (downloads and the first, compact pass happen here), then returns the
  * matches as a lazy sequence: each is filtered, normalised and checked when the consumer asks,
  * so publishing starts with the first match and memory does not grow with the season.
@@ -189,9 +200,11 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
   let postponed = 0;
   let summary: ScrapeSummary | undefined;
   let last: { input: MatchDataInput; output: MatchData } | undefined;
+  /** Every age group of the feed (filtered out or not), for `unknownAgeGroups`. */
+  const feedAgeGroups = new Set<string>();
 
   const finish = (): ScrapeSummary => {
-    const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem)];
+    const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem), ...unknownAgeGroups(options.ageGroups ?? [], feedAgeGroups)];
     const counts: ScrapeCounts = {
       events: 0,
       malformed: 0,
@@ -231,6 +244,7 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
 
   function* produce(): Generator<MatchDataInput> {
     for (const c of read.candidates) {
+      feedAgeGroups.add(c.match.age_group);
       if (!keep(c)) {
         filteredOut += 1;
         continue;

@@ -40,6 +40,13 @@ describe("scrape (assist)", () => {
     expect(result.metadata).toMatchObject({ source: "assist", league: "Homegrown", season: "2026-27", window: { from: null, to: null } });
   });
 
+  it("an asked age group that no event of the feed has is reported with the feed's age groups", async () => {
+    const result = await scrape(options({ ageGroups: ["U14", "U99"] }), { fetcher: leagueFeeds(fixture("schedule-league-26-27.json"), fixture("standings-league-26-27.json")), ...at("2026-09-20T00:00:00Z") });
+    expect(result.counts.matches).toBe(3);
+    expect(result.problems).toContainEqual({ where: "--age-group U99", reason: "no event of the feed has this age group (it has: U13, U14)" });
+    expect(result.problems.filter((p) => p.where.startsWith("--age-group"))).toHaveLength(1);
+  });
+
   it("a fixture marked completed with its scores is completed", async () => {
     const result = await scrape(options({ club: "athletum", ageGroups: ["U14"], from: "2026-10-10", to: "2026-10-10" }), {
       fetcher: leagueFeeds(fixture("schedule-league-26-27.json"), fixture("standings-league-26-27.json")),
