@@ -4,6 +4,8 @@
  *
  * - Retry / dead letter: publish, wait for the broker's confirm, only then ack the original;
  *   a crash in between leaves both copies, never none (the upsert makes the duplicate harmless).
+ *   Copies are mandatory: when their queue is gone the broker returns them instead of confirming
+ *   and dropping them; see `publishCopy` for what happens then.
  * - Acks are coalesced per event-loop turn into one `multiple` ack (AckTracker).
  * - Connection loss: BrokerConnection reconnects; we re-declare the topology and consume again.
  *   Deliveries of the old channel can no longer be settled: they are silently dropped here and
@@ -18,7 +20,9 @@ import { AckTracker } from "./ack-tracker.js";
 import { BrokerConnection } from "./connection.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
+import { isUnroutable, unroutablePauseMs } from "./unroutable.js";
 import type { EncodedMessage } from "../celery/codec.js";
+import { TransientError } from "../errors.js";
 
 interface ConsumerState {
   channel: Channel;
@@ -30,6 +34,14 @@ interface ConsumerState {
 interface Token {
   state: ConsumerState;
   tag: number;
+}
+
+/** Where a retry or dead-letter copy goes, and the queue that must exist for it to arrive. */
+interface CopyTarget {
+  kind: "retry" | "dead letter";
+  exchange: string;
+  routingKey: string;
+  queue: string;
 }
 
 export interface AmqpWorkTransportOptions {
@@ -67,6 +79,11 @@ export class AmqpWorkTransport implements WorkTransport {
   private flushScheduled = false;
   private readonly sink: AmqpTaskSink;
   private readonly listeners: ((up: boolean) => void)[] = [];
+  private readonly unroutableListeners: ((queue: string) => void)[] = [];
+  /** One re-declaration at a time, shared by every copy returned meanwhile. */
+  private redeclaring: Promise<boolean> | undefined;
+  /** Pauses of copies waiting to be published again; cut short on stop, close or channel loss. */
+  private readonly pauses = new Set<() => void>();
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -106,6 +123,7 @@ export class AmqpWorkTransport implements WorkTransport {
     channel.on("close", () => {
       state.open = false;
       if (this.state === state) this.state = undefined;
+      this.endPauses();
       // A channel-level close on a live connection (e.g. consumer timeout): consume again.
       if (this.consuming && !this.closing && this.connection.isConnected) {
         setTimeout(() => {
@@ -143,6 +161,7 @@ export class AmqpWorkTransport implements WorkTransport {
 
   async stopConsuming(): Promise<void> {
     this.consuming = false;
+    this.endPauses();
     const state = this.state;
     if (state?.open && state.consumerTag) await state.channel.cancel(state.consumerTag);
   }
@@ -185,14 +204,85 @@ export class AmqpWorkTransport implements WorkTransport {
   async retry(message: InboundMessage, retry: OutgoingMessage, attempt: number, delayMs: number): Promise<void> {
     const queue = retryDelayQueueName(this.names, attempt);
     const msg = { content: retry.content, properties: { ...retry.properties, expiration: String(delayMs) } } as EncodedMessage;
-    await this.sink.publish("", queue, msg);
+    await this.publishCopy(message, { kind: "retry", exchange: "", routingKey: queue, queue }, msg);
     this.ack(message);
   }
 
   async deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void> {
     const msg = { content: deadLetter.content, properties: { ...deadLetter.properties, expiration: undefined, deliveryMode: 2 } } as EncodedMessage;
-    await this.sink.publish(this.names.deadLetterExchange, this.names.deadLetterRoutingKey, msg);
+    const { deadLetterExchange: exchange, deadLetterRoutingKey: routingKey, deadLetterQueue: queue } = this.names;
+    await this.publishCopy(message, { kind: "dead letter", exchange, routingKey, queue }, msg);
     this.ack(message);
+  }
+
+  /**
+   * Publishes a retry/dead-letter copy, mandatory and confirmed. A copy returned as unroutable
+   * (its queue was deleted after we declared it) is not acked away: the original stays unacked
+   * while we re-declare the topology and publish the same copy again, at once after a
+   * successful re-declaration and then with a growing pause (`unroutablePauseMs`).
+   *
+   * Why publish again rather than nack the original with requeue: a requeue counts as a
+   * delivery on quorum queues (their delivery limit drops or dead-letters the message), the
+   * whole batch would be redone, and a requeue loop spins as fast as the broker redelivers.
+   * Holding the original bounds the cost to one delivery slot per copy; since acks are
+   * cumulative, a queue that never comes back soon holds up the worker's prefetch, which is the
+   * point: nothing is processed that could not be retried or dead-lettered. The hold ends when
+   * the worker stops, the channel closes (consumer timeout, connection loss: the broker then
+   * redelivers the original) or the copy is confirmed.
+   */
+  private async publishCopy(message: InboundMessage, target: CopyTarget, msg: EncodedMessage): Promise<void> {
+    const { state } = message.token as Token;
+    for (let round = 1; ; round++) {
+      try {
+        await this.sink.publish(target.exchange, target.routingKey, msg, { mandatory: true });
+        if (round > 1) this.log.info({ queue: target.queue, taskId: msg.properties.correlationId, rounds: round }, `${target.kind} copy published after re-declaring its queue`);
+        return;
+      } catch (err) {
+        if (!isUnroutable(err)) throw err;
+        for (const listener of this.unroutableListeners) listener(target.queue);
+        const giveUp = !state.open || !this.consuming || this.closing !== undefined;
+        const fields = { queue: target.queue, taskId: msg.properties.correlationId, round };
+        if (giveUp) {
+          this.log.error(fields, `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; the worker is stopping, the task goes back to its queue`);
+          throw new TransientError("unroutable", `queue "${target.queue}" does not exist: the ${target.kind} copy was returned by the broker`, { cause: err });
+        }
+        const declared = await this.redeclare();
+        const pauseMs = unroutablePauseMs(round, declared);
+        this.log.error({ ...fields, declared, pauseMs }, `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; ${declared ? "re-declared the topology" : "could not re-declare it"}, publishing the copy again (the task stays unacked until then)`);
+        await this.pause(pauseMs);
+      }
+    }
+  }
+
+  /** Declares the topology again (coalesced); false when the broker refused (logged). */
+  private redeclare(): Promise<boolean> {
+    this.redeclaring ??= this.declare()
+      .then(() => true)
+      .catch((err: unknown) => {
+        this.log.error({ err: errorMessage(err) }, "could not re-declare the topology (check the user's configure permission on the queues); trying again later");
+        return false;
+      })
+      .finally(() => {
+        this.redeclaring = undefined;
+      });
+    return this.redeclaring;
+  }
+
+  private pause(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.pauses.delete(end);
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.pauses.add(end);
+    });
+  }
+
+  private endPauses(): void {
+    for (const end of [...this.pauses]) end();
   }
 
   async reply(replyTo: string, result: OutgoingMessage): Promise<void> {
@@ -208,6 +298,10 @@ export class AmqpWorkTransport implements WorkTransport {
     this.listeners.push(listener);
   }
 
+  onUnroutable(listener: (queue: string) => void): void {
+    this.unroutableListeners.push(listener);
+  }
+
   private emit(up: boolean): void {
     for (const l of this.listeners) l(up);
   }
@@ -216,6 +310,7 @@ export class AmqpWorkTransport implements WorkTransport {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.consuming = false;
+      this.endPauses();
       const state = this.state;
       this.flush(state);
       await this.sink.close().catch(() => undefined);

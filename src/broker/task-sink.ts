@@ -9,7 +9,10 @@
  * lost) is published again, with the same task id, on a fresh channel once the connection is
  * back (at-least-once: the consumer's upsert makes a duplicate harmless), up to `maxAttempts`.
  * With `{ mandatory: true }` a message that no queue takes fails with `unroutable` instead of
- * being confirmed and dropped (the publisher uses it for tasks).
+ * being confirmed and dropped (the publisher uses it for tasks, the worker for its retry and
+ * dead-letter copies). A basic.return is matched to its publish by exchange, routing key,
+ * correlation id and body: a dead letter may have no correlation id at all, and the same task
+ * may be in flight twice (a redelivered duplicate).
  */
 import type { ConfirmChannel } from "amqplib";
 import type { EncodedMessage } from "../celery/codec.js";
@@ -43,6 +46,13 @@ export interface AmqpTaskSinkOptions {
   log: Logger;
 }
 
+/** What amqplib hands to a confirm channel's 'return' listener. */
+interface ReturnedMessage {
+  fields: { exchange: string; routingKey: string };
+  properties: { correlationId?: unknown };
+  content: Buffer;
+}
+
 interface Pending {
   exchange: string;
   routingKey: string;
@@ -62,8 +72,8 @@ export class AmqpTaskSink implements TaskSink {
   private drained: Promise<void> | undefined;
   private inFlight = 0;
   private readonly slotWaiters: (() => void)[] = [];
-  /** Published messages by correlation id (the task id), to match a basic.return to its publish. */
-  private readonly awaitingReturn = new Map<string, Pending>();
+  /** Mandatory publishes awaiting their confirm, by correlation id ("" when none), to match a basic.return. */
+  private readonly awaitingReturn = new Map<string, Pending[]>();
   private readonly idleWaiters: (() => void)[] = [];
   private closed = false;
   private closePromise: Promise<void> | undefined;
@@ -111,13 +121,14 @@ export class AmqpTaskSink implements TaskSink {
       return;
     }
     p.attempts++;
-    const key = p.mandatory ? p.msg.properties.correlationId : undefined;
-    if (key !== undefined) this.awaitingReturn.set(key, p);
+    // A return seen on an earlier attempt's channel says nothing about this attempt.
+    p.returned = false;
+    if (p.mandatory) this.awaitReturn(p);
     try {
       // mandatory: a message no queue would take comes back (basic.return, before its ack)
       // instead of being confirmed and silently dropped, the original system's stranded-queue failure.
       const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, { ...p.msg.properties, mandatory: p.mandatory }, (err: unknown) => {
-        if (key !== undefined && this.awaitingReturn.get(key) === p) this.awaitingReturn.delete(key);
+        if (p.mandatory) this.stopAwaitingReturn(p);
         if (err) this.retryOrFail(p, errorMessage(err));
         else if (p.returned) p.reject(new PermanentError("unroutable", `no queue is bound to exchange "${p.exchange}" with routing key "${p.routingKey}": message returned by the broker`));
         else p.resolve();
@@ -125,8 +136,34 @@ export class AmqpTaskSink implements TaskSink {
       if (!ok && !this.drained) this.drained = this.waitDrain(channel);
     } catch (err) {
       // amqplib throws synchronously when the channel is already closed.
+      if (p.mandatory) this.stopAwaitingReturn(p);
       this.retryOrFail(p, errorMessage(err));
     }
+  }
+
+  private awaitReturn(p: Pending): void {
+    const key = p.msg.properties.correlationId ?? "";
+    const list = this.awaitingReturn.get(key);
+    if (list) list.push(p);
+    else this.awaitingReturn.set(key, [p]);
+  }
+
+  private stopAwaitingReturn(p: Pending): void {
+    const key = p.msg.properties.correlationId ?? "";
+    const list = this.awaitingReturn.get(key);
+    const at = list?.indexOf(p) ?? -1;
+    if (!list || at < 0) return;
+    list.splice(at, 1);
+    if (list.length === 0) this.awaitingReturn.delete(key);
+  }
+
+  /** basic.return: marks the oldest matching publish (its confirm follows and then fails it). */
+  private onReturn(returned: ReturnedMessage): void {
+    const id = returned.properties.correlationId;
+    const list = this.awaitingReturn.get(typeof id === "string" ? id : "");
+    const { exchange, routingKey } = returned.fields;
+    const pending = list?.find((p) => !p.returned && p.exchange === exchange && p.routingKey === routingKey && p.msg.content.equals(returned.content));
+    if (pending) pending.returned = true;
   }
 
   /**
@@ -179,11 +216,7 @@ export class AmqpTaskSink implements TaskSink {
       .createConfirmChannel()
       .then((channel) => {
         channel.on("error", (err: Error) => this.options.log.warn({ err: errorMessage(err) }, "publish channel error"));
-        channel.on("return", (msg: { properties: { correlationId?: unknown } }) => {
-          const id = msg.properties.correlationId;
-          const pending = typeof id === "string" ? this.awaitingReturn.get(id) : undefined;
-          if (pending) pending.returned = true;
-        });
+        channel.on("return", (msg: ReturnedMessage) => this.onReturn(msg));
         channel.on("close", () => {
           if (this.channel === channel) this.channel = undefined;
         });

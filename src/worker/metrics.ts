@@ -17,6 +17,7 @@ export interface WorkerMetrics {
   brokerUp: Gauge;
   databaseUp: Gauge;
   unknownFields: Counter<"field">;
+  unroutableCopies: Counter<"queue">;
 }
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -57,6 +58,12 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       name: "matchflow_contract_unknown_fields_total",
       help: "Fields outside MatchData v1 seen in received matches (kept in matches.raw), by field name.",
       labelNames: ["field"] as const,
+      registers: [registry],
+    }),
+    unroutableCopies: new Counter({
+      name: "matchflow_unroutable_copies_total",
+      help: "Retry/dead-letter copies the broker returned because their queue was missing (re-declared and published again), by queue.",
+      labelNames: ["queue"] as const,
       registers: [registry],
     }),
   };

@@ -54,6 +54,12 @@ export interface WorkTransport {
   isConnected(): boolean;
   /** Called with true/false when the connection goes up or down, so the worker can report it. */
   onConnectionChange(listener: (up: boolean) => void): void;
+  /**
+   * Called with the queue's name each time a retry/dead-letter copy comes back unroutable (its
+   * queue is missing; the transport re-declares it and publishes again). Absent where queues
+   * cannot go missing (the in-process broker).
+   */
+  onUnroutable?(listener: (queue: string) => void): void;
   /** Closes channels and connection; unsettled deliveries return to the queue. Idempotent. */
   close(): Promise<void>;
 }

@@ -104,6 +104,7 @@ export class Worker {
     const { metrics } = this.options;
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.transport.onConnectionChange((up) => metrics.brokerUp.set(up ? 1 : 0));
+    this.transport.onUnroutable?.((queue) => metrics.unroutableCopies.inc({ queue }));
     await this.waitForDatabase();
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);

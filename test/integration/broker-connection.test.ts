@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrokerConnection } from "../../src/broker/connection.js";
 import { AmqpTaskSink } from "../../src/broker/task-sink.js";
 import { declareTopology, topologyNames } from "../../src/broker/topology.js";
-import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
 import { createVhost, managementApi, type TestVhost } from "../helpers/rabbit.js";
@@ -70,6 +70,30 @@ describe("AmqpTaskSink", () => {
       await sink.publish(names.exchange, "no.such.key", msg("dropped-1"));
       await sink.publish(names.exchange, names.routingKey, msg("kept-1"), { mandatory: true });
       await waitFor("the routed message in the queue", async () => ((await vhost.queue(names.queue))?.messages ?? 0) === 1, { intervalMs: 200 });
+    } finally {
+      await sink.close();
+      await conn.close();
+    }
+  });
+});
+
+describe("AmqpTaskSink returns", () => {
+  it("fails the returned message itself: without a correlation id, or next to a routed one with the same id", async () => {
+    const conn = await BrokerConnection.open({ url: vhost.url, log: silentLogger });
+    const sink = new AmqpTaskSink(conn, { log: silentLogger, confirmWindow: 10 });
+    try {
+      await declareTopology(conn, names, { queueType: "classic", log: silentLogger });
+      // A dead letter of a non-Celery message carries no correlation id at all.
+      const anonymous = { content: Buffer.from("not a task"), properties: { contentType: "text/plain", deliveryMode: 2 } } as unknown as EncodedMessage;
+      await expect(sink.publish(names.exchange, "no.such.key", anonymous, { mandatory: true })).rejects.toMatchObject({ code: "unroutable" });
+      // The same task twice in flight (a redelivered duplicate), one copy unroutable.
+      const same = encodeTaskV2({ taskName: names.taskName, taskId: "twice", args: [] });
+      const [lost, kept] = await Promise.allSettled([
+        sink.publish(names.exchange, "no.such.key", same, { mandatory: true }),
+        sink.publish(names.exchange, names.routingKey, same, { mandatory: true }),
+      ]);
+      expect(lost).toMatchObject({ status: "rejected", reason: { code: "unroutable" } });
+      expect(kept).toMatchObject({ status: "fulfilled" });
     } finally {
       await sink.close();
       await conn.close();

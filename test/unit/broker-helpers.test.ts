@@ -6,6 +6,7 @@ import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
 import { describeBroker, reconnectDelayMs, type BrokerConnection } from "../../src/broker/connection.js";
 import { AmqpTaskSink } from "../../src/broker/task-sink.js";
+import { UNROUTABLE_MAX_PAUSE_MS, unroutablePauseMs } from "../../src/broker/unroutable.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { parseMatchesText } from "../../src/cli/commands/publish.js";
 import { silentLogger } from "../../src/log.js";
@@ -26,6 +27,16 @@ describe("reconnectDelayMs", () => {
     expect(reconnectDelayMs(policy, 10, () => 0.5)).toBe(1000);
     expect(reconnectDelayMs(policy, 10, () => 0)).toBe(500);
     expect(reconnectDelayMs(policy, 10, () => 0.999)).toBeLessThanOrEqual(1500);
+  });
+});
+
+describe("unroutablePauseMs", () => {
+  it("tries at once after a successful re-declaration, then backs off to a cap", () => {
+    expect(unroutablePauseMs(1, true)).toBe(0);
+    expect(unroutablePauseMs(1, false)).toBe(1000);
+    expect([2, 3, 4, 5].map((round) => unroutablePauseMs(round, true))).toEqual([1000, 2000, 4000, 8000]);
+    expect(unroutablePauseMs(50, false)).toBe(UNROUTABLE_MAX_PAUSE_MS);
+    expect(unroutablePauseMs(10_000, true)).toBe(UNROUTABLE_MAX_PAUSE_MS);
   });
 });
 
