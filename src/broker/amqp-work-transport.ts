@@ -38,7 +38,7 @@ interface Token {
 
 /** Where a retry or dead-letter copy goes, and the queue that must exist for it to arrive. */
 interface CopyTarget {
-  kind: "retry" | "dead letter";
+  kind: "retry" | "dead letter" | "eta delay";
   exchange: string;
   routingKey: string;
   queue: string;
@@ -205,6 +205,13 @@ export class AmqpWorkTransport implements WorkTransport {
     const queue = retryDelayQueueName(this.names, attempt);
     const msg = { content: retry.content, properties: { ...retry.properties, expiration: String(delayMs) } } as EncodedMessage;
     await this.publishCopy(message, { kind: "retry", exchange: "", routingKey: queue, queue }, msg);
+    this.ack(message);
+  }
+
+  async delay(message: InboundMessage, copy: OutgoingMessage, attempt: number, expirationMs: number): Promise<void> {
+    const queue = retryDelayQueueName(this.names, attempt);
+    const msg = { content: copy.content, properties: { ...copy.properties, expiration: String(expirationMs) } } as EncodedMessage;
+    await this.publishCopy(message, { kind: "eta delay", exchange: "", routingKey: queue, queue }, msg);
     this.ack(message);
   }
 

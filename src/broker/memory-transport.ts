@@ -92,6 +92,10 @@ export class MemoryBroker implements WorkTransport {
     return Promise.resolve();
   }
 
+  delay(message: InboundMessage, copy: OutgoingMessage, attempt: number, expirationMs: number): Promise<void> {
+    return this.retry(message, copy, attempt, expirationMs);
+  }
+
   deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void> {
     this.deadLetters.push(deadLetter);
     this.ack(message);

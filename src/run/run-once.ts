@@ -60,7 +60,7 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
     const settled = new Map<string, FinalOutcome>();
     let waiting: { ids: Set<string>; resolve: () => void } | undefined;
     const onSettled = (e: SettledEvent) => {
-      if (!e.final || !e.taskId || e.outcome === "retried") return;
+      if (!e.final || !e.taskId || e.outcome === "retried" || e.outcome === "deferred") return;
       settled.set(e.taskId, e.outcome);
       if (waiting?.ids.delete(e.taskId) && waiting.ids.size === 0) waiting.resolve();
     };

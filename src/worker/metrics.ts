@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
-export const TASK_OUTCOMES = ["created", "updated", "unchanged", "retried", "dead_lettered"] as const;
+export const TASK_OUTCOMES = ["created", "updated", "unchanged", "retried", "deferred", "dead_lettered"] as const;
 export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
 
 export interface WorkerMetrics {
@@ -25,7 +25,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: "matchflow_" });
   const tasks = new Counter({
     name: "matchflow_tasks_total",
-    help: "Tasks settled, by outcome (created, updated, unchanged, retried, dead_lettered).",
+    help: "Tasks settled, by outcome (created, updated, unchanged, retried, deferred (eta not due yet), dead_lettered).",
     labelNames: ["outcome"] as const,
     registers: [registry],
   });

@@ -1,16 +1,18 @@
 /**
  * Turns one delivery into either a store item or a classified permanent failure:
- * decode (Celery v1/v2) -> task name -> expiry -> arguments -> contract. Pure but for the
- * clock it is given.
+ * decode (Celery v1/v2) -> task name -> expiry -> eta -> arguments -> contract. Pure but for
+ * the clock it is given. A task with an eta is prepared whole; `dueAt` tells the worker when
+ * it may run.
  */
 import { decodeTask, type TaskEnvelope } from "../celery/codec.js";
 import { validateForConsumer } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
+import { parseEta } from "./eta.js";
 import type { FailureRecord, StoreItem } from "./store.js";
 import type { InboundMessage } from "./transport.js";
 
 export type Prepared =
-  | { ok: true; message: InboundMessage; envelope: TaskEnvelope; item: StoreItem; unknownFields: string[] }
+  | { ok: true; message: InboundMessage; envelope: TaskEnvelope; item: StoreItem; unknownFields: string[]; dueAt: number | undefined }
   | { ok: false; message: InboundMessage; envelope: TaskEnvelope | undefined; error: MatchflowError; failure: FailureRecord };
 
 export interface PrepareOptions {
@@ -79,6 +81,12 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
   if (envelope.expires !== null && Date.parse(envelope.expires) < options.now) {
     return failed(message, envelope, new PermanentError("task_expired", `task expired at ${envelope.expires}`), max);
   }
+  // Celery rejects a task whose eta it cannot read ("Couldn't convert ETA ..."), without running it.
+  // An empty eta is none, as in Celery (`if req.eta`).
+  const dueAt = envelope.eta ? parseEta(envelope.eta) : undefined;
+  if (envelope.eta && dueAt === undefined) {
+    return failed(message, envelope, new PermanentError("invalid_eta", `eta ${JSON.stringify(envelope.eta)} is not an ISO-8601 date and time; the producer must send one (Celery: apply_async(eta=datetime) or countdown=seconds)`), max);
+  }
 
   const kwargs = envelope.kwargs;
   if (envelope.args.length > 1 || hasOtherKwargs(kwargs) || (envelope.args.length === 1 && "match_data" in kwargs)) {
@@ -95,6 +103,7 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
     message,
     envelope,
     unknownFields: result.unknownFields,
+    dueAt,
     item: {
       match: result.match,
       raw: arg,

@@ -46,6 +46,11 @@ export interface WorkTransport {
   requeue(message: InboundMessage): void;
   /** Publishes `retry` (same task id, retries + 1) to the delay queue of `attempt`, confirmed, then acks `message`. */
   retry(message: InboundMessage, retry: OutgoingMessage, attempt: number, delayMs: number): Promise<void>;
+  /**
+   * Publishes `copy` (the task unchanged: its eta is not due yet) to the delay queue of retry
+   * `attempt` with a per-message TTL of `expirationMs`, confirmed, then acks `message`.
+   */
+  delay(message: InboundMessage, copy: OutgoingMessage, attempt: number, expirationMs: number): Promise<void>;
   /** Publishes `deadLetter` to the dead-letter exchange, confirmed, then acks `message`. */
   deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void>;
   /** Publishes a Celery rpc:// result to `replyTo` (best effort, not persistent, as Celery does). */

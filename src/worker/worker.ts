@@ -22,6 +22,7 @@ import { PermanentError, type MatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { buildDeadLetter, buildRetryMessage } from "./outgoing.js";
+import { decideEta } from "./eta.js";
 import { asMatchflowError, decideOnFailure, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared } from "./prepare.js";
 import { BatchProgress } from "./progress.js";
@@ -45,7 +46,7 @@ export interface WorkerOptions {
    * "batch committed" info line per batch (otherwise those are debug). Config: WORKER_LOG_INTERVAL.
    */
   logIntervalMs: number;
-  /** Called once per task settlement: `final` is false for a retry (the task will come back). */
+  /** Called once per task settlement: `final` is false for a retry or deferral (the task will come back). */
   onSettled?: (event: SettledEvent) => void;
   now?: () => number;
   random?: () => number;
@@ -54,7 +55,8 @@ export interface WorkerOptions {
 export interface SettledEvent {
   taskId: string | undefined;
   externalMatchId: string | undefined;
-  outcome: "created" | "updated" | "unchanged" | "retried" | "dead_lettered";
+  outcome: "created" | "updated" | "unchanged" | "retried" | "deferred" | "dead_lettered";
+  /** False for a retry or a deferral (the task will come back). */
   final: boolean;
   code?: string | undefined;
 }
@@ -90,6 +92,8 @@ export class Worker {
   private readonly progress = new BatchProgress();
   private progressTimer: NodeJS.Timeout | undefined;
   private progressSince = 0;
+  /** Deliveries whose eta is a moment away, held unacked until it is due (see ./eta.ts). */
+  private readonly held = new Map<InboundMessage, NodeJS.Timeout>();
 
   constructor(
     private readonly transport: WorkTransport,
@@ -139,7 +143,7 @@ export class Worker {
 
   /** Number of deliveries buffered or being processed. */
   get inFlight(): number {
-    return this.buffer.length + this.processing;
+    return this.buffer.length + this.processing + this.held.size;
   }
   private activeCount = 0;
   private processing = 0;
@@ -164,6 +168,7 @@ export class Worker {
       const { log } = this.options;
       log.info({ inFlight: this.inFlight, graceMs }, "worker stopping: no new deliveries, finishing in-flight work");
       await this.transport.stopConsuming().catch((err: unknown) => log.warn({ err: String(err) }, "could not cancel the consumer"));
+      this.releaseHeld();
       this.pump();
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<"timeout">((resolve) => {
@@ -189,6 +194,8 @@ export class Worker {
   async forceStop(): Promise<void> {
     this.abandoned = true;
     this.stopping = true;
+    for (const timer of this.held.values()) clearTimeout(timer);
+    this.held.clear();
     this.endProgress();
     await this.transport.close();
   }
@@ -232,12 +239,15 @@ export class Worker {
     const prepareOptions = { taskName: this.options.taskName, maxMessageBytes: this.options.maxMessageBytes, now: this.now() };
     // Loops, not closures created per batch: V8 kept recompiling those in long drains.
     const good: Extract<Prepared, { ok: true }>[] = [];
+    const notDue: Extract<Prepared, { ok: true }>[] = [];
     const bad: Extract<Prepared, { ok: false }>[] = [];
     const items: StoreItem[] = [];
     const failures: FailureRecord[] = [];
     for (const message of messages) {
       const p = prepareMessage(message, prepareOptions);
-      if (p.ok) {
+      if (p.ok && p.dueAt !== undefined && p.dueAt > prepareOptions.now) {
+        notDue.push(p);
+      } else if (p.ok) {
         good.push(p);
         items.push(p.item);
         for (const field of p.unknownFields) metrics.unknownFields.inc({ field });
@@ -247,6 +257,18 @@ export class Worker {
       }
     }
 
+    // Tasks not due yet wait elsewhere; they take no part in the transaction.
+    const postponed = Promise.all(notDue.map((p) => this.postpone(p, prepareOptions.now)));
+    if (items.length === 0 && failures.length === 0) {
+      await postponed;
+      return;
+    }
+    await this.storeAndSettle(messages, good, bad, items, failures);
+    await postponed;
+  }
+
+  private async storeAndSettle(messages: InboundMessage[], good: Extract<Prepared, { ok: true }>[], bad: Extract<Prepared, { ok: false }>[], items: StoreItem[], failures: FailureRecord[]): Promise<void> {
+    const { metrics } = this.options;
     let outcomes: StoreOutcome[];
     for (;;) {
       if (this.abandoned) return;
@@ -293,6 +315,45 @@ export class Worker {
     }
     for (const p of bad) waits.push(this.fail(p.message, p.envelope, p.error, p.failure.externalMatchId));
     await Promise.all(waits);
+  }
+
+  /**
+   * A task whose eta is not due: held for a moment, or its copy sent through a delay queue (not
+   * a retry: `retries` is unchanged) and the original acked. When it comes back it is prepared
+   * again, so the remaining time is looked at again.
+   */
+  private async postpone(p: Extract<Prepared, { ok: true }>, now: number): Promise<void> {
+    if (this.abandoned) return;
+    const dueAt = p.dueAt as number;
+    const decision = decideEta(dueAt, now, this.options.retry);
+    if (decision.action !== "delay") return this.hold(p.message, decision.action === "hold" ? decision.ms : 0);
+    const eta = new Date(dueAt).toISOString();
+    try {
+      await this.transport.delay(p.message, { content: p.message.content, properties: p.message.properties }, decision.attempt, decision.expirationMs);
+      this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.expirationMs });
+    } catch (err) {
+      this.options.log.error({ taskId: p.envelope.taskId, eta, err: String(err) }, "could not send a task that is not due yet to a delay queue; message returned to the queue");
+      this.transport.requeue(p.message);
+    }
+  }
+
+  /** Keeps a delivery unacked for `ms`, then takes it in again as if just delivered. */
+  private hold(message: InboundMessage, ms: number): void {
+    if (this.stopping) return this.transport.requeue(message);
+    const timer = setTimeout(() => {
+      this.held.delete(message);
+      this.onMessage(message);
+    }, ms);
+    this.held.set(message, timer);
+  }
+
+  /** On stop, held deliveries go back to the queue at once instead of running out the grace period. */
+  private releaseHeld(): void {
+    for (const [message, timer] of this.held) {
+      clearTimeout(timer);
+      this.transport.requeue(message);
+    }
+    this.held.clear();
   }
 
   /** Acks and records a stored task; returns the rpc reply's publish when one is due. */
@@ -353,6 +414,7 @@ export class Worker {
     const fields = { taskId: event.taskId, externalMatchId: event.externalMatchId, outcome: event.outcome, durationMs, redelivered: message.redelivered || undefined, reason, code: event.code, ...extra };
     if (event.outcome === "dead_lettered") log.error(fields, "task dead-lettered");
     else if (event.outcome === "retried") log.warn(fields, "task will be retried");
+    else if (event.outcome === "deferred") log.debug(fields, "task not due yet (eta): sent to a delay queue");
     else log.debug(fields, "task done");
   }
 

@@ -14,6 +14,7 @@ import { amqpInt, decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { validateForConsumer, type MatchData } from "../../src/contract/index.js";
 import { silentLogger } from "../../src/log.js";
+import { prepareMessage } from "../../src/worker/prepare.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 import { runCeleryProducer } from "../interop/celery-process.js";
 
@@ -65,6 +66,20 @@ describe("Python Celery producers -> matchflow decoding", () => {
   it("matchflow declares, then a Celery producer declares the same queue without error", async () => {
     expect((await declareTopology(model, names, { queueType: "classic", log: silentLogger })).warnings).toEqual([]);
     await expect(runCeleryProducer(vhost.url, "declare")).resolves.toEqual([]);
+  });
+
+  it("send_task(countdown=30) carries an eta that the worker reads as the task's due time", async () => {
+    const before = Date.now();
+    const [taskId] = await runCeleryProducer(vhost.url, "v2-countdown", join(dir, "matches.json"), 30);
+    const after = Date.now();
+    const [msg] = await takeAll(2); // both matches, with the same countdown
+    const message = { content: msg!.content, properties: msg!.properties, exchange: "matches", routingKey: "matches.process", redelivered: false, receivedAt: after, token: 1 };
+    const prepared = prepareMessage(message, { taskName: names.taskName, maxMessageBytes: config.maxMessageBytes, now: after });
+    expect(prepared.ok && prepared.envelope.taskId).toBe(taskId);
+    const dueAt = prepared.ok ? prepared.dueAt : undefined;
+    // Celery computes now + countdown at send time, with microseconds and a UTC offset.
+    expect(dueAt).toBeGreaterThanOrEqual(before + 30_000 - 1);
+    expect(dueAt).toBeLessThanOrEqual(after + 30_000);
   });
 
   it("send_task (v2) and a raw v1 publish decode into the same MatchData", async () => {

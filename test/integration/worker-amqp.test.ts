@@ -4,7 +4,7 @@
  */
 import { connect, type ChannelModel, type Options } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.js";
 import { until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
@@ -109,6 +109,26 @@ describe("worker", () => {
     expect(failures.rows.map((r) => r.reason_code).sort()).toEqual(poison.map(([code]) => code).sort());
     expect(w.logs.filter((l) => l.outcome === "dead_lettered").every((l) => typeof l.code === "string")).toBe(true);
     await stopWorker(w);
+  });
+
+  it("runs a task with an eta (v2 header, v1 body) no earlier than the eta, once, via the delay queues", async () => {
+    const w = await t.startWorker();
+    const eta = new Date(Date.now() + 4000);
+    const v2 = encodeTaskV2({ taskName: TASK, taskId: "e0000000-0000-4000-8000-000000000002", args: [makeMatch("eta", 2)], eta: eta.toISOString() });
+    const v1 = encodeTaskV1({ taskName: TASK, taskId: "e0000000-0000-4000-8000-000000000001", args: [makeMatch("eta", 1)], eta: eta.toISOString() });
+    await rawPublish(v2.content, v2.properties);
+    await rawPublish(v1.content, v1.properties);
+    await until(async () => (await t.rows("eta")).total === 2, 30_000, "both rows");
+    await stopWorker(w);
+    // created_at is the writing transaction's start (same clock as ours: one machine).
+    const rows = await t.sql.query<{ created_at: Date }>("SELECT created_at FROM matches WHERE external_match_id LIKE 'eta-%'");
+    for (const row of rows.rows) expect(row.created_at.getTime()).toBeGreaterThanOrEqual(eta.getTime());
+    const logsOf = (id: string) => w.logs.filter((l) => l.externalMatchId === id && typeof l.outcome === "string");
+    for (const id of ["eta-1", "eta-2"]) {
+      // Around the delay queues (1 s at most here), each time not counted as a retry, then stored once.
+      expect(logsOf(id).filter((l) => l.outcome === "deferred").length).toBeGreaterThanOrEqual(2);
+      expect(logsOf(id).filter((l) => l.outcome !== "deferred").map((l) => l.outcome)).toEqual(["created"]);
+    }
   });
 
   it("retries a transient database failure (a locked table) and then succeeds", async () => {

@@ -1,6 +1,7 @@
 """Publishes matches the two ways the original system's producers did, for interop tests.
 
     /usr/bin/python3 send_tasks.py <broker-url> v2 <matches.json>   # app.send_task (protocol 2)
+    /usr/bin/python3 send_tasks.py <broker-url> v2-countdown <matches.json> <seconds>   # the same with countdown=
     /usr/bin/python3 send_tasks.py <broker-url> v1 <matches.json>   # raw protocol-1 JSON body
     /usr/bin/python3 send_tasks.py <broker-url> declare              # what a Celery producer declares
 
@@ -27,12 +28,13 @@ if mode == "declare":
 
 matches = json.load(open(sys.argv[3], encoding="utf-8"))
 
-if mode == "v2":
+if mode in ("v2", "v2-countdown"):
+    countdown = float(sys.argv[4]) if mode == "v2-countdown" else None
     app = Celery("producer", broker=url)
     app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True,
                     broker_transport_options={"confirm_publish": True})
     for match in matches:
-        result = app.send_task(TASK, args=[match], queue=queue, routing_key="matches.process")
+        result = app.send_task(TASK, args=[match], queue=queue, routing_key="matches.process", countdown=countdown)
         print(result.id)
 elif mode == "v1":
     with Connection(url, transport_options={"confirm_publish": True}) as conn:
@@ -45,4 +47,4 @@ elif mode == "v1":
                              delivery_mode=2, declare=[queue])
             print(task_id)
 else:
-    sys.exit("mode must be v1, v2 or declare")
+    sys.exit("mode must be v1, v2, v2-countdown or declare")

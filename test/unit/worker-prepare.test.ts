@@ -59,6 +59,25 @@ describe("prepareMessage", () => {
     }
   });
 
+  it("reads the eta of v2 headers and v1 bodies as dueAt (a naive one as UTC, as Celery does)", () => {
+    const v2 = encodeTaskV2({ taskName: TASK, taskId: "e2", args: [match], eta: "2026-11-01T12:00:30.123456+00:00" });
+    const v1 = encodeTaskV1({ taskName: TASK, taskId: "e1", args: [match], eta: "2026-11-01T12:00:30" });
+    const none = encodeTaskV2({ taskName: TASK, taskId: "e0", args: [match] });
+    const due = (m: { content: Buffer; properties: InboundMessage["properties"] }) => {
+      const p = prepareMessage(inbound(m.content, m.properties), options);
+      return p.ok ? p.dueAt : p.error.code;
+    };
+    expect(due(v2)).toBe(Date.parse("2026-11-01T12:00:30.123Z"));
+    expect(due(v1)).toBe(Date.parse("2026-11-01T12:00:30Z"));
+    expect(due(none)).toBeUndefined();
+  });
+
+  it("refuses an eta that is not a date and time (invalid_eta, permanent)", () => {
+    const m = encodeTaskV2({ taskName: TASK, taskId: "t", args: [match], eta: "in five minutes" });
+    const p = prepareMessage(inbound(m.content, m.properties), options);
+    expect(!p.ok && p.error).toMatchObject({ code: "invalid_eta", kind: "permanent", message: expect.stringContaining("in five minutes") as unknown });
+  });
+
   it("records the text of an undecodable message", () => {
     const p = prepareMessage(inbound(Buffer.from("not json"), { contentType: "application/json", contentEncoding: "utf-8", headers: { task: TASK, id: "x" } }), options);
     expect(p.ok).toBe(false);
