@@ -31,7 +31,7 @@ export function formatRunReport(r: RunReport): string {
   const o = r.outcomes;
   const lines = [
     `matchflow run: ${r.mode.broker} broker, ${r.mode.database} database`,
-    `${found} found, ${r.submit.submitted.length} submitted, ${c.invalid + r.submit.invalid.length} invalid, ${r.submit.failed.length} failed`,
+    `${found} found, ${c.malformed > 0 ? `${c.malformed} malformed, ` : ""}${r.submit.submitted.length} submitted, ${c.invalid + r.submit.invalid.length} invalid, ${r.submit.failed.length} failed`,
     `processed: ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.dead_lettered} dead-lettered` +
       (r.pending > 0 ? `, ${r.pending} still pending` : "") +
       // A first run's seconds are mostly start-up (PGlite creating an embedded database takes
@@ -45,8 +45,8 @@ export function formatRunReport(r: RunReport): string {
   return `${lines.join("\n")}\n${latestTable(r.latest)}`;
 }
 
-/** 0 when everything found was stored; 1 when anything was invalid, failed, dead-lettered or left pending. */
+/** 0 when everything found was stored; 1 when anything was malformed, invalid, failed, dead-lettered or left pending. */
 export function runExitCode(r: RunReport): 0 | 1 {
-  const bad = r.scrape.counts.invalid + r.submit.invalid.length + r.submit.failed.length + r.outcomes.dead_lettered + r.pending;
+  const bad = r.scrape.counts.malformed + r.scrape.counts.invalid + r.submit.invalid.length + r.submit.failed.length + r.outcomes.dead_lettered + r.pending;
   return bad > 0 ? 1 : 0;
 }

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { formatRunReport, runExitCode } from "../../src/run/report.js";
+import type { RunReport } from "../../src/run/run-once.js";
+import type { ScrapeCounts, ScrapeMetadata } from "../../src/scraper/scrape.js";
+
+function report(counts: Partial<ScrapeCounts> = {}, extra: Partial<RunReport> = {}): RunReport {
+  const full: ScrapeCounts = { events: 3, malformed: 0, brackets: 1, bracketsSkipped: 0, unbracketed: 0, duplicates: 0, filteredOut: 0, invalid: 0, postponed: 0, matches: 3, downloads: 2, ...counts };
+  return {
+    mode: { broker: "in-process", database: "pglite" },
+    scrape: { counts: full, problems: [], metadata: { counts: full } as unknown as ScrapeMetadata },
+    submit: { submitted: [1, 2, 3].map((i) => ({ index: i, taskId: `t${i}`, externalMatchId: `m${i}` })), invalid: [], failed: [] },
+    outcomes: { created: 3, updated: 0, unchanged: 0, dead_lettered: 0 },
+    pending: 0,
+    latest: [],
+    elapsedMs: 1_000,
+    processingMs: 100,
+    ...extra,
+  };
+}
+
+describe("run report", () => {
+  it("a clean run exits 0 and says nothing of malformed events", () => {
+    expect(runExitCode(report())).toBe(0);
+    expect(formatRunReport(report())).toContain("\n3 found, 3 submitted, 0 invalid, 0 failed\n");
+  });
+
+  it("malformed feed events are shown and make the run exit 1 (matches the scrape could not read are not a success)", () => {
+    const r = report({ events: 5, malformed: 2 });
+    expect(runExitCode(r)).toBe(1);
+    expect(formatRunReport(r)).toContain("\n3 found, 2 malformed, 3 submitted, 0 invalid, 0 failed\n");
+  });
+
+  it("pending or dead-lettered matches make the run exit 1", () => {
+    expect(runExitCode(report({}, { pending: 1 }))).toBe(1);
+    expect(runExitCode(report({}, { outcomes: { created: 2, updated: 0, unchanged: 0, dead_lettered: 1 } }))).toBe(1);
+  });
+});
