@@ -1,7 +1,8 @@
 /**
  * Exit codes, in one place. Scripts and CronJobs rely on them:
  * 0 everything done; 1 some items invalid or failed; 2 usage or configuration error;
- * 3 source unreachable or unreadable; 4 broker unreachable; 5 database unreachable.
+ * 3 source unreachable or unreadable; 4 broker unreachable; 5 database unreachable;
+ * 70 internal error (a bug); 130 stopped by a second signal (the shell's 128 + SIGINT).
  */
 import { isMatchflowError } from "../errors.js";
 
@@ -13,6 +14,7 @@ export const EXIT = {
   broker: 4,
   database: 5,
   internal: 70,
+  secondSignal: 130,
 } as const;
 
 const BY_CODE: Record<string, number> = {

@@ -108,7 +108,7 @@ function stopOnSignals(config: Config, log: Logger): { startUp: AbortSignal; sta
       log.warn({ signal }, "second signal: exiting now; unacked deliveries return to the queue");
       // Closing politely is bounded to one second: "at once" must hold even with a dead broker.
       const atMostOneSecond = new Promise((resolve) => setTimeout(resolve, 1000).unref());
-      void Promise.race([app?.worker.forceStop(), atMostOneSecond]).finally(() => process.exit(130));
+      void Promise.race([app?.worker.forceStop(), atMostOneSecond]).finally(() => process.exit(EXIT.secondSignal));
     }
   };
   process.on("SIGTERM", onSignal);
