@@ -39,6 +39,19 @@ function externalIdOf(arg: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * The task id, also for a message refused before its body is decoded (a wrong content type or
+ * encoding): Celery protocol 2 carries it in the `id` header, protocol 1 senders usually in the
+ * correlation id. Read from the properties only, never from the refused body.
+ */
+export function taskIdOf(message: InboundMessage, envelope: TaskEnvelope | undefined): string | undefined {
+  if (envelope) return envelope.taskId;
+  const header: unknown = message.properties.headers?.id;
+  if (typeof header === "string" && header !== "" && header.length <= 255) return header;
+  const correlationId: unknown = message.properties.correlationId;
+  return typeof correlationId === "string" && correlationId !== "" ? correlationId : undefined;
+}
+
 /** A classified permanent failure, with what `ingest_failures` records of it. */
 function failed(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, maxBytes: number, arg?: unknown): Prepared {
   return {
@@ -49,7 +62,7 @@ function failed(message: InboundMessage, envelope: TaskEnvelope | undefined, err
     failure: {
       reasonCode: error.code,
       detail: error.message,
-      taskId: envelope?.taskId ?? message.properties.correlationId,
+      taskId: taskIdOf(message, envelope),
       messageId: message.properties.messageId,
       externalMatchId: externalIdOf(arg),
       raw: arg ?? rawPayload(message.content, maxBytes),

@@ -24,7 +24,7 @@ import type { WorkerMetrics } from "./metrics.js";
 import { buildDeadLetter, buildRetryMessage } from "./outgoing.js";
 import { decideEta } from "./eta.js";
 import { asMatchflowError, decideOnFailure, type RetrySettings } from "./policy.js";
-import { prepareMessage, type Prepared } from "./prepare.js";
+import { prepareMessage, taskIdOf, type Prepared } from "./prepare.js";
 import { BatchProgress } from "./progress.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
 import type { InboundMessage, WorkTransport } from "./transport.js";
@@ -384,7 +384,7 @@ export class Worker {
       const attempts = (envelope?.retries ?? 0) + 1;
       await this.transport.deadLetter(message, buildDeadLetter(message, error, attempts, now));
       this.options.metrics.deadLetters.inc({ code: error.code });
-      this.settled(message, { taskId: envelope?.taskId ?? message.properties.correlationId, externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
+      this.settled(message, { taskId: taskIdOf(message, envelope), externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
         attempts,
         reason: decision.action === "dead_letter" ? decision.reason : "permanent",
         err: error.message,
@@ -396,7 +396,7 @@ export class Worker {
       // The broker refused or the channel died: give the message back (a no-op on a dead
       // channel, where the broker redelivers it anyway), so that it is tried again and later
       // acks are not held up behind it.
-      this.options.log.error({ taskId: envelope?.taskId, externalMatchId, code: error.code, err: String(err) }, "could not publish retry/dead letter; message returned to the queue");
+      this.options.log.error({ taskId: taskIdOf(message, envelope), externalMatchId, code: error.code, err: String(err) }, "could not publish retry/dead letter; message returned to the queue");
       this.transport.requeue(message);
     }
   }

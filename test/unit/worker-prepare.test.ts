@@ -30,6 +30,17 @@ describe("prepareMessage", () => {
     }
   });
 
+  it("keeps the task id of a message refused before its body is read (content type), from the id header or the correlation id", () => {
+    const v2 = encodeTaskV2({ taskName: TASK, taskId: "from-header", args: [match] });
+    const byHeader = prepareMessage(inbound(Buffer.from("not json"), { ...v2.properties, contentType: "text/plain", correlationId: undefined }), options);
+    expect(byHeader.ok).toBe(false);
+    if (!byHeader.ok) expect(byHeader.failure).toMatchObject({ reasonCode: "unsupported_content_type", taskId: "from-header" });
+    const byCorrelation = prepareMessage(inbound(Buffer.from("x"), { contentType: "application/x-python-serialize", correlationId: "from-correlation" }), options);
+    expect(!byCorrelation.ok && byCorrelation.failure.taskId).toBe("from-correlation");
+    const none = prepareMessage(inbound(Buffer.from("x"), { contentType: "text/plain", headers: { id: 42 } }), options);
+    expect(!none.ok && none.failure.taskId).toBeUndefined();
+  });
+
   it("reads the match from kwargs.match_data too", () => {
     const m = encodeTaskV2({ taskName: TASK, taskId: "k", args: [], kwargs: { match_data: match } });
     expect(prepareMessage(inbound(m.content, m.properties), options).ok).toBe(true);
