@@ -8,6 +8,7 @@ import { Command, CommanderError } from "commander";
 import { errorMessage } from "../errors.js";
 import { COMMANDS } from "./commands/index.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
+import { quietWhenReaderGoes } from "./output-stream.js";
 
 /**
  * The program with the command named first on the command line only, or with every command
@@ -51,6 +52,8 @@ export async function main(argv: string[]): Promise<number> {
 // Run when executed directly (bin or `tsx src/cli/main.ts`), not when imported by tests.
 const invokedPath = process.argv[1] ?? "";
 if (/cli[\\/]main\.(ts|js)$/.test(invokedPath) || /matchflow$/.test(invokedPath)) {
+  quietWhenReaderGoes(process.stdout);
+  quietWhenReaderGoes(process.stderr);
   const code = await main(process.argv);
   process.exitCode = code;
 }

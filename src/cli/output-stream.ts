@@ -22,7 +22,7 @@ export interface Output {
 /** The reader of a pipe or socket closed it: an end of the output, not a failure. */
 const READER_GONE = new Set(["EPIPE", "ERR_STREAM_DESTROYED", "ECONNRESET"]);
 
-function readerGone(err: unknown): boolean {
+export function readerGone(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && READER_GONE.has(code);
 }
@@ -65,4 +65,16 @@ export function guardOutput(stream: Writable): Output {
       throwIfFailed();
     },
   };
+}
+
+/**
+ * For every command: a reader that went away ends the output quietly instead of crashing with a
+ * stack trace (`matchflow contract schema | head -1`). `guardOutput` adds what a command that
+ * streams its output needs (waiting for 'drain', knowing it is closed). Other write errors stay
+ * fatal, as Node makes them.
+ */
+export function quietWhenReaderGoes(stream: Writable): void {
+  stream.on("error", (err: unknown) => {
+    if (!readerGone(err)) throw err;
+  });
 }

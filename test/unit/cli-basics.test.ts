@@ -2,7 +2,7 @@
  * The real `matchflow` CLI as a child process (tsx, no build): help, usage errors, `config`
  * and `contract schema`. Only commands that need no broker or database.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -32,6 +32,19 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRe
       },
     );
   });
+}
+
+/** Runs the CLI with its stdout closed before it writes (`| head -0`): its exit code and stderr. */
+function runCliStdoutClosed(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.destroy();
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stderr })));
 }
 
 // Concurrent: each test only spawns a process and reads its output.
@@ -111,6 +124,12 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(stderr).not.toContain("hunter2");
     expect(stderr).not.toMatch(/^\s+at /m);
     expect(stderr.trim().split("\n")).toHaveLength(4);
+  });
+
+  it.each([[["contract", "schema"]], [["config"]], [["--help"]]])("%j with its reader gone (| head) ends quietly: exit 0, no stack trace", async (args) => {
+    const { code, stderr } = await runCliStdoutClosed(args);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   it("contract schema prints exactly the committed schema file", async () => {
