@@ -42,8 +42,8 @@ export type ValidationResult =
   | { ok: true; match: MatchData; unknownFields: string[] }
   | { ok: false; code: ContractErrorCode; issues: ContractIssue[] };
 
-/** The value the issue is about, looked up in the input (zod issues do not carry it). */
-function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+/** The value a zod issue is about, looked up in the input by the issue's path (zod 4 issues do not carry it). */
+export function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let value = input;
   for (const key of path) {
     if (typeof value !== "object" || value === null) return undefined;

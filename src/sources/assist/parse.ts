@@ -5,6 +5,7 @@
  * unreadable as a whole.
  */
 import { z } from "zod";
+import { valueAt } from "../../contract/validate.js";
 import { PermanentError } from "../../errors.js";
 import { NotJsonError, splitTopLevel } from "../json-stream.js";
 import { EventTable } from "./event-table.js";
@@ -85,16 +86,6 @@ export interface StandingsDocument {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** The value at `path` inside `raw` (undefined when a step is missing). */
-function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
-  let value = raw;
-  for (const step of path) {
-    if (typeof value !== "object" || value === null) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[step];
-  }
-  return value;
 }
 
 /** A short quote of an offending value for a problem's reason ("abc" -> `"abc"`, -3 -> `-3`). */
