@@ -94,15 +94,14 @@ export function parseManagementQueue(body: unknown): ManagementQueue {
 }
 
 /**
- * One queue from the API; `undefined` when it (or the vhost) does not exist. Anything else
- * (refused, timeout, 401, 5xx) is a TransientError `management_unavailable`, so the caller
- * can fall back to AMQP.
+ * GET an API path; `undefined` on 404 (the queue or the vhost does not exist). Anything else
+ * (refused, timeout, 401, 5xx) is a TransientError `management_unavailable`, so the caller can
+ * fall back to AMQP.
  */
-export async function fetchManagementQueue(target: ManagementTarget, queue: string, timeoutMs = 5000): Promise<ManagementQueue | undefined> {
-  const url = `${target.apiBase}/queues/${encodeURIComponent(target.vhost)}/${encodeURIComponent(queue)}`;
+async function getJson(target: ManagementTarget, path: string, timeoutMs: number): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(url, { headers: { authorization: target.authorization, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(`${target.apiBase}${path}`, { headers: { authorization: target.authorization, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
     throw new TransientError("management_unavailable", `management API at ${target.apiBase} is unreachable: ${errorMessage(cause ?? err)}`, { cause: err });
@@ -116,5 +115,18 @@ export async function fetchManagementQueue(target: ManagementTarget, queue: stri
     const hint = res.status === 401 ? " (check the user name and password)" : "";
     throw new TransientError("management_unavailable", `management API at ${target.apiBase} answered HTTP ${res.status}${hint}`);
   }
-  return parseManagementQueue(await res.json());
+  return res.json();
+}
+
+/** One queue from the API; `undefined` when it (or the vhost) does not exist. */
+export async function fetchManagementQueue(target: ManagementTarget, queue: string, timeoutMs = 5000): Promise<ManagementQueue | undefined> {
+  const body = await getJson(target, `/queues/${encodeURIComponent(target.vhost)}/${encodeURIComponent(queue)}`, timeoutMs);
+  return body === undefined ? undefined : parseManagementQueue(body);
+}
+
+/** The names of every queue in the vhost (`[]` when the vhost does not exist). */
+export async function fetchManagementQueueNames(target: ManagementTarget, timeoutMs = 5000): Promise<string[]> {
+  const body = await getJson(target, `/queues/${encodeURIComponent(target.vhost)}?columns=name`, timeoutMs);
+  if (!Array.isArray(body)) return [];
+  return body.flatMap((q: unknown) => (typeof q === "object" && q !== null && typeof (q as { name?: unknown }).name === "string" ? [(q as { name: string }).name] : []));
 }

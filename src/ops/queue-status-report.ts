@@ -11,6 +11,8 @@ export interface QueueRef {
   role: QueueRole;
   /** Retry queues: their delay (x-message-ttl). */
   delayMs?: number;
+  /** A retry queue of an earlier RETRY_* schedule: the current settings no longer use it. */
+  unused?: boolean;
 }
 
 export interface QueueRow extends QueueRef {
@@ -52,6 +54,23 @@ export function queuesToReport(names: TopologyNames): QueueRef[] {
   ];
 }
 
+/**
+ * Retry queues of this work queue that the current schedule does not name (`<queue>.retry.<ms>ms`
+ * left by earlier RETRY_* settings), from the vhost's queue names: the messages in them still
+ * return to the work queue when their delay runs out, but were invisible in the report.
+ */
+export function unusedRetryQueues(names: TopologyNames, vhostQueues: readonly string[]): QueueRef[] {
+  const current = new Set(names.delayQueues.map((d) => d.name));
+  const prefix = `${names.queue}.retry.`;
+  const refs: QueueRef[] = [];
+  for (const name of vhostQueues) {
+    if (!name.startsWith(prefix) || current.has(name)) continue;
+    const delay = /^(\d+)ms$/.exec(name.slice(prefix.length));
+    if (delay) refs.push({ name, role: "retry", delayMs: Number(delay[1]), unused: true });
+  }
+  return refs.sort((a, b) => (a.delayMs ?? 0) - (b.delayMs ?? 0));
+}
+
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -85,6 +104,9 @@ export function statusWarnings(rows: readonly QueueRow[]): string[] {
       warnings.push(`${plural(row.ready ?? 0, "message")} wait in ${row.name} with no consumer: start a worker (matchflow worker) on this queue`);
     }
     const held = (row.ready ?? 0) + (row.unacked ?? 0);
+    if (row.unused && held > 0) {
+      warnings.push(`${plural(held, "message")} in ${row.name}, a retry queue of an earlier RETRY_* schedule: they return to the work queue when their delay runs out; delete the queue once it is empty`);
+    }
     if (row.role === "dead_letter" && held > 0) {
       warnings.push(`dead-letter queue ${row.name} holds ${plural(held, "message")}: see matchflow dlq list`);
     }
@@ -118,7 +140,7 @@ export function formatQueueStatus(report: QueueStatusReport): string {
   const header = ["queue", "role", "ready", "unacked", "consumers", ...(withRates ? ["publish", "deliver"] : [])];
   const rows = report.queues.map((q) => [
     q.name,
-    q.role === "retry" && q.delayMs !== undefined ? `retry ${q.delayMs}ms` : q.role.replace("_", "-"),
+    q.role === "retry" && q.delayMs !== undefined ? `retry ${q.delayMs}ms${q.unused ? " (unused)" : ""}` : q.role.replace("_", "-"),
     q.exists ? cell(q.ready, true) : "missing",
     cell(q.unacked, q.exists),
     cell(q.consumers, q.exists),

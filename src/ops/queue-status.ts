@@ -10,8 +10,8 @@ import type { TopologyNames } from "../broker/topology-names.js";
 import { errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { closeQuietly, isNotFound, quietChannel, withBroker, type ChannelSource } from "./broker-session.js";
-import { fetchManagementQueue, managementTarget } from "./management-api.js";
-import { queuesToReport, statusWarnings, unsampledNote, type QueueRef, type QueueRow, type QueueStatusReport } from "./queue-status-report.js";
+import { fetchManagementQueue, fetchManagementQueueNames, managementTarget } from "./management-api.js";
+import { queuesToReport, statusWarnings, unsampledNote, unusedRetryQueues, type QueueRef, type QueueRow, type QueueStatusReport } from "./queue-status-report.js";
 
 export interface QueueStatusOptions {
   names: TopologyNames;
@@ -66,7 +66,9 @@ export async function queueStatus(options: QueueStatusOptions): Promise<QueueSta
   const notes: string[] = [];
   if (options.managementUrl) {
     try {
-      const queues = await statusFromManagement(options.managementUrl, options.amqpUrl, refs, options.managementTimeoutMs);
+      // Only the API can list a vhost's queues: retry queues of an earlier schedule are found here.
+      const vhostQueues = await fetchManagementQueueNames(managementTarget(options.managementUrl, options.amqpUrl), options.managementTimeoutMs);
+      const queues = await statusFromManagement(options.managementUrl, options.amqpUrl, [...refs, ...unusedRetryQueues(options.names, vhostQueues)], options.managementTimeoutMs);
       const unsampled = unsampledNote(queues);
       if (unsampled !== undefined) notes.push(unsampled);
       return { source: "management", broker, queues, warnings: statusWarnings(queues), notes };

@@ -123,6 +123,26 @@ describe("queue status", () => {
     expect(report.queues.every((q) => q.exists)).toBe(true);
   });
 
+  it("from the management API: also the retry queues of an earlier RETRY_* schedule, with a warning when they hold messages", async () => {
+    const own = await createVhost("opsoldretry");
+    const connection = await connect(own.url);
+    onTestFinished(async () => {
+      await connection.close();
+      await own.drop();
+    });
+    await declareTopology(connection, names, { queueType: "classic", log: silentLogger });
+    // Left by a worker that ran with RETRY_BASE_DELAY=2s: still holding a task on its way back.
+    const old = `${names.queue}.retry.2000ms`;
+    const ch = await connection.createConfirmChannel();
+    await ch.assertQueue(old, { durable: true });
+    ch.sendToQueue(old, Buffer.from("{}"), { contentType: "application/json" });
+    await ch.waitForConfirms();
+    await until(async () => (await own.queue(old))?.messages_ready === 1, 60_000, "the management sample of the old retry queue");
+    const report = await queueStatus({ names, amqpUrl: own.url, managementUrl: own.managementUrl, log: silentLogger });
+    expect(report.queues.find((q) => q.name === old)).toMatchObject({ role: "retry", delayMs: 2000, unused: true, exists: true, ready: 1 });
+    expect(report.warnings).toContain(`1 message in ${old}, a retry queue of an earlier RETRY_* schedule: they return to the work queue when their delay runs out; delete the queue once it is empty`);
+  });
+
   it("warns when the dead-letter queue is not empty", async () => {
     await publishDeadLetters(2);
     const report = await queueStatus({ names, amqpUrl: vhost.url, log: silentLogger });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { topologyNames } from "../../src/broker/topology-names.js";
 import { loadConfig } from "../../src/config.js";
-import { formatQueueStatus, queuesToReport, statusWarnings, unsampledNote, type QueueRow } from "../../src/ops/queue-status-report.js";
+import { formatQueueStatus, queuesToReport, statusWarnings, unsampledNote, unusedRetryQueues, type QueueRow } from "../../src/ops/queue-status-report.js";
 
 function row(partial: Partial<QueueRow> & Pick<QueueRow, "name" | "role">): QueueRow {
   return { exists: true, ready: 0, unacked: 0, consumers: 0, publishRate: null, deliverRate: null, ...partial };
@@ -17,6 +17,20 @@ describe("queuesToReport", () => {
       { name: "fixtures.retry.60000ms", role: "retry", delayMs: 60000 },
       { name: "fixtures.retry.120000ms", role: "retry", delayMs: 120000 },
     ]);
+  });
+});
+
+describe("unusedRetryQueues", () => {
+  it("finds this work queue's retry queues that the current schedule does not use, by delay", () => {
+    const config = loadConfig({});
+    const names = topologyNames(config.topology, config.retry);
+    const current = names.delayQueues.map((d) => d.name);
+    const found = unusedRetryQueues(names, [...current, "matches.retry.9000ms", "matches.retry.2000ms", "matches.academy.retry.2000ms", "matches.retry.soon", "matches", "matches.dead_letter"]);
+    expect(found).toEqual([
+      { name: "matches.retry.2000ms", role: "retry", delayMs: 2000, unused: true },
+      { name: "matches.retry.9000ms", role: "retry", delayMs: 9000, unused: true },
+    ]);
+    expect(unusedRetryQueues(names, current)).toEqual([]);
   });
 });
 
