@@ -12,6 +12,8 @@ export interface PatienceOptions {
   delayMs: (failures: number) => number;
   /** Told of each failure before the pause (to log it). */
   onFailure: (err: unknown, failures: number, retryInMs: number) => void;
+  /** A failure waiting cannot cure ends the wait at once (thrown). @default every failure is waited out */
+  isFinal?: (err: unknown) => boolean;
 }
 
 export async function untilItWorks<T>(attempt: () => Promise<T>, options: PatienceOptions): Promise<T> {
@@ -20,7 +22,7 @@ export async function untilItWorks<T>(attempt: () => Promise<T>, options: Patien
     try {
       return await attempt();
     } catch (err) {
-      if (options.signal?.aborted) throw err;
+      if (options.signal?.aborted || options.isFinal?.(err)) throw err;
       const retryInMs = options.delayMs(failures);
       options.onFailure(err, failures, retryInMs);
       await sleep(retryInMs, undefined, { signal: options.signal });

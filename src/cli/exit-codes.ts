@@ -25,6 +25,7 @@ const BY_CODE: Record<string, number> = {
   source_unreadable: EXIT.source,
   broker_unreachable: EXIT.broker,
   database_unreachable: EXIT.database,
+  database_in_use: EXIT.database,
 };
 
 export function exitCodeFor(err: unknown): number {

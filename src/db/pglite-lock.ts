@@ -4,10 +4,11 @@
  * it, and writes are lost or the files corrupted (seen: two `run`s at once, and two workers on
  * `./.matchflow/db`). A lock file holding the owner's pid is created exclusively next to the data;
  * a file left by a process that no longer runs (a crash, a kill -9) is taken over.
+ * The takeover itself is serialised (see `takeOver`), so two processes never both win.
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { TransientError } from "../errors.js";
+import { PermanentError } from "../errors.js";
 
 export const PGLITE_LOCK_FILE = "matchflow.lock";
 
@@ -34,26 +35,67 @@ function ownerOf(file: string): number | undefined {
   }
 }
 
+/**
+ * Creates `file` holding our pid, or returns false when it exists. Written to a temporary file
+ * first and linked into place (link fails when the name exists): the file never appears empty,
+ * so another process never reads a half-written lock as a stale one.
+ */
 function tryCreate(file: string): boolean {
+  const temporary = `${file}.${process.pid}.tmp`;
+  writeFileSync(temporary, `${process.pid}\n`);
   try {
-    writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+    linkSync(temporary, file);
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw err;
+  } finally {
+    rmSync(temporary, { force: true });
   }
 }
 
 /** Lock files this process holds (its own pid in a file it does not hold is stale, see below). */
 const held = new Set<string>();
 
-/** Takes the directory's lock or throws `database_unreachable` naming the process that holds it. */
+function inUse(dir: string, owner: number): PermanentError {
+  return new PermanentError(
+    "database_in_use",
+    `database unreachable: the embedded database at ${dir} is in use by process ${owner} (PGlite is single-process; stop it, or use PostgreSQL via DATABASE_URL for several processes)`,
+  );
+}
+
+/** A holder that no longer runs. Our own pid in a file we do not hold is a previous life of this process slot (a container restarted with the same volume runs as pid 1 again). */
+function stale(owner: number | undefined): boolean {
+  return owner === undefined || owner === process.pid || !running(owner);
+}
+
+/**
+ * Removes a stale lock file, serialised by a second exclusive file: without it, two processes
+ * that both judged the same file stale could each remove it, and the slower one would remove the
+ * faster one's fresh lock and both would hold the directory. Inside the takeover the lock is
+ * judged again, so the slower one finds the faster one's live pid.
+ */
+function takeOver(dir: string, file: string): void {
+  const takeover = `${file}.takeover`;
+  if (!tryCreate(takeover)) {
+    // Left by a process that died half way (rare): clear it for the next attempt.
+    if (stale(ownerOf(takeover))) rmSync(takeover, { force: true });
+    return;
+  }
+  try {
+    const owner = ownerOf(file);
+    if (!stale(owner)) throw inUse(dir, owner as number);
+    rmSync(file, { force: true });
+  } finally {
+    rmSync(takeover, { force: true });
+  }
+}
+
+/** Takes the directory's lock or throws `database_in_use` naming the process that holds it. */
 export function lockPgliteDir(dir: string): PgliteLock {
   const file = path.resolve(dir, PGLITE_LOCK_FILE);
-  if (held.has(file)) throw new TransientError("database_unreachable", `database unreachable: the embedded database at ${dir} is already open in this process`);
-  // Two tries: the second after removing a stale file. If another process removed it and won the
-  // create in between, the second try fails and its pid is reported: exactly one process wins.
-  for (let attempt = 0; attempt < 2; attempt++) {
+  if (held.has(file)) throw new PermanentError("database_in_use", `database unreachable: the embedded database at ${dir} is already open in this process`);
+  for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(file)) {
       held.add(file);
       let released = false;
@@ -67,15 +109,8 @@ export function lockPgliteDir(dir: string): PgliteLock {
       };
     }
     const owner = ownerOf(file);
-    // Our own pid in the file is a previous life of this process slot (a container restarted
-    // with the same volume runs as pid 1 again): stale too.
-    if (owner !== undefined && owner !== process.pid && running(owner)) {
-      throw new TransientError(
-        "database_unreachable",
-        `database unreachable: the embedded database at ${dir} is in use by process ${owner} (PGlite is single-process; stop it, or use PostgreSQL via DATABASE_URL for several processes)`,
-      );
-    }
-    rmSync(file, { force: true });
+    if (!stale(owner)) throw inUse(dir, owner as number);
+    takeOver(dir, file);
   }
-  throw new TransientError("database_unreachable", `database unreachable: could not lock the embedded database at ${dir} (${file} keeps reappearing: another process is starting on it)`);
+  throw new PermanentError("database_in_use", `database unreachable: could not lock the embedded database at ${dir} (other processes keep starting on it)`);
 }

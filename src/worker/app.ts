@@ -11,7 +11,7 @@ import { warmUpMessagePath } from "./warm-up.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open.js";
 import { untilItWorks } from "../patience.js";
-import { errorMessage } from "../errors.js";
+import { errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startOpsServer, type OpsServer } from "../ops/http.js";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
@@ -52,6 +52,8 @@ function openWithPatience(config: Config, log: Logger, startUp: AbortSignal | un
     signal: startUp,
     delayMs: (failures) => Math.min(500 * 2 ** Math.min(failures - 1, 5), 15_000),
     onFailure: (err, _failures, retryInMs) => log.error({ code: "database_unreachable", err: errorMessage(err), retryInMs }, "database unreachable at start-up; waiting for it"),
+    // Another process holding an embedded database does not go away by waiting: exit 5 now.
+    isFinal: (err) => isMatchflowError(err) && err.code === "database_in_use",
   });
 }
 

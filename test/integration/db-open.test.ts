@@ -54,7 +54,7 @@ describe("PGlite directory lock (one process at a time)", () => {
     try {
       await writeFile(path.join(dir, PGLITE_LOCK_FILE), `${holder.pid}\n`);
       const err: unknown = await openDatabase(`pglite://${dir}`).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: "database_unreachable" });
+      expect(err).toMatchObject({ code: "database_in_use" });
       expect((err as Error).message).toContain(`in use by process ${holder.pid}`);
 
       const exited = new Promise((resolve) => holder.once("exit", resolve));
@@ -70,6 +70,61 @@ describe("PGlite directory lock (one process at a time)", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("processes racing to take over a stale lock: exactly one wins", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mf-pglite-race-"));
+    const gone = spawn("true");
+    await new Promise((resolve) => gone.once("exit", resolve));
+    // Each racer loads, says "ready", tries once on "go", says "won" or "lost", and holds what it
+    // won until its stdin closes: every attempt happens while a winner still holds the lock.
+    const script = [
+      `import { lockPgliteDir } from ${JSON.stringify(path.resolve("src/db/pglite-lock.ts"))};`,
+      `process.stdout.write("ready\\n");`,
+      `process.stdin.once("data", () => {`,
+      `  let won = false;`,
+      `  try { lockPgliteDir(${JSON.stringify(dir)}); won = true; } catch {}`,
+      `  process.stdout.write(won ? "won\\n" : "lost\\n");`,
+      `  process.stdin.on("data", () => undefined).once("end", () => process.exit(0));`,
+      `});`,
+    ].join("\n");
+    const racer = () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { stdio: ["pipe", "pipe", "inherit"] });
+      let out = "";
+      const said = (pattern: RegExp) =>
+        new Promise<string>((resolve) => {
+          const check = () => {
+            const m = pattern.exec(out);
+            if (m) {
+              child.stdout.off("data", onData);
+              resolve(m[0]);
+            }
+          };
+          const onData = (d: Buffer) => {
+            out += d.toString();
+            check();
+          };
+          child.stdout.on("data", onData);
+          check();
+        });
+      return { child, said };
+    };
+    try {
+      for (let round = 0; round < 2; round++) {
+        await writeFile(path.join(dir, PGLITE_LOCK_FILE), `${gone.pid}\n`); // left by a holder that died
+        const racers = Array.from({ length: 8 }, racer);
+        await Promise.all(racers.map((r) => r.said(/ready/)));
+        for (const r of racers) r.child.stdin.write("go\n");
+        const results = await Promise.all(racers.map((r) => r.said(/won|lost/)));
+        expect(results.filter((w) => w === "won")).toHaveLength(1);
+        await Promise.all(racers.map((r) => new Promise((resolve) => {
+          r.child.once("exit", resolve);
+          r.child.stdin.end();
+        })));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("a directory already open in this process is refused until it is closed", async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), "mf-pglite-lock-"));

@@ -6,9 +6,14 @@
  * "Not there yet" is real: a port where nothing listens, and later a plain TCP forwarder from
  * that port to the real RabbitMQ; a database that refuses connections (ALLOW_CONNECTIONS false).
  */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { PGLITE_LOCK_FILE } from "../../src/db/pglite-lock.js";
 import { closedPort } from "../fixtures/feed-server.js";
 import type { CliProcess } from "../helpers/cli.js";
 import { runCli, spawnCli, until } from "../helpers/cli.js";
@@ -89,6 +94,20 @@ async function opsPort(w: CliProcess): Promise<number> {
 }
 
 describe("worker start-up", () => {
+  it("exits 5 at once, naming the holder, when its embedded database is held by another process (waiting would not help)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "mf-worker-pglite-"));
+    const holder = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      writeFileSync(path.join(dir, PGLITE_LOCK_FILE), `${holder.pid}\n`);
+      const r = await runCli(["worker", "--metrics-port", "0"], { ...t.env(), DATABASE_URL: `pglite://${dir}`, LOG_LEVEL: "info" });
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`is in use by process ${holder.pid}`);
+    } finally {
+      holder.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses to start without DATABASE_URL (no silent embedded database for a service)", async () => {
     const env: Record<string, string | undefined> = { ...t.env(), DATABASE_URL: undefined, LOG_LEVEL: "info" };
     const r = await runCli(["worker", "--metrics-port", "0"], env);
