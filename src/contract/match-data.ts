@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { seasonFirstYear } from "./season.js";
+import { canonicalText } from "./text.js";
 
 export const SCHEMA_VERSION = 1;
 export const MATCH_STATUSES = ["scheduled", "tbd", "completed", "postponed", "cancelled"] as const;
@@ -20,11 +21,13 @@ export type League = (typeof LEAGUES)[number];
 const required = (what: string) => (iss: { input: unknown }) =>
   iss.input === undefined || iss.input === null ? "is required" : `must be ${what}`;
 
+// Text is canonical (text.ts: Unicode NFKC, no zero-width characters, trimmed), so the same
+// name always has one spelling.
 const text = (max: number) =>
-  z.string({ error: required("text") }).trim().min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+  z.string({ error: required("text") }).overwrite(canonicalText).min(1, "must not be empty").max(max, `must be at most ${max} characters`);
 
 const optionalText = (max: number) =>
-  z.string({ error: "must be text" }).trim().max(max, `must be at most ${max} characters`).nullish();
+  z.string({ error: "must be text" }).overwrite(canonicalText).max(max, `must be at most ${max} characters`).nullish();
 
 const isoDate = z.iso.date({ error: (iss) => (iss.input === undefined ? "is required" : "must be a calendar date written YYYY-MM-DD") });
 
@@ -47,8 +50,8 @@ export const schemaVersionField = z.union([z.literal(1), z.string().regex(/^1(\.
 });
 
 export const matchShape = {
-  home_team: text(200).describe("Home team name as the source writes it (trimmed, 1-200 characters); must differ from away_team ignoring case and spacing."),
-  away_team: text(200).describe("Away team name as the source writes it (trimmed, 1-200 characters); must differ from home_team ignoring case and spacing."),
+  home_team: text(200).describe("Home team name as the source writes it (Unicode NFKC, zero-width characters removed, trimmed; 1-200 characters); must differ from away_team ignoring case and spacing."),
+  away_team: text(200).describe("Away team name as the source writes it (Unicode NFKC, zero-width characters removed, trimmed; 1-200 characters); must differ from home_team ignoring case and spacing."),
   match_date: isoDate.describe("Calendar date of the match, YYYY-MM-DD (local date at the venue)."),
   season: z
     .string({ error: "must be text like 2026-27" })

@@ -216,6 +216,21 @@ describe("normalisation of text fields", () => {
     expect(result.ok && result.match).toMatchObject({ home_team: "IFA", away_team: "NEFC", age_group: "U14", match_type: "League" });
   });
 
+  it("gives invisible variants of a name one spelling (NFKC, no-break and zero-width spaces), on both sides of the queue", () => {
+    const variants = ["Atl\u00e9tico FC", "Atle\u0301tico FC", "Atl\u00e9tico\u00a0FC", "Atl\u00e9tico FC\u200b", "\ufeffAtl\u00e9tico FC", "\uff21tl\u00e9tico FC"];
+    for (const validate of [validateForProducer, validateForConsumer]) {
+      const names = variants.map((home_team) => {
+        const result = validate({ ...base, home_team });
+        return result.ok ? result.match.home_team : "invalid";
+      });
+      expect(new Set(names)).toEqual(new Set(["Atl\u00e9tico FC"]));
+    }
+    // A name of nothing but invisible characters is empty, hence refused.
+    expect(issuesFor({ home_team: "\u200b\u00a0" }).map((i) => i.field)).toContain("home_team");
+    // Told apart from the other team after the same folding.
+    expect(issuesFor({ home_team: "NEFC\u00a0", away_team: "NEFC" }).map((i) => i.field)).toContain("away_team");
+  });
+
   it("drops null and empty optional fields instead of sending them", () => {
     const result = validateForProducer({ ...base, division: "  ", notes: null, location: "", league: null, match_time: null });
     expect(result.ok).toBe(true);
