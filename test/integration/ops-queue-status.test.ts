@@ -72,6 +72,18 @@ async function holdOneMessage(connection: ChannelModel = amqp): Promise<void> {
   await new Promise<void>((resolve) => void ch.consume(names.queue, () => resolve(), { noAck: false }));
 }
 
+/** A vhost with the topology and an open connection, both gone when the calling test ends. */
+async function vhostOfThisTest(name: string): Promise<{ own: TestVhost; connection: ChannelModel }> {
+  const own = await createVhost(name);
+  const connection = await connect(own.url);
+  onTestFinished(async () => {
+    await connection.close();
+    await own.drop();
+  });
+  await declareTopology(connection, names, { queueType: "classic", log: silentLogger });
+  return { own, connection };
+}
+
 describe("queue status", () => {
   it("over AMQP: counts waiting messages and warns when nobody consumes them", async () => {
     await publishWork(7);
@@ -94,13 +106,7 @@ describe("queue status", () => {
     // sampled them: RabbitMQ may drop the statistics of a channel that closes before its next
     // sample (seen here: a queue whose message_stats had no publish count at all, 1 run in 8,
     // when the publishes came from an earlier test's closed channel).
-    const own = await createVhost("opsmgmt");
-    const connection = await connect(own.url);
-    onTestFinished(async () => {
-      await connection.close();
-      await own.drop();
-    });
-    await declareTopology(connection, names, { queueType: "classic", log: silentLogger });
+    const { own, connection } = await vhostOfThisTest("opsmgmt");
     await publishWorkOn(connection, 7);
     await holdOneMessage(connection);
     // The management API shows the broker's statistics samples, taken every few seconds, and the
@@ -124,13 +130,7 @@ describe("queue status", () => {
   });
 
   it("from the management API: also the retry queues of an earlier RETRY_* schedule, with a warning when they hold messages", async () => {
-    const own = await createVhost("opsoldretry");
-    const connection = await connect(own.url);
-    onTestFinished(async () => {
-      await connection.close();
-      await own.drop();
-    });
-    await declareTopology(connection, names, { queueType: "classic", log: silentLogger });
+    const { own, connection } = await vhostOfThisTest("opsoldretry");
     // Left by a worker that ran with RETRY_BASE_DELAY=2s: still holding a task on its way back.
     const old = `${names.queue}.retry.2000ms`;
     const ch = await connection.createConfirmChannel();
