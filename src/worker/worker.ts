@@ -1,6 +1,6 @@
 /**
  * The worker loop: deliveries -> adaptive batches -> one transaction per batch -> settle each
- * message on its own (ack, retry through a delay queue, or dead letter).
+ * message on its own (ack, retry through a delay queue, or dead letter: settle.ts).
  *
  * Invariants:
  * - a message is acked only after the transaction holding its write committed;
@@ -16,18 +16,18 @@
  * message has lingered `lingerMs` (5 ms): under heavy load batches stay large, so the fixed
  * cost of a transaction is shared by many messages (highest throughput).
  */
-import type { TaskEnvelope } from "../celery/codec.js";
-import { encodeRpcResult, type RpcFailure } from "../celery/result.js";
-import { PermanentError, type MatchflowError } from "../errors.js";
+import { PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
-import { buildDeadLetter, buildRetryMessage } from "./outgoing.js";
 import { decideEta } from "./eta.js";
-import { asMatchflowError, decideOnFailure, type RetrySettings } from "./policy.js";
-import { prepareMessage, taskIdOf, type Prepared } from "./prepare.js";
+import { asMatchflowError, type RetrySettings } from "./policy.js";
+import { prepareMessage, type Prepared } from "./prepare.js";
 import { BatchProgress } from "./progress.js";
+import { Settler, type SettledEvent } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
 import type { InboundMessage, WorkTransport } from "./transport.js";
+
+export type { SettledEvent } from "./settle.js";
 
 export interface WorkerOptions {
   taskName: string;
@@ -50,15 +50,6 @@ export interface WorkerOptions {
   onSettled?: (event: SettledEvent) => void;
   now?: () => number;
   random?: () => number;
-}
-
-export interface SettledEvent {
-  taskId: string | undefined;
-  externalMatchId: string | undefined;
-  outcome: "created" | "updated" | "unchanged" | "retried" | "deferred" | "dead_lettered";
-  /** False for a retry or a deferral (the task will come back). */
-  final: boolean;
-  code?: string | undefined;
 }
 
 /** Errors that mean "the database is not there": wait for it instead of burning retries. */
@@ -94,6 +85,7 @@ export class Worker {
   private progressSince = 0;
   /** Deliveries whose eta is a moment away, held unacked until it is due (see ./eta.ts). */
   private readonly held = new Map<InboundMessage, NodeJS.Timeout>();
+  private readonly settler: Settler;
 
   constructor(
     private readonly transport: WorkTransport,
@@ -101,6 +93,7 @@ export class Worker {
     private readonly options: WorkerOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.settler = new Settler(transport, { ...options, now: this.now }, () => this.abandoned);
   }
 
   /** Waits for the database (so a worker started before it does not crash-loop), then consumes. */
@@ -288,7 +281,7 @@ export class Worker {
         // its own retry schedule; the ones that failed before the database are dead-lettered.
         this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "batch transaction failed");
         metrics.batchSize.observe(messages.length);
-        await Promise.all([...good.map((p) => this.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.fail(p.message, p.envelope, p.error, p.failure.externalMatchId))]);
+        await Promise.all([...good.map((p) => this.settler.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.settler.fail(p.message, p.envelope, p.error, p.failure.externalMatchId))]);
         return;
       }
     }
@@ -310,10 +303,10 @@ export class Worker {
     for (let i = 0; i < good.length; i++) {
       const p = good[i] as Extract<Prepared, { ok: true }>;
       const outcome = outcomes[i] ?? { ok: false as const, error: new PermanentError("internal_error", "store returned no outcome") };
-      const wait = outcome.ok ? this.succeed(p, outcome) : this.fail(p.message, p.envelope, outcome.error, p.item.match.external_match_id);
+      const wait = outcome.ok ? this.settler.succeed(p, outcome) : this.settler.fail(p.message, p.envelope, outcome.error, p.item.match.external_match_id);
       if (wait) waits.push(wait);
     }
-    for (const p of bad) waits.push(this.fail(p.message, p.envelope, p.error, p.failure.externalMatchId));
+    for (const p of bad) waits.push(this.settler.fail(p.message, p.envelope, p.error, p.failure.externalMatchId));
     await Promise.all(waits);
   }
 
@@ -330,7 +323,7 @@ export class Worker {
     const eta = new Date(dueAt).toISOString();
     try {
       await this.transport.delay(p.message, { content: p.message.content, properties: p.message.properties }, decision.attempt, decision.expirationMs);
-      this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.expirationMs });
+      this.settler.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.expirationMs });
     } catch (err) {
       this.options.log.error({ taskId: p.envelope.taskId, eta, err: String(err) }, "could not send a task that is not due yet to a delay queue; message returned to the queue");
       this.transport.requeue(p.message);
@@ -354,77 +347,6 @@ export class Worker {
       this.transport.requeue(message);
     }
     this.held.clear();
-  }
-
-  /** Acks and records a stored task; returns the rpc reply's publish when one is due. */
-  private succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> | undefined {
-    if (this.abandoned) return undefined;
-    this.transport.ack(p.message);
-    this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
-    if (this.options.resultBackend !== "rpc" || !p.envelope.replyTo) return undefined;
-    return this.reply(p.envelope, { status: "SUCCESS", result: { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id } });
-  }
-
-  private async fail(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, externalMatchId: string | undefined): Promise<void> {
-    if (this.abandoned) return;
-    const now = this.now();
-    // Without a decodable envelope there is nothing to re-encode: such a message is permanent anyway.
-    const decision = envelope ? decideOnFailure(error, envelope.retries, this.options.retry, this.options.random) : { action: "dead_letter" as const, reason: "permanent" as const };
-    try {
-      if (decision.action === "retry" && envelope) {
-        const retry = buildRetryMessage(envelope, message, error, decision.attempt, decision.delayMs, now);
-        await this.transport.retry(message, retry, decision.attempt, decision.delayMs);
-        this.settled(message, { taskId: envelope.taskId, externalMatchId, outcome: "retried", final: false, code: error.code }, undefined, {
-          attempt: decision.attempt,
-          delayMs: decision.delayMs,
-          err: error.message,
-        });
-        return;
-      }
-      const attempts = (envelope?.retries ?? 0) + 1;
-      await this.transport.deadLetter(message, buildDeadLetter(message, error, attempts, now));
-      this.options.metrics.deadLetters.inc({ code: error.code });
-      this.settled(message, { taskId: taskIdOf(message, envelope), externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
-        attempts,
-        reason: decision.action === "dead_letter" ? decision.reason : "permanent",
-        err: error.message,
-      });
-      if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
-        await this.reply(envelope, { status: "FAILURE", result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } });
-      }
-    } catch (err) {
-      // The broker refused or the channel died: give the message back (a no-op on a dead
-      // channel, where the broker redelivers it anyway), so that it is tried again and later
-      // acks are not held up behind it.
-      this.options.log.error({ taskId: taskIdOf(message, envelope), externalMatchId, code: error.code, err: String(err) }, "could not publish retry/dead letter; message returned to the queue");
-      this.transport.requeue(message);
-    }
-  }
-
-  private settled(message: InboundMessage, event: SettledEvent, reason?: string, extra?: Record<string, unknown>): void {
-    const { metrics, log } = this.options;
-    const durationMs = this.now() - message.receivedAt;
-    metrics.tasks.inc({ outcome: event.outcome });
-    metrics.duration.observe(durationMs / 1000);
-    this.options.onSettled?.(event);
-    // Retries and dead letters get a line per task. Successes only at debug (a line per task costs
-    // ~20% of the CPU at 10k tasks/s; each batch gets one info line with its counts), so their
-    // fields are not even built otherwise.
-    if (event.outcome !== "dead_lettered" && event.outcome !== "retried" && !log.isLevelEnabled("debug")) return;
-    const fields = { taskId: event.taskId, externalMatchId: event.externalMatchId, outcome: event.outcome, durationMs, redelivered: message.redelivered || undefined, reason, code: event.code, ...extra };
-    if (event.outcome === "dead_lettered") log.error(fields, "task dead-lettered");
-    else if (event.outcome === "retried") log.warn(fields, "task will be retried");
-    else if (event.outcome === "deferred") log.debug(fields, "task not due yet (eta): sent to a delay queue");
-    else log.debug(fields, "task done");
-  }
-
-  private async reply(envelope: TaskEnvelope, result: { status: "SUCCESS"; result: unknown } | { status: "FAILURE"; result: RpcFailure }): Promise<void> {
-    if (!envelope.replyTo) return;
-    try {
-      await this.transport.reply(envelope.replyTo, encodeRpcResult({ taskId: envelope.taskId, ...result, dateDone: new Date(this.now()) }));
-    } catch (err) {
-      this.options.log.warn({ taskId: envelope.taskId, err: String(err) }, "could not publish the rpc result");
-    }
   }
 
   /** Pings with capped exponential backoff until the database answers (or the worker is abandoned). */
