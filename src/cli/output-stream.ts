@@ -71,10 +71,11 @@ export function guardOutput(stream: Writable): Output {
  * For every command: a reader that went away ends the output quietly instead of crashing with a
  * stack trace (`matchflow contract schema | head -1`). `guardOutput` adds what a command that
  * streams its output needs (waiting for 'drain', knowing it is closed). Other write errors stay
- * fatal, as Node makes them.
+ * fatal, as Node makes them, unless such a command handles them.
  */
 export function quietWhenReaderGoes(stream: Writable): void {
   stream.on("error", (err: unknown) => {
-    if (!readerGone(err)) throw err;
+    // Another listener (a command's `guardOutput`) reports other failures its own way.
+    if (!readerGone(err) && stream.listenerCount("error") === 1) throw err;
   });
 }
