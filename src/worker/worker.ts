@@ -251,7 +251,7 @@ export class Worker {
     }
 
     // Tasks not due yet wait elsewhere; they take no part in the transaction.
-    const postponed = Promise.all(notDue.map((p) => this.postpone(p, prepareOptions.now)));
+    const postponed = notDue.length === 0 ? undefined : Promise.all(notDue.map((p) => this.postpone(p, prepareOptions.now)));
     if (items.length === 0 && failures.length === 0) {
       await postponed;
       return;
