@@ -6,7 +6,7 @@
  * a file left by a process that no longer runs (a crash, a kill -9) is taken over.
  * The takeover itself is serialised (see `takeOver`), so two processes never both win.
  */
-import { linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { PermanentError } from "../errors.js";
 
@@ -78,13 +78,19 @@ function stale(owner: number | undefined): boolean {
 function takeOver(dir: string, file: string): void {
   const takeover = `${file}.takeover`;
   if (!tryCreate(takeover)) {
-    // Left by a process that died half way (rare): clear it for the next attempt.
-    if (stale(ownerOf(takeover))) rmSync(takeover, { force: true });
+    // Left by a process that died half way (rare): clear it for the next attempt. A missing one
+    // was just released: nothing to clear (removing the name could remove the next holder's).
+    const holder = ownerOf(takeover);
+    if (holder !== undefined && stale(holder)) rmSync(takeover, { force: true });
     return;
   }
   try {
+    // Gone already: another process took it over and is about to create its own. Removing the
+    // name now could remove that new lock, so leave it to the next create.
+    if (!existsSync(file)) return;
     const owner = ownerOf(file);
     if (!stale(owner)) throw inUse(dir, owner as number);
+    // Safe: the file exists and holds a dead owner, and only a takeover (ours, exclusive) removes it.
     rmSync(file, { force: true });
   } finally {
     rmSync(takeover, { force: true });
