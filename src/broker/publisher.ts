@@ -34,8 +34,9 @@ export interface ConnectOptions extends MatchQueueClientOptions {
 export interface SubmitReport {
   /** Confirmed by the broker, in input order. */
   submitted: { index: number; taskId: string; externalMatchId: string }[];
-  /** Refused by the contract (never sent); `externalMatchId` when the input carried one. */
+  /** Refused (never sent): by the contract, or over MAX_MESSAGE_BYTES once encoded; `externalMatchId` when the input carried one. */
   invalid: { index: number; externalMatchId?: string; errors: ContractIssue[] }[];
+  /** Valid, but the broker did not take them (nacked, returned unroutable, connection lost): worth another try. */
   failed: { index: number; externalMatchId?: string; error: string }[];
 }
 
@@ -182,8 +183,8 @@ export class MatchQueueClient {
       const at = index++;
       const prepared = this.prepare(match, now, options.checked?.(match));
       if (!prepared.ok) {
-        if (prepared.code === "message_too_large") failed.push({ index: at, externalMatchId: prepared.externalMatchId, error: prepared.issues[0]?.message ?? "too large" });
-        else invalid.push({ index: at, ...idOf(match), errors: prepared.issues });
+        // Too large is a refusal of the match, like the contract's: sending it again cannot help.
+        invalid.push({ index: at, ...idOf(match), errors: prepared.issues });
         settle();
         return undefined;
       }

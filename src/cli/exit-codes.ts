@@ -1,7 +1,8 @@
 /**
  * Exit codes, in one place. Scripts and CronJobs rely on them:
  * 0 everything done; 1 some items invalid or failed; 2 usage or configuration error;
- * 3 source unreachable or unreadable; 4 broker unreachable; 5 database unreachable;
+ * 3 source unreachable or unreadable; 4 broker unreachable, or it did not take some valid
+ * matches (scrape, publish); 5 database unreachable;
  * 70 internal error (a bug); 130 stopped by a second signal (the shell's 128 + SIGINT).
  */
 import { isMatchflowError } from "../errors.js";
@@ -31,4 +32,15 @@ const BY_CODE: Record<string, number> = {
 export function exitCodeFor(err: unknown): number {
   if (isMatchflowError(err)) return BY_CODE[err.code] ?? (err.kind === "transient" ? EXIT.partial : EXIT.usage);
   return EXIT.internal;
+}
+
+/**
+ * `scrape` and `publish`: 4 when the broker did not take some valid matches (nacked, returned,
+ * connection lost: another run can fix that, and the scraper CronJob retries it), else 1 when
+ * some matches were refused (another run would refuse them again: the CronJob fails at once),
+ * else 0.
+ */
+export function publishExitCode(refused: number, failed: number): number {
+  if (failed > 0) return EXIT.broker;
+  return refused > 0 ? EXIT.partial : EXIT.ok;
 }

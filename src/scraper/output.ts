@@ -56,10 +56,11 @@ export function summaryLine(result: Pick<ScrapeSummary, "counts">, submit: Submi
 }
 
 /**
- * Whether a scrape left matches behind (exit code 1): malformed events, matches the contract
- * refused, or publishes that failed. A malformed event counts whatever the filters: its date
- * and age group cannot be trusted, so it may well be one of the matches asked for.
+ * Matches a scrape refused: malformed events, matches the contract (or the size bound) refused.
+ * A malformed event counts whatever the filters: its date and age group cannot be trusted, so it
+ * may well be one of the matches asked for. Publishes the broker did not take are counted apart
+ * (`SubmitCounts.failed`): another try can fix those, not these.
  */
-export function scrapeIncomplete(counts: Pick<ScrapeCounts, "malformed" | "invalid">, submit: SubmitCounts | undefined): boolean {
-  return counts.malformed > 0 || counts.invalid > 0 || (submit !== undefined && (submit.invalid > 0 || submit.failed > 0));
+export function scrapeRefused(counts: Pick<ScrapeCounts, "malformed" | "invalid">, submit: SubmitCounts | undefined): number {
+  return counts.malformed + counts.invalid + (submit?.invalid ?? 0);
 }

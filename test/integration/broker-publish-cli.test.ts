@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createVhost, managementApi, type TestVhost } from "../helpers/rabbit.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "mf-publish-cli-"));
@@ -85,6 +85,29 @@ describe("matchflow publish", () => {
     const r = await run(["publish", "--file", file], { RABBITMQ_URL: vhost.url });
     expect(r.stdout.trim()).toBe("2 submitted, 0 invalid, 0 failed");
     expect(r.code).toBe(0);
+  });
+
+  it("a match over MAX_MESSAGE_BYTES is refused like an invalid one (exit 1: another run would refuse it again)", async () => {
+    const big = JSON.stringify({ ...JSON.parse(valid(30)), notes: "x".repeat(1500) });
+    const r = await run(["publish"], { RABBITMQ_URL: vhost.url, MAX_MESSAGE_BYTES: "1024" }, `${valid(31)}\n${big}\n`);
+    expect(r.stdout.trim()).toBe("1 submitted, 1 invalid, 0 failed");
+    expect(r.stderr).toMatch(/^match 2: invalid: .*1024/m);
+    expect(r.code).toBe(1);
+  });
+
+  it("matches the broker refuses (nacked: the queue is full) are failed, exit 4: worth another run, unlike refused ones", async () => {
+    const own = await createVhost("clinack");
+    try {
+      // A full queue that rejects new publishes: the broker nacks them.
+      const policy = await managementApi("PUT", `/policies/${encodeURIComponent(own.name)}/full`, { pattern: "^matches$", definition: { "max-length": 1, overflow: "reject-publish" }, "apply-to": "queues" });
+      expect(policy.ok).toBe(true);
+      const r = await run(["publish"], { RABBITMQ_URL: own.url }, [valid(40), valid(41), '{"home_team": "lonely"}', valid(42)].join("\n"));
+      expect(r.stdout.trim()).toBe("1 submitted, 1 invalid, 2 failed");
+      expect(r.stderr).toMatch(/: failed: /);
+      expect(r.code).toBe(4);
+    } finally {
+      await own.drop();
+    }
   });
 
   it("a --file that is missing or a directory exits 2 with one line naming the option, before connecting", async () => {

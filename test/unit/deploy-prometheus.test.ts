@@ -68,6 +68,14 @@ describe("alert rules", () => {
     expect(byName("MatchflowBrokerDown").expr).toBe("matchflow_broker_up == 0");
   });
 
+  it("alert when the scraper CronJob's last scheduled run did not succeed (kube-state-metrics), after its deadline", () => {
+    const rule = byName("MatchflowScrapeFailed");
+    expect(rule.expr).toContain('kube_cronjob_status_last_schedule_time{cronjob="matchflow-scraper"}');
+    expect(rule.expr).toContain('kube_cronjob_status_last_successful_time{cronjob="matchflow-scraper"}');
+    // Longer than the Job may run (activeDeadlineSeconds: 3600), so a run still retrying is not a failure yet.
+    expect(rule.for).toBe("90m");
+  });
+
   it("every alert has a severity, a summary and a runbook section that exists", () => {
     const sections = anchors(read("docs/operations.md"));
     expect(rules.length).toBeGreaterThanOrEqual(8);
@@ -86,7 +94,7 @@ describe("alert rules", () => {
     expect(used.size).toBeGreaterThanOrEqual(3);
     for (const metric of used) expect(workerMetrics, metric).toContain(`"${metric}"`);
     const jobs = new Set((parseYaml(read("deploy/prometheus/prometheus.yml")) as { scrape_configs: { job_name: string }[] }).scrape_configs.map((s) => s.job_name));
-    for (const r of rules) for (const m of r.expr.matchAll(/job="([^"]+)"/g)) expect(jobs.has(m[1] ?? ""), `${r.alert}: job ${m[1]}`).toBe(true);
+    for (const r of rules) for (const m of r.expr.matchAll(/\bjob="([^"]+)"/g)) expect(jobs.has(m[1] ?? ""), `${r.alert}: job ${m[1]}`).toBe(true);
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { DEPLOYED_SCRAPER_CONFIRM_WINDOW, DEPLOYED_SCRAPER_MALLOC_ARENA_MAX, DEPLOYED_SCRAPER_NODE_ARGS } from "../../bench/lib/deployed.js";
+import { EXIT } from "../../src/cli/exit-codes.js";
 import { OVERLAYS } from "../../scripts/validate-deploy.js";
 import { find, podTemplate, useRenderedOverlays } from "../helpers/k8s-render.js";
 
@@ -26,6 +27,17 @@ describe("scraper CronJob and migration Job", () => {
       expect(env.find((e) => e.name === "NODE_OPTIONS")?.value).toBe(DEPLOYED_SCRAPER_NODE_ARGS);
       expect(env.find((e) => e.name === "MALLOC_ARENA_MAX")?.value).toBe(DEPLOYED_SCRAPER_MALLOC_ARENA_MAX);
       expect(env.find((e) => e.name === "PUBLISH_CONFIRM_WINDOW")?.value).toBe(DEPLOYED_SCRAPER_CONFIRM_WINDOW);
+    }
+  });
+
+  it("fails the Job at once on the exit codes a retry cannot fix (refused matches, usage), retries the rest", () => {
+    for (const overlay of OVERLAYS) {
+      const job = (find(overlay, "CronJob", "matchflow-scraper").spec as { jobTemplate: { spec: { backoffLimit: number; podFailurePolicy: { rules: { action: string; onExitCodes?: { operator: string; values: number[] } }[] } } } }).jobTemplate.spec;
+      const failAt = job.podFailurePolicy.rules.filter((r) => r.action === "FailJob").flatMap((r) => (r.onExitCodes?.operator === "In" ? r.onExitCodes.values : []));
+      expect(failAt.sort()).toEqual([EXIT.partial, EXIT.usage].sort());
+      // Source, broker (also: some valid matches not taken) and database trouble are worth another try.
+      for (const code of [EXIT.source, EXIT.broker, EXIT.database]) expect(failAt).not.toContain(code);
+      expect(job.backoffLimit).toBeGreaterThan(0);
     }
   });
 

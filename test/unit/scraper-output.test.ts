@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { MatchDataInput } from "../../src/contract/index.js";
-import { renderMatches, renderTable, scrapeIncomplete, summaryLine } from "../../src/scraper/output.js";
+import { publishExitCode } from "../../src/cli/exit-codes.js";
+import { renderMatches, renderTable, scrapeRefused, summaryLine } from "../../src/scraper/output.js";
 import type { ScrapeResult } from "../../src/scraper/scrape.js";
 
 const match = (o: Partial<MatchDataInput> = {}): MatchDataInput => ({
@@ -30,12 +31,19 @@ describe("scrape output", () => {
     expect(summaryLine(result([match()], 0, 2), undefined)).toBe("1 found, 2 malformed, 0 submitted, 0 invalid, 0 failed (dry run: nothing published)");
     expect(summaryLine(result([match()], 0, 2), { submitted: 1, invalid: 0, failed: 0 })).toBe("1 found, 2 malformed, 1 submitted, 0 invalid, 0 failed");
     const clean = { submitted: 1, invalid: 0, failed: 0 };
-    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, clean)).toBe(false);
-    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, undefined)).toBe(false);
-    expect(scrapeIncomplete({ malformed: 1, invalid: 0 }, undefined)).toBe(true);
-    expect(scrapeIncomplete({ malformed: 0, invalid: 1 }, clean)).toBe(true);
-    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, { ...clean, failed: 1 })).toBe(true);
-    expect(scrapeIncomplete({ malformed: 0, invalid: 0 }, { ...clean, invalid: 1 })).toBe(true);
+    const code = (counts: { malformed: number; invalid: number }, submit: typeof clean | undefined) => publishExitCode(scrapeRefused(counts, submit), submit?.failed ?? 0);
+    expect(code({ malformed: 0, invalid: 0 }, clean)).toBe(0);
+    expect(code({ malformed: 0, invalid: 0 }, undefined)).toBe(0);
+    expect(code({ malformed: 1, invalid: 0 }, undefined)).toBe(1);
+    expect(code({ malformed: 0, invalid: 1 }, clean)).toBe(1);
+    expect(code({ malformed: 0, invalid: 0 }, { ...clean, invalid: 1 })).toBe(1);
+  });
+
+  it("publishes the broker did not take exit 4 (the CronJob retries), also next to refused matches (exit 1: it does not)", () => {
+    const clean = { submitted: 1, invalid: 0, failed: 0 };
+    expect(publishExitCode(scrapeRefused({ malformed: 0, invalid: 0 }, { ...clean, failed: 1 }), 1)).toBe(4);
+    expect(publishExitCode(scrapeRefused({ malformed: 2, invalid: 1 }, { ...clean, invalid: 1, failed: 3 }), 3)).toBe(4);
+    expect(scrapeRefused({ malformed: 2, invalid: 1 }, { ...clean, invalid: 1 })).toBe(4);
   });
 
   it("a table with a header, scores and shootouts", () => {

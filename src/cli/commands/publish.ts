@@ -10,7 +10,7 @@ import { connectOptionsFrom, MatchQueueClient, type SubmitTally } from "../../br
 import { ConfigError, PermanentError } from "../../errors.js";
 import { decodeUtf8 } from "../../sources/http.js";
 import { cliContext } from "../context.js";
-import { EXIT } from "../exit-codes.js";
+import { publishExitCode } from "../exit-codes.js";
 import { openInputFile } from "../files.js";
 
 /** A line that is not JSON becomes an invalid item (reported with its line number), not a crash. */
@@ -154,6 +154,6 @@ export function registerPublish(program: Command): void {
       process.stdout.write(`${report.submitted} submitted, ${invalid.length} invalid, ${report.failed.length} failed\n`);
       warnIfNoMatches(report.submitted + invalid.length + report.failed.length, opts.file);
       log.debug({ submitted: report.submitted, invalid: invalid.length, failed: report.failed.length, source }, "publish finished");
-      if (invalid.length > 0 || report.failed.length > 0) process.exitCode = EXIT.partial;
+      process.exitCode = publishExitCode(invalid.length, report.failed.length);
     });
 }

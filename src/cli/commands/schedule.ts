@@ -6,12 +6,12 @@ import { runExitCode } from "../../run/report.js";
 import { runOnce } from "../../run/run-once.js";
 import { runSchedule, validateCron } from "../../run/schedule.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
-import { scrapeIncomplete } from "../../scraper/output.js";
+import { scrapeRefused } from "../../scraper/output.js";
 import { scrapeStream } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
-import { exitCodeFor } from "../exit-codes.js";
+import { exitCodeFor, publishExitCode } from "../exit-codes.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 
 interface ScheduleFlags extends ScrapeFlags {
@@ -51,7 +51,7 @@ export function registerSchedule(program: Command): void {
           const submitted = await submitScraped(stream.matches, config, jobLog, { progress: false, checked: stream.checked });
           const { counts } = stream.summary();
           jobLog.info({ found: counts.matches + counts.invalid, malformed: counts.malformed, ...submitted }, "scrape published");
-          return scrapeIncomplete(counts, submitted) ? 1 : 0;
+          return publishExitCode(scrapeRefused(counts, submitted), submitted.failed);
         } catch (err) {
           jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, "scheduled scrape failed");
           return exitCodeFor(err);

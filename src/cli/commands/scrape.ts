@@ -13,13 +13,13 @@ import { pino } from "pino";
 import { PermanentError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
-import { ndjsonLine, renderMatches, scrapeDocument, scrapeIncomplete, summaryLine, type SubmitCounts } from "../../scraper/output.js";
+import { ndjsonLine, renderMatches, scrapeDocument, scrapeRefused, summaryLine, type SubmitCounts } from "../../scraper/output.js";
 import { scrapeStream, type ScrapeResult, type ScrapeSummary } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
-import { EXIT } from "../exit-codes.js";
+import { publishExitCode } from "../exit-codes.js";
 import { checkWritable, fileProblem } from "../files.js";
 import { guardOutput, type Output } from "../output-stream.js";
 
@@ -109,6 +109,6 @@ export function registerScrape(program: Command): void {
         if (showMatches && settings.format !== "table") process.stderr.write(`${line}\n`);
         else await out.write(`${line}\n`);
       }
-      process.exitCode = scrapeIncomplete(summary.counts, submitted) ? EXIT.partial : EXIT.ok;
+      process.exitCode = publishExitCode(scrapeRefused(summary.counts, submitted), submitted?.failed ?? 0);
     });
 }
