@@ -21,6 +21,27 @@ export interface TaskEnvelope {
   correlationId: string | null;
   /** AMQP headers with amqplib's typed `{"!": type, value}` wrappers unwrapped. */
   headers: Record<string, unknown>;
+  /**
+   * Celery canvas parts the message carries (link callbacks and errbacks, the rest of a chain,
+   * a chord), which matchflow does not run: the worker says so instead of dropping them silently.
+   */
+  workflow: readonly WorkflowPart[];
+}
+
+export const WORKFLOW_PARTS = ["callbacks", "errbacks", "chain", "chord"] as const;
+export type WorkflowPart = (typeof WORKFLOW_PARTS)[number];
+const NO_WORKFLOW: readonly WorkflowPart[] = Object.freeze([]);
+
+/** The parts present and not empty (Celery sends `null` for an absent one; v1 has no `chain`). */
+function workflowOf(holder: Record<string, unknown> | null | undefined): readonly WorkflowPart[] {
+  if (!holder) return NO_WORKFLOW;
+  let parts: WorkflowPart[] | undefined;
+  for (const part of WORKFLOW_PARTS) {
+    const value = holder[part];
+    if (value === undefined || value === null || (Array.isArray(value) && value.length === 0)) continue;
+    (parts ??= []).push(part);
+  }
+  return parts ?? NO_WORKFLOW;
 }
 
 /** The subset of AMQP properties decoding looks at (amqplib's `MessageProperties` fits). */
@@ -162,6 +183,7 @@ function decodeV2(body: unknown, headers: Record<string, unknown>, properties: I
     replyTo: optionalString(properties.replyTo, "reply_to") || null,
     correlationId: optionalString(properties.correlationId, "correlation_id"),
     headers,
+    workflow: workflowOf(embed as Record<string, unknown> | null | undefined),
   };
 }
 
@@ -182,6 +204,7 @@ function decodeV1(body: unknown, headers: Record<string, unknown>, properties: I
     replyTo: optionalString(properties.replyTo, "reply_to") || null,
     correlationId: optionalString(properties.correlationId, "correlation_id"),
     headers,
+    workflow: workflowOf(body),
   };
 }
 

@@ -18,6 +18,7 @@ export interface WorkerMetrics {
   databaseUp: Gauge;
   unknownFields: Counter<"field">;
   unroutableCopies: Counter<"queue">;
+  workflowIgnored: Counter<"part">;
 }
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -64,6 +65,12 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       name: "matchflow_unroutable_copies_total",
       help: "Retry/dead-letter copies the broker returned because their queue was missing (re-declared and published again), by queue.",
       labelNames: ["queue"] as const,
+      registers: [registry],
+    }),
+    workflowIgnored: new Counter({
+      name: "matchflow_celery_workflow_ignored_total",
+      help: "Tasks settled whose Celery canvas part (callbacks, errbacks, chain, chord) was not run, by part.",
+      labelNames: ["part"] as const,
       registers: [registry],
     }),
   };

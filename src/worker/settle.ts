@@ -47,6 +47,7 @@ export class Settler {
     if (this.abandoned()) return undefined;
     this.transport.ack(p.message);
     this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
+    if (p.envelope.workflow.length > 0) this.workflowIgnored(p.envelope);
     if (this.options.resultBackend !== "rpc" || !p.envelope.replyTo) return undefined;
     return this.reply(p.envelope, { status: "SUCCESS", result: { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id } });
   }
@@ -75,6 +76,7 @@ export class Settler {
         reason: decision.action === "dead_letter" ? decision.reason : "permanent",
         err: error.message,
       });
+      if (envelope && envelope.workflow.length > 0) this.workflowIgnored(envelope);
       if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
         await this.reply(envelope, { status: "FAILURE", result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } });
       }
@@ -102,6 +104,17 @@ export class Settler {
     else if (event.outcome === "retried") log.warn(fields, "task will be retried");
     else if (event.outcome === "deferred") log.debug(fields, "task not due yet (eta): sent to a delay queue");
     else log.debug(fields, "task done");
+  }
+
+  /**
+   * A Celery producer's link callbacks, errbacks, chain or chord ride on the task, and matchflow
+   * runs none of them (it stores matches; it has no result backend for a chord to count on and
+   * no routing for arbitrary tasks). Said once per task, when it is settled for good, so that a
+   * workflow waiting on it does not stall in silence.
+   */
+  private workflowIgnored(envelope: TaskEnvelope): void {
+    for (const part of envelope.workflow) this.options.metrics.workflowIgnored.inc({ part });
+    this.options.log.warn({ taskId: envelope.taskId, task: envelope.taskName, ignored: envelope.workflow }, "Celery workflow parts not run: matchflow runs no callbacks, errbacks, chains or chords (the task itself was settled)");
   }
 
   private async reply(envelope: TaskEnvelope, result: { status: "SUCCESS"; result: unknown } | { status: "FAILURE"; result: RpcFailure }): Promise<void> {

@@ -82,6 +82,17 @@ describe("Python Celery producers -> matchflow decoding", () => {
     expect(dueAt).toBeLessThanOrEqual(after + 30_000);
   });
 
+  it("a link callback and a chain from Celery's canvas are seen (as workflow parts matchflow does not run), the match intact", async () => {
+    const ids = await runCeleryProducer(vhost.url, "v2-workflow", join(dir, "matches.json"));
+    const msgs = await takeAll(2);
+    const envelopes = msgs.map((m) => decodeTask(m.content, m.properties, { maxBytes: config.maxMessageBytes }));
+    expect(envelopes.map((e) => e.taskId).sort()).toEqual([...ids].sort());
+    const byMatch = new Map(envelopes.map((e) => [(e.args[0] as { external_match_id: string }).external_match_id, e]));
+    expect(byMatch.get("py-1")?.workflow).toEqual(["callbacks"]);
+    expect(byMatch.get("py-2")?.workflow).toEqual(["chain"]);
+    for (const m of msgs) expect(decodeMatch(m).match.external_match_id).toMatch(/^py-[12]$/);
+  });
+
   it("send_task (v2) and a raw v1 publish decode into the same MatchData", async () => {
     const v2Ids = await runCeleryProducer(vhost.url, "v2", join(dir, "matches.json"));
     const v2 = (await takeAll(2)).map((m) => ({ msg: m, ...decodeMatch(m) }));

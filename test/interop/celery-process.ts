@@ -62,7 +62,7 @@ export function startCeleryWorker(brokerUrl: string, outFile: string): CeleryWor
 }
 
 /** Runs send_tasks.py; returns the task ids it printed. */
-export async function runCeleryProducer(brokerUrl: string, mode: "v1" | "v2" | "v2-countdown" | "declare", matchesFile?: string, countdownSeconds?: number): Promise<string[]> {
+export async function runCeleryProducer(brokerUrl: string, mode: "v1" | "v2" | "v2-countdown" | "v2-workflow" | "declare", matchesFile?: string, countdownSeconds?: number): Promise<string[]> {
   const args = ["send_tasks.py", brokerUrl, mode, ...(matchesFile ? [matchesFile] : []), ...(countdownSeconds === undefined ? [] : [String(countdownSeconds)])];
   const { stdout } = await promisify(execFile)(PYTHON, args, { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
   return stdout.split("\n").filter((l) => l.trim() !== "");

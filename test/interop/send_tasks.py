@@ -2,6 +2,7 @@
 
     /usr/bin/python3 send_tasks.py <broker-url> v2 <matches.json>   # app.send_task (protocol 2)
     /usr/bin/python3 send_tasks.py <broker-url> v2-countdown <matches.json> <seconds>   # the same with countdown=
+    /usr/bin/python3 send_tasks.py <broker-url> v2-workflow <matches.json>   # first match with link=, second in a chain
     /usr/bin/python3 send_tasks.py <broker-url> v1 <matches.json>   # raw protocol-1 JSON body
     /usr/bin/python3 send_tasks.py <broker-url> declare              # what a Celery producer declares
 
@@ -36,6 +37,18 @@ if mode in ("v2", "v2-countdown"):
     for match in matches:
         result = app.send_task(TASK, args=[match], queue=queue, routing_key="matches.process", countdown=countdown)
         print(result.id)
+elif mode == "v2-workflow":
+    # Canvas a Celery user might hang on the task: a link callback, and the task as a chain's
+    # first step (matchflow runs neither, and says so).
+    from celery import chain
+    app = Celery("producer", broker=url)
+    app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True,
+                    broker_transport_options={"confirm_publish": True})
+    notify = app.signature("producer.notify", queue="celery")
+    first = app.signature(TASK, args=[matches[0]], queue=queue, routing_key="matches.process")
+    print(first.apply_async(link=notify).id)
+    second = app.signature(TASK, args=[matches[1]], queue=queue, routing_key="matches.process")
+    print(chain(second, notify).apply_async().parent.id)
 elif mode == "v1":
     with Connection(url, transport_options={"confirm_publish": True}) as conn:
         producer = Producer(conn.default_channel, exchange=exchange, routing_key="matches.process")
@@ -47,4 +60,4 @@ elif mode == "v1":
                              delivery_mode=2, declare=[queue])
             print(task_id)
 else:
-    sys.exit("mode must be v1, v2, v2-countdown or declare")
+    sys.exit("mode must be v1, v2, v2-countdown, v2-workflow or declare")

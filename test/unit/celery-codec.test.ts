@@ -139,6 +139,16 @@ describe("decodeTask", () => {
     expect(decodeTask(m.content, m.properties, { maxBytes: 1 << 20 })).toMatchObject({ protocol: 1, taskName: TASK, taskId: ID, args: [MATCH], kwargs: {}, retries: 3, eta: "2024-05-01T10:00:00Z", expires: null });
   });
 
+  it("lists the canvas parts a task carries (none for Celery's null embed; v1 keeps callbacks, errbacks, chord in the body)", () => {
+    const v2 = encodeTaskV2({ taskName: TASK, taskId: ID, args: [MATCH] });
+    expect(decodeTask(v2.content, v2.properties, { maxBytes: 1 << 20 }).workflow).toEqual([]);
+    const sig = { task: "notify", args: [], kwargs: {}, options: {} };
+    const linked = Buffer.from(JSON.stringify([[MATCH], {}, { callbacks: [sig], errbacks: [], chain: null, chord: sig }]));
+    expect(decodeTask(linked, v2.properties, { maxBytes: 1 << 20 }).workflow).toEqual(["callbacks", "chord"]);
+    const v1 = Buffer.from(JSON.stringify({ task: TASK, id: ID, args: [MATCH], kwargs: {}, callbacks: null, errbacks: [sig] }));
+    expect(decodeTask(v1, JSON_PROPS, { maxBytes: 1 << 20 }).workflow).toEqual(["errbacks"]);
+  });
+
   it("accepts a missing content encoding and a charset parameter (JSON is UTF-8)", () => {
     const m = encodeTaskV1({ taskName: TASK, taskId: ID, args: [] });
     expect(decodeTask(m.content, { contentType: "application/json; charset=utf-8" }, { maxBytes: 1024 }).taskId).toBe(ID);

@@ -125,6 +125,27 @@ describe("worker loop", () => {
     await worker.stop(1000);
   });
 
+  it("says so (a warn line, a count per part) when a settled task carried Celery callbacks, a chain or errbacks it does not run", async () => {
+    const lines: { msg?: string; taskId?: string; ignored?: string[] }[] = [];
+    const store = scriptedStore([(items) => items.map((it) => (it.match.external_match_id === "m-2" ? { ok: false, error: new PermanentError("db_constraint", "refused") } : { ok: true, outcome: "created", matchId: 1 }))]);
+    const { broker, worker, events, metrics } = await runWorker(store, 0, { log: capturingLogger("info", lines) });
+    const sig = { task: "notify", args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false };
+    const withEmbed = (i: number, embed: Record<string, unknown>) => {
+      const m = encodeTaskV2({ taskName: TASK, taskId: `t-${i}`, args: [match(i)] });
+      return { ...m, content: Buffer.from(JSON.stringify([[match(i)], {}, { callbacks: null, errbacks: null, chain: null, chord: null, ...embed }])) };
+    };
+    await broker.publish("matches", "matches.process", withEmbed(1, { callbacks: [sig], chain: [sig] }));
+    await broker.publish("matches", "matches.process", withEmbed(2, { errbacks: [sig] }));
+    await broker.publish("matches", "matches.process", withEmbed(3, { chain: [] }));
+    await expect.poll(() => events.length).toBe(3);
+    await broker.drained();
+    const warned = lines.filter((l) => l.msg?.startsWith("Celery workflow parts not run"));
+    expect(warned.map((l) => [l.taskId, l.ignored])).toEqual([["t-1", ["callbacks", "chain"]], ["t-2", ["errbacks"]]]);
+    const counts = Object.fromEntries((await metrics.workflowIgnored.get()).values.map((v) => [v.labels.part, v.value]));
+    expect(counts).toEqual({ callbacks: 1, chain: 1, errbacks: 1 });
+    await worker.stop(1000);
+  });
+
   it("retries a failed transaction through the delay, with retries + 1, then stores", async () => {
     let failedItems: string[] = [];
     const store = scriptedStore([
