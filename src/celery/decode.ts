@@ -183,7 +183,7 @@ function decodeV2(body: unknown, headers: Record<string, unknown>, properties: I
     replyTo: optionalString(properties.replyTo, "reply_to") || null,
     correlationId: optionalString(properties.correlationId, "correlation_id"),
     headers,
-    workflow: workflowOf(embed as Record<string, unknown> | null | undefined),
+    workflow: workflowOf(embed),
   };
 }
 

@@ -141,7 +141,7 @@ describe("worker loop", () => {
     await broker.drained();
     const warned = lines.filter((l) => l.msg?.startsWith("Celery workflow parts not run"));
     expect(warned.map((l) => [l.taskId, l.ignored])).toEqual([["t-1", ["callbacks", "chain"]], ["t-2", ["errbacks"]]]);
-    const counts = Object.fromEntries((await metrics.workflowIgnored.get()).values.map((v) => [v.labels.part, v.value]));
+    const counts = Object.fromEntries((await metrics.workflowIgnored.get()).values.map((v): [string, number] => [String(v.labels.part), v.value]));
     expect(counts).toEqual({ callbacks: 1, chain: 1, errbacks: 1 });
     await worker.stop(1000);
   });
