@@ -30,6 +30,8 @@ export interface OpenOptions {
 
 export const DEFAULT_PGLITE_DIR = "./.matchflow/db";
 const PGLITE_SCHEME = "pglite://";
+/** How often a busy PostgreSQL backend checks that its client is still there. */
+const CLIENT_CHECK_INTERVAL_MS = 1000;
 
 export async function openDatabase(url: string | undefined, options: OpenOptions = {}): Promise<Database> {
   const log = options.log ?? silentLogger;
@@ -70,6 +72,13 @@ async function openPostgres(url: string, poolSize: number, log: Logger, timeouts
   });
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on("error", (err) => log.warn({ err: errorMessage(err), database: where }, "idle database connection lost"));
+  // A statement left behind by a process that is gone (a worker whose grace period ran out while
+  // its batch waited on a lock) would otherwise wait on, holding its earlier row locks, until its
+  // lock timeout: PostgreSQL >= 14 can notice the closed socket meanwhile. Queued before the
+  // connection's first query; an older server refuses the name, which changes nothing else.
+  pool.on("connect", (client) => {
+    client.query(`SET client_connection_check_interval = ${CLIENT_CHECK_INTERVAL_MS}`).catch(() => undefined);
+  });
 
   try {
     await pool.query("SELECT 1");

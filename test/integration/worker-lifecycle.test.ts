@@ -99,6 +99,10 @@ describe("worker lifecycle", () => {
       expect(w.logs.some((l) => l.msg === "grace period over: unfinished deliveries stay unacked and will be redelivered")).toBe(true);
       expect(w.logs.some((l) => l.msg === "worker stopped")).toBe(true);
       expect(await t.ready()).toBe(n); // every delivery went back to the queue
+      // The abandoned statement does not wait on for its 60 s lock timeout (holding the row
+      // locks its batch took): its backend notices the worker is gone.
+      const backends = async () => Number((await adminQuery("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'matchflow'", [t.db.name])).rows[0]?.n);
+      await until(async () => (await backends()) === 0, 10_000, "the worker's database sessions gone while the lock is still held");
     } finally {
       await locker.query("ROLLBACK");
       locker.release();
