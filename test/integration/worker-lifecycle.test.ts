@@ -101,7 +101,7 @@ describe("worker lifecycle", () => {
       expect(await t.ready()).toBe(n); // every delivery went back to the queue
       // The abandoned statement does not wait on for its 60 s lock timeout (holding the row
       // locks its batch took): its backend notices the worker is gone.
-      const backends = async () => Number((await adminQuery("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'matchflow'", [t.db.name])).rows[0]?.n);
+      const backends = async () => Number(((await adminQuery("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'matchflow'", [t.db.name])).rows[0] as { n: string } | undefined)?.n);
       await until(async () => (await backends()) === 0, 10_000, "the worker's database sessions gone while the lock is still held");
     } finally {
       await locker.query("ROLLBACK");
