@@ -19,7 +19,7 @@ import type { InboundMessage, OutgoingMessage, WorkTransport } from "../worker/t
 import { AckTracker } from "./ack-tracker.js";
 import { BrokerConnection } from "./connection.js";
 import { AmqpTaskSink } from "./task-sink.js";
-import { declareTopology, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
+import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
 import { isUnroutable, unroutablePauseMs } from "./unroutable.js";
 import type { EncodedMessage } from "../celery/codec.js";
 import { TransientError } from "../errors.js";
@@ -36,7 +36,7 @@ interface Token {
   tag: number;
 }
 
-/** Where a retry or dead-letter copy goes, and the queue that must exist for it to arrive. */
+/** Where a retry, eta or dead-letter copy goes, and the queue that must exist for it to arrive. */
 interface CopyTarget {
   kind: "retry" | "dead letter" | "eta delay";
   exchange: string;
@@ -208,9 +208,11 @@ export class AmqpWorkTransport implements WorkTransport {
     this.ack(message);
   }
 
-  async delay(message: InboundMessage, copy: OutgoingMessage, attempt: number, expirationMs: number): Promise<void> {
-    const queue = retryDelayQueueName(this.names, attempt);
-    const msg = { content: copy.content, properties: { ...copy.properties, expiration: String(expirationMs) } } as EncodedMessage;
+  async delay(message: InboundMessage, copy: OutgoingMessage, tierMs: number): Promise<void> {
+    const queue = etaDelayQueueFor(this.names, tierMs);
+    // No per-message expiration (not even one the producer set): the queue's TTL alone keeps
+    // its order of expiry equal to its order of arrival.
+    const msg = { content: copy.content, properties: { ...copy.properties, expiration: undefined } } as EncodedMessage;
     await this.publishCopy(message, { kind: "eta delay", exchange: "", routingKey: queue, queue }, msg);
     this.ack(message);
   }
@@ -223,7 +225,7 @@ export class AmqpWorkTransport implements WorkTransport {
   }
 
   /**
-   * Publishes a retry/dead-letter copy, mandatory and confirmed. A copy returned as unroutable
+   * Publishes a retry/eta/dead-letter copy, mandatory and confirmed. A copy returned as unroutable
    * (its queue was deleted after we declared it) is not acked away: the original stays unacked
    * while we re-declare the topology and publish the same copy again, at once after a
    * successful re-declaration and then with a growing pause (`unroutablePauseMs`).

@@ -92,8 +92,8 @@ export class MemoryBroker implements WorkTransport {
     return Promise.resolve();
   }
 
-  delay(message: InboundMessage, copy: OutgoingMessage, attempt: number, expirationMs: number): Promise<void> {
-    return this.retry(message, copy, attempt, expirationMs);
+  delay(message: InboundMessage, copy: OutgoingMessage, tierMs: number): Promise<void> {
+    return this.retry(message, copy, 0, tierMs);
   }
 
   deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void> {

@@ -14,6 +14,17 @@ export interface DelayQueue {
   delayMs: number;
 }
 
+/**
+ * A queue a task whose Celery eta is not due yet waits in (src/worker/eta.ts). Its delay is a
+ * queue-level TTL only: every message in it waits exactly `delayMs`, so the queue releases them
+ * in the order they came and none waits behind another.
+ */
+export interface EtaDelayQueue {
+  name: string;
+  /** The queue's x-message-ttl. */
+  delayMs: number;
+}
+
 export interface TopologyNames {
   /** Work exchange (direct). */
   exchange: string;
@@ -25,6 +36,8 @@ export interface TopologyNames {
   /** Routing key for dead letters (the DLX is direct; the dead-letter queue is bound with it). */
   deadLetterRoutingKey: string;
   delayQueues: DelayQueue[];
+  /** Eta delay queues, shortest first: declared whatever RETRY_MAX is (see ETA_DELAY_TIERS_MS). */
+  etaDelayQueues: EtaDelayQueue[];
   /** Optional fanout exchange bound to the work queue (legacy producers publish there). */
   fanoutExchange: string | undefined;
 }
@@ -39,6 +52,19 @@ export function nominalRetryDelayMs(retry: Config["retry"], attempt: number): nu
 
 export function delayQueueName(queue: string, delayMs: number): string {
   return `${queue}.retry.${delayMs}ms`;
+}
+
+/**
+ * The eta delay tiers: powers of 4 seconds, 1 s to 4^9 s = 262,144 s (about 3 days 1 hour). A task
+ * goes to the longest tier not above its remaining time and comes back to be looked at again, so
+ * it passes each tier at most three times (the longest as often as it takes): about 30 round
+ * trips for a 3-day eta, a handful for the usual minutes. Fixed, not a setting: they do not
+ * depend on anything an operator tunes, and fixed names keep the definitions and alerts simple.
+ */
+export const ETA_DELAY_TIERS_MS: readonly number[] = Array.from({ length: 10 }, (_, i) => 1000 * 4 ** i);
+
+export function etaDelayQueueName(queue: string, delayMs: number): string {
+  return `${queue}.eta.${delayMs}ms`;
 }
 
 export function topologyNames(t: Config["topology"], retry: Config["retry"]): TopologyNames {
@@ -60,6 +86,7 @@ export function topologyNames(t: Config["topology"], retry: Config["retry"]): To
     deadLetterQueue: `${t.queue}.dead_letter`,
     deadLetterRoutingKey: t.queue,
     delayQueues,
+    etaDelayQueues: ETA_DELAY_TIERS_MS.map((delayMs) => ({ name: etaDelayQueueName(t.queue, delayMs), delayMs })),
     fanoutExchange: t.fanoutExchange,
   };
 }
@@ -72,6 +99,13 @@ export function retryDelayQueueName(names: TopologyNames, attempt: number): stri
   if (names.delayQueues.length === 0) throw new RangeError("no retry delay queues: RETRY_MAX is 0");
   const index = Math.min(Math.max(attempt, 1), names.delayQueues.length) - 1;
   return (names.delayQueues[index] as DelayQueue).name;
+}
+
+/** The eta delay queue of the tier `delayMs` (one of ETA_DELAY_TIERS_MS). */
+export function etaDelayQueueFor(names: TopologyNames, delayMs: number): string {
+  const queue = names.etaDelayQueues.find((q) => q.delayMs === delayMs);
+  if (!queue) throw new RangeError(`no eta delay queue of ${delayMs} ms (tiers: ${names.etaDelayQueues.map((q) => q.delayMs).join(", ")})`);
+  return queue.name;
 }
 
 /**
@@ -99,8 +133,11 @@ export function deadLetterQueueArguments(queueType: QueueType): QueueArgs {
   return queueType === "quorum" ? { "x-queue-type": "quorum" } : {};
 }
 
-/** A delay queue expires its messages back into the work exchange with the work routing key. */
-export function delayQueueArguments(names: TopologyNames, delay: DelayQueue, queueType: QueueType): QueueArgs {
+/**
+ * A delay queue (retry or eta) expires its messages back into the work exchange with the work
+ * routing key.
+ */
+export function delayQueueArguments(names: TopologyNames, delay: { delayMs: number }, queueType: QueueType): QueueArgs {
   const args: QueueArgs = {
     "x-message-ttl": delay.delayMs,
     "x-dead-letter-exchange": names.exchange,

@@ -6,6 +6,8 @@
  *   retry delay: queues `matches.retry.<d>ms` (x-message-ttl d, dead-lettering back to the work
  *                exchange with the work routing key); the worker publishes a retry to one of them
  *                through the default exchange (routing key = the queue name)
+ *   eta delay:   queues `matches.eta.<d>ms` (d = 1 s, 4 s, 16 s, ... ~3 days; same arguments),
+ *                declared whatever RETRY_MAX is, for tasks whose Celery eta is not due yet
  *   fanout:      optional exchange (e.g. `matches-fanout`) bound to the work queue
  *
  * The DLX is fanout so that anything dead-lettered reaches the dead-letter queue whatever its
@@ -33,11 +35,15 @@ export {
   nominalRetryDelayMs,
   jitteredRetryDelayMs,
   delayQueueName,
+  etaDelayQueueName,
+  etaDelayQueueFor,
+  ETA_DELAY_TIERS_MS,
   workQueueArguments,
   deadLetterQueueArguments,
   delayQueueArguments,
   type TopologyNames,
   type DelayQueue,
+  type EtaDelayQueue,
   type QueueType,
 } from "./topology-names.js";
 
@@ -145,12 +151,15 @@ export async function declareTopology(opener: ChannelOpener, names: TopologyName
     for (const delay of names.delayQueues) {
       await d.queue(delay.name, delayQueueArguments(names, delay, options.queueType));
     }
+    for (const eta of names.etaDelayQueues) {
+      await d.queue(eta.name, delayQueueArguments(names, eta, options.queueType));
+    }
 
     if (names.fanoutExchange) {
       await d.exchange(names.fanoutExchange, "fanout");
       await d.bind(names.queue, names.fanoutExchange, "");
     }
-    options.log.debug({ exchange: names.exchange, queue: names.queue, delayQueues: names.delayQueues.length }, "topology declared");
+    options.log.debug({ exchange: names.exchange, queue: names.queue, delayQueues: names.delayQueues.length, etaDelayQueues: names.etaDelayQueues.length }, "topology declared");
     return { warnings: d.warnings };
   } finally {
     await d.close();

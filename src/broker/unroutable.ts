@@ -1,5 +1,5 @@
 /**
- * A worker's retry or dead-letter copy that the broker returned as unroutable: its queue is gone
+ * A worker's retry, eta or dead-letter copy that the broker returned as unroutable: its queue is gone
  * (deleted by an operator, or by an `x-expires` / max-length policy) after the worker declared
  * the topology. The worker keeps the original unacked, re-declares, and publishes the copy
  * again on this schedule. Pure.

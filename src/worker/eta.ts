@@ -1,27 +1,25 @@
 /**
  * Celery's `eta` (and `countdown`, which a Celery producer turns into an eta): a task is not run
  * before it. Holding such a task unacked until it is due, as Celery does, runs into RabbitMQ's
- * consumer_timeout (30 min by default) and holds up the worker's cumulative acks, so a task that
- * is not due yet goes back through the durable retry delay queues instead (its copy published
- * unchanged, not counted as a retry) and is looked at again when it comes back. Pure.
+ * consumer_timeout (30 min by default) and holds up the worker's cumulative acks (a far eta
+ * would stop the worker once its prefetch is full), so a task that is not due yet waits in an
+ * eta delay queue instead (its copy published unchanged, not counted as a retry) and is looked
+ * at again when it comes back. Pure.
  */
-import { nominalRetryDelayMs } from "../broker/topology-names.js";
-import type { RetrySettings } from "./policy.js";
+import { ETA_DELAY_TIERS_MS } from "../broker/topology-names.js";
 
-/** Remainders this short are held in memory: a round trip through a delay queue is not worth it. */
+/**
+ * Remainders this short are held in memory: a round trip through a delay queue is not worth it.
+ * Equal to the shortest eta tier, so every longer remainder has a tier not above it.
+ */
 export const ETA_HOLD_MAX_MS = 1000;
-/** Without delay queues a task is held and looked at again this often (a timer cannot span weeks). */
-const HOLD_RECHECK_MS = 60_000;
 
 export type EtaDecision =
   | { action: "process" }
-  /** Keep the delivery unacked and look again in `ms` (short remainders; no delay queue at all). */
+  /** Keep the delivery unacked and look again in `ms` (a second at most). */
   | { action: "hold"; ms: number }
-  /**
-   * Publish the copy to the delay queue of retry `attempt` (nominal delay `tierMs`) with a
-   * per-message TTL of `expirationMs`, then ack the original.
-   */
-  | { action: "delay"; attempt: number; tierMs: number; expirationMs: number };
+  /** Publish the copy to the eta delay queue of the tier `tierMs` (its queue TTL), then ack the original. */
+  | { action: "delay"; tierMs: number };
 
 /** Python's `isoformat()` of a naive datetime has no zone: Celery reads it in its timezone, UTC by default. */
 const HAS_ZONE = /(?:[zZ]|[+-]\d{2}:?\d{2})$/;
@@ -34,26 +32,24 @@ export function parseEta(eta: string): number | undefined {
 }
 
 /**
- * What to do with a task due at `dueAt`. The delay queues are the retry schedule's (d_1 < d_2
- * < ... , RETRY_BASE_DELAY doubling up to RETRY_MAX_DELAY):
- * - the longest d_n not above the remaining time, with a TTL of d_n: the copy comes back
- *   exactly d_n later (every message ahead of it in that queue expires no later), never early;
- * - a remainder shorter than d_1 (and longer than ETA_HOLD_MAX_MS): the first queue with a TTL
- *   of the remainder; it comes back no earlier, and later only if an older message with a
- *   longer TTL is ahead of it (at most d_1 after it was published);
- * - RETRY_MAX=0 leaves no delay queue: held in memory as Celery does (a far eta then meets the
- *   consumer_timeout, which closes the channel and redelivers it; nothing is lost).
+ * What to do with a task due at `dueAt`: a remainder of a second or less is held in memory;
+ * a longer one goes to the longest eta tier not above it (ETA_DELAY_TIERS_MS: 1 s, 4 s, 16 s,
+ * ... ~3 days). Each tier queue has one TTL for all its messages (no per-message expiration),
+ * so its order of arrival is its order of expiry: the copy comes back exactly `tierMs` later
+ * (plus the broker's expiry latency), never early and never behind another message. Back in the
+ * work queue it is looked at again and descends the tiers; past the longest tier it goes round
+ * that one again.
  */
-export function decideEta(dueAt: number, now: number, retry: RetrySettings): EtaDecision {
+export function decideEta(dueAt: number, now: number): EtaDecision {
   const remaining = dueAt - now;
   if (remaining <= 0) return { action: "process" };
-  if (remaining <= ETA_HOLD_MAX_MS || retry.max < 1) return { action: "hold", ms: Math.min(remaining, HOLD_RECHECK_MS) };
-  let chosen: { attempt: number; tierMs: number } | undefined;
-  for (let attempt = 1; attempt <= retry.max; attempt++) {
-    const tierMs = nominalRetryDelayMs(retry, attempt);
-    if (tierMs > remaining) break;
-    chosen = { attempt, tierMs };
+  if (remaining <= ETA_HOLD_MAX_MS) return { action: "hold", ms: remaining };
+  let tierMs: number | undefined;
+  for (const tier of ETA_DELAY_TIERS_MS) {
+    if (tier > remaining) break;
+    tierMs = tier;
   }
-  if (chosen) return { action: "delay", ...chosen, expirationMs: chosen.tierMs };
-  return { action: "delay", attempt: 1, tierMs: nominalRetryDelayMs(retry, 1), expirationMs: remaining };
+  // Unreachable while the shortest tier is ETA_HOLD_MAX_MS; holding is the safe answer anyway.
+  if (tierMs === undefined) return { action: "hold", ms: remaining };
+  return { action: "delay", tierMs };
 }

@@ -47,10 +47,11 @@ export interface WorkTransport {
   /** Publishes `retry` (same task id, retries + 1) to the delay queue of `attempt`, confirmed, then acks `message`. */
   retry(message: InboundMessage, retry: OutgoingMessage, attempt: number, delayMs: number): Promise<void>;
   /**
-   * Publishes `copy` (the task unchanged: its eta is not due yet) to the delay queue of retry
-   * `attempt` with a per-message TTL of `expirationMs`, confirmed, then acks `message`.
+   * Publishes `copy` (the task unchanged: its eta is not due yet) to the eta delay queue of the
+   * tier `tierMs` (one of ETA_DELAY_TIERS_MS; its queue TTL, no per-message expiration),
+   * confirmed, then acks `message`.
    */
-  delay(message: InboundMessage, copy: OutgoingMessage, attempt: number, expirationMs: number): Promise<void>;
+  delay(message: InboundMessage, copy: OutgoingMessage, tierMs: number): Promise<void>;
   /** Publishes `deadLetter` to the dead-letter exchange, confirmed, then acks `message`. */
   deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void>;
   /** Publishes a Celery rpc:// result to `replyTo` (best effort, not persistent, as Celery does). */
@@ -60,7 +61,7 @@ export interface WorkTransport {
   /** Called with true/false when the connection goes up or down, so the worker can report it. */
   onConnectionChange(listener: (up: boolean) => void): void;
   /**
-   * Called with the queue's name each time a retry/dead-letter copy comes back unroutable (its
+   * Called with the queue's name each time a retry/eta/dead-letter copy comes back unroutable (its
    * queue is missing; the transport re-declares it and publishes again). Absent where queues
    * cannot go missing (the in-process broker).
    */

@@ -83,7 +83,7 @@ export class Worker {
   private readonly progress = new BatchProgress();
   private progressTimer: NodeJS.Timeout | undefined;
   private progressSince = 0;
-  /** Deliveries whose eta is a moment away, held unacked until it is due (see ./eta.ts). */
+  /** Deliveries whose eta is a second away at most, held unacked until it is due (see ./eta.ts). */
   private readonly held = new Map<InboundMessage, NodeJS.Timeout>();
   private readonly settler: Settler;
 
@@ -311,19 +311,19 @@ export class Worker {
   }
 
   /**
-   * A task whose eta is not due: held for a moment, or its copy sent through a delay queue (not
-   * a retry: `retries` is unchanged) and the original acked. When it comes back it is prepared
-   * again, so the remaining time is looked at again.
+   * A task whose eta is not due: held for a moment, or its copy sent through an eta delay queue
+   * (not a retry: `retries` is unchanged) and the original acked. When it comes back it is
+   * prepared again, so the remaining time is looked at again.
    */
   private async postpone(p: Extract<Prepared, { ok: true }>, now: number): Promise<void> {
     if (this.abandoned) return;
     const dueAt = p.dueAt as number;
-    const decision = decideEta(dueAt, now, this.options.retry);
+    const decision = decideEta(dueAt, now);
     if (decision.action !== "delay") return this.hold(p.message, decision.action === "hold" ? decision.ms : 0);
     const eta = new Date(dueAt).toISOString();
     try {
-      await this.transport.delay(p.message, { content: p.message.content, properties: p.message.properties }, decision.attempt, decision.expirationMs);
-      this.settler.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.expirationMs });
+      await this.transport.delay(p.message, { content: p.message.content, properties: p.message.properties }, decision.tierMs);
+      this.settler.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.tierMs });
     } catch (err) {
       this.options.log.error({ taskId: p.envelope.taskId, eta, err: String(err) }, "could not send a task that is not due yet to a delay queue; message returned to the queue");
       this.transport.requeue(p.message);

@@ -111,7 +111,7 @@ describe("worker", () => {
     await stopWorker(w);
   });
 
-  it("runs a task with an eta (v2 header, v1 body) no earlier than the eta, once, via the delay queues", async () => {
+  it("runs a task with an eta (v2 header, v1 body) no earlier than the eta, once, via the eta delay queues", async () => {
     const w = await t.startWorker();
     const eta = new Date(Date.now() + 4000);
     const v2 = encodeTaskV2({ taskName: TASK, taskId: "e0000000-0000-4000-8000-000000000002", args: [makeMatch("eta", 2)], eta: eta.toISOString() });
@@ -125,7 +125,7 @@ describe("worker", () => {
     for (const row of rows.rows) expect(row.created_at.getTime()).toBeGreaterThanOrEqual(eta.getTime());
     const logsOf = (id: string) => w.logs.filter((l) => l.externalMatchId === id && typeof l.outcome === "string");
     for (const id of ["eta-1", "eta-2"]) {
-      // Around the delay queues (1 s at most here), each time not counted as a retry, then stored once.
+      // Around the 1 s eta delay queue (4 s away: three times), each time not counted as a retry, then stored once.
       expect(logsOf(id).filter((l) => l.outcome === "deferred").length).toBeGreaterThanOrEqual(2);
       expect(logsOf(id).filter((l) => l.outcome !== "deferred").map((l) => l.outcome)).toEqual(["created"]);
     }

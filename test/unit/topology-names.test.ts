@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import {
   delayQueueArguments,
+  etaDelayQueueFor,
   jitteredRetryDelayMs,
   nominalRetryDelayMs,
   retryDelayQueueName,
@@ -36,6 +37,17 @@ describe("topologyNames", () => {
     const n = topologyNames(c.topology, c.retry);
     expect(n).toMatchObject({ exchange: "x", queue: "q", deadLetterExchange: "q.dlx", deadLetterQueue: "q.dead_letter", fanoutExchange: "matches-fanout", delayQueues: [] });
     expect(() => retryDelayQueueName(n, 1)).toThrow(/RETRY_MAX/);
+  });
+
+  it("names one eta delay queue per tier, whatever RETRY_MAX is", () => {
+    const none = loadConfig({ MATCHES_QUEUE: "q", RETRY_MAX: "0" });
+    for (const n of [topologyNames(config.topology, config.retry), topologyNames(none.topology, none.retry)]) {
+      expect(n.etaDelayQueues.map((q) => q.delayMs)).toEqual([1, 4, 16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144].map((s) => s * 1000));
+      for (const q of n.etaDelayQueues) expect(q.name).toBe(`${n.queue}.eta.${q.delayMs}ms`);
+    }
+    const n = topologyNames(config.topology, config.retry);
+    expect(etaDelayQueueFor(n, 4000)).toBe("matches.eta.4000ms");
+    expect(() => etaDelayQueueFor(n, 5000)).toThrow(/no eta delay queue of 5000 ms/);
   });
 });
 
@@ -76,6 +88,14 @@ describe("queue arguments", () => {
     expect(workQueueArguments("quorum")).toEqual({ "x-queue-type": "quorum" });
     expect(deadLetterQueueArguments("quorum")).toEqual({ "x-queue-type": "quorum" });
     expect(delayQueueArguments(n, n.delayQueues[0]!, "quorum")["x-queue-type"]).toBe("quorum");
+    expect(delayQueueArguments(n, n.etaDelayQueues[0]!, "quorum")["x-queue-type"]).toBe("quorum");
+  });
+  it("gives eta delay queues their tier as queue TTL, dead-lettering back like the retry queues", () => {
+    expect(delayQueueArguments(n, n.etaDelayQueues[2]!, "classic")).toEqual({
+      "x-message-ttl": 16_000,
+      "x-dead-letter-exchange": "matches",
+      "x-dead-letter-routing-key": "matches.process",
+    });
   });
   it("dead-letters delay queues back to the work exchange with the work routing key", () => {
     expect(delayQueueArguments(n, n.delayQueues[1]!, "classic")).toEqual({

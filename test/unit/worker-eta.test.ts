@@ -1,45 +1,65 @@
-/** When a task with a Celery eta runs: now, after a hold in memory, or via which delay queue. */
+/** When a task with a Celery eta runs: now, after a hold in memory, or via which eta delay queue. */
 import { describe, expect, it } from "vitest";
+import { ETA_DELAY_TIERS_MS } from "../../src/broker/topology-names.js";
 import { decideEta, ETA_HOLD_MAX_MS, parseEta } from "../../src/worker/eta.js";
 
 const NOW = Date.parse("2026-11-01T12:00:00Z");
-// The default schedule: delay queues of 60 s, 120 s, 240 s.
-const RETRY = { max: 3, baseDelayMs: 60_000, maxDelayMs: 600_000 };
 const at = (secondsFromNow: number) => NOW + secondsFromNow * 1000;
+const delay = (tierSeconds: number) => ({ action: "delay", tierMs: tierSeconds * 1000 });
 
 describe("decideEta", () => {
   it("processes a task that is due or past due", () => {
-    expect(decideEta(NOW, NOW, RETRY)).toEqual({ action: "process" });
-    expect(decideEta(at(-3600), NOW, RETRY)).toEqual({ action: "process" });
+    expect(decideEta(NOW, NOW)).toEqual({ action: "process" });
+    expect(decideEta(at(-3600), NOW)).toEqual({ action: "process" });
   });
 
-  it("holds a remainder of a second or less in memory", () => {
-    expect(decideEta(NOW + 1, NOW, RETRY)).toEqual({ action: "hold", ms: 1 });
-    expect(decideEta(NOW + ETA_HOLD_MAX_MS, NOW, RETRY)).toEqual({ action: "hold", ms: ETA_HOLD_MAX_MS });
+  it("holds a remainder of a second or less in memory, for exactly that remainder", () => {
+    expect(decideEta(NOW + 1, NOW)).toEqual({ action: "hold", ms: 1 });
+    expect(decideEta(NOW + ETA_HOLD_MAX_MS, NOW)).toEqual({ action: "hold", ms: ETA_HOLD_MAX_MS });
   });
 
-  it("uses the longest delay queue not longer than the remaining time, with that queue's delay", () => {
-    expect(decideEta(at(60), NOW, RETRY)).toEqual({ action: "delay", attempt: 1, tierMs: 60_000, expirationMs: 60_000 });
-    expect(decideEta(at(90), NOW, RETRY)).toEqual({ action: "delay", attempt: 1, tierMs: 60_000, expirationMs: 60_000 });
-    expect(decideEta(at(120), NOW, RETRY)).toEqual({ action: "delay", attempt: 2, tierMs: 120_000, expirationMs: 120_000 });
-    expect(decideEta(at(86_400), NOW, RETRY)).toEqual({ action: "delay", attempt: 3, tierMs: 240_000, expirationMs: 240_000 });
+  it("has tiers of powers of 4 seconds from the hold limit up to about 3 days", () => {
+    expect(ETA_DELAY_TIERS_MS).toEqual([1, 4, 16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144].map((s) => s * 1000));
+    // Every remainder above the hold limit has a tier not above it.
+    expect(ETA_DELAY_TIERS_MS[0]).toBe(ETA_HOLD_MAX_MS);
   });
 
-  it("sends a remainder shorter than the first delay queue there with the remainder as its TTL", () => {
-    expect(decideEta(at(30), NOW, RETRY)).toEqual({ action: "delay", attempt: 1, tierMs: 60_000, expirationMs: 30_000 });
-    expect(decideEta(NOW + ETA_HOLD_MAX_MS + 1, NOW, RETRY)).toEqual({ action: "delay", attempt: 1, tierMs: 60_000, expirationMs: ETA_HOLD_MAX_MS + 1 });
+  it("sends a longer remainder to the longest tier not above it, so it comes back no later than its eta", () => {
+    expect(decideEta(NOW + ETA_HOLD_MAX_MS + 1, NOW)).toEqual(delay(1));
+    expect(decideEta(at(2.5), NOW)).toEqual(delay(1));
+    expect(decideEta(at(3.999), NOW)).toEqual(delay(1));
+    expect(decideEta(at(4), NOW)).toEqual(delay(4));
+    expect(decideEta(at(30), NOW)).toEqual(delay(16));
+    expect(decideEta(at(60), NOW)).toEqual(delay(16));
+    expect(decideEta(at(3600), NOW)).toEqual(delay(1024));
+    expect(decideEta(at(86_400), NOW)).toEqual(delay(65_536));
+    expect(decideEta(at(262_144), NOW)).toEqual(delay(262_144));
   });
 
-  it("with RETRY_MAX=0 (no delay queue) holds in memory, looking again every minute at most", () => {
-    const none = { ...RETRY, max: 0 };
-    expect(decideEta(at(30), NOW, none)).toEqual({ action: "hold", ms: 30_000 });
-    expect(decideEta(at(86_400), NOW, none)).toEqual({ action: "hold", ms: 60_000 });
+  it("goes round the longest tier again for an eta beyond it (weeks away)", () => {
+    expect(decideEta(at(30 * 86_400), NOW)).toEqual(delay(262_144));
   });
 
-  it("follows a capped schedule (equal delays past the cap)", () => {
-    const capped = { max: 5, baseDelayMs: 1000, maxDelayMs: 3000 }; // 1 s, 2 s, 3 s, 3 s, 3 s
-    expect(decideEta(at(10), NOW, capped)).toEqual({ action: "delay", attempt: 5, tierMs: 3000, expirationMs: 3000 });
-    expect(decideEta(at(2.5), NOW, capped)).toEqual({ action: "delay", attempt: 2, tierMs: 2000, expirationMs: 2000 });
+  it("never comes back early, and each tier is passed at most three times on the way down", () => {
+    for (const seconds of [1.5, 7, 100, 3600, 86_400, 5 * 86_400]) {
+      const dueAt = at(seconds);
+      let now = NOW;
+      const passes = new Map<number, number>();
+      for (let trips = 0; ; trips++) {
+        expect(trips).toBeLessThan(100);
+        const d = decideEta(dueAt, now);
+        if (d.action !== "delay") {
+          // Due to the millisecond, or a last second at most held in memory.
+          expect(d).toEqual(now === dueAt ? { action: "process" } : { action: "hold", ms: dueAt - now });
+          break;
+        }
+        expect(now + d.tierMs).toBeLessThanOrEqual(dueAt);
+        passes.set(d.tierMs, (passes.get(d.tierMs) ?? 0) + 1);
+        now += d.tierMs;
+      }
+      const longest = ETA_DELAY_TIERS_MS[ETA_DELAY_TIERS_MS.length - 1] as number;
+      for (const [tier, n] of passes) if (tier !== longest) expect(n, `${seconds} s: tier ${tier}`).toBeLessThanOrEqual(3);
+    }
   });
 });
 
