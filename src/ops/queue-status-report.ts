@@ -4,12 +4,13 @@
  */
 import type { TopologyNames } from "../broker/topology-names.js";
 
-export type QueueRole = "work" | "dead_letter" | "retry";
+/** `eta`: the queues tasks wait in until their Celery eta is due (never consumed, like retry queues). */
+export type QueueRole = "work" | "dead_letter" | "retry" | "eta";
 
 export interface QueueRef {
   name: string;
   role: QueueRole;
-  /** Retry queues: their delay (x-message-ttl). */
+  /** Retry and eta queues: their delay (x-message-ttl). */
   delayMs?: number;
   /** A retry queue of an earlier RETRY_* schedule: the current settings no longer use it. */
   unused?: boolean;
@@ -51,6 +52,8 @@ export function queuesToReport(names: TopologyNames): QueueRef[] {
     { name: names.queue, role: "work" },
     { name: names.deadLetterQueue, role: "dead_letter" },
     ...names.delayQueues.map((d) => ({ name: d.name, role: "retry" as const, delayMs: d.delayMs })),
+    // Their tiers are fixed (not settings), so unlike retry queues none is left by an earlier schedule.
+    ...names.etaDelayQueues.map((d) => ({ name: d.name, role: "eta" as const, delayMs: d.delayMs })),
   ];
 }
 
@@ -87,8 +90,8 @@ export function unsampledNote(rows: readonly QueueRow[]): string | undefined {
 }
 
 /**
- * Operator-facing warnings. Retry queues never have consumers (the broker moves their messages
- * back by TTL) and the dead-letter queue is not consumed either, so only the work queue can be
+ * Operator-facing warnings. Retry and eta queues never have consumers (the broker moves their
+ * messages back by TTL; tasks waiting for their eta are not a backlog) and the dead-letter queue is not consumed either, so only the work queue can be
  * "stranded" -- the original's 1,900 messages waiting for a worker that listened elsewhere.
  */
 export function statusWarnings(rows: readonly QueueRow[]): string[] {
@@ -140,7 +143,7 @@ export function formatQueueStatus(report: QueueStatusReport): string {
   const header = ["queue", "role", "ready", "unacked", "consumers", ...(withRates ? ["publish", "deliver"] : [])];
   const rows = report.queues.map((q) => [
     q.name,
-    q.role === "retry" && q.delayMs !== undefined ? `retry ${q.delayMs}ms${q.unused ? " (unused)" : ""}` : q.role.replace("_", "-"),
+    (q.role === "retry" || q.role === "eta") && q.delayMs !== undefined ? `${q.role} ${q.delayMs}ms${q.unused ? " (unused)" : ""}` : q.role.replace("_", "-"),
     q.exists ? cell(q.ready, true) : "missing",
     cell(q.unacked, q.exists),
     cell(q.consumers, q.exists),

@@ -89,7 +89,8 @@ describe("queue status", () => {
     await publishWork(7);
     const report = await queueStatus({ names, amqpUrl: vhost.url, log: silentLogger });
     expect(report.source).toBe("amqp");
-    expect(report.queues.map((q) => q.name)).toEqual([names.queue, names.deadLetterQueue, ...names.delayQueues.map((d) => d.name)]);
+    expect(report.queues.map((q) => q.name)).toEqual([names.queue, names.deadLetterQueue, ...names.delayQueues.map((d) => d.name), ...names.etaDelayQueues.map((d) => d.name)]);
+    expect(report.queues.filter((q) => q.role === "eta").every((q) => q.exists && q.ready === 0)).toBe(true);
     expect(work(report)).toMatchObject({ exists: true, ready: 7, consumers: 0, unacked: null });
     expect(report.warnings).toEqual([expect.stringMatching(/^7 messages wait in matches with no consumer/)]);
   });

@@ -9,14 +9,25 @@ function row(partial: Partial<QueueRow> & Pick<QueueRow, "name" | "role">): Queu
 }
 
 describe("queuesToReport", () => {
-  it("lists the work queue, the dead-letter queue and each retry queue from config", () => {
+  it("lists the work queue, the dead-letter queue, each retry queue from config and each eta queue", () => {
     const config = loadConfig({ MATCHES_QUEUE: "fixtures", RETRY_MAX: "2" });
-    expect(queuesToReport(topologyNames(config.topology, config.retry))).toEqual([
+    const refs = queuesToReport(topologyNames(config.topology, config.retry));
+    expect(refs.slice(0, 4)).toEqual([
       { name: "fixtures", role: "work" },
       { name: "fixtures.dead_letter", role: "dead_letter" },
       { name: "fixtures.retry.60000ms", role: "retry", delayMs: 60000 },
       { name: "fixtures.retry.120000ms", role: "retry", delayMs: 120000 },
     ]);
+    expect(refs.slice(4, 6)).toEqual([
+      { name: "fixtures.eta.1000ms", role: "eta", delayMs: 1000 },
+      { name: "fixtures.eta.4000ms", role: "eta", delayMs: 4000 },
+    ]);
+    expect(refs.slice(4).map((r) => r.role)).toEqual(Array<string>(10).fill("eta"));
+  });
+
+  it("lists the eta queues with RETRY_MAX=0 too (they are declared whatever it is)", () => {
+    const config = loadConfig({ RETRY_MAX: "0" });
+    expect(queuesToReport(topologyNames(config.topology, config.retry)).map((r) => r.role)).toEqual(["work", "dead_letter", ...Array<string>(10).fill("eta")]);
   });
 });
 
@@ -41,11 +52,12 @@ describe("statusWarnings", () => {
     expect(w[0]).toMatch(/1900 messages wait in matches with no consumer/);
   });
 
-  it("does not warn about a consumed work queue, an empty one, or retry queues (never consumed)", () => {
+  it("does not warn about a consumed work queue, an empty one, or retry and eta queues (never consumed)", () => {
     expect(
       statusWarnings([
         row({ name: "matches", role: "work", ready: 50, consumers: 2 }),
         row({ name: "matches.retry.60000ms", role: "retry", ready: 10, consumers: 0 }),
+        row({ name: "matches.eta.1024000ms", role: "eta", delayMs: 1_024_000, ready: 500, consumers: 0 }),
         row({ name: "matches.dead_letter", role: "dead_letter", ready: 0, consumers: 0 }),
       ]),
     ).toEqual([]);
@@ -73,6 +85,8 @@ describe("formatQueueStatus", () => {
     expect(text.split("\n")[1]).not.toMatch(/publish|deliver/);
     expect(text).toMatch(/matches\s+work\s+3\s+\?\s+0/);
     expect(text).toMatch(/matches\.retry\.60000ms\s+retry 60000ms\s+missing/);
+    const eta = formatQueueStatus({ source: "amqp", broker: "b", queues: [row({ name: "matches.eta.4000ms", role: "eta", delayMs: 4000, ready: 2, unacked: null })], warnings: [], notes: [] });
+    expect(eta).toMatch(/matches\.eta\.4000ms\s+eta 4000ms\s+2\s+\?\s+0/);
     expect(text).toContain("note: management API unreachable");
     expect(text).toContain("warning: 3 messages wait in matches with no consumer");
 
