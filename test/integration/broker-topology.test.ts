@@ -56,6 +56,30 @@ describe("declareTopology on RabbitMQ", () => {
       "x-dead-letter-routing-key": "matches.process",
     });
     expect(await vhost.queue("matches.dead_letter")).toBeDefined();
+    // The eta delay queues: a queue TTL per tier, the same way back to the work queue.
+    for (const eta of names.etaDelayQueues) {
+      expect((await vhost.queue(eta.name))?.arguments, eta.name).toEqual({
+        "x-message-ttl": eta.delayMs,
+        "x-dead-letter-exchange": "matches",
+        "x-dead-letter-routing-key": "matches.process",
+      });
+    }
+  });
+
+  it("declares the eta delay queues with RETRY_MAX=0 too (no retry queue)", async () => {
+    const other = await createVhost("topo0");
+    const m = await connect(other.url);
+    try {
+      const none = loadConfig({ RETRY_MAX: "0" });
+      const n = topologyNames(none.topology, none.retry);
+      expect((await declareTopology(m, n, { queueType: "classic", log: silentLogger })).warnings).toEqual([]);
+      expect(await other.queue("matches.retry.60000ms")).toBeUndefined();
+      expect(n.etaDelayQueues).toHaveLength(10);
+      for (const eta of n.etaDelayQueues) expect((await other.queue(eta.name))?.arguments["x-message-ttl"], eta.name).toBe(eta.delayMs);
+    } finally {
+      await m.close();
+      await other.drop();
+    }
   });
 
   it("Celery first, then matchflow (twice): no warnings, idempotent", async () => {

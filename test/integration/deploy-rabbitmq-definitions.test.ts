@@ -46,10 +46,10 @@ afterAll(async () => {
 });
 
 describe("deploy/k8s RabbitMQ definitions", () => {
-  it("create the work, dead-letter and retry queues with the policy applied to `matches`", async () => {
+  it("create the work, dead-letter, retry and eta queues with the policy applied to `matches`", async () => {
     const config = loadConfig(deploymentEnv());
     const names = topologyNames(config.topology, config.retry);
-    for (const q of [names.queue, names.deadLetterQueue, ...names.delayQueues.map((d) => d.name)]) {
+    for (const q of [names.queue, names.deadLetterQueue, ...names.delayQueues.map((d) => d.name), ...names.etaDelayQueues.map((d) => d.name)]) {
       expect(await vhost.queue(q), q).toBeDefined();
     }
     // The policy object itself; that it takes effect is the dead-letter test below.

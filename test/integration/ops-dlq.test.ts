@@ -184,7 +184,7 @@ describe("a mistyped MATCHES_QUEUE", () => {
       "matchflow: work queue qa_third and dead-letter queue qa_third.dead_letter do not exist; nothing was requeued (check MATCHES_QUEUE and the vhost; a worker declares them when it starts)",
     );
     const typo = topologyNames({ ...config.topology, queue: "qa_third" }, config.retry);
-    for (const queue of [typo.queue, typo.deadLetterQueue, ...typo.delayQueues.map((d) => d.name)]) expect(await vhost.queue(queue), queue).toBeUndefined();
+    for (const queue of [typo.queue, typo.deadLetterQueue, ...typo.delayQueues.map((d) => d.name), ...typo.etaDelayQueues.map((d) => d.name)]) expect(await vhost.queue(queue), queue).toBeUndefined();
 
     const list = await runCli(["dlq", "list"], env);
     expect(list).toMatchObject({ code: 0, stdout: "dead-letter queue qa_third.dead_letter does not exist, nor does work queue qa_third: check MATCHES_QUEUE and the vhost\n" });

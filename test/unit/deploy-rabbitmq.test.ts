@@ -58,7 +58,11 @@ describe("RabbitMQ", () => {
     expect(queues[names.deadLetterQueue]).toEqual({});
     expect(names.delayQueues.length).toBe(3);
     for (const delay of names.delayQueues) expect(queues[delay.name], delay.name).toEqual(delayQueueArguments(names, delay, config.topology.queueType));
-    expect(Object.keys(queues)).toHaveLength(2 + names.delayQueues.length);
+    // The eta delay queues too: the worker would declare them itself, but a broker restored from
+    // the definitions alone should not lack them (nor should an operator who reads them).
+    expect(names.etaDelayQueues.length).toBe(10);
+    for (const eta of names.etaDelayQueues) expect(queues[eta.name], eta.name).toEqual(delayQueueArguments(names, eta, config.topology.queueType));
+    expect(Object.keys(queues)).toHaveLength(2 + names.delayQueues.length + names.etaDelayQueues.length);
     expect(defs.bindings.map((b) => [b.source, b.destination, b.routing_key])).toEqual([
       [names.exchange, names.queue, names.routingKey],
       [names.deadLetterExchange, names.deadLetterQueue, names.deadLetterRoutingKey],
