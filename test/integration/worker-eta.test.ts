@@ -106,4 +106,18 @@ describe("worker with Celery etas", () => {
     expect(outcomes.filter((l) => l.outcome === "deferred").every((l) => l.delayMs === 1000)).toBe(true);
     expect(outcomes.filter((l) => l.outcome !== "deferred").map((l) => l.outcome)).toEqual(["created"]);
   });
+
+  it("re-creates an eta queue deleted under a running worker: the copy is published again, the task stored after its eta", async () => {
+    const w = await t.startWorker();
+    const ch = await amqp.createChannel();
+    await ch.deleteQueue("matches.eta.1000ms");
+    await ch.close();
+    const eta = new Date(Date.now() + 2500);
+    const task = etaTask("u0000000-0000-4000-8000-000000000001", "gone", eta);
+    await sendToQueue("matches", task.content, task.properties);
+    await until(async () => (await t.rows("gone")).total === 1, 20_000, "the task stored");
+    for (const at of await createdAt("gone")) expect(at).toBeGreaterThanOrEqual(eta.getTime());
+    expect(w.logs.find((l) => /eta delay copy returned unroutable/.test(String(l.msg)))).toMatchObject({ level: "error", queue: "matches.eta.1000ms", declared: true });
+    await stopWorker(w);
+  });
 });
