@@ -81,19 +81,24 @@ export class MemoryBroker implements WorkTransport {
   }
 
   retry(message: InboundMessage, retry: OutgoingMessage, _attempt: number, delayMs: number): Promise<void> {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      if (this.closed) return;
-      this.ready.push({ content: retry.content, properties: retry.properties, exchange: this.route.exchange, routingKey: this.route.routingKey, redelivered: false });
-      this.schedule();
-    }, delayMs);
-    this.timers.add(timer);
-    this.ack(message);
-    return Promise.resolve();
+    return this.later(message, retry, delayMs);
   }
 
   delay(message: InboundMessage, copy: OutgoingMessage, tierMs: number): Promise<void> {
-    return this.retry(message, copy, 0, tierMs);
+    return this.later(message, copy, tierMs);
+  }
+
+  /** A timer stands for a delay queue: the copy comes back to the work queue after `ms`. */
+  private later(message: InboundMessage, copy: OutgoingMessage, ms: number): Promise<void> {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.closed) return;
+      this.ready.push({ content: copy.content, properties: copy.properties, exchange: this.route.exchange, routingKey: this.route.routingKey, redelivered: false });
+      this.schedule();
+    }, ms);
+    this.timers.add(timer);
+    this.ack(message);
+    return Promise.resolve();
   }
 
   deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void> {

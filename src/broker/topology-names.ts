@@ -57,8 +57,8 @@ export function delayQueueName(queue: string, delayMs: number): string {
 /**
  * The eta delay tiers: powers of 4 seconds, 1 s to 4^9 s = 262,144 s (about 3 days 1 hour). A task
  * goes to the longest tier not above its remaining time and comes back to be looked at again, so
- * it passes each tier at most three times (the longest as often as it takes): about 30 round
- * trips for a 3-day eta, a handful for the usual minutes. Fixed, not a setting: they do not
+ * it passes each tier at most three times (the longest as often as it takes): 11 round trips
+ * for an hour's eta, 20 for 3 days, a handful for the usual minutes. Fixed, not a setting: they do not
  * depend on anything an operator tunes, and fixed names keep the definitions and alerts simple.
  */
 export const ETA_DELAY_TIERS_MS: readonly number[] = Array.from({ length: 10 }, (_, i) => 1000 * 4 ** i);

@@ -91,8 +91,9 @@ export function unsampledNote(rows: readonly QueueRow[]): string | undefined {
 
 /**
  * Operator-facing warnings. Retry and eta queues never have consumers (the broker moves their
- * messages back by TTL; tasks waiting for their eta are not a backlog) and the dead-letter queue is not consumed either, so only the work queue can be
- * "stranded" -- the original's 1,900 messages waiting for a worker that listened elsewhere.
+ * messages back by TTL; tasks waiting for their eta are no backlog) and the dead-letter queue is
+ * not consumed either, so only the work queue can be "stranded" -- the original's 1,900
+ * messages waiting for a worker that listened elsewhere.
  */
 export function statusWarnings(rows: readonly QueueRow[]): string[] {
   const warnings: string[] = [];
