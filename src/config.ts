@@ -94,6 +94,18 @@ const envSchema = z.object({
   CELERY_WORKER_CONCURRENCY: optionalText,
   WORKER_PREFETCH: optionalText,
   WORKER_BATCH_SIZE: int(400, 1, 5000),
+  WORKER_BATCH_BYTES: z
+    .string()
+    .default("auto")
+    .transform((text, ctx) => {
+      if (text.trim().toLowerCase() === "auto") return "auto" as const;
+      const n = wholeNumber(text);
+      if (n === undefined || n < 1024 || n > 2 ** 31) {
+        ctx.addIssue({ code: "custom", message: `"${text}" must be auto or a whole number of bytes from 1024 to ${2 ** 31}` });
+        return z.NEVER;
+      }
+      return n;
+    }),
   WORKER_LOG_INTERVAL: duration("10s").refine((ms) => ms === 0 || ms >= 1000, "must be 0 (a line per batch) or at least 1s"),
   METRICS_PORT: int(9808, 0, 65535),
   MATCHES_EXCHANGE: name("matches"),
@@ -135,6 +147,11 @@ export interface Config {
     concurrency: number;
     prefetch: number;
     batchSize: number;
+    /**
+     * Message bytes per batch at most; "auto": a share of the V8 heap limit divided among the
+     * concurrent batches, resolved when the worker starts (worker/batch-bytes.ts says why).
+     */
+    batchBytes: number | "auto";
     shutdownGraceMs: number;
     /** How often committed batches are summed into one info line; 0: a line per batch. */
     logIntervalMs: number;
@@ -238,6 +255,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       concurrency,
       prefetch,
       batchSize,
+      batchBytes: e.WORKER_BATCH_BYTES,
       shutdownGraceMs: e.SHUTDOWN_GRACE,
       logIntervalMs: e.WORKER_LOG_INTERVAL,
       nameResolution: e.NAME_RESOLUTION,

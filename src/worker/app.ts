@@ -4,6 +4,7 @@
  * crash-looping), store, metrics. Used by `matchflow worker` (RabbitMQ) and by `matchflow run`
  * (embedded transport).
  */
+import { getHeapStatistics } from "node:v8";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { createMatchStore } from "../db/match-store.js";
@@ -14,6 +15,7 @@ import { untilItWorks } from "../patience.js";
 import { errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startOpsServer, type OpsServer } from "../ops/http.js";
+import { autoBatchBytes } from "./batch-bytes.js";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
 import type { WorkTransport } from "./transport.js";
 import { Worker, type SettledEvent } from "./worker.js";
@@ -94,6 +96,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       concurrency: config.worker.concurrency,
       prefetch: config.worker.prefetch,
       batchSize: config.worker.batchSize,
+      batchBytes: config.worker.batchBytes === "auto" ? autoBatchBytes(getHeapStatistics().heap_size_limit, config.worker.concurrency) : config.worker.batchBytes,
       logIntervalMs: config.worker.logIntervalMs,
       retry: config.retry,
       resultBackend: config.worker.resultBackend,

@@ -19,6 +19,7 @@ export interface WorkerMetrics {
   unknownFields: Counter<"field">;
   unroutableCopies: Counter<"queue">;
   workflowIgnored: Counter<"part">;
+  byteLimitedBatches: Counter;
 }
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -71,6 +72,11 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       name: "matchflow_celery_workflow_ignored_total",
       help: "Tasks settled whose Celery canvas part (callbacks, errbacks, chain, chord) was not run, by part.",
       labelNames: ["part"] as const,
+      registers: [registry],
+    }),
+    byteLimitedBatches: new Counter({
+      name: "matchflow_batches_byte_limited_total",
+      help: "Batches cut short by WORKER_BATCH_BYTES (large messages: fewer per transaction so that a batch's decoded messages fit in the heap).",
       registers: [registry],
     }),
   };

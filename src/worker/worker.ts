@@ -20,6 +20,7 @@ import { PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { decideEta } from "./eta.js";
+import { nextBatchLength } from "./batch-bytes.js";
 import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared } from "./prepare.js";
 import { BatchProgress } from "./progress.js";
@@ -35,6 +36,8 @@ export interface WorkerOptions {
   concurrency: number;
   prefetch: number;
   batchSize: number;
+  /** Message bytes per batch at most (batch-bytes.ts: what a batch decodes must fit in the heap). */
+  batchBytes: number;
   retry: RetrySettings;
   resultBackend?: "rpc" | undefined;
   log: Logger;
@@ -64,6 +67,9 @@ const DATABASE_UNREACHABLE = new Set(["database_unreachable", "db_connection"]);
  */
 const ABANDONED_CLOSE_MS = 1_000;
 
+/** The "batches cut by WORKER_BATCH_BYTES" line comes at most this often (large messages come in runs). */
+const BYTE_LIMIT_LOG_MS = 60_000;
+
 async function closeWithin(closing: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
@@ -86,6 +92,8 @@ export class Worker {
   /** Deliveries whose eta is a second away at most, held unacked until it is due (see ./eta.ts). */
   private readonly held = new Map<InboundMessage, NodeJS.Timeout>();
   private readonly settler: Settler;
+  private byteLimitedSinceLog = 0;
+  private byteLimitLoggedAt: number | undefined;
 
   constructor(
     private readonly transport: WorkTransport,
@@ -105,7 +113,7 @@ export class Worker {
     await this.waitForDatabase();
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
-    this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize }, "worker consuming");
+    this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize, batchBytes: this.options.batchBytes }, "worker consuming");
     const every = this.options.logIntervalMs;
     if (every > 0) {
       this.progressSince = this.now();
@@ -212,7 +220,9 @@ export class Worker {
           return;
         }
       }
-      const batch = this.buffer.splice(0, this.options.batchSize);
+      const next = nextBatchLength(this.buffer, this.options.batchSize, this.options.batchBytes);
+      if (next.byteLimited) this.byteLimited();
+      const batch = this.buffer.splice(0, next.length);
       this.activeCount++;
       this.processing += batch.length;
       this.runBatch(batch)
@@ -225,6 +235,20 @@ export class Worker {
           if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
         });
     }
+  }
+
+  /** Counts a batch the byte budget cut short, and says so in the log now and then. */
+  private byteLimited(): void {
+    this.options.metrics.byteLimitedBatches.inc();
+    this.byteLimitedSinceLog++;
+    const now = this.now();
+    if (this.byteLimitLoggedAt !== undefined && now - this.byteLimitLoggedAt < BYTE_LIMIT_LOG_MS) return;
+    this.options.log.info(
+      { batches: this.byteLimitedSinceLog, batchBytes: this.options.batchBytes, buffered: this.buffer.length },
+      "large messages: batches cut at WORKER_BATCH_BYTES so that what is decoded at once fits in the heap (smaller transactions, nothing skipped)",
+    );
+    this.byteLimitLoggedAt = now;
+    this.byteLimitedSinceLog = 0;
   }
 
   private async runBatch(messages: InboundMessage[]): Promise<void> {

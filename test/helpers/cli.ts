@@ -19,8 +19,9 @@ export interface CliProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function spawnCli(args: string[], env: Record<string, string | undefined>, options: { input?: string } = {}): CliProcess {
-  const proc = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args], {
+/** `nodeArgs`: node's own flags before the script, e.g. the deployed heap flags (bench/lib/deployed.ts). */
+export function spawnCli(args: string[], env: Record<string, string | undefined>, options: { input?: string; nodeArgs?: string[] } = {}): CliProcess {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "info", ...env },
     stdio: ["pipe", "pipe", "pipe"],

@@ -14,7 +14,7 @@ export interface WorkerEnv {
   db: TestDatabase;
   sql: pg.Pool;
   env(extra?: Record<string, string>): Record<string, string>;
-  startWorker(extra?: Record<string, string>, args?: string[]): Promise<CliProcess>;
+  startWorker(extra?: Record<string, string>, args?: string[], nodeArgs?: string[]): Promise<CliProcess>;
   publish(matches: unknown[]): Promise<string[]>;
   rows(prefix: string): Promise<{ total: number; distinct: number }>;
   /** Messages ready in a queue, exact (AMQP passive declare; the management API lags by seconds). */
@@ -44,8 +44,8 @@ export async function createWorkerEnv(name: string, base: Record<string, string>
     db,
     sql,
     env,
-    async startWorker(extra = {}, args = []) {
-      const w = spawnCli(["worker", ...args], env(extra));
+    async startWorker(extra = {}, args = [], nodeArgs = []) {
+      const w = spawnCli(["worker", ...args], env(extra), { nodeArgs });
       workers.push(w);
       await w.waitForLog((l) => l.msg === "worker consuming");
       return w;

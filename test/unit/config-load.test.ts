@@ -42,6 +42,12 @@ describe("defaults (an empty environment)", () => {
     expect(config.worker.prefetch).toBe(1600);
   });
 
+  it("bounds a batch's message bytes from the heap limit unless WORKER_BATCH_BYTES says otherwise", () => {
+    expect(config.worker.batchBytes).toBe("auto");
+    expect(loadConfig({ WORKER_BATCH_BYTES: " AUTO " }).worker.batchBytes).toBe("auto");
+    expect(loadConfig({ WORKER_BATCH_BYTES: "2000000" }).worker.batchBytes).toBe(2_000_000);
+  });
+
   it("bounds a task body at 64 KiB, which a match at every field's cap still fits (non-ASCII text escaped)", () => {
     expect(config.maxMessageBytes).toBe(65_536);
     // Every text field at its maximum length, in a script JSON writes as \uXXXX (6 bytes a character).
@@ -191,6 +197,8 @@ describe("invalid values", () => {
     ["HTTP_TIMEOUT", "0.0001", /HTTP_TIMEOUT must be more than 0/],
     ["WORKER_CONCURRENCY", "4.5", /WORKER_CONCURRENCY "4.5" must be a whole number from 1 to 256/],
     ["WORKER_PREFETCH", "70000", /WORKER_PREFETCH "70000" must be a whole number from 1 to 65535/],
+    ["WORKER_BATCH_BYTES", "1000", /WORKER_BATCH_BYTES "1000" must be auto or a whole number of bytes from 1024/],
+    ["WORKER_BATCH_BYTES", "4MB", /WORKER_BATCH_BYTES "4MB" must be auto or a whole number of bytes/],
     ["MATCHES_QUEUE", "q".repeat(256), /MATCHES_QUEUE must be at most 255 characters/],
     ["QUEUE_TYPE", "stream", /QUEUE_TYPE must be classic or quorum/],
     ["NAME_RESOLUTION", "lenient", /NAME_RESOLUTION must be create or strict/],

@@ -43,7 +43,7 @@ function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | Matchfl
 
 const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
 
-async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number } = {}) {
+async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number; batchBytes?: number; padding?: number } = {}) {
   const broker = options.broker ?? new MemoryBroker(route);
   const events: SettledEvent[] = [];
   const metrics = createWorkerMetrics({ defaultMetrics: false });
@@ -53,6 +53,7 @@ async function runWorker(store: MatchStore, messages: number, options: { max?: n
     concurrency: 2,
     prefetch: 50,
     batchSize: 10,
+    batchBytes: options.batchBytes ?? 1_048_576,
     retry: { max: options.max ?? 3, baseDelayMs: 10, maxDelayMs: 40 },
     log: options.log ?? silentLogger,
     logIntervalMs: options.logIntervalMs ?? 60_000, // long enough that only the line at stop appears
@@ -60,7 +61,7 @@ async function runWorker(store: MatchStore, messages: number, options: { max?: n
     onSettled: (e) => events.push(e),
   });
   await worker.start();
-  for (let i = 0; i < messages; i++) await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: `t-${i}`, args: [match(i)] }));
+  for (let i = 0; i < messages; i++) await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: `t-${i}`, args: [{ ...match(i), ...(options.padding ? { padding: "x".repeat(options.padding) } : {}) }] }));
   return { broker, worker, events, metrics };
 }
 
@@ -173,6 +174,33 @@ describe("worker loop", () => {
     expect(dead?.properties.headers).toMatchObject({ "x-matchflow-error-code": "db_lock_timeout", "x-matchflow-attempts": 3 });
     expect(decodeTask(dead!.content, dead!.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
     await worker.stop(1000);
+  });
+
+  it("cuts batches at the byte budget (large messages), says so once, and still stores every message once", async () => {
+    // A scripted store that holds its first call: the deliveries pile up as behind a stalled database.
+    let release!: () => void;
+    const stalled = new Promise<void>((resolve) => (release = resolve));
+    const sizes: number[] = [];
+    const store = scriptedStore([ok]);
+    const write = store.writeBatch.bind(store);
+    store.writeBatch = async (items, failures) => {
+      sizes.push(items.length);
+      await stalled;
+      return write(items, failures);
+    };
+    const lines: { msg?: string; batches?: number; batchBytes?: number }[] = [];
+    // ~10 KB bodies, 25 KB a batch: 2 a batch instead of the 10 that WORKER_BATCH_SIZE allows.
+    const { broker, worker, events, metrics } = await runWorker(store, 30, { log: capturingLogger("info", lines), batchBytes: 25_000, padding: 10_000 });
+    await expect.poll(() => sizes.length).toBe(2);
+    release();
+    await expect.poll(() => events.length).toBe(30);
+    await broker.drained();
+    await worker.stop(1000);
+    expect(Math.max(...sizes)).toBe(2);
+    expect([...store.written].sort()).toEqual(Array.from({ length: 30 }, (_, i) => `m-${i}`).sort());
+    expect((await metrics.byteLimitedBatches.get()).values[0]?.value).toBeGreaterThan(0);
+    const notices = lines.filter((l) => l.msg?.startsWith("large messages: batches cut at WORKER_BATCH_BYTES"));
+    expect(notices).toEqual([expect.objectContaining({ batches: 1, batchBytes: 25_000 })]);
   });
 
   it("holds batches while the database is unreachable (no retries burnt), then stores them", async () => {
