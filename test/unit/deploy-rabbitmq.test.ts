@@ -43,6 +43,16 @@ describe("RabbitMQ", () => {
     execFileSync("sh", ["-n", path.join(REPO_ROOT, "deploy/k8s/base/rabbitmq/post-start.sh")]);
   });
 
+  it("caps message bodies at 2 x the worker's MAX_MESSAGE_BYTES: a full prefetch of them fits in the worker's memory limit", () => {
+    const conf = (findGenerated("prod", "ConfigMap", "rabbitmq-config").data as Record<string, string>)["rabbitmq.conf"] ?? "";
+    const cap = Number(/^max_message_size = (\d+)$/m.exec(conf)?.[1]);
+    const config = loadConfig({});
+    expect(cap).toBe(2 * config.maxMessageBytes);
+    // The waiting deliveries are Buffers outside the heap: a full prefetch of capped bodies plus
+    // the worker's measured ~350 MB peak with 64 KiB ones stays under its 512Mi limit.
+    expect(config.worker.prefetch * (cap - config.maxMessageBytes) + 350 * 2 ** 20).toBeLessThan(512 * 2 ** 20);
+  });
+
   it("the definitions declare exactly the topology matchflow declares for the ConfigMap's settings", () => {
     const defs = JSON.parse(findGenerated("prod", "ConfigMap", "rabbitmq-config").data ? (findGenerated("prod", "ConfigMap", "rabbitmq-config").data as Record<string, string>)["definitions.json"] ?? "" : "") as {
       exchanges: { name: string; type: string; durable: boolean }[];
