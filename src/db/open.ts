@@ -69,16 +69,19 @@ async function openPostgres(url: string, poolSize: number, log: Logger, timeouts
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     application_name: "matchflow",
+    // A statement left behind by a process that is gone (a worker whose grace period ran out
+    // while its batch waited on a lock) would otherwise wait on, holding its earlier row locks,
+    // until its lock timeout: PostgreSQL >= 14 can notice the closed socket meanwhile. Set before
+    // the pool hands the connection out (pg-pool awaits the hook); an older server refuses the
+    // name, which changes nothing else. Not a startup option: there, an unknown name is fatal.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- pg-pool awaits it (@types/pg says void)
+    onConnect: (client: pg.ClientBase) => client.query(`SET client_connection_check_interval = ${CLIENT_CHECK_INTERVAL_MS}`).then(
+      () => undefined,
+      () => undefined,
+    ),
   });
   // An idle client losing its connection emits here; without a listener it would crash the process.
   pool.on("error", (err) => log.warn({ err: errorMessage(err), database: where }, "idle database connection lost"));
-  // A statement left behind by a process that is gone (a worker whose grace period ran out while
-  // its batch waited on a lock) would otherwise wait on, holding its earlier row locks, until its
-  // lock timeout: PostgreSQL >= 14 can notice the closed socket meanwhile. Queued before the
-  // connection's first query; an older server refuses the name, which changes nothing else.
-  pool.on("connect", (client) => {
-    client.query(`SET client_connection_check_interval = ${CLIENT_CHECK_INTERVAL_MS}`).catch(() => undefined);
-  });
 
   try {
     await pool.query("SELECT 1");
