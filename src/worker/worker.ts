@@ -21,6 +21,7 @@ import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { decideEta } from "./eta.js";
 import { nextBatchLength } from "./batch-bytes.js";
+import { ByteLimitLog } from "./byte-limit-log.js";
 import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared } from "./prepare.js";
 import { BatchProgress } from "./progress.js";
@@ -67,9 +68,6 @@ const DATABASE_UNREACHABLE = new Set(["database_unreachable", "db_connection"]);
  */
 const ABANDONED_CLOSE_MS = 1_000;
 
-/** The "batches cut by WORKER_BATCH_BYTES" line comes at most this often (large messages come in runs). */
-const BYTE_LIMIT_LOG_MS = 60_000;
-
 async function closeWithin(closing: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
@@ -92,8 +90,7 @@ export class Worker {
   /** Deliveries whose eta is a second away at most, held unacked until it is due (see ./eta.ts). */
   private readonly held = new Map<InboundMessage, NodeJS.Timeout>();
   private readonly settler: Settler;
-  private byteLimitedSinceLog = 0;
-  private byteLimitLoggedAt: number | undefined;
+  private readonly byteLimit: ByteLimitLog;
 
   constructor(
     private readonly transport: WorkTransport,
@@ -102,6 +99,7 @@ export class Worker {
   ) {
     this.now = options.now ?? Date.now;
     this.settler = new Settler(transport, { ...options, now: this.now }, () => this.abandoned);
+    this.byteLimit = new ByteLimitLog({ batchBytes: options.batchBytes, metrics: options.metrics, log: options.log, now: this.now });
   }
 
   /** Waits for the database (so a worker started before it does not crash-loop), then consumes. */
@@ -221,7 +219,7 @@ export class Worker {
         }
       }
       const next = nextBatchLength(this.buffer, this.options.batchSize, this.options.batchBytes);
-      if (next.byteLimited) this.byteLimited();
+      if (next.byteLimited) this.byteLimit.cut(this.buffer.length - next.length);
       const batch = this.buffer.splice(0, next.length);
       this.activeCount++;
       this.processing += batch.length;
@@ -235,20 +233,6 @@ export class Worker {
           if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
         });
     }
-  }
-
-  /** Counts a batch the byte budget cut short, and says so in the log now and then. */
-  private byteLimited(): void {
-    this.options.metrics.byteLimitedBatches.inc();
-    this.byteLimitedSinceLog++;
-    const now = this.now();
-    if (this.byteLimitLoggedAt !== undefined && now - this.byteLimitLoggedAt < BYTE_LIMIT_LOG_MS) return;
-    this.options.log.info(
-      { batches: this.byteLimitedSinceLog, batchBytes: this.options.batchBytes, buffered: this.buffer.length },
-      "large messages: batches cut at WORKER_BATCH_BYTES so that what is decoded at once fits in the heap (smaller transactions, nothing skipped)",
-    );
-    this.byteLimitLoggedAt = now;
-    this.byteLimitedSinceLog = 0;
   }
 
   private async runBatch(messages: InboundMessage[]): Promise<void> {
