@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { expect } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
@@ -107,4 +108,18 @@ export async function until(check: () => Promise<boolean> | boolean, timeoutMs =
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 1.5, 250);
   }
+}
+
+/**
+ * `--file` naming a path that is missing, then one that is a directory (src/cli/files.ts): each
+ * exits 2 with one line naming the option. `run` runs the command with `--file <path>`.
+ */
+export async function expectFileOptionRefused(run: (file: string) => Promise<{ code: number | null; stderr: string }>, dir: string): Promise<void> {
+  const missing = path.join(dir, "nonexistent.json");
+  const absent = await run(missing);
+  expect(absent.stderr.trim()).toBe(`matchflow: --file ${missing}: no such file`);
+  expect(absent.code).toBe(2);
+  const directory = await run(dir);
+  expect(directory.stderr.trim()).toBe(`matchflow: --file ${dir}: is a directory, not a file`);
+  expect(directory.code).toBe(2);
 }

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectFileOptionRefused } from "../helpers/cli.js";
 import { createVhost, managementApi, type TestVhost } from "../helpers/rabbit.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -111,13 +112,7 @@ describe("matchflow publish", () => {
   });
 
   it("a --file that is missing or a directory exits 2 with one line naming the option, before connecting", async () => {
-    const missing = join(dir, "nonexistent.json");
-    const r = await run(["publish", "--file", missing], { RABBITMQ_URL: vhost.url });
-    expect(r.stderr.trim()).toBe(`matchflow: --file ${missing}: no such file`);
-    expect(r.code).toBe(2);
-    const directory = await run(["publish", "--file", dir], { RABBITMQ_URL: vhost.url });
-    expect(directory.stderr.trim()).toBe(`matchflow: --file ${dir}: is a directory, not a file`);
-    expect(directory.code).toBe(2);
+    await expectFileOptionRefused((file) => run(["publish", "--file", file], { RABBITMQ_URL: vhost.url }), dir);
   });
 
   it("an input with no match says so on stderr and exits 0", async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { expectFileOptionRefused, runCli } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
 
@@ -75,13 +75,7 @@ describe("matchflow process", () => {
   });
 
   it("a --file that is missing or a directory exits 2 with one line naming the option", async () => {
-    const missing = path.join(dir, "nonexistent.json");
-    const run = await runCli(["process", "--file", missing], { DATABASE_URL: db.url });
-    expect(run.stderr.trim()).toBe(`matchflow: --file ${missing}: no such file`);
-    expect(run.code).toBe(2);
-    const directory = await runCli(["process", "--file", dir], { DATABASE_URL: db.url });
-    expect(directory.stderr.trim()).toBe(`matchflow: --file ${dir}: is a directory, not a file`);
-    expect(directory.code).toBe(2);
+    await expectFileOptionRefused((file) => runCli(["process", "--file", file], { DATABASE_URL: db.url }), dir);
   });
 
   it("an input with no match says so on stderr and exits 0", async () => {
