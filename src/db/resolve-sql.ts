@@ -4,7 +4,8 @@
  * Each kind's lookup is written once (`LOOKUP`, a query over the input rows `n`) and serves both
  * the plain lookup and the find-or-create statement.
  * Names are compared through `mf_name_key()` (the same function that fills `name_key`) with `=`:
- * case- and space-insensitive, and literal (`%` and `_` are ordinary characters).
+ * canonical (Unicode NFKC, zero-width characters removed: migration 0003), case- and
+ * space-insensitive, and literal (`%` and `_` are ordinary characters).
  */
 import type { Queryable } from "./database.js";
 
