@@ -2,9 +2,11 @@
  * Reading a Celery task message (protocol v2 by its `task` header, otherwise v1 from the body)
  * into one typed envelope. Pure. Everything that is not a well-formed JSON task is refused with
  * a PermanentError whose `code` is stable: the worker dead-letters those at once, since no retry
- * can make a malformed message well-formed. Other content types are never deserialised.
+ * can make a malformed message well-formed. Other content types are never deserialised. A body
+ * Celery compressed (`compression` header) is decompressed first, within the same size bound.
  */
 import { PermanentError } from "../errors.js";
+import { COMPRESSION_HEADER, decompressBody } from "./compression.js";
 
 export interface TaskEnvelope {
   protocol: 1 | 2;
@@ -61,6 +63,7 @@ export interface DecodeOptions {
 export type DecodeErrorCode =
   | "unsupported_content_type"
   | "unsupported_content_encoding"
+  | "unsupported_compression"
   | "message_too_large"
   | "malformed_json"
   | "malformed_message"
@@ -217,6 +220,7 @@ export function decodeTask(content: Buffer, properties: IncomingProperties, opti
   const rawHeaders = properties.headers ?? {};
   if (!isObject(rawHeaders)) throw refuse("malformed_message", "message headers must be a table");
   const headers = unwrap(rawHeaders) as Record<string, unknown>;
-  const body = parseBody(content);
+  const compression = headers[COMPRESSION_HEADER];
+  const body = parseBody(compression === undefined || compression === null ? content : decompressBody(content, compression, options.maxBytes));
   return "task" in headers && headers.task !== undefined ? decodeV2(body, headers, properties) : decodeV1(body, headers, properties);
 }

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import type { Options } from "amqplib";
 import { MF_HEADERS } from "../broker/headers.js";
 import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
+import { COMPRESSION_HEADER } from "../celery/compression.js";
 import { errorMessage } from "../errors.js";
 
 /** AMQP properties as amqplib hands them to `get`/`consume` (absent ones may be undefined). */
@@ -207,6 +208,9 @@ function keptHeaders(msg: DeadLetterMessage, replaced: ReadonlySet<string> = new
   return Object.fromEntries(Object.entries(headersOf(msg)).filter(([name]) => !isFailureHeader(name) && !replaced.has(name)));
 }
 
+/** A re-encoded task's own headers, and `compression`: the new body is plain JSON. */
+const REPLACED_BY_REENCODING: ReadonlySet<string> = new Set([...ENCODED_TASK_HEADERS, COMPRESSION_HEADER]);
+
 /** Properties worth carrying over as they were (the codec sets the Celery ones). */
 function carriedProperties(p: DeadLetterProperties): Options.Publish {
   const out: Options.Publish = {};
@@ -257,7 +261,7 @@ export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLette
     content: encoded.content,
     // The task's own headers come from the new encoding alone: one the encoding leaves out (an eta
     // when requeued) must not survive from the dead letter.
-    options: { ...carriedProperties(msg.properties), ...properties, headers: { ...keptHeaders(msg, ENCODED_TASK_HEADERS), ...encodedHeaders, ...marker } },
+    options: { ...carriedProperties(msg.properties), ...properties, headers: { ...keptHeaders(msg, REPLACED_BY_REENCODING), ...encodedHeaders, ...marker } },
     reencoded: true,
   };
 }

@@ -93,6 +93,24 @@ describe("Python Celery producers -> matchflow decoding", () => {
     for (const m of msgs) expect(decodeMatch(m).match.external_match_id).toMatch(/^py-[12]$/);
   });
 
+  it("send_task(compression=...): zlib (Celery's default method) decodes into the same match; bz2 is refused by name", async () => {
+    const zlibIds = await runCeleryProducer(vhost.url, "v2-compressed", join(dir, "matches.json"), "zlib");
+    const zlib = await takeAll(2);
+    expect(zlib.map((m) => (m.properties.headers as Record<string, unknown>).compression)).toEqual(["application/x-gzip", "application/x-gzip"]);
+    const decoded = zlib.map(decodeMatch);
+    expect(decoded.map((d) => d.taskId)).toEqual(zlibIds);
+    expect(decoded.map((d) => d.raw)).toEqual(MATCHES);
+
+    await runCeleryProducer(vhost.url, "v2-compressed", join(dir, "matches.json"), "bzip2");
+    const bz2 = await takeAll(2);
+    expect(bz2).toHaveLength(2);
+    for (const m of bz2) {
+      const decode = () => decodeTask(m.content, m.properties, { maxBytes: config.maxMessageBytes });
+      expect(decode).toThrow(/compression "application\/x-bz2" is not supported/);
+      expect(decode).toThrow(expect.objectContaining({ code: "unsupported_compression" }) as Error);
+    }
+  });
+
   it("send_task (v2) and a raw v1 publish decode into the same MatchData", async () => {
     const v2Ids = await runCeleryProducer(vhost.url, "v2", join(dir, "matches.json"));
     const v2 = (await takeAll(2)).map((m) => ({ msg: m, ...decodeMatch(m) }));

@@ -3,6 +3,7 @@
     /usr/bin/python3 send_tasks.py <broker-url> v2 <matches.json>   # app.send_task (protocol 2)
     /usr/bin/python3 send_tasks.py <broker-url> v2-countdown <matches.json> <seconds>   # the same with countdown=
     /usr/bin/python3 send_tasks.py <broker-url> v2-workflow <matches.json>   # first match with link=, second in a chain
+    /usr/bin/python3 send_tasks.py <broker-url> v2-compressed <matches.json> <method>   # send_task(compression=method)
     /usr/bin/python3 send_tasks.py <broker-url> v1 <matches.json>   # raw protocol-1 JSON body
     /usr/bin/python3 send_tasks.py <broker-url> declare              # what a Celery producer declares
 
@@ -29,13 +30,15 @@ if mode == "declare":
 
 matches = json.load(open(sys.argv[3], encoding="utf-8"))
 
-if mode in ("v2", "v2-countdown"):
+if mode in ("v2", "v2-countdown", "v2-compressed"):
     countdown = float(sys.argv[4]) if mode == "v2-countdown" else None
+    compression = sys.argv[4] if mode == "v2-compressed" else None
     app = Celery("producer", broker=url)
     app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True,
                     broker_transport_options={"confirm_publish": True})
     for match in matches:
-        result = app.send_task(TASK, args=[match], queue=queue, routing_key="matches.process", countdown=countdown)
+        result = app.send_task(TASK, args=[match], queue=queue, routing_key="matches.process", countdown=countdown,
+                               compression=compression)
         print(result.id)
 elif mode == "v2-workflow":
     # Canvas a Celery user might hang on the task: a link callback, and the task as a chain's
@@ -60,4 +63,4 @@ elif mode == "v1":
                              delivery_mode=2, declare=[queue])
             print(task_id)
 else:
-    sys.exit("mode must be v1, v2, v2-countdown, v2-workflow or declare")
+    sys.exit("mode must be v1, v2, v2-countdown, v2-compressed, v2-workflow or declare")

@@ -1,3 +1,4 @@
+import { brotliCompressSync, deflateSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { amqpInt, decodeTask, ENCODED_TASK_HEADERS, encodeTaskV1, encodeTaskV2, REPR_MAX_CHARS } from "../../src/celery/codec.js";
 import { MatchflowError } from "../../src/errors.js";
@@ -154,8 +155,29 @@ describe("decodeTask", () => {
     expect(decodeTask(m.content, { contentType: "application/json; charset=utf-8" }, { maxBytes: 1024 }).taskId).toBe(ID);
   });
 
+  it("decompresses a body Celery compressed (zlib stream or gzip under application/x-gzip; brotli), within the size bound", () => {
+    const m = encodeTaskV2({ taskName: TASK, taskId: ID, args: [MATCH] });
+    const headers = (compression: string) => ({ ...m.properties, headers: { ...m.properties.headers, compression } });
+    for (const [compression, body] of [
+      ["application/x-gzip", deflateSync(m.content)],
+      ["application/x-gzip", gzipSync(m.content)],
+      [" Application/X-Brotli ", brotliCompressSync(m.content)],
+    ] as const) {
+      expect(decodeTask(body, headers(compression), { maxBytes: m.content.length }).args).toEqual([MATCH]);
+      // The bound applies to what it expands to, not only to the compressed bytes.
+      expect(refusal(() => decodeTask(body, headers(compression), { maxBytes: m.content.length - 1 })).code).toBe("message_too_large");
+    }
+  });
+
   const v1 = (body: unknown) => Buffer.from(JSON.stringify(body));
+  const v2Compressed = (compression: unknown, body: Buffer) => () => decodeTask(body, { ...JSON_PROPS, headers: { task: TASK, id: ID, compression } }, { maxBytes: 1024 });
   const cases: [string, () => unknown][] = [
+    ["unsupported_compression", v2Compressed("application/x-bz2", Buffer.from("BZh91AY&SY"))],
+    ["unsupported_compression", v2Compressed("zlib", deflateSync("[[], {}, {}]"))],
+    ["unsupported_compression", v2Compressed(5, deflateSync("[[], {}, {}]"))],
+    ["message_too_large", v2Compressed("application/x-gzip", deflateSync(Buffer.alloc(1 << 18, 0x20)))], // 278 bytes, 256 KiB once inflated
+    ["malformed_message", v2Compressed("application/x-gzip", Buffer.from("[[], {}, {}]"))],
+    ["malformed_json", v2Compressed("application/x-gzip", deflateSync("{not json"))],
     ["unsupported_content_type", () => decodeTask(Buffer.from("\x80\x04"), { contentType: "application/x-python-serialize", contentEncoding: "binary" }, { maxBytes: 1024 })],
     ["unsupported_content_type", () => decodeTask(v1({ task: TASK, id: ID }), {}, { maxBytes: 1024 })],
     ["unsupported_content_type", () => decodeTask(v1({ task: TASK, id: ID }), { contentType: "application/x-yaml", contentEncoding: "utf-8" }, { maxBytes: 1024 })],

@@ -2,6 +2,7 @@
  * Dead letters as the worker makes them (`buildDeadLetter`), read back for `dlq list/show`
  * and turned into requeue messages: retries reset, task id kept, failure headers dropped.
  */
+import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { amqpInt, decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
@@ -101,6 +102,15 @@ describe("buildRequeueMessage", () => {
     const headers = buildRequeueMessage(dl, opts).options.headers as Record<string, unknown>;
     expect(headers).toMatchObject({ timelimit: [300, 200], group: "group-1", group_index: 0, parent_id: "parent-1", retries: amqpInt(0) });
     expect(headers).not.toHaveProperty("eta");
+  });
+
+  it("re-encodes a task Celery compressed as plain JSON, without the compression header", () => {
+    const plain = encodeTaskV2({ taskName: TASK, taskId: "task-z", args: [match] });
+    const dl = deadLetterOf({ ...plain, content: deflateSync(plain.content) }, 4, { compression: "application/x-gzip" });
+    const out = buildRequeueMessage(dl, opts);
+    expect(out.reencoded).toBe(true);
+    expect(out.options.headers).not.toHaveProperty("compression");
+    expect(JSON.parse(out.content.toString("utf8"))).toEqual(JSON.parse(plain.content.toString("utf8")));
   });
 
   it("re-encodes protocol 2 with retries 0, no eta, the same task id, and no failure headers", () => {
