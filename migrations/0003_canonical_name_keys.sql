@@ -90,15 +90,15 @@ DELETE FROM match_types r USING mf_match_type_map x WHERE x.old_id = r.id AND x.
 -- Canonical names and fresh keys (a stored generated column is computed when its row is
 -- written). A name whose canonical form would break its length limit keeps its spelling: its
 -- key is canonical either way.
-UPDATE leagues SET name = CASE WHEN char_length(mf_tidy_name(name)) <= 200 THEN mf_tidy_name(name) ELSE name END
- WHERE name <> mf_tidy_name(name) OR name_key <> mf_name_key(name);
-UPDATE age_groups SET name = CASE WHEN char_length(mf_tidy_name(name)) <= 50 THEN mf_tidy_name(name) ELSE name END
- WHERE name <> mf_tidy_name(name) OR name_key <> mf_name_key(name);
-UPDATE match_types SET name = CASE WHEN char_length(mf_tidy_name(name)) <= 100 THEN mf_tidy_name(name) ELSE name END
- WHERE name <> mf_tidy_name(name) OR name_key <> mf_name_key(name);
-UPDATE divisions SET name = CASE WHEN char_length(mf_tidy_name(name)) <= 200 THEN mf_tidy_name(name) ELSE name END
- WHERE name <> mf_tidy_name(name) OR name_key <> mf_name_key(name);
-UPDATE teams SET name = CASE WHEN char_length(mf_tidy_name(name)) <= 200 THEN mf_tidy_name(name) ELSE name END
- WHERE name <> mf_tidy_name(name) OR name_key <> mf_name_key(name);
-UPDATE team_aliases SET alias = CASE WHEN char_length(mf_tidy_name(alias)) <= 200 THEN mf_tidy_name(alias) ELSE alias END
- WHERE alias <> mf_tidy_name(alias) OR alias_key <> mf_name_key(alias);
+DO $$
+DECLARE
+  t record;
+BEGIN
+  FOR t IN SELECT * FROM (VALUES ('leagues', 'name', 'name_key', 200), ('age_groups', 'name', 'name_key', 50),
+                                 ('match_types', 'name', 'name_key', 100), ('divisions', 'name', 'name_key', 200),
+                                 ('teams', 'name', 'name_key', 200), ('team_aliases', 'alias', 'alias_key', 200))
+                    AS x(tab, col, key_col, max_len) LOOP
+    EXECUTE format('UPDATE %1$I SET %2$I = CASE WHEN char_length(mf_tidy_name(%2$I)) <= %4$s THEN mf_tidy_name(%2$I) ELSE %2$I END
+                     WHERE %2$I <> mf_tidy_name(%2$I) OR %3$I <> mf_name_key(%2$I)', t.tab, t.col, t.key_col, t.max_len);
+  END LOOP;
+END $$;
