@@ -5,6 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { PermanentError } from "../errors.js";
 
 export interface ReadinessCheck {
   (): { ready: boolean; checks: Record<string, boolean> };
@@ -13,6 +14,26 @@ export interface ReadinessCheck {
 export interface OpsServer {
   port: number;
   close(): Promise<void>;
+}
+
+/** Why the port cannot be listened on, by Node's error code: something the operator can fix. */
+const LISTEN_REASONS: Record<string, string> = {
+  EADDRINUSE: "the port is already in use (another worker on this host?)",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "the address is not available on this host",
+};
+
+/**
+ * A port that cannot be listened on is a configuration problem (exit 2, one line naming the
+ * setting), not an internal error with Node's raw "listen EADDRINUSE" and a stack trace.
+ */
+export function listenProblem(port: number, err: Error): Error {
+  const code = (err as { code?: unknown }).code;
+  const reason = typeof code === "string" ? LISTEN_REASONS[code] : undefined;
+  if (reason === undefined) return err;
+  return new PermanentError("usage", `cannot serve /metrics, /healthz, /readyz on port ${port}: ${reason}; choose another with METRICS_PORT or --metrics-port (0 = any free port)`, {
+    cause: err,
+  });
 }
 
 export async function startOpsServer(options: { port: number; host?: string; registry: Registry; readiness: ReadinessCheck }): Promise<OpsServer> {
@@ -38,7 +59,7 @@ export async function startOpsServer(options: { port: number; host?: string; reg
     send(404, JSON.stringify({ error: "not found", paths: ["/metrics", "/healthz", "/readyz"] }));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err: Error) => reject(listenProblem(options.port, err)));
     server.listen(options.port, options.host ?? "0.0.0.0", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;

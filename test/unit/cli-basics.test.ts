@@ -4,6 +4,7 @@
  */
 import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { workerConfigWithFlags } from "../../src/cli/commands/worker.js";
@@ -86,6 +87,24 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(workerConfigWithFlags(config, { concurrency: 2 }).worker.prefetch).toBe(2 * config.worker.batchSize);
     expect(workerConfigWithFlags(config, { concurrency: 256, batchSize: 5000 }).worker.prefetch).toBe(65535);
     expect(workerConfigWithFlags(config, { concurrency: 256, batchSize: 5000, prefetch: 10 }).worker.prefetch).toBe(10);
+  });
+
+  it("worker: a metrics port already in use exits 2 naming the port and the setting, no stack trace (was 70, Node's raw EADDRINUSE)", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "0.0.0.0", resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      // The HTTP server starts before any connection: the services' URLs are never used.
+      const { code, stdout, stderr } = await runCli(["worker", "--metrics-port", String(port)], {
+        RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/",
+        DATABASE_URL: "postgres://postgres@127.0.0.1:1/none",
+      });
+      expect(stdout).toBe("");
+      expect(stderr).toBe(`matchflow: cannot serve /metrics, /healthz, /readyz on port ${port}: the port is already in use (another worker on this host?); choose another with METRICS_PORT or --metrics-port (0 = any free port)\n`);
+      expect(code).toBe(2);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it("an unknown flag exits 2 with a clear message", async () => {
