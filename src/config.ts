@@ -309,5 +309,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     rabbitmqUrl: redactUrl(config.rabbitmqUrl) ?? "(unset: embedded in-process broker for `run`)",
     rabbitmqManagementUrl: redactUrl(config.rabbitmqManagementUrl),
     databaseUrl: redactUrl(config.databaseUrl) ?? "(unset: embedded PGlite in ./.matchflow/db)",
+    // A mirror may take a user and password (https://user:pass@mirror/) or a token in the query.
+    scrape: { ...config.scrape, assistBaseUrl: redactUrl(config.scrape.assistBaseUrl), modular11BaseUrl: redactUrl(config.scrape.modular11BaseUrl) },
   };
 }

@@ -5,6 +5,7 @@
  * `scrapeStream` produces them one at a time (what publishing uses: memory stays flat for a
  * 50,000-match season); `scrape` collects them (dry-run output, `--save`).
  */
+import { redactUrl } from "../config.js";
 import { seasonBounds, seasonName, validateForProducer, type League, type MatchData, type MatchDataInput } from "../contract/index.js";
 import type { Logger } from "../log.js";
 import { feedKey, scheduleUrl, standingsUrl } from "../sources/assist/keys.js";
@@ -130,7 +131,7 @@ async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
     fetchedAt: deps.now().toISOString(),
     placeholder: options.placeholder,
   });
-  return { candidates: read.candidates, problems: read.problems, counts: read.counts, duplicates: read.duplicates, feeds: [sUrl, tUrl], placeholderDates: read.placeholderDates };
+  return { candidates: read.candidates, problems: read.problems, counts: read.counts, duplicates: read.duplicates, feeds: [sUrl, tUrl].map((u) => redactUrl(u) ?? u), placeholderDates: read.placeholderDates };
 }
 
 async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<SourceRead> {

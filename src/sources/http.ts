@@ -14,6 +14,7 @@ import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { TextDecoder } from "node:util";
+import { redactUrl } from "../config.js";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { httpGet, type HttpAnswer } from "./http-get.js";
@@ -189,7 +190,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
     }
     if (res.status < 200 || res.status > 299) {
       res.discard();
-      throw new PermanentError("source_unreadable", `${what}: ${url} answered HTTP ${res.status}`);
+      throw new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} answered HTTP ${res.status}`);
     }
     const interrupted = (err: unknown) => new RetryableFailure(`body interrupted: ${networkReason(err, signal)}`, { cause: err });
     return reader(observed(decodeUtf8(res.body, { keepBom: false }), interrupted, seen), what);
@@ -203,7 +204,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
       err instanceof NotJsonError
         ? new PermanentError(
             "source_unreadable",
-            `${what}: ${url} did not answer JSON (it starts "${preview(seen.head)}"); an unknown feed key answers the app's HTML page`,
+            `${what}: ${redactUrl(url)} did not answer JSON (it starts "${preview(seen.head)}"); an unknown feed key answers the app's HTML page`,
             { cause: err },
           )
         : err;

@@ -160,6 +160,25 @@ describe("scrape() over HTTP", () => {
     expect(fetcher.stats).toEqual({ requests: 6, downloads: 2 });
   });
 
+  it("a mirror's credentials (user:password@, a token in the query) are in neither the result's feed list nor an error message", async () => {
+    const withSecret = (u: string) => {
+      const url = new URL(u);
+      url.username = "mirror";
+      url.password = "feed-hunter2";
+      return url.toString();
+    };
+    const deps = { fetcher: fast(), now: () => new Date("2026-09-20T00:00:00Z"), log: silentLogger };
+    const result = await scrape(options({ assistBaseUrl: withSecret(server.url) }), deps);
+    expect(result.matches.length).toBeGreaterThan(0);
+    expect(result.metadata.feeds).toEqual([`${withSecret(server.url).replace("feed-hunter2", "***")}data/schedule/mls-next-league-26-27.json`, `${withSecret(server.url).replace("feed-hunter2", "***")}data/standings/mls-next-league-26-27.json`]);
+    server.failNext("/secret/gone.json", [404]);
+    const notFound = await caught(fast().read(`${withSecret(server.url)}secret/gone.json`, "schedule gone", readSchedule));
+    const notJson = await caught(fast().read(`${server.url}/data/schedule/unknown-key.json?token=feed-hunter2`, "schedule unknown-key", readSchedule));
+    expect(notFound!.message).toMatch(/schedule gone: http:\/\/mirror:\*\*\*@127\.0\.0\.1:\d+\/secret\/gone\.json answered HTTP 404/);
+    expect(notJson!.message).toMatch(/schedule unknown-key: .*\?token=\*\*\* did not answer JSON/);
+    for (const text of [JSON.stringify(result.metadata), notFound!.message, notJson!.message]) expect(text).not.toContain("hunter2");
+  });
+
   it("reads a generated full season served over HTTP", async () => {
     const feed = generateSeasonFeed({ events: 2000, seasonFirstYear: 2027, seed: 3 });
     server.set("/data/schedule/mls-next-league-27-28.json", feed.schedule);

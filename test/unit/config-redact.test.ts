@@ -48,6 +48,13 @@ describe("redactedConfig", () => {
     expect(text).toContain("postgres://mf:***@pg:5432/matchflow");
   });
 
+  it("redacts a feed mirror's password or token (ASSIST_BASE_URL, MODULAR11_BASE_URL), keeping the rest readable", () => {
+    const config = loadConfig({ ASSIST_BASE_URL: "https://mirror:assist-secret@feeds.example.com/", MODULAR11_BASE_URL: "https://m11.example.com/?token=m11-secret" });
+    const printed = redactedConfig(config) as { scrape: Record<string, unknown> };
+    expect(JSON.stringify(printed)).not.toMatch(/assist-secret|m11-secret/);
+    expect(printed.scrape).toEqual({ ...config.scrape, assistBaseUrl: "https://mirror:***@feeds.example.com/", modular11BaseUrl: "https://m11.example.com/?token=***" });
+  });
+
   it("says what runs when the URLs are unset", () => {
     const printed = redactedConfig(loadConfig({}));
     expect(printed.rabbitmqUrl).toMatch(/unset/);
