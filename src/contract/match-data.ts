@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { seasonFirstYear } from "./season.js";
-import { canonicalText } from "./text.js";
+import { canonicalText, isStorableText } from "./text.js";
 
 export const SCHEMA_VERSION = 1;
 export const MATCH_STATUSES = ["scheduled", "tbd", "completed", "postponed", "cancelled"] as const;
@@ -22,12 +22,14 @@ const required = (what: string) => (iss: { input: unknown }) =>
   iss.input === undefined || iss.input === null ? "is required" : `must be ${what}`;
 
 // Text is canonical (text.ts: Unicode NFKC, no zero-width characters, trimmed), so the same
-// name always has one spelling.
+// name always has one spelling, and storable (no NUL, no unpaired surrogate).
+const STORABLE_RULE = { message: "must not contain a NUL character or an unpaired surrogate (\\ud800-\\udfff alone is not Unicode text)", params: { rule: "format" } };
+
 const text = (max: number) =>
-  z.string({ error: required("text") }).overwrite(canonicalText).min(1, "must not be empty").max(max, `must be at most ${max} characters`);
+  z.string({ error: required("text") }).overwrite(canonicalText).min(1, "must not be empty").max(max, `must be at most ${max} characters`).refine(isStorableText, STORABLE_RULE);
 
 const optionalText = (max: number) =>
-  z.string({ error: "must be text" }).overwrite(canonicalText).max(max, `must be at most ${max} characters`).nullish();
+  z.string({ error: "must be text" }).overwrite(canonicalText).max(max, `must be at most ${max} characters`).refine(isStorableText, STORABLE_RULE).nullish();
 
 const isoDate = z.iso.date({ error: (iss) => (iss.input === undefined ? "is required" : "must be a calendar date written YYYY-MM-DD") });
 

@@ -16,3 +16,17 @@ export function canonicalText(text: string): string {
   if (!NOT_PLAIN_ASCII.test(text)) return text.trim();
   return text.normalize("NFKC").replace(ZERO_WIDTH, "").trim();
 }
+
+/**
+ * What PostgreSQL cannot store as text: NUL, and a lone UTF-16 surrogate (valid in JSON as
+ * "\ud800", but not Unicode: it reaches the database as U+FFFD, so a name no longer matched
+ * its own row and was refused as an unknown name "(name resolution is strict ...)" in create
+ * mode; in other fields the whole write failed as db_data). A surrogate pair is one code point
+ * to a `u` regex, so only an unpaired half matches `\p{Cs}`.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** False for text the database cannot hold as it is (NUL, an unpaired surrogate). */
+export function isStorableText(text: string): boolean {
+  return !NOT_PLAIN_ASCII.test(text) || (!text.includes("\u0000") && !LONE_SURROGATE.test(text));
+}

@@ -231,6 +231,22 @@ describe("normalisation of text fields", () => {
     expect(issuesFor({ home_team: "NEFC\u00a0", away_team: "NEFC" }).map((i) => i.field)).toContain("away_team");
   });
 
+  it("refuses text the database cannot store (NUL, an unpaired surrogate) on both sides, instead of a db_data failure or a misleading 'unknown team (name resolution is strict)'", () => {
+    const fields = ["home_team", "away_team", "age_group", "match_type", "division", "external_match_id", "location", "notes", "source"];
+    for (const bad of ["A\u0000B", "FC \ud800", "\udc00 United", "\udfff\ud800"]) {
+      for (const field of fields) {
+        for (const validate of [validateForProducer, validateForConsumer]) {
+          const result = validate({ ...base, [field]: bad });
+          expect(result.ok ? [] : result.issues).toEqual([
+            { field, rule: "format", message: `${field} must not contain a NUL character or an unpaired surrogate (\\ud800-\\udfff alone is not Unicode text)` },
+          ]);
+        }
+      }
+    }
+    // A surrogate pair is one character (an emoji): fine.
+    expect(issuesFor({ home_team: "Rocket FC \u{1F680}", notes: "\ud83d\ude80" })).toEqual([]);
+  });
+
   it("drops null and empty optional fields instead of sending them", () => {
     const result = validateForProducer({ ...base, division: "  ", notes: null, location: "", league: null, match_time: null });
     expect(result.ok).toBe(true);
