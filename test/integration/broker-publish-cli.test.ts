@@ -88,6 +88,22 @@ describe("matchflow publish", () => {
     expect(r.code).toBe(0);
   });
 
+  it("a pretty-printed JSON object (scrape's --save document) exits 2 with one line saying what to pass, publishing nothing (was: every line 'invalid')", async () => {
+    const own = await createVhost("clispread");
+    try {
+      const file = join(dir, "scrape-document.json");
+      writeFileSync(file, `${JSON.stringify({ metadata: { source: "assist" }, matches: [JSON.parse(valid(20)), JSON.parse(valid(21))], problems: [] }, null, 2)}\n`);
+      for (const r of [await run(["publish", "--file", file], { RABBITMQ_URL: own.url }), await run(["publish"], { RABBITMQ_URL: own.url }, `${JSON.stringify(JSON.parse(valid(22)), null, 2)}\n`)]) {
+        expect(r.stderr).toMatch(/^matchflow: \S+ is one JSON object written over several lines, not NDJSON .*jq -c '\.matches\[\]' FILE.*\n$/);
+        expect(r.stdout).toBe("");
+        expect(r.code).toBe(2);
+      }
+      expect((await own.queue("matches"))?.messages ?? 0).toBe(0);
+    } finally {
+      await own.drop();
+    }
+  });
+
   it("a match over MAX_MESSAGE_BYTES is refused like an invalid one (exit 1: another run would refuse it again)", async () => {
     const big = JSON.stringify({ ...JSON.parse(valid(30)), notes: "x".repeat(1500) });
     const r = await run(["publish"], { RABBITMQ_URL: vhost.url, MAX_MESSAGE_BYTES: "1024" }, `${valid(31)}\n${big}\n`);

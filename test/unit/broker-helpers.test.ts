@@ -49,6 +49,15 @@ describe("parseMatchesText", () => {
     expect(parseMatchesText("  \n", "x")).toEqual([]);
     expect(() => parseMatchesText("[{", "input.json")).toThrow(/input.json is not a valid JSON array/);
   });
+
+  it("refuses a pretty-printed JSON object (a lone '{' first, more lines after) as a whole, instead of a bad line each", () => {
+    const document = JSON.stringify({ metadata: {}, matches: [{ a: 1 }], problems: [] }, null, 2);
+    expect(() => parseMatchesText(`\n${document}\n`, "scrape.json")).toThrow(/^scrape\.json is one JSON object written over several lines, not NDJSON .*jq -c '\.matches\[\]' FILE/);
+    expect(() => parseMatchesText(document.replace(/\n/g, "\r\n"), "x")).toThrow(/one JSON object written over several lines/);
+    // A lone "{" with nothing after it, or a broken first line that is more than "{", stays one bad line.
+    expect(parseMatchesText("{\n", "x")).toEqual([{ ok: false, error: expect.stringMatching(/^line 1 is not valid JSON/) as unknown }]);
+    expect(parseMatchesText('{oops\n{"b":2}\n', "x").map((i) => i.ok)).toEqual([false, true]);
+  });
 });
 
 type Confirm = (err: unknown) => void;

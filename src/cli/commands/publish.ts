@@ -16,6 +16,22 @@ import { openInputFile } from "../files.js";
 /** A line that is not JSON becomes an invalid item (reported with its line number), not a crash. */
 export type ParsedItem = { ok: true; value: unknown } | { ok: false; error: string };
 
+/**
+ * NDJSON whose first non-blank line is a lone "{" with more lines after it is one pretty-printed
+ * JSON object (scrape's `--format json` or `--save` document, a match from `jq .`), not a match
+ * per line: every one of its lines was reported as "not valid JSON" (1,252 for the sample's
+ * document). Refused whole instead, saying what to pass.
+ */
+export function spreadObjectError(source: string): PermanentError {
+  return new PermanentError(
+    "input_invalid",
+    `${source} is one JSON object written over several lines, not NDJSON (one match per line) or a JSON array of matches; ` +
+      "for scrape's --format json or --save document, pass its matches (jq -c '.matches[]' FILE) or scrape with --format ndjson",
+  );
+}
+
+const opensSpreadObject = (line: string) => line.trim() === "{";
+
 /** JSON array (the whole text) or NDJSON (one match per non-blank line). */
 export function parseMatchesText(text: string, source: string): ParsedItem[] {
   const trimmed = text.trim();
@@ -29,8 +45,11 @@ export function parseMatchesText(text: string, source: string): ParsedItem[] {
     }
     return (parsed as unknown[]).map((value) => ({ ok: true, value }));
   }
+  const lines = text.split(/\r?\n/);
+  const first = lines.findIndex((line) => line.trim() !== "");
+  if (opensSpreadObject(lines[first] ?? "") && lines.slice(first + 1).some((line) => line.trim() !== "")) throw spreadObjectError(source);
   const items: ParsedItem[] = [];
-  text.split(/\r?\n/).forEach((line, i) => {
+  lines.forEach((line, i) => {
     if (line.trim() === "") return;
     try {
       items.push({ ok: true, value: JSON.parse(line) });
@@ -53,6 +72,8 @@ export function warnIfNoMatches(count: number, file: string | undefined): void {
 interface BadLine {
   index: number;
   error: string;
+  /** The first line, a lone "{". */
+  opensObject?: boolean;
 }
 
 /**
@@ -60,18 +81,20 @@ interface BadLine {
  * parsed as it comes; a line that is not JSON is recorded in `bad` and skipped. Item positions
  * and line numbers are those `parseMatchesText` gives.
  */
-async function* ndjsonValues(chunks: AsyncIterable<string>, bad: BadLine[]): AsyncGenerator<unknown> {
+async function* ndjsonValues(chunks: AsyncIterable<string>, bad: BadLine[], source: string): AsyncGenerator<unknown> {
   let pending = "";
   let lineNo = 0;
   let index = 0;
   function* take(line: string): Generator<unknown> {
     lineNo++;
     if (line.trim() === "") return;
+    // A lone "{" first, then another line: a pretty-printed object (nothing is published yet).
+    if (index === 1 && bad.length === 1 && bad[0]?.opensObject === true) throw spreadObjectError(source);
     const at = index++;
     try {
       yield JSON.parse(line) as unknown;
     } catch (err) {
-      bad.push({ index: at, error: `line ${lineNo} is not valid JSON (${(err as Error).message})` });
+      bad.push({ index: at, error: `line ${lineNo} is not valid JSON (${(err as Error).message})`, opensObject: at === 0 && opensSpreadObject(line) });
     }
   }
   for await (const chunk of chunks) {
@@ -134,6 +157,7 @@ export function registerPublish(program: Command): void {
             yield* rest;
           })(),
           bad,
+          source,
         );
       }
 
