@@ -44,6 +44,8 @@ async function* mapped(bytes: AsyncIterable<Uint8Array>, flag: string, path: str
  * reader stops).
  */
 export async function openInputFile(flag: string, path: string): Promise<AsyncIterable<Uint8Array>> {
+  // `--file "$F"` with F unset: reading stdin instead (as an absent flag does) would hide it.
+  if (path.trim() === "") throw new PermanentError("usage", `${flag} was given an empty file name (leave ${flag} out to read stdin)`);
   let handle;
   try {
     handle = await open(path, "r");

@@ -117,6 +117,10 @@ export function resolveScrapeFlags(flags: ScrapeFlags, config: Config, today: st
   const formatText = flags.format ?? (stdoutIsTty ? "table" : "json");
   if (formatText !== "table" && formatText !== "json" && formatText !== "ndjson") throw usage(`--format "${formatText}" is not table, json or ndjson`);
   if (flags.quiet && flags.verbose) throw usage("--quiet and --verbose contradict each other");
+  // `--save "$OUT"` with OUT unset saved nothing, silently; `--source-dir ""` read the current directory.
+  for (const [flag, value] of [["--save", flags.save], ["--source-dir", flags.sourceDir]] as const) {
+    if (value !== undefined && value.trim() === "") throw usage(`${flag} was given an empty path`);
+  }
 
   const ageText = flags.ageGroup ?? config.scrape.ageGroup;
   const division = (flags.division ?? flags.conference ?? config.scrape.division)?.trim() || undefined;

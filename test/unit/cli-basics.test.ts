@@ -107,6 +107,12 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     }
   });
 
+  it.each([["publish"], ["process"]])("%s --file with an empty name (a variable left unset) exits 2 instead of reading stdin", async (command) => {
+    // Refused before any connection: the services' URLs are never used.
+    const { code, stdout, stderr } = await runCli([command, "--file", ""], { RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/", DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" });
+    expect({ code, stdout, stderr }).toEqual({ code: 2, stdout: "", stderr: "matchflow: --file was given an empty file name (leave --file out to read stdin)\n" });
+  });
+
   it("an unknown flag exits 2 with a clear message", async () => {
     const { code, stderr } = await runCli(["config", "--frobnicate"]);
     expect(code).toBe(2);

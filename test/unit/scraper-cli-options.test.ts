@@ -69,4 +69,10 @@ describe("scrape flags", () => {
     usageError({ division: "Florida", conference: "Texas" }, /same filter/);
     usageError({ quiet: true, verbose: true }, /contradict/);
   });
+
+  it("an empty --save or --source-dir (a shell variable left unset) is a usage error, not no file saved or the current directory read", () => {
+    usageError({ save: "" }, /^--save was given an empty path$/);
+    usageError({ save: "  " }, /^--save was given an empty path$/);
+    usageError({ sourceDir: "" }, /^--source-dir was given an empty path$/);
+  });
 });

@@ -18,7 +18,7 @@ import { parseMatchesText, warnIfNoMatches } from "./publish.js";
 /** The whole input as text (a BOM kept, as publish reads it). */
 async function readInput(file: string | undefined): Promise<string> {
   let text = "";
-  for await (const chunk of decodeUtf8(file ? await openInputFile("--file", file) : process.stdin, { keepBom: true })) text += chunk;
+  for await (const chunk of decodeUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, { keepBom: true })) text += chunk;
   return text;
 }
 

@@ -135,7 +135,7 @@ export function registerPublish(program: Command): void {
       const source = opts.file ?? "stdin";
       // Decoded as readFile(.., "utf8") did (a BOM is kept, and makes its line invalid).
       // A missing file fails here, before connecting.
-      const chunks = decodeUtf8(opts.file ? await openInputFile("--file", opts.file) : process.stdin, { keepBom: true })[Symbol.asyncIterator]();
+      const chunks = decodeUtf8(opts.file !== undefined ? await openInputFile("--file", opts.file) : process.stdin, { keepBom: true })[Symbol.asyncIterator]();
       // The first non-blank character tells a JSON array from NDJSON.
       let head = "";
       while (head.trim() === "") {
