@@ -176,7 +176,7 @@ describe("dlq requeue / purge", () => {
 });
 
 describe("a mistyped MATCHES_QUEUE", () => {
-  it("`dlq requeue --all` declares nothing, names the missing queues and exits 2; `dlq list` suggests MATCHES_QUEUE", async () => {
+  it("`dlq requeue --all` declares nothing, names the missing queues and exits 2; `dlq list` suggests MATCHES_QUEUE and exits 2 too", async () => {
     const env = { RABBITMQ_URL: vhost.url, MATCHES_QUEUE: "qa_third" };
     const requeue = await runCli(["dlq", "requeue", "--all"], env);
     expect(requeue).toMatchObject({ code: 2, stdout: "" });
@@ -187,7 +187,7 @@ describe("a mistyped MATCHES_QUEUE", () => {
     for (const queue of [typo.queue, typo.deadLetterQueue, ...typo.delayQueues.map((d) => d.name), ...typo.etaDelayQueues.map((d) => d.name)]) expect(await vhost.queue(queue), queue).toBeUndefined();
 
     const list = await runCli(["dlq", "list"], env);
-    expect(list).toMatchObject({ code: 0, stdout: "dead-letter queue qa_third.dead_letter does not exist, nor does work queue qa_third: check MATCHES_QUEUE and the vhost\n" });
+    expect(list).toMatchObject({ code: 2, stdout: "dead-letter queue qa_third.dead_letter does not exist, nor does work queue qa_third: check MATCHES_QUEUE and the vhost\n" });
   });
 
   it("requeue refuses a work queue that does not exist, even when the dead-letter queue does", async () => {

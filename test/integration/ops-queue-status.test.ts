@@ -185,9 +185,9 @@ describe("queue CLI", () => {
     expect(report.warnings).toHaveLength(2);
   });
 
-  it("`queue status` on a missing topology exits 0 and says so", async () => {
+  it("`queue status` on a missing topology (a mistyped MATCHES_QUEUE, another vhost) says so and exits 2, for scripts", async () => {
     const { code, stdout } = await runCli(["queue", "status"], { RABBITMQ_URL: empty.url, RABBITMQ_MANAGEMENT_URL: empty.managementUrl });
-    expect(code).toBe(0);
+    expect(code).toBe(2);
     expect(stdout).toMatch(/^matches\s+work\s+missing/m);
     expect(stdout).toMatch(/^warning: queues matches, /m);
   });

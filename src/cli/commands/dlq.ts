@@ -38,6 +38,8 @@ export function registerDlq(program: Command): void {
       const { config, log, names, url } = setup("dlq list");
       const listing = await withBroker(url, log, (conn) => listDeadLetters(conn, names, { limit: opts.limit, maxBytes: config.maxMessageBytes, lock }));
       process.stdout.write(opts.json ? `${JSON.stringify(listing, null, 2)}\n` : formatDeadLetterListing(listing));
+      // No work queue either: a mistyped MATCHES_QUEUE or vhost, as `dlq requeue` says with the same code.
+      if (!listing.exists && listing.workQueueExists === false) process.exitCode = EXIT.usage;
     });
 
   dlq
