@@ -33,6 +33,18 @@ const optionalText = (max: number) =>
 
 const isoDate = z.iso.date({ error: (iss) => (iss.input === undefined ? "is required" : "must be a calendar date written YYYY-MM-DD") });
 
+/**
+ * Dates a youth match can have. Outside, a date is a feed's placeholder (`0001-01-01`, .NET's
+ * minimum) or a typo: its season could not even be written (`0-01`), and PostgreSQL has no year 0.
+ */
+const FIRST_MATCH_DATE = "1900-01-01";
+const LAST_MATCH_DATE = "2999-12-31";
+// A malformed date has been reported by isoDate already (one issue each).
+const matchDate = isoDate.refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || (d >= FIRST_MATCH_DATE && d <= LAST_MATCH_DATE), {
+  message: `must be from ${FIRST_MATCH_DATE} to ${LAST_MATCH_DATE}`,
+  params: { rule: "range" },
+});
+
 const instant = z.iso.datetime({
   offset: true,
   error: "must be an instant with a time zone offset, e.g. 2026-09-05T13:00:00Z or 2026-09-05T09:00:00-04:00",
@@ -54,7 +66,7 @@ export const schemaVersionField = z.union([z.literal(1), z.string().regex(/^1(\.
 export const matchShape = {
   home_team: text(200).describe("Home team name as the source writes it (Unicode NFKC, zero-width characters removed, trimmed; 1-200 characters); must differ from away_team ignoring case and spacing."),
   away_team: text(200).describe("Away team name as the source writes it (Unicode NFKC, zero-width characters removed, trimmed; 1-200 characters); must differ from home_team ignoring case and spacing."),
-  match_date: isoDate.describe("Calendar date of the match, YYYY-MM-DD (local date at the venue)."),
+  match_date: matchDate.describe("Calendar date of the match, YYYY-MM-DD (local date at the venue), from 1900-01-01 to 2999-12-31."),
   season: z
     .string({ error: "must be text like 2026-27" })
     .trim()

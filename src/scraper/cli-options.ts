@@ -81,12 +81,15 @@ export function parseAgeGroups(text: string): string[] {
   return [...new Set(parts.map((p) => p.toUpperCase()))];
 }
 
-/** `2026` or `2026-27` -> 2026. */
+/**
+ * `2026` or `2026-27` -> 2026. This century only: the feeds name a season by two-digit years
+ * (`...-25-26`), so 1925 or 2125 would silently read 2025's.
+ */
 export function parseSeason(text: string): number {
   const t = text.trim();
-  if (/^\d{4}$/.test(t)) return Number(t);
-  const first = seasonFirstYear(t);
+  const first = /^\d{4}$/.test(t) ? Number(t) : seasonFirstYear(t);
   if (first === undefined) throw usage(`--season "${text}" is not a season's first year (2026) or a season (2026-27)`);
+  if (first < 2000 || first > 2099) throw usage(`--season "${text}" is out of range: the feeds name seasons 2000-01 to 2099-00 only`);
   return first;
 }
 

@@ -114,6 +114,15 @@ describe("season", () => {
     expect(matchFor({ match_date: date, season: null }).season).toBe(season);
   });
 
+  it.each(["0001-01-01", "1899-12-31", "3000-01-01"])("refuses match_date %s: outside 1900-2999 (a placeholder or a typo; its season could not be written)", (date) => {
+    expect(issuesFor({ match_date: date })).toEqual([{ field: "match_date", rule: "range", message: "match_date must be from 1900-01-01 to 2999-12-31" }]);
+  });
+
+  it("reports a malformed match_date once, not also as out of range", () => {
+    expect(issuesFor({ match_date: "soon" }).map((i) => i.rule)).toEqual(["format"]);
+    expect(matchFor({ match_date: "1900-01-01" }).season).toBe("1899-00");
+  });
+
   it("keeps an explicit season", () => {
     expect(matchFor({ season: "2024-25" }).season).toBe("2024-25");
   });

@@ -63,6 +63,9 @@ describe("scrape flags", () => {
     usageError({ from: "2026-10-01", start: "-3" }, /--from or --start/);
     usageError({ from: "2026-10-02", to: "2026-10-01" }, /window is empty/);
     usageError({ season: "26" }, /--season "26"/);
+    // The feeds name seasons by two-digit years: 1800 would read 2000's.
+    usageError({ season: "1800" }, /--season "1800" is out of range: the feeds name seasons 2000-01 to 2099-00 only/);
+    usageError({ season: "2100-01" }, /out of range/);
     usageError({ source: "web" }, /--source "web"/);
     usageError({ limit: "-1" }, /--limit "-1"/);
     usageError({ format: "xml" }, /--format "xml"/);
