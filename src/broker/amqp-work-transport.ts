@@ -17,6 +17,7 @@ import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
 import { AckTracker } from "./ack-tracker.js";
+import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
 import { BrokerConnection } from "./connection.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
@@ -296,6 +297,14 @@ export class AmqpWorkTransport implements WorkTransport {
 
   async reply(replyTo: string, result: OutgoingMessage): Promise<void> {
     await this.sink.publish("", replyTo, result as EncodedMessage);
+  }
+
+  /**
+   * The negotiated frame_max; while disconnected (a copy built then is published after the
+   * reconnect) the deployed broker's cap, DEPLOYED_FRAME_MAX.
+   */
+  frameMax(): number {
+    return this.connection.frameMax ?? DEPLOYED_FRAME_MAX;
   }
 
   /** The connection is up and, once `consume` was called, so is the consumer channel. */

@@ -122,6 +122,15 @@ export class BrokerConnection extends EventEmitter {
     return this.generation;
   }
 
+  /**
+   * The frame_max negotiated with the broker (bytes; amqplib keeps it on its Connection, untyped),
+   * or undefined while not connected. 0 on the wire (no limit) is 0xffffffff here, as in amqplib.
+   */
+  get frameMax(): number | undefined {
+    const value = (this.model?.connection as { frameMax?: unknown } | undefined)?.frameMax;
+    return typeof value === "number" && value > 0 ? value : undefined;
+  }
+
   get where(): string {
     return describeBroker(this.options.url);
   }

@@ -13,6 +13,11 @@ export const MF_HEADERS = {
   originalRoutingKey: "x-matchflow-original-routing-key",
   deadLetteredAt: "x-matchflow-dead-lettered-at",
   requeuedFrom: "x-matchflow-requeued-from-dlq",
+  /**
+   * Names of the headers left out of a copy so that it fits the broker's frame_max (see
+   * broker/fit-headers.ts), comma-separated; extended, not replaced, by a later copy.
+   */
+  droppedHeaders: "x-matchflow-dropped-headers",
 } as const;
 
 /** Header values are bounded: an error message is cut so a dead letter never outgrows its original much. */

@@ -4,6 +4,7 @@
  */
 import type { Channel, ConfirmChannel } from "amqplib";
 import { BrokerConnection } from "../broker/connection.js";
+import { DEPLOYED_FRAME_MAX } from "../broker/fit-headers.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 
@@ -11,6 +12,18 @@ import type { Logger } from "../log.js";
 export interface ChannelSource {
   createChannel(): Promise<Channel>;
   createConfirmChannel(): Promise<ConfirmChannel>;
+  /** The negotiated frame_max (BrokerConnection); see `frameMaxOf` for a ChannelModel. */
+  readonly frameMax?: number | undefined;
+}
+
+/**
+ * The source's negotiated frame_max: a BrokerConnection's, or the one amqplib keeps (untyped) on a
+ * ChannelModel's connection; else the deployed broker's cap.
+ */
+export function frameMaxOf(source: ChannelSource): number {
+  if (typeof source.frameMax === "number" && source.frameMax > 0) return source.frameMax;
+  const inner = (source as { connection?: { frameMax?: unknown } }).connection?.frameMax;
+  return typeof inner === "number" && inner > 0 ? inner : DEPLOYED_FRAME_MAX;
 }
 
 export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerConnection) => Promise<T>): Promise<T> {

@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Options } from "amqplib";
+import { fitHeaders, headerTableBudget, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MF_HEADERS } from "../broker/headers.js";
 import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
 import { COMPRESSION_HEADER } from "../celery/compression.js";
@@ -79,6 +80,23 @@ export interface RequeueMessage {
   options: Options.Publish;
   /** False when the message went back byte for byte (undecodable). */
   reencoded: boolean;
+  /** Headers left out so that the message fits the connection's frame_max (also named in its `x-matchflow-dropped-headers`). */
+  droppedHeaders: string[];
+}
+
+/** What a requeued message needs to be the task again, and its marker: never dropped. */
+const REQUEUE_KEEP: ReadonlySet<string> = new Set(["task", "id", MF_HEADERS.requeuedFrom]);
+
+/**
+ * With `frameMax` (the connection's), headers are dropped, largest first, until the message fits
+ * it: the rest first, then the task's own and matchflow's (see broker/fit-headers.ts).
+ */
+function fittedRequeue(out: Omit<RequeueMessage, "droppedHeaders">, frameMax: number | undefined): RequeueMessage {
+  const headers = out.options.headers as Record<string, unknown> | undefined;
+  if (frameMax === undefined || !headers) return { ...out, droppedHeaders: [] };
+  const fit = fitHeaders(headers, headerTableBudget(frameMax, out.options), { keep: (name) => REQUEUE_KEEP.has(name), protect: isTaskOrMatchflowHeader });
+  if (fit.dropped.length === 0) return { ...out, droppedHeaders: [] };
+  return { ...out, options: { ...out.options, headers: fit.headers }, droppedHeaders: fit.dropped };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -193,10 +211,10 @@ export function describeDeadLetter(msg: DeadLetterMessage, maxBytes: number): De
 
 /**
  * The message's history across requeues: kept, so that the worker (which keeps these when they
- * are present, on a retry and on a dead letter alike) reports the first failure and where the
- * task was first published even after it failed again.
+ * are present, on a retry and on a dead letter alike) reports the first failure, where the
+ * task was first published and which headers a copy had to leave out even after it failed again.
  */
-const HISTORY_HEADERS: ReadonlySet<string> = new Set([MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey]);
+const HISTORY_HEADERS: ReadonlySet<string> = new Set([MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.droppedHeaders]);
 
 /** Headers that describe the last failed life of the message, not the task: dropped on requeue. */
 function isFailureHeader(name: string): boolean {
@@ -227,7 +245,7 @@ function carriedProperties(p: DeadLetterProperties): Options.Publish {
  * expired task instead reaches the worker, which dead-letters it again with `task_expired`.
  * `userId` is dropped too: the broker refuses a publish whose user-id is not the publisher's.
  */
-export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLetterQueue: string; maxBytes: number }): RequeueMessage {
+export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLetterQueue: string; maxBytes: number; frameMax?: number | undefined }): RequeueMessage {
   const decoded = tryDecode(msg, options.maxBytes);
   const marker = { [MF_HEADERS.requeuedFrom]: options.deadLetterQueue };
   if (!("envelope" in decoded)) {
@@ -238,7 +256,7 @@ export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLette
     if (typeof p.correlationId === "string") publish.correlationId = p.correlationId;
     if (typeof p.replyTo === "string") publish.replyTo = p.replyTo;
     if (typeof p.priority === "number") publish.priority = p.priority;
-    return { taskId: fallbackTaskId(msg), content: msg.content, options: publish, reencoded: false };
+    return fittedRequeue({ taskId: fallbackTaskId(msg), content: msg.content, options: publish, reencoded: false }, options.frameMax);
   }
   const e = decoded.envelope;
   const origin = text(e.headers.origin);
@@ -256,12 +274,12 @@ export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLette
     ...(origin ? { origin } : {}),
   });
   const { expiration: _dropped, headers: encodedHeaders, ...properties } = encoded.properties;
-  return {
+  return fittedRequeue({
     taskId: e.taskId,
     content: encoded.content,
     // The task's own headers come from the new encoding alone: one the encoding leaves out (an eta
     // when requeued) must not survive from the dead letter.
     options: { ...carriedProperties(msg.properties), ...properties, headers: { ...keptHeaders(msg, REPLACED_BY_REENCODING), ...encodedHeaders, ...marker } },
     reencoded: true,
-  };
+  }, options.frameMax);
 }

@@ -15,7 +15,7 @@
 import type { Channel, ConfirmChannel, GetMessage } from "amqplib";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { PermanentError, TransientError, errorMessage } from "../errors.js";
-import { closeQuietly, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
+import { closeQuietly, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import {
   buildRequeueMessage,
@@ -136,7 +136,7 @@ export type RequeueSelection = { all: true } | { taskIds: readonly string[] };
 
 export interface RequeueReport {
   /** Messages published to the work exchange and removed from the dead-letter queue. */
-  requeued: { taskId: string | null; reencoded: boolean }[];
+  requeued: { taskId: string | null; reencoded: boolean; droppedHeaders?: string[] }[];
   /** Task ids (or body references) asked for that are not in the dead-letter queue. */
   notFound: string[];
   /** Dead letters looked at. */
@@ -223,7 +223,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
         const bounced = returned.some((r) => r.content.equals(p.out.content) && r.correlationId === p.out.options.correlationId);
         if (result.status === "fulfilled" && !bounced) {
           getCh.ack(p.dead);
-          report.requeued.push({ taskId: p.out.taskId, reencoded: p.out.reencoded });
+          report.requeued.push({ taskId: p.out.taskId, reencoded: p.out.reencoded, ...(p.out.droppedHeaders.length > 0 ? { droppedHeaders: p.out.droppedHeaders } : {}) });
         } else {
           failure ??= bounced ? `the work exchange ${names.exchange} did not route key ${names.routingKey} to any queue` : errorMessage(result.status === "rejected" ? result.reason : "not confirmed");
         }
@@ -234,12 +234,13 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       }
     };
 
+    const frameMax = frameMaxOf(source);
     const batch: Pending[] = [];
     for (let i = 0; i < total; i++) {
       const dead = await getCh.get(names.deadLetterQueue, { noAck: false });
       if (dead === false) break;
       report.scanned++;
-      const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes });
+      const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
       const key = deadLetterKey(out.taskId, dead.content);
       if (wanted && !wanted.has(key)) continue; // left unacked: back on close
       seen.add(key);

@@ -20,6 +20,7 @@ export interface WorkerMetrics {
   unroutableCopies: Counter<"queue">;
   workflowIgnored: Counter<"part">;
   byteLimitedBatches: Counter;
+  headersDropped: Counter<"copy">;
 }
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -77,6 +78,12 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     byteLimitedBatches: new Counter({
       name: "matchflow_batches_byte_limited_total",
       help: "Batches cut short by WORKER_BATCH_BYTES (large messages: fewer per transaction so that a batch's decoded messages fit in the heap).",
+      registers: [registry],
+    }),
+    headersDropped: new Counter({
+      name: "matchflow_copy_headers_dropped_total",
+      help: "Headers left out of retry/dead-letter copies so that they fit the broker's frame_max (named in x-matchflow-dropped-headers), by copy.",
+      labelNames: ["copy"] as const,
       registers: [registry],
     }),
   };

@@ -1,9 +1,17 @@
 /**
  * The messages the worker sends on a failure: the Celery-style retry (same task id,
  * `retries + 1`, `eta`) and the dead letter (original body and properties plus error headers).
- * Pure: time is given.
+ * Pure: time and the connection's frame_max are given.
+ *
+ * Both are made to fit the frame_max (broker/fit-headers.ts): a dead letter is its original's
+ * headers plus ~0.5-2.5 KB of failure headers, so an original near the cap would not fit and the
+ * broker would close the worker's connection. Headers that are not the task's own nor matchflow's
+ * go first, largest first; their names are recorded in `x-matchflow-dropped-headers`. A retry
+ * carries only the task's own headers, re-encoded, and matchflow's: it fits unless a producer sent
+ * outsized task headers (ids, names), and then loses argsrepr/kwargsrepr and history first.
  */
 import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.js";
+import { fitHeaders, headerTableBudget, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
 import type { MatchflowError } from "../errors.js";
 import type { InboundMessage, OutgoingMessage } from "./transport.js";
@@ -23,7 +31,30 @@ function headerString(value: unknown, fallback: string): string {
   return fallback;
 }
 
-export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessage, error: MatchflowError, attempt: number, delayMs: number, now: number): OutgoingMessage {
+/** A copy to publish, and the headers left out of it to fit the frame (empty when none were). */
+export interface FittedMessage extends OutgoingMessage {
+  droppedHeaders: string[];
+}
+
+/** The headers of a dead letter that say why it is one: never dropped. */
+const DEAD_LETTER_KEEP: ReadonlySet<string> = new Set([MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.deadLetteredAt]);
+/** What a retry needs to be the same task again, and the failure it reports. */
+const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta", "expires", MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt]);
+const RETRY_PROTECT: ReadonlySet<string> = new Set(["lang", "root_id", "parent_id", "origin", "ignore_result"]);
+
+function fitted(message: OutgoingMessage, frameMax: number | undefined, keep: (name: string) => boolean, protect: (name: string) => boolean, sent: OutgoingMessage["properties"]): FittedMessage {
+  const headers = message.properties.headers;
+  if (frameMax === undefined || !headers) return { ...message, droppedHeaders: [] };
+  const fit = fitHeaders(headers, headerTableBudget(frameMax, sent), { keep, protect });
+  if (fit.dropped.length === 0) return { ...message, droppedHeaders: [] };
+  return { content: message.content, properties: { ...message.properties, headers: fit.headers }, droppedHeaders: fit.dropped };
+}
+
+/**
+ * `frameMax`: the connection's negotiated frame_max, to fit the copy into; undefined for a
+ * transport without frames (the in-process one).
+ */
+export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessage, error: MatchflowError, attempt: number, delayMs: number, now: number, frameMax?: number): FittedMessage {
   const eta = new Date(now + delayMs).toISOString();
   const task = {
     taskName: envelope.taskName,
@@ -40,7 +71,8 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
   const encoded = envelope.protocol === 1 ? encodeTaskV1(task) : encodeTaskV2(task);
   const firstFailure = headerString(previousHeader(message, MF_HEADERS.firstFailureAt), "");
   const nowIso = new Date(now).toISOString();
-  return {
+  const dropped = headerString(previousHeader(message, MF_HEADERS.droppedHeaders), "");
+  const retry: OutgoingMessage = {
     content: encoded.content,
     properties: {
       ...encoded.properties,
@@ -53,17 +85,30 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
         [MF_HEADERS.attempts]: attempt,
         [MF_HEADERS.originalExchange]: headerString(previousHeader(message, MF_HEADERS.originalExchange), message.exchange),
         [MF_HEADERS.originalRoutingKey]: headerString(previousHeader(message, MF_HEADERS.originalRoutingKey), message.routingKey),
+        ...(dropped ? { [MF_HEADERS.droppedHeaders]: dropped } : {}),
       },
     },
   };
+  // As the transport sends it: with a per-message expiration (within the margin).
+  return fitted(retry, frameMax, (name) => RETRY_KEEP.has(name), (name) => RETRY_PROTECT.has(name), retry.properties);
 }
 
-/** `attempts` = deliveries that failed (1 for a permanent failure on first delivery). */
-export function buildDeadLetter(message: InboundMessage, error: MatchflowError, attempts: number, now: number): OutgoingMessage {
+/**
+ * The copy of a task whose eta is not due, for an eta delay queue: the original unchanged, unless
+ * its headers no longer fit (the broker adds `x-death` each time a delay queue hands it back, so an
+ * original near the cap can outgrow it): then foreign headers go as for a dead letter.
+ */
+export function buildEtaCopy(message: InboundMessage, frameMax?: number): FittedMessage {
+  const copy: OutgoingMessage = { content: message.content, properties: message.properties };
+  return fitted(copy, frameMax, () => false, isTaskOrMatchflowHeader, { ...message.properties, expiration: undefined });
+}
+
+/** `attempts` = deliveries that failed (1 for a permanent failure on first delivery). `frameMax`: see buildRetryMessage. */
+export function buildDeadLetter(message: InboundMessage, error: MatchflowError, attempts: number, now: number, frameMax?: number): FittedMessage {
   const nowIso = new Date(now).toISOString();
   const headers = message.properties.headers ?? {};
   const firstFailure = headerString(headers[MF_HEADERS.firstFailureAt], "");
-  return {
+  const deadLetter: OutgoingMessage = {
     content: message.content,
     properties: {
       ...message.properties,
@@ -80,4 +125,6 @@ export function buildDeadLetter(message: InboundMessage, error: MatchflowError, 
       },
     },
   };
+  // As the transport sends it: persistent, without expiration.
+  return fitted(deadLetter, frameMax, (name) => DEAD_LETTER_KEEP.has(name), isTaskOrMatchflowHeader, { ...deadLetter.properties, expiration: undefined, deliveryMode: 2 });
 }

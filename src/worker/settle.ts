@@ -59,7 +59,8 @@ export class Settler {
     const decision = envelope ? decideOnFailure(error, envelope.retries, this.options.retry, this.options.random) : { action: "dead_letter" as const, reason: "permanent" as const };
     try {
       if (decision.action === "retry" && envelope) {
-        const retry = buildRetryMessage(envelope, message, error, decision.attempt, decision.delayMs, now);
+        const retry = buildRetryMessage(envelope, message, error, decision.attempt, decision.delayMs, now, this.transport.frameMax?.());
+        this.headersDropped("retry", message, envelope, retry.droppedHeaders);
         await this.transport.retry(message, retry, decision.attempt, decision.delayMs);
         this.settled(message, { taskId: envelope.taskId, externalMatchId, outcome: "retried", final: false, code: error.code }, undefined, {
           attempt: decision.attempt,
@@ -69,7 +70,9 @@ export class Settler {
         return;
       }
       const attempts = (envelope?.retries ?? 0) + 1;
-      await this.transport.deadLetter(message, buildDeadLetter(message, error, attempts, now));
+      const deadLetter = buildDeadLetter(message, error, attempts, now, this.transport.frameMax?.());
+      this.headersDropped("dead_letter", message, envelope, deadLetter.droppedHeaders);
+      await this.transport.deadLetter(message, deadLetter);
       this.options.metrics.deadLetters.inc({ code: error.code });
       this.settled(message, { taskId: taskIdOf(message, envelope), externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
         attempts,
@@ -104,6 +107,13 @@ export class Settler {
     else if (event.outcome === "retried") log.warn(fields, "task will be retried");
     else if (event.outcome === "deferred") log.debug(fields, "task not due yet (eta): sent to a delay queue");
     else log.debug(fields, "task done");
+  }
+
+  /** Headers left out of a copy so that it fits the broker's frame_max (named in the copy too). */
+  headersDropped(copy: "retry" | "dead_letter" | "eta_delay", message: InboundMessage, envelope: TaskEnvelope | undefined, names: readonly string[]): void {
+    if (names.length === 0) return;
+    this.options.metrics.headersDropped.inc({ copy }, names.length);
+    this.options.log.warn({ taskId: taskIdOf(message, envelope), copy, dropped: names.slice(0, 20), count: names.length }, "headers left out of the copy so that it fits the broker's frame_max");
   }
 
   /**

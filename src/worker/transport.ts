@@ -66,6 +66,11 @@ export interface WorkTransport {
    * cannot go missing (the in-process broker).
    */
   onUnroutable?(listener: (queue: string) => void): void;
+  /**
+   * The frame_max of the broker connection (bytes), which a retry or dead-letter copy's content
+   * header must fit in (see worker/outgoing.ts). Absent for a transport without frames.
+   */
+  frameMax?(): number;
   /** Closes channels and connection; unsettled deliveries return to the queue. Idempotent. */
   close(): Promise<void>;
 }

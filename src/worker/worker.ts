@@ -24,6 +24,7 @@ import { nextBatchLength } from "./batch-bytes.js";
 import { ByteLimitLog } from "./byte-limit-log.js";
 import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared } from "./prepare.js";
+import { buildEtaCopy } from "./outgoing.js";
 import { BatchProgress } from "./progress.js";
 import { Settler, type SettledEvent } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
@@ -330,7 +331,9 @@ export class Worker {
     if (decision.action !== "delay") return this.hold(p.message, decision.action === "hold" ? decision.ms : 0);
     const eta = new Date(dueAt).toISOString();
     try {
-      await this.transport.delay(p.message, { content: p.message.content, properties: p.message.properties }, decision.tierMs);
+      const copy = buildEtaCopy(p.message, this.transport.frameMax?.());
+      if (copy.droppedHeaders.length > 0) this.settler.headersDropped("eta_delay", p.message, p.envelope, copy.droppedHeaders);
+      await this.transport.delay(p.message, copy, decision.tierMs);
       this.settler.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.tierMs });
     } catch (err) {
       this.options.log.error({ taskId: p.envelope.taskId, eta, err: String(err) }, "could not send a task that is not due yet to a delay queue; message returned to the queue");

@@ -4,15 +4,16 @@
  * the V8 heap. With the default, a backlog of 2,000 valid tasks each carrying a 100 KiB string
  * header, held behind a lock on `matches` so that the prefetch (1,600) filled, killed the
  * deployed worker within seconds: "JavaScript heap out of memory" (SIGABRT) while decoding the
- * header strings. These cases measure a candidate broker cap, CANDIDATE_FRAME_MAX, without
+ * header strings. These cases measure a broker cap of 16384 (CANDIDATE_FRAME_MAX) without
  * changing the shared local broker: a connection that negotiates `frameMax` gets the same limit
  * from the broker as a `frame_max` in rabbitmq.conf gives every connection.
  *
- * Not yet covered, and why the deployment does not set frame_max yet: an invalid task whose
- * header is near the cap makes the worker publish a dead-letter copy with its failure headers
- * added (~0.5-2.5 KB), which no longer fits; the broker closes the worker's connection
- * (FRAME_ERROR), the whole prefetch is redelivered, and with the deployed heap flags the worker
- * died of "heap out of memory" (measured with 200 such tasks among the 2,000).
+ * A dead-letter copy is its original's headers plus matchflow's failure headers (~0.5-2.5 KB):
+ * near the cap it would not fit, the broker would close the worker's connection (FRAME_ERROR),
+ * the whole prefetch would be redelivered and fail again (before the worker fitted its copies, it
+ * died of heap out of memory with 200 such tasks among 2,000). The worker now drops the largest
+ * foreign headers of such a copy and names them in `x-matchflow-dropped-headers`; likewise for a
+ * header table larger than amqplib can encode (64 KiB) under the default frame_max.
  */
 import { readFileSync } from "node:fs";
 import { connect, type Options } from "amqplib";
@@ -55,9 +56,9 @@ const withFrameMax = (url: string) => `${url}?frameMax=${CANDIDATE_FRAME_MAX}`;
  * `x-pad` header of ASCII text ending in one character outside Latin-1, so that V8 stores the
  * decoded string with two bytes per character (the most heap a string header can take per byte).
  */
-function paddedTask(match: Record<string, unknown>, taskId: string, frameBytes: number): { content: Buffer; properties: Options.Publish } {
+function paddedTask(match: Record<string, unknown>, taskId: string, frameBytes: number, extra: Record<string, unknown> = {}): { content: Buffer; properties: Options.Publish } {
   const m = encodeTaskV2({ taskName: TASK, taskId, args: [match] });
-  const props = (pad: string) => ({ ...m.properties, headers: { ...m.properties.headers, "x-pad": pad } });
+  const props = (pad: string) => ({ ...m.properties, headers: { ...m.properties.headers, ...extra, "x-pad": pad } });
   const room = frameBytes - contentHeaderFrameBytes(props(""));
   const message = { content: m.content, properties: props(`${"x".repeat(room - 3)}€`) };
   expect(contentHeaderFrameBytes(message.properties)).toBe(frameBytes);
@@ -77,6 +78,22 @@ async function publishLarge(url: string, messages: { content: Buffer; properties
     await conn.close();
   }
 }
+
+/** Every dead letter, its headers and body (read unacked: they stay in the queue). */
+async function deadLetters(): Promise<{ headers: Record<string, unknown>; content: Buffer }[]> {
+  const conn = await connect(t.vhost.url);
+  try {
+    const ch = await conn.createChannel();
+    const out = [];
+    for (let m = await ch.get("matches.dead_letter"); m; m = await ch.get("matches.dead_letter")) out.push({ headers: (m.properties.headers ?? {}) as Record<string, unknown>, content: m.content });
+    return out;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** A task the worker dead-letters at once (schema_version_unsupported). */
+const invalidMatch = (prefix: string, i: number) => ({ ...makeMatch(prefix, i), schema_version: 2 });
 
 function peakRssBytes(pid: number | undefined): number {
   return 1024 * Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
@@ -136,5 +153,56 @@ describe("worker with large message headers", () => {
       if (locked) await lock.query("ROLLBACK").catch(() => undefined);
       await lock.end();
     }
+  });
+
+  it("under the default frame_max, dead-letters a failing task whose 100 KiB header amqplib cannot encode (header left out) instead of returning it to the queue forever", async () => {
+    await t.killAll();
+    const m = encodeTaskV2({ taskName: TASK, taskId: "big-0", args: [invalidMatch("big", 0)] });
+    const properties = { ...m.properties, headers: { ...m.properties.headers, "x-small": "kept", "x-pad": "x".repeat(100 * 1024) } };
+    await publishLarge(t.vhost.url, [{ content: m.content, properties }]);
+    const worker = await t.startWorker();
+    await until(async () => (await t.ready("matches.dead_letter")) === 1 && (await t.ready()) === 0, 30_000, "the dead letter");
+    const [letter, ...more] = await deadLetters();
+    expect(more).toEqual([]);
+    expect(letter?.headers).toMatchObject({ id: "big-0", "x-small": "kept", "x-matchflow-error-code": "schema_version_unsupported", "x-matchflow-dropped-headers": "x-pad" });
+    expect(letter?.headers["x-pad"]).toBeUndefined();
+    expect(letter?.content.equals(m.content)).toBe(true);
+    expect(worker.logs.some((l) => l.msg === "headers left out of the copy so that it fits the broker's frame_max")).toBe(true);
+    worker.kill("SIGTERM");
+    await worker.exited;
+    const purge = await connect(t.vhost.url);
+    await (await purge.createChannel()).purgeQueue("matches.dead_letter");
+    await purge.close();
+  });
+
+  it("dead-letters each of 200 invalid tasks whose headers fill the largest frame exactly once, naming the header left out, among a full prefetch of valid ones", async () => {
+    await t.killAll();
+    const isInvalid = (i: number) => i % 10 === 9;
+    const invalid = Array.from({ length: VALID }, (_, i) => i).filter(isInvalid).length;
+    const messages = Array.from({ length: VALID }, (_, i) =>
+      isInvalid(i) ? paddedTask(invalidMatch("inv", i), `inv-${i}`, LARGEST_FRAME, { "x-small": "kept" }) : paddedTask(makeMatch("ok", i), `ok-${i}`, LARGEST_FRAME),
+    );
+    expect(invalid).toBe(200);
+    await publishLarge(withFrameMax(t.vhost.url), messages);
+
+    const worker = await t.startWorker({ RABBITMQ_URL: withFrameMax(t.vhost.url) }, [], DEPLOYED_WORKER_NODE_ARGS.split(" "));
+    const exited = worker.exited.then((e) => ({ ...e, stderr: worker.stderr().slice(-600) }));
+    const settled = until(async () => (await t.rows("ok")).total === VALID - invalid && (await t.ready("matches.dead_letter")) === invalid && (await t.ready()) === 0, 110_000, "every message settled");
+    expect(await Promise.race([settled.then(() => "settled" as const), exited])).toBe("settled");
+
+    const letters = await deadLetters();
+    expect(letters).toHaveLength(invalid);
+    expect(new Set(letters.map((l) => l.headers.id)).size).toBe(invalid);
+    for (const l of letters) {
+      expect(l.headers).toMatchObject({ "x-small": "kept", "x-matchflow-error-code": "schema_version_unsupported", "x-matchflow-attempts": 1, "x-matchflow-dropped-headers": "x-pad" });
+      expect(l.headers["x-pad"]).toBeUndefined();
+    }
+    expect(await t.rows("ok")).toEqual({ total: VALID - invalid, distinct: VALID - invalid });
+    // One delivery each: the worker's connection was never closed under it.
+    expect(worker.logs.filter((l) => l.msg === "broker connection lost; reconnecting")).toEqual([]);
+    expect(worker.logs.filter((l) => l.outcome === "dead_lettered")).toHaveLength(invalid);
+    expect(worker.stderr()).not.toContain("heap out of memory");
+    expect(worker.proc.exitCode).toBeNull();
+    expect(peakRssBytes(worker.proc.pid)).toBeLessThan(512 * 2 ** 20);
   });
 });

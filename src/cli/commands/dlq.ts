@@ -70,6 +70,9 @@ export function registerDlq(program: Command): void {
       for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${report.cutShort ? UNREAD_NOTE : ""}\n`);
       const n = report.requeued.length;
       process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
+      for (const r of report.requeued) {
+        if (r.droppedHeaders) process.stderr.write(`${r.taskId ?? "(no task id)"}: left out header(s) ${r.droppedHeaders.join(", ")} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
+      }
       if (report.notFound.length > 0) process.exitCode = EXIT.partial;
     });
 

@@ -1,0 +1,99 @@
+/**
+ * Making a copy the worker (or `dlq requeue`) publishes fit the connection's frame_max: a content
+ * header frame larger than frame_max makes RabbitMQ close the whole connection (501 FRAME_ERROR),
+ * every unacked delivery is redelivered, and the same copy fails again: a loop. Headers are
+ * dropped, largest first, until the table fits its budget; the names dropped are recorded in the
+ * `x-matchflow-dropped-headers` header. The body is never touched. Pure.
+ */
+import { AMQPLIB_MAX_TABLE_BYTES, CONTENT_HEADER_FRAME_OVERHEAD, fieldEntryBytes, fieldTableBytes, otherPropertiesBytes, type FramedProperties } from "./field-table-size.js";
+import { MF_HEADERS } from "./headers.js";
+import { ENCODED_TASK_HEADERS } from "../celery/codec.js";
+import { COMPRESSION_HEADER } from "../celery/compression.js";
+
+/**
+ * The frame_max assumed when the connection's negotiated one is unknown (no connection at the
+ * time): the cap of the deployed broker (deploy/k8s/base/rabbitmq/rabbitmq.conf `frame_max`).
+ */
+export const DEPLOYED_FRAME_MAX = 16384;
+
+/**
+ * Bytes kept free besides the properties counted: one short-string property a transport may still
+ * add (the retry's `expiration`, 1 + up to 255 bytes).
+ */
+export const HEADER_MARGIN_BYTES = 256;
+
+/** The longest `x-matchflow-dropped-headers` value (characters); more names are counted, not listed. */
+export const MAX_DROPPED_LIST_CHARS = 1000;
+
+/**
+ * How many bytes the header table of a message with these other properties may take on a
+ * connection with this frame_max: the frame (whose size, per AMQP, includes its 8 bytes of
+ * header and end) minus the other properties and a margin, and never more than amqplib's
+ * 64 KiB encoding buffer.
+ */
+export function headerTableBudget(frameMax: number, properties: FramedProperties): number {
+  const frame = frameMax > 0 ? frameMax : Number.MAX_SAFE_INTEGER;
+  return Math.min(AMQPLIB_MAX_TABLE_BYTES, frame - CONTENT_HEADER_FRAME_OVERHEAD - otherPropertiesBytes({ ...properties, headers: undefined }) - HEADER_MARGIN_BYTES);
+}
+
+/** Celery's task headers (and `compression`, which the body needs) and matchflow's own: dropped last. */
+export function isTaskOrMatchflowHeader(name: string): boolean {
+  return ENCODED_TASK_HEADERS.has(name) || name === COMPRESSION_HEADER || name.startsWith("x-matchflow-");
+}
+
+export interface FitRule {
+  /** Never dropped (what this copy is for: e.g. the failure headers of a dead letter). */
+  keep: (name: string) => boolean;
+  /** Dropped only when dropping every other header was not enough (the task's own headers). */
+  protect: (name: string) => boolean;
+}
+
+export interface FittedHeaders {
+  headers: Record<string, unknown>;
+  /** Names dropped, largest first; empty when the table fitted as it was. */
+  dropped: string[];
+  /** Bytes of the resulting table; above the budget only if even the kept headers exceed it. */
+  bytes: number;
+}
+
+function droppedList(previous: string | undefined, names: readonly string[]): string {
+  let listed = previous ?? "";
+  let more = 0;
+  for (const name of names) {
+    if (more === 0 && listed.length + name.length + 2 <= MAX_DROPPED_LIST_CHARS) listed = listed ? `${listed}, ${name}` : name;
+    else more++;
+  }
+  return more > 0 ? `${listed} (and ${more} more)` : listed;
+}
+
+/**
+ * `headers` with the fewest largest headers dropped so that the table fits `budget` bytes.
+ * Unprotected headers go first, largest first; then, if needed, protected ones, largest first;
+ * headers `keep` names stay. An `x-matchflow-dropped-headers` already present (an earlier copy
+ * dropped some) is extended, not replaced.
+ */
+export function fitHeaders(headers: Record<string, unknown>, budget: number, rule: FitRule): FittedHeaders {
+  const total = fieldTableBytes(headers);
+  if (total <= budget) return { headers, dropped: [], bytes: total };
+  const previousValue = headers[MF_HEADERS.droppedHeaders];
+  const previous = typeof previousValue === "string" ? previousValue : Buffer.isBuffer(previousValue) ? previousValue.toString("utf8") : undefined;
+  const entries = Object.keys(headers)
+    .filter((name) => name !== MF_HEADERS.droppedHeaders && headers[name] !== undefined && !rule.keep(name))
+    .map((name) => ({ name, bytes: fieldEntryBytes(name, headers[name]), protected: rule.protect(name) }))
+    .sort((a, b) => Number(a.protected) - Number(b.protected) || b.bytes - a.bytes);
+  const dropped: string[] = [];
+  let kept = total - fieldEntryBytes(MF_HEADERS.droppedHeaders, previousValue);
+  let bytes = total;
+  for (const entry of entries) {
+    dropped.push(entry.name);
+    kept -= entry.bytes;
+    bytes = kept + fieldEntryBytes(MF_HEADERS.droppedHeaders, droppedList(previous, dropped));
+    if (bytes <= budget) break;
+  }
+  if (dropped.length === 0) return { headers, dropped, bytes: total };
+  const gone = new Set(dropped);
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) if (!gone.has(name) && name !== MF_HEADERS.droppedHeaders) out[name] = value;
+  out[MF_HEADERS.droppedHeaders] = droppedList(previous, dropped);
+  return { headers: out, dropped, bytes };
+}
