@@ -4,9 +4,10 @@
  * the V8 heap. With the default, a backlog of 2,000 valid tasks each carrying a 100 KiB string
  * header, held behind a lock on `matches` so that the prefetch (1,600) filled, killed the
  * deployed worker within seconds: "JavaScript heap out of memory" (SIGABRT) while decoding the
- * header strings. These cases measure a broker cap of 16384 (CANDIDATE_FRAME_MAX) without
- * changing the shared local broker: a connection that negotiates `frameMax` gets the same limit
- * from the broker as a `frame_max` in rabbitmq.conf gives every connection.
+ * header strings. The deployment caps frame_max at 16384 (deploy/k8s/base/rabbitmq/rabbitmq.conf);
+ * these cases measure that cap without changing the shared local broker: a connection that
+ * negotiates `frameMax` gets the same limit from the broker as a `frame_max` in rabbitmq.conf
+ * gives every connection.
  *
  * A dead-letter copy is its original's headers plus matchflow's failure headers (~0.5-2.5 KB):
  * near the cap it would not fit, the broker would close the worker's connection (FRAME_ERROR),
@@ -29,7 +30,7 @@ import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
 const VALID = 2000;
-/** The broker cap measured here: 16 KiB (Celery's own headers are 2-4 KB, matchflow's failure headers ~0.5-2.5 KB). */
+/** The deployed broker cap: 16 KiB (Celery's own headers are 2-4 KB, matchflow's failure headers ~0.5-2.5 KB). */
 const CANDIDATE_FRAME_MAX = 16384;
 /**
  * RabbitMQ compares a frame's payload with frame_max itself, not frame_max minus the 8 bytes of

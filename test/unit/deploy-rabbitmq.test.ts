@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { delayQueueArguments, topologyNames } from "../../src/broker/topology-names.js";
+import { DEPLOYED_FRAME_MAX, headerTableBudget } from "../../src/broker/fit-headers.js";
 import { loadConfig } from "../../src/config.js";
 import { REPO_ROOT } from "../../scripts/validate-deploy.js";
 import type { OverlayName } from "../../scripts/validate-deploy.js";
@@ -51,6 +52,17 @@ describe("RabbitMQ", () => {
     // The waiting deliveries are Buffers outside the heap: a full prefetch of capped bodies plus
     // the worker's measured ~350 MB peak with 64 KiB ones stays under its 512Mi limit.
     expect(config.worker.prefetch * (cap - config.maxMessageBytes) + 350 * 2 ** 20).toBeLessThan(512 * 2 ** 20);
+  });
+
+  it("caps frame_max at the frame the worker fits its copies into: a full prefetch of the largest header tables fits in its heap", () => {
+    const conf = (findGenerated("prod", "ConfigMap", "rabbitmq-config").data as Record<string, string>)["rabbitmq.conf"] ?? "";
+    const frameMax = Number(/^frame_max = (\d+)$/m.exec(conf)?.[1]);
+    // The worker falls back to this when it does not know the negotiated frame_max.
+    expect(frameMax).toBe(DEPLOYED_FRAME_MAX);
+    // Room for Celery's own headers (2-4 KB) and matchflow's failure headers (<= ~2.5 KB) besides the margin.
+    expect(headerTableBudget(frameMax, { contentType: "application/json", contentEncoding: "utf-8", deliveryMode: 2, priority: 0, correlationId: "x".repeat(36) })).toBeGreaterThan(12 * 1024);
+    // Decoded headers live in the V8 heap: a full prefetch of the largest string headers, two bytes per character.
+    expect(loadConfig({}).worker.prefetch * frameMax * 2).toBeLessThan(64 * 2 ** 20);
   });
 
   it("the definitions declare exactly the topology matchflow declares for the ConfigMap's settings", () => {
