@@ -101,8 +101,11 @@ describe("match store", () => {
 
   it("isolates a match the database refuses: its neighbours land, it is recorded", async () => {
     const store = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
-    // A NUL character passes the contract but PostgreSQL text cannot hold it.
-    const items = [item(makeMatch("iso", 1), "iso-1"), item(makeMatch("iso", 2, { location: "Field \u0000 2" }), "iso-2"), item(makeMatch("iso", 3), "iso-3")];
+    // PostgreSQL text cannot hold a NUL character. The contract refuses one before the store now,
+    // so it is put in after validation: the store must isolate whatever the database refuses.
+    const refused = item(makeMatch("iso", 2), "iso-2");
+    refused.match.location = "Field \u0000 2";
+    const items = [item(makeMatch("iso", 1), "iso-1"), refused, item(makeMatch("iso", 3), "iso-3")];
     const outcomes = await store.writeBatch(items, []);
     expect(outcomes[0]).toMatchObject({ ok: true, outcome: "created" });
     expect(outcomes[1]).toMatchObject({ ok: false, error: { kind: "permanent" } });
