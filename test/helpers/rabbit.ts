@@ -2,6 +2,7 @@
  * A RabbitMQ virtual host per test file: queues and exchanges of one vhost never see another's,
  * so tests use the real names (`matches`, `matches.dead_letter`) and still run in parallel.
  */
+import { connect, type ConfirmChannel, type Options } from "amqplib";
 import { AMQP_BASE, RABBIT_API, uniqueName } from "./services.js";
 
 export interface TestVhost {
@@ -66,4 +67,26 @@ export async function createVhost(prefix = "t"): Promise<TestVhost> {
       await managementApi("DELETE", `/vhosts/${encodeURIComponent(name)}`);
     },
   };
+}
+
+/**
+ * Publishes `messages` to the work exchange as an outside producer would, waiting for the broker's
+ * confirms every 200. `prepare` may adapt the channel (e.g. large-headers.ts's allowLargeHeaders).
+ */
+export async function publishConfirmed(
+  url: string,
+  messages: readonly { content: Buffer; properties: Options.Publish }[],
+  prepare: (ch: ConfirmChannel) => ConfirmChannel = (ch) => ch,
+): Promise<void> {
+  const conn = await connect(url);
+  try {
+    const ch = prepare(await conn.createConfirmChannel());
+    for (const [i, m] of messages.entries()) {
+      ch.publish("matches", "matches.process", m.content, m.properties);
+      if (i % 200 === 199) await ch.waitForConfirms();
+    }
+    await ch.waitForConfirms();
+  } finally {
+    await conn.close();
+  }
 }

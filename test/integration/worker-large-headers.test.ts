@@ -25,6 +25,7 @@ import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { until } from "../helpers/cli.js";
 import { allowLargeHeaders, contentHeaderFrameBytes } from "../helpers/large-headers.js";
+import { publishConfirmed } from "../helpers/rabbit.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
@@ -66,19 +67,7 @@ function paddedTask(match: Record<string, unknown>, taskId: string, frameBytes: 
   return message;
 }
 
-async function publishLarge(url: string, messages: { content: Buffer; properties: Options.Publish }[]): Promise<void> {
-  const conn = await connect(url);
-  try {
-    const ch = allowLargeHeaders(await conn.createConfirmChannel());
-    for (const [i, m] of messages.entries()) {
-      ch.publish("matches", "matches.process", m.content, m.properties);
-      if (i % 200 === 199) await ch.waitForConfirms();
-    }
-    await ch.waitForConfirms();
-  } finally {
-    await conn.close();
-  }
-}
+const publishLarge = (url: string, messages: { content: Buffer; properties: Options.Publish }[]) => publishConfirmed(url, messages, allowLargeHeaders);
 
 /** Every dead letter, its headers and body (read unacked: they stay in the queue). */
 async function deadLetters(): Promise<{ headers: Record<string, unknown>; content: Buffer }[]> {

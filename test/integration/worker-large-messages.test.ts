@@ -7,7 +7,6 @@
  * 4 x 400 such bodies at once and the worker died with "JavaScript heap out of memory" (exit
  * 134), again after every restart on the same backlog.
  */
-import { connect } from "amqplib";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
@@ -15,6 +14,7 @@ import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
+import { publishConfirmed } from "../helpers/rabbit.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
@@ -38,20 +38,6 @@ function largeTask(match: Record<string, unknown>, taskId: string, bytes: number
   return message;
 }
 
-async function publishRaw(messages: ReturnType<typeof largeTask>[]): Promise<void> {
-  const conn = await connect(t.vhost.url);
-  try {
-    const ch = await conn.createConfirmChannel();
-    for (const [i, m] of messages.entries()) {
-      ch.publish("matches", "matches.process", m.content, m.properties);
-      if (i % 200 === 199) await ch.waitForConfirms();
-    }
-    await ch.waitForConfirms();
-  } finally {
-    await conn.close();
-  }
-}
-
 describe("worker with large messages", () => {
   it("survives a backlog of bodies near MAX_MESSAGE_BYTES behind a stalled database, and stores every valid one once", async () => {
     const config = loadConfig({});
@@ -66,7 +52,7 @@ describe("worker with large messages", () => {
     ];
     // Interleaved, so that every batch holds both kinds.
     messages.sort((a, b) => String(a.properties.correlationId).localeCompare(String(b.properties.correlationId)));
-    await publishRaw(messages);
+    await publishConfirmed(t.vhost.url, messages);
 
     const lock = new pg.Client({ connectionString: t.db.url });
     await lock.connect();
