@@ -35,3 +35,33 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
     },
   };
 }
+
+/**
+ * A stalled database for the worker: an ACCESS EXCLUSIVE lock on `matches`, held by a session of
+ * its own until `release()`. `close()` (in a finally) ends the session, rolling back if still held.
+ */
+export async function lockMatchesTable(url: string): Promise<{ release(): Promise<void>; close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let held = false;
+  try {
+    await client.query("BEGIN");
+    await client.query("LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
+    held = true;
+  } catch (err) {
+    await client.end();
+    throw err;
+  }
+  return {
+    async release() {
+      if (!held) return;
+      await client.query("COMMIT");
+      held = false;
+    },
+    async close() {
+      if (held) await client.query("ROLLBACK").catch(() => undefined);
+      held = false;
+      await client.end();
+    },
+  };
+}

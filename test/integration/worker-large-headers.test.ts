@@ -18,13 +18,13 @@
  */
 import { readFileSync } from "node:fs";
 import { connect, type Options } from "amqplib";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { until } from "../helpers/cli.js";
 import { allowLargeHeaders, contentHeaderFrameBytes } from "../helpers/large-headers.js";
+import { lockMatchesTable } from "../helpers/pg.js";
 import { publishConfirmed } from "../helpers/rabbit.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
@@ -116,12 +116,8 @@ describe("worker with large message headers", () => {
     ];
     await publishLarge(withFrameMax(t.vhost.url), messages);
 
-    const lock = new pg.Client({ connectionString: t.db.url });
-    await lock.connect();
-    let locked = true;
+    const lock = await lockMatchesTable(t.db.url);
     try {
-      await lock.query("BEGIN");
-      await lock.query("LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
       // The worker negotiates the deployed frame_max, as it would with the deployed broker.
       const worker = await t.startWorker({ RABBITMQ_URL: withFrameMax(t.vhost.url) }, [], DEPLOYED_WORKER_NODE_ARGS.split(" "));
       const exited = worker.exited.then((e) => ({ ...e, stderr: worker.stderr().slice(-600) }));
@@ -129,8 +125,7 @@ describe("worker with large message headers", () => {
       expect(await Promise.race([filled.then(() => "filled" as const), exited])).toBe("filled");
       // Held a while with the whole prefetch decoded (the first batches wait on the lock).
       await new Promise((r) => setTimeout(r, 3000));
-      await lock.query("COMMIT");
-      locked = false;
+      await lock.release();
 
       const settled = until(async () => (await t.rows("hdr")).total === VALID && (await t.ready()) === 0, 110_000, "every message settled");
       expect(await Promise.race([settled.then(() => "settled" as const), exited])).toBe("settled");
@@ -140,8 +135,7 @@ describe("worker with large message headers", () => {
       const peak = peakRssBytes(worker.proc.pid);
       expect(peak).toBeLessThan(512 * 2 ** 20);
     } finally {
-      if (locked) await lock.query("ROLLBACK").catch(() => undefined);
-      await lock.end();
+      await lock.close();
     }
   });
 

@@ -7,13 +7,13 @@
  * 4 x 400 such bodies at once and the worker died with "JavaScript heap out of memory" (exit
  * 134), again after every restart on the same backlog.
  */
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
+import { lockMatchesTable } from "../helpers/pg.js";
 import { publishConfirmed } from "../helpers/rabbit.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
@@ -54,17 +54,12 @@ describe("worker with large messages", () => {
     messages.sort((a, b) => String(a.properties.correlationId).localeCompare(String(b.properties.correlationId)));
     await publishConfirmed(t.vhost.url, messages);
 
-    const lock = new pg.Client({ connectionString: t.db.url });
-    await lock.connect();
-    let locked = true;
+    const lock = await lockMatchesTable(t.db.url);
     try {
-      await lock.query("BEGIN");
-      await lock.query("LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
       const worker = await t.startWorker({}, [], DEPLOYED_WORKER_NODE_ARGS.split(" "));
       // The whole prefetch delivered and held (the first batches wait on the lock).
       await until(async () => (await t.ready()) <= VALID + INVALID - config.worker.prefetch, 60_000, "the prefetch to fill");
-      await lock.query("COMMIT");
-      locked = false;
+      await lock.release();
 
       const exited = worker.exited.then((e) => ({ ...e, stderr: worker.stderr().slice(-600) }));
       const stored = until(async () => (await t.rows("big")).total === VALID && (await t.ready()) === 0 && (await t.ready("matches.dead_letter")) === INVALID, 110_000, "every message settled");
@@ -77,8 +72,7 @@ describe("worker with large messages", () => {
       // The bound is what kept it alive: it said so.
       expect(worker.logs.some((l) => String(l.msg).startsWith("large messages: batches cut at WORKER_BATCH_BYTES"))).toBe(true);
     } finally {
-      if (locked) await lock.query("ROLLBACK").catch(() => undefined);
-      await lock.end();
+      await lock.close();
     }
   });
 });
