@@ -127,8 +127,7 @@ export class BrokerConnection extends EventEmitter {
    * or undefined while not connected. 0 on the wire (no limit) is 0xffffffff here, as in amqplib.
    */
   get frameMax(): number | undefined {
-    const value = (this.model?.connection as { frameMax?: unknown } | undefined)?.frameMax;
-    return typeof value === "number" && value > 0 ? value : undefined;
+    return negotiatedFrameMax(this.model);
   }
 
   get where(): string {
@@ -241,4 +240,13 @@ function reasonOf(err: unknown): string {
   if (/wrong version number|ERR_SSL_|SSL routines|before secure TLS connection was established/i.test(message)) return "TLS handshake failed (amqps:// to a port without TLS? plain AMQP is amqp://, usually port 5672; TLS usually 5671)";
   // amqplib messages can embed the URL; strip credentials just in case.
   return message.replace(/\/\/([^:/@]+):([^@]*)@/g, "//$1:***@");
+}
+
+/**
+ * The frame_max an amqplib ChannelModel negotiated (amqplib keeps it, untyped, on its inner
+ * Connection), or undefined when there is none.
+ */
+export function negotiatedFrameMax(model: unknown): number | undefined {
+  const value = (model as { connection?: { frameMax?: unknown } } | undefined)?.connection?.frameMax;
+  return typeof value === "number" && value > 0 ? value : undefined;
 }

@@ -97,3 +97,20 @@ export function fitHeaders(headers: Record<string, unknown>, budget: number, rul
   out[MF_HEADERS.droppedHeaders] = droppedList(previous, dropped);
   return { headers: out, dropped, bytes };
 }
+
+/**
+ * `properties` with their headers fitted to `frameMax` (fitHeaders, with the budget of the other
+ * properties as `sent` will carry them); unchanged when there is no frame_max (a transport
+ * without frames) or no headers. What the worker's copies and `dlq requeue` share.
+ */
+export function fitPropertiesHeaders<P extends { headers?: unknown }>(
+  properties: P,
+  frameMax: number | undefined,
+  rule: FitRule,
+  sent: FramedProperties = properties as FramedProperties,
+): { properties: P; dropped: string[] } {
+  const headers = properties.headers as Record<string, unknown> | undefined;
+  if (frameMax === undefined || !headers) return { properties, dropped: [] };
+  const fit = fitHeaders(headers, headerTableBudget(frameMax, sent), rule);
+  return fit.dropped.length === 0 ? { properties, dropped: [] } : { properties: { ...properties, headers: fit.headers }, dropped: fit.dropped };
+}

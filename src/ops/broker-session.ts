@@ -3,7 +3,7 @@
  * Failing to connect is a TransientError `broker_unreachable` (exit code 4) naming host and vhost.
  */
 import type { Channel, ConfirmChannel } from "amqplib";
-import { BrokerConnection } from "../broker/connection.js";
+import { BrokerConnection, negotiatedFrameMax } from "../broker/connection.js";
 import { DEPLOYED_FRAME_MAX } from "../broker/fit-headers.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -22,8 +22,7 @@ export interface ChannelSource {
  */
 export function frameMaxOf(source: ChannelSource): number {
   if (typeof source.frameMax === "number" && source.frameMax > 0) return source.frameMax;
-  const inner = (source as { connection?: { frameMax?: unknown } }).connection?.frameMax;
-  return typeof inner === "number" && inner > 0 ? inner : DEPLOYED_FRAME_MAX;
+  return negotiatedFrameMax(source) ?? DEPLOYED_FRAME_MAX;
 }
 
 export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerConnection) => Promise<T>): Promise<T> {

@@ -11,7 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Options } from "amqplib";
-import { fitHeaders, headerTableBudget, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
+import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MF_HEADERS } from "../broker/headers.js";
 import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
 import { COMPRESSION_HEADER } from "../celery/compression.js";
@@ -92,11 +92,8 @@ const REQUEUE_KEEP: ReadonlySet<string> = new Set(["task", "id", MF_HEADERS.requ
  * it: the rest first, then the task's own and matchflow's (see broker/fit-headers.ts).
  */
 function fittedRequeue(out: Omit<RequeueMessage, "droppedHeaders">, frameMax: number | undefined): RequeueMessage {
-  const headers = out.options.headers as Record<string, unknown> | undefined;
-  if (frameMax === undefined || !headers) return { ...out, droppedHeaders: [] };
-  const fit = fitHeaders(headers, headerTableBudget(frameMax, out.options), { keep: (name) => REQUEUE_KEEP.has(name), protect: isTaskOrMatchflowHeader });
-  if (fit.dropped.length === 0) return { ...out, droppedHeaders: [] };
-  return { ...out, options: { ...out.options, headers: fit.headers }, droppedHeaders: fit.dropped };
+  const fit = fitPropertiesHeaders(out.options, frameMax, { keep: (name) => REQUEUE_KEEP.has(name), protect: isTaskOrMatchflowHeader });
+  return { ...out, options: fit.properties, droppedHeaders: fit.dropped };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

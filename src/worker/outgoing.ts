@@ -11,7 +11,7 @@
  * outsized task headers (ids, names), and then loses argsrepr/kwargsrepr and history first.
  */
 import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.js";
-import { fitHeaders, headerTableBudget, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
+import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
 import type { MatchflowError } from "../errors.js";
 import type { InboundMessage, OutgoingMessage } from "./transport.js";
@@ -43,11 +43,8 @@ const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta",
 const RETRY_PROTECT: ReadonlySet<string> = new Set(["lang", "root_id", "parent_id", "origin", "ignore_result"]);
 
 function fitted(message: OutgoingMessage, frameMax: number | undefined, keep: (name: string) => boolean, protect: (name: string) => boolean, sent: OutgoingMessage["properties"]): FittedMessage {
-  const headers = message.properties.headers;
-  if (frameMax === undefined || !headers) return { ...message, droppedHeaders: [] };
-  const fit = fitHeaders(headers, headerTableBudget(frameMax, sent), { keep, protect });
-  if (fit.dropped.length === 0) return { ...message, droppedHeaders: [] };
-  return { content: message.content, properties: { ...message.properties, headers: fit.headers }, droppedHeaders: fit.dropped };
+  const fit = fitPropertiesHeaders(message.properties, frameMax, { keep, protect }, sent);
+  return { content: message.content, properties: fit.properties, droppedHeaders: fit.dropped };
 }
 
 /**
