@@ -1,13 +1,14 @@
 /** Human output of `dlq list`. Pure. */
 import type { DeadLetterSummary } from "./dead-letter-message.js";
 import type { DeadLetterListing } from "./dead-letters.js";
+import { displayWidth, padEndToWidth, printable, truncateToWidth } from "../terminal-text.js";
 
 function clip(text: string, max: number): string {
-  const oneLine = text.replace(/\s+/g, " ").trim();
-  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
+  return truncateToWidth(text.replace(/\s+/g, " ").trim(), max);
 }
 
 function row(d: DeadLetterSummary): string[] {
+  // Every cell comes from the message, i.e. from whoever could publish it: escaped (terminal-text.ts).
   return [
     // No id at all: the body reference, which dlq show/requeue accept in place of a task id.
     d.taskId ?? d.bodyRef ?? "?",
@@ -16,7 +17,7 @@ function row(d: DeadLetterSummary): string[] {
     d.attempts === null ? "?" : String(d.attempts),
     d.failedAt ?? "?",
     clip(d.errorMessage ?? d.decodeError ?? "", 100),
-  ];
+  ].map(printable);
 }
 
 export function formatDeadLetterListing(listing: DeadLetterListing): string {
@@ -27,10 +28,10 @@ export function formatDeadLetterListing(listing: DeadLetterListing): string {
   if (listing.total === 0) return `dead-letter queue ${listing.queue} is empty\n`;
   const header = ["task id", "external id", "error", "attempts", "failed at", "message"];
   const rows = listing.items.map(row);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i] ?? ""))));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .map((c, i) => (i === cells.length - 1 ? c : padEndToWidth(c, widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
   const warnings = listing.warnings.map((w) => `warning: ${w}`);

@@ -1,9 +1,11 @@
 /** Human-readable report of a run: what happened, then the latest results. Pure. */
 import type { MatchSummary } from "../db/queries.js";
 import type { RunReport } from "./run-once.js";
+import { padEndToWidth, printable, truncateToWidth } from "../terminal-text.js";
 
+/** Stored text (from feeds), escaped and fitted in terminal cells (terminal-text.ts). */
 function pad(text: string, width: number): string {
-  return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+  return padEndToWidth(truncateToWidth(printable(text), width), width);
 }
 
 function score(m: MatchSummary): string {
@@ -16,7 +18,7 @@ export function latestTable(rows: MatchSummary[]): string {
   if (rows.length === 0) return "  (no matches stored yet)\n";
   const lines = [`  ${pad("date", 10)}  ${pad("age", 4)}  ${pad("division", 16)}  ${pad("home", 28)}  ${pad("score", 14)}  away`];
   for (const m of rows) {
-    lines.push(`  ${pad(m.matchDate, 10)}  ${pad(m.ageGroup, 4)}  ${pad(m.division ?? "-", 16)}  ${pad(m.homeTeam, 28)}  ${pad(score(m), 14)}  ${m.awayTeam}`);
+    lines.push(`  ${pad(m.matchDate, 10)}  ${pad(m.ageGroup, 4)}  ${pad(m.division ?? "-", 16)}  ${pad(m.homeTeam, 28)}  ${pad(score(m), 14)}  ${printable(m.awayTeam)}`);
   }
   return `${lines.join("\n")}\n`;
 }

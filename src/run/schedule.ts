@@ -39,6 +39,9 @@ export async function runSchedule(options: ScheduleOptions): Promise<void> {
   validateCron(cron);
   const now = options.now ?? (() => new Date());
   let running: Promise<void> | undefined;
+  /** The tick the loop waits for: a run that ends says when the next one is, as "waiting" would. */
+  let upcoming: Date | undefined;
+  const next = () => (upcoming ? { nextRun: upcoming.toISOString() } : {});
 
   const fire = (scheduledFor: Date) => {
     if (running) {
@@ -50,8 +53,8 @@ export async function runSchedule(options: ScheduleOptions): Promise<void> {
     running = options
       .job()
       .then(
-        (code) => log.info({ exitCode: code, durationMs: Date.now() - started }, code === 0 ? "scheduled run done" : "scheduled run finished with problems"),
-        (err: unknown) => log.error({ err: errorMessage(err), code: (err as { code?: unknown }).code, durationMs: Date.now() - started }, "scheduled run failed"),
+        (code) => log.info({ exitCode: code, durationMs: Date.now() - started, ...next() }, code === 0 ? "scheduled run done" : "scheduled run finished with problems"),
+        (err: unknown) => log.error({ err: errorMessage(err), code: (err as { code?: unknown }).code, durationMs: Date.now() - started, ...next() }, "scheduled run failed"),
       )
       .finally(() => {
         running = undefined;
@@ -61,7 +64,10 @@ export async function runSchedule(options: ScheduleOptions): Promise<void> {
   if (options.runNow) fire(now());
   while (!signal.aborted) {
     const at = nextRun(cron, now());
-    log.info({ nextRun: at.toISOString(), cron }, "waiting for the next run");
+    upcoming = at;
+    // While a run goes (e.g. `--run-now`), "waiting" would come before that run's own lines; the
+    // run's last line names the next run instead.
+    if (!running) log.info({ nextRun: at.toISOString(), cron }, "waiting for the next run");
     await new Promise<void>((resolve) => {
       // Long waits are chunked: timers over ~24.8 days overflow, and clocks drift.
       const timer = setTimeout(resolve, Math.min(Math.max(0, at.getTime() - now().getTime()), 3_600_000));

