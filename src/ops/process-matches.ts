@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import { validateForConsumer } from "../contract/index.js";
 import { errorMessage } from "../errors.js";
 import type { FailureRecord, MatchStore, StoreItem } from "../worker/store.js";
+import { printable } from "../terminal-text.js";
 
 /** One input item: a parsed JSON value, or a line that was not JSON. */
 export type ProcessInput = { ok: true; value: unknown } | { ok: false; error: string };
@@ -93,9 +94,10 @@ export function summariseOutcomes(outcomes: readonly ProcessOutcome[]): ProcessS
 }
 
 /** `external id: created`, `match 3: invalid: home_team is required`. */
+/** One line per match; ids and errors (which quote names) come from the input: escaped (terminal-text.ts). */
 export function formatOutcome(o: ProcessOutcome): string {
-  const who = o.externalMatchId ?? `match ${o.index + 1}`;
-  return "error" in o ? `${who}: ${o.status}: ${o.error}` : `${who}: ${o.status}`;
+  const who = printable(o.externalMatchId ?? `match ${o.index + 1}`);
+  return "error" in o ? `${who}: ${o.status}: ${printable(o.error)}` : `${who}: ${o.status}`;
 }
 
 export function formatSummary(s: ProcessSummary): string {

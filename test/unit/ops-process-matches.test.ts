@@ -57,6 +57,14 @@ describe("processMatches", () => {
     expect(store.batches).toHaveLength(3);
   });
 
+  it("writes ids and errors from the input with control characters escaped", async () => {
+    const store = new MemoryStore();
+    const outcomes = await processMatches(store, [ok({ ...match("a\u001b[2J"), home_team: "" })], { batchSize: 1 });
+    const line = formatOutcome(outcomes[0]!);
+    expect(line).toMatch(/^a\\x1b\[2J: invalid: /);
+    expect(line).not.toContain("\u001b");
+  });
+
   it("marks every item of a failed transaction failed and goes on with the next batch", async () => {
     const store = new MemoryStore();
     store.failNext = true;

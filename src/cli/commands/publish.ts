@@ -12,6 +12,7 @@ import { decodeUtf8 } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { publishExitCode } from "../exit-codes.js";
 import { openInputFile } from "../files.js";
+import { printable } from "../../terminal-text.js";
 
 /** A line that is not JSON becomes an invalid item (reported with its line number), not a crash. */
 export type ParsedItem = { ok: true; value: unknown } | { ok: false; error: string };
@@ -173,8 +174,9 @@ export function registerPublish(program: Command): void {
         ...report.invalid.map((r) => ({ index: at(r.index), messages: r.errors.map((e) => e.message) })),
         ...bad.map((b) => ({ index: b.index, messages: [b.error] })),
       ].sort((a, b) => a.index - b.index);
-      for (const r of invalid) process.stderr.write(`match ${r.index + 1}: invalid: ${r.messages.join("; ")}\n`);
-      for (const r of report.failed) process.stderr.write(`match ${at(r.index) + 1}${r.externalMatchId ? ` (${r.externalMatchId})` : ""}: failed: ${r.error}\n`);
+      // Messages quote the input (ids, names): escaped (terminal-text.ts).
+      for (const r of invalid) process.stderr.write(`match ${r.index + 1}: invalid: ${printable(r.messages.join("; "))}\n`);
+      for (const r of report.failed) process.stderr.write(`match ${at(r.index) + 1}${r.externalMatchId ? ` (${printable(r.externalMatchId)})` : ""}: failed: ${printable(r.error)}\n`);
       process.stdout.write(`${report.submitted} submitted, ${invalid.length} invalid, ${report.failed.length} failed\n`);
       warnIfNoMatches(report.submitted + invalid.length + report.failed.length, opts.file);
       log.debug({ submitted: report.submitted, invalid: invalid.length, failed: report.failed.length, source }, "publish finished");
