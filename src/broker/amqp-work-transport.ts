@@ -18,6 +18,7 @@ import type { Logger } from "../log.js";
 import type { InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
 import { AckTracker } from "./ack-tracker.js";
 import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
+import { boundReceivedHeaders } from "./inbound-headers.js";
 import { BrokerConnection } from "./connection.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
@@ -149,9 +150,12 @@ export class AmqpWorkTransport implements WorkTransport {
       return;
     }
     const token: Token = { state, tag: msg.fields.deliveryTag };
+    // Held until its batch settles, with a full prefetch of others: its headers' heap is bounded (inbound-headers.ts).
+    const bounded = boundReceivedHeaders(msg.properties.headers);
     this.onMessage?.({
       content: msg.content,
-      properties: msg.properties,
+      properties: bounded.dropped.length === 0 ? msg.properties : { ...msg.properties, headers: bounded.headers },
+      ...(bounded.dropped.length === 0 ? {} : { droppedHeaders: bounded.dropped }),
       exchange: msg.fields.exchange,
       routingKey: msg.fields.routingKey,
       redelivered: msg.fields.redelivered,

@@ -48,11 +48,19 @@ export interface FitRule {
   protect: (name: string) => boolean;
 }
 
+/** How fitHeaders weighs a table and one entry: wire bytes (the default), or another cost (heap, inbound-headers.ts). */
+export interface HeaderMeasure {
+  table(headers: Record<string, unknown>): number;
+  entry(name: string, value: unknown): number;
+}
+
+export const WIRE_BYTES: HeaderMeasure = { table: fieldTableBytes, entry: fieldEntryBytes };
+
 export interface FittedHeaders {
   headers: Record<string, unknown>;
   /** Names dropped, largest first; empty when the table fitted as it was. */
   dropped: string[];
-  /** Bytes of the resulting table; above the budget only if even the kept headers exceed it. */
+  /** Bytes (by the measure) of the resulting table; above the budget only if even the kept headers exceed it. */
   bytes: number;
 }
 
@@ -72,22 +80,22 @@ function droppedList(previous: string | undefined, names: readonly string[]): st
  * headers `keep` names stay. An `x-matchflow-dropped-headers` already present (an earlier copy
  * dropped some) is extended, not replaced.
  */
-export function fitHeaders(headers: Record<string, unknown>, budget: number, rule: FitRule): FittedHeaders {
-  const total = fieldTableBytes(headers);
+export function fitHeaders(headers: Record<string, unknown>, budget: number, rule: FitRule, measure: HeaderMeasure = WIRE_BYTES): FittedHeaders {
+  const total = measure.table(headers);
   if (total <= budget) return { headers, dropped: [], bytes: total };
   const previousValue = headers[MF_HEADERS.droppedHeaders];
   const previous = typeof previousValue === "string" ? previousValue : Buffer.isBuffer(previousValue) ? previousValue.toString("utf8") : undefined;
   const entries = Object.keys(headers)
     .filter((name) => name !== MF_HEADERS.droppedHeaders && headers[name] !== undefined && !rule.keep(name))
-    .map((name) => ({ name, bytes: fieldEntryBytes(name, headers[name]), protected: rule.protect(name) }))
+    .map((name) => ({ name, bytes: measure.entry(name, headers[name]), protected: rule.protect(name) }))
     .sort((a, b) => Number(a.protected) - Number(b.protected) || b.bytes - a.bytes);
   const dropped: string[] = [];
-  let kept = total - fieldEntryBytes(MF_HEADERS.droppedHeaders, previousValue);
+  let kept = total - (previousValue === undefined ? 0 : measure.entry(MF_HEADERS.droppedHeaders, previousValue));
   let bytes = total;
   for (const entry of entries) {
     dropped.push(entry.name);
     kept -= entry.bytes;
-    bytes = kept + fieldEntryBytes(MF_HEADERS.droppedHeaders, droppedList(previous, dropped));
+    bytes = kept + measure.entry(MF_HEADERS.droppedHeaders, droppedList(previous, dropped));
     if (bytes <= budget) break;
   }
   if (dropped.length === 0) return { headers, dropped, bytes: total };

@@ -82,7 +82,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     headersDropped: new Counter({
       name: "matchflow_copy_headers_dropped_total",
-      help: "Headers left out of retry/dead-letter copies so that they fit the broker's frame_max (named in x-matchflow-dropped-headers), by copy.",
+      help: "Headers left out of retry/eta/dead-letter copies so that they fit the broker's frame_max, or of received tasks (copy=\"received\") whose decoded headers would take too much heap; named in x-matchflow-dropped-headers. By copy.",
       labelNames: ["copy"] as const,
       registers: [registry],
     }),

@@ -109,11 +109,16 @@ export class Settler {
     else log.debug(fields, "task done");
   }
 
-  /** Headers left out of a copy so that it fits the broker's frame_max (named in the copy too). */
-  headersDropped(copy: "retry" | "dead_letter" | "eta_delay", message: InboundMessage, envelope: TaskEnvelope | undefined, names: readonly string[]): void {
+  /**
+   * Headers left out of a copy so that it fits the broker's frame_max, or of a task as it was
+   * received so that a full prefetch fits in the heap (`received`); named in the copies too.
+   */
+  headersDropped(copy: "retry" | "dead_letter" | "eta_delay" | "received", message: InboundMessage, envelope: TaskEnvelope | undefined, names: readonly string[]): void {
     if (names.length === 0) return;
     this.options.metrics.headersDropped.inc({ copy }, names.length);
-    this.options.log.warn({ taskId: taskIdOf(message, envelope), copy, dropped: names.slice(0, 20), count: names.length }, "headers left out of the copy so that it fits the broker's frame_max");
+    const fields = { taskId: taskIdOf(message, envelope), copy, dropped: names.slice(0, 20), count: names.length };
+    if (copy === "received") this.options.log.warn(fields, "headers left out of a received task: decoded, they would take too much of the heap (named in x-matchflow-dropped-headers)");
+    else this.options.log.warn(fields, "headers left out of the copy so that it fits the broker's frame_max");
   }
 
   /**

@@ -33,6 +33,8 @@ export interface InboundMessage {
   /** When the worker received it (ms since epoch): for latency metrics and as a fallback observation time. */
   receivedAt: number;
   token: unknown;
+  /** Headers the transport left out on arrival because they would have weighed too much in the heap (broker/inbound-headers.ts). */
+  droppedHeaders?: readonly string[];
 }
 
 export interface WorkTransport {

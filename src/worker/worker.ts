@@ -201,6 +201,7 @@ export class Worker {
   }
 
   private onMessage(message: InboundMessage): void {
+    if (message.droppedHeaders) this.settler.headersDropped("received", message, undefined, message.droppedHeaders);
     this.buffer.push(message);
     this.options.metrics.inFlight.set(this.inFlight);
     this.pump();
