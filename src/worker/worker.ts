@@ -19,6 +19,7 @@
 import { PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
+import { DatabaseHealth, IDLE_DATABASE_CHECK_MS } from "./database-health.js";
 import { decideEta } from "./eta.js";
 import { nextBatchLength } from "./batch-bytes.js";
 import { ByteLimitLog } from "./byte-limit-log.js";
@@ -53,6 +54,8 @@ export interface WorkerOptions {
   logIntervalMs: number;
   /** Called once per task settlement: `final` is false for a retry or deferral (the task will come back). */
   onSettled?: (event: SettledEvent) => void;
+  /** How often an idle worker checks the database (database-health.ts). @default IDLE_DATABASE_CHECK_MS */
+  databaseCheckMs?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -81,7 +84,7 @@ export class Worker {
   private readonly buffer: InboundMessage[] = [];
   private stopping = false;
   private abandoned = false;
-  private databaseUp = false;
+  private readonly database: DatabaseHealth;
   private stopPromise: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly now: () => number;
@@ -100,6 +103,7 @@ export class Worker {
   ) {
     this.now = options.now ?? Date.now;
     this.settler = new Settler(transport, { ...options, now: this.now }, () => this.abandoned);
+    this.database = new DatabaseHealth(store, { log: options.log, metrics: options.metrics, now: this.now });
     this.byteLimit = new ByteLimitLog({ batchBytes: options.batchBytes, metrics: options.metrics, log: options.log, now: this.now });
   }
 
@@ -109,10 +113,11 @@ export class Worker {
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.transport.onConnectionChange((up) => metrics.brokerUp.set(up ? 1 : 0));
     this.transport.onUnroutable?.((queue) => metrics.unroutableCopies.inc({ queue }));
-    await this.waitForDatabase();
+    await this.database.waitUntilUp(() => this.abandoned);
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize, batchBytes: this.options.batchBytes }, "worker consuming");
+    this.database.startIdleCheck(this.options.databaseCheckMs ?? IDLE_DATABASE_CHECK_MS, () => this.stopping);
     const every = this.options.logIntervalMs;
     if (every > 0) {
       this.progressSince = this.now();
@@ -121,9 +126,10 @@ export class Worker {
     }
   }
 
-  /** On stop: no more periodic lines, and a last one for what committed since the previous. */
+  /** On stop: no more periodic lines or idle database checks, and a last line for what committed since the previous. */
   private endProgress(): void {
     clearInterval(this.progressTimer);
+    this.database.stopIdleCheck();
     this.logProgress();
   }
 
@@ -137,7 +143,7 @@ export class Worker {
 
   ready(): { ready: boolean; checks: Record<string, boolean> } {
     const broker = this.transport.isConnected();
-    const database = this.databaseUp;
+    const database = this.database.isUp;
     return { ready: broker && database && !this.stopping, checks: { broker, database, stopping: this.stopping } };
   }
 
@@ -277,14 +283,13 @@ export class Worker {
       if (this.abandoned) return;
       try {
         outcomes = await this.store.writeBatch(items, failures);
-        this.databaseUp = true;
-        metrics.databaseUp.set(1);
+        this.database.answered();
         break;
       } catch (e) {
         const err = asMatchflowError(e);
         if (DATABASE_UNREACHABLE.has(err.code)) {
           this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "database unreachable: holding the batch unacked until it returns");
-          await this.waitForDatabase();
+          await this.database.waitUntilUp(() => this.abandoned);
           continue;
         }
         // The transaction as a whole failed (deadlock, lock timeout, ...): every message follows
@@ -359,26 +364,5 @@ export class Worker {
       this.transport.requeue(message);
     }
     this.held.clear();
-  }
-
-  /** Pings with capped exponential backoff until the database answers (or the worker is abandoned). */
-  private async waitForDatabase(): Promise<void> {
-    let delay = 250;
-    for (;;) {
-      if (this.abandoned) return;
-      try {
-        await this.store.ping();
-        if (!this.databaseUp) this.options.log.info("database reachable");
-        this.databaseUp = true;
-        this.options.metrics.databaseUp.set(1);
-        return;
-      } catch (err) {
-        if (this.databaseUp) this.options.log.error({ err: String(err) }, "database unreachable");
-        this.databaseUp = false;
-        this.options.metrics.databaseUp.set(0);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 10_000);
-      }
-    }
   }
 }

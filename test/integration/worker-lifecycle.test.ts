@@ -142,4 +142,27 @@ describe("worker lifecycle", () => {
     expect(metrics).toMatch(/matchflow_task_duration_seconds_count 50/);
     expect(metrics).toMatch(/matchflow_process_resident_memory_bytes/);
   });
+
+  it("an idle worker notices a database outage by itself: /readyz 503 and matchflow_database_up 0, then ready again", async () => {
+    const w = await t.startWorker();
+    const port = Number((await w.waitForLog((l) => l.msg === "ops HTTP server listening (/metrics, /healthz, /readyz)")).port);
+    const probe = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      return { status: res.status, body: (await res.json()) as { database?: boolean }, databaseUp: /^matchflow_database_up (\S+)$/m.exec(metrics)?.[1] };
+    };
+    expect(await probe()).toMatchObject({ status: 200, body: { database: true }, databaseUp: "1" });
+
+    // No work arrives: only the worker's own check can see the outage (before, it never did).
+    await adminQuery(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS false`);
+    await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [t.db.name]);
+    try {
+      await w.waitForLog((l) => l.msg === "database unreachable", 30_000);
+      expect(await probe()).toMatchObject({ status: 503, body: { database: false }, databaseUp: "0" });
+    } finally {
+      await adminQuery(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS true`);
+    }
+    await w.waitForLog((l) => l.msg === "database reachable" && w.logs.indexOf(l) > w.logs.findIndex((u) => u.msg === "database unreachable"), 30_000);
+    expect(await probe()).toMatchObject({ status: 200, body: { database: true }, databaseUp: "1" });
+  });
 });
