@@ -1,5 +1,6 @@
 /**
- * Gathers `queue status`: from the management API when it is configured and answers (counts,
+ * Gathers `queue status` on an AMQP connection (unreachable: exit 4, as for every command that
+ * uses RABBITMQ_URL): from the management API when it is configured and answers (counts,
  * unacked, consumers, rates; the broker's samples, a few seconds old at most), otherwise over
  * AMQP with passive declares (ready and consumers only, exact). A missing queue is a row with
  * `exists: false`, never an error; a queue the API has not sampled yet has unknown figures and a note.
@@ -60,7 +61,16 @@ export async function statusOverAmqp(source: ChannelSource, refs: QueueRef[]): P
   return rows;
 }
 
+/**
+ * The AMQP connection comes first, whatever the source of the figures: it is what workers and
+ * publishers use, and with the management API alone a wrong RABBITMQ_URL (port, password after
+ * a rotation) showed a healthy table and exit 0 where operators look for exit 4.
+ */
 export async function queueStatus(options: QueueStatusOptions): Promise<QueueStatusReport> {
+  return withBroker(options.amqpUrl, options.log, (conn) => queueStatusOn(conn, options));
+}
+
+async function queueStatusOn(conn: ChannelSource, options: QueueStatusOptions): Promise<QueueStatusReport> {
   const refs = queuesToReport(options.names);
   const broker = describeBroker(options.amqpUrl);
   const notes: string[] = [];
@@ -78,6 +88,6 @@ export async function queueStatus(options: QueueStatusOptions): Promise<QueueSta
       notes.push(`${errorMessage(err)}; figures read over AMQP instead (no unacked counts or rates)`);
     }
   }
-  const queues = await withBroker(options.amqpUrl, options.log, (conn) => statusOverAmqp(conn, refs));
+  const queues = await statusOverAmqp(conn, refs);
   return { source: "amqp", broker, queues, warnings: statusWarnings(queues), notes };
 }

@@ -198,6 +198,20 @@ describe("queue CLI", () => {
     expect(stderr.trim().split("\n")).toEqual(["matchflow: cannot connect to RabbitMQ at 127.0.0.1:1 vhost /: connection refused"]);
   });
 
+  it("exits 4 when RABBITMQ_URL is wrong even though the management API answers (it printed a healthy table, exit 0)", async () => {
+    const closed = await runCli(["queue", "status"], { RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:1/${vhost.name}`, RABBITMQ_MANAGEMENT_URL: vhost.managementUrl });
+    expect(closed.stderr.trim().split("\n")).toEqual([`matchflow: cannot connect to RabbitMQ at 127.0.0.1:1 vhost ${vhost.name}: connection refused`]);
+    expect(closed.stdout).toBe("");
+    expect(closed.code).toBe(4);
+    const wrongPassword = new URL(vhost.url);
+    wrongPassword.password = "not-the-password";
+    const refused = await runCli(["queue", "status"], { RABBITMQ_URL: wrongPassword.toString(), RABBITMQ_MANAGEMENT_URL: vhost.managementUrl });
+    expect(refused.stderr).toMatch(/access refused/);
+    expect(refused.stderr).not.toMatch(/not-the-password/);
+    expect(refused.stdout).toBe("");
+    expect(refused.code).toBe(4);
+  });
+
   it("`queue purge` refuses without --yes (exit 2) and purges with it", async () => {
     const refused = await runCli(["queue", "purge"], { RABBITMQ_URL: vhost.url });
     expect(refused.code).toBe(2);
