@@ -10,7 +10,9 @@ import type { Config } from "../config.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open.js";
 import { latestResults, type MatchSummary } from "../db/queries.js";
+import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { closeQuietly, isNotFound, quietChannel, withBroker } from "../ops/broker-session.js";
 import { scrapeStream, type ScrapeOptions, type ScrapeSummary } from "../scraper/scrape.js";
 import type { FeedFetcher } from "../sources/http.js";
 import { startWorkerApp } from "../worker/app.js";
@@ -49,6 +51,8 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
   // Read the source first: an unreachable one fails fast, before anything is opened. The
   // matches themselves are produced as the publisher takes them.
   const scraped = await scrapeStream(options.scrapeOptions, { fetcher: options.fetcher, now: options.now ?? (() => new Date()), log });
+
+  if (config.rabbitmqUrl) await refuseSharedQueue(config.rabbitmqUrl, config.topology.queue, log);
 
   const database = await openDatabase(config.databaseUrl, { log });
   try {
@@ -124,4 +128,29 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
   } finally {
     await database.close();
   }
+}
+
+/**
+ * A run reports each match's outcome as its own worker settles it. Workers already consuming
+ * the work queue take part of the matches, whose outcomes this process never sees: the run
+ * then waited silently for the whole --wait (10 min by default) and reported them "still
+ * pending" though they were stored. Refused before anything is opened or published.
+ */
+async function refuseSharedQueue(url: string, queue: string, log: Logger): Promise<void> {
+  const consumers = await withBroker(url, log, async (conn) => {
+    const ch = await quietChannel(conn);
+    try {
+      return (await ch.checkQueue(queue)).consumerCount;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    } finally {
+      await closeQuietly(ch);
+    }
+  });
+  if (consumers === 0) return;
+  throw new ConfigError(
+    `work queue ${queue} already has ${consumers} consumer${consumers === 1 ? "" : "s"} (running workers?): they would store some of this run's matches without this run seeing it. ` +
+      "To publish for them, use `matchflow scrape` with the same flags; for a run of its own, use another MATCHES_QUEUE or vhost, or stop them",
+  );
 }

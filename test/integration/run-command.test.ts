@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { declareTopology, topologyNames } from "../../src/broker/topology.js";
+import { loadConfig } from "../../src/config.js";
+import { silentLogger } from "../../src/log.js";
 import { runCli, spawnCli } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
@@ -77,6 +80,31 @@ describe("matchflow run", () => {
     try {
       const ch = await conn.createChannel();
       expect((await ch.checkQueue("matches")).messageCount).toBe(report.pending);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it("refuses (exit 2, nothing published) a work queue that workers already consume: it waited out --wait and called their matches pending", async () => {
+    const conn = await amqp.connect(vhost.url);
+    try {
+      // The topology a worker would have declared, then a consumer standing in for that worker.
+      const config = loadConfig({});
+      await declareTopology(conn, topologyNames(config.topology, config.retry), { queueType: "classic", log: silentLogger });
+      const ch = await conn.createChannel();
+      const before = (await ch.checkQueue("matches")).messageCount;
+      const taken: unknown[] = [];
+      await ch.consume("matches", (m) => taken.push(m), { noAck: false });
+      const r = await runCli(["run", ...SAMPLE, "--league", "Flex", "--wait", "5s"], { RABBITMQ_URL: vhost.url, DATABASE_URL: db.url });
+      expect(r.stderr.trim().split("\n")).toEqual([
+        "matchflow: work queue matches already has 1 consumer (running workers?): they would store some of this run's matches without this run seeing it. " +
+          "To publish for them, use `matchflow scrape` with the same flags; for a run of its own, use another MATCHES_QUEUE or vhost, or stop them",
+      ]);
+      expect(r.stdout).toBe("");
+      expect(r.code).toBe(2);
+      await ch.close(); // hands back anything it took (nothing should have come)
+      expect(taken).toEqual([]);
+      expect((await (await conn.createChannel()).checkQueue("matches")).messageCount).toBe(before);
     } finally {
       await conn.close();
     }
