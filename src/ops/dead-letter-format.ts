@@ -20,11 +20,15 @@ function row(d: DeadLetterSummary): string[] {
   ].map(printable);
 }
 
+/** A missing dead-letter queue, said the same way by every dlq command: with no work queue either, a mistyped MATCHES_QUEUE or vhost. */
+export function missingDeadLetterQueue(queue: string, workQueue: string, workQueueExists: boolean): string {
+  return workQueueExists
+    ? `dead-letter queue ${queue} does not exist (nothing was dead-lettered on this vhost yet)`
+    : `dead-letter queue ${queue} does not exist, nor does work queue ${workQueue}: check MATCHES_QUEUE and the vhost`;
+}
+
 export function formatDeadLetterListing(listing: DeadLetterListing): string {
-  if (!listing.exists && listing.workQueueExists === false) {
-    return `dead-letter queue ${listing.queue} does not exist, nor does work queue ${listing.workQueue}: check MATCHES_QUEUE and the vhost\n`;
-  }
-  if (!listing.exists) return `dead-letter queue ${listing.queue} does not exist (nothing was dead-lettered on this vhost yet)\n`;
+  if (!listing.exists) return `${missingDeadLetterQueue(listing.queue, listing.workQueue, listing.workQueueExists !== false)}\n`;
   if (listing.total === 0) return `dead-letter queue ${listing.queue} is empty\n`;
   const header = ["task id", "external id", "error", "attempts", "failed at", "message"];
   const rows = listing.items.map(row);

@@ -121,6 +121,9 @@ export interface ShownDeadLetters {
   found: DeadLetterDetail[];
   /** Some dead letters could not be read (another client took or holds them): "none found" is not certain. */
   cutShort: boolean;
+  /** The dead-letter queue does not exist; then whether the work queue does (else null), as for a listing. */
+  missing: boolean;
+  workQueueExists: boolean | null;
 }
 
 export async function showDeadLetter(source: ChannelSource, names: TopologyNames, taskId: string, options: { maxBytes: number; lock?: DeadLetterLockOptions }): Promise<ShownDeadLetters> {
@@ -128,7 +131,12 @@ export async function showDeadLetter(source: ChannelSource, names: TopologyNames
     const detail = describeDeadLetter(msg, options.maxBytes);
     return (detail.taskId ?? detail.bodyRef) === taskId ? detail : undefined;
   });
-  return { found: result?.found ?? [], cutShort: result?.cutShort ?? false };
+  return {
+    found: result?.found ?? [],
+    cutShort: result?.cutShort ?? false,
+    missing: result === undefined,
+    workQueueExists: result === undefined ? await queueExists(source, names.queue) : null,
+  };
 }
 
 /** Task ids, or for dead letters without one the body reference `dlq list` shows (`bodyRef`). */

@@ -100,7 +100,7 @@ describe("dlq list / show", () => {
     expect(detail?.task?.args).toEqual([makeMatch("dlq", 2)]);
     expect(detail?.task?.retries).toBe(3);
     expect(detail?.headers[MF_HEADERS.originalRoutingKey]).toBe("matches.process");
-    expect(await showDeadLetter(amqp, names, "no-such-task", { maxBytes: MAX })).toEqual({ found: [], cutShort: false });
+    expect(await showDeadLetter(amqp, names, "no-such-task", { maxBytes: MAX })).toEqual({ found: [], cutShort: false, missing: false, workQueueExists: null });
     expect(await count(names.deadLetterQueue)).toBe(5);
   });
 
@@ -188,6 +188,16 @@ describe("a mistyped MATCHES_QUEUE", () => {
 
     const list = await runCli(["dlq", "list"], env);
     expect(list).toMatchObject({ code: 2, stdout: "dead-letter queue qa_third.dead_letter does not exist, nor does work queue qa_third: check MATCHES_QUEUE and the vhost\n" });
+  });
+
+  it("`dlq show` and `dlq purge --yes` name the missing queues and exit 2 too (they said 'no dead letter with task id', exit 1, and 'nothing purged', exit 0)", async () => {
+    const env = { RABBITMQ_URL: vhost.url, MATCHES_QUEUE: "qa_fourth" };
+    const missing = "dead-letter queue qa_fourth.dead_letter does not exist, nor does work queue qa_fourth: check MATCHES_QUEUE and the vhost";
+    const show = await runCli(["dlq", "show", "some-task"], env);
+    expect(show).toMatchObject({ code: 2, stdout: "", stderr: `${missing}; task id some-task not found\n` });
+    const purge = await runCli(["dlq", "purge", "--yes"], env);
+    expect(purge).toMatchObject({ code: 2, stdout: `${missing}; nothing purged\n` });
+    expect(await vhost.queue("qa_fourth.dead_letter")).toBeUndefined();
   });
 
   it("requeue refuses a work queue that does not exist, even when the dead-letter queue does", async () => {

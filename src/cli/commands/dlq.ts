@@ -5,8 +5,8 @@
 import type { Command } from "commander";
 import { topologyNames } from "../../broker/topology-names.js";
 import { PermanentError } from "../../errors.js";
-import { requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
-import { formatDeadLetterListing } from "../../ops/dead-letter-format.js";
+import { queueExists, requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
+import { formatDeadLetterListing, missingDeadLetterQueue } from "../../ops/dead-letter-format.js";
 import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
 import { listDeadLetters, purgeDeadLetters, requeueDeadLetters, showDeadLetter } from "../../ops/dead-letters.js";
 import { printable } from "../../terminal-text.js";
@@ -49,7 +49,13 @@ export function registerDlq(program: Command): void {
     .argument("<task-id>", "the task id (from dlq list; sha256:... for a dead letter without one)")
     .action(async (taskId: string) => {
       const { config, log, names, url } = setup("dlq show");
-      const { found, cutShort } = await withBroker(url, log, (conn) => showDeadLetter(conn, names, taskId, { maxBytes: config.maxMessageBytes, lock }));
+      const { found, cutShort, missing, workQueueExists } = await withBroker(url, log, (conn) => showDeadLetter(conn, names, taskId, { maxBytes: config.maxMessageBytes, lock }));
+      if (missing) {
+        // Exit 2 as `dlq list` for a mistyped MATCHES_QUEUE or vhost; it said "no dead letter with task id ..." and exited 1.
+        process.stderr.write(`${missingDeadLetterQueue(names.deadLetterQueue, names.queue, workQueueExists !== false)}; task id ${taskId} not found\n`);
+        process.exitCode = workQueueExists === false ? EXIT.usage : EXIT.partial;
+        return;
+      }
       if (found.length === 0) {
         process.stderr.write(`no dead letter with task id ${taskId} in ${names.deadLetterQueue}${cutShort ? UNREAD_NOTE : ""}\n`);
         process.exitCode = EXIT.partial;
@@ -87,7 +93,16 @@ export function registerDlq(program: Command): void {
       const names = topologyNames(config.topology, config.retry);
       if (!opts.yes) throw new PermanentError("usage", `refusing to purge dead-letter queue ${names.deadLetterQueue} without --yes (its messages would be lost)`);
       const url = requireBrokerUrl(config.rabbitmqUrl, "dlq purge");
-      const purged = await withBroker(url, log, (conn) => purgeDeadLetters(conn, names, { lock }));
-      process.stdout.write(purged === undefined ? `queue ${names.deadLetterQueue} does not exist; nothing purged\n` : `purged ${purged} dead letter${purged === 1 ? "" : "s"} from ${names.deadLetterQueue}\n`);
+      const { purged, workQueueExists } = await withBroker(url, log, async (conn) => {
+        const n = await purgeDeadLetters(conn, names, { lock });
+        return { purged: n, workQueueExists: n === undefined ? await queueExists(conn, names.queue) : true };
+      });
+      if (purged !== undefined) {
+        process.stdout.write(`purged ${purged} dead letter${purged === 1 ? "" : "s"} from ${names.deadLetterQueue}\n`);
+        return;
+      }
+      process.stdout.write(`${missingDeadLetterQueue(names.deadLetterQueue, names.queue, workQueueExists)}; nothing purged\n`);
+      // A mistyped MATCHES_QUEUE or vhost is not "done" (it said exit 0): scripts see it, as with `dlq list`.
+      if (!workQueueExists) process.exitCode = EXIT.usage;
     });
 }
