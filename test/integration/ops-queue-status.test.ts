@@ -225,5 +225,12 @@ describe("queue CLI", () => {
     expect((await ch.checkQueue(names.queue)).messageCount).toBe(0);
     expect((await ch.checkQueue(names.deadLetterQueue)).messageCount).toBe(2);
     await ch.close();
+
+    // A mistyped MATCHES_QUEUE: named, exit 2, and nothing declared under the wrong name.
+    const typo = await runCli(["queue", "purge", "--yes"], { RABBITMQ_URL: vhost.url, MATCHES_QUEUE: "matchez" });
+    expect(typo.code).toBe(2);
+    expect(typo.stdout).toBe("");
+    expect(typo.stderr).toBe("work queue matchez does not exist: check MATCHES_QUEUE and the vhost; nothing purged\n");
+    expect(await vhost.queue("matchez")).toBeUndefined();
   });
 });

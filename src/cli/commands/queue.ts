@@ -43,6 +43,12 @@ export function registerQueue(program: Command): void {
       if (!opts.yes) throw new PermanentError("usage", `refusing to purge work queue ${names.queue} without --yes (its messages would be lost)`);
       const url = requireBrokerUrl(config.rabbitmqUrl, "queue purge");
       const purged = await withBroker(url, log, (conn) => purgeQueue(conn, names.queue));
-      process.stdout.write(purged === undefined ? `queue ${names.queue} does not exist; nothing purged\n` : `purged ${purged} message${purged === 1 ? "" : "s"} from ${names.queue}\n`);
+      if (purged === undefined) {
+        // Workers declare it: missing means a mistyped MATCHES_QUEUE or vhost, not an empty queue.
+        process.stderr.write(`work queue ${names.queue} does not exist: check MATCHES_QUEUE and the vhost; nothing purged\n`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
+      process.stdout.write(`purged ${purged} message${purged === 1 ? "" : "s"} from ${names.queue}\n`);
     });
 }
