@@ -132,6 +132,11 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(printed.databaseUrl).toBe("postgres://mf:***@127.0.0.1:5432/matchflow");
     expect(printed.worker.concurrency).toBe(6);
     expect(printed.topology.queue).toBe("matches");
+    // Optional settings left unset are listed too, as null.
+    const all = JSON.parse(stdout) as { rabbitmqManagementUrl: unknown; topology: Record<string, unknown>; scrape: Record<string, unknown> };
+    expect(all.rabbitmqManagementUrl).toBeNull();
+    expect(all.topology).toHaveProperty("fanoutExchange", null);
+    expect(all.scrape).toMatchObject({ ageGroup: null, division: null });
   });
 
   it("a bad environment exits 2 with one readable error and no stack trace", async () => {

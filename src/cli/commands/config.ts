@@ -8,6 +8,7 @@ export function registerConfig(program: Command): void {
     .description("print the effective configuration (from the environment), credentials redacted")
     .action(() => {
       const { config } = cliContext();
-      process.stdout.write(`${JSON.stringify(redactedConfig(config), null, 2)}\n`);
+      // Unset optional settings print as null: every setting is listed, not only the ones given.
+      process.stdout.write(`${JSON.stringify(redactedConfig(config), (_key, value: unknown) => (value === undefined ? null : value), 2)}\n`);
     });
 }
