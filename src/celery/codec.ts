@@ -4,6 +4,7 @@
  * Wire facts: docs/celery-wire.md. Decoding lives in `decode.ts` and is re-exported here.
  */
 import { celerySaferepr, pythonJsonDumps } from "./python-text.js";
+import { parseCeleryTime } from "./time.js";
 
 export { decodeTask, type TaskEnvelope, type IncomingProperties, type DecodeOptions } from "./decode.js";
 
@@ -76,11 +77,15 @@ function requireText(value: unknown, what: string): string {
   return value;
 }
 
+/**
+ * An `expires` that is not a date and time gets no per-message TTL rather than an exception: the
+ * codec also re-encodes tasks other producers sent (retries, `dlq requeue`), and the worker
+ * refuses such a task by name (`invalid_expires`) instead of running it.
+ */
 function expirationMs(expires: string | null | undefined, now: number): string | undefined {
   if (!expires) return undefined;
-  const at = Date.parse(expires);
-  if (Number.isNaN(at)) throw new TypeError(`expires "${expires}" is not an ISO-8601 instant`);
-  return String(Math.max(0, Math.round(at - now)));
+  const at = parseCeleryTime(expires);
+  return at === undefined ? undefined : String(Math.max(0, Math.round(at - now)));
 }
 
 /**

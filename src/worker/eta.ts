@@ -21,16 +21,6 @@ export type EtaDecision =
   /** Publish the copy to the eta delay queue of the tier `tierMs` (its queue TTL), then ack the original. */
   | { action: "delay"; tierMs: number };
 
-/** Python's `isoformat()` of a naive datetime has no zone: Celery reads it in its timezone, UTC by default. */
-const HAS_ZONE = /(?:[zZ]|[+-]\d{2}:?\d{2})$/;
-
-/** Milliseconds since the epoch, or undefined when `eta` is not an ISO-8601 date and time. */
-export function parseEta(eta: string): number | undefined {
-  const text = eta.trim();
-  const ms = Date.parse(text.includes("T") && !HAS_ZONE.test(text) ? `${text}Z` : text);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 /**
  * What to do with a task due at `dueAt`: a remainder of a second or less is held in memory;
  * a longer one goes to the longest eta tier not above it (ETA_DELAY_TIERS_MS: 1 s, 4 s, 16 s,

@@ -7,7 +7,7 @@
 import { decodeTask, type TaskEnvelope } from "../celery/codec.js";
 import { validateForConsumer } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
-import { parseEta } from "./eta.js";
+import { parseCeleryTime } from "../celery/time.js";
 import type { FailureRecord, StoreItem } from "./store.js";
 import type { InboundMessage } from "./transport.js";
 
@@ -76,6 +76,20 @@ function hasOtherKwargs(kwargs: Record<string, unknown>): boolean {
   return false;
 }
 
+/**
+ * Why a task must not run because of its `expires`, if it must not. Celery's worker revokes an
+ * expired task and rejects one whose `expires` it cannot read (InvalidTaskError), so neither runs;
+ * an unreadable one was run here before, as if it never expired. An empty one is none (`if expires`).
+ */
+function expiryError(expires: string | null, now: number): PermanentError | undefined {
+  if (!expires) return undefined;
+  const at = parseCeleryTime(expires);
+  if (at === undefined) {
+    return new PermanentError("invalid_expires", `expires ${JSON.stringify(expires)} is not an ISO-8601 date and time; the producer must send one (Celery: apply_async(expires=datetime) or expires=seconds)`);
+  }
+  return at < now ? new PermanentError("task_expired", `task expired at ${expires}`) : undefined;
+}
+
 // Runs for every delivery: no intermediate arrays on the way to a good item, and `failed(...)`
 // written out rather than a closure made per delivery (V8 kept recompiling such closures).
 export function prepareMessage(message: InboundMessage, options: PrepareOptions): Prepared {
@@ -91,12 +105,11 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
   if (envelope.taskName !== options.taskName) {
     return failed(message, envelope, new PermanentError("unknown_task", `task ${JSON.stringify(envelope.taskName)} is not handled here (this worker runs ${options.taskName})`), max);
   }
-  if (envelope.expires !== null && Date.parse(envelope.expires) < options.now) {
-    return failed(message, envelope, new PermanentError("task_expired", `task expired at ${envelope.expires}`), max);
-  }
+  const expiry = expiryError(envelope.expires, options.now);
+  if (expiry) return failed(message, envelope, expiry, max);
   // Celery rejects a task whose eta it cannot read ("Couldn't convert ETA ..."), without running it.
   // An empty eta is none, as in Celery (`if req.eta`).
-  const dueAt = envelope.eta ? parseEta(envelope.eta) : undefined;
+  const dueAt = envelope.eta ? parseCeleryTime(envelope.eta) : undefined;
   if (envelope.eta && dueAt === undefined) {
     return failed(message, envelope, new PermanentError("invalid_eta", `eta ${JSON.stringify(envelope.eta)} is not an ISO-8601 date and time; the producer must send one (Celery: apply_async(eta=datetime) or countdown=seconds)`), max);
   }

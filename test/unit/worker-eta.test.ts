@@ -1,7 +1,8 @@
 /** When a task with a Celery eta runs: now, after a hold in memory, or via which eta delay queue. */
 import { describe, expect, it } from "vitest";
 import { ETA_DELAY_TIERS_MS } from "../../src/broker/topology-names.js";
-import { decideEta, ETA_HOLD_MAX_MS, parseEta } from "../../src/worker/eta.js";
+import { parseCeleryTime } from "../../src/celery/time.js";
+import { decideEta, ETA_HOLD_MAX_MS } from "../../src/worker/eta.js";
 
 const NOW = Date.parse("2026-11-01T12:00:00Z");
 const at = (secondsFromNow: number) => NOW + secondsFromNow * 1000;
@@ -63,13 +64,13 @@ describe("decideEta", () => {
   });
 });
 
-describe("parseEta", () => {
+describe("parseCeleryTime", () => {
   it("reads Python isoformat() output, zoned or naive (UTC), and refuses anything else", () => {
-    expect(parseEta("2026-11-01T12:00:30.123456+00:00")).toBe(at(30.123));
-    expect(parseEta("2026-11-01T13:00:30+01:00")).toBe(at(30));
-    expect(parseEta("2026-11-01T12:00:30.5")).toBe(at(30.5));
-    expect(parseEta("2026-11-01T12:00:30Z")).toBe(at(30));
-    expect(parseEta("soon")).toBeUndefined();
-    expect(parseEta("2026-13-45T00:00:00")).toBeUndefined();
+    expect(parseCeleryTime("2026-11-01T12:00:30.123456+00:00")).toBe(at(30.123));
+    expect(parseCeleryTime("2026-11-01T13:00:30+01:00")).toBe(at(30));
+    expect(parseCeleryTime("2026-11-01T12:00:30.5")).toBe(at(30.5));
+    expect(parseCeleryTime("2026-11-01T12:00:30Z")).toBe(at(30));
+    expect(parseCeleryTime("soon")).toBeUndefined();
+    expect(parseCeleryTime("2026-13-45T00:00:00")).toBeUndefined();
   });
 });

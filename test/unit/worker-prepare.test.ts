@@ -89,6 +89,37 @@ describe("prepareMessage", () => {
     expect(!p.ok && p.error).toMatchObject({ code: "invalid_eta", kind: "permanent", message: expect.stringContaining("in five minutes") as unknown });
   });
 
+  it("refuses an expires that is not a date and time (invalid_expires, permanent), as Celery's worker does, instead of running the task as never expiring", () => {
+    for (const make of [
+      () => encodeTaskV2({ taskName: TASK, taskId: "t", args: [match], expires: "tomorrow" }),
+      () => encodeTaskV1({ taskName: TASK, taskId: "t", args: [match], expires: "tomorrow" }),
+    ]) {
+      const m = make();
+      expect(m.properties.expiration).toBeUndefined(); // the codec carries it without a TTL, and without throwing
+      const p = prepareMessage(inbound(m.content, m.properties), options);
+      expect(!p.ok && p.error).toMatchObject({ code: "invalid_expires", kind: "permanent", message: expect.stringContaining('"tomorrow"') as unknown });
+      expect(!p.ok && p.failure).toMatchObject({ reasonCode: "invalid_expires", taskId: "t" });
+    }
+  });
+
+  it("reads a naive expires as UTC whatever the process's time zone (Celery's reading), not as local time", () => {
+    const minuteAgo = new Date(NOW - 60_000).toISOString().replace(/Z$/, "");
+    const minuteAhead = new Date(NOW + 60_000).toISOString().replace(/Z$/, "");
+    const saved = process.env.TZ;
+    try {
+      for (const tz of ["America/New_York", "Asia/Tokyo"]) {
+        process.env.TZ = tz;
+        const past = encodeTaskV2({ taskName: TASK, taskId: "p", args: [match], expires: minuteAgo });
+        const future = encodeTaskV2({ taskName: TASK, taskId: "f", args: [match], expires: minuteAhead });
+        expect(prepareMessage(inbound(past.content, past.properties), options), tz).toMatchObject({ ok: false, error: { code: "task_expired" } });
+        expect(prepareMessage(inbound(future.content, future.properties), options).ok, tz).toBe(true);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
   it("records the text of an undecodable message", () => {
     const p = prepareMessage(inbound(Buffer.from("not json"), { contentType: "application/json", contentEncoding: "utf-8", headers: { task: TASK, id: "x" } }), options);
     expect(p.ok).toBe(false);
