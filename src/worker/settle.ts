@@ -34,6 +34,15 @@ export interface SettleOptions {
   random?: (() => number) | undefined;
 }
 
+/**
+ * `apply_async(ignore_result=True)` (header `ignore_result`): Celery's worker stores no result of
+ * such a task's success (`mark_as_done` checks the request), failures still. Replying anyway put
+ * a result no one waits for into the caller's rpc queue, which Celery's client keeps in memory.
+ */
+function ignoresResult(envelope: TaskEnvelope): boolean {
+  return envelope.headers.ignore_result === true;
+}
+
 export class Settler {
   constructor(
     private readonly transport: WorkTransport,
@@ -48,7 +57,7 @@ export class Settler {
     this.transport.ack(p.message);
     this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
     if (p.envelope.workflow.length > 0) this.workflowIgnored(p.envelope);
-    if (this.options.resultBackend !== "rpc" || !p.envelope.replyTo) return undefined;
+    if (this.options.resultBackend !== "rpc" || !p.envelope.replyTo || ignoresResult(p.envelope)) return undefined;
     return this.reply(p.envelope, { status: "SUCCESS", result: { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id } });
   }
 

@@ -43,4 +43,14 @@ describe("Celery apply_async options, real Celery producer -> matchflow worker",
     expect(outcome).toMatchObject({ outcome: "created" });
     expect(await t.rows("naive")).toEqual({ total: 1, distinct: 1 });
   });
+
+  it("with the rpc:// backend, a task sent with ignore_result=True gets no result (was: one the caller's client received and kept), the next one its result", async () => {
+    // One transaction at a time: the two tasks are settled, and any result published, in order.
+    await t.startWorker({ RESULT_BACKEND: "rpc://", WORKER_CONCURRENCY: "1" });
+    const got = await sendOptions("rpc-ignore-result", makeMatch("ignored", 1));
+    expect(got.result).toMatchObject({ status: "created", external_match_id: "ignored-1-b" });
+    // A result for the first would have reached the client before the second's.
+    expect(got.seen).toEqual([got.second]);
+    expect(await t.rows("ignored")).toEqual({ total: 2, distinct: 2 });
+  });
 });
