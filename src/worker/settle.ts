@@ -5,7 +5,7 @@
  * what goes where; this says how.
  */
 import type { TaskEnvelope } from "../celery/codec.js";
-import { encodeRpcResult, type RpcFailure } from "../celery/result.js";
+import { encodeRpcResult, EXPIRED_RESULT, type RpcFailure } from "../celery/result.js";
 import type { MatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
@@ -90,7 +90,9 @@ export class Settler {
       });
       if (envelope && envelope.workflow.length > 0) this.workflowIgnored(envelope);
       if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
-        await this.reply(envelope, { status: "FAILURE", result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } });
+        // An expired task was not run, as Celery revokes it: the caller sees what a Celery worker sends.
+        const result = error.code === "task_expired" ? EXPIRED_RESULT : { status: "FAILURE" as const, result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } };
+        await this.reply(envelope, result);
       }
     } catch (err) {
       // The broker refused or the channel died: give the message back (a no-op on a dead
@@ -141,7 +143,7 @@ export class Settler {
     this.options.log.warn({ taskId: envelope.taskId, task: envelope.taskName, ignored: envelope.workflow }, "Celery workflow parts not run: matchflow runs no callbacks, errbacks, chains or chords (the task itself was settled)");
   }
 
-  private async reply(envelope: TaskEnvelope, result: { status: "SUCCESS"; result: unknown } | { status: "FAILURE"; result: RpcFailure }): Promise<void> {
+  private async reply(envelope: TaskEnvelope, result: { status: "SUCCESS"; result: unknown } | { status: "FAILURE" | "REVOKED"; result: RpcFailure }): Promise<void> {
     if (!envelope.replyTo) return;
     try {
       await this.transport.reply(envelope.replyTo, encodeRpcResult({ taskId: envelope.taskId, ...result, dateDone: new Date(this.options.now()) }));

@@ -53,4 +53,11 @@ describe("Celery apply_async options, real Celery producer -> matchflow worker",
     expect(got.seen).toEqual([got.second]);
     expect(await t.rows("ignored")).toEqual({ total: 2, distinct: 2 });
   });
+
+  it("with the rpc:// backend, an expired task is revoked: the caller's get() raises TaskRevokedError (was: a RuntimeError FAILURE), the task is not run", async () => {
+    await t.startWorker({ RESULT_BACKEND: "rpc://" });
+    const got = await sendOptions("rpc-expired", makeMatch("expired", 1));
+    expect(got).toMatchObject({ ok: false, exc_type: "TaskRevokedError", exc_module: "celery.exceptions", exc_message: "expired", state: "REVOKED" });
+    expect(await t.rows("expired")).toEqual({ total: 0, distinct: 0 });
+  });
 });
