@@ -16,6 +16,7 @@ import { MF_HEADERS } from "../broker/headers.js";
 import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
 import { COMPRESSION_HEADER } from "../celery/compression.js";
 import { errorMessage } from "../errors.js";
+import { brokerDeathOf } from "./broker-death.js";
 
 /** AMQP properties as amqplib hands them to `get`/`consume` (absent ones may be undefined). */
 export interface DeadLetterProperties {
@@ -159,7 +160,7 @@ export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): D
   const decoded = tryDecode(msg, maxBytes);
   const envelope = "envelope" in decoded ? decoded.envelope : undefined;
   const taskId = envelope?.taskId ?? fallbackTaskId(msg);
-  return {
+  const summary: DeadLetterSummary = {
     taskId,
     bodyRef: taskId === null ? bodyRef(msg.content) : null,
     taskName: envelope?.taskName ?? text(h.task),
@@ -176,6 +177,14 @@ export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): D
     bytes: msg.content.length,
     deliveryCount: integer(h["x-delivery-count"]),
   };
+  return summary.errorCode === null ? withBrokerDeath(summary, h) : summary;
+}
+
+/** No worker's failure headers: the broker dead-lettered it itself (broker-death.ts), if it says why. */
+function withBrokerDeath(summary: DeadLetterSummary, headers: Record<string, unknown>): DeadLetterSummary {
+  const death = brokerDeathOf(headers);
+  if (!death) return summary;
+  return { ...summary, errorCode: death.code, errorMessage: death.message, attempts: summary.attempts ?? death.attempts, failedAt: summary.failedAt ?? death.at };
 }
 
 function bodyOf(content: Buffer): { encoding: "utf8" | "base64"; text: string } {

@@ -73,6 +73,42 @@ describe("summariseDeadLetter", () => {
   });
 });
 
+describe("summariseDeadLetter of a message the broker dead-lettered itself", () => {
+  // As RabbitMQ 3.10 hands over a Celery task (expires=1) that expired while queued in `matches`.
+  const celery = encodeTaskV2({ taskName: TASK, taskId: "celery-1", args: [match], expires: "2025-09-07T09:59:59+00:00" });
+  const death = (reason: string, count = 1) => ({
+    ...celery,
+    properties: {
+      ...celery.properties,
+      expiration: undefined,
+      headers: {
+        ...celery.properties.headers,
+        "x-death": [{ count, reason, queue: "matches", time: { "!": "timestamp", value: NOW / 1000 }, exchange: "", "routing-keys": ["matches"], "original-expiration": "1000" }],
+        "x-first-death-reason": reason,
+        "x-first-death-queue": "matches",
+        "x-first-death-exchange": "",
+      },
+    },
+  });
+
+  it("an expired Celery task (no worker saw it, so no x-matchflow headers) is named by the broker's reason, queue and time instead of '?' (x-death)", () => {
+    expect(summariseDeadLetter(death("expired"), MAX)).toMatchObject({
+      taskId: "celery-1",
+      externalMatchId: "ext-1",
+      errorCode: "broker_expired",
+      errorMessage: expect.stringMatching(/^expired in queue matches before a worker took it \(per-message TTL 1000 ms: a Celery producer's expires=\)$/) as unknown,
+      attempts: 0,
+      failedAt: "2025-09-07T10:00:00.000Z",
+    });
+    expect(summariseDeadLetter(death("rejected", 2), MAX)).toMatchObject({ errorCode: "broker_rejected", errorMessage: expect.stringContaining("not a matchflow worker") as unknown, attempts: 2 });
+  });
+
+  it("a worker's dead letter keeps its own reason even when it carries x-death (an eta copy that came back through a delay queue)", () => {
+    const dl = deadLetterOf(death("expired"));
+    expect(summariseDeadLetter(dl, MAX)).toMatchObject({ errorCode: "database_unavailable", attempts: 4 });
+  });
+});
+
 describe("describeDeadLetter", () => {
   it("gives headers, properties and decoded task arguments", () => {
     const d = describeDeadLetter(deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "task-2", args: [match], retries: 3 })), MAX);
