@@ -88,17 +88,36 @@ describe("matchflow publish", () => {
     expect(r.code).toBe(0);
   });
 
-  it("a pretty-printed JSON object (scrape's --save document) exits 2 with one line saying what to pass, publishing nothing (was: every line 'invalid')", async () => {
+  it("publishes the matches of scrape's --save document (it was refused: 'pass jq -c .matches[]'); another pretty-printed object exits 2 with one line saying what to pass, publishing nothing", async () => {
     const own = await createVhost("clispread");
     try {
       const file = join(dir, "scrape-document.json");
-      writeFileSync(file, `${JSON.stringify({ metadata: { source: "assist" }, matches: [JSON.parse(valid(20)), JSON.parse(valid(21))], problems: [] }, null, 2)}\n`);
-      for (const r of [await run(["publish", "--file", file], { RABBITMQ_URL: own.url }), await run(["publish"], { RABBITMQ_URL: own.url }, `${JSON.stringify(JSON.parse(valid(22)), null, 2)}\n`)]) {
-        expect(r.stderr).toMatch(/^matchflow: \S+ is one JSON object written over several lines, not NDJSON .*jq -c '\.matches\[\]' FILE.*\n$/);
-        expect(r.stdout).toBe("");
-        expect(r.code).toBe(2);
-      }
-      expect((await own.queue("matches"))?.messages ?? 0).toBe(0);
+      // Big enough to come in several chunks: the document is read as it comes.
+      const matches = Array.from({ length: 600 }, (_, i) => JSON.parse(valid(1000 + i)) as unknown);
+      writeFileSync(file, `${JSON.stringify({ metadata: { source: "assist" }, matches, problems: [] }, null, 2)}\n`);
+      const published = await run(["publish", "--file", file], { RABBITMQ_URL: own.url });
+      expect(published).toMatchObject({ code: 0, stdout: "600 submitted, 0 invalid, 0 failed\n", stderr: "" });
+      await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 15_000 }).toBe(600);
+
+      // The tool takes its own output: scrape --save, then publish --file.
+      const saved = join(dir, "saved.json");
+      const scraped = await run(["scrape", "--source-dir", "samples/mlsnext", "--no-submit", "--quiet", "--format", "ndjson", "--save", saved], {});
+      expect(scraped.code).toBe(0);
+      const count = scraped.stdout.trim().split("\n").length;
+      expect(count).toBeGreaterThan(10);
+      const again = await run(["publish", "--file", saved], { RABBITMQ_URL: own.url });
+      expect(again).toMatchObject({ code: 0, stdout: `${count} submitted, 0 invalid, 0 failed\n` });
+
+      const one = await run(["publish"], { RABBITMQ_URL: own.url }, `${JSON.stringify(JSON.parse(valid(22)), null, 2)}\n`);
+      expect(one.stderr).toMatch(/^matchflow: stdin is one JSON object written over several lines without a "matches" array: .*jq -c \. FILE.*\n$/);
+      expect(one.stdout).toBe("");
+      expect(one.code).toBe(2);
+
+      const cut = join(dir, "cut-document.json");
+      writeFileSync(cut, JSON.stringify({ metadata: {}, matches: [JSON.parse(valid(30)), JSON.parse(valid(31))] }, null, 2).slice(0, -40));
+      const truncated = await run(["publish", "--file", cut], { RABBITMQ_URL: own.url });
+      expect(truncated.stderr).toMatch(/^matchflow: \S+cut-document\.json is not valid JSON after 1 match \(/);
+      expect(truncated.code).toBe(2);
     } finally {
       await own.drop();
     }

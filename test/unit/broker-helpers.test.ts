@@ -50,10 +50,13 @@ describe("parseMatchesText", () => {
     expect(() => parseMatchesText("[{", "input.json")).toThrow(/input.json is not a valid JSON array/);
   });
 
-  it("refuses a pretty-printed JSON object (a lone '{' first, more lines after) as a whole, instead of a bad line each", () => {
-    const document = JSON.stringify({ metadata: {}, matches: [{ a: 1 }], problems: [] }, null, 2);
-    expect(() => parseMatchesText(`\n${document}\n`, "scrape.json")).toThrow(/^scrape\.json is one JSON object written over several lines, not NDJSON .*jq -c '\.matches\[\]' FILE/);
-    expect(() => parseMatchesText(document.replace(/\n/g, "\r\n"), "x")).toThrow(/one JSON object written over several lines/);
+  it("takes the matches of scrape's --save document (a pretty-printed object); refuses another such object as a whole, instead of a bad line each", () => {
+    const document = JSON.stringify({ metadata: {}, matches: [{ a: 1 }, { b: 2 }], problems: [] }, null, 2);
+    expect(parseMatchesText(`\n${document}\n`, "scrape.json")).toEqual([{ ok: true, value: { a: 1 } }, { ok: true, value: { b: 2 } }]);
+    expect(parseMatchesText(document.replace(/\n/g, "\r\n"), "x")).toHaveLength(2);
+    const oneMatch = JSON.stringify({ a: 1, matches: "not an array" }, null, 2);
+    expect(() => parseMatchesText(oneMatch, "match.json")).toThrow(/^match\.json is one JSON object written over several lines without a "matches" array: .*jq -c \. FILE/);
+    expect(() => parseMatchesText(document.slice(0, -10), "cut.json")).toThrow(/^cut\.json is not valid JSON: /);
     // A lone "{" with nothing after it, or a broken first line that is more than "{", stays one bad line.
     expect(parseMatchesText("{\n", "x")).toEqual([{ ok: false, error: expect.stringMatching(/^line 1 is not valid JSON/) as unknown }]);
     expect(parseMatchesText('{oops\n{"b":2}\n', "x").map((i) => i.ok)).toEqual([false, true]);

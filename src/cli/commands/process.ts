@@ -1,6 +1,6 @@
 /**
- * `matchflow process [--file F]`: run the task on matches (JSON array or NDJSON, from a file or
- * stdin) directly against the database, bypassing the queue. Migrates first. Prints one line
+ * `matchflow process [--file F]`: run the task on matches (JSON array, NDJSON or scrape's `--save`
+ * document, from a file or stdin) directly against the database, bypassing the queue. Migrates first. Prints one line
  * per match (`external id: created|updated|unchanged|invalid: <errors>`) and a summary;
  * exit 1 when any match was invalid or failed, 5 when the database is unreachable.
  */
@@ -25,7 +25,7 @@ async function readInput(file: string | undefined): Promise<string> {
 export function registerProcess(program: Command): void {
   program
     .command("process")
-    .description("run the task on matches (JSON array or NDJSON, --file or stdin) directly against the database (DATABASE_URL), bypassing the queue")
+    .description("run the task on matches (JSON array, NDJSON or scrape's --save document, --file or stdin) directly against the database (DATABASE_URL), bypassing the queue")
     .option("-f, --file <path>", "read matches from this file instead of stdin")
     .action(async (opts: { file?: string }) => {
       const { config, log } = cliContext();
