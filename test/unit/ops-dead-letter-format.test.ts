@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { formatDeadLetterListing } from "../../src/ops/dead-letter-format.js";
 import type { DeadLetterSummary } from "../../src/ops/dead-letter-message.js";
 import { peekWarnings, type DeadLetterListing } from "../../src/ops/dead-letters.js";
+import { cellsBefore } from "../helpers/terminal.js";
 
 function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
   return {
@@ -54,12 +55,8 @@ describe("formatDeadLetterListing", () => {
     expect(text).toContain("unknown team \"\\x1b[31mRed\"");
     // The error column starts at the same terminal cell on every line.
     const [, head, first, second] = text.split("\n") as [string, string, string, string];
-    const cellOf = (line: string, word: string) => {
-      const at = line.indexOf(word);
-      return at < 0 ? -1 : [...new Intl.Segmenter(undefined, { granularity: "grapheme" }).segment(line.slice(0, at))].reduce((w, { segment }) => w + (/[\u2e80-\u9fff]|\p{Emoji_Presentation}/u.test(segment) ? 2 : 1), 0);
-    };
-    expect(cellOf(first, "db_lock_timeout")).toBe(cellOf(head, "error"));
-    expect(cellOf(second, "db_lock_timeout")).toBe(cellOf(head, "error"));
+    expect(cellsBefore(first, "db_lock_timeout")).toBe(cellsBefore(head, "error"));
+    expect(cellsBefore(second, "db_lock_timeout")).toBe(cellsBefore(head, "error"));
   });
 
   it("prints a header line, one row per dead letter (message on one line) and warnings", () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { formatRunReport, latestTable, runExitCode } from "../../src/run/report.js";
 import type { MatchSummary } from "../../src/db/queries.js";
+import { cellsBefore } from "../helpers/terminal.js";
 import type { RunReport } from "../../src/run/run-once.js";
 import type { ScrapeCounts, ScrapeMetadata } from "../../src/scraper/scrape.js";
 
@@ -47,7 +48,6 @@ describe("run report", () => {
     expect(text).not.toContain("\u0007");
     expect(text).toContain("Evil\\x1b]0;x\\x07");
     const [, wide, plain] = text.split("\n") as [string, string, string];
-    const scoreCell = (line: string) => [...line.slice(0, line.indexOf("2-1"))].reduce((w, ch) => w + (/[\u3000-\u9fff\uff00-\uff60]/.test(ch) ? 2 : 1), 0);
-    expect(scoreCell(wide)).toBe(scoreCell(plain));
+    expect(cellsBefore(wide, "2-1")).toBe(cellsBefore(plain, "2-1"));
   });
 });

@@ -3,6 +3,7 @@ import type { MatchDataInput } from "../../src/contract/index.js";
 import { publishExitCode } from "../../src/cli/exit-codes.js";
 import { renderMatches, renderTable, scrapeRefused, summaryLine } from "../../src/scraper/output.js";
 import type { ScrapeResult } from "../../src/scraper/scrape.js";
+import { cellsBefore } from "../helpers/terminal.js";
 
 const match = (o: Partial<MatchDataInput> = {}): MatchDataInput => ({
   external_match_id: "26030",
@@ -65,11 +66,7 @@ describe("scrape output", () => {
     // The status column starts at the same terminal cell on both rows (the wide name is cut to 40 cells).
     const wide = lines[2] as string;
     const plain = lines[3] as string;
-    const statusCell = (line: string) => {
-      const before = line.slice(0, line.indexOf("scheduled"));
-      return [...before].reduce((w, ch) => w + (/[\u3000-\u9fff\uff00-\uff60]/.test(ch) ? 2 : 1), 0);
-    };
-    expect(statusCell(wide)).toBe(statusCell(plain));
+    expect(cellsBefore(wide, "scheduled")).toBe(cellsBefore(plain, "scheduled"));
     expect(wide).toContain("~");
   });
 
