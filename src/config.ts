@@ -137,6 +137,12 @@ const envSchema = z.object({
   DIVISION: optionalText,
 });
 
+/**
+ * Every environment variable loadConfig reads (aliases too). It ignores any other name, so a
+ * misspelt setting would silently leave the default: tests hold the manifests and README to this.
+ */
+export const ENV_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface Config {
   rabbitmqUrl: string | undefined;
   rabbitmqManagementUrl: string | undefined;

@@ -1,7 +1,8 @@
 /** Settings from the environment: the seed's defaults, aliases, durations, and one error for all problems. */
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
-import { loadConfig, parseDurationMs } from "../../src/config.js";
+import { ENV_VARIABLES, loadConfig, parseDurationMs } from "../../src/config.js";
 import { validateForProducer } from "../../src/contract/index.js";
 import { ConfigError } from "../../src/errors.js";
 
@@ -236,5 +237,34 @@ describe("invalid values", () => {
     const err = configError({ CELERY_RESULT_BACKEND: "redis://:hunter2@cache:6379/0", RABBITMQ_URL: "http://guest:hunter2@localhost" });
     expect(err.message).not.toContain("hunter2");
     expect(err.message).toContain("CELERY_RESULT_BACKEND");
+  });
+});
+
+describe("README's configuration table", () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const section = readme.split(/^## Configuration$/m)[1]?.split(/^## /m)[0] ?? "";
+  const rows = section.split("\n").filter((l) => l.startsWith("| `")).map((l) => l.split(/(?<!\\)\|/).map((c) => c.trim()));
+  const namesOf = (cell: string) => [...cell.matchAll(/`([A-Z0-9_]+)`/g)].map((m) => m[1] ?? "");
+
+  it("documents exactly the variables src/config.ts reads", () => {
+    const documented = rows.flatMap((r) => namesOf(r[1] ?? ""));
+    expect([...documented].sort()).toEqual([...ENV_VARIABLES].sort());
+  });
+
+  it("states the defaults config.ts applies: each documented default, set explicitly, changes nothing", () => {
+    const defaults = JSON.stringify(loadConfig({}));
+    let checked = 0;
+    for (const row of rows) {
+      const [, nameCell = "", defaultCell = ""] = row;
+      // Only literal defaults (`400`, `3` / `60s` / `10m`); "unset", "auto: ..." and prose are not values.
+      if (!/^`[^`]*`( \/ `[^`]*`)*$/.test(defaultCell)) continue;
+      const values = [...defaultCell.matchAll(/`([^`]*)`/g)].map((m) => m[1] ?? "");
+      const names = namesOf(nameCell).filter((n) => !nameCell.includes(`alias \`${n}\``));
+      expect(names, nameCell).toHaveLength(values.length);
+      const env = Object.fromEntries(names.map((n, i) => [n, values[i] ?? ""]));
+      expect(JSON.stringify(loadConfig(env)), nameCell).toBe(defaults);
+      checked += names.length;
+    }
+    expect(checked).toBeGreaterThanOrEqual(20);
   });
 });

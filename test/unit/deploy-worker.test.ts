@@ -6,10 +6,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { DEPLOYED_WORKER_NODE_ARGS } from "../../bench/lib/deployed.js";
-import { loadConfig, parseDurationMs } from "../../src/config.js";
+import { ENV_VARIABLES, loadConfig, parseDurationMs } from "../../src/config.js";
 import { OVERLAYS } from "../../scripts/validate-deploy.js";
 import type { OverlayName } from "../../scripts/validate-deploy.js";
-import { configData, find, podTemplate, secretData, useRenderedOverlays } from "../helpers/k8s-render.js";
+import { allContainers, configData, find, objects, podTemplate, secretData, useRenderedOverlays, workloads } from "../helpers/k8s-render.js";
 import type { Container } from "../helpers/k8s-render.js";
 
 useRenderedOverlays();
@@ -78,5 +78,23 @@ describe("settings", () => {
     const config = loadConfig(env);
     expect(config.worker.concurrency).toBe(4);
     expect(config.topology.queue).toBe("matches");
+  });
+
+  it.each(OVERLAYS)("%s: every variable given to a matchflow container is one src/config.ts reads (a typo would silently leave the default)", (overlay) => {
+    // Read by node and glibc, not by matchflow's configuration.
+    const runtime = ["NODE_OPTIONS", "MALLOC_ARENA_MAX"];
+    const names = new Set<string>();
+    for (const w of workloads(overlay)) {
+      for (const c of allContainers(podTemplate(w)).filter((x) => /(^|\/)matchflow(:|@|$)/.test(x.image))) {
+        for (const e of c.env ?? []) names.add(e.name);
+        for (const ref of c.envFrom ?? []) {
+          const source = objects(overlay).find((o) => (o.kind === "ConfigMap" && o.metadata.name === ref.configMapRef?.name) || (o.kind === "Secret" && o.metadata.name === ref.secretRef?.name));
+          expect(source, `${w.metadata.name}: envFrom ${JSON.stringify(ref)}`).toBeDefined();
+          for (const key of Object.keys(source?.data ?? {})) names.add(key);
+        }
+      }
+    }
+    expect(names.size).toBeGreaterThan(10);
+    for (const name of names) expect([...ENV_VARIABLES, ...runtime], `${overlay}: ${name}`).toContain(name);
   });
 });
