@@ -267,4 +267,13 @@ describe("README's configuration table", () => {
     }
     expect(checked).toBeGreaterThanOrEqual(20);
   });
+
+  it("states WORKER_PREFETCH's computed default as loadConfig computes it (2 x batch size with one slot, 65535 at most)", () => {
+    const cell = rows.find((r) => r[1] === "`WORKER_PREFETCH`")?.[2] ?? "";
+    const figures = /^concurrency x batch size \((\d+)\), at least 2 x batch size \((\d+) with concurrency 1\), at most (\d+)$/.exec(cell);
+    expect(figures, cell).not.toBeNull();
+    expect(loadConfig({}).worker.prefetch).toBe(Number(figures?.[1]));
+    expect(loadConfig({ WORKER_CONCURRENCY: "1" }).worker.prefetch).toBe(Number(figures?.[2]));
+    expect(loadConfig({ WORKER_CONCURRENCY: "256", WORKER_BATCH_SIZE: "5000" }).worker.prefetch).toBe(Number(figures?.[3]));
+  });
 });

@@ -39,7 +39,7 @@ export function registerWorker(program: Command): void {
     .command("worker")
     .description("consume match tasks from RabbitMQ and upsert them into the database; waits for either service that is not up yet (Ctrl-C / SIGTERM stops gracefully)")
     .option("-c, --concurrency <n>", `transactions processed at once (default WORKER_CONCURRENCY or ${defaults.worker.concurrency})`, parseIntOption("--concurrency", 1, 256))
-    .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default concurrency x batch size)", parseIntOption("--prefetch", 1, 65535))
+    .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default concurrency x batch size, at least 2 x batch size, at most 65535)", parseIntOption("--prefetch", 1, 65535))
     .option("--batch-size <n>", `tasks per transaction at most (default WORKER_BATCH_SIZE or ${defaults.worker.batchSize})`, parseIntOption("--batch-size", 1, 5000))
     .option("-Q, --queues <name>", `the work queue to consume (default MATCHES_QUEUE or ${defaults.topology.queue})`)
     .option("--metrics-port <port>", `HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or ${defaults.metricsPort}; 0 = any free port)`, parseIntOption("--metrics-port", 0, 65535))
