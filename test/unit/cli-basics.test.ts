@@ -7,7 +7,9 @@ import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import type { Command } from "commander";
 import { workerConfigWithFlags } from "../../src/cli/commands/worker.js";
+import { buildProgram } from "../../src/cli/main.js";
 import { loadConfig } from "../../src/config.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -166,5 +168,38 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     const { code, stdout } = await runCli(["contract", "schema"]);
     expect(code).toBe(0);
     expect(stdout === readFileSync(`${root}/schema/match-data.v1.json`, "utf8"), "output differs from schema/match-data.v1.json").toBe(true);
+  });
+});
+
+describe("README's CLI section", () => {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const section = readme.split(/^## CLI$/m)[1]?.split(/^## /m)[0] ?? "";
+  const rows = section.split("\n").filter((l) => l.startsWith("| `"));
+  const selectionFlags = section.split("Selection flags")[1]?.split("\n\n")[0] ?? "";
+  const SELECTING = ["run", "schedule", "scrape"];
+
+  it("names every flag of every command, in the command's row (or the selection flags shared by run, schedule and scrape)", async () => {
+    const program = await buildProgram(["node", "matchflow"]);
+    const missing: string[] = [];
+    const walk = (cmd: Command, path: string[]): void => {
+      for (const sub of cmd.commands) {
+        const name = [...path, sub.name()];
+        if (sub.commands.length > 0) {
+          walk(sub, name);
+          continue;
+        }
+        // The row whose first cell shows the command (`dlq list [...]`, `dlq show <task-id>` share one).
+        const row = rows.map((r) => r.split(" | ")[0] ?? "").find((cell) => new RegExp(`\`${name.join(" ")}[\` ]`).test(cell)) ?? "";
+        expect(row, name.join(" ")).not.toBe("");
+        for (const o of sub.options) {
+          if (o.long === "--help") continue;
+          const flags = [o.long, o.short].filter((f): f is string => f !== undefined);
+          const shared = SELECTING.includes(name[0] ?? "") && flags.some((f) => selectionFlags.includes(`\`${f}\``));
+          if (!shared && !flags.some((f) => new RegExp(`${f}(?![\\w-])`).test(row))) missing.push(`${name.join(" ")} ${o.long ?? o.short ?? ""}`);
+        }
+      }
+    };
+    walk(program, []);
+    expect(missing).toEqual([]);
   });
 });
