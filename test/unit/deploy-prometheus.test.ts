@@ -3,13 +3,19 @@
  * `promtool test rules` run in scripts/validate-deploy.sh (CI); this checks what promtool cannot:
  * the required alerts exist with their thresholds, their metrics are ones matchflow really
  * exports, their job names match the example scrape configuration, and every runbook link
- * lands on a section of docs/operations.md.
+ * lands on a section of docs/operations.md; and the runbook's `kubectl ... -l` selectors find
+ * what the rendered overlays create.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { lockQueueName } from "../../src/ops/dead-letter-lock.js";
+import { OVERLAYS } from "../../scripts/validate-deploy.js";
+import type { K8sObject, OverlayName } from "../../scripts/validate-deploy.js";
+import { objects, podTemplate, useRenderedOverlays, workloads } from "../helpers/k8s-render.js";
+
+useRenderedOverlays();
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
@@ -112,5 +118,40 @@ describe("runbook", () => {
     }
     for (const cmd of ["mf queue status", "mf dlq list", "mf dlq requeue --all", "kubectl apply -k deploy/k8s/overlays/prod", "k rollout restart deploy/matchflow-worker"]) expect(doc).toContain(cmd);
     for (const field of ["taskId", "externalMatchId", "outcome", "code"]) expect(doc).toContain(`\`${field}\``);
+  });
+});
+
+/** The labels of what `kubectl get <resource> -l ...` lists, for the rendered objects of an overlay. */
+function labelsOf(overlay: OverlayName, resource: string): Record<string, string>[] {
+  const meta = (o: K8sObject) => o.metadata.labels ?? {};
+  const all = objects(overlay);
+  switch (resource) {
+    case "pod":
+    case "pods":
+      return workloads(overlay).map((w) => podTemplate(w).metadata?.labels ?? {});
+    case "job":
+    case "jobs":
+      // A CronJob's Jobs (also `k create job --from=cronjob/...`) take its jobTemplate's labels.
+      return [...all.filter((o) => o.kind === "Job").map(meta), ...all.filter((o) => o.kind === "CronJob").map((o) => (o.spec as { jobTemplate: { metadata?: { labels?: Record<string, string> } } }).jobTemplate.metadata?.labels ?? {})];
+    case "cm":
+    case "configmap":
+      return all.filter((o) => o.kind === "ConfigMap").map(meta);
+    case "secret":
+    case "secrets":
+      return all.filter((o) => o.kind === "Secret").map(meta);
+    default:
+      throw new Error(`runbook selects unknown resource ${resource}`);
+  }
+}
+
+describe("runbook selectors", () => {
+  const doc = read("docs/operations.md");
+  const selectors = [...doc.matchAll(/\bk (?:get|describe) (\w+) -l ([\w./-]+)=([\w.-]+)/g)].map((m) => ({ text: m[0], resource: m[1] ?? "", key: m[2] ?? "", value: m[3] ?? "" }));
+
+  it("every `k get/describe <resource> -l key=value` of the runbook matches something every overlay creates", () => {
+    expect(selectors.map((s) => s.resource)).toEqual(expect.arrayContaining(["pods", "pod", "cm", "secret", "jobs"]));
+    for (const overlay of OVERLAYS) {
+      for (const s of selectors) expect(labelsOf(overlay, s.resource).some((l) => l[s.key] === s.value), `${overlay}: ${s.text} lists nothing`).toBe(true);
+    }
   });
 });
