@@ -21,6 +21,8 @@ export default defineConfig({
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
           globalSetup: ["test/helpers/global-setup.ts"],
+          // kills what a failed test left running (worker, schedule, Celery worker processes)
+          setupFiles: ["test/helpers/kill-spawned.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -30,6 +32,7 @@ export default defineConfig({
           name: "serial",
           include: ["test/serial/**/*.test.ts"],
           globalSetup: ["test/helpers/global-setup.ts"],
+          setupFiles: ["test/helpers/kill-spawned.ts"],
           fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 120_000,

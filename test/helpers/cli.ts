@@ -21,12 +21,36 @@ export interface CliProcess {
 }
 
 /** `nodeArgs`: node's own flags before the script, e.g. the deployed heap flags (bench/lib/deployed.ts). */
+/** Every CLI process a test started and that has not exited: killSpawned() ends them after each file. */
+const running = new Set<ChildProcess>();
+
+/**
+ * SIGKILLs every CLI process still running (test/helpers/kill-spawned.ts calls it after each test
+ * file): a test that fails before its own `kill` (a timeout) otherwise left its worker or
+ * `schedule` process running after the run, orphaned.
+ */
+export async function killSpawned(): Promise<void> {
+  const left = [...running];
+  await Promise.all(left.map((proc) => new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+    proc.once("exit", () => resolve());
+    proc.kill("SIGKILL");
+  })));
+}
+
+/** Registers a long-lived child process (a worker, a Celery worker) for killSpawned(). */
+export function trackSpawned(proc: ChildProcess): void {
+  running.add(proc);
+  proc.once("exit", () => running.delete(proc));
+}
+
 export function spawnCli(args: string[], env: Record<string, string | undefined>, options: { input?: string; nodeArgs?: string[] } = {}): CliProcess {
   const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", path.join(ROOT, "src/cli/main.ts"), ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "info", ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
+  trackSpawned(proc);
   let out = "";
   let err = "";
   let partial = "";

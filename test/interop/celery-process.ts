@@ -6,6 +6,7 @@ import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { trackSpawned } from "../helpers/cli.js";
 
 /** What the Celery task saw: its arguments and the request context Celery built from the headers. */
 export interface CeleryReceived {
@@ -40,6 +41,7 @@ export function startCeleryWorker(brokerUrl: string, outFile: string): CeleryWor
     ["-m", "celery", "-A", "celery_tasks.match_tasks", "worker", "-P", "solo", "-c", "1", "-Q", "matches", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
     { cwd: INTEROP_DIR, env: { ...process.env, MATCHFLOW_INTEROP_BROKER: brokerUrl, MATCHFLOW_INTEROP_OUT: outFile, PYTHONDONTWRITEBYTECODE: "1" }, stdio: ["ignore", "pipe", "pipe"] },
   );
+  trackSpawned(child);
   let log = "";
   child.stdout?.on("data", (d: Buffer) => (log += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
