@@ -3,6 +3,7 @@
  * Idempotent per message: a redelivery of the same task id bumps `count` and `last_seen` instead
  * of adding a row (and reopens it if an operator had marked it resolved).
  */
+import { createHash } from "node:crypto";
 import type { Queryable } from "./database.js";
 
 export interface IngestFailureInput {
@@ -41,6 +42,22 @@ function withoutNul(text: string): string {
   return text.replaceAll("\u0000", "\\u0000");
 }
 
+/** Task ids longer than this (Celery's are 36-character UUIDs) are stored as `taskIdKey` says. */
+export const MAX_STORED_TASK_ID = 255;
+
+/**
+ * The `task_id` a failure is recorded under. Nothing but MAX_MESSAGE_BYTES bounds a producer's
+ * task id (protocol 1 carries it in the body), and `task_id` is unique-indexed: an id over the
+ * index's row limit (~2.7 KB) failed the INSERT (SQLSTATE 54000), and with it the transaction
+ * of the whole batch, so every good neighbour was retried or, retries used up, dead-lettered.
+ * A longer id is kept as its beginning and the SHA-256 of all of it: as unique as the id.
+ */
+export function taskIdKey(taskId: string): string {
+  if (taskId.length <= MAX_STORED_TASK_ID) return taskId;
+  const head = Array.from(taskId.slice(0, 200)).slice(0, 150).join("");
+  return `${head}… (${taskId.length} characters, sha256 ${createHash("sha256").update(taskId).digest("hex")})`;
+}
+
 /** Records a failure; returns its id and how many times this message has failed so far. */
 export async function recordIngestFailure(db: Queryable, f: IngestFailureInput): Promise<{ id: number; count: number }> {
   // PostgreSQL text and jsonb cannot hold NUL (a JSON "\u0000" included): such payloads are
@@ -50,10 +67,11 @@ export async function recordIngestFailure(db: Queryable, f: IngestFailureInput):
   // Same for a lone UTF-16 surrogate, which JSON.stringify writes as an escape jsonb rejects.
   if (rawPayload !== null && /\\u0000|\\ud[89a-f][0-9a-f]{2}/i.test(rawPayload)) [rawText, rawPayload] = [rawPayload, null];
   const text = (v: string | undefined) => (v === undefined ? null : withoutNul(v));
-  const params = [withoutNul(f.reasonCode), withoutNul(f.detail).slice(0, MAX_DETAIL), text(f.taskId), text(f.messageId), text(f.externalMatchId), rawPayload, rawText];
+  const taskId = f.taskId === undefined ? undefined : taskIdKey(f.taskId);
+  const params = [withoutNul(f.reasonCode), withoutNul(f.detail).slice(0, MAX_DETAIL), text(taskId), text(f.messageId), text(f.externalMatchId), rawPayload, rawText];
   const values = "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)";
   // Idempotent on the task id; without one, on the AMQP message id; with neither, every call is a row.
-  const conflict = f.taskId ? `ON CONFLICT (task_id) ${ON_REPEAT}` : f.messageId ? `ON CONFLICT (message_id) WHERE task_id IS NULL AND message_id IS NOT NULL ${ON_REPEAT}` : "";
+  const conflict = taskId ? `ON CONFLICT (task_id) ${ON_REPEAT}` : f.messageId ? `ON CONFLICT (message_id) WHERE task_id IS NULL AND message_id IS NOT NULL ${ON_REPEAT}` : "";
   const { rows } = await db.query<{ id: number | string; count: number }>(`INSERT INTO ingest_failures (${COLUMNS}) ${values} ${conflict} RETURNING id, count`, params);
   const row = rows[0];
   if (!row) throw new Error("recordIngestFailure: INSERT returned no row");

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { listIngestFailures, recordIngestFailure } from "../../src/db/failures.js";
 import { BACKENDS, useBackend } from "./db-backends.js";
@@ -50,5 +51,21 @@ describe.each(BACKENDS)("ingest failures on %s", (kind) => {
     expect(byTask.get("t-nul")).toMatchObject({ rawPayload: null, rawText: '{"home_team":"A\\u0000B"}', detail: "bad \\u0000 value" });
     expect(byTask.get("t-sur")?.rawText).toContain("\\ud800");
     expect(byTask.get("t-txt")?.rawText).toBe("x\\u0000y");
+  });
+
+  it("records a failure whose task id is too long for an index (a producer's choice) once per id, under its beginning and hash", async () => {
+    const { db } = backend();
+    // Random, so that PostgreSQL cannot compress it under the unique index's row limit (~2.7 KB).
+    const long = randomBytes(4000).toString("hex");
+    const other = `${long.slice(0, -1)}${long.endsWith("0") ? "1" : "0"}`;
+    const first = await recordIngestFailure(db, { reasonCode: "contract_violation", detail: "", taskId: long, raw: {} });
+    expect(await recordIngestFailure(db, { reasonCode: "contract_violation", detail: "", taskId: long, raw: {} })).toEqual({ id: first.id, count: 2 });
+    expect((await recordIngestFailure(db, { reasonCode: "contract_violation", detail: "", taskId: other, raw: {} })).count).toBe(1);
+    const ids = (await listIngestFailures(db)).map((f) => f.taskId ?? "");
+    expect(ids).toHaveLength(2);
+    for (const id of ids) {
+      expect(id.startsWith(long.slice(0, 150))).toBe(true);
+      expect(id.length).toBeLessThan(300);
+    }
   });
 });
