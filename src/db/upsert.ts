@@ -77,6 +77,31 @@ export function toUpsertRow(item: UpsertItem, ids: ResolvedIds): UpsertRow {
   };
 }
 
+/**
+ * An observation time as PostgreSQL's timestamptz holds it: whole seconds (ms since the epoch) and
+ * microseconds, rounded as PostgreSQL rounds. `Date.parse` alone keeps milliseconds, so two
+ * observations in one millisecond (Python's `isoformat()` writes microseconds) tied, and the later
+ * one in the batch won even when it was the older: an older observation hid a newer one.
+ */
+interface Instant {
+  seconds: number;
+  micros: number;
+}
+
+const FRACTION = /(T\d{2}:\d{2}:\d{2})\.(\d+)/;
+
+function parseInstant(iso: string): Instant {
+  const fraction = FRACTION.exec(iso);
+  const seconds = Date.parse(fraction ? iso.replace(FRACTION, "$1") : iso);
+  const micros = fraction ? Math.round(Number(`0.${fraction[2] ?? "0"}`) * 1e6) : 0;
+  return micros === 1e6 ? { seconds: seconds + 1000, micros: 0 } : { seconds, micros };
+}
+
+function compareInstants(a: Instant | undefined, b: Instant | undefined): number {
+  if (!a || !b) return 0;
+  return a.seconds !== b.seconds ? a.seconds - b.seconds : a.micros - b.micros;
+}
+
 /** Named prepared statements (see QueryOptions.prepare): one name per SQL text. */
 const UPSERT = { prepare: "mf_upsert_matches" };
 const UNCHANGED = { prepare: "mf_unchanged_reasons" };
@@ -142,7 +167,7 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
   const results: (UpsertResult | undefined)[] = items.map(() => undefined);
   /** external id -> index of the newest observation in the batch. */
   const winners = new Map<string, number>();
-  const observed = items.map((it) => Date.parse(it.observedAt));
+  const observed = items.map((it) => parseInstant(it.observedAt));
 
   items.forEach((item, i) => {
     const resolved = ids[i];
@@ -155,13 +180,13 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
       results[i] = new PermanentError("db_data", "external_match_id is required to store a match");
       return;
     }
-    if (Number.isNaN(observed[i])) {
+    if (Number.isNaN(observed[i]?.seconds)) {
       results[i] = new PermanentError("db_data", `observed time "${item.observedAt}" is not an ISO instant`);
       return;
     }
     const current = winners.get(externalId);
     // Ties go to the later item: the later delivery of the same observation.
-    if (current === undefined || (observed[i] ?? 0) >= (observed[current] ?? 0)) winners.set(externalId, i);
+    if (current === undefined || compareInstants(observed[i], observed[current]) >= 0) winners.set(externalId, i);
   });
 
   const rows: UpsertRow[] = [];
@@ -195,6 +220,6 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
     if (winners.get(externalId) === i || !isUpsertOutcome(result)) return result;
     // A duplicate inside the batch: the newest observation was written in its place.
     const winner = winners.get(externalId) ?? i;
-    return { outcome: "unchanged", matchId: result.matchId, reason: (observed[i] ?? 0) < (observed[winner] ?? 0) ? "stale" : "same" };
+    return { outcome: "unchanged", matchId: result.matchId, reason: compareInstants(observed[i], observed[winner]) < 0 ? "stale" : "same" };
   });
 }

@@ -154,6 +154,24 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     expect(await countMatches(db)).toBe(1);
   });
 
+  it("in one batch, tells observations a few microseconds apart (Python's isoformat) as PostgreSQL does: the newest wins wherever it stands", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    // Both in one millisecond: newest first, then the older one (a redelivery behind a newer scrape).
+    const results = await store(db, [
+      item({ ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T16:00:00.000900+00:00"),
+      item({ ...m, home_score: 1, away_score: 1, match_status: "completed" }, "2026-10-03T16:00:00.000100+00:00"),
+    ]);
+    const id = (results[0] as { matchId: number }).matchId;
+    expect(results).toEqual([
+      { outcome: "created", matchId: id },
+      { outcome: "unchanged", matchId: id, reason: "stale" },
+    ]);
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 2, awayScore: 1 });
+    // And across batches the stored row keeps the newer one, as before.
+    expect(await storeOne(db, { ...m, home_score: 1, away_score: 1 }, "2026-10-03T16:00:00.000899Z")).toMatchObject({ outcome: "unchanged", reason: "stale" });
+  });
+
   it("one bad item fails alone; its neighbours still land", async () => {
     const { db } = backend();
     const good = [makeMatch(), makeMatch({ home_team: "Gamma" }), makeMatch({ away_team: "Delta" })];
