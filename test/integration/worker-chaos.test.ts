@@ -69,4 +69,30 @@ describe("worker under hostile input and interleavings", () => {
     expect(failures.rows.map((r) => r.reason_code)).toEqual(["contract_violation"]);
     expect(w.logs.filter((l) => l.msg === "batch transaction failed")).toEqual([]);
   });
+
+  it("three workers, older and newer observations of the same matches interleaved, their database sessions killed mid-stream: every row is the newest observation, once", async () => {
+    const n = 300;
+    const env = { RETRY_BASE_DELAY: "200ms", RETRY_MAX_DELAY: "400ms", RETRY_MAX: "10" };
+    const workers = await Promise.all([1, 2, 3].map(() => t.startWorker(env, ["--concurrency", "2", "--batch-size", "20"])));
+    const lettersBefore = await t.ready("matches.dead_letter");
+    // Per match: the newest observation (score 9) published between two older ones, in rounds.
+    const obs = (i: number, minute: number, score: number) => makeMatch("inter", i, { scraped_at: `2026-10-30T06:${String(minute).padStart(2, "0")}:00.000${score}00Z`, home_score: score });
+    for (let round = 0; round < 3; round++) {
+      const batch = Array.from({ length: n }, (_, i) => (round === 1 ? obs(i, 30, 9) : obs(i, round === 0 ? 10 : 20, round + 1)));
+      await t.publish(batch);
+      // Kill every session of the workers in this database, whatever it is doing.
+      await t.sql.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'matchflow' AND pid <> pg_backend_pid()");
+    }
+    const newest = async () => Number((await t.sql.query<{ c: string }>("SELECT count(*) AS c FROM matches WHERE external_match_id LIKE 'inter-%' AND home_score = 9")).rows[0]?.c);
+    const waiting = async () => (await t.ready()) + (await t.ready("matches.retry.200ms")) + (await t.ready("matches.retry.400ms"));
+    await until(async () => (await newest()) === n && (await waiting()) === 0, 45_000, "every row at its newest observation, queues drained");
+    await Promise.all(workers.map((w) => stopWorker(w)));
+    expect(await t.ready("matches.dead_letter")).toBe(lettersBefore);
+    // The kills reached the workers (their sessions, idle or busy, went away under them).
+    const lost = ["batch transaction failed", "database connection lost while in use", "idle database connection lost"];
+    expect(workers.some((w) => w.logs.some((l) => lost.includes(String(l.msg))))).toBe(true);
+    expect(workers.flatMap((w) => w.logs.filter((l) => l.level === "error"))).toEqual([]);
+    const scores = await t.sql.query<{ home_score: number; count: string }>("SELECT home_score, count(*) FROM matches WHERE external_match_id LIKE 'inter-%' GROUP BY home_score");
+    expect(scores.rows.map((r) => ({ score: r.home_score, count: Number(r.count) }))).toEqual([{ score: 9, count: n }]);
+  });
 });
