@@ -42,6 +42,9 @@ export class DatabaseHealth {
    */
   async waitUntilUp(giveUp: () => boolean): Promise<void> {
     let delay = 250;
+    // A connection an administrator (or a failover) terminated fails one ping and leaves the pool:
+    // asked again at once, a fresh connection answers. Only a second failure is an outage.
+    let secondChance = this.up;
     for (;;) {
       if (giveUp()) return;
       try {
@@ -51,6 +54,10 @@ export class DatabaseHealth {
         return;
       } catch (err) {
         if (giveUp()) return; // the store closed under a ping of a stopping worker: not an outage
+        if (secondChance) {
+          secondChance = false;
+          continue;
+        }
         if (this.up) this.options.log.error({ err: String(err) }, "database unreachable");
         this.up = false;
         this.options.metrics.databaseUp.set(0);
