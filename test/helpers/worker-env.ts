@@ -1,5 +1,5 @@
 /** Shared setup for tests that run the real worker process against a vhost and a database. */
-import { connect } from "amqplib";
+import { connect, type MessageProperties } from "amqplib";
 import pg from "pg";
 import { expect } from "vitest";
 import { connectOptionsFrom, MatchQueueClient } from "../../src/broker/publisher.js";
@@ -19,6 +19,10 @@ export interface WorkerEnv {
   rows(prefix: string): Promise<{ total: number; distinct: number }>;
   /** Messages ready in a queue, exact (AMQP passive declare; the management API lags by seconds). */
   ready(queue?: string): Promise<number>;
+  /** Every message of a queue (default the dead-letter queue), read unacked: they go back when the read ends. */
+  peek(queue?: string): Promise<{ headers: Record<string, unknown>; properties: MessageProperties; content: Buffer }[]>;
+  /** SIGTERM, and the graceful stop's exit code 0. */
+  stopWorker(w: CliProcess): Promise<void>;
   /** Kills every worker still running and drops the vhost and database. */
   teardown(): Promise<void>;
   killAll(): Promise<void>;
@@ -74,6 +78,24 @@ export async function createWorkerEnv(name: string, base: Record<string, string>
       } finally {
         await conn.close();
       }
+    },
+    async peek(queue = "matches.dead_letter") {
+      const conn = await connect(vhost.url);
+      try {
+        const ch = await conn.createChannel();
+        const out = [];
+        for (let m = await ch.get(queue, { noAck: false }); m; m = await ch.get(queue, { noAck: false })) {
+          out.push({ headers: (m.properties.headers ?? {}) as Record<string, unknown>, properties: m.properties, content: m.content });
+        }
+        return out;
+      } finally {
+        await conn.close(); // the unacked gets return to the queue
+      }
+    },
+    async stopWorker(w) {
+      w.kill("SIGTERM");
+      const { code } = await w.exited;
+      expect(code).toBe(0);
     },
     killAll,
     async teardown() {

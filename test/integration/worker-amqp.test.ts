@@ -5,7 +5,7 @@
 import { connect, type ChannelModel, type Options } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.js";
-import { until, type CliProcess } from "../helpers/cli.js";
+import { until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
@@ -14,11 +14,6 @@ let t: WorkerEnv;
 let amqp: ChannelModel;
 const BASE = { RETRY_BASE_DELAY: "300ms", RETRY_MAX_DELAY: "1s", DB_LOCK_TIMEOUT: "150ms" };
 
-async function stopWorker(w: CliProcess): Promise<void> {
-  w.kill("SIGTERM");
-  const { code } = await w.exited;
-  expect(code).toBe(0);
-}
 
 async function rawPublish(content: Buffer | string, properties: Options.Publish): Promise<void> {
   const ch = await amqp.createConfirmChannel();
@@ -28,16 +23,13 @@ async function rawPublish(content: Buffer | string, properties: Options.Publish)
 }
 
 async function deadLetters(): Promise<{ code: string; attempts: unknown; taskId: unknown; body: string; headers: Record<string, unknown> }[]> {
-  const ch = await amqp.createChannel();
-  const out = [];
-  for (;;) {
-    const m = await ch.get("matches.dead_letter", { noAck: false });
-    if (!m) break;
-    const headers = (m.properties.headers ?? {}) as Record<string, unknown>;
-    out.push({ code: String(headers["x-matchflow-error-code"]), attempts: headers["x-matchflow-attempts"], taskId: headers.id ?? (m.properties.correlationId as unknown), body: m.content.toString(), headers });
-  }
-  await ch.close(); // unacked gets return to the queue
-  return out;
+  return (await t.peek()).map(({ headers, properties, content }) => ({
+    code: String(headers["x-matchflow-error-code"]),
+    attempts: headers["x-matchflow-attempts"],
+    taskId: headers.id ?? (properties.correlationId as unknown),
+    body: content.toString(),
+    headers,
+  }));
 }
 
 beforeAll(async () => {
@@ -63,7 +55,7 @@ describe("worker", () => {
     const outcomes = w.logs.filter((l) => l.externalMatchId === "dup-1").map((l) => l.outcome).sort();
     expect(outcomes).toEqual(["created", "unchanged", "unchanged"]);
     expect(await t.rows("dup")).toEqual({ total: 1, distinct: 1 });
-    await stopWorker(w);
+    await t.stopWorker(w);
   });
 
   it.each([1, 8])("stores N messages as N rows at concurrency %i", async (concurrency) => {
@@ -74,7 +66,7 @@ describe("worker", () => {
     await until(async () => (await t.rows(prefix)).total === n, 60_000, `${n} rows`);
     await until(async () => (await t.vhost.queue("matches"))?.messages === 0, 30_000, "queue drained");
     expect(await t.rows(prefix)).toEqual({ total: n, distinct: n });
-    await stopWorker(w);
+    await t.stopWorker(w);
   });
 
   it("dead-letters every kind of poison message with its code, records it, and lands the good ones", async () => {
@@ -108,7 +100,7 @@ describe("worker", () => {
     const failures = await t.sql.query<{ reason_code: string }>("SELECT reason_code FROM ingest_failures");
     expect(failures.rows.map((r) => r.reason_code).sort()).toEqual(poison.map(([code]) => code).sort());
     expect(w.logs.filter((l) => l.outcome === "dead_lettered").every((l) => typeof l.code === "string")).toBe(true);
-    await stopWorker(w);
+    await t.stopWorker(w);
   });
 
   it("runs a task with an eta (v2 header, v1 body) no earlier than the eta, once, via the eta delay queues", async () => {
@@ -119,7 +111,7 @@ describe("worker", () => {
     await rawPublish(v2.content, v2.properties);
     await rawPublish(v1.content, v1.properties);
     await until(async () => (await t.rows("eta")).total === 2, 30_000, "both rows");
-    await stopWorker(w);
+    await t.stopWorker(w);
     // created_at is the writing transaction's start (same clock as ours: one machine).
     const rows = await t.sql.query<{ created_at: Date }>("SELECT created_at FROM matches WHERE external_match_id LIKE 'eta-%'");
     for (const row of rows.rows) expect(row.created_at.getTime()).toBeGreaterThanOrEqual(eta.getTime());
@@ -151,7 +143,7 @@ describe("worker", () => {
       const failedAt = w.logs.filter((l) => l.msg === "batch transaction failed" && Date.parse(String(l.time)) <= Date.parse(String(retried?.time))).at(-1);
       expect(failedAt).toBeDefined();
       expect(Date.parse(String(done?.time)) - Date.parse(String(failedAt?.time))).toBeGreaterThanOrEqual(Number(retried?.delayMs) - 5);
-      await stopWorker(w);
+      await t.stopWorker(w);
     } finally {
       await locker.query("ROLLBACK").catch(() => undefined);
       locker.release();
@@ -179,7 +171,7 @@ describe("worker", () => {
       expect(letters).toHaveLength(1);
       expect(letters[0]?.headers).toMatchObject({ "x-matchflow-error-code": "db_lock_timeout", "x-matchflow-attempts": 4, retries: 3 });
       expect(letters[0]?.headers["x-matchflow-first-failure-at"]).not.toBe(letters[0]?.headers["x-matchflow-last-failure-at"]);
-      await stopWorker(w);
+      await t.stopWorker(w);
     } finally {
       await locker.query("ROLLBACK").catch(() => undefined);
       locker.release();

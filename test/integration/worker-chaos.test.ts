@@ -5,45 +5,25 @@
  * the same matches interleaved across several workers.
  */
 import { randomBytes } from "node:crypto";
-import { connect, type ChannelModel } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { until, type CliProcess } from "../helpers/cli.js";
+import { until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { publishConfirmed } from "../helpers/rabbit.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
 let t: WorkerEnv;
-let amqp: ChannelModel;
 
-async function stopWorker(w: CliProcess): Promise<void> {
-  w.kill("SIGTERM");
-  const { code } = await w.exited;
-  expect(code).toBe(0);
-}
-
-/** Dead letters' error codes and task ids (read, then returned to the queue). */
+/** Dead letters' error codes and task ids (protocol 1: the id is in the body). */
 async function deadLetters(): Promise<{ code: string; taskId: string }[]> {
-  const ch = await amqp.createChannel();
-  const out = [];
-  for (;;) {
-    const m = await ch.get("matches.dead_letter", { noAck: false });
-    if (!m) break;
-    const headers = (m.properties.headers ?? {}) as Record<string, unknown>;
-    const body = JSON.parse(m.content.toString()) as { id?: unknown };
-    out.push({ code: String(headers["x-matchflow-error-code"]), taskId: String(body.id) });
-  }
-  await ch.close();
-  return out;
+  return (await t.peek()).map(({ headers, content }) => ({ code: String(headers["x-matchflow-error-code"]), taskId: String((JSON.parse(content.toString()) as { id?: unknown }).id) }));
 }
 
 beforeAll(async () => {
   t = await createWorkerEnv("chaos");
-  amqp = await connect(t.vhost.url);
 });
 afterEach(async () => t.killAll());
 afterAll(async () => {
-  await amqp?.close();
   await t?.teardown();
 });
 
@@ -61,7 +41,7 @@ describe("worker under hostile input and interleavings", () => {
     const w = await t.startWorker({ RETRY_MAX: "0" }, ["--concurrency", "1", "--batch-size", "100"]);
     await until(async () => (await t.ready("matches.dead_letter")) >= 1 && (await t.ready()) === 0, 30_000, "a dead letter and the queue drained");
     await until(async () => (await t.rows("longid")).total === good.length, 30_000, "every good row");
-    await stopWorker(w);
+    await t.stopWorker(w);
     expect(await t.ready()).toBe(0); // nothing was left unacked: it would be back in the queue
     expect(await t.rows("longid")).toEqual({ total: good.length, distinct: good.length });
     expect(await deadLetters()).toEqual([{ code: "contract_violation", taskId: longId }]);
@@ -86,7 +66,7 @@ describe("worker under hostile input and interleavings", () => {
     const newest = async () => Number((await t.sql.query<{ c: string }>("SELECT count(*) AS c FROM matches WHERE external_match_id LIKE 'inter-%' AND home_score = 9")).rows[0]?.c);
     const waiting = async () => (await t.ready()) + (await t.ready("matches.retry.200ms")) + (await t.ready("matches.retry.400ms"));
     await until(async () => (await newest()) === n && (await waiting()) === 0, 45_000, "every row at its newest observation, queues drained");
-    await Promise.all(workers.map((w) => stopWorker(w)));
+    await Promise.all(workers.map((w) => t.stopWorker(w)));
     expect(await t.ready("matches.dead_letter")).toBe(lettersBefore);
     // The kills reached the workers (their sessions, idle or busy, went away under them).
     const lost = ["batch transaction failed", "database connection lost while in use", "idle database connection lost"];
