@@ -68,7 +68,16 @@ export type DecodeErrorCode =
   | "malformed_json"
   | "malformed_message"
   | "missing_task_name"
-  | "missing_task_id";
+  | "missing_task_id"
+  | "invalid_task_id";
+
+/**
+ * AMQP carries a task's id as its correlation id, a short string of at most 255 bytes: Celery's
+ * are 36-character UUIDs and no Celery producer can send a longer one. Nothing else bounded it (a
+ * protocol 1 body carries the id): such a task could not be retried or answered (amqplib refuses
+ * the copy's correlation id, so the copy was never sent and the task went round unacked).
+ */
+export const MAX_TASK_ID_BYTES = 255;
 
 function refuse(code: DecodeErrorCode, message: string, cause?: unknown): PermanentError {
   return new PermanentError(code, message, cause === undefined ? undefined : { cause });
@@ -161,6 +170,8 @@ function kwargsOf(value: unknown): Record<string, unknown> {
 function nameAndId(name: unknown, id: unknown): { taskName: string; taskId: string } {
   if (typeof name !== "string" || name.trim() === "") throw refuse("missing_task_name", "message has no task name");
   if (typeof id !== "string" || id.trim() === "") throw refuse("missing_task_id", "message has no task id");
+  const bytes = Buffer.byteLength(id, "utf8");
+  if (bytes > MAX_TASK_ID_BYTES) throw refuse("invalid_task_id", `task id is ${bytes} bytes, over the ${MAX_TASK_ID_BYTES} an AMQP correlation id holds (Celery's are 36-character UUIDs)`);
   return { taskName: name, taskId: id };
 }
 

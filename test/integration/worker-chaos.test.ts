@@ -28,25 +28,32 @@ afterAll(async () => {
 });
 
 describe("worker under hostile input and interleavings", () => {
-  it("dead-letters and records once an invalid task whose id is too long for an index, and stores its batch neighbours without a retry", async () => {
+  it("dead-letters and records once each task whose id is too long (for an index, for an AMQP correlation id), valid match or not, and stores its batch neighbours without a retry", async () => {
     // Celery protocol 1 carries the task id in the body: nothing but MAX_MESSAGE_BYTES bounds it.
+    // Once its batch's failures broke an index (every neighbour dead-lettered); a valid one could
+    // not be retried (amqplib refuses a correlation id over 255 bytes for the copy).
     const longId = randomBytes(4000).toString("hex");
-    const poison = Buffer.from(JSON.stringify({ id: longId, task: TASK, args: [{ home_team: "IFA", match_date: "2026-10-18" }], kwargs: {} }));
+    const validLongId = randomBytes(200).toString("hex");
+    const poison = (id: string, match: unknown) => ({ content: Buffer.from(JSON.stringify({ id, task: TASK, args: [match], kwargs: {} })), properties: { contentType: "application/json", contentEncoding: "utf-8", deliveryMode: 2 } });
     const good = Array.from({ length: 60 }, (_, i) => makeMatch("longid", i));
     await t.publish(good.slice(0, 30));
-    await publishConfirmed(t.vhost.url, [{ content: poison, properties: { contentType: "application/json", contentEncoding: "utf-8", deliveryMode: 2 } }]);
+    await publishConfirmed(t.vhost.url, [poison(longId, { home_team: "IFA", match_date: "2026-10-18" }), poison(validLongId, makeMatch("longid-valid", 1))]);
     await t.publish(good.slice(30));
 
     // RETRY_MAX=0: a neighbour made to fail by the poison would be dead-lettered, not retried.
     const w = await t.startWorker({ RETRY_MAX: "0" }, ["--concurrency", "1", "--batch-size", "100"]);
-    await until(async () => (await t.ready("matches.dead_letter")) >= 1 && (await t.ready()) === 0, 30_000, "a dead letter and the queue drained");
+    await until(async () => (await t.ready("matches.dead_letter")) >= 2 && (await t.ready()) === 0, 30_000, "the dead letters and the queue drained");
     await until(async () => (await t.rows("longid")).total === good.length, 30_000, "every good row");
     await t.stopWorker(w);
     expect(await t.ready()).toBe(0); // nothing was left unacked: it would be back in the queue
     expect(await t.rows("longid")).toEqual({ total: good.length, distinct: good.length });
-    expect(await deadLetters()).toEqual([{ code: "contract_violation", taskId: longId }]);
+    expect(await t.rows("longid-valid")).toEqual({ total: 0, distinct: 0 });
+    expect(await deadLetters()).toEqual([
+      { code: "invalid_task_id", taskId: longId },
+      { code: "invalid_task_id", taskId: validLongId },
+    ]);
     const failures = await t.sql.query<{ reason_code: string; task_id: string }>("SELECT reason_code, task_id FROM ingest_failures");
-    expect(failures.rows.map((r) => r.reason_code)).toEqual(["contract_violation"]);
+    expect(failures.rows.map((r) => r.reason_code)).toEqual(["invalid_task_id", "invalid_task_id"]);
     expect(w.logs.filter((l) => l.msg === "batch transaction failed")).toEqual([]);
   });
 

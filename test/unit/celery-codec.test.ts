@@ -197,6 +197,9 @@ describe("decodeTask", () => {
     ["missing_task_name", () => decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers: { task: "", id: ID } }, { maxBytes: 1024 })],
     ["missing_task_id", () => decodeTask(v1({ task: TASK, args: [] }), JSON_PROPS, { maxBytes: 1024 })],
     ["missing_task_id", () => decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers: { task: TASK } }, { maxBytes: 1024 })],
+    // Longer than an AMQP correlation id: neither a retry copy nor an rpc reply could carry it.
+    ["invalid_task_id", () => decodeTask(v1({ id: "x".repeat(256), task: TASK, args: [] }), JSON_PROPS, { maxBytes: 4096 })],
+    ["invalid_task_id", () => decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers: { task: TASK, id: "é".repeat(128) } }, { maxBytes: 1024 })],
   ];
   for (const [code, run] of cases) {
     it(`refuses with ${code}: ${run.toString().slice(6, 110)}`, () => {
