@@ -71,11 +71,13 @@ const RULE = { keep: () => false, protect: isKeptLongest };
  * `headers` as they arrived when they weigh at most `budget` heap bytes (the usual case: one
  * bounded walk, nothing allocated); otherwise without their heaviest foreign headers, named.
  */
+const NOTHING_DROPPED: readonly string[] = [];
+
 export function boundReceivedHeaders(
   headers: Record<string, unknown> | undefined,
   budget = INBOUND_HEADER_HEAP_BUDGET,
-): { headers: Record<string, unknown> | undefined; dropped: string[] } {
-  if (headers === undefined || valueHeapBytes(headers, budget) <= budget) return { headers, dropped: [] };
+): { headers: Record<string, unknown> | undefined; dropped: readonly string[] } {
+  if (headers === undefined || valueHeapBytes(headers, budget) <= budget) return { headers, dropped: NOTHING_DROPPED };
   const fit = fitHeaders(headers, budget, RULE, HEAP_BYTES);
   return { headers: fit.headers, dropped: fit.dropped };
 }

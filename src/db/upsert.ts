@@ -97,8 +97,7 @@ function parseInstant(iso: string): Instant {
   return micros === 1e6 ? { seconds: seconds + 1000, micros: 0 } : { seconds, micros };
 }
 
-function compareInstants(a: Instant | undefined, b: Instant | undefined): number {
-  if (!a || !b) return 0;
+function compareInstants(a: Instant, b: Instant): number {
   return a.seconds !== b.seconds ? a.seconds - b.seconds : a.micros - b.micros;
 }
 
@@ -167,7 +166,10 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
   const results: (UpsertResult | undefined)[] = items.map(() => undefined);
   /** external id -> index of the newest observation in the batch. */
   const winners = new Map<string, number>();
-  const observed = items.map((it) => parseInstant(it.observedAt));
+  // Microsecond instants only where two items of the batch share an external id (a redelivery):
+  // parsing every item's text costs a regular expression and a string copy on the hot path.
+  const instants: (Instant | undefined)[] = [];
+  const instantOf = (i: number): Instant => (instants[i] ??= parseInstant((items[i] as UpsertItem).observedAt));
 
   items.forEach((item, i) => {
     const resolved = ids[i];
@@ -180,13 +182,13 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
       results[i] = new PermanentError("db_data", "external_match_id is required to store a match");
       return;
     }
-    if (Number.isNaN(observed[i]?.seconds)) {
+    if (Number.isNaN(Date.parse(item.observedAt))) {
       results[i] = new PermanentError("db_data", `observed time "${item.observedAt}" is not an ISO instant`);
       return;
     }
     const current = winners.get(externalId);
     // Ties go to the later item: the later delivery of the same observation.
-    if (current === undefined || compareInstants(observed[i], observed[current]) >= 0) winners.set(externalId, i);
+    if (current === undefined || compareInstants(instantOf(i), instantOf(current)) >= 0) winners.set(externalId, i);
   });
 
   const rows: UpsertRow[] = [];
@@ -220,6 +222,6 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
     if (winners.get(externalId) === i || !isUpsertOutcome(result)) return result;
     // A duplicate inside the batch: the newest observation was written in its place.
     const winner = winners.get(externalId) ?? i;
-    return { outcome: "unchanged", matchId: result.matchId, reason: compareInstants(observed[i], observed[winner]) < 0 ? "stale" : "same" };
+    return { outcome: "unchanged", matchId: result.matchId, reason: compareInstants(instantOf(i), instantOf(winner)) < 0 ? "stale" : "same" };
   });
 }

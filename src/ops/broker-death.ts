@@ -6,6 +6,7 @@
  * runs out (a backlog, no worker running) is expired by the broker. `dlq list` showed those as
  * `?`, with no reason and no time. Pure.
  */
+import { isFieldTable as isObject, plainFieldValue as plain } from "../broker/field-values.js";
 
 export interface BrokerDeath {
   /** `broker_<reason>`: broker_expired, broker_rejected, broker_maxlen, broker_delivery_limit. */
@@ -18,15 +19,6 @@ export interface BrokerDeath {
   attempts: number | null;
   /** ISO-8601, to the second (AMQP timestamps are seconds). */
   at: string | null;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** amqplib hands AMQP timestamps and some integers over as `{"!": type, value}`. */
-function plain(value: unknown): unknown {
-  return isObject(value) && typeof value["!"] === "string" && "value" in value ? value.value : value;
 }
 
 function explain(reason: string, queue: string, ttl: unknown): string {

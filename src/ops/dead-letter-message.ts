@@ -17,6 +17,7 @@ import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from 
 import { COMPRESSION_HEADER } from "../celery/compression.js";
 import { errorMessage } from "../errors.js";
 import { brokerDeathOf } from "./broker-death.js";
+import { isFieldTable as isObject, plainFieldValue as plain } from "../broker/field-values.js";
 
 /** AMQP properties as amqplib hands them to `get`/`consume` (absent ones may be undefined). */
 export interface DeadLetterProperties {
@@ -95,15 +96,6 @@ const REQUEUE_KEEP: ReadonlySet<string> = new Set(["task", "id", MF_HEADERS.requ
 function fittedRequeue(out: Omit<RequeueMessage, "droppedHeaders">, frameMax: number | undefined): RequeueMessage {
   const fit = fitPropertiesHeaders(out.options, frameMax, { keep: (name) => REQUEUE_KEEP.has(name), protect: isTaskOrMatchflowHeader });
   return { ...out, options: fit.properties, droppedHeaders: fit.dropped };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/** amqplib wraps a few AMQP types as `{"!": type, value}`. */
-function plain(value: unknown): unknown {
-  return isObject(value) && typeof value["!"] === "string" && "value" in value ? value.value : value;
 }
 
 function text(value: unknown): string | null {
