@@ -8,7 +8,6 @@ import { describeBroker, reconnectDelayMs, type BrokerConnection } from "../../s
 import { AmqpTaskSink } from "../../src/broker/task-sink.js";
 import { UNROUTABLE_MAX_PAUSE_MS, unroutablePauseMs } from "../../src/broker/unroutable.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
-import { parseMatchesText } from "../../src/cli/commands/publish.js";
 import { silentLogger } from "../../src/log.js";
 
 describe("describeBroker", () => {
@@ -37,29 +36,6 @@ describe("unroutablePauseMs", () => {
     expect([2, 3, 4, 5].map((round) => unroutablePauseMs(round, true))).toEqual([1000, 2000, 4000, 8000]);
     expect(unroutablePauseMs(50, false)).toBe(UNROUTABLE_MAX_PAUSE_MS);
     expect(unroutablePauseMs(10_000, true)).toBe(UNROUTABLE_MAX_PAUSE_MS);
-  });
-});
-
-describe("parseMatchesText", () => {
-  it("reads a JSON array or NDJSON, turning bad lines into items", () => {
-    expect(parseMatchesText(' [{"a":1},{"b":2}] ', "x")).toEqual([{ ok: true, value: { a: 1 } }, { ok: true, value: { b: 2 } }]);
-    const items = parseMatchesText('{"a":1}\n\n{oops\n{"b":2}\n', "x");
-    expect(items.map((i) => i.ok)).toEqual([true, false, true]);
-    expect(items[1]).toMatchObject({ ok: false, error: expect.stringMatching(/^line 3 is not valid JSON/) as unknown });
-    expect(parseMatchesText("  \n", "x")).toEqual([]);
-    expect(() => parseMatchesText("[{", "input.json")).toThrow(/input.json is not a valid JSON array/);
-  });
-
-  it("takes the matches of scrape's --save document (a pretty-printed object); refuses another such object as a whole, instead of a bad line each", () => {
-    const document = JSON.stringify({ metadata: {}, matches: [{ a: 1 }, { b: 2 }], problems: [] }, null, 2);
-    expect(parseMatchesText(`\n${document}\n`, "scrape.json")).toEqual([{ ok: true, value: { a: 1 } }, { ok: true, value: { b: 2 } }]);
-    expect(parseMatchesText(document.replace(/\n/g, "\r\n"), "x")).toHaveLength(2);
-    const oneMatch = JSON.stringify({ a: 1, matches: "not an array" }, null, 2);
-    expect(() => parseMatchesText(oneMatch, "match.json")).toThrow(/^match\.json is one JSON object written over several lines without a "matches" array: .*jq -c \. FILE/);
-    expect(() => parseMatchesText(document.slice(0, -10), "cut.json")).toThrow(/^cut\.json is not valid JSON: /);
-    // A lone "{" with nothing after it, or a broken first line that is more than "{", stays one bad line.
-    expect(parseMatchesText("{\n", "x")).toEqual([{ ok: false, error: expect.stringMatching(/^line 1 is not valid JSON/) as unknown }]);
-    expect(parseMatchesText('{oops\n{"b":2}\n', "x").map((i) => i.ok)).toEqual([false, true]);
   });
 });
 

@@ -10,17 +10,8 @@ import { migrate } from "../../db/migrate.js";
 import { openDatabase } from "../../db/open.js";
 import { formatOutcome, formatSummary, processMatches, summariseOutcomes } from "../../ops/process-matches.js";
 import { cliContext } from "../context.js";
-import { decodeUtf8 } from "../../sources/http.js";
 import { EXIT } from "../exit-codes.js";
-import { openInputFile } from "../files.js";
-import { parseMatchesText, warnIfNoMatches } from "./publish.js";
-
-/** The whole input as text (a BOM kept, as publish reads it). */
-async function readInput(file: string | undefined): Promise<string> {
-  let text = "";
-  for await (const chunk of decodeUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, { keepBom: true })) text += chunk;
-  return text;
-}
+import { openMatchInput, readMatchItems, warnIfNoMatches } from "../match-input.js";
 
 export function registerProcess(program: Command): void {
   program
@@ -29,8 +20,8 @@ export function registerProcess(program: Command): void {
     .option("-f, --file <path>", "read matches from this file instead of stdin")
     .action(async (opts: { file?: string }) => {
       const { config, log } = cliContext();
-      const text = await readInput(opts.file);
-      const inputs = parseMatchesText(text, opts.file ?? "stdin");
+      // The whole input first: an input that turns out not to be JSON changes nothing.
+      const inputs = await readMatchItems(await openMatchInput(opts.file), opts.file ?? "stdin");
 
       const db = await openDatabase(config.databaseUrl, { log, poolSize: 2, timeouts: config.db });
       const store = createMatchStore(db, {

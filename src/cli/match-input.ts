@@ -1,0 +1,190 @@
+/**
+ * The matches `publish` and `process` read (from --file or stdin): a JSON array, NDJSON (one match
+ * a line), or the document `scrape --save` / `--format json` writes (`{metadata, matches,
+ * problems}`). One reader for both commands, so they take every input the same way. NDJSON and
+ * the document are handed on as they are read (publish submits each as read, the confirm window
+ * pacing the reading, so memory does not grow with the input); a JSON array is read whole.
+ */
+import { PermanentError } from "../errors.js";
+import { decodeUtf8 } from "../sources/http.js";
+import { NotJsonError, TopLevelSplitter } from "../sources/json-stream.js";
+import { openInputFile } from "./files.js";
+
+/** A line that is not JSON becomes an invalid item (reported with its line number), not a crash. */
+export type ParsedItem = { ok: true; value: unknown } | { ok: false; error: string };
+
+/** An unparseable NDJSON line: its position among the input's matches, and why. */
+export interface BadLine {
+  index: number;
+  error: string;
+}
+
+export interface MatchInput {
+  /** The parsed matches, in input order, without the bad lines; an array is read (and refused) whole up front. */
+  values: AsyncIterable<unknown> | unknown[];
+  /** Filled while `values` is read: NDJSON lines that are not JSON. */
+  bad: BadLine[];
+}
+
+/** The member of scrape's document that holds the matches. */
+const DOCUMENT_MATCHES = "matches";
+
+/**
+ * Input whose first non-blank line is a lone "{" is one pretty-printed JSON object, not a match
+ * per line: scrape's document, whose matches are taken; anything else (a match from `jq .`) is
+ * refused whole, saying what to pass (every one of its lines was once reported as "not valid JSON").
+ */
+function spreadObjectError(source: string): PermanentError {
+  return new PermanentError(
+    "input_invalid",
+    `${source} is one JSON object written over several lines without a "${DOCUMENT_MATCHES}" array: not NDJSON (one match per line), ` +
+      "a JSON array of matches or scrape's --save document; for one match, write it on one line (jq -c . FILE)",
+  );
+}
+
+/** The text of --file, or of stdin; decoded as readFile(.., "utf8") does (a BOM is kept, and makes its line invalid). A missing file fails here. */
+export async function openMatchInput(file: string | undefined): Promise<AsyncIterable<string>> {
+  return decodeUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, { keepBom: true });
+}
+
+type InputKind = "array" | "ndjson" | "document" | "empty";
+
+/**
+ * Reads just enough to tell the input's kind: "[" first is a JSON array; "{" alone on the first
+ * non-blank line is a pretty-printed document (no NDJSON line is a lone "{"); anything else is
+ * NDJSON. Returns the text read so far, which the reader of that kind starts with.
+ */
+async function readInputKind(chunks: AsyncIterator<string>): Promise<{ kind: InputKind; head: string }> {
+  let head = "";
+  let at = 0;
+  let opened = false;
+  for (;;) {
+    for (; at < head.length; at++) {
+      const c = head[at] as string;
+      const blank = c === " " || c === "\t" || c === "\r" || c === "\n";
+      if (!opened) {
+        if (blank) continue;
+        if (c !== "{") return { kind: c === "[" ? "array" : "ndjson", head };
+        opened = true;
+      } else if (c === "\n") return { kind: "document", head };
+      else if (!blank) return { kind: "ndjson", head };
+    }
+    const next = await chunks.next();
+    if (next.done) return { kind: opened ? "ndjson" : "empty", head };
+    head += next.value;
+  }
+}
+
+/** The whole text as one JSON array of matches (it starts with "[", so it is one if it parses). */
+async function arrayValues(chunks: AsyncIterable<string>, source: string): Promise<unknown[]> {
+  let text = "";
+  for await (const chunk of chunks) text += chunk;
+  try {
+    return JSON.parse(text) as unknown[];
+  } catch (err) {
+    throw new PermanentError("input_invalid", `${source} is not a valid JSON array: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The matches of scrape's document, each handed on as the splitter finds it in the text
+ * (sources/json-stream.ts). Text that is not JSON, or no "matches" array: input_invalid (a
+ * publish has submitted the matches read before a truncation; submitting them again is
+ * harmless, the worker's writes are idempotent).
+ */
+async function* documentValues(chunks: AsyncIterable<string>, source: string): AsyncGenerator<unknown> {
+  const found: unknown[] = [];
+  let hasMatches = false;
+  let given = 0;
+  const splitter = new TopLevelSplitter({
+    member: () => undefined,
+    arrayStart: (key) => (hasMatches ||= key === DOCUMENT_MATCHES),
+    element: (key, _index, value) => void (key === DOCUMENT_MATCHES && found.push(value)),
+  });
+  try {
+    for await (const chunk of chunks) {
+      splitter.push(chunk);
+      for (const match of found.splice(0)) {
+        given++;
+        yield match;
+      }
+    }
+    splitter.end();
+  } catch (err) {
+    if (!(err instanceof NotJsonError)) throw err;
+    throw new PermanentError("input_invalid", `${source} is not valid JSON after ${given} match${given === 1 ? "" : "es"} (${err.message})`);
+  }
+  for (const match of found.splice(0)) yield match;
+  if (!hasMatches) throw spreadObjectError(source);
+}
+
+/**
+ * NDJSON lines (split on "\n", one "\r" before it dropped), each parsed as it comes; a line that
+ * is not JSON is recorded in `bad` with its line number and skipped; blank lines are no match.
+ */
+async function* ndjsonValues(chunks: AsyncIterable<string>, bad: BadLine[]): AsyncGenerator<unknown> {
+  let pending = "";
+  let lineNo = 0;
+  let index = 0;
+  function* take(line: string): Generator<unknown> {
+    lineNo++;
+    if (line.trim() === "") return;
+    const at = index++;
+    try {
+      yield JSON.parse(line) as unknown;
+    } catch (err) {
+      bad.push({ index: at, error: `line ${lineNo} is not valid JSON (${(err as Error).message})` });
+    }
+  }
+  for await (const chunk of chunks) {
+    pending += chunk;
+    let from = 0;
+    for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n", from)) {
+      yield* take(pending.slice(from, pending.charCodeAt(nl - 1) === 13 && nl > from ? nl - 1 : nl));
+      from = nl + 1;
+    }
+    pending = pending.slice(from);
+  }
+  yield* take(pending);
+}
+
+/** The input's matches, read as they come; `source` names the input in errors ("stdin", the file). */
+export async function readMatchInput(text: AsyncIterable<string>, source: string): Promise<MatchInput> {
+  const chunks = text[Symbol.asyncIterator]();
+  const { kind, head } = await readInputKind(chunks);
+  const all = (async function* () {
+    yield head;
+    yield* { [Symbol.asyncIterator]: () => chunks };
+  })();
+  const bad: BadLine[] = [];
+  const values = kind === "array" ? await arrayValues(all, source) : kind === "document" ? documentValues(all, source) : ndjsonValues(all, bad);
+  return { values, bad };
+}
+
+/** Every item of the input, bad lines in their places: for a command that needs the whole input first. */
+export async function readMatchItems(text: AsyncIterable<string>, source: string): Promise<ParsedItem[]> {
+  const { values, bad } = await readMatchInput(text, source);
+  const items: ParsedItem[] = [];
+  for await (const value of values) items.push({ ok: true, value });
+  // `bad` is in input order and each index counts the items before it, bad ones included.
+  for (const b of bad) items.splice(b.index, 0, { ok: false, error: b.error });
+  return items;
+}
+
+/** The position among the input's matches of the i-th value (bad lines came in between). */
+export function inputIndex(i: number, bad: readonly BadLine[]): number {
+  let at = i;
+  for (const b of bad) {
+    if (b.index > at) break;
+    at++;
+  }
+  return at;
+}
+
+/**
+ * An input with no match at all (an empty file, /dev/null, a wrong redirect) is not an error,
+ * but a run that did nothing should say so: "0 submitted" alone reads like success.
+ */
+export function warnIfNoMatches(count: number, file: string | undefined): void {
+  if (count === 0) process.stderr.write(`matchflow: warning: ${file !== undefined ? `--file ${file}` : "stdin"} held no matches (nothing to do)\n`);
+}

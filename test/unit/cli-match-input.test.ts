@@ -1,0 +1,75 @@
+/** cli/match-input.ts: the one reader of `publish` and `process` input, fed whole and cut at every character. */
+import { describe, expect, it } from "vitest";
+import { inputIndex, readMatchInput, readMatchItems, type ParsedItem } from "../../src/cli/match-input.js";
+
+/** `text` in pieces of `size` characters, as a stream's chunks (a sync iterable is not what the reader is given). */
+function chunksOf(text: string, size: number): AsyncIterable<string> {
+  const pieces: string[] = [];
+  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+  return (async function* () {
+    for (const piece of pieces) yield await Promise.resolve(piece);
+  })();
+}
+
+/** The items of `text` read whole, and the same read one character and seven characters at a time (they must agree). */
+async function items(text: string, source = "x"): Promise<ParsedItem[]> {
+  const whole = await readMatchItems(chunksOf(text, Math.max(1, text.length)), source);
+  for (const size of [1, 7]) expect(await readMatchItems(chunksOf(text, size), source)).toEqual(whole);
+  return whole;
+}
+
+const bad = (pattern: RegExp) => ({ ok: false, error: expect.stringMatching(pattern) as unknown });
+
+describe("readMatchItems", () => {
+  it("reads a JSON array or NDJSON, a bad line becoming an item with its line number in its place", async () => {
+    expect(await items(' [{"a":1},{"b":2}] ')).toEqual([{ ok: true, value: { a: 1 } }, { ok: true, value: { b: 2 } }]);
+    expect(await items('{"a":1}\n\n{oops\n{"b":2}\r\n[1]')).toEqual([{ ok: true, value: { a: 1 } }, bad(/^line 3 is not valid JSON/), { ok: true, value: { b: 2 } }, { ok: true, value: [1] }]);
+    expect(await items("{oops\nnope\n")).toEqual([bad(/^line 1 /), bad(/^line 2 /)]);
+    expect(await items("  \n")).toEqual([]);
+    expect(await items("")).toEqual([]);
+    await expect(items("[{", "input.json")).rejects.toThrow(/^input\.json is not a valid JSON array/);
+  });
+
+  it("takes the matches of scrape's --save document (a pretty-printed object); refuses another such object as a whole, instead of a bad line each", async () => {
+    const document = JSON.stringify({ metadata: {}, matches: [{ a: 1 }, { b: 2 }], problems: [] }, null, 2);
+    expect(await items(`\n${document}\n`)).toEqual([{ ok: true, value: { a: 1 } }, { ok: true, value: { b: 2 } }]);
+    expect(await items(document.replace(/\n/g, "\r\n"))).toHaveLength(2);
+    const oneMatch = JSON.stringify({ a: 1, matches: "not an array" }, null, 2);
+    await expect(items(oneMatch, "match.json")).rejects.toThrow(/^match\.json is one JSON object written over several lines without a "matches" array: .*jq -c \. FILE/);
+    await expect(items(document.slice(0, -10), "cut.json")).rejects.toThrow(/^cut\.json is not valid JSON after 2 matches /);
+    await expect(items("{\n", "lone.json")).rejects.toThrow(/^lone\.json is not valid JSON after 0 matches /);
+    // "{" with more on its line is an NDJSON line; a lone "{" at the very end is one too.
+    expect((await items('{oops\n{"b":2}\n')).map((i) => i.ok)).toEqual([false, true]);
+    expect(await items("  {")).toEqual([bad(/^line 1 /)]);
+  });
+
+  it("keeps a byte order mark, which makes its line invalid (as readFile(.., 'utf8') does)", async () => {
+    expect(await items('\uFEFF{"a":1}\n{"b":2}')).toEqual([bad(/^line 1 /), { ok: true, value: { b: 2 } }]);
+  });
+});
+
+describe("readMatchInput", () => {
+  it("hands NDJSON on as it is read: the first match before the input has ended", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    async function* slow(): AsyncGenerator<string> {
+      yield '{"a":1}\n';
+      await held;
+      yield '{"b":2}\n';
+    }
+    const { values } = await readMatchInput(slow(), "stdin");
+    const it = (values as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    expect(await it.next()).toEqual({ done: false, value: { a: 1 } });
+    release();
+    expect(await it.next()).toEqual({ done: false, value: { b: 2 } });
+    expect((await it.next()).done).toBe(true);
+  });
+});
+
+describe("inputIndex", () => {
+  it("maps the i-th good value to its position among all items, bad lines counted", () => {
+    const lines = [{ index: 0, error: "" }, { index: 2, error: "" }];
+    expect([0, 1, 2].map((i) => inputIndex(i, lines))).toEqual([1, 3, 4]);
+    expect(inputIndex(5, [])).toBe(5);
+  });
+});
