@@ -42,9 +42,13 @@ function spreadObjectError(source: string): PermanentError {
   );
 }
 
-/** The text of --file, or of stdin; decoded as readFile(.., "utf8") does (a BOM is kept, and makes its line invalid). A missing file fails here. */
+/**
+ * The text of --file, or of stdin; a missing file fails here. A leading byte order mark (Windows
+ * editors write one) is dropped: kept, it made the first match "not valid JSON" for an invisible
+ * reason, and an array file was refused whole.
+ */
 export async function openMatchInput(file: string | undefined): Promise<AsyncIterable<string>> {
-  return decodeUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, { keepBom: true });
+  return decodeUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, { keepBom: false });
 }
 
 type InputKind = "array" | "ndjson" | "document" | "empty";

@@ -1,6 +1,9 @@
 /** cli/match-input.ts: the one reader of `publish` and `process` input, fed whole and cut at every character. */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { inputIndex, readMatchInput, readMatchItems, type ParsedItem } from "../../src/cli/match-input.js";
+import { inputIndex, openMatchInput, readMatchInput, readMatchItems, type ParsedItem } from "../../src/cli/match-input.js";
 
 /** `text` in pieces of `size` characters, as a stream's chunks (a sync iterable is not what the reader is given). */
 function chunksOf(text: string, size: number): AsyncIterable<string> {
@@ -43,8 +46,21 @@ describe("readMatchItems", () => {
     expect(await items("  {")).toEqual([bad(/^line 1 /)]);
   });
 
-  it("keeps a byte order mark, which makes its line invalid (as readFile(.., 'utf8') does)", async () => {
-    expect(await items('\uFEFF{"a":1}\n{"b":2}')).toEqual([bad(/^line 1 /), { ok: true, value: { b: 2 } }]);
+});
+
+describe("openMatchInput", () => {
+  it("drops a file's leading byte order mark (Windows editors write one), and only that one", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "match-input-"));
+    try {
+      const bom = "\uFEFF";
+      await writeFile(join(dir, "array.json"), `${bom}[{"a":1}]`);
+      await writeFile(join(dir, "lines.ndjson"), `${bom}{"a":1}\n${bom}{"b":2}\n`);
+      expect(await readMatchItems(await openMatchInput(join(dir, "array.json")), "array.json")).toEqual([{ ok: true, value: { a: 1 } }]);
+      expect(await readMatchItems(await openMatchInput(join(dir, "lines.ndjson")), "lines.ndjson")).toEqual([{ ok: true, value: { a: 1 } }, bad(/^line 2 /)]);
+      await expect(openMatchInput(join(dir, "missing.json"))).rejects.toThrow(/^--file .*missing\.json: no such file$/);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
   });
 });
 
