@@ -1,13 +1,15 @@
 /**
  * The matches `publish` and `process` read (from --file or stdin): a JSON array, NDJSON (one match
  * a line), or the document `scrape --save` / `--format json` writes (`{metadata, matches,
- * problems}`). One reader for both commands, so they take every input the same way. NDJSON and
- * the document are handed on as they are read (publish submits each as read, the confirm window
- * pacing the reading, so memory does not grow with the input); a JSON array is read whole.
+ * problems}`). One reader for both commands, so they take every input the same way. Every kind
+ * is handed on as it is read, one match at a time (publish submits each as read, the confirm
+ * window pacing the reading, so memory does not grow with the input), and no single match is held
+ * past MAX_VALUE_CHARS (sources/limits.ts).
  */
 import { PermanentError } from "../errors.js";
 import { decodeUtf8 } from "../sources/http.js";
 import { NotJsonError, TopLevelSplitter } from "../sources/json-stream.js";
+import { MAX_VALUE_CHARS, mib, TooLargeError } from "../sources/limits.js";
 import { openInputFile } from "./files.js";
 
 /** A line that is not JSON becomes an invalid item (reported with its line number), not a crash. */
@@ -20,8 +22,8 @@ export interface BadLine {
 }
 
 export interface MatchInput {
-  /** The parsed matches, in input order, without the bad lines; an array is read (and refused) whole up front. */
-  values: AsyncIterable<unknown> | unknown[];
+  /** The parsed matches, in input order, without the bad lines. */
+  values: AsyncIterable<unknown>;
   /** Filled while `values` is read: NDJSON lines that are not JSON. */
   bad: BadLine[];
 }
@@ -79,32 +81,24 @@ async function readInputKind(chunks: AsyncIterator<string>): Promise<{ kind: Inp
   }
 }
 
-/** The whole text as one JSON array of matches (it starts with "[", so it is one if it parses). */
-async function arrayValues(chunks: AsyncIterable<string>, source: string): Promise<unknown[]> {
-  let text = "";
-  for await (const chunk of chunks) text += chunk;
-  try {
-    return JSON.parse(text) as unknown[];
-  } catch (err) {
-    throw new PermanentError("input_invalid", `${source} is not a valid JSON array: ${(err as Error).message}`);
-  }
-}
-
 /**
- * The matches of scrape's document, each handed on as the splitter finds it in the text
- * (sources/json-stream.ts). Text that is not JSON, or no "matches" array: input_invalid (a
- * publish has submitted the matches read before a truncation; submitting them again is
- * harmless, the worker's writes are idempotent).
+ * The matches of a JSON array, or of scrape's document's "matches" array, each handed on as the
+ * splitter finds it in the text (sources/json-stream.ts). Text that is not JSON, a match over
+ * MAX_VALUE_CHARS, or a document without a "matches" array: input_invalid (a publish has
+ * submitted the matches read before; submitting them again is harmless, the worker's writes are
+ * idempotent).
  */
-async function* documentValues(chunks: AsyncIterable<string>, source: string): AsyncGenerator<unknown> {
+async function* splitValues(chunks: AsyncIterable<string>, source: string, kind: "array" | "document"): AsyncGenerator<unknown> {
   const found: unknown[] = [];
-  let hasMatches = false;
+  let hasMatches = kind === "array";
   let given = 0;
   const splitter = new TopLevelSplitter({
+    rootElement: (_index, value) => void found.push(value),
     member: () => undefined,
     arrayStart: (key) => (hasMatches ||= key === DOCUMENT_MATCHES),
     element: (key, _index, value) => void (key === DOCUMENT_MATCHES && found.push(value)),
   });
+  const after = () => `after ${given} match${given === 1 ? "" : "es"}`;
   try {
     for await (const chunk of chunks) {
       splitter.push(chunk);
@@ -115,8 +109,9 @@ async function* documentValues(chunks: AsyncIterable<string>, source: string): A
     }
     splitter.end();
   } catch (err) {
+    if (err instanceof TooLargeError) throw new PermanentError("input_invalid", `${source}: ${err.message} (${after()}): not one match`);
     if (!(err instanceof NotJsonError)) throw err;
-    throw new PermanentError("input_invalid", `${source} is not valid JSON after ${given} match${given === 1 ? "" : "es"} (${err.message})`);
+    throw new PermanentError("input_invalid", `${source} is not valid JSON ${after()} (${err.message})`);
   }
   for (const match of found.splice(0)) yield match;
   if (!hasMatches) throw spreadObjectError(source);
@@ -124,14 +119,22 @@ async function* documentValues(chunks: AsyncIterable<string>, source: string): A
 
 /**
  * NDJSON lines (split on "\n", one "\r" before it dropped), each parsed as it comes; a line that
- * is not JSON is recorded in `bad` with its line number and skipped; blank lines are no match.
+ * is not JSON, or longer than MAX_VALUE_CHARS (its text is dropped as it comes, never held), is
+ * recorded in `bad` with its line number and skipped; blank lines are no match.
  */
 async function* ndjsonValues(chunks: AsyncIterable<string>, bad: BadLine[]): AsyncGenerator<unknown> {
   let pending = "";
   let lineNo = 0;
   let index = 0;
+  /** The line being read has passed the limit: its text is being dropped up to its end. */
+  let overlong = false;
   function* take(line: string): Generator<unknown> {
     lineNo++;
+    if (overlong || line.length > MAX_VALUE_CHARS) {
+      overlong = false;
+      bad.push({ index: index++, error: `line ${lineNo} is over ${mib(MAX_VALUE_CHARS)} of text: not one match` });
+      return;
+    }
     if (line.trim() === "") return;
     const at = index++;
     try {
@@ -148,6 +151,7 @@ async function* ndjsonValues(chunks: AsyncIterable<string>, bad: BadLine[]): Asy
       from = nl + 1;
     }
     pending = pending.slice(from);
+    if (overlong || pending.length > MAX_VALUE_CHARS) [overlong, pending] = [true, ""];
   }
   yield* take(pending);
 }
@@ -161,7 +165,7 @@ export async function readMatchInput(text: AsyncIterable<string>, source: string
     yield* { [Symbol.asyncIterator]: () => chunks };
   })();
   const bad: BadLine[] = [];
-  const values = kind === "array" ? await arrayValues(all, source) : kind === "document" ? documentValues(all, source) : ndjsonValues(all, bad);
+  const values = kind === "array" || kind === "document" ? splitValues(all, source, kind) : ndjsonValues(all, bad);
   return { values, bad };
 }
 

@@ -19,6 +19,7 @@ import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { httpGet, type HttpAnswer } from "./http-get.js";
 import { NotJsonError } from "./json-stream.js";
+import { MAX_STREAMED_FEED_CHARS, MAX_WHOLE_DOCUMENT_CHARS, readWholeText, TooLargeError } from "./limits.js";
 
 /**
  * Reads one feed body, as text chunks in order, into what the run keeps of it (a compact parsed
@@ -51,6 +52,8 @@ export interface FetcherOptions {
   log?: Logger;
   /** Injected so tests of the policy need not wait. */
   sleep?: (ms: number) => Promise<void>;
+  /** A body longer than this is refused (source_unreadable). @default MAX_STREAMED_FEED_CHARS */
+  maxFeedChars?: number;
 }
 
 /** `--source-dir DIR` -> a `file://` base URL. */
@@ -71,7 +74,6 @@ function hostOf(url: string): string {
   }
 }
 
-/** `fetch failed` hides the reason in `cause.code` (ECONNREFUSED, ENOTFOUND, ...). */
 /** Why a request or a body failed, in one word where the system gives one (ECONNREFUSED, ENOTFOUND, ...). */
 function networkReason(err: unknown, signal: AbortSignal): string {
   if (signal.aborted || (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError"))) return "timed out";
@@ -114,15 +116,17 @@ export async function* decodeUtf8(bytes: AsyncIterable<Uint8Array> | Iterable<Ui
  * and a failure while reading becomes `failed(err)`. When the reader stops early (an error),
  * leaving the loops cancels the underlying stream.
  */
-async function* observed(chunks: AsyncIterable<string>, failed: (err: unknown) => Error, seen: BodySeen): AsyncGenerator<string> {
+async function* observed(chunks: AsyncIterable<string>, failed: (err: unknown) => Error, seen: BodySeen, maxChars: number): AsyncGenerator<string> {
   try {
     for await (const text of chunks) {
       if (seen.head.length < HEAD_CHARS) seen.head += text.slice(0, HEAD_CHARS - seen.head.length);
       seen.chars += text.length;
+      // However the reader keeps it, a body this long is not a feed (sources/limits.ts).
+      if (seen.chars > maxChars) throw new TooLargeError("the document", maxChars);
       yield text;
     }
   } catch (err) {
-    throw failed(err);
+    throw err instanceof TooLargeError ? err : failed(err);
   }
 }
 
@@ -132,7 +136,7 @@ async function* observed(chunks: AsyncIterable<string>, failed: (err: unknown) =
  */
 const FILE_CHUNK_BYTES = 64 * 1024;
 
-async function openRecorded(url: string, what: string, seen: BodySeen): Promise<AsyncIterable<string>> {
+async function openRecorded(url: string, what: string, seen: BodySeen, maxChars: number): Promise<AsyncIterable<string>> {
   const path = fileURLToPath(url);
   const unreadable = (err: unknown) => {
     const code = (err as { code?: string }).code;
@@ -143,7 +147,7 @@ async function openRecorded(url: string, what: string, seen: BodySeen): Promise<
     const handle = await open(path, "r");
     // The stream closes the file when it ends or is destroyed (the reader stopped early).
     const stream = handle.createReadStream({ highWaterMark: FILE_CHUNK_BYTES }) as AsyncIterable<Uint8Array>;
-    return observed(decodeUtf8(stream, { keepBom: true }), unreadable, seen);
+    return observed(decodeUtf8(stream, { keepBom: true }), unreadable, seen, maxChars);
   } catch (err) {
     throw unreadable(err);
   }
@@ -160,11 +164,12 @@ function recordedNotJson(url: string, what: string, seen: BodySeen, err: NotJson
 }
 
 /** Collects the whole text (HTML fragments: small). */
-const wholeText: FeedReader<string> = async (chunks) => {
-  let text = "";
-  for await (const chunk of chunks) text += chunk;
-  return text;
-};
+const wholeText: FeedReader<string> = (chunks) => readWholeText(chunks, MAX_WHOLE_DOCUMENT_CHARS);
+
+/** A source over a limit of sources/limits.ts: permanent (downloading it again gives the same). */
+function tooLarge(what: string, where: string | undefined, err: TooLargeError): PermanentError {
+  return new PermanentError("source_unreadable", `${what}: ${where ?? "?"}: ${err.message}, far more than any feed this scraper reads: a broken or foreign source`, { cause: err });
+}
 
 export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const attempts = options.attempts ?? 3;
@@ -172,6 +177,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const maxDelayMs = options.maxDelayMs ?? 5000;
   const log = options.log ?? silentLogger;
   const sleep = options.sleep ?? defaultSleep;
+  const maxFeedChars = options.maxFeedChars ?? MAX_STREAMED_FEED_CHARS;
   const cache = new Map<FeedReader<unknown>, Map<string, Promise<unknown>>>();
   const stats = { requests: 0, downloads: 0 };
 
@@ -193,7 +199,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
       throw new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} answered HTTP ${res.status}`);
     }
     const interrupted = (err: unknown) => new RetryableFailure(`body interrupted: ${networkReason(err, signal)}`, { cause: err });
-    return reader(observed(decodeUtf8(res.body, { keepBom: false }), interrupted, seen), what);
+    return reader(observed(decodeUtf8(res.body, { keepBom: false }), interrupted, seen, maxFeedChars), what);
   }
 
   /** One read of `url` through `reader`: retried on network errors, 5xx and interrupted bodies. */
@@ -201,7 +207,9 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
     stats.downloads += 1;
     let seen: BodySeen = { head: "", chars: 0 };
     const notJson = (err: unknown) =>
-      err instanceof NotJsonError
+      err instanceof TooLargeError
+        ? tooLarge(what, redactUrl(url), err)
+        : err instanceof NotJsonError
         ? new PermanentError(
             "source_unreadable",
             `${what}: ${redactUrl(url)} did not answer JSON (it starts "${preview(seen.head)}"); an unknown feed key answers the app's HTML page`,
@@ -210,8 +218,9 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         : err;
     if (url.startsWith("file:")) {
       try {
-        return await reader(await openRecorded(url, what, seen), what);
+        return await reader(await openRecorded(url, what, seen, maxFeedChars), what);
       } catch (err) {
+        if (err instanceof TooLargeError) throw tooLarge(what, fileURLToPath(url), err);
         throw err instanceof NotJsonError ? recordedNotJson(url, what, seen, err) : err;
       }
     }

@@ -16,6 +16,8 @@
  * here, each value by JSON.parse): any error is a `NotJsonError`, whatever the chunking.
  */
 
+import { MAX_VALUE_CHARS, TooLargeError } from "./limits.js";
+
 /** The text is not JSON (an HTML page, a truncated or corrupt document). */
 export class NotJsonError extends Error {}
 
@@ -23,6 +25,8 @@ export class NotJsonError extends Error {}
 export type TopLevel = "object" | "array" | "scalar";
 
 export interface TopLevelHandler {
+  /** An element of a top-level array, parsed (without this handler, a top-level array is only checked). */
+  rootElement?(index: number, value: unknown): void;
   /** A member of the top-level object whose value is not an array, parsed (duplicates: each one, in order). */
   member(key: string, value: unknown): void;
   /** A member of the top-level object whose value is an array: its elements follow. */
@@ -97,7 +101,14 @@ export class TopLevelSplitter {
   /** Inside a container's or a string's quoted text: the search for its closing quote resumes here. */
   private stringFrom = -1;
 
-  constructor(private readonly handler: TopLevelHandler) {}
+  /**
+   * `maxValueChars`: a value handed on alone (a member, an element, the root scalar) longer than
+   * this throws TooLargeError as soon as its text passes it, instead of being held (sources/limits.ts).
+   */
+  constructor(
+    private readonly handler: TopLevelHandler,
+    private readonly maxValueChars = MAX_VALUE_CHARS,
+  ) {}
 
   push(chunk: string): void {
     if (this.capturing) {
@@ -113,6 +124,22 @@ export class TopLevelSplitter {
     }
     this.run();
     if (!this.capturing) this.buf = "";
+    // Checked once a chunk: a value is refused at most one chunk past the limit.
+    else if (this.buf.length - this.start > this.maxValueChars) throw new TooLargeError(this.capturedPart(), this.maxValueChars);
+  }
+
+  /** The value being captured, for messages: `element 12 of "events"`, `the value of "synced_at"`. */
+  private capturedPart(): string {
+    switch (this.slot) {
+      case Slot.Root:
+        return "the document's value";
+      case Slot.Key:
+        return "a key";
+      case Slot.Member:
+        return `the value of "${this.key.slice(0, 40)}"`;
+      case Slot.Element:
+        return this.top === "object" ? `element ${this.index} of "${this.key.slice(0, 40)}"` : `element ${this.index} of the array`;
+    }
   }
 
   /** The input is complete: checks that the document is, and says what its top level was. */
@@ -271,6 +298,8 @@ export class TopLevelSplitter {
 
   /** The captured value ends just before `end`: parse it and hand it on. */
   private complete(end: number): void {
+    // Also here: a value that ends in the chunk that takes it past the limit is refused all the same.
+    if (end - this.start > this.maxValueChars) throw new TooLargeError(this.capturedPart(), this.maxValueChars);
     const value = parse(this.buf.slice(this.start, end));
     this.capturing = false;
     this.pos = end;
@@ -287,8 +316,9 @@ export class TopLevelSplitter {
         this.state = State.MemberNext;
         return;
       case Slot.Element:
-        // A top-level array is only checked: nothing in it is asked for.
-        if (this.top === "object") this.handler.element(this.key, this.index++, value);
+        if (this.top === "object") this.handler.element(this.key, this.index, value);
+        else this.handler.rootElement?.(this.index, value);
+        this.index++;
         this.state = State.ElementNext;
         return;
     }
@@ -296,8 +326,8 @@ export class TopLevelSplitter {
 }
 
 /** Runs chunks through a splitter: what the document's top level was, or NotJsonError. */
-export async function splitTopLevel(chunks: AsyncIterable<string> | Iterable<string>, handler: TopLevelHandler): Promise<TopLevel> {
-  const splitter = new TopLevelSplitter(handler);
+export async function splitTopLevel(chunks: AsyncIterable<string> | Iterable<string>, handler: TopLevelHandler, maxValueChars = MAX_VALUE_CHARS): Promise<TopLevel> {
+  const splitter = new TopLevelSplitter(handler, maxValueChars);
   for await (const chunk of chunks) splitter.push(chunk);
   return splitter.end();
 }

@@ -36,7 +36,7 @@ describe("feed fetching over HTTP", () => {
     server.set(path, { events: [] });
     server.failNext(path, [503, 502]);
     const fetcher = fast();
-    expect(await fetcher.read(`${server.url}${path}`, "schedule retry-then-ok", readScheduleList)).toEqual({ syncedAt: undefined, events: [], problems: [] });
+    expect(await fetcher.read(`${server.url}${path}`, "schedule retry-then-ok", readScheduleList)).toEqual({ syncedAt: undefined, events: [], malformed: 0, problems: [] });
     expect(server.hits.get(path)).toBe(3);
   });
 
@@ -96,6 +96,8 @@ describe("feed bodies as fetch delivered them", () => {
   let raw: Server;
   let base = "";
   const hits = new Map<string, number>();
+  /** Endless bodies whose connection the client closed. */
+  const closed = new Set<string>();
   beforeAll(async () => {
     raw = createServer((req, res) => {
       const path = req.url ?? "";
@@ -112,6 +114,19 @@ describe("feed bodies as fetch delivered them", () => {
       } else if (path === "/stall") {
         res.writeHead(200, { "content-type": "application/json" });
         res.write(doc.slice(0, 10)); // ...and never the rest
+      } else if (path === "/endless" || path === "/endless-page") {
+        // Small events (or paragraphs) for ever, as fast as the client reads, until it hangs up.
+        res.writeHead(200, { "content-type": path === "/endless" ? "application/json" : "text/html" });
+        const piece = path === "/endless" ? '{"id":1},'.repeat(1000) : "<p>row</p>".repeat(1000);
+        res.write(path === "/endless" ? '{"events":[' : "<div>");
+        const more = () => {
+          while (!res.destroyed && res.write(piece));
+        };
+        res.on("drain", more);
+        res.on("close", () => closed.add(path));
+        more();
+      } else if (path === "/huge-event") {
+        res.writeHead(200, { "content-type": "application/json" }).end(`{"events":[{"id":1,"notes":"${"x".repeat(2 * 1024 * 1024)}"}]}`);
       } else res.writeHead(404).end();
     });
     await new Promise<void>((done) => raw.listen(0, "127.0.0.1", done));
@@ -121,7 +136,7 @@ describe("feed bodies as fetch delivered them", () => {
     raw.closeAllConnections();
     await new Promise<void>((done) => raw.close(() => done()));
   });
-  const expected = { syncedAt: "2026-08-24T11:50:08Z", events: [], problems: [] };
+  const expected = { syncedAt: "2026-08-24T11:50:08Z", events: [], malformed: 0, problems: [] };
 
   it("follows redirects and decodes gzip and brotli bodies", async () => {
     expect(await fast().read(`${base}/moved`, "schedule moved", readScheduleList)).toEqual(expected);
@@ -134,6 +149,22 @@ describe("feed bodies as fetch delivered them", () => {
     expect(await fetcher.read(`${base}/cut`, "schedule cut", readScheduleList)).toEqual(expected);
     expect(hits.get("/cut")).toBe(2);
     expect(fetcher.stats).toEqual({ requests: 1, downloads: 1 });
+  });
+
+  it("an endless body, a page too long and one huge value are refused at their limit, not retried, and the download is closed", async () => {
+    // The deployed scrape has a 64 MB heap: held, any of these ended it with V8's out-of-memory crash.
+    const fetcher = createFeedFetcher({ timeoutMs: 10_000, baseDelayMs: 5, log: silentLogger, maxFeedChars: 512 * 1024 });
+    const endless = await caught(fetcher.read(`${base}/endless`, "schedule endless", readSchedule));
+    expect(endless).toMatchObject({ code: "source_unreadable", kind: "permanent" });
+    expect(endless!.message).toBe(`schedule endless: ${base}/endless: the document is over 0.5 MiB of text, far more than any feed this scraper reads: a broken or foreign source`);
+    const page = await caught(fast().text(`${base}/endless-page`, "modular11 page"));
+    expect(page).toMatchObject({ code: "source_unreadable" });
+    expect(page!.message).toContain("the document is over 32 MiB of text");
+    const huge = await caught(fast().read(`${base}/huge-event`, "schedule huge", readSchedule));
+    expect(huge).toMatchObject({ code: "source_unreadable" });
+    expect(huge!.message).toContain('element 0 of "events" is over 1 MiB of text');
+    expect([hits.get("/endless"), hits.get("/endless-page"), hits.get("/huge-event")]).toEqual([1, 1, 1]);
+    await expect.poll(() => [...closed].sort()).toEqual(["/endless", "/endless-page"]);
   });
 
   it("a body that stalls mid-way times out like a silent server", async () => {

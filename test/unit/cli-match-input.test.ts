@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { inputIndex, openMatchInput, readMatchInput, readMatchItems, type ParsedItem } from "../../src/cli/match-input.js";
+import { MAX_VALUE_CHARS } from "../../src/sources/limits.js";
 
 /** `text` in pieces of `size` characters, as a stream's chunks (a sync iterable is not what the reader is given). */
 function chunksOf(text: string, size: number): AsyncIterable<string> {
@@ -30,7 +31,7 @@ describe("readMatchItems", () => {
     expect(await items("{oops\nnope\n")).toEqual([bad(/^line 1 /), bad(/^line 2 /)]);
     expect(await items("  \n")).toEqual([]);
     expect(await items("")).toEqual([]);
-    await expect(items("[{", "input.json")).rejects.toThrow(/^input\.json is not a valid JSON array/);
+    await expect(items('[{"a":1},{', "input.json")).rejects.toThrow(/^input\.json is not valid JSON after 1 match \(/);
   });
 
   it("takes the matches of scrape's --save document (a pretty-printed object); refuses another such object as a whole, instead of a bad line each", async () => {
@@ -64,7 +65,44 @@ describe("openMatchInput", () => {
   });
 });
 
+describe("limits", () => {
+  const long = `{"notes":"${"x".repeat(MAX_VALUE_CHARS)}"}`;
+
+  it("an NDJSON line over MAX_VALUE_CHARS is one bad line, its text dropped as it comes; the lines around it are kept", async () => {
+    const text = `{"a":1}\n${long}\r\n{"b":2}\n${long}`;
+    for (const size of [64 * 1024, 1_000_003]) {
+      expect(await readMatchItems(chunksOf(text, size), "x")).toEqual([
+        { ok: true, value: { a: 1 } },
+        bad(/^line 2 is over 1 MiB of text: not one match$/),
+        { ok: true, value: { b: 2 } },
+        bad(/^line 4 is over 1 MiB of text: not one match$/),
+      ]);
+    }
+  });
+
+  it("a match over MAX_VALUE_CHARS in an array or a scrape document refuses the input, saying after how many matches", async () => {
+    await expect(readMatchItems(chunksOf(`[{"a":1},${long}]`, 64 * 1024), "big.json")).rejects.toThrow(/^big\.json: element 1 of the array is over 1 MiB of text \(after 1 match\): not one match$/);
+    const document = `{\n  "metadata": {},\n  "matches": [{"a":1}, {"b":2}, ${long}]\n}`;
+    await expect(readMatchItems(chunksOf(document, 64 * 1024), "save.json")).rejects.toThrow(/^save\.json: element 2 of "matches" is over 1 MiB of text \(after 2 matches\): not one match$/);
+  });
+});
+
 describe("readMatchInput", () => {
+  it("hands a JSON array on as it is read, like NDJSON", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    async function* slow(): AsyncGenerator<string> {
+      yield '[{"a":1},';
+      await held;
+      yield '{"b":2}]';
+    }
+    const it = (await readMatchInput(slow(), "stdin")).values[Symbol.asyncIterator]();
+    expect(await it.next()).toEqual({ done: false, value: { a: 1 } });
+    release();
+    expect(await it.next()).toEqual({ done: false, value: { b: 2 } });
+    expect((await it.next()).done).toBe(true);
+  });
+
   it("hands NDJSON on as it is read: the first match before the input has ended", async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -73,8 +111,7 @@ describe("readMatchInput", () => {
       await held;
       yield '{"b":2}\n';
     }
-    const { values } = await readMatchInput(slow(), "stdin");
-    const it = (values as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    const it = (await readMatchInput(slow(), "stdin")).values[Symbol.asyncIterator]();
     expect(await it.next()).toEqual({ done: false, value: { a: 1 } });
     release();
     expect(await it.next()).toEqual({ done: false, value: { b: 2 } });

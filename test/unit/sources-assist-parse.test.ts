@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { fastEvent, parseStandings, readSchedule, zodEvent } from "../../src/sources/assist/parse.js";
+import { fastEvent, MAX_LISTED_PROBLEMS, parseStandings, readSchedule, zodEvent } from "../../src/sources/assist/parse.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
 
 const fixtureText = (name: string): string => readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8");
@@ -27,6 +27,18 @@ describe("readSchedule", () => {
     expect(doc.problems).toHaveLength(1);
     expect(doc.problems[0]!.where).toBe("event 42 (game 999)");
     expect(doc.problems[0]!.reason).toMatch(/away_organisation\.name is missing/);
+  });
+
+  it("counts every malformed event but lists only the first MAX_LISTED_PROBLEMS, then how many more", async () => {
+    const events = [rawEvent(), ...Array.from({ length: MAX_LISTED_PROBLEMS + 5 }, (_, i) => rawEvent({ id: i, game_key: "" })), rawEvent({ game_key: "2" })];
+    const doc = await parseSchedule(scheduleDoc(events), "schedule k");
+    expect(doc.events).toHaveLength(2);
+    expect(doc.malformed).toBe(MAX_LISTED_PROBLEMS + 5);
+    expect(doc.problems).toHaveLength(MAX_LISTED_PROBLEMS + 1);
+    expect(doc.problems[MAX_LISTED_PROBLEMS - 1]!.where).toBe(`event ${MAX_LISTED_PROBLEMS - 1} (game )`);
+    expect(doc.problems.at(-1)).toEqual({ where: "schedule k", reason: `5 more malformed event(s) skipped, not listed (the first ${MAX_LISTED_PROBLEMS} are)` });
+    const few = await parseSchedule(scheduleDoc([rawEvent({ game_key: "" })]), "k");
+    expect([few.malformed, few.problems.length]).toEqual([1, 1]);
   });
 
   it("reports events that are not objects, have no game key or an unparseable start", async () => {

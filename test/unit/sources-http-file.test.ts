@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { scheduleUrl } from "../../src/sources/assist/keys.js";
 import { readSchedule } from "../../src/sources/assist/parse.js";
 import { createFeedFetcher, sourceDirUrl } from "../../src/sources/http.js";
+import { MAX_VALUE_CHARS } from "../../src/sources/limits.js";
 
 const fetcher = () => createFeedFetcher({ timeoutMs: 1000 });
 /** The error a recorded feed's read fails with (fails the test when the read succeeds). */
@@ -54,5 +55,13 @@ describe("file:// feeds", () => {
     const cut = await readError(`${sourceDirUrl(dir)}/cut.json`);
     expect(cut.message).toMatch(/^schedule k: .*cut\.json is not valid JSON \(unexpected end of the document; it starts "\{"synced_at/);
     expect(cut.message).not.toMatch(/HTML|answer/);
+  });
+
+  it("a recorded feed with a value over the limit is refused with its path, before it is held whole", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    writeFileSync(join(dir, "huge.json"), `{"events":[{"id":1},{"id":2,"notes":"${"x".repeat(MAX_VALUE_CHARS + 1)}"}]}`);
+    const err = await readError(`${sourceDirUrl(dir)}/huge.json`);
+    expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
+    expect(err.message).toBe(`schedule k: ${join(dir, "huge.json")}: element 1 of "events" is over 1 MiB of text, far more than any feed this scraper reads: a broken or foreign source`);
   });
 });

@@ -7,6 +7,7 @@ import { generateSeasonFeed } from "../../bench/feeds/generate.js";
 import { readEvent, readSchedule } from "../../src/sources/assist/parse.js";
 import { decodeUtf8 } from "../../src/sources/http.js";
 import { NotJsonError, splitTopLevel, TopLevelSplitter, type TopLevel, type TopLevelHandler } from "../../src/sources/json-stream.js";
+import { TooLargeError } from "../../src/sources/limits.js";
 import { rawEvent, scheduleDoc } from "../fixtures/assist-builders.js";
 
 type Call = ["member", string, unknown] | ["arrayStart", string] | ["element", string, number, unknown];
@@ -141,6 +142,68 @@ describe("TopLevelSplitter", () => {
     expect(await splitTopLevel([DOC], handler)).toBe("object");
     expect(calls).toEqual(["synced_at", "linked", "note", "events", "count", "empty", "synced_at", "linked", "note", "events", "count", "empty"]);
     await expect(splitTopLevel(["{"], handler)).rejects.toBeInstanceOf(NotJsonError);
+  });
+});
+
+describe("TopLevelSplitter limits and top-level arrays", () => {
+  /** The error of pushing `chunks` through a splitter that holds at most `max` characters of one value. */
+  function limited(chunks: string[], max: number, handler: Partial<TopLevelHandler> = {}): unknown {
+    const splitter = new TopLevelSplitter({ member: () => undefined, arrayStart: () => undefined, element: () => undefined, ...handler }, max);
+    try {
+      for (const c of chunks) splitter.push(c);
+      splitter.end();
+    } catch (error) {
+      return error;
+    }
+    return undefined;
+  }
+  const pieces = (text: string, size: number) => Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+
+  it("refuses a value longer than the limit as soon as its text passes it, naming where it is, however it is cut", () => {
+    const long = `"${"x".repeat(200)}"`;
+    const cases: [string, string][] = [
+      [`{"events":[{"a":1},${long}]}`, 'element 1 of "events" is over'],
+      [`{"synced_at":${long}}`, 'the value of "synced_at" is over'],
+      [`{${long}:1}`, "a key is over"],
+      [`[1,2,${long}]`, "element 2 of the array is over"],
+      [`{"events":[{"deep":[${"[".repeat(60)}${"]".repeat(60)}]}]}`, 'element 0 of "events" is over'],
+    ];
+    for (const [text, message] of cases) {
+      for (const size of [1, 7, 64]) {
+        const error = limited(pieces(text, size), 100);
+        expect(error, `${text.slice(0, 30)} in pieces of ${size}`).toBeInstanceOf(TooLargeError);
+        expect((error as Error).message).toContain(message);
+      }
+    }
+    // Held at most one chunk past the limit: an endless string is refused long before it ends.
+    let pushed = 0;
+    const splitter = new TopLevelSplitter({ member: () => undefined, arrayStart: () => undefined, element: () => undefined }, 1000);
+    expect(() => {
+      splitter.push('{"events":["');
+      for (; pushed < 1_000_000; pushed++) splitter.push("y".repeat(64));
+    }).toThrow(TooLargeError);
+    expect(pushed).toBe(Math.floor(1000 / 64));
+  });
+
+  it("takes values up to the limit, and refuses a longer one however it is cut, in one chunk too", () => {
+    const atLimit = `"${"x".repeat(98)}"`; // 100 characters
+    const elements: unknown[] = [];
+    expect(limited(pieces(`{"events":[${atLimit},${atLimit}]}`, 7), 100, { element: (_k, _i, v) => void elements.push(v) })).toBeUndefined();
+    expect(elements).toEqual(["x".repeat(98), "x".repeat(98)]);
+    expect(limited([`{"events":[${atLimit.replace("x", "xx")}]}`], 100)).toBeInstanceOf(TooLargeError);
+    expect(limited([`{"events":[1,2,${atLimit.replace("x", "xx")}]}`], 100, { element: (_k, _i, v) => void elements.push(v) })).toBeInstanceOf(TooLargeError);
+    expect(elements.slice(2)).toEqual([1, 2]);
+  });
+
+  it("hands the elements of a top-level array to rootElement, in order, and checks them as before without it", () => {
+    const got: [number, unknown][] = [];
+    for (const size of [1, 5, 1000]) {
+      got.length = 0;
+      expect(limited(pieces(' [ {"a":1}, [2], "3", 4, null ] ', size), 100, { rootElement: (i, v) => void got.push([i, v]) })).toBeUndefined();
+      expect(got).toEqual([[0, { a: 1 }], [1, [2]], [2, "3"], [3, 4], [4, null]]);
+    }
+    expect(run(['[{"a":1},2]']).calls).toEqual([]);
+    expect(limited(["[1,2,]"], 100, { rootElement: () => undefined })).toBeInstanceOf(NotJsonError);
   });
 });
 

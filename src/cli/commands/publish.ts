@@ -2,8 +2,8 @@
  * `matchflow publish [--file F]`: submit matches (a JSON array, NDJSON, or the document `scrape
  * --save` / `--format json` writes, from a file or stdin) to RabbitMQ as Celery tasks. Prints
  * "N submitted, N invalid, N failed"; each invalid match's errors go to stderr. Exit 1 when any
- * match is invalid or failed, 4 when the broker is down. NDJSON and the scrape document are
- * published as they are read (cli/match-input.ts); a JSON array is read whole.
+ * match is invalid or failed, 4 when the broker is down. Every kind of input is published as it
+ * is read (cli/match-input.ts).
  */
 import type { Command } from "commander";
 import { connectOptionsFrom, MatchQueueClient, type SubmitTally } from "../../broker/publisher.js";
@@ -17,8 +17,8 @@ export function registerPublish(program: Command): void {
   program
     .command("publish")
     .description(
-      "submit matches (JSON array, NDJSON or scrape's --save document, from --file or stdin) to RabbitMQ as Celery tasks. NDJSON and " +
-        "the document are published as they are read (the broker's confirms pace the reading); a JSON array is read whole first",
+      "submit matches (JSON array, NDJSON or scrape's --save document, from --file or stdin) to RabbitMQ as Celery tasks, " +
+        "each as it is read (the broker's confirms pace the reading)",
     )
     .option("-f, --file <path>", "read matches from this file instead of stdin")
     .action(async (opts: { file?: string }) => {

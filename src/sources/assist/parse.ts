@@ -8,6 +8,7 @@ import { z } from "zod";
 import { valueAt } from "../../contract/validate.js";
 import { PermanentError } from "../../errors.js";
 import { NotJsonError, splitTopLevel } from "../json-stream.js";
+import { MAX_WHOLE_DOCUMENT_CHARS, readWholeText } from "../limits.js";
 import { EventTable } from "./event-table.js";
 import type { FeedProblem } from "../types.js";
 
@@ -68,8 +69,14 @@ export interface ScheduleDocument {
   syncedAt: string | undefined;
   /** The readable events, in feed order. */
   events: EventTable;
+  /** Events skipped as unreadable. */
+  malformed: number;
+  /** Why, for the first MAX_LISTED_PROBLEMS of them (then one entry saying how many more). */
   problems: FeedProblem[];
 }
+
+/** Problems listed per schedule: a feed of nothing but broken events must not fill the heap with reports of them. */
+export const MAX_LISTED_PROBLEMS = 1000;
 
 /** A standings bracket = one division (conference) of one age group. */
 export interface Bracket {
@@ -226,24 +233,27 @@ export async function readSchedule(chunks: AsyncIterable<string> | Iterable<stri
   let syncedAt: string | undefined;
   let events: EventTable | undefined;
   let problems: FeedProblem[] = [];
+  let malformed = 0;
   const top = await splitTopLevel(chunks, {
     member(key, value) {
       if (key === "synced_at") syncedAt = typeof value === "string" && !Number.isNaN(Date.parse(value)) ? value : undefined;
-      else if (key === "events") [events, problems] = [undefined, []];
+      else if (key === "events") [events, problems, malformed] = [undefined, [], 0];
     },
     arrayStart(key) {
       if (key === "synced_at") syncedAt = undefined;
-      else if (key === "events") [events, problems] = [new EventTable(), []];
+      else if (key === "events") [events, problems, malformed] = [new EventTable(), [], 0];
     },
     element(key, index, raw) {
       if (key !== "events" || !events) return;
       const event = readEvent(raw);
-      if (typeof event === "string") problems.push({ where: describeEvent(raw, index), reason: `skipped: ${event}` });
-      else events.push(event);
+      if (typeof event !== "string") return void events.push(event);
+      if (++malformed <= MAX_LISTED_PROBLEMS) problems.push({ where: describeEvent(raw, index), reason: `skipped: ${event}` });
     },
   });
   if (top !== "object" || !events) throw noEventsList(what);
-  return { syncedAt, events: events.trim(), problems };
+  const unlisted = malformed - MAX_LISTED_PROBLEMS;
+  if (unlisted > 0) problems.push({ where: what, reason: `${unlisted} more malformed event(s) skipped, not listed (the first ${MAX_LISTED_PROBLEMS} are)` });
+  return { syncedAt, events: events.trim(), malformed, problems };
 }
 
 const bracketSchema = z.object({
@@ -266,8 +276,7 @@ function squadIdOf(row: unknown): number | undefined {
  * only they are kept for the run. A `FeedReader`.
  */
 export async function readStandings(chunks: AsyncIterable<string> | Iterable<string>, what: string): Promise<StandingsDocument> {
-  let text = "";
-  for await (const chunk of chunks) text += chunk;
+  const text = await readWholeText(chunks, MAX_WHOLE_DOCUMENT_CHARS);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

@@ -98,8 +98,8 @@ export function readAssistFeeds(schedule: ScheduleDocument, standings: Standings
     candidates: { [Symbol.iterator]: candidates },
     problems,
     counts: {
-      events: events.length + schedule.problems.length,
-      malformed: schedule.problems.length,
+      events: events.length + schedule.malformed,
+      malformed: schedule.malformed,
       brackets: standings.brackets.length,
       bracketsSkipped: standings.problems.length,
       unbracketed,
