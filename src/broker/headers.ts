@@ -14,6 +14,12 @@ export const MF_HEADERS = {
   deadLetteredAt: "x-matchflow-dead-lettered-at",
   requeuedFrom: "x-matchflow-requeued-from-dlq",
   /**
+   * How many times `dlq requeue` sent this task back from the dead-letter queue (with its retry
+   * count reset each time): kept through retries and dead letters, so a task that keeps coming back
+   * shows it.
+   */
+  requeues: "x-matchflow-requeues",
+  /**
    * Names of the headers left out of a copy so that it fits the broker's frame_max (see
    * broker/fit-headers.ts), comma-separated; extended, not replaced, by a later copy.
    */

@@ -15,6 +15,7 @@ function row(d: DeadLetterSummary): string[] {
     d.externalMatchId ?? "-",
     d.errorCode ?? (d.decodeError ? "undecodable" : "?"),
     d.attempts === null ? "?" : String(d.attempts),
+    String(d.requeues),
     d.failedAt ?? "?",
     clip(d.errorMessage ?? d.decodeError ?? "", 100),
   ].map(printable);
@@ -30,7 +31,7 @@ export function missingDeadLetterQueue(queue: string, workQueue: string, workQue
 export function formatDeadLetterListing(listing: DeadLetterListing): string {
   if (!listing.exists) return `${missingDeadLetterQueue(listing.queue, listing.workQueue, listing.workQueueExists !== false)}\n`;
   if (listing.total === 0) return `dead-letter queue ${listing.queue} is empty\n`;
-  const header = ["task id", "external id", "error", "attempts", "failed at", "message"];
+  const header = ["task id", "external id", "error", "attempts", "requeues", "failed at", "message"];
   const rows = listing.items.map(row);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i] ?? ""))));
   const line = (cells: string[]) =>

@@ -66,6 +66,8 @@ export interface DeadLetterSummary {
   bytes: number;
   /** Quorum queues count every return, a peek included (`x-delivery-count`); null on classic queues. */
   deliveryCount: number | null;
+  /** Times `dlq requeue` sent it back before (each reset its attempts): a task that keeps failing shows it. */
+  requeues: number;
 }
 
 export interface DeadLetterDetail extends DeadLetterSummary {
@@ -87,7 +89,13 @@ export interface RequeueMessage {
 }
 
 /** What a requeued message needs to be the task again, and its marker: never dropped. */
-const REQUEUE_KEEP: ReadonlySet<string> = new Set(["task", "id", MF_HEADERS.requeuedFrom]);
+const REQUEUE_KEEP: ReadonlySet<string> = new Set(["task", "id", MF_HEADERS.requeuedFrom, MF_HEADERS.requeues]);
+
+/** Times the message was requeued from a dead-letter queue before (0 when it never was, or says nonsense). */
+function requeuesOf(headers: Record<string, unknown>): number {
+  const n = integer(headers[MF_HEADERS.requeues]);
+  return n !== null && Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
 
 /**
  * With `frameMax` (the connection's), headers are dropped, largest first, until the message fits
@@ -168,6 +176,7 @@ export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): D
     decodeError: "error" in decoded ? decoded.error : null,
     bytes: msg.content.length,
     deliveryCount: integer(h["x-delivery-count"]),
+    requeues: requeuesOf(h),
   };
   return summary.errorCode === null ? withBrokerDeath(summary, h) : summary;
 }
@@ -245,7 +254,7 @@ function carriedProperties(p: DeadLetterProperties): Options.Publish {
  */
 export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLetterQueue: string; maxBytes: number; frameMax?: number | undefined }): RequeueMessage {
   const decoded = tryDecode(msg, options.maxBytes);
-  const marker = { [MF_HEADERS.requeuedFrom]: options.deadLetterQueue };
+  const marker = { [MF_HEADERS.requeuedFrom]: options.deadLetterQueue, [MF_HEADERS.requeues]: requeuesOf(headersOf(msg)) + 1 };
   if (!("envelope" in decoded)) {
     const p = msg.properties;
     const publish: Options.Publish = { ...carriedProperties(p), headers: { ...keptHeaders(msg), ...marker }, deliveryMode: 2 };

@@ -39,7 +39,7 @@ export interface FittedMessage extends OutgoingMessage {
 /** The headers of a dead letter that say why it is one: never dropped. */
 const DEAD_LETTER_KEEP: ReadonlySet<string> = new Set([MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.deadLetteredAt]);
 /** What a retry needs to be the same task again, and the failure it reports. */
-const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta", "expires", MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt]);
+const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta", "expires", MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.requeues]);
 const RETRY_PROTECT: ReadonlySet<string> = new Set(["lang", "root_id", "parent_id", "origin", "ignore_result"]);
 
 function fitted(message: OutgoingMessage, frameMax: number | undefined, keep: (name: string) => boolean, protect: (name: string) => boolean, sent: OutgoingMessage["properties"]): FittedMessage {
@@ -69,6 +69,9 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
   const firstFailure = headerString(previousHeader(message, MF_HEADERS.firstFailureAt), "");
   const nowIso = new Date(now).toISOString();
   const dropped = headerString(previousHeader(message, MF_HEADERS.droppedHeaders), "");
+  // A requeued task's requeue history goes on with it (a dead letter keeps every header anyway).
+  const requeues = previousHeader(message, MF_HEADERS.requeues);
+  const requeuedFrom = headerString(previousHeader(message, MF_HEADERS.requeuedFrom), "");
   const retry: OutgoingMessage = {
     content: encoded.content,
     properties: {
@@ -83,6 +86,8 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
         [MF_HEADERS.originalExchange]: headerString(previousHeader(message, MF_HEADERS.originalExchange), message.exchange),
         [MF_HEADERS.originalRoutingKey]: headerString(previousHeader(message, MF_HEADERS.originalRoutingKey), message.routingKey),
         ...(dropped ? { [MF_HEADERS.droppedHeaders]: dropped } : {}),
+        ...(typeof requeues === "number" ? { [MF_HEADERS.requeues]: requeues } : {}),
+        ...(requeuedFrom ? { [MF_HEADERS.requeuedFrom]: requeuedFrom } : {}),
       },
     },
   };

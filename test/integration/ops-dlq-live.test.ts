@@ -174,11 +174,11 @@ describe("dlq commands while workers consume", () => {
     for (const m of after) {
       const id = String(m.headers.id ?? m.properties.correlationId);
       const first = before.get(id) ?? {};
-      // Same reason; attempts start again at 1 (no requeue counter in the design, only the marker);
-      // the first failure is still the first one.
+      // Same reason; attempts start again at 1, the requeue is counted; the first failure is still the first one.
       expect(m.headers[MF_HEADERS.errorCode]).toBe(first[MF_HEADERS.errorCode]);
       expect(m.headers[MF_HEADERS.attempts]).toBe(1);
       expect(m.headers[MF_HEADERS.requeuedFrom]).toBe(names.deadLetterQueue);
+      expect(m.headers[MF_HEADERS.requeues]).toBe(1);
       expect(m.headers[MF_HEADERS.firstFailureAt]).toBe(first[MF_HEADERS.firstFailureAt]);
     }
     expect([...new Set(after.map((m) => m.headers[MF_HEADERS.errorCode]))].sort()).toEqual([...POISON_CODES].sort());

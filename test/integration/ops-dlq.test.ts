@@ -109,7 +109,7 @@ describe("dlq list / show", () => {
     const table = await runCli(["dlq", "list"], env);
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/^5 dead letters in matches\.dead_letter\n/);
-    expect(table.stdout).toMatch(/^task-1\s+dlq-1\s+db_lock_timeout\s+4\s+\S+\s+canceling statement/m);
+    expect(table.stdout).toMatch(/^task-1\s+dlq-1\s+db_lock_timeout\s+4\s+0\s+\S+\s+canceling statement/m);
     const json = await runCli(["dlq", "list", "--json", "--limit", "1"], env);
     expect(JSON.parse(json.stdout)).toMatchObject({ total: 5, items: [{ taskId: "task-1", externalMatchId: "dlq-1", attempts: 4 }] });
     const show = await runCli(["dlq", "show", "task-v1"], env);

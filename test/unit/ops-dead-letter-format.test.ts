@@ -22,6 +22,7 @@ function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
     decodeError: null,
     bytes: 100,
     deliveryCount: null,
+    requeues: 0,
     ...partial,
   };
 }
@@ -63,15 +64,15 @@ describe("formatDeadLetterListing", () => {
     const text = formatDeadLetterListing(
       listing({
         total: 3,
-        items: [summary({}), summary({ taskId: "corr-2", externalMatchId: null, errorCode: null, attempts: null, decodeError: "message body is not valid JSON", errorMessage: null })],
+        items: [summary({}), summary({ requeues: 2, taskId: "corr-2", externalMatchId: null, errorCode: null, attempts: null, decodeError: "message body is not valid JSON", errorMessage: null })],
         warnings: ["careful"],
       }),
     );
     const lines = text.trimEnd().split("\n");
     expect(lines[0]).toBe("3 dead letters in matches.dead_letter (showing the first 2; --limit N for more)");
-    expect(lines[1]).toMatch(/^task id\s+external id\s+error\s+attempts\s+failed at\s+message$/);
-    expect(lines[2]).toMatch(/^t-1\s+m-1\s+db_lock_timeout\s+4\s+2026-10-30T06:00:00.000Z\s+canceling statement due to lock timeout$/);
-    expect(lines[3]).toMatch(/^corr-2\s+-\s+undecodable\s+\?\s+.*message body is not valid JSON$/);
+    expect(lines[1]).toMatch(/^task id\s+external id\s+error\s+attempts\s+requeues\s+failed at\s+message$/);
+    expect(lines[2]).toMatch(/^t-1\s+m-1\s+db_lock_timeout\s+4\s+0\s+2026-10-30T06:00:00.000Z\s+canceling statement due to lock timeout$/);
+    expect(lines[3]).toMatch(/^corr-2\s+-\s+undecodable\s+\?\s+2\s+.*message body is not valid JSON$/);
     expect(lines[4]).toBe("warning: careful");
   });
 

@@ -157,9 +157,10 @@ describe("buildRequeueMessage", () => {
     expect(out.taskId).toBe("task-3");
     const headers = out.options.headers as Record<string, unknown>;
     expect(Object.keys(headers).filter((h) => h.startsWith("x-matchflow-")).sort()).toEqual(
-      [MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.requeuedFrom].sort(),
+      [MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.requeuedFrom, MF_HEADERS.requeues].sort(),
     );
     expect(headers[MF_HEADERS.requeuedFrom]).toBe("matches.dead_letter");
+    expect(headers[MF_HEADERS.requeues]).toBe(1);
     expect(headers).not.toHaveProperty("x-death");
     expect(headers).not.toHaveProperty("x-first-death-queue");
     expect(headers).not.toHaveProperty("x-delivery-count");
@@ -213,6 +214,14 @@ describe("buildRequeueMessage", () => {
     expect(out.options).toMatchObject({ contentType: "application/json", correlationId: "corr-1", messageId: "m-1", deliveryMode: 2 });
     expect(out.options.userId).toBeUndefined();
     expect(out.options.expiration).toBeUndefined();
-    expect(out.options.headers).toEqual({ "x-custom": 1, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
+    expect(out.options.headers).toEqual({ "x-custom": 1, [MF_HEADERS.requeuedFrom]: "matches.dead_letter", [MF_HEADERS.requeues]: 1 });
+  });
+
+  it("counts requeues: one more than the dead letter says, whatever else it says; listed with the summary", () => {
+    const original = encodeTaskV2({ taskName: TASK, taskId: "task-r", args: [match] });
+    const requeuesAfter = (value: unknown) => (buildRequeueMessage(deadLetterOf(original, 2, value === undefined ? {} : { [MF_HEADERS.requeues]: value }), opts).options.headers as Record<string, unknown>)[MF_HEADERS.requeues];
+    expect([undefined, 0, 2, "7", -3, "lots", 1.5].map(requeuesAfter)).toEqual([1, 1, 3, 8, 1, 1, 1]);
+    expect(summariseDeadLetter(deadLetterOf(original, 2, { [MF_HEADERS.requeues]: 4 }), MAX).requeues).toBe(4);
+    expect(summariseDeadLetter(deadLetterOf(original, 2), MAX).requeues).toBe(0);
   });
 });

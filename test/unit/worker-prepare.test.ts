@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { decodeTask, encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.js";
 import { PermanentError, TransientError } from "../../src/errors.js";
+import { MF_HEADERS } from "../../src/broker/headers.js";
 import { buildDeadLetter, buildRetryMessage } from "../../src/worker/outgoing.js";
 import { prepareMessage } from "../../src/worker/prepare.js";
 import { warmUpMessagePath } from "../../src/worker/warm-up.js";
@@ -145,6 +146,20 @@ describe("retry and dead-letter messages", () => {
     const second = buildRetryMessage(p.envelope, inbound(retry.content, retry.properties), new TransientError("db_deadlock", "again"), 2, 90_000, NOW + 60_000);
     expect(second.properties.headers?.["x-matchflow-first-failure-at"]).toBe(new Date(NOW).toISOString());
     expect(decodeTask(second.content, second.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
+  });
+
+  it("a requeued task's requeue count and origin go on through its retries and into its dead letter; a first-time task has none", () => {
+    const requeued = inbound(original.content, { ...original.properties, headers: { ...original.properties.headers, [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" } });
+    const p = prepareMessage(requeued, options);
+    if (!p.ok) throw new Error("expected ok");
+    const retry = buildRetryMessage(p.envelope, requeued, new TransientError("db_deadlock", "deadlock"), 1, 45_000, NOW);
+    expect(retry.properties.headers).toMatchObject({ [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
+    const dead = buildDeadLetter(inbound(retry.content, retry.properties), new TransientError("db_deadlock", "again"), 2, NOW);
+    expect(dead.properties.headers).toMatchObject({ [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
+    const plain = prepareMessage(message, options);
+    if (!plain.ok) throw new Error("expected ok");
+    const first = buildRetryMessage(plain.envelope, message, new TransientError("db_deadlock", "deadlock"), 1, 45_000, NOW).properties.headers ?? {};
+    expect([MF_HEADERS.requeues, MF_HEADERS.requeuedFrom].filter((h) => h in first)).toEqual([]);
   });
 
   it("a dead letter keeps the original body and properties and adds the error headers", () => {
