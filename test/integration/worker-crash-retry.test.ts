@@ -83,7 +83,8 @@ describe("retry and eta copies across worker crashes", () => {
       await allRetried(workers[2] as CliProcess, 3);
       expect(await t.ready("matches.dead_letter")).toBe(0);
       await lock.release();
-      await until(async () => (await t.rows("rt")).total === m && (await t.ready()) === 0, 30_000, "every task stored");
+      const waiting = async () => (await t.ready()) + (await t.ready("matches.retry.1500ms")) + (await t.ready("matches.retry.3000ms")) + (await t.ready("matches.retry.6000ms"));
+      await until(async () => (await t.rows("rt")).total === m && (await waiting()) === 0, 30_000, "every task stored, retry queues empty");
     } finally {
       await lock.close();
     }
@@ -91,13 +92,23 @@ describe("retry and eta copies across worker crashes", () => {
     expect(await t.rows("rt")).toEqual({ total: m, distinct: m });
     expect(await t.ready("matches.dead_letter")).toBe(0);
 
+    let windowHit = 0;
     for (const [i, id] of ids.entries()) {
-      // Worker k logged attempt k only: not reset by a restart, none skipped, none twice.
-      const byWorker = workers.map((w) => w.logs.filter((l) => l.taskId === id && l.outcome === "retried").map((l) => l.attempt));
-      expect(byWorker).toEqual([[1], [2], [3]]);
       expect(outcomesOf(workers, id, "created")).toHaveLength(1);
-      expect(outcomesOf(workers, id, "unchanged")).toEqual([]);
       expect(outcomesOf(workers, id, "dead_lettered")).toEqual([]);
+      const byWorker = workers.map((w) => w.logs.filter((l) => l.taskId === id && l.outcome === "retried"));
+      if (byWorker[1]?.some((l) => l.redelivered === true)) {
+        // SIGKILL between the copy's confirm and the flush of the original's ack (seen on a loaded
+        // machine): the original came back too, a second chain from attempt 1. The copy's chain
+        // still went on (2 after 1), and the two ended as one row.
+        windowHit++;
+        expect(byWorker[1]?.filter((l) => l.redelivered !== true).map((l) => l.attempt)).toContain(2);
+        expect(outcomesOf(workers, id, "unchanged")).toHaveLength(1);
+        continue;
+      }
+      // Worker k logged attempt k only: not reset by a restart, none skipped, none twice.
+      expect(byWorker.map((lines) => lines.map((l) => l.attempt))).toEqual([[1], [2], [3]]);
+      expect(outcomesOf(workers, id, "unchanged")).toEqual([]);
       // The schedule across the restarts: each attempt no sooner than the previous copy's delay.
       const retried = workers.map((w) => w.logs.find((l) => l.taskId === id && l.outcome === "retried") as Record<string, unknown>);
       for (let k = 0; k < 2; k++) {
@@ -107,6 +118,7 @@ describe("retry and eta copies across worker crashes", () => {
       const third = retried[2] as Record<string, unknown>;
       expect((await createdAt(`rt-${i}`)) - failedBefore(workers[2] as CliProcess, third)).toBeGreaterThanOrEqual(Number(third.delayMs) - 5);
     }
+    expect(windowHit).toBeLessThan(m); // the restarts' continuity was checked on some tasks at least
   });
 
   it("eta tasks waiting in an eta queue or held unacked while the worker is SIGKILLed, then SIGTERMed: each stored once, never before its eta, never counted as a retry", async () => {
