@@ -19,12 +19,15 @@ import type { InboundMessage, OutgoingMessage, WorkTransport } from "../worker/t
 import { AckTracker } from "./ack-tracker.js";
 import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
 import { boundReceivedHeaders } from "./inbound-headers.js";
-import { BrokerConnection } from "./connection.js";
+import { BrokerConnection, closeOrGone } from "./connection.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
 import { isUnroutable, unroutablePauseMs } from "./unroutable.js";
 import type { EncodedMessage } from "../celery/codec.js";
 import { TransientError } from "../errors.js";
+
+/** How long `close()` waits for outstanding confirms and the consumer channel's close-ok. */
+const POLITE_CLOSE_MS = 3000;
 
 interface ConsumerState {
   channel: Channel;
@@ -335,8 +338,17 @@ export class AmqpWorkTransport implements WorkTransport {
       this.endPauses();
       const state = this.state;
       this.flush(state);
-      await this.sink.close().catch(() => undefined);
-      if (state?.open) await state.channel.close().catch(() => undefined);
+      const polite = (async () => {
+        await this.sink.close().catch(() => undefined);
+        if (state?.open) await closeOrGone(state.channel, () => state.channel.close());
+      })();
+      // Bounded: confirms of copies and the channel's close-ok may never come through a silent
+      // link (a partition the heartbeat has not noticed). Giving up is safe: an original is acked
+      // only after its copy's confirm, so what is cut short is redelivered. The connection's
+      // close, bounded too, then drops the socket, which ends whatever still waits.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([polite, new Promise<void>((resolve) => (timer = setTimeout(resolve, POLITE_CLOSE_MS)))]);
+      clearTimeout(timer);
       await this.connection.close();
       this.emit(false);
     })();

@@ -27,8 +27,13 @@ export interface BrokerConnectionOptions {
   reconnect?: Partial<ReconnectPolicy>;
   /** TCP connect timeout. @default 10000 */
   connectTimeoutMs?: number;
-  /** How long a channel request waits for a lost connection to come back. @default 60000 */
+  /**
+   * How long the connection may stay lost before channel requests fail (counted from the loss,
+   * not per request). @default 60000
+   */
   readyTimeoutMs?: number;
+  /** How long `close()` waits for the broker's answer before dropping the socket. @default 3000 */
+  closeTimeoutMs?: number;
   /** AMQP heartbeat, seconds, unless the URL sets one. @default 30 */
   heartbeatSeconds?: number;
   /** Shown in the RabbitMQ management UI. */
@@ -65,6 +70,8 @@ function withHeartbeat(url: string, seconds: number): string {
 
 export class BrokerConnection extends EventEmitter {
   private model: ChannelModel | undefined;
+  /** When the connection was lost (Date.now()), while it is; the ready timeout counts from there. */
+  private lostAt: number | undefined;
   private generation = 0;
   private closing = false;
   private closePromise: Promise<void> | undefined;
@@ -149,14 +156,21 @@ export class BrokerConnection extends EventEmitter {
     model.on("unblocked", () => this.options.log.info({ broker: this.where }, "broker unblocked publishing"));
     model.on("close", (err?: Error) => this.onLost(model, err));
     this.model = model;
+    this.lostAt = undefined;
     this.generation++;
     this.emit("ready", this.generation);
   }
 
   private onLost(model: ChannelModel, err: Error | undefined): void {
+    // amqplib gives a connection up (heartbeat timeout, frame error) by ending its socket: a FIN
+    // that a partitioned peer never answers, and the half-closed socket then kept the process
+    // alive (`publish` printed its summary and did not exit). Whatever the reason, the socket of
+    // a lost connection is destroyed once it has had a moment to close by itself.
+    setTimeout(() => dropSocket(model), 1000).unref();
     if (this.model !== model) return;
     this.model = undefined;
     if (this.closing) return;
+    this.lostAt = Date.now();
     this.options.log.warn({ err: err ? errorMessage(err) : undefined, broker: this.where }, "broker connection lost; reconnecting");
     this.emit("disconnected", err);
     this.scheduleReconnect(1);
@@ -177,11 +191,20 @@ export class BrokerConnection extends EventEmitter {
     }, delay);
   }
 
-  /** Resolves when connected; rejects with `broker_unreachable` after readyTimeoutMs or on close. */
+  /**
+   * Resolves when connected; rejects with `broker_unreachable` once the connection has been lost
+   * for readyTimeoutMs, or on close. The timeout counts from the loss, not from each call: a
+   * publisher with thousands of matches to send through a partition otherwise waited the full
+   * timeout once per confirm window (3,000 matches, window 200: a quarter of an hour) before
+   * reporting them failed; now every request after the first timeout fails at once.
+   */
   async waitReady(): Promise<ChannelModel> {
     if (this.model) return this.model;
     if (this.closing) throw new TransientError("broker_closed", "the broker connection was closed");
     const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
+    const leftMs = (this.lostAt ?? Date.now()) + timeoutMs - Date.now();
+    const unreachable = () => new TransientError("broker_unreachable", `RabbitMQ at ${this.where} has been unreachable for ${Math.round(timeoutMs / 1000)}s`);
+    if (leftMs <= 0) throw unreachable();
     await new Promise<void>((resolve, reject) => {
       const cleanup = () => {
         clearTimeout(timer);
@@ -192,8 +215,8 @@ export class BrokerConnection extends EventEmitter {
       const onClosed = () => (cleanup(), reject(new TransientError("broker_closed", "the broker connection was closed")));
       const timer = setTimeout(() => {
         cleanup();
-        reject(new TransientError("broker_unreachable", `RabbitMQ at ${this.where} has been unreachable for ${Math.round(timeoutMs / 1000)}s`));
-      }, timeoutMs);
+        reject(unreachable());
+      }, leftMs);
       this.on("ready", onReady);
       this.on("closed", onClosed);
     });
@@ -208,19 +231,65 @@ export class BrokerConnection extends EventEmitter {
     return (await this.waitReady()).createConfirmChannel();
   }
 
-  /** Idempotent: stops reconnecting and closes the connection (the same promise every time). */
+  /**
+   * Idempotent: stops reconnecting and closes the connection (the same promise every time).
+   * Bounded: on a link that went silent (a partition the heartbeat has not noticed yet) the
+   * broker's close-ok never comes, so after closeTimeoutMs the socket is dropped; the broker
+   * then returns the connection's unacked deliveries to their queue when it notices.
+   */
   close(): Promise<void> {
     if (!this.closePromise) {
       this.closing = true;
       if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
       const model = this.model;
       this.model = undefined;
-      this.closePromise = (model ? model.close().catch(() => undefined) : Promise.resolve()).then(() => {
+      const timeoutMs = this.options.closeTimeoutMs ?? 3000;
+      const dropped = () => {
+        this.options.log.warn({ broker: this.where, waitedMs: timeoutMs }, "broker did not answer the close (network down?): dropping the connection; its unacked deliveries return to their queue");
+        dropSocket(model);
+      };
+      this.closePromise = (model ? closeOrGone(model, () => model.close(), timeoutMs, dropped) : Promise.resolve()).then(() => {
         this.emit("closed");
       });
     }
     return this.closePromise;
   }
+}
+
+/**
+ * Runs `close` (a channel's or connection's) and resolves when it settles or when `target` emits
+ * 'close', whichever comes first: amqplib settles close() only on the broker's close-ok, so when
+ * the connection dies meanwhile (heartbeat timeout, reset) the promise would stay pending for
+ * good, and with it a worker's stop or a publisher's exit. With `timeoutMs`, calls `onTimeout`
+ * and resolves after that long.
+ */
+export function closeOrGone(target: EventEmitter, close: () => Promise<unknown>, timeoutMs?: number, onTimeout?: () => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      target.off("close", done);
+      resolve();
+    };
+    target.once("close", done);
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        onTimeout?.();
+        done();
+      }, timeoutMs);
+    }
+    close().then(done, done);
+  });
+}
+
+/**
+ * Destroys an amqplib connection's socket (kept, untyped, on its inner Connection) with an
+ * error: amqplib then ends the connection at once (channels closed, heartbeat timers cleared)
+ * instead of after two silent heartbeat intervals.
+ */
+function dropSocket(model: unknown): void {
+  const stream = (model as { connection?: { stream?: { destroyed?: boolean; destroy?: (err?: Error) => void } } } | undefined)?.connection?.stream;
+  if (stream && !stream.destroyed) stream.destroy?.(new Error("closed without the broker's answer"));
 }
 
 /** One line for humans: "connection refused", "access refused (check user/password)", ... */

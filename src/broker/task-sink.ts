@@ -18,7 +18,7 @@ import type { ConfirmChannel } from "amqplib";
 import type { EncodedMessage } from "../celery/codec.js";
 import { errorMessage, isMatchflowError, PermanentError, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { BrokerConnection } from "./connection.js";
+import { closeOrGone, type BrokerConnection } from "./connection.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -237,7 +237,8 @@ export class AmqpTaskSink implements TaskSink {
         if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
         const channel = this.channel;
         this.channel = undefined;
-        if (channel) await channel.close().catch(() => undefined);
+        // Also done when the connection dies before the broker's close-ok (see closeOrGone).
+        if (channel) await closeOrGone(channel, () => channel.close());
       })();
     }
     return this.closePromise;
