@@ -15,6 +15,27 @@ export class AckTracker {
     if (tag >= this.next) this.acked.add(tag);
   }
 
+  /**
+   * The delivery `tag` was processed and must leave the broker now, not when every lower
+   * delivery is settled: its copy (retry, eta delay, dead letter) is already confirmed, so while
+   * it stays unacked a crash leaves two copies (a batch waiting on a lock, or an eta task held,
+   * kept the ack of 20 dead-lettered poison messages back, and a SIGKILL dead-lettered each twice).
+   * True when the caller must send `basic.ack(tag, multiple=false)` itself: then the tag counts
+   * as settled on the wire (a later multiple-ack moves past it, never targets it). False when
+   * every lower delivery is settled already, so the next `take()` covers it at once.
+   */
+  ackAlone(tag: number): boolean {
+    if (tag < this.next) return false;
+    for (let t = this.next; t < tag; t++) {
+      if (!this.acked.has(t) && !this.otherwiseSettled.has(t)) {
+        this.otherwiseSettled.add(tag);
+        return true;
+      }
+    }
+    this.acked.add(tag);
+    return false;
+  }
+
   /** The delivery `tag` was settled another way (nack/requeue): never ack it. */
   settledOtherwise(tag: number): void {
     if (tag >= this.next) this.otherwiseSettled.add(tag);

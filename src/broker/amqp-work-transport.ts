@@ -6,7 +6,8 @@
  *   a crash in between leaves both copies, never none (the upsert makes the duplicate harmless).
  *   Copies are mandatory: when their queue is gone the broker returns them instead of confirming
  *   and dropping them; see `publishCopy` for what happens then.
- * - Acks are coalesced per event-loop turn into one `multiple` ack (AckTracker).
+ * - Acks are coalesced per event-loop turn into one `multiple` ack (AckTracker), except the
+ *   ack of an original whose copy is confirmed, which goes at once (see `ackCopied`).
  * - Connection loss: BrokerConnection reconnects; we re-declare the topology and consume again.
  *   Deliveries of the old channel can no longer be settled: they are silently dropped here and
  *   RabbitMQ redelivers them (marked redelivered).
@@ -181,6 +182,24 @@ export class AmqpWorkTransport implements WorkTransport {
     this.scheduleFlush(state);
   }
 
+  /**
+   * The ack of an original whose copy (retry, eta delay, dead letter) is confirmed: sent at once,
+   * on its own when lower deliveries are still open (AckTracker.ackAlone), so that a crash now
+   * cannot leave the copy and the original both in the broker.
+   */
+  private ackCopied(message: InboundMessage): void {
+    const { state, tag } = message.token as Token;
+    if (!state.open) return;
+    if (state.tracker.ackAlone(tag)) {
+      try {
+        state.channel.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, false);
+      } catch (err) {
+        this.log.warn({ err: errorMessage(err) }, "ack failed (channel closing); the broker will redeliver");
+      }
+    }
+    this.scheduleFlush(state);
+  }
+
   requeue(message: InboundMessage): void {
     const { state, tag } = message.token as Token;
     if (!state.open) return;
@@ -213,7 +232,7 @@ export class AmqpWorkTransport implements WorkTransport {
     const queue = retryDelayQueueName(this.names, attempt);
     const msg = { content: retry.content, properties: { ...retry.properties, expiration: String(delayMs) } } as EncodedMessage;
     await this.publishCopy(message, { kind: "retry", exchange: "", routingKey: queue, queue }, msg);
-    this.ack(message);
+    this.ackCopied(message);
   }
 
   async delay(message: InboundMessage, copy: OutgoingMessage, tierMs: number): Promise<void> {
@@ -222,14 +241,14 @@ export class AmqpWorkTransport implements WorkTransport {
     // its order of expiry equal to its order of arrival.
     const msg = { content: copy.content, properties: { ...copy.properties, expiration: undefined } } as EncodedMessage;
     await this.publishCopy(message, { kind: "eta delay", exchange: "", routingKey: queue, queue }, msg);
-    this.ack(message);
+    this.ackCopied(message);
   }
 
   async deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void> {
     const msg = { content: deadLetter.content, properties: { ...deadLetter.properties, expiration: undefined, deliveryMode: 2 } } as EncodedMessage;
     const { deadLetterExchange: exchange, deadLetterRoutingKey: routingKey, deadLetterQueue: queue } = this.names;
     await this.publishCopy(message, { kind: "dead letter", exchange, routingKey, queue }, msg);
-    this.ack(message);
+    this.ackCopied(message);
   }
 
   /**

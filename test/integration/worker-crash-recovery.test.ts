@@ -6,9 +6,11 @@
  * not acked). The promise under test: every match exactly once, nothing dead-lettered.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { lockMatchesTable } from "../helpers/pg.js";
+import { publishConfirmed } from "../helpers/rabbit.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
 let t: WorkerEnv;
@@ -171,5 +173,39 @@ describe("worker crash recovery", () => {
     expect(done.filter((l) => l.outcome === "updated")).toEqual([]);
     const unchanged = done.filter((l) => l.outcome === "unchanged").length;
     console.info(`kill-in-flight seed ${seed}: rows at each kill ${killedAt.join(", ")}; tasks committed but not acked when killed (stored again as unchanged): ${unchanged}`);
+  });
+
+  it("dead letters made while a batch waits on a lock are acked at once: a SIGKILL then dead-letters none of them twice", async () => {
+    const seeder = await t.startWorker();
+    await t.publish([makeMatch("dlock", 0, { home_score: 1 })]);
+    await until(async () => (await t.rows("dlock")).total === 1 && (await t.ready()) === 0, 30_000, "the row to lock");
+    await t.stopWorker(seeder);
+    const lock = await lockRow("dlock-0");
+    try {
+      const a = await t.startWorker(STUCK, ["--concurrency", "2"]);
+      await t.publish([makeMatch("dlock", 0, { home_score: 7, scraped_at: "2026-10-30T07:00:00Z" })]);
+      await until(async () => (await workerBackends()).some((b) => b.waitingOnLock), 30_000, "the update waiting on the row lock");
+      // Contract violations, dead-lettered by the other slot while the first waits.
+      const ids = Array.from({ length: 20 }, (_, i) => `dlock-poison-${i}`);
+      await publishConfirmed(t.vhost.url, ids.map((id) => encodeTaskV2({ taskName: "celery_tasks.match_tasks.process_match_data", taskId: id, args: [{ home_team: "IFA", match_date: "2026-10-01", external_match_id: id }] })));
+      await until(() => a.logs.filter((l) => l.outcome === "dead_lettered").length === ids.length, 30_000, "20 dead letters");
+      // The broker holds only the waiting update unacked (the dead letters' originals were held
+      // behind it until the whole batch settled). The management API samples every few seconds.
+      await until(async () => (await t.vhost.queue("matches"))?.messages_unacknowledged === 1, 20_000, "only the waiting delivery unacked");
+      a.kill("SIGKILL");
+      await a.exited;
+
+      const b = await t.startWorker(PATIENT, ["--concurrency", "2"]);
+      await lock.release();
+      const newest = async () => (await t.sql.query<{ home_score: number }>("SELECT home_score FROM matches WHERE external_match_id = 'dlock-0'")).rows[0]?.home_score === 7;
+      await until(async () => (await newest()) && (await t.ready()) === 0, 60_000, "the update stored after the release");
+      await t.stopWorker(b);
+      expect(b.logs.filter((l) => l.outcome === "dead_lettered")).toEqual([]);
+      expect(await t.ready("matches.dead_letter")).toBe(ids.length);
+      const failures = await t.sql.query<{ task_id: string; count: number }>("SELECT task_id, count FROM ingest_failures WHERE task_id LIKE 'dlock-poison-%' ORDER BY task_id");
+      expect(failures.rows.map((r) => r.count)).toEqual(ids.map(() => 1));
+    } finally {
+      await lock.close();
+    }
   });
 });

@@ -40,4 +40,25 @@ describe("AckTracker", () => {
     t.ack(1);
     expect(t.take()).toBeUndefined();
   });
+
+  it("ackAlone: a tag behind an unsettled lower one is acked on its own at once and never targeted; otherwise it joins the next multiple-ack", () => {
+    const t = new AckTracker();
+    t.ack(2);
+    expect(t.ackAlone(3)).toBe(true); // tag 1 is still open: the caller acks 3 alone
+    expect(t.take()).toBeUndefined();
+    t.ack(1);
+    expect(t.take()).toBe(2); // covers 1 and 2, moves past 3 without targeting it
+    t.ack(4);
+    expect(t.ackAlone(5)).toBe(false); // everything below is settled: the next take covers it
+    expect(t.take()).toBe(5);
+    expect(t.ackAlone(5)).toBe(false); // already moved past
+    expect(t.take()).toBeUndefined();
+    // Alone acks next to requeued tags.
+    t.settledOtherwise(6);
+    expect(t.ackAlone(8)).toBe(true);
+    t.ack(7);
+    expect(t.take()).toBe(7);
+    t.ack(9);
+    expect(t.take()).toBe(9);
+  });
 });
