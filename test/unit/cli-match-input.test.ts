@@ -88,34 +88,26 @@ describe("limits", () => {
 });
 
 describe("readMatchInput", () => {
-  it("hands a JSON array on as it is read, like NDJSON", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    async function* slow(): AsyncGenerator<string> {
-      yield '[{"a":1},';
-      await held;
-      yield '{"b":2}]';
+  it("hands every kind of input on as it is read: the first match before the input has ended", async () => {
+    const kinds: [string, string, string][] = [
+      ["a JSON array", '[{"a":1},', '{"b":2}]'],
+      ["NDJSON", '{"a":1}\n', '{"b":2}\n'],
+      ["scrape's document", '{\n  "matches": [{"a":1},', ' {"b":2}]\n}'],
+    ];
+    for (const [kind, first, rest] of kinds) {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      async function* slow(): AsyncGenerator<string> {
+        yield first;
+        await held;
+        yield rest;
+      }
+      const it = (await readMatchInput(slow(), "stdin")).values[Symbol.asyncIterator]();
+      expect(await it.next(), kind).toEqual({ done: false, value: { a: 1 } });
+      release();
+      expect(await it.next(), kind).toEqual({ done: false, value: { b: 2 } });
+      expect((await it.next()).done, kind).toBe(true);
     }
-    const it = (await readMatchInput(slow(), "stdin")).values[Symbol.asyncIterator]();
-    expect(await it.next()).toEqual({ done: false, value: { a: 1 } });
-    release();
-    expect(await it.next()).toEqual({ done: false, value: { b: 2 } });
-    expect((await it.next()).done).toBe(true);
-  });
-
-  it("hands NDJSON on as it is read: the first match before the input has ended", async () => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    async function* slow(): AsyncGenerator<string> {
-      yield '{"a":1}\n';
-      await held;
-      yield '{"b":2}\n';
-    }
-    const it = (await readMatchInput(slow(), "stdin")).values[Symbol.asyncIterator]();
-    expect(await it.next()).toEqual({ done: false, value: { a: 1 } });
-    release();
-    expect(await it.next()).toEqual({ done: false, value: { b: 2 } });
-    expect((await it.next()).done).toBe(true);
   });
 });
 
