@@ -8,15 +8,18 @@
  * held that way are invisible to anyone else, so every command holds the queue's lock
  * (`dead-letter-lock.ts`) from before its first read until its channels are closed.
  *
+ * (`requeue --all` streams the queue with a consumer instead: dead-letter-stream.ts.)
+ *
  * Requeueing publishes each chosen message to the work exchange on a confirm channel and acks
  * the dead letter only after the broker confirmed the copy and did not return it as
  * unroutable: a crash half way leaves at worst a duplicate, which the upsert makes harmless.
  */
-import type { Channel, ConfirmChannel, GetMessage } from "amqplib";
+import type { Channel, ConfirmChannel, ConsumeMessage, GetMessage } from "amqplib";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { PermanentError, TransientError, errorMessage } from "../errors.js";
 import { closeQuietly, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
+import { streamDeadLetters } from "./dead-letter-stream.js";
 import {
   buildRequeueMessage,
   deadLetterKey,
@@ -161,7 +164,7 @@ export interface RequeueOptions {
 }
 
 interface Pending {
-  dead: GetMessage;
+  dead: GetMessage | ConsumeMessage;
   out: RequeueMessage;
   confirmed: Promise<void>;
 }
@@ -244,8 +247,11 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
 
     const frameMax = frameMaxOf(source);
     const batch: Pending[] = [];
+    // Every letter: streamed (the broker pushes a window ahead, freed by each batch's acks).
+    // Chosen ids: read one by one, since the letters passed over stay held until the end.
+    const stream = wanted ? undefined : await streamDeadLetters(getCh, names.deadLetterQueue, window);
     for (let i = 0; i < total; i++) {
-      const dead = await getCh.get(names.deadLetterQueue, { noAck: false });
+      const dead = stream ? await stream.next() : await getCh.get(names.deadLetterQueue, { noAck: false });
       if (dead === false) break;
       report.scanned++;
       const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
@@ -256,6 +262,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       if (batch.length >= window) await settle(batch);
     }
     await settle(batch);
+    await stream?.stop();
     report.cutShort = report.scanned < total;
     if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
     return report;

@@ -182,12 +182,13 @@ describe("dlq commands while workers consume", () => {
       expect(m.headers[MF_HEADERS.firstFailureAt]).toBe(first[MF_HEADERS.firstFailureAt]);
     }
     expect([...new Set(after.map((m) => m.headers[MF_HEADERS.errorCode]))].sort()).toEqual([...POISON_CODES].sort());
-    // A requeue of 3000 letters took ~40 s on a loaded machine (one basic.get round trip each).
+    // A requeue of 3000 letters took ~40 s on a loaded machine with one basic.get round trip each;
+    // streamed (ops/dead-letter-stream.ts), ~9 s.
   }, 240_000);
 
   it("two requeue --all at once while poison is being dead-lettered: they take turns, nothing lost or stored twice", async () => {
-    // 1000, not thousands: the one that waits gives up after 30 s (dlq_busy), and a requeue
-    // does about 100 letters a second here when workers and other tests load the broker.
+    // 1000, not thousands: the one that waits gives up after 30 s (dlq_busy), and a requeue did
+    // about 100 letters a second here (basic.get) when workers and other tests loaded the broker.
     const K = 1000;
     const P = 30;
     const Q = 60;

@@ -12,6 +12,7 @@ import { decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../
 import { loadConfig } from "../../src/config.js";
 import { PermanentError, TransientError, type MatchflowError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
+import { streamDeadLetters } from "../../src/ops/dead-letter-stream.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import { runCli, spawnCli, until } from "../helpers/cli.js";
@@ -160,6 +161,33 @@ describe("dlq requeue / purge", () => {
     expect(await count(names.deadLetterQueue)).toBe(0);
     const moved = await takeAll(names.queue);
     expect(moved.map((m) => decodeTask(m.content, m.properties, { maxBytes: MAX }).taskId)).toEqual(["task-1", "task-3", "task-v1"]);
+  });
+
+  it("requeue --all streams the queue: in order, and it ends when letters it counted are taken by someone else", async () => {
+    const queue = "stream_probe";
+    const ch = await amqp.createConfirmChannel();
+    await ch.assertQueue(queue, { durable: false });
+    for (let i = 0; i < 6; i++) ch.sendToQueue(queue, Buffer.from(String(i)));
+    await ch.waitForConfirms();
+    // Another client holds the first two: the stream gets the other four, in order, then false
+    // (the queue has none ready) instead of waiting for the six it might have expected.
+    const thief = await amqp.createChannel();
+    const held = [await thief.get(queue, { noAck: false }), await thief.get(queue, { noAck: false })];
+    expect(held.map((m) => (m ? m.content.toString() : m))).toEqual(["0", "1"]);
+    const reader = await amqp.createChannel();
+    const stream = await streamDeadLetters(reader, queue, 3);
+    const got: string[] = [];
+    for (let m = await stream.next(); m !== false; m = await stream.next()) {
+      got.push(m.content.toString());
+      reader.ack(m);
+    }
+    expect(got).toEqual(["2", "3", "4", "5"]);
+    await stream.stop();
+    await thief.close(); // the two held come back
+    expect(await count(queue)).toBe(2);
+    await reader.deleteQueue(queue);
+    await reader.close();
+    await ch.close();
   });
 
   it("`dlq purge` refuses without --yes (exit 2) and purges with it", async () => {
