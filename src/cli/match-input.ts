@@ -172,21 +172,33 @@ export async function readMatchInput(text: AsyncIterable<string>, source: string
 /** Every item of the input, bad lines in their places: for a command that needs the whole input first. */
 export async function readMatchItems(text: AsyncIterable<string>, source: string): Promise<ParsedItem[]> {
   const { values, bad } = await readMatchInput(text, source);
+  const parsed: unknown[] = [];
+  for await (const value of values) parsed.push(value);
+  // One merge: `bad` is in input order and each index counts the items before it, bad ones included.
   const items: ParsedItem[] = [];
-  for await (const value of values) items.push({ ok: true, value });
-  // `bad` is in input order and each index counts the items before it, bad ones included.
-  for (const b of bad) items.splice(b.index, 0, { ok: false, error: b.error });
+  let next = 0;
+  for (const b of bad) {
+    while (items.length < b.index) items.push({ ok: true, value: parsed[next++] });
+    items.push({ ok: false, error: b.error });
+  }
+  while (next < parsed.length) items.push({ ok: true, value: parsed[next++] });
   return items;
 }
 
-/** The position among the input's matches of the i-th value (bad lines came in between). */
+/**
+ * The position among the input's matches of the i-th value (bad lines came in between): `i` plus
+ * the bad lines with at most `i` values before them. `bad[k].index - k` (the values before the
+ * k-th bad line) never decreases, so they are counted by binary search, not a walk per call.
+ */
 export function inputIndex(i: number, bad: readonly BadLine[]): number {
-  let at = i;
-  for (const b of bad) {
-    if (b.index > at) break;
-    at++;
+  let lo = 0;
+  let hi = bad.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((bad[mid] as BadLine).index - mid <= i) lo = mid + 1;
+    else hi = mid;
   }
-  return at;
+  return i + lo;
 }
 
 /**
