@@ -2,7 +2,8 @@
  * Exit codes, in one place. Scripts and CronJobs rely on them:
  * 0 everything done; 1 some items invalid or failed; 2 usage or configuration error;
  * 3 source unreachable or unreadable; 4 broker unreachable, or it did not take some valid
- * matches (scrape, publish); 5 database unreachable;
+ * matches (scrape, publish); 5 database unreachable or refusing writes (read-only, disk full,
+ * permission, schema missing);
  * 70 internal error (a bug); 130 stopped by a second signal (the shell's 128 + SIGINT).
  */
 import { isMatchflowError } from "../errors.js";
@@ -27,6 +28,13 @@ const BY_CODE: Record<string, number> = {
   broker_unreachable: EXIT.broker,
   database_unreachable: EXIT.database,
   database_in_use: EXIT.database,
+  db_connection: EXIT.database,
+  // db/errors.ts DATABASE_REFUSALS: the database's own state, not the input's.
+  db_read_only: EXIT.database,
+  db_disk_full: EXIT.database,
+  db_permission: EXIT.database,
+  db_schema: EXIT.database,
+  db_admin_shutdown: EXIT.database,
 };
 
 export function exitCodeFor(err: unknown): number {

@@ -16,8 +16,9 @@ const TRANSIENT_SQLSTATE: Record<string, string> = {
   "57P02": "db_admin_shutdown", // crash_shutdown
   "57P03": "db_connection", // cannot_connect_now (starting up)
   "57P04": "db_connection", // database_dropped
+  "25006": "db_read_only", // read_only_sql_transaction (a standby, default_transaction_read_only)
   "53000": "db_resources", // insufficient_resources
-  "53100": "db_resources", // disk_full
+  "53100": "db_disk_full", // disk_full
   "53200": "db_resources", // out_of_memory
   "53300": "db_connection", // too_many_connections
   "57014": "db_timeout", // query_canceled (statement_timeout)
@@ -80,8 +81,9 @@ export function classifyDbError(err: unknown): MatchflowError {
     if (state.startsWith("08")) return new TransientError("db_connection", `database connection: ${message}`, options);
     if (state.startsWith("23")) return new PermanentError("db_constraint", `database constraint: ${message}`, options);
     if (state.startsWith("22")) return new PermanentError("db_data", `database rejected a value: ${message}`, options);
+    if (state === "42501") return new TransientError("db_permission", `database permission: ${message}`, options);
     // 42xxx: a statement the schema does not accept (missing migration, programming error).
-    // Retrying cannot fix the code, but a migration may be in flight: bounded retries.
+    // No message can cure it, but a migration may be in flight: transient.
     if (state.startsWith("42")) return new TransientError("db_schema", `database statement: ${message}`, options);
   }
   const code = asDriverError(err).code;
@@ -90,6 +92,17 @@ export function classifyDbError(err: unknown): MatchflowError {
   }
   return new TransientError("db_unknown", `database: ${message}`, options);
 }
+
+/**
+ * Codes of failures that are the database's, whatever the data: it refuses every write (a
+ * standby or read-only database after a failover, a full disk, revoked privileges, a missing
+ * table) or ended the session (an administrator, a crash). A worker holds its batch and tries it
+ * again until the database takes it, instead of spending each message's retries: at the default
+ * schedule a read-only database turned a whole backlog into dead letters in seven minutes.
+ * Not here: lock and statement timeouts, deadlocks, out of memory or shared memory, I/O errors
+ * (they may belong to the batch or to one damaged block; the retry schedule bounds them).
+ */
+export const DATABASE_REFUSALS: ReadonlySet<string> = new Set(["db_read_only", "db_disk_full", "db_permission", "db_schema", "db_admin_shutdown"]);
 
 /** True for failures that belong to one row's data (the batch's neighbours may still land). */
 export function isDataError(err: unknown): boolean {

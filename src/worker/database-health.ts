@@ -7,6 +7,7 @@
  * 1` through a whole outage (MatchflowDatabaseDown never fired). A busy worker hears from the
  * database more often than the check interval and never pings.
  */
+import type { MatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
 import type { MatchStore } from "./store.js";
@@ -14,26 +15,68 @@ import type { MatchStore } from "./store.js";
 /** How often an idle worker checks a database it has not heard from since (the readiness probe runs every 5 s). */
 export const IDLE_DATABASE_CHECK_MS = 10_000;
 
+/** A batch the database refused is tried again after 250 ms, doubling up to this. */
+export const REFUSED_BATCH_MAX_DELAY_MS = 10_000;
+/** While the database keeps refusing batches, it is said again this often. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
+
 export class DatabaseHealth {
   private answeredAt = 0;
   private up = false;
   private idleCheck: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Since when the database has refused batches for reasons of its own (undefined: it takes them). */
+  private refusedSince: number | undefined;
+  private refusalLoggedAt = 0;
 
   constructor(
     private readonly store: Pick<MatchStore, "ping">,
     private readonly options: { log: Logger; metrics: WorkerMetrics; now: () => number },
   ) {}
 
+  /** Reachable and taking writes: what /readyz and `matchflow_database_up` say. */
   get isUp(): boolean {
-    return this.up;
+    return this.up && this.refusedSince === undefined;
   }
 
-  /** The database just answered (a committed batch). */
+  /** The database just committed a batch: it answers and takes writes. */
   answered(): void {
+    if (this.refusedSince !== undefined) {
+      this.options.log.info({ heldForMs: this.options.now() - this.refusedSince }, "database takes writes again");
+      this.refusedSince = undefined;
+    }
+    this.heard();
+  }
+
+  /** The database answered (a ping or a commit); a ping says nothing about whether it takes writes. */
+  private heard(): void {
     this.answeredAt = this.options.now();
     this.up = true;
-    this.options.metrics.databaseUp.set(1);
+    this.options.metrics.databaseUp.set(this.isUp ? 1 : 0);
+  }
+
+  /**
+   * The database failed a whole batch for a reason of its own, whatever the data (db/errors.ts
+   * DATABASE_REFUSALS): not ready, and the caller tries the batch again after this wait (250 ms
+   * for `attempt` 0, doubling up to REFUSED_BATCH_MAX_DELAY_MS). No ping decides when: a read-only
+   * or full database answers one; only a write can tell that it takes writes again.
+   */
+  async holdRefusedBatch(err: MatchflowError, attempt: number, batch: number, giveUp: () => boolean): Promise<void> {
+    const now = this.options.now();
+    if (this.refusedSince === undefined) {
+      this.refusedSince = now;
+      this.refusalLoggedAt = now;
+      // A warning: one session ended by an administrator is over in 250 ms; one that lasts is an error a minute later.
+      this.options.log.warn({ code: err.code, err: err.message, batch }, "database failed a batch whatever its data: holding it unacked and trying it again until the database takes it (no retry spent)");
+    } else if (now - this.refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
+      this.refusalLoggedAt = now;
+      this.options.log.error({ code: err.code, err: err.message, heldForMs: now - this.refusedSince }, "database still failing batches");
+    }
+    this.options.metrics.databaseUp.set(0);
+    if (giveUp()) return;
+    const delay = Math.min(250 * 2 ** Math.min(attempt, 16), REFUSED_BATCH_MAX_DELAY_MS);
+    // Unref'd like the outage's pause: a stopped worker must not wait it out.
+    await new Promise((r) => setTimeout(r, delay).unref());
   }
 
   /**
@@ -50,7 +93,7 @@ export class DatabaseHealth {
       try {
         await this.store.ping();
         if (!this.up) this.options.log.info("database reachable");
-        this.answered();
+        this.heard();
         return;
       } catch (err) {
         if (giveUp()) return; // the store closed under a ping of a stopping worker: not an outage

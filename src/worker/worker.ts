@@ -5,7 +5,8 @@
  * Invariants:
  * - a message is acked only after the transaction holding its write committed;
  * - one message's failure never fails its neighbours (the store reports per item);
- * - while the database is unreachable, batches wait (unacked) and retry by themselves; prefetch
+ * - while the database is unreachable or refuses every write (read-only, disk full, ...), batches
+ *   wait (unacked) and retry by themselves, spending no message's retries; prefetch
  *   bounds what is held, so memory stays bounded whatever the queue depth;
  * - on stop, no new deliveries; what is in flight finishes within the grace period; whatever
  *   could not finish stays unacked and the broker redelivers it.
@@ -16,6 +17,7 @@
  * message has lingered `lingerMs` (5 ms): under heavy load batches stay large, so the fixed
  * cost of a transaction is shared by many messages (highest throughput).
  */
+import { DATABASE_REFUSALS } from "../db/errors.js";
 import { PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
@@ -289,6 +291,7 @@ export class Worker {
   private async storeAndSettle(messages: InboundMessage[], good: Extract<Prepared, { ok: true }>[], bad: Extract<Prepared, { ok: false }>[], items: StoreItem[], failures: FailureRecord[]): Promise<void> {
     const { metrics } = this.options;
     let outcomes: StoreOutcome[];
+    let refusals = 0;
     for (;;) {
       if (this.abandoned) return;
       try {
@@ -300,6 +303,10 @@ export class Worker {
         if (DATABASE_UNREACHABLE.has(err.code)) {
           this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "database unreachable: holding the batch unacked until it returns");
           await this.database.waitUntilUp(() => this.abandoned);
+          continue;
+        }
+        if (DATABASE_REFUSALS.has(err.code)) {
+          await this.database.holdRefusedBatch(err, refusals++, messages.length, () => this.abandoned);
           continue;
         }
         // The transaction as a whole failed (deadlock, lock timeout, ...): every message follows

@@ -21,6 +21,8 @@ export interface WorkerEnv {
   ready(queue?: string): Promise<number>;
   /** Every message of a queue (default the dead-letter queue), read unacked: they go back when the read ends. */
   peek(queue?: string): Promise<{ headers: Record<string, unknown>; properties: MessageProperties; content: Buffer }[]>;
+  /** The worker's /readyz: status and body (the port from its "ops HTTP server listening" line; METRICS_PORT=0). */
+  readyz(w: CliProcess): Promise<{ status: number; body: Record<string, unknown> }>;
   /** SIGTERM, and the graceful stop's exit code 0. */
   stopWorker(w: CliProcess): Promise<void>;
   /** Kills every worker still running and drops the vhost and database. */
@@ -91,6 +93,11 @@ export async function createWorkerEnv(name: string, base: Record<string, string>
       } finally {
         await conn.close(); // the unacked gets return to the queue
       }
+    },
+    async readyz(w) {
+      const port = Number((await w.waitForLog((l) => l.msg === "ops HTTP server listening (/metrics, /healthz, /readyz)")).port);
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
     },
     async stopWorker(w) {
       w.kill("SIGTERM");

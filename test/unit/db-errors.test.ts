@@ -25,6 +25,10 @@ describe("classifyDbError", () => {
     ["08P01", "db_connection"],
     ["57014", "db_timeout"],
     ["42P01", "db_schema"],
+    ["42501", "db_permission"],
+    ["25006", "db_read_only"],
+    ["53100", "db_disk_full"],
+    ["53200", "db_resources"],
     ["XX000", "db_internal"],
   ])("SQLSTATE %s is transient %s", (state, code) => {
     const c = classifyDbError(pgError(state));

@@ -2,6 +2,7 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { TransientError } from "../../src/errors.js";
 import { DatabaseHealth } from "../../src/worker/database-health.js";
 import { createWorkerMetrics } from "../../src/worker/metrics.js";
 
@@ -62,5 +63,30 @@ describe("DatabaseHealth", () => {
     expect(msgs.at(-1)).toBe("database reachable");
     expect(health.isUp).toBe(true);
     expect(await gauge(metrics)).toBe(1);
+  });
+
+  it("a refused batch: not ready and logged once, again a minute later while it lasts; a ping does not end it, a commit does", async () => {
+    const { log, msgs } = memoryLog();
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
+    let now = 1_000_000;
+    const health = new DatabaseHealth(store([]), { log, metrics, now: () => now });
+    health.answered();
+    const refusal = new TransientError("db_read_only", "cannot execute INSERT in a read-only transaction");
+    await health.holdRefusedBatch(refusal, 0, 5, () => false);
+    await health.holdRefusedBatch(refusal, 1, 5, () => true);
+    expect(health.isUp).toBe(false);
+    expect(await gauge(metrics)).toBe(0);
+    // A read-only database answers pings: that says nothing about writes.
+    await health.waitUntilUp(() => false);
+    expect(health.isUp).toBe(false);
+    expect(await gauge(metrics)).toBe(0);
+    now += 60_000;
+    await health.holdRefusedBatch(refusal, 2, 5, () => true);
+    health.answered();
+    expect(health.isUp).toBe(true);
+    expect(await gauge(metrics)).toBe(1);
+    expect(msgs.filter((m) => m.startsWith("database failed a batch"))).toHaveLength(1);
+    expect(msgs.filter((m) => m === "database still failing batches")).toHaveLength(1);
+    expect(msgs.at(-1)).toBe("database takes writes again");
   });
 });

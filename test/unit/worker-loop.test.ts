@@ -213,6 +213,37 @@ describe("worker loop", () => {
     await worker.stop(1000);
   });
 
+  it.each([
+    ["db_read_only", "25006"],
+    ["db_disk_full", "53100"],
+    ["db_permission", "42501"],
+    ["db_schema", "42P01"],
+    ["db_admin_shutdown", "57P01"],
+  ])("holds a batch the database refuses whatever its data (%s) and tries it again: no retry spent, not ready meanwhile, then stored", async (code) => {
+    // RETRY_MAX=0: a refusal treated as the message's failure would dead-letter it at once.
+    const refused = () => new TransientError(code, "cannot execute INSERT in a read-only transaction");
+    const store = scriptedStore([refused, refused, ok]);
+    const { broker, worker, events, metrics } = await runWorker(store, 1, { max: 0 });
+    await expect.poll(() => store.calls).toBe(2);
+    expect(worker.ready()).toMatchObject({ ready: false, checks: { database: false } });
+    expect((await metrics.databaseUp.get()).values[0]?.value).toBe(0);
+    await expect.poll(() => events.length, { timeout: 5000 }).toBe(1);
+    expect(events[0]).toMatchObject({ outcome: "created", final: true });
+    expect(store.calls).toBe(3);
+    expect(broker.stats()).toMatchObject({ deadLetters: 0, unacked: 0 });
+    expect(worker.ready()).toMatchObject({ checks: { database: true } });
+    await worker.stop(1000);
+  });
+
+  it("a lock timeout is the batch's, not the database's: each message follows its retry schedule", async () => {
+    const store = scriptedStore([() => new TransientError("db_lock_timeout", "canceling statement due to lock timeout"), ok]);
+    const { broker, worker, events } = await runWorker(store, 1, { max: 0 });
+    await expect.poll(() => events.length).toBe(1);
+    expect(events[0]).toMatchObject({ outcome: "dead_lettered", code: "db_lock_timeout" });
+    expect(broker.stats().deadLetters).toBe(1);
+    await worker.stop(1000);
+  });
+
   it("one item's permanent failure dead-letters that item only", async () => {
     const store = scriptedStore([(items) => items.map((it) => (it.match.external_match_id === "m-1" ? { ok: false, error: new PermanentError("unresolved_name", "unknown team") } : { ok: true, outcome: "created", matchId: 1 }))]);
     const { broker, worker, events } = await runWorker(store, 3);
