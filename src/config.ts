@@ -117,6 +117,7 @@ const envSchema = z.object({
   CELERY_PROTOCOL: z.enum(["1", "2"], { message: "must be 1 or 2" }).default("2"),
   PUBLISH_CONFIRM_WINDOW: int(1000, 1, 100_000),
   PUBLISH_ARGSREPR_MAX: int(160, 16, 65_536),
+  PUBLISH_BLOCKED_TIMEOUT: duration("60s").refine((ms) => ms > 0, "must be more than 0 (e.g. 60s)"),
   MAX_MESSAGE_BYTES: int(65_536, 1024, 134_217_728),
   DB_LOCK_TIMEOUT: duration("10s"),
   DB_STATEMENT_TIMEOUT: duration("60s"),
@@ -182,6 +183,13 @@ export interface Config {
      * repr (~500 characters) cost the broker ~25 us per published message here.
      */
     argsreprMax: number;
+    /**
+     * How long `scrape`, `publish`, `run` and `dlq requeue` wait while the broker blocks publishing
+     * (a memory or disk alarm) before the unconfirmed messages fail (`broker_blocked`, exit 4).
+     * The worker waits as long as the alarm lasts: it publishes its copies on a connection of
+     * their own, so its acks still get through.
+     */
+    blockedTimeoutMs: number;
   };
   maxMessageBytes: number;
   /** Per-transaction bounds on the worker's writes, so a stuck lock becomes a transient, retried failure. */
@@ -276,7 +284,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       fanoutExchange: e.FANOUT_EXCHANGE,
       queueType: e.QUEUE_TYPE,
     },
-    publish: { protocol: e.CELERY_PROTOCOL === "1" ? 1 : 2, confirmWindow: e.PUBLISH_CONFIRM_WINDOW, argsreprMax: e.PUBLISH_ARGSREPR_MAX },
+    publish: { protocol: e.CELERY_PROTOCOL === "1" ? 1 : 2, confirmWindow: e.PUBLISH_CONFIRM_WINDOW, argsreprMax: e.PUBLISH_ARGSREPR_MAX, blockedTimeoutMs: e.PUBLISH_BLOCKED_TIMEOUT },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     db: { lockTimeoutMs: e.DB_LOCK_TIMEOUT, statementTimeoutMs: e.DB_STATEMENT_TIMEOUT },
     retry: { max: e.RETRY_MAX, baseDelayMs: e.RETRY_BASE_DELAY, maxDelayMs: e.RETRY_MAX_DELAY },

@@ -1,7 +1,8 @@
 /**
  * Waiting for a service that is not there yet (the worker's start-up: RabbitMQ, PostgreSQL):
  * try, and after each failure report it and sleep before the next try, until it works or the
- * signal aborts. One loop for every such wait, so they stop alike on a signal.
+ * signal aborts. One loop for every such wait, so they stop alike on a signal. And waiting, for
+ * a bounded time only, for work that may never end (a close nobody answers): `settledWithin`.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 
@@ -28,4 +29,16 @@ export async function untilItWorks<T>(attempt: () => Promise<T>, options: Patien
       await sleep(retryInMs, undefined, { signal: options.signal });
     }
   }
+}
+
+/**
+ * Waits until `work` settles (resolved or rejected alike), but at most `ms`; then calls
+ * `onTimeout` and returns, leaving the work to go on unobserved.
+ */
+export async function settledWithin(work: Promise<unknown>, ms: number, onTimeout?: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
+  const result = await Promise.race([work.then(() => "settled" as const, () => "settled" as const), late]);
+  clearTimeout(timer);
+  if (result === "late") onTimeout?.();
 }

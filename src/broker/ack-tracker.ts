@@ -55,6 +55,23 @@ export class AckTracker {
     return target;
   }
 
+  /** The lowest unsettled tag while processed ones wait behind it, else undefined. */
+  get blocker(): number | undefined {
+    return this.acked.size > 0 ? this.next : undefined;
+  }
+
+  /**
+   * Every processed tag waiting behind an unsettled lower one, for the caller to ack one by one
+   * (`multiple=false`) now; they count as settled on the wire from then on, like `ackAlone`'s.
+   * Call after `take()`.
+   */
+  releaseStuck(): number[] {
+    const tags = [...this.acked];
+    this.acked.clear();
+    for (const t of tags) this.otherwiseSettled.add(t);
+    return tags;
+  }
+
   /** Tags processed but stuck behind an unsettled lower one (they are acked later). */
   get pending(): number {
     return this.acked.size;

@@ -1,13 +1,14 @@
 /**
  * The worker's side of RabbitMQ: a consumer channel with manual acks and prefetch, plus a
- * confirm channel (AmqpTaskSink) for retries, dead letters and rpc results.
+ * confirm channel (AmqpTaskSink) for retries, dead letters and rpc results on a second
+ * connection (a broker's resource alarm blocks a connection that publishes, acks included).
  *
  * - Retry / dead letter: publish, wait for the broker's confirm, only then ack the original;
  *   a crash in between leaves both copies, never none (the upsert makes the duplicate harmless).
  *   Copies are mandatory: when their queue is gone the broker returns them instead of confirming
  *   and dropping them; see `publishCopy` for what happens then.
- * - Acks are coalesced per event-loop turn into one `multiple` ack (AckTracker), except the
- *   ack of an original whose copy is confirmed, which goes at once (see `ackCopied`).
+ * - Acks: ConsumerAcks (coalesced into `multiple` acks; an original whose copy is confirmed at
+ *   once; deliveries stuck behind a slow lower one one by one).
  * - Connection loss: BrokerConnection reconnects; we re-declare the topology and consume again.
  *   Deliveries of the old channel can no longer be settled: they are silently dropped here and
  *   RabbitMQ redelivers them (marked redelivered).
@@ -16,8 +17,9 @@ import type { Channel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
+import { settledWithin } from "../patience.js";
 import type { InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
-import { AckTracker } from "./ack-tracker.js";
+import { ConsumerAcks } from "./consumer-acks.js";
 import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
 import { boundReceivedHeaders } from "./inbound-headers.js";
 import { BrokerConnection, closeOrGone } from "./connection.js";
@@ -32,7 +34,7 @@ const POLITE_CLOSE_MS = 3000;
 
 interface ConsumerState {
   channel: Channel;
-  tracker: AckTracker;
+  acks: ConsumerAcks;
   open: boolean;
   consumerTag: string | undefined;
 }
@@ -62,9 +64,20 @@ export interface AmqpWorkTransportOptions {
 }
 
 export async function createAmqpWorkTransport(options: AmqpWorkTransportOptions): Promise<AmqpWorkTransport> {
-  const connectionOptions = { url: options.url, log: options.log, connectionName: "matchflow worker" };
-  const connection = options.waitUntil ? await BrokerConnection.openWhenReachable(connectionOptions, options.waitUntil) : await BrokerConnection.open(connectionOptions);
-  const transport = new AmqpWorkTransport(connection, topologyNames(options.config.topology, options.config.retry), options.config, options.log);
+  const open = (connectionName: string) => {
+    const connectionOptions = { url: options.url, log: options.log, connectionName };
+    return options.waitUntil ? BrokerConnection.openWhenReachable(connectionOptions, options.waitUntil) : BrokerConnection.open(connectionOptions);
+  };
+  const connection = await open("matchflow worker");
+  // Copies (retries, eta, dead letters, rpc replies) go out on a connection of their own: a
+  // broker under a memory or disk alarm stops reading a connection once it publishes, acks
+  // included, so one dead letter stopped every ack of the worker (its prefetch full, nothing
+  // drained) until the alarm cleared, and draining the queue is what clears a memory alarm.
+  const copies = await open("matchflow worker copies").catch(async (err: unknown) => {
+    await connection.close();
+    throw err;
+  });
+  const transport = new AmqpWorkTransport(connection, copies, topologyNames(options.config.topology, options.config.retry), options.config, options.log);
   try {
     await transport.declare();
   } catch (err) {
@@ -82,7 +95,6 @@ export class AmqpWorkTransport implements WorkTransport {
   private prefetch = 1;
   private consuming = false;
   private closing: Promise<void> | undefined;
-  private flushScheduled = false;
   private readonly sink: AmqpTaskSink;
   private readonly listeners: ((up: boolean) => void)[] = [];
   private readonly unroutableListeners: ((queue: string) => void)[] = [];
@@ -93,13 +105,16 @@ export class AmqpWorkTransport implements WorkTransport {
 
   constructor(
     private readonly connection: BrokerConnection,
+    private readonly copies: BrokerConnection,
     readonly names: TopologyNames,
     private readonly config: Config,
     private readonly log: Logger,
   ) {
-    this.sink = new AmqpTaskSink(connection, { confirmWindow: config.publish.confirmWindow, log });
+    this.sink = new AmqpTaskSink(copies, { confirmWindow: config.publish.confirmWindow, log });
+    copies.on("ready", () => this.emit(this.connection.isConnected));
+    copies.on("disconnected", () => this.emit(false));
     connection.on("ready", () => {
-      this.emit(true);
+      this.emit(this.copies.isConnected);
       if (this.consuming && !this.closing) {
         this.log.info("broker reconnected: declaring topology and consuming again");
         this.declare()
@@ -124,10 +139,11 @@ export class AmqpWorkTransport implements WorkTransport {
 
   private async openConsumer(): Promise<void> {
     const channel = await this.connection.createChannel();
-    const state: ConsumerState = { channel, tracker: new AckTracker(), open: true, consumerTag: undefined };
+    const state: ConsumerState = { channel, acks: new ConsumerAcks(channel, this.log), open: true, consumerTag: undefined };
     channel.on("error", (err: Error) => this.log.warn({ err: errorMessage(err) }, "consumer channel error"));
     channel.on("close", () => {
       state.open = false;
+      state.acks.stop();
       if (this.state === state) this.state = undefined;
       this.endPauses();
       // A channel-level close on a live connection (e.g. consumer timeout): consume again.
@@ -177,55 +193,21 @@ export class AmqpWorkTransport implements WorkTransport {
 
   ack(message: InboundMessage): void {
     const { state, tag } = message.token as Token;
-    if (!state.open) return;
-    state.tracker.ack(tag);
-    this.scheduleFlush(state);
+    state.acks.ack(tag);
   }
 
   /**
    * The ack of an original whose copy (retry, eta delay, dead letter) is confirmed: sent at once,
-   * on its own when lower deliveries are still open (AckTracker.ackAlone), so that a crash now
-   * cannot leave the copy and the original both in the broker.
+   * so that a crash now cannot leave the copy and the original both in the broker.
    */
   private ackCopied(message: InboundMessage): void {
     const { state, tag } = message.token as Token;
-    if (!state.open) return;
-    if (state.tracker.ackAlone(tag)) {
-      try {
-        state.channel.ack({ fields: { deliveryTag: tag } } as ConsumeMessage, false);
-      } catch (err) {
-        this.log.warn({ err: errorMessage(err) }, "ack failed (channel closing); the broker will redeliver");
-      }
-    }
-    this.scheduleFlush(state);
+    state.acks.copied(tag);
   }
 
   requeue(message: InboundMessage): void {
     const { state, tag } = message.token as Token;
-    if (!state.open) return;
-    state.tracker.settledOtherwise(tag);
-    state.channel.nack({ fields: { deliveryTag: tag } } as ConsumeMessage, false, true);
-    this.scheduleFlush(state);
-  }
-
-  private scheduleFlush(state: ConsumerState): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush(state);
-    });
-  }
-
-  private flush(state: ConsumerState | undefined): void {
-    if (!state?.open) return;
-    const upTo = state.tracker.take();
-    if (upTo === undefined) return;
-    try {
-      state.channel.ack({ fields: { deliveryTag: upTo } } as ConsumeMessage, true);
-    } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, "ack failed (channel closing); the broker will redeliver");
-    }
+    state.acks.requeue(tag);
   }
 
   async retry(message: InboundMessage, retry: OutgoingMessage, attempt: number, delayMs: number): Promise<void> {
@@ -330,12 +312,12 @@ export class AmqpWorkTransport implements WorkTransport {
    * reconnect) the deployed broker's cap, DEPLOYED_FRAME_MAX.
    */
   frameMax(): number {
-    return this.connection.frameMax ?? DEPLOYED_FRAME_MAX;
+    return this.copies.frameMax ?? DEPLOYED_FRAME_MAX;
   }
 
-  /** The connection is up and, once `consume` was called, so is the consumer channel. */
+  /** Both connections are up and, once `consume` was called, so is the consumer channel. */
   isConnected(): boolean {
-    return this.connection.isConnected && (!this.consuming || this.state?.open === true);
+    return this.connection.isConnected && this.copies.isConnected && (!this.consuming || this.state?.open === true);
   }
 
   onConnectionChange(listener: (up: boolean) => void): void {
@@ -356,7 +338,7 @@ export class AmqpWorkTransport implements WorkTransport {
       this.consuming = false;
       this.endPauses();
       const state = this.state;
-      this.flush(state);
+      state?.acks.flush();
       const polite = (async () => {
         await this.sink.close().catch(() => undefined);
         if (state?.open) await closeOrGone(state.channel, () => state.channel.close());
@@ -365,10 +347,8 @@ export class AmqpWorkTransport implements WorkTransport {
       // link (a partition the heartbeat has not noticed). Giving up is safe: an original is acked
       // only after its copy's confirm, so what is cut short is redelivered. The connection's
       // close, bounded too, then drops the socket, which ends whatever still waits.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([polite, new Promise<void>((resolve) => (timer = setTimeout(resolve, POLITE_CLOSE_MS)))]);
-      clearTimeout(timer);
-      await this.connection.close();
+      await settledWithin(polite, POLITE_CLOSE_MS);
+      await Promise.all([this.connection.close(), this.copies.close()]);
       this.emit(false);
     })();
     return this.closing;

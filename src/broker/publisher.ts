@@ -113,7 +113,7 @@ export class MatchQueueClient {
     const connection = await BrokerConnection.open({ url: options.url, log: options.log, connectionName: "matchflow publisher" });
     try {
       await declareTopology(connection, topologyNames(options.topology, options.retry), { queueType: options.queueType, log: options.log });
-      const sink = new AmqpTaskSink(connection, { confirmWindow: options.publish.confirmWindow, log: options.log });
+      const sink = new AmqpTaskSink(connection, { confirmWindow: options.publish.confirmWindow, blockedTimeoutMs: options.publish.blockedTimeoutMs, log: options.log });
       return new MatchQueueClient(sink, options, connection);
     } catch (err) {
       await connection.close();

@@ -43,6 +43,14 @@ export interface AmqpTaskSinkOptions {
   maxAttempts?: number;
   /** How long to keep trying to open a channel on a live connection before failing. @default 30000 */
   channelTimeoutMs?: number;
+  /**
+   * How long the broker may block publishing (a memory or disk alarm) before every message
+   * awaiting its confirm, and every new one, fails with `broker_blocked` until it unblocks.
+   * Undefined: wait as long as it blocks (the worker: its copies' originals stay unacked).
+   * One-shot producers set it (PUBLISH_BLOCKED_TIMEOUT): a blocked broker otherwise held a scrape
+   * for as long as the alarm lasted, with nothing said after "broker blocked publishing".
+   */
+  blockedTimeoutMs?: number;
   log: Logger;
 }
 
@@ -62,6 +70,8 @@ interface Pending {
   mandatory: boolean;
   /** The broker returned it as unroutable (mandatory flag); its ack follows. */
   returned?: boolean;
+  /** Failed for good (the broker blocked too long): a late confirm or channel error changes nothing. */
+  failed?: boolean;
   resolve(): void;
   reject(err: Error): void;
 }
@@ -80,6 +90,11 @@ export class AmqpTaskSink implements TaskSink {
   private readonly window: number;
   private readonly maxAttempts: number;
   private readonly channelTimeoutMs: number;
+  /** Messages published or waiting for a slot, not yet confirmed or failed. */
+  private readonly pending = new Set<Pending>();
+  private blockedTimer: NodeJS.Timeout | undefined;
+  /** Set once the broker has blocked publishing for longer than blockedTimeoutMs; cleared when it unblocks. */
+  private blockedTooLong: TransientError | undefined;
 
   constructor(
     private readonly connection: BrokerConnection,
@@ -88,6 +103,36 @@ export class AmqpTaskSink implements TaskSink {
     this.window = Math.max(1, options.confirmWindow ?? 1000);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.channelTimeoutMs = options.channelTimeoutMs ?? 30_000;
+    if (options.blockedTimeoutMs !== undefined) {
+      const limit = options.blockedTimeoutMs;
+      const onBlocked = (reason: string) => {
+        clearTimeout(this.blockedTimer);
+        this.blockedTimer = setTimeout(() => this.failBlocked(reason, limit), limit);
+        this.blockedTimer.unref();
+      };
+      if (connection.blockedReason !== undefined) onBlocked(connection.blockedReason);
+      connection.on("blocked", onBlocked);
+      connection.on("unblocked", () => {
+        clearTimeout(this.blockedTimer);
+        this.blockedTooLong = undefined;
+      });
+    }
+  }
+
+  /** Fails what awaits a confirm and what waits for a slot; new publishes fail at once until the broker unblocks. */
+  private failBlocked(reason: string, limitMs: number): void {
+    this.blockedTooLong = new TransientError("broker_blocked", `the broker blocked publishing for ${limitMs / 1000} s (resource alarm: ${reason}); message not confirmed`);
+    if (this.pending.size > 0) this.options.log.error({ reason, unconfirmed: this.pending.size, blockedForMs: limitMs }, "broker blocked publishing too long: unconfirmed messages fail");
+    for (const p of [...this.pending]) this.settle(p, this.blockedTooLong);
+    for (const wake of this.slotWaiters.splice(0)) wake();
+  }
+
+  private settle(p: Pending, err?: Error): void {
+    if (p.failed === true || !this.pending.delete(p)) return;
+    if (err) {
+      p.failed = true;
+      p.reject(err);
+    } else p.resolve();
   }
 
   /** Messages published and not yet confirmed or failed. */
@@ -97,11 +142,14 @@ export class AmqpTaskSink implements TaskSink {
 
   async publish(exchange: string, routingKey: string, msg: EncodedMessage, options: PublishOptions = {}): Promise<void> {
     if (this.closed) throw new TransientError("publisher_closed", "the publisher is closed");
-    while (this.inFlight >= this.window) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    while (this.inFlight >= this.window && !this.blockedTooLong) await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+    if (this.blockedTooLong) throw this.blockedTooLong;
     this.inFlight++;
     try {
       await new Promise<void>((resolve, reject) => {
-        void this.send({ exchange, routingKey, msg, attempts: 0, lastError: undefined, mandatory: options.mandatory ?? false, resolve, reject });
+        const p: Pending = { exchange, routingKey, msg, attempts: 0, lastError: undefined, mandatory: options.mandatory ?? false, resolve, reject };
+        this.pending.add(p);
+        void this.send(p);
       });
     } finally {
       this.inFlight--;
@@ -117,9 +165,10 @@ export class AmqpTaskSink implements TaskSink {
       channel = await this.channelFor(p);
       if (this.drained) await this.drained;
     } catch (err) {
-      p.reject(err instanceof Error ? err : new Error(String(err)));
+      this.settle(p, err instanceof Error ? err : new Error(String(err)));
       return;
     }
+    if (p.failed === true) return;
     p.attempts++;
     // A return seen on an earlier attempt's channel says nothing about this attempt.
     p.returned = false;
@@ -130,8 +179,8 @@ export class AmqpTaskSink implements TaskSink {
       const ok = channel.publish(p.exchange, p.routingKey, p.msg.content, { ...p.msg.properties, mandatory: p.mandatory }, (err: unknown) => {
         if (p.mandatory) this.stopAwaitingReturn(p);
         if (err) this.retryOrFail(p, errorMessage(err));
-        else if (p.returned) p.reject(new PermanentError("unroutable", `no queue is bound to exchange "${p.exchange}" with routing key "${p.routingKey}": message returned by the broker`));
-        else p.resolve();
+        else if (p.returned) this.settle(p, new PermanentError("unroutable", `no queue is bound to exchange "${p.exchange}" with routing key "${p.routingKey}": message returned by the broker`));
+        else this.settle(p);
       });
       if (!ok && !this.drained) this.drained = this.waitDrain(channel);
     } catch (err) {
@@ -186,9 +235,10 @@ export class AmqpTaskSink implements TaskSink {
   }
 
   private retryOrFail(p: Pending, reason: string): void {
+    if (p.failed === true) return;
     p.lastError = reason;
     if (p.attempts >= this.maxAttempts) {
-      p.reject(new TransientError("publish_failed", `message not confirmed by the broker after ${p.attempts} attempt(s): ${reason}`));
+      this.settle(p, new TransientError("publish_failed", `message not confirmed by the broker after ${p.attempts} attempt(s): ${reason}`));
       return;
     }
     this.options.log.debug({ attempt: p.attempts, reason, taskId: p.msg.properties.correlationId }, "publishing again (no confirm)");
@@ -237,8 +287,10 @@ export class AmqpTaskSink implements TaskSink {
         if (this.inFlight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
         const channel = this.channel;
         this.channel = undefined;
-        // Also done when the connection dies before the broker's close-ok (see closeOrGone).
-        if (channel) await closeOrGone(channel, () => channel.close());
+        // Also done when the connection dies before the broker's close-ok (see closeOrGone). A
+        // blocked connection reads nothing, so no close-ok would come: its bounded close ends the channel.
+        if (channel && this.connection.blockedReason === undefined) await closeOrGone(channel, () => channel.close());
+        clearTimeout(this.blockedTimer);
       })();
     }
     return this.closePromise;

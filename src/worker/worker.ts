@@ -20,6 +20,7 @@
 import { DATABASE_REFUSALS } from "../db/errors.js";
 import { PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { settledWithin } from "../patience.js";
 import type { WorkerMetrics } from "./metrics.js";
 import { DatabaseHealth, IDLE_DATABASE_CHECK_MS } from "./database-health.js";
 import { decideEta } from "./eta.js";
@@ -73,14 +74,6 @@ const DATABASE_UNREACHABLE = new Set(["database_unreachable", "db_connection"]);
  * acked, and the upsert is idempotent.
  */
 const ABANDONED_CLOSE_MS = 1_000;
-
-async function closeWithin(closing: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
-  const result = await Promise.race([closing.then(() => "closed" as const, () => "closed" as const), late]);
-  clearTimeout(timer);
-  if (result === "late") onTimeout();
-}
 
 export class Worker {
   private readonly buffer: InboundMessage[] = [];
@@ -151,10 +144,12 @@ export class Worker {
 
   /** Number of deliveries buffered or being processed. */
   get inFlight(): number {
-    return this.buffer.length + this.processing + this.held.size;
+    return this.buffer.length + this.processing + this.held.size + this.settling;
   }
   private activeCount = 0;
   private processing = 0;
+  /** Deliveries of finished batches whose settlement waits on the broker (settleLater). */
+  private settling = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
   private get minFill(): number {
     return Math.max(1, Math.floor(this.options.batchSize / 4));
@@ -200,7 +195,7 @@ export class Worker {
         log.warn({ unfinished: this.inFlight }, "grace period over: unfinished deliveries stay unacked and will be redelivered");
       }
       await this.transport.close();
-      if (this.abandoned) await closeWithin(this.store.close(), ABANDONED_CLOSE_MS, () => log.warn({ waitedMs: ABANDONED_CLOSE_MS }, "database connections still busy: leaving them (their work is not acked, so it is redone)"));
+      if (this.abandoned) await settledWithin(this.store.close(), ABANDONED_CLOSE_MS, () => log.warn({ waitedMs: ABANDONED_CLOSE_MS }, "database connections still busy: leaving them (their work is not acked, so it is redone)"));
       else await this.store.close();
       this.endProgress();
       log.info("worker stopped");
@@ -248,11 +243,32 @@ export class Worker {
         .finally(() => {
           this.activeCount--;
           this.processing -= batch.length;
-          this.options.metrics.inFlight.set(this.inFlight);
-          this.pump();
-          if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+          this.afterSettled();
         });
     }
+  }
+
+  private afterSettled(): void {
+    this.options.metrics.inFlight.set(this.inFlight);
+    this.pump();
+    if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /**
+   * Settlements that wait on the broker (a retry, eta or dead-letter copy's confirm, an rpc
+   * reply): their deliveries stay unacked and in flight, but the batch's slot is free. Awaited in
+   * the slot, copies whose confirms a blocked broker withheld (a memory or disk alarm) held every
+   * slot, and the worker stopped storing anything until the alarm cleared.
+   */
+  private settleLater(waits: Promise<void>[]): void {
+    if (waits.length === 0) return;
+    this.settling += waits.length;
+    Promise.all(waits)
+      .catch((err: unknown) => this.options.log.error({ err: String(err) }, "unexpected error settling a batch (messages stay unacked)"))
+      .finally(() => {
+        this.settling -= waits.length;
+        this.afterSettled();
+      });
   }
 
   private async runBatch(messages: InboundMessage[]): Promise<void> {
@@ -279,13 +295,9 @@ export class Worker {
     }
 
     // Tasks not due yet wait elsewhere; they take no part in the transaction.
-    const postponed = notDue.length === 0 ? undefined : Promise.all(notDue.map((p) => this.postpone(p, prepareOptions.now)));
-    if (items.length === 0 && failures.length === 0) {
-      await postponed;
-      return;
-    }
+    if (notDue.length > 0) this.settleLater(notDue.map((p) => this.postpone(p, prepareOptions.now)));
+    if (items.length === 0 && failures.length === 0) return;
     await this.storeAndSettle(messages, good, bad, items, failures);
-    await postponed;
   }
 
   private async storeAndSettle(messages: InboundMessage[], good: Extract<Prepared, { ok: true }>[], bad: Extract<Prepared, { ok: false }>[], items: StoreItem[], failures: FailureRecord[]): Promise<void> {
@@ -313,7 +325,7 @@ export class Worker {
         // its own retry schedule; the ones that failed before the database are dead-lettered.
         this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "batch transaction failed");
         metrics.batchSize.observe(messages.length);
-        await Promise.all([...good.map((p) => this.settler.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.settler.fail(p.message, p.envelope, p.error, p.failure.externalMatchId))]);
+        this.settleLater([...good.map((p) => this.settler.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.settler.fail(p.message, p.envelope, p.error, p.failure.externalMatchId))]);
         return;
       }
     }
@@ -339,7 +351,7 @@ export class Worker {
       if (wait) waits.push(wait);
     }
     for (const p of bad) waits.push(this.settler.fail(p.message, p.envelope, p.error, p.failure.externalMatchId));
-    await Promise.all(waits);
+    this.settleLater(waits);
   }
 
   /**

@@ -61,4 +61,24 @@ describe("AckTracker", () => {
     t.ack(9);
     expect(t.take()).toBe(9);
   });
+
+  it("releaseStuck: the tags processed behind an unsettled lower one, once; a later multiple-ack moves past them without targeting them", () => {
+    const t = new AckTracker();
+    expect(t.blocker).toBeUndefined();
+    t.ack(2);
+    t.ack(3);
+    t.ack(5);
+    expect(t.take()).toBeUndefined();
+    expect(t.blocker).toBe(1);
+    expect(t.releaseStuck().sort()).toEqual([2, 3, 5]);
+    expect(t.blocker).toBeUndefined();
+    expect(t.pending).toBe(0);
+    expect(t.releaseStuck()).toEqual([]);
+    t.ack(1);
+    expect(t.take()).toBe(1); // not 3: 2 and 3 were acked one by one already
+    t.ack(4);
+    expect(t.take()).toBe(4); // moves past 5 without targeting it
+    t.ack(6);
+    expect(t.take()).toBe(6);
+  });
 });
