@@ -282,6 +282,33 @@ export class BrokerConnection extends EventEmitter {
 }
 
 /**
+ * Calls `onTooLong` once the broker has blocked `conn` for `ms` without a break (a memory or disk
+ * alarm; see the "blocked" event). Returns a function that stops watching.
+ */
+export function watchBlocked(conn: BrokerConnection, ms: number, onTooLong: (reason: string) => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const onBlocked = (reason: string) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => onTooLong(reason), ms);
+    timer.unref();
+  };
+  const onUnblocked = () => clearTimeout(timer);
+  if (conn.blockedReason !== undefined) onBlocked(conn.blockedReason);
+  conn.on("blocked", onBlocked);
+  conn.on("unblocked", onUnblocked);
+  return () => {
+    clearTimeout(timer);
+    conn.off("blocked", onBlocked);
+    conn.off("unblocked", onUnblocked);
+  };
+}
+
+/** What a publish the broker kept blocked too long fails with (exit 4: another run can do it). */
+export function blockedTooLongError(reason: string, ms: number, what = "message not confirmed"): TransientError {
+  return new TransientError("broker_blocked", `the broker blocked publishing for ${ms / 1000} s (resource alarm: ${reason}); ${what}`);
+}
+
+/**
  * Runs `close` (a channel's or connection's) and resolves when it settles or when `target` emits
  * 'close', whichever comes first: amqplib settles close() only on the broker's close-ok, so when
  * the connection dies meanwhile (heartbeat timeout, reset) the promise would stay pending for

@@ -18,7 +18,7 @@ import type { ConfirmChannel } from "amqplib";
 import type { EncodedMessage } from "../celery/codec.js";
 import { errorMessage, isMatchflowError, PermanentError, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { closeOrGone, type BrokerConnection } from "./connection.js";
+import { blockedTooLongError, closeOrGone, watchBlocked, type BrokerConnection } from "./connection.js";
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -92,7 +92,7 @@ export class AmqpTaskSink implements TaskSink {
   private readonly channelTimeoutMs: number;
   /** Messages published or waiting for a slot, not yet confirmed or failed. */
   private readonly pending = new Set<Pending>();
-  private blockedTimer: NodeJS.Timeout | undefined;
+  private stopWatchingBlocked: (() => void) | undefined;
   /** Set once the broker has blocked publishing for longer than blockedTimeoutMs; cleared when it unblocks. */
   private blockedTooLong: TransientError | undefined;
 
@@ -105,23 +105,14 @@ export class AmqpTaskSink implements TaskSink {
     this.channelTimeoutMs = options.channelTimeoutMs ?? 30_000;
     if (options.blockedTimeoutMs !== undefined) {
       const limit = options.blockedTimeoutMs;
-      const onBlocked = (reason: string) => {
-        clearTimeout(this.blockedTimer);
-        this.blockedTimer = setTimeout(() => this.failBlocked(reason, limit), limit);
-        this.blockedTimer.unref();
-      };
-      if (connection.blockedReason !== undefined) onBlocked(connection.blockedReason);
-      connection.on("blocked", onBlocked);
-      connection.on("unblocked", () => {
-        clearTimeout(this.blockedTimer);
-        this.blockedTooLong = undefined;
-      });
+      this.stopWatchingBlocked = watchBlocked(connection, limit, (reason) => this.failBlocked(reason, limit));
+      connection.on("unblocked", () => (this.blockedTooLong = undefined));
     }
   }
 
   /** Fails what awaits a confirm and what waits for a slot; new publishes fail at once until the broker unblocks. */
   private failBlocked(reason: string, limitMs: number): void {
-    this.blockedTooLong = new TransientError("broker_blocked", `the broker blocked publishing for ${limitMs / 1000} s (resource alarm: ${reason}); message not confirmed`);
+    this.blockedTooLong = blockedTooLongError(reason, limitMs);
     if (this.pending.size > 0) this.options.log.error({ reason, unconfirmed: this.pending.size, blockedForMs: limitMs }, "broker blocked publishing too long: unconfirmed messages fail");
     for (const p of [...this.pending]) this.settle(p, this.blockedTooLong);
     for (const wake of this.slotWaiters.splice(0)) wake();
@@ -290,7 +281,7 @@ export class AmqpTaskSink implements TaskSink {
         // Also done when the connection dies before the broker's close-ok (see closeOrGone). A
         // blocked connection reads nothing, so no close-ok would come: its bounded close ends the channel.
         if (channel && this.connection.blockedReason === undefined) await closeOrGone(channel, () => channel.close());
-        clearTimeout(this.blockedTimer);
+        this.stopWatchingBlocked?.();
       })();
     }
     return this.closePromise;

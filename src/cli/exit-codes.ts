@@ -26,6 +26,7 @@ const BY_CODE: Record<string, number> = {
   source_unreachable: EXIT.source,
   source_unreadable: EXIT.source,
   broker_unreachable: EXIT.broker,
+  broker_blocked: EXIT.broker,
   database_unreachable: EXIT.database,
   database_in_use: EXIT.database,
   db_connection: EXIT.database,

@@ -25,14 +25,14 @@ export function frameMaxOf(source: ChannelSource): number {
   return negotiatedFrameMax(source) ?? DEPLOYED_FRAME_MAX;
 }
 
-export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerConnection) => Promise<T>): Promise<T> {
+export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerConnection) => Promise<T>, connectionName = "matchflow ops"): Promise<T> {
   const conn = await BrokerConnection.open({
     url,
     log,
     connectTimeoutMs: 5000,
     // An operator command should fail soon rather than wait a minute for a lost broker.
     readyTimeoutMs: 10_000,
-    connectionName: "matchflow ops",
+    connectionName,
   });
   try {
     return await fn(conn);

@@ -15,6 +15,7 @@
  * unroutable: a crash half way leaves at worst a duplicate, which the upsert makes harmless.
  */
 import type { Channel, ConfirmChannel, ConsumeMessage, GetMessage } from "amqplib";
+import { blockedTooLongError, watchBlocked, type BrokerConnection } from "../broker/connection.js";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { PermanentError, TransientError, errorMessage } from "../errors.js";
 import { closeQuietly, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
@@ -158,6 +159,13 @@ export interface RequeueReport {
 
 export interface RequeueOptions {
   maxBytes: number;
+  /**
+   * The copies go out on this connection instead of `source`: a broker that blocks publishers (a
+   * memory or disk alarm) then still reads the dead letters' acks; and the requeue stops with
+   * `broker_blocked` once the broker has blocked it `blockedTimeoutMs` (before, it waited as long
+   * as the alarm lasted, holding the dead-letter queue's lock).
+   */
+  publishOn?: { connection: BrokerConnection; blockedTimeoutMs: number };
   /** Messages awaiting their confirm at once. @default 100 */
   window?: number;
   lock?: DeadLetterLockOptions;
@@ -213,6 +221,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
   const returned: { content: Buffer; correlationId: unknown }[] = [];
   const getCh = await quietChannel(source);
   let pubCh: ConfirmChannel | undefined;
+  let stopWatching: (() => void) | undefined;
   try {
     let total: number;
     try {
@@ -222,12 +231,19 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       report.notFound = wanted ? [...wanted] : [];
       return report;
     }
-    pubCh = await source.createConfirmChannel();
+    const publishOn = options.publishOn;
+    pubCh = await (publishOn?.connection ?? source).createConfirmChannel();
+    let blockedTooLong: (reason: string) => void = () => undefined;
+    const blocked = new Promise<string>((resolve) => (blockedTooLong = resolve));
+    stopWatching = publishOn && watchBlocked(publishOn.connection, publishOn.blockedTimeoutMs, blockedTooLong);
     pubCh.on("error", () => undefined);
     pubCh.on("return", (msg: { content: Buffer; properties: { correlationId?: unknown } }) => returned.push({ content: msg.content, correlationId: msg.properties.correlationId }));
 
     const settle = async (batch: Pending[]) => {
-      const results = await Promise.allSettled(batch.map((p) => p.confirmed));
+      const results = await Promise.race([Promise.allSettled(batch.map((p) => p.confirmed)), blocked]);
+      if (typeof results === "string") {
+        throw blockedTooLongError(results, publishOn?.blockedTimeoutMs ?? 0, `requeue stopped after ${report.requeued.length} message(s); the rest are still in ${names.deadLetterQueue}`);
+      }
       let failure: string | undefined;
       results.forEach((result, i) => {
         const p = batch[i] as Pending;
@@ -267,7 +283,9 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
     return report;
   } finally {
-    await closeQuietly(pubCh);
+    stopWatching?.();
+    // A blocked connection reads nothing, so no close-ok would come; closing it resets it (connection.ts).
+    if (options.publishOn?.connection.blockedReason === undefined) await closeQuietly(pubCh);
     // Acks are sent before close; everything not acked returns to the dead-letter queue.
     await closeQuietly(getCh);
   }

@@ -6,7 +6,8 @@
  * - The worker keeps storing and acking while its dead-letter copies wait for the alarm to
  *   clear (copies go out on a connection of their own, and a batch does not hold its slot while
  *   they wait); stopped meanwhile, it gives the waiting originals back; nothing is lost.
- * - `publish` gives up after PUBLISH_BLOCKED_TIMEOUT with an honest summary and exit 4.
+ * - `publish` and `dlq requeue` give up after PUBLISH_BLOCKED_TIMEOUT with an honest report and
+ *   exit 4; what they sent and the broker did not read is discarded, not routed later.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -111,5 +112,31 @@ describe("broker resource alarm", () => {
     expect(after.stdout).toMatch(/50 submitted, 0 invalid, 0 failed/);
     // Whatever the blocked run wrote before it gave up was never read: nothing else arrived.
     expect(await t.ready()).toBe(before + 50);
+  });
+
+  it("`dlq requeue --all` stops after PUBLISH_BLOCKED_TIMEOUT with every letter still in the dead-letter queue, exit 4; after the alarm it requeues each once", async () => {
+    const letters = 5;
+    const w = await t.startWorker();
+    expect((await runCli(["dlq", "purge", "--yes"], t.env())).code).toBe(0); // the earlier tests' letters
+    await publishConfirmed(t.vhost.url, Array.from({ length: letters }, (_, i) => encodeTaskV2({ taskName: TASK, taskId: `letter-${i}`, args: [{ home_team: "only a home team" }] })));
+    await until(async () => (await t.ready("matches.dead_letter")) === letters, 30_000, `${letters} dead letters`);
+    await t.stopWorker(w);
+    const queued = await t.ready();
+
+    await setWatermark("0.0001", true);
+    const started = Date.now();
+    const blocked = await runCli(["dlq", "requeue", "--all"], t.env({ PUBLISH_BLOCKED_TIMEOUT: "2s" }));
+    expect(blocked.code).toBe(4);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(blocked.stderr).toContain("the broker blocked publishing for 2 s (resource alarm: low on memory); requeue stopped after 0 message(s); the rest are still in matches.dead_letter");
+    expect(await t.ready("matches.dead_letter")).toBe(letters);
+
+    await setWatermark(watermark, false);
+    const after = await runCli(["dlq", "requeue", "--all"], t.env());
+    expect(after.code).toBe(0);
+    expect(after.stdout).toContain(`requeued ${letters} dead letters`);
+    // The blocked run's copies were never read by the broker: each letter arrives once.
+    expect(await t.ready()).toBe(queued + letters);
+    expect(await t.ready("matches.dead_letter")).toBe(0);
   });
 });

@@ -73,7 +73,11 @@ export function registerDlq(program: Command): void {
       if (Boolean(opts.all) === taskIds.length > 0) throw new PermanentError("usage", "dlq requeue needs either --all or one or more task ids (not both)");
       const { config, log, names, url } = setup("dlq requeue");
       // Declares nothing (a mistyped queue name must not create a queue): see requeueDeadLetters.
-      const report = await withBroker(url, log, (conn) => requeueDeadLetters(conn, names, opts.all ? { all: true } : { taskIds }, { maxBytes: config.maxMessageBytes, lock }));
+      const selection = opts.all ? { all: true as const } : { taskIds };
+      // The copies on a connection of their own (see RequeueOptions.publishOn).
+      const report = await withBroker(url, log, (conn) =>
+        withBroker(url, log, (copies) => requeueDeadLetters(conn, names, selection, { maxBytes: config.maxMessageBytes, lock, publishOn: { connection: copies, blockedTimeoutMs: config.publish.blockedTimeoutMs } }), "matchflow ops copies"),
+      );
       for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${report.cutShort ? UNREAD_NOTE : ""}\n`);
       const n = report.requeued.length;
       process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
