@@ -263,12 +263,11 @@ export class Worker {
   private settleLater(waits: Promise<void>[]): void {
     if (waits.length === 0) return;
     this.settling += waits.length;
-    Promise.all(waits)
-      .catch((err: unknown) => this.options.log.error({ err: String(err) }, "unexpected error settling a batch (messages stay unacked)"))
-      .finally(() => {
-        this.settling -= waits.length;
-        this.afterSettled();
-      });
+    void Promise.allSettled(waits).then((results) => {
+      for (const r of results) if (r.status === "rejected") this.options.log.error({ err: String(r.reason) }, "unexpected error settling a task (its message stays unacked)");
+      this.settling -= waits.length;
+      this.afterSettled();
+    });
   }
 
   private async runBatch(messages: InboundMessage[]): Promise<void> {
