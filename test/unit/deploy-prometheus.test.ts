@@ -74,6 +74,13 @@ describe("alert rules", () => {
     expect(byName("MatchflowBrokerDown").expr).toBe("matchflow_broker_up == 0");
   });
 
+  it("alert when RabbitMQ blocks publishers (a memory or disk alarm), after a minute", () => {
+    const rule = byName("MatchflowBrokerResourceAlarm");
+    expect(rule.expr).toContain("rabbitmq_alarms_memory_used_watermark");
+    expect(rule.expr).toContain("rabbitmq_alarms_free_disk_space_watermark");
+    expect(rule.for).toBe("1m");
+  });
+
   it("alert when the scraper CronJob's last scheduled run did not succeed (kube-state-metrics), after its deadline", () => {
     const rule = byName("MatchflowScrapeFailed");
     expect(rule.expr).toContain('kube_cronjob_status_last_schedule_time{cronjob="matchflow-scraper"}');
