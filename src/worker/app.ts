@@ -59,10 +59,28 @@ function openWithPatience(config: Config, log: Logger, startUp: AbortSignal | un
   });
 }
 
+/** Failures of the migrations at start-up that waiting can cure (db/errors.ts): a failover's standby, a full disk, a missing grant. */
+const MIGRATION_WAITS = new Set(["db_connection", "db_read_only", "db_disk_full", "db_permission", "db_admin_shutdown"]);
+
+/**
+ * Migrates, waiting like `openWithPatience` while the database refuses it for a reason of its
+ * own: a worker restarted during a failover met a read-only database here and exited 5 into a
+ * crash loop (it holds batches through the same refusal once running). A migration the schema
+ * refuses (`db_schema`) is not waited out: it needs a person.
+ */
+function migrateWithPatience(database: Database, log: Logger, startUp: AbortSignal | undefined): Promise<unknown> {
+  return untilItWorks(() => migrate(database, { log }), {
+    signal: startUp,
+    delayMs: (failures) => Math.min(500 * 2 ** Math.min(failures - 1, 5), 15_000),
+    onFailure: (err, _failures, retryInMs) => log.error({ code: isMatchflowError(err) ? err.code : undefined, err: errorMessage(err), retryInMs }, "database refuses the migrations at start-up; waiting for it"),
+    isFinal: (err) => !(isMatchflowError(err) && MIGRATION_WAITS.has(err.code)),
+  });
+}
+
 export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerApp> {
   const { config, log } = options;
   const metrics = createWorkerMetrics();
-  const started: { worker?: Worker; transport?: WorkTransport; database?: Database } = { database: options.database };
+  const started: { worker?: Worker; transport?: WorkTransport; database?: Database; migrated?: boolean } = { database: options.database };
   if (typeof options.transport !== "function") started.transport = options.transport;
   // The HTTP server comes first so liveness answers while we wait for the broker and the database.
   const ops =
@@ -71,7 +89,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       : await startOpsServer({
           port: config.metricsPort,
           registry: metrics.registry,
-          readiness: () => started.worker?.ready() ?? { ready: false, checks: { broker: started.transport?.isConnected() ?? false, database: started.database !== undefined, starting: true } },
+          readiness: () => started.worker?.ready() ?? { ready: false, checks: { broker: started.transport?.isConnected() ?? false, database: started.database !== undefined && started.migrated !== false, starting: true } },
         });
   if (ops) log.info({ port: ops.port }, "ops HTTP server listening (/metrics, /healthz, /readyz)");
 
@@ -80,7 +98,11 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     const connected = await connectBoth(options, started, metrics);
     database = connected.database;
     const transport = connected.transport;
-    if (options.migrate !== false) await migrate(database, { log });
+    if (options.migrate !== false) {
+      started.migrated = false;
+      await migrateWithPatience(database, log, options.startUp);
+      started.migrated = true;
+    }
     const store = createMatchStore(database, {
       nameResolution: config.worker.nameResolution,
       closeDatabase: options.database === undefined,

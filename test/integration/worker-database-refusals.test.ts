@@ -7,7 +7,7 @@
  */
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { until } from "../helpers/cli.js";
+import { spawnCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { adminQuery } from "../helpers/pg.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
@@ -87,5 +87,22 @@ describe("worker facing a database that refuses every write", () => {
     expect(w.logs.filter((l) => l.msg === "task dead-lettered" || l.msg === "task will be retried")).toEqual([]);
     await t.stopWorker(w);
     await onDatabase(`REASSIGN OWNED BY ${ROLE} TO CURRENT_USER; DROP OWNED BY ${ROLE}`);
+  });
+
+  it("started while the database is read-only: waits (no exit into a crash loop), not ready; consumes once it takes writes", async () => {
+    await adminQuery(`ALTER DATABASE ${t.db.name} SET default_transaction_read_only = on`);
+    const w = spawnCli(["worker"], t.env());
+    try {
+      await w.waitForLog((l) => l.msg === "database refuses the migrations at start-up; waiting for it" && l.code === "db_read_only");
+      expect((await t.readyz(w)).body).toMatchObject({ status: "not ready", database: false });
+      await adminQuery(`ALTER DATABASE ${t.db.name} RESET default_transaction_read_only`);
+      await endWorkerSessions();
+      await w.waitForLog((l) => l.msg === "worker consuming", 30_000);
+      await t.publish(Array.from({ length: 10 }, (_, i) => makeMatch("ro-start", i)));
+      await until(async () => (await t.rows("ro-start")).total === 10, 30_000, "10 rows");
+      await t.stopWorker(w);
+    } finally {
+      w.kill("SIGKILL");
+    }
   });
 });
