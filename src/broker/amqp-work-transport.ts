@@ -324,6 +324,12 @@ export class AmqpWorkTransport implements WorkTransport {
     this.listeners.push(listener);
   }
 
+  onPublishBlocked(listener: (blocked: boolean) => void): void {
+    listener(this.copies.blockedReason !== undefined);
+    this.copies.on("blocked", () => listener(true));
+    this.copies.on("unblocked", () => listener(false));
+  }
+
   onUnroutable(listener: (queue: string) => void): void {
     this.unroutableListeners.push(listener);
   }

@@ -15,6 +15,7 @@ export interface WorkerMetrics {
   batchSize: Histogram;
   inFlight: Gauge;
   brokerUp: Gauge;
+  brokerBlocked: Gauge;
   databaseUp: Gauge;
   unknownFields: Counter<"field">;
   unroutableCopies: Counter<"queue">;
@@ -56,6 +57,11 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     inFlight: new Gauge({ name: "matchflow_tasks_in_flight", help: "Tasks delivered and not yet settled.", registers: [registry] }),
     brokerUp: new Gauge({ name: "matchflow_broker_up", help: "1 when the broker connection is up.", registers: [registry] }),
+    brokerBlocked: new Gauge({
+      name: "matchflow_broker_blocked",
+      help: "1 while the broker blocks the worker's publishing (a memory or disk alarm): retry, eta and dead-letter copies wait, their originals stay unacked.",
+      registers: [registry],
+    }),
     databaseUp: new Gauge({ name: "matchflow_database_up", help: "1 when the last database round trip succeeded.", registers: [registry] }),
     unknownFields: new Counter({
       name: "matchflow_contract_unknown_fields_total",

@@ -69,6 +69,11 @@ export interface WorkTransport {
    */
   onUnroutable?(listener: (queue: string) => void): void;
   /**
+   * Called with true when the broker blocks the worker's publishing (a memory or disk alarm: its
+   * copies wait, their originals stay unacked) and false when it unblocks. Absent in-process.
+   */
+  onPublishBlocked?(listener: (blocked: boolean) => void): void;
+  /**
    * The frame_max of the broker connection (bytes), which a retry or dead-letter copy's content
    * header must fit in (see worker/outgoing.ts). Absent for a transport without frames.
    */

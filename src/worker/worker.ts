@@ -108,6 +108,7 @@ export class Worker {
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.transport.onConnectionChange((up) => metrics.brokerUp.set(up ? 1 : 0));
     this.transport.onUnroutable?.((queue) => metrics.unroutableCopies.inc({ queue }));
+    this.transport.onPublishBlocked?.((blocked) => metrics.brokerBlocked.set(blocked ? 1 : 0));
     await this.database.waitUntilUp(() => this.abandoned);
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);

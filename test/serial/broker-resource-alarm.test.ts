@@ -62,6 +62,8 @@ describe("broker resource alarm", () => {
     await w.waitForLog((l) => l.msg === "broker blocked publishing (resource alarm)" && l.connection === "matchflow worker copies");
     await until(async () => (await t.ready()) === 0, 10_000, "work queue drained");
     expect((await t.readyz(w)).status).toBe(200);
+    const port = Number((await w.waitForLog((l) => l.msg === "ops HTTP server listening (/metrics, /healthz, /readyz)")).port);
+    expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).toMatch(/^matchflow_broker_blocked 1$/m);
 
     // Stopped with its dead letters unconfirmed: bounded, and their originals go back.
     const stoppedAt = Date.now();
