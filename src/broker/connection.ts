@@ -340,8 +340,13 @@ export function closeOrGone(target: EventEmitter, close: () => Promise<unknown>,
  * instead of after two silent heartbeat intervals.
  */
 function dropSocket(model: unknown): void {
-  const stream = (model as { connection?: { stream?: { destroyed?: boolean; destroy?: (err?: Error) => void } } } | undefined)?.connection?.stream;
+  const stream = socketOf(model);
   if (stream && !stream.destroyed) stream.destroy?.(new Error("closed without the broker's answer"));
+}
+
+/** The socket amqplib keeps, untyped, on a ChannelModel's inner Connection. */
+function socketOf(model: unknown): { destroyed?: boolean; destroy?: (err?: Error) => void; resetAndDestroy?: () => void } | undefined {
+  return (model as { connection?: { stream?: ReturnType<typeof socketOf> } } | undefined)?.connection?.stream;
 }
 
 /**
@@ -351,7 +356,7 @@ function dropSocket(model: unknown): void {
  * once the alarm cleared (32 of 50 "failed" matches arrived after all); a reset discards them.
  */
 function resetSocket(model: unknown): void {
-  const stream = (model as { connection?: { stream?: { destroyed?: boolean; resetAndDestroy?: () => void } } }).connection?.stream;
+  const stream = socketOf(model);
   if (stream && !stream.destroyed) stream.resetAndDestroy?.();
 }
 

@@ -7,6 +7,7 @@
 import { getHeapStatistics } from "node:v8";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
+import { DATABASE_REFUSALS } from "../db/errors.js";
 import { createMatchStore } from "../db/match-store.js";
 import { warmUpMessagePath } from "./warm-up.js";
 import { migrate } from "../db/migrate.js";
@@ -49,31 +50,37 @@ export interface WorkerAppOptions {
   database?: Database;
 }
 
+/** The pause after the n-th failed start-up attempt on the database: 0.5 s doubling to 15 s. */
+const startUpDelayMs = (failures: number) => Math.min(500 * 2 ** Math.min(failures - 1, 5), 15_000);
+
 function openWithPatience(config: Config, log: Logger, startUp: AbortSignal | undefined): Promise<Database> {
   return untilItWorks(() => openDatabase(config.databaseUrl, { log, poolSize: Math.max(2, config.worker.concurrency + 1), timeouts: config.db }), {
     signal: startUp,
-    delayMs: (failures) => Math.min(500 * 2 ** Math.min(failures - 1, 5), 15_000),
+    delayMs: startUpDelayMs,
     onFailure: (err, _failures, retryInMs) => log.error({ code: "database_unreachable", err: errorMessage(err), retryInMs }, "database unreachable at start-up; waiting for it"),
     // Another process holding an embedded database does not go away by waiting: exit 5 now.
     isFinal: (err) => isMatchflowError(err) && err.code === "database_in_use",
   });
 }
 
-/** Failures of the migrations at start-up that waiting can cure (db/errors.ts): a failover's standby, a full disk, a missing grant. */
-const MIGRATION_WAITS = new Set(["db_connection", "db_read_only", "db_disk_full", "db_permission", "db_admin_shutdown"]);
+/**
+ * Failures of the migrations at start-up that waiting can cure: the database unreachable, or
+ * refusing for a reason of its own (db/errors.ts DATABASE_REFUSALS: a failover's standby, a full
+ * disk, a missing grant) but for `db_schema`, a migration the schema refuses, which needs a person.
+ */
+const waitedAtMigration = (code: string) => code === "db_connection" || (code !== "db_schema" && DATABASE_REFUSALS.has(code));
 
 /**
  * Migrates, waiting like `openWithPatience` while the database refuses it for a reason of its
  * own: a worker restarted during a failover met a read-only database here and exited 5 into a
- * crash loop (it holds batches through the same refusal once running). A migration the schema
- * refuses (`db_schema`) is not waited out: it needs a person.
+ * crash loop (it holds batches through the same refusal once running).
  */
 function migrateWithPatience(database: Database, log: Logger, startUp: AbortSignal | undefined): Promise<unknown> {
   return untilItWorks(() => migrate(database, { log }), {
     signal: startUp,
-    delayMs: (failures) => Math.min(500 * 2 ** Math.min(failures - 1, 5), 15_000),
+    delayMs: startUpDelayMs,
     onFailure: (err, _failures, retryInMs) => log.error({ code: isMatchflowError(err) ? err.code : undefined, err: errorMessage(err), retryInMs }, "database refuses the migrations at start-up; waiting for it"),
-    isFinal: (err) => !(isMatchflowError(err) && MIGRATION_WAITS.has(err.code)),
+    isFinal: (err) => !(isMatchflowError(err) && waitedAtMigration(err.code)),
   });
 }
 

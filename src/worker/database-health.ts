@@ -15,8 +15,10 @@ import type { MatchStore } from "./store.js";
 /** How often an idle worker checks a database it has not heard from since (the readiness probe runs every 5 s). */
 export const IDLE_DATABASE_CHECK_MS = 10_000;
 
-/** A batch the database refused is tried again after 250 ms, doubling up to this. */
-export const REFUSED_BATCH_MAX_DELAY_MS = 10_000;
+/** The pause after the n-th (0-based) failed ping or refused batch: 250 ms doubling to 10 s. */
+const pauseMs = (attempt: number) => Math.min(250 * 2 ** Math.min(attempt, 16), 10_000);
+/** Unref'd: the broker connection keeps a waiting worker alive; a stopped one must not wait out the pause. */
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 /** While the database keeps refusing batches, it is said again this often. */
 const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
@@ -57,8 +59,8 @@ export class DatabaseHealth {
 
   /**
    * The database failed a whole batch for a reason of its own, whatever the data (db/errors.ts
-   * DATABASE_REFUSALS): not ready, and the caller tries the batch again after this wait (250 ms
-   * for `attempt` 0, doubling up to REFUSED_BATCH_MAX_DELAY_MS). No ping decides when: a read-only
+   * DATABASE_REFUSALS): not ready, and the caller tries the batch again after this wait (the
+   * outage's schedule, `attempt` 0-based). No ping decides when: a read-only
    * or full database answers one; only a write can tell that it takes writes again.
    */
   async holdRefusedBatch(err: MatchflowError, attempt: number, batch: number, giveUp: () => boolean): Promise<void> {
@@ -74,9 +76,7 @@ export class DatabaseHealth {
     }
     this.options.metrics.databaseUp.set(0);
     if (giveUp()) return;
-    const delay = Math.min(250 * 2 ** Math.min(attempt, 16), REFUSED_BATCH_MAX_DELAY_MS);
-    // Unref'd like the outage's pause: a stopped worker must not wait it out.
-    await new Promise((r) => setTimeout(r, delay).unref());
+    await pause(pauseMs(attempt));
   }
 
   /**
@@ -84,7 +84,7 @@ export class DatabaseHealth {
    * waiting (an abandoned worker; a stopping one, for the idle check: its store is about to close).
    */
   async waitUntilUp(giveUp: () => boolean): Promise<void> {
-    let delay = 250;
+    let failures = 0;
     // A connection an administrator (or a failover) terminated fails one ping and leaves the pool:
     // asked again at once, a fresh connection answers. Only a second failure is an outage.
     let secondChance = this.up;
@@ -104,9 +104,7 @@ export class DatabaseHealth {
         if (this.up) this.options.log.error({ err: String(err) }, "database unreachable");
         this.up = false;
         this.options.metrics.databaseUp.set(0);
-        // Unref'd: the broker connection keeps a waiting worker alive; a stopped one must not wait out the pause.
-        await new Promise((r) => setTimeout(r, delay).unref());
-        delay = Math.min(delay * 2, 10_000);
+        await pause(pauseMs(failures++));
       }
     }
   }
