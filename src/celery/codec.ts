@@ -5,6 +5,7 @@
  */
 import { celerySaferepr, pythonJsonDumps } from "./python-text.js";
 import { parseCeleryTime } from "./time.js";
+import { V1_WORKFLOW_FIELDS } from "./decode.js";
 
 export { decodeTask, type TaskEnvelope, type IncomingProperties, type DecodeOptions } from "./decode.js";
 
@@ -63,6 +64,11 @@ export interface TaskInput {
   origin?: string;
   /** Budget of the argsrepr header (saferepr's cut). @default REPR_MAX_CHARS, Celery's */
   argsreprMaxChars?: number;
+  /**
+   * The task's canvas (link callbacks, errbacks, chain, chord), as decoded (`TaskEnvelope.embed`):
+   * protocol 2's embed mapping, protocol 1's body fields. @default none
+   */
+  embed?: Record<string, unknown> | null;
 }
 
 export interface EncodeOptions {
@@ -121,7 +127,7 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
   headers.kwargsrepr = celerySaferepr(kwargs, REPR_MAX_CHARS);
   headers.origin = task.origin ?? `gen${process.pid}@matchflow`;
   headers.ignore_result = task.ignoreResult ?? false;
-  const body = pythonJsonDumps([task.args, kwargs, EMBED]);
+  const body = pythonJsonDumps([task.args, kwargs, task.embed ?? EMBED]);
   return { content: Buffer.from(body, "utf8"), properties: taskProperties(task, taskId, headers, options) };
 }
 
@@ -157,8 +163,17 @@ export function encodeTaskV1(task: TaskInput, options: EncodeOptions = {}): Enco
     retries: task.retries ?? 0,
     eta: task.eta ?? null,
     expires: task.expires ?? null,
+    ...v1Workflow(task.embed),
   });
   return { content: Buffer.from(body, "utf8"), properties: taskProperties(task, taskId, {}, options) };
+}
+
+/** Protocol 1's canvas fields (callbacks, errbacks, chord) from an embed, those that are set. */
+function v1Workflow(embed: Record<string, unknown> | null | undefined): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  if (!embed) return fields;
+  for (const part of V1_WORKFLOW_FIELDS) if (embed[part] !== undefined && embed[part] !== null) fields[part] = embed[part];
+  return fields;
 }
 
 export function encodeTask(protocol: 1 | 2, task: TaskInput, options: EncodeOptions = {}): EncodedMessage {

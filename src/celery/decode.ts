@@ -28,6 +28,12 @@ export interface TaskEnvelope {
    * a chord), which matchflow does not run: the worker says so instead of dropping them silently.
    */
   workflow: readonly WorkflowPart[];
+  /**
+   * The canvas as received, to be sent on with a retry or a requeue (Celery's own retry keeps
+   * it): protocol 2's embed mapping, or protocol 1's `callbacks`/`errbacks`/`chord` body fields;
+   * null when the task carries none.
+   */
+  embed: Record<string, unknown> | null;
 }
 
 export const WORKFLOW_PARTS = ["callbacks", "errbacks", "chain", "chord"] as const;
@@ -198,8 +204,22 @@ function decodeV2(body: unknown, headers: Record<string, unknown>, properties: I
     correlationId: optionalString(properties.correlationId, "correlation_id"),
     headers,
     workflow: workflowOf(embed),
+    embed: isObject(embed) ? embed : null,
   };
 }
+
+/** Protocol 1 carries its canvas in the body: the fields Celery's v1 message had for it, when set. */
+function v1Embed(body: Record<string, unknown>): Record<string, unknown> | null {
+  let embed: Record<string, unknown> | null = null;
+  for (const part of V1_WORKFLOW_FIELDS) {
+    const value = body[part];
+    if (value !== undefined && value !== null) (embed ??= {})[part] = value;
+  }
+  return embed;
+}
+
+/** Protocol 1 has no `chain`: Celery 3 sent a chain's next step as a link callback. */
+export const V1_WORKFLOW_FIELDS = ["callbacks", "errbacks", "chord"] as const;
 
 function decodeV1(body: unknown, headers: Record<string, unknown>, properties: IncomingProperties): TaskEnvelope {
   if (!isObject(body)) throw refuse("malformed_message", "a protocol 1 body must be a mapping with task, id, args and kwargs");
@@ -219,6 +239,7 @@ function decodeV1(body: unknown, headers: Record<string, unknown>, properties: I
     correlationId: optionalString(properties.correlationId, "correlation_id"),
     headers,
     workflow: workflowOf(body),
+    embed: v1Embed(body),
   };
 }
 

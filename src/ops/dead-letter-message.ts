@@ -279,6 +279,7 @@ export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLette
     parentId: e.parentId,
     ...(e.replyTo ? { replyTo: e.replyTo } : {}),
     ...(origin ? { origin } : {}),
+    embed: e.embed,
   });
   const { expiration: _dropped, headers: encodedHeaders, ...properties } = encoded.properties;
   return fittedRequeue({

@@ -64,6 +64,8 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
     rootId: envelope.rootId ?? envelope.taskId,
     parentId: envelope.parentId,
     replyTo: envelope.replyTo ?? undefined,
+    // Celery's own retry keeps the canvas: the callbacks and the chain run once the task succeeds.
+    embed: envelope.embed,
   };
   const encoded = envelope.protocol === 1 ? encodeTaskV1(task) : encodeTaskV2(task);
   const firstFailure = headerString(previousHeader(message, MF_HEADERS.firstFailureAt), "");

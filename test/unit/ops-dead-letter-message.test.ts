@@ -140,6 +140,14 @@ describe("buildRequeueMessage", () => {
     expect(headers).not.toHaveProperty("eta");
   });
 
+  it("keeps the task's Celery canvas (callbacks, errbacks, chain) in the re-encoded body", () => {
+    const embed = { callbacks: [{ task: "notify.done", args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false }], errbacks: null, chain: null, chord: null };
+    const original = encodeTaskV2({ taskName: TASK, taskId: "task-w", args: [match], embed });
+    const out = buildRequeueMessage(deadLetterOf(original, 1), opts);
+    expect(out.reencoded).toBe(true);
+    expect(JSON.parse(out.content.toString("utf8"))).toEqual([[match], {}, embed]);
+  });
+
   it("re-encodes a task Celery compressed as plain JSON, without the compression header", () => {
     const plain = encodeTaskV2({ taskName: TASK, taskId: "task-z", args: [match] });
     const dl = deadLetterOf({ ...plain, content: deflateSync(plain.content) }, 4, { compression: "application/x-gzip" });

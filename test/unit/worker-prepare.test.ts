@@ -148,6 +148,29 @@ describe("retry and dead-letter messages", () => {
     expect(decodeTask(second.content, second.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
   });
 
+  it("a retry keeps the task's Celery canvas (link callbacks, errbacks, chain), as Celery's own retry does; protocol 1 keeps its body fields", () => {
+    const link = { task: "notify.done", args: ["extra"], kwargs: { k: 1 }, options: {}, subtask_type: null, immutable: false };
+    const chainStep = { task: "notify.next", args: [], kwargs: {}, options: { task_id: "next-1", reply_to: "caller" }, subtask_type: null, immutable: false };
+    const embed = { callbacks: [link], errbacks: [link], chain: [chainStep], chord: null };
+    const v2 = encodeTaskV2({ taskName: TASK, taskId: "task-c", args: [match], embed });
+    const v2Message = inbound(v2.content, v2.properties);
+    const p2 = prepareMessage(v2Message, options);
+    if (!p2.ok) throw new Error("expected ok");
+    const retry2 = buildRetryMessage(p2.envelope, v2Message, new TransientError("db_deadlock", "deadlock"), 1, 45_000, NOW);
+    expect((JSON.parse(retry2.content.toString("utf8")) as unknown[])[2]).toEqual(embed);
+    expect(decodeTask(retry2.content, retry2.properties, { maxBytes: 1_048_576 }).workflow).toEqual(["callbacks", "errbacks", "chain"]);
+
+    const v1 = encodeTaskV1({ taskName: TASK, taskId: "task-d", args: [match], embed: { callbacks: [link], errbacks: null } });
+    const v1Message = inbound(v1.content, v1.properties);
+    const p1 = prepareMessage(v1Message, options);
+    if (!p1.ok) throw new Error("expected ok");
+    const retry1 = buildRetryMessage(p1.envelope, v1Message, new TransientError("db_deadlock", "deadlock"), 1, 45_000, NOW);
+    const body1 = JSON.parse(retry1.content.toString("utf8")) as Record<string, unknown>;
+    expect(body1.callbacks).toEqual([link]);
+    expect(body1).not.toHaveProperty("errbacks");
+    expect(decodeTask(retry1.content, retry1.properties, { maxBytes: 1_048_576 }).workflow).toEqual(["callbacks"]);
+  });
+
   it("a requeued task's requeue count and origin go on through its retries and into its dead letter; a first-time task has none", () => {
     const requeued = inbound(original.content, { ...original.properties, headers: { ...original.properties.headers, [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" } });
     const p = prepareMessage(requeued, options);
