@@ -127,6 +127,7 @@ const envSchema = z.object({
   SHUTDOWN_GRACE: duration("25s"),
   RESULT_BACKEND: optionalText,
   CELERY_RESULT_BACKEND: optionalText,
+  CELERY_DEFAULT_QUEUE: name("celery"),
   NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
   SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
@@ -164,6 +165,11 @@ export interface Config {
     logIntervalMs: number;
     nameResolution: "create" | "strict";
     resultBackend: "rpc" | undefined;
+    /**
+     * Where the worker sends a Celery link callback, errback or chain step whose signature names
+     * no `queue` (Celery's `task_default_queue`, `celery` unless the Python app changed it).
+     */
+    celeryDefaultQueue: string;
   };
   metricsPort: number;
   topology: {
@@ -274,6 +280,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       logIntervalMs: e.WORKER_LOG_INTERVAL,
       nameResolution: e.NAME_RESOLUTION,
       resultBackend,
+      celeryDefaultQueue: e.CELERY_DEFAULT_QUEUE,
     },
     metricsPort: e.METRICS_PORT,
     topology: {

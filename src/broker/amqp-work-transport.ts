@@ -26,6 +26,7 @@ import { BrokerConnection, closeOrGone } from "./connection.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
 import { isUnroutable, unroutablePauseMs } from "./unroutable.js";
+import type { FollowUp } from "../celery/canvas.js";
 import type { EncodedMessage } from "../celery/codec.js";
 import { TransientError } from "../errors.js";
 
@@ -44,12 +45,14 @@ interface Token {
   tag: number;
 }
 
-/** Where a retry, eta or dead-letter copy goes, and the queue that must exist for it to arrive. */
+/** Where a retry, eta or dead-letter copy or a Celery follow-up goes, and the queue that must exist for it to arrive. */
 interface CopyTarget {
-  kind: "retry" | "dead letter" | "eta delay";
+  kind: "retry" | "dead letter" | "eta delay" | "Celery follow-up";
   exchange: string;
   routingKey: string;
   queue: string;
+  /** One of matchflow's queues, which the worker declares again when it is missing (not a Celery app's). */
+  own: boolean;
 }
 
 export interface AmqpWorkTransportOptions {
@@ -213,7 +216,7 @@ export class AmqpWorkTransport implements WorkTransport {
   async retry(message: InboundMessage, retry: OutgoingMessage, attempt: number, delayMs: number): Promise<void> {
     const queue = retryDelayQueueName(this.names, attempt);
     const msg = { content: retry.content, properties: { ...retry.properties, expiration: String(delayMs) } } as EncodedMessage;
-    await this.publishCopy(message, { kind: "retry", exchange: "", routingKey: queue, queue }, msg);
+    await this.publishCopy(message, { kind: "retry", exchange: "", routingKey: queue, queue, own: true }, msg);
     this.ackCopied(message);
   }
 
@@ -222,15 +225,24 @@ export class AmqpWorkTransport implements WorkTransport {
     // No per-message expiration (not even one the producer set): the queue's TTL alone keeps
     // its order of expiry equal to its order of arrival.
     const msg = { content: copy.content, properties: { ...copy.properties, expiration: undefined } } as EncodedMessage;
-    await this.publishCopy(message, { kind: "eta delay", exchange: "", routingKey: queue, queue }, msg);
+    await this.publishCopy(message, { kind: "eta delay", exchange: "", routingKey: queue, queue, own: true }, msg);
     this.ackCopied(message);
   }
 
   async deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void> {
     const msg = { content: deadLetter.content, properties: { ...deadLetter.properties, expiration: undefined, deliveryMode: 2 } } as EncodedMessage;
     const { deadLetterExchange: exchange, deadLetterRoutingKey: routingKey, deadLetterQueue: queue } = this.names;
-    await this.publishCopy(message, { kind: "dead letter", exchange, routingKey, queue }, msg);
+    await this.publishCopy(message, { kind: "dead letter", exchange, routingKey, queue, own: true }, msg);
     this.ackCopied(message);
+  }
+
+  /**
+   * Through the default exchange, as the queue's name: how a Celery worker's producer reaches a
+   * queue it did not declare itself. The task is not acked here: its caller does, or sends its
+   * dead letter.
+   */
+  async sendFollowUps(message: InboundMessage, followUps: readonly FollowUp[]): Promise<void> {
+    await Promise.all(followUps.map((f) => this.publishCopy(message, { kind: "Celery follow-up", exchange: "", routingKey: f.queue, queue: f.queue, own: false }, f.message)));
   }
 
   /**
@@ -253,7 +265,7 @@ export class AmqpWorkTransport implements WorkTransport {
     for (let round = 1; ; round++) {
       try {
         await this.sink.publish(target.exchange, target.routingKey, msg, { mandatory: true });
-        if (round > 1) this.log.info({ queue: target.queue, taskId: msg.properties.correlationId, rounds: round }, `${target.kind} copy published after re-declaring its queue`);
+        if (round > 1) this.log.info({ queue: target.queue, taskId: msg.properties.correlationId, rounds: round }, target.own ? `${target.kind} copy published after re-declaring its queue` : `${target.kind} published: its queue exists now`);
         return;
       } catch (err) {
         if (!isUnroutable(err)) throw err;
@@ -263,6 +275,13 @@ export class AmqpWorkTransport implements WorkTransport {
         if (giveUp) {
           this.log.error(fields, `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; the worker is stopping, the task goes back to its queue`);
           throw new TransientError("unroutable", `queue "${target.queue}" does not exist: the ${target.kind} copy was returned by the broker`, { cause: err });
+        }
+        if (!target.own) {
+          // A Celery app's queue: its workers declare it (with arguments only they know).
+          const pauseMs = unroutablePauseMs(round, false);
+          this.log.error({ ...fields, pauseMs }, `${target.kind} returned unroutable: queue "${target.queue}" does not exist (start the Celery worker that consumes it, or set CELERY_DEFAULT_QUEUE); publishing it again (the task stays unacked until then)`);
+          await this.pause(pauseMs);
+          continue;
         }
         const declared = await this.redeclare();
         const pauseMs = unroutablePauseMs(round, declared);

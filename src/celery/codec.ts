@@ -33,7 +33,8 @@ export interface MessageProperties {
   replyTo?: string;
   /** 2 = persistent (tasks); 1 = transient (rpc results, as Celery's default). */
   deliveryMode: 1 | 2;
-  priority: 0;
+  /** 0 unless a task asks for another (a Celery signature's `priority` option). */
+  priority: number;
   headers: Record<string, unknown>;
   messageId?: string;
   /** Per-message TTL in milliseconds, as a decimal string (AMQP shortstr). */
@@ -64,6 +65,15 @@ export interface TaskInput {
   origin?: string;
   /** Budget of the argsrepr header (saferepr's cut). @default REPR_MAX_CHARS, Celery's */
   argsreprMaxChars?: number;
+  /** Celery's display name of the task (`shadow=`). @default none */
+  shadow?: string | null;
+  /** The group the task is a member of (`group` header) and its place in it (`group_index`). */
+  groupId?: string | null;
+  groupIndex?: number | null;
+  /** Hard and soft time limits in seconds (`timelimit` header), null for none. */
+  timeLimit?: readonly [number | null, number | null] | null;
+  /** The AMQP priority. @default 0 */
+  priority?: number;
   /**
    * The task's canvas (link callbacks, errbacks, chain, chord), as decoded (`TaskEnvelope.embed`):
    * protocol 2's embed mapping, protocol 1's body fields. @default none
@@ -98,7 +108,9 @@ function expirationMs(expires: string | null | undefined, now: number): string |
  * The headers `encodeTaskV2` owns: each is set when it has a value and left out otherwise, so a
  * caller merging an older message's headers with a new encoding must drop these from the old
  * ones (a stale `eta` would otherwise survive). Celery's other headers (`shadow`, `group`,
- * `group_index`, `timelimit`, stamps) describe the task beyond what matchflow models.
+ * `group_index`, `timelimit`, stamps) describe the task beyond what matchflow models: set only
+ * for a task matchflow sends on a producer's behalf (a link callback, a chain's next step; see
+ * canvas.ts), otherwise carried over from the message they came with.
  */
 export const ENCODED_TASK_HEADERS: ReadonlySet<string> = new Set(["lang", "task", "id", "eta", "expires", "retries", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result"]);
 
@@ -118,9 +130,13 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
   // 50,000-message backlog's queue heap peaked at 169 MB instead of 242 MB, and the full garbage
   // collections of that heap no longer doubled RabbitMQ's CPU a message (docs/performance.md).
   const headers: Record<string, unknown> = { lang: "py", task: taskName, id: taskId };
+  if (task.shadow) headers.shadow = task.shadow;
   if (task.eta) headers.eta = task.eta;
   if (task.expires) headers.expires = task.expires;
+  if (task.groupId) headers.group = task.groupId;
+  if (task.groupIndex !== undefined && task.groupIndex !== null) headers.group_index = amqpInt(task.groupIndex);
   headers.retries = amqpInt(retries);
+  if (task.timeLimit && (task.timeLimit[0] !== null || task.timeLimit[1] !== null)) headers.timelimit = [...task.timeLimit];
   headers.root_id = task.rootId || taskId;
   if (task.parentId) headers.parent_id = task.parentId;
   headers.argsrepr = celerySaferepr(task.args, task.argsreprMaxChars ?? REPR_MAX_CHARS);
@@ -138,7 +154,7 @@ function taskProperties(task: TaskInput, taskId: string, headers: Record<string,
     contentEncoding: "utf-8",
     correlationId: taskId,
     deliveryMode: 2,
-    priority: 0,
+    priority: task.priority ?? 0,
     headers,
   };
   if (task.replyTo) properties.replyTo = task.replyTo;

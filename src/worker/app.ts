@@ -129,6 +129,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       logIntervalMs: config.worker.logIntervalMs,
       retry: config.retry,
       resultBackend: config.worker.resultBackend,
+      celeryDefaultQueue: config.worker.celeryDefaultQueue,
       log,
       metrics,
       onSettled: options.onSettled,

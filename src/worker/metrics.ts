@@ -20,6 +20,7 @@ export interface WorkerMetrics {
   unknownFields: Counter<"field">;
   unroutableCopies: Counter<"queue">;
   workflowIgnored: Counter<"part">;
+  followUps: Counter<"role">;
   byteLimitedBatches: Counter;
   headersDropped: Counter<"copy">;
 }
@@ -71,14 +72,20 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     unroutableCopies: new Counter({
       name: "matchflow_unroutable_copies_total",
-      help: "Retry/dead-letter copies the broker returned because their queue was missing (re-declared and published again), by queue.",
+      help: "Retry/eta/dead-letter copies (re-declared and published again) and Celery follow-ups (published again once a Celery worker declares the queue) the broker returned because their queue was missing, by queue.",
       labelNames: ["queue"] as const,
       registers: [registry],
     }),
     workflowIgnored: new Counter({
       name: "matchflow_celery_workflow_ignored_total",
-      help: "Tasks settled whose Celery canvas part (callbacks, errbacks, chain, chord) was not run, by part.",
+      help: "Celery canvas parts of settled tasks that were not run (a chord, a malformed signature), by part.",
       labelNames: ["part"] as const,
+      registers: [registry],
+    }),
+    followUps: new Counter({
+      name: "matchflow_celery_follow_ups_total",
+      help: "Celery tasks sent on a finished task's behalf (link callbacks, a chain's next step, errbacks), confirmed, by role.",
+      labelNames: ["role"] as const,
       registers: [registry],
     }),
     byteLimitedBatches: new Counter({

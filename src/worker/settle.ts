@@ -4,6 +4,8 @@
  * answer an rpc caller, and count and log each settlement. The worker loop (worker.ts) decides
  * what goes where; this says how.
  */
+import { planOnFailure, planOnSuccess, type CanvasContext, type CanvasPlan, type FollowUp } from "../celery/canvas.js";
+import type { WorkflowPart } from "../celery/decode.js";
 import type { TaskEnvelope } from "../celery/codec.js";
 import { encodeRpcResult, EXPIRED_RESULT, type RpcFailure } from "../celery/result.js";
 import type { MatchflowError } from "../errors.js";
@@ -27,6 +29,8 @@ export interface SettledEvent {
 export interface SettleOptions {
   retry: RetrySettings;
   resultBackend?: "rpc" | undefined;
+  /** Where a Celery follow-up whose signature names no queue goes (config CELERY_DEFAULT_QUEUE). @default "celery" */
+  celeryDefaultQueue?: string | undefined;
   log: Logger;
   metrics: WorkerMetrics;
   onSettled?: ((event: SettledEvent) => void) | undefined;
@@ -43,6 +47,8 @@ function ignoresResult(envelope: TaskEnvelope): boolean {
   return envelope.headers.ignore_result === true;
 }
 
+const PART_OF_ROLE: Readonly<Record<FollowUp["role"], WorkflowPart>> = { callback: "callbacks", chain: "chain", errback: "errbacks" };
+
 export class Settler {
   constructor(
     private readonly transport: WorkTransport,
@@ -51,14 +57,71 @@ export class Settler {
     private readonly abandoned: () => boolean,
   ) {}
 
-  /** Acks and records a stored task; returns the rpc reply's publish when one is due. */
+  /**
+   * Acks and records a stored task; returns what waits on the broker, when something does: the
+   * rpc reply, or the task's Celery follow-ups (link callbacks, the chain's next step), which
+   * are confirmed before the task is acked.
+   */
   succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> | undefined {
     if (this.abandoned()) return undefined;
-    this.transport.ack(p.message);
+    const result = { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id };
+    const plan = p.envelope.workflow.length > 0 ? this.canvas(p.envelope, (context) => planOnSuccess(p.envelope, result, context)) : undefined;
     this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
-    if (p.envelope.workflow.length > 0) this.workflowIgnored(p.envelope);
-    if (this.options.resultBackend !== "rpc" || !p.envelope.replyTo || ignoresResult(p.envelope)) return undefined;
-    return this.reply(p.envelope, { status: "SUCCESS", result: { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id } });
+    if (plan && plan.followUps.length > 0) return this.succeedAfterFollowUps(p, plan, result);
+    if (plan) this.reportNotRun(p.envelope, plan);
+    this.transport.ack(p.message);
+    return this.replySuccess(p.envelope, result);
+  }
+
+  private async succeedAfterFollowUps(p: Extract<Prepared, { ok: true }>, plan: CanvasPlan, result: Record<string, unknown>): Promise<void> {
+    try {
+      await this.sendFollowUps(p.message, p.envelope, plan);
+    } catch (err) {
+      // Stored, but its follow-ups are not all confirmed: the task goes round again (stored
+      // unchanged the next time) so that they are sent, under the same ids.
+      this.options.log.error({ taskId: p.envelope.taskId, err: String(err) }, "could not send the task's Celery follow-ups; message returned to the queue");
+      this.transport.requeue(p.message);
+      return;
+    }
+    if (this.abandoned()) return;
+    this.transport.ack(p.message);
+    await this.replySuccess(p.envelope, result);
+  }
+
+  private replySuccess(envelope: TaskEnvelope, result: Record<string, unknown>): Promise<void> | undefined {
+    if (this.options.resultBackend !== "rpc" || !envelope.replyTo || ignoresResult(envelope)) return undefined;
+    return this.reply(envelope, { status: "SUCCESS", result });
+  }
+
+  /**
+   * What of the task's canvas is to be sent (celery/canvas.ts), the rest reported as not run. A
+   * transport that reaches no Celery queue (the in-process broker) sends nothing.
+   */
+  private canvas(envelope: TaskEnvelope, planFor: (context: CanvasContext) => CanvasPlan): CanvasPlan {
+    let plan: CanvasPlan;
+    try {
+      plan = planFor({ defaultQueue: this.options.celeryDefaultQueue ?? "celery", now: this.options.now() });
+    } catch (err) {
+      // Not expected (signatures are checked as they are read), but a task is never lost to it.
+      return { followUps: [], notRun: envelope.workflow.map((part) => ({ part, reason: `could not build its follow-ups: ${String(err)}` })) };
+    }
+    if (!this.transport.sendFollowUps && plan.followUps.length > 0) {
+      const parts = new Set(plan.followUps.map((f) => PART_OF_ROLE[f.role]));
+      return { followUps: [], notRun: [...plan.notRun, ...[...parts].map((part) => ({ part, reason: "the in-process broker reaches no Celery queue" }))] };
+    }
+    return plan;
+  }
+
+  /** Publishes the follow-ups, confirmed (a missing queue is waited for, the task unacked); reports what was not run. */
+  private async sendFollowUps(message: InboundMessage, envelope: TaskEnvelope, plan: CanvasPlan): Promise<void> {
+    if (plan.followUps.length > 0 && this.transport.sendFollowUps) {
+      await this.transport.sendFollowUps(message, plan.followUps);
+      for (const f of plan.followUps) this.options.metrics.followUps.inc({ role: f.role });
+      if (this.options.log.isLevelEnabled("debug")) {
+        this.options.log.debug({ taskId: envelope.taskId, followUps: plan.followUps.slice(0, 20).map((f) => ({ role: f.role, task: f.taskName, id: f.taskId, queue: f.queue })), count: plan.followUps.length }, "Celery follow-ups sent");
+      }
+    }
+    this.reportNotRun(envelope, plan);
   }
 
   async fail(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, externalMatchId: string | undefined): Promise<void> {
@@ -81,6 +144,9 @@ export class Settler {
       const attempts = (envelope?.retries ?? 0) + 1;
       const deadLetter = buildDeadLetter(message, error, attempts, now, this.transport.frameMax?.());
       this.headersDropped("dead_letter", message, envelope, deadLetter.droppedHeaders);
+      // Its errbacks go first: the task is acked with its dead letter, once they are confirmed.
+      // An expired task was revoked, not failed: Celery calls no errback for it.
+      if (envelope && envelope.workflow.length > 0 && error.code !== "task_expired") await this.sendFollowUps(message, envelope, this.canvas(envelope, (context) => planOnFailure(envelope, context)));
       await this.transport.deadLetter(message, deadLetter);
       this.options.metrics.deadLetters.inc({ code: error.code });
       this.settled(message, { taskId: taskIdOf(message, envelope), externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
@@ -88,7 +154,6 @@ export class Settler {
         reason: decision.action === "dead_letter" ? decision.reason : "permanent",
         err: error.message,
       });
-      if (envelope && envelope.workflow.length > 0) this.workflowIgnored(envelope);
       if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
         // An expired task was not run, as Celery revokes it: the caller sees what a Celery worker sends.
         const result = error.code === "task_expired" ? EXPIRED_RESULT : { status: "FAILURE" as const, result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } };
@@ -133,14 +198,14 @@ export class Settler {
   }
 
   /**
-   * A Celery producer's link callbacks, errbacks, chain or chord ride on the task, and matchflow
-   * runs none of them (it stores matches; it has no result backend for a chord to count on and
-   * no routing for arbitrary tasks). Said once per task, when it is settled for good, so that a
-   * workflow waiting on it does not stall in silence.
+   * The parts of a task's canvas matchflow could not run (a chord, which needs a result backend
+   * to count on; a malformed signature): said once per task, when it is settled for good, so
+   * that a workflow waiting on it does not stall in silence.
    */
-  private workflowIgnored(envelope: TaskEnvelope): void {
-    for (const part of envelope.workflow) this.options.metrics.workflowIgnored.inc({ part });
-    this.options.log.warn({ taskId: envelope.taskId, task: envelope.taskName, ignored: envelope.workflow }, "Celery workflow parts not run: matchflow runs no callbacks, errbacks, chains or chords (the task itself was settled)");
+  private reportNotRun(envelope: TaskEnvelope, plan: CanvasPlan): void {
+    if (plan.notRun.length === 0) return;
+    for (const n of plan.notRun) this.options.metrics.workflowIgnored.inc({ part: n.part });
+    this.options.log.warn({ taskId: envelope.taskId, task: envelope.taskName, notRun: plan.notRun.slice(0, 20), count: plan.notRun.length }, "Celery workflow parts not run (the task itself was settled)");
   }
 
   private async reply(envelope: TaskEnvelope, result: { status: "SUCCESS"; result: unknown } | { status: "FAILURE" | "REVOKED"; result: RpcFailure }): Promise<void> {

@@ -1,3 +1,5 @@
+import type { FollowUp } from "../celery/canvas.js";
+
 /**
  * The narrow broker interface the worker loop is written against. RabbitMQ (amqplib) and the
  * in-process transport of the embedded mode both implement it, so the loop's semantics
@@ -56,6 +58,15 @@ export interface WorkTransport {
   delay(message: InboundMessage, copy: OutgoingMessage, tierMs: number): Promise<void>;
   /** Publishes `deadLetter` to the dead-letter exchange, confirmed, then acks `message`. */
   deadLetter(message: InboundMessage, deadLetter: OutgoingMessage): Promise<void>;
+  /**
+   * Publishes a finished task's Celery follow-ups (link callbacks, the chain's next step,
+   * errbacks: celery/canvas.ts) to their queues, mandatory and confirmed, without settling
+   * `message` (the task they belong to, which stays unacked meanwhile). A queue that does not exist
+   * is waited for like a copy's (its follow-up published again with a growing pause) until the
+   * worker stops or the channel of `message` closes: then it rejects, and the task is redelivered.
+   * Absent where no Celery queue can be reached (the in-process broker).
+   */
+  sendFollowUps?(message: InboundMessage, followUps: readonly FollowUp[]): Promise<void>;
   /** Publishes a Celery rpc:// result to `replyTo` (best effort, not persistent, as Celery does). */
   reply(replyTo: string, result: OutgoingMessage): Promise<void>;
   /** True while the broker connection is up (readiness). */

@@ -46,6 +46,8 @@ export interface WorkerOptions {
   batchBytes: number;
   retry: RetrySettings;
   resultBackend?: "rpc" | undefined;
+  /** Where a Celery follow-up whose signature names no queue goes. @default "celery" */
+  celeryDefaultQueue?: string | undefined;
   log: Logger;
   metrics: WorkerMetrics;
   /** How long a message may wait for a fuller batch while other batches are in flight. @default 5 */

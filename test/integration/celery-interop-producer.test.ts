@@ -82,7 +82,7 @@ describe("Python Celery producers -> matchflow decoding", () => {
     expect(dueAt).toBeLessThanOrEqual(after + 30_000);
   });
 
-  it("a link callback and a chain from Celery's canvas are seen (as workflow parts matchflow does not run), the match intact", async () => {
+  it("a link callback and a chain from Celery's canvas are seen as the task's workflow parts, the match intact", async () => {
     const ids = await runCeleryProducer(vhost.url, "v2-workflow", join(dir, "matches.json"));
     const msgs = await takeAll(2);
     const envelopes = msgs.map((m) => decodeTask(m.content, m.properties, { maxBytes: config.maxMessageBytes }));

@@ -126,8 +126,8 @@ describe("worker loop", () => {
     await worker.stop(1000);
   });
 
-  it("says so (a warn line, a count per part) when a settled task carried Celery callbacks, a chain or errbacks it does not run", async () => {
-    const lines: { msg?: string; taskId?: string; ignored?: string[] }[] = [];
+  it("says so (a warn line, a count per part) when a settled task carried Celery callbacks, a chain or errbacks the in-process broker cannot send", async () => {
+    const lines: { msg?: string; taskId?: string; notRun?: { part: string; reason: string }[] }[] = [];
     const store = scriptedStore([(items) => items.map((it) => (it.match.external_match_id === "m-2" ? { ok: false, error: new PermanentError("db_constraint", "refused") } : { ok: true, outcome: "created", matchId: 1 }))]);
     const { broker, worker, events, metrics } = await runWorker(store, 0, { log: capturingLogger("info", lines) });
     const sig = { task: "notify", args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false };
@@ -141,7 +141,8 @@ describe("worker loop", () => {
     await expect.poll(() => events.length).toBe(3);
     await broker.drained();
     const warned = lines.filter((l) => l.msg?.startsWith("Celery workflow parts not run"));
-    expect(warned.map((l) => [l.taskId, l.ignored])).toEqual([["t-1", ["callbacks", "chain"]], ["t-2", ["errbacks"]]]);
+    expect(warned.map((l) => [l.taskId, l.notRun?.map((n) => n.part)])).toEqual([["t-1", ["callbacks", "chain"]], ["t-2", ["errbacks"]]]);
+    expect(warned[0]?.notRun?.[0]?.reason).toBe("the in-process broker reaches no Celery queue");
     const counts = Object.fromEntries((await metrics.workflowIgnored.get()).values.map((v): [string, number] => [String(v.labels.part), v.value]));
     expect(counts).toEqual({ callbacks: 1, chain: 1, errbacks: 1 });
     await worker.stop(1000);

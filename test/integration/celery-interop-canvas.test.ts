@@ -1,0 +1,127 @@
+/**
+ * Celery's canvas through matchflow, both ways with real Celery: a Python producer sends the match
+ * task with a chain, link callbacks or a link_error errback; `matchflow worker` stores the match
+ * and sends the follow-ups, which a real Celery worker (another app, consuming the default queue
+ * `celery`) runs; a chain's `AsyncResult.get()` in the producer returns the last step's value.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { derivedTaskId } from "../../src/celery/canvas.js";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
+import type { CliProcess } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
+import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
+import { INTEROP_DIR, PYTHON, startCeleryWorker, waitFor, type CeleryWorker } from "../interop/celery-process.js";
+
+const TASK = "celery_tasks.match_tasks.process_match_data";
+const dir = mkdtempSync(join(tmpdir(), "mf-canvas-"));
+const out = join(dir, "follow.ndjson");
+let t: WorkerEnv;
+let worker: CliProcess;
+let celery: CeleryWorker;
+
+interface Seen {
+  task: string;
+  args: unknown[];
+  id: string;
+  root_id: string | null;
+  parent_id: string | null;
+  group: string | null;
+  group_index: number | null;
+}
+const seen = () => celery.received() as unknown as Seen[];
+
+beforeAll(async () => {
+  t = await createWorkerEnv("canvas", { RESULT_BACKEND: "rpc://" });
+  worker = await t.startWorker();
+  celery = startCeleryWorker(t.vhost.url, out, { app: "celery_tasks.follow_tasks", queues: "celery" });
+  // The Celery worker declares its queue when it starts consuming.
+  await waitFor("the Celery worker's queue", async () => (await t.vhost.queue("celery")) !== undefined, { attempts: 600, details: () => celery.output() });
+});
+
+afterAll(async () => {
+  await celery?.stop();
+  await t?.teardown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs canvas_client.py; its output lines (the match task's id first). */
+function pythonSend(mode: "chain" | "link" | "link-group", match: unknown): Promise<string[]> {
+  const file = join(dir, `${mode}-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(match));
+  const child = spawn(PYTHON, ["canvas_client.py", t.vhost.url, mode, file], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) => (code === 0 ? resolve(stdout.trim().split("\n")) : reject(new Error(`canvas_client.py exited ${code}: ${stderr}\nworker: ${celery.output()}`)))),
+  );
+}
+
+const ofParent = (taskId: string) => () => seen().filter((s) => s.parent_id === taskId);
+
+describe("Celery canvas run by matchflow's worker, followed by a real Celery worker", () => {
+  it("a chain: the next step gets the stored match's result first in its args, and the producer's get() returns what that step returned", async () => {
+    const [taskId, answer] = await pythonSend("chain", makeMatch("chain", 1));
+    const got = JSON.parse(answer ?? "null") as { ok: boolean; result: Seen };
+    expect(got.ok, answer).toBe(true);
+    expect(got.result).toMatchObject({ task: "notify.record", parent_id: taskId, root_id: taskId });
+    expect(got.result.args).toEqual([{ match_id: expect.any(Number) as number, status: "created", external_match_id: "chain-1" }, "chained"]);
+    expect((await t.rows("chain")).total).toBe(1);
+  });
+
+  it("link callbacks on success (not the errback), with derived ids; a group callback fans out with its group id and indexes", async () => {
+    const [taskId] = await pythonSend("link", makeMatch("link", 1));
+    await waitFor("the link callback", () => ofParent(taskId!)().length >= 1, { details: () => celery.output() });
+    const [linked] = ofParent(taskId!)();
+    expect(linked).toMatchObject({ task: "notify.record", id: derivedTaskId(taskId!, "callback.0"), root_id: taskId });
+    expect(linked?.args).toEqual([{ match_id: expect.any(Number) as number, status: "created", external_match_id: "link-1" }, "linked"]);
+
+    const [groupTask] = await pythonSend("link-group", makeMatch("link", 2));
+    await waitFor("both members of the group", () => ofParent(groupTask!)().length >= 2, { details: () => celery.output() });
+    const members = ofParent(groupTask!)().sort((a, b) => (a.group_index ?? 0) - (b.group_index ?? 0));
+    expect(members.map((m) => [m.args[1], m.group_index])).toEqual([["a", 0], ["b", 1]]);
+    expect(new Set(members.map((m) => m.group)).size).toBe(1);
+    expect(members[0]?.group).toBeTruthy();
+    // Settled for good: nothing left unacked, no errback ran.
+    await waitFor("the tasks acked", async () => (await t.ready("matches")) === 0);
+    expect(seen().filter((s) => s.task === "notify.failed")).toEqual([]);
+  });
+
+  it("a dead-lettered task sends its link_error errback with its id, and no link callback", async () => {
+    const [taskId] = await pythonSend("link", { home_team: "IFA", match_date: "2025-10-18" });
+    await waitFor("the errback", () => ofParent(taskId!)().length >= 1, { details: () => celery.output() });
+    expect(ofParent(taskId!)()).toEqual([expect.objectContaining({ task: "notify.failed", args: [taskId], id: derivedTaskId(taskId!, "errback.0") })]);
+    const letters = await t.peek();
+    expect(letters.map((l) => l.headers.id)).toContain(taskId);
+  });
+
+  it("a callback to a queue that does not exist yet holds the task unacked (an error logged) until the queue exists, then is delivered there", async () => {
+    const conn = await connect(t.vhost.url);
+    try {
+      const ch = await conn.createConfirmChannel();
+      const callback = { task: "notify.record", args: ["late"], kwargs: {}, options: { queue: "later" }, subtask_type: null, immutable: false };
+      const msg = encodeTaskV2({ taskName: TASK, taskId: "late-task", args: [makeMatch("late", 1)], embed: { callbacks: [callback], errbacks: null, chain: null, chord: null } });
+      ch.publish("matches", "matches.process", msg.content, msg.properties);
+      await ch.waitForConfirms();
+      await worker.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("Celery follow-up returned unroutable") && l.queue === "later");
+      expect((await t.rows("late")).total).toBe(1);
+      // Stored, not acked: the task is still the broker's (unacked), so a crash now loses nothing.
+      // (The management API samples its counts every few seconds.)
+      const unacked = async () => (await t.vhost.queue("matches"))?.messages_unacknowledged;
+      await waitFor("the task held unacked", async () => (await unacked()) === 1, { attempts: 300, intervalMs: 100 });
+      await ch.assertQueue("later", { durable: true });
+      await waitFor("the callback in its queue", async () => (await t.ready("later")) === 1, { attempts: 400, intervalMs: 100 });
+      await waitFor("the task acked", async () => (await unacked()) === 0, { attempts: 300, intervalMs: 100 });
+      const [callbackMsg] = await t.peek("later");
+      expect(callbackMsg?.headers).toMatchObject({ task: "notify.record", id: derivedTaskId("late-task", "callback.0"), parent_id: "late-task" });
+    } finally {
+      await conn.close();
+    }
+  });
+});
