@@ -236,13 +236,9 @@ export class AmqpWorkTransport implements WorkTransport {
     this.ackCopied(message);
   }
 
-  /**
-   * Through the default exchange, as the queue's name: how a Celery worker's producer reaches a
-   * queue it did not declare itself. The task is not acked here: its caller does, or sends its
-   * dead letter.
-   */
+  /** The task is not acked here: its caller does, or sends its dead letter. */
   async sendFollowUps(message: InboundMessage, followUps: readonly FollowUp[]): Promise<void> {
-    await Promise.all(followUps.map((f) => this.publishCopy(message, { kind: "Celery follow-up", exchange: "", routingKey: f.queue, queue: f.queue, own: false }, f.message)));
+    await Promise.all(followUps.map((f) => this.publishCopy(message, { kind: "Celery follow-up", exchange: f.exchange, routingKey: f.routingKey, queue: f.queue, own: f.own }, f.message)));
   }
 
   /**

@@ -19,8 +19,16 @@ export interface FollowUp {
   role: "callback" | "chain" | "errback";
   taskName: string;
   taskId: string;
-  /** Sent through the default exchange to this queue, as a Celery worker's producer reaches it. */
+  /**
+   * Where it goes: a Celery app's queue through the default exchange (as the queue's name), or,
+   * for matchflow's own task, its work exchange and routing key.
+   */
+  exchange: string;
+  routingKey: string;
+  /** The queue that must exist for it to arrive. */
   queue: string;
+  /** Matchflow's own work queue (which the worker declares again if it is missing), not a Celery app's. */
+  own: boolean;
   message: EncodedMessage;
 }
 
@@ -37,6 +45,8 @@ export interface CanvasPlan {
 export interface CanvasContext {
   /** Where a signature that names no `queue` goes (Celery's `task_default_queue`). */
   defaultQueue: string;
+  /** Matchflow's own task and its route: a signature of it that names no queue goes there, as the producer's task_routes would send it. */
+  own?: { taskName: string; exchange: string; routingKey: string; queue: string } | undefined;
   now: number;
 }
 
@@ -180,8 +190,11 @@ class Planner {
     const taskId = o.task_id === undefined || o.task_id === null ? derivedTaskId(this.envelope.taskId, send.place) : shortString(o.task_id);
     if (taskId === undefined || Buffer.byteLength(taskId, "utf8") > MAX_TASK_ID_BYTES) return this.notRun(send.part, `signature ${sig.task}: task_id is not an id of at most ${MAX_TASK_ID_BYTES} bytes`);
     const queueValue = queueOption(o.queue);
-    const queue = queueValue === undefined || queueValue === null ? this.context.defaultQueue : shortString(queueValue);
-    if (queue === undefined) return this.notRun(send.part, `signature ${sig.task}: queue is not a queue name`);
+    const named = queueValue === undefined || queueValue === null ? undefined : shortString(queueValue);
+    if (named === undefined && queueValue !== undefined && queueValue !== null) return this.notRun(send.part, `signature ${sig.task}: queue is not a queue name`);
+    const own = named === undefined && this.context.own?.taskName === sig.task ? this.context.own : undefined;
+    const queue = named ?? own?.queue ?? this.context.defaultQueue;
+    const route = own ? { exchange: own.exchange, routingKey: own.routingKey, queue, own: true } : { exchange: "", routingKey: queue, queue, own: false };
     const now = this.context.now;
     const priority = typeof o.priority === "number" && Number.isInteger(o.priority) && o.priority >= 0 && o.priority <= 255 ? o.priority : 0;
     const timeLimit = [seconds(o.time_limit) ?? null, seconds(o.soft_time_limit) ?? null] as const;
@@ -208,7 +221,7 @@ class Planner {
       },
       { now },
     );
-    this.followUps.push({ role: send.role, taskName: sig.task, taskId, queue, message });
+    this.followUps.push({ role: send.role, taskName: sig.task, taskId, ...route, message });
   }
 }
 

@@ -130,6 +130,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       retry: config.retry,
       resultBackend: config.worker.resultBackend,
       celeryDefaultQueue: config.worker.celeryDefaultQueue,
+      ownRoute: { taskName: config.topology.taskName, exchange: config.topology.exchange, routingKey: config.topology.routingKey, queue: config.topology.queue },
       log,
       metrics,
       onSettled: options.onSettled,

@@ -31,6 +31,8 @@ export interface SettleOptions {
   resultBackend?: "rpc" | undefined;
   /** Where a Celery follow-up whose signature names no queue goes (config CELERY_DEFAULT_QUEUE). @default "celery" */
   celeryDefaultQueue?: string | undefined;
+  /** The worker's own task and route, for follow-ups of it (a chain of match tasks). */
+  ownRoute?: CanvasContext["own"];
   log: Logger;
   metrics: WorkerMetrics;
   onSettled?: ((event: SettledEvent) => void) | undefined;
@@ -100,7 +102,7 @@ export class Settler {
   private canvas(envelope: TaskEnvelope, planFor: (context: CanvasContext) => CanvasPlan): CanvasPlan {
     let plan: CanvasPlan;
     try {
-      plan = planFor({ defaultQueue: this.options.celeryDefaultQueue ?? "celery", now: this.options.now() });
+      plan = planFor({ defaultQueue: this.options.celeryDefaultQueue ?? "celery", own: this.options.ownRoute, now: this.options.now() });
     } catch (err) {
       // Not expected (signatures are checked as they are read), but a task is never lost to it.
       return { followUps: [], notRun: envelope.workflow.map((part) => ({ part, reason: `could not build its follow-ups: ${String(err)}` })) };

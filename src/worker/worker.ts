@@ -30,13 +30,14 @@ import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared } from "./prepare.js";
 import { buildEtaCopy } from "./outgoing.js";
 import { BatchProgress } from "./progress.js";
-import { Settler, type SettledEvent } from "./settle.js";
+import { Settler, type SettledEvent, type SettleOptions } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
 import type { InboundMessage, WorkTransport } from "./transport.js";
 
 export type { SettledEvent } from "./settle.js";
 
-export interface WorkerOptions {
+/** The rpc result backend and where Celery follow-ups go: see settle.ts. */
+export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "celeryDefaultQueue" | "ownRoute"> {
   taskName: string;
   maxMessageBytes: number;
   concurrency: number;
@@ -45,9 +46,6 @@ export interface WorkerOptions {
   /** Message bytes per batch at most (batch-bytes.ts: what a batch decodes must fit in the heap). */
   batchBytes: number;
   retry: RetrySettings;
-  resultBackend?: "rpc" | undefined;
-  /** Where a Celery follow-up whose signature names no queue goes. @default "celery" */
-  celeryDefaultQueue?: string | undefined;
   log: Logger;
   metrics: WorkerMetrics;
   /** How long a message may wait for a fuller batch while other batches are in flight. @default 5 */

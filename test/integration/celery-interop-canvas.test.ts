@@ -50,7 +50,7 @@ afterAll(async () => {
 });
 
 /** Runs canvas_client.py; its output lines (the match task's id first). */
-function pythonSend(mode: "chain" | "link" | "link-group", match: unknown): Promise<string[]> {
+function pythonSend(mode: "chain" | "chain-matches" | "link" | "link-group", match: unknown): Promise<string[]> {
   const file = join(dir, `${mode}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(match));
   const child = spawn(PYTHON, ["canvas_client.py", t.vhost.url, mode, file], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
@@ -73,6 +73,13 @@ describe("Celery canvas run by matchflow's worker, followed by a real Celery wor
     expect(got.result).toMatchObject({ task: "notify.record", parent_id: taskId, root_id: taskId });
     expect(got.result.args).toEqual([{ match_id: expect.any(Number) as number, status: "created", external_match_id: "chain-1" }, "chained"]);
     expect((await t.rows("chain")).total).toBe(1);
+  });
+
+  it("a chain of two match tasks: the second goes to matchflow's own queue, and get() returns matchflow's result for it", async () => {
+    const [, answer] = await pythonSend("chain-matches", [makeMatch("pair", 1), makeMatch("pair", 2)]);
+    const got = JSON.parse(answer ?? "null") as { ok: boolean; result: unknown };
+    expect(got, answer).toEqual({ ok: true, result: { match_id: expect.any(Number) as number, status: "created", external_match_id: "pair-2" } });
+    expect((await t.rows("pair")).total).toBe(2);
   });
 
   it("link callbacks on success (not the errback), with derived ids; a group callback fans out with its group id and indexes", async () => {

@@ -3,6 +3,7 @@
     /usr/bin/python3 canvas_client.py <broker-url> chain <match.json>      # chain(process, record.s("chained")), then get()
     /usr/bin/python3 canvas_client.py <broker-url> link <match.json>       # link=record.s("linked"), link_error=failed.s()
     /usr/bin/python3 canvas_client.py <broker-url> link-group <match.json> # link=group(record.s("a"), record.s("b"))
+    /usr/bin/python3 canvas_client.py <broker-url> chain-matches <matches.json> # chain(process(m1), process.si(m2)), then get()
 
 Prints the match task's id on the first line; `chain` then prints one JSON line with what the
 chain's last task returned ({"ok": true, "result": ...}) or why get() failed.
@@ -19,12 +20,16 @@ app.conf.update(task_serializer="json", accept_content=["json"], result_serializ
                 broker_transport_options={"confirm_publish": True})
 queue = Queue("matches", Exchange("matches", type="direct", durable=True), routing_key="matches.process")
 match = json.load(open(match_file, encoding="utf-8"))
+if mode == "chain-matches":
+    match, second = match
 process = app.signature("celery_tasks.match_tasks.process_match_data", args=[match],
                         options={"queue": queue, "routing_key": "matches.process"})
 record = lambda *args: app.signature("notify.record", args=list(args))
 
-if mode == "chain":
-    result = chain(process, record("chained")).apply_async()
+if mode in ("chain", "chain-matches"):
+    # The second match task names no queue: matchflow's worker routes its own task itself.
+    after = record("chained") if mode == "chain" else app.signature("celery_tasks.match_tasks.process_match_data", args=[second], immutable=True)
+    result = chain(process, after).apply_async()
     print(result.parent.id, flush=True)
     try:
         print(json.dumps({"ok": True, "result": result.get(timeout=90)}), flush=True)

@@ -60,6 +60,19 @@ describe("planOnSuccess", () => {
     expect(plan.followUps[0]?.role).toBe("chain");
   });
 
+  it("routes a follow-up of matchflow's own task that names no queue (a chain of match tasks) to the work exchange, as the producer's task_routes would", () => {
+    const own = { taskName: TASK, exchange: "matches", routingKey: "matches.process", queue: "matches" };
+    const step = sig(TASK, { args: [match], immutable: true, options: { task_id: "id-2" } });
+    const f = planOnSuccess(envelopeWith({ chain: [step], callbacks: [sig("other.task")] }), result, { ...context, own }).followUps.find((x) => x.role === "chain");
+    expect(f).toMatchObject({ exchange: "matches", routingKey: "matches.process", queue: "matches", own: true, taskId: "id-2" });
+    expect(read(f as FollowUp).args).toEqual([match]);
+    const other = planOnSuccess(envelopeWith({ callbacks: [sig("other.task"), sig(TASK, { options: { queue: "elsewhere" } })] }), result, { ...context, own }).followUps;
+    expect(other.map((x) => [x.exchange, x.routingKey, x.own])).toEqual([
+      ["", "celery", false],
+      ["", "elsewhere", false],
+    ]);
+  });
+
   it("carries a step's own link, link_error, countdown, expires, priority, time limits and shadow as Celery's send_task would", () => {
     const step = sig("notify.done", { options: { task_id: "id-2", link: sig("x.after"), link_error: [sig("x.err")], countdown: 30, expires: 3600, priority: 5, time_limit: 60, soft_time_limit: 50, shadow: "nice name", ignore_result: true } });
     const f = planOnSuccess(envelopeWith({ chain: [step] }), result, context).followUps[0] as FollowUp;
