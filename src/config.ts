@@ -128,6 +128,7 @@ const envSchema = z.object({
   RESULT_BACKEND: optionalText,
   CELERY_RESULT_BACKEND: optionalText,
   CELERY_DEFAULT_QUEUE: name("celery"),
+  CELERY_CANVAS: z.enum(["run", "report"], { message: "must be run or report" }).default("run"),
   NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
   SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
@@ -170,6 +171,8 @@ export interface Config {
      * no `queue` (Celery's `task_default_queue`, `celery` unless the Python app changed it).
      */
     celeryDefaultQueue: string;
+    /** "run": send a task's Celery follow-ups; "report": send none, say so (settle.ts). */
+    celeryCanvas: "run" | "report";
   };
   metricsPort: number;
   topology: {
@@ -281,6 +284,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       nameResolution: e.NAME_RESOLUTION,
       resultBackend,
       celeryDefaultQueue: e.CELERY_DEFAULT_QUEUE,
+      celeryCanvas: e.CELERY_CANVAS,
     },
     metricsPort: e.METRICS_PORT,
     topology: {

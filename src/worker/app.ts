@@ -129,6 +129,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       logIntervalMs: config.worker.logIntervalMs,
       retry: config.retry,
       resultBackend: config.worker.resultBackend,
+      celeryCanvas: config.worker.celeryCanvas,
       celeryDefaultQueue: config.worker.celeryDefaultQueue,
       ownRoute: { taskName: config.topology.taskName, exchange: config.topology.exchange, routingKey: config.topology.routingKey, queue: config.topology.queue },
       log,

@@ -31,6 +31,12 @@ export interface SettleOptions {
   resultBackend?: "rpc" | undefined;
   /** Where a Celery follow-up whose signature names no queue goes (config CELERY_DEFAULT_QUEUE). @default "celery" */
   celeryDefaultQueue?: string | undefined;
+  /**
+   * "run" (default): send the follow-ups; "report": send none and say so (a producer that can
+   * publish tasks could otherwise make the worker publish tasks to any queue of the vhost, as it
+   * can a Celery worker). Config CELERY_CANVAS.
+   */
+  celeryCanvas?: "run" | "report" | undefined;
   /** The worker's own task and route, for follow-ups of it (a chain of match tasks). */
   ownRoute?: CanvasContext["own"];
   log: Logger;
@@ -96,8 +102,9 @@ export class Settler {
   }
 
   /**
-   * What of the task's canvas is to be sent (celery/canvas.ts), the rest reported as not run. A
-   * transport that reaches no Celery queue (the in-process broker) sends nothing.
+   * What of the task's canvas is to be sent (celery/canvas.ts), the rest reported as not run.
+   * Nothing is sent with CELERY_CANVAS=report, or by a transport that reaches no Celery queue
+   * (the in-process broker).
    */
   private canvas(envelope: TaskEnvelope, planFor: (context: CanvasContext) => CanvasPlan): CanvasPlan {
     let plan: CanvasPlan;
@@ -107,11 +114,10 @@ export class Settler {
       // Not expected (signatures are checked as they are read), but a task is never lost to it.
       return { followUps: [], notRun: envelope.workflow.map((part) => ({ part, reason: `could not build its follow-ups: ${String(err)}` })) };
     }
-    if (!this.transport.sendFollowUps && plan.followUps.length > 0) {
-      const parts = new Set(plan.followUps.map((f) => PART_OF_ROLE[f.role]));
-      return { followUps: [], notRun: [...plan.notRun, ...[...parts].map((part) => ({ part, reason: "the in-process broker reaches no Celery queue" }))] };
-    }
-    return plan;
+    const withheld = this.options.celeryCanvas === "report" ? "CELERY_CANVAS=report: the worker sends no follow-up task" : this.transport.sendFollowUps ? undefined : "the in-process broker reaches no Celery queue";
+    if (withheld === undefined || plan.followUps.length === 0) return plan;
+    const parts = new Set(plan.followUps.map((f) => PART_OF_ROLE[f.role]));
+    return { followUps: [], notRun: [...plan.notRun, ...[...parts].map((part) => ({ part, reason: withheld }))] };
   }
 
   /** Publishes the follow-ups, confirmed (a missing queue is waited for, the task unacked); reports what was not run. */

@@ -203,6 +203,7 @@ describe("invalid values", () => {
     ["MATCHES_QUEUE", "q".repeat(256), /MATCHES_QUEUE must be at most 255 characters/],
     ["QUEUE_TYPE", "stream", /QUEUE_TYPE must be classic or quorum/],
     ["NAME_RESOLUTION", "lenient", /NAME_RESOLUTION must be create or strict/],
+    ["CELERY_CANVAS", "off", /CELERY_CANVAS must be run or report/],
     ["RESULT_BACKEND", "redis://localhost", /RESULT_BACKEND "redis:\/\/localhost" is not supported/],
   ])("%s=%j is a ConfigError naming the variable", (name, value, words) => {
     const err = configError({ [name]: value });

@@ -43,7 +43,7 @@ function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | Matchfl
 
 const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
 
-async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number; batchBytes?: number; padding?: number } = {}) {
+async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number; batchBytes?: number; padding?: number; celeryCanvas?: "run" | "report" } = {}) {
   const broker = options.broker ?? new MemoryBroker(route);
   const events: SettledEvent[] = [];
   const metrics = createWorkerMetrics({ defaultMetrics: false });
@@ -59,6 +59,7 @@ async function runWorker(store: MatchStore, messages: number, options: { max?: n
     logIntervalMs: options.logIntervalMs ?? 60_000, // long enough that only the line at stop appears
     metrics,
     onSettled: (e) => events.push(e),
+    celeryCanvas: options.celeryCanvas,
   });
   await worker.start();
   for (let i = 0; i < messages; i++) await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: `t-${i}`, args: [{ ...match(i), ...(options.padding ? { padding: "x".repeat(options.padding) } : {}) }] }));
@@ -145,6 +146,17 @@ describe("worker loop", () => {
     expect(warned[0]?.notRun?.[0]?.reason).toBe("the in-process broker reaches no Celery queue");
     const counts = Object.fromEntries((await metrics.workflowIgnored.get()).values.map((v): [string, number] => [String(v.labels.part), v.value]));
     expect(counts).toEqual({ callbacks: 1, chain: 1, errbacks: 1 });
+    await worker.stop(1000);
+  });
+
+  it("with CELERY_CANVAS=report sends no follow-up and says why", async () => {
+    const lines: { msg?: string; notRun?: { part: string; reason: string }[] }[] = [];
+    const { broker, worker, events } = await runWorker(scriptedStore([ok]), 0, { log: capturingLogger("info", lines), celeryCanvas: "report" });
+    const sig = { task: "notify", args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false };
+    await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "t-r", args: [match(1)], embed: { callbacks: [sig], errbacks: null, chain: null, chord: null } }));
+    await expect.poll(() => events.length).toBe(1);
+    const warned = lines.find((l) => l.msg?.startsWith("Celery workflow parts not run"));
+    expect(warned?.notRun).toEqual([{ part: "callbacks", reason: "CELERY_CANVAS=report: the worker sends no follow-up task" }]);
     await worker.stop(1000);
   });
 
