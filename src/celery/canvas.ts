@@ -74,9 +74,9 @@ function signatureOf(value: unknown): Signature | string {
   if (!isObject(value)) return "a signature that is not a mapping";
   const { task, args, kwargs, options, subtask_type: subtaskType, immutable } = value;
   if (typeof task !== "string" || task.trim() === "") return "a signature without a task name";
-  if (args !== undefined && args !== null && !Array.isArray(args)) return `signature ${task}: args is not a list`;
-  if (kwargs !== undefined && kwargs !== null && !isObject(kwargs)) return `signature ${task}: kwargs is not a mapping`;
-  if (options !== undefined && options !== null && !isObject(options)) return `signature ${task}: options is not a mapping`;
+  if (args !== undefined && args !== null && !Array.isArray(args)) return `signature ${shown(task)}: args is not a list`;
+  if (kwargs !== undefined && kwargs !== null && !isObject(kwargs)) return `signature ${shown(task)}: kwargs is not a mapping`;
+  if (options !== undefined && options !== null && !isObject(options)) return `signature ${shown(task)}: options is not a mapping`;
   return {
     task,
     args: (args as unknown[] | null | undefined) ?? [],
@@ -85,6 +85,11 @@ function signatureOf(value: unknown): Signature | string {
     subtaskType: typeof subtaskType === "string" && subtaskType !== "" ? subtaskType : null,
     immutable: immutable === true,
   };
+}
+
+/** A task name as a reason shows it: a producer's name can be as long as its message. */
+function shown(task: string): string {
+  return task.length > 200 ? `${task.slice(0, 199)}…` : task;
 }
 
 /** `link=` takes one signature or a list of them. */
@@ -160,7 +165,7 @@ class Planner {
     if (sig.subtaskType === null) return this.task(sig, send);
     const members = sig.kwargs.tasks;
     if (sig.subtaskType === "group" && Array.isArray(members)) {
-      if (send.chain) return this.notRun(send.part, `a group (${sig.task}) with chain steps after it: Celery makes that a chord`);
+      if (send.chain) return this.notRun(send.part, `a group (${shown(sig.task)}) with chain steps after it: Celery makes that a chord`);
       const id = shortString(sig.options.task_id) ?? derivedTaskId(this.envelope.taskId, `${send.place}.group`);
       members.forEach((member, index) => this.apply(this.withLeadOf(member, sig), { ...send, place: `${send.place}.${index}`, group: { id, index } }));
       return;
@@ -170,7 +175,7 @@ class Planner {
       const rest: unknown[] = members.slice(1).reverse();
       return this.apply(this.withLeadOf(members[0], sig), { ...send, chain: [...(send.chain ?? []), ...rest] });
     }
-    this.notRun(send.part, `a ${sig.subtaskType} signature (${sig.task}): matchflow sends tasks, groups and chains only`);
+    this.notRun(send.part, `a ${shown(sig.subtaskType)} signature (${shown(sig.task)}): matchflow sends tasks, groups and chains only`);
   }
 
   /** A group's or chain's own partial args go to its members (Celery clones them in). */
@@ -188,10 +193,10 @@ class Planner {
     }
     const o = sig.options;
     const taskId = o.task_id === undefined || o.task_id === null ? derivedTaskId(this.envelope.taskId, send.place) : shortString(o.task_id);
-    if (taskId === undefined || Buffer.byteLength(taskId, "utf8") > MAX_TASK_ID_BYTES) return this.notRun(send.part, `signature ${sig.task}: task_id is not an id of at most ${MAX_TASK_ID_BYTES} bytes`);
+    if (taskId === undefined || Buffer.byteLength(taskId, "utf8") > MAX_TASK_ID_BYTES) return this.notRun(send.part, `signature ${shown(sig.task)}: task_id is not an id of at most ${MAX_TASK_ID_BYTES} bytes`);
     const queueValue = queueOption(o.queue);
     const named = queueValue === undefined || queueValue === null ? undefined : shortString(queueValue);
-    if (named === undefined && queueValue !== undefined && queueValue !== null) return this.notRun(send.part, `signature ${sig.task}: queue is not a queue name`);
+    if (named === undefined && queueValue !== undefined && queueValue !== null) return this.notRun(send.part, `signature ${shown(sig.task)}: queue is not a queue name`);
     const own = named === undefined && this.context.own?.taskName === sig.task ? this.context.own : undefined;
     const queue = named ?? own?.queue ?? this.context.defaultQueue;
     const route = own ? { exchange: own.exchange, routingKey: own.routingKey, queue, own: true } : { exchange: "", routingKey: queue, queue, own: false };
