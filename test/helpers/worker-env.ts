@@ -28,6 +28,12 @@ export interface WorkerEnv {
   /** Kills every worker still running and drops the vhost and database. */
   teardown(): Promise<void>;
   killAll(): Promise<void>;
+  /**
+   * Stops every worker still running with SIGTERM, so that what they stored is acked (a SIGKILL
+   * right after the last commit can come before that commit's acks leave, and the queue then gets
+   * those deliveries back: a later test of the file would count them). SIGKILL after 30 s.
+   */
+  stopAll(): Promise<void>;
 }
 
 export async function createWorkerEnv(name: string, base: Record<string, string> = {}): Promise<WorkerEnv> {
@@ -43,6 +49,14 @@ export async function createWorkerEnv(name: string, base: Record<string, string>
     for (const w of workers.splice(0)) {
       w.kill("SIGKILL");
       await w.exited;
+    }
+  };
+  const stopAll = async () => {
+    for (const w of workers.splice(0)) {
+      w.kill("SIGTERM");
+      const timer = setTimeout(() => w.kill("SIGKILL"), 30_000);
+      await w.exited;
+      clearTimeout(timer);
     }
   };
   return {
@@ -105,6 +119,7 @@ export async function createWorkerEnv(name: string, base: Record<string, string>
       expect(code).toBe(0);
     },
     killAll,
+    stopAll,
     async teardown() {
       await killAll();
       await sql.end();
