@@ -73,7 +73,17 @@ export interface DeadLetterSummary {
 export interface DeadLetterDetail extends DeadLetterSummary {
   headers: Record<string, unknown>;
   properties: Record<string, unknown>;
-  task: { args: unknown[]; kwargs: Record<string, unknown>; retries: number; eta: string | null; expires: string | null; rootId: string | null; parentId: string | null } | null;
+  task: {
+    args: unknown[];
+    kwargs: Record<string, unknown>;
+    retries: number;
+    eta: string | null;
+    expires: string | null;
+    rootId: string | null;
+    parentId: string | null;
+    /** Its Celery canvas (link callbacks, errbacks, chain, chord), which a requeue keeps and the worker runs; null when none. */
+    canvas: Record<string, unknown> | null;
+  } | null;
   /** The body as text when it is UTF-8, else base64 (only when the task did not decode). */
   body: { encoding: "utf8" | "base64"; text: string } | null;
 }
@@ -211,7 +221,7 @@ export function describeDeadLetter(msg: DeadLetterMessage, maxBytes: number): De
     ...summary,
     headers,
     properties,
-    task: { args: e.args, kwargs: e.kwargs, retries: e.retries, eta: e.eta, expires: e.expires, rootId: e.rootId, parentId: e.parentId },
+    task: { args: e.args, kwargs: e.kwargs, retries: e.retries, eta: e.eta, expires: e.expires, rootId: e.rootId, parentId: e.parentId, canvas: e.workflow.length > 0 ? e.embed : null },
     body: null,
   };
 }

@@ -140,12 +140,15 @@ describe("buildRequeueMessage", () => {
     expect(headers).not.toHaveProperty("eta");
   });
 
-  it("keeps the task's Celery canvas (callbacks, errbacks, chain) in the re-encoded body", () => {
+  it("keeps the task's Celery canvas (callbacks, errbacks, chain) in the re-encoded body, and dlq show shows it", () => {
     const embed = { callbacks: [{ task: "notify.done", args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false }], errbacks: null, chain: null, chord: null };
     const original = encodeTaskV2({ taskName: TASK, taskId: "task-w", args: [match], embed });
     const out = buildRequeueMessage(deadLetterOf(original, 1), opts);
     expect(out.reencoded).toBe(true);
     expect(JSON.parse(out.content.toString("utf8"))).toEqual([[match], {}, embed]);
+    // `dlq show` shows it, so an operator sees what a requeue would set off; none for a plain task.
+    expect(describeDeadLetter(deadLetterOf(original, 1), MAX).task?.canvas).toEqual(embed);
+    expect(describeDeadLetter(deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "plain", args: [match] }), 1), MAX).task?.canvas).toBeNull();
   });
 
   it("re-encodes a task Celery compressed as plain JSON, without the compression header", () => {
