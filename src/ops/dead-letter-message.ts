@@ -73,17 +73,12 @@ export interface DeadLetterSummary {
 export interface DeadLetterDetail extends DeadLetterSummary {
   headers: Record<string, unknown>;
   properties: Record<string, unknown>;
-  task: {
-    args: unknown[];
-    kwargs: Record<string, unknown>;
-    retries: number;
-    eta: string | null;
-    expires: string | null;
-    rootId: string | null;
-    parentId: string | null;
-    /** Its Celery canvas (link callbacks, errbacks, chain, chord), which a requeue keeps and the worker runs; null when none. */
-    canvas: Record<string, unknown> | null;
-  } | null;
+  task:
+    | (Pick<TaskEnvelope, "args" | "kwargs" | "retries" | "eta" | "expires" | "rootId" | "parentId"> & {
+        /** Its Celery canvas (link callbacks, errbacks, chain, chord), which a requeue keeps and the worker runs; null when none. */
+        canvas: Record<string, unknown> | null;
+      })
+    | null;
   /** The body as text when it is UTF-8, else base64 (only when the task did not decode). */
   body: { encoding: "utf8" | "base64"; text: string } | null;
 }

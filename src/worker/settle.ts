@@ -171,7 +171,7 @@ export class Settler {
       // The broker refused or the channel died: give the message back (a no-op on a dead
       // channel, where the broker redelivers it anyway), so that it is tried again and later
       // acks are not held up behind it.
-      this.options.log.error({ taskId: taskIdOf(message, envelope), externalMatchId, code: error.code, err: String(err) }, "could not publish retry/dead letter; message returned to the queue");
+      this.options.log.error({ taskId: taskIdOf(message, envelope), externalMatchId, code: error.code, err: String(err) }, "could not publish the retry, the dead letter or the task's Celery errbacks; message returned to the queue");
       this.transport.requeue(message);
     }
   }
