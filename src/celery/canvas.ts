@@ -243,7 +243,15 @@ function reportChord(planner: Planner, envelope: TaskEnvelope): void {
 /** Succeeded: its link callbacks with `result` first in their args, and the chain's next step. */
 export function planOnSuccess(envelope: TaskEnvelope, result: unknown, context: CanvasContext): CanvasPlan {
   const planner = new Planner(envelope, context);
-  signatureList(embedPart(envelope, "callbacks"))?.forEach((sig, i) => planner.apply(sig, { role: "callback", part: "callbacks", lead: [result], place: `callback.${i}`, chain: null }));
+  const callbacks = signatureList(embedPart(envelope, "callbacks")) ?? [];
+  // Several callbacks: Celery's worker sends those that are not groups as one group (a group id
+  // and an index each); a single one on its own.
+  const groupId = derivedTaskId(envelope.taskId, "callback.group");
+  let index = 0;
+  callbacks.forEach((sig, i) => {
+    const inGroup = callbacks.length > 1 && !(isObject(sig) && sig.subtask_type === "group");
+    planner.apply(sig, { role: "callback", part: "callbacks", lead: [result], place: `callback.${i}`, chain: null, ...(inGroup ? { group: { id: groupId, index: index++ } } : {}) });
+  });
   const chain = embedPart(envelope, "chain");
   if (Array.isArray(chain) && chain.length > 0) {
     planner.apply(chain[chain.length - 1], { role: "chain", part: "chain", lead: [result], place: "chain", chain: chain.slice(0, -1) });

@@ -34,6 +34,18 @@ describe("planOnSuccess", () => {
     expect(plan.followUps.map((f) => f.role)).toEqual(["callback", "callback"]);
   });
 
+  it("sends several callbacks as Celery's worker does, the plain ones as one group (an id, an index each), a group callback as its own group; a single callback alone", () => {
+    const own = sig("celery.group", { subtask_type: "group", kwargs: { tasks: [sig("g.a")] }, options: { task_id: "own-group" } });
+    const plan = planOnSuccess(envelopeWith({ callbacks: [sig("a.a"), own, sig("b.b")] }), result, context);
+    expect(plan.followUps.map(read).map((t) => [t.name, t.headers.group, t.headers.group_index])).toEqual([
+      ["a.a", derivedTaskId("task-1", "callback.group"), 0],
+      ["g.a", "own-group", 0],
+      ["b.b", derivedTaskId("task-1", "callback.group"), 1],
+    ]);
+    const single = read(planOnSuccess(envelopeWith({ callbacks: [sig("a.a")] }), result, context).followUps[0] as FollowUp);
+    expect(single.headers).not.toHaveProperty("group");
+  });
+
   it("gives a callback without a task_id one derived from the task's id and its place: the same on a redelivery, different per callback and per task", () => {
     const embed = { callbacks: [sig("a.a"), sig("b.b")], errbacks: null, chain: null, chord: null };
     const ids = planOnSuccess(envelopeWith(embed), result, context).followUps.map((f) => f.taskId);
