@@ -165,7 +165,7 @@ class Planner {
     if (sig.subtaskType === null) return this.task(sig, send);
     const members = sig.kwargs.tasks;
     if (sig.subtaskType === "group" && Array.isArray(members)) {
-      if (send.chain) return this.notRun(send.part, `a group (${shown(sig.task)}) with chain steps after it: Celery makes that a chord`);
+      if (send.chain && send.chain.length > 0) return this.notRun(send.part, `a group (${shown(sig.task)}) with chain steps after it: Celery makes that a chord`);
       const id = shortString(sig.options.task_id) ?? derivedTaskId(this.envelope.taskId, `${send.place}.group`);
       members.forEach((member, index) => this.apply(this.withLeadOf(member, sig), { ...send, place: `${send.place}.${index}`, group: { id, index } }));
       return;

@@ -105,6 +105,19 @@ describe("planOnSuccess", () => {
     ]);
   });
 
+  it("a group as a chain's last step fans out with the value; with steps after it (Celery's chord) it is reported", () => {
+    const group = sig("celery.group", { subtask_type: "group", kwargs: { tasks: [sig("a.a"), sig("b.b")] }, options: { task_id: "g-last" } });
+    const last = planOnSuccess(envelopeWith({ chain: [group] }), result, context);
+    expect(last.notRun).toEqual([]);
+    expect(last.followUps.map(read).map((t) => [t.name, t.args, t.headers.group])).toEqual([
+      ["a.a", [result], "g-last"],
+      ["b.b", [result], "g-last"],
+    ]);
+    const before = planOnSuccess(envelopeWith({ chain: [sig("after.group"), group] }), result, context);
+    expect(before.followUps).toEqual([]);
+    expect(before.notRun.map((n) => n.part)).toEqual(["chain"]);
+  });
+
   it("starts a chain callback at its first step, the others stored reversed after it", () => {
     const chain = sig("celery.chain", { subtask_type: "chain", kwargs: { tasks: [sig("a.a"), sig("b.b"), sig("c.c")] } });
     const plan = planOnSuccess(envelopeWith({ callbacks: [chain] }), result, context);
