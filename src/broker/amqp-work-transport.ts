@@ -272,16 +272,13 @@ export class AmqpWorkTransport implements WorkTransport {
           this.log.error(fields, `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; the worker is stopping, the task goes back to its queue`);
           throw new TransientError("unroutable", `queue "${target.queue}" does not exist: the ${target.kind} copy was returned by the broker`, { cause: err });
         }
-        if (!target.own) {
-          // A Celery app's queue: its workers declare it (with arguments only they know).
-          const pauseMs = unroutablePauseMs(round, false);
-          this.log.error({ ...fields, pauseMs }, `${target.kind} returned unroutable: queue "${target.queue}" does not exist (start the Celery worker that consumes it, or set CELERY_DEFAULT_QUEUE); publishing it again (the task stays unacked until then)`);
-          await this.pause(pauseMs);
-          continue;
-        }
-        const declared = await this.redeclare();
+        // A Celery app's queue is not ours to declare (its workers do, with arguments only they know).
+        const declared = target.own && (await this.redeclare());
         const pauseMs = unroutablePauseMs(round, declared);
-        this.log.error({ ...fields, declared, pauseMs }, `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; ${declared ? "re-declared the topology" : "could not re-declare it"}, publishing the copy again (the task stays unacked until then)`);
+        const next = target.own
+          ? `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; ${declared ? "re-declared the topology" : "could not re-declare it"}, publishing the copy again`
+          : `${target.kind} returned unroutable: queue "${target.queue}" does not exist (start the Celery worker that consumes it, or set CELERY_DEFAULT_QUEUE); publishing it again`;
+        this.log.error({ ...fields, ...(target.own ? { declared } : {}), pauseMs }, `${next} (the task stays unacked until then)`);
         await this.pause(pauseMs);
       }
     }

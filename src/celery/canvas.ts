@@ -12,7 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { encodeTaskV2, type EncodedMessage } from "./codec.js";
-import { MAX_TASK_ID_BYTES, type TaskEnvelope, type WorkflowPart } from "./decode.js";
+import { isObject, MAX_TASK_ID_BYTES, type TaskEnvelope, type WorkflowPart } from "./decode.js";
 
 export interface FollowUp {
   /** What it is to the task that finished: a link callback, the chain's next step, an errback. */
@@ -52,8 +52,8 @@ export interface CanvasContext {
 
 /** A task that would fan out into more follow-ups than this sends none of them (reported). */
 export const MAX_FOLLOW_UPS = 1000;
-/** AMQP short strings (queue names, reply_to) hold at most 255 bytes. */
-const MAX_SHORT_STRING_BYTES = 255;
+/** AMQP short strings (task ids as correlation ids, queue names, reply_to) hold at most 255 bytes. */
+const MAX_SHORT_STRING_BYTES = MAX_TASK_ID_BYTES;
 const MAX_SHADOW_CHARS = 1024;
 
 interface Signature {
@@ -63,10 +63,6 @@ interface Signature {
   options: Record<string, unknown>;
   subtaskType: string | null;
   immutable: boolean;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A serialised Celery signature (`{"task", "args", "kwargs", "options", "subtask_type", "immutable"}`), or why not. */
@@ -193,7 +189,7 @@ class Planner {
     }
     const o = sig.options;
     const taskId = o.task_id === undefined || o.task_id === null ? derivedTaskId(this.envelope.taskId, send.place) : shortString(o.task_id);
-    if (taskId === undefined || Buffer.byteLength(taskId, "utf8") > MAX_TASK_ID_BYTES) return this.notRun(send.part, `signature ${shown(sig.task)}: task_id is not an id of at most ${MAX_TASK_ID_BYTES} bytes`);
+    if (taskId === undefined) return this.notRun(send.part, `signature ${shown(sig.task)}: task_id is not an id of at most ${MAX_TASK_ID_BYTES} bytes`);
     const queueValue = queueOption(o.queue);
     const named = queueValue === undefined || queueValue === null ? undefined : shortString(queueValue);
     if (named === undefined && queueValue !== undefined && queueValue !== null) return this.notRun(send.part, `signature ${shown(sig.task)}: queue is not a queue name`);

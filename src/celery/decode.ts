@@ -89,7 +89,8 @@ function refuse(code: DecodeErrorCode, message: string, cause?: unknown): Perman
   return new PermanentError(code, message, cause === undefined ? undefined : { cause });
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (a mapping), not an array. */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

@@ -55,6 +55,11 @@ function ignoresResult(envelope: TaskEnvelope): boolean {
   return envelope.headers.ignore_result === true;
 }
 
+/** What the task returns: the rpc caller's `get()` value and a callback's first argument. */
+function resultOf(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Record<string, unknown> {
+  return { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id };
+}
+
 const PART_OF_ROLE: Readonly<Record<FollowUp["role"], WorkflowPart>> = { callback: "callbacks", chain: "chain", errback: "errbacks" };
 
 export class Settler {
@@ -72,13 +77,18 @@ export class Settler {
    */
   succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> | undefined {
     if (this.abandoned()) return undefined;
-    const result = { match_id: outcome.matchId, status: outcome.outcome, external_match_id: p.item.match.external_match_id };
-    const plan = p.envelope.workflow.length > 0 ? this.canvas(p.envelope, (context) => planOnSuccess(p.envelope, result, context)) : undefined;
     this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
-    if (plan && plan.followUps.length > 0) return this.succeedAfterFollowUps(p, plan, result);
-    if (plan) this.reportNotRun(p.envelope, plan);
+    // The hot path (a task without a canvas, no caller waiting) builds no result at all.
+    if (p.envelope.workflow.length === 0) {
+      this.transport.ack(p.message);
+      return this.replyDue(p.envelope) ? this.replySuccess(p.envelope, resultOf(p, outcome)) : undefined;
+    }
+    const result = resultOf(p, outcome);
+    const plan = this.canvas(p.envelope, (context) => planOnSuccess(p.envelope, result, context));
+    if (plan.followUps.length > 0) return this.succeedAfterFollowUps(p, plan, result);
+    this.reportNotRun(p.envelope, plan);
     this.transport.ack(p.message);
-    return this.replySuccess(p.envelope, result);
+    return this.replyDue(p.envelope) ? this.replySuccess(p.envelope, result) : undefined;
   }
 
   private async succeedAfterFollowUps(p: Extract<Prepared, { ok: true }>, plan: CanvasPlan, result: Record<string, unknown>): Promise<void> {
@@ -93,11 +103,14 @@ export class Settler {
     }
     if (this.abandoned()) return;
     this.transport.ack(p.message);
-    await this.replySuccess(p.envelope, result);
+    if (this.replyDue(p.envelope)) await this.replySuccess(p.envelope, result);
   }
 
-  private replySuccess(envelope: TaskEnvelope, result: Record<string, unknown>): Promise<void> | undefined {
-    if (this.options.resultBackend !== "rpc" || !envelope.replyTo || ignoresResult(envelope)) return undefined;
+  private replyDue(envelope: TaskEnvelope): boolean {
+    return this.options.resultBackend === "rpc" && envelope.replyTo !== null && envelope.replyTo !== "" && !ignoresResult(envelope);
+  }
+
+  private replySuccess(envelope: TaskEnvelope, result: Record<string, unknown>): Promise<void> {
     return this.reply(envelope, { status: "SUCCESS", result });
   }
 
