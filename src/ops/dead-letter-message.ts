@@ -160,6 +160,16 @@ function fallbackTaskId(msg: DeadLetterMessage): string | null {
   return text(headersOf(msg).id) ?? text(msg.properties.correlationId) ?? text(msg.properties.messageId);
 }
 
+/**
+ * The key `dlq show`/`dlq requeue <ids>` match a dead letter by, as `summariseDeadLetter` and
+ * `buildRequeueMessage` derive its task id, with one decode: they scan the whole queue, and
+ * describing or re-encoding every letter just to compare its id cost three decodes each.
+ */
+export function deadLetterKeyOf(msg: DeadLetterMessage, maxBytes: number): string {
+  const decoded = tryDecode(msg, maxBytes);
+  return deadLetterKey("envelope" in decoded ? decoded.envelope.taskId : fallbackTaskId(msg), msg.content);
+}
+
 export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): DeadLetterSummary {
   const h = headersOf(msg);
   const decoded = tryDecode(msg, maxBytes);

@@ -1,29 +1,29 @@
 /**
  * The dead-letter queue over AMQP.
  *
- * Reading never removes anything: messages are taken with basic.get and left unacked, then the
- * channel is closed, which hands every one of them back to the queue in its original position.
- * Every scan is bounded by the queue's length when it started, so a message that comes back
- * while we work (a requeued poison message dead-lettered again) is not seen twice. Messages
- * held that way are invisible to anyone else, so every command holds the queue's lock
- * (`dead-letter-lock.ts`) from before its first read until its channels are closed.
- *
- * (`requeue --all` streams the queue with a consumer instead: dead-letter-stream.ts.)
+ * Reading never removes anything: messages are consumed and left unacked, then the channel is
+ * closed, which hands every one of them back to the queue in its original position (a consumer,
+ * not one basic.get round trip per message: dead-letter-stream.ts). Every scan is bounded by the
+ * queue's length when it started, so a message that comes back while we work (a requeued poison
+ * message dead-lettered again) is not seen twice. Messages held that way are invisible to anyone
+ * else, so every command holds the queue's lock (`dead-letter-lock.ts`) from before its first
+ * read until its channels are closed.
  *
  * Requeueing publishes each chosen message to the work exchange on a confirm channel and acks
  * the dead letter only after the broker confirmed the copy and did not return it as
  * unroutable: a crash half way leaves at worst a duplicate, which the upsert makes harmless.
  */
-import type { Channel, ConfirmChannel, ConsumeMessage, GetMessage } from "amqplib";
+import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { blockedTooLongError, watchBlocked, type BrokerConnection } from "../broker/connection.js";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { PermanentError, TransientError, errorMessage } from "../errors.js";
 import { closeQuietly, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
-import { streamDeadLetters } from "./dead-letter-stream.js";
+import { streamDeadLetters, unboundedPrefetch } from "./dead-letter-stream.js";
 import {
   buildRequeueMessage,
   deadLetterKey,
+  deadLetterKeyOf,
   describeDeadLetter,
   summariseDeadLetter,
   type DeadLetterDetail,
@@ -69,8 +69,8 @@ interface Peeked<T> {
   cutShort: boolean;
 }
 
-/** Takes up to `limit` messages without acking them; `undefined` when the queue is missing. */
-async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: GetMessage) => T | undefined): Promise<Peeked<T> | undefined> {
+/** Looks at up to `limit` messages without acking them; `undefined` when the queue is missing. */
+async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: ConsumeMessage) => T | undefined): Promise<Peeked<T> | undefined> {
   let total: number;
   try {
     total = (await ch.checkQueue(queue)).messageCount;
@@ -78,21 +78,16 @@ async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: G
     if (isNotFound(err)) return undefined;
     throw err;
   }
-  const found: T[] = [];
   const wanted = Math.min(total, limit);
-  let read = 0;
-  while (read < wanted) {
-    const msg = await ch.get(queue, { noAck: false });
-    if (msg === false) break;
-    read++;
-    const value = visit(msg);
-    if (value !== undefined) found.push(value);
-  }
-  return { total, found, cutShort: read < wanted };
+  const stream = await streamDeadLetters(ch, queue, { prefetch: unboundedPrefetch(wanted), limit: wanted, pick: visit });
+  const found: T[] = [];
+  for (let value = await stream.next(); value !== false; value = await stream.next()) found.push(value);
+  await stream.stop();
+  return { total, found, cutShort: stream.scanned < wanted };
 }
 
 /** Peeks on a channel of its own, under the queue's lock; closing the channel puts everything back. */
-async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: GetMessage) => T | undefined): Promise<Peeked<T> | undefined> {
+async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: ConsumeMessage) => T | undefined): Promise<Peeked<T> | undefined> {
   return withDeadLetterLock(source, queue, lock ?? {}, async () => {
     const ch = await quietChannel(source);
     try {
@@ -131,10 +126,9 @@ export interface ShownDeadLetters {
 }
 
 export async function showDeadLetter(source: ChannelSource, names: TopologyNames, taskId: string, options: { maxBytes: number; lock?: DeadLetterLockOptions }): Promise<ShownDeadLetters> {
-  const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg) => {
-    const detail = describeDeadLetter(msg, options.maxBytes);
-    return (detail.taskId ?? detail.bodyRef) === taskId ? detail : undefined;
-  });
+  const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg) =>
+    deadLetterKeyOf(msg, options.maxBytes) === taskId ? describeDeadLetter(msg, options.maxBytes) : undefined,
+  );
   return {
     found: result?.found ?? [],
     cutShort: result?.cutShort ?? false,
@@ -171,9 +165,13 @@ export interface RequeueOptions {
   lock?: DeadLetterLockOptions;
 }
 
-interface Pending {
-  dead: GetMessage | ConsumeMessage;
+interface Chosen {
+  dead: ConsumeMessage;
   out: RequeueMessage;
+  key: string;
+}
+
+interface Pending extends Chosen {
   confirmed: Promise<void>;
 }
 
@@ -262,23 +260,23 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     };
 
     const frameMax = frameMaxOf(source);
-    const batch: Pending[] = [];
-    // Every letter: streamed (the broker pushes a window ahead, freed by each batch's acks).
-    // Chosen ids: read one by one, since the letters passed over stay held until the end.
-    const stream = wanted ? undefined : await streamDeadLetters(getCh, names.deadLetterQueue, window);
-    for (let i = 0; i < total; i++) {
-      const dead = stream ? await stream.next() : await getCh.get(names.deadLetterQueue, { noAck: false });
-      if (dead === false) break;
-      report.scanned++;
+    const choose = (dead: ConsumeMessage): Chosen | undefined => {
+      if (wanted && !wanted.has(deadLetterKeyOf(dead, options.maxBytes))) return undefined; // passed over: back on close
       const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
-      const key = deadLetterKey(out.taskId, dead.content);
-      if (wanted && !wanted.has(key)) continue; // left unacked: back on close
-      seen.add(key);
-      batch.push({ dead, out, confirmed: publishConfirmed(pubCh, names, out) });
+      return { dead, out, key: deadLetterKey(out.taskId, dead.content) };
+    };
+    // Every letter: the broker pushes a window ahead, freed by each batch's acks. Chosen ids: the
+    // letters passed over stay held until the end, so the prefetch must let it see them all.
+    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { prefetch: wanted ? unboundedPrefetch(total) : window, limit: total, pick: choose });
+    const batch: Pending[] = [];
+    for (let chosen = await stream.next(); chosen !== false; chosen = await stream.next()) {
+      seen.add(chosen.key);
+      batch.push({ ...chosen, confirmed: publishConfirmed(pubCh, names, chosen.out) });
       if (batch.length >= window) await settle(batch);
     }
     await settle(batch);
-    await stream?.stop();
+    await stream.stop();
+    report.scanned = stream.scanned;
     report.cutShort = report.scanned < total;
     if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
     return report;

@@ -12,7 +12,7 @@ import { decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../
 import { loadConfig } from "../../src/config.js";
 import { PermanentError, TransientError, type MatchflowError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
-import { streamDeadLetters } from "../../src/ops/dead-letter-stream.js";
+import { streamDeadLetters, unboundedPrefetch } from "../../src/ops/dead-letter-stream.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import { runCli, spawnCli, until } from "../helpers/cli.js";
@@ -175,7 +175,7 @@ describe("dlq requeue / purge", () => {
     const held = [await thief.get(queue, { noAck: false }), await thief.get(queue, { noAck: false })];
     expect(held.map((m) => (m ? m.content.toString() : m))).toEqual(["0", "1"]);
     const reader = await amqp.createChannel();
-    const stream = await streamDeadLetters(reader, queue, 3);
+    const stream = await streamDeadLetters(reader, queue, { prefetch: 3, limit: 6, pick: (m) => m });
     const got: string[] = [];
     for (let m = await stream.next(); m !== false; m = await stream.next()) {
       got.push(m.content.toString());
@@ -187,6 +187,28 @@ describe("dlq requeue / purge", () => {
     expect(await count(queue)).toBe(2);
     await reader.deleteQueue(queue);
     await reader.close();
+    await ch.close();
+  });
+
+  it("the stream looks at `limit` letters at most, queues only what it picks, and leaves everything in place", async () => {
+    const queue = "stream_pick";
+    const ch = await amqp.createConfirmChannel();
+    await ch.assertQueue(queue, { durable: false });
+    for (let i = 0; i < 8; i++) ch.sendToQueue(queue, Buffer.from(String(i)));
+    await ch.waitForConfirms();
+    const reader = await amqp.createChannel();
+    // Six counted when the command started; the two behind them came later and are not seen.
+    // A prefetch that lets it hold every letter it passes over unacked.
+    const stream = await streamDeadLetters(reader, queue, { prefetch: unboundedPrefetch(6), limit: 6, pick: (m) => (Number(m.content.toString()) % 2 === 0 ? m.content.toString() : undefined) });
+    const got: string[] = [];
+    for (let v = await stream.next(); v !== false; v = await stream.next()) got.push(v);
+    expect(got).toEqual(["0", "2", "4"]);
+    expect(stream.scanned).toBe(6);
+    await stream.stop();
+    await reader.close(); // nothing acked: all eight back, in order
+    expect((await takeAll(queue)).map((m) => m.content.toString())).toEqual(["0", "1", "2", "3", "4", "5", "6", "7"]);
+    expect(unboundedPrefetch(70_000)).toBe(0); // over basic.qos's 16 bits: no bound
+    await ch.deleteQueue(queue);
     await ch.close();
   });
 

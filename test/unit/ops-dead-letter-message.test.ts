@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { amqpInt, decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
 import { PermanentError, TransientError } from "../../src/errors.js";
-import { buildRequeueMessage, describeDeadLetter, summariseDeadLetter, type DeadLetterMessage } from "../../src/ops/dead-letter-message.js";
+import { buildRequeueMessage, deadLetterKey, deadLetterKeyOf, describeDeadLetter, summariseDeadLetter, type DeadLetterMessage } from "../../src/ops/dead-letter-message.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
 
@@ -234,5 +234,24 @@ describe("buildRequeueMessage", () => {
     expect([undefined, 0, 2, "7", -3, "lots", 1.5].map(requeuesAfter)).toEqual([1, 1, 3, 8, 1, 1, 1]);
     expect(summariseDeadLetter(deadLetterOf(original, 2, { [MF_HEADERS.requeues]: 4 }), MAX).requeues).toBe(4);
     expect(summariseDeadLetter(deadLetterOf(original, 2), MAX).requeues).toBe(0);
+  });
+});
+
+describe("deadLetterKeyOf", () => {
+  const raw = (content: string, properties: Record<string, unknown>): DeadLetterMessage =>
+    buildDeadLetter({ ...inbound(encodeTaskV2({ taskName: TASK, taskId: "x", args: [match] })), content: Buffer.from(content), properties: { contentType: "application/json", headers: {}, ...properties } }, new PermanentError("malformed_json", "bad"), 1, NOW);
+  const letters: [string, DeadLetterMessage][] = [
+    ["protocol 2", deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "task-2", args: [match] }))],
+    ["protocol 1 (the id in the body)", deadLetterOf(encodeTaskV1({ taskName: TASK, taskId: "task-v1", args: [match] }))],
+    ["undecodable, a correlation id", raw("not json", { correlationId: "corr-9" })],
+    ["undecodable, no id at all", raw("not json", {})],
+  ];
+
+  it.each(letters)("%s: the key `dlq show` and `dlq requeue` derive from a full decode, from one decode", (_, dl) => {
+    const summary = summariseDeadLetter(dl, MAX);
+    const expected = summary.taskId ?? summary.bodyRef;
+    expect(expected).not.toBeNull();
+    expect(deadLetterKeyOf(dl, MAX)).toBe(expected);
+    expect(deadLetterKeyOf(dl, MAX)).toBe(deadLetterKey(buildRequeueMessage(dl, { deadLetterQueue: "matches.dead_letter", maxBytes: MAX }).taskId, dl.content));
   });
 });
