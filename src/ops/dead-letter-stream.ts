@@ -3,12 +3,14 @@
  * message. `dlq requeue --all` did ~380 letters a second that way on an idle broker (5,000 in
  * 13 s) and ~100 under load, and `dlq list`, `dlq show` and `dlq requeue <ids>` still did, holding
  * the queue's lock (every other dlq command waits, then gives up) all that time: `dlq show` reads
- * the whole queue. Every dlq command now reads through this stream (`npm run bench:dlq`).
+ * the whole queue. Every dlq command now reads through this stream (`npm run bench:dlq`). On a
+ * quorum queue it also keeps the order: letters taken with basic.get and handed back by closing
+ * the channel came back shuffled (RabbitMQ 3.10), consumed ones come back in order.
  *
  * Each delivery is looked at once, as it arrives (`pick`): what `pick` returns is queued for
  * `next()`; a delivery it returns `undefined` for is passed over at once, left unacked (it goes
  * back to the queue, in its place, when the channel closes) and not held here, so a scan of a long
- * queue keeps only what it picked in memory, whatever its prefetch.
+ * queue keeps only what it picked in memory.
  *
  * At most `limit` deliveries are looked at: the queue's length when the command started, so a
  * message that arrives (or comes back) while we read is not seen, as with `basic.get` counted up
@@ -17,25 +19,31 @@
  * delivery arrives for a moment the queue's ready count decides (0: the rest were taken or are held
  * by someone else, or never came).
  */
-import type { Channel, ConsumeMessage } from "amqplib";
+import type { Channel, Message } from "amqplib";
 import { errorMessage } from "../errors.js";
 
 /** How long a silent consumer is waited for before the queue is asked whether anything is left. */
 const IDLE_CHECK_MS = 200;
 
-/** basic.qos's prefetch count is a 16-bit field; 0 means no bound. */
-const MAX_PREFETCH = 65_535;
+/**
+ * The most deliveries a consumer can hold unacked: basic.qos's prefetch count is 16 bits, and its
+ * "no bound" (0) means 2,000 on a quorum queue, where a reader holding every letter then stalled.
+ */
+export const MAX_PREFETCH = 65_535;
 
 export interface DeadLetterStreamOptions<T> {
-  /**
-   * Deliveries held unacked at once. A reader that acks nothing (a listing, or letters passed
-   * over) must be able to hold every one it looks at: `unboundedPrefetch(limit)`.
-   */
-  prefetch: number;
   /** Deliveries looked at, at most. */
   limit: number;
   /** What to keep of a delivery, or undefined to pass it over. Called once per delivery, in order. */
-  pick: (msg: ConsumeMessage) => T | undefined;
+  pick: (msg: Message) => T | undefined;
+  /**
+   * Deliveries held unacked at once, for a reader that acks what it picks (each ack makes room).
+   * Without it the reader may ack nothing (a listing, letters passed over): the consumer is given
+   * room for `limit` deliveries, and past `maxPrefetch` the rest are read with basic.get.
+   */
+  window?: number;
+  /** @default MAX_PREFETCH (smaller in tests) */
+  maxPrefetch?: number;
 }
 
 export interface DeadLetterStream<T> {
@@ -46,40 +54,65 @@ export interface DeadLetterStream<T> {
   stop(): Promise<void>;
 }
 
-/** A prefetch that lets a reader which acks nothing see `limit` deliveries. */
-export function unboundedPrefetch(limit: number): number {
-  return limit <= MAX_PREFETCH ? Math.max(1, limit) : 0;
-}
-
 export async function streamDeadLetters<T>(ch: Channel, queue: string, options: DeadLetterStreamOptions<T>): Promise<DeadLetterStream<T>> {
+  const { limit, pick } = options;
+  const maxPrefetch = Math.min(options.maxPrefetch ?? MAX_PREFETCH, MAX_PREFETCH);
+  const prefetch = Math.max(1, Math.min(options.window ?? limit, maxPrefetch));
+  // A reader that holds everything outgrows any consumer past `prefetch` deliveries.
+  const getAfter = options.window === undefined && limit > prefetch ? prefetch : undefined;
   const picked: T[] = [];
   let scanned = 0;
   let failure: Error | undefined;
-  let cancelled = options.limit <= 0; // nothing to read: no consumer at all
+  let consuming = limit > 0; // nothing to read: no consumer at all
   let wake: (() => void) | undefined;
   let consumerTag: string | undefined;
-  if (!cancelled) {
-    await ch.prefetch(options.prefetch);
+
+  const look = (msg: Message): T | undefined => {
+    scanned++;
+    try {
+      return pick(msg);
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(errorMessage(err));
+      return undefined;
+    }
+  };
+
+  if (consuming) {
+    await ch.prefetch(prefetch);
     ({ consumerTag } = await ch.consume(
       queue,
       (msg) => {
         // null: the broker cancelled the consumer (the queue was deleted).
-        if (msg === null) cancelled = true;
-        else if (scanned < options.limit && failure === undefined) {
-          scanned++;
-          try {
-            const value = options.pick(msg);
-            if (value === undefined && scanned < options.limit) return; // passed over: no wake-up
-            if (value !== undefined) picked.push(value);
-          } catch (err) {
-            failure = err instanceof Error ? err : new Error(errorMessage(err));
-          }
+        if (msg === null) consuming = false;
+        else if (scanned < limit && failure === undefined) {
+          const value = look(msg);
+          if (value !== undefined) picked.push(value);
+          // Passed over: nobody needs waking, unless that was the last one it may look at.
+          else if (failure === undefined && scanned < limit && scanned !== getAfter) return;
         } else return; // past the limit: left unacked, back in its place on close
         wake?.();
       },
       { noAck: false },
     ));
   }
+
+  const stopConsuming = async () => {
+    if (consuming && consumerTag !== undefined) await ch.cancel(consumerTag);
+    consuming = false;
+  };
+
+  /** After the consumer's share: one basic.get per delivery (the consumer holds all it may). */
+  const getNext = async (): Promise<T | false> => {
+    while (scanned < limit) {
+      const msg = await ch.get(queue, { noAck: false });
+      if (msg === false) return false;
+      const value = look(msg);
+      if (failure) throw failure;
+      if (value !== undefined) return value;
+    }
+    return false;
+  };
+
   return {
     get scanned() {
       return scanned;
@@ -89,7 +122,13 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
         const value = picked.shift();
         if (value !== undefined) return value;
         if (failure) throw failure;
-        if (cancelled || scanned >= options.limit) return false;
+        if (scanned >= limit) return false;
+        if (getAfter !== undefined && scanned >= getAfter) {
+          await stopConsuming(); // deliveries in flight before its cancel-ok are looked at first
+          if (picked.length > 0 || failure) continue;
+          return getNext();
+        }
+        if (!consuming) return false;
         const before = scanned;
         let timer: NodeJS.Timeout | undefined;
         const woken = await new Promise<boolean>((resolve) => {
@@ -102,9 +141,6 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
         if (!woken && scanned === before && picked.length === 0 && (await ch.checkQueue(queue)).messageCount === 0) return false;
       }
     },
-    async stop() {
-      if (!cancelled && consumerTag !== undefined) await ch.cancel(consumerTag);
-      cancelled = true;
-    },
+    stop: stopConsuming,
   };
 }

@@ -13,13 +13,13 @@
  * the dead letter only after the broker confirmed the copy and did not return it as
  * unroutable: a crash half way leaves at worst a duplicate, which the upsert makes harmless.
  */
-import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { Channel, ConfirmChannel, Message } from "amqplib";
 import { blockedTooLongError, watchBlocked, type BrokerConnection } from "../broker/connection.js";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { PermanentError, TransientError, errorMessage } from "../errors.js";
 import { closeQuietly, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
-import { streamDeadLetters, unboundedPrefetch } from "./dead-letter-stream.js";
+import { streamDeadLetters } from "./dead-letter-stream.js";
 import {
   buildRequeueMessage,
   deadLetterKey,
@@ -70,7 +70,7 @@ interface Peeked<T> {
 }
 
 /** Looks at up to `limit` messages without acking them; `undefined` when the queue is missing. */
-async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: ConsumeMessage) => T | undefined): Promise<Peeked<T> | undefined> {
+async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: Message) => T | undefined): Promise<Peeked<T> | undefined> {
   let total: number;
   try {
     total = (await ch.checkQueue(queue)).messageCount;
@@ -79,7 +79,7 @@ async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: C
     throw err;
   }
   const wanted = Math.min(total, limit);
-  const stream = await streamDeadLetters(ch, queue, { prefetch: unboundedPrefetch(wanted), limit: wanted, pick: visit });
+  const stream = await streamDeadLetters(ch, queue, { limit: wanted, pick: visit });
   const found: T[] = [];
   for (let value = await stream.next(); value !== false; value = await stream.next()) found.push(value);
   await stream.stop();
@@ -87,7 +87,7 @@ async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: C
 }
 
 /** Peeks on a channel of its own, under the queue's lock; closing the channel puts everything back. */
-async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: ConsumeMessage) => T | undefined): Promise<Peeked<T> | undefined> {
+async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: Message) => T | undefined): Promise<Peeked<T> | undefined> {
   return withDeadLetterLock(source, queue, lock ?? {}, async () => {
     const ch = await quietChannel(source);
     try {
@@ -166,7 +166,7 @@ export interface RequeueOptions {
 }
 
 interface Chosen {
-  dead: ConsumeMessage;
+  dead: Message;
   out: RequeueMessage;
   key: string;
 }
@@ -260,14 +260,14 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     };
 
     const frameMax = frameMaxOf(source);
-    const choose = (dead: ConsumeMessage): Chosen | undefined => {
+    const choose = (dead: Message): Chosen | undefined => {
       if (wanted && !wanted.has(deadLetterKeyOf(dead, options.maxBytes))) return undefined; // passed over: back on close
       const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
       return { dead, out, key: deadLetterKey(out.taskId, dead.content) };
     };
     // Every letter: the broker pushes a window ahead, freed by each batch's acks. Chosen ids: the
-    // letters passed over stay held until the end, so the prefetch must let it see them all.
-    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { prefetch: wanted ? unboundedPrefetch(total) : window, limit: total, pick: choose });
+    // letters passed over stay held until the end, so the stream must make room for them all.
+    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, ...(wanted ? {} : { window }) });
     const batch: Pending[] = [];
     for (let chosen = await stream.next(); chosen !== false; chosen = await stream.next()) {
       seen.add(chosen.key);

@@ -12,7 +12,7 @@ import { decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../
 import { loadConfig } from "../../src/config.js";
 import { PermanentError, TransientError, type MatchflowError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
-import { streamDeadLetters, unboundedPrefetch } from "../../src/ops/dead-letter-stream.js";
+import { streamDeadLetters } from "../../src/ops/dead-letter-stream.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import { runCli, spawnCli, until } from "../helpers/cli.js";
@@ -175,7 +175,7 @@ describe("dlq requeue / purge", () => {
     const held = [await thief.get(queue, { noAck: false }), await thief.get(queue, { noAck: false })];
     expect(held.map((m) => (m ? m.content.toString() : m))).toEqual(["0", "1"]);
     const reader = await amqp.createChannel();
-    const stream = await streamDeadLetters(reader, queue, { prefetch: 3, limit: 6, pick: (m) => m });
+    const stream = await streamDeadLetters(reader, queue, { window: 3, limit: 6, pick: (m) => m });
     const got: string[] = [];
     for (let m = await stream.next(); m !== false; m = await stream.next()) {
       got.push(m.content.toString());
@@ -190,24 +190,26 @@ describe("dlq requeue / purge", () => {
     await ch.close();
   });
 
-  it("the stream looks at `limit` letters at most, queues only what it picks, and leaves everything in place", async () => {
-    const queue = "stream_pick";
+  it.each([
+    ["a consumer", undefined],
+    ["a consumer, then basic.get past the most it can hold unacked (here 3)", 3],
+  ])("a stream that acks nothing looks at `limit` letters at most with %s, queues only what it picks, and leaves everything in place", async (_, maxPrefetch) => {
+    const queue = `stream_pick_${maxPrefetch ?? "all"}`;
     const ch = await amqp.createConfirmChannel();
     await ch.assertQueue(queue, { durable: false });
-    for (let i = 0; i < 8; i++) ch.sendToQueue(queue, Buffer.from(String(i)));
+    for (let i = 0; i < 10; i++) ch.sendToQueue(queue, Buffer.from(String(i)));
     await ch.waitForConfirms();
     const reader = await amqp.createChannel();
-    // Six counted when the command started; the two behind them came later and are not seen.
-    // A prefetch that lets it hold every letter it passes over unacked.
-    const stream = await streamDeadLetters(reader, queue, { prefetch: unboundedPrefetch(6), limit: 6, pick: (m) => (Number(m.content.toString()) % 2 === 0 ? m.content.toString() : undefined) });
+    // Eight counted when the command started; the two behind them came later and are not seen.
+    const even = (m: { content: Buffer }) => (Number(m.content.toString()) % 2 === 0 ? m.content.toString() : undefined);
+    const stream = await streamDeadLetters(reader, queue, { limit: 8, pick: even, ...(maxPrefetch ? { maxPrefetch } : {}) });
     const got: string[] = [];
     for (let v = await stream.next(); v !== false; v = await stream.next()) got.push(v);
-    expect(got).toEqual(["0", "2", "4"]);
-    expect(stream.scanned).toBe(6);
+    expect(got).toEqual(["0", "2", "4", "6"]);
+    expect(stream.scanned).toBe(8);
     await stream.stop();
-    await reader.close(); // nothing acked: all eight back, in order
-    expect((await takeAll(queue)).map((m) => m.content.toString())).toEqual(["0", "1", "2", "3", "4", "5", "6", "7"]);
-    expect(unboundedPrefetch(70_000)).toBe(0); // over basic.qos's 16 bits: no bound
+    await reader.close(); // nothing acked: all ten back, in order
+    expect((await takeAll(queue)).map((m) => m.content.toString())).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
     await ch.deleteQueue(queue);
     await ch.close();
   });
@@ -320,6 +322,45 @@ describe("quorum dead-letter queue", () => {
       expect(listing.total).toBe(1);
       expect(listing.items[0]?.deliveryCount).toBe(10);
       expect(listing.warnings).toEqual([expect.stringMatching(/delivered up to 10 times/)]);
+    } finally {
+      await model.close();
+      await quorum.drop();
+    }
+  });
+});
+
+describe("a long quorum dead-letter queue", () => {
+  it("more letters than a quorum consumer's unbounded prefetch (2,000): listed, shown and requeued by id, and left in their order", async () => {
+    const N = 2_100;
+    const quorum = await createVhost("opsdlqql");
+    const model = await connect(quorum.url);
+    try {
+      await declareTopology(model, names, { queueType: "quorum", log: silentLogger });
+      const ch = await model.createConfirmChannel();
+      const outage = new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
+      const ids = Array.from({ length: N }, (_, i) => `q-${i}`);
+      for (const id of ids) {
+        const task = encodeTaskV2({ taskName: TASK, taskId: id, args: [makeMatch("dlqq", 0)] });
+        const dl = buildDeadLetter({ content: task.content, properties: task.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, outage, 4, Date.now());
+        ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+      }
+      await ch.waitForConfirms();
+      await ch.close();
+      // A quorum queue takes peeked letters back asynchronously after the channel closes.
+      const settled = (n: number) => until(async () => (await count(names.deadLetterQueue, model)) === n, 10_000, `${n} dead letters ready`);
+      const listed = await listDeadLetters(model, names, { limit: N, maxBytes: MAX });
+      expect(listed.items.map((d) => d.taskId)).toEqual(ids);
+      await settled(N);
+      const shown = await showDeadLetter(model, names, `q-${N - 1}`, { maxBytes: MAX });
+      expect(shown.found.map((d) => d.taskId)).toEqual([`q-${N - 1}`]);
+      await settled(N);
+      const report = await requeueDeadLetters(model, names, { taskIds: ["q-0", `q-${N - 1}`] }, { maxBytes: MAX });
+      expect(report.requeued.map((r) => r.taskId)).toEqual(["q-0", `q-${N - 1}`]);
+      expect(report.scanned).toBe(N);
+      await settled(N - 2);
+      // Letters taken with basic.get came back shuffled; the order is the one they arrived in.
+      const again = await listDeadLetters(model, names, { limit: N, maxBytes: MAX });
+      expect(again.items.map((d) => d.taskId)).toEqual(ids.slice(1, -1));
     } finally {
       await model.close();
       await quorum.drop();
