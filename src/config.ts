@@ -334,6 +334,8 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     rabbitmqUrl: redactUrl(config.rabbitmqUrl) ?? "(unset: embedded in-process broker for `run`)",
     rabbitmqManagementUrl: redactUrl(config.rabbitmqManagementUrl),
     databaseUrl: redactUrl(config.databaseUrl) ?? "(unset: embedded PGlite in ./.matchflow/db)",
+    // "auto" depends on the worker process's heap limit (its node flags), not this one's.
+    worker: { ...config.worker, batchBytes: config.worker.batchBytes === "auto" ? "auto (a share of the worker process's heap limit per batch in flight; the worker logs the bytes as batchBytes when it starts)" : config.worker.batchBytes },
     // A mirror may take a user and password (https://user:pass@mirror/) or a token in the query.
     scrape: { ...config.scrape, assistBaseUrl: redactUrl(config.scrape.assistBaseUrl), modular11BaseUrl: redactUrl(config.scrape.modular11BaseUrl) },
   };

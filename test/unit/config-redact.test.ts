@@ -61,10 +61,17 @@ describe("redactedConfig", () => {
     expect(printed.databaseUrl).toMatch(/unset.*PGlite/);
   });
 
+  it("says what WORKER_BATCH_BYTES=auto comes to and where the worker reports the value; a number prints as it is", () => {
+    const printed = redactedConfig(loadConfig({})) as { worker: Record<string, unknown> };
+    expect(printed.worker.batchBytes).toMatch(/^auto \(.*heap limit.*logs the bytes/);
+    expect((redactedConfig(loadConfig({ WORKER_BATCH_BYTES: "1048576" })) as { worker: Record<string, unknown> }).worker.batchBytes).toBe(1_048_576);
+  });
+
   it("keeps every other setting", () => {
     const config = loadConfig({});
     const printed = redactedConfig(config);
     expect(printed.topology).toEqual(config.topology);
     expect(printed.retry).toEqual(config.retry);
+    expect({ ...(printed.worker as object), batchBytes: config.worker.batchBytes }).toEqual(config.worker);
   });
 });
