@@ -1,4 +1,5 @@
 /** What every command receives: validated config and a logger, made once per process. */
+import { pino } from "pino";
 import { loadConfig, type Config } from "../config.js";
 import { createLogger, type Logger } from "../log.js";
 
@@ -9,11 +10,17 @@ export interface CliContext {
 
 let cached: CliContext | undefined;
 
-/** Loads config lazily, so `--help` works even when the environment is wrong. */
-export function cliContext(): CliContext {
+/**
+ * Loads config lazily, so `--help` works even when the environment is wrong.
+ * Log lines go to stdout for the services (`worker`, `schedule`: a container's log stream), and
+ * to stderr for every other command, whose stdout is its result (`dlq show` prints JSON: a
+ * "broker connection lost" line in the middle of it broke any script reading it).
+ */
+export function cliContext(options: { service?: boolean } = {}): CliContext {
   if (!cached) {
     const config = loadConfig();
-    cached = { config, log: createLogger({ level: config.logLevel, name: "matchflow" }) };
+    const destination = pino.destination({ fd: options.service ? 1 : 2, sync: !options.service });
+    cached = { config, log: createLogger({ level: config.logLevel, name: "matchflow", destination }) };
   }
   return cached;
 }

@@ -1,8 +1,8 @@
 /**
  * Exit codes, in one place. Scripts and CronJobs rely on them:
  * 0 everything done; 1 some items invalid or failed; 2 usage or configuration error;
- * 3 source unreachable or unreadable; 4 broker unreachable, or it did not take some valid
- * matches (scrape, publish); 5 database unreachable or refusing writes (read-only, disk full,
+ * 3 source unreachable or unreadable; 4 broker unreachable or lost during the command, or it
+ * did not take some valid matches (scrape, publish); 5 database unreachable or refusing writes (read-only, disk full,
  * permission, schema missing);
  * 70 internal error (a bug); 130 stopped by a second signal (the shell's 128 + SIGINT).
  */
@@ -27,6 +27,7 @@ const BY_CODE: Record<string, number> = {
   source_unreadable: EXIT.source,
   broker_unreachable: EXIT.broker,
   broker_blocked: EXIT.broker,
+  broker_connection_lost: EXIT.broker,
   database_unreachable: EXIT.database,
   database_in_use: EXIT.database,
   db_connection: EXIT.database,

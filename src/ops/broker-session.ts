@@ -5,7 +5,7 @@
 import type { Channel, ConfirmChannel } from "amqplib";
 import { BrokerConnection, negotiatedFrameMax } from "../broker/connection.js";
 import { DEPLOYED_FRAME_MAX } from "../broker/fit-headers.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 
 /** What the ops functions need from a connection: a BrokerConnection or an amqplib ChannelModel. */
@@ -25,6 +25,14 @@ export function frameMaxOf(source: ChannelSource): number {
   return negotiatedFrameMax(source) ?? DEPLOYED_FRAME_MAX;
 }
 
+/**
+ * Runs one operator command on a connection of its own. A connection lost while it runs (a broker
+ * restart, an operator closing it, a heartbeat timeout) fails the command with
+ * `broker_connection_lost` (exit 4), naming the broker and the reason, instead of amqplib's bare
+ * "Channel closed" (exit 70, as if it were a bug). The channels it used are gone with the
+ * connection, so nothing is resumed: what was held unacked is back in its queue, and the error
+ * keeps the command's own account of what it had done (e.g. "requeue stopped after N").
+ */
 export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerConnection) => Promise<T>, connectionName = "matchflow ops"): Promise<T> {
   const conn = await BrokerConnection.open({
     url,
@@ -34,9 +42,16 @@ export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerC
     readyTimeoutMs: 10_000,
     connectionName,
   });
+  let lost: string | undefined;
+  const onLost = (err: unknown) => (lost ??= err === undefined ? "closed" : errorMessage(err));
+  conn.on("disconnected", onLost);
   try {
     return await fn(conn);
+  } catch (err) {
+    if (lost === undefined || (isMatchflowError(err) && err.code.startsWith("broker_"))) throw err;
+    throw new TransientError("broker_connection_lost", `${errorMessage(err)} (the connection to RabbitMQ at ${conn.where} was lost: ${lost}); run the command again`, { cause: err });
   } finally {
+    conn.off("disconnected", onLost);
     await conn.close();
   }
 }

@@ -26,12 +26,12 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-/** stdout without the JSON log lines (the logger writes to stdout too, e.g. "migration applied"). */
-function output(stdout: string): string {
-  return stdout
+/** The messages of stderr's log lines; throws on a line that is not one (a JSON log line each). */
+function logMessages(stderr: string): string[] {
+  return stderr
     .split("\n")
-    .filter((line) => !line.startsWith("{"))
-    .join("\n");
+    .filter((line) => line !== "")
+    .map((line) => (JSON.parse(line) as { msg: string }).msg);
 }
 
 async function query<R extends pg.QueryResultRow>(text: string, params: unknown[] = []): Promise<R[]> {
@@ -50,9 +50,10 @@ describe("matchflow process", () => {
     const invalid = { ...makeMatch("proc", 9), away_team: undefined };
     await writeFile(file, JSON.stringify([makeMatch("proc", 1), makeMatch("proc", 2), invalid]));
     const run = await runCli(["process", "--file", file], { DATABASE_URL: db.url });
-    expect(run.stderr).toBe("");
+    // Log lines go to stderr: stdout is the outcomes alone, for a script to read.
+    expect(logMessages(run.stderr)).toContain("migration applied");
     expect(run.code).toBe(1);
-    expect(output(run.stdout)).toBe("proc-1: created\nproc-2: created\nproc-9: invalid: away_team is required\n2 created, 0 updated, 0 unchanged, 1 invalid, 0 failed\n");
+    expect(run.stdout).toBe("proc-1: created\nproc-2: created\nproc-9: invalid: away_team is required\n2 created, 0 updated, 0 unchanged, 1 invalid, 0 failed\n");
     const rows = await query<{ external_match_id: string }>("SELECT external_match_id FROM matches ORDER BY external_match_id");
     expect(rows.map((r) => r.external_match_id)).toEqual(["proc-1", "proc-2"]);
     const failures = await query<{ reason_code: string; external_match_id: string }>("SELECT reason_code, external_match_id FROM ingest_failures");
@@ -64,14 +65,14 @@ describe("matchflow process", () => {
     const input = `${JSON.stringify(makeMatch("proc", 1))}\n\n${JSON.stringify(newer)}\n`;
     const run = await runCli(["process"], { DATABASE_URL: db.url }, { input });
     expect(run.code).toBe(0);
-    expect(output(run.stdout)).toBe("proc-1: unchanged\nproc-2: updated\n0 created, 1 updated, 1 unchanged, 0 invalid, 0 failed\n");
+    expect(run.stdout).toBe("proc-1: unchanged\nproc-2: updated\n0 created, 1 updated, 1 unchanged, 0 invalid, 0 failed\n");
     expect(await query("SELECT home_score FROM matches WHERE external_match_id = $1", ["proc-2"])).toEqual([{ home_score: 9 }]);
   });
 
   it("reports a line that is not JSON as invalid by its number", async () => {
     const run = await runCli(["process"], { DATABASE_URL: db.url }, { input: `${JSON.stringify(makeMatch("proc", 3))}\n{oops\n` });
     expect(run.code).toBe(1);
-    expect(output(run.stdout)).toMatch(/^proc-3: created\nmatch 2: invalid: line 2 is not valid JSON/);
+    expect(run.stdout).toMatch(/^proc-3: created\nmatch 2: invalid: line 2 is not valid JSON/);
   });
 
   it("a --file that is missing or a directory exits 2 with one line naming the option", async () => {

@@ -32,7 +32,7 @@ export function registerSchedule(program: Command): void {
     .option("--run-now", "also run once at start")
     .allowExcessArguments(false)
     .action(async (flags: ScheduleFlags) => {
-      const { config, log } = cliContext();
+      const { config, log } = cliContext({ service: true });
       validateCron(flags.cron);
       // Validate the flags once up front (a usage error exits 2 now, not at 6 am).
       resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);

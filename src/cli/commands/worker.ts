@@ -44,7 +44,7 @@ export function registerWorker(program: Command): void {
     .option("-Q, --queues <name>", `the work queue to consume (default MATCHES_QUEUE or ${defaults.topology.queue})`)
     .option("--metrics-port <port>", `HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or ${defaults.metricsPort}; 0 = any free port)`, parseIntOption("--metrics-port", 0, 65535))
     .action(async (flags: WorkerFlags) => {
-      const ctx = cliContext();
+      const ctx = cliContext({ service: true });
       const config = workerConfigWithFlags(ctx.config, flags);
       const { log } = ctx;
       if (!config.rabbitmqUrl) throw new ConfigError("RABBITMQ_URL is not set: the worker consumes from RabbitMQ (e.g. amqp://user:pass@host:5672//); `matchflow run` works without it");

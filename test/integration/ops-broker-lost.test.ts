@@ -1,0 +1,107 @@
+/**
+ * A dlq command whose connection is cut while it reads the dead-letter queue (a broker restart, a
+ * load balancer dropping its state): it failed with amqplib's bare "Channel closed", exit 70 (a
+ * bug, by our exit codes). Now: `broker_connection_lost`, exit 4, naming the broker and the reason,
+ * and every dead letter it held unacked is back in the queue. The cut is made through a TCP proxy,
+ * at the 100th delivery the command receives, so it always falls in the middle of the scan.
+ */
+import { connect, type Channel, type ChannelModel } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BrokerConnection } from "../../src/broker/connection.js";
+import { declareTopology, topologyNames } from "../../src/broker/topology.js";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { EXIT, exitCodeFor } from "../../src/cli/exit-codes.js";
+import { loadConfig } from "../../src/config.js";
+import { TransientError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { withBroker, type ChannelSource } from "../../src/ops/broker-session.js";
+import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
+import { buildDeadLetter } from "../../src/worker/outgoing.js";
+import { until } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { startTcpProxy, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+
+const config = loadConfig({});
+const names = topologyNames(config.topology, config.retry);
+const MAX = config.maxMessageBytes;
+const N = 1000;
+let vhost: TestVhost;
+let amqp: ChannelModel;
+let proxy: TcpProxy;
+
+beforeAll(async () => {
+  vhost = await createVhost("opslost");
+  amqp = await connect(vhost.url);
+  await declareTopology(amqp, names, { queueType: "classic", log: silentLogger });
+  const ch = await amqp.createConfirmChannel();
+  const outage = new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
+  for (let i = 0; i < N; i++) {
+    const task = encodeTaskV2({ taskName: config.topology.taskName, taskId: `lost-${i}`, args: [makeMatch("lost", i)] });
+    const dl = buildDeadLetter({ content: task.content, properties: task.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, outage, 4, Date.now());
+    ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+  }
+  await ch.waitForConfirms();
+  await ch.close();
+  const url = new URL(vhost.url);
+  proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5672) });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await amqp?.close();
+  await vhost?.drop();
+});
+
+async function ready(queue: string): Promise<number> {
+  const ch = await amqp.createChannel();
+  try {
+    return (await ch.checkQueue(queue)).messageCount;
+  } finally {
+    await ch.close();
+  }
+}
+
+/** `conn`, whose channels cut the network (every connection through the proxy) at their `at`th delivery. */
+function severedAt(conn: BrokerConnection, at: number): ChannelSource {
+  let delivered = 0;
+  const cutting = (ch: Channel): Channel => {
+    const consume = ch.consume.bind(ch);
+    ch.consume = (queue, onMessage, options) =>
+      consume(
+        queue,
+        (msg) => {
+          if (msg !== null && ++delivered === at) proxy.sever();
+          onMessage(msg);
+        },
+        options,
+      );
+    return ch;
+  };
+  return {
+    createChannel: async () => cutting(await conn.createChannel()),
+    createConfirmChannel: () => conn.createConfirmChannel(),
+    frameMax: conn.frameMax,
+  };
+}
+
+describe("a dlq command whose connection is lost half way", () => {
+  it.each<[string, (source: ChannelSource) => Promise<unknown>]>([
+    ["dlq show", (source: ChannelSource) => showDeadLetter(source, names, `lost-${N - 1}`, { maxBytes: MAX })],
+    ["dlq list", (source: ChannelSource) => listDeadLetters(source, names, { limit: N, maxBytes: MAX })],
+    ["dlq requeue <id>", (source: ChannelSource) => requeueDeadLetters(source, names, { taskIds: [`lost-${N - 1}`] }, { maxBytes: MAX })],
+  ])("%s fails with broker_connection_lost (exit 4), naming the broker and why, and leaves every dead letter in place", async (_, command) => {
+    const failure = await withBroker(viaProxy(vhost.url, proxy), silentLogger, (conn) => command(severedAt(conn, 100))).then(
+      (result) => ({ resolved: result }),
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(TransientError);
+    const err = failure as TransientError;
+    expect(err.code).toBe("broker_connection_lost");
+    expect(exitCodeFor(err)).toBe(EXIT.broker);
+    expect(err.message).toMatch(new RegExp(`the connection to RabbitMQ at 127\\.0\\.0\\.1:${proxy.port} vhost ${vhost.name} was lost: .+; run the command again`));
+    // The broker takes back what the dead connection held unacked as soon as it sees it gone.
+    await until(async () => (await ready(names.deadLetterQueue)) === N, 10_000, "every dead letter back");
+    expect(await ready(names.queue)).toBe(0);
+  });
+});
