@@ -31,6 +31,7 @@ export function missingDeadLetterQueue(queue: string, workQueue: string, workQue
 export function formatDeadLetterListing(listing: DeadLetterListing): string {
   if (!listing.exists) return `${missingDeadLetterQueue(listing.queue, listing.workQueue, listing.workQueueExists !== false)}\n`;
   if (listing.total === 0) return `dead-letter queue ${listing.queue} is empty\n`;
+  if (listing.matching === 0 && !listing.cutShort) return `none of the ${listing.total} dead letters in ${listing.queue} has code ${codesText(listing)}\n`;
   const header = ["task id", "external id", "error", "attempts", "requeues", "failed at", "message"];
   const rows = listing.items.map(row);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i] ?? ""))));
@@ -48,6 +49,14 @@ function headline(listing: DeadLetterListing): string {
   const letters = (count: number) => `${count} dead letter${count === 1 ? "" : "s"}`;
   // Another client took or holds some: claim neither the reported total nor that --limit shows more.
   if (listing.cutShort) return `${letters(n)} read from ${listing.queue}; it reported ${listing.total} ready, the others were taken or are held by another client meanwhile`;
+  if (listing.matching !== null) {
+    const more = n < listing.matching ? ` (showing the first ${n}; --limit N for more)` : "";
+    return `${letters(listing.matching)} with code ${codesText(listing)} of ${listing.total} in ${listing.queue}${more}`;
+  }
   const shown = n < listing.total ? ` (showing the first ${n}; --limit N for more)` : "";
   return `${letters(listing.total)} in ${listing.queue}${shown}`;
+}
+
+function codesText(listing: DeadLetterListing): string {
+  return (listing.codes ?? []).join(" or ");
 }

@@ -170,6 +170,12 @@ export function deadLetterKeyOf(msg: DeadLetterMessage, maxBytes: number): strin
   return deadLetterKey("envelope" in decoded ? decoded.envelope.taskId : fallbackTaskId(msg), msg.content);
 }
 
+/** The error code `dlq list` shows for a dead letter (the worker's, else the broker's own reason), without decoding it. */
+export function deadLetterCode(msg: DeadLetterMessage): string | null {
+  const h = headersOf(msg);
+  return text(h[MF_HEADERS.errorCode]) ?? brokerDeathOf(h)?.code ?? null;
+}
+
 export function summariseDeadLetter(msg: DeadLetterMessage, maxBytes: number): DeadLetterSummary {
   const h = headersOf(msg);
   const decoded = tryDecode(msg, maxBytes);

@@ -20,8 +20,10 @@ import { PermanentError, TransientError, errorMessage } from "../errors.js";
 import { closeQuietly, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import { streamDeadLetters } from "./dead-letter-stream.js";
+import type { ErrorCodeFilter } from "./error-code-filter.js";
 import {
   buildRequeueMessage,
+  deadLetterCode,
   deadLetterKey,
   deadLetterKeyOf,
   describeDeadLetter,
@@ -39,6 +41,9 @@ export interface DeadLetterListing {
   workQueueExists: boolean | null;
   /** Messages ready in the queue when the listing started. */
   total: number;
+  /** With `--code`: its patterns, and how many of the dead letters read have a matching code (items holds the first `limit`). */
+  codes: readonly string[] | null;
+  matching: number | null;
   items: DeadLetterSummary[];
   /**
    * The queue gave fewer messages than it reported ready (up to the limit): another client (not
@@ -99,8 +104,15 @@ async function peekLocked<T>(source: ChannelSource, queue: string, limit: number
   });
 }
 
-export async function listDeadLetters(source: ChannelSource, names: TopologyNames, options: { limit: number; maxBytes: number; lock?: DeadLetterLockOptions }): Promise<DeadLetterListing> {
-  const result = await peekLocked(source, names.deadLetterQueue, options.limit, options.lock, (msg) => summariseDeadLetter(msg, options.maxBytes));
+export async function listDeadLetters(source: ChannelSource, names: TopologyNames, options: { limit: number; maxBytes: number; codes?: ErrorCodeFilter; lock?: DeadLetterLockOptions }): Promise<DeadLetterListing> {
+  const { codes, limit, maxBytes } = options;
+  // With codes every letter is read (to count the matching ones), and the first `limit` kept.
+  let matching = 0;
+  const result = await peekLocked(source, names.deadLetterQueue, codes ? Number.POSITIVE_INFINITY : limit, options.lock, (msg) => {
+    if (!codes) return summariseDeadLetter(msg, maxBytes);
+    if (!codes.matches(deadLetterCode(msg))) return undefined;
+    return ++matching <= limit ? summariseDeadLetter(msg, maxBytes) : undefined;
+  });
   const items = result?.found ?? [];
   return {
     queue: names.deadLetterQueue,
@@ -109,6 +121,8 @@ export async function listDeadLetters(source: ChannelSource, names: TopologyName
     // Both missing is more likely a mistyped MATCHES_QUEUE than a vhost without dead letters.
     workQueueExists: result === undefined ? await queueExists(source, names.queue) : null,
     total: result?.total ?? 0,
+    codes: codes?.patterns ?? null,
+    matching: codes ? matching : null,
     items,
     cutShort: result?.cutShort ?? false,
     warnings: peekWarnings(names.deadLetterQueue, items),
@@ -137,8 +151,8 @@ export async function showDeadLetter(source: ChannelSource, names: TopologyNames
   };
 }
 
-/** Task ids, or for dead letters without one the body reference `dlq list` shows (`bodyRef`). */
-export type RequeueSelection = { all: true } | { taskIds: readonly string[] };
+/** Every letter; task ids (or, for dead letters without one, the body reference `dlq list` shows: `bodyRef`); or error codes. */
+export type RequeueSelection = { all: true } | { taskIds: readonly string[] } | { codes: ErrorCodeFilter };
 
 export interface RequeueReport {
   /** Messages published to the work exchange and removed from the dead-letter queue. */
@@ -212,7 +226,8 @@ async function requireRequeueQueues(source: ChannelSource, names: TopologyNames)
 
 async function requeueUnderLock(source: ChannelSource, names: TopologyNames, selection: RequeueSelection, options: RequeueOptions): Promise<RequeueReport> {
   await requireRequeueQueues(source, names);
-  const wanted = "all" in selection ? undefined : new Set(selection.taskIds);
+  const wanted = "taskIds" in selection ? new Set(selection.taskIds) : undefined;
+  const codes = "codes" in selection ? selection.codes : undefined;
   const window = Math.max(1, options.window ?? 100);
   const report: RequeueReport = { requeued: [], notFound: [], scanned: 0, cutShort: false };
   const seen = new Set<string>();
@@ -261,13 +276,16 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
 
     const frameMax = frameMaxOf(source);
     const choose = (dead: Message): Chosen | undefined => {
-      if (wanted && !wanted.has(deadLetterKeyOf(dead, options.maxBytes))) return undefined; // passed over: back on close
+      // Passed over: back on close.
+      if (wanted && !wanted.has(deadLetterKeyOf(dead, options.maxBytes))) return undefined;
+      if (codes && !codes.matches(deadLetterCode(dead))) return undefined;
       const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
       return { dead, out, key: deadLetterKey(out.taskId, dead.content) };
     };
-    // Every letter: the broker pushes a window ahead, freed by each batch's acks. Chosen ids: the
-    // letters passed over stay held until the end, so the stream must make room for them all.
-    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, ...(wanted ? {} : { window }) });
+    // Every letter: the broker pushes a window ahead, freed by each batch's acks. Chosen ids or
+    // codes: the letters passed over stay held until the end, so the stream must make room for them all.
+    const every = !wanted && !codes;
+    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, ...(every ? { window } : {}) });
     const batch: Pending[] = [];
     for (let chosen = await stream.next(); chosen !== false; chosen = await stream.next()) {
       seen.add(chosen.key);

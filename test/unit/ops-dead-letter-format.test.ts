@@ -28,7 +28,7 @@ function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
 }
 
 function listing(partial: Partial<DeadLetterListing>): DeadLetterListing {
-  return { queue: "matches.dead_letter", exists: true, workQueue: "matches", workQueueExists: null, total: 0, items: [], cutShort: false, warnings: [], ...partial };
+  return { queue: "matches.dead_letter", exists: true, workQueue: "matches", workQueueExists: null, total: 0, codes: null, matching: null, items: [], cutShort: false, warnings: [], ...partial };
 }
 
 describe("peekWarnings", () => {
@@ -86,6 +86,13 @@ describe("formatDeadLetterListing", () => {
     expect(text.split("\n")[0]).toBe("1 dead letter read from matches.dead_letter; it reported 306 ready, the others were taken or are held by another client meanwhile");
     expect(text).not.toContain("\u001b");
     expect(text).not.toContain("\u0007");
+  });
+
+  it("with --code: how many have the code out of the queue's total, the first --limit of them, or that none has", () => {
+    const filtered = { total: 306, codes: ["db_*", "task_expired"], items: [summary({}), summary({ taskId: "t-2" })] };
+    expect(formatDeadLetterListing(listing({ ...filtered, matching: 2 })).split("\n")[0]).toBe("2 dead letters with code db_* or task_expired of 306 in matches.dead_letter");
+    expect(formatDeadLetterListing(listing({ ...filtered, matching: 40 })).split("\n")[0]).toBe("40 dead letters with code db_* or task_expired of 306 in matches.dead_letter (showing the first 2; --limit N for more)");
+    expect(formatDeadLetterListing(listing({ ...filtered, matching: 0, items: [] }))).toBe("none of the 306 dead letters in matches.dead_letter has code db_* or task_expired\n");
   });
 
   it("says when the queue is empty or missing, and suggests MATCHES_QUEUE when the work queue is missing too", () => {

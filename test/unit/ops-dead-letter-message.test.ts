@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { amqpInt, decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
 import { PermanentError, TransientError } from "../../src/errors.js";
-import { buildRequeueMessage, deadLetterKey, deadLetterKeyOf, describeDeadLetter, summariseDeadLetter, type DeadLetterMessage } from "../../src/ops/dead-letter-message.js";
+import { buildRequeueMessage, deadLetterCode, deadLetterKey, deadLetterKeyOf, describeDeadLetter, summariseDeadLetter, type DeadLetterMessage } from "../../src/ops/dead-letter-message.js";
 import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
 
@@ -253,5 +253,16 @@ describe("deadLetterKeyOf", () => {
     expect(expected).not.toBeNull();
     expect(deadLetterKeyOf(dl, MAX)).toBe(expected);
     expect(deadLetterKeyOf(dl, MAX)).toBe(deadLetterKey(buildRequeueMessage(dl, { deadLetterQueue: "matches.dead_letter", maxBytes: MAX }).taskId, dl.content));
+  });
+});
+
+describe("deadLetterCode", () => {
+  it("is the code dlq list shows: the worker's, else the broker's own reason, else null", () => {
+    const worker = deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "c-1", args: [match] }));
+    const task = encodeTaskV2({ taskName: TASK, taskId: "c-2", args: [match] });
+    const byBroker: DeadLetterMessage = { content: task.content, properties: { ...task.properties, headers: { ...task.properties.headers, "x-death": [{ reason: "maxlen", queue: "matches", count: 1 }] } } };
+    const unexplained: DeadLetterMessage = { content: task.content, properties: task.properties };
+    for (const dl of [worker, byBroker, unexplained]) expect(deadLetterCode(dl)).toBe(summariseDeadLetter(dl, MAX).errorCode);
+    expect([worker, byBroker, unexplained].map(deadLetterCode)).toEqual(["database_unavailable", "broker_maxlen", null]);
   });
 });

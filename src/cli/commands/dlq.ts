@@ -8,7 +8,8 @@ import { PermanentError } from "../../errors.js";
 import { queueExists, requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
 import { formatDeadLetterListing, missingDeadLetterQueue } from "../../ops/dead-letter-format.js";
 import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
-import { listDeadLetters, purgeDeadLetters, requeueDeadLetters, showDeadLetter } from "../../ops/dead-letters.js";
+import { listDeadLetters, purgeDeadLetters, requeueDeadLetters, showDeadLetter, type RequeueSelection } from "../../ops/dead-letters.js";
+import { parseErrorCodeFilter, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
 import { printable } from "../../terminal-text.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -24,6 +25,8 @@ const lock: DeadLetterLockOptions = {
   onWait: (lockQueue) => process.stderr.write(`waiting for another dlq command to finish (it holds queue ${lockQueue}; up to ${DEFAULT_LOCK_WAIT_MS / 1000} s)\n`),
 };
 
+const CODE_HELP = "only dead letters with this error code (as dlq list shows it), or a prefix ending in * ('db_*'); a comma list for several";
+
 /** Why "not found" may be wrong: some dead letters could not be read. */
 const UNREAD_NOTE = " (some dead letters could not be read: another client, not a matchflow dlq command, took or holds them; try again)";
 
@@ -34,10 +37,11 @@ export function registerDlq(program: Command): void {
     .command("list")
     .description("task id, external match id, error, attempts and time of each dead letter (read without removing)")
     .option("-n, --limit <n>", "show at most N dead letters", parseIntOption("--limit", 1, 1_000_000), 50)
+    .option("--code <codes>", CODE_HELP, parseErrorCodeFilter)
     .option("--json", "print the listing as JSON")
-    .action(async (opts: { limit: number; json?: boolean }) => {
+    .action(async (opts: { limit: number; code?: ErrorCodeFilter; json?: boolean }) => {
       const { config, log, names, url } = setup("dlq list");
-      const listing = await withBroker(url, log, (conn) => listDeadLetters(conn, names, { limit: opts.limit, maxBytes: config.maxMessageBytes, lock }));
+      const listing = await withBroker(url, log, (conn) => listDeadLetters(conn, names, { limit: opts.limit, maxBytes: config.maxMessageBytes, lock, ...(opts.code ? { codes: opts.code } : {}) }));
       process.stdout.write(opts.json ? `${JSON.stringify(listing, null, 2)}\n` : formatDeadLetterListing(listing));
       // No work queue either: a mistyped MATCHES_QUEUE or vhost, as `dlq requeue` says with the same code.
       if (!listing.exists && listing.workQueueExists === false) process.exitCode = EXIT.usage;
@@ -69,18 +73,21 @@ export function registerDlq(program: Command): void {
     .description("send dead letters back to the work exchange with retries reset (each confirmed before its dead letter is removed)")
     .argument("[task-ids...]", "task ids to requeue (from dlq list; sha256:... for a dead letter without one)")
     .option("--all", "requeue every dead letter")
-    .action(async (taskIds: string[], opts: { all?: boolean }) => {
-      if (Boolean(opts.all) === taskIds.length > 0) throw new PermanentError("usage", "dlq requeue needs either --all or one or more task ids (not both)");
+    .option("--code <codes>", CODE_HELP, parseErrorCodeFilter)
+    .action(async (taskIds: string[], opts: { all?: boolean; code?: ErrorCodeFilter }) => {
+      const ways = [opts.all === true, taskIds.length > 0, opts.code !== undefined].filter(Boolean).length;
+      if (ways !== 1) throw new PermanentError("usage", "dlq requeue needs one of --all, --code or task ids");
       const { config, log, names, url } = setup("dlq requeue");
       // Declares nothing (a mistyped queue name must not create a queue): see requeueDeadLetters.
-      const selection = opts.all ? { all: true as const } : { taskIds };
+      const selection: RequeueSelection = opts.all ? { all: true } : opts.code ? { codes: opts.code } : { taskIds };
       // The copies on a connection of their own (see RequeueOptions.publishOn).
       const report = await withBroker(url, log, (conn) =>
         withBroker(url, log, (copies) => requeueDeadLetters(conn, names, selection, { maxBytes: config.maxMessageBytes, lock, publishOn: { connection: copies, blockedTimeoutMs: config.publish.blockedTimeoutMs } }), "matchflow ops copies"),
       );
       for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${report.cutShort ? UNREAD_NOTE : ""}\n`);
       const n = report.requeued.length;
-      process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
+      const which = opts.code ? ` with code ${opts.code.patterns.join(" or ")}` : "";
+      process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"}${which} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
       for (const r of report.requeued) {
         // Ids and header names come from the message: escaped (terminal-text.ts).
         if (r.droppedHeaders) process.stderr.write(`${printable(r.taskId ?? "(no task id)")}: left out header(s) ${printable(r.droppedHeaders.join(", "))} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
