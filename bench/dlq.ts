@@ -17,7 +17,7 @@ import { TransientError } from "../src/errors.js";
 import { silentLogger } from "../src/log.js";
 import { describeDeadLetter } from "../src/ops/dead-letter-message.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../src/ops/dead-letters.js";
-import { buildDeadLetter } from "../src/worker/outgoing.js";
+import { publishDeadLetter } from "../test/helpers/dead-letters.js";
 import { makeMatch } from "../test/helpers/matches.js";
 import { createVhost } from "../test/helpers/rabbit.js";
 
@@ -31,9 +31,7 @@ async function seed(model: ChannelModel): Promise<void> {
   const ch = await model.createConfirmChannel();
   const outage = new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
   for (let i = 0; i < count; i++) {
-    const task = encodeTaskV2({ taskName: config.topology.taskName, taskId: taskId(i), args: [makeMatch("dlq", i)], retries: 3 });
-    const dl = buildDeadLetter({ content: task.content, properties: task.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, outage, 4, Date.now());
-    ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+    publishDeadLetter(ch, names, encodeTaskV2({ taskName: config.topology.taskName, taskId: taskId(i), args: [makeMatch("dlq", i)], retries: 3 }), outage);
     if (i % 1000 === 999) await ch.waitForConfirms();
   }
   await ch.waitForConfirms();

@@ -16,8 +16,8 @@ import { TransientError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { withBroker, type ChannelSource } from "../../src/ops/broker-session.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
-import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import { until } from "../helpers/cli.js";
+import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 import { startTcpProxy, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
@@ -37,9 +37,7 @@ beforeAll(async () => {
   const ch = await amqp.createConfirmChannel();
   const outage = new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
   for (let i = 0; i < N; i++) {
-    const task = encodeTaskV2({ taskName: config.topology.taskName, taskId: `lost-${i}`, args: [makeMatch("lost", i)] });
-    const dl = buildDeadLetter({ content: task.content, properties: task.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, outage, 4, Date.now());
-    ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+    publishDeadLetter(ch, names, encodeTaskV2({ taskName: config.topology.taskName, taskId: `lost-${i}`, args: [makeMatch("lost", i)] }), outage);
   }
   await ch.waitForConfirms();
   await ch.close();

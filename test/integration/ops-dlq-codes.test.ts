@@ -13,8 +13,8 @@ import { PermanentError, TransientError, type MatchflowError } from "../../src/e
 import { silentLogger } from "../../src/log.js";
 import { listDeadLetters, type DeadLetterListing } from "../../src/ops/dead-letters.js";
 import { parseErrorCodeFilter } from "../../src/ops/error-code-filter.js";
-import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import { runCli } from "../helpers/cli.js";
+import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 
@@ -50,8 +50,7 @@ beforeAll(async () => {
       ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, task.content, { ...task.properties, headers, deliveryMode: 2 });
       continue;
     }
-    const dl = buildDeadLetter({ content: task.content, properties: task.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, why, 4, Date.now());
-    ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+    publishDeadLetter(ch, names, task, why);
   }
   await ch.waitForConfirms();
   await ch.close();

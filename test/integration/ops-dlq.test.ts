@@ -14,8 +14,8 @@ import { PermanentError, TransientError, type MatchflowError } from "../../src/e
 import { silentLogger } from "../../src/log.js";
 import { streamDeadLetters } from "../../src/ops/dead-letter-stream.js";
 import { listDeadLetters, requeueDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
-import { buildDeadLetter } from "../../src/worker/outgoing.js";
 import { runCli, spawnCli, until } from "../helpers/cli.js";
+import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 
@@ -28,9 +28,8 @@ let vhost: TestVhost;
 let amqp: ChannelModel;
 
 async function deadLetter(msg: EncodedMessage, error: MatchflowError, attempts: number): Promise<void> {
-  const dl = buildDeadLetter({ content: msg.content, properties: msg.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, error, attempts, Date.now());
   const ch = await amqp.createConfirmChannel();
-  ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+  publishDeadLetter(ch, names, msg, error, attempts);
   await ch.waitForConfirms();
   await ch.close();
 }
@@ -340,9 +339,7 @@ describe("a long quorum dead-letter queue", () => {
       const outage = new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
       const ids = Array.from({ length: N }, (_, i) => `q-${i}`);
       for (const id of ids) {
-        const task = encodeTaskV2({ taskName: TASK, taskId: id, args: [makeMatch("dlqq", 0)] });
-        const dl = buildDeadLetter({ content: task.content, properties: task.properties, exchange: names.exchange, routingKey: names.routingKey, redelivered: false, receivedAt: Date.now(), token: undefined }, outage, 4, Date.now());
-        ch.publish(names.deadLetterExchange, names.deadLetterRoutingKey, dl.content, { ...dl.properties, deliveryMode: 2 });
+        publishDeadLetter(ch, names, encodeTaskV2({ taskName: TASK, taskId: id, args: [makeMatch("dlqq", 0)] }), outage);
       }
       await ch.waitForConfirms();
       await ch.close();
