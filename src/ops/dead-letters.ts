@@ -307,9 +307,32 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
   }
 }
 
-/** Empties the dead-letter queue under its lock (never while another dlq command reads it). */
-export async function purgeDeadLetters(source: ChannelSource, names: TopologyNames, options: { lock?: DeadLetterLockOptions } = {}): Promise<number | undefined> {
-  return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, () => purgeQueue(source, names.deadLetterQueue));
+/**
+ * Empties the dead-letter queue under its lock (never while another dlq command reads it); with
+ * `codes`, removes only the dead letters whose error code matches (each acked as it is read; the
+ * others go back in their order). Returns how many were removed, or `undefined` when the queue
+ * does not exist.
+ */
+export async function purgeDeadLetters(source: ChannelSource, names: TopologyNames, options: { codes?: ErrorCodeFilter; lock?: DeadLetterLockOptions } = {}): Promise<number | undefined> {
+  const { codes } = options;
+  return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, async () => {
+    if (!codes) return purgeQueue(source, names.deadLetterQueue);
+    const ch = await quietChannel(source);
+    let removed = 0;
+    try {
+      const result = await peek(ch, names.deadLetterQueue, Number.POSITIVE_INFINITY, (msg) => {
+        if (codes.matches(deadLetterCode(msg))) {
+          ch.ack(msg);
+          removed++;
+        }
+        return undefined; // nothing kept in memory
+      });
+      return result === undefined ? undefined : removed;
+    } finally {
+      // Acks go out before the close, which gives every other letter back.
+      await closeQuietly(ch);
+    }
+  });
 }
 
 /** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */

@@ -1,5 +1,5 @@
 /**
- * `dlq list --code` and `dlq requeue --code` on the real RabbitMQ: after an outage the
+ * `dlq list --code`, `dlq requeue --code` and `dlq purge --code` on the real RabbitMQ: after an outage the
  * dead-letter queue holds its letters beside poison that would only come back; an operator
  * requeues the outage's by their error code (the worker's, or the broker's own reason) and
  * leaves the rest where they were, in their order.
@@ -104,5 +104,21 @@ describe("dead letters chosen by error code", () => {
     expect(run.stdout).toBe("requeued 4 dead letters with code db_lock_timeout or broker_* to exchange matches (routing key matches.process)\n");
     expect(await taskIdsIn(names.queue, true)).toEqual(["out-1", "out-2", "max-1", "out-3"]);
     expect(await taskIdsIn(names.deadLetterQueue, false)).toEqual(["bad-1", "bad-2"]);
+  });
+
+  it("dlq purge --code --yes removes only those letters, the others stay in their order", async () => {
+    const ch = await amqp.createConfirmChannel();
+    publishDeadLetter(ch, names, encodeTaskV2({ taskName: TASK, taskId: "exp-1", args: [makeMatch("code", 9)] }), new PermanentError("task_expired", "expired"), 1);
+    await ch.waitForConfirms();
+    await ch.close();
+    const env = { RABBITMQ_URL: vhost.url };
+    const refused = await runCli(["dlq", "purge", "--code", "contract_violation"], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe("matchflow: refusing to purge the dead letters with code contract_violation in matches.dead_letter without --yes (its messages would be lost)\n");
+
+    const run = await runCli(["dlq", "purge", "--code", "contract_violation", "--yes"], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("purged 2 dead letters with code contract_violation from matches.dead_letter\n");
+    expect(await taskIdsIn(names.deadLetterQueue, false)).toEqual(["exp-1"]);
   });
 });

@@ -97,19 +97,24 @@ export function registerDlq(program: Command): void {
 
   dlq
     .command("purge")
-    .description("delete every dead letter (needs --yes)")
+    .description("delete every dead letter, or those with --code (needs --yes)")
+    .option("--code <codes>", CODE_HELP, parseErrorCodeFilter)
     .option("--yes", "really delete them")
-    .action(async (opts: { yes?: boolean }) => {
+    .action(async (opts: { code?: ErrorCodeFilter; yes?: boolean }) => {
       const { config, log } = cliContext();
       const names = topologyNames(config.topology, config.retry);
-      if (!opts.yes) throw new PermanentError("usage", `refusing to purge dead-letter queue ${names.deadLetterQueue} without --yes (its messages would be lost)`);
+      const which = opts.code ? ` with code ${opts.code.patterns.join(" or ")}` : "";
+      if (!opts.yes) {
+        const what = opts.code ? `the dead letters${which} in ${names.deadLetterQueue}` : `dead-letter queue ${names.deadLetterQueue}`;
+        throw new PermanentError("usage", `refusing to purge ${what} without --yes (its messages would be lost)`);
+      }
       const url = requireBrokerUrl(config.rabbitmqUrl, "dlq purge");
       const { purged, workQueueExists } = await withBroker(url, log, async (conn) => {
-        const n = await purgeDeadLetters(conn, names, { lock });
+        const n = await purgeDeadLetters(conn, names, { lock, ...(opts.code ? { codes: opts.code } : {}) });
         return { purged: n, workQueueExists: n === undefined ? await queueExists(conn, names.queue) : true };
       });
       if (purged !== undefined) {
-        process.stdout.write(`purged ${purged} dead letter${purged === 1 ? "" : "s"} from ${names.deadLetterQueue}\n`);
+        process.stdout.write(`purged ${purged} dead letter${purged === 1 ? "" : "s"}${which} from ${names.deadLetterQueue}\n`);
         return;
       }
       process.stdout.write(`${missingDeadLetterQueue(names.deadLetterQueue, names.queue, workQueueExists)}; nothing purged\n`);
