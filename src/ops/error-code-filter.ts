@@ -1,8 +1,8 @@
 /**
- * `dlq list --code` / `dlq requeue --code`: dead letters chosen by why they died. After an
- * incident the queue holds the outage's letters (`db_lock_timeout`, `database_unavailable`, ...)
- * beside poison that would only come back (`contract_violation`); requeueing them by task id
- * meant listing thousands of ids. Pure.
+ * `dlq list|requeue|purge --code`: dead letters chosen by why they died. After an incident the
+ * queue holds the outage's letters (`db_lock_timeout`, `database_unavailable`, ...) beside poison
+ * that would only come back (`contract_violation`); requeueing them by task id meant listing
+ * thousands of ids, and purging the poison alone was not possible. Pure.
  *
  * A pattern is an error code as `dlq list` shows it, or a prefix ending in `*` (`db_*`,
  * `broker_*`); a comma list takes any of them.
