@@ -74,8 +74,8 @@ interface Peeked<T> {
   cutShort: boolean;
 }
 
-/** Looks at up to `limit` messages without acking them; `undefined` when the queue is missing. */
-async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: Message) => T | undefined): Promise<Peeked<T> | undefined> {
+/** Looks at up to `limit` messages without acking them (`visit` may); `undefined` when the queue is missing. */
+async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: Message, ch: Channel) => T | undefined): Promise<Peeked<T> | undefined> {
   let total: number;
   try {
     total = (await ch.checkQueue(queue)).messageCount;
@@ -84,15 +84,15 @@ async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: M
     throw err;
   }
   const wanted = Math.min(total, limit);
-  const stream = await streamDeadLetters(ch, queue, { limit: wanted, pick: visit });
+  const stream = await streamDeadLetters(ch, queue, { limit: wanted, pick: (msg) => visit(msg, ch) });
   const found: T[] = [];
   for (let value = await stream.next(); value !== false; value = await stream.next()) found.push(value);
   await stream.stop();
   return { total, found, cutShort: stream.scanned < wanted };
 }
 
-/** Peeks on a channel of its own, under the queue's lock; closing the channel puts everything back. */
-async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: Message) => T | undefined): Promise<Peeked<T> | undefined> {
+/** Peeks on a channel of its own, under the queue's lock; closing the channel puts back everything not acked. */
+async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: Message, ch: Channel) => T | undefined): Promise<Peeked<T> | undefined> {
   return withDeadLetterLock(source, queue, lock ?? {}, async () => {
     const ch = await quietChannel(source);
     try {
@@ -277,10 +277,14 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     const frameMax = frameMaxOf(source);
     const choose = (dead: Message): Chosen | undefined => {
       // Passed over: back on close.
-      if (wanted && !wanted.has(deadLetterKeyOf(dead, options.maxBytes))) return undefined;
+      let key: string | undefined;
+      if (wanted) {
+        key = deadLetterKeyOf(dead, options.maxBytes);
+        if (!wanted.has(key)) return undefined;
+      }
       if (codes && !codes.matches(deadLetterCode(dead))) return undefined;
       const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
-      return { dead, out, key: deadLetterKey(out.taskId, dead.content) };
+      return { dead, out, key: key ?? deadLetterKey(out.taskId, dead.content) };
     };
     // Every letter: the broker pushes a window ahead, freed by each batch's acks. Chosen ids or
     // codes: the letters passed over stay held until the end, so the stream must make room for them all.
@@ -315,24 +319,16 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
  */
 export async function purgeDeadLetters(source: ChannelSource, names: TopologyNames, options: { codes?: ErrorCodeFilter; lock?: DeadLetterLockOptions } = {}): Promise<number | undefined> {
   const { codes } = options;
-  return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, async () => {
-    if (!codes) return purgeQueue(source, names.deadLetterQueue);
-    const ch = await quietChannel(source);
-    let removed = 0;
-    try {
-      const result = await peek(ch, names.deadLetterQueue, Number.POSITIVE_INFINITY, (msg) => {
-        if (codes.matches(deadLetterCode(msg))) {
-          ch.ack(msg);
-          removed++;
-        }
-        return undefined; // nothing kept in memory
-      });
-      return result === undefined ? undefined : removed;
-    } finally {
-      // Acks go out before the close, which gives every other letter back.
-      await closeQuietly(ch);
+  if (!codes) return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, () => purgeQueue(source, names.deadLetterQueue));
+  let removed = 0;
+  const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg, ch) => {
+    if (codes.matches(deadLetterCode(msg))) {
+      ch.ack(msg); // sent before the close that gives every other letter back
+      removed++;
     }
+    return undefined; // nothing kept in memory
   });
+  return result === undefined ? undefined : removed;
 }
 
 /** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */
