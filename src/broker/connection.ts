@@ -40,6 +40,13 @@ export interface BrokerConnectionOptions {
   heartbeatSeconds?: number;
   /** Shown in the RabbitMQ management UI. */
   connectionName?: string;
+  /**
+   * What a lost connection leads to: "reconnect" (services: the worker, the scrape) or "fail"
+   * (a one-shot operator command, which cannot resume on new channels: every later channel
+   * request fails at once with `broker_connection_lost`, and no reconnect is attempted or logged).
+   * @default "reconnect"
+   */
+  onLoss?: "reconnect" | "fail";
 }
 
 /** "127.0.0.1:5672 vhost /matches": what to put in a message, never the password. */
@@ -74,6 +81,8 @@ export class BrokerConnection extends EventEmitter {
   private model: ChannelModel | undefined;
   /** When the connection was lost (Date.now()), while it is; the ready timeout counts from there. */
   private lostAt: number | undefined;
+  /** Why the connection was lost, when `onLoss` is "fail": it stays lost. */
+  private lostFor: string | undefined;
   /** The broker's resource alarm while it blocks this connection (connection.blocked), else undefined. */
   private blockedBy: string | undefined;
   private generation = 0;
@@ -195,6 +204,12 @@ export class BrokerConnection extends EventEmitter {
     }
     if (this.closing) return;
     this.lostAt = Date.now();
+    if (this.options.onLoss === "fail") {
+      this.lostFor = err ? errorMessage(err) : "closed";
+      this.options.log.warn({ err: err ? errorMessage(err) : undefined, broker: this.where }, "broker connection lost");
+      this.emit("disconnected", err);
+      return;
+    }
     this.options.log.warn({ err: err ? errorMessage(err) : undefined, broker: this.where }, "broker connection lost; reconnecting");
     this.emit("disconnected", err);
     this.scheduleReconnect(1);
@@ -225,6 +240,7 @@ export class BrokerConnection extends EventEmitter {
   async waitReady(): Promise<ChannelModel> {
     if (this.model) return this.model;
     if (this.closing) throw new TransientError("broker_closed", "the broker connection was closed");
+    if (this.lostFor !== undefined) throw new TransientError("broker_connection_lost", `the connection to RabbitMQ at ${this.where} was lost: ${this.lostFor}`);
     const timeoutMs = this.options.readyTimeoutMs ?? 60_000;
     const leftMs = (this.lostAt ?? Date.now()) + timeoutMs - Date.now();
     const unreachable = () => new TransientError("broker_unreachable", `RabbitMQ at ${this.where} has been unreachable for ${Math.round(timeoutMs / 1000)}s`);

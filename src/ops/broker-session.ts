@@ -41,6 +41,8 @@ export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerC
     // An operator command should fail soon rather than wait a minute for a lost broker.
     readyTimeoutMs: 10_000,
     connectionName,
+    // Its channels are gone with the connection, so a reconnect could not finish the command.
+    onLoss: "fail",
   });
   let lost: string | undefined;
   const onLost = (err: unknown) => (lost ??= err === undefined ? "closed" : errorMessage(err));
@@ -48,8 +50,12 @@ export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerC
   try {
     return await fn(conn);
   } catch (err) {
-    if (lost === undefined || (isMatchflowError(err) && err.code.startsWith("broker_"))) throw err;
-    throw new TransientError("broker_connection_lost", `${errorMessage(err)} (the connection to RabbitMQ at ${conn.where} was lost: ${lost}); run the command again`, { cause: err });
+    if (lost === undefined) throw err;
+    const ownLoss = isMatchflowError(err) && err.code === "broker_connection_lost";
+    if (isMatchflowError(err) && err.code.startsWith("broker_") && !ownLoss) throw err;
+    // A channel asked for after the loss fails with the loss itself (onLoss "fail").
+    const what = ownLoss ? err.message : `${errorMessage(err)} (the connection to RabbitMQ at ${conn.where} was lost: ${lost})`;
+    throw new TransientError("broker_connection_lost", `${what}; run the command again`, { cause: err });
   } finally {
     conn.off("disconnected", onLost);
     await conn.close();

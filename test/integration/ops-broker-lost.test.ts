@@ -6,8 +6,9 @@
  * at the 100th delivery the command receives, so it always falls in the middle of the scan.
  */
 import { connect, type Channel, type ChannelModel } from "amqplib";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BrokerConnection } from "../../src/broker/connection.js";
+import { BrokerConnection } from "../../src/broker/connection.js";
 import { declareTopology, topologyNames } from "../../src/broker/topology.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { EXIT, exitCodeFor } from "../../src/cli/exit-codes.js";
@@ -89,7 +90,9 @@ describe("a dlq command whose connection is lost half way", () => {
     ["dlq list", (source: ChannelSource) => listDeadLetters(source, names, { limit: N, maxBytes: MAX })],
     ["dlq requeue <id>", (source: ChannelSource) => requeueDeadLetters(source, names, { taskIds: [`lost-${N - 1}`] }, { maxBytes: MAX })],
   ])("%s fails with broker_connection_lost (exit 4), naming the broker and why, and leaves every dead letter in place", async (_, command) => {
-    const failure = await withBroker(viaProxy(vhost.url, proxy), silentLogger, (conn) => command(severedAt(conn, 100))).then(
+    const logs: { level: number; msg: string }[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void logs.push(JSON.parse(line) as { level: number; msg: string }) });
+    const failure = await withBroker(viaProxy(vhost.url, proxy), log, (conn) => command(severedAt(conn, 100))).then(
       (result) => ({ resolved: result }),
       (err: unknown) => err,
     );
@@ -101,5 +104,47 @@ describe("a dlq command whose connection is lost half way", () => {
     // The broker takes back what the dead connection held unacked as soon as it sees it gone.
     await until(async () => (await ready(names.deadLetterQueue)) === N, 10_000, "every dead letter back");
     expect(await ready(names.queue)).toBe(0);
+    // It said the connection was lost, not that it was reconnecting: it does not.
+    const said = logs.map((l) => l.msg);
+    expect(said).toContain("broker connection lost");
+    expect(said.filter((m) => m.includes("reconnect"))).toEqual([]);
+  });
+});
+
+describe("a connection that fails on loss (onLoss: fail, as withBroker opens it)", () => {
+  it("refuses every later channel at once with broker_connection_lost instead of reconnecting", async () => {
+    const conn = await BrokerConnection.open({ url: viaProxy(vhost.url, proxy), log: silentLogger, onLoss: "fail" });
+    try {
+      await (await conn.createChannel()).close();
+      const lost = new Promise((resolve) => conn.once("disconnected", resolve));
+      proxy.sever();
+      await lost;
+      const before = proxy.connections;
+      const failure = await conn.createChannel().then(
+        () => "a channel",
+        (err: unknown) => err,
+      );
+      expect(failure).toBeInstanceOf(TransientError);
+      expect((failure as TransientError).code).toBe("broker_connection_lost");
+      expect((failure as TransientError).message).toMatch(new RegExp(`RabbitMQ at 127\\.0\\.0\\.1:${proxy.port} vhost ${vhost.name} was lost: `));
+      expect(proxy.connections).toBe(before);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it("withBroker passes that refusal on once, with its advice", async () => {
+    const failure = await withBroker(viaProxy(vhost.url, proxy), silentLogger, async (conn) => {
+      await (await conn.createChannel()).close();
+      const lost = new Promise((resolve) => conn.once("disconnected", resolve));
+      proxy.sever();
+      await lost;
+      return conn.createChannel();
+    }).then(
+      () => "a channel",
+      (err: unknown) => err,
+    );
+    expect((failure as TransientError).code).toBe("broker_connection_lost");
+    expect((failure as TransientError).message).toMatch(/^the connection to RabbitMQ at [^ ]+ vhost [^ ]+ was lost: [^()]+; run the command again$/);
   });
 });
