@@ -23,6 +23,7 @@ import { ConsumerAcks } from "./consumer-acks.js";
 import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
 import { boundReceivedHeaders } from "./inbound-headers.js";
 import { BrokerConnection, closeOrGone } from "./connection.js";
+import { ExchangeCheck, isMissingExchange } from "./exchange-check.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
 import { isUnroutable, unroutablePauseMs } from "./unroutable.js";
@@ -50,7 +51,8 @@ interface CopyTarget {
   kind: "retry" | "dead letter" | "eta delay" | "Celery follow-up";
   exchange: string;
   routingKey: string;
-  queue: string;
+  /** Undefined for a follow-up through an exchange its signature names: the exchange's bindings decide. */
+  queue: string | undefined;
   /** One of matchflow's queues, which the worker declares again when it is missing (not a Celery app's). */
   own: boolean;
 }
@@ -99,6 +101,7 @@ export class AmqpWorkTransport implements WorkTransport {
   private consuming = false;
   private closing: Promise<void> | undefined;
   private readonly sink: AmqpTaskSink;
+  private readonly exchanges: ExchangeCheck;
   private readonly listeners: ((up: boolean) => void)[] = [];
   private readonly unroutableListeners: ((queue: string) => void)[] = [];
   /** One re-declaration at a time, shared by every copy returned meanwhile. */
@@ -114,6 +117,7 @@ export class AmqpWorkTransport implements WorkTransport {
     private readonly log: Logger,
   ) {
     this.sink = new AmqpTaskSink(copies, { confirmWindow: config.publish.confirmWindow, log });
+    this.exchanges = new ExchangeCheck(() => copies.createChannel());
     copies.on("ready", () => this.emit(this.connection.isConnected));
     copies.on("disconnected", () => this.emit(false));
     connection.on("ready", () => {
@@ -260,24 +264,27 @@ export class AmqpWorkTransport implements WorkTransport {
     const { state } = message.token as Token;
     for (let round = 1; ; round++) {
       try {
+        // A Celery app's exchange: a missing one would close the confirm channel (exchange-check.ts).
+        if (target.queue === undefined) await this.exchanges.require(target.exchange);
         await this.sink.publish(target.exchange, target.routingKey, msg, { mandatory: true });
-        if (round > 1) this.log.info({ queue: target.queue, taskId: msg.properties.correlationId, rounds: round }, target.own ? `${target.kind} copy published after re-declaring its queue` : `${target.kind} published: its queue exists now`);
+        if (round > 1) this.log.info({ ...where(target), taskId: msg.properties.correlationId, rounds: round }, target.own ? `${target.kind} copy published after re-declaring its queue` : `${target.kind} published: its ${target.queue === undefined ? "route" : "queue"} exists now`);
         return;
       } catch (err) {
         if (!isUnroutable(err)) throw err;
-        for (const listener of this.unroutableListeners) listener(target.queue);
+        for (const listener of this.unroutableListeners) listener(target.queue ?? `exchange ${target.exchange}`);
         const giveUp = !state.open || !this.consuming || this.closing !== undefined;
-        const fields = { queue: target.queue, taskId: msg.properties.correlationId, round };
+        const fields = { ...where(target), taskId: msg.properties.correlationId, round };
+        const missing = target.queue === undefined ? missingRoute(target, err) : `queue "${target.queue}" does not exist`;
         if (giveUp) {
-          this.log.error(fields, `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; the worker is stopping, the task goes back to its queue`);
-          throw new TransientError("unroutable", `queue "${target.queue}" does not exist: the ${target.kind} copy was returned by the broker`, { cause: err });
+          this.log.error(fields, `${target.kind} copy returned unroutable: ${missing}; the worker is stopping, the task goes back to its queue`);
+          throw new TransientError("unroutable", `${missing}: the ${target.kind} copy was returned by the broker`, { cause: err });
         }
         // A Celery app's queue is not ours to declare (its workers do, with arguments only they know).
         const declared = target.own && (await this.redeclare());
         const pauseMs = unroutablePauseMs(round, declared);
         const next = target.own
-          ? `${target.kind} copy returned unroutable: queue "${target.queue}" does not exist; ${declared ? "re-declared the topology" : "could not re-declare it"}, publishing the copy again`
-          : `${target.kind} returned unroutable: queue "${target.queue}" does not exist (start the Celery worker that consumes it, or set CELERY_DEFAULT_QUEUE); publishing it again`;
+          ? `${target.kind} copy returned unroutable: ${missing}; ${declared ? "re-declared the topology" : "could not re-declare it"}, publishing the copy again`
+          : `${target.kind} returned unroutable: ${missing} (${target.queue === undefined ? "declare it and bind a queue, or start the Celery worker that does" : "start the Celery worker that consumes it, or set CELERY_DEFAULT_QUEUE"}); publishing it again`;
         this.log.error({ ...fields, ...(target.own ? { declared } : {}), pauseMs }, `${next} (the task stays unacked until then)`);
         await this.pause(pauseMs);
       }
@@ -371,4 +378,14 @@ export class AmqpWorkTransport implements WorkTransport {
     })();
     return this.closing;
   }
+}
+
+/** The log fields naming where a copy goes: its queue, or the exchange and routing key. */
+function where(target: CopyTarget): { queue: string } | { exchange: string; routingKey: string } {
+  return target.queue !== undefined ? { queue: target.queue } : { exchange: target.exchange, routingKey: target.routingKey };
+}
+
+/** Why a follow-up through a named exchange did not arrive: the exchange is missing, or no queue is bound for its key. */
+function missingRoute(target: CopyTarget, err: unknown): string {
+  return isMissingExchange(err) ? err.message : `no queue is bound to exchange "${target.exchange}" with routing key "${target.routingKey}"`;
 }

@@ -20,13 +20,14 @@ export interface FollowUp {
   taskName: string;
   taskId: string;
   /**
-   * Where it goes: a Celery app's queue through the default exchange (as the queue's name), or,
-   * for matchflow's own task, its work exchange and routing key.
+   * Where it goes: a Celery app's queue through the default exchange (as the queue's name); the
+   * exchange and routing key its options name (`.set(exchange=..., routing_key=...)`); or, for
+   * matchflow's own task, its work exchange and routing key.
    */
   exchange: string;
   routingKey: string;
-  /** The queue that must exist for it to arrive. */
-  queue: string;
+  /** The queue that must exist for it to arrive; undefined through a named exchange (its bindings decide). */
+  queue: string | undefined;
   /** Matchflow's own work queue (which the worker declares again if it is missing), not a Celery app's. */
   own: boolean;
   message: EncodedMessage;
@@ -118,9 +119,27 @@ function instant(text: unknown, secondsFromNow: number | undefined, now: number)
   return secondsFromNow === undefined ? null : new Date(now + secondsFromNow * 1000).toISOString();
 }
 
-/** The queue a signature's options name: Celery takes a name (or a Queue, serialised with its `name`). */
-function queueOption(value: unknown): unknown {
+/** The queue or exchange a signature's options name: Celery takes a name (or a Queue or Exchange, serialised with its `name`). */
+function nameOption(value: unknown): unknown {
   return isObject(value) ? value.name : value;
+}
+
+/**
+ * The exchange and routing key a signature's options name, as Celery's `send_task_message` takes
+ * them: with a direct exchange (the default queue's) only both together replace the route to the
+ * queue, one alone is ignored; with another `exchange_type` the exchange is taken with the routing
+ * key given, if any. Undefined: none named; a string: why the options are not usable.
+ */
+function namedRoute(o: Record<string, unknown>): { exchange: string; routingKey: string } | string | undefined {
+  const given = (value: unknown) => value !== undefined && value !== null && value !== "";
+  const exchangeValue = nameOption(o.exchange);
+  const exchange = shortString(exchangeValue);
+  if (exchange === undefined && given(exchangeValue)) return "exchange is not an exchange name";
+  const routingKey = typeof o.routing_key === "string" && Buffer.byteLength(o.routing_key, "utf8") <= MAX_SHORT_STRING_BYTES ? o.routing_key : undefined;
+  if (routingKey === undefined && given(o.routing_key)) return "routing_key is not a routing key of at most 255 bytes";
+  const direct = !given(o.exchange_type) || o.exchange_type === "direct";
+  if (exchange === undefined || (direct && !given(routingKey))) return undefined;
+  return { exchange, routingKey: routingKey ?? "" };
 }
 
 interface Send {
@@ -181,6 +200,24 @@ class Planner {
     return { ...member, args: [...outer.args, ...args] };
   }
 
+  /** Where a task signature goes (see FollowUp), or why it cannot be sent. */
+  private routeOf(sig: Signature): Pick<FollowUp, "exchange" | "routingKey" | "queue" | "own"> | string {
+    const o = sig.options;
+    const queueValue = nameOption(o.queue);
+    const named = queueValue === undefined || queueValue === null ? undefined : shortString(queueValue);
+    if (named === undefined && queueValue !== undefined && queueValue !== null) return "queue is not a queue name";
+    const through = namedRoute(o);
+    if (typeof through === "string") return through;
+    const own = this.context.own;
+    if (through) {
+      const ours = own !== undefined && through.exchange === own.exchange && through.routingKey === own.routingKey;
+      return { ...through, queue: ours ? own.queue : undefined, own: ours };
+    }
+    if (named === undefined && own?.taskName === sig.task) return { exchange: own.exchange, routingKey: own.routingKey, queue: own.queue, own: true };
+    const queue = named ?? this.context.defaultQueue;
+    return { exchange: "", routingKey: queue, queue, own: false };
+  }
+
   private task(sig: Signature, send: Send): void {
     if (this.overflow !== undefined) return;
     if (this.followUps.length >= MAX_FOLLOW_UPS) {
@@ -190,12 +227,8 @@ class Planner {
     const o = sig.options;
     const taskId = o.task_id === undefined || o.task_id === null ? derivedTaskId(this.envelope.taskId, send.place) : shortString(o.task_id);
     if (taskId === undefined) return this.notRun(send.part, `signature ${shown(sig.task)}: task_id is not an id of at most ${MAX_TASK_ID_BYTES} bytes`);
-    const queueValue = queueOption(o.queue);
-    const named = queueValue === undefined || queueValue === null ? undefined : shortString(queueValue);
-    if (named === undefined && queueValue !== undefined && queueValue !== null) return this.notRun(send.part, `signature ${shown(sig.task)}: queue is not a queue name`);
-    const own = named === undefined && this.context.own?.taskName === sig.task ? this.context.own : undefined;
-    const queue = named ?? own?.queue ?? this.context.defaultQueue;
-    const route = own ? { exchange: own.exchange, routingKey: own.routingKey, queue, own: true } : { exchange: "", routingKey: queue, queue, own: false };
+    const route = this.routeOf(sig);
+    if (typeof route === "string") return this.notRun(send.part, `signature ${shown(sig.task)}: ${route}`);
     const now = this.context.now;
     const priority = typeof o.priority === "number" && Number.isInteger(o.priority) && o.priority >= 0 && o.priority <= 255 ? o.priority : 0;
     const timeLimit = [seconds(o.time_limit) ?? null, seconds(o.soft_time_limit) ?? null] as const;

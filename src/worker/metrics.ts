@@ -72,7 +72,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     }),
     unroutableCopies: new Counter({
       name: "matchflow_unroutable_copies_total",
-      help: "Retry/eta/dead-letter copies (re-declared and published again) and Celery follow-ups (published again once a Celery worker declares the queue) the broker returned because their queue was missing, by queue.",
+      help: "Retry/eta/dead-letter copies (re-declared and published again) and Celery follow-ups (published again once a Celery worker declares the queue) the broker returned because their queue was missing, by queue (`exchange <name>` for a follow-up sent to an exchange its signature names).",
       labelNames: ["queue"] as const,
       registers: [registry],
     }),

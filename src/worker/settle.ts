@@ -139,7 +139,7 @@ export class Settler {
       await this.transport.sendFollowUps(message, plan.followUps);
       for (const f of plan.followUps) this.options.metrics.followUps.inc({ role: f.role });
       if (this.options.log.isLevelEnabled("debug")) {
-        this.options.log.debug({ taskId: envelope.taskId, followUps: plan.followUps.slice(0, 20).map((f) => ({ role: f.role, task: f.taskName, id: f.taskId, queue: f.queue })), count: plan.followUps.length }, "Celery follow-ups sent");
+        this.options.log.debug({ taskId: envelope.taskId, followUps: plan.followUps.slice(0, 20).map((f) => ({ role: f.role, task: f.taskName, id: f.taskId, ...(f.queue === undefined ? { exchange: f.exchange, routingKey: f.routingKey } : { queue: f.queue }) })), count: plan.followUps.length }, "Celery follow-ups sent");
       }
     }
     this.reportNotRun(envelope, plan);

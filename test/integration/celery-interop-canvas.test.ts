@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "amqplib";
+import { connect, type ConfirmChannel } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { derivedTaskId } from "../../src/celery/canvas.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
@@ -32,6 +32,8 @@ interface Seen {
   parent_id: string | null;
   group: string | null;
   group_index: number | null;
+  exchange: string | null;
+  routing_key: string | null;
 }
 const seen = () => celery.received() as unknown as Seen[];
 
@@ -50,7 +52,7 @@ afterAll(async () => {
 });
 
 /** Runs canvas_client.py; its output lines (the match task's id first). */
-function pythonSend(mode: "chain" | "chain-matches" | "link" | "link-group", match: unknown): Promise<string[]> {
+function pythonSend(mode: "chain" | "chain-matches" | "link" | "link-group" | "link-exchange", match: unknown): Promise<string[]> {
   const file = join(dir, `${mode}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(match));
   const child = spawn(PYTHON, ["canvas_client.py", t.vhost.url, mode, file], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
@@ -64,6 +66,15 @@ function pythonSend(mode: "chain" | "chain-matches" | "link" | "link-group", mat
 }
 
 const ofParent = (taskId: string) => () => seen().filter((s) => s.parent_id === taskId);
+
+async function withChannel(fn: (ch: ConfirmChannel) => Promise<void>): Promise<void> {
+  const conn = await connect(t.vhost.url);
+  try {
+    await fn(await conn.createConfirmChannel());
+  } finally {
+    await conn.close();
+  }
+}
 
 describe("Celery canvas run by matchflow's worker, followed by a real Celery worker", () => {
   it("a chain: the next step gets the stored match's result first in its args, and the producer's get() returns what that step returned", async () => {
@@ -98,6 +109,40 @@ describe("Celery canvas run by matchflow's worker, followed by a real Celery wor
     // Settled for good: nothing left unacked, no errback ran.
     await waitFor("the tasks acked", async () => (await t.ready("matches")) === 0);
     expect(seen().filter((s) => s.task === "notify.failed")).toEqual([]);
+  });
+
+  it("a callback whose signature names an exchange and a routing key goes there (a topic exchange bound to the Celery worker's queue)", async () => {
+    await withChannel(async (ch) => {
+      await ch.assertExchange("notify.topic", "topic", { durable: true });
+      await ch.bindQueue("celery", "notify.topic", "notify.#");
+    });
+    const [taskId] = await pythonSend("link-exchange", makeMatch("routed", 1));
+    await waitFor("the routed callback", () => ofParent(taskId!)().length >= 1, { details: () => celery.output() });
+    expect(ofParent(taskId!)()).toEqual([expect.objectContaining({ task: "notify.record", exchange: "notify.topic", routing_key: "notify.record.routed" })]);
+    expect(ofParent(taskId!)()[0]?.args[1]).toBe("routed");
+  });
+
+  it("a callback to an exchange that does not exist yet holds its task (the worker's other copies unharmed), then one with no queue bound for its key, until both are there", async () => {
+    await withChannel(async (ch) => {
+      const callback = { task: "notify.record", args: ["via"], kwargs: {}, options: { exchange: "notify.later", routing_key: "via.later" }, subtask_type: null, immutable: false };
+      const held = encodeTaskV2({ taskName: TASK, taskId: "via-task", args: [makeMatch("via", 1)], embed: { callbacks: [callback], errbacks: null, chain: null, chord: null } });
+      ch.publish("matches", "matches.process", held.content, held.properties);
+      await ch.waitForConfirms();
+      await worker.waitForLog((l) => l.msg === 'Celery follow-up returned unroutable: exchange "notify.later" does not exist (declare it and bind a queue, or start the Celery worker that does); publishing it again (the task stays unacked until then)' && l.exchange === "notify.later");
+      // The check did not cost the worker's confirm channel: a poison task beside it is dead-lettered.
+      const poison = encodeTaskV2({ taskName: TASK, taskId: "via-poison", args: [{ home_team: "only" }] });
+      ch.publish("matches", "matches.process", poison.content, poison.properties);
+      await ch.waitForConfirms();
+      await waitFor("the poison task dead-lettered", async () => (await t.peek()).some((l) => l.headers.id === "via-poison"), { attempts: 300, intervalMs: 100 });
+      await ch.assertExchange("notify.later", "direct", { durable: true });
+      await worker.waitForLog((l) => l.msg === 'Celery follow-up returned unroutable: no queue is bound to exchange "notify.later" with routing key "via.later" (declare it and bind a queue, or start the Celery worker that does); publishing it again (the task stays unacked until then)');
+      await ch.assertQueue("via.later", { durable: true });
+      await ch.bindQueue("via.later", "notify.later", "via.later");
+      await waitFor("the callback in its queue", async () => (await t.ready("via.later")) === 1, { attempts: 400, intervalMs: 100 });
+      const [callbackMsg] = await t.peek("via.later");
+      expect(callbackMsg?.headers).toMatchObject({ task: "notify.record", id: derivedTaskId("via-task", "callback.0"), parent_id: "via-task" });
+      await waitFor("the task acked", async () => (await t.vhost.queue("matches"))?.messages_unacknowledged === 0, { attempts: 300, intervalMs: 100 });
+    });
   });
 
   it("a dead-lettered task sends its link_error errback with its id, and no link callback", async () => {

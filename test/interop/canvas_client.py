@@ -3,6 +3,7 @@
     /usr/bin/python3 canvas_client.py <broker-url> chain <match.json>      # chain(process, record.s("chained")), then get()
     /usr/bin/python3 canvas_client.py <broker-url> link <match.json>       # link=record.s("linked"), link_error=failed.s()
     /usr/bin/python3 canvas_client.py <broker-url> link-group <match.json> # link=group(record.s("a"), record.s("b"))
+    /usr/bin/python3 canvas_client.py <broker-url> link-exchange <match.json> # link=record.s("routed") through the topic exchange notify.topic
     /usr/bin/python3 canvas_client.py <broker-url> chain-matches <matches.json> # chain(process(m1), process.si(m2)), then get()
 
 Prints the match task's id on the first line; `chain` then prints one JSON line with what the
@@ -40,6 +41,10 @@ elif mode == "link":
     print(result.id, flush=True)
 elif mode == "link-group":
     result = process.apply_async(link=group(record("a"), record("b")))
+    print(result.id, flush=True)
+elif mode == "link-exchange":
+    routed = record("routed").set(exchange="notify.topic", routing_key="notify.record.routed")
+    result = process.apply_async(link=routed)
     print(result.id, flush=True)
 else:
     sys.exit(f"unknown mode {mode}")

@@ -85,6 +85,35 @@ describe("planOnSuccess", () => {
     ]);
   });
 
+  it("sends a signature that names an exchange and a routing key there, as Celery's send_task does; one of them alone is ignored with a direct exchange", () => {
+    const own = { taskName: TASK, exchange: "matches", routingKey: "matches.process", queue: "matches" };
+    const routed = (options: Record<string, unknown>) => planOnSuccess(envelopeWith({ callbacks: [sig("notify.record", { options })] }), result, { ...context, own });
+    const route = (options: Record<string, unknown>) => routed(options).followUps.map((f) => [f.exchange, f.routingKey, f.queue, f.own]);
+    expect(route({ exchange: "notify", routing_key: "notify.record.done" })).toEqual([["notify", "notify.record.done", undefined, false]]);
+    // Named with its queue too: the exchange and key still decide (Celery declares the queue, we do not).
+    expect(route({ exchange: "notify", routing_key: "k", queue: "elsewhere" })).toEqual([["notify", "k", undefined, false]]);
+    // A serialised kombu Exchange carries its name.
+    expect(route({ exchange: { name: "notify", type: "topic" }, routing_key: "k" })).toEqual([["notify", "k", undefined, false]]);
+    expect(route({ exchange: "notify" })).toEqual([["", "celery", "celery", false]]);
+    expect(route({ routing_key: "k", queue: "q" })).toEqual([["", "q", "q", false]]);
+    expect(route({ exchange: "", routing_key: "k" })).toEqual([["", "celery", "celery", false]]);
+    // Another exchange type takes the exchange alone, with an empty key when none is given.
+    expect(route({ exchange: "fan", exchange_type: "fanout" })).toEqual([["fan", "", undefined, false]]);
+    expect(route({ exchange: "topic", exchange_type: "topic", routing_key: "a.b" })).toEqual([["topic", "a.b", undefined, false]]);
+    // matchflow's own exchange and key: its own queue, which the worker re-declares when missing.
+    expect(route({ exchange: "matches", routing_key: "matches.process" })).toEqual([["matches", "matches.process", "matches", true]]);
+    // Names that are not names are reported, not sent somewhere else.
+    for (const [options, why] of [
+      [{ exchange: 7, routing_key: "k" }, "exchange is not an exchange name"],
+      [{ exchange: "x".repeat(256), routing_key: "k" }, "exchange is not an exchange name"],
+      [{ exchange: "notify", routing_key: ["k"] }, "routing_key is not a routing key of at most 255 bytes"],
+    ] as const) {
+      const plan = routed(options);
+      expect(plan.followUps).toEqual([]);
+      expect(plan.notRun).toEqual([{ part: "callbacks", reason: `signature notify.record: ${why}` }]);
+    }
+  });
+
   it("carries a step's own link, link_error, countdown, expires, priority, time limits and shadow as Celery's send_task would", () => {
     const step = sig("notify.done", { options: { task_id: "id-2", link: sig("x.after"), link_error: [sig("x.err")], countdown: 30, expires: 3600, priority: 5, time_limit: 60, soft_time_limit: 50, shadow: "nice name", ignore_result: true } });
     const f = planOnSuccess(envelopeWith({ chain: [step] }), result, context).followUps[0] as FollowUp;

@@ -25,6 +25,8 @@ def _record(name, request, args, kwargs):
         "task": name, "args": list(args), "kwargs": kwargs, "id": request.id,
         "root_id": request.root_id, "parent_id": request.parent_id,
         "group": request.group, "group_index": getattr(request, "group_index", None),
+        "exchange": (request.delivery_info or {}).get("exchange"),
+        "routing_key": (request.delivery_info or {}).get("routing_key"),
     }
     with open(os.environ["MATCHFLOW_INTEROP_OUT"], "a", encoding="utf-8") as out:
         out.write(json.dumps(seen) + "\n")
