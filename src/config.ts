@@ -129,6 +129,7 @@ const envSchema = z.object({
   CELERY_RESULT_BACKEND: optionalText,
   CELERY_DEFAULT_QUEUE: name("celery"),
   CELERY_CANVAS: z.enum(["run", "report"], { message: "must be run or report" }).default("run"),
+  CELERY_EVENTS: z.enum(["off", "worker", "all"], { message: "must be off, worker or all" }).default("off"),
   NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
   SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
@@ -173,6 +174,8 @@ export interface Config {
     celeryDefaultQueue: string;
     /** "run": send a task's Celery follow-ups; "report": send none, say so (settle.ts). */
     celeryCanvas: "run" | "report";
+    /** Celery monitoring events: none, the worker's (online, heartbeat, offline), or its tasks' too (celery/events.ts). */
+    celeryEvents: "off" | "worker" | "all";
   };
   metricsPort: number;
   topology: {
@@ -285,6 +288,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       resultBackend,
       celeryDefaultQueue: e.CELERY_DEFAULT_QUEUE,
       celeryCanvas: e.CELERY_CANVAS,
+      celeryEvents: e.CELERY_EVENTS,
     },
     metricsPort: e.METRICS_PORT,
     topology: {

@@ -18,11 +18,12 @@ import type { Config } from "../config.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { settledWithin } from "../patience.js";
-import type { InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
+import type { CeleryEventSink, InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
 import { ConsumerAcks } from "./consumer-acks.js";
 import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
 import { boundReceivedHeaders } from "./inbound-headers.js";
 import { BrokerConnection, closeOrGone } from "./connection.js";
+import { CeleryEventChannel } from "./event-channel.js";
 import { ExchangeCheck, isMissingExchange } from "./exchange-check.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
@@ -347,6 +348,10 @@ export class AmqpWorkTransport implements WorkTransport {
     listener(this.copies.blockedReason !== undefined);
     this.copies.on("blocked", () => listener(true));
     this.copies.on("unblocked", () => listener(false));
+  }
+
+  celeryEventSink(): CeleryEventSink {
+    return new CeleryEventChannel(this.copies, this.log);
   }
 
   onUnroutable(listener: (queue: string) => void): void {

@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { errorMessage } from "../errors.js";
+import { MATCHFLOW_VERSION } from "../version.js";
 import { COMMANDS } from "./commands/index.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
 import { quietWhenReaderGoes } from "./output-stream.js";
@@ -18,7 +19,7 @@ import { quietWhenReaderGoes } from "./output-stream.js";
 export async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command("matchflow")
     .description("MLS NEXT fixtures and results: scrape -> RabbitMQ (Celery-compatible) -> workers -> PostgreSQL")
-    .version("0.1.0")
+    .version(MATCHFLOW_VERSION)
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride();
   const first = argv[2] ?? "";

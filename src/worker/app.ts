@@ -17,6 +17,8 @@ import { errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startOpsServer, type OpsServer } from "../ops/http.js";
 import { autoBatchBytes } from "./batch-bytes.js";
+import { MATCHFLOW_VERSION } from "../version.js";
+import { WorkerEvents } from "./celery-events.js";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
 import type { WorkTransport } from "./transport.js";
 import { Worker, type SettledEvent } from "./worker.js";
@@ -87,7 +89,7 @@ function migrateWithPatience(database: Database, log: Logger, startUp: AbortSign
 export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerApp> {
   const { config, log } = options;
   const metrics = createWorkerMetrics();
-  const started: { worker?: Worker; transport?: WorkTransport; database?: Database; migrated?: boolean } = { database: options.database };
+  const started: { worker?: Worker; transport?: WorkTransport; database?: Database; migrated?: boolean; events?: WorkerEvents | undefined } = { database: options.database };
   if (typeof options.transport !== "function") started.transport = options.transport;
   // The HTTP server comes first so liveness answers while we wait for the broker and the database.
   const ops =
@@ -119,6 +121,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     const warmed = await store.warmUp(config.worker.concurrency);
     if (warmed < config.worker.concurrency) log.warn({ warmed, wanted: config.worker.concurrency }, "could not prepare the write statement on every connection (table locked or database busy?): the first batches will");
     warmUpMessagePath(config);
+    const events = celeryEventsOf(config, transport, metrics, log, () => started.worker?.inFlight ?? 0);
     const worker = new Worker(transport, store, {
       taskName: config.topology.taskName,
       maxMessageBytes: config.maxMessageBytes,
@@ -135,9 +138,12 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       log,
       metrics,
       onSettled: options.onSettled,
+      taskEvents: events,
     });
     started.worker = worker;
+    started.events = events;
     await worker.start();
+    await events?.start();
   } catch (err) {
     // Nothing was consumed yet: close what this start opened, or its handles keep the process alive.
     await closeStarted(options, started);
@@ -147,6 +153,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
 
   let stopPromise: Promise<void> | undefined;
   const w = started.worker;
+  const events = started.events;
   return {
     worker: w,
     metrics,
@@ -154,7 +161,10 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     database,
     stop(graceMs = config.worker.shutdownGraceMs) {
       stopPromise ??= (async () => {
+        // Offline first, as Celery's worker says it on shutdown; the in-flight tasks' events follow.
+        events?.stop();
         await w.stop(graceMs);
+        await events?.close();
         await ops?.close();
       })();
       return stopPromise;
@@ -196,6 +206,18 @@ async function connectBoth(options: WorkerAppOptions, started: { transport?: Wor
   const [b, d] = await Promise.allSettled([broker.catch(endTheOther), database.catch(endTheOther)]);
   if (b.status === "fulfilled" && d.status === "fulfilled") return { transport: b.value, database: d.value };
   throw firstFailure?.error;
+}
+
+/** The worker's Celery monitoring events, when CELERY_EVENTS asks for them and the transport can send them. */
+function celeryEventsOf(config: Config, transport: WorkTransport, metrics: WorkerMetrics, log: Logger, active: () => number): WorkerEvents | undefined {
+  const scope = config.worker.celeryEvents;
+  if (scope === "off") return undefined;
+  const sink = transport.celeryEventSink?.();
+  if (!sink) {
+    log.warn({ celeryEvents: scope }, "CELERY_EVENTS is set, but the in-process broker has no Celery monitor to send events to: none are sent");
+    return undefined;
+  }
+  return new WorkerEvents(sink, { scope, active, metrics, version: MATCHFLOW_VERSION });
 }
 
 /** Closes what this start opened itself (a transport or database the caller passed stays the caller's). */

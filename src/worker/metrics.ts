@@ -23,6 +23,7 @@ export interface WorkerMetrics {
   followUps: Counter<"role">;
   byteLimitedBatches: Counter;
   headersDropped: Counter<"copy">;
+  celeryEvents: Counter<"outcome">;
 }
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -97,6 +98,12 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       name: "matchflow_copy_headers_dropped_total",
       help: "Headers left out of retry/eta/dead-letter copies so that they fit the broker's frame_max, or of received tasks (copy=\"received\") whose decoded headers would take too much heap; named in x-matchflow-dropped-headers. By copy.",
       labelNames: ["copy"] as const,
+      registers: [registry],
+    }),
+    celeryEvents: new Counter({
+      name: "matchflow_celery_events_total",
+      help: "Celery monitoring events (CELERY_EVENTS), by outcome: sent, or dropped (no channel, or its buffer full: events never hold a task up).",
+      labelNames: ["outcome"] as const,
       registers: [registry],
     }),
   };

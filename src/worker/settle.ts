@@ -7,6 +7,7 @@
 import { planOnFailure, planOnSuccess, type CanvasContext, type CanvasPlan, type FollowUp } from "../celery/canvas.js";
 import type { WorkflowPart } from "../celery/decode.js";
 import type { TaskEnvelope } from "../celery/codec.js";
+import type { TaskEnd } from "../celery/events.js";
 import { encodeRpcResult, EXPIRED_RESULT, type RpcFailure } from "../celery/result.js";
 import type { MatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -42,6 +43,8 @@ export interface SettleOptions {
   log: Logger;
   metrics: WorkerMetrics;
   onSettled?: ((event: SettledEvent) => void) | undefined;
+  /** Celery monitoring events of settled tasks (CELERY_EVENTS; worker/celery-events.ts). */
+  taskEvents?: { task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): void } | undefined;
   now: () => number;
   random?: (() => number) | undefined;
 }
@@ -78,6 +81,7 @@ export class Settler {
   succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> | undefined {
     if (this.abandoned()) return undefined;
     this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
+    this.options.taskEvents?.task(p.envelope, p.message.receivedAt, { kind: "succeeded", result: resultOf(p, outcome) });
     // The hot path (a task without a canvas, no caller waiting) builds no result at all.
     if (p.envelope.workflow.length === 0) {
       this.transport.ack(p.message);
@@ -160,6 +164,7 @@ export class Settler {
           delayMs: decision.delayMs,
           err: error.message,
         });
+        this.options.taskEvents?.task(envelope, message.receivedAt, { kind: "retried", code: error.code, message: error.message });
         return;
       }
       const attempts = (envelope?.retries ?? 0) + 1;
@@ -175,6 +180,7 @@ export class Settler {
         reason: decision.action === "dead_letter" ? decision.reason : "permanent",
         err: error.message,
       });
+      if (envelope) this.options.taskEvents?.task(envelope, message.receivedAt, { kind: "failed", code: error.code, message: error.message });
       if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
         // An expired task was not run, as Celery revokes it: the caller sees what a Celery worker sends.
         const result = error.code === "task_expired" ? EXPIRED_RESULT : { status: "FAILURE" as const, result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } };

@@ -1,4 +1,5 @@
 import type { FollowUp } from "../celery/canvas.js";
+import type { CeleryEvent } from "../celery/events.js";
 
 /**
  * The narrow broker interface the worker loop is written against. RabbitMQ (amqplib) and the
@@ -89,6 +90,21 @@ export interface WorkTransport {
    * header must fit in (see worker/outgoing.ts). Absent for a transport without frames.
    */
   frameMax?(): number;
+  /**
+   * A sink for Celery monitoring events on the transport's publishing connection (CELERY_EVENTS),
+   * closed with the transport. Absent where no Celery monitor can listen (the in-process broker).
+   */
+  celeryEventSink?(): CeleryEventSink;
   /** Closes channels and connection; unsettled deliveries return to the queue. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Where Celery monitoring events go: fire and forget (broker/event-channel.ts). */
+export interface CeleryEventSink {
+  /** Opens the channel (again after a reconnect, by itself); resolves either way. */
+  open(): Promise<void>;
+  /** False when the event was dropped (no channel, or its buffer is full). */
+  send(event: CeleryEvent): boolean;
+  /** Closes the channel. Idempotent. */
   close(): Promise<void>;
 }

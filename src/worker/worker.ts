@@ -37,7 +37,7 @@ import type { InboundMessage, WorkTransport } from "./transport.js";
 export type { SettledEvent } from "./settle.js";
 
 /** The rpc result backend and where Celery follow-ups go: see settle.ts. */
-export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "celeryCanvas" | "celeryDefaultQueue" | "ownRoute"> {
+export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "celeryCanvas" | "celeryDefaultQueue" | "ownRoute" | "taskEvents"> {
   taskName: string;
   maxMessageBytes: number;
   concurrency: number;

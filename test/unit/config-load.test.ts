@@ -204,6 +204,7 @@ describe("invalid values", () => {
     ["QUEUE_TYPE", "stream", /QUEUE_TYPE must be classic or quorum/],
     ["NAME_RESOLUTION", "lenient", /NAME_RESOLUTION must be create or strict/],
     ["CELERY_CANVAS", "off", /CELERY_CANVAS must be run or report/],
+    ["CELERY_EVENTS", "on", /CELERY_EVENTS must be off, worker or all/],
     ["RESULT_BACKEND", "redis://localhost", /RESULT_BACKEND "redis:\/\/localhost" is not supported/],
   ])("%s=%j is a ConfigError naming the variable", (name, value, words) => {
     const err = configError({ [name]: value });

@@ -1,0 +1,87 @@
+/**
+ * The worker's Celery monitoring events (CELERY_EVENTS, celery/events.ts): `worker` sends
+ * worker-online, a worker-heartbeat every 2 s and worker-offline, so that Flower and `celery
+ * events` list the worker as alive; `all` also sends each settled task's received, started and
+ * succeeded / failed / retried events, as `celery worker -E` does. Best effort, as in Celery: an
+ * event that cannot go out at once is dropped and counted, never waited for.
+ */
+import { hostname, loadavg, type as osType } from "node:os";
+import { CeleryEventBuilder, HEARTBEAT_INTERVAL_S, utcoffsetHours, type CeleryEvent, type TaskEnd } from "../celery/events.js";
+import type { TaskEnvelope } from "../celery/decode.js";
+import type { WorkerMetrics } from "./metrics.js";
+import type { CeleryEventSink } from "./transport.js";
+
+export interface WorkerEventsOptions {
+  /** "worker": the worker's own events only; "all": its tasks' too. */
+  scope: "worker" | "all";
+  /** Tasks received and not yet settled (the heartbeat's `active`). */
+  active: () => number;
+  metrics: WorkerMetrics;
+  version: string;
+  now?: () => number;
+}
+
+/** The node name monitors show, Celery's `name@host`: one per process, as `celery worker -n`. */
+export function celeryNodeName(pid: number = process.pid, host: string = hostname()): string {
+  return `matchflow.${pid}@${host}`;
+}
+
+export class WorkerEvents {
+  private readonly builder: CeleryEventBuilder;
+  private timer: NodeJS.Timeout | undefined;
+  private processed = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly sink: CeleryEventSink,
+    private readonly options: WorkerEventsOptions,
+  ) {
+    this.builder = new CeleryEventBuilder(
+      { hostname: celeryNodeName(), pid: process.pid, now: options.now ?? Date.now, utcoffset: () => utcoffsetHours() },
+      { ident: "matchflow", version: options.version, system: osType() },
+    );
+  }
+
+  /** Once the channel is open: worker-online, then a heartbeat every HEARTBEAT_INTERVAL_S. */
+  async start(): Promise<void> {
+    await this.sink.open();
+    this.worker("worker-online");
+    this.timer = setInterval(() => this.worker("worker-heartbeat"), HEARTBEAT_INTERVAL_S * 1000);
+    this.timer.unref();
+  }
+
+  /** A task settled for good or retried: counted in `processed`; its events when the scope is "all". */
+  task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): void {
+    if (end.kind !== "retried") this.processed++;
+    if (this.options.scope !== "all" || this.stopped) return;
+    for (const event of this.builder.task(envelope, receivedAt, end)) this.send(event);
+  }
+
+  /** Whether task events are sent (the settler builds a task's result for them only then). */
+  get sendsTaskEvents(): boolean {
+    return this.options.scope === "all";
+  }
+
+  /** worker-offline; the heartbeats end. Task events of the work still in flight keep going out. */
+  stop(): void {
+    if (this.timer === undefined) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.worker("worker-offline");
+  }
+
+  /** After the worker has stopped: nothing more is sent, the channel is closed. */
+  async close(): Promise<void> {
+    this.stop();
+    this.stopped = true;
+    await this.sink.close();
+  }
+
+  private worker(type: "worker-online" | "worker-heartbeat" | "worker-offline"): void {
+    this.send(this.builder.worker(type, { active: this.options.active(), processed: this.processed, loadavg: loadavg() }));
+  }
+
+  private send(event: CeleryEvent): void {
+    this.options.metrics.celeryEvents.inc({ outcome: this.sink.send(event) ? "sent" : "dropped" });
+  }
+}

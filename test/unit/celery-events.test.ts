@@ -1,0 +1,99 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { decodeTask } from "../../src/celery/decode.js";
+import { CeleryEventBuilder, utcoffsetHours, type CeleryEvent } from "../../src/celery/events.js";
+import { MATCHFLOW_VERSION } from "../../src/version.js";
+import { celeryNodeName, WorkerEvents } from "../../src/worker/celery-events.js";
+import { createWorkerMetrics } from "../../src/worker/metrics.js";
+import type { CeleryEventSink } from "../../src/worker/transport.js";
+
+const source = { hostname: "matchflow.7@host", pid: 7, now: () => 1_764_000_000_500, utcoffset: () => 0 };
+const software = { ident: "matchflow", version: "0.1.0", system: "Linux" };
+const body = (e: CeleryEvent) => JSON.parse(e.content.toString("utf8")) as Record<string, unknown>;
+const encoded = encodeTaskV2({ taskName: "celery_tasks.match_tasks.process_match_data", taskId: "t-1", args: [{ external_match_id: "m-1" }], rootId: "r-1", parentId: "p-1" });
+const envelope = decodeTask(encoded.content, encoded.properties, { maxBytes: 65_536 });
+
+describe("Celery events", () => {
+  it("a worker event as Celery's Heart sends it: fields, routing key with dots, transient, hostname header", () => {
+    const e = new CeleryEventBuilder(source, software).worker("worker-heartbeat", { active: 3, processed: 10, loadavg: [0.123, 1, 2.456] });
+    expect(e.routingKey).toBe("worker.heartbeat");
+    expect(e.properties).toEqual({ contentType: "application/json", contentEncoding: "utf-8", deliveryMode: 1, headers: { hostname: "matchflow.7@host" } });
+    expect(body(e)).toEqual({
+      type: "worker-heartbeat",
+      hostname: "matchflow.7@host",
+      pid: 7,
+      utcoffset: 0,
+      clock: 1,
+      timestamp: 1_764_000_000.5,
+      freq: 2,
+      active: 3,
+      processed: 10,
+      loadavg: [0.12, 1, 2.46],
+      sw_ident: "matchflow",
+      sw_ver: "0.1.0",
+      sw_sys: "Linux",
+    });
+  });
+
+  it("a settled task's events: received and started stamped at receipt, then how it ended; the clock moves on every event", () => {
+    const builder = new CeleryEventBuilder(source, software);
+    const [received, started, succeeded] = builder.task(envelope, 1_764_000_000_000, { kind: "succeeded", result: { match_id: 5, status: "created" } }).map(body);
+    expect(received).toMatchObject({ type: "task-received", uuid: "t-1", name: "celery_tasks.match_tasks.process_match_data", root_id: "r-1", parent_id: "p-1", retries: 0, eta: null, expires: null, timestamp: 1_764_000_000, clock: 1 });
+    expect(received?.args).toBe("[{'external_match_id': 'm-1'}]");
+    expect(received?.kwargs).toBe("{}");
+    expect(started).toMatchObject({ type: "task-started", uuid: "t-1", timestamp: 1_764_000_000, clock: 2 });
+    expect(succeeded).toMatchObject({ type: "task-succeeded", uuid: "t-1", result: "{'match_id': 5, 'status': 'created'}", runtime: 0.5, timestamp: 1_764_000_000.5, clock: 3 });
+    const [, , failed] = builder.task(envelope, 1_764_000_000_000, { kind: "failed", code: "contract_violation", message: "home_team: it's missing" });
+    expect(failed?.routingKey).toBe("task.failed");
+    expect(body(failed as CeleryEvent)).toMatchObject({ type: "task-failed", exception: "MatchflowError('contract_violation: home_team: it\\'s missing')", traceback: null, clock: 6 });
+    const [, , retried] = builder.task(envelope, 1_764_000_000_000, { kind: "retried", code: "db_lock_timeout", message: "lock" });
+    expect(body(retried as CeleryEvent)).toMatchObject({ type: "task-retried", exception: "MatchflowError('db_lock_timeout: lock')" });
+  });
+
+  it("utcoffset as Python's time.timezone // 3600: hours west of UTC, floored", () => {
+    const at = (minutesWest: number) => utcoffsetHours({ getTimezoneOffset: () => minutesWest } as Date);
+    expect(at(0)).toBe(0);
+    expect(at(300)).toBe(5); // US Eastern
+    expect(at(-60)).toBe(-1); // Central Europe
+    expect(at(-330)).toBe(-6); // India, +5:30: Python floors -5.5 to -6
+  });
+
+  it("the version events report is the package's", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(MATCHFLOW_VERSION).toBe(pkg.version);
+    expect(celeryNodeName(42, "pod-1")).toBe("matchflow.42@pod-1");
+  });
+});
+
+describe("WorkerEvents", () => {
+  function recording(accept = true) {
+    const sent: CeleryEvent[] = [];
+    const sink: CeleryEventSink = { open: () => Promise.resolve(), send: (e) => (sent.push(e), accept), close: () => Promise.resolve() };
+    return { sink, sent };
+  }
+
+  it("scope worker: online, no task events, offline with the count of settled tasks (retries not counted)", async () => {
+    const { sink, sent } = recording();
+    const events = new WorkerEvents(sink, { scope: "worker", active: () => 2, metrics: createWorkerMetrics({ defaultMetrics: false }), version: "0.1.0" });
+    await events.start();
+    events.task(envelope, 0, { kind: "succeeded", result: {} });
+    events.task(envelope, 0, { kind: "retried", code: "x", message: "y" });
+    events.task(envelope, 0, { kind: "failed", code: "x", message: "y" });
+    await events.close();
+    expect(sent.map((e) => e.type)).toEqual(["worker-online", "worker-offline"]);
+    expect(body(sent[1] as CeleryEvent)).toMatchObject({ processed: 2, active: 2 });
+  });
+
+  it("scope all: each task's three events; nothing after close; dropped events counted", async () => {
+    const { sink, sent } = recording(false);
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
+    const events = new WorkerEvents(sink, { scope: "all", active: () => 0, metrics, version: "0.1.0" });
+    await events.start();
+    events.task(envelope, 0, { kind: "succeeded", result: {} });
+    await events.close();
+    events.task(envelope, 0, { kind: "succeeded", result: {} });
+    expect(sent.map((e) => e.type)).toEqual(["worker-online", "task-received", "task-started", "task-succeeded", "worker-offline"]);
+    expect((await metrics.celeryEvents.get()).values.find((v) => v.labels.outcome === "dropped")?.value).toBe(5);
+  });
+});
