@@ -1,0 +1,73 @@
+/**
+ * The worker's Celery event channel on a real broker: it declares `celeryev` as Celery does (so a
+ * Celery monitor's own declaration agrees), sends events there, drops them while the connection
+ * is lost instead of waiting, and sends again on a new channel once the connection is back.
+ */
+import { connect, type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BrokerConnection } from "../../src/broker/connection.js";
+import { CeleryEventChannel } from "../../src/broker/event-channel.js";
+import { CeleryEventBuilder, CELERY_EVENT_EXCHANGE } from "../../src/celery/events.js";
+import { silentLogger } from "../../src/log.js";
+import { until } from "../helpers/cli.js";
+import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { startTcpProxy, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+
+let vhost: TestVhost;
+let amqp: ChannelModel;
+let watcher: Channel;
+let proxy: TcpProxy;
+const received: ConsumeMessage[] = [];
+const builder = new CeleryEventBuilder({ hostname: "matchflow.1@test", pid: 1, now: Date.now, utcoffset: () => 0 }, { ident: "matchflow", version: "0.1.0", system: "Linux" });
+const heartbeat = () => builder.worker("worker-heartbeat", { active: 0, processed: 0, loadavg: [0, 0, 0] });
+
+beforeAll(async () => {
+  vhost = await createVhost("evchan");
+  amqp = await connect(vhost.url);
+  const url = new URL(vhost.url);
+  proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5672) });
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await amqp?.close();
+  await vhost?.drop();
+});
+
+/** A monitor's queue, bound as Celery's Receiver binds it: declared after the channel declared the exchange. */
+async function watch(): Promise<void> {
+  watcher = await amqp.createChannel();
+  // Celery's own declaration of the exchange: it fails (406) unless ours declared the same.
+  await watcher.assertExchange(CELERY_EVENT_EXCHANGE, "topic", { durable: true, autoDelete: false });
+  const { queue } = await watcher.assertQueue("", { exclusive: true });
+  await watcher.bindQueue(queue, CELERY_EVENT_EXCHANGE, "#");
+  await watcher.consume(queue, (m) => m && received.push(m), { noAck: true });
+}
+
+describe("CeleryEventChannel", () => {
+  it("declares celeryev as Celery does and sends events with their routing key; drops while the connection is lost; sends again after the reconnect", async () => {
+    const conn = await BrokerConnection.open({ url: viaProxy(vhost.url, proxy), log: silentLogger, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const events = new CeleryEventChannel(conn, silentLogger);
+    try {
+      await events.open();
+      await watch();
+      expect(events.send(heartbeat())).toBe(true);
+      await until(() => received.length === 1, 5000, "the first event");
+      expect(received[0]?.fields.routingKey).toBe("worker.heartbeat");
+      expect(received[0]?.properties).toMatchObject({ contentType: "application/json", deliveryMode: 1, headers: { hostname: "matchflow.1@test" } });
+
+      const lost = new Promise((resolve) => conn.once("disconnected", resolve));
+      const back = new Promise((resolve) => conn.once("ready", resolve));
+      proxy.sever();
+      await lost;
+      expect(events.send(heartbeat())).toBe(false);
+      await back;
+      await until(() => events.send(heartbeat()), 5000, "the channel open again");
+      await until(() => received.length === 2, 5000, "an event after the reconnect");
+      expect(JSON.parse(received[1]?.content.toString() ?? "{}")).toMatchObject({ type: "worker-heartbeat", hostname: "matchflow.1@test" });
+    } finally {
+      await events.close();
+      await conn.close();
+    }
+  });
+});
