@@ -5,15 +5,19 @@
  *
  * An event is a JSON mapping with `type`, `timestamp` (seconds), `hostname`, `utcoffset`, `pid`
  * and `clock` (a Lamport clock), published transient to the topic exchange `celeryev` with the
- * type as routing key, dashes made dots (`task-succeeded` -> `task.succeeded`), and a `hostname`
- * header. Pure: builds the messages; the worker sends them (broker/event-channel.ts).
+ * type as routing key, dashes made dots (`worker-heartbeat` -> `worker.heartbeat`), and a
+ * `hostname` header. Task events go as Celery's own worker sends them: several in one message, a
+ * JSON list under the routing key `task.multi` (which Celery 4+ receivers read). Pure: builds the
+ * messages; the worker sends them (broker/event-channel.ts).
  */
-import { celerySaferepr, pythonJsonDumps } from "./python-text.js";
+import { celerySaferepr } from "./python-text.js";
 import type { TaskEnvelope } from "./decode.js";
 
 export const CELERY_EVENT_EXCHANGE = "celeryev";
 /** Seconds between two worker-heartbeat events (Celery's default; a monitor deems a worker gone after about two missed). */
 export const HEARTBEAT_INTERVAL_S = 2;
+/** Task events sent in one message at most (Celery's `buffer_limit`). */
+export const TASK_EVENTS_PER_MESSAGE = 24;
 
 export type CeleryEventType =
   | "worker-online"
@@ -25,8 +29,11 @@ export type CeleryEventType =
   | "task-failed"
   | "task-retried";
 
+/** One event, as a monitor reads it. */
+export type CeleryEventBody = Record<string, unknown> & { type: CeleryEventType };
+
+/** A message of events: one worker event, or a list of task events (`task.multi`). */
 export interface CeleryEvent {
-  type: CeleryEventType;
   routingKey: string;
   content: Buffer;
   properties: { contentType: "application/json"; contentEncoding: "utf-8"; deliveryMode: 1; headers: { hostname: string } };
@@ -88,7 +95,7 @@ export class CeleryEventBuilder {
 
   /** `worker-online`, `worker-heartbeat` or `worker-offline`, as Celery's Heart sends them. */
   worker(type: "worker-online" | "worker-heartbeat" | "worker-offline", stats: WorkerStats): CeleryEvent {
-    return this.event(type, this.source.now(), {
+    const body = this.event(type, this.source.now(), {
       freq: HEARTBEAT_INTERVAL_S,
       active: stats.active,
       processed: stats.processed,
@@ -97,6 +104,12 @@ export class CeleryEventBuilder {
       sw_ver: this.software.version,
       sw_sys: this.software.system,
     });
+    return this.message(type.replaceAll("-", "."), body);
+  }
+
+  /** Task events in one message (at most TASK_EVENTS_PER_MESSAGE, the sender's business), as Celery's worker batches them. */
+  taskMessage(events: readonly CeleryEventBody[]): CeleryEvent {
+    return this.message("task.multi", events);
   }
 
   /**
@@ -104,7 +117,7 @@ export class CeleryEventBuilder {
    * worker settles tasks in batches, milliseconds later, and sends them together), then how it
    * ended. Fields as Celery's worker fills them; args and kwargs as their repr.
    */
-  task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): CeleryEvent[] {
+  task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): CeleryEventBody[] {
     const now = this.source.now();
     const uuid = envelope.taskId;
     const received = this.event("task-received", receivedAt, {
@@ -126,14 +139,17 @@ export class CeleryEventBuilder {
     return [received, started, last];
   }
 
-  private event(type: CeleryEventType, at: number, fields: Record<string, unknown>): CeleryEvent {
+  private event(type: CeleryEventType, at: number, fields: Record<string, unknown>): CeleryEventBody {
     const { hostname, pid } = this.source;
-    const body = { ...fields, hostname, utcoffset: this.source.utcoffset(), pid, clock: this.clock.forward(), timestamp: at / 1000, type };
+    return { ...fields, hostname, utcoffset: this.source.utcoffset(), pid, clock: this.clock.forward(), timestamp: at / 1000, type };
+  }
+
+  /** Any JSON will do for a monitor (kombu's json.loads): the native encoder, not Python's spelling. */
+  private message(routingKey: string, body: CeleryEventBody | readonly CeleryEventBody[]): CeleryEvent {
     return {
-      type,
-      routingKey: type.replaceAll("-", "."),
-      content: Buffer.from(pythonJsonDumps(body), "utf8"),
-      properties: { contentType: "application/json", contentEncoding: "utf-8", deliveryMode: 1, headers: { hostname } },
+      routingKey,
+      content: Buffer.from(JSON.stringify(body), "utf8"),
+      properties: { contentType: "application/json", contentEncoding: "utf-8", deliveryMode: 1, headers: { hostname: this.source.hostname } },
     };
   }
 }

@@ -89,7 +89,7 @@ function migrateWithPatience(database: Database, log: Logger, startUp: AbortSign
 export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerApp> {
   const { config, log } = options;
   const metrics = createWorkerMetrics();
-  const started: { worker?: Worker; transport?: WorkTransport; database?: Database; migrated?: boolean; events?: WorkerEvents | undefined } = { database: options.database };
+  const started: { worker?: Worker; transport?: WorkTransport; database?: Database; migrated?: boolean } = { database: options.database };
   if (typeof options.transport !== "function") started.transport = options.transport;
   // The HTTP server comes first so liveness answers while we wait for the broker and the database.
   const ops =
@@ -139,9 +139,9 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       metrics,
       onSettled: options.onSettled,
       taskEvents: events,
+      beforeClose: events && (() => events.close()),
     });
     started.worker = worker;
-    started.events = events;
     await worker.start();
     await events?.start();
   } catch (err) {
@@ -153,7 +153,6 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
 
   let stopPromise: Promise<void> | undefined;
   const w = started.worker;
-  const events = started.events;
   return {
     worker: w,
     metrics,
@@ -161,10 +160,9 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     database,
     stop(graceMs = config.worker.shutdownGraceMs) {
       stopPromise ??= (async () => {
-        // Offline first, as Celery's worker says it on shutdown; the in-flight tasks' events follow.
-        events?.stop();
+        // Worker-offline is sent once the in-flight tasks are settled (beforeClose): their events
+        // after it would make a monitor count the worker alive again.
         await w.stop(graceMs);
-        await events?.close();
         await ops?.close();
       })();
       return stopPromise;

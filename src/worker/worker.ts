@@ -57,6 +57,8 @@ export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "ce
   logIntervalMs: number;
   /** Called once per task settlement: `final` is false for a retry or deferral (the task will come back). */
   onSettled?: (event: SettledEvent) => void;
+  /** Called by a graceful stop once in-flight work is settled, before the broker connection closes (Celery's worker-offline). */
+  beforeClose?: () => Promise<void>;
   /** How often an idle worker checks the database (database-health.ts). @default IDLE_DATABASE_CHECK_MS */
   databaseCheckMs?: number;
   now?: () => number;
@@ -176,9 +178,8 @@ export class Worker {
         timer = setTimeout(() => resolve("timeout"), graceMs);
         timer.unref();
       });
-      // The grace period includes the cancel: through a silent link (a partition the heartbeat
-      // has not noticed yet) its answer never comes, and waiting for it ran the stop into the
-      // forced exit (70) ten seconds after the grace period, with nothing logged.
+      // The grace period includes the cancel: through a silent link (a partition the heartbeat has
+      // not noticed yet) its answer never comes; waiting for it ran into the forced exit (70).
       const cancelled = await Promise.race([
         this.transport.stopConsuming().then(
           () => "cancelled" as const,
@@ -195,6 +196,7 @@ export class Worker {
         this.abandoned = true;
         log.warn({ unfinished: this.inFlight }, "grace period over: unfinished deliveries stay unacked and will be redelivered");
       }
+      await this.options.beforeClose?.();
       await this.transport.close();
       if (this.abandoned) await settledWithin(this.store.close(), ABANDONED_CLOSE_MS, () => log.warn({ waitedMs: ABANDONED_CLOSE_MS }, "database connections still busy: leaving them (their work is not acked, so it is redone)"));
       else await this.store.close();

@@ -38,17 +38,25 @@ describe("Celery events", () => {
 
   it("a settled task's events: received and started stamped at receipt, then how it ended; the clock moves on every event", () => {
     const builder = new CeleryEventBuilder(source, software);
-    const [received, started, succeeded] = builder.task(envelope, 1_764_000_000_000, { kind: "succeeded", result: { match_id: 5, status: "created" } }).map(body);
+    const [received, started, succeeded] = builder.task(envelope, 1_764_000_000_000, { kind: "succeeded", result: { match_id: 5, status: "created" } });
     expect(received).toMatchObject({ type: "task-received", uuid: "t-1", name: "celery_tasks.match_tasks.process_match_data", root_id: "r-1", parent_id: "p-1", retries: 0, eta: null, expires: null, timestamp: 1_764_000_000, clock: 1 });
     expect(received?.args).toBe("[{'external_match_id': 'm-1'}]");
     expect(received?.kwargs).toBe("{}");
     expect(started).toMatchObject({ type: "task-started", uuid: "t-1", timestamp: 1_764_000_000, clock: 2 });
     expect(succeeded).toMatchObject({ type: "task-succeeded", uuid: "t-1", result: "{'match_id': 5, 'status': 'created'}", runtime: 0.5, timestamp: 1_764_000_000.5, clock: 3 });
     const [, , failed] = builder.task(envelope, 1_764_000_000_000, { kind: "failed", code: "contract_violation", message: "home_team: it's missing" });
-    expect(failed?.routingKey).toBe("task.failed");
-    expect(body(failed as CeleryEvent)).toMatchObject({ type: "task-failed", exception: "MatchflowError('contract_violation: home_team: it\\'s missing')", traceback: null, clock: 6 });
+    expect(failed).toMatchObject({ type: "task-failed", exception: "MatchflowError('contract_violation: home_team: it\\'s missing')", traceback: null, clock: 6 });
     const [, , retried] = builder.task(envelope, 1_764_000_000_000, { kind: "retried", code: "db_lock_timeout", message: "lock" });
-    expect(body(retried as CeleryEvent)).toMatchObject({ type: "task-retried", exception: "MatchflowError('db_lock_timeout: lock')" });
+    expect(retried).toMatchObject({ type: "task-retried", exception: "MatchflowError('db_lock_timeout: lock')" });
+  });
+
+  it("task events travel as Celery's worker batches them: a JSON list under task.multi", () => {
+    const builder = new CeleryEventBuilder(source, software);
+    const events = builder.task(envelope, 1_764_000_000_000, { kind: "succeeded", result: 1 });
+    const message = builder.taskMessage(events);
+    expect(message.routingKey).toBe("task.multi");
+    expect(message.properties.headers).toEqual({ hostname: "matchflow.7@host" });
+    expect(JSON.parse(message.content.toString("utf8"))).toEqual(events);
   });
 
   it("utcoffset as Python's time.timezone // 3600: hours west of UTC, floored", () => {
@@ -81,19 +89,29 @@ describe("WorkerEvents", () => {
     events.task(envelope, 0, { kind: "retried", code: "x", message: "y" });
     events.task(envelope, 0, { kind: "failed", code: "x", message: "y" });
     await events.close();
-    expect(sent.map((e) => e.type)).toEqual(["worker-online", "worker-offline"]);
+    expect(sent.map((e) => e.routingKey)).toEqual(["worker.online", "worker.offline"]);
     expect(body(sent[1] as CeleryEvent)).toMatchObject({ processed: 2, active: 2 });
   });
 
-  it("scope all: each task's three events; nothing after close; dropped events counted", async () => {
+  it("scope all: each task's three events, 24 to a message, the rest at the end of the turn; nothing after close; dropped events counted", async () => {
     const { sink, sent } = recording(false);
     const metrics = createWorkerMetrics({ defaultMetrics: false });
     const events = new WorkerEvents(sink, { scope: "all", active: () => 0, metrics, version: "0.1.0" });
     await events.start();
-    events.task(envelope, 0, { kind: "succeeded", result: {} });
+    for (let i = 0; i < 9; i++) events.task(envelope, 0, { kind: "succeeded", result: {} });
+    // 27 events: one full message at once, 3 waiting for the end of this turn of the event loop.
+    expect(sent.map((e) => e.routingKey)).toEqual(["worker.online", "task.multi"]);
+    await new Promise((resolve) => setImmediate(resolve));
+    const lists = sent.slice(1).map((e) => JSON.parse(e.content.toString("utf8")) as { type: string }[]);
+    expect(lists.map((l) => l.length)).toEqual([24, 3]);
+    expect(lists[1]?.map((e) => e.type)).toEqual(["task-received", "task-started", "task-succeeded"]);
+    events.task(envelope, 0, { kind: "failed", code: "x", message: "y" });
     await events.close();
     events.task(envelope, 0, { kind: "succeeded", result: {} });
-    expect(sent.map((e) => e.type)).toEqual(["worker-online", "task-received", "task-started", "task-succeeded", "worker-offline"]);
-    expect((await metrics.celeryEvents.get()).values.find((v) => v.labels.outcome === "dropped")?.value).toBe(5);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Closing sends what waits, then worker-offline (last: a task event after it would make the
+    // worker look alive again); nothing after.
+    expect(sent.slice(3).map((e) => e.routingKey)).toEqual(["task.multi", "worker.offline"]);
+    expect((await metrics.celeryEvents.get()).values.find((v) => v.labels.outcome === "dropped")?.value).toBe(1 + 27 + 1 + 3);
   });
 });
