@@ -130,6 +130,7 @@ const envSchema = z.object({
   CELERY_DEFAULT_QUEUE: name("celery"),
   CELERY_CANVAS: z.enum(["run", "report"], { message: "must be run or report" }).default("run"),
   CELERY_EVENTS: z.enum(["off", "worker", "all"], { message: "must be off, worker or all" }).default("off"),
+  CELERY_CONTROL: z.enum(["off", "inspect"], { message: "must be off or inspect" }).default("off"),
   NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
   SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
@@ -176,6 +177,8 @@ export interface Config {
     celeryCanvas: "run" | "report";
     /** Celery monitoring events: none, the worker's (online, heartbeat, offline), or its tasks' too (celery/events.ts). */
     celeryEvents: "off" | "worker" | "all";
+    /** Celery remote control: none, or answering the read-only inspect commands (celery/control.ts). */
+    celeryControl: "off" | "inspect";
   };
   metricsPort: number;
   topology: {
@@ -289,6 +292,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       celeryDefaultQueue: e.CELERY_DEFAULT_QUEUE,
       celeryCanvas: e.CELERY_CANVAS,
       celeryEvents: e.CELERY_EVENTS,
+      celeryControl: e.CELERY_CONTROL,
     },
     metricsPort: e.METRICS_PORT,
     topology: {

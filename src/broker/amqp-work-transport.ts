@@ -18,17 +18,19 @@ import type { Config } from "../config.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { settledWithin } from "../patience.js";
-import type { CeleryEventSink, InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
+import type { CeleryControl, CeleryEventSink, InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
 import { ConsumerAcks } from "./consumer-acks.js";
 import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
 import { boundReceivedHeaders } from "./inbound-headers.js";
 import { BrokerConnection, closeOrGone } from "./connection.js";
+import { CeleryControlChannel } from "./control-channel.js";
 import { CeleryEventChannel } from "./event-channel.js";
-import { ExchangeCheck, isMissingExchange } from "./exchange-check.js";
+import { ExchangeCheck } from "./exchange-check.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
-import { isUnroutable, unroutablePauseMs } from "./unroutable.js";
+import { isUnroutable, missingRoute, routeFields as where, unroutablePauseMs } from "./unroutable.js";
 import type { FollowUp } from "../celery/canvas.js";
+import type { WorkerFacts } from "../celery/control.js";
 import type { EncodedMessage } from "../celery/codec.js";
 import { TransientError } from "../errors.js";
 
@@ -354,6 +356,10 @@ export class AmqpWorkTransport implements WorkTransport {
     return new CeleryEventChannel(this.copies, this.log);
   }
 
+  celeryControl(node: string, facts: (clock: number) => WorkerFacts): CeleryControl {
+    return new CeleryControlChannel(this.copies, node, facts, this.log);
+  }
+
   onUnroutable(listener: (queue: string) => void): void {
     this.unroutableListeners.push(listener);
   }
@@ -383,14 +389,4 @@ export class AmqpWorkTransport implements WorkTransport {
     })();
     return this.closing;
   }
-}
-
-/** The log fields naming where a copy goes: its queue, or the exchange and routing key. */
-function where(target: CopyTarget): { queue: string } | { exchange: string; routingKey: string } {
-  return target.queue !== undefined ? { queue: target.queue } : { exchange: target.exchange, routingKey: target.routingKey };
-}
-
-/** Why a follow-up through a named exchange did not arrive: the exchange is missing, or no queue is bound for its key. */
-function missingRoute(target: CopyTarget, err: unknown): string {
-  return isMissingExchange(err) ? err.message : `no queue is bound to exchange "${target.exchange}" with routing key "${target.routingKey}"`;
 }

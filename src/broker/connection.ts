@@ -11,10 +11,12 @@
  */
 import { EventEmitter } from "node:events";
 import { connect, type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
-import { redactUrl } from "../config.js";
 import { errorMessage, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { untilItWorks } from "../patience.js";
+import { describeBroker, withHeartbeat } from "./broker-url.js";
+
+export { describeBroker } from "./broker-url.js";
 
 export interface ReconnectPolicy {
   /** First delay after a loss. @default 250 */
@@ -49,32 +51,10 @@ export interface BrokerConnectionOptions {
   onLoss?: "reconnect" | "fail";
 }
 
-/** "127.0.0.1:5672 vhost /matches": what to put in a message, never the password. */
-export function describeBroker(url: string): string {
-  try {
-    const u = new URL(url);
-    const port = u.port || (u.protocol === "amqps:" ? "5671" : "5672");
-    const vhost = u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : "/";
-    return `${u.hostname}:${port} vhost ${vhost}`;
-  } catch {
-    return redactUrl(url) ?? "(no url)";
-  }
-}
-
 /** Delay before reconnect attempt n (1-based): min(initial * 2^(n-1), max), times 0.5..1.5. */
 export function reconnectDelayMs(policy: ReconnectPolicy, attempt: number, random: () => number = Math.random): number {
   const base = Math.min(policy.initialDelayMs * 2 ** Math.min(attempt - 1, 30), policy.maxDelayMs);
   return Math.round(base * (0.5 + random()));
-}
-
-function withHeartbeat(url: string, seconds: number): string {
-  try {
-    const u = new URL(url);
-    if (!u.searchParams.has("heartbeat")) u.searchParams.set("heartbeat", String(seconds));
-    return u.toString();
-  } catch {
-    return url;
-  }
 }
 
 export class BrokerConnection extends EventEmitter {

@@ -17,8 +17,7 @@ import { errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startOpsServer, type OpsServer } from "../ops/http.js";
 import { autoBatchBytes } from "./batch-bytes.js";
-import { MATCHFLOW_VERSION } from "../version.js";
-import { WorkerEvents } from "./celery-events.js";
+import { celeryMonitoringOf } from "./celery-monitoring.js";
 import { createWorkerMetrics, type WorkerMetrics } from "./metrics.js";
 import type { WorkTransport } from "./transport.js";
 import { Worker, type SettledEvent } from "./worker.js";
@@ -121,7 +120,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     const warmed = await store.warmUp(config.worker.concurrency);
     if (warmed < config.worker.concurrency) log.warn({ warmed, wanted: config.worker.concurrency }, "could not prepare the write statement on every connection (table locked or database busy?): the first batches will");
     warmUpMessagePath(config);
-    const events = celeryEventsOf(config, transport, metrics, log, () => started.worker?.inFlight ?? 0);
+    const monitoring = celeryMonitoringOf(config, transport, metrics, log, () => started.worker?.inFlight ?? 0);
     const worker = new Worker(transport, store, {
       taskName: config.topology.taskName,
       maxMessageBytes: config.maxMessageBytes,
@@ -137,13 +136,13 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       ownRoute: { taskName: config.topology.taskName, exchange: config.topology.exchange, routingKey: config.topology.routingKey, queue: config.topology.queue },
       log,
       metrics,
-      onSettled: options.onSettled,
-      taskEvents: events,
-      beforeClose: events && (() => events.close()),
+      onSettled: monitoring ? (event) => (monitoring.onSettled(event), options.onSettled?.(event)) : options.onSettled,
+      taskEvents: monitoring?.taskEvents,
+      beforeClose: monitoring && (() => monitoring.close()),
     });
     started.worker = worker;
     await worker.start();
-    await events?.start();
+    await monitoring?.start();
   } catch (err) {
     // Nothing was consumed yet: close what this start opened, or its handles keep the process alive.
     await closeStarted(options, started);
@@ -204,18 +203,6 @@ async function connectBoth(options: WorkerAppOptions, started: { transport?: Wor
   const [b, d] = await Promise.allSettled([broker.catch(endTheOther), database.catch(endTheOther)]);
   if (b.status === "fulfilled" && d.status === "fulfilled") return { transport: b.value, database: d.value };
   throw firstFailure?.error;
-}
-
-/** The worker's Celery monitoring events, when CELERY_EVENTS asks for them and the transport can send them. */
-function celeryEventsOf(config: Config, transport: WorkTransport, metrics: WorkerMetrics, log: Logger, active: () => number): WorkerEvents | undefined {
-  const scope = config.worker.celeryEvents;
-  if (scope === "off") return undefined;
-  const sink = transport.celeryEventSink?.();
-  if (!sink) {
-    log.warn({ celeryEvents: scope }, "CELERY_EVENTS is set, but the in-process broker has no Celery monitor to send events to: none are sent");
-    return undefined;
-  }
-  return new WorkerEvents(sink, { scope, active, metrics, version: MATCHFLOW_VERSION });
 }
 
 /** Closes what this start opened itself (a transport or database the caller passed stays the caller's). */

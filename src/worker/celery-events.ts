@@ -18,6 +18,8 @@ export interface WorkerEventsOptions {
   scope: "worker" | "all";
   /** Tasks received and not yet settled (the heartbeat's `active`). */
   active: () => number;
+  /** Tasks settled for good since the start (the heartbeat's `processed`). */
+  processed: () => number;
   metrics: WorkerMetrics;
   version: string;
   now?: () => number;
@@ -31,7 +33,6 @@ export function celeryNodeName(pid: number = process.pid, host: string = hostnam
 export class WorkerEvents {
   private readonly builder: CeleryEventBuilder;
   private timer: NodeJS.Timeout | undefined;
-  private processed = 0;
   private stopped = false;
   /** Task events waiting for the end of this turn of the event loop, or for a full message. */
   private buffered: CeleryEventBody[] = [];
@@ -55,9 +56,8 @@ export class WorkerEvents {
     this.timer.unref();
   }
 
-  /** A task settled for good or retried: counted in `processed`; its events when the scope is "all". */
+  /** A task settled for good or retried: its events when the scope is "all". */
   task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): void {
-    if (end.kind !== "retried") this.processed++;
     if (this.options.scope !== "all" || this.stopped) return;
     for (const event of this.builder.task(envelope, receivedAt, end)) {
       this.buffered.push(event);
@@ -99,7 +99,7 @@ export class WorkerEvents {
   }
 
   private worker(type: "worker-online" | "worker-heartbeat" | "worker-offline"): void {
-    this.send(this.builder.worker(type, { active: this.options.active(), processed: this.processed, loadavg: loadavg() }));
+    this.send(this.builder.worker(type, { active: this.options.active(), processed: this.options.processed(), loadavg: loadavg() }));
   }
 
   private send(message: CeleryEvent, events = 1): void {

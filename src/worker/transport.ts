@@ -1,4 +1,5 @@
 import type { FollowUp } from "../celery/canvas.js";
+import type { WorkerFacts } from "../celery/control.js";
 import type { CeleryEvent } from "../celery/events.js";
 
 /**
@@ -95,6 +96,8 @@ export interface WorkTransport {
    * closed with the transport. Absent where no Celery monitor can listen (the in-process broker).
    */
   celeryEventSink?(): CeleryEventSink;
+  /** The worker's Celery mailbox for inspect commands (CELERY_CONTROL), closed with the transport. Absent in-process. */
+  celeryControl?(node: string, facts: (clock: number) => WorkerFacts): CeleryControl;
   /** Closes channels and connection; unsettled deliveries return to the queue. Idempotent. */
   close(): Promise<void>;
 }
@@ -106,5 +109,12 @@ export interface CeleryEventSink {
   /** False when the event was dropped (no channel, or its buffer is full). */
   send(event: CeleryEvent): boolean;
   /** Closes the channel. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A worker's answering of Celery remote control (broker/control-channel.ts). */
+export interface CeleryControl {
+  /** Sets up the mailbox (again after a reconnect, by itself); resolves either way. */
+  open(): Promise<void>;
   close(): Promise<void>;
 }

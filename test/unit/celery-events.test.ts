@@ -81,9 +81,9 @@ describe("WorkerEvents", () => {
     return { sink, sent };
   }
 
-  it("scope worker: online, no task events, offline with the count of settled tasks (retries not counted)", async () => {
+  it("scope worker: online, no task events, offline with the count of settled tasks", async () => {
     const { sink, sent } = recording();
-    const events = new WorkerEvents(sink, { scope: "worker", active: () => 2, metrics: createWorkerMetrics({ defaultMetrics: false }), version: "0.1.0" });
+    const events = new WorkerEvents(sink, { scope: "worker", active: () => 2, processed: () => 2, metrics: createWorkerMetrics({ defaultMetrics: false }), version: "0.1.0" });
     await events.start();
     events.task(envelope, 0, { kind: "succeeded", result: {} });
     events.task(envelope, 0, { kind: "retried", code: "x", message: "y" });
@@ -96,7 +96,7 @@ describe("WorkerEvents", () => {
   it("scope all: each task's three events, 24 to a message, the rest at the end of the turn; nothing after close; dropped events counted", async () => {
     const { sink, sent } = recording(false);
     const metrics = createWorkerMetrics({ defaultMetrics: false });
-    const events = new WorkerEvents(sink, { scope: "all", active: () => 0, metrics, version: "0.1.0" });
+    const events = new WorkerEvents(sink, { scope: "all", active: () => 0, processed: () => 0, metrics, version: "0.1.0" });
     await events.start();
     for (let i = 0; i < 9; i++) events.task(envelope, 0, { kind: "succeeded", result: {} });
     // 27 events: one full message at once, 3 waiting for the end of this turn of the event loop.

@@ -1,12 +1,15 @@
 /**
- * The worker's Celery event channel on a real broker: it declares `celeryev` as Celery does (so a
- * Celery monitor's own declaration agrees), sends events there, drops them while the connection
- * is lost instead of waiting, and sends again on a new channel once the connection is back.
+ * The worker's Celery side channels on a real broker. Events: `celeryev` declared as Celery does
+ * (so a Celery monitor's own declaration agrees), events sent there, dropped while the connection
+ * is lost instead of waited for, sent again on a new channel once the connection is back. Control:
+ * the mailbox answers a ping, and again after a reconnect (its auto-delete queue declared anew).
  */
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BrokerConnection } from "../../src/broker/connection.js";
+import { CeleryControlChannel } from "../../src/broker/control-channel.js";
 import { CeleryEventChannel } from "../../src/broker/event-channel.js";
+import { CONTROL_EXCHANGE, CONTROL_REPLY_EXCHANGE, type WorkerFacts } from "../../src/celery/control.js";
 import { CeleryEventBuilder, CELERY_EVENT_EXCHANGE } from "../../src/celery/events.js";
 import { silentLogger } from "../../src/log.js";
 import { until } from "../helpers/cli.js";
@@ -67,6 +70,43 @@ describe("CeleryEventChannel", () => {
       expect(JSON.parse(received[1]?.content.toString() ?? "{}")).toMatchObject({ type: "worker-heartbeat", hostname: "matchflow.1@test" });
     } finally {
       await events.close();
+      await conn.close();
+    }
+  });
+});
+
+/** A ping as kombu's Mailbox sends it; the replies that came to its reply queue within `ms`. */
+async function ping(ms: number): Promise<unknown[]> {
+  const ch = await amqp.createChannel();
+  try {
+    await ch.assertExchange(CONTROL_EXCHANGE, "fanout", { durable: false, autoDelete: false });
+    await ch.assertExchange(CONTROL_REPLY_EXCHANGE, "direct", { durable: false, autoDelete: false });
+    const { queue } = await ch.assertQueue("", { exclusive: true });
+    await ch.bindQueue(queue, CONTROL_REPLY_EXCHANGE, "oid-test");
+    const replies: unknown[] = [];
+    await ch.consume(queue, (m) => m && replies.push(JSON.parse(m.content.toString())), { noAck: true });
+    const request = { method: "ping", arguments: {}, destination: null, pattern: null, matcher: null, ticket: "t", reply_to: { exchange: CONTROL_REPLY_EXCHANGE, routing_key: "oid-test" } };
+    ch.publish(CONTROL_EXCHANGE, "", Buffer.from(JSON.stringify(request)), { contentType: "application/json", headers: { clock: 1 } });
+    await until(() => replies.length > 0, ms, "a reply").catch(() => undefined);
+    return replies;
+  } finally {
+    await ch.close();
+  }
+}
+
+describe("CeleryControlChannel", () => {
+  it("answers a ping on its mailbox, and again after the connection came back", async () => {
+    const conn = await BrokerConnection.open({ url: viaProxy(vhost.url, proxy), log: silentLogger, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const control = new CeleryControlChannel(conn, "matchflow.1@test", (clock) => ({ clock }) as WorkerFacts, silentLogger);
+    try {
+      await control.open();
+      expect(await ping(5000)).toEqual([{ "matchflow.1@test": { ok: "pong" } }]);
+      const back = new Promise((resolve) => conn.once("ready", resolve));
+      proxy.sever();
+      await back;
+      await until(async () => (await ping(500)).length === 1, 10_000, "an answer after the reconnect");
+    } finally {
+      await control.close();
       await conn.close();
     }
   });

@@ -1,0 +1,90 @@
+/**
+ * The worker's Celery mailbox (CELERY_CONTROL, celery/control.ts): a queue of its own bound to the
+ * fanout exchange `celery.pidbox`, declared as a Celery worker declares it, consumed without acks
+ * (as kombu does); each inspect request addressed to this node is answered on the reply exchange.
+ * Set up again after every reconnect (the queue is auto-delete and expires 10 s after its last
+ * consumer). Requests are bounded in size and never reach the worker's tasks.
+ */
+import type { Channel, ConsumeMessage } from "amqplib";
+import { answerControl, CONTROL_EXCHANGE, CONTROL_QUEUE_ARGUMENTS, CONTROL_REPLY_EXCHANGE, controlQueueName, controlRequest, type WorkerFacts } from "../celery/control.js";
+import { errorMessage } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { CeleryControl } from "../worker/transport.js";
+import { closeOrGone, type BrokerConnection } from "./connection.js";
+
+/** A control request is a few hundred bytes; anything much larger is not one. */
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+export class CeleryControlChannel implements CeleryControl {
+  private channel: Channel | undefined;
+  private opening: Promise<void> | undefined;
+  private closed = false;
+  private clock = 0;
+
+  constructor(
+    private readonly connection: BrokerConnection,
+    private readonly node: string,
+    private readonly facts: (clock: number) => WorkerFacts,
+    private readonly log: Logger,
+  ) {
+    connection.on("ready", () => void this.open());
+  }
+
+  /** Declares and consumes the mailbox; resolves either way (a failure is logged: inspect then gets no answer from this worker). */
+  open(): Promise<void> {
+    if (this.closed || this.channel || !this.connection.isConnected) return Promise.resolve();
+    this.opening ??= this.connection
+      .createChannel()
+      .then(async (channel) => {
+        channel.on("error", (err: Error) => this.log.warn({ err: errorMessage(err) }, "Celery control channel error"));
+        channel.on("close", () => {
+          if (this.channel === channel) this.channel = undefined;
+        });
+        const queue = controlQueueName(this.node);
+        await channel.assertExchange(CONTROL_EXCHANGE, "fanout", { durable: false, autoDelete: false });
+        await channel.assertExchange(CONTROL_REPLY_EXCHANGE, "direct", { durable: false, autoDelete: false });
+        await channel.assertQueue(queue, { durable: false, autoDelete: true, arguments: CONTROL_QUEUE_ARGUMENTS });
+        await channel.bindQueue(queue, CONTROL_EXCHANGE, "");
+        this.channel = channel;
+        await channel.consume(queue, (msg) => msg && this.answer(channel, msg), { noAck: true });
+        if (this.closed) await this.close();
+      })
+      .catch((err: unknown) => this.log.warn({ err: errorMessage(err), exchange: CONTROL_EXCHANGE }, "cannot answer Celery remote control (could not set up the mailbox); trying again after the next reconnect"))
+      .finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private answer(channel: Channel, msg: ConsumeMessage): void {
+    const headerClock = Number(msg.properties.headers?.clock);
+    this.clock = Math.max(this.clock, Number.isFinite(headerClock) ? headerClock : 0) + 1;
+    if (msg.content.length > MAX_REQUEST_BYTES) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(msg.content.toString("utf8"));
+    } catch {
+      return;
+    }
+    const request = controlRequest(body, this.node);
+    // Only kombu's reply exchange, which both sides declare alike: publishing to another name could close this channel.
+    if (!request || request.replyTo.exchange !== CONTROL_REPLY_EXCHANGE) return;
+    const reply = { [this.node]: answerControl(request.method, this.facts(this.clock)) };
+    this.log.debug({ method: request.method.slice(0, 100), ticket: request.ticket }, "Celery remote control answered");
+    try {
+      channel.publish(CONTROL_REPLY_EXCHANGE, request.replyTo.routingKey, Buffer.from(JSON.stringify(reply), "utf8"), {
+        contentType: "application/json",
+        contentEncoding: "utf-8",
+        deliveryMode: 1,
+        headers: { ticket: request.ticket, clock: ++this.clock },
+      });
+    } catch {
+      // The channel is closing: the requester times out, as with any worker gone.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const channel = this.channel;
+    this.channel = undefined;
+    if (channel) await closeOrGone(channel, () => channel.close()).catch(() => undefined);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Celery's remote control, the read-only part (`celery inspect ping|stats|registered|
+ * active_queues|report|clock`, what Flower asks a worker), answered as a Celery 5 worker answers
+ * through kombu's pidbox: a request is a JSON mapping `{method, arguments, destination, pattern,
+ * matcher, reply_to: {exchange, routing_key}, ticket}` broadcast on the fanout exchange
+ * `celery.pidbox`; each worker it addresses replies `{<node name>: <reply>}` to `reply_to`, with
+ * the `ticket` header. Commands that change a worker (`shutdown`, `pool_restart`, `rate_limit`,
+ * `revoke`, ...) are refused with an error reply: Kubernetes owns the workers' lifecycle, and
+ * whoever can publish to the mailbox could otherwise stop them all. Pure.
+ */
+import { isObject } from "./decode.js";
+
+export const CONTROL_EXCHANGE = "celery.pidbox";
+export const CONTROL_REPLY_EXCHANGE = "reply.celery.pidbox";
+/** The worker's mailbox queue arguments, as Celery declares them (control_queue_ttl 300 s, control_queue_expires 10 s). */
+export const CONTROL_QUEUE_ARGUMENTS = { "x-message-ttl": 300_000, "x-expires": 10_000 } as const;
+
+export function controlQueueName(node: string): string {
+  return `${node}.celery.pidbox`;
+}
+
+/** What the worker can tell about itself when asked. */
+export interface WorkerFacts {
+  node: string;
+  pid: number;
+  version: string;
+  /** Seconds since the start. */
+  uptime: number;
+  concurrency: number;
+  prefetch: number;
+  taskName: string;
+  /** Tasks settled for good since the start. */
+  processed: number;
+  queue: { name: string; exchange: string; exchangeType: string; routingKey: string; durable: boolean; queueType: string };
+  broker: { hostname: string; port: number; virtualHost: string };
+  clock: number;
+}
+
+export interface ControlReply {
+  exchange: string;
+  routingKey: string;
+  ticket: string | null;
+  body: Record<string, unknown>;
+}
+
+/** The request's method when it is addressed to `node` and wants a reply, else undefined (nothing to do). */
+export function controlRequest(body: unknown, node: string): { method: string; arguments: Record<string, unknown>; replyTo: { exchange: string; routingKey: string }; ticket: string | null } | undefined {
+  if (!isObject(body) || typeof body.method !== "string") return undefined;
+  const { destination, pattern, matcher, reply_to: replyTo } = body;
+  if (Array.isArray(destination) && destination.length > 0) {
+    if (!destination.includes(node)) return undefined;
+  } else if (typeof pattern === "string" && typeof matcher === "string") {
+    // kombu's matchers: glob (fnmatch) or pcre; a regular expression from the network is not run here.
+    if (matcher !== "glob" || !globMatches(pattern, node)) return undefined;
+  }
+  // A cast (no reply wanted) changes something by definition: nothing read-only to do.
+  if (!isObject(replyTo) || typeof replyTo.exchange !== "string" || typeof replyTo.routing_key !== "string") return undefined;
+  return {
+    method: body.method,
+    arguments: isObject(body.arguments) ? body.arguments : {},
+    replyTo: { exchange: replyTo.exchange, routingKey: replyTo.routing_key },
+    ticket: typeof body.ticket === "string" ? body.ticket : null,
+  };
+}
+
+/** fnmatch: `*` any run, `?` one character, `[...]` a set; the rest literal. */
+export function globMatches(pattern: string, name: string): boolean {
+  let source = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] ?? "";
+    if (c === "*") source += ".*";
+    else if (c === "?") source += ".";
+    else if (c === "[" && pattern.indexOf("]", i + 2) > i) {
+      const end = pattern.indexOf("]", i + 2);
+      const set = pattern.slice(i + 1, end);
+      source += `[${set.startsWith("!") ? `^${escapeSet(set.slice(1))}` : escapeSet(set)}]`;
+      i = end;
+    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^${source}$`, "s").test(name);
+}
+
+function escapeSet(set: string): string {
+  return set.replace(/[\\\]^]/g, "\\$&");
+}
+
+/** The reply of a Celery worker to an inspect command, from what matchflow knows; an error reply for the rest. */
+export function answerControl(method: string, facts: WorkerFacts): unknown {
+  switch (method) {
+    case "ping":
+      return { ok: "pong" };
+    case "clock":
+      return { clock: facts.clock };
+    case "report":
+      return { ok: `matchflow ${facts.version} (Node.js ${process.versions.node}); task ${facts.taskName}; queue ${facts.queue.name}` };
+    case "registered":
+      return [facts.taskName];
+    case "active_queues":
+      return [
+        {
+          name: facts.queue.name,
+          exchange: { name: facts.queue.exchange, type: facts.queue.exchangeType, durable: true, auto_delete: false, arguments: null },
+          routing_key: facts.queue.routingKey,
+          queue_arguments: { "x-queue-type": facts.queue.queueType },
+          binding_arguments: null,
+          durable: facts.queue.durable,
+          exclusive: false,
+          auto_delete: false,
+          no_ack: false,
+          alias: null,
+          bindings: [],
+          no_declare: null,
+          expires: null,
+          message_ttl: null,
+          max_length: null,
+          max_length_bytes: null,
+          max_priority: null,
+        },
+      ];
+    case "stats":
+      return {
+        pid: facts.pid,
+        clock: String(facts.clock),
+        uptime: Math.floor(facts.uptime),
+        total: { [facts.taskName]: facts.processed },
+        pool: { "max-concurrency": facts.concurrency, processes: [facts.pid], implementation: "matchflow (Node.js event loop)" },
+        prefetch_count: facts.prefetch,
+        broker: { hostname: facts.broker.hostname, port: facts.broker.port, virtual_host: facts.broker.virtualHost, transport: "amqp", userid: null, ssl: false },
+        sw_ident: "matchflow",
+        sw_ver: facts.version,
+      };
+    default:
+      return { error: `matchflow answers the inspect commands ping, stats, registered, active_queues, report and clock; not ${JSON.stringify(method.slice(0, 100))}` };
+  }
+}

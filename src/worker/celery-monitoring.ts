@@ -1,0 +1,68 @@
+/**
+ * What a Celery monitor sees of the worker, as the settings ask: its events (CELERY_EVENTS,
+ * celery-events.ts) and its answers to inspect commands (CELERY_CONTROL, broker/control-channel.ts),
+ * under one node name. Both ride on the transport's publishing connection and are closed, after
+ * the last task's events and worker-offline, before the worker's connections close.
+ */
+import { brokerAddress } from "../broker/broker-url.js";
+import type { WorkerFacts } from "../celery/control.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { MATCHFLOW_VERSION } from "../version.js";
+import { celeryNodeName, WorkerEvents } from "./celery-events.js";
+import type { WorkerMetrics } from "./metrics.js";
+import type { SettledEvent } from "./settle.js";
+import type { CeleryControl, WorkTransport } from "./transport.js";
+
+export interface CeleryMonitoring {
+  /** For the settler: each task's events (CELERY_EVENTS=all only). */
+  taskEvents: WorkerEvents | undefined;
+  /** Counts the tasks settled for good (heartbeats and `inspect stats` report it). */
+  onSettled(event: SettledEvent): void;
+  start(): Promise<void>;
+  /** The last events (worker-offline), then the channels close. */
+  close(): Promise<void>;
+}
+
+/** Undefined when neither setting asks for anything. */
+export function celeryMonitoringOf(config: Config, transport: WorkTransport, metrics: WorkerMetrics, log: Logger, active: () => number): CeleryMonitoring | undefined {
+  const { celeryEvents, celeryControl } = config.worker;
+  if (celeryEvents === "off" && celeryControl === "off") return undefined;
+  if (!transport.celeryEventSink || !transport.celeryControl) {
+    log.warn({ celeryEvents, celeryControl }, "CELERY_EVENTS or CELERY_CONTROL is set, but the in-process broker has no Celery monitor: nothing is sent or answered");
+    return undefined;
+  }
+  const node = celeryNodeName();
+  const started = Date.now();
+  let processed = 0;
+  const events = celeryEvents === "off" ? undefined : new WorkerEvents(transport.celeryEventSink(), { scope: celeryEvents, active, processed: () => processed, metrics, version: MATCHFLOW_VERSION });
+  const facts = (clock: number): WorkerFacts => ({
+    node,
+    pid: process.pid,
+    version: MATCHFLOW_VERSION,
+    uptime: (Date.now() - started) / 1000,
+    concurrency: config.worker.concurrency,
+    prefetch: config.worker.prefetch,
+    taskName: config.topology.taskName,
+    processed,
+    queue: { name: config.topology.queue, exchange: config.topology.exchange, exchangeType: "direct", routingKey: config.topology.routingKey, durable: true, queueType: config.topology.queueType },
+    broker: brokerAddress(config.rabbitmqUrl ?? "") ?? { hostname: "", port: 0, virtualHost: "" },
+    clock,
+  });
+  const control: CeleryControl | undefined = celeryControl === "off" ? undefined : transport.celeryControl(node, facts);
+  return {
+    taskEvents: celeryEvents === "all" ? events : undefined,
+    onSettled: (event) => {
+      if (event.final) processed++;
+    },
+    start: async () => {
+      await control?.open();
+      await events?.start();
+      log.info({ node, celeryEvents, celeryControl }, "Celery monitoring on");
+    },
+    close: async () => {
+      await events?.close();
+      await control?.close();
+    },
+  };
+}

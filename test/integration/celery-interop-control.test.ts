@@ -1,0 +1,60 @@
+/**
+ * Celery's remote control against matchflow's worker (CELERY_CONTROL=inspect), asked by real
+ * Celery as `celery inspect` and Flower ask (test/interop/control_client.py): ping, stats,
+ * registered, active_queues, report and clock come back under the worker's node name; a request
+ * for another node gets no answer from it; `shutdown` gets an error reply and the worker stays.
+ */
+import { spawn } from "node:child_process";
+import { hostname } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { trackSpawned, type CliProcess } from "../helpers/cli.js";
+import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
+import { INTEROP_DIR, PYTHON } from "../interop/celery-process.js";
+
+let t: WorkerEnv;
+let worker: CliProcess;
+let node: string;
+
+type Replies = Record<"ping" | "stats" | "registered" | "active_queues" | "report" | "clock" | "shutdown", Record<string, unknown> | null>;
+
+/** `destination` "*": a broadcast to every worker. */
+function ask(destination: string, commands: (keyof Replies)[]): Promise<Partial<Replies>> {
+  const child = spawn(PYTHON, ["control_client.py", t.vhost.url, destination, ...commands], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+  trackSpawned(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve(JSON.parse(stdout) as Partial<Replies>) : reject(new Error(`control_client.py exited ${code}: ${stderr}`)))));
+}
+
+beforeAll(async () => {
+  t = await createWorkerEnv("control", { CELERY_CONTROL: "inspect" });
+  worker = await t.startWorker();
+  node = `matchflow.${worker.proc.pid}@${hostname()}`;
+  await worker.waitForLog((l) => l.msg === "Celery monitoring on");
+});
+
+afterAll(async () => {
+  await t?.teardown();
+});
+
+describe("Celery remote control answered by matchflow's worker", () => {
+  it("answers celery inspect as a Celery worker does, and refuses shutdown", async () => {
+    const replies = await ask(node, ["ping", "stats", "registered", "active_queues", "report", "clock", "shutdown"]);
+    expect(replies.ping).toEqual({ [node]: { ok: "pong" } });
+    expect(replies.registered).toEqual({ [node]: ["celery_tasks.match_tasks.process_match_data"] });
+    expect(replies.stats?.[node]).toMatchObject({ pid: worker.proc.pid, pool: { "max-concurrency": 4 }, broker: { transport: "amqp", virtual_host: t.vhost.name }, sw_ident: "matchflow" });
+    expect(replies.active_queues?.[node]).toEqual([expect.objectContaining({ name: "matches", routing_key: "matches.process" })]);
+    expect(replies.report?.[node]).toEqual({ ok: expect.stringMatching(/^matchflow \d+\.\d+\.\d+ /) as string });
+    expect(replies.clock?.[node]).toEqual({ clock: expect.any(Number) as number });
+    expect(replies.shutdown).toEqual({ [node]: { error: expect.stringContaining('not "shutdown"') as string } });
+    // Still there.
+    expect((await t.readyz(worker)).status).toBe(200);
+  });
+
+  it("answers a broadcast, and not a request addressed to another node", async () => {
+    expect((await ask("*", ["ping"])).ping).toEqual({ [node]: { ok: "pong" } });
+    expect((await ask("celery@elsewhere", ["ping"])).ping).toBeNull();
+  });
+});

@@ -1,0 +1,25 @@
+"""Asks workers over Celery's remote control, as `celery inspect` and Flower do, for interop tests.
+
+    /usr/bin/python3 control_client.py <broker-url> <destination node, or * for all> <command>...
+
+Prints one JSON line: each command's replies ({node: reply}, or null when none came). Inspect
+commands go through app.control.inspect; `shutdown` is broadcast asking for replies.
+"""
+import json
+import sys
+
+from celery import Celery
+
+url, target, *commands = sys.argv[1:]
+destination = None if target == "*" else [target]
+app = Celery("control-client", broker=url)
+# Addressed to one node, a call returns as soon as it answers; a broadcast waits the whole timeout.
+inspect = app.control.inspect(timeout=1.5 if destination is None else 5, destination=destination)
+out = {}
+for name in commands:
+    if name == "shutdown":
+        replies = app.control.broadcast("shutdown", reply=True, timeout=5, destination=destination)
+        out[name] = {node: reply for entry in replies for node, reply in entry.items()} or None
+    else:
+        out[name] = getattr(inspect, name)()
+print(json.dumps(out), flush=True)

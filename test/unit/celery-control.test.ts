@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { answerControl, controlQueueName, controlRequest, globMatches, type WorkerFacts } from "../../src/celery/control.js";
+
+const NODE = "matchflow.7@pod-1";
+const replyTo = { exchange: "reply.celery.pidbox", routing_key: "oid-1" };
+const request = (extra: Record<string, unknown>) => ({ method: "ping", arguments: {}, destination: null, pattern: null, matcher: null, reply_to: replyTo, ticket: "t-1", ...extra });
+const facts: WorkerFacts = {
+  node: NODE,
+  pid: 7,
+  version: "0.1.0",
+  uptime: 12.7,
+  concurrency: 4,
+  prefetch: 1600,
+  taskName: "celery_tasks.match_tasks.process_match_data",
+  processed: 42,
+  queue: { name: "matches", exchange: "matches", exchangeType: "direct", routingKey: "matches.process", durable: true, queueType: "classic" },
+  broker: { hostname: "rabbitmq", port: 5672, virtualHost: "/" },
+  clock: 9,
+};
+
+describe("Celery remote control requests", () => {
+  it("answers a broadcast, or a request that names this node among its destinations", () => {
+    expect(controlRequest(request({}), NODE)).toEqual({ method: "ping", arguments: {}, replyTo: { exchange: "reply.celery.pidbox", routingKey: "oid-1" }, ticket: "t-1" });
+    expect(controlRequest(request({ destination: ["celery@other", NODE] }), NODE)?.method).toBe("ping");
+    expect(controlRequest(request({ destination: ["celery@other"] }), NODE)).toBeUndefined();
+  });
+
+  it("matches a glob pattern as kombu's fnmatch does; a pcre pattern from the network is not run", () => {
+    expect(controlRequest(request({ pattern: "matchflow.*@pod-?", matcher: "glob" }), NODE)?.method).toBe("ping");
+    expect(controlRequest(request({ pattern: "celery@*", matcher: "glob" }), NODE)).toBeUndefined();
+    expect(controlRequest(request({ pattern: ".*", matcher: "pcre" }), NODE)).toBeUndefined();
+    expect(globMatches("matchflow.[0-9]@pod-1", NODE)).toBe(true);
+    expect(globMatches("matchflow.[!0-9]@pod-1", NODE)).toBe(false);
+    expect(globMatches("a.b(c)+", "a.b(c)+")).toBe(true);
+    expect(globMatches("a.b", "axb")).toBe(false);
+  });
+
+  it("ignores what is not a request, and casts (no reply wanted: they change workers)", () => {
+    expect(controlRequest("ping", NODE)).toBeUndefined();
+    expect(controlRequest({ arguments: {} }, NODE)).toBeUndefined();
+    expect(controlRequest(request({ reply_to: undefined }), NODE)).toBeUndefined();
+    expect(controlRequest(request({ reply_to: { exchange: 1 } }), NODE)).toBeUndefined();
+    expect(controlRequest(request({ arguments: "x", ticket: 5 }), NODE)).toMatchObject({ arguments: {}, ticket: null });
+  });
+});
+
+describe("Celery remote control answers", () => {
+  it("as a Celery worker answers the read-only commands", () => {
+    expect(answerControl("ping", facts)).toEqual({ ok: "pong" });
+    expect(answerControl("clock", facts)).toEqual({ clock: 9 });
+    expect(answerControl("registered", facts)).toEqual(["celery_tasks.match_tasks.process_match_data"]);
+    expect(answerControl("active_queues", facts)).toEqual([expect.objectContaining({ name: "matches", routing_key: "matches.process", exchange: expect.objectContaining({ name: "matches", type: "direct" }) })]);
+    expect(answerControl("stats", facts)).toMatchObject({ pid: 7, uptime: 12, total: { "celery_tasks.match_tasks.process_match_data": 42 }, pool: { "max-concurrency": 4 }, prefetch_count: 1600, broker: { hostname: "rabbitmq", port: 5672, virtual_host: "/", transport: "amqp" } });
+    expect(answerControl("report", facts)).toEqual({ ok: expect.stringMatching(/^matchflow 0\.1\.0 \(Node\.js [\d.]+\); task celery_tasks\.match_tasks\.process_match_data; queue matches$/) as string });
+  });
+
+  it("refuses the rest with an error reply that names what it answers", () => {
+    expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, report and clock; not "shutdown"' });
+    expect(controlQueueName(NODE)).toBe("matchflow.7@pod-1.celery.pidbox");
+  });
+});
