@@ -7,51 +7,39 @@
  */
 import type { Channel, ConsumeMessage } from "amqplib";
 import { answerControl, CONTROL_EXCHANGE, CONTROL_QUEUE_ARGUMENTS, CONTROL_REPLY_EXCHANGE, controlQueueName, controlRequest, type WorkerFacts } from "../celery/control.js";
-import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CeleryControl } from "../worker/transport.js";
-import { closeOrGone, type BrokerConnection } from "./connection.js";
+import type { BrokerConnection } from "./connection.js";
+import { ReopeningChannel } from "./reopening-channel.js";
 
 /** A control request is a few hundred bytes; anything much larger is not one. */
 const MAX_REQUEST_BYTES = 64 * 1024;
 
 export class CeleryControlChannel implements CeleryControl {
-  private channel: Channel | undefined;
-  private opening: Promise<void> | undefined;
-  private closed = false;
+  private readonly side: ReopeningChannel;
   private clock = 0;
 
   constructor(
-    private readonly connection: BrokerConnection,
+    connection: BrokerConnection,
     private readonly node: string,
     private readonly facts: (clock: number) => WorkerFacts,
     private readonly log: Logger,
   ) {
-    connection.on("ready", () => void this.open());
+    this.side = new ReopeningChannel(connection, "Celery control", (channel) => this.setUp(channel), log);
+  }
+
+  private async setUp(channel: Channel): Promise<void> {
+    const queue = controlQueueName(this.node);
+    await channel.assertExchange(CONTROL_EXCHANGE, "fanout", { durable: false, autoDelete: false });
+    await channel.assertExchange(CONTROL_REPLY_EXCHANGE, "direct", { durable: false, autoDelete: false });
+    await channel.assertQueue(queue, { durable: false, autoDelete: true, arguments: CONTROL_QUEUE_ARGUMENTS });
+    await channel.bindQueue(queue, CONTROL_EXCHANGE, "");
+    await channel.consume(queue, (msg) => msg && this.answer(channel, msg), { noAck: true });
   }
 
   /** Declares and consumes the mailbox; resolves either way (a failure is logged: inspect then gets no answer from this worker). */
   open(): Promise<void> {
-    if (this.closed || this.channel || !this.connection.isConnected) return Promise.resolve();
-    this.opening ??= this.connection
-      .createChannel()
-      .then(async (channel) => {
-        channel.on("error", (err: Error) => this.log.warn({ err: errorMessage(err) }, "Celery control channel error"));
-        channel.on("close", () => {
-          if (this.channel === channel) this.channel = undefined;
-        });
-        const queue = controlQueueName(this.node);
-        await channel.assertExchange(CONTROL_EXCHANGE, "fanout", { durable: false, autoDelete: false });
-        await channel.assertExchange(CONTROL_REPLY_EXCHANGE, "direct", { durable: false, autoDelete: false });
-        await channel.assertQueue(queue, { durable: false, autoDelete: true, arguments: CONTROL_QUEUE_ARGUMENTS });
-        await channel.bindQueue(queue, CONTROL_EXCHANGE, "");
-        this.channel = channel;
-        await channel.consume(queue, (msg) => msg && this.answer(channel, msg), { noAck: true });
-        if (this.closed) await this.close();
-      })
-      .catch((err: unknown) => this.log.warn({ err: errorMessage(err), exchange: CONTROL_EXCHANGE }, "cannot answer Celery remote control (could not set up the mailbox); trying again after the next reconnect"))
-      .finally(() => (this.opening = undefined));
-    return this.opening;
+    return this.side.open();
   }
 
   private answer(channel: Channel, msg: ConsumeMessage): void {
@@ -81,10 +69,7 @@ export class CeleryControlChannel implements CeleryControl {
     }
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    const channel = this.channel;
-    this.channel = undefined;
-    if (channel) await closeOrGone(channel, () => channel.close()).catch(() => undefined);
+  close(): Promise<void> {
+    return this.side.close();
   }
 }

@@ -138,3 +138,9 @@ export function viaProxy(url: string, proxy: TcpProxy, query: Record<string, str
   for (const [k, v] of Object.entries(query)) u.searchParams.set(k, v);
   return u.toString();
 }
+
+/** A proxy in front of the broker a test vhost's URL points at (its host and port; 5672 by default). */
+export function proxyFor(amqpUrl: string): Promise<TcpProxy> {
+  const url = new URL(amqpUrl);
+  return startTcpProxy({ host: url.hostname, port: Number(url.port || 5672) });
+}

@@ -14,7 +14,7 @@ import { CeleryEventBuilder, CELERY_EVENT_EXCHANGE } from "../../src/celery/even
 import { silentLogger } from "../../src/log.js";
 import { until } from "../helpers/cli.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
-import { startTcpProxy, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+import { proxyFor, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 
 let vhost: TestVhost;
 let amqp: ChannelModel;
@@ -27,8 +27,7 @@ const heartbeat = () => builder.worker("worker-heartbeat", { active: 0, processe
 beforeAll(async () => {
   vhost = await createVhost("evchan");
   amqp = await connect(vhost.url);
-  const url = new URL(vhost.url);
-  proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5672) });
+  proxy = await proxyFor(vhost.url);
 });
 
 afterAll(async () => {

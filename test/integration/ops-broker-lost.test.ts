@@ -21,7 +21,7 @@ import { until } from "../helpers/cli.js";
 import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
-import { startTcpProxy, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
+import { proxyFor, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 
 const config = loadConfig({});
 const names = topologyNames(config.topology, config.retry);
@@ -42,8 +42,7 @@ beforeAll(async () => {
   }
   await ch.waitForConfirms();
   await ch.close();
-  const url = new URL(vhost.url);
-  proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5672) });
+  proxy = await proxyFor(vhost.url);
 });
 
 afterAll(async () => {

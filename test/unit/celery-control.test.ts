@@ -49,7 +49,8 @@ describe("Celery remote control answers", () => {
     expect(answerControl("ping", facts)).toEqual({ ok: "pong" });
     expect(answerControl("clock", facts)).toEqual({ clock: 9 });
     expect(answerControl("registered", facts)).toEqual(["celery_tasks.match_tasks.process_match_data"]);
-    expect(answerControl("active_queues", facts)).toEqual([expect.objectContaining({ name: "matches", routing_key: "matches.process", exchange: expect.objectContaining({ name: "matches", type: "direct" }) })]);
+    const [queue] = answerControl("active_queues", facts) as Record<string, unknown>[];
+    expect(queue).toMatchObject({ name: "matches", routing_key: "matches.process", durable: true, exchange: { name: "matches", type: "direct" } });
     expect(answerControl("stats", facts)).toMatchObject({ pid: 7, uptime: 12, total: { "celery_tasks.match_tasks.process_match_data": 42 }, pool: { "max-concurrency": 4 }, prefetch_count: 1600, broker: { hostname: "rabbitmq", port: 5672, virtual_host: "/", transport: "amqp" } });
     expect(answerControl("report", facts)).toEqual({ ok: expect.stringMatching(/^matchflow 0\.1\.0 \(Node\.js [\d.]+\); task celery_tasks\.match_tasks\.process_match_data; queue matches$/) as string });
   });
