@@ -29,7 +29,7 @@ import { ByteLimitLog } from "./byte-limit-log.js";
 import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared } from "./prepare.js";
 import { buildEtaCopy } from "./outgoing.js";
-import { BatchProgress } from "./progress.js";
+import { ProgressLog } from "./progress.js";
 import { Settler, type SettledEvent, type SettleOptions } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
 import type { InboundMessage, WorkTransport } from "./transport.js";
@@ -85,9 +85,7 @@ export class Worker {
   private stopPromise: Promise<void> | undefined;
   private idleWaiters: (() => void)[] = [];
   private readonly now: () => number;
-  private readonly progress = new BatchProgress();
-  private progressTimer: NodeJS.Timeout | undefined;
-  private progressSince = 0;
+  private readonly progress: ProgressLog;
   /** Deliveries whose eta is a second away at most, held unacked until it is due (see ./eta.ts). */
   private readonly held = new Map<InboundMessage, NodeJS.Timeout>();
   private readonly settler: Settler;
@@ -101,6 +99,7 @@ export class Worker {
     this.now = options.now ?? Date.now;
     this.settler = new Settler(transport, { ...options, now: this.now }, () => this.abandoned);
     this.database = new DatabaseHealth(store, { log: options.log, metrics: options.metrics, now: this.now });
+    this.progress = new ProgressLog(options.log, options.logIntervalMs, this.now);
     this.byteLimit = new ByteLimitLog({ batchBytes: options.batchBytes, metrics: options.metrics, log: options.log, now: this.now });
   }
 
@@ -116,27 +115,13 @@ export class Worker {
     metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize, batchBytes: this.options.batchBytes }, "worker consuming");
     this.database.startIdleCheck(this.options.databaseCheckMs ?? IDLE_DATABASE_CHECK_MS, () => this.stopping);
-    const every = this.options.logIntervalMs;
-    if (every > 0) {
-      this.progressSince = this.now();
-      this.progressTimer = setInterval(() => this.logProgress(), every);
-      this.progressTimer.unref();
-    }
+    this.progress.start();
   }
 
   /** On stop: no more periodic lines or idle database checks, and a last line for what committed since the previous. */
   private endProgress(): void {
-    clearInterval(this.progressTimer);
     this.database.stopIdleCheck();
-    this.logProgress();
-  }
-
-  /** The "batches committed" line: what committed since the last one (nothing when idle). */
-  private logProgress(): void {
-    const summary = this.progress.take();
-    const now = this.now();
-    if (summary) this.options.log.info({ ...summary, sinceMs: now - this.progressSince }, "batches committed");
-    this.progressSince = now;
+    this.progress.stop();
   }
 
   ready(): { ready: boolean; checks: Record<string, boolean> } {
@@ -338,11 +323,7 @@ export class Worker {
       else counts.failed++;
     }
     const batch = { batch: messages.length, ...counts, rejected: bad.length, durationMs: this.now() - (messages[0]?.receivedAt ?? this.now()) };
-    if (this.options.logIntervalMs === 0) this.options.log.info(batch, "batch committed");
-    else {
-      this.options.log.debug(batch, "batch committed");
-      this.progress.add(batch);
-    }
+    this.progress.committed(batch);
     // Successes settle synchronously (no promise per task); only retries, dead letters and rpc
     // replies wait on the broker.
     const waits: Promise<void>[] = [];
