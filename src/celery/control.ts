@@ -1,6 +1,6 @@
 /**
  * Celery's remote control, the read-only part (`celery inspect ping|stats|registered|
- * active_queues|report|clock`, what Flower asks a worker), answered as a Celery 5 worker answers
+ * active_queues|active|reserved|scheduled|revoked|report|clock`, what Flower asks a worker), answered as a Celery 5 worker answers
  * through kombu's pidbox: a request is a JSON mapping `{method, arguments, destination, pattern,
  * matcher, reply_to: {exchange, routing_key}, ticket}` broadcast on the fanout exchange
  * `celery.pidbox`; each worker it addresses replies `{<node name>: <reply>}` to `reply_to`, with
@@ -19,6 +19,24 @@ export function controlQueueName(node: string): string {
   return `${node}.celery.pidbox`;
 }
 
+/** A task the worker holds, as `inspect active|reserved|scheduled` show it (from its headers: nothing is decoded to answer). */
+export interface TaskSeen {
+  id: string | null;
+  name: string | null;
+  argsrepr: string | null;
+  kwargsrepr: string | null;
+  eta: string | null;
+  priority: number;
+  exchange: string;
+  routingKey: string;
+  redelivered: boolean;
+  /** Milliseconds since the epoch. */
+  receivedAt: number;
+}
+
+/** Tasks listed in one reply at most: a prefetch can hold 65,535, and a reply is one message. */
+export const MAX_TASKS_LISTED = 1000;
+
 /** What the worker can tell about itself when asked. */
 export interface WorkerFacts {
   node: string;
@@ -34,6 +52,8 @@ export interface WorkerFacts {
   queue: { name: string; exchange: string; exchangeType: string; routingKey: string; durable: boolean; queueType: string };
   broker: { hostname: string; port: number; virtualHost: string };
   clock: number;
+  /** Being stored, waiting for a batch, held until their eta (read only when asked). */
+  tasks: () => { active: readonly TaskSeen[]; reserved: readonly TaskSeen[]; scheduled: readonly TaskSeen[] };
 }
 
 export interface ControlReply {
@@ -117,6 +137,15 @@ export function answerControl(method: string, facts: WorkerFacts): unknown {
           max_priority: null,
         },
       ];
+    case "active":
+      return facts.tasks().active.slice(0, MAX_TASKS_LISTED).map((t) => taskInfo(t, facts, true));
+    case "reserved":
+      return facts.tasks().reserved.slice(0, MAX_TASKS_LISTED).map((t) => taskInfo(t, facts, false));
+    case "scheduled":
+      return facts.tasks().scheduled.slice(0, MAX_TASKS_LISTED).map((t) => ({ eta: t.eta, priority: t.priority, request: taskInfo(t, facts, false) }));
+    case "revoked":
+      // matchflow revokes nothing (`celery control revoke` is refused).
+      return [];
     case "stats":
       return {
         pid: facts.pid,
@@ -130,6 +159,25 @@ export function answerControl(method: string, facts: WorkerFacts): unknown {
         sw_ver: facts.version,
       };
     default:
-      return { error: `matchflow answers the inspect commands ping, stats, registered, active_queues, report and clock; not ${JSON.stringify(method.slice(0, 100))}` };
+      return { error: `matchflow answers the inspect commands ${INSPECT_COMMANDS.join(", ")}; not ${JSON.stringify(method.slice(0, 100))}` };
   }
+}
+
+/** The commands answered (the rest get an error reply). */
+export const INSPECT_COMMANDS = ["ping", "stats", "registered", "active_queues", "active", "reserved", "scheduled", "revoked", "report", "clock"] as const;
+
+/** A task as Celery's `Request.info()` shows it. */
+function taskInfo(t: TaskSeen, facts: WorkerFacts, started: boolean): Record<string, unknown> {
+  return {
+    id: t.id,
+    name: t.name,
+    args: t.argsrepr,
+    kwargs: t.kwargsrepr,
+    type: t.name,
+    hostname: facts.node,
+    time_start: started ? t.receivedAt / 1000 : null,
+    acknowledged: false,
+    delivery_info: { exchange: t.exchange, routing_key: t.routingKey, priority: t.priority, redelivered: t.redelivered },
+    worker_pid: facts.pid,
+  };
 }

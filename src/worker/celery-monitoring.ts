@@ -5,14 +5,15 @@
  * the last task's events and worker-offline, before the worker's connections close.
  */
 import { brokerAddress } from "../broker/broker-url.js";
-import type { WorkerFacts } from "../celery/control.js";
+import type { TaskSeen, WorkerFacts } from "../celery/control.js";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { MATCHFLOW_VERSION } from "../version.js";
 import { celeryNodeName, WorkerEvents } from "./celery-events.js";
 import type { WorkerMetrics } from "./metrics.js";
 import type { SettledEvent } from "./settle.js";
-import type { CeleryControl, WorkTransport } from "./transport.js";
+import type { CeleryControl, InboundMessage, WorkTransport } from "./transport.js";
+import type { Worker } from "./worker.js";
 
 export interface CeleryMonitoring {
   /** For the settler: each task's events (CELERY_EVENTS=all only). */
@@ -25,7 +26,7 @@ export interface CeleryMonitoring {
 }
 
 /** Undefined when neither setting asks for anything. */
-export function celeryMonitoringOf(config: Config, transport: WorkTransport, metrics: WorkerMetrics, log: Logger, active: () => number): CeleryMonitoring | undefined {
+export function celeryMonitoringOf(config: Config, transport: WorkTransport, metrics: WorkerMetrics, log: Logger, worker: () => Worker | undefined): CeleryMonitoring | undefined {
   const { celeryEvents, celeryControl } = config.worker;
   if (celeryEvents === "off" && celeryControl === "off") return undefined;
   if (!transport.celeryEventSink || !transport.celeryControl) {
@@ -35,7 +36,7 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
   const node = celeryNodeName();
   const started = Date.now();
   let processed = 0;
-  const events = celeryEvents === "off" ? undefined : new WorkerEvents(transport.celeryEventSink(), { scope: celeryEvents, active, processed: () => processed, metrics, version: MATCHFLOW_VERSION });
+  const events = celeryEvents === "off" ? undefined : new WorkerEvents(transport.celeryEventSink(), { scope: celeryEvents, active: () => worker()?.inFlight ?? 0, processed: () => processed, metrics, version: MATCHFLOW_VERSION });
   const facts = (clock: number): WorkerFacts => ({
     node,
     pid: process.pid,
@@ -48,6 +49,10 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
     queue: { name: config.topology.queue, exchange: config.topology.exchange, exchangeType: "direct", routingKey: config.topology.routingKey, durable: true, queueType: config.topology.queueType },
     broker: brokerAddress(config.rabbitmqUrl ?? "") ?? { hostname: "", port: 0, virtualHost: "" },
     clock,
+    tasks: () => {
+      const now = worker()?.tasksNow();
+      return { active: (now?.active ?? []).map(seen), reserved: (now?.reserved ?? []).map(seen), scheduled: (now?.scheduled ?? []).map(seen) };
+    },
   });
   const control: CeleryControl | undefined = celeryControl === "off" ? undefined : transport.celeryControl(node, facts);
   return {
@@ -65,4 +70,25 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
       await control?.close();
     },
   };
+}
+
+/** A held delivery as inspect shows it, from its headers (Celery protocol 2; a protocol 1 task shows its id only). */
+function seen(message: InboundMessage): TaskSeen {
+  const h: Record<string, unknown> = message.properties.headers ?? {};
+  return {
+    id: text(h.id) ?? text(message.properties.correlationId),
+    name: text(h.task),
+    argsrepr: text(h.argsrepr),
+    kwargsrepr: text(h.kwargsrepr),
+    eta: text(h.eta),
+    priority: typeof message.properties.priority === "number" ? message.properties.priority : 0,
+    exchange: message.exchange,
+    routingKey: message.routingKey,
+    redelivered: message.redelivered,
+    receivedAt: message.receivedAt,
+  };
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : null;
 }

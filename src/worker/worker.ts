@@ -130,12 +130,19 @@ export class Worker {
     return { ready: broker && database && !this.stopping, checks: { broker, database, stopping: this.stopping } };
   }
 
+  /** The deliveries being stored, waiting for a batch, and held until their eta (for `celery inspect`). */
+  tasksNow(): { active: InboundMessage[]; reserved: readonly InboundMessage[]; scheduled: InboundMessage[] } {
+    return { active: [...this.running].flat(), reserved: this.buffer, scheduled: [...this.held.keys()] };
+  }
+
   /** Number of deliveries buffered or being processed. */
   get inFlight(): number {
     return this.buffer.length + this.processing + this.held.size + this.settling;
   }
   private activeCount = 0;
   private processing = 0;
+  /** The batches being stored now (what `celery inspect active` lists). */
+  private readonly running = new Set<readonly InboundMessage[]>();
   /** Deliveries of finished batches whose settlement waits on the broker (settleLater). */
   private settling = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -226,11 +233,13 @@ export class Worker {
       const batch = this.buffer.splice(0, next.length);
       this.activeCount++;
       this.processing += batch.length;
+      this.running.add(batch);
       this.runBatch(batch)
         .catch((err: unknown) => this.options.log.error({ err: String(err) }, "unexpected error in batch (messages stay unacked)"))
         .finally(() => {
           this.activeCount--;
           this.processing -= batch.length;
+          this.running.delete(batch);
           this.afterSettled();
         });
     }

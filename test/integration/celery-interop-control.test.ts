@@ -7,7 +7,8 @@
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { trackSpawned, type CliProcess } from "../helpers/cli.js";
+import { trackSpawned, until, type CliProcess } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 import { INTEROP_DIR, PYTHON } from "../interop/celery-process.js";
 
@@ -15,7 +16,7 @@ let t: WorkerEnv;
 let worker: CliProcess;
 let node: string;
 
-type Replies = Record<"ping" | "stats" | "registered" | "active_queues" | "report" | "clock" | "shutdown", Record<string, unknown> | null>;
+type Replies = Record<"ping" | "stats" | "registered" | "active_queues" | "active" | "reserved" | "report" | "clock" | "shutdown", Record<string, unknown> | null>;
 
 /** `destination` "*": a broadcast to every worker. */
 function ask(destination: string, commands: (keyof Replies)[]): Promise<Partial<Replies>> {
@@ -29,7 +30,8 @@ function ask(destination: string, commands: (keyof Replies)[]): Promise<Partial<
 }
 
 beforeAll(async () => {
-  t = await createWorkerEnv("control", { CELERY_CONTROL: "inspect" });
+  // One task per batch and one batch at a time: a second task waits in the buffer (reserved).
+  t = await createWorkerEnv("control", { CELERY_CONTROL: "inspect", WORKER_CONCURRENCY: "1", WORKER_BATCH_SIZE: "1", DB_LOCK_TIMEOUT: "60s" });
   worker = await t.startWorker();
   node = `matchflow.${worker.proc.pid}@${hostname()}`;
   await worker.waitForLog((l) => l.msg === "Celery monitoring on");
@@ -44,13 +46,34 @@ describe("Celery remote control answered by matchflow's worker", () => {
     const replies = await ask(node, ["ping", "stats", "registered", "active_queues", "report", "clock", "shutdown"]);
     expect(replies.ping).toEqual({ [node]: { ok: "pong" } });
     expect(replies.registered).toEqual({ [node]: ["celery_tasks.match_tasks.process_match_data"] });
-    expect(replies.stats?.[node]).toMatchObject({ pid: worker.proc.pid, pool: { "max-concurrency": 4 }, broker: { transport: "amqp", virtual_host: t.vhost.name }, sw_ident: "matchflow" });
+    expect(replies.stats?.[node]).toMatchObject({ pid: worker.proc.pid, pool: { "max-concurrency": 1 }, broker: { transport: "amqp", virtual_host: t.vhost.name }, sw_ident: "matchflow" });
     expect(replies.active_queues?.[node]).toEqual([expect.objectContaining({ name: "matches", routing_key: "matches.process" })]);
     expect(replies.report?.[node]).toEqual({ ok: expect.stringMatching(/^matchflow \d+\.\d+\.\d+ /) as string });
     expect(replies.clock?.[node]).toEqual({ clock: expect.any(Number) as number });
     expect(replies.shutdown).toEqual({ [node]: { error: expect.stringContaining('not "shutdown"') as string } });
     // Still there.
     expect((await t.readyz(worker)).status).toBe(200);
+  });
+
+  it("lists the task being stored as active and the one waiting behind it as reserved", async () => {
+    // The matches table locked: the first task's batch waits on it.
+    const lock = await t.sql.connect();
+    try {
+      await lock.query("BEGIN");
+      await lock.query("LOCK TABLE matches IN ACCESS EXCLUSIVE MODE");
+      const [first, second] = await t.publish([makeMatch("insp", 1), makeMatch("insp", 2)]);
+      let replies: Partial<Replies> = {};
+      await until(async () => {
+        replies = await ask(node, ["active", "reserved"]);
+        return JSON.stringify(replies.active).includes(first ?? "?") && JSON.stringify(replies.reserved).includes(second ?? "?");
+      }, 30_000, "the tasks listed");
+      expect(replies.active?.[node]).toEqual([expect.objectContaining({ id: first, name: "celery_tasks.match_tasks.process_match_data", hostname: node, acknowledged: false, worker_pid: worker.proc.pid })]);
+      expect(replies.reserved?.[node]).toEqual([expect.objectContaining({ id: second, time_start: null, delivery_info: expect.objectContaining({ routing_key: "matches.process" }) as unknown })]);
+    } finally {
+      await lock.query("ROLLBACK");
+      lock.release();
+    }
+    await until(async () => (await t.rows("insp")).total === 2, 30_000, "both stored once the lock is gone");
   });
 
   it("answers a broadcast, and not a request addressed to another node", async () => {

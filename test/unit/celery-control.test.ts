@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answerControl, controlQueueName, controlRequest, globMatches, type WorkerFacts } from "../../src/celery/control.js";
+import { answerControl, controlQueueName, controlRequest, globMatches, MAX_TASKS_LISTED, type TaskSeen, type WorkerFacts } from "../../src/celery/control.js";
 
 const NODE = "matchflow.7@pod-1";
 const replyTo = { exchange: "reply.celery.pidbox", routing_key: "oid-1" };
@@ -16,7 +16,12 @@ const facts: WorkerFacts = {
   queue: { name: "matches", exchange: "matches", exchangeType: "direct", routingKey: "matches.process", durable: true, queueType: "classic" },
   broker: { hostname: "rabbitmq", port: 5672, virtualHost: "/" },
   clock: 9,
+  tasks: () => ({ active: [seen("t-1", null)], reserved: [seen("t-2", null)], scheduled: [seen("t-3", "2026-12-01T10:00:00+00:00")] }),
 };
+
+function seen(id: string, eta: string | null): TaskSeen {
+  return { id, name: "celery_tasks.match_tasks.process_match_data", argsrepr: "[{...}]", kwargsrepr: "{}", eta, priority: 0, exchange: "matches", routingKey: "matches.process", redelivered: false, receivedAt: 1_764_000_000_000 };
+}
 
 describe("Celery remote control requests", () => {
   it("answers a broadcast, or a request that names this node among its destinations", () => {
@@ -55,8 +60,18 @@ describe("Celery remote control answers", () => {
     expect(answerControl("report", facts)).toEqual({ ok: expect.stringMatching(/^matchflow 0\.1\.0 \(Node\.js [\d.]+\); task celery_tasks\.match_tasks\.process_match_data; queue matches$/) as string });
   });
 
+  it("lists the tasks being stored, waiting and held for their eta as Celery's Request.info() shows them; none revoked", () => {
+    const info = { id: "t-1", name: "celery_tasks.match_tasks.process_match_data", args: "[{...}]", kwargs: "{}", type: "celery_tasks.match_tasks.process_match_data", hostname: NODE, acknowledged: false, delivery_info: { exchange: "matches", routing_key: "matches.process", priority: 0, redelivered: false }, worker_pid: 7 };
+    expect(answerControl("active", facts)).toEqual([{ ...info, time_start: 1_764_000_000 }]);
+    expect(answerControl("reserved", facts)).toEqual([{ ...info, id: "t-2", time_start: null }]);
+    expect(answerControl("scheduled", facts)).toEqual([{ eta: "2026-12-01T10:00:00+00:00", priority: 0, request: { ...info, id: "t-3", time_start: null } }]);
+    expect(answerControl("revoked", facts)).toEqual([]);
+    const many = { ...facts, tasks: () => ({ active: [], reserved: Array.from({ length: MAX_TASKS_LISTED + 5 }, (_, i) => seen(`r-${i}`, null)), scheduled: [] }) };
+    expect(answerControl("reserved", many)).toHaveLength(MAX_TASKS_LISTED);
+  });
+
   it("refuses the rest with an error reply that names what it answers", () => {
-    expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, report and clock; not "shutdown"' });
+    expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, active, reserved, scheduled, revoked, report, clock; not "shutdown"' });
     expect(controlQueueName(NODE)).toBe("matchflow.7@pod-1.celery.pidbox");
   });
 });
