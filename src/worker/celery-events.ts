@@ -80,11 +80,6 @@ export class WorkerEvents {
     this.send(this.builder.taskMessage(events), events.length);
   }
 
-  /** Whether task events are sent (the settler builds a task's result for them only then). */
-  get sendsTaskEvents(): boolean {
-    return this.options.scope === "all";
-  }
-
   /**
    * Once the worker's tasks are settled: the task events still buffered, then worker-offline (last:
    * a task event after it would make a monitor count the worker alive again); the channel closes.
