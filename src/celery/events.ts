@@ -27,7 +27,8 @@ export type CeleryEventType =
   | "task-started"
   | "task-succeeded"
   | "task-failed"
-  | "task-retried";
+  | "task-retried"
+  | "task-revoked";
 
 /** One event, as a monitor reads it. */
 export type CeleryEventBody = Record<string, unknown> & { type: CeleryEventType };
@@ -69,7 +70,9 @@ export interface Software {
 export type TaskEnd =
   | { kind: "succeeded"; result: unknown }
   | { kind: "failed"; code: string; message: string }
-  | { kind: "retried"; code: string; message: string };
+  | { kind: "retried"; code: string; message: string }
+  /** Expired before it ran: Celery revokes such a task rather than failing it. */
+  | { kind: "expired" };
 
 /** The offset Celery reports: whole hours west of UTC, floored as Python's `//` floors. */
 export function utcoffsetHours(date: Date = new Date()): number {
@@ -115,7 +118,8 @@ export class CeleryEventBuilder {
   /**
    * The events of a task settled now: received and started (stamped when it was received: the
    * worker settles tasks in batches, milliseconds later, and sends them together), then how it
-   * ended. Fields as Celery's worker fills them; args and kwargs as their repr.
+   * ended; an expired task is received and revoked, never started. Fields as Celery's worker
+   * fills them; args and kwargs as their repr.
    */
   task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): CeleryEventBody[] {
     const now = this.source.now();
@@ -132,6 +136,7 @@ export class CeleryEventBuilder {
       eta: envelope.eta,
       expires: envelope.expires,
     }, offset);
+    if (end.kind === "expired") return [received, this.event("task-revoked", now, { uuid, terminated: false, signum: null, expired: true }, offset)];
     const started = this.event("task-started", receivedAt, { uuid }, offset);
     const last =
       end.kind === "succeeded"

@@ -180,7 +180,7 @@ export class Settler {
         reason: decision.action === "dead_letter" ? decision.reason : "permanent",
         err: error.message,
       });
-      if (envelope) this.options.taskEvents?.task(envelope, message.receivedAt, { kind: "failed", code: error.code, message: error.message });
+      if (envelope) this.options.taskEvents?.task(envelope, message.receivedAt, error.code === "task_expired" ? { kind: "expired" } : { kind: "failed", code: error.code, message: error.message });
       if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
         // An expired task was not run, as Celery revokes it: the caller sees what a Celery worker sends.
         const result = error.code === "task_expired" ? EXPIRED_RESULT : { status: "FAILURE" as const, result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } };

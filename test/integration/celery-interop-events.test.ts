@@ -51,13 +51,14 @@ function monitor(mode: "tasks" | "offline", seconds: number, taskIds: string[] =
   return { ready: orEnd(ready), alive: orEnd(alive), seen };
 }
 
-async function publish(tasks: { id: string; args: unknown[] }[]): Promise<void> {
+async function publish(tasks: { id: string; args: unknown[]; expires?: string }[]): Promise<void> {
   const conn = await connect(t.vhost.url);
   try {
     const ch = await conn.createConfirmChannel();
     for (const task of tasks) {
-      const msg = encodeTaskV2({ taskName: TASK, taskId: task.id, args: task.args });
-      ch.publish("matches", "matches.process", msg.content, msg.properties);
+      const msg = encodeTaskV2({ taskName: TASK, taskId: task.id, args: task.args, expires: task.expires ?? null });
+      // Without the TTL Celery derives from a past `expires` (0 ms: the broker could drop it first), so the worker is the one to see it expired.
+      ch.publish("matches", "matches.process", msg.content, { ...msg.properties, expiration: undefined });
     }
     await ch.waitForConfirms();
   } finally {
@@ -76,13 +77,14 @@ afterAll(async () => {
 
 describe("Celery events from matchflow's worker, read as Flower reads them", () => {
   it("lists the worker alive and its tasks with their names, args, results and states; a dead-lettered one failed", async () => {
-    const ids = ["ev-ok-1", "ev-ok-2", "ev-bad-1"];
+    const ids = ["ev-ok-1", "ev-ok-2", "ev-bad-1", "ev-expired-1"];
     const watch = monitor("tasks", 60, ids);
     await watch.ready;
     await publish([
       { id: "ev-ok-1", args: [makeMatch("ev", 1)] },
       { id: "ev-ok-2", args: [makeMatch("ev", 2)] },
       { id: "ev-bad-1", args: [{ home_team: "only" }] },
+      { id: "ev-expired-1", args: [makeMatch("ev", 3)], expires: "2020-01-01T00:00:00+00:00" },
     ]);
     const seen = await watch.seen;
     expect(seen.done).toBe(true);
@@ -99,6 +101,8 @@ describe("Celery events from matchflow's worker, read as Flower reads them", () 
     }
     expect(seen.tasks["ev-bad-1"]).toMatchObject({ name: TASK, state: "FAILURE" });
     expect(seen.tasks["ev-bad-1"]?.exception).toMatch(/^MatchflowError\('contract_violation: /);
+    // Expired before it ran: revoked, as a Celery worker announces it.
+    expect(seen.tasks["ev-expired-1"]).toMatchObject({ name: TASK, state: "REVOKED", started: null });
   });
 
   it("says the worker is offline when it stops", async () => {

@@ -48,6 +48,10 @@ describe("Celery events", () => {
     expect(failed).toMatchObject({ type: "task-failed", exception: "MatchflowError('contract_violation: home_team: it\\'s missing')", traceback: null, clock: 6 });
     const [, , retried] = builder.task(envelope, 1_764_000_000_000, { kind: "retried", code: "db_lock_timeout", message: "lock" });
     expect(retried).toMatchObject({ type: "task-retried", exception: "MatchflowError('db_lock_timeout: lock')" });
+    // Expired before it ran: received and revoked, as Celery announces it; never started.
+    const expired = builder.task(envelope, 1_764_000_000_000, { kind: "expired" });
+    expect(expired.map((e) => e.type)).toEqual(["task-received", "task-revoked"]);
+    expect(expired[1]).toMatchObject({ uuid: "t-1", terminated: false, signum: null, expired: true });
   });
 
   it("task events travel as Celery's worker batches them: a JSON list under task.multi", () => {
