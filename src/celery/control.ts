@@ -1,6 +1,6 @@
 /**
  * Celery's remote control, the read-only part (`celery inspect ping|stats|registered|
- * active_queues|active|reserved|scheduled|revoked|report|clock`, what Flower asks a worker), answered as a Celery 5 worker answers
+ * active_queues|active|reserved|scheduled|revoked|conf|report|clock`, what Flower asks a worker), answered as a Celery 5 worker answers
  * through kombu's pidbox: a request is a JSON mapping `{method, arguments, destination, pattern,
  * matcher, reply_to: {exchange, routing_key}, ticket}` broadcast on the fanout exchange
  * `celery.pidbox`; each worker it addresses replies `{<node name>: <reply>}` to `reply_to`, with
@@ -52,6 +52,8 @@ export interface WorkerFacts {
   queue: { name: string; exchange: string; exchangeType: string; routingKey: string; durable: boolean; queueType: string };
   broker: { hostname: string; port: number; virtualHost: string };
   clock: number;
+  /** The worker's settings, credentials redacted (`inspect conf`; read only when asked). */
+  conf: () => Record<string, unknown>;
   /** Being stored, waiting for a batch, held until their eta (read only when asked). */
   tasks: () => { active: readonly TaskSeen[]; reserved: readonly TaskSeen[]; scheduled: readonly TaskSeen[] };
 }
@@ -143,6 +145,8 @@ export function answerControl(method: string, facts: WorkerFacts): unknown {
       return facts.tasks().reserved.slice(0, MAX_TASKS_LISTED).map((t) => taskInfo(t, facts, false));
     case "scheduled":
       return facts.tasks().scheduled.slice(0, MAX_TASKS_LISTED).map((t) => ({ eta: t.eta, priority: t.priority, request: taskInfo(t, facts, false) }));
+    case "conf":
+      return facts.conf();
     case "revoked":
       // matchflow revokes nothing (`celery control revoke` is refused).
       return [];
@@ -164,7 +168,7 @@ export function answerControl(method: string, facts: WorkerFacts): unknown {
 }
 
 /** The commands answered (the rest get an error reply). */
-export const INSPECT_COMMANDS = ["ping", "stats", "registered", "active_queues", "active", "reserved", "scheduled", "revoked", "report", "clock"] as const;
+export const INSPECT_COMMANDS = ["ping", "stats", "registered", "active_queues", "active", "reserved", "scheduled", "revoked", "conf", "report", "clock"] as const;
 
 /** A task as Celery's `Request.info()` shows it. */
 function taskInfo(t: TaskSeen, facts: WorkerFacts, started: boolean): Record<string, unknown> {

@@ -6,7 +6,7 @@
  */
 import { brokerAddress } from "../broker/broker-url.js";
 import type { TaskSeen, WorkerFacts } from "../celery/control.js";
-import type { Config } from "../config.js";
+import { redactedConfig, type Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { MATCHFLOW_VERSION } from "../version.js";
 import { celeryNodeName, WorkerEvents } from "./celery-events.js";
@@ -49,6 +49,7 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
     queue: { name: config.topology.queue, exchange: config.topology.exchange, exchangeType: "direct", routingKey: config.topology.routingKey, durable: true, queueType: config.topology.queueType },
     broker: brokerAddress(config.rabbitmqUrl ?? "") ?? { hostname: "", port: 0, virtualHost: "" },
     clock,
+    conf: () => redactedConfig(config),
     tasks: () => {
       const now = worker()?.tasksNow();
       return { active: (now?.active ?? []).map(seen), reserved: (now?.reserved ?? []).map(seen), scheduled: (now?.scheduled ?? []).map(seen) };

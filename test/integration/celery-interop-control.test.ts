@@ -16,7 +16,7 @@ let t: WorkerEnv;
 let worker: CliProcess;
 let node: string;
 
-type Replies = Record<"ping" | "stats" | "registered" | "active_queues" | "active" | "reserved" | "report" | "clock" | "shutdown", Record<string, unknown> | null>;
+type Replies = Record<"ping" | "stats" | "registered" | "active_queues" | "active" | "reserved" | "conf" | "report" | "clock" | "shutdown", Record<string, unknown> | null>;
 
 /** `destination` "*": a broadcast to every worker. */
 function ask(destination: string, commands: (keyof Replies)[]): Promise<Partial<Replies>> {
@@ -43,13 +43,18 @@ afterAll(async () => {
 
 describe("Celery remote control answered by matchflow's worker", () => {
   it("answers celery inspect as a Celery worker does, and refuses shutdown", async () => {
-    const replies = await ask(node, ["ping", "stats", "registered", "active_queues", "report", "clock", "shutdown"]);
+    const replies = await ask(node, ["ping", "stats", "registered", "active_queues", "conf", "report", "clock", "shutdown"]);
     expect(replies.ping).toEqual({ [node]: { ok: "pong" } });
     expect(replies.registered).toEqual({ [node]: ["celery_tasks.match_tasks.process_match_data"] });
     expect(replies.stats?.[node]).toMatchObject({ pid: worker.proc.pid, pool: { "max-concurrency": 1 }, broker: { transport: "amqp", virtual_host: t.vhost.name }, sw_ident: "matchflow" });
     expect(replies.active_queues?.[node]).toEqual([expect.objectContaining({ name: "matches", routing_key: "matches.process" })]);
     expect(replies.report?.[node]).toEqual({ ok: expect.stringMatching(/^matchflow \d+\.\d+\.\d+ /) as string });
     expect(replies.clock?.[node]).toEqual({ clock: expect.any(Number) as number });
+    // The settings, the password of RABBITMQ_URL and DATABASE_URL never in them.
+    expect(replies.conf?.[node]).toMatchObject({ worker: { concurrency: 1, celeryControl: "inspect" }, topology: { queue: "matches" } });
+    const url = new URL(t.vhost.url);
+    expect(url.password).not.toBe("");
+    expect(JSON.stringify(replies.conf)).not.toContain(`:${url.password}@`);
     expect(replies.shutdown).toEqual({ [node]: { error: expect.stringContaining('not "shutdown"') as string } });
     // Still there.
     expect((await t.readyz(worker)).status).toBe(200);

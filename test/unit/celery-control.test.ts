@@ -16,6 +16,7 @@ const facts: WorkerFacts = {
   queue: { name: "matches", exchange: "matches", exchangeType: "direct", routingKey: "matches.process", durable: true, queueType: "classic" },
   broker: { hostname: "rabbitmq", port: 5672, virtualHost: "/" },
   clock: 9,
+  conf: () => ({ rabbitmqUrl: "amqp://guest:***@rabbitmq:5672/" }),
   tasks: () => ({ active: [seen("t-1", null)], reserved: [seen("t-2", null)], scheduled: [seen("t-3", "2026-12-01T10:00:00+00:00")] }),
 };
 
@@ -66,12 +67,13 @@ describe("Celery remote control answers", () => {
     expect(answerControl("reserved", facts)).toEqual([{ ...info, id: "t-2", time_start: null }]);
     expect(answerControl("scheduled", facts)).toEqual([{ eta: "2026-12-01T10:00:00+00:00", priority: 0, request: { ...info, id: "t-3", time_start: null } }]);
     expect(answerControl("revoked", facts)).toEqual([]);
+    expect(answerControl("conf", facts)).toEqual({ rabbitmqUrl: "amqp://guest:***@rabbitmq:5672/" });
     const many = { ...facts, tasks: () => ({ active: [], reserved: Array.from({ length: MAX_TASKS_LISTED + 5 }, (_, i) => seen(`r-${i}`, null)), scheduled: [] }) };
     expect(answerControl("reserved", many)).toHaveLength(MAX_TASKS_LISTED);
   });
 
   it("refuses the rest with an error reply that names what it answers", () => {
-    expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, active, reserved, scheduled, revoked, report, clock; not "shutdown"' });
+    expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, active, reserved, scheduled, revoked, conf, report, clock; not "shutdown"' });
     expect(controlQueueName(NODE)).toBe("matchflow.7@pod-1.celery.pidbox");
   });
 });
