@@ -12,3 +12,8 @@ export function isFieldTable(value: unknown): value is Record<string, unknown> {
 export function plainFieldValue(value: unknown): unknown {
   return isFieldTable(value) && typeof value["!"] === "string" && "value" in value ? value.value : value;
 }
+
+/** A field value as text: amqplib hands long strings over as Buffers. Undefined for any other type. */
+export function fieldText(value: unknown): string | undefined {
+  return typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : undefined;
+}

@@ -6,6 +6,7 @@
  * `x-matchflow-dropped-headers` header. The body is never touched. Pure.
  */
 import { AMQPLIB_MAX_TABLE_BYTES, CONTENT_HEADER_FRAME_OVERHEAD, fieldEntryBytes, fieldTableBytes, otherPropertiesBytes, type FramedProperties } from "./field-table-size.js";
+import { fieldText } from "./field-values.js";
 import { MF_HEADERS } from "./headers.js";
 import { ENCODED_TASK_HEADERS } from "../celery/codec.js";
 import { COMPRESSION_HEADER } from "../celery/compression.js";
@@ -84,7 +85,7 @@ export function fitHeaders(headers: Record<string, unknown>, budget: number, rul
   const total = measure.table(headers);
   if (total <= budget) return { headers, dropped: [], bytes: total };
   const previousValue = headers[MF_HEADERS.droppedHeaders];
-  const previous = typeof previousValue === "string" ? previousValue : Buffer.isBuffer(previousValue) ? previousValue.toString("utf8") : undefined;
+  const previous = fieldText(previousValue);
   const entries = Object.keys(headers)
     .filter((name) => name !== MF_HEADERS.droppedHeaders && headers[name] !== undefined && !rule.keep(name))
     .map((name) => ({ name, bytes: measure.entry(name, headers[name]), protected: rule.protect(name) }))

@@ -5,6 +5,7 @@
  * the last task's events and worker-offline, before the worker's connections close.
  */
 import { brokerAddress } from "../broker/broker-url.js";
+import { fieldText } from "../broker/field-values.js";
 import type { TaskSeen, WorkerFacts } from "../celery/control.js";
 import { redactedConfig, type Config } from "../config.js";
 import type { Logger } from "../log.js";
@@ -91,5 +92,5 @@ function seen(message: InboundMessage): TaskSeen {
 }
 
 function text(value: unknown): string | null {
-  return typeof value === "string" ? value : Buffer.isBuffer(value) ? value.toString("utf8") : null;
+  return fieldText(value) ?? null;
 }

@@ -10,6 +10,7 @@
  * carries only the task's own headers, re-encoded, and matchflow's: it fits unless a producer sent
  * outsized task headers (ids, names), and then loses argsrepr/kwargsrepr and history first.
  */
+import { fieldText } from "../broker/field-values.js";
 import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.js";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
@@ -24,11 +25,9 @@ function previousHeader(message: InboundMessage, name: string): unknown {
   return message.properties.headers?.[name];
 }
 
-/** A header as text: amqplib may hand long strings over as Buffers. */
+/** A header as text (amqplib may hand long strings over as Buffers), else `fallback`. */
 function headerString(value: unknown, fallback: string): string {
-  if (typeof value === "string") return value;
-  if (Buffer.isBuffer(value)) return value.toString("utf8");
-  return fallback;
+  return fieldText(value) ?? fallback;
 }
 
 /** A copy to publish, and the headers left out of it to fit the frame (empty when none were). */
