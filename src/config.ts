@@ -130,7 +130,7 @@ const envSchema = z.object({
   CELERY_DEFAULT_QUEUE: name("celery"),
   CELERY_CANVAS: z.enum(["run", "report"], { message: "must be run or report" }).default("run"),
   CELERY_EVENTS: z.enum(["off", "worker", "all"], { message: "must be off, worker or all" }).default("off"),
-  CELERY_CONTROL: z.enum(["off", "inspect"], { message: "must be off or inspect" }).default("off"),
+  CELERY_CONTROL: z.enum(["off", "inspect", "control"], { message: "must be off, inspect or control" }).default("off"),
   NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
   SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
@@ -177,8 +177,8 @@ export interface Config {
     celeryCanvas: "run" | "report";
     /** Celery monitoring events: none, the worker's (online, heartbeat, offline), or its tasks' too (celery/events.ts). */
     celeryEvents: "off" | "worker" | "all";
-    /** Celery remote control: none, or answering the read-only inspect commands (celery/control.ts). */
-    celeryControl: "off" | "inspect";
+    /** Celery remote control: none, the read-only inspect commands, or those and revoke / enable_events / disable_events / heartbeat (celery/control.ts). */
+    celeryControl: "off" | "inspect" | "control";
   };
   metricsPort: number;
   topology: {

@@ -30,7 +30,7 @@ import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
 import { isUnroutable, missingRoute, routeFields as where, unroutablePauseMs } from "./unroutable.js";
 import type { FollowUp } from "../celery/canvas.js";
-import type { WorkerFacts } from "../celery/control.js";
+import type { WorkerControls, WorkerFacts } from "../celery/control.js";
 import type { EncodedMessage } from "../celery/codec.js";
 import { TransientError } from "../errors.js";
 
@@ -356,8 +356,8 @@ export class AmqpWorkTransport implements WorkTransport {
     return new CeleryEventChannel(this.copies, this.log);
   }
 
-  celeryControl(node: string, facts: (clock: number) => WorkerFacts): CeleryControl {
-    return new CeleryControlChannel(this.copies, node, facts, this.log);
+  celeryControl(node: string, facts: (clock: number) => WorkerFacts, controls?: WorkerControls): CeleryControl {
+    return new CeleryControlChannel(this.copies, node, facts, this.log, controls);
   }
 
   onUnroutable(listener: (queue: string) => void): void {

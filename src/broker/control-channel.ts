@@ -1,12 +1,13 @@
 /**
  * The worker's Celery mailbox (CELERY_CONTROL, celery/control.ts): a queue of its own bound to the
  * fanout exchange `celery.pidbox`, declared as a Celery worker declares it, consumed without acks
- * (as kombu does); each inspect request addressed to this node is answered on the reply exchange.
+ * (as kombu does); each request addressed to this node is answered on the reply exchange, and a
+ * control command (CELERY_CONTROL=control) is obeyed, also when sent as a cast (no reply wanted).
  * Set up again after every reconnect (the queue is auto-delete and expires 10 s after its last
  * consumer). Requests are bounded in size and never reach the worker's tasks.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
-import { answerControl, CONTROL_EXCHANGE, CONTROL_QUEUE_ARGUMENTS, CONTROL_REPLY_EXCHANGE, controlQueueName, controlRequest, type WorkerFacts } from "../celery/control.js";
+import { answerControl, CONTROL_EXCHANGE, CONTROL_QUEUE_ARGUMENTS, CONTROL_REPLY_EXCHANGE, controlQueueName, controlRequest, isControlCommand, type WorkerControls, type WorkerFacts } from "../celery/control.js";
 import type { Logger } from "../log.js";
 import type { CeleryControl } from "../worker/transport.js";
 import type { BrokerConnection } from "./connection.js";
@@ -24,6 +25,8 @@ export class CeleryControlChannel implements CeleryControl {
     private readonly node: string,
     private readonly facts: (clock: number) => WorkerFacts,
     private readonly log: Logger,
+    /** Given with CELERY_CONTROL=control: the commands that change the worker are obeyed. */
+    private readonly controls?: WorkerControls,
   ) {
     this.side = new ReopeningChannel(connection, "Celery control", (channel) => this.setUp(channel), log);
   }
@@ -53,12 +56,20 @@ export class CeleryControlChannel implements CeleryControl {
       return;
     }
     const request = controlRequest(body, this.node);
+    if (!request) return;
+    const { replyTo } = request;
+    // A cast of an inspect command wants nothing; a control command is obeyed, answered or not.
+    const obeyed = this.controls !== undefined && isControlCommand(request.method);
     // Only kombu's reply exchange, which both sides declare alike: publishing to another name could close this channel.
-    if (!request || request.replyTo.exchange !== CONTROL_REPLY_EXCHANGE) return;
-    const reply = { [this.node]: answerControl(request.method, this.facts(this.clock)) };
-    this.log.debug({ method: request.method.slice(0, 100), ticket: request.ticket }, "Celery remote control answered");
+    const replies = replyTo?.exchange === CONTROL_REPLY_EXCHANGE;
+    if (!replies && !obeyed) return;
+    const answer = answerControl(request.method, this.facts(this.clock), request.arguments, this.controls);
+    if (obeyed) this.log.info({ method: request.method, arguments: request.arguments, answer }, "Celery remote control command");
+    else this.log.debug({ method: request.method.slice(0, 100), ticket: request.ticket }, "Celery remote control answered");
+    if (!replies) return;
+    const reply = { [this.node]: answer };
     try {
-      channel.publish(CONTROL_REPLY_EXCHANGE, request.replyTo.routingKey, Buffer.from(JSON.stringify(reply), "utf8"), {
+      channel.publish(CONTROL_REPLY_EXCHANGE, replyTo.routingKey, Buffer.from(JSON.stringify(reply), "utf8"), {
         contentType: "application/json",
         contentEncoding: "utf-8",
         deliveryMode: 1,

@@ -1,14 +1,19 @@
 /**
- * Celery's remote control, the read-only part (`celery inspect ping|stats|registered|
- * active_queues|active|reserved|scheduled|revoked|conf|report|clock`, what Flower asks a worker), answered as a Celery 5 worker answers
- * through kombu's pidbox: a request is a JSON mapping `{method, arguments, destination, pattern,
- * matcher, reply_to: {exchange, routing_key}, ticket}` broadcast on the fanout exchange
- * `celery.pidbox`; each worker it addresses replies `{<node name>: <reply>}` to `reply_to`, with
- * the `ticket` header. Commands that change a worker (`shutdown`, `pool_restart`, `rate_limit`,
- * `revoke`, ...) are refused with an error reply: Kubernetes owns the workers' lifecycle, and
- * whoever can publish to the mailbox could otherwise stop them all. Pure.
+ * Celery's remote control as a Celery 5 worker answers it through kombu's pidbox: a request is a
+ * JSON mapping `{method, arguments, destination, pattern, matcher, reply_to: {exchange,
+ * routing_key}, ticket}` broadcast on the fanout exchange `celery.pidbox`; each worker it addresses
+ * replies `{<node name>: <reply>}` to `reply_to`, with the `ticket` header (a request without
+ * `reply_to` is a cast: done, not answered).
+ *
+ * CELERY_CONTROL=inspect answers the read-only part (`celery inspect ping|stats|registered|
+ * active_queues|active|reserved|scheduled|revoked|conf|report|clock`, what Flower asks a worker);
+ * `control` also obeys `revoke`, `enable_events`, `disable_events` and `heartbeat` (what Flower and
+ * `celery control` send to change what a worker runs or reports). Commands that change the
+ * worker's life or capacity (`shutdown`, `pool_restart`, `rate_limit`, `add_consumer`, ...) get an
+ * error reply: Kubernetes owns the workers' lifecycle, and whoever can publish to the mailbox could
+ * otherwise stop them all. Pure.
  */
-import { isObject } from "./decode.js";
+import { isObject, MAX_TASK_ID_BYTES } from "./decode.js";
 
 export const CONTROL_EXCHANGE = "celery.pidbox";
 export const CONTROL_REPLY_EXCHANGE = "reply.celery.pidbox";
@@ -56,7 +61,22 @@ export interface WorkerFacts {
   conf: () => Record<string, unknown>;
   /** Being stored, waiting for a batch, held until their eta (read only when asked). */
   tasks: () => { active: readonly TaskSeen[]; reserved: readonly TaskSeen[]; scheduled: readonly TaskSeen[] };
+  /** The ids flagged by `revoke` and not yet expired (`inspect revoked`). */
+  revoked: () => readonly string[];
 }
+
+/** What CELERY_CONTROL=control lets a request change. */
+export interface WorkerControls {
+  /** Flags the ids: a delivery of one of them is not run (dead-lettered as `task_revoked`). */
+  revoke(ids: readonly string[]): void;
+  /** Task events on or off: whether that changed anything; undefined when the worker sends no events (CELERY_EVENTS=off). */
+  taskEvents(on: boolean): boolean | undefined;
+  /** A worker-heartbeat now: false when the worker sends no events. */
+  heartbeat(): boolean;
+}
+
+/** The commands CELERY_CONTROL=control obeys, besides answering the inspect ones. */
+export const CONTROL_COMMANDS = ["revoke", "enable_events", "disable_events", "heartbeat"] as const;
 
 export interface ControlReply {
   exchange: string;
@@ -65,8 +85,16 @@ export interface ControlReply {
   body: Record<string, unknown>;
 }
 
-/** The request's method when it is addressed to `node` and wants a reply, else undefined (nothing to do). */
-export function controlRequest(body: unknown, node: string): { method: string; arguments: Record<string, unknown>; replyTo: { exchange: string; routingKey: string }; ticket: string | null } | undefined {
+export interface ControlRequest {
+  method: string;
+  arguments: Record<string, unknown>;
+  /** Undefined for a cast (no reply wanted). */
+  replyTo: { exchange: string; routingKey: string } | undefined;
+  ticket: string | null;
+}
+
+/** The request when it is addressed to `node`, else undefined (nothing to do). */
+export function controlRequest(body: unknown, node: string): ControlRequest | undefined {
   if (!isObject(body) || typeof body.method !== "string") return undefined;
   const { destination, pattern, matcher, reply_to: replyTo } = body;
   if (Array.isArray(destination) && destination.length > 0) {
@@ -75,12 +103,11 @@ export function controlRequest(body: unknown, node: string): { method: string; a
     // kombu's matchers: glob (fnmatch) or pcre; a regular expression from the network is not run here.
     if (matcher !== "glob" || !globMatches(pattern, node)) return undefined;
   }
-  // A cast (no reply wanted) changes something by definition: nothing read-only to do.
-  if (!isObject(replyTo) || typeof replyTo.exchange !== "string" || typeof replyTo.routing_key !== "string") return undefined;
+  const replies = isObject(replyTo) && typeof replyTo.exchange === "string" && typeof replyTo.routing_key === "string";
   return {
     method: body.method,
     arguments: isObject(body.arguments) ? body.arguments : {},
-    replyTo: { exchange: replyTo.exchange, routingKey: replyTo.routing_key },
+    replyTo: replies ? { exchange: replyTo.exchange as string, routingKey: replyTo.routing_key as string } : undefined,
     ticket: typeof body.ticket === "string" ? body.ticket : null,
   };
 }
@@ -106,8 +133,12 @@ function escapeSet(set: string): string {
   return set.replace(/[\\\]^]/g, "\\$&");
 }
 
-/** The reply of a Celery worker to an inspect command, from what matchflow knows; an error reply for the rest. */
-export function answerControl(method: string, facts: WorkerFacts): unknown {
+/**
+ * The reply of a Celery worker to a command, from what matchflow knows, after doing what a control
+ * command asks when `controls` are given (CELERY_CONTROL=control); an error reply for the rest.
+ */
+export function answerControl(method: string, facts: WorkerFacts, args: Record<string, unknown> = {}, controls?: WorkerControls): unknown {
+  if (controls && isControlCommand(method)) return obey(method, args, controls);
   switch (method) {
     case "ping":
       return { ok: "pong" };
@@ -148,8 +179,7 @@ export function answerControl(method: string, facts: WorkerFacts): unknown {
     case "conf":
       return facts.conf();
     case "revoked":
-      // matchflow revokes nothing (`celery control revoke` is refused).
-      return [];
+      return facts.revoked().slice(0, MAX_REVOKED_LISTED);
     case "stats":
       return {
         pid: facts.pid,
@@ -163,8 +193,55 @@ export function answerControl(method: string, facts: WorkerFacts): unknown {
         sw_ver: facts.version,
       };
     default:
-      return { error: `matchflow answers the inspect commands ${INSPECT_COMMANDS.join(", ")}; not ${JSON.stringify(method.slice(0, 100))}` };
+      return {
+        error: controls
+          ? `matchflow answers the inspect commands ${INSPECT_COMMANDS.join(", ")} and obeys ${CONTROL_COMMANDS.join(", ")}; not ${JSON.stringify(method.slice(0, 100))}`
+          : isControlCommand(method)
+            ? `${method} is obeyed with CELERY_CONTROL=control; this worker has CELERY_CONTROL=inspect (it answers ${INSPECT_COMMANDS.join(", ")})`
+            : `matchflow answers the inspect commands ${INSPECT_COMMANDS.join(", ")}; not ${JSON.stringify(method.slice(0, 100))}`,
+      };
   }
+}
+
+export function isControlCommand(method: string): method is (typeof CONTROL_COMMANDS)[number] {
+  return (CONTROL_COMMANDS as readonly string[]).includes(method);
+}
+
+/** Ids listed by `inspect revoked` at most (a reply is one message; the set holds up to 50,000). */
+export const MAX_REVOKED_LISTED = 10_000;
+
+function obey(method: (typeof CONTROL_COMMANDS)[number], args: Record<string, unknown>, controls: WorkerControls): unknown {
+  switch (method) {
+    case "revoke": {
+      const ids = revokedIds(args.task_id);
+      if (typeof ids === "string") return { error: ids };
+      controls.revoke(ids);
+      // Celery's reply; it terminates a running task on request, matchflow cannot stop a batch's transaction midway.
+      const note = args.terminate === true ? "; terminate: not done (matchflow runs no task process to stop: a task being stored completes)" : "";
+      return { ok: `tasks ${ids.join(", ")} flagged as revoked${note}` };
+    }
+    case "enable_events":
+    case "disable_events": {
+      const on = method === "enable_events";
+      const changed = controls.taskEvents(on);
+      if (changed === undefined) return { error: "this worker sends no events (CELERY_EVENTS=off); start it with CELERY_EVENTS=worker or all" };
+      return { ok: `task events ${changed ? "" : "already "}${on ? "enabled" : "disabled"}` };
+    }
+    case "heartbeat":
+      return controls.heartbeat() ? { ok: "heartbeat sent" } : { error: "this worker sends no events (CELERY_EVENTS=off)" };
+  }
+}
+
+/** `revoke`'s task_id: one id or a list of them (Celery's maybe_list), each a task id as decode.ts accepts one; else why not. */
+export function revokedIds(value: unknown): string[] | string {
+  const ids: unknown[] = Array.isArray(value) ? value : [value];
+  if (ids.length === 0) return "revoke: task_id names no task";
+  for (const id of ids) {
+    if (typeof id !== "string" || id === "" || Buffer.byteLength(id, "utf8") > MAX_TASK_ID_BYTES) {
+      return `revoke: task_id must be a task id (a string of 1 to ${MAX_TASK_ID_BYTES} bytes) or a list of them; got ${JSON.stringify(id)?.slice(0, 100) ?? String(id)}`;
+    }
+  }
+  return [...new Set(ids as string[])];
 }
 
 /** The commands answered (the rest get an error reply). */

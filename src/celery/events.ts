@@ -71,8 +71,8 @@ export type TaskEnd =
   | { kind: "succeeded"; result: unknown }
   | { kind: "failed"; code: string; message: string }
   | { kind: "retried"; code: string; message: string }
-  /** Expired before it ran: Celery revokes such a task rather than failing it. */
-  | { kind: "expired" };
+  /** Not run: revoked, or expired (Celery revokes such a task rather than failing it). */
+  | { kind: "revoked"; expired: boolean };
 
 /** The offset Celery reports: whole hours west of UTC, floored as Python's `//` floors. */
 export function utcoffsetHours(date: Date = new Date()): number {
@@ -118,7 +118,7 @@ export class CeleryEventBuilder {
   /**
    * The events of a task settled now: received and started (stamped when it was received: the
    * worker settles tasks in batches, milliseconds later, and sends them together), then how it
-   * ended; an expired task is received and revoked, never started. Fields as Celery's worker
+   * ended; an expired or revoked task is received and revoked, never started. Fields as Celery's worker
    * fills them; args and kwargs as their repr.
    */
   task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): CeleryEventBody[] {
@@ -136,7 +136,7 @@ export class CeleryEventBuilder {
       eta: envelope.eta,
       expires: envelope.expires,
     }, offset);
-    if (end.kind === "expired") return [received, this.event("task-revoked", now, { uuid, terminated: false, signum: null, expired: true }, offset)];
+    if (end.kind === "revoked") return [received, this.event("task-revoked", now, { uuid, terminated: false, signum: null, expired: end.expired }, offset)];
     const started = this.event("task-started", receivedAt, { uuid }, offset);
     const last =
       end.kind === "succeeded"

@@ -18,14 +18,13 @@ export type RpcResultInput =
   | { taskId: string; status: "FAILURE" | "REVOKED"; result: RpcFailure; traceback?: string | null; dateDone: Date | string };
 
 /**
- * What Celery's worker stores for a task it did not run because it had expired (`Request.revoked`
- * -> `mark_as_revoked`): state REVOKED with a TaskRevokedError('expired'), which the caller's
- * `AsyncResult.get()` raises as `celery.exceptions.TaskRevokedError`.
+ * What Celery's worker stores for a task it did not run because it had expired or was revoked
+ * (`Request.revoked` -> `mark_as_revoked`): state REVOKED with a TaskRevokedError('expired' or
+ * 'revoked'), which the caller's `AsyncResult.get()` raises as `celery.exceptions.TaskRevokedError`.
  */
-export const EXPIRED_RESULT = {
-  status: "REVOKED",
-  result: { exc_type: "TaskRevokedError", exc_message: ["expired"], exc_module: "celery.exceptions" },
-} as const satisfies { status: "REVOKED"; result: RpcFailure };
+export function revokedResult(reason: "expired" | "revoked"): { status: "REVOKED"; result: RpcFailure } {
+  return { status: "REVOKED", result: { exc_type: "TaskRevokedError", exc_message: [reason], exc_module: "celery.exceptions" } };
+}
 
 /** Celery writes `date_done` as a naive-looking ISO string in UTC (`datetime.isoformat()`). */
 function isoDate(value: Date | string): string {

@@ -138,6 +138,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       metrics,
       onSettled: monitoring ? (event) => (monitoring.onSettled(event), options.onSettled?.(event)) : options.onSettled,
       taskEvents: monitoring?.taskEvents,
+      isRevoked: monitoring?.isRevoked,
       beforeClose: monitoring && (() => monitoring.close()),
     });
     started.worker = worker;

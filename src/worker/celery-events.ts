@@ -14,7 +14,7 @@ import type { WorkerMetrics } from "./metrics.js";
 import type { CeleryEventSink } from "./transport.js";
 
 export interface WorkerEventsOptions {
-  /** "worker": the worker's own events only; "all": its tasks' too. */
+  /** "worker": the worker's own events only; "all": its tasks' too (to begin with: `setTaskEvents`). */
   scope: "worker" | "all";
   /** Tasks received and not yet settled (the heartbeat's `active`). */
   active: () => number;
@@ -37,11 +37,13 @@ export class WorkerEvents {
   /** Task events waiting for the end of this turn of the event loop, or for a full message. */
   private buffered: CeleryEventBody[] = [];
   private flushScheduled = false;
+  private taskEvents: boolean;
 
   constructor(
     private readonly sink: CeleryEventSink,
     private readonly options: WorkerEventsOptions,
   ) {
+    this.taskEvents = options.scope === "all";
     this.builder = new CeleryEventBuilder(
       { hostname: celeryNodeName(), pid: process.pid, now: options.now ?? Date.now, utcoffset: () => utcoffsetHours() },
       { ident: "matchflow", version: options.version, system: osType() },
@@ -52,13 +54,26 @@ export class WorkerEvents {
   async start(): Promise<void> {
     await this.sink.open();
     this.worker("worker-online");
-    this.timer = setInterval(() => this.worker("worker-heartbeat"), HEARTBEAT_INTERVAL_S * 1000);
+    this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_INTERVAL_S * 1000);
     this.timer.unref();
   }
 
-  /** A task settled for good or retried: its events when the scope is "all". */
+  /** A worker-heartbeat now (also on `celery control heartbeat`). */
+  heartbeat(): void {
+    if (!this.stopped) this.worker("worker-heartbeat");
+  }
+
+  /** Task events on or off (`celery control enable_events|disable_events`): whether that changed anything. */
+  setTaskEvents(on: boolean): boolean {
+    if (this.taskEvents === on) return false;
+    this.taskEvents = on;
+    if (!on) this.flush();
+    return true;
+  }
+
+  /** A task settled for good or retried: its events while task events are on. */
   task(envelope: TaskEnvelope, receivedAt: number, end: TaskEnd): void {
-    if (this.options.scope !== "all" || this.stopped) return;
+    if (!this.taskEvents || this.stopped) return;
     for (const event of this.builder.task(envelope, receivedAt, end)) {
       this.buffered.push(event);
       if (this.buffered.length >= TASK_EVENTS_PER_MESSAGE) this.flush();

@@ -1,12 +1,14 @@
 /**
  * What a Celery monitor sees of the worker, as the settings ask: its events (CELERY_EVENTS,
- * celery-events.ts) and its answers to inspect commands (CELERY_CONTROL, broker/control-channel.ts),
- * under one node name. Both ride on the transport's publishing connection and are closed, after
- * the last task's events and worker-offline, before the worker's connections close.
+ * celery-events.ts), its answers to inspect commands and, with CELERY_CONTROL=control, what it
+ * obeys (revoked ids, task events switched on and off: broker/control-channel.ts), under one node
+ * name. Both ride on the transport's publishing connection and are closed, after the last task's
+ * events and worker-offline, before the worker's connections close.
  */
 import { brokerAddress } from "../broker/broker-url.js";
 import { fieldText } from "../broker/field-values.js";
-import type { TaskSeen, WorkerFacts } from "../celery/control.js";
+import type { TaskSeen, WorkerControls, WorkerFacts } from "../celery/control.js";
+import { RevokedSet } from "../celery/revoked.js";
 import { redactedConfig, type Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { MATCHFLOW_VERSION } from "../version.js";
@@ -17,8 +19,10 @@ import type { CeleryControl, InboundMessage, WorkTransport } from "./transport.j
 import type { Worker } from "./worker.js";
 
 export interface CeleryMonitoring {
-  /** For the settler: each task's events (CELERY_EVENTS=all only). */
+  /** For the settler: each task's events (CELERY_EVENTS=all, or worker switchable by enable_events with CELERY_CONTROL=control). */
   taskEvents: WorkerEvents | undefined;
+  /** For the worker: the ids `celery control revoke` flagged (CELERY_CONTROL=control). */
+  isRevoked: ((taskId: string) => boolean) | undefined;
   /** Counts the tasks settled for good (heartbeats and `inspect stats` report it). */
   onSettled(event: SettledEvent): void;
   start(): Promise<void>;
@@ -38,6 +42,7 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
   const started = Date.now();
   let processed = 0;
   const events = celeryEvents === "off" ? undefined : new WorkerEvents(transport.celeryEventSink(), { scope: celeryEvents, active: () => worker()?.inFlight ?? 0, processed: () => processed, metrics, version: MATCHFLOW_VERSION });
+  const revoked = celeryControl === "control" ? new RevokedSet() : undefined;
   const facts = (clock: number): WorkerFacts => ({
     node,
     pid: process.pid,
@@ -55,10 +60,17 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
       const now = worker()?.tasksNow();
       return { active: (now?.active ?? []).map(seen), reserved: (now?.reserved ?? []).map(seen), scheduled: (now?.scheduled ?? []).map(seen) };
     },
+    revoked: () => revoked?.list() ?? [],
   });
-  const control: CeleryControl | undefined = celeryControl === "off" ? undefined : transport.celeryControl(node, facts);
+  const controls: WorkerControls | undefined = revoked && {
+    revoke: (ids) => revoked.add(ids),
+    taskEvents: (on) => events?.setTaskEvents(on),
+    heartbeat: () => (events ? (events.heartbeat(), true) : false),
+  };
+  const control: CeleryControl | undefined = celeryControl === "off" ? undefined : transport.celeryControl(node, facts, controls);
   return {
-    taskEvents: celeryEvents === "all" ? events : undefined,
+    taskEvents: celeryEvents === "all" || controls ? events : undefined,
+    isRevoked: revoked && ((taskId) => revoked.has(taskId)),
     onSettled: (event) => {
       if (event.final) processed++;
     },

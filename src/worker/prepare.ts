@@ -1,7 +1,7 @@
 /**
  * Turns one delivery into either a store item or a classified permanent failure:
- * decode (Celery v1/v2) -> task name -> expiry -> eta -> arguments -> contract. Pure but for
- * the clock it is given. A task with an eta is prepared whole; `dueAt` tells the worker when
+ * decode (Celery v1/v2) -> task name -> expiry -> revoked -> eta -> arguments -> contract. Pure
+ * but for the clock and the revoked ids it is given. A task with an eta is prepared whole; `dueAt` tells the worker when
  * it may run.
  */
 import { decodeTask, type TaskEnvelope } from "../celery/codec.js";
@@ -19,6 +19,8 @@ export interface PrepareOptions {
   taskName: string;
   maxMessageBytes: number;
   now: number;
+  /** Ids `celery control revoke` flagged (CELERY_CONTROL=control). */
+  isRevoked?: ((taskId: string) => boolean) | undefined;
 }
 
 /** The raw payload for `ingest_failures`: the JSON when it parses, the (bounded) text otherwise. */
@@ -107,6 +109,9 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
   }
   const expiry = expiryError(envelope.expires, options.now);
   if (expiry) return failed(message, envelope, expiry, max);
+  // Celery's worker discards a revoked task unrun (Request.revoked); checked at every delivery, so
+  // a task held for its eta or waiting for a retry is stopped when it comes back.
+  if (options.isRevoked?.(envelope.taskId)) return failed(message, envelope, new PermanentError("task_revoked", "task revoked (celery control revoke)"), max);
   // Celery rejects a task whose eta it cannot read ("Couldn't convert ETA ..."), without running it.
   // An empty eta is none, as in Celery (`if req.eta`).
   const dueAt = envelope.eta ? parseCeleryTime(envelope.eta) : undefined;

@@ -8,7 +8,7 @@ import { planOnFailure, planOnSuccess, type CanvasContext, type CanvasPlan, type
 import type { WorkflowPart } from "../celery/decode.js";
 import type { TaskEnvelope } from "../celery/codec.js";
 import type { TaskEnd } from "../celery/events.js";
-import { encodeRpcResult, EXPIRED_RESULT, type RpcFailure } from "../celery/result.js";
+import { encodeRpcResult, revokedResult, type RpcFailure } from "../celery/result.js";
 import type { MatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
@@ -171,8 +171,9 @@ export class Settler {
       const deadLetter = buildDeadLetter(message, error, attempts, now, this.transport.frameMax?.());
       this.headersDropped("dead_letter", message, envelope, deadLetter.droppedHeaders);
       // Its errbacks go first: the task is acked with its dead letter, once they are confirmed.
-      // An expired task was revoked, not failed: Celery calls no errback for it.
-      if (envelope && envelope.workflow.length > 0 && error.code !== "task_expired") await this.sendFollowUps(message, envelope, this.canvas(envelope, (context) => planOnFailure(envelope, context)));
+      // An expired or revoked task was not run, not failed: Celery calls no errback for it.
+      const revoked = error.code === "task_expired" || error.code === "task_revoked";
+      if (envelope && envelope.workflow.length > 0 && !revoked) await this.sendFollowUps(message, envelope, this.canvas(envelope, (context) => planOnFailure(envelope, context)));
       await this.transport.deadLetter(message, deadLetter);
       this.options.metrics.deadLetters.inc({ code: error.code });
       this.settled(message, { taskId: taskIdOf(message, envelope), externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
@@ -180,10 +181,10 @@ export class Settler {
         reason: decision.action === "dead_letter" ? decision.reason : "permanent",
         err: error.message,
       });
-      if (envelope) this.options.taskEvents?.task(envelope, message.receivedAt, error.code === "task_expired" ? { kind: "expired" } : { kind: "failed", code: error.code, message: error.message });
+      if (envelope) this.options.taskEvents?.task(envelope, message.receivedAt, revoked ? { kind: "revoked", expired: error.code === "task_expired" } : { kind: "failed", code: error.code, message: error.message });
       if (this.options.resultBackend === "rpc" && envelope?.replyTo) {
-        // An expired task was not run, as Celery revokes it: the caller sees what a Celery worker sends.
-        const result = error.code === "task_expired" ? EXPIRED_RESULT : { status: "FAILURE" as const, result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } };
+        // An expired or revoked task was not run: the caller sees what a Celery worker sends.
+        const result = revoked ? revokedResult(error.code === "task_expired" ? "expired" : "revoked") : { status: "FAILURE" as const, result: { exc_type: "RuntimeError", exc_message: [`${error.code}: ${error.message}`], exc_module: "builtins" } };
         await this.reply(envelope, result);
       }
     } catch (err) {

@@ -1,5 +1,5 @@
 import type { FollowUp } from "../celery/canvas.js";
-import type { WorkerFacts } from "../celery/control.js";
+import type { WorkerControls, WorkerFacts } from "../celery/control.js";
 import type { CeleryEvent } from "../celery/events.js";
 
 /**
@@ -96,8 +96,8 @@ export interface WorkTransport {
    * closed with the transport. Absent where no Celery monitor can listen (the in-process broker).
    */
   celeryEventSink?(): CeleryEventSink;
-  /** The worker's Celery mailbox for inspect commands (CELERY_CONTROL), closed with the transport. Absent in-process. */
-  celeryControl?(node: string, facts: (clock: number) => WorkerFacts): CeleryControl;
+  /** The worker's Celery mailbox (CELERY_CONTROL; `controls` with `control`), closed with the transport. Absent in-process. */
+  celeryControl?(node: string, facts: (clock: number) => WorkerFacts, controls?: WorkerControls): CeleryControl;
   /** Closes channels and connection; unsettled deliveries return to the queue. Idempotent. */
   close(): Promise<void>;
 }

@@ -27,7 +27,7 @@ import { decideEta } from "./eta.js";
 import { nextBatchLength } from "./batch-bytes.js";
 import { ByteLimitLog } from "./byte-limit-log.js";
 import { asMatchflowError, type RetrySettings } from "./policy.js";
-import { prepareMessage, type Prepared } from "./prepare.js";
+import { prepareMessage, type Prepared, type PrepareOptions } from "./prepare.js";
 import { buildEtaCopy } from "./outgoing.js";
 import { ProgressLog } from "./progress.js";
 import { Settler, type SettledEvent, type SettleOptions } from "./settle.js";
@@ -37,7 +37,7 @@ import type { InboundMessage, WorkTransport } from "./transport.js";
 export type { SettledEvent } from "./settle.js";
 
 /** The rpc result backend and where Celery follow-ups go: see settle.ts. */
-export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "celeryCanvas" | "celeryDefaultQueue" | "ownRoute" | "taskEvents"> {
+export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "celeryCanvas" | "celeryDefaultQueue" | "ownRoute" | "taskEvents">, Pick<PrepareOptions, "isRevoked"> {
   taskName: string;
   maxMessageBytes: number;
   concurrency: number;
@@ -269,7 +269,7 @@ export class Worker {
 
   private async runBatch(messages: InboundMessage[]): Promise<void> {
     const { metrics } = this.options;
-    const prepareOptions = { taskName: this.options.taskName, maxMessageBytes: this.options.maxMessageBytes, now: this.now() };
+    const prepareOptions = { taskName: this.options.taskName, maxMessageBytes: this.options.maxMessageBytes, now: this.now(), isRevoked: this.options.isRevoked };
     // Loops, not closures created per batch: V8 kept recompiling those in long drains.
     const good: Extract<Prepared, { ok: true }>[] = [];
     const notDue: Extract<Prepared, { ok: true }>[] = [];

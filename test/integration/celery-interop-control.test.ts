@@ -4,13 +4,12 @@
  * registered, active_queues, report and clock come back under the worker's node name; a request
  * for another node gets no answer from it; `shutdown` gets an error reply and the worker stays.
  */
-import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { trackSpawned, until, type CliProcess } from "../helpers/cli.js";
+import { until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
-import { INTEROP_DIR, PYTHON } from "../interop/celery-process.js";
+import { askWorkers } from "../interop/control-client.js";
 
 let t: WorkerEnv;
 let worker: CliProcess;
@@ -20,13 +19,7 @@ type Replies = Record<"ping" | "stats" | "registered" | "active_queues" | "activ
 
 /** `destination` "*": a broadcast to every worker. */
 function ask(destination: string, commands: (keyof Replies)[]): Promise<Partial<Replies>> {
-  const child = spawn(PYTHON, ["control_client.py", t.vhost.url, destination, ...commands], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  trackSpawned(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve(JSON.parse(stdout) as Partial<Replies>) : reject(new Error(`control_client.py exited ${code}: ${stderr}`)))));
+  return askWorkers(t.vhost.url, destination, commands);
 }
 
 beforeAll(async () => {

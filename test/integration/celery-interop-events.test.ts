@@ -4,51 +4,22 @@
  * The worker is listed alive with its heartbeats, its tasks with their names, states, args and
  * results, a dead-lettered one failed with its error code; once stopped, the worker is offline.
  */
-import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { connect } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
-import { trackSpawned, type CliProcess } from "../helpers/cli.js";
+import type { CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
-import { INTEROP_DIR, PYTHON } from "../interop/celery-process.js";
+import { watchEvents } from "../interop/events-monitor.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
 let t: WorkerEnv;
 let worker: CliProcess;
 
-interface Seen {
-  done: boolean;
-  workers: Record<string, { alive: boolean; sw_ident: string; sw_ver: string; freq: number; processed: number; pid: number; heartbeats: number }>;
-  tasks: Record<string, { name: string | null; state: string; result: string | null; args: string | null; exception: string | null; runtime: number | null; worker: string | null; received: number | null; started: number | null }>;
-}
-
-/** Starts events_monitor.py; resolves `ready` once its queue is bound, `seen` with what the State held at the end. */
-function monitor(mode: "tasks" | "offline", seconds: number, taskIds: string[] = []): { ready: Promise<void>; alive: Promise<void>; seen: Promise<Seen> } {
-  const child = spawn(PYTHON, ["events_monitor.py", t.vhost.url, mode, String(seconds), ...taskIds], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  trackSpawned(child);
-  let stdout = "";
-  let stderr = "";
-  let markReady: () => void = () => undefined;
-  let markAlive: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const alive = new Promise<void>((resolve) => (markAlive = resolve));
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString();
-    if (stdout.startsWith("ready\n")) markReady();
-    if (stdout.startsWith("ready\nalive\n")) markAlive();
-  });
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const seen = new Promise<Seen>((resolve, reject) =>
-    child.on("close", (code) => {
-      const last = stdout.trim().split("\n").pop() ?? "";
-      if (code === 0 && last.startsWith("{")) resolve(JSON.parse(last) as Seen);
-      else reject(new Error(`events_monitor.py exited ${code}: ${stderr}`));
-    }),
-  );
-  const orEnd = (p: Promise<void>) => Promise.race([p, seen.then(() => undefined)]);
-  return { ready: orEnd(ready), alive: orEnd(alive), seen };
+/** Starts events_monitor.py against the test's vhost. */
+function monitor(mode: "tasks" | "offline", seconds: number, taskIds: string[] = []) {
+  return watchEvents(t.vhost.url, mode, seconds, taskIds);
 }
 
 async function publish(tasks: { id: string; args: unknown[]; expires?: string }[]): Promise<void> {

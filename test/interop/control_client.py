@@ -3,7 +3,8 @@
     /usr/bin/python3 control_client.py <broker-url> <destination node, or * for all> <command>...
 
 Prints one JSON line: each command's replies ({node: reply}, or null when none came). Inspect
-commands go through app.control.inspect; `shutdown` is broadcast asking for replies.
+commands go through app.control.inspect; `shutdown`, `enable_events`, `disable_events` and
+`heartbeat` are broadcast asking for replies.
 """
 import json
 import sys
@@ -17,8 +18,8 @@ app = Celery("control-client", broker=url)
 inspect = app.control.inspect(timeout=1.5 if destination is None else 5, destination=destination)
 out = {}
 for name in commands:
-    if name == "shutdown":
-        replies = app.control.broadcast("shutdown", reply=True, timeout=5, destination=destination)
+    if name in ("shutdown", "enable_events", "disable_events", "heartbeat"):
+        replies = app.control.broadcast(name, reply=True, timeout=5, destination=destination)
         out[name] = {node: reply for entry in replies for node, reply in entry.items()} or None
     else:
         out[name] = getattr(inspect, name)()

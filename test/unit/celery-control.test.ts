@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { answerControl, controlQueueName, controlRequest, globMatches, MAX_TASKS_LISTED, type TaskSeen, type WorkerFacts } from "../../src/celery/control.js";
+import { answerControl, controlQueueName, controlRequest, globMatches, MAX_REVOKED_LISTED, MAX_TASKS_LISTED, revokedIds, type TaskSeen, type WorkerControls, type WorkerFacts } from "../../src/celery/control.js";
 
 const NODE = "matchflow.7@pod-1";
 const replyTo = { exchange: "reply.celery.pidbox", routing_key: "oid-1" };
@@ -18,6 +18,7 @@ const facts: WorkerFacts = {
   clock: 9,
   conf: () => ({ rabbitmqUrl: "amqp://guest:***@rabbitmq:5672/" }),
   tasks: () => ({ active: [seen("t-1", null)], reserved: [seen("t-2", null)], scheduled: [seen("t-3", "2026-12-01T10:00:00+00:00")] }),
+  revoked: () => [],
 };
 
 function seen(id: string, eta: string | null): TaskSeen {
@@ -41,11 +42,11 @@ describe("Celery remote control requests", () => {
     expect(globMatches("a.b", "axb")).toBe(false);
   });
 
-  it("ignores what is not a request, and casts (no reply wanted: they change workers)", () => {
+  it("ignores what is not a request; a cast (no reply wanted) has no reply address", () => {
     expect(controlRequest("ping", NODE)).toBeUndefined();
     expect(controlRequest({ arguments: {} }, NODE)).toBeUndefined();
-    expect(controlRequest(request({ reply_to: undefined }), NODE)).toBeUndefined();
-    expect(controlRequest(request({ reply_to: { exchange: 1 } }), NODE)).toBeUndefined();
+    expect(controlRequest(request({ reply_to: undefined }), NODE)).toMatchObject({ method: "ping", replyTo: undefined });
+    expect(controlRequest(request({ reply_to: { exchange: 1 } }), NODE)).toMatchObject({ replyTo: undefined });
     expect(controlRequest(request({ arguments: "x", ticket: 5 }), NODE)).toMatchObject({ arguments: {}, ticket: null });
   });
 });
@@ -74,6 +75,57 @@ describe("Celery remote control answers", () => {
 
   it("refuses the rest with an error reply that names what it answers", () => {
     expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, active, reserved, scheduled, revoked, conf, report, clock; not "shutdown"' });
+    // With CELERY_CONTROL=inspect a control command is not obeyed, and the reply says how to have it.
+    expect(answerControl("revoke", facts, { task_id: "t-9" })).toEqual({ error: expect.stringMatching(/^revoke is obeyed with CELERY_CONTROL=control; this worker has CELERY_CONTROL=inspect/) as string });
     expect(controlQueueName(NODE)).toBe("matchflow.7@pod-1.celery.pidbox");
+  });
+});
+
+describe("Celery remote control commands (CELERY_CONTROL=control)", () => {
+  function recording(events: boolean | undefined) {
+    const done: string[] = [];
+    const controls: WorkerControls = {
+      revoke: (ids) => done.push(`revoke ${ids.join(" ")}`),
+      taskEvents: (on) => (done.push(`events ${on}`), events === undefined ? undefined : events !== on),
+      heartbeat: () => (done.push("heartbeat"), events !== undefined),
+    };
+    return { controls, done };
+  }
+
+  it("revoke flags one id or a list (duplicates once) and replies as Celery; terminate is not pretended", () => {
+    const { controls, done } = recording(false);
+    expect(answerControl("revoke", facts, { task_id: "t-9", terminate: false, signal: null }, controls)).toEqual({ ok: "tasks t-9 flagged as revoked" });
+    expect(answerControl("revoke", facts, { task_id: ["a", "b", "a"] }, controls)).toEqual({ ok: "tasks a, b flagged as revoked" });
+    expect(answerControl("revoke", facts, { task_id: "c", terminate: true, signal: "SIGKILL" }, controls)).toEqual({ ok: expect.stringMatching(/^tasks c flagged as revoked; terminate: not done/) as string });
+    expect(done).toEqual(["revoke t-9", "revoke a b", "revoke c"]);
+  });
+
+  it("a task_id that is no task id gets an error reply and flags nothing", () => {
+    const { controls, done } = recording(false);
+    for (const taskId of [undefined, "", 5, ["ok", 7], [], "x".repeat(256), { id: "t" }]) {
+      expect(answerControl("revoke", facts, { task_id: taskId }, controls)).toEqual({ error: expect.stringMatching(/^revoke: task_id/) as string });
+    }
+    expect(done).toEqual([]);
+    expect(revokedIds("é".repeat(127))).toEqual(["é".repeat(127)]);
+    expect(revokedIds("é".repeat(128))).toEqual(expect.stringMatching(/1 to 255 bytes/) as string);
+  });
+
+  it("enable_events / disable_events / heartbeat reply as Celery's worker does, or say the worker sends no events", () => {
+    const off = recording(true);
+    expect(answerControl("enable_events", facts, {}, off.controls)).toEqual({ ok: "task events already enabled" });
+    expect(answerControl("disable_events", facts, {}, off.controls)).toEqual({ ok: "task events disabled" });
+    expect(answerControl("heartbeat", facts, {}, off.controls)).toEqual({ ok: "heartbeat sent" });
+    expect(off.done).toEqual(["events true", "events false", "heartbeat"]);
+    const none = recording(undefined);
+    expect(answerControl("enable_events", facts, {}, none.controls)).toEqual({ error: expect.stringMatching(/CELERY_EVENTS=off/) as string });
+    expect(answerControl("heartbeat", facts, {}, none.controls)).toEqual({ error: expect.stringMatching(/CELERY_EVENTS=off/) as string });
+  });
+
+  it("inspect revoked lists the flagged ids, capped; the rest still refused", () => {
+    const { controls } = recording(false);
+    const ids = Array.from({ length: MAX_REVOKED_LISTED + 3 }, (_, i) => `r-${i}`);
+    expect(answerControl("revoked", { ...facts, revoked: () => ids.slice(0, 2) }, {}, controls)).toEqual(["r-0", "r-1"]);
+    expect(answerControl("revoked", { ...facts, revoked: () => ids }, {}, controls)).toHaveLength(MAX_REVOKED_LISTED);
+    expect(answerControl("shutdown", facts, {}, controls)).toEqual({ error: expect.stringMatching(/and obeys revoke, enable_events, disable_events, heartbeat; not "shutdown"$/) as string });
   });
 });

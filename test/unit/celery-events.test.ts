@@ -49,7 +49,7 @@ describe("Celery events", () => {
     const [, , retried] = builder.task(envelope, 1_764_000_000_000, { kind: "retried", code: "db_lock_timeout", message: "lock" });
     expect(retried).toMatchObject({ type: "task-retried", exception: "MatchflowError('db_lock_timeout: lock')" });
     // Expired before it ran: received and revoked, as Celery announces it; never started.
-    const expired = builder.task(envelope, 1_764_000_000_000, { kind: "expired" });
+    const expired = builder.task(envelope, 1_764_000_000_000, { kind: "revoked", expired: true });
     expect(expired.map((e) => e.type)).toEqual(["task-received", "task-revoked"]);
     expect(expired[1]).toMatchObject({ uuid: "t-1", terminated: false, signum: null, expired: true });
   });
@@ -95,6 +95,26 @@ describe("WorkerEvents", () => {
     await events.close();
     expect(sent.map((e) => e.routingKey)).toEqual(["worker.online", "worker.offline"]);
     expect(body(sent[1] as CeleryEvent)).toMatchObject({ processed: 2, active: 2 });
+  });
+
+  it("task events switched on and off (celery control enable_events / disable_events), and a heartbeat on request", async () => {
+    const { sink, sent } = recording();
+    const events = new WorkerEvents(sink, { scope: "worker", active: () => 0, processed: () => 0, metrics: createWorkerMetrics({ defaultMetrics: false }), version: "0.1.0" });
+    await events.start();
+    events.task(envelope, 0, { kind: "succeeded", result: {} });
+    expect(events.setTaskEvents(true)).toBe(true);
+    expect(events.setTaskEvents(true)).toBe(false);
+    events.task(envelope, 0, { kind: "revoked", expired: false });
+    // Switched off with events waiting: they go out at once, nothing later.
+    expect(events.setTaskEvents(false)).toBe(true);
+    events.task(envelope, 0, { kind: "succeeded", result: {} });
+    events.heartbeat();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent.map((e) => e.routingKey)).toEqual(["worker.online", "task.multi", "worker.heartbeat"]);
+    expect((JSON.parse((sent[1] as CeleryEvent).content.toString("utf8")) as { type: string }[]).map((e) => e.type)).toEqual(["task-received", "task-revoked"]);
+    await events.close();
+    events.heartbeat();
+    expect(sent.map((e) => e.routingKey).slice(3)).toEqual(["worker.offline"]);
   });
 
   it("scope all: each task's three events, 24 to a message, the rest at the end of the turn; nothing after close; dropped events counted", async () => {

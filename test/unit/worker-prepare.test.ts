@@ -121,6 +121,20 @@ describe("prepareMessage", () => {
     }
   });
 
+  it("does not run a revoked task (celery control revoke): task_revoked, its id recorded; an expired one stays task_expired", () => {
+    const revoked = new Set(["r"]);
+    const withRevoked = { ...options, isRevoked: (id: string) => revoked.has(id) };
+    const r = encodeTaskV2({ taskName: TASK, taskId: "r", args: [match] });
+    const p = prepareMessage(inbound(r.content, r.properties), withRevoked);
+    expect(!p.ok && p.error).toMatchObject({ code: "task_revoked", kind: "permanent" });
+    expect(!p.ok && p.failure).toMatchObject({ reasonCode: "task_revoked", taskId: "r", externalMatchId: undefined });
+    const other = encodeTaskV2({ taskName: TASK, taskId: "s", args: [match] });
+    expect(prepareMessage(inbound(other.content, other.properties), withRevoked).ok).toBe(true);
+    // Celery announces a task both expired and revoked as expired.
+    const both = encodeTaskV2({ taskName: TASK, taskId: "r", args: [match], expires: "2026-10-01T00:00:00Z" }, { now: Date.parse("2026-09-01T00:00:00Z") });
+    expect(prepareMessage(inbound(both.content, both.properties), withRevoked)).toMatchObject({ ok: false, error: { code: "task_expired" } });
+  });
+
   it("records the text of an undecodable message", () => {
     const p = prepareMessage(inbound(Buffer.from("not json"), { contentType: "application/json", contentEncoding: "utf-8", headers: { task: TASK, id: "x" } }), options);
     expect(p.ok).toBe(false);
