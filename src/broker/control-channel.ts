@@ -6,15 +6,22 @@
  * Set up again after every reconnect (the queue is auto-delete and expires 10 s after its last
  * consumer). Requests are bounded in size and never reach the worker's tasks.
  */
+import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
 import { answerControl, CONTROL_EXCHANGE, CONTROL_QUEUE_ARGUMENTS, CONTROL_REPLY_EXCHANGE, controlQueueName, controlRequest, isControlCommand, type WorkerControls, type WorkerFacts } from "../celery/control.js";
+import { isObject } from "../celery/decode.js";
+import { helloRequest, MINGLE_TIMEOUT_MS } from "../celery/mingle.js";
+import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CeleryControl } from "../worker/transport.js";
 import type { BrokerConnection } from "./connection.js";
 import { ReopeningChannel } from "./reopening-channel.js";
 
-/** A control request is a few hundred bytes; anything much larger is not one. */
-const MAX_REQUEST_BYTES = 64 * 1024;
+/**
+ * A control request is a few hundred bytes, but mingle's `hello` and its replies carry a worker's
+ * revoked ids (up to 50,000, ~3 MB); anything larger is not one.
+ */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 export class CeleryControlChannel implements CeleryControl {
   private readonly side: ReopeningChannel;
@@ -46,15 +53,10 @@ export class CeleryControlChannel implements CeleryControl {
   }
 
   private answer(channel: Channel, msg: ConsumeMessage): void {
-    const headerClock = Number(msg.properties.headers?.clock);
-    this.clock = Math.max(this.clock, Number.isFinite(headerClock) ? headerClock : 0) + 1;
-    if (msg.content.length > MAX_REQUEST_BYTES) return;
-    let body: unknown;
-    try {
-      body = JSON.parse(msg.content.toString("utf8"));
-    } catch {
-      return;
-    }
+    const body = this.read(msg);
+    // kombu's requests say until when they matter (`expires`, epoch seconds; 0: always); a Celery worker drops a late one.
+    const expires = Number(msg.properties.headers?.expires);
+    if (body === undefined || (expires > 0 && Date.now() / 1000 > expires)) return;
     const request = controlRequest(body, this.node);
     if (!request) return;
     const { replyTo } = request;
@@ -66,7 +68,7 @@ export class CeleryControlChannel implements CeleryControl {
     const answer = answerControl(request.method, this.facts(this.clock), request.arguments, this.controls);
     if (obeyed) this.log.info({ method: request.method, arguments: request.arguments, answer }, "Celery remote control command");
     else this.log.debug({ method: request.method.slice(0, 100), ticket: request.ticket }, "Celery remote control answered");
-    if (!replies) return;
+    if (!replies || answer === undefined) return;
     const reply = { [this.node]: answer };
     try {
       channel.publish(CONTROL_REPLY_EXCHANGE, replyTo.routingKey, Buffer.from(JSON.stringify(reply), "utf8"), {
@@ -78,6 +80,55 @@ export class CeleryControlChannel implements CeleryControl {
     } catch {
       // The channel is closing: the requester times out, as with any worker gone.
     }
+  }
+
+  /** A message's JSON body (the Lamport clock moved past its own), or undefined when it is none or too large. */
+  private read(msg: ConsumeMessage): unknown {
+    const headerClock = Number(msg.properties.headers?.clock);
+    this.clock = Math.max(this.clock, Number.isFinite(headerClock) ? headerClock : 0) + 1;
+    if (msg.content.length > MAX_REQUEST_BYTES) return undefined;
+    try {
+      return JSON.parse(msg.content.toString("utf8")) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Celery's mingle (celery/mingle.ts): broadcasts `hello` with `revoked` and gathers the other
+   * workers' replies for `timeoutMs` on a queue of its own bound to the reply exchange. Resolves
+   * with the replies by node (none when the channel is not open); never throws.
+   */
+  async hello(revoked: Record<string, [number, string]>, timeoutMs = MINGLE_TIMEOUT_MS): Promise<Map<string, unknown>> {
+    const replies = new Map<string, unknown>();
+    const channel = this.side.current;
+    if (!channel) return replies;
+    const ticket = randomUUID();
+    try {
+      const { queue } = await channel.assertQueue("", { exclusive: true, autoDelete: true, durable: false });
+      await channel.bindQueue(queue, CONTROL_REPLY_EXCHANGE, ticket);
+      const { consumerTag } = await channel.consume(
+        queue,
+        (msg) => {
+          const body = msg && msg.properties.headers?.ticket === ticket ? this.read(msg) : undefined;
+          if (isObject(body)) for (const node in body) if (node !== this.node && Object.hasOwn(body, node)) replies.set(node, body[node]);
+        },
+        { noAck: true },
+      );
+      const request = helloRequest(this.node, revoked, { exchange: CONTROL_REPLY_EXCHANGE, routingKey: ticket }, ticket);
+      channel.publish(CONTROL_EXCHANGE, "", Buffer.from(JSON.stringify(request), "utf8"), {
+        contentType: "application/json",
+        contentEncoding: "utf-8",
+        deliveryMode: 1,
+        headers: { clock: ++this.clock, expires: Date.now() / 1000 + timeoutMs / 1000 },
+      });
+      await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+      await channel.cancel(consumerTag);
+      await channel.deleteQueue(queue);
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, "Celery mingle: could not ask the other workers for their revoked tasks");
+    }
+    return replies;
   }
 
   close(): Promise<void> {

@@ -14,6 +14,7 @@
  * otherwise stop them all. Pure.
  */
 import { isObject, MAX_TASK_ID_BYTES } from "./decode.js";
+import { revokedForHello, revokedFromHello, type Clocks, type RevokedEntry } from "./mingle.js";
 
 export const CONTROL_EXCHANGE = "celery.pidbox";
 export const CONTROL_REPLY_EXCHANGE = "reply.celery.pidbox";
@@ -61,14 +62,18 @@ export interface WorkerFacts {
   conf: () => Record<string, unknown>;
   /** Being stored, waiting for a batch, held until their eta (read only when asked). */
   tasks: () => { active: readonly TaskSeen[]; reserved: readonly TaskSeen[]; scheduled: readonly TaskSeen[] };
-  /** The ids flagged by `revoke` and not yet expired (`inspect revoked`). */
-  revoked: () => readonly string[];
+  /** The ids flagged by `revoke` and not yet expired, oldest first (`inspect revoked`, mingle's `hello`). */
+  revoked: () => readonly RevokedEntry[];
+  /** Now, on the wall clock and the host's monotonic clock (the stamps of mingle's `hello`). */
+  clocks: Clocks;
 }
 
 /** What CELERY_CONTROL=control lets a request change. */
 export interface WorkerControls {
   /** Flags the ids: a delivery of one of them is not run (dead-lettered as `task_revoked`). */
   revoke(ids: readonly string[]): void;
+  /** Takes in the revoked ids another worker sent with its `hello` (mingle). */
+  mergeRevoked(entries: readonly RevokedEntry[]): void;
   /** Task events on or off: whether that changed anything; undefined when the worker sends no events (CELERY_EVENTS=off). */
   taskEvents(on: boolean): boolean | undefined;
   /** A worker-heartbeat now: false when the worker sends no events. */
@@ -135,7 +140,8 @@ function escapeSet(set: string): string {
 
 /**
  * The reply of a Celery worker to a command, from what matchflow knows, after doing what a control
- * command asks when `controls` are given (CELERY_CONTROL=control); an error reply for the rest.
+ * command asks when `controls` are given (CELERY_CONTROL=control); an error reply for the rest;
+ * undefined for no reply at all.
  */
 export function answerControl(method: string, facts: WorkerFacts, args: Record<string, unknown> = {}, controls?: WorkerControls): unknown {
   if (controls && isControlCommand(method)) return obey(method, args, controls);
@@ -179,7 +185,13 @@ export function answerControl(method: string, facts: WorkerFacts, args: Record<s
     case "conf":
       return facts.conf();
     case "revoked":
-      return facts.revoked().slice(0, MAX_REVOKED_LISTED);
+      return facts.revoked().slice(0, MAX_REVOKED_LISTED).map(([id]) => id);
+    case "hello": {
+      // Mingle (celery/mingle.ts): a starting worker's revoked ids in, ours out. Our own broadcast gets no answer.
+      if (args.from_node === facts.node) return undefined;
+      controls?.mergeRevoked(revokedFromHello(args.revoked, facts.clocks));
+      return { revoked: revokedForHello(facts.revoked(), facts.clocks), clock: facts.clock };
+    }
     case "stats":
       return {
         pid: facts.pid,

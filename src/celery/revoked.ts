@@ -31,6 +31,20 @@ export class RevokedSet {
     this.purge(now);
   }
 
+  /** Takes in ids flagged elsewhere at the times given (mingle); an id known here keeps the later time. */
+  merge(entries: Iterable<readonly [id: string, flaggedAt: number]>): void {
+    const later = new Map(this.flagged);
+    for (const [id, at] of entries) {
+      const known = later.get(id);
+      if (known === undefined || at > known) later.set(id, at);
+    }
+    // Oldest first again, so that expiry and the size limit drop the oldest.
+    const sorted = [...later].sort((a, b) => a[1] - b[1]);
+    this.flagged.clear();
+    for (const [id, at] of sorted) this.flagged.set(id, at);
+    this.purge(this.now());
+  }
+
   has(id: string): boolean {
     // Runs for every delivery while control is on: one lookup; expiry only for an id found.
     const at = this.flagged.get(id);
@@ -40,10 +54,10 @@ export class RevokedSet {
     return false;
   }
 
-  /** The ids flagged and not yet expired, oldest first (`inspect revoked`). */
-  list(): string[] {
+  /** The ids flagged and not yet expired with when, oldest first (`inspect revoked`, mingle). */
+  entries(): [id: string, flaggedAt: number][] {
     this.purge(this.now());
-    return [...this.flagged.keys()];
+    return [...this.flagged];
   }
 
   get size(): number {

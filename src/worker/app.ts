@@ -142,6 +142,8 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
       beforeClose: monitoring && (() => monitoring.close()),
     });
     started.worker = worker;
+    // The revoked ids of the other workers first (mingle), as a Celery worker takes them before consuming.
+    await monitoring?.open();
     await worker.start();
     await monitoring?.start();
   } catch (err) {

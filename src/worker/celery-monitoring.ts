@@ -8,6 +8,8 @@
 import { brokerAddress } from "../broker/broker-url.js";
 import { fieldText } from "../broker/field-values.js";
 import type { TaskSeen, WorkerControls, WorkerFacts } from "../celery/control.js";
+import { isObject } from "../celery/decode.js";
+import { revokedForHello, revokedFromHello, type Clocks } from "../celery/mingle.js";
 import { RevokedSet } from "../celery/revoked.js";
 import { redactedConfig, type Config } from "../config.js";
 import type { Logger } from "../log.js";
@@ -25,6 +27,9 @@ export interface CeleryMonitoring {
   isRevoked: ((taskId: string) => boolean) | undefined;
   /** Counts the tasks settled for good (heartbeats and `inspect stats` report it). */
   onSettled(event: SettledEvent): void;
+  /** Before the worker consumes: the mailbox, and with CELERY_CONTROL=control the other workers' revoked ids (mingle). */
+  open(): Promise<void>;
+  /** Once the worker consumes: its events (worker-online first). */
   start(): Promise<void>;
   /** The last events (worker-offline), then the channels close. */
   close(): Promise<void>;
@@ -60,10 +65,12 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
       const now = worker()?.tasksNow();
       return { active: (now?.active ?? []).map(seen), reserved: (now?.reserved ?? []).map(seen), scheduled: (now?.scheduled ?? []).map(seen) };
     },
-    revoked: () => revoked?.list() ?? [],
+    revoked: () => revoked?.entries() ?? [],
+    clocks: clocksNow(),
   });
   const controls: WorkerControls | undefined = revoked && {
     revoke: (ids) => revoked.add(ids),
+    mergeRevoked: (entries) => revoked.merge(entries),
     taskEvents: (on) => events?.setTaskEvents(on),
     heartbeat: () => (events ? (events.heartbeat(), true) : false),
   };
@@ -74,8 +81,11 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
     onSettled: (event) => {
       if (event.final) processed++;
     },
-    start: async () => {
+    open: async () => {
       await control?.open();
+      if (control && revoked) await mingle(control, revoked, log);
+    },
+    start: async () => {
       await events?.start();
       log.info({ node, celeryEvents, celeryControl }, "Celery monitoring on");
     },
@@ -84,6 +94,20 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
       await control?.close();
     },
   };
+}
+
+/** Now on both clocks mingle's stamps need (process.hrtime reads CLOCK_MONOTONIC, as Python's time.monotonic()). */
+function clocksNow(): Clocks {
+  return { wallMs: Date.now(), monotonicS: Number(process.hrtime.bigint()) / 1e9 };
+}
+
+/** Celery's mingle at start-up: the revoked ids of every worker that answers within a second join ours. */
+async function mingle(control: CeleryControl, revoked: RevokedSet, log: Logger): Promise<void> {
+  const replies = await control.hello(revokedForHello(revoked.entries(), clocksNow()));
+  const clocks = clocksNow();
+  for (const reply of replies.values()) if (isObject(reply)) revoked.merge(revokedFromHello(reply.revoked, clocks));
+  if (replies.size === 0) log.info("Celery mingle: no other worker answered (no revoked tasks to take over)");
+  else log.info({ nodes: [...replies.keys()].slice(0, 20), answered: replies.size, revoked: revoked.size }, "Celery mingle: took over the other workers' revoked tasks");
 }
 
 /** A held delivery as inspect shows it, from its headers (Celery protocol 2; a protocol 1 task shows its id only). */

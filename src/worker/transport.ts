@@ -116,5 +116,7 @@ export interface CeleryEventSink {
 export interface CeleryControl {
   /** Sets up the mailbox (again after a reconnect, by itself); resolves either way. */
   open(): Promise<void>;
+  /** Celery's mingle: broadcasts `hello` with these revoked ids, resolves with the other workers' replies by node (celery/mingle.ts). */
+  hello(revoked: Record<string, [number, string]>): Promise<Map<string, unknown>>;
   close(): Promise<void>;
 }

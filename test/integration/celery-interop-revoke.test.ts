@@ -15,6 +15,7 @@ import { until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { publishConfirmed } from "../helpers/rabbit.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
+import { startCeleryWorker } from "../interop/celery-process.js";
 import { askWorkers, runInteropScript } from "../interop/control-client.js";
 import { watchEvents } from "../interop/events-monitor.js";
 
@@ -94,5 +95,37 @@ describe("celery control commands obeyed by matchflow's worker", () => {
     // Settled while task events were off: no event of it came (the worker's events leave in order,
     // so had any been sent, it would have come before evsw-3's).
     expect(seen.tasks["evsw-2"]).toBeUndefined();
+  });
+});
+
+describe("revoked tasks outlive a worker's restart while another worker holds them (Celery's mingle)", () => {
+  it("a starting Celery worker takes matchflow's revoked ids, a starting matchflow worker takes those of matchflow's and Celery's workers", async () => {
+    const celeryNode = `celery-mingle@${hostname()}`;
+    expect((await askWorkers(t.vhost.url, node, ["revoke=mg-1"]))["revoke=mg-1"]).toEqual({ [node]: { ok: "tasks mg-1 flagged as revoked" } });
+    // A Celery worker (consuming another queue) syncs with matchflow's at start-up.
+    const celery = startCeleryWorker(t.vhost.url, join(dir, "celery-mingle.jsonl"), { queues: "mingle-elsewhere", mingle: { nodeName: celeryNode } });
+    try {
+      await until(async () => (await askWorkers(t.vhost.url, celeryNode, ["ping"])).ping !== null, 60_000, "the Celery worker answering");
+      // (With the ids the tests above revoked.)
+      const celeryListed = (await askWorkers(t.vhost.url, celeryNode, ["revoked"])).revoked?.[celeryNode] as string[];
+      expect(celeryListed).toContain("mg-1");
+      // Revoked on the Celery worker alone, then a second matchflow worker starts: it takes both.
+      expect((await askWorkers(t.vhost.url, celeryNode, ["revoke=mg-2"]))["revoke=mg-2"]).toEqual({ [celeryNode]: { ok: "tasks mg-2 flagged as revoked" } });
+      const second = await t.startWorker();
+      const secondNode = `matchflow.${second.proc.pid}@${hostname()}`;
+      const synced = await second.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("Celery mingle"));
+      expect(synced).toMatchObject({ msg: "Celery mingle: took over the other workers' revoked tasks", answered: 2, revoked: celeryListed.length + 1 });
+      expect(new Set(synced.nodes as string[])).toEqual(new Set([node, celeryNode]));
+      const listed = (await askWorkers(t.vhost.url, secondNode, ["revoked"])).revoked?.[secondNode];
+      expect(new Set(listed as string[])).toEqual(new Set([...celeryListed, "mg-2"]));
+      // The first worker stopped, the second one alone stops the task only the Celery worker was told of.
+      await t.stopWorker(worker);
+      await publishConfirmed(t.vhost.url, [encodeTaskV2({ taskName: TASK, taskId: "mg-2", args: [makeMatch("mg", 2)] })]);
+      await until(async () => (await t.peek()).some((m) => m.headers.id === "mg-2"), 30_000, "mg-2 dead-lettered");
+      expect((await t.peek()).find((m) => m.headers.id === "mg-2")?.headers[MF_HEADERS.errorCode]).toBe("task_revoked");
+      expect(await t.rows("mg")).toEqual({ total: 0, distinct: 0 });
+    } finally {
+      await celery.stop();
+    }
   });
 });

@@ -76,17 +76,25 @@ describe("CeleryEventChannel", () => {
 
 /** A ping as kombu's Mailbox sends it; the replies that came to its reply queue within `ms`. */
 async function ping(ms: number): Promise<unknown[]> {
+  return (await pings(ms, [{ ticket: "t", expires: 0 }])).map((r) => r.body);
+}
+
+/** Pings sent in order (kombu's `expires` header: epoch seconds, 0 for none); the replies until the last one's, or `ms`. */
+async function pings(ms: number, requests: { ticket: string; expires: number }[]): Promise<{ ticket: unknown; body: unknown }[]> {
   const ch = await amqp.createChannel();
   try {
     await ch.assertExchange(CONTROL_EXCHANGE, "fanout", { durable: false, autoDelete: false });
     await ch.assertExchange(CONTROL_REPLY_EXCHANGE, "direct", { durable: false, autoDelete: false });
     const { queue } = await ch.assertQueue("", { exclusive: true });
     await ch.bindQueue(queue, CONTROL_REPLY_EXCHANGE, "oid-test");
-    const replies: unknown[] = [];
-    await ch.consume(queue, (m) => m && replies.push(JSON.parse(m.content.toString())), { noAck: true });
-    const request = { method: "ping", arguments: {}, destination: null, pattern: null, matcher: null, ticket: "t", reply_to: { exchange: CONTROL_REPLY_EXCHANGE, routing_key: "oid-test" } };
-    ch.publish(CONTROL_EXCHANGE, "", Buffer.from(JSON.stringify(request)), { contentType: "application/json", headers: { clock: 1 } });
-    await until(() => replies.length > 0, ms, "a reply").catch(() => undefined);
+    const replies: { ticket: unknown; body: unknown }[] = [];
+    await ch.consume(queue, (m) => m && replies.push({ ticket: m.properties.headers?.ticket, body: JSON.parse(m.content.toString()) }), { noAck: true });
+    for (const { ticket, expires } of requests) {
+      const request = { method: "ping", arguments: {}, destination: null, pattern: null, matcher: null, ticket, reply_to: { exchange: CONTROL_REPLY_EXCHANGE, routing_key: "oid-test" } };
+      ch.publish(CONTROL_EXCHANGE, "", Buffer.from(JSON.stringify(request)), { contentType: "application/json", headers: { clock: 1, expires } });
+    }
+    const last = requests.at(-1)?.ticket;
+    await until(() => replies.some((r) => r.ticket === last), ms, "a reply").catch(() => undefined);
     return replies;
   } finally {
     await ch.close();
@@ -104,6 +112,23 @@ describe("CeleryControlChannel", () => {
       proxy.sever();
       await back;
       await until(async () => (await ping(500)).length === 1, 10_000, "an answer after the reconnect");
+    } finally {
+      await control.close();
+      await conn.close();
+    }
+  });
+
+  it("drops a request whose kombu `expires` has passed, as a Celery worker does (the mailbox answers in order, so the late one's reply would come first)", async () => {
+    const conn = await BrokerConnection.open({ url: vhost.url, log: silentLogger });
+    const control = new CeleryControlChannel(conn, "matchflow.2@test", (clock) => ({ clock }) as WorkerFacts, silentLogger);
+    try {
+      await control.open();
+      const now = Date.now() / 1000;
+      const replies = await pings(5000, [{ ticket: "late", expires: now - 1 }, { ticket: "none", expires: 0 }, { ticket: "fresh", expires: now + 60 }]);
+      expect(replies).toEqual([
+        { ticket: "none", body: { "matchflow.2@test": { ok: "pong" } } },
+        { ticket: "fresh", body: { "matchflow.2@test": { ok: "pong" } } },
+      ]);
     } finally {
       await control.close();
       await conn.close();

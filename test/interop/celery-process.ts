@@ -35,11 +35,15 @@ export interface CeleryWorker {
   stop(): Promise<void>;
 }
 
-/** `app`: the tasks' module (default the match task's stand-in); `queues`: what it consumes (`-Q`). */
-export function startCeleryWorker(brokerUrl: string, outFile: string, options: { app?: string; queues?: string } = {}): CeleryWorker {
+/**
+ * `app`: the tasks' module (default the match task's stand-in); `queues`: what it consumes (`-Q`);
+ * `mingle`: sync revoked tasks with the other workers at start-up, under the node name given (`-n`).
+ */
+export function startCeleryWorker(brokerUrl: string, outFile: string, options: { app?: string; queues?: string; mingle?: { nodeName: string } } = {}): CeleryWorker {
+  const mingle = options.mingle ? ["-n", options.mingle.nodeName] : ["--without-mingle"];
   const child = spawn(
     PYTHON,
-    ["-m", "celery", "-A", options.app ?? "celery_tasks.match_tasks", "worker", "-P", "solo", "-c", "1", "-Q", options.queues ?? "matches", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "warning"],
+    ["-m", "celery", "-A", options.app ?? "celery_tasks.match_tasks", "worker", "-P", "solo", "-c", "1", "-Q", options.queues ?? "matches", "--without-gossip", ...mingle, "--without-heartbeat", "-l", "warning"],
     { cwd: INTEROP_DIR, env: { ...process.env, MATCHFLOW_INTEROP_BROKER: brokerUrl, MATCHFLOW_INTEROP_OUT: outFile, PYTHONDONTWRITEBYTECODE: "1" }, stdio: ["ignore", "pipe", "pipe"] },
   );
   trackSpawned(child);

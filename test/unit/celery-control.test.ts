@@ -19,6 +19,7 @@ const facts: WorkerFacts = {
   conf: () => ({ rabbitmqUrl: "amqp://guest:***@rabbitmq:5672/" }),
   tasks: () => ({ active: [seen("t-1", null)], reserved: [seen("t-2", null)], scheduled: [seen("t-3", "2026-12-01T10:00:00+00:00")] }),
   revoked: () => [],
+  clocks: { wallMs: 1_764_000_000_000, monotonicS: 50_000 },
 };
 
 function seen(id: string, eta: string | null): TaskSeen {
@@ -86,6 +87,7 @@ describe("Celery remote control commands (CELERY_CONTROL=control)", () => {
     const done: string[] = [];
     const controls: WorkerControls = {
       revoke: (ids) => done.push(`revoke ${ids.join(" ")}`),
+      mergeRevoked: (entries) => done.push(`merge ${entries.map(([id, at]) => `${id}@${at}`).join(" ")}`),
       taskEvents: (on) => (done.push(`events ${on}`), events === undefined ? undefined : events !== on),
       heartbeat: () => (done.push("heartbeat"), events !== undefined),
     };
@@ -124,8 +126,27 @@ describe("Celery remote control commands (CELERY_CONTROL=control)", () => {
   it("inspect revoked lists the flagged ids, capped; the rest still refused", () => {
     const { controls } = recording(false);
     const ids = Array.from({ length: MAX_REVOKED_LISTED + 3 }, (_, i) => `r-${i}`);
-    expect(answerControl("revoked", { ...facts, revoked: () => ids.slice(0, 2) }, {}, controls)).toEqual(["r-0", "r-1"]);
-    expect(answerControl("revoked", { ...facts, revoked: () => ids }, {}, controls)).toHaveLength(MAX_REVOKED_LISTED);
+    const flagged = ids.map((id) => [id, 0] as const);
+    expect(answerControl("revoked", { ...facts, revoked: () => flagged.slice(0, 2) }, {}, controls)).toEqual(["r-0", "r-1"]);
+    expect(answerControl("revoked", { ...facts, revoked: () => flagged }, {}, controls)).toHaveLength(MAX_REVOKED_LISTED);
     expect(answerControl("shutdown", facts, {}, controls)).toEqual({ error: expect.stringMatching(/and obeys revoke, enable_events, disable_events, heartbeat; not "shutdown"$/) as string });
+  });
+});
+
+describe("mingle's hello (a starting worker's revoked ids in, ours out)", () => {
+  // 50,000 s on the monotonic clock is 1,764,000,000,000 ms on the wall clock.
+  const ours = { ...facts, revoked: () => [["mine", 1_764_000_000_000 - 30_000] as const] };
+
+  it("with CELERY_CONTROL=control: takes the sender's ids (stamps converted, expired ones left out) and replies with ours as Celery's LimitedSet._data", () => {
+    const done: string[] = [];
+    const controls: WorkerControls = { revoke: () => undefined, mergeRevoked: (e) => done.push(...e.map(([id, at]) => `${id}@${at}`)), taskEvents: () => undefined, heartbeat: () => false };
+    const reply = answerControl("hello", ours, { from_node: "celery@other", revoked: { theirs: [49_990, "theirs"], bare: 49_999.5, old: [30_000, "old"], future: [60_000, "future"], bad: ["x"] } }, controls);
+    expect(reply).toEqual({ revoked: { mine: [49_970, "mine"] }, clock: 9 });
+    expect(done).toEqual(["theirs@1763999990000", "bare@1763999999500", "future@1764000000000"]);
+  });
+
+  it("with CELERY_CONTROL=inspect: replies with none and takes none; its own broadcast gets no reply", () => {
+    expect(answerControl("hello", facts, { from_node: "celery@other", revoked: { theirs: [49_990, "theirs"] } })).toEqual({ revoked: {}, clock: 9 });
+    expect(answerControl("hello", facts, { from_node: NODE, revoked: {} })).toBeUndefined();
   });
 });

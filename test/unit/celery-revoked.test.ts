@@ -16,7 +16,7 @@ describe("RevokedSet (Celery's worker.state.revoked)", () => {
     now = 1_100;
     // b was flagged at 1,000: expired now; a again at 1,060.
     expect([set.has("a"), set.has("b")]).toEqual([true, false]);
-    expect(set.list()).toEqual(["a"]);
+    expect(set.entries()).toEqual([["a", 1_060]]);
     now = 1_160;
     expect(set.has("a")).toBe(false);
     expect(set.size).toBe(0);
@@ -27,9 +27,24 @@ describe("RevokedSet (Celery's worker.state.revoked)", () => {
     const set = new RevokedSet(() => now++, 3, 1_000);
     set.add(["a", "b", "c"]);
     set.add(["d"]);
-    expect(set.list()).toEqual(["b", "c", "d"]);
+    expect(set.entries().map(([id]) => id)).toEqual(["b", "c", "d"]);
     set.add(["b", "e"]);
-    expect(set.list()).toEqual(["d", "b", "e"]);
+    expect(set.entries().map(([id]) => id)).toEqual(["d", "b", "e"]);
     expect(set.has("c")).toBe(false);
+  });
+});
+
+describe("RevokedSet.merge (mingle)", () => {
+  it("takes ids flagged elsewhere at their times, keeps the later time of an id known on both sides, and stays oldest first", () => {
+    let now = 100;
+    const set = new RevokedSet(() => now, 3, 1_000);
+    set.add(["a"]);
+    now = 200;
+    set.add(["b"]);
+    set.merge([["c", 150], ["b", 120], ["a", 180], ["old", -2_000]]);
+    expect(set.entries()).toEqual([["c", 150], ["a", 180], ["b", 200]]);
+    // Full: the oldest go.
+    set.merge([["d", 190]]);
+    expect(set.entries()).toEqual([["a", 180], ["d", 190], ["b", 200]]);
   });
 });
