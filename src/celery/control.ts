@@ -6,7 +6,7 @@
  * `reply_to` is a cast: done, not answered).
  *
  * CELERY_CONTROL=inspect answers the read-only part (`celery inspect ping|stats|registered|
- * active_queues|active|reserved|scheduled|revoked|conf|report|clock`, what Flower asks a worker);
+ * active_queues|active|reserved|scheduled|query_task|revoked|conf|report|clock`, what Flower asks a worker);
  * `control` also obeys `revoke`, `enable_events`, `disable_events` and `heartbeat` (what Flower and
  * `celery control` send to change what a worker runs or reports). Commands that change the
  * worker's life or capacity (`shutdown`, `pool_restart`, `rate_limit`, `add_consumer`, ...) get an
@@ -180,6 +180,8 @@ export function answerControl(method: string, facts: WorkerFacts, args: Record<s
       return facts.tasks().active.slice(0, MAX_TASKS_LISTED).map((t) => taskInfo(t, facts, true));
     case "reserved":
       return facts.tasks().reserved.slice(0, MAX_TASKS_LISTED).map((t) => taskInfo(t, facts, false));
+    case "query_task":
+      return queryTask(args.ids, facts);
     case "scheduled":
       return facts.tasks().scheduled.slice(0, MAX_TASKS_LISTED).map((t) => ({ eta: t.eta, priority: t.priority, request: taskInfo(t, facts, false) }));
     case "conf":
@@ -257,7 +259,18 @@ export function revokedIds(value: unknown): string[] | string {
 }
 
 /** The commands answered (the rest get an error reply). */
-export const INSPECT_COMMANDS = ["ping", "stats", "registered", "active_queues", "active", "reserved", "scheduled", "revoked", "conf", "report", "clock"] as const;
+export const INSPECT_COMMANDS = ["ping", "stats", "registered", "active_queues", "active", "reserved", "scheduled", "query_task", "revoked", "conf", "report", "clock"] as const;
+
+/** `inspect query_task <id>...`: each id the worker holds, `[state, info]` as Celery's (a task held for its eta is reserved there too); ids not held are left out. */
+function queryTask(value: unknown, facts: WorkerFacts): Record<string, [string, Record<string, unknown>]> {
+  const ids = new Set((Array.isArray(value) ? value : [value]).filter((id): id is string => typeof id === "string"));
+  const out: Record<string, [string, Record<string, unknown>]> = {};
+  if (ids.size === 0) return out;
+  const { active, reserved, scheduled } = facts.tasks();
+  for (const t of active) if (t.id !== null && ids.has(t.id)) out[t.id] = ["active", taskInfo(t, facts, true)];
+  for (const t of [...reserved, ...scheduled]) if (t.id !== null && ids.has(t.id) && !Object.hasOwn(out, t.id)) out[t.id] = ["reserved", taskInfo(t, facts, false)];
+  return out;
+}
 
 /** A task as Celery's `Request.info()` shows it. */
 function taskInfo(t: TaskSeen, facts: WorkerFacts, started: boolean): Record<string, unknown> {

@@ -67,6 +67,8 @@ describe("Celery remote control answered by matchflow's worker", () => {
       }, 30_000, "the tasks listed");
       expect(replies.active?.[node]).toEqual([expect.objectContaining({ id: first, name: "celery_tasks.match_tasks.process_match_data", hostname: node, acknowledged: false, worker_pid: worker.proc.pid })]);
       expect(replies.reserved?.[node]).toEqual([expect.objectContaining({ id: second, time_start: null, delivery_info: expect.objectContaining({ routing_key: "matches.process" }) as unknown })]);
+      const query = `query_task=${second}`;
+      expect((await askWorkers(t.vhost.url, node, [query]))[query]).toEqual({ [node]: { [second ?? "?"]: ["reserved", expect.objectContaining({ id: second }) as unknown] } });
     } finally {
       await lock.query("ROLLBACK");
       lock.release();

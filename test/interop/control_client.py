@@ -4,7 +4,8 @@
 
 Prints one JSON line: each command's replies ({node: reply}, or null when none came). Inspect
 commands go through app.control.inspect; `shutdown`, `enable_events`, `disable_events` and
-`heartbeat` are broadcast asking for replies; `revoke=<id>` is app.control.revoke asking for replies.
+`heartbeat` are broadcast asking for replies; `revoke=<id>` is app.control.revoke asking for replies;
+`query_task=<id>` is inspect.query_task.
 """
 import json
 import sys
@@ -18,7 +19,9 @@ app = Celery("control-client", broker=url)
 inspect = app.control.inspect(timeout=1.5 if destination is None else 5, destination=destination)
 out = {}
 for name in commands:
-    if name.startswith("revoke="):
+    if name.startswith("query_task="):
+        out[name] = inspect.query_task(name[len("query_task="):])
+    elif name.startswith("revoke="):
         replies = app.control.revoke(name[len("revoke="):], reply=True, timeout=5, destination=destination)
         out[name] = {node: reply for entry in replies for node, reply in entry.items()} or None
     elif name in ("shutdown", "enable_events", "disable_events", "heartbeat"):

@@ -74,8 +74,20 @@ describe("Celery remote control answers", () => {
     expect(answerControl("reserved", many)).toHaveLength(MAX_TASKS_LISTED);
   });
 
+  it("query_task: each id held, active or reserved (a task held for its eta too), as Celery answers; the rest left out", () => {
+    const info = { name: "celery_tasks.match_tasks.process_match_data", hostname: NODE, worker_pid: 7 };
+    expect(answerControl("query_task", facts, { ids: ["t-1", "t-2", "t-3", "nope"] })).toEqual({
+      "t-1": ["active", expect.objectContaining({ ...info, id: "t-1", time_start: 1_764_000_000 }) as unknown],
+      "t-2": ["reserved", expect.objectContaining({ ...info, id: "t-2", time_start: null }) as unknown],
+      "t-3": ["reserved", expect.objectContaining({ id: "t-3" }) as unknown],
+    });
+    expect(answerControl("query_task", facts, { ids: "t-2" })).toEqual({ "t-2": ["reserved", expect.objectContaining({ id: "t-2" }) as unknown] });
+    expect(answerControl("query_task", facts, { ids: [5, null] })).toEqual({});
+    expect(answerControl("query_task", facts, {})).toEqual({});
+  });
+
   it("refuses the rest with an error reply that names what it answers", () => {
-    expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, active, reserved, scheduled, revoked, conf, report, clock; not "shutdown"' });
+    expect(answerControl("shutdown", facts)).toEqual({ error: 'matchflow answers the inspect commands ping, stats, registered, active_queues, active, reserved, scheduled, query_task, revoked, conf, report, clock; not "shutdown"' });
     // With CELERY_CONTROL=inspect a control command is not obeyed, and the reply says how to have it.
     expect(answerControl("revoke", facts, { task_id: "t-9" })).toEqual({ error: expect.stringMatching(/^revoke is obeyed with CELERY_CONTROL=control; this worker has CELERY_CONTROL=inspect/) as string });
     expect(controlQueueName(NODE)).toBe("matchflow.7@pod-1.celery.pidbox");
