@@ -104,10 +104,11 @@ export class CeleryControlChannel implements CeleryControl {
     const channel = this.side.current;
     if (!channel) return replies;
     const ticket = randomUUID();
+    let queue: string | undefined;
     try {
-      const { queue } = await channel.assertQueue("", { exclusive: true, autoDelete: true, durable: false });
+      queue = (await channel.assertQueue("", { exclusive: true, autoDelete: true, durable: false })).queue;
       await channel.bindQueue(queue, CONTROL_REPLY_EXCHANGE, ticket);
-      const { consumerTag } = await channel.consume(
+      await channel.consume(
         queue,
         (msg) => {
           const body = msg && msg.properties.headers?.ticket === ticket ? this.read(msg) : undefined;
@@ -122,11 +123,13 @@ export class CeleryControlChannel implements CeleryControl {
         deliveryMode: 1,
         headers: { clock: ++this.clock, expires: Date.now() / 1000 + timeoutMs / 1000 },
       });
+      // Any number of workers may answer: all that do within the time count, as in Celery.
       await new Promise((resolve) => setTimeout(resolve, timeoutMs));
-      await channel.cancel(consumerTag);
-      await channel.deleteQueue(queue);
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, "Celery mingle: could not ask the other workers for their revoked tasks");
+    } finally {
+      // Deleting the queue ends its consumer too; a channel gone took both with it.
+      if (queue !== undefined) await channel.deleteQueue(queue).catch(() => undefined);
     }
     return replies;
   }
