@@ -4,7 +4,6 @@
  * and sends the follow-ups, which a real Celery worker (another app, consuming the default queue
  * `celery`) runs; a chain's `AsyncResult.get()` in the producer returns the last step's value.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +14,7 @@ import { encodeTaskV2 } from "../../src/celery/codec.js";
 import type { CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
-import { INTEROP_DIR, PYTHON, startCeleryWorker, waitFor, type CeleryWorker } from "../interop/celery-process.js";
+import { runInteropLines, startCeleryWorker, waitFor, type CeleryWorker } from "../interop/celery-process.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
 const dir = mkdtempSync(join(tmpdir(), "mf-canvas-"));
@@ -55,14 +54,7 @@ afterAll(async () => {
 function pythonSend(mode: "chain" | "chain-matches" | "link" | "link-group" | "link-exchange", match: unknown): Promise<string[]> {
   const file = join(dir, `${mode}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(match));
-  const child = spawn(PYTHON, ["canvas_client.py", t.vhost.url, mode, file], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) => (code === 0 ? resolve(stdout.trim().split("\n")) : reject(new Error(`canvas_client.py exited ${code}: ${stderr}\nworker: ${celery.output()}`)))),
-  );
+  return runInteropLines("canvas_client.py", [t.vhost.url, mode, file], () => `worker: ${celery.output()}`);
 }
 
 const ofParent = (taskId: string) => () => seen().filter((s) => s.parent_id === taskId);

@@ -15,8 +15,8 @@ import { until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { publishConfirmed } from "../helpers/rabbit.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
-import { startCeleryWorker } from "../interop/celery-process.js";
-import { askWorkers, runInteropScript } from "../interop/control-client.js";
+import { runInteropJson, startCeleryWorker } from "../interop/celery-process.js";
+import { askWorkers } from "../interop/control-client.js";
 import { watchEvents } from "../interop/events-monitor.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
@@ -44,7 +44,7 @@ interface RevokeRun {
 function revokeAndSend(mode: "call" | "cast", prefix: string): Promise<RevokeRun> {
   writeFileSync(join(dir, `${prefix}-revoked.json`), JSON.stringify(makeMatch(prefix, 1)));
   writeFileSync(join(dir, `${prefix}-kept.json`), JSON.stringify(makeMatch(prefix, 2)));
-  return runInteropScript<RevokeRun>("revoke_client.py", [t.vhost.url, node, mode, join(dir, `${prefix}-revoked.json`), join(dir, `${prefix}-kept.json`)]);
+  return runInteropJson<RevokeRun>("revoke_client.py", [t.vhost.url, node, mode, join(dir, `${prefix}-revoked.json`), join(dir, `${prefix}-kept.json`)]);
 }
 
 beforeAll(async () => {

@@ -3,14 +3,13 @@
  * `backend="rpc://"`; `matchflow worker` with RESULT_BACKEND=rpc:// stores the match and answers,
  * so `AsyncResult.get()` returns the outcome (or raises for a dead-lettered task).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeMatch } from "../helpers/matches.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
-import { INTEROP_DIR, PYTHON } from "../interop/celery-process.js";
+import { runInteropJson } from "../interop/celery-process.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mf-wrpc-"));
 let t: WorkerEnv;
@@ -27,17 +26,7 @@ afterAll(async () => {
 function pythonCall(match: unknown, name: string): Promise<Record<string, unknown>> {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(match));
-  const child = spawn(PYTHON, ["rpc_client.py", t.vhost.url, file], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) => {
-      if (code !== 0) return reject(new Error(`rpc_client.py exited ${code}: ${stderr}`));
-      resolve(JSON.parse(stdout.trim().split("\n")[1] ?? "null") as Record<string, unknown>);
-    }),
-  );
+  return runInteropJson<Record<string, unknown>>("rpc_client.py", [t.vhost.url, file]);
 }
 
 describe("worker rpc:// results", () => {

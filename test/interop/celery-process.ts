@@ -75,6 +75,26 @@ export async function runCeleryProducer(brokerUrl: string, mode: "v1" | "v2" | "
   return stdout.split("\n").filter((l) => l.trim() !== "");
 }
 
+/** Runs a script of test/interop with Debian's Celery: its output lines; on failure its stderr (and `context()`, e.g. a worker's output). */
+export function runInteropLines(script: string, args: string[], context?: () => string): Promise<string[]> {
+  const child = spawn(PYTHON, [script, ...args], { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
+  trackSpawned(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) => (code === 0 ? resolve(stdout.trim().split("\n")) : reject(new Error(`${script} exited ${code}: ${stderr}${context ? `\n${context()}` : ""}`)))),
+  );
+}
+
+/** Runs a script of test/interop and parses the JSON of its last output line. */
+export async function runInteropJson<T>(script: string, args: string[]): Promise<T> {
+  const last = (await runInteropLines(script, args)).at(-1) ?? "";
+  if (!last.startsWith("{")) throw new Error(`${script} printed no JSON last: ${JSON.stringify(last.slice(0, 200))}`);
+  return JSON.parse(last) as T;
+}
+
 /** Polls a condition (no fixed sleeps in assertions): resolves when it holds, fails after `attempts`. */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, options: { attempts?: number; intervalMs?: number; details?: () => string } = {}): Promise<void> {
   const attempts = options.attempts ?? 1200;
