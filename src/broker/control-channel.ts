@@ -6,22 +6,15 @@
  * Set up again after every reconnect (the queue is auto-delete and expires 10 s after its last
  * consumer). Requests are bounded in size and never reach the worker's tasks.
  */
-import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
 import { answerControl, CONTROL_EXCHANGE, CONTROL_QUEUE_ARGUMENTS, CONTROL_REPLY_EXCHANGE, controlQueueName, controlRequest, isControlCommand, type WorkerControls, type WorkerFacts } from "../celery/control.js";
-import { isObject } from "../celery/decode.js";
-import { helloRequest, MINGLE_TIMEOUT_MS } from "../celery/mingle.js";
+import { MINGLE_TIMEOUT_MS } from "../celery/mingle.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CeleryControl } from "../worker/transport.js";
 import type { BrokerConnection } from "./connection.js";
+import { broadcastAndGather, readControlMessage } from "./pidbox-broadcast.js";
 import { ReopeningChannel } from "./reopening-channel.js";
-
-/**
- * A control request is a few hundred bytes, but mingle's `hello` and its replies carry a worker's
- * revoked ids (up to 50,000, ~3 MB); anything larger is not one.
- */
-const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 export class CeleryControlChannel implements CeleryControl {
   private readonly side: ReopeningChannel;
@@ -86,52 +79,23 @@ export class CeleryControlChannel implements CeleryControl {
   private read(msg: ConsumeMessage): unknown {
     const headerClock = Number(msg.properties.headers?.clock);
     this.clock = Math.max(this.clock, Number.isFinite(headerClock) ? headerClock : 0) + 1;
-    if (msg.content.length > MAX_REQUEST_BYTES) return undefined;
-    try {
-      return JSON.parse(msg.content.toString("utf8")) as unknown;
-    } catch {
-      return undefined;
-    }
+    return readControlMessage(msg);
   }
 
   /**
    * Celery's mingle (celery/mingle.ts): broadcasts `hello` with `revoked` and gathers the other
-   * workers' replies for `timeoutMs` on a queue of its own bound to the reply exchange. Resolves
-   * with the replies by node (none when the channel is not open); never throws.
+   * workers' replies for `timeoutMs`. Resolves with the replies by node (none when the channel is
+   * not open or the broadcast failed, which is logged); never throws.
    */
   async hello(revoked: Record<string, [number, string]>, timeoutMs = MINGLE_TIMEOUT_MS): Promise<Map<string, unknown>> {
-    const replies = new Map<string, unknown>();
     const channel = this.side.current;
-    if (!channel) return replies;
-    const ticket = randomUUID();
-    let queue: string | undefined;
+    if (!channel) return new Map();
     try {
-      queue = (await channel.assertQueue("", { exclusive: true, autoDelete: true, durable: false })).queue;
-      await channel.bindQueue(queue, CONTROL_REPLY_EXCHANGE, ticket);
-      await channel.consume(
-        queue,
-        (msg) => {
-          const body = msg && msg.properties.headers?.ticket === ticket ? this.read(msg) : undefined;
-          if (isObject(body)) for (const node in body) if (node !== this.node && Object.hasOwn(body, node)) replies.set(node, body[node]);
-        },
-        { noAck: true },
-      );
-      const request = helloRequest(this.node, revoked, { exchange: CONTROL_REPLY_EXCHANGE, routingKey: ticket }, ticket);
-      channel.publish(CONTROL_EXCHANGE, "", Buffer.from(JSON.stringify(request), "utf8"), {
-        contentType: "application/json",
-        contentEncoding: "utf-8",
-        deliveryMode: 1,
-        headers: { clock: ++this.clock, expires: Date.now() / 1000 + timeoutMs / 1000 },
-      });
-      // Any number of workers may answer: all that do within the time count, as in Celery.
-      await new Promise((resolve) => setTimeout(resolve, timeoutMs));
+      return await broadcastAndGather(channel, "hello", { from_node: this.node, revoked }, { timeoutMs, ownNode: this.node, clock: ++this.clock });
     } catch (err) {
       this.log.warn({ err: errorMessage(err) }, "Celery mingle: could not ask the other workers for their revoked tasks");
-    } finally {
-      // Deleting the queue ends its consumer too; a channel gone took both with it.
-      if (queue !== undefined) await channel.deleteQueue(queue).catch(() => undefined);
+      return new Map();
     }
-    return replies;
   }
 
   close(): Promise<void> {

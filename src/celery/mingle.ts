@@ -53,16 +53,3 @@ export function revokedFromHello(value: unknown, clocks: Clocks, expiresMs = REV
   }
   return out;
 }
-
-/** The hello a starting worker broadcasts, as kombu's Mailbox._publish writes it. */
-export function helloRequest(node: string, revoked: Record<string, [number, string]>, replyTo: { exchange: string; routingKey: string }, ticket: string): Record<string, unknown> {
-  return {
-    method: "hello",
-    arguments: { from_node: node, revoked },
-    destination: null,
-    pattern: null,
-    matcher: null,
-    reply_to: { exchange: replyTo.exchange, routing_key: replyTo.routingKey },
-    ticket,
-  };
-}

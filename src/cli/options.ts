@@ -1,10 +1,20 @@
 /** Flag parsers shared by commands: a bad value is a usage error (exit 2) naming the flag. */
 import { InvalidArgumentError } from "commander";
+import { parseDurationMs } from "../config.js";
 
 export function parseIntOption(flag: string, min: number, max: number): (value: string) => number {
   return (value: string) => {
     const n = Number(value);
     if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
     return n;
+  };
+}
+
+/** A duration flag ("2s", "500ms", a number of seconds) within [minMs, maxMs], in milliseconds. */
+export function parseDurationOption(flag: string, minMs: number, maxMs: number): (value: string) => number {
+  return (value: string) => {
+    const ms = parseDurationMs(value);
+    if (ms === undefined || ms < minMs || ms > maxMs) throw new InvalidArgumentError(`${flag} must be a duration from ${minMs / 1000}s to ${maxMs / 1000}s (e.g. 2s or 500ms)`);
+    return ms;
   };
 }

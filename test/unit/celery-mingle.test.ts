@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { helloRequest, revokedForHello, revokedFromHello } from "../../src/celery/mingle.js";
+import { revokedForHello, revokedFromHello } from "../../src/celery/mingle.js";
 import { REVOKES_MAX } from "../../src/celery/revoked.js";
 
 const clocks = { wallMs: 1_764_000_000_000, monotonicS: 50_000 };
@@ -18,17 +18,5 @@ describe("mingle's revoked ids on the wire", () => {
     expect(revokedFromHello("not a dict", clocks)).toEqual([]);
     const many = Object.fromEntries(Array.from({ length: REVOKES_MAX + 10 }, (_, i) => [`t-${i}`, 49_999]));
     expect(revokedFromHello(many, clocks)).toHaveLength(REVOKES_MAX);
-  });
-
-  it("the hello is kombu's broadcast request", () => {
-    expect(helloRequest("matchflow.1@h", {}, { exchange: "reply.celery.pidbox", routingKey: "k" }, "t")).toEqual({
-      method: "hello",
-      arguments: { from_node: "matchflow.1@h", revoked: {} },
-      destination: null,
-      pattern: null,
-      matcher: null,
-      reply_to: { exchange: "reply.celery.pidbox", routing_key: "k" },
-      ticket: "t",
-    });
   });
 });

@@ -18,5 +18,7 @@ export const COMMANDS: Record<string, () => Promise<Register>> = {
   scrape: () => import("./scrape.js").then((m) => m.registerScrape),
   worker: () => import("./worker.js").then((m) => m.registerWorker),
   run: () => import("./run.js").then((m) => m.registerRun),
+  workers: () => import("./workers.js").then((m) => m.registerWorkers),
+  revoke: () => import("./workers.js").then((m) => m.registerRevoke),
   schedule: () => import("./schedule.js").then((m) => m.registerSchedule),
 };

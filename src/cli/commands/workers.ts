@@ -1,0 +1,57 @@
+/**
+ * `matchflow workers`: the workers on the vhost that answer Celery's remote control (`inspect
+ * stats`), matchflow's and Celery's. `matchflow revoke <task-id>...`: `celery control revoke`, for
+ * a shop without Python's Celery at hand. Both wait a fixed time for replies, as Celery does.
+ */
+import type { Command } from "commander";
+import { MAX_TASK_ID_BYTES } from "../../celery/decode.js";
+import { requireBrokerUrl } from "../../ops/broker-session.js";
+import { formatRevoke, formatWorkers, workerRows } from "../../ops/celery-workers-report.js";
+import { askWorkers } from "../../ops/celery-workers.js";
+import { PermanentError } from "../../errors.js";
+import { cliContext } from "../context.js";
+import { EXIT } from "../exit-codes.js";
+import { parseDurationOption } from "../options.js";
+
+const TIMEOUT_HELP = "how long replies are waited for (every worker answering in time counts)";
+const DESTINATION_HELP = "ask only this worker node (repeatable; default all)";
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+const timeout = parseDurationOption("--timeout", 100, 60_000);
+
+export function registerWorkers(program: Command): void {
+  program
+    .command("workers")
+    .description("the workers answering Celery's remote control on this vhost (matchflow's with CELERY_CONTROL set, and Celery's): node, pid, uptime, tasks processed; exit 1 when none answers")
+    .option("--timeout <duration>", TIMEOUT_HELP, timeout, 1000)
+    .option("--destination <node>", DESTINATION_HELP, collect)
+    .option("--json", "print the workers as JSON")
+    .action(async (opts: { timeout: number; destination?: string[]; json?: boolean }) => {
+      const { config, log } = cliContext();
+      const amqpUrl = requireBrokerUrl(config.rabbitmqUrl, "workers");
+      const replies = await askWorkers("stats", {}, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
+      const rows = workerRows(replies);
+      process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatWorkers(rows, opts.timeout));
+      if (rows.length === 0) process.exitCode = EXIT.partial;
+    });
+}
+
+export function registerRevoke(program: Command): void {
+  program
+    .command("revoke")
+    .description("celery control revoke: workers dead-letter these tasks (task_revoked) instead of running them when they arrive; matchflow workers obey with CELERY_CONTROL=control; exit 1 when none did")
+    .argument("<task-id...>", "the tasks' ids")
+    .option("--timeout <duration>", TIMEOUT_HELP, timeout, 2000)
+    .option("--destination <node>", DESTINATION_HELP, collect)
+    .action(async (ids: string[], opts: { timeout: number; destination?: string[] }) => {
+      for (const id of ids) {
+        if (id === "" || Buffer.byteLength(id, "utf8") > MAX_TASK_ID_BYTES) throw new PermanentError("usage", `${JSON.stringify(id.slice(0, 100))} is not a task id (1 to ${MAX_TASK_ID_BYTES} bytes)`);
+      }
+      const { config, log } = cliContext();
+      const amqpUrl = requireBrokerUrl(config.rabbitmqUrl, "revoke");
+      const unique = [...new Set(ids)];
+      const replies = await askWorkers("revoke", { task_id: unique, terminate: false, signal: null }, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
+      const report = formatRevoke(replies, unique, opts.timeout);
+      process.stdout.write(report.text);
+      if (report.obeyed === 0) process.exitCode = EXIT.partial;
+    });
+}

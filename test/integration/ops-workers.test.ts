@@ -1,0 +1,73 @@
+/**
+ * `matchflow workers` and `matchflow revoke` on a real broker, against a matchflow worker
+ * (CELERY_CONTROL=control) and a real Celery 5 worker on the same vhost: both listed; a revoke
+ * flagged by both, and the revoked task dead-lettered by matchflow's worker when it arrives; with
+ * no worker, each says so and exits 1.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MF_HEADERS } from "../../src/broker/headers.js";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { runCli, until, type CliProcess } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
+import { publishConfirmed } from "../helpers/rabbit.js";
+import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
+import { startCeleryWorker, type CeleryWorker } from "../interop/celery-process.js";
+import { askWorkers } from "../interop/control-client.js";
+
+const TASK = "celery_tasks.match_tasks.process_match_data";
+const dir = mkdtempSync(join(tmpdir(), "mf-workers-"));
+let t: WorkerEnv;
+
+beforeAll(async () => {
+  t = await createWorkerEnv("opsworkers", { CELERY_CONTROL: "control" });
+});
+
+afterAll(async () => {
+  await t?.teardown();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("matchflow workers / matchflow revoke", () => {
+  it("with no worker running: says so and exits 1", async () => {
+    const workers = await runCli(["workers", "--timeout", "300ms"], t.env());
+    expect(workers).toMatchObject({ code: 1, stdout: expect.stringMatching(/^no worker answered within 0\.3 s/) as string });
+    const revoke = await runCli(["revoke", "t-1", "--timeout", "300ms"], t.env());
+    expect(revoke).toMatchObject({ code: 1, stdout: expect.stringMatching(/^no worker answered within 0\.3 s: nothing revoked/) as string });
+  });
+
+  it("lists matchflow's and Celery's workers; a revoke is flagged by both and the task dead-lettered when it arrives", async () => {
+    const worker: CliProcess = await t.startWorker();
+    const node = `matchflow.${worker.proc.pid}@${hostname()}`;
+    const celeryNode = `celery-ops@${hostname()}`;
+    const celery: CeleryWorker = startCeleryWorker(t.vhost.url, join(dir, "celery.jsonl"), { queues: "ops-elsewhere", mingle: { nodeName: celeryNode } });
+    try {
+      await until(async () => (await askWorkers(t.vhost.url, celeryNode, ["ping"])).ping !== null, 60_000, "the Celery worker answering");
+      const listed = await runCli(["workers", "--json"], t.env());
+      expect(listed.code).toBe(0);
+      expect(JSON.parse(listed.stdout)).toEqual([
+        expect.objectContaining({ node: celeryNode, software: "celery", concurrency: 1 }),
+        { node, software: "matchflow 0.1.0", pid: worker.proc.pid, uptimeS: expect.any(Number) as number, processed: 0, concurrency: 4 },
+      ]);
+      const table = await runCli(["workers", "--destination", node], t.env());
+      expect(table.stdout.split("\n").slice(1, -1)).toEqual([expect.stringMatching(new RegExp(`^${node.replace(/\./g, "\\.")}\\s+matchflow 0\\.1\\.0\\s+${worker.proc.pid}\\s`)) as string, "1 worker answered"]);
+
+      const revoke = await runCli(["revoke", "ops-1", "ops-1"], t.env());
+      expect(revoke.code).toBe(0);
+      expect(revoke.stdout.split("\n").slice(0, 3)).toEqual([`${celeryNode}: tasks ops-1 flagged as revoked`, `${node}: tasks ops-1 flagged as revoked`, expect.stringMatching(/^2 workers flagged 1 task as revoked/) as string]);
+      await publishConfirmed(t.vhost.url, [encodeTaskV2({ taskName: TASK, taskId: "ops-1", args: [makeMatch("ops", 1)] })]);
+      await until(async () => (await t.peek()).some((m) => m.headers.id === "ops-1"), 30_000, "ops-1 dead-lettered");
+      expect((await t.peek()).map((m) => m.headers[MF_HEADERS.errorCode])).toEqual(["task_revoked"]);
+      expect(await t.rows("ops")).toEqual({ total: 0, distinct: 0 });
+    } finally {
+      await celery.stop();
+    }
+  });
+
+  it("refuses what is not a task id, and a bad --timeout, as usage errors", async () => {
+    expect(await runCli(["revoke", "x".repeat(256)], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("is not a task id (1 to 255 bytes)") as string });
+    expect(await runCli(["workers", "--timeout", "2 days"], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("--timeout must be a duration from 0.1s to 60s") as string });
+  });
+});

@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { formatRevoke, formatWorkers, workerRows } from "../../src/ops/celery-workers-report.js";
+
+// What `inspect stats` returns: matchflow's worker (celery/control.ts) and a Celery 5 worker.
+const matchflowStats = { pid: 7, uptime: 3725, total: { "celery_tasks.match_tasks.process_match_data": 120_331 }, pool: { "max-concurrency": 4 }, sw_ident: "matchflow", sw_ver: "0.1.0" };
+const celeryStats = { pid: 9, uptime: 42, total: { "a.b": 2, "c.d": 3 }, pool: { "max-concurrency": 2, processes: [10, 11] }, prefetch_count: 8, rusage: {} };
+
+describe("matchflow workers", () => {
+  it("reads matchflow's and Celery's stats alike, sorted by node; what a reply lacks is shown as -", () => {
+    const rows = workerRows(new Map<string, unknown>([["matchflow.7@pod-b", matchflowStats], ["celery@host", celeryStats], ["odd@x", "not stats"]]));
+    expect(rows).toEqual([
+      { node: "celery@host", software: "celery", pid: 9, uptimeS: 42, processed: 5, concurrency: 2 },
+      { node: "matchflow.7@pod-b", software: "matchflow 0.1.0", pid: 7, uptimeS: 3725, processed: 120_331, concurrency: 4 },
+      { node: "odd@x", software: "celery", pid: null, uptimeS: null, processed: null, concurrency: null },
+    ]);
+    expect(formatWorkers(rows, 1000)).toBe(
+      [
+        "node               software         pid  uptime  processed  concurrency",
+        "celery@host        celery             9     42s          5            2",
+        "matchflow.7@pod-b  matchflow 0.1.0    7   1h 2m    120,331            4",
+        "odd@x              celery             -       -          -            -",
+        "3 workers answered",
+        "",
+      ].join("\n"),
+    );
+  });
+
+  it("says why the list is empty", () => {
+    expect(formatWorkers([], 1500)).toBe("no worker answered within 1.5 s (matchflow workers answer with CELERY_CONTROL=inspect or control; Celery workers always do)\n");
+  });
+});
+
+describe("matchflow revoke", () => {
+  it("prints each worker's answer and counts the workers that flagged the ids", () => {
+    const replies = new Map<string, unknown>([
+      ["matchflow.2@b", { error: "revoke is obeyed with CELERY_CONTROL=control" }],
+      ["matchflow.1@a", { ok: "tasks t-1 flagged as revoked" }],
+      ["celery@c", { ok: "tasks t-1 flagged as revoked" }],
+    ]);
+    const report = formatRevoke(replies, ["t-1"], 2000);
+    expect(report.obeyed).toBe(2);
+    expect(report.text.split("\n")).toEqual([
+      "celery@c: tasks t-1 flagged as revoked",
+      "matchflow.1@a: tasks t-1 flagged as revoked",
+      "matchflow.2@b: ERROR revoke is obeyed with CELERY_CONTROL=control",
+      expect.stringMatching(/^2 workers flagged 1 task as revoked: a worker that receives one dead-letters it as task_revoked/) as string,
+      "",
+    ]);
+  });
+
+  it("says when no worker obeyed, and when none answered", () => {
+    const refused = formatRevoke(new Map([["matchflow.2@b", { error: "no" }]]), ["a", "b"], 2000);
+    expect(refused).toMatchObject({ obeyed: 0, text: expect.stringContaining("no worker flagged 2 tasks as revoked: matchflow workers obey revoke with CELERY_CONTROL=control\n") as string });
+    expect(formatRevoke(new Map(), ["a"], 2000)).toEqual({ obeyed: 0, text: expect.stringMatching(/^no worker answered within 2 s: nothing revoked/) as string });
+  });
+});
