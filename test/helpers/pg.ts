@@ -22,6 +22,18 @@ export async function adminQuery(sql: string, params: unknown[] = []): Promise<p
   }
 }
 
+/**
+ * A pool on a test database whose connections may be cut under it: tests terminate backends on
+ * purpose, and teardown's DROP DATABASE ... WITH (FORCE) can reach a connection still closing
+ * (pool.end() resolves before its sockets are closed). pg-pool re-emits such a connection's error
+ * on the pool, which without a listener is an uncaught exception that fails the whole run.
+ */
+export function testPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on("error", () => undefined);
+  return pool;
+}
+
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const name = uniqueName("t");
   // The migrated template is made once per run by global-setup.ts.

@@ -1,12 +1,12 @@
 /** Shared setup for tests that run the real worker process against a vhost and a database. */
 import { connect, type MessageProperties } from "amqplib";
-import pg from "pg";
+import type pg from "pg";
 import { expect } from "vitest";
 import { connectOptionsFrom, MatchQueueClient } from "../../src/broker/publisher.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
 import { spawnCli, type CliProcess } from "./cli.js";
-import { createTestDatabase, type TestDatabase } from "./pg.js";
+import { createTestDatabase, testPool, type TestDatabase } from "./pg.js";
 import { createVhost, type TestVhost } from "./rabbit.js";
 
 export interface WorkerEnv {
@@ -39,9 +39,7 @@ export interface WorkerEnv {
 export async function createWorkerEnv(name: string, base: Record<string, string> = {}): Promise<WorkerEnv> {
   const vhost = await createVhost(name);
   const db = await createTestDatabase({ migrated: true });
-  const sql = new pg.Pool({ connectionString: db.url, max: 3 });
-  // Tests terminate backends on purpose; an idle client of ours may be one of them.
-  sql.on("error", () => undefined);
+  const sql = testPool(db.url, 3);
   const workers: CliProcess[] = [];
   // LOG_LEVEL=debug: the worker logs one "task done" line per task only at debug.
   const env = (extra: Record<string, string> = {}) => ({ RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, METRICS_PORT: "0", LOG_LEVEL: "debug", ...base, ...extra });

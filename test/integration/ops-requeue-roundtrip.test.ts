@@ -6,7 +6,7 @@
  * refused again, still reporting its first failure), and the scan does not loop on it.
  */
 import { connect, type ChannelModel } from "amqplib";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MatchQueueClient } from "../../src/broker/publisher.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
@@ -15,7 +15,7 @@ import { silentLogger } from "../../src/log.js";
 import type { DeadLetterListing } from "../../src/ops/dead-letters.js";
 import { runCli, spawnCli, until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
+import { createTestDatabase, testPool, type TestDatabase } from "../helpers/pg.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 
 const N = 12;
@@ -46,7 +46,7 @@ async function rowCount(): Promise<number> {
 beforeAll(async () => {
   vhost = await createVhost("opstrip");
   db = await createTestDatabase({ migrated: true });
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = testPool(db.url, 2);
   amqp = await connect(vhost.url);
   worker = spawnCli(["worker", "--metrics-port", "0", "--batch-size", "4"], env());
   await worker.waitForLog((l) => l.msg === "worker consuming");

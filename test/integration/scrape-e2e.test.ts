@@ -5,11 +5,11 @@
  * exactly those matches.
  */
 import { readFileSync } from "node:fs";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MatchDataInput } from "../../src/contract/index.js";
 import { runCli, spawnCli, until, type CliProcess } from "../helpers/cli.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
+import { createTestDatabase, testPool, type TestDatabase } from "../helpers/pg.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 import { startFeedServer, type FeedServer } from "../fixtures/feed-server.js";
 
@@ -25,7 +25,7 @@ const env = () => ({ RABBITMQ_URL: vhost.url, DATABASE_URL: db.url, ASSIST_BASE_
 
 beforeAll(async () => {
   [vhost, db] = await Promise.all([createVhost("scrape_e2e"), createTestDatabase({ migrated: true })]);
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = testPool(db.url, 2);
   server = await startFeedServer({ [`/data/schedule/${KEY}.json`]: sample("schedule"), [`/data/standings/${KEY}.json`]: sample("standings") });
   worker = spawnCli(["worker"], env());
   await worker.waitForLog((l) => l.msg === "worker consuming");
