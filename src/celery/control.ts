@@ -13,7 +13,7 @@
  * error reply: Kubernetes owns the workers' lifecycle, and whoever can publish to the mailbox could
  * otherwise stop them all. Pure.
  */
-import { isObject, MAX_TASK_ID_BYTES } from "./decode.js";
+import { isObject, isTaskId, MAX_TASK_ID_BYTES } from "./decode.js";
 import { revokedForHello, revokedFromHello, type Clocks, type RevokedEntry } from "./mingle.js";
 
 export const CONTROL_EXCHANGE = "celery.pidbox";
@@ -251,7 +251,7 @@ export function revokedIds(value: unknown): string[] | string {
   const ids: unknown[] = Array.isArray(value) ? value : [value];
   if (ids.length === 0) return "revoke: task_id names no task";
   for (const id of ids) {
-    if (typeof id !== "string" || id === "" || Buffer.byteLength(id, "utf8") > MAX_TASK_ID_BYTES) {
+    if (!isTaskId(id)) {
       return `revoke: task_id must be a task id (a string of 1 to ${MAX_TASK_ID_BYTES} bytes) or a list of them; got ${JSON.stringify(id)?.slice(0, 100) ?? String(id)}`;
     }
   }

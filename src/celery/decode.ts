@@ -85,6 +85,11 @@ export type DecodeErrorCode =
  */
 export const MAX_TASK_ID_BYTES = 255;
 
+/** A task id as a task message may carry one: a non-blank string of at most MAX_TASK_ID_BYTES (revoke's ids are held to it too). */
+export function isTaskId(value: unknown): boolean {
+  return typeof value === "string" && value.trim() !== "" && Buffer.byteLength(value, "utf8") <= MAX_TASK_ID_BYTES;
+}
+
 function refuse(code: DecodeErrorCode, message: string, cause?: unknown): PermanentError {
   return new PermanentError(code, message, cause === undefined ? undefined : { cause });
 }

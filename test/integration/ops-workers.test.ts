@@ -67,7 +67,8 @@ describe("matchflow workers / matchflow revoke", () => {
   });
 
   it("refuses what is not a task id, and a bad --timeout, as usage errors", async () => {
-    expect(await runCli(["revoke", "x".repeat(256)], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("is not a task id (1 to 255 bytes)") as string });
+    expect(await runCli(["revoke", "x".repeat(256)], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("is not a task id (1 to 255 bytes, not blank)") as string });
+    expect(await runCli(["revoke", "ok-id", " "], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining('" " is not a task id') as string });
     expect(await runCli(["workers", "--timeout", "2 days"], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("--timeout must be a duration from 0.1s to 60s") as string });
   });
 });

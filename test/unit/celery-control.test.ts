@@ -116,7 +116,7 @@ describe("Celery remote control commands (CELERY_CONTROL=control)", () => {
 
   it("a task_id that is no task id gets an error reply and flags nothing", () => {
     const { controls, done } = recording(false);
-    for (const taskId of [undefined, "", 5, ["ok", 7], [], "x".repeat(256), { id: "t" }]) {
+    for (const taskId of [undefined, "", "  ", 5, ["ok", 7], [], "x".repeat(256), { id: "t" }]) {
       expect(answerControl("revoke", facts, { task_id: taskId }, controls)).toEqual({ error: expect.stringMatching(/^revoke: task_id/) as string });
     }
     expect(done).toEqual([]);

@@ -4,10 +4,10 @@
  * a shop without Python's Celery at hand. Both wait a fixed time for replies, as Celery does.
  */
 import type { Command } from "commander";
-import { MAX_TASK_ID_BYTES } from "../../celery/decode.js";
+import { isTaskId, MAX_TASK_ID_BYTES } from "../../celery/decode.js";
 import { requireBrokerUrl } from "../../ops/broker-session.js";
 import { formatRevoke, formatWorkers, workerRows } from "../../ops/celery-workers-report.js";
-import { askWorkers } from "../../ops/celery-workers.js";
+import { askCeleryWorkers } from "../../ops/celery-workers.js";
 import { PermanentError } from "../../errors.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -28,7 +28,7 @@ export function registerWorkers(program: Command): void {
     .action(async (opts: { timeout: number; destination?: string[]; json?: boolean }) => {
       const { config, log } = cliContext();
       const amqpUrl = requireBrokerUrl(config.rabbitmqUrl, "workers");
-      const replies = await askWorkers("stats", {}, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
+      const replies = await askCeleryWorkers("stats", {}, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
       const rows = workerRows(replies);
       process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : formatWorkers(rows, opts.timeout));
       if (rows.length === 0) process.exitCode = EXIT.partial;
@@ -43,13 +43,12 @@ export function registerRevoke(program: Command): void {
     .option("--timeout <duration>", TIMEOUT_HELP, timeout, 2000)
     .option("--destination <node>", DESTINATION_HELP, collect)
     .action(async (ids: string[], opts: { timeout: number; destination?: string[] }) => {
-      for (const id of ids) {
-        if (id === "" || Buffer.byteLength(id, "utf8") > MAX_TASK_ID_BYTES) throw new PermanentError("usage", `${JSON.stringify(id.slice(0, 100))} is not a task id (1 to ${MAX_TASK_ID_BYTES} bytes)`);
-      }
+      const notId = ids.find((id) => !isTaskId(id));
+      if (notId !== undefined) throw new PermanentError("usage", `${JSON.stringify(notId.slice(0, 100))} is not a task id (1 to ${MAX_TASK_ID_BYTES} bytes, not blank)`);
       const { config, log } = cliContext();
       const amqpUrl = requireBrokerUrl(config.rabbitmqUrl, "revoke");
       const unique = [...new Set(ids)];
-      const replies = await askWorkers("revoke", { task_id: unique, terminate: false, signal: null }, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
+      const replies = await askCeleryWorkers("revoke", { task_id: unique, terminate: false, signal: null }, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
       const report = formatRevoke(replies, unique, opts.timeout);
       process.stdout.write(report.text);
       if (report.obeyed === 0) process.exitCode = EXIT.partial;
