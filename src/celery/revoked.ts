@@ -14,6 +14,8 @@ export const REVOKE_EXPIRES_MS = 10_800_000;
 export class RevokedSet {
   /** Id -> when flagged; a Map keeps insertion order, so the oldest is first. */
   private readonly flagged = new Map<string, number>();
+  /** The latest time flagged, so that a merge of newer ids only appends. */
+  private newestAt = -Infinity;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -24,24 +26,44 @@ export class RevokedSet {
   /** Flags the ids now (again: the expiry starts over, as LimitedSet.add resets it). */
   add(ids: Iterable<string>): void {
     const now = this.now();
-    for (const id of ids) {
-      this.flagged.delete(id);
-      this.flagged.set(id, now);
-    }
+    const fresh = [...new Set(ids)];
+    for (const id of fresh) this.flagged.delete(id);
+    // A merged id may carry a later time than this clock's now (another host's): keep the order then.
+    if (now < this.newestAt) return this.merge(fresh.map((id) => [id, now] as const));
+    for (const id of fresh) this.flagged.set(id, now);
+    this.newestAt = now;
     this.purge(now);
   }
 
-  /** Takes in ids flagged elsewhere at the times given (mingle); an id known here keeps the later time. */
+  /**
+   * Takes in ids flagged elsewhere at the times given (mingle); an id known here keeps the later
+   * time. Runs on every `hello` a starting worker sends (mostly with nothing new): only the entries
+   * that change anything are sorted, and the set is re-ordered only when one is older than its newest.
+   */
   merge(entries: Iterable<readonly [id: string, flaggedAt: number]>): void {
-    const later = new Map(this.flagged);
+    const changed = new Map<string, number>();
     for (const [id, at] of entries) {
-      const known = later.get(id);
-      if (known === undefined || at > known) later.set(id, at);
+      const known = changed.get(id) ?? this.flagged.get(id);
+      if (known === undefined || at > known) changed.set(id, at);
     }
-    // Oldest first again, so that expiry and the size limit drop the oldest.
-    const sorted = [...later].sort((a, b) => a[1] - b[1]);
-    this.flagged.clear();
-    for (const [id, at] of sorted) this.flagged.set(id, at);
+    if (changed.size === 0) return;
+    for (const id of changed.keys()) this.flagged.delete(id);
+    const incoming = [...changed].sort((a, b) => a[1] - b[1]);
+    const oldestIncoming = incoming[0]?.[1] ?? Infinity;
+    if (this.flagged.size > 0 && oldestIncoming < this.newestAt) {
+      // Oldest first again, so that expiry and the size limit drop the oldest: one pass over both.
+      const kept = [...this.flagged];
+      this.flagged.clear();
+      let k = 0;
+      for (const [id, at] of incoming) {
+        for (let entry = kept[k]; entry !== undefined && entry[1] <= at; entry = kept[++k]) this.flagged.set(entry[0], entry[1]);
+        this.flagged.set(id, at);
+      }
+      for (const [id, at] of kept.slice(k)) this.flagged.set(id, at);
+    } else {
+      for (const [id, at] of incoming) this.flagged.set(id, at);
+    }
+    this.newestAt = Math.max(this.newestAt, incoming[incoming.length - 1]?.[1] ?? -Infinity);
     this.purge(this.now());
   }
 
