@@ -18,7 +18,7 @@ export interface AskOptions {
 }
 
 /** Broadcasts one remote-control command; the replies by node. */
-export function askWorkers(method: string, args: Record<string, unknown>, options: AskOptions): Promise<Map<string, unknown>> {
+export function askCeleryWorkers(method: string, args: Record<string, unknown>, options: AskOptions): Promise<Map<string, unknown>> {
   return withBroker(options.amqpUrl, options.log, async (conn) => {
     const channel = await quietChannel(conn);
     try {
