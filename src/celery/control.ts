@@ -252,7 +252,7 @@ export function revokedIds(value: unknown): string[] | string {
   if (ids.length === 0) return "revoke: task_id names no task";
   for (const id of ids) {
     if (!isTaskId(id)) {
-      return `revoke: task_id must be a task id (a string of 1 to ${MAX_TASK_ID_BYTES} bytes) or a list of them; got ${JSON.stringify(id)?.slice(0, 100) ?? String(id)}`;
+      return `revoke: task_id must be a task id (a string of 1 to ${MAX_TASK_ID_BYTES} bytes, not blank) or a list of them; got ${JSON.stringify(id)?.slice(0, 100) ?? String(id)}`;
     }
   }
   return [...new Set(ids as string[])];

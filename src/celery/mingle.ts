@@ -10,7 +10,7 @@
  * agree between processes of one host (Celery's own limit; across hosts a stamp is only a guess, so
  * one from the future counts as now, one older than REVOKE_EXPIRES is dropped).
  */
-import { isObject, MAX_TASK_ID_BYTES } from "./decode.js";
+import { isObject, isTaskId } from "./decode.js";
 import { REVOKE_EXPIRES_MS, REVOKES_MAX } from "./revoked.js";
 
 /** How long a starting worker waits for the others' replies (Celery's mingle: 1 s). */
@@ -44,7 +44,7 @@ export function revokedFromHello(value: unknown, clocks: Clocks, expiresMs = REV
   const out: RevokedEntry[] = [];
   for (const id in value) {
     if (out.length >= REVOKES_MAX) break;
-    if (!Object.hasOwn(value, id) || id === "" || Buffer.byteLength(id, "utf8") > MAX_TASK_ID_BYTES) continue;
+    if (!Object.hasOwn(value, id) || !isTaskId(id)) continue;
     const entry = value[id];
     const stamp: unknown = Array.isArray(entry) ? entry[0] : entry;
     if (typeof stamp !== "number" || !Number.isFinite(stamp)) continue;
