@@ -49,14 +49,19 @@ export function formatWorkers(rows: readonly WorkerRow[], timeoutMs: number): st
   return `${lines.join("\n")}\n${rows.length} worker${rows.length === 1 ? "" : "s"} answered\n`;
 }
 
+/** Whether `matchflow revoke` wrote the ids to the workers' database, or why not. */
+export type RevokeStored = { stored: true } | { stored: false; reason: string };
+
 export interface RevokeReport {
   text: string;
   /** Workers that flagged the ids. */
   obeyed: number;
+  /** Whether the revoke holds anywhere: a worker flagged the ids, or they are in the workers' database. */
+  effective: boolean;
 }
 
-/** Each worker's answer to `revoke`, and a summary line. */
-export function formatRevoke(replies: ReadonlyMap<string, unknown>, ids: readonly string[], timeoutMs: number): RevokeReport {
+/** Each worker's answer to `revoke`, whether the ids were written to the database, and a summary line. */
+export function formatRevoke(replies: ReadonlyMap<string, unknown>, ids: readonly string[], timeoutMs: number, stored: RevokeStored): RevokeReport {
   const nodes = [...replies.keys()].sort();
   let obeyed = 0;
   const lines = nodes.map((node) => {
@@ -68,11 +73,14 @@ export function formatRevoke(replies: ReadonlyMap<string, unknown>, ids: readonl
     return `${node}: ERROR ${isObject(reply) && typeof reply.error === "string" ? reply.error : JSON.stringify(reply)}`;
   });
   const what = `${ids.length} task${ids.length === 1 ? "" : "s"}`;
+  const database = stored.stored
+    ? `written to the database (celery_revoked): matchflow workers started within 3 hours read ${ids.length === 1 ? "it" : "them"} at start-up`
+    : `not written to the database: ${stored.reason}`;
   const summary =
     obeyed > 0
-      ? `${obeyed} worker${obeyed === 1 ? "" : "s"} flagged ${what} as revoked: a worker that receives one dead-letters it as task_revoked (for 3 hours; workers started later take the ids over from these)`
+      ? `${obeyed} worker${obeyed === 1 ? "" : "s"} flagged ${what} as revoked: a worker that receives one dead-letters it as task_revoked (for 3 hours; workers started later take the ids over from these${stored.stored ? " and from the database" : ""})`
       : nodes.length > 0
         ? `no worker flagged ${what} as revoked: matchflow workers obey revoke with CELERY_CONTROL=control`
-        : `no worker answered within ${timeoutMs / 1000} s: nothing revoked (matchflow workers obey revoke with CELERY_CONTROL=control; Celery workers always do)`;
-  return { text: `${[...lines, summary].join("\n")}\n`, obeyed };
+        : `no worker answered within ${timeoutMs / 1000} s${stored.stored ? "" : ": nothing revoked"} (matchflow workers obey revoke with CELERY_CONTROL=control; Celery workers always do)`;
+  return { text: `${[...lines, database, summary].join("\n")}\n`, obeyed, effective: obeyed > 0 || stored.stored };
 }

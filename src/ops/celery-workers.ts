@@ -5,7 +5,14 @@
  * workers on the same vhost answer too.
  */
 import { broadcastAndGather } from "../broker/pidbox-broadcast.js";
+import { REVOKE_EXPIRES_MS } from "../celery/revoked.js";
+import type { Database } from "../db/database.js";
+import { sqlState } from "../db/errors.js";
+import { openDatabase } from "../db/open.js";
+import { storeRevoked } from "../db/revoked.js";
+import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { RevokeStored } from "./celery-workers-report.js";
 import { quietChannel, withBroker } from "./broker-session.js";
 
 export interface AskOptions {
@@ -27,4 +34,26 @@ export function askCeleryWorkers(method: string, args: Record<string, unknown>, 
       await channel.close().catch(() => undefined);
     }
   });
+}
+
+/**
+ * `matchflow revoke`'s ids written to `celery_revoked` (db/revoked.ts), which workers with
+ * CELERY_CONTROL=control read at start-up: the revoke then holds for a worker started later, even
+ * when no worker is running now. Not written without DATABASE_URL (the CLI cannot know the
+ * workers' database); a failure is reported, not thrown: the broadcast still goes out.
+ */
+export async function storeRevokedIds(databaseUrl: string | undefined, ids: readonly string[], log: Logger): Promise<RevokeStored> {
+  if (databaseUrl === undefined || databaseUrl.trim() === "") return { stored: false, reason: "DATABASE_URL is not set" };
+  let db: Database | undefined;
+  try {
+    db = await openDatabase(databaseUrl, { log, poolSize: 1 });
+    await storeRevoked(db, ids, REVOKE_EXPIRES_MS);
+    return { stored: true };
+  } catch (err) {
+    // undefined_table: the db layer's error keeps the driver's as its cause.
+    const missing = (sqlState(err) ?? sqlState(err instanceof Error ? err.cause : undefined)) === "42P01";
+    return { stored: false, reason: missing ? "the database has no celery_revoked table yet (matchflow migrate, or start a worker, creates it)" : errorMessage(err) };
+  } finally {
+    await db?.close().catch(() => undefined);
+  }
 }

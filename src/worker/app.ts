@@ -120,7 +120,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     const warmed = await store.warmUp(config.worker.concurrency);
     if (warmed < config.worker.concurrency) log.warn({ warmed, wanted: config.worker.concurrency }, "could not prepare the write statement on every connection (table locked or database busy?): the first batches will");
     warmUpMessagePath(config);
-    const monitoring = celeryMonitoringOf(config, transport, metrics, log, () => started.worker);
+    const monitoring = celeryMonitoringOf(config, transport, database, metrics, log, () => started.worker);
     const worker = new Worker(transport, store, {
       taskName: config.topology.taskName,
       maxMessageBytes: config.maxMessageBytes,

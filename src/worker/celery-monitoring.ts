@@ -10,8 +10,11 @@ import { fieldText } from "../broker/field-values.js";
 import type { TaskSeen, WorkerControls, WorkerFacts } from "../celery/control.js";
 import { isObject } from "../celery/decode.js";
 import { revokedForHello, revokedFromHello, type Clocks } from "../celery/mingle.js";
-import { RevokedSet } from "../celery/revoked.js";
+import { REVOKE_EXPIRES_MS, REVOKES_MAX, RevokedSet } from "../celery/revoked.js";
 import { redactedConfig, type Config } from "../config.js";
+import type { Queryable } from "../db/database.js";
+import { loadRevoked, storeRevoked } from "../db/revoked.js";
+import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { MATCHFLOW_VERSION } from "../version.js";
 import { celeryNodeName, WorkerEvents } from "./celery-events.js";
@@ -36,7 +39,7 @@ export interface CeleryMonitoring {
 }
 
 /** Undefined when neither setting asks for anything. */
-export function celeryMonitoringOf(config: Config, transport: WorkTransport, metrics: WorkerMetrics, log: Logger, worker: () => Worker | undefined): CeleryMonitoring | undefined {
+export function celeryMonitoringOf(config: Config, transport: WorkTransport, database: Queryable, metrics: WorkerMetrics, log: Logger, worker: () => Worker | undefined): CeleryMonitoring | undefined {
   const { celeryEvents, celeryControl } = config.worker;
   if (celeryEvents === "off" && celeryControl === "off") return undefined;
   if (!transport.celeryEventSink || !transport.celeryControl) {
@@ -68,8 +71,12 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
     revoked: () => revoked?.entries() ?? [],
     clocks: clocksNow(),
   });
+  const stored = revoked && new StoredRevokes(database, log);
   const controls: WorkerControls | undefined = revoked && {
-    revoke: (ids) => revoked.add(ids),
+    revoke: (ids) => {
+      revoked.add(ids);
+      stored?.store(ids);
+    },
     mergeRevoked: (entries) => revoked.merge(entries),
     taskEvents: (on) => events?.setTaskEvents(on),
     heartbeat: () => (events ? (events.heartbeat(), true) : false),
@@ -83,6 +90,8 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
     },
     open: async () => {
       await control?.open();
+      // The database's revokes first, so that the hello carries them to Celery's workers too.
+      if (revoked && stored) revoked.merge(await stored.load());
       if (control && revoked) await mingle(control, revoked, log);
     },
     start: async () => {
@@ -92,8 +101,46 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, met
     close: async () => {
       await events?.close();
       await control?.close();
+      await stored?.settled();
     },
   };
+}
+
+/**
+ * The revokes this worker obeys, written to `celery_revoked` (db/revoked.ts) so that they outlive
+ * every worker's restart, and read back at start-up. A failure is logged, not fatal: the revoke
+ * still holds in memory and is passed on by mingle, as in a Celery worker.
+ */
+class StoredRevokes {
+  private readonly writing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly database: Queryable,
+    private readonly log: Logger,
+  ) {}
+
+  store(ids: readonly string[]): void {
+    const write = storeRevoked(this.database, ids, REVOKE_EXPIRES_MS)
+      .catch((err: unknown) => this.log.error({ code: "revoke_not_stored", err: errorMessage(err), ids: ids.slice(0, 20) }, "revoked tasks not written to the database: a worker starting after every other one stopped will not know them"))
+      .finally(() => this.writing.delete(write));
+    this.writing.add(write);
+  }
+
+  async load(): Promise<(readonly [string, number])[]> {
+    try {
+      const entries = await loadRevoked(this.database, REVOKE_EXPIRES_MS, REVOKES_MAX);
+      if (entries.length > 0) this.log.info({ revoked: entries.length }, "revoked tasks read from the database");
+      return entries;
+    } catch (err) {
+      this.log.error({ code: "revoke_not_loaded", err: errorMessage(err) }, "could not read the revoked tasks from the database: only those the other workers hold (mingle) are known");
+      return [];
+    }
+  }
+
+  /** The writes under way (a revoke obeyed just before the stop). */
+  async settled(): Promise<void> {
+    await Promise.all(this.writing);
+  }
 }
 
 /** Now on both clocks mingle's stamps need (process.hrtime reads CLOCK_MONOTONIC, as Python's time.monotonic()). */

@@ -129,3 +129,25 @@ describe("revoked tasks outlive a worker's restart while another worker holds th
     }
   });
 });
+
+describe("revoked tasks outlive a restart of every worker (celery_revoked in PostgreSQL)", () => {
+  it("each revoke a worker obeys is written to the database; a worker starting alone reads it back and dead-letters the task", async () => {
+    const stored = async () => (await t.sql.query<{ task_id: string }>("SELECT task_id FROM celery_revoked ORDER BY task_id")).rows.map((r) => r.task_id);
+    const alive = await t.startWorker();
+    const aliveNode = `matchflow.${alive.proc.pid}@${hostname()}`;
+    await alive.waitForLog((l) => l.msg === "Celery monitoring on");
+    expect((await askWorkers(t.vhost.url, aliveNode, ["revoke=dur-1"]))["revoke=dur-1"]).toEqual({ [aliveNode]: { ok: "tasks dur-1 flagged as revoked" } });
+    // Written by each worker that obeyed (with the revokes of the tests above, when they ran).
+    await until(async () => (await stored()).includes("dur-1"), 10_000, "dur-1 written");
+    // No worker left to pass the ids on (mingle): only the database knows them.
+    await t.stopAll();
+    await publishConfirmed(t.vhost.url, [1, 2].map((i) => encodeTaskV2({ taskName: TASK, taskId: `dur-${i}`, args: [makeMatch("dur", i)] })));
+    const fresh = await t.startWorker();
+    const read = await fresh.waitForLog((l) => l.msg === "revoked tasks read from the database");
+    expect(read.revoked).toBe((await stored()).length);
+    expect(await fresh.waitForLog((l) => typeof l.msg === "string" && l.msg.startsWith("Celery mingle"))).toMatchObject({ msg: "Celery mingle: no other worker answered (no revoked tasks to take over)" });
+    await until(async () => (await t.rows("dur")).total === 1 && (await t.peek()).some((m) => m.headers.id === "dur-1"), 30_000, "dur-2 stored, dur-1 dead-lettered");
+    expect((await t.peek()).find((m) => m.headers.id === "dur-1")?.headers[MF_HEADERS.errorCode]).toBe("task_revoked");
+    expect(await t.rows("dur")).toEqual({ total: 1, distinct: 1 });
+  });
+});

@@ -6,7 +6,7 @@ import { MIGRATIONS_DIR, migrate, readMigrations } from "../../src/db/migrate.js
 import type { Database } from "../../src/db/database.js";
 import { BACKENDS, openBackend, useBackend } from "./db-backends.js";
 
-const EXPECTED_TABLES = ["age_groups", "divisions", "ingest_failures", "leagues", "match_types", "matches", "schema_migrations", "seasons", "team_aliases", "teams"];
+const EXPECTED_TABLES = ["age_groups", "celery_revoked", "divisions", "ingest_failures", "leagues", "match_types", "matches", "schema_migrations", "seasons", "team_aliases", "teams"];
 
 async function tables(db: Database): Promise<string[]> {
   const { rows } = await db.query<{ table_name: string }>(

@@ -2,7 +2,8 @@
  * `matchflow workers` and `matchflow revoke` on a real broker, against a matchflow worker
  * (CELERY_CONTROL=control) and a real Celery 5 worker on the same vhost: both listed; a revoke
  * flagged by both, and the revoked task dead-lettered by matchflow's worker when it arrives; with
- * no worker, each says so and exits 1.
+ * no worker, each says so, and a revoke written to the workers' database holds for a worker started
+ * later (exit 0; without the database, exit 1).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { runCli, until, type CliProcess } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { publishConfirmed } from "../helpers/rabbit.js";
+import { createTestDatabase } from "../helpers/pg.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 import { startCeleryWorker, type CeleryWorker } from "../interop/celery-process.js";
 import { askWorkers } from "../interop/control-client.js";
@@ -31,11 +33,21 @@ afterAll(async () => {
 });
 
 describe("matchflow workers / matchflow revoke", () => {
-  it("with no worker running: says so and exits 1", async () => {
+  it("with no worker running: says so; a revoke is written to the workers' database (exit 0), and without one nothing is revoked (exit 1)", async () => {
     const workers = await runCli(["workers", "--timeout", "300ms"], t.env());
     expect(workers).toMatchObject({ code: 1, stdout: expect.stringMatching(/^no worker answered within 0\.3 s/) as string });
-    const revoke = await runCli(["revoke", "t-1", "--timeout", "300ms"], t.env());
-    expect(revoke).toMatchObject({ code: 1, stdout: expect.stringMatching(/^no worker answered within 0\.3 s: nothing revoked/) as string });
+    const nowhere = await runCli(["revoke", "t-1", "--timeout", "300ms"], t.env({ DATABASE_URL: "" }));
+    expect(nowhere).toMatchObject({ code: 1, stdout: "not written to the database: DATABASE_URL is not set\nno worker answered within 0.3 s: nothing revoked (matchflow workers obey revoke with CELERY_CONTROL=control; Celery workers always do)\n" });
+    const unmigrated = await createTestDatabase();
+    try {
+      const refused = await runCli(["revoke", "t-1", "--timeout", "300ms"], t.env({ DATABASE_URL: unmigrated.url }));
+      expect(refused).toMatchObject({ code: 1, stdout: expect.stringMatching(/^not written to the database: the database has no celery_revoked table yet \(matchflow migrate, or start a worker, creates it\)\n/) as string });
+    } finally {
+      await unmigrated.drop();
+    }
+    const later = await runCli(["revoke", "t-1", "--timeout", "300ms"], t.env());
+    expect(later).toMatchObject({ code: 0, stdout: expect.stringMatching(/^written to the database \(celery_revoked\): matchflow workers started within 3 hours read it at start-up\nno worker answered within 0\.3 s \(/) as string });
+    expect((await t.sql.query("SELECT task_id FROM celery_revoked")).rows).toEqual([{ task_id: "t-1" }]);
   });
 
   it("lists matchflow's and Celery's workers; a revoke is flagged by both and the task dead-lettered when it arrives", async () => {
@@ -56,10 +68,16 @@ describe("matchflow workers / matchflow revoke", () => {
 
       const revoke = await runCli(["revoke", "ops-1", "ops-1"], t.env());
       expect(revoke.code).toBe(0);
-      expect(revoke.stdout.split("\n").slice(0, 3)).toEqual([`${celeryNode}: tasks ops-1 flagged as revoked`, `${node}: tasks ops-1 flagged as revoked`, expect.stringMatching(/^2 workers flagged 1 task as revoked/) as string]);
-      await publishConfirmed(t.vhost.url, [encodeTaskV2({ taskName: TASK, taskId: "ops-1", args: [makeMatch("ops", 1)] })]);
-      await until(async () => (await t.peek()).some((m) => m.headers.id === "ops-1"), 30_000, "ops-1 dead-lettered");
-      expect((await t.peek()).map((m) => m.headers[MF_HEADERS.errorCode])).toEqual(["task_revoked"]);
+      expect(revoke.stdout.split("\n").slice(0, 4)).toEqual([
+        `${celeryNode}: tasks ops-1 flagged as revoked`,
+        `${node}: tasks ops-1 flagged as revoked`,
+        "written to the database (celery_revoked): matchflow workers started within 3 hours read it at start-up",
+        expect.stringMatching(/^2 workers flagged 1 task as revoked/) as string,
+      ]);
+      // ops-1 revoked just now; t-1 revoked by the first test, before this worker started, read from the database.
+      await publishConfirmed(t.vhost.url, [encodeTaskV2({ taskName: TASK, taskId: "ops-1", args: [makeMatch("ops", 1)] }), encodeTaskV2({ taskName: TASK, taskId: "t-1", args: [makeMatch("ops", 2)] })]);
+      await until(async () => (await t.peek()).length === 2, 30_000, "ops-1 and t-1 dead-lettered");
+      expect((await t.peek()).map((m) => [m.headers.id, m.headers[MF_HEADERS.errorCode]]).sort()).toEqual([["ops-1", "task_revoked"], ["t-1", "task_revoked"]]);
       expect(await t.rows("ops")).toEqual({ total: 0, distinct: 0 });
     } finally {
       await celery.stop();

@@ -31,26 +31,38 @@ describe("matchflow workers", () => {
 });
 
 describe("matchflow revoke", () => {
-  it("prints each worker's answer and counts the workers that flagged the ids", () => {
+  const stored = { stored: true } as const;
+  const notStored = { stored: false, reason: "DATABASE_URL is not set" } as const;
+
+  it("prints each worker's answer, whether the database took the ids, and counts the workers that flagged them", () => {
     const replies = new Map<string, unknown>([
       ["matchflow.2@b", { error: "revoke is obeyed with CELERY_CONTROL=control" }],
       ["matchflow.1@a", { ok: "tasks t-1 flagged as revoked" }],
       ["celery@c", { ok: "tasks t-1 flagged as revoked" }],
     ]);
-    const report = formatRevoke(replies, ["t-1"], 2000);
-    expect(report.obeyed).toBe(2);
+    const report = formatRevoke(replies, ["t-1"], 2000, stored);
+    expect(report).toMatchObject({ obeyed: 2, effective: true });
     expect(report.text.split("\n")).toEqual([
       "celery@c: tasks t-1 flagged as revoked",
       "matchflow.1@a: tasks t-1 flagged as revoked",
       "matchflow.2@b: ERROR revoke is obeyed with CELERY_CONTROL=control",
-      expect.stringMatching(/^2 workers flagged 1 task as revoked: a worker that receives one dead-letters it as task_revoked/) as string,
+      "written to the database (celery_revoked): matchflow workers started within 3 hours read it at start-up",
+      expect.stringMatching(/^2 workers flagged 1 task as revoked: a worker that receives one dead-letters it as task_revoked .*from these and from the database\)$/) as string,
       "",
     ]);
+    expect(formatRevoke(replies, ["t-1"], 2000, notStored).text).toContain("not written to the database: DATABASE_URL is not set\n2 workers flagged");
   });
 
-  it("says when no worker obeyed, and when none answered", () => {
-    const refused = formatRevoke(new Map([["matchflow.2@b", { error: "no" }]]), ["a", "b"], 2000);
-    expect(refused).toMatchObject({ obeyed: 0, text: expect.stringContaining("no worker flagged 2 tasks as revoked: matchflow workers obey revoke with CELERY_CONTROL=control\n") as string });
-    expect(formatRevoke(new Map(), ["a"], 2000)).toEqual({ obeyed: 0, text: expect.stringMatching(/^no worker answered within 2 s: nothing revoked/) as string });
+  it("says when no worker obeyed, and when none answered; effective only when a worker or the database took the ids", () => {
+    const refused = formatRevoke(new Map([["matchflow.2@b", { error: "no" }]]), ["a", "b"], 2000, notStored);
+    expect(refused).toMatchObject({ obeyed: 0, effective: false, text: expect.stringContaining("no worker flagged 2 tasks as revoked: matchflow workers obey revoke with CELERY_CONTROL=control\n") as string });
+    expect(formatRevoke(new Map(), ["a"], 2000, notStored)).toMatchObject({ obeyed: 0, effective: false, text: expect.stringMatching(/\nno worker answered within 2 s: nothing revoked/) as string });
+    const later = formatRevoke(new Map(), ["a", "b"], 2000, stored);
+    expect(later).toMatchObject({ obeyed: 0, effective: true });
+    expect(later.text.split("\n")).toEqual([
+      "written to the database (celery_revoked): matchflow workers started within 3 hours read them at start-up",
+      "no worker answered within 2 s (matchflow workers obey revoke with CELERY_CONTROL=control; Celery workers always do)",
+      "",
+    ]);
   });
 });

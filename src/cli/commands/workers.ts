@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { isTaskId, MAX_TASK_ID_BYTES } from "../../celery/decode.js";
 import { requireBrokerUrl } from "../../ops/broker-session.js";
 import { formatRevoke, formatWorkers, workerRows } from "../../ops/celery-workers-report.js";
-import { askCeleryWorkers } from "../../ops/celery-workers.js";
+import { askCeleryWorkers, storeRevokedIds } from "../../ops/celery-workers.js";
 import { PermanentError } from "../../errors.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
@@ -38,7 +38,7 @@ export function registerWorkers(program: Command): void {
 export function registerRevoke(program: Command): void {
   program
     .command("revoke")
-    .description("celery control revoke: workers dead-letter these tasks (task_revoked) instead of running them when they arrive; matchflow workers obey with CELERY_CONTROL=control; exit 1 when none did")
+    .description("celery control revoke: workers dead-letter these tasks (task_revoked) instead of running them when they arrive, for 3 hours; matchflow workers obey with CELERY_CONTROL=control, and with DATABASE_URL set the ids are also written to the database, where workers started later read them; exit 1 when neither a worker nor the database took them")
     .argument("<task-id...>", "the tasks' ids")
     .option("--timeout <duration>", TIMEOUT_HELP, timeout, 2000)
     .option("--destination <node>", DESTINATION_HELP, collect)
@@ -48,9 +48,11 @@ export function registerRevoke(program: Command): void {
       const { config, log } = cliContext();
       const amqpUrl = requireBrokerUrl(config.rabbitmqUrl, "revoke");
       const unique = [...new Set(ids)];
+      // The database first: a worker starting while the broadcast is out then reads the ids there.
+      const stored = await storeRevokedIds(config.databaseUrl, unique, log);
       const replies = await askCeleryWorkers("revoke", { task_id: unique, terminate: false, signal: null }, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
-      const report = formatRevoke(replies, unique, opts.timeout);
+      const report = formatRevoke(replies, unique, opts.timeout, stored);
       process.stdout.write(report.text);
-      if (report.obeyed === 0) process.exitCode = EXIT.partial;
+      if (!report.effective) process.exitCode = EXIT.partial;
     });
 }
