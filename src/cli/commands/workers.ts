@@ -3,7 +3,7 @@
  * stats`), matchflow's and Celery's. `matchflow revoke <task-id>...`: `celery control revoke`, for
  * a shop without Python's Celery at hand. Both wait a fixed time for replies, as Celery does.
  */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { isTaskId, MAX_TASK_ID_BYTES } from "../../celery/decode.js";
 import { requireBrokerUrl } from "../../ops/broker-session.js";
 import { formatRevoke, formatWorkers, workerRows } from "../../ops/celery-workers-report.js";
@@ -16,13 +16,15 @@ import { parseDurationOption } from "../options.js";
 const TIMEOUT_HELP = "how long replies are waited for (every worker answering in time counts)";
 const DESTINATION_HELP = "ask only this worker node (repeatable; default all)";
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-const timeout = parseDurationOption("--timeout", 100, 60_000);
+const parseTimeout = parseDurationOption("--timeout", 100, 60_000);
+/** Help shows the default as a duration ("2s"), as the flag is written, not as milliseconds. */
+const timeoutOption = (defaultMs: number) => new Option("--timeout <duration>", TIMEOUT_HELP).argParser(parseTimeout).default(defaultMs, `${defaultMs / 1000}s`);
 
 export function registerWorkers(program: Command): void {
   program
     .command("workers")
     .description("the workers answering Celery's remote control on this vhost (matchflow's with CELERY_CONTROL set, and Celery's): node, pid, uptime, tasks processed; exit 1 when none answers")
-    .option("--timeout <duration>", TIMEOUT_HELP, timeout, 1000)
+    .addOption(timeoutOption(1000))
     .option("--destination <node>", DESTINATION_HELP, collect)
     .option("--json", "print the workers as JSON")
     .action(async (opts: { timeout: number; destination?: string[]; json?: boolean }) => {
@@ -40,7 +42,7 @@ export function registerRevoke(program: Command): void {
     .command("revoke")
     .description("celery control revoke: workers dead-letter these tasks (task_revoked) instead of running them when they arrive, for 3 hours; matchflow workers obey with CELERY_CONTROL=control, and with DATABASE_URL set the ids are also written to the database, where workers started later read them; exit 1 when neither a worker nor the database took them")
     .argument("<task-id...>", "the tasks' ids")
-    .option("--timeout <duration>", TIMEOUT_HELP, timeout, 2000)
+    .addOption(timeoutOption(2000))
     .option("--destination <node>", DESTINATION_HELP, collect)
     .action(async (ids: string[], opts: { timeout: number; destination?: string[] }) => {
       const notId = ids.find((id) => !isTaskId(id));
