@@ -61,6 +61,13 @@ export interface RevokeReport {
 }
 
 /** Each worker's answer to `revoke`, whether the ids were written to the database, and a summary line. */
+/** Whether `matchflow revoke` wrote its `count` ids to the workers' database, as one line. */
+export function revokeStoredLine(stored: RevokeStored, count: number): string {
+  return stored.stored
+    ? `written to the database (celery_revoked): matchflow workers started within 3 hours read ${count === 1 ? "it" : "them"} at start-up`
+    : `not written to the database: ${stored.reason}`;
+}
+
 export function formatRevoke(replies: ReadonlyMap<string, unknown>, ids: readonly string[], timeoutMs: number, stored: RevokeStored): RevokeReport {
   const nodes = [...replies.keys()].sort();
   let obeyed = 0;
@@ -73,9 +80,7 @@ export function formatRevoke(replies: ReadonlyMap<string, unknown>, ids: readonl
     return `${node}: ERROR ${isObject(reply) && typeof reply.error === "string" ? reply.error : JSON.stringify(reply)}`;
   });
   const what = `${ids.length} task${ids.length === 1 ? "" : "s"}`;
-  const database = stored.stored
-    ? `written to the database (celery_revoked): matchflow workers started within 3 hours read ${ids.length === 1 ? "it" : "them"} at start-up`
-    : `not written to the database: ${stored.reason}`;
+  const database = revokeStoredLine(stored, ids.length);
   const summary =
     obeyed > 0
       ? `${obeyed} worker${obeyed === 1 ? "" : "s"} flagged ${what} as revoked: a worker that receives one dead-letters it as task_revoked (for 3 hours; workers started later take the ids over from these${stored.stored ? " and from the database" : ""})`

@@ -50,6 +50,16 @@ describe("matchflow workers / matchflow revoke", () => {
     expect((await t.sql.query("SELECT task_id FROM celery_revoked")).rows).toEqual([{ task_id: "t-1" }]);
   });
 
+  it("with RabbitMQ unreachable: the ids are still written to the database, and it says the running workers were not told (exit 4)", async () => {
+    const run = await runCli(["revoke", "t-2", "t-3"], t.env({ RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/" }));
+    expect(run).toMatchObject({
+      code: 4,
+      stdout: "written to the database (celery_revoked): matchflow workers started within 3 hours read them at start-up; not sent to the running workers:\n",
+      stderr: expect.stringContaining("cannot connect to RabbitMQ at 127.0.0.1:1") as string,
+    });
+    expect((await t.sql.query("SELECT task_id FROM celery_revoked WHERE task_id <> 't-1' ORDER BY 1")).rows).toEqual([{ task_id: "t-2" }, { task_id: "t-3" }]);
+  });
+
   it("lists matchflow's and Celery's workers; a revoke is flagged by both and the task dead-lettered when it arrives", async () => {
     const worker: CliProcess = await t.startWorker();
     const node = `matchflow.${worker.proc.pid}@${hostname()}`;

@@ -6,7 +6,7 @@
 import { Option, type Command } from "commander";
 import { isTaskId, MAX_TASK_ID_BYTES } from "../../celery/decode.js";
 import { requireBrokerUrl } from "../../ops/broker-session.js";
-import { formatRevoke, formatWorkers, workerRows } from "../../ops/celery-workers-report.js";
+import { formatRevoke, formatWorkers, revokeStoredLine, workerRows } from "../../ops/celery-workers-report.js";
 import { askCeleryWorkers, storeRevokedIds } from "../../ops/celery-workers.js";
 import { PermanentError } from "../../errors.js";
 import { cliContext } from "../context.js";
@@ -52,7 +52,11 @@ export function registerRevoke(program: Command): void {
       const unique = [...new Set(ids)];
       // The database first: a worker starting while the broadcast is out then reads the ids there.
       const stored = await storeRevokedIds(config.databaseUrl, unique, log);
-      const replies = await askCeleryWorkers("revoke", { task_id: unique, terminate: false, signal: null }, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
+      const replies = await askCeleryWorkers("revoke", { task_id: unique, terminate: false, signal: null }, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination }).catch((err: unknown) => {
+        // The broker's error follows (exit 4): say what did happen, as the running workers were not told.
+        if (stored.stored) process.stdout.write(`${revokeStoredLine(stored, unique.length)}; not sent to the running workers:\n`);
+        throw err;
+      });
       const report = formatRevoke(replies, unique, opts.timeout, stored);
       process.stdout.write(report.text);
       if (!report.effective) process.exitCode = EXIT.partial;
