@@ -1,9 +1,9 @@
 /**
  * The ids `celery control revoke` flagged (CELERY_CONTROL=control), kept as a Celery worker keeps
  * them (`worker.state.revoked`, a LimitedSet): at most REVOKES_MAX ids, each forgotten
- * REVOKE_EXPIRES after it was flagged, the oldest first when full. In memory only, as a Celery
- * worker without `--statedb`: a worker started after the revoke does not know of it. Pure but for
- * the clock it is given.
+ * REVOKE_EXPIRES after it was flagged, the oldest first when full. In memory: the worker also
+ * writes them to the database (db/revoked.ts), as a Celery worker with `--statedb` writes a local
+ * file. Pure but for the clock it is given.
  */
 
 /** Celery's `REVOKES_MAX`. */
@@ -29,7 +29,10 @@ export class RevokedSet {
     const fresh = [...new Set(ids)];
     for (const id of fresh) this.flagged.delete(id);
     // A merged id may carry a later time than this clock's now (another host's): keep the order then.
-    if (now < this.newestAt) return this.merge(fresh.map((id) => [id, now] as const));
+    if (now < this.newestAt) {
+      this.merge(fresh.map((id) => [id, now] as const));
+      return;
+    }
     for (const id of fresh) this.flagged.set(id, now);
     this.newestAt = now;
     this.purge(now);
@@ -39,14 +42,15 @@ export class RevokedSet {
    * Takes in ids flagged elsewhere at the times given (mingle); an id known here keeps the later
    * time. Runs on every `hello` a starting worker sends (mostly with nothing new): only the entries
    * that change anything are sorted, and the set is re-ordered only when one is older than its newest.
+   * Returns those entries (new ids, or later times), oldest first.
    */
-  merge(entries: Iterable<readonly [id: string, flaggedAt: number]>): void {
+  merge(entries: Iterable<readonly [id: string, flaggedAt: number]>): [id: string, flaggedAt: number][] {
     const changed = new Map<string, number>();
     for (const [id, at] of entries) {
       const known = changed.get(id) ?? this.flagged.get(id);
       if (known === undefined || at > known) changed.set(id, at);
     }
-    if (changed.size === 0) return;
+    if (changed.size === 0) return [];
     for (const id of changed.keys()) this.flagged.delete(id);
     const incoming = [...changed].sort((a, b) => a[1] - b[1]);
     const oldestIncoming = incoming[0]?.[1] ?? Infinity;
@@ -65,6 +69,7 @@ export class RevokedSet {
     }
     this.newestAt = Math.max(this.newestAt, incoming[incoming.length - 1]?.[1] ?? -Infinity);
     this.purge(this.now());
+    return incoming;
   }
 
   has(id: string): boolean {

@@ -21,6 +21,26 @@ export async function storeRevoked(db: Queryable, ids: readonly string[], expire
      ON CONFLICT (task_id) DO UPDATE SET revoked_at = now()`,
     [textArrayLiteral(ids, (id) => id)],
   );
+  await forgetExpired(db, expiresMs);
+}
+
+/**
+ * Records revokes flagged elsewhere at the times given (what mingle took over from Celery's
+ * workers): an id already stored keeps the later time; those older than `expiresMs` are left out.
+ */
+export async function storeRevokedAt(db: Queryable, entries: readonly StoredRevoke[], expiresMs: number): Promise<void> {
+  if (entries.length === 0) return;
+  await db.query(
+    `INSERT INTO celery_revoked (task_id, revoked_at)
+     SELECT id, to_timestamp(max(at) / 1000) FROM unnest($1::text[], $2::float8[]) AS e(id, at)
+      WHERE to_timestamp(at / 1000) > now() - make_interval(secs => $3) GROUP BY id
+     ON CONFLICT (task_id) DO UPDATE SET revoked_at = GREATEST(celery_revoked.revoked_at, EXCLUDED.revoked_at)`,
+    [textArrayLiteral(entries, (e) => e[0]), textArrayLiteral(entries, (e) => String(e[1])), expiresMs / 1000],
+  );
+  await forgetExpired(db, expiresMs);
+}
+
+async function forgetExpired(db: Queryable, expiresMs: number): Promise<void> {
   await db.query("DELETE FROM celery_revoked WHERE revoked_at <= now() - make_interval(secs => $1)", [expiresMs / 1000]);
 }
 

@@ -13,7 +13,7 @@ import { revokedForHello, revokedFromHello, type Clocks } from "../celery/mingle
 import { REVOKE_EXPIRES_MS, REVOKES_MAX, RevokedSet } from "../celery/revoked.js";
 import { redactedConfig, type Config } from "../config.js";
 import type { Queryable } from "../db/database.js";
-import { loadRevoked, storeRevoked } from "../db/revoked.js";
+import { loadRevoked, storeRevoked, storeRevokedAt, type StoredRevoke } from "../db/revoked.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { MATCHFLOW_VERSION } from "../version.js";
@@ -77,7 +77,8 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, dat
       revoked.add(ids);
       stored?.store(ids);
     },
-    mergeRevoked: (entries) => revoked.merge(entries),
+    // A starting worker's hello: what it brings that this one did not know goes to the database too.
+    mergeRevoked: (entries) => stored?.storeAt(revoked.merge(entries)),
     taskEvents: (on) => events?.setTaskEvents(on),
     heartbeat: () => (events ? (events.heartbeat(), true) : false),
   };
@@ -92,7 +93,7 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, dat
       await control?.open();
       // The database's revokes first, so that the hello carries them to Celery's workers too.
       if (revoked && stored) revoked.merge(await stored.load());
-      if (control && revoked) await mingle(control, revoked, log);
+      if (control && revoked) await mingle(control, revoked, stored, log);
     },
     start: async () => {
       await events?.start();
@@ -119,14 +120,24 @@ class StoredRevokes {
     private readonly log: Logger,
   ) {}
 
+  /** Revoked here, now (on the database's clock). */
   store(ids: readonly string[]): void {
-    const write = storeRevoked(this.database, ids, REVOKE_EXPIRES_MS)
+    this.write(storeRevoked(this.database, ids, REVOKE_EXPIRES_MS), ids);
+  }
+
+  /** Taken over from other workers, at the times they flagged them. */
+  storeAt(entries: readonly StoredRevoke[]): void {
+    if (entries.length > 0) this.write(storeRevokedAt(this.database, entries, REVOKE_EXPIRES_MS), entries.map((e) => e[0]));
+  }
+
+  private write(writing: Promise<void>, ids: readonly string[]): void {
+    const write = writing
       .catch((err: unknown) => this.log.error({ code: "revoke_not_stored", err: errorMessage(err), ids: ids.slice(0, 20) }, "revoked tasks not written to the database: a worker starting after every other one stopped will not know them"))
       .finally(() => this.writing.delete(write));
     this.writing.add(write);
   }
 
-  async load(): Promise<(readonly [string, number])[]> {
+  async load(): Promise<StoredRevoke[]> {
     try {
       const entries = await loadRevoked(this.database, REVOKE_EXPIRES_MS, REVOKES_MAX);
       if (entries.length > 0) this.log.info({ revoked: entries.length }, "revoked tasks read from the database");
@@ -149,10 +160,11 @@ function clocksNow(): Clocks {
 }
 
 /** Celery's mingle at start-up: the revoked ids of every worker that answers within a second join ours. */
-async function mingle(control: CeleryControl, revoked: RevokedSet, log: Logger): Promise<void> {
+async function mingle(control: CeleryControl, revoked: RevokedSet, stored: StoredRevokes | undefined, log: Logger): Promise<void> {
   const replies = await control.hello(revokedForHello(revoked.entries(), clocksNow()));
   const clocks = clocksNow();
-  for (const reply of replies.values()) if (isObject(reply)) revoked.merge(revokedFromHello(reply.revoked, clocks));
+  // What only the others knew (revoked on Celery's workers alone) is written too, at its own time.
+  for (const reply of replies.values()) if (isObject(reply)) stored?.storeAt(revoked.merge(revokedFromHello(reply.revoked, clocks)));
   if (replies.size === 0) log.info("Celery mingle: no other worker answered (no revoked tasks to take over)");
   else log.info({ nodes: [...replies.keys()].slice(0, 20), answered: replies.size, revoked: revoked.size }, "Celery mingle: took over the other workers' revoked tasks");
 }

@@ -118,6 +118,8 @@ describe("revoked tasks outlive a worker's restart while another worker holds th
       expect(new Set(synced.nodes as string[])).toEqual(new Set([node, celeryNode]));
       const listed = (await askWorkers(t.vhost.url, secondNode, ["revoked"])).revoked?.[secondNode];
       expect(new Set(listed as string[])).toEqual(new Set([...celeryListed, "mg-2"]));
+      // mg-2, revoked on the Celery worker alone, is written to the database by the worker that took it over.
+      await until(async () => (await t.sql.query("SELECT 1 FROM celery_revoked WHERE task_id = 'mg-2'")).rowCount === 1, 10_000, "mg-2 written to celery_revoked");
       // The first worker stopped, the second one alone stops the task only the Celery worker was told of.
       await t.stopWorker(worker);
       await publishConfirmed(t.vhost.url, [encodeTaskV2({ taskName: TASK, taskId: "mg-2", args: [makeMatch("mg", 2)] })]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadRevoked, storeRevoked } from "../../src/db/revoked.js";
+import { loadRevoked, storeRevoked, storeRevokedAt } from "../../src/db/revoked.js";
 import { BACKENDS, useBackend } from "./db-backends.js";
 
 const HOUR = 3_600_000;
@@ -33,6 +33,21 @@ describe.each(BACKENDS)("celery_revoked on %s", (kind) => {
     expect((await loadRevoked(db, 3 * HOUR, 100)).map(([id]) => id)).toEqual(["renewed"]);
     const { rows } = await db.query<{ task_id: string }>("SELECT task_id FROM celery_revoked");
     expect(rows.map((r) => r.task_id)).toEqual(["renewed"]);
+  });
+
+  it("stores revokes taken over from other workers at their own times: the later time of an id wins, expired ones are left out", async () => {
+    const { db } = backend();
+    const now = Date.now();
+    await storeRevoked(db, ["known"], 3 * HOUR);
+    await db.query("UPDATE celery_revoked SET revoked_at = revoked_at - interval '2 hours'");
+    await storeRevokedAt(db, [["known", now - HOUR], ["new", now - 30 * 60_000], ["new", now - 90 * 60_000], ["expired", now - 4 * HOUR]], 3 * HOUR);
+    const at = new Map((await loadRevoked(db, 3 * HOUR, 100)).filter(([id]) => ["known", "new", "expired"].includes(id)));
+    expect([...at.keys()]).toEqual(["known", "new"]);
+    expect(at.get("known")).toBeCloseTo(now - HOUR, -2);
+    expect(at.get("new")).toBeCloseTo(now - 30 * 60_000, -2);
+    // An older time than the stored one does not move it back.
+    await storeRevokedAt(db, [["known", now - 2.5 * HOUR]], 3 * HOUR);
+    expect((await loadRevoked(db, 3 * HOUR, 100)).find(([id]) => id === "known")?.[1]).toBeCloseTo(now - HOUR, -2);
   });
 
   it("reads only the newest `max`, and refuses what is no task id", async () => {

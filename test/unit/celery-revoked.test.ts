@@ -95,10 +95,16 @@ describe("RevokedSet.merge keeps the set as a full re-sort would, and add keeps 
     set.add(["a"]);
     now = 200;
     set.add(["b"]);
-    set.merge([]);
-    set.merge([["a", 50], ["b", 200]]);
+    expect(set.merge([])).toEqual([]);
+    expect(set.merge([["a", 50], ["b", 200]])).toEqual([]);
     expect(set.entries()).toEqual([["a", 100], ["b", 200]]);
     set.merge([["c", 300], ["d", 250]]);
     expect(set.entries()).toEqual([["a", 100], ["b", 200], ["d", 250], ["c", 300]]);
+  });
+
+  it("returns what it changed (new ids, later times), oldest first: what the worker writes to the database", () => {
+    const set = new RevokedSet(() => 500, 10, 1_000);
+    set.merge([["a", 100], ["b", 200]]);
+    expect(set.merge([["c", 300], ["a", 400], ["b", 150], ["c", 250], ["d", 50]])).toEqual([["d", 50], ["c", 300], ["a", 400]]);
   });
 });
