@@ -109,32 +109,30 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, dat
 
 /**
  * The revokes this worker obeys, written to `celery_revoked` (db/revoked.ts) so that they outlive
- * every worker's restart, and read back at start-up. A failure is logged, not fatal: the revoke
- * still holds in memory and is passed on by mingle, as in a Celery worker.
+ * every worker's restart, and read back at start-up. One write at a time, taking in all that came
+ * meanwhile: a burst of revokes costs the worker's pool one connection, not one each. A failure is
+ * logged, not fatal: the revoke still holds in memory and is passed on by mingle, as in a Celery worker.
  */
 class StoredRevokes {
-  private readonly writing = new Set<Promise<void>>();
+  /** Revoked here: stored at the database's now. */
+  private ids: string[] = [];
+  /** Taken over from other workers: stored at the times they flagged them. */
+  private entries: StoredRevoke[] = [];
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly database: Queryable,
     private readonly log: Logger,
   ) {}
 
-  /** Revoked here, now (on the database's clock). */
   store(ids: readonly string[]): void {
-    this.write(storeRevoked(this.database, ids, REVOKE_EXPIRES_MS), ids);
+    for (const id of ids) this.ids.push(id);
+    this.startWriting();
   }
 
-  /** Taken over from other workers, at the times they flagged them. */
   storeAt(entries: readonly StoredRevoke[]): void {
-    if (entries.length > 0) this.write(storeRevokedAt(this.database, entries, REVOKE_EXPIRES_MS), entries.map((e) => e[0]));
-  }
-
-  private write(writing: Promise<void>, ids: readonly string[]): void {
-    const write = writing
-      .catch((err: unknown) => this.log.error({ code: "revoke_not_stored", err: errorMessage(err), ids: ids.slice(0, 20) }, "revoked tasks not written to the database: a worker starting after every other one stopped will not know them"))
-      .finally(() => this.writing.delete(write));
-    this.writing.add(write);
+    for (const entry of entries) this.entries.push(entry);
+    this.startWriting();
   }
 
   async load(): Promise<StoredRevoke[]> {
@@ -150,7 +148,30 @@ class StoredRevokes {
 
   /** The writes under way (a revoke obeyed just before the stop). */
   async settled(): Promise<void> {
-    await Promise.all(this.writing);
+    await this.writing;
+  }
+
+  private startWriting(): void {
+    if (this.writing || (this.ids.length === 0 && this.entries.length === 0)) return;
+    this.writing = this.writeAll().finally(() => {
+      this.writing = undefined;
+      this.startWriting(); // what came in as the last write ended
+    });
+  }
+
+  private async writeAll(): Promise<void> {
+    while (this.ids.length > 0 || this.entries.length > 0) {
+      const { ids, entries } = this;
+      this.ids = [];
+      this.entries = [];
+      try {
+        await storeRevoked(this.database, ids, REVOKE_EXPIRES_MS);
+        await storeRevokedAt(this.database, entries, REVOKE_EXPIRES_MS);
+      } catch (err) {
+        const shown = [...ids, ...entries.map((e) => e[0])].slice(0, 20);
+        this.log.error({ code: "revoke_not_stored", err: errorMessage(err), ids: shown }, "revoked tasks not written to the database: a worker starting after every other one stopped will not know them");
+      }
+    }
   }
 }
 

@@ -8,7 +8,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { broadcastAndGather } from "../../src/broker/pidbox-broadcast.js";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { until, type CliProcess } from "../helpers/cli.js";
@@ -141,6 +143,24 @@ describe("revoked tasks outlive a restart of every worker (celery_revoked in Pos
     expect((await askWorkers(t.vhost.url, aliveNode, ["revoke=dur-1"]))["revoke=dur-1"]).toEqual({ [aliveNode]: { ok: "tasks dur-1 flagged as revoked" } });
     // Written by each worker that obeyed (with the revokes of the tests above, when they ran).
     await until(async () => (await stored()).includes("dur-1"), 10_000, "dur-1 written");
+    // A burst (40 revokes at once, while the first write is under way): every id is written.
+    const burst = Array.from({ length: 40 }, (_, i) => `burst-${i}`);
+    const conn = await amqp.connect(t.vhost.url);
+    try {
+      const channel = await conn.createChannel();
+      const replies = await Promise.all(burst.map((id) => broadcastAndGather(channel, "revoke", { task_id: [id] }, { timeoutMs: 1000, destination: [aliveNode] })));
+      expect(replies.every((r) => r.size === 1)).toBe(true);
+    } finally {
+      await conn.close();
+    }
+    await until(
+      async () => {
+        const ids = await stored();
+        return burst.every((id) => ids.includes(id));
+      },
+      10_000,
+      "the burst written",
+    );
     // No worker left to pass the ids on (mingle): only the database knows them.
     await t.stopAll();
     await publishConfirmed(t.vhost.url, [1, 2].map((i) => encodeTaskV2({ taskName: TASK, taskId: `dur-${i}`, args: [makeMatch("dur", i)] })));
