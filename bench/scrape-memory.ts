@@ -7,7 +7,7 @@
  *   3. `matchflow publish --file <that NDJSON>` into a scratch vhost, with and without the flags.
  * Each child's peak RSS (VmHWM) and CPU seconds come from /proc (bench/lib/proc.ts); every
  * publishing run is checked: the queue holds exactly the season's matches.
- * Not a timed test: a script to read, next to docs/performance.md ("Publisher memory").
+ * Not a timed test: a script to read, next to docs/performance.md ("What bounds each figure": publisher memory).
  *   npm run bench:scrape-memory                 # BENCH_MATCHES=10000 for a smaller season
  */
 import { mkdtempSync, rmSync, statSync } from "node:fs";

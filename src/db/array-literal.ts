@@ -6,7 +6,7 @@
  *
  * Why not node-postgres's own array conversion: it is generic (every element is type-checked,
  * converted and escaped with two regular expressions), and on the worker's hot path this
- * costs a few microseconds a match more than these two typed loops (docs/performance.md).
+ * costs a few microseconds a match more than these two typed loops (docs/performance-rounds.md).
  */
 
 /** One text element, always quoted: inside quotes only `"` and `\` need a backslash. */

@@ -39,7 +39,7 @@ function byIdThenIndex(a: Keyed, b: Keyed): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : a.index - b.index;
 }
 
-/** Items by external id (stable). Loops, not closures created per call: V8 kept recompiling those in long drains (docs/performance.md). */
+/** Items by external id (stable). Loops, not closures created per call: V8 kept recompiling those in long drains (docs/performance-rounds.md). */
 function sortedOrder(items: readonly StoreItem[]): number[] {
   const keyed: Keyed[] = new Array<Keyed>(items.length);
   for (let i = 0; i < items.length; i++) keyed[i] = { id: items[i]?.match.external_match_id ?? "", index: i };
@@ -67,7 +67,7 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
    * Batches that meet names the cache does not know take turns: the next one then finds in the
    * cache what the ones before it created, instead of looking up and inserting the same new names
    * at the same time (a fresh database at 1,000 matches/s: early batches all bring new teams, and
-   * racing for them kept the median latency at 30-60 ms for seconds; docs/performance.md). The
+   * racing for them kept the median latency at 30-60 ms for seconds; docs/performance-rounds.md). The
    * batch whose turn it is also resolves the names of the batches waiting behind it, so a queue of
    * such batches costs one round of statements, not one each. Nothing is held while waiting:
    * names are autocommitted, outside any transaction.

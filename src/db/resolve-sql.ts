@@ -122,7 +122,7 @@ function scopedCreate(table: string): { input: string; insert: string; joinCreat
  * an insert of what it did not find, then both results. It replaced a lookup, an insert and a
  * second lookup (three statements a kind; a batch of new names on an empty database: 6 instead
  * of 18). In the latency benchmark's first second that changed nothing measurable (ten
- * interleaved runs; docs/performance.md): there the cost is CPU contention, not round trips.
+ * interleaved runs; docs/performance-rounds.md): there the cost is CPU contention, not round trips.
  *
  * Race-free: `ON CONFLICT DO NOTHING` waits for a concurrent transaction inserting the same key
  * and then skips, so two resolutions of one new name give one row. A name skipped that way is

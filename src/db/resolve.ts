@@ -164,7 +164,7 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
   }
 
   async function resolveBatch(tx: Queryable, all: readonly MatchData[]): Promise<ResolveResult[]> {
-    // Loops, not closures created per call: V8 kept recompiling those in long drains (docs/performance.md).
+    // Loops, not closures created per call: V8 kept recompiling those in long drains (docs/performance-rounds.md).
     const quick = new Array<ResolveResult | undefined>(all.length);
     const rest: number[] = [];
     for (let i = 0; i < all.length; i++) {

@@ -3,7 +3,7 @@
  * Its input is one parameter per column, a typed array (`unnest($1::text[])`, ...), zipped back
  * into rows by `ROWS FROM`, plus the matches as received in one JSON array. The statement costs
  * PostgreSQL about a fifth less that way than reading every value out of one JSON document
- * (`jsonb_to_recordset`, the previous form; docs/performance.md).
+ * (`jsonb_to_recordset`, the previous form; docs/performance-rounds.md).
  *
  * The monotonic rules live in the WHERE of `DO UPDATE`, so a row the rules protect is never
  * written (its `updated_at` stays put):

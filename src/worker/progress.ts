@@ -5,7 +5,7 @@
  *
  * Why not a line per batch: under light load every message is its own batch, so a line per
  * batch is a line per task (1,000 a second at 1,000 tasks/s), and each sync write to stdout cost
- * the worker ~35 us of CPU there, 8% of its share (docs/performance.md). Per-batch lines remain
+ * the worker ~35 us of CPU there, 8% of its share (docs/performance-rounds.md). Per-batch lines remain
  * at `debug`, or at `info` with `WORKER_LOG_INTERVAL=0`.
  */
 import type { Logger } from "../log.js";
