@@ -10,14 +10,13 @@ import { fieldText } from "../broker/field-values.js";
 import type { TaskSeen, WorkerControls, WorkerFacts } from "../celery/control.js";
 import { isObject } from "../celery/decode.js";
 import { revokedForHello, revokedFromHello, type Clocks } from "../celery/mingle.js";
-import { REVOKE_EXPIRES_MS, REVOKES_MAX, RevokedSet } from "../celery/revoked.js";
+import { RevokedSet } from "../celery/revoked.js";
 import { redactedConfig, type Config } from "../config.js";
 import type { Queryable } from "../db/database.js";
-import { loadRevoked, storeRevoked, storeRevokedAt, type StoredRevoke } from "../db/revoked.js";
-import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { MATCHFLOW_VERSION } from "../version.js";
 import { celeryNodeName, WorkerEvents } from "./celery-events.js";
+import { StoredRevokes } from "./stored-revokes.js";
 import type { WorkerMetrics } from "./metrics.js";
 import type { SettledEvent } from "./settle.js";
 import type { CeleryControl, InboundMessage, WorkTransport } from "./transport.js";
@@ -105,74 +104,6 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, dat
       await stored?.settled();
     },
   };
-}
-
-/**
- * The revokes this worker obeys, written to `celery_revoked` (db/revoked.ts) so that they outlive
- * every worker's restart, and read back at start-up. One write at a time, taking in all that came
- * meanwhile: a burst of revokes costs the worker's pool one connection, not one each. A failure is
- * logged, not fatal: the revoke still holds in memory and is passed on by mingle, as in a Celery worker.
- */
-class StoredRevokes {
-  /** Revoked here: stored at the database's now. */
-  private ids: string[] = [];
-  /** Taken over from other workers: stored at the times they flagged them. */
-  private entries: StoredRevoke[] = [];
-  private writing: Promise<void> | undefined;
-
-  constructor(
-    private readonly database: Queryable,
-    private readonly log: Logger,
-  ) {}
-
-  store(ids: readonly string[]): void {
-    for (const id of ids) this.ids.push(id);
-    this.startWriting();
-  }
-
-  storeAt(entries: readonly StoredRevoke[]): void {
-    for (const entry of entries) this.entries.push(entry);
-    this.startWriting();
-  }
-
-  async load(): Promise<StoredRevoke[]> {
-    try {
-      const entries = await loadRevoked(this.database, REVOKE_EXPIRES_MS, REVOKES_MAX);
-      if (entries.length > 0) this.log.info({ revoked: entries.length }, "revoked tasks read from the database");
-      return entries;
-    } catch (err) {
-      this.log.error({ code: "revoke_not_loaded", err: errorMessage(err) }, "could not read the revoked tasks from the database: only those the other workers hold (mingle) are known");
-      return [];
-    }
-  }
-
-  /** The writes under way (a revoke obeyed just before the stop). */
-  async settled(): Promise<void> {
-    await this.writing;
-  }
-
-  private startWriting(): void {
-    if (this.writing || (this.ids.length === 0 && this.entries.length === 0)) return;
-    this.writing = this.writeAll().finally(() => {
-      this.writing = undefined;
-      this.startWriting(); // what came in as the last write ended
-    });
-  }
-
-  private async writeAll(): Promise<void> {
-    while (this.ids.length > 0 || this.entries.length > 0) {
-      const { ids, entries } = this;
-      this.ids = [];
-      this.entries = [];
-      try {
-        await storeRevoked(this.database, ids, REVOKE_EXPIRES_MS);
-        await storeRevokedAt(this.database, entries, REVOKE_EXPIRES_MS);
-      } catch (err) {
-        const shown = [...ids, ...entries.map((e) => e[0])].slice(0, 20);
-        this.log.error({ code: "revoke_not_stored", err: errorMessage(err), ids: shown }, "revoked tasks not written to the database: a worker starting after every other one stopped will not know them");
-      }
-    }
-  }
 }
 
 /** Now on both clocks mingle's stamps need (process.hrtime reads CLOCK_MONOTONIC, as Python's time.monotonic()). */

@@ -43,7 +43,7 @@ export async function openBackend(kind: BackendKind, options: { migrated?: boole
   return { db, cleanup: () => db.close() };
 }
 
-const DATA_TABLES = "leagues, seasons, age_groups, divisions, match_types, teams, team_aliases, matches, ingest_failures";
+const DATA_TABLES = "leagues, seasons, age_groups, divisions, match_types, teams, team_aliases, matches, ingest_failures, celery_revoked";
 
 /** Empties every data table (ids restart), keeping the schema. */
 export async function truncateAll(db: Database): Promise<void> {

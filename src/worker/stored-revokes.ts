@@ -1,0 +1,101 @@
+/**
+ * The revokes a worker with CELERY_CONTROL=control obeys, written to `celery_revoked`
+ * (db/revoked.ts) so that they outlive every worker's restart, and read back at start-up.
+ *
+ * One write at a time, taking in all that came meanwhile: a burst of revokes costs the worker's
+ * pool one connection, not one each. A failed write is kept and tried again every
+ * REVOKE_WRITE_RETRY_MS (a database blip must not drop a revoke: the next worker to start would
+ * run the task), bounded as a Celery worker bounds its revoked set. Never fatal: the revoke still
+ * holds in memory and is passed on by mingle, as in a Celery worker.
+ */
+import { REVOKE_EXPIRES_MS, REVOKES_MAX } from "../celery/revoked.js";
+import type { Queryable } from "../db/database.js";
+import { isDataError } from "../db/errors.js";
+import { loadRevoked, storeRevoked, storeRevokedAt, type StoredRevoke } from "../db/revoked.js";
+import { errorMessage } from "../errors.js";
+import type { Logger } from "../log.js";
+
+export const REVOKE_WRITE_RETRY_MS = 5_000;
+
+export class StoredRevokes {
+  /** Revoked here: stored at the database's now. */
+  private ids: string[] = [];
+  /** Taken over from other workers: stored at the times they flagged them. */
+  private entries: StoredRevoke[] = [];
+  private writing: Promise<void> | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly database: Queryable,
+    private readonly log: Logger,
+    private readonly retryMs = REVOKE_WRITE_RETRY_MS,
+  ) {}
+
+  store(ids: readonly string[]): void {
+    for (const id of ids) this.ids.push(id);
+    this.startWriting();
+  }
+
+  storeAt(entries: readonly StoredRevoke[]): void {
+    for (const entry of entries) this.entries.push(entry);
+    this.startWriting();
+  }
+
+  async load(): Promise<StoredRevoke[]> {
+    try {
+      const entries = await loadRevoked(this.database, REVOKE_EXPIRES_MS, REVOKES_MAX);
+      if (entries.length > 0) this.log.info({ revoked: entries.length }, "revoked tasks read from the database");
+      return entries;
+    } catch (err) {
+      this.log.error({ code: "revoke_not_loaded", err: errorMessage(err) }, "could not read the revoked tasks from the database: only those the other workers hold (mingle) are known");
+      return [];
+    }
+  }
+
+  /** At the stop: what is pending gets one last try (a revoke obeyed just before it, or waiting for a retry). */
+  async settled(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.startWriting();
+    await this.writing;
+  }
+
+  private startWriting(): void {
+    if (this.writing || this.retry || (this.ids.length === 0 && this.entries.length === 0)) return;
+    this.writing = this.writeAll().finally(() => {
+      this.writing = undefined;
+      this.startWriting(); // what came in as the last write ended
+    });
+  }
+
+  private async writeAll(): Promise<void> {
+    while (this.ids.length > 0 || this.entries.length > 0) {
+      const { ids, entries } = this;
+      this.ids = [];
+      this.entries = [];
+      try {
+        await storeRevoked(this.database, ids, REVOKE_EXPIRES_MS);
+        await storeRevokedAt(this.database, entries, REVOKE_EXPIRES_MS);
+      } catch (err) {
+        const shown = [...ids, ...entries.map((e) => e[0])].slice(0, 20);
+        // Data the database refuses (no id passes isTaskId and fails its check) would fail again.
+        const again = !this.closing && !isDataError(err);
+        this.log.error(
+          { code: "revoke_not_stored", err: errorMessage(err), ids: shown, retryInMs: again ? this.retryMs : undefined },
+          again ? "revoked tasks not written to the database yet: trying again" : "revoked tasks not written to the database: a worker starting after every other one stopped will not know them",
+        );
+        if (!again) continue;
+        this.ids = [...ids, ...this.ids].slice(-REVOKES_MAX);
+        this.entries = [...entries, ...this.entries].slice(-REVOKES_MAX);
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.startWriting();
+        }, this.retryMs);
+        this.retry.unref();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The worker's writes of revoked ids (worker/stored-revokes.ts) against a real PostgreSQL: a burst
+ * is written in two statements, not one each; a write the database refuses for a while (the table
+ * renamed away, as in a migration gone wrong) is kept and tried again until it lands, and the
+ * stop gives what is pending a last try.
+ */
+import { describe, expect, it } from "vitest";
+import type { Database, Queryable } from "../../src/db/database.js";
+import { createLogger } from "../../src/log.js";
+import { StoredRevokes } from "../../src/worker/stored-revokes.js";
+import { until } from "../helpers/cli.js";
+import { useBackend } from "./db-backends.js";
+
+function capturingLogger(): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
+  return { log, lines };
+}
+
+/** The real database, with the inserts into celery_revoked counted. */
+function counting(db: Database): { db: Queryable; inserts: () => number } {
+  let inserts = 0;
+  const counted: Queryable = {
+    query: (text: string, params?: unknown[]) => {
+      if (/INSERT INTO celery_revoked/.test(text)) inserts++;
+      return db.query(text, params);
+    },
+  } as Queryable;
+  return { db: counted, inserts: () => inserts };
+}
+
+async function storedIds(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ task_id: string }>("SELECT task_id FROM celery_revoked ORDER BY task_id");
+  return rows.map((r) => r.task_id);
+}
+
+describe("the worker's revoke writes (PostgreSQL)", () => {
+  const backend = useBackend("postgres");
+
+  it("writes a burst of 100 revokes in two inserts: the first one, then all that came while it ran", async () => {
+    const { db } = backend();
+    const { log } = capturingLogger();
+    const c = counting(db);
+    const stored = new StoredRevokes(c.db, log);
+    const ids = Array.from({ length: 100 }, (_, i) => `b-${String(i).padStart(3, "0")}`);
+    for (const id of ids) stored.store([id]);
+    await stored.settled();
+    expect(c.inserts()).toBe(2);
+    expect((await storedIds(db)).filter((id) => id.startsWith("b-"))).toEqual(ids);
+  });
+
+  it("keeps a write the database refuses and tries it again until it lands; ids that came meanwhile go with it", async () => {
+    const { db } = backend();
+    const { log, lines } = capturingLogger();
+    const stored = new StoredRevokes(db, log, 50);
+    await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
+    try {
+      stored.store(["r-1"]);
+      await until(() => lines.filter((l) => l.code === "revoke_not_stored").length >= 2, 10_000, "two failed tries");
+      expect(lines.find((l) => l.code === "revoke_not_stored")).toMatchObject({ msg: "revoked tasks not written to the database yet: trying again", ids: ["r-1"], retryInMs: 50 });
+      stored.store(["r-2"]);
+      stored.storeAt([["r-3", Date.now() - 60_000]]);
+    } finally {
+      await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
+    }
+    await until(async () => (await storedIds(db)).filter((id) => id.startsWith("r-")).length === 3, 10_000, "r-1, r-2 and r-3 written");
+    await stored.settled();
+  });
+
+  it("the stop gives a write waiting for its retry one last try, and gives up if that fails too", async () => {
+    const { db } = backend();
+    const { log, lines } = capturingLogger();
+    const stored = new StoredRevokes(db, log, 60_000);
+    await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
+    try {
+      stored.store(["s-1"]);
+      await until(() => lines.some((l) => l.code === "revoke_not_stored"), 10_000, "the failed write");
+    } finally {
+      await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
+    }
+    // Not a minute later: at the stop.
+    await stored.settled();
+    expect((await storedIds(db)).filter((id) => id.startsWith("s-"))).toEqual(["s-1"]);
+
+    const doomed = new StoredRevokes(db, log, 60_000);
+    await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
+    try {
+      doomed.store(["s-2"]);
+      await doomed.settled();
+      expect(lines.at(-1)).toMatchObject({ code: "revoke_not_stored", ids: ["s-2"], msg: "revoked tasks not written to the database: a worker starting after every other one stopped will not know them" });
+    } finally {
+      await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
+    }
+  });
+});
