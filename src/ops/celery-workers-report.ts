@@ -60,7 +60,6 @@ export interface RevokeReport {
   effective: boolean;
 }
 
-/** Each worker's answer to `revoke`, whether the ids were written to the database, and a summary line. */
 /** Whether `matchflow revoke` wrote its `count` ids to the workers' database, as one line. */
 export function revokeStoredLine(stored: RevokeStored, count: number): string {
   return stored.stored
@@ -68,6 +67,7 @@ export function revokeStoredLine(stored: RevokeStored, count: number): string {
     : `not written to the database: ${stored.reason}`;
 }
 
+/** Each worker's answer to `revoke`, whether the ids were written to the database, and a summary line. */
 export function formatRevoke(replies: ReadonlyMap<string, unknown>, ids: readonly string[], timeoutMs: number, stored: RevokeStored): RevokeReport {
   const nodes = [...replies.keys()].sort();
   let obeyed = 0;
