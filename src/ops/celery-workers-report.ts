@@ -63,7 +63,7 @@ export interface RevokeReport {
 /** Whether `matchflow revoke` wrote its `count` ids to the workers' database, as one line. */
 export function revokeStoredLine(stored: RevokeStored, count: number): string {
   return stored.stored
-    ? `written to the database (celery_revoked): matchflow workers started within 3 hours read ${count === 1 ? "it" : "them"} at start-up`
+    ? `written to the database (celery_revoked): matchflow workers read ${count === 1 ? "it" : "them"} there, running ones within 10 s, those that start within 3 hours at start-up`
     : `not written to the database: ${stored.reason}`;
 }
 

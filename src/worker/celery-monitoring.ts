@@ -96,6 +96,12 @@ export function celeryMonitoringOf(config: Config, transport: WorkTransport, dat
     },
     start: async () => {
       await events?.start();
+      stored?.watch((entries) => {
+        // Those this worker did not hold: revoked while it was not listening.
+        const unknown = revoked ? entries.filter(([id]) => !revoked.has(id)) : [];
+        revoked?.merge(entries);
+        if (unknown.length > 0) log.info({ revoked: unknown.length, ids: unknown.slice(0, 20).map(([id]) => id) }, "revoked tasks read from the database that this worker had not been told of");
+      });
       log.info({ node, celeryEvents, celeryControl }, "Celery monitoring on");
     },
     close: async () => {

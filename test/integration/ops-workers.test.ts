@@ -3,7 +3,8 @@
  * (CELERY_CONTROL=control) and a real Celery 5 worker on the same vhost: both listed; a revoke
  * flagged by both, and the revoked task dead-lettered by matchflow's worker when it arrives; with
  * no worker, each says so, and a revoke written to the workers' database holds for a worker started
- * later (exit 0; without the database, exit 1).
+ * later (exit 0; without the database, exit 1) and, read every 10 s, for a running worker that the
+ * broadcast did not reach.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -46,7 +47,7 @@ describe("matchflow workers / matchflow revoke", () => {
       await unmigrated.drop();
     }
     const later = await runCli(["revoke", "t-1", "--timeout", "300ms"], t.env());
-    expect(later).toMatchObject({ code: 0, stdout: expect.stringMatching(/^written to the database \(celery_revoked\): matchflow workers started within 3 hours read it at start-up\nno worker answered within 0\.3 s \(/) as string });
+    expect(later).toMatchObject({ code: 0, stdout: expect.stringMatching(/^written to the database \(celery_revoked\): matchflow workers read it there, running ones within 10 s, those that start within 3 hours at start-up\nno worker answered within 0\.3 s \(/) as string });
     expect((await t.sql.query("SELECT task_id FROM celery_revoked")).rows).toEqual([{ task_id: "t-1" }]);
   });
 
@@ -54,7 +55,7 @@ describe("matchflow workers / matchflow revoke", () => {
     const run = await runCli(["revoke", "t-2", "t-3"], t.env({ RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/" }));
     expect(run).toMatchObject({
       code: 4,
-      stdout: "written to the database (celery_revoked): matchflow workers started within 3 hours read them at start-up; not sent to the running workers:\n",
+      stdout: "written to the database (celery_revoked): matchflow workers read them there, running ones within 10 s, those that start within 3 hours at start-up; not sent to the running workers:\n",
       stderr: expect.stringContaining("cannot connect to RabbitMQ at 127.0.0.1:1") as string,
     });
     expect((await t.sql.query("SELECT task_id FROM celery_revoked WHERE task_id <> 't-1' ORDER BY 1")).rows).toEqual([{ task_id: "t-2" }, { task_id: "t-3" }]);
@@ -81,13 +82,22 @@ describe("matchflow workers / matchflow revoke", () => {
       expect(revoke.stdout.split("\n").slice(0, 4)).toEqual([
         `${celeryNode}: tasks ops-1 flagged as revoked`,
         `${node}: tasks ops-1 flagged as revoked`,
-        "written to the database (celery_revoked): matchflow workers started within 3 hours read it at start-up",
+        "written to the database (celery_revoked): matchflow workers read it there, running ones within 10 s, those that start within 3 hours at start-up",
         expect.stringMatching(/^2 workers flagged 1 task as revoked/) as string,
       ]);
       // ops-1 revoked just now; t-1 revoked by the first test, before this worker started, read from the database.
       await publishConfirmed(t.vhost.url, [encodeTaskV2({ taskName: TASK, taskId: "ops-1", args: [makeMatch("ops", 1)] }), encodeTaskV2({ taskName: TASK, taskId: "t-1", args: [makeMatch("ops", 2)] })]);
       await until(async () => (await t.peek()).length === 2, 30_000, "ops-1 and t-1 dead-lettered");
       expect((await t.peek()).map((m) => [m.headers.id, m.headers[MF_HEADERS.errorCode]]).sort()).toEqual([["ops-1", "task_revoked"], ["t-1", "task_revoked"]]);
+      expect(await t.rows("ops")).toEqual({ total: 0, distinct: 0 });
+
+      // Revoked while the running worker could not be told (RabbitMQ unreachable for the command):
+      // it reads the id from the database at its next read (every 10 s) and stops the task too.
+      expect(await runCli(["revoke", "ops-3"], t.env({ RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/" }))).toMatchObject({ code: 4 });
+      expect(await worker.waitForLog((l) => l.msg === "revoked tasks read from the database that this worker had not been told of", 30_000)).toMatchObject({ revoked: 1, ids: ["ops-3"] });
+      await publishConfirmed(t.vhost.url, [encodeTaskV2({ taskName: TASK, taskId: "ops-3", args: [makeMatch("ops", 3)] })]);
+      await until(async () => (await t.peek()).some((m) => m.headers.id === "ops-3"), 30_000, "ops-3 dead-lettered");
+      expect((await t.peek()).find((m) => m.headers.id === "ops-3")?.headers[MF_HEADERS.errorCode]).toBe("task_revoked");
       expect(await t.rows("ops")).toEqual({ total: 0, distinct: 0 });
     } finally {
       await celery.stop();

@@ -2,11 +2,13 @@
  * The worker's writes of revoked ids (worker/stored-revokes.ts) against a real PostgreSQL: a burst
  * is written in two statements, not one each; a write the database refuses for a while (the table
  * renamed away, as in a migration gone wrong) is kept and tried again until it lands, and the
- * stop gives what is pending a last try.
+ * stop gives what is pending a last try; a running worker reads the revokes written since its last
+ * read (and a minute before, for a transaction that committed late), not all three hours each time.
  */
 import { describe, expect, it } from "vitest";
 import type { Database, Queryable } from "../../src/db/database.js";
 import { createLogger } from "../../src/log.js";
+import { storeRevoked, storeRevokedAt, type StoredRevoke } from "../../src/db/revoked.js";
 import { StoredRevokes } from "../../src/worker/stored-revokes.js";
 import { until } from "../helpers/cli.js";
 import { useBackend } from "./db-backends.js";
@@ -17,16 +19,18 @@ function capturingLogger(): { log: ReturnType<typeof createLogger>; lines: Recor
   return { log, lines };
 }
 
-/** The real database, with the inserts into celery_revoked counted. */
-function counting(db: Database): { db: Queryable; inserts: () => number } {
+/** The real database, with the inserts into and reads of celery_revoked counted. */
+function counting(db: Database): { db: Queryable; inserts: () => number; reads: () => number } {
   let inserts = 0;
+  let reads = 0;
   const counted: Queryable = {
     query: (text: string, params?: unknown[]) => {
       if (/INSERT INTO celery_revoked/.test(text)) inserts++;
+      if (/FROM celery_revoked/.test(text) && /^\s*SELECT/.test(text)) reads++;
       return db.query(text, params);
     },
   } as Queryable;
-  return { db: counted, inserts: () => inserts };
+  return { db: counted, inserts: () => inserts, reads: () => reads };
 }
 
 async function storedIds(db: Queryable): Promise<string[]> {
@@ -91,5 +95,46 @@ describe("the worker's revoke writes (PostgreSQL)", () => {
     } finally {
       await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
     }
+  });
+
+  it("watch: reads the revokes written since the last read and a minute before it, not older ones; a failed read is said once and tried again", async () => {
+    const { db } = backend();
+    const { log, lines } = capturingLogger();
+    const c = counting(db);
+    const stored = new StoredRevokes(c.db, log);
+    await stored.load();
+    const reads: StoredRevoke[][] = [];
+    const readIds = () => reads.at(-1)?.map(([id]) => id) ?? [];
+    stored.watch((entries) => reads.push(entries), 50);
+    try {
+      await storeRevoked(db, ["w-1"], 3 * 3_600_000);
+      await until(() => readIds().includes("w-1"), 10_000, "w-1 read");
+      // Committed with a time 30 s back: inside the minute a read reaches before the last one.
+      await storeRevokedAt(db, [["w-late", Date.now() - 30_000], ["w-old", Date.now() - 2 * 3_600_000]], 3 * 3_600_000);
+      await until(() => readIds().includes("w-late"), 10_000, "w-late read");
+      expect(readIds()).not.toContain("w-old");
+
+      await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
+      const failedTurns = () => lines.filter((l) => l.code === "revoke_not_loaded").length;
+      const before = reads.length;
+      try {
+        await until(() => failedTurns() === 1, 10_000, "a failed read");
+        // Three more turns fail: said once.
+        const tried = c.reads();
+        await until(() => c.reads() >= tried + 3, 10_000, "three more reads");
+        expect(failedTurns()).toBe(1);
+        expect(reads.length).toBe(before);
+      } finally {
+        await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
+      }
+      await storeRevoked(db, ["w-2"], 3 * 3_600_000);
+      await until(() => readIds().includes("w-2"), 10_000, "w-2 read after the failures");
+    } finally {
+      await stored.settled();
+    }
+    // Stopped: no read in four turns' time.
+    const turns = c.reads();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(c.reads()).toBe(turns);
   });
 });

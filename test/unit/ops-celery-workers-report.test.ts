@@ -46,7 +46,7 @@ describe("matchflow revoke", () => {
       "celery@c: tasks t-1 flagged as revoked",
       "matchflow.1@a: tasks t-1 flagged as revoked",
       "matchflow.2@b: ERROR revoke is obeyed with CELERY_CONTROL=control",
-      "written to the database (celery_revoked): matchflow workers started within 3 hours read it at start-up",
+      "written to the database (celery_revoked): matchflow workers read it there, running ones within 10 s, those that start within 3 hours at start-up",
       expect.stringMatching(/^2 workers flagged 1 task as revoked: a worker that receives one dead-letters it as task_revoked .*from these and from the database\)$/) as string,
       "",
     ]);
@@ -60,7 +60,7 @@ describe("matchflow revoke", () => {
     const later = formatRevoke(new Map(), ["a", "b"], 2000, stored);
     expect(later).toMatchObject({ obeyed: 0, effective: true });
     expect(later.text.split("\n")).toEqual([
-      "written to the database (celery_revoked): matchflow workers started within 3 hours read them at start-up",
+      "written to the database (celery_revoked): matchflow workers read them there, running ones within 10 s, those that start within 3 hours at start-up",
       "no worker answered within 2 s (matchflow workers obey revoke with CELERY_CONTROL=control; Celery workers always do)",
       "",
     ]);

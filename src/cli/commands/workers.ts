@@ -40,7 +40,7 @@ export function registerWorkers(program: Command): void {
 export function registerRevoke(program: Command): void {
   program
     .command("revoke")
-    .description("celery control revoke: workers dead-letter these tasks (task_revoked) instead of running them when they arrive, for 3 hours; matchflow workers obey with CELERY_CONTROL=control, and with DATABASE_URL set the ids are also written to the database, where workers started later read them; exit 1 when neither a worker nor the database took them")
+    .description("celery control revoke: workers dead-letter these tasks (task_revoked) instead of running them when they arrive, for 3 hours; matchflow workers obey with CELERY_CONTROL=control, and with DATABASE_URL set the ids are also written to the database, where running workers read them within 10 s and workers started later at start-up; exit 1 when neither a worker nor the database took them")
     .argument("<task-id...>", "the tasks' ids")
     .addOption(timeoutOption(2000))
     .option("--destination <node>", DESTINATION_HELP, collect)
