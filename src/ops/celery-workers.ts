@@ -5,9 +5,10 @@
  * workers on the same vhost answer too.
  */
 import { broadcastAndGather } from "../broker/pidbox-broadcast.js";
+import { isObject } from "../celery/decode.js";
 import { REVOKE_EXPIRES_MS } from "../celery/revoked.js";
 import type { Database } from "../db/database.js";
-import { sqlState } from "../db/errors.js";
+import { classifyDbError } from "../db/errors.js";
 import { openDatabase } from "../db/open.js";
 import { storeRevoked } from "../db/revoked.js";
 import { errorMessage } from "../errors.js";
@@ -50,8 +51,8 @@ export async function storeRevokedIds(databaseUrl: string | undefined, ids: read
     await storeRevoked(db, ids, REVOKE_EXPIRES_MS);
     return { stored: true };
   } catch (err) {
-    // undefined_table: the db layer's error keeps the driver's as its cause.
-    const missing = (sqlState(err) ?? sqlState(err instanceof Error ? err.cause : undefined)) === "42P01";
+    const details = classifyDbError(err).details;
+    const missing = isObject(details) && details.sqlstate === "42P01"; // undefined_table
     return { stored: false, reason: missing ? "the database has no celery_revoked table yet (matchflow migrate, or start a worker, creates it)" : errorMessage(err) };
   } finally {
     await db?.close().catch(() => undefined);

@@ -38,6 +38,16 @@ async function storedIds(db: Queryable): Promise<string[]> {
   return rows.map((r) => r.task_id);
 }
 
+/** Runs `fn` while celery_revoked is renamed away (every statement on it fails, as in a migration gone wrong), then puts it back. */
+async function whileTableAway(db: Queryable, fn: () => Promise<void>): Promise<void> {
+  await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
+  try {
+    await fn();
+  } finally {
+    await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
+  }
+}
+
 describe("the worker's revoke writes (PostgreSQL)", () => {
   const backend = useBackend("postgres");
 
@@ -57,16 +67,13 @@ describe("the worker's revoke writes (PostgreSQL)", () => {
     const { db } = backend();
     const { log, lines } = capturingLogger();
     const stored = new StoredRevokes(db, log, 50);
-    await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
-    try {
+    await whileTableAway(db, async () => {
       stored.store(["r-1"]);
       await until(() => lines.filter((l) => l.code === "revoke_not_stored").length >= 2, 10_000, "two failed tries");
       expect(lines.find((l) => l.code === "revoke_not_stored")).toMatchObject({ msg: "revoked tasks not written to the database yet: trying again", ids: ["r-1"], retryInMs: 50 });
       stored.store(["r-2"]);
       stored.storeAt([["r-3", Date.now() - 60_000]]);
-    } finally {
-      await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
-    }
+    });
     await until(async () => (await storedIds(db)).filter((id) => id.startsWith("r-")).length === 3, 10_000, "r-1, r-2 and r-3 written");
     await stored.settled();
   });
@@ -75,26 +82,20 @@ describe("the worker's revoke writes (PostgreSQL)", () => {
     const { db } = backend();
     const { log, lines } = capturingLogger();
     const stored = new StoredRevokes(db, log, 60_000);
-    await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
-    try {
+    await whileTableAway(db, async () => {
       stored.store(["s-1"]);
       await until(() => lines.some((l) => l.code === "revoke_not_stored"), 10_000, "the failed write");
-    } finally {
-      await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
-    }
+    });
     // Not a minute later: at the stop.
     await stored.settled();
     expect((await storedIds(db)).filter((id) => id.startsWith("s-"))).toEqual(["s-1"]);
 
     const doomed = new StoredRevokes(db, log, 60_000);
-    await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
-    try {
+    await whileTableAway(db, async () => {
       doomed.store(["s-2"]);
       await doomed.settled();
       expect(lines.at(-1)).toMatchObject({ code: "revoke_not_stored", ids: ["s-2"], msg: "revoked tasks not written to the database: a worker starting after every other one stopped will not know them" });
-    } finally {
-      await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
-    }
+    });
   });
 
   it("watch: reads the revokes written since the last read and a minute before it, not older ones; a failed read is said once and tried again", async () => {
@@ -114,19 +115,17 @@ describe("the worker's revoke writes (PostgreSQL)", () => {
       await until(() => readIds().includes("w-late"), 10_000, "w-late read");
       expect(readIds()).not.toContain("w-old");
 
-      await db.query("ALTER TABLE celery_revoked RENAME TO celery_revoked_away");
       const failedTurns = () => lines.filter((l) => l.code === "revoke_not_loaded").length;
-      const before = reads.length;
-      try {
+      await whileTableAway(db, async () => {
         await until(() => failedTurns() === 1, 10_000, "a failed read");
+        // Turns run one after another: a read begun before the rename has ended by now.
+        const before = reads.length;
         // Three more turns fail: said once.
         const tried = c.reads();
         await until(() => c.reads() >= tried + 3, 10_000, "three more reads");
         expect(failedTurns()).toBe(1);
         expect(reads.length).toBe(before);
-      } finally {
-        await db.query("ALTER TABLE celery_revoked_away RENAME TO celery_revoked");
-      }
+      });
       await storeRevoked(db, ["w-2"], 3 * 3_600_000);
       await until(() => readIds().includes("w-2"), 10_000, "w-2 read after the failures");
     } finally {
