@@ -9,19 +9,17 @@
  *   and dropping them; see `publishCopy` for what happens then.
  * - Acks: ConsumerAcks (coalesced into `multiple` acks; an original whose copy is confirmed at
  *   once; deliveries stuck behind a slow lower one one by one).
- * - Connection loss: BrokerConnection reconnects; we re-declare the topology and consume again.
- *   Deliveries of the old channel can no longer be settled: they are silently dropped here and
- *   RabbitMQ redelivers them (marked redelivered).
+ * - Connection or consumer channel loss: BrokerConnection reconnects; WorkConsumer declares the
+ *   topology again and consumes again, one consumer at a time. Deliveries of the old channel can
+ *   no longer be settled: they are silently dropped here and RabbitMQ redelivers them (marked
+ *   redelivered).
  */
-import type { Channel, ConsumeMessage } from "amqplib";
 import type { Config } from "../config.js";
 import { errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
 import { settledWithin } from "../patience.js";
 import type { CeleryControl, CeleryEventSink, InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
-import { ConsumerAcks } from "./consumer-acks.js";
 import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
-import { boundReceivedHeaders } from "./inbound-headers.js";
 import { BrokerConnection, closeOrGone } from "./connection.js";
 import { CeleryControlChannel } from "./control-channel.js";
 import { CeleryEventChannel } from "./event-channel.js";
@@ -29,6 +27,7 @@ import { ExchangeCheck } from "./exchange-check.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
 import { isUnroutable, missingRoute, routeFields as where, unroutablePauseMs } from "./unroutable.js";
+import { WorkConsumer, type Token } from "./work-consumer.js";
 import type { FollowUp } from "../celery/canvas.js";
 import type { WorkerControls, WorkerFacts } from "../celery/control.js";
 import type { EncodedMessage } from "../celery/codec.js";
@@ -36,18 +35,6 @@ import { TransientError } from "../errors.js";
 
 /** How long `close()` waits for outstanding confirms and the consumer channel's close-ok. */
 const POLITE_CLOSE_MS = 3000;
-
-interface ConsumerState {
-  channel: Channel;
-  acks: ConsumerAcks;
-  open: boolean;
-  consumerTag: string | undefined;
-}
-
-interface Token {
-  state: ConsumerState;
-  tag: number;
-}
 
 /** Where a retry, eta or dead-letter copy or a Celery follow-up goes, and the queue that must exist for it to arrive. */
 interface CopyTarget {
@@ -98,9 +85,7 @@ export async function createAmqpWorkTransport(options: AmqpWorkTransportOptions)
 }
 
 export class AmqpWorkTransport implements WorkTransport {
-  private state: ConsumerState | undefined;
-  private onMessage: ((m: InboundMessage) => void) | undefined;
-  private prefetch = 1;
+  private readonly consumer: WorkConsumer;
   private consuming = false;
   private closing: Promise<void> | undefined;
   private readonly sink: AmqpTaskSink;
@@ -123,15 +108,8 @@ export class AmqpWorkTransport implements WorkTransport {
     this.exchanges = new ExchangeCheck(() => copies.createChannel());
     copies.on("ready", () => this.emit(this.connection.isConnected));
     copies.on("disconnected", () => this.emit(false));
-    connection.on("ready", () => {
-      this.emit(this.copies.isConnected);
-      if (this.consuming && !this.closing) {
-        this.log.info("broker reconnected: declaring topology and consuming again");
-        this.declare()
-          .then(() => this.openConsumer())
-          .catch((err: unknown) => this.log.error({ err: errorMessage(err) }, "could not resume consuming after reconnect"));
-      }
-    });
+    connection.on("ready", () => this.emit(this.copies.isConnected));
+    this.consumer = new WorkConsumer({ connection, queue: this.names.queue, declare: () => this.declare(), onChannelClosed: () => this.endPauses(), log });
     connection.on("disconnected", () => this.emit(false));
   }
 
@@ -141,64 +119,14 @@ export class AmqpWorkTransport implements WorkTransport {
   }
 
   async consume(prefetch: number, onMessage: (message: InboundMessage) => void): Promise<void> {
-    this.prefetch = prefetch;
-    this.onMessage = onMessage;
     this.consuming = true;
-    await this.openConsumer();
-  }
-
-  private async openConsumer(): Promise<void> {
-    const channel = await this.connection.createChannel();
-    const state: ConsumerState = { channel, acks: new ConsumerAcks(channel, this.log), open: true, consumerTag: undefined };
-    channel.on("error", (err: Error) => this.log.warn({ err: errorMessage(err) }, "consumer channel error"));
-    channel.on("close", () => {
-      state.open = false;
-      state.acks.stop();
-      if (this.state === state) this.state = undefined;
-      this.endPauses();
-      // A channel-level close on a live connection (e.g. consumer timeout): consume again.
-      if (this.consuming && !this.closing && this.connection.isConnected) {
-        setTimeout(() => {
-          if (this.consuming && !this.closing && !this.state && this.connection.isConnected) {
-            this.openConsumer().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, "could not reopen the consumer channel"));
-          }
-        }, 500).unref();
-      }
-    });
-    await channel.prefetch(this.prefetch);
-    this.state = state;
-    const { consumerTag } = await channel.consume(this.names.queue, (msg) => this.deliver(state, msg), { noAck: false });
-    state.consumerTag = consumerTag;
-    this.log.debug({ queue: this.names.queue, prefetch: this.prefetch }, "consuming");
-  }
-
-  private deliver(state: ConsumerState, msg: ConsumeMessage | null): void {
-    if (msg === null) {
-      // The server cancelled us (queue deleted): the close handler or a reconnect brings us back.
-      this.log.warn({ queue: this.names.queue }, "consumer cancelled by the broker");
-      state.channel.close().catch(() => undefined);
-      return;
-    }
-    const token: Token = { state, tag: msg.fields.deliveryTag };
-    // Held until its batch settles, with a full prefetch of others: its headers' heap is bounded (inbound-headers.ts).
-    const bounded = boundReceivedHeaders(msg.properties.headers);
-    this.onMessage?.({
-      content: msg.content,
-      properties: bounded.dropped.length === 0 ? msg.properties : { ...msg.properties, headers: bounded.headers },
-      ...(bounded.dropped.length === 0 ? {} : { droppedHeaders: bounded.dropped }),
-      exchange: msg.fields.exchange,
-      routingKey: msg.fields.routingKey,
-      redelivered: msg.fields.redelivered,
-      receivedAt: Date.now(),
-      token,
-    });
+    await this.consumer.start(prefetch, onMessage);
   }
 
   async stopConsuming(): Promise<void> {
     this.consuming = false;
     this.endPauses();
-    const state = this.state;
-    if (state?.open && state.consumerTag) await state.channel.cancel(state.consumerTag);
+    await this.consumer.stop();
   }
 
   ack(message: InboundMessage): void {
@@ -245,7 +173,9 @@ export class AmqpWorkTransport implements WorkTransport {
 
   /** The task is not acked here: its caller does, or sends its dead letter. */
   async sendFollowUps(message: InboundMessage, followUps: readonly FollowUp[]): Promise<void> {
-    await Promise.all(followUps.map((f) => this.publishCopy(message, { kind: "Celery follow-up", exchange: f.exchange, routingKey: f.routingKey, queue: f.queue, own: f.own }, f.message)));
+    // Every one settled before the caller acks or requeues: none goes on publishing behind its back.
+    const results = await Promise.allSettled(followUps.map((f) => this.publishCopy(message, { kind: "Celery follow-up", exchange: f.exchange, routingKey: f.routingKey, queue: f.queue, own: f.own }, f.message)));
+    for (const r of results) if (r.status === "rejected") throw r.reason;
   }
 
   /**
@@ -273,10 +203,20 @@ export class AmqpWorkTransport implements WorkTransport {
         if (round > 1) this.log.info({ ...where(target), taskId: msg.properties.correlationId, rounds: round }, target.own ? `${target.kind} copy published after re-declaring its queue` : `${target.kind} published: its ${target.queue === undefined ? "route" : "queue"} exists now`);
         return;
       } catch (err) {
-        if (!isUnroutable(err)) throw err;
-        for (const listener of this.unroutableListeners) listener(target.queue ?? `exchange ${target.exchange}`);
         const giveUp = !state.open || !this.consuming || this.closing !== undefined;
         const fields = { ...where(target), taskId: msg.properties.correlationId, round };
+        if (!isUnroutable(err)) {
+          // Refused (nacked: a queue full under reject-publish) or not sent (the copies'
+          // connection down): held and published again, as an unroutable one. A requeue made
+          // the broker hand it straight back: a hot loop, and on a quorum queue every round
+          // counted towards its delivery limit (the message dropped at the limit).
+          if (giveUp) throw err;
+          const pauseMs = unroutablePauseMs(round + 1, false);
+          this.log.error({ ...fields, err: errorMessage(err), pauseMs }, `could not publish the ${target.kind}${target.own ? " copy" : ""}: publishing it again (the task stays unacked until then)`);
+          await this.pause(pauseMs);
+          continue;
+        }
+        for (const listener of this.unroutableListeners) listener(target.queue ?? `exchange ${target.exchange}`);
         const missing = target.queue === undefined ? missingRoute(target, err) : `queue "${target.queue}" does not exist`;
         if (giveUp) {
           this.log.error(fields, `${target.kind} copy returned unroutable: ${missing}; the worker is stopping, the task goes back to its queue`);
@@ -339,7 +279,7 @@ export class AmqpWorkTransport implements WorkTransport {
 
   /** Both connections are up and, once `consume` was called, so is the consumer channel. */
   isConnected(): boolean {
-    return this.connection.isConnected && this.copies.isConnected && (!this.consuming || this.state?.open === true);
+    return this.connection.isConnected && this.copies.isConnected && this.consumer.healthy;
   }
 
   onConnectionChange(listener: (up: boolean) => void): void {
@@ -373,7 +313,8 @@ export class AmqpWorkTransport implements WorkTransport {
     this.closing ??= (async () => {
       this.consuming = false;
       this.endPauses();
-      const state = this.state;
+      await settledWithin(this.consumer.close(), POLITE_CLOSE_MS);
+      const state = this.consumer.current;
       state?.acks.flush();
       const polite = (async () => {
         await this.sink.close().catch(() => undefined);

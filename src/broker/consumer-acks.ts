@@ -47,7 +47,12 @@ export class ConsumerAcks {
   requeue(tag: number): void {
     if (this.stopped) return;
     this.tracker.settledOtherwise(tag);
-    this.channel.nack({ fields: { deliveryTag: tag } } as ConsumeMessage, false, true);
+    try {
+      this.channel.nack({ fields: { deliveryTag: tag } } as ConsumeMessage, false, true);
+    } catch (err) {
+      // amqplib throws once the channel is closing; the broker gives the delivery back anyway.
+      this.log.warn({ err: errorMessage(err) }, "requeue failed (channel closing); the broker will redeliver");
+    }
     this.scheduleFlush();
   }
 

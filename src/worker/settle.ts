@@ -154,11 +154,15 @@ export class Settler {
     const now = this.options.now();
     // Without a decodable envelope there is nothing to re-encode: such a message is permanent anyway.
     const decision = envelope ? decideOnFailure(error, envelope.retries, this.options.retry, this.options.random) : { action: "dead_letter" as const, reason: "permanent" as const };
+    // Once its copy is confirmed the original is acked: it must not be given back as well (an ack
+    // and a nack of one tag close the channel, and every unacked delivery with it).
+    let copied = false;
     try {
       if (decision.action === "retry" && envelope) {
         const retry = buildRetryMessage(envelope, message, error, decision.attempt, decision.delayMs, now, this.transport.frameMax?.());
         this.headersDropped("retry", message, envelope, retry.droppedHeaders);
         await this.transport.retry(message, retry, decision.attempt, decision.delayMs);
+        copied = true;
         this.settled(message, { taskId: envelope.taskId, externalMatchId, outcome: "retried", final: false, code: error.code }, undefined, {
           attempt: decision.attempt,
           delayMs: decision.delayMs,
@@ -175,6 +179,7 @@ export class Settler {
       const revoked = error.code === "task_expired" || error.code === "task_revoked";
       if (envelope && envelope.workflow.length > 0 && !revoked) await this.sendFollowUps(message, envelope, this.canvas(envelope, (context) => planOnFailure(envelope, context)));
       await this.transport.deadLetter(message, deadLetter);
+      copied = true;
       this.options.metrics.deadLetters.inc({ code: error.code });
       this.settled(message, { taskId: taskIdOf(message, envelope), externalMatchId, outcome: "dead_lettered", final: true, code: error.code }, undefined, {
         attempts,
@@ -188,6 +193,10 @@ export class Settler {
         await this.reply(envelope, result);
       }
     } catch (err) {
+      if (copied) {
+        this.options.log.error({ taskId: taskIdOf(message, envelope), externalMatchId, code: error.code, err: String(err) }, "unexpected error after the task's copy was confirmed (the task is settled)");
+        return;
+      }
       // The broker refused or the channel died: give the message back (a no-op on a dead
       // channel, where the broker redelivers it anyway), so that it is tried again and later
       // acks are not held up behind it.

@@ -361,11 +361,13 @@ export class Worker {
       const copy = buildEtaCopy(p.message, this.transport.frameMax?.());
       if (copy.droppedHeaders.length > 0) this.settler.headersDropped("eta_delay", p.message, p.envelope, copy.droppedHeaders);
       await this.transport.delay(p.message, copy, decision.tierMs);
-      this.settler.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.tierMs });
     } catch (err) {
       this.options.log.error({ taskId: p.envelope.taskId, eta, err: String(err) }, "could not send a task that is not due yet to a delay queue; message returned to the queue");
       this.transport.requeue(p.message);
+      return;
     }
+    // Outside the try: the original is acked with its copy's confirm and must not be requeued too.
+    this.settler.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: "deferred", final: false }, undefined, { eta, delayMs: decision.tierMs });
   }
 
   /** Keeps a delivery unacked for `ms`, then takes it in again as if just delivered. */

@@ -31,6 +31,8 @@ export interface TcpProxy {
   blackhole(): void;
   /** Forwards again: what was held during the blackhole flows, in order. */
   heal(): void;
+  /** Delays every chunk (and end) by `ms` each way, in order: a slow link (0: none; lowering it mid-stream may reorder bytes). */
+  delay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -43,19 +45,24 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const pairs = new Set<Pair>();
   let holding = false;
   let accepted = 0;
+  let latencyMs = 0;
   /** What crosses the link other than bytes (an end, a teardown), held back during a blackhole. */
   const held: (() => void)[] = [];
   const acrossTheLink = (effect: () => void) => (holding ? held.push(effect) : effect());
 
   /** Copies `from` to `to` with back-pressure; while holding, `from` stays paused. */
   const forward = (from: net.Socket, to: net.Socket) => {
-    from.on("data", (chunk: Buffer) => {
-      if (!to.write(chunk)) from.pause();
-    });
+    // Timers of one duration fire in the order they were set: the delay keeps the byte order.
+    const later = (effect: () => void) => (latencyMs > 0 ? setTimeout(effect, latencyMs) : effect());
+    from.on("data", (chunk: Buffer) =>
+      later(() => {
+        if (!to.destroyed && !to.write(chunk)) from.pause();
+      }),
+    );
     to.on("drain", () => {
       if (!holding) from.resume();
     });
-    from.on("end", () => acrossTheLink(() => to.end()));
+    from.on("end", () => later(() => acrossTheLink(() => to.end())));
   };
 
   const server = net.createServer((client) => {
@@ -117,6 +124,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         upstream.resume();
       }
       for (const effect of held.splice(0)) effect();
+    },
+    delay(ms) {
+      latencyMs = ms;
     },
     close() {
       holding = false;

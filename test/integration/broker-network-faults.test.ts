@@ -6,6 +6,7 @@
  * up, reconnect once the link is back and end with every match exactly once in the table,
  * nothing dead-lettered and the queue drained.
  */
+import { connect } from "amqplib";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CliProcess } from "../helpers/cli.js";
 import { until } from "../helpers/cli.js";
@@ -72,6 +73,30 @@ describe("network faults between the worker and RabbitMQ", () => {
     await logAfter(w, from, "broker reconnected: declaring topology and consuming again", 30_000);
     expect(proxy.accepted).toBeGreaterThan(acceptedBefore);
     await expectExactlyOnce(w, "sever", n);
+  });
+
+  it("a reset on a slow link (the topology takes seconds to declare again): one consumer afterwards, not two", async () => {
+    const n = 1000;
+    await t.publish(Array.from({ length: n }, (_, i) => makeMatch("slow", i)));
+    const { w } = await startProxiedWorker();
+    await until(async () => (await t.rows("slow")).total >= 100, 60_000, "100 rows");
+    // 80 ms a round trip: the reconnect's thirty-odd declarations take seconds, well past the
+    // half second after which a consumer channel's close asks for a consumer of its own.
+    proxy.delay(40);
+    const from = w.logs.length;
+    proxy.sever();
+    const resumed = await logAfter(w, from, "consuming again", 60_000);
+    const opened = w.logs.slice(from).filter((l) => l.msg === "consuming");
+    expect(opened).toHaveLength(1);
+    expect(w.logs.indexOf(opened[0] as (typeof w.logs)[number])).toBeLessThan(resumed);
+    const amqp = await connect(t.vhost.url);
+    try {
+      const ch = await amqp.createChannel();
+      expect((await ch.checkQueue("matches")).consumerCount).toBe(1);
+    } finally {
+      await amqp.close();
+    }
+    await expectExactlyOnce(w, "slow", n);
   });
 
   it("a silent partition longer than the heartbeat: detected, not ready meanwhile, reconnects after it heals, every match exactly once", async () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { describeBroker, reconnectDelayMs, type BrokerConnection } from "../../src/broker/connection.js";
 import { AmqpTaskSink } from "../../src/broker/task-sink.js";
 import { UNROUTABLE_MAX_PAUSE_MS, unroutablePauseMs } from "../../src/broker/unroutable.js";
+import { resumePauseMs } from "../../src/broker/work-consumer.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { silentLogger } from "../../src/log.js";
 
@@ -36,6 +37,13 @@ describe("unroutablePauseMs", () => {
     expect([2, 3, 4, 5].map((round) => unroutablePauseMs(round, true))).toEqual([1000, 2000, 4000, 8000]);
     expect(unroutablePauseMs(50, false)).toBe(UNROUTABLE_MAX_PAUSE_MS);
     expect(unroutablePauseMs(10_000, true)).toBe(UNROUTABLE_MAX_PAUSE_MS);
+  });
+});
+
+describe("resumePauseMs", () => {
+  it("backs off from 1 s to 15 s between failed tries to consume again (was: one try, then never again)", () => {
+    expect([1, 2, 3, 4, 5].map(resumePauseMs)).toEqual([1000, 2000, 4000, 8000, 15_000]);
+    expect(resumePauseMs(10_000)).toBe(15_000);
   });
 });
 

@@ -57,4 +57,18 @@ describe("ConsumerAcks", () => {
     await turn();
     expect(sent).toEqual([]);
   });
+
+  it("a requeue on a channel amqplib says is closing does not throw (the broker gives the delivery back anyway)", async () => {
+    const { channel, sent } = recordingChannel();
+    (channel as unknown as { nack: () => void }).nack = () => {
+      throw new Error("Channel closing");
+    };
+    const acks = new ConsumerAcks(channel, silentLogger, 20);
+    expect(() => acks.requeue(1)).not.toThrow();
+    // And it counts as settled: a later multiple-ack passes it without targeting it.
+    acks.ack(2);
+    await turn();
+    expect(sent).toEqual(["multiple 2"]);
+    acks.stop();
+  });
 });
