@@ -7,6 +7,9 @@ import { ConfigError } from "./errors.js";
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
 
+/** The longest wait Node's timers take (2^31 - 1 ms, ~24.8 days): a longer one fires at once. */
+export const MAX_DURATION_MS = 2_147_483_647;
+
 /** "60s", "500ms", "10m", "1h" or a bare number of seconds -> milliseconds. */
 export function parseDurationMs(text: string): number | undefined {
   const m = DURATION_RE.exec(text.trim());
@@ -25,6 +28,10 @@ const duration = (fallback: string) =>
       const ms = parseDurationMs(text);
       if (ms === undefined) {
         ctx.addIssue({ code: "custom", message: `"${text}" is not a duration (use e.g. 500ms, 60s, 10m or a number of seconds)` });
+        return z.NEVER;
+      }
+      if (ms > MAX_DURATION_MS) {
+        ctx.addIssue({ code: "custom", message: `"${text}" is longer than the longest wait a timer takes (${MAX_DURATION_MS} ms, about 24 days)` });
         return z.NEVER;
       }
       return ms;
@@ -66,6 +73,11 @@ const url = (protocols: string[]) =>
     }
     if (!protocols.includes(parsed.protocol)) {
       ctx.addIssue({ code: "custom", message: `must start with ${protocols.map((p) => `${p}//`).join(" or ")}` });
+    }
+    // "amqp://app:/secret@host/" parses as host "app" and path "/secret@host/": the password
+    // would be printed as part of the address. The value itself is never echoed.
+    if (parsed.protocol !== "file:" && `${parsed.pathname}${parsed.search}${parsed.hash}`.includes("@")) {
+      ctx.addIssue({ code: "custom", message: `has an "@" after its host: a user name or password containing "/", "?" or "#" must be percent-encoded (/ as %2F, ? as %3F, # as %23)` });
     }
   });
 
@@ -157,6 +169,8 @@ export interface Config {
   worker: {
     concurrency: number;
     prefetch: number;
+    /** WORKER_PREFETCH was set: flags that change concurrency or batch size leave the prefetch as it is. */
+    prefetchFromEnv?: true;
     batchSize: number;
     /**
      * Message bytes per batch at most; "auto": a share of the V8 heap limit divided among the
@@ -283,6 +297,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     worker: {
       concurrency,
       prefetch,
+      ...(prefetchText !== undefined ? { prefetchFromEnv: true as const } : {}),
       batchSize,
       batchBytes: e.WORKER_BATCH_BYTES,
       shutdownGraceMs: e.SHUTDOWN_GRACE,

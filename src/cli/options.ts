@@ -2,10 +2,12 @@
 import { InvalidArgumentError } from "commander";
 import { parseDurationMs } from "../config.js";
 
+/** Digits only (an optional leading minus): `Number()` took "1e2", "0x10", "4.0" and "" (as 0). */
 export function parseIntOption(flag: string, min: number, max: number): (value: string) => number {
   return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
+    const text = value.trim();
+    const n = /^-?\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${flag} must be a whole number from ${min} to ${max}`);
     return n;
   };
 }

@@ -125,10 +125,17 @@ export function resolveScrapeFlags(flags: ScrapeFlags, config: Config, today: st
     if (value !== undefined && value.trim() === "") throw usage(`${flag} was given an empty path`);
   }
 
+  // `--club "$CLUB"` with CLUB unset took every club, silently: leaving the flag out says that.
+  for (const [flag, value] of [["--age-group", flags.ageGroup], ["--division", flags.division], ["--conference", flags.conference], ["--club", flags.club]] as const) {
+    if (value !== undefined && value.replace(/,/g, "").trim() === "") throw usage(`${flag} was given an empty value: leave the flag out to take them all`);
+  }
   const ageText = flags.ageGroup ?? config.scrape.ageGroup;
   const division = (flags.division ?? flags.conference ?? config.scrape.division)?.trim() || undefined;
   const club = flags.club?.trim() || undefined;
-  const season = flags.season !== undefined ? parseSeason(flags.season) : seasonFirstYear(seasonForDate(today))!;
+  // Without --season: the season the window ends in (today's for a window without an end that
+  // started already). Today's season read the feed of 2026-27 for a window in 2025 and found none of it.
+  const seasonDate = to ?? (from !== undefined && from > today ? from : today);
+  const season = flags.season !== undefined ? parseSeason(flags.season) : seasonFirstYear(seasonForDate(seasonDate))!;
 
   return {
     options: {

@@ -189,9 +189,31 @@ function unknownAgeGroups(asked: string[], inFeed: Set<string>): FeedProblem[] {
  * matches as a lazy sequence: each is filtered, normalised and checked when the consumer asks,
  * so publishing starts with the first match and memory does not grow with the season.
  */
+/**
+ * What of the date window lies outside the season read, said once: a season's feed has no
+ * match of another season (postponed fixtures, which pass any window, aside). Pure.
+ */
+export function windowOutsideSeason(options: Pick<ScrapeOptions, "seasonFirstYear" | "from" | "to">): string | undefined {
+  const name = seasonName(options.seasonFirstYear);
+  const bounds = seasonBounds(name);
+  if (!bounds) return undefined;
+  const { from, to } = options;
+  if ((to !== undefined && to < bounds.startDate) || (from !== undefined && from > bounds.endDate)) {
+    return `the date window is outside season ${name} (${bounds.startDate} to ${bounds.endDate}), the only season read: no match of it can be found (choose the season with --season)`;
+  }
+  const before = from !== undefined && from < bounds.startDate;
+  const after = to !== undefined && to > bounds.endDate;
+  if (before || after) {
+    return `the date window reaches outside season ${name} (${bounds.startDate} to ${bounds.endDate}), the only season read: its days ${before ? `before ${bounds.startDate}` : `after ${bounds.endDate}`} find nothing (scrape that season with --season)`;
+  }
+  return undefined;
+}
+
 export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Promise<ScrapeStream> {
   const startedAt = deps.now();
   deps.log.info({ source: options.source, league: options.league, season: seasonName(options.seasonFirstYear) }, "scrape started");
+  const outside = windowOutsideSeason(options);
+  if (outside) deps.log.warn({ season: seasonName(options.seasonFirstYear), from: options.from, to: options.to }, outside);
   const read = options.source === "assist" ? await readAssist(options, deps) : await readLegacy(options, deps);
   const keep = compileFilters(options);
   const limit = options.limit !== undefined && options.limit >= 0 ? options.limit : Infinity;

@@ -59,6 +59,9 @@ describe("matchflow workers / matchflow revoke", () => {
       stderr: expect.stringContaining("cannot connect to RabbitMQ at 127.0.0.1:1") as string,
     });
     expect((await t.sql.query("SELECT task_id FROM celery_revoked WHERE task_id <> 't-1' ORDER BY 1")).rows).toEqual([{ task_id: "t-2" }, { task_id: "t-3" }]);
+    // Neither service: both said (the database line was left out, as if nothing had been tried).
+    const neither = await runCli(["revoke", "t-4"], t.env({ RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/", DATABASE_URL: "" }));
+    expect(neither).toMatchObject({ code: 4, stdout: "not written to the database: DATABASE_URL is not set; not sent to the running workers:\n" });
   });
 
   it("lists matchflow's and Celery's workers; a revoke is flagged by both and the task dead-lettered when it arrives", async () => {

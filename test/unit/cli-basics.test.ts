@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { Command } from "commander";
 import { workerConfigWithFlags } from "../../src/cli/commands/worker.js";
+import { parseIntOption } from "../../src/cli/options.js";
 import { buildProgram } from "../../src/cli/main.js";
 import { loadConfig } from "../../src/config.js";
 
@@ -89,6 +90,22 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(workerConfigWithFlags(config, { concurrency: 2 }).worker.prefetch).toBe(2 * config.worker.batchSize);
     expect(workerConfigWithFlags(config, { concurrency: 256, batchSize: 5000 }).worker.prefetch).toBe(65535);
     expect(workerConfigWithFlags(config, { concurrency: 256, batchSize: 5000, prefetch: 10 }).worker.prefetch).toBe(10);
+  });
+
+  it("worker flags leave a prefetch WORKER_PREFETCH set (a memory bound): -c 2 took it from 100 to 800", () => {
+    const config = loadConfig({ WORKER_PREFETCH: "100" });
+    expect(workerConfigWithFlags(config, { concurrency: 2 }).worker.prefetch).toBe(100);
+    expect(workerConfigWithFlags(config, { batchSize: 50 }).worker.prefetch).toBe(100);
+    expect(workerConfigWithFlags(config, { concurrency: 2, prefetch: 300 }).worker.prefetch).toBe(300);
+  });
+
+  it.each(["1e2", "0x10", "4.0", "", " ", "2.5", "-1", "9007199254740993"])("a whole-number flag refuses %j (exit 2)", (value) => {
+    expect(() => parseIntOption("--concurrency", 1, 256)(value)).toThrow(/--concurrency must be a whole number from 1 to 256/);
+  });
+
+  it("a whole-number flag takes digits, surrounding blanks aside", () => {
+    expect(parseIntOption("--concurrency", 1, 256)(" 16 ")).toBe(16);
+    expect(parseIntOption("--start", -9999, 9999)("-7")).toBe(-7);
   });
 
   it("worker: a metrics port already in use exits 2 naming the port and the setting, no stack trace (was 70, Node's raw EADDRINUSE)", async () => {

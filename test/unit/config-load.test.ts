@@ -206,6 +206,9 @@ describe("invalid values", () => {
     ["CELERY_CANVAS", "off", /CELERY_CANVAS must be run or report/],
     ["CELERY_EVENTS", "on", /CELERY_EVENTS must be off, worker or all/],
     ["RESULT_BACKEND", "redis://localhost", /RESULT_BACKEND "redis:\/\/localhost" is not supported/],
+    // Node's timers fire at once past 2^31 - 1 ms: a grace of 1000h force-exited at the first SIGTERM.
+    ["SHUTDOWN_GRACE", "1000h", /SHUTDOWN_GRACE "1000h" is longer than the longest wait a timer takes/],
+    ["HTTP_TIMEOUT", "2147484s", /HTTP_TIMEOUT "2147484s" is longer than the longest wait/],
   ])("%s=%j is a ConfigError naming the variable", (name, value, words) => {
     const err = configError({ [name]: value });
     expect(err.code).toBe("config_invalid");
@@ -233,6 +236,23 @@ describe("invalid values", () => {
     expect(lines).toHaveLength(named.length + 1);
     for (const name of named) expect(lines.filter((l) => l.startsWith(`  - ${name} `)), name).toHaveLength(1);
     expect(err.details).toHaveLength(named.length);
+  });
+
+  it("accepts the longest duration a timer takes", () => {
+    expect(loadConfig({ SHUTDOWN_GRACE: "2147483647ms" }).worker.shutdownGraceMs).toBe(2_147_483_647);
+  });
+
+  it.each([
+    ["RABBITMQ_URL", "amqp://app:/Kx9secretTail@127.0.0.1:5672/"],
+    ["RABBITMQ_URL", "amqp://app:4821/Kx9secretTail@127.0.0.1:5672/"],
+    ["DATABASE_URL", "postgres://app:/Kx9secretTail@db:5432/matchflow"],
+    ["RABBITMQ_MANAGEMENT_URL", "http://app:12/Kx9secretTail@rabbit:15672"],
+  ])("%s with a password holding an unencoded / is refused without echoing it (it parsed as host and path)", (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.message).toContain(`${name} has an "@" after its host: a user name or password containing "/", "?" or "#" must be percent-encoded`);
+    expect(err.message).not.toContain("Kx9secret");
+    // Encoded, the same password is accepted.
+    expect(() => loadConfig({ [name]: value.replace(":/Kx9", ":%2FKx9").replace(":4821/", ":4821%2F").replace(":12/", ":12%2F") })).not.toThrow();
   });
 
   it("never echoes a password from an invalid setting", () => {

@@ -25,6 +25,27 @@ describe("scrape flags", () => {
     expect(s.submit).toBe(true);
   });
 
+  it("without --season, the season the window ends in (today's was read: a window in 2025 found nothing)", () => {
+    expect(resolve({ from: "2025-09-01", to: "2025-12-31" }).options.seasonFirstYear).toBe(2025);
+    expect(resolve({ to: "2026-07-31" }).options.seasonFirstYear).toBe(2025);
+    // A window across August 1st: the season of its end.
+    expect(resolveScrapeFlags({ start: "-7", end: "0" }, bare, "2026-08-03", false).options.seasonFirstYear).toBe(2026);
+    // Only a start: today's season, or the start's when it lies ahead.
+    expect(resolve({ from: "2025-09-01" }).options.seasonFirstYear).toBe(2026);
+    expect(resolve({ from: "2027-09-01" }).options.seasonFirstYear).toBe(2027);
+    expect(resolve({ from: "2025-09-01", to: "2025-12-31", season: "2026" }).options.seasonFirstYear).toBe(2026);
+  });
+
+  it.each([
+    [{ ageGroup: "" }, /--age-group was given an empty value/],
+    [{ ageGroup: " , " }, /--age-group was given an empty value/],
+    [{ division: " " }, /--division was given an empty value/],
+    [{ conference: "" }, /--conference was given an empty value/],
+    [{ club: "" }, /--club was given an empty value: leave the flag out to take them all/],
+  ])("an empty selection %j is a usage error (`--club \"$CLUB\"` with CLUB unset took every club)", (flags, pattern) => {
+    usageError(flags, pattern);
+  });
+
   it("flags override the config; --conference is --division; age groups as a comma list", () => {
     const s = resolve({ league: "flex", ageGroup: "u14, U15,u14", conference: "Florida", club: " Bayside ", season: "2027", submit: false }, config);
     expect(s.options).toMatchObject({ league: "Flex", ageGroups: ["U14", "U15"], division: "Florida", club: "Bayside", seasonFirstYear: 2027 });

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
-import { scrape, type ScrapeOptions } from "../../src/scraper/scrape.js";
+import { scrape, windowOutsideSeason, type ScrapeOptions } from "../../src/scraper/scrape.js";
 import type { FeedFetcher } from "../../src/sources/http.js";
 import { memoryFetcher } from "../fixtures/memory-fetcher.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
@@ -131,5 +131,23 @@ describe("scrape (assist)", () => {
     const failure: unknown = await scrape(options(), { fetcher: leagueFeeds({ error: "nope" }, standingsDoc([])), ...at("2026-08-30T00:00:00Z") }).catch((err: unknown) => err);
     expect(failure).toMatchObject({ code: "source_unreadable" });
     expect((failure as Error).message).toContain("mls-next-league-26-27");
+  });
+});
+
+describe("windowOutsideSeason", () => {
+  const season = { seasonFirstYear: 2026 };
+  it("says nothing of a window within the season, or of no window", () => {
+    expect(windowOutsideSeason({ ...season })).toBeUndefined();
+    expect(windowOutsideSeason({ ...season, from: "2026-08-01", to: "2027-07-31" })).toBeUndefined();
+  });
+
+  it("says a window wholly in another season finds nothing", () => {
+    expect(windowOutsideSeason({ ...season, from: "2025-09-01", to: "2025-12-31" })).toMatch(/^the date window is outside season 2026-27 \(2026-08-01 to 2027-07-31\), the only season read: no match of it can be found/);
+    expect(windowOutsideSeason({ ...season, from: "2027-08-01" })).toMatch(/outside season 2026-27/);
+  });
+
+  it("says which part of a window across a season's edge finds nothing", () => {
+    expect(windowOutsideSeason({ ...season, from: "2026-07-25", to: "2026-08-03" })).toMatch(/reaches outside season 2026-27 .*: its days before 2026-08-01 find nothing/);
+    expect(windowOutsideSeason({ ...season, from: "2027-07-25", to: "2027-08-03" })).toMatch(/its days after 2027-07-31 find nothing/);
   });
 });

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { pino } from "pino";
-import { parseDurationMs } from "../../config.js";
+import { MAX_DURATION_MS, parseDurationMs } from "../../config.js";
 import { ConfigError, isMatchflowError, TransientError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import { formatRunReport, runExitCode } from "../../run/report.js";
@@ -32,6 +32,7 @@ export function registerRun(program: Command): void {
       const { config } = cliContext();
       const waitMs = parseDurationMs(flags.wait);
       if (waitMs === undefined) throw new ConfigError(`--wait "${flags.wait}" is not a duration (e.g. 90s, 10m)`);
+      if (waitMs > MAX_DURATION_MS) throw new ConfigError(`--wait "${flags.wait}" is longer than the longest wait a timer takes (about 24 days)`);
       const settings = resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
       // The report is for people on stdout; logs go to stderr, quiet unless asked for.
       const log = createLogger({ level: flags.verbose ? "debug" : "warn", name: "matchflow-run", destination: pino.destination({ fd: 2, sync: true }) });

@@ -22,7 +22,8 @@ export function workerConfigWithFlags(config: Config, flags: WorkerFlags): Confi
   if (flags.concurrency !== undefined) worker.concurrency = flags.concurrency;
   if (flags.batchSize !== undefined) worker.batchSize = flags.batchSize;
   if (flags.prefetch !== undefined) worker.prefetch = flags.prefetch;
-  else if (flags.concurrency !== undefined || flags.batchSize !== undefined) worker.prefetch = defaultPrefetch(worker.concurrency, worker.batchSize);
+  // Recomputed for the flags' shape only when WORKER_PREFETCH did not set it: that is a memory bound.
+  else if (!worker.prefetchFromEnv && (flags.concurrency !== undefined || flags.batchSize !== undefined)) worker.prefetch = defaultPrefetch(worker.concurrency, worker.batchSize);
   const topology = { ...config.topology };
   if (flags.queues !== undefined) {
     const queues = flags.queues.split(",").map((q) => q.trim()).filter(Boolean);
@@ -39,7 +40,7 @@ export function registerWorker(program: Command): void {
     .command("worker")
     .description("consume match tasks from RabbitMQ and upsert them into the database; waits for either service that is not up yet (Ctrl-C / SIGTERM stops gracefully)")
     .option("-c, --concurrency <n>", `transactions processed at once (default WORKER_CONCURRENCY or ${defaults.worker.concurrency})`, parseIntOption("--concurrency", 1, 256))
-    .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default concurrency x batch size, at least 2 x batch size, at most 65535)", parseIntOption("--prefetch", 1, 65535))
+    .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default WORKER_PREFETCH, else concurrency x batch size, at least 2 x batch size, at most 65535)", parseIntOption("--prefetch", 1, 65535))
     .option("--batch-size <n>", `tasks per transaction at most (default WORKER_BATCH_SIZE or ${defaults.worker.batchSize})`, parseIntOption("--batch-size", 1, 5000))
     .option("-Q, --queues <name>", `the work queue to consume (default MATCHES_QUEUE or ${defaults.topology.queue})`)
     .option("--metrics-port <port>", `HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or ${defaults.metricsPort}; 0 = any free port)`, parseIntOption("--metrics-port", 0, 65535))

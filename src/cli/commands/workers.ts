@@ -53,8 +53,8 @@ export function registerRevoke(program: Command): void {
       // The database first: a worker starting while the broadcast is out then reads the ids there.
       const stored = await storeRevokedIds(config.databaseUrl, unique, log);
       const replies = await askCeleryWorkers("revoke", { task_id: unique, terminate: false, signal: null }, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination }).catch((err: unknown) => {
-        // The broker's error follows (exit 4): say what did happen, as the running workers were not told.
-        if (stored.stored) process.stdout.write(`${revokeStoredLine(stored, unique.length)}; not sent to the running workers:\n`);
+        // The broker's error follows (exit 4): say what did happen to the database too, as the running workers were not told.
+        process.stdout.write(`${revokeStoredLine(stored, unique.length)}; not sent to the running workers:\n`);
         throw err;
       });
       const report = formatRevoke(replies, unique, opts.timeout, stored);
