@@ -4,6 +4,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MIGRATIONS_DIR, migrate, readMigrations } from "../../src/db/migrate.js";
 import type { Database } from "../../src/db/database.js";
+import { runCli } from "../helpers/cli.js";
+import { createTestDatabase } from "../helpers/pg.js";
 import { BACKENDS, openBackend, useBackend } from "./db-backends.js";
 
 const EXPECTED_TABLES = ["age_groups", "celery_revoked", "divisions", "ingest_failures", "leagues", "match_types", "matches", "schema_migrations", "seasons", "team_aliases", "teams"];
@@ -82,6 +84,26 @@ describe("migrate on postgres, concurrently", () => {
       expect(rows.map((r) => r.name)).toEqual(files);
     } finally {
       await backend.cleanup();
+    }
+  });
+});
+
+describe("matchflow migrate", () => {
+  it("names the database it migrated, password hidden (a success without DATABASE_URL said nothing of ./.matchflow/db)", async () => {
+    const db = await createTestDatabase();
+    try {
+      const withPassword = new URL(db.url);
+      withPassword.password = "hunter2"; // trust auth: any password does
+      const shown = new URL(withPassword.toString());
+      shown.password = "***";
+      const names = (await readMigrations()).map((f) => f.name);
+      const first = await runCli(["migrate"], { DATABASE_URL: withPassword.toString() });
+      expect(first).toMatchObject({ code: 0, stdout: `applied ${names.length} migrations to ${shown.toString()}: ${names.join(", ")}\n` });
+      const again = await runCli(["migrate"], { DATABASE_URL: withPassword.toString() });
+      expect(again).toMatchObject({ code: 0, stdout: `schema up to date in ${shown.toString()}\n` });
+      expect(first.stdout + first.stderr + again.stdout + again.stderr).not.toContain("hunter2");
+    } finally {
+      await db.drop();
     }
   });
 });

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { redactUrl } from "../../config.js";
 import { migrate } from "../../db/migrate.js";
 import { openDatabase } from "../../db/open.js";
 import { cliContext } from "../context.js";
@@ -12,7 +13,9 @@ export function registerMigrate(program: Command): void {
       const db = await openDatabase(config.databaseUrl, { log, poolSize: 1 });
       try {
         const { applied } = await migrate(db, { log });
-        process.stdout.write(applied.length === 0 ? "schema up to date\n" : `applied ${applied.length} migration${applied.length === 1 ? "" : "s"}: ${applied.join(", ")}\n`);
+        // Which database: without DATABASE_URL a success said nothing of writing to ./.matchflow/db.
+        const where = config.databaseUrl ? redactUrl(config.databaseUrl) : "embedded PGlite in ./.matchflow/db (DATABASE_URL is not set)";
+        process.stdout.write(applied.length === 0 ? `schema up to date in ${where}\n` : `applied ${applied.length} migration${applied.length === 1 ? "" : "s"} to ${where}: ${applied.join(", ")}\n`);
       } finally {
         await db.close();
       }
