@@ -318,6 +318,10 @@ export class AmqpWorkTransport implements WorkTransport {
       state?.acks.flush();
       const polite = (async () => {
         await this.sink.close().catch(() => undefined);
+        // Copies confirmed while the sink closed acked their originals meanwhile (on the next
+        // turn); those and every delivery processed behind an open one leave now, before the
+        // channel closes: otherwise the broker would redeliver them (copies and originals both).
+        state?.acks.finish();
         if (state?.open) await closeOrGone(state.channel, () => state.channel.close());
       })();
       // Bounded: confirms of copies and the channel's close-ok may never come through a silent

@@ -64,6 +64,13 @@ export class ConsumerAcks {
     if (this.tracker.pending > 0) this.watchStuck();
   }
 
+  /** Before the channel closes: every processed delivery is acked, one by one behind an open one. */
+  finish(): void {
+    this.flush();
+    if (this.stopped) return;
+    for (const tag of this.tracker.releaseStuck()) this.send(tag, false);
+  }
+
   /** The channel is closed or closing: nothing more is sent on it. */
   stop(): void {
     this.stopped = true;

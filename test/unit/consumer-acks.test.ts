@@ -71,4 +71,15 @@ describe("ConsumerAcks", () => {
     expect(sent).toEqual(["multiple 2"]);
     acks.stop();
   });
+
+  it("finish: before the channel closes, what can be is multiple-acked and what waits behind an open delivery is acked one by one", async () => {
+    const { channel, sent } = recordingChannel();
+    const acks = new ConsumerAcks(channel, silentLogger, 60_000);
+    for (const tag of [1, 2, 4, 5]) acks.ack(tag);
+    acks.finish();
+    expect(sent).toEqual(["multiple 2", "one 4", "one 5"]);
+    await turn();
+    expect(sent).toHaveLength(3); // nothing twice
+    acks.stop();
+  });
 });
