@@ -64,6 +64,7 @@ export function addDays(today: string, days: number): string {
 }
 
 function offset(flag: string, text: string, today: string): string {
+  if (/^[+-]?\d{5,}$/.test(text.trim())) throw usage(`--${flag} "${text}" is out of range: days from today go from -9999 to 9999`);
   if (!/^[+-]?\d{1,4}$/.test(text.trim())) throw usage(`--${flag} "${text}" is not a whole number of days from today (e.g. -7, 0, 14)`);
   return addDays(today, Number(text));
 }
@@ -115,6 +116,8 @@ export function resolveScrapeFlags(flags: ScrapeFlags, config: Config, today: st
   let limit: number | undefined;
   if (flags.limit !== undefined) {
     if (!/^\d+$/.test(flags.limit.trim())) throw usage(`--limit "${flags.limit}" is not a whole number`);
+    // 0 found nothing and exited 0, as if the feed were empty.
+    if (Number(flags.limit) === 0) throw usage("--limit must be at least 1 (leave it out for every match)");
     limit = Number(flags.limit);
   }
   const formatText = flags.format ?? (stdoutIsTty ? "table" : "json");

@@ -69,6 +69,14 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(stdout).toBe("");
   });
 
+  it("dlq show / requeue with an empty task id exit 2 before any broker is asked (RABBITMQ_URL points nowhere)", async () => {
+    for (const args of [["dlq", "show", ""], ["dlq", "requeue", "t-1", " "]]) {
+      const { code, stderr } = await runCli(args, { RABBITMQ_URL: "amqp://guest:guest@127.0.0.1:1/" });
+      expect(code).toBe(2);
+      expect(stderr).toContain("a task id is empty (dlq list shows them)");
+    }
+  });
+
   it("no command (or a command group without its subcommand) shows help and exits 2; `help` exits 0", async () => {
     const none = await runCli([]);
     expect(none.code).toBe(2);

@@ -81,6 +81,8 @@ describe("scrape flags", () => {
     usageError({ ageGroup: "14" }, /--age-group "14"/);
     usageError({ from: "2026-02-30" }, /--from "2026-02-30" is not a date/);
     usageError({ start: "last week" }, /--start "last week" is not a whole number of days/);
+    usageError({ start: "99999" }, /--start "99999" is out of range: days from today go from -9999 to 9999/);
+    usageError({ end: "-10000" }, /--end "-10000" is out of range/);
     usageError({ from: "2026-10-01", start: "-3" }, /--from or --start/);
     usageError({ from: "2026-10-02", to: "2026-10-01" }, /window is empty/);
     usageError({ season: "26" }, /--season "26"/);
@@ -89,6 +91,7 @@ describe("scrape flags", () => {
     usageError({ season: "2100-01" }, /out of range/);
     usageError({ source: "web" }, /--source "web"/);
     usageError({ limit: "-1" }, /--limit "-1"/);
+    usageError({ limit: "0" }, /--limit must be at least 1 \(leave it out for every match\)/);
     usageError({ format: "xml" }, /--format "xml"/);
     usageError({ division: "Florida", conference: "Texas" }, /same filter/);
     usageError({ quiet: true, verbose: true }, /contradict/);

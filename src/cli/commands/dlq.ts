@@ -52,6 +52,7 @@ export function registerDlq(program: Command): void {
     .description("everything about one dead letter: headers, properties, decoded task arguments (JSON)")
     .argument("<task-id>", "the task id (from dlq list; sha256:... for a dead letter without one)")
     .action(async (taskId: string) => {
+      blankIdRefused([taskId]);
       const { config, log, names, url } = setup("dlq show");
       const { found, cutShort, missing, workQueueExists } = await withBroker(url, log, (conn) => showDeadLetter(conn, names, taskId, { maxBytes: config.maxMessageBytes, lock }));
       if (missing) {
@@ -77,6 +78,7 @@ export function registerDlq(program: Command): void {
     .action(async (taskIds: string[], opts: { all?: boolean; code?: ErrorCodeFilter }) => {
       const ways = [opts.all === true, taskIds.length > 0, opts.code !== undefined].filter(Boolean).length;
       if (ways !== 1) throw new PermanentError("usage", "dlq requeue needs one of --all, --code or task ids");
+      blankIdRefused(taskIds);
       const { config, log, names, url } = setup("dlq requeue");
       // Declares nothing (a mistyped queue name must not create a queue): see requeueDeadLetters.
       const selection: RequeueSelection = opts.all ? { all: true } : opts.code ? { codes: opts.code } : { taskIds };
@@ -121,4 +123,9 @@ export function registerDlq(program: Command): void {
       // A mistyped MATCHES_QUEUE or vhost is not "done" (it said exit 0): scripts see it, as with `dlq list`.
       if (!workQueueExists) process.exitCode = EXIT.usage;
     });
+}
+
+/** `dlq show "$ID"` with ID unset: said before connecting to the broker, not after reading the queue. */
+function blankIdRefused(ids: readonly string[]): void {
+  if (ids.some((id) => id.trim() === "")) throw new PermanentError("usage", "a task id is empty (dlq list shows them)");
 }
