@@ -277,7 +277,10 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     const n = wholeNumber(prefetchText);
     if (n === undefined || n < 1 || n > 65535) problems.push(problem("WORKER_PREFETCH", `"${prefetchText}" must be a whole number from 1 to 65535`));
   }
-  if (parsed.success && parsed.data.RETRY_BASE_DELAY > parsed.data.RETRY_MAX_DELAY) {
+  // Each parsed on its own: said with the other problems, not only once they are mended.
+  const baseDelay = envSchema.shape.RETRY_BASE_DELAY.safeParse(env.RETRY_BASE_DELAY);
+  const maxDelay = envSchema.shape.RETRY_MAX_DELAY.safeParse(env.RETRY_MAX_DELAY);
+  if (baseDelay.success && maxDelay.success && baseDelay.data > maxDelay.data) {
     problems.push(problem("RETRY_BASE_DELAY", "must not exceed RETRY_MAX_DELAY"));
   }
 

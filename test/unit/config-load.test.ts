@@ -218,6 +218,10 @@ describe("invalid values", () => {
 
   it("rejects a retry base delay above the maximum", () => {
     expect(configError({ RETRY_BASE_DELAY: "20m", RETRY_MAX_DELAY: "10m" }).message).toContain("RETRY_BASE_DELAY must not exceed RETRY_MAX_DELAY");
+    // With another problem: both said at once (it came only after the other was mended).
+    const both = configError({ RETRY_BASE_DELAY: "20m", RETRY_MAX_DELAY: "10m", LOG_LEVEL: "loud" }).message;
+    expect(both).toContain("RETRY_BASE_DELAY must not exceed RETRY_MAX_DELAY");
+    expect(both).toContain("LOG_LEVEL must be one of");
   });
 
   it("lists every problem in one error, one line per variable", () => {
