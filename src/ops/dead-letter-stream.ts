@@ -137,8 +137,11 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
         });
         clearTimeout(timer);
         wake = undefined;
-        // Silent only if nothing at all arrived meanwhile (passed-over deliveries wake nobody).
-        if (!woken && scanned === before && picked.length === 0 && (await ch.checkQueue(queue)).messageCount === 0) return false;
+        // Silent only if nothing at all arrived meanwhile (passed-over deliveries wake nobody), and
+        // still nothing once the queue has answered: deliveries that came while the check was out
+        // are ours, no longer counted as ready, and ending then dropped them from the read.
+        const silent = () => !woken && scanned === before && picked.length === 0;
+        if (silent() && (await ch.checkQueue(queue)).messageCount === 0 && silent()) return false;
       }
     },
     stop: stopConsuming,
