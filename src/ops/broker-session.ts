@@ -95,6 +95,26 @@ export async function closeQuietly(ch: Channel | ConfirmChannel | undefined): Pr
   if (ch) await ch.close().catch(() => undefined);
 }
 
+/**
+ * Confirms that the broker took the acks sent on `ch`: one round trip on the same channel (a
+ * passive check of `queue`), answered only after the broker handled every frame before it. An
+ * ack it refused closes the channel, and a dropped connection takes the acks with it; either way
+ * their messages may be back in the queue, so the command fails and says so instead of reporting
+ * them removed. (Not the channel's close: a close crossing the broker's own close resolves all
+ * the same, amqplib answers it with close-ok.)
+ */
+export async function confirmAcks(ch: Channel, queue: string, done: string): Promise<void> {
+  try {
+    await ch.checkQueue(queue);
+  } catch (err) {
+    throw new TransientError(
+      "broker_connection_lost",
+      `${done}, but the broker did not confirm it took their acks (${errorMessage(err)}): some may still be in ${queue} as well; list it before running the command again`,
+      { cause: err },
+    );
+  }
+}
+
 /** RABBITMQ_URL, or a ConfigError (exit 2) saying which command needed it. */
 export function requireBrokerUrl(url: string | undefined, command: string): string {
   if (!url) throw new ConfigError(`RABBITMQ_URL is not set: ${command} talks to RabbitMQ (e.g. RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/)`);

@@ -30,8 +30,10 @@ export function missingDeadLetterQueue(queue: string, workQueue: string, workQue
 
 export function formatDeadLetterListing(listing: DeadLetterListing): string {
   if (!listing.exists) return `${missingDeadLetterQueue(listing.queue, listing.workQueue, listing.workQueueExists !== false)}\n`;
-  if (listing.total === 0) return `dead-letter queue ${listing.queue} is empty\n`;
-  if (listing.matching === 0 && !listing.cutShort) return `none of the ${listing.total} dead letters in ${listing.queue} has code ${codesText(listing)}\n`;
+  const warnings = listing.warnings.map((w) => `warning: ${w}`);
+  // "Empty" while another consumer holds letters is not the whole truth: its warning goes along.
+  if (listing.total === 0) return [`dead-letter queue ${listing.queue} is empty`, ...warnings].join("\n") + "\n";
+  if (listing.matching === 0 && !listing.cutShort) return [`none of the ${listing.total} dead letters in ${listing.queue} has code ${codesText(listing)}`, ...warnings].join("\n") + "\n";
   const header = ["task id", "external id", "error", "attempts", "requeues", "failed at", "message"];
   const rows = listing.items.map(row);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i] ?? ""))));
@@ -40,7 +42,6 @@ export function formatDeadLetterListing(listing: DeadLetterListing): string {
       .map((c, i) => (i === cells.length - 1 ? c : padEndToWidth(c, widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
-  const warnings = listing.warnings.map((w) => `warning: ${w}`);
   return [headline(listing), line(header), ...rows.map(line), ...warnings].join("\n") + "\n";
 }
 

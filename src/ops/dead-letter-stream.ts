@@ -31,6 +31,16 @@ const IDLE_CHECK_MS = 200;
  */
 export const MAX_PREFETCH = 65_535;
 
+/**
+ * Bytes of picked letters waiting for `next()` past which the consumer is cancelled and the rest
+ * read with basic.get. A reader that holds what it passes over has room for up to MAX_PREFETCH
+ * deliveries, and the broker pushes them faster than a requeue publishes and confirms its copies:
+ * `dlq requeue --code` over 65,535 letters of up to MAX_MESSAGE_BYTES each kept them all (and
+ * their copies) in memory. Past this, memory holds at most what was already on its way (the
+ * socket's buffers) before the broker took the cancel.
+ */
+export const MAX_PICKED_BYTES = 16 * 1024 * 1024;
+
 export interface DeadLetterStreamOptions<T> {
   /** Deliveries looked at, at most. */
   limit: number;
@@ -44,6 +54,8 @@ export interface DeadLetterStreamOptions<T> {
   window?: number;
   /** @default MAX_PREFETCH (smaller in tests) */
   maxPrefetch?: number;
+  /** @default MAX_PICKED_BYTES (smaller in tests) */
+  maxPickedBytes?: number;
 }
 
 export interface DeadLetterStream<T> {
@@ -60,12 +72,24 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
   const prefetch = Math.max(1, Math.min(options.window ?? limit, maxPrefetch));
   // A reader that holds everything outgrows any consumer past `prefetch` deliveries.
   const getAfter = options.window === undefined && limit > prefetch ? prefetch : undefined;
-  const picked: T[] = [];
+  const maxPickedBytes = options.maxPickedBytes ?? MAX_PICKED_BYTES;
+  const picked: { value: T; bytes: number }[] = [];
+  let pickedBytes = 0;
   let scanned = 0;
   let failure: Error | undefined;
   let consuming = limit > 0; // nothing to read: no consumer at all
   let wake: (() => void) | undefined;
   let consumerTag: string | undefined;
+  let stopping: Promise<void> | undefined;
+  /** Past maxPickedBytes: the consumer is being cancelled, the rest is read with basic.get. */
+  let overflowed = false;
+
+  /** Cancels the consumer once; deliveries that arrive before its cancel-ok are still looked at. */
+  const stopConsuming = (): Promise<void> =>
+    (stopping ??= (async () => {
+      if (consuming && consumerTag !== undefined) await ch.cancel(consumerTag);
+      consuming = false;
+    })());
 
   const look = (msg: Message): T | undefined => {
     scanned++;
@@ -86,7 +110,15 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
         if (msg === null) consuming = false;
         else if (scanned < limit && failure === undefined) {
           const value = look(msg);
-          if (value !== undefined) picked.push(value);
+          if (value !== undefined) {
+            picked.push({ value, bytes: msg.content.length });
+            pickedBytes += msg.content.length;
+            if (pickedBytes > maxPickedBytes && !overflowed) {
+              overflowed = true;
+              // next() waits for it (and sees its failure there); nothing else may reject unheard.
+              stopConsuming().catch((err: unknown) => (failure ??= err instanceof Error ? err : new Error(errorMessage(err))));
+            }
+          }
           // Passed over: nobody needs waking, unless that was the last one it may look at.
           else if (failure === undefined && scanned < limit && scanned !== getAfter) return;
         } else return; // past the limit: left unacked, back in its place on close
@@ -95,11 +127,6 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
       { noAck: false },
     ));
   }
-
-  const stopConsuming = async () => {
-    if (consuming && consumerTag !== undefined) await ch.cancel(consumerTag);
-    consuming = false;
-  };
 
   /** After the consumer's share: one basic.get per delivery (the consumer holds all it may). */
   const getNext = async (): Promise<T | false> => {
@@ -119,11 +146,14 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
     },
     async next() {
       for (;;) {
-        const value = picked.shift();
-        if (value !== undefined) return value;
+        const first = picked.shift();
+        if (first !== undefined) {
+          pickedBytes -= first.bytes;
+          return first.value;
+        }
         if (failure) throw failure;
         if (scanned >= limit) return false;
-        if (getAfter !== undefined && scanned >= getAfter) {
+        if (overflowed || (getAfter !== undefined && scanned >= getAfter)) {
           await stopConsuming(); // deliveries in flight before its cancel-ok are looked at first
           if (picked.length > 0 || failure) continue;
           return getNext();

@@ -17,7 +17,7 @@ import type { Channel, ConfirmChannel, Message } from "amqplib";
 import { blockedTooLongError, watchBlocked, type BrokerConnection } from "../broker/connection.js";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { PermanentError, TransientError, errorMessage } from "../errors.js";
-import { closeQuietly, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
+import { closeQuietly, confirmAcks, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import { streamDeadLetters } from "./dead-letter-stream.js";
 import type { ErrorCodeFilter } from "./error-code-filter.js";
@@ -50,6 +50,11 @@ export interface DeadLetterListing {
    * a matchflow dlq command, they take turns) removed some or holds them unacked meanwhile.
    */
   cutShort: boolean;
+  /**
+   * Consumers of the dead-letter queue other than this command (never a matchflow dlq command:
+   * they take turns) when it started: the letters they hold unacked are not counted nor read.
+   */
+  otherConsumers: number;
   warnings: string[];
 }
 
@@ -67,18 +72,26 @@ export function peekWarnings(queue: string, items: readonly DeadLetterSummary[])
   ];
 }
 
+/** Letters another consumer holds unacked are invisible to every dlq command: said, not left silent. */
+export function otherConsumersNote(queue: string, consumers: number): string {
+  return `${consumers} other consumer${consumers === 1 ? "" : "s"} (not a matchflow dlq command) read${consumers === 1 ? "s" : ""} ${queue}: the dead letters ${consumers === 1 ? "it holds" : "they hold"} unacked are not seen until ${consumers === 1 ? "it stops" : "they stop"}`;
+}
+
 interface Peeked<T> {
   total: number;
   found: T[];
   /** Fewer messages came than `min(total, limit)`: someone else took or holds the rest. */
   cutShort: boolean;
+  otherConsumers: number;
 }
 
 /** Looks at up to `limit` messages without acking them (`visit` may); `undefined` when the queue is missing. */
 async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: Message, ch: Channel) => T | undefined): Promise<Peeked<T> | undefined> {
   let total: number;
+  let otherConsumers: number;
   try {
-    total = (await ch.checkQueue(queue)).messageCount;
+    // Before our own consumer starts: every consumer counted is someone else's.
+    ({ messageCount: total, consumerCount: otherConsumers } = await ch.checkQueue(queue));
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -88,15 +101,25 @@ async function peek<T>(ch: Channel, queue: string, limit: number, visit: (msg: M
   const found: T[] = [];
   for (let value = await stream.next(); value !== false; value = await stream.next()) found.push(value);
   await stream.stop();
-  return { total, found, cutShort: stream.scanned < wanted };
+  return { total, found, cutShort: stream.scanned < wanted, otherConsumers };
 }
 
 /** Peeks on a channel of its own, under the queue's lock; closing the channel puts back everything not acked. */
-async function peekLocked<T>(source: ChannelSource, queue: string, limit: number, lock: DeadLetterLockOptions | undefined, visit: (msg: Message, ch: Channel) => T | undefined): Promise<Peeked<T> | undefined> {
+export async function peekLocked<T>(
+  source: ChannelSource,
+  queue: string,
+  limit: number,
+  lock: DeadLetterLockOptions | undefined,
+  visit: (msg: Message, ch: Channel) => T | undefined,
+  /** `visit` acks: what was done, said if the broker may not have taken the acks. */
+  acked?: () => string,
+): Promise<Peeked<T> | undefined> {
   return withDeadLetterLock(source, queue, lock ?? {}, async () => {
     const ch = await quietChannel(source);
     try {
-      return await peek(ch, queue, limit, visit);
+      const peeked = await peek(ch, queue, limit, visit);
+      if (peeked && acked) await confirmAcks(ch, queue, acked());
+      return peeked;
     } finally {
       // Closing (not acking) is what puts every peeked message back, before the lock is released.
       await closeQuietly(ch);
@@ -125,7 +148,8 @@ export async function listDeadLetters(source: ChannelSource, names: TopologyName
     matching: codes ? matching : null,
     items,
     cutShort: result?.cutShort ?? false,
-    warnings: peekWarnings(names.deadLetterQueue, items),
+    otherConsumers: result?.otherConsumers ?? 0,
+    warnings: [...peekWarnings(names.deadLetterQueue, items), ...(result?.otherConsumers ? [otherConsumersNote(names.deadLetterQueue, result.otherConsumers)] : [])],
   };
 }
 
@@ -145,7 +169,8 @@ export async function showDeadLetter(source: ChannelSource, names: TopologyNames
   );
   return {
     found: result?.found ?? [],
-    cutShort: result?.cutShort ?? false,
+    // Letters another consumer holds were not read either: "none found" is as uncertain.
+    cutShort: (result?.cutShort ?? false) || (result?.otherConsumers ?? 0) > 0,
     missing: result === undefined,
     workQueueExists: result === undefined ? await queueExists(source, names.queue) : null,
   };
@@ -159,10 +184,18 @@ export interface RequeueReport {
   requeued: { taskId: string | null; reencoded: boolean; droppedHeaders?: string[] }[];
   /** Task ids (or body references) asked for that are not in the dead-letter queue. */
   notFound: string[];
-  /** Dead letters looked at. */
+  /**
+   * Chosen letters whose copy could not be made (re-encoding failed: arguments nested too deep
+   * to serialise, say). Each stays in the dead-letter queue; the others are requeued all the same.
+   */
+  notRequeued: { key: string; reason: string }[];
+  /** Dead letters ready when the requeue started, and how many of them were looked at. */
+  total: number;
   scanned: number;
   /** Fewer dead letters came than the queue reported ready: another client took or holds some. */
   cutShort: boolean;
+  /** Consumers of the dead-letter queue other than this command: the letters they hold were not seen. */
+  otherConsumers: number;
 }
 
 export interface RequeueOptions {
@@ -229,7 +262,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
   const wanted = "taskIds" in selection ? new Set(selection.taskIds) : undefined;
   const codes = "codes" in selection ? selection.codes : undefined;
   const window = Math.max(1, options.window ?? 100);
-  const report: RequeueReport = { requeued: [], notFound: [], scanned: 0, cutShort: false };
+  const report: RequeueReport = { requeued: [], notFound: [], notRequeued: [], total: 0, scanned: 0, cutShort: false, otherConsumers: 0 };
   const seen = new Set<string>();
   const returned: { content: Buffer; correlationId: unknown }[] = [];
   const getCh = await quietChannel(source);
@@ -238,7 +271,8 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
   try {
     let total: number;
     try {
-      total = (await getCh.checkQueue(names.deadLetterQueue)).messageCount;
+      ({ messageCount: total, consumerCount: report.otherConsumers } = await getCh.checkQueue(names.deadLetterQueue));
+      report.total = total;
     } catch (err) {
       if (!isNotFound(err)) throw err;
       report.notFound = wanted ? [...wanted] : [];
@@ -283,7 +317,17 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
         if (!wanted.has(key)) return undefined;
       }
       if (codes && !codes.matches(deadLetterCode(dead))) return undefined;
-      const out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
+      let out: RequeueMessage;
+      try {
+        out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
+      } catch (err) {
+        // One letter that cannot be copied must not stop the run half way (with copies in flight
+        // and their letters unacked, each then requeued twice): it stays, and is reported.
+        key ??= deadLetterKeyOf(dead, options.maxBytes);
+        seen.add(key);
+        report.notRequeued.push({ key, reason: errorMessage(err) });
+        return undefined;
+      }
       return { dead, out, key: key ?? deadLetterKey(out.taskId, dead.content) };
     };
     // Every letter: the broker pushes a window ahead, freed by each batch's acks. Chosen ids or
@@ -301,45 +345,13 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     report.scanned = stream.scanned;
     report.cutShort = report.scanned < total;
     if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
+    await confirmAcks(getCh, names.deadLetterQueue, `${report.requeued.length} dead letter(s) were requeued`);
     return report;
   } finally {
     stopWatching?.();
     // A blocked connection reads nothing, so no close-ok would come; closing it resets it (connection.ts).
     if (options.publishOn?.connection.blockedReason === undefined) await closeQuietly(pubCh);
-    // Acks are sent before close; everything not acked returns to the dead-letter queue.
+    // Everything not acked returns to the dead-letter queue.
     await closeQuietly(getCh);
-  }
-}
-
-/**
- * Empties the dead-letter queue under its lock (never while another dlq command reads it); with
- * `codes`, removes only the dead letters whose error code matches (each acked as it is read; the
- * others go back in their order). Returns how many were removed, or `undefined` when the queue
- * does not exist.
- */
-export async function purgeDeadLetters(source: ChannelSource, names: TopologyNames, options: { codes?: ErrorCodeFilter; lock?: DeadLetterLockOptions } = {}): Promise<number | undefined> {
-  const { codes } = options;
-  if (!codes) return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, () => purgeQueue(source, names.deadLetterQueue));
-  let removed = 0;
-  const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg, ch) => {
-    if (codes.matches(deadLetterCode(msg))) {
-      ch.ack(msg); // sent before the close that gives every other letter back
-      removed++;
-    }
-    return undefined; // nothing kept in memory
-  });
-  return result === undefined ? undefined : removed;
-}
-
-/** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */
-export async function purgeQueue(source: ChannelSource, queue: string): Promise<number | undefined> {
-  const ch = await quietChannel(source);
-  try {
-    return (await ch.purgeQueue(queue)).messageCount;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  } finally {
-    await closeQuietly(ch);
   }
 }

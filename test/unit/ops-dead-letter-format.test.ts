@@ -28,7 +28,7 @@ function summary(partial: Partial<DeadLetterSummary>): DeadLetterSummary {
 }
 
 function listing(partial: Partial<DeadLetterListing>): DeadLetterListing {
-  return { queue: "matches.dead_letter", exists: true, workQueue: "matches", workQueueExists: null, total: 0, codes: null, matching: null, items: [], cutShort: false, warnings: [], ...partial };
+  return { queue: "matches.dead_letter", exists: true, workQueue: "matches", workQueueExists: null, total: 0, codes: null, matching: null, items: [], cutShort: false, otherConsumers: 0, warnings: [], ...partial };
 }
 
 describe("peekWarnings", () => {
@@ -97,6 +97,8 @@ describe("formatDeadLetterListing", () => {
 
   it("says when the queue is empty or missing, and suggests MATCHES_QUEUE when the work queue is missing too", () => {
     expect(formatDeadLetterListing(listing({ queue: "d" }))).toBe("dead-letter queue d is empty\n");
+    // Empty of ready letters while another consumer holds some: the warning is not dropped.
+    expect(formatDeadLetterListing(listing({ queue: "d", otherConsumers: 1, warnings: ["1 other consumer reads d"] }))).toBe("dead-letter queue d is empty\nwarning: 1 other consumer reads d\n");
     expect(formatDeadLetterListing(listing({ queue: "d", exists: false, workQueueExists: true }))).toBe("dead-letter queue d does not exist (nothing was dead-lettered on this vhost yet)\n");
     expect(formatDeadLetterListing(listing({ queue: "qa_third.dead_letter", exists: false, workQueue: "qa_third", workQueueExists: false }))).toBe(
       "dead-letter queue qa_third.dead_letter does not exist, nor does work queue qa_third: check MATCHES_QUEUE and the vhost\n",

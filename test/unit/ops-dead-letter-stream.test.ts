@@ -11,18 +11,26 @@ function letter(body: string): Message {
   return { content: Buffer.from(body), fields: { deliveryTag: 1 }, properties: { headers: {} } } as unknown as Message;
 }
 
-/** A channel whose consumer the test feeds, and whose checkQueue answers when the test says. */
-function scriptedChannel() {
+/** A channel whose consumer the test feeds, whose checkQueue answers when the test says, and whose basic.get hands out `ready`. */
+function scriptedChannel(ready: Message[] = []) {
   let deliver: ((msg: Message | null) => void) | undefined;
   let answerCheck: ((count: number) => void) | undefined;
   let checks = 0;
+  const calls: string[] = [];
   const channel = {
     prefetch: () => Promise.resolve(),
     consume: (_queue: string, onMessage: (msg: Message | null) => void) => {
       deliver = onMessage;
       return Promise.resolve({ consumerTag: "c1" });
     },
-    cancel: () => Promise.resolve(),
+    cancel: () => {
+      calls.push("cancel");
+      return Promise.resolve();
+    },
+    get: () => {
+      calls.push("get");
+      return Promise.resolve(ready.shift() ?? false);
+    },
     checkQueue: () => {
       checks++;
       return new Promise<{ messageCount: number }>((resolve) => (answerCheck = (messageCount) => resolve({ messageCount })));
@@ -32,6 +40,7 @@ function scriptedChannel() {
     channel: channel as unknown as Channel,
     deliver: (msg: Message) => deliver?.(msg),
     answerCheck: (count: number) => answerCheck?.(count),
+    calls,
     get checks() {
       return checks;
     },
@@ -59,5 +68,34 @@ describe("streamDeadLetters", () => {
     await expect.poll(() => s.checks, { timeout: 5000, interval: 10 }).toBe(1);
     s.answerCheck(0);
     expect(await end).toBe(false);
+  });
+
+  it("cancels the consumer once the picked letters waiting pass maxPickedBytes, and reads the rest with basic.get", async () => {
+    const s = scriptedChannel([letter("d-40"), letter("e-50")]);
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 5, maxPickedBytes: 8, pick: (m) => m.content.toString() });
+    s.deliver(letter("a-10")); // 4 bytes waiting
+    s.deliver(letter("b-20")); // 8: at the bound, not past it
+    expect(s.calls).toEqual([]);
+    s.deliver(letter("c-30")); // 12: past it, cancelled at once (not when the reader next asks)
+    expect(s.calls).toEqual(["cancel"]);
+    const got: string[] = [];
+    for (let v = await stream.next(); v !== false; v = await stream.next()) got.push(v);
+    // What came before the cancel-ok is read, in order; the rest one basic.get at a time.
+    expect(got).toEqual(["a-10", "b-20", "c-30", "d-40", "e-50"]);
+    expect(s.calls).toEqual(["cancel", "get", "get"]);
+    expect(stream.scanned).toBe(5);
+  });
+
+  it("a reader that keeps up never passes the bound: the consumer reads everything", async () => {
+    const s = scriptedChannel();
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 3, maxPickedBytes: 8, pick: (m) => m.content.toString() });
+    const got: string[] = [];
+    for (const body of ["a-10", "b-20", "c-30"]) {
+      s.deliver(letter(body));
+      got.push((await stream.next()) as string);
+    }
+    expect(got).toEqual(["a-10", "b-20", "c-30"]);
+    expect(await stream.next()).toBe(false);
+    expect(s.calls).toEqual([]);
   });
 });

@@ -8,7 +8,8 @@ import { PermanentError } from "../../errors.js";
 import { queueExists, requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
 import { formatDeadLetterListing, missingDeadLetterQueue } from "../../ops/dead-letter-format.js";
 import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
-import { listDeadLetters, purgeDeadLetters, requeueDeadLetters, showDeadLetter, type RequeueSelection } from "../../ops/dead-letters.js";
+import { purgeDeadLetters, type PurgeReport } from "../../ops/dead-letter-purge.js";
+import { listDeadLetters, otherConsumersNote, requeueDeadLetters, showDeadLetter, type RequeueReport, type RequeueSelection } from "../../ops/dead-letters.js";
 import { parseErrorCodeFilter, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
 import { printable } from "../../terminal-text.js";
 import { cliContext } from "../context.js";
@@ -86,7 +87,9 @@ export function registerDlq(program: Command): void {
       const report = await withBroker(url, log, (conn) =>
         withBroker(url, log, (copies) => requeueDeadLetters(conn, names, selection, { maxBytes: config.maxMessageBytes, lock, publishOn: { connection: copies, blockedTimeoutMs: config.publish.blockedTimeoutMs } }), "matchflow ops copies"),
       );
-      for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${report.cutShort ? UNREAD_NOTE : ""}\n`);
+      const unread = report.cutShort || report.otherConsumers > 0;
+      for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${unread ? UNREAD_NOTE : ""}\n`);
+      for (const { key, reason } of report.notRequeued) process.stderr.write(`could not requeue ${printable(key)} (left in ${names.deadLetterQueue}): ${printable(reason)}\n`);
       const n = report.requeued.length;
       const which = opts.code ? ` with code ${opts.code.patterns.join(" or ")}` : "";
       process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"}${which} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
@@ -94,7 +97,9 @@ export function registerDlq(program: Command): void {
         // Ids and header names come from the message: escaped (terminal-text.ts).
         if (r.droppedHeaders) process.stderr.write(`${printable(r.taskId ?? "(no task id)")}: left out header(s) ${printable(r.droppedHeaders.join(", "))} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
       }
-      if (report.notFound.length > 0) process.exitCode = EXIT.partial;
+      // With task ids, what could not be read already made them "not found".
+      if (taskIds.length === 0) for (const line of unreadLetters(report, names.deadLetterQueue, "requeued")) process.stderr.write(`${line}\n`);
+      if (report.notFound.length > 0 || report.notRequeued.length > 0 || unread) process.exitCode = EXIT.partial;
     });
 
   dlq
@@ -112,17 +117,33 @@ export function registerDlq(program: Command): void {
       }
       const url = requireBrokerUrl(config.rabbitmqUrl, "dlq purge");
       const { purged, workQueueExists } = await withBroker(url, log, async (conn) => {
-        const n = await purgeDeadLetters(conn, names, { lock, ...(opts.code ? { codes: opts.code } : {}) });
-        return { purged: n, workQueueExists: n === undefined ? await queueExists(conn, names.queue) : true };
+        const report = await purgeDeadLetters(conn, names, { lock, ...(opts.code ? { codes: opts.code } : {}) });
+        return { purged: report, workQueueExists: report === undefined ? await queueExists(conn, names.queue) : true };
       });
       if (purged !== undefined) {
-        process.stdout.write(`purged ${purged} dead letter${purged === 1 ? "" : "s"}${which} from ${names.deadLetterQueue}\n`);
+        const n = purged.removed;
+        process.stdout.write(`purged ${n} dead letter${n === 1 ? "" : "s"}${which} from ${names.deadLetterQueue}\n`);
+        const unread = unreadLetters(purged, names.deadLetterQueue, "purged");
+        for (const line of unread) process.stderr.write(`${line}\n`);
+        // Letters left behind that the operator asked to delete: not "done".
+        if (unread.length > 0) process.exitCode = EXIT.partial;
         return;
       }
       process.stdout.write(`${missingDeadLetterQueue(names.deadLetterQueue, names.queue, workQueueExists)}; nothing purged\n`);
       // A mistyped MATCHES_QUEUE or vhost is not "done" (it said exit 0): scripts see it, as with `dlq list`.
       if (!workQueueExists) process.exitCode = EXIT.usage;
     });
+}
+
+/** What a requeue or purge could not reach, one line each (none when it reached every letter). */
+function unreadLetters(report: RequeueReport | PurgeReport, queue: string, done: string): string[] {
+  const lines: string[] = [];
+  if (report.otherConsumers > 0) lines.push(`${otherConsumersNote(queue, report.otherConsumers)}; those were not ${done}`);
+  if (report.cutShort) {
+    const counted = "total" in report ? `only ${report.scanned} of the ${report.total} dead letters ${queue} reported ready could be read` : `some dead letters in ${queue} could not be read`;
+    lines.push(`${counted}: another client took or holds the others meanwhile; they were not ${done} (run the command again)`);
+  }
+  return lines;
 }
 
 /** `dlq show "$ID"` with ID unset: said before connecting to the broker, not after reading the queue. */

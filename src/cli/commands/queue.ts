@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { topologyNames } from "../../broker/topology-names.js";
 import { PermanentError } from "../../errors.js";
 import { requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
-import { purgeQueue } from "../../ops/dead-letters.js";
+import { purgeQueue } from "../../ops/dead-letter-purge.js";
 import { formatQueueStatus } from "../../ops/queue-status-report.js";
 import { queueStatus } from "../../ops/queue-status.js";
 import { cliContext } from "../context.js";

@@ -1,0 +1,70 @@
+/**
+ * `dlq purge` and `queue purge`: emptying the dead-letter queue (all of it, or the letters with
+ * some error codes) under the queue's lock, and saying what a purge could not reach.
+ */
+import type { TopologyNames } from "../broker/topology-names.js";
+import { closeQuietly, isNotFound, quietChannel, type ChannelSource } from "./broker-session.js";
+import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
+import { deadLetterCode } from "./dead-letter-message.js";
+import { peekLocked } from "./dead-letters.js";
+import type { ErrorCodeFilter } from "./error-code-filter.js";
+
+export interface PurgeReport {
+  removed: number;
+  /** With codes: fewer letters came than the queue reported ready (another client took or holds some). */
+  cutShort: boolean;
+  /** Consumers of the dead-letter queue other than this command: what they hold unacked was not purged. */
+  otherConsumers: number;
+}
+
+/**
+ * Empties the dead-letter queue under its lock (never while another dlq command reads it); with
+ * `codes`, removes only the dead letters whose error code matches (each acked as it is read; the
+ * others go back in their order). `undefined` when the queue does not exist.
+ */
+export async function purgeDeadLetters(source: ChannelSource, names: TopologyNames, options: { codes?: ErrorCodeFilter; lock?: DeadLetterLockOptions } = {}): Promise<PurgeReport | undefined> {
+  const { codes } = options;
+  if (!codes) {
+    return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, async () => {
+      // queue.purge removes ready messages only: those another consumer holds unacked survive it.
+      const otherConsumers = await consumersOf(source, names.deadLetterQueue);
+      if (otherConsumers === undefined) return undefined;
+      const removed = await purgeQueue(source, names.deadLetterQueue);
+      return removed === undefined ? undefined : { removed, cutShort: false, otherConsumers };
+    });
+  }
+  let removed = 0;
+  const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg, ch) => {
+    if (codes.matches(deadLetterCode(msg))) {
+      ch.ack(msg); // sent before the close that gives every other letter back
+      removed++;
+    }
+    return undefined; // nothing kept in memory
+  }, () => `${removed} dead letter(s) were purged`);
+  return result === undefined ? undefined : { removed, cutShort: result.cutShort, otherConsumers: result.otherConsumers };
+}
+
+async function consumersOf(source: ChannelSource, queue: string): Promise<number | undefined> {
+  const ch = await quietChannel(source);
+  try {
+    return (await ch.checkQueue(queue)).consumerCount;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  } finally {
+    await closeQuietly(ch);
+  }
+}
+
+/** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */
+export async function purgeQueue(source: ChannelSource, queue: string): Promise<number | undefined> {
+  const ch = await quietChannel(source);
+  try {
+    return (await ch.purgeQueue(queue)).messageCount;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  } finally {
+    await closeQuietly(ch);
+  }
+}
