@@ -2,6 +2,7 @@
  * `dlq purge` and `queue purge`: emptying the dead-letter queue (all of it, or the letters with
  * some error codes) under the queue's lock, and saying what a purge could not reach.
  */
+import type { Channel } from "amqplib";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { closeQuietly, isNotFound, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
@@ -27,10 +28,13 @@ export async function purgeDeadLetters(source: ChannelSource, names: TopologyNam
   if (!codes) {
     return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, async () => {
       // queue.purge removes ready messages only: those another consumer holds unacked survive it.
-      const otherConsumers = await consumersOf(source, names.deadLetterQueue);
-      if (otherConsumers === undefined) return undefined;
-      const removed = await purgeQueue(source, names.deadLetterQueue);
-      return removed === undefined ? undefined : { removed, cutShort: false, otherConsumers };
+      // Counted before and after, on the same channel: one that came or went meanwhile is counted too.
+      return onQueue(source, async (ch) => {
+        const before = await ch.checkQueue(names.deadLetterQueue);
+        const removed = (await ch.purgeQueue(names.deadLetterQueue)).messageCount;
+        const after = await ch.checkQueue(names.deadLetterQueue);
+        return { removed, cutShort: false, otherConsumers: Math.max(before.consumerCount, after.consumerCount) };
+      });
     });
   }
   let removed = 0;
@@ -44,10 +48,11 @@ export async function purgeDeadLetters(source: ChannelSource, names: TopologyNam
   return result === undefined ? undefined : { removed, cutShort: result.cutShort, otherConsumers: result.otherConsumers };
 }
 
-async function consumersOf(source: ChannelSource, queue: string): Promise<number | undefined> {
+/** `fn` on a channel of its own; `undefined` when the queue does not exist (a 404 closes the channel it happens on). */
+async function onQueue<T>(source: ChannelSource, fn: (ch: Channel) => Promise<T>): Promise<T | undefined> {
   const ch = await quietChannel(source);
   try {
-    return (await ch.checkQueue(queue)).consumerCount;
+    return await fn(ch);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
@@ -58,13 +63,5 @@ async function consumersOf(source: ChannelSource, queue: string): Promise<number
 
 /** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */
 export async function purgeQueue(source: ChannelSource, queue: string): Promise<number | undefined> {
-  const ch = await quietChannel(source);
-  try {
-    return (await ch.purgeQueue(queue)).messageCount;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  } finally {
-    await closeQuietly(ch);
-  }
+  return onQueue(source, async (ch) => (await ch.purgeQueue(queue)).messageCount);
 }

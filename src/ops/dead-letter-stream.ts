@@ -17,9 +17,10 @@
  * to that length. `next()` answers like `basic.get`: a picked message, or `false` when the limit
  * is reached or the queue has nothing left for us. A consumer has no "empty" answer, so when no
  * delivery arrives for a moment the queue's ready count decides (0: the rest were taken or are held
- * by someone else, or never came).
+ * by someone else, or never came; more: this consumer is starved, and the rest is read with
+ * basic.get).
  */
-import type { Channel, Message } from "amqplib";
+import type { Channel, Message, Replies } from "amqplib";
 import { errorMessage } from "../errors.js";
 
 /** How long a silent consumer is waited for before the queue is asked whether anything is left. */
@@ -79,15 +80,27 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
   let failure: Error | undefined;
   let consuming = limit > 0; // nothing to read: no consumer at all
   let wake: (() => void) | undefined;
-  let consumerTag: string | undefined;
+  let consumeOk: Promise<Replies.Consume> | undefined;
   let stopping: Promise<void> | undefined;
-  /** Past maxPickedBytes: the consumer is being cancelled, the rest is read with basic.get. */
-  let overflowed = false;
+  /** The queue was deleted: nothing more to read (basic.get would fail with a 404). */
+  let cancelledByBroker = false;
+  /**
+   * The rest is read with basic.get: past maxPickedBytes, or the consumer starved (the queue
+   * reports letters ready and none comes: every delivery it may hold is held, unacked, by a reader
+   * that passes letters over and acks the others).
+   */
+  let byGet = false;
 
-  /** Cancels the consumer once; deliveries that arrive before its cancel-ok are still looked at. */
+  /**
+   * Cancels the consumer once; deliveries that arrive before its cancel-ok are still looked at.
+   * Waits for consume-ok: a delivery can come (and overflow) before the consumer's tag is known.
+   */
   const stopConsuming = (): Promise<void> =>
     (stopping ??= (async () => {
-      if (consuming && consumerTag !== undefined) await ch.cancel(consumerTag);
+      if (consumeOk) {
+        const { consumerTag } = await consumeOk;
+        if (consuming) await ch.cancel(consumerTag);
+      }
       consuming = false;
     })());
 
@@ -103,18 +116,21 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
 
   if (consuming) {
     await ch.prefetch(prefetch);
-    ({ consumerTag } = await ch.consume(
+    consumeOk = ch.consume(
       queue,
       (msg) => {
         // null: the broker cancelled the consumer (the queue was deleted).
-        if (msg === null) consuming = false;
+        if (msg === null) {
+          consuming = false;
+          cancelledByBroker = true;
+        }
         else if (scanned < limit && failure === undefined) {
           const value = look(msg);
           if (value !== undefined) {
             picked.push({ value, bytes: msg.content.length });
             pickedBytes += msg.content.length;
-            if (pickedBytes > maxPickedBytes && !overflowed) {
-              overflowed = true;
+            if (pickedBytes > maxPickedBytes && !byGet) {
+              byGet = true;
               // next() waits for it (and sees its failure there); nothing else may reject unheard.
               stopConsuming().catch((err: unknown) => (failure ??= err instanceof Error ? err : new Error(errorMessage(err))));
             }
@@ -125,7 +141,8 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
         wake?.();
       },
       { noAck: false },
-    ));
+    );
+    await consumeOk;
   }
 
   /** After the consumer's share: one basic.get per delivery (the consumer holds all it may). */
@@ -152,10 +169,10 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
           return first.value;
         }
         if (failure) throw failure;
-        if (scanned >= limit) return false;
-        if (overflowed || (getAfter !== undefined && scanned >= getAfter)) {
+        if (scanned >= limit || cancelledByBroker) return false;
+        if (byGet || (getAfter !== undefined && scanned >= getAfter)) {
           await stopConsuming(); // deliveries in flight before its cancel-ok are looked at first
-          if (picked.length > 0 || failure) continue;
+          if (picked.length > 0 || failure || cancelledByBroker) continue;
           return getNext();
         }
         if (!consuming) return false;
@@ -170,8 +187,12 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
         // Silent only if nothing at all arrived meanwhile (passed-over deliveries wake nobody), and
         // still nothing once the queue has answered: deliveries that came while the check was out
         // are ours, no longer counted as ready, and ending then dropped them from the read.
-        const silent = () => !woken && scanned === before && picked.length === 0;
-        if (silent() && (await ch.checkQueue(queue)).messageCount === 0 && silent()) return false;
+        const silent = () => !woken && scanned === before && picked.length === 0 && !cancelledByBroker;
+        if (!silent()) continue;
+        const ready = (await ch.checkQueue(queue)).messageCount;
+        if (!silent()) continue;
+        if (ready === 0) return false;
+        byGet = true; // letters ready, none comes: starved (see byGet)
       }
     },
     stop: stopConsuming,

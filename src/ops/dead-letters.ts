@@ -286,10 +286,16 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     pubCh.on("error", () => undefined);
     pubCh.on("return", (msg: { content: Buffer; properties: { correlationId?: unknown } }) => returned.push({ content: msg.content, correlationId: msg.properties.correlationId }));
 
+    /** A stopped run still reports what it requeued: those acks are confirmed as a finished run's are. */
+    const stopped = async (error: Error): Promise<never> => {
+      if (report.requeued.length > 0) await confirmAcks(getCh, names.deadLetterQueue, `${error.message}; ${report.requeued.length} dead letter(s) were requeued`);
+      throw error;
+    };
+
     const settle = async (batch: Pending[]) => {
       const results = await Promise.race([Promise.allSettled(batch.map((p) => p.confirmed)), blocked]);
       if (typeof results === "string") {
-        throw blockedTooLongError(results, publishOn?.blockedTimeoutMs ?? 0, `requeue stopped after ${report.requeued.length} message(s); the rest are still in ${names.deadLetterQueue}`);
+        return stopped(blockedTooLongError(results, publishOn?.blockedTimeoutMs ?? 0, `requeue stopped after ${report.requeued.length} message(s); the rest are still in ${names.deadLetterQueue}`));
       }
       let failure: string | undefined;
       results.forEach((result, i) => {
@@ -304,7 +310,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       });
       batch.length = 0;
       if (failure !== undefined) {
-        throw new TransientError("requeue_failed", `requeue stopped after ${report.requeued.length} message(s): ${failure}; the rest are still in ${names.deadLetterQueue}`);
+        return stopped(new TransientError("requeue_failed", `requeue stopped after ${report.requeued.length} message(s): ${failure}; the rest are still in ${names.deadLetterQueue}`));
       }
     };
 
@@ -338,7 +344,9 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     for (let chosen = await stream.next(); chosen !== false; chosen = await stream.next()) {
       seen.add(chosen.key);
       batch.push({ ...chosen, confirmed: publishConfirmed(pubCh, names, chosen.out) });
-      if (batch.length >= window) await settle(batch);
+      // With --all the consumer holds `window` letters unacked, letters that could not be copied
+      // among them for good: the batch settles (acks, making room) before it would wait for more.
+      if (batch.length + (every ? report.notRequeued.length : 0) >= window) await settle(batch);
     }
     await settle(batch);
     await stream.stop();

@@ -11,6 +11,7 @@ import { loadConfig } from "../../src/config.js";
 import { PermanentError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { confirmAcks } from "../../src/ops/broker-session.js";
+import { requeueDeadLetters } from "../../src/ops/dead-letters.js";
 import { runCli, until } from "../helpers/cli.js";
 import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
@@ -74,6 +75,19 @@ describe("dlq commands that cannot reach every letter", () => {
     expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["deep-1"]);
   });
 
+  it("letters that cannot be copied do not starve a requeue --all past its window (they hold the consumer's slots for good)", async () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `w-${i}`);
+    await deadLetters([], ["deep-2", "deep-3"]); // first in the queue
+    await deadLetters(ids);
+    // Window 2: both slots end up held by the deep letters; it hung there, copies unsettled.
+    const report = await requeueDeadLetters(amqp, names, { all: true }, { maxBytes: MAX, window: 2 });
+    expect(report.notRequeued.map((r) => r.key)).toEqual(["deep-2", "deep-3"]);
+    expect(report.requeued.map((r) => r.taskId)).toEqual(ids);
+    expect(report).toMatchObject({ total: 10, scanned: 10, cutShort: false, otherConsumers: 0 });
+    expect(await taskIdsIn(names.queue, true)).toEqual(ids);
+    expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["deep-2", "deep-3"]);
+  });
+
   it("letters another consumer holds: list warns, requeue and purge say they were not reached (exit 1); none is lost", async () => {
     await deadLetters(["held-1", "held-2", "free-1"]);
     const other: Channel = await amqp.createChannel();
@@ -90,6 +104,11 @@ describe("dlq commands that cannot reach every letter", () => {
     const shown = await runCli(["dlq", "show", "held-1"], env());
     expect(shown.code).toBe(1);
     expect(shown.stderr).toMatch(/no dead letter with task id held-1 .*another client/);
+
+    // By id: a letter found is requeued; what the other client holds does not matter then (exit 0).
+    await deadLetters(["by-id"]);
+    expect(await runCli(["dlq", "requeue", "by-id"], env())).toMatchObject({ code: 0, stderr: "", stdout: "requeued 1 dead letter to exchange matches (routing key matches.process)\n" });
+    expect(await taskIdsIn(names.queue, true)).toEqual(["by-id"]);
 
     const requeued = await runCli(["dlq", "requeue", "--all"], env());
     expect(requeued.stdout).toBe("requeued 1 dead letter to exchange matches (routing key matches.process)\n");

@@ -12,7 +12,7 @@ function letter(body: string): Message {
 }
 
 /** A channel whose consumer the test feeds, whose checkQueue answers when the test says, and whose basic.get hands out `ready`. */
-function scriptedChannel(ready: Message[] = []) {
+function scriptedChannel(ready: Message[] = [], options: { beforeConsumeOk?: Message[] } = {}) {
   let deliver: ((msg: Message | null) => void) | undefined;
   let answerCheck: ((count: number) => void) | undefined;
   let checks = 0;
@@ -21,10 +21,16 @@ function scriptedChannel(ready: Message[] = []) {
     prefetch: () => Promise.resolve(),
     consume: (_queue: string, onMessage: (msg: Message | null) => void) => {
       deliver = onMessage;
-      return Promise.resolve({ consumerTag: "c1" });
+      return new Promise<{ consumerTag: string }>((resolve) =>
+        setTimeout(() => {
+          resolve({ consumerTag: "c1" });
+          // As amqplib can: deliveries from the same socket read as the consume-ok, handled before the caller hears of it.
+          for (const msg of options.beforeConsumeOk ?? []) onMessage(msg);
+        }, 0),
+      );
     },
-    cancel: () => {
-      calls.push("cancel");
+    cancel: (tag: string) => {
+      calls.push(`cancel ${tag}`);
       return Promise.resolve();
     },
     get: () => {
@@ -38,7 +44,7 @@ function scriptedChannel(ready: Message[] = []) {
   };
   return {
     channel: channel as unknown as Channel,
-    deliver: (msg: Message) => deliver?.(msg),
+    deliver: (msg: Message | null) => deliver?.(msg),
     answerCheck: (count: number) => answerCheck?.(count),
     calls,
     get checks() {
@@ -77,12 +83,12 @@ describe("streamDeadLetters", () => {
     s.deliver(letter("b-20")); // 8: at the bound, not past it
     expect(s.calls).toEqual([]);
     s.deliver(letter("c-30")); // 12: past it, cancelled at once (not when the reader next asks)
-    expect(s.calls).toEqual(["cancel"]);
+    await expect.poll(() => s.calls, { timeout: 1000, interval: 5 }).toEqual(["cancel c1"]);
     const got: string[] = [];
     for (let v = await stream.next(); v !== false; v = await stream.next()) got.push(v);
     // What came before the cancel-ok is read, in order; the rest one basic.get at a time.
     expect(got).toEqual(["a-10", "b-20", "c-30", "d-40", "e-50"]);
-    expect(s.calls).toEqual(["cancel", "get", "get"]);
+    expect(s.calls).toEqual(["cancel c1", "get", "get"]);
     expect(stream.scanned).toBe(5);
   });
 
@@ -95,6 +101,40 @@ describe("streamDeadLetters", () => {
       got.push((await stream.next()) as string);
     }
     expect(got).toEqual(["a-10", "b-20", "c-30"]);
+    expect(await stream.next()).toBe(false);
+    expect(s.calls).toEqual([]);
+  });
+
+  it("a consumer starved by letters it passed over (held unacked) gives way to basic.get instead of waiting for ever", async () => {
+    const s = scriptedChannel([letter("b"), letter("c")]);
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 3, window: 1, pick: (m) => (m.content.toString() === "skip" ? undefined : m.content.toString()) });
+    s.deliver(letter("skip")); // its one slot taken for good: the broker sends nothing more
+    const next = stream.next();
+    await expect.poll(() => s.checks, { timeout: 5000, interval: 10 }).toBe(1);
+    s.answerCheck(2); // two ready, none delivered
+    expect(await next).toBe("b");
+    expect(await stream.next()).toBe("c");
+    expect(await stream.next()).toBe(false);
+    expect(s.calls).toEqual(["cancel c1", "get", "get"]);
+  });
+
+  it("overflowing before consume-ok still cancels the consumer (by its tag, once known)", async () => {
+    const s = scriptedChannel([letter("c-30")], { beforeConsumeOk: [letter("a-10"), letter("b-20")] });
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 3, maxPickedBytes: 4, pick: (m) => m.content.toString() });
+    const got: string[] = [];
+    for (let v = await stream.next(); v !== false; v = await stream.next()) got.push(v);
+    expect(got).toEqual(["a-10", "b-20", "c-30"]);
+    expect(s.calls).toEqual(["cancel c1", "get"]);
+  });
+
+  it("the queue deleted while reading by basic.get: what was delivered is read, then the end (no basic.get on a missing queue)", async () => {
+    const s = scriptedChannel();
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 5, maxPickedBytes: 4, pick: (m) => m.content.toString() });
+    s.deliver(letter("a-10"));
+    s.deliver(letter("b-20")); // past the bound
+    s.deliver(null); // the broker cancels the consumer: the queue is gone
+    expect(await stream.next()).toBe("a-10");
+    expect(await stream.next()).toBe("b-20");
     expect(await stream.next()).toBe(false);
     expect(s.calls).toEqual([]);
   });

@@ -99,7 +99,9 @@ export function registerDlq(program: Command): void {
       }
       // With task ids, what could not be read already made them "not found".
       if (taskIds.length === 0) for (const line of unreadLetters(report, names.deadLetterQueue, "requeued")) process.stderr.write(`${line}\n`);
-      if (report.notFound.length > 0 || report.notRequeued.length > 0 || unread) process.exitCode = EXIT.partial;
+      // With task ids, letters not read matter only for an id not found (said beside it above).
+      const unreadMatters = taskIds.length === 0 && unread;
+      if (report.notFound.length > 0 || report.notRequeued.length > 0 || unreadMatters) process.exitCode = EXIT.partial;
     });
 
   dlq
