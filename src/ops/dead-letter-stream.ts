@@ -57,6 +57,12 @@ export interface DeadLetterStreamOptions<T> {
   maxPrefetch?: number;
   /** @default MAX_PICKED_BYTES (smaller in tests) */
   maxPickedBytes?: number;
+  /**
+   * For a reader with a `window`: whether it will ack some delivery it holds without reading
+   * more (a copy awaiting its confirm). While it will, letters ready and none coming is that
+   * wait, not a starved consumer.
+   */
+  willMakeRoom?: () => boolean;
 }
 
 export interface DeadLetterStream<T> {
@@ -192,7 +198,7 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
         const ready = (await ch.checkQueue(queue)).messageCount;
         if (!silent()) continue;
         if (ready === 0) return false;
-        byGet = true; // letters ready, none comes: starved (see byGet)
+        if (!options.willMakeRoom?.()) byGet = true; // letters ready, none comes: starved (see byGet)
       }
     },
     stop: stopConsuming,

@@ -20,6 +20,7 @@ import { PermanentError, TransientError, errorMessage } from "../errors.js";
 import { closeQuietly, confirmAcks, frameMaxOf, isNotFound, queueExists, quietChannel, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import { streamDeadLetters } from "./dead-letter-stream.js";
+import { RequeueWindow } from "./requeue-window.js";
 import type { ErrorCodeFilter } from "./error-code-filter.js";
 import {
   buildRequeueMessage,
@@ -218,20 +219,6 @@ interface Chosen {
   key: string;
 }
 
-interface Pending extends Chosen {
-  confirmed: Promise<void>;
-}
-
-function publishConfirmed(ch: ConfirmChannel, names: TopologyNames, out: RequeueMessage): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    try {
-      // mandatory: an unroutable copy comes back as basic.return (before its confirm) instead of vanishing.
-      ch.publish(names.exchange, names.routingKey, out.content, { ...out.options, mandatory: true }, (err: unknown) => (err ? reject(new Error(errorMessage(err))) : resolve()));
-    } catch (err) {
-      reject(err instanceof Error ? err : new Error(String(err)));
-    }
-  });
-}
 
 /**
  * Moves the selected dead letters back to the work exchange (see the module comment for the
@@ -264,7 +251,6 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
   const window = Math.max(1, options.window ?? 100);
   const report: RequeueReport = { requeued: [], notFound: [], notRequeued: [], total: 0, scanned: 0, cutShort: false, otherConsumers: 0 };
   const seen = new Set<string>();
-  const returned: { content: Buffer; correlationId: unknown }[] = [];
   const getCh = await quietChannel(source);
   let pubCh: ConfirmChannel | undefined;
   let stopWatching: (() => void) | undefined;
@@ -284,33 +270,18 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     const blocked = new Promise<string>((resolve) => (blockedTooLong = resolve));
     stopWatching = publishOn && watchBlocked(publishOn.connection, publishOn.blockedTimeoutMs, blockedTooLong);
     pubCh.on("error", () => undefined);
-    pubCh.on("return", (msg: { content: Buffer; properties: { correlationId?: unknown } }) => returned.push({ content: msg.content, correlationId: msg.properties.correlationId }));
 
     /** A stopped run still reports what it requeued: those acks are confirmed as a finished run's are. */
     const stopped = async (error: Error): Promise<never> => {
       if (report.requeued.length > 0) await confirmAcks(getCh, names.deadLetterQueue, `${error.message}; ${report.requeued.length} dead letter(s) were requeued`);
       throw error;
     };
-
-    const settle = async (batch: Pending[]) => {
-      const results = await Promise.race([Promise.allSettled(batch.map((p) => p.confirmed)), blocked]);
-      if (typeof results === "string") {
-        return stopped(blockedTooLongError(results, publishOn?.blockedTimeoutMs ?? 0, `requeue stopped after ${report.requeued.length} message(s); the rest are still in ${names.deadLetterQueue}`));
-      }
-      let failure: string | undefined;
-      results.forEach((result, i) => {
-        const p = batch[i] as Pending;
-        const bounced = returned.some((r) => r.content.equals(p.out.content) && r.correlationId === p.out.options.correlationId);
-        if (result.status === "fulfilled" && !bounced) {
-          getCh.ack(p.dead);
-          report.requeued.push({ taskId: p.out.taskId, reencoded: p.out.reencoded, ...(p.out.droppedHeaders.length > 0 ? { droppedHeaders: p.out.droppedHeaders } : {}) });
-        } else {
-          failure ??= bounced ? `the work exchange ${names.exchange} did not route key ${names.routingKey} to any queue` : errorMessage(result.status === "rejected" ? result.reason : "not confirmed");
-        }
-      });
-      batch.length = 0;
-      if (failure !== undefined) {
-        return stopped(new TransientError("requeue_failed", `requeue stopped after ${report.requeued.length} message(s): ${failure}; the rest are still in ${names.deadLetterQueue}`));
+    const copies = new RequeueWindow(pubCh, getCh, names, (out) => report.requeued.push({ taskId: out.taskId, reencoded: out.reencoded, ...(out.droppedHeaders.length > 0 ? { droppedHeaders: out.droppedHeaders } : {}) }), blocked);
+    /** Waits until fewer than `max` copies are in flight; stops the run if the broker blocked it too long. */
+    const room = async (max: number) => {
+      const blockedFor = await copies.below(max);
+      if (blockedFor !== undefined) {
+        return stopped(blockedTooLongError(blockedFor, publishOn?.blockedTimeoutMs ?? 0, `requeue stopped after ${report.requeued.length} message(s); the rest are still in ${names.deadLetterQueue}`));
       }
     };
 
@@ -336,19 +307,23 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       }
       return { dead, out, key: key ?? deadLetterKey(out.taskId, dead.content) };
     };
-    // Every letter: the broker pushes a window ahead, freed by each batch's acks. Chosen ids or
-    // codes: the letters passed over stay held until the end, so the stream must make room for them all.
+    // Every letter: the broker pushes a window ahead, each ack (as its copy is confirmed) making
+    // room for the next. Chosen ids or codes: the letters passed over stay held until the end, so
+    // the stream must make room for them all.
     const every = !wanted && !codes;
-    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, ...(every ? { window } : {}) });
-    const batch: Pending[] = [];
-    for (let chosen = await stream.next(); chosen !== false; chosen = await stream.next()) {
+    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, ...(every ? { window, willMakeRoom: () => copies.size > 0 } : {}) });
+    for (let chosen = await stream.next(); chosen !== false && copies.failure === undefined; chosen = await stream.next()) {
       seen.add(chosen.key);
-      batch.push({ ...chosen, confirmed: publishConfirmed(pubCh, names, chosen.out) });
+      copies.send(chosen.dead, chosen.out);
       // With --all the consumer holds `window` letters unacked, letters that could not be copied
-      // among them for good: the batch settles (acks, making room) before it would wait for more.
-      if (batch.length + (every ? report.notRequeued.length : 0) >= window) await settle(batch);
+      // among them for good: copies in flight stay below what is left of it.
+      await room(window - (every ? report.notRequeued.length : 0));
     }
-    await settle(batch);
+    // Every copy settled (a failed run too: the others' letters are acked, none is out twice).
+    await room(1);
+    if (copies.failure !== undefined) {
+      return await stopped(new TransientError("requeue_failed", `requeue stopped after ${report.requeued.length} message(s): ${copies.failure}; the rest are still in ${names.deadLetterQueue}`));
+    }
     await stream.stop();
     report.scanned = stream.scanned;
     report.cutShort = report.scanned < total;

@@ -24,6 +24,7 @@ export interface TestVhost {
         messages_unacknowledged?: number;
         consumers?: number;
         arguments: Record<string, unknown>;
+        effective_policy_definition?: Record<string, unknown>;
         message_stats?: { publish?: number; deliver_get?: number };
       }
     | undefined

@@ -15,7 +15,7 @@ import { requeueDeadLetters } from "../../src/ops/dead-letters.js";
 import { runCli, until } from "../helpers/cli.js";
 import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createVhost, managementApi, type TestVhost } from "../helpers/rabbit.js";
 
 const config = loadConfig({});
 const names = topologyNames(config.topology, config.retry);
@@ -86,6 +86,28 @@ describe("dlq commands that cannot reach every letter", () => {
     expect(report).toMatchObject({ total: 10, scanned: 10, cutShort: false, otherConsumers: 0 });
     expect(await taskIdsIn(names.queue, true)).toEqual(ids);
     expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["deep-2", "deep-3"]);
+  });
+
+  it("copies the broker refuses midway: the run stops, letters whose copies it took are removed, the others stay (none out twice)", async () => {
+    const ids = Array.from({ length: 10 }, (_, i) => `full-${i}`);
+    await deadLetters(ids);
+    // The work queue takes 4 more, then nacks every copy (max-length, reject-publish).
+    const policy = await managementApi("PUT", `/policies/${encodeURIComponent(vhost.name)}/work-queue-full`, {
+      pattern: "^matches$",
+      definition: { "max-length": 4, overflow: "reject-publish" },
+      "apply-to": "queues",
+    });
+    expect(policy.ok).toBe(true);
+    try {
+      await until(async () => (await vhost.queue(names.queue))?.effective_policy_definition?.["max-length"] === 4, 30_000, "the policy in force");
+      const run = await runCli(["dlq", "requeue", "--all"], env());
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/requeue stopped after 4 message\(s\): .*the rest are still in matches\.dead_letter/);
+    } finally {
+      await managementApi("DELETE", `/policies/${encodeURIComponent(vhost.name)}/work-queue-full`);
+    }
+    expect(await taskIdsIn(names.queue, true)).toEqual(ids.slice(0, 4));
+    expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(ids.slice(4));
   });
 
   it("letters another consumer holds: list warns, requeue and purge say they were not reached (exit 1); none is lost", async () => {

@@ -1,0 +1,109 @@
+/**
+ * The requeue's copies in flight, on scripted channels: the broker's answers in any order and
+ * combination (confirm, nack, return then confirm, a blocked connection), which a real broker
+ * gives only when it likes. Against RabbitMQ: test/integration/ops-dlq*.test.ts.
+ */
+import { EventEmitter } from "node:events";
+import type { Channel, ConfirmChannel, Message } from "amqplib";
+import { describe, expect, it } from "vitest";
+import { topologyNames } from "../../src/broker/topology-names.js";
+import { loadConfig } from "../../src/config.js";
+import type { RequeueMessage } from "../../src/ops/dead-letter-message.js";
+import { RequeueWindow } from "../../src/ops/requeue-window.js";
+
+const config = loadConfig({});
+const names = topologyNames(config.topology, config.retry);
+
+function copy(id: string): RequeueMessage {
+  return { taskId: id, content: Buffer.from(id), options: { correlationId: id }, reencoded: true, droppedHeaders: [] };
+}
+
+function letter(tag: number): Message {
+  return { content: Buffer.from(String(tag)), fields: { deliveryTag: tag }, properties: { headers: {} } } as unknown as Message;
+}
+
+/** A confirm channel whose confirms the test gives, and a channel that records acks. */
+function scripted() {
+  const callbacks = new Map<string, (err: unknown) => void>();
+  const pub = Object.assign(new EventEmitter(), {
+    publish: (_exchange: string, _key: string, content: Buffer, _options: unknown, cb: (err: unknown) => void) => {
+      callbacks.set(content.toString(), cb);
+      return true;
+    },
+  });
+  const acked: number[] = [];
+  let ackFails = false;
+  const get = {
+    ack: (m: Message) => {
+      if (ackFails) throw new Error("Channel closed");
+      acked.push(m.fields.deliveryTag);
+    },
+  };
+  return {
+    pub: pub as unknown as ConfirmChannel,
+    get: get as unknown as Channel,
+    acked,
+    confirm: (id: string) => callbacks.get(id)?.(null),
+    nack: (id: string) => callbacks.get(id)?.(new Error("message nacked")),
+    returnIt: (id: string) => pub.emit("return", { content: Buffer.from(id), properties: { correlationId: id } }),
+    failAcks: () => (ackFails = true),
+  };
+}
+
+describe("RequeueWindow", () => {
+  it("acks each letter as its copy is confirmed, in the broker's order, and makes room as it goes", async () => {
+    const s = scripted();
+    const requeued: string[] = [];
+    const w = new RequeueWindow(s.pub, s.get, names, (out) => requeued.push(out.taskId ?? "?"), new Promise(() => undefined));
+    w.send(letter(1), copy("a"));
+    w.send(letter(2), copy("b"));
+    w.send(letter(3), copy("c"));
+    expect(w.size).toBe(3);
+    const room = w.below(3);
+    s.confirm("b");
+    expect(await room).toBeUndefined();
+    expect(w.size).toBe(2);
+    s.confirm("a");
+    s.confirm("c");
+    expect(await w.below(1)).toBeUndefined();
+    expect(s.acked).toEqual([2, 1, 3]);
+    expect(requeued).toEqual(["b", "a", "c"]);
+    expect(w.failure).toBeUndefined();
+  });
+
+  it("a nacked or returned copy leaves its letter unacked and names the first failure; the others still settle", async () => {
+    const s = scripted();
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
+    for (const [tag, id] of [[1, "a"], [2, "b"], [3, "c"]] as const) w.send(letter(tag), copy(id));
+    s.returnIt("a");
+    s.confirm("a"); // the return came first: not routed, not acked
+    s.nack("b");
+    s.confirm("c");
+    expect(await w.below(1)).toBeUndefined();
+    expect(s.acked).toEqual([3]);
+    expect(w.failure).toBe(`the work exchange ${names.exchange} did not route key ${names.routingKey} to any queue`);
+  });
+
+  it("an ack that cannot be sent is a failure, not a letter counted as requeued", async () => {
+    const s = scripted();
+    const requeued: string[] = [];
+    const w = new RequeueWindow(s.pub, s.get, names, (out) => requeued.push(out.taskId ?? "?"), new Promise(() => undefined));
+    w.send(letter(1), copy("a"));
+    s.failAcks();
+    s.confirm("a");
+    expect(await w.below(1)).toBeUndefined();
+    expect(requeued).toEqual([]);
+    expect(w.failure).toBe("the dead letter could not be acked: Channel closed");
+  });
+
+  it("waiting for room ends with the reason when the publishing connection is blocked too long", async () => {
+    const s = scripted();
+    let block: (reason: string) => void = () => undefined;
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise((resolve) => (block = resolve)));
+    w.send(letter(1), copy("a"));
+    const room = w.below(1);
+    block("low on memory");
+    expect(await room).toBe("low on memory");
+    expect(s.acked).toEqual([]);
+  });
+});
