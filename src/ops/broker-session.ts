@@ -91,6 +91,20 @@ export async function queueExists(source: ChannelSource, queue: string): Promise
   }
 }
 
+/** A passive check of an exchange on a channel of its own (a 404 closes the channel it happens on). */
+export async function exchangeExists(source: ChannelSource, exchange: string): Promise<boolean> {
+  const ch = await quietChannel(source);
+  try {
+    await ch.checkExchange(exchange);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  } finally {
+    await closeQuietly(ch);
+  }
+}
+
 export async function closeQuietly(ch: Channel | ConfirmChannel | undefined): Promise<void> {
   if (ch) await ch.close().catch(() => undefined);
 }

@@ -154,7 +154,16 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
   /** After the consumer's share: one basic.get per delivery (the consumer holds all it may). */
   const getNext = async (): Promise<T | false> => {
     while (scanned < limit) {
-      const msg = await ch.get(queue, { noAck: false });
+      let msg: Message | false;
+      try {
+        msg = await ch.get(queue, { noAck: false });
+      } catch (err) {
+        // The queue deleted after our own cancel (before, the broker's cancel said so): the end.
+        // The 404 closed the channel; what was read stays read, nothing more can be acked.
+        if ((err as { code?: unknown }).code !== 404) throw err;
+        cancelledByBroker = true;
+        return false;
+      }
       if (msg === false) return false;
       const value = look(msg);
       if (failure) throw failure;

@@ -17,6 +17,9 @@ export class RequeueWindow {
   /** Copies the broker returned (basic.return comes before the copy's confirm). */
   private readonly returned: { content: Buffer; correlationId: unknown }[] = [];
   private blockedReason: string | undefined;
+  /** Why the broker closed the confirm channel: every copy in flight then fails with a bare "channel closed". */
+  private closedBecause: string | undefined;
+  private stopped = false;
 
   constructor(
     private readonly pubCh: ConfirmChannel,
@@ -32,14 +35,30 @@ export class RequeueWindow {
       this.wake?.();
     });
     pubCh.on("return", (msg: { content: Buffer; properties: { correlationId?: unknown } }) => this.returned.push({ content: msg.content, correlationId: msg.properties.correlationId }));
+    pubCh.on("error", (err: unknown) => (this.closedBecause ??= errorMessage(err)));
   }
 
   /** Why the first copy that failed did (nacked, returned, channel gone); the run stops then. */
   get failure(): string | undefined {
-    return this.firstFailure;
+    if (this.firstFailure === undefined || this.closedBecause === undefined) return this.firstFailure;
+    return `${this.firstFailure} (the broker closed the channel: ${this.closedBecause})`;
   }
 
   get size(): number {
+    return this.inFlight;
+  }
+
+  /** The publishing connection was blocked too long: no confirm is coming. */
+  get blocked(): boolean {
+    return this.blockedReason !== undefined;
+  }
+
+  /**
+   * Acks nothing from now on, so that a count already said stays true; returns how many copies
+   * were still in flight (they may reach the work queue, their letters staying too).
+   */
+  stop(): number {
+    this.stopped = true;
     return this.inFlight;
   }
 
@@ -52,6 +71,7 @@ export class RequeueWindow {
       this.wake?.();
     };
     const confirmed = () => {
+      if (this.stopped) return settled();
       if (this.wasReturned(out)) return settled(`the work exchange ${this.names.exchange} did not route key ${this.names.routingKey} to any queue`);
       try {
         this.getCh.ack(dead);
@@ -81,7 +101,10 @@ export class RequeueWindow {
     return this.blockedReason;
   }
 
+  /** Matched once: a later copy with the same body and correlation id was not returned by this. */
   private wasReturned(out: RequeueMessage): boolean {
-    return this.returned.some((r) => r.content.equals(out.content) && r.correlationId === out.options.correlationId);
+    const i = this.returned.findIndex((r) => r.content.equals(out.content) && r.correlationId === out.options.correlationId);
+    if (i >= 0) this.returned.splice(i, 1);
+    return i >= 0;
   }
 }

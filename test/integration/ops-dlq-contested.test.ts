@@ -11,7 +11,7 @@ import { loadConfig } from "../../src/config.js";
 import { PermanentError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { confirmAcks } from "../../src/ops/broker-session.js";
-import { requeueDeadLetters } from "../../src/ops/dead-letters.js";
+import { requeueDeadLetters } from "../../src/ops/dead-letter-requeue.js";
 import { runCli, until } from "../helpers/cli.js";
 import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
@@ -167,5 +167,20 @@ describe("dlq commands that cannot reach every letter", () => {
       message: expect.stringMatching(/^1 dead letter\(s\) were purged, but the broker did not confirm it took their acks .*some may still be in matches\.dead_letter as well/) as string,
     });
     expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["acked-1"]);
+  });
+
+  it("a missing work exchange is named before anything is read (it was a bare 'channel closed' after the first copy)", async () => {
+    await deadLetters(["no-exchange-1"]);
+    const ch = await amqp.createChannel();
+    await ch.deleteExchange(names.exchange);
+    await ch.close();
+    try {
+      const run = await runCli(["dlq", "requeue", "--all"], env());
+      expect(run).toMatchObject({ code: 2, stdout: "" });
+      expect(run.stderr.trim()).toBe("matchflow: work exchange matches does not exist; nothing was requeued (check MATCHES_QUEUE and the vhost; a worker declares them when it starts)");
+      expect(await taskIdsIn(names.deadLetterQueue, false)).toEqual(["no-exchange-1"]);
+    } finally {
+      await declareTopology(amqp, names, { queueType: "classic", log: silentLogger });
+    }
   });
 });

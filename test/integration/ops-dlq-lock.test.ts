@@ -13,7 +13,8 @@ import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
 import { lockQueueName, withDeadLetterLock } from "../../src/ops/dead-letter-lock.js";
-import { listDeadLetters, requeueDeadLetters, showDeadLetter, type DeadLetterListing } from "../../src/ops/dead-letters.js";
+import { listDeadLetters, showDeadLetter, type DeadLetterListing } from "../../src/ops/dead-letters.js";
+import { requeueDeadLetters } from "../../src/ops/dead-letter-requeue.js";
 import { spawnCli, until } from "../helpers/cli.js";
 import { createVhost, managementApi, type TestVhost } from "../helpers/rabbit.js";
 

@@ -12,7 +12,7 @@ function letter(body: string): Message {
 }
 
 /** A channel whose consumer the test feeds, whose checkQueue answers when the test says, and whose basic.get hands out `ready`. */
-function scriptedChannel(ready: Message[] = [], options: { beforeConsumeOk?: Message[] } = {}) {
+function scriptedChannel(ready: (Message | Error)[] = [], options: { beforeConsumeOk?: Message[] } = {}) {
   let deliver: ((msg: Message | null) => void) | undefined;
   let answerCheck: ((count: number) => void) | undefined;
   let checks = 0;
@@ -35,7 +35,8 @@ function scriptedChannel(ready: Message[] = [], options: { beforeConsumeOk?: Mes
     },
     get: () => {
       calls.push("get");
-      return Promise.resolve(ready.shift() ?? false);
+      const next = ready.shift() ?? false;
+      return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
     },
     checkQueue: () => {
       checks++;
@@ -137,5 +138,28 @@ describe("streamDeadLetters", () => {
     expect(await stream.next()).toBe("b-20");
     expect(await stream.next()).toBe(false);
     expect(s.calls).toEqual([]);
+  });
+
+  it("the queue deleted after our own cancel: basic.get's 404 ends the read instead of failing it", async () => {
+    const gone = Object.assign(new Error("Operation failed: BasicGet; 404 (NOT-FOUND)"), { code: 404 });
+    const s = scriptedChannel([letter("c-30"), gone]);
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 5, maxPickedBytes: 4, pick: (m) => m.content.toString() });
+    s.deliver(letter("a-10"));
+    s.deliver(letter("b-20"));
+    const got: string[] = [];
+    for (let v = await stream.next(); v !== false; v = await stream.next()) got.push(v);
+    expect(got).toEqual(["a-10", "b-20", "c-30"]);
+    expect(s.calls).toEqual(["cancel c1", "get", "get"]);
+    expect(await stream.next()).toBe(false);
+  });
+
+  it("any other basic.get failure still fails the read", async () => {
+    const s = scriptedChannel([new Error("Channel closed")]);
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 5, maxPickedBytes: 4, pick: (m) => m.content.toString() });
+    s.deliver(letter("a-10"));
+    s.deliver(letter("b-20"));
+    expect(await stream.next()).toBe("a-10");
+    expect(await stream.next()).toBe("b-20");
+    await expect(stream.next()).rejects.toThrow("Channel closed");
   });
 });

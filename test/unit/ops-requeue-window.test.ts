@@ -14,8 +14,8 @@ import { RequeueWindow } from "../../src/ops/requeue-window.js";
 const config = loadConfig({});
 const names = topologyNames(config.topology, config.retry);
 
-function copy(id: string): RequeueMessage {
-  return { taskId: id, content: Buffer.from(id), options: { correlationId: id }, reencoded: true, droppedHeaders: [] };
+function copy(id: string, body = id): RequeueMessage {
+  return { taskId: id, content: Buffer.from(body), options: { correlationId: id }, reencoded: true, droppedHeaders: [] };
 }
 
 function letter(tag: number): Message {
@@ -26,8 +26,8 @@ function letter(tag: number): Message {
 function scripted() {
   const callbacks = new Map<string, (err: unknown) => void>();
   const pub = Object.assign(new EventEmitter(), {
-    publish: (_exchange: string, _key: string, content: Buffer, _options: unknown, cb: (err: unknown) => void) => {
-      callbacks.set(content.toString(), cb);
+    publish: (_exchange: string, _key: string, content: Buffer, options: { correlationId?: string }, cb: (err: unknown) => void) => {
+      callbacks.set(options.correlationId ?? content.toString(), cb);
       return true;
     },
   });
@@ -46,6 +46,7 @@ function scripted() {
     confirm: (id: string) => callbacks.get(id)?.(null),
     nack: (id: string) => callbacks.get(id)?.(new Error("message nacked")),
     returnIt: (id: string) => pub.emit("return", { content: Buffer.from(id), properties: { correlationId: id } }),
+    closeWithError: (reason: string) => pub.emit("error", new Error(reason)),
     failAcks: () => (ackFails = true),
   };
 }
@@ -105,5 +106,39 @@ describe("RequeueWindow", () => {
     block("low on memory");
     expect(await room).toBe("low on memory");
     expect(s.acked).toEqual([]);
+  });
+
+  it("a return is matched to one copy only: a later copy with the same body and id is acked when confirmed", async () => {
+    const s = scripted();
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
+    w.send(letter(1), copy("a"));
+    s.returnIt("a");
+    s.confirm("a");
+    w.send(letter(2), copy("a")); // the same task dead-lettered twice
+    s.confirm("a");
+    expect(await w.below(1)).toBeUndefined();
+    expect(s.acked).toEqual([2]);
+  });
+
+  it("after stop() no letter is acked: a count already said stays true; it tells how many copies were in flight", async () => {
+    const s = scripted();
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
+    w.send(letter(1), copy("a"));
+    w.send(letter(2), copy("b"));
+    s.confirm("a");
+    expect(w.stop()).toBe(1);
+    s.confirm("b");
+    expect(await w.below(1)).toBeUndefined();
+    expect(s.acked).toEqual([1]);
+  });
+
+  it("copies failed by the broker closing the channel carry its reason, not only amqplib's bare one", async () => {
+    const s = scripted();
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
+    w.send(letter(1), copy("a"));
+    s.closeWithError("Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no exchange 'matches' in vhost 'v'\"");
+    s.nack("a");
+    expect(await w.below(1)).toBeUndefined();
+    expect(w.failure).toBe("message nacked (the broker closed the channel: Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no exchange 'matches' in vhost 'v'\")");
   });
 });

@@ -9,7 +9,8 @@ import { queueExists, requireBrokerUrl, withBroker } from "../../ops/broker-sess
 import { formatDeadLetterListing, missingDeadLetterQueue } from "../../ops/dead-letter-format.js";
 import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
 import { purgeDeadLetters, type PurgeReport } from "../../ops/dead-letter-purge.js";
-import { listDeadLetters, otherConsumersNote, requeueDeadLetters, showDeadLetter, type RequeueReport, type RequeueSelection } from "../../ops/dead-letters.js";
+import { listDeadLetters, otherConsumersNote, showDeadLetter } from "../../ops/dead-letters.js";
+import { requeueDeadLetters, type RequeueReport, type RequeueSelection } from "../../ops/dead-letter-requeue.js";
 import { parseErrorCodeFilter, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
 import { printable } from "../../terminal-text.js";
 import { cliContext } from "../context.js";
