@@ -83,7 +83,7 @@ async function requireRequeueQueues(source: ChannelSource, names: TopologyNames)
   if (missing.length === 0) return;
   throw new PermanentError(
     "queue_not_found",
-    `${missing.length > 2 ? `${missing.slice(0, -1).join(", ")} and ${missing.at(-1) ?? ""}` : missing.join(" and ")} ${missing.length === 1 ? "does" : "do"} not exist; nothing was requeued (check MATCHES_QUEUE and the vhost; a worker declares them when it starts)`,
+    `${missing.length > 2 ? `${missing.slice(0, -1).join(", ")} and ${missing.at(-1) ?? ""}` : missing.join(" and ")} ${missing.length === 1 ? "does" : "do"} not exist; nothing was requeued (check ${missing.some((m) => m.startsWith("work exchange")) ? "MATCHES_EXCHANGE, " : ""}MATCHES_QUEUE and the vhost; a worker declares them when it starts)`,
   );
 }
 
