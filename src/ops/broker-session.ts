@@ -77,32 +77,28 @@ export async function quietChannel(source: ChannelSource): Promise<Channel> {
   return ch;
 }
 
-/** A passive check on a channel of its own (a 404 closes the channel it happens on). */
-export async function queueExists(source: ChannelSource, queue: string): Promise<boolean> {
+/**
+ * `fn` on a channel of its own; `undefined` when what it names does not exist (the 404 closes
+ * the channel it happens on, so it cannot be shared).
+ */
+export async function unlessNotFound<T>(source: ChannelSource, fn: (ch: Channel) => Promise<T>): Promise<T | undefined> {
   const ch = await quietChannel(source);
   try {
-    await ch.checkQueue(queue);
-    return true;
+    return await fn(ch);
   } catch (err) {
-    if (isNotFound(err)) return false;
+    if (isNotFound(err)) return undefined;
     throw err;
   } finally {
     await closeQuietly(ch);
   }
 }
 
-/** A passive check of an exchange on a channel of its own (a 404 closes the channel it happens on). */
+export async function queueExists(source: ChannelSource, queue: string): Promise<boolean> {
+  return (await unlessNotFound(source, (ch) => ch.checkQueue(queue))) !== undefined;
+}
+
 export async function exchangeExists(source: ChannelSource, exchange: string): Promise<boolean> {
-  const ch = await quietChannel(source);
-  try {
-    await ch.checkExchange(exchange);
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  } finally {
-    await closeQuietly(ch);
-  }
+  return (await unlessNotFound(source, (ch) => ch.checkExchange(exchange))) !== undefined;
 }
 
 export async function closeQuietly(ch: Channel | ConfirmChannel | undefined): Promise<void> {

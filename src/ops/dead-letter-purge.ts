@@ -2,9 +2,8 @@
  * `dlq purge` and `queue purge`: emptying the dead-letter queue (all of it, or the letters with
  * some error codes) under the queue's lock, and saying what a purge could not reach.
  */
-import type { Channel } from "amqplib";
 import type { TopologyNames } from "../broker/topology-names.js";
-import { closeQuietly, isNotFound, quietChannel, type ChannelSource } from "./broker-session.js";
+import { unlessNotFound, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import { deadLetterCode } from "./dead-letter-message.js";
 import { peekLocked } from "./dead-letters.js";
@@ -29,7 +28,7 @@ export async function purgeDeadLetters(source: ChannelSource, names: TopologyNam
     return withDeadLetterLock(source, names.deadLetterQueue, options.lock ?? {}, async () => {
       // queue.purge removes ready messages only: those another consumer holds unacked survive it.
       // Counted before and after, on the same channel: one that came or went meanwhile is counted too.
-      return onQueue(source, async (ch) => {
+      return unlessNotFound(source, async (ch) => {
         const before = await ch.checkQueue(names.deadLetterQueue);
         const removed = (await ch.purgeQueue(names.deadLetterQueue)).messageCount;
         const after = await ch.checkQueue(names.deadLetterQueue);
@@ -48,20 +47,7 @@ export async function purgeDeadLetters(source: ChannelSource, names: TopologyNam
   return result === undefined ? undefined : { removed, cutShort: result.cutShort, otherConsumers: result.otherConsumers };
 }
 
-/** `fn` on a channel of its own; `undefined` when the queue does not exist (a 404 closes the channel it happens on). */
-async function onQueue<T>(source: ChannelSource, fn: (ch: Channel) => Promise<T>): Promise<T | undefined> {
-  const ch = await quietChannel(source);
-  try {
-    return await fn(ch);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  } finally {
-    await closeQuietly(ch);
-  }
-}
-
 /** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */
 export async function purgeQueue(source: ChannelSource, queue: string): Promise<number | undefined> {
-  return onQueue(source, async (ch) => (await ch.purgeQueue(queue)).messageCount);
+  return unlessNotFound(source, async (ch) => (await ch.purgeQueue(queue)).messageCount);
 }
