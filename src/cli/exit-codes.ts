@@ -27,6 +27,7 @@ const BY_CODE: Record<string, number> = {
   source_unreadable: EXIT.source,
   broker_unreachable: EXIT.broker,
   broker_blocked: EXIT.broker,
+  broker_unconfirmed: EXIT.broker,
   broker_connection_lost: EXIT.broker,
   database_unreachable: EXIT.database,
   database_in_use: EXIT.database,

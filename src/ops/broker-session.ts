@@ -3,7 +3,7 @@
  * Failing to connect is a TransientError `broker_unreachable` (exit code 4) naming host and vhost.
  */
 import type { Channel, ConfirmChannel } from "amqplib";
-import { BrokerConnection, negotiatedFrameMax } from "../broker/connection.js";
+import { BrokerConnection, closeOrGone, negotiatedFrameMax } from "../broker/connection.js";
 import { DEPLOYED_FRAME_MAX } from "../broker/fit-headers.js";
 import { ConfigError, TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -101,8 +101,9 @@ export async function exchangeExists(source: ChannelSource, exchange: string): P
   return (await unlessNotFound(source, (ch) => ch.checkExchange(exchange))) !== undefined;
 }
 
+/** Closes a channel, ignoring failures; never waits for ever (a close-ok lost with its connection). */
 export async function closeQuietly(ch: Channel | ConfirmChannel | undefined): Promise<void> {
-  if (ch) await ch.close().catch(() => undefined);
+  if (ch) await closeOrGone(ch, () => ch.close());
 }
 
 /**
@@ -117,6 +118,9 @@ export async function confirmAcks(ch: Channel, queue: string, done: string): Pro
   try {
     await ch.checkQueue(queue);
   } catch (err) {
+    if (isNotFound(err)) {
+      throw new TransientError("queue_not_found", `${done}, but ${queue} was deleted meanwhile: the letters still in it went with it`, { cause: err });
+    }
     throw new TransientError(
       "broker_connection_lost",
       `${done}, but the broker did not confirm it took their acks (${errorMessage(err)}): some may still be in ${queue} as well; list it before running the command again`,

@@ -51,6 +51,8 @@ export interface RequeueOptions {
   publishOn?: { connection: BrokerConnection; blockedTimeoutMs: number };
   /** Messages awaiting their confirm at once. @default 100 */
   window?: number;
+  /** How long copies may wait for any confirm (not counting a blocked connection's wait) before the run stops. @default 60 s */
+  confirmTimeoutMs?: number;
   lock?: DeadLetterLockOptions;
 }
 
@@ -87,6 +89,8 @@ async function requireRequeueQueues(source: ChannelSource, names: TopologyNames)
   );
 }
 
+const DEFAULT_CONFIRM_TIMEOUT_MS = 60_000;
+
 async function requeueUnderLock(source: ChannelSource, names: TopologyNames, selection: RequeueSelection, options: RequeueOptions): Promise<RequeueReport> {
   await requireRequeueQueues(source, names);
   const wanted = "taskIds" in selection ? new Set(selection.taskIds) : undefined;
@@ -118,15 +122,20 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       if (report.requeued.length > 0) await confirmAcks(getCh, names.deadLetterQueue, `${error.message}; ${report.requeued.length} dead letter(s) were requeued`);
       throw error;
     };
-    const copies = new RequeueWindow(pubCh, getCh, names, (out) => report.requeued.push({ taskId: out.taskId, reencoded: out.reencoded, ...(out.droppedHeaders.length > 0 ? { droppedHeaders: out.droppedHeaders } : {}) }), blocked);
-    /** Waits until fewer than `max` copies are in flight; stops the run if the broker blocked it too long. */
+    const onRequeued = (out: RequeueMessage) => report.requeued.push({ taskId: out.taskId, reencoded: out.reencoded, ...(out.droppedHeaders.length > 0 ? { droppedHeaders: out.droppedHeaders } : {}) });
+    const blockedNow = () => publishOn?.connection.blockedReason !== undefined;
+    const copies = new RequeueWindow(pubCh, getCh, names, onRequeued, blocked, options.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS, blockedNow);
+    /** Copies whose letters stay though they may be out: said, so that a duplicate is no surprise. */
+    const maybeOut = (n: number) => (n > 0 ? ` (copies of up to ${n} of them may have reached the work queue as well; harmless, the upsert is idempotent)` : "");
+    /** Waits until fewer than `max` copies are in flight; stops the run when no confirm is coming. */
     const room = async (max: number) => {
-      const blockedFor = await copies.below(max);
-      if (blockedFor === undefined) return;
+      const none = await copies.below(max);
+      if (none === undefined) return;
       // No ack after this: the count said is final. A copy in flight may still reach the work queue.
-      const unsettled = copies.stop();
-      const maybe = unsettled > 0 ? ` (copies of up to ${unsettled} of them may have reached the work queue as well; harmless, the upsert is idempotent)` : "";
-      return stopped(blockedTooLongError(blockedFor, publishOn?.blockedTimeoutMs ?? 0, `requeue stopped after ${report.requeued.length} message(s); the rest are still in ${names.deadLetterQueue}${maybe}`));
+      const unsettled = copies.stop() + copies.maybeOut;
+      const stoppedAfter = `requeue stopped after ${report.requeued.length} message(s); the rest are still in ${names.deadLetterQueue}${maybeOut(unsettled)}`;
+      if ("blocked" in none) return stopped(blockedTooLongError(none.blocked, publishOn?.blockedTimeoutMs ?? 0, stoppedAfter));
+      return stopped(new TransientError("broker_unconfirmed", `the broker confirmed no copy for ${Math.round(none.silentMs / 1000)} s (a quorum work queue without its majority?): ${stoppedAfter}`));
     };
 
     const frameMax = frameMaxOf(source);
@@ -156,7 +165,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     // the stream must make room for them all.
     const every = !wanted && !codes;
     // A copy awaiting its confirm will make room, unless the run failed or the copies are blocked.
-    const willMakeRoom = () => copies.size > 0 && copies.failure === undefined && !copies.blocked;
+    const willMakeRoom = () => copies.size > 0 && copies.failure === undefined && !copies.stalled;
     const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, ...(every ? { window, willMakeRoom } : {}) });
     let readFailure: unknown;
     // A refused copy stops the reading at once: reading on would hold the lock (and count
@@ -179,7 +188,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     if (failure !== undefined) {
       // A read's own code is kept (broker_connection_lost: exit 4); a refused copy is requeue_failed.
       const code = copies.failure === undefined && isMatchflowError(readFailure) ? readFailure.code : "requeue_failed";
-      return await stopped(new TransientError(code, `requeue stopped after ${report.requeued.length} message(s): ${failure}; the rest are still in ${names.deadLetterQueue}`, { cause: readFailure }));
+      return await stopped(new TransientError(code, `requeue stopped after ${report.requeued.length} message(s): ${failure}; the rest are still in ${names.deadLetterQueue}${maybeOut(copies.maybeOut)}`, { cause: readFailure }));
     }
     await stream.stop();
     report.scanned = stream.scanned;

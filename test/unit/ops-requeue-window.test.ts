@@ -24,10 +24,17 @@ function letter(tag: number): Message {
 
 /** A confirm channel whose confirms the test gives, and a channel that records acks. */
 function scripted() {
-  const callbacks = new Map<string, (err: unknown) => void>();
+  /** Per correlation id, the callbacks of its copies not answered yet (identical copies share one). */
+  const callbacks = new Map<string, ((err: unknown) => void)[]>();
+  const answer = (id: string, err: unknown) => {
+    const waiting = callbacks.get(id) ?? [];
+    callbacks.delete(id);
+    for (const cb of waiting) cb(err);
+  };
   const pub = Object.assign(new EventEmitter(), {
     publish: (_exchange: string, _key: string, content: Buffer, options: { correlationId?: string }, cb: (err: unknown) => void) => {
-      callbacks.set(options.correlationId ?? content.toString(), cb);
+      const id = options.correlationId ?? content.toString();
+      callbacks.set(id, [...(callbacks.get(id) ?? []), cb]);
       return true;
     },
   });
@@ -43,8 +50,9 @@ function scripted() {
     pub: pub as unknown as ConfirmChannel,
     get: get as unknown as Channel,
     acked,
-    confirm: (id: string) => callbacks.get(id)?.(null),
-    nack: (id: string) => callbacks.get(id)?.(new Error("message nacked")),
+    confirm: (id: string) => answer(id, null),
+    nack: (id: string) => answer(id, new Error("message nacked")),
+    fail: (id: string, reason: string) => answer(id, new Error(reason)),
     returnIt: (id: string) => pub.emit("return", { content: Buffer.from(id), properties: { correlationId: id } }),
     closeWithError: (reason: string) => pub.emit("error", new Error(reason)),
     failAcks: () => (ackFails = true),
@@ -55,7 +63,7 @@ describe("RequeueWindow", () => {
   it("acks each letter as its copy is confirmed, in the broker's order, and makes room as it goes", async () => {
     const s = scripted();
     const requeued: string[] = [];
-    const w = new RequeueWindow(s.pub, s.get, names, (out) => requeued.push(out.taskId ?? "?"), new Promise(() => undefined));
+    const w = new RequeueWindow(s.pub, s.get, names, (out) => requeued.push(out.taskId ?? "?"), new Promise(() => undefined), 60_000);
     w.send(letter(1), copy("a"));
     w.send(letter(2), copy("b"));
     w.send(letter(3), copy("c"));
@@ -74,7 +82,7 @@ describe("RequeueWindow", () => {
 
   it("a nacked or returned copy leaves its letter unacked and names the first failure; the others still settle", async () => {
     const s = scripted();
-    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined), 60_000);
     for (const [tag, id] of [[1, "a"], [2, "b"], [3, "c"]] as const) w.send(letter(tag), copy(id));
     s.returnIt("a");
     s.confirm("a"); // the return came first: not routed, not acked
@@ -88,7 +96,7 @@ describe("RequeueWindow", () => {
   it("an ack that cannot be sent is a failure, not a letter counted as requeued", async () => {
     const s = scripted();
     const requeued: string[] = [];
-    const w = new RequeueWindow(s.pub, s.get, names, (out) => requeued.push(out.taskId ?? "?"), new Promise(() => undefined));
+    const w = new RequeueWindow(s.pub, s.get, names, (out) => requeued.push(out.taskId ?? "?"), new Promise(() => undefined), 60_000);
     w.send(letter(1), copy("a"));
     s.failAcks();
     s.confirm("a");
@@ -100,29 +108,60 @@ describe("RequeueWindow", () => {
   it("waiting for room ends with the reason when the publishing connection is blocked too long", async () => {
     const s = scripted();
     let block: (reason: string) => void = () => undefined;
-    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise((resolve) => (block = resolve)));
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise((resolve) => (block = resolve)), 60_000);
     w.send(letter(1), copy("a"));
     const room = w.below(1);
     block("low on memory");
-    expect(await room).toBe("low on memory");
+    expect(await room).toEqual({ blocked: "low on memory" });
     expect(s.acked).toEqual([]);
-  });
-
-  it("a return is matched to one copy only: a later copy with the same body and id is acked when confirmed", async () => {
-    const s = scripted();
-    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
-    w.send(letter(1), copy("a"));
-    s.returnIt("a");
-    s.confirm("a");
-    w.send(letter(2), copy("a")); // the same task dead-lettered twice
+    expect(w.stalled).toBe(true);
+    // Nothing left to wait for: a block no longer stops anything (a run whose copies all settled is done).
+    expect(w.stop()).toBe(1);
     s.confirm("a");
     expect(await w.below(1)).toBeUndefined();
-    expect(s.acked).toEqual([2]);
+  });
+
+  it("a return counts for every identical copy (a task dead-lettered twice): none of their letters is acked, so none is lost", async () => {
+    const s = scripted();
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined), 60_000);
+    w.send(letter(1), copy("a"));
+    w.send(letter(2), copy("a"));
+    s.returnIt("a"); // routed or returned: which of the two cannot be told
+    s.confirm("a");
+    expect(await w.below(1)).toBeUndefined();
+    expect(s.acked).toEqual([]);
+    expect(w.failure).toMatch(/did not route/);
+  });
+
+  it("copies the broker stays silent about stop the wait after the confirm timeout; the reader is told no room is coming", async () => {
+    const s = scripted();
+    let now = 0;
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined), 50, () => false, () => now);
+    w.send(letter(1), copy("a"));
+    expect(w.stalled).toBe(false);
+    const room = w.below(1);
+    now = 60;
+    expect(await room).toEqual({ silentMs: 60 });
+    expect(w.stalled).toBe(true);
+  });
+
+  it("counts the copies whose fate is unknown (channel gone, ack refused), not the nacked ones", async () => {
+    const s = scripted();
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined), 60_000);
+    w.send(letter(1), copy("a"));
+    w.send(letter(2), copy("b"));
+    w.send(letter(3), copy("c"));
+    s.nack("a");
+    s.fail("b", "channel closed");
+    s.failAcks();
+    s.confirm("c");
+    expect(await w.below(1)).toBeUndefined();
+    expect(w.maybeOut).toBe(2);
   });
 
   it("after stop() no letter is acked: a count already said stays true; it tells how many copies were in flight", async () => {
     const s = scripted();
-    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined), 60_000);
     w.send(letter(1), copy("a"));
     w.send(letter(2), copy("b"));
     s.confirm("a");
@@ -134,11 +173,24 @@ describe("RequeueWindow", () => {
 
   it("copies failed by the broker closing the channel carry its reason, not only amqplib's bare one", async () => {
     const s = scripted();
-    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined));
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise(() => undefined), 60_000);
     w.send(letter(1), copy("a"));
     s.closeWithError("Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no exchange 'matches' in vhost 'v'\"");
     s.nack("a");
     expect(await w.below(1)).toBeUndefined();
     expect(w.failure).toBe("message nacked (the broker closed the channel: Channel closed by server: 404 (NOT-FOUND) with message \"NOT_FOUND - no exchange 'matches' in vhost 'v'\")");
+  });
+
+  it("silence while the publishing connection is blocked is the block's: it ends with the block's reason, not as silence", async () => {
+    const s = scripted();
+    let now = 0;
+    let block: (reason: string) => void = () => undefined;
+    const w = new RequeueWindow(s.pub, s.get, names, () => undefined, new Promise((resolve) => (block = resolve)), 50, () => true, () => now);
+    w.send(letter(1), copy("a"));
+    now = 60;
+    expect(w.stalled).toBe(false);
+    const room = w.below(1);
+    block("low on memory");
+    expect(await room).toEqual({ blocked: "low on memory" });
   });
 });
