@@ -190,11 +190,12 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       const code = copies.failure === undefined && isMatchflowError(readFailure) ? readFailure.code : "requeue_failed";
       return await stopped(new TransientError(code, `requeue stopped after ${report.requeued.length} message(s): ${failure}; the rest are still in ${names.deadLetterQueue}${maybeOut(copies.maybeOut)}`, { cause: readFailure }));
     }
-    await stream.stop();
+    // Counted before the cancel: a delivery that comes while it is out is neither sent nor counted.
     report.scanned = stream.scanned;
+    await stream.stop();
     report.cutShort = report.scanned < total;
     if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
-    await confirmAcks(getCh, names.deadLetterQueue, `${report.requeued.length} dead letter(s) were requeued`);
+    if (report.requeued.length > 0) await confirmAcks(getCh, names.deadLetterQueue, `${report.requeued.length} dead letter(s) were requeued`);
     return report;
   } finally {
     stopWatching?.();

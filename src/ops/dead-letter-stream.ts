@@ -21,7 +21,7 @@
  * basic.get).
  */
 import type { Channel, Message, Replies } from "amqplib";
-import { errorMessage } from "../errors.js";
+import { TransientError, errorMessage } from "../errors.js";
 
 /** How long a silent consumer is waited for before the queue is asked whether anything is left. */
 const IDLE_CHECK_MS = 200;
@@ -148,7 +148,19 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
       },
       { noAck: false },
     );
-    await consumeOk;
+    try {
+      await consumeOk;
+    } catch (err) {
+      consumeOk = undefined;
+      const code = (err as { code?: unknown }).code;
+      // Deleted since the caller counted it: nothing to read (the 404 closed the channel).
+      if (code === 404) {
+        consuming = false;
+        cancelledByBroker = true;
+      } else if (code === 403) {
+        throw new TransientError("dlq_busy", `another client consumes ${queue} exclusively: no dlq command can read it until that client stops`, { cause: err });
+      } else throw err;
+    }
   }
 
   /** After the consumer's share: one basic.get per delivery (the consumer holds all it may). */

@@ -178,9 +178,26 @@ describe("dlq commands that cannot reach every letter", () => {
       const run = await runCli(["dlq", "requeue", "--all"], env());
       expect(run).toMatchObject({ code: 2, stdout: "" });
       expect(run.stderr.trim()).toBe("matchflow: work exchange matches does not exist; nothing was requeued (check MATCHES_EXCHANGE, MATCHES_QUEUE and the vhost; a worker declares them when it starts)");
-      expect(await taskIdsIn(names.deadLetterQueue, false)).toEqual(["no-exchange-1"]);
+      expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["no-exchange-1"]);
     } finally {
       await declareTopology(amqp, names, { queueType: "classic", log: silentLogger });
     }
+  });
+
+  it("an exclusive consumer of the dead-letter queue: every dlq command says so (exit 1), not a bare 403 (exit 70)", async () => {
+    await deadLetters(["excl-1", "excl-2"]); // the other client holds the first; the second is ready
+    const other = await amqp.createChannel();
+    await other.prefetch(1);
+    await other.consume(names.deadLetterQueue, () => undefined, { noAck: false, exclusive: true });
+    try {
+      for (const args of [["dlq", "list"], ["dlq", "requeue", "--all"], ["dlq", "show", "excl-1"]]) {
+        const run = await runCli(args, env());
+        expect(run.stderr, args.join(" ")).toContain("another client consumes matches.dead_letter exclusively: no dlq command can read it until that client stops");
+        expect(run.code, args.join(" ")).toBe(1);
+      }
+    } finally {
+      await other.close();
+    }
+    expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["excl-1", "excl-2"]);
   });
 });
