@@ -166,7 +166,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     const every = !wanted && !codes;
     // A copy awaiting its confirm will make room, unless the run failed or the copies are blocked.
     const willMakeRoom = () => copies.size > 0 && copies.failure === undefined && !copies.stalled;
-    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, ...(every ? { window, willMakeRoom } : {}) });
+    const stream = await streamDeadLetters(getCh, names.deadLetterQueue, { limit: total, pick: choose, givenUp: () => copies.failure !== undefined, ...(every ? { window, willMakeRoom } : {}) });
     let readFailure: unknown;
     // A refused copy stops the reading at once: reading on would hold the lock (and count
     // deliveries on a quorum queue) for letters this run no longer sends.

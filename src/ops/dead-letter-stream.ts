@@ -63,6 +63,11 @@ export interface DeadLetterStreamOptions<T> {
    * wait, not a starved consumer.
    */
   willMakeRoom?: () => boolean;
+  /**
+   * The reader has given up (a requeue whose copy was refused): no delivery is looked at after
+   * this says so, and `next()` ends, instead of scanning on to the next letter picked.
+   */
+  givenUp?: () => boolean;
 }
 
 export interface DeadLetterStream<T> {
@@ -130,7 +135,7 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
           consuming = false;
           cancelledByBroker = true;
         }
-        else if (scanned < limit && failure === undefined) {
+        else if (scanned < limit && failure === undefined && !options.givenUp?.()) {
           const value = look(msg);
           if (value !== undefined) {
             picked.push({ value, bytes: msg.content.length });
@@ -165,7 +170,7 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
 
   /** After the consumer's share: one basic.get per delivery (the consumer holds all it may). */
   const getNext = async (): Promise<T | false> => {
-    while (scanned < limit) {
+    while (scanned < limit && !options.givenUp?.()) {
       let msg: Message | false;
       try {
         msg = await ch.get(queue, { noAck: false });
@@ -196,7 +201,7 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
           return first.value;
         }
         if (failure) throw failure;
-        if (scanned >= limit || cancelledByBroker) return false;
+        if (scanned >= limit || cancelledByBroker || options.givenUp?.()) return false;
         if (byGet || (getAfter !== undefined && scanned >= getAfter)) {
           await stopConsuming(); // deliveries in flight before its cancel-ok are looked at first
           if (picked.length > 0 || failure || cancelledByBroker) continue;

@@ -162,4 +162,17 @@ describe("streamDeadLetters", () => {
     expect(await stream.next()).toBe("b-20");
     await expect(stream.next()).rejects.toThrow("Channel closed");
   });
+
+  it("a reader that has given up gets nothing more: later deliveries are not looked at and next() ends", async () => {
+    const s = scriptedChannel([letter("d")]);
+    let givenUp = false;
+    const stream = await streamDeadLetters(s.channel, "dl", { limit: 5, givenUp: () => givenUp, pick: (m) => m.content.toString() });
+    s.deliver(letter("a"));
+    expect(await stream.next()).toBe("a");
+    givenUp = true; // e.g. a copy refused while the next letter was on its way
+    s.deliver(letter("b"));
+    expect(await stream.next()).toBe(false);
+    expect(stream.scanned).toBe(1);
+    expect(s.calls).toEqual([]);
+  });
 });
