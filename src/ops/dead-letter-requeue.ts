@@ -77,15 +77,21 @@ export async function requeueDeadLetters(source: ChannelSource, names: TopologyN
  * bound to the shared exchange that silently collects a copy of every task from then on.
  */
 async function requireRequeueQueues(source: ChannelSource, names: TopologyNames): Promise<void> {
-  const missing: string[] = [];
+  const checks = [
+    { what: `work exchange ${names.exchange}`, setting: "MATCHES_EXCHANGE", exists: () => exchangeExists(source, names.exchange) },
+    { what: `work queue ${names.queue}`, setting: "MATCHES_QUEUE", exists: () => queueExists(source, names.queue) },
+    { what: `dead-letter queue ${names.deadLetterQueue}`, setting: "MATCHES_QUEUE", exists: () => queueExists(source, names.deadLetterQueue) },
+  ];
   // A missing exchange is not returned like an unroutable copy: the broker closes the channel.
-  if (!(await exchangeExists(source, names.exchange))) missing.push(`work exchange ${names.exchange}`);
-  if (!(await queueExists(source, names.queue))) missing.push(`work queue ${names.queue}`);
-  if (!(await queueExists(source, names.deadLetterQueue))) missing.push(`dead-letter queue ${names.deadLetterQueue}`);
+  const missing: typeof checks = [];
+  for (const check of checks) if (!(await check.exists())) missing.push(check);
   if (missing.length === 0) return;
+  const whats = missing.map((m) => m.what);
+  const listed = whats.length > 1 ? `${whats.slice(0, -1).join(", ")} and ${whats.at(-1) ?? ""}` : (whats[0] ?? "");
+  const settings = [...new Set(missing.map((m) => m.setting))].join(", ");
   throw new PermanentError(
     "queue_not_found",
-    `${missing.length > 2 ? `${missing.slice(0, -1).join(", ")} and ${missing.at(-1) ?? ""}` : missing.join(" and ")} ${missing.length === 1 ? "does" : "do"} not exist; nothing was requeued (check ${missing.some((m) => m.startsWith("work exchange")) ? "MATCHES_EXCHANGE, " : ""}MATCHES_QUEUE and the vhost; a worker declares them when it starts)`,
+    `${listed} ${missing.length === 1 ? "does" : "do"} not exist; nothing was requeued (check ${settings} and the vhost; a worker declares them when it starts)`,
   );
 }
 

@@ -177,7 +177,7 @@ describe("dlq commands that cannot reach every letter", () => {
     try {
       const run = await runCli(["dlq", "requeue", "--all"], env());
       expect(run).toMatchObject({ code: 2, stdout: "" });
-      expect(run.stderr.trim()).toBe("matchflow: work exchange matches does not exist; nothing was requeued (check MATCHES_EXCHANGE, MATCHES_QUEUE and the vhost; a worker declares them when it starts)");
+      expect(run.stderr.trim()).toBe("matchflow: work exchange matches does not exist; nothing was requeued (check MATCHES_EXCHANGE and the vhost; a worker declares them when it starts)");
       expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["no-exchange-1"]);
     } finally {
       await declareTopology(amqp, names, { queueType: "classic", log: silentLogger });

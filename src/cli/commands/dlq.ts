@@ -98,11 +98,14 @@ export function registerDlq(program: Command): void {
         // Ids and header names come from the message: escaped (terminal-text.ts).
         if (r.droppedHeaders) process.stderr.write(`${printable(r.taskId ?? "(no task id)")}: left out header(s) ${printable(r.droppedHeaders.join(", "))} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
       }
-      // With task ids, what could not be read already made them "not found".
-      if (taskIds.length === 0) for (const line of unreadLetters(report, names.deadLetterQueue, "requeued")) process.stderr.write(`${line}\n`);
+      let incomplete = report.notFound.length > 0 || report.notRequeued.length > 0;
       // With task ids, letters not read matter only for an id not found (said beside it above).
-      const unreadMatters = taskIds.length === 0 && unread;
-      if (report.notFound.length > 0 || report.notRequeued.length > 0 || unreadMatters) process.exitCode = EXIT.partial;
+      if (taskIds.length === 0) {
+        const lines = unreadLetters(report, names.deadLetterQueue, "requeued");
+        for (const line of lines) process.stderr.write(`${line}\n`);
+        incomplete ||= lines.length > 0;
+      }
+      if (incomplete) process.exitCode = EXIT.partial;
     });
 
   dlq
