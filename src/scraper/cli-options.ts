@@ -3,8 +3,9 @@
  * Every bad value is a usage error (exit 2) that names the flag and what it accepts.
  */
 import type { Config } from "../config.js";
-import { LEAGUES, seasonFirstYear, seasonForDate, type League } from "../contract/index.js";
+import { LEAGUES, seasonFirstYear, seasonForDate, seasonName, type League } from "../contract/index.js";
 import { PermanentError } from "../errors.js";
+import { ASSIST_FIRST_SEASON } from "../sources/assist/keys.js";
 import { sourceDirUrl } from "../sources/http.js";
 import type { ScrapeOptions, ScrapeSource } from "./scrape.js";
 
@@ -82,6 +83,9 @@ export function parseAgeGroups(text: string): string[] {
   return [...new Set(parts.map((p) => p.toUpperCase()))];
 }
 
+/** Seasons one scrape reads at most: their feeds are read before the first match is produced. */
+export const MAX_SEASONS = 4;
+
 /**
  * `2026` or `2026-27` -> 2026. This century only: the feeds name a season by two-digit years
  * (`...-25-26`), so 1925 or 2125 would silently read 2025's.
@@ -139,12 +143,30 @@ export function resolveScrapeFlags(flags: ScrapeFlags, config: Config, today: st
   // started already). Today's season read the feed of 2026-27 for a window in 2025 and found none of it.
   const seasonDate = to ?? (from !== undefined && from > today ? from : today);
   const season = flags.season !== undefined ? parseSeason(flags.season) : seasonFirstYear(seasonForDate(seasonDate))!;
+  if (source === "assist" && season < ASSIST_FIRST_SEASON) {
+    const what = flags.season !== undefined ? `--season ${seasonName(season)}` : `the window, which ends in season ${seasonName(season)},`;
+    throw usage(`${what} is older than the assist feeds (from ${seasonName(ASSIST_FIRST_SEASON)} on): read it with --source modular11`);
+  }
+  // ... and every season before it that the window reaches (a window across August 1st read only
+  // the later season's feed), back to the assist feeds' first. A given --season is the only one read.
+  const startSeason = from !== undefined ? seasonFirstYear(seasonForDate(from))! : season;
+  const oldest = source === "assist" ? Math.max(startSeason, ASSIST_FIRST_SEASON) : startSeason;
+  const fromSeason = flags.season === undefined ? Math.min(oldest, season) : season;
+  // Feeds name seasons by two-digit years: a window in 1999 would read 2099's.
+  if (flags.season === undefined && (fromSeason < 2000 || season > 2099)) {
+    throw usage(`the window reaches season ${seasonName(fromSeason < 2000 ? fromSeason : season)}: out of range, the feeds name seasons 2000-01 to 2099-00 only`);
+  }
+  // Modular11 is asked for the date range itself; assist holds each season's feed at once.
+  if (source === "assist" && season - fromSeason + 1 > MAX_SEASONS) {
+    throw usage(`the window from ${from ?? ""} reaches over ${season - fromSeason + 1} seasons; one scrape reads at most ${MAX_SEASONS} (their feeds are held in memory together): split the window, or give --season for each`);
+  }
 
   return {
     options: {
       source,
       league: flags.league !== undefined ? parseLeague(flags.league) : config.scrape.league,
       seasonFirstYear: season,
+      ...(fromSeason < season ? { fromSeasonFirstYear: fromSeason } : {}),
       ageGroups: ageText !== undefined ? parseAgeGroups(ageText) : [],
       division,
       club,

@@ -6,7 +6,8 @@
  * 50,000-match season); `scrape` collects them (dry-run output, `--save`).
  */
 import { redactUrl } from "../config.js";
-import { seasonBounds, seasonName, validateForProducer, type League, type MatchData, type MatchDataInput } from "../contract/index.js";
+import { isMatchflowError } from "../errors.js";
+import { seasonName, validateForProducer, type League, type MatchData, type MatchDataInput } from "../contract/index.js";
 import type { Logger } from "../log.js";
 import { feedKey, scheduleUrl, standingsUrl } from "../sources/assist/keys.js";
 import type { PlaceholderOptions } from "../sources/assist/placeholder.js";
@@ -16,14 +17,20 @@ import { compileFilters, type PlacedCandidate } from "../sources/filters.js";
 import type { FeedFetcher } from "../sources/http.js";
 import { compareKickoff } from "../sources/order.js";
 import type { FeedProblem } from "../sources/types.js";
+import { seasonsBounds, seasonsRead, windowOutsideSeason } from "./seasons.js";
 
 export type ScrapeSource = "assist" | "modular11";
 
 export interface ScrapeOptions {
   source: ScrapeSource;
   league: League;
-  /** The season's first year: 2026 for 2026-27. */
+  /** The season's first year: 2026 for 2026-27. The last season read when there are several. */
   seasonFirstYear: number;
+  /**
+   * The first season read, when the window starts in an earlier season than `seasonFirstYear`
+   * (a window across August 1st): every season from it to `seasonFirstYear` is read. Unset: one.
+   */
+  fromSeasonFirstYear?: number | undefined;
   /** Empty = every age group. */
   ageGroups?: string[] | undefined;
   division?: string | undefined;
@@ -73,7 +80,10 @@ export interface ScrapeMetadata {
   age_groups: string[];
   division: string | null;
   club: string | null;
+  /** The season the window ends in (the last of `seasons`). */
   season: string;
+  /** Every season the window reaches, oldest first (more than one across August 1st); one not read is among the problems. */
+  seasons: string[];
   window: { from: string | null; to: string | null };
   scraped_at: string;
   feeds: string[];
@@ -115,8 +125,58 @@ interface SourceRead {
   placeholderDates: string[];
 }
 
+/**
+ * Each season has its own assist feeds: read one after the other, produced in season order. A
+ * later season that has not started may not be published yet (a window reaching past July):
+ * its unreadable feeds are a problem said, not a failed scrape of the seasons before it.
+ */
 async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<SourceRead> {
-  const key = feedKey(options.league, options.seasonFirstYear);
+  const seasons = seasonsRead(options);
+  const today = deps.now().toISOString().slice(0, 10);
+  const reads: SourceRead[] = [];
+  const unpublished: FeedProblem[] = [];
+  for (const season of seasons) {
+    try {
+      reads.push(await readAssistSeason(options, season, deps));
+    } catch (err) {
+      const ahead = reads.length > 0 && seasonsBounds([season]).startDate > today;
+      if (!ahead || !isMatchflowError(err) || err.code !== "source_unreadable") throw err;
+      unpublished.push({ where: `season ${seasonName(season)}`, reason: `not read: it starts after today and its feeds cannot be read yet (${err.message}); its days find nothing` });
+    }
+  }
+  const read = reads.length === 1 ? reads[0]! : chainReads(reads);
+  return { ...read, problems: [...read.problems, ...unpublished] };
+}
+
+/** Several reads as one: candidates one read after the other, feed positions kept in that order. */
+function chainReads(reads: SourceRead[]): SourceRead {
+  const counts: Partial<ScrapeCounts> = {};
+  for (const read of reads) {
+    for (const [name, n] of Object.entries(read.counts) as [keyof ScrapeCounts, number][]) counts[name] = (counts[name] ?? 0) + n;
+  }
+  function* candidates(): Generator<PlacedCandidate> {
+    let offset = 0;
+    for (const read of reads) {
+      let next = offset;
+      for (const c of read.candidates) {
+        next = Math.max(next, offset + c.position + 1);
+        yield { ...c, position: offset + c.position };
+      }
+      offset = next;
+    }
+  }
+  return {
+    candidates: candidates(),
+    problems: reads.flatMap((r) => r.problems),
+    counts,
+    duplicates: reads.reduce((n, r) => n + r.duplicates, 0),
+    feeds: reads.flatMap((r) => r.feeds),
+    placeholderDates: reads.flatMap((r) => r.placeholderDates),
+  };
+}
+
+async function readAssistSeason(options: ScrapeOptions, seasonFirstYear: number, deps: ScrapeDeps): Promise<SourceRead> {
+  const key = feedKey(options.league, seasonFirstYear);
   const sUrl = scheduleUrl(options.assistBaseUrl, key);
   const tUrl = standingsUrl(options.assistBaseUrl, key);
   // Both downloads run at once; when both fail, the schedule's error is the one reported.
@@ -126,7 +186,7 @@ async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
   const read = readAssistFeeds(schedule.value, standings.value, {
     key,
     league: options.league,
-    seasonFirstYear: options.seasonFirstYear,
+    seasonFirstYear,
     now: deps.now().getTime(),
     fetchedAt: deps.now().toISOString(),
     placeholder: options.placeholder,
@@ -134,8 +194,9 @@ async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
   return { candidates: read.candidates, problems: read.problems, counts: read.counts, duplicates: read.duplicates, feeds: [sUrl, tUrl].map((u) => redactUrl(u) ?? u), placeholderDates: read.placeholderDates };
 }
 
+/** One read for every season: Modular11 is asked for a date range, and each match's season follows from its date. */
 async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<SourceRead> {
-  const bounds = seasonBounds(seasonName(options.seasonFirstYear))!;
+  const bounds = seasonsBounds(seasonsRead(options));
   const now = deps.now();
   // Loaded only for this source: its HTML parser (cheerio) adds ~25 MB to the process.
   const { readModular11 } = await import("../sources/modular11/fetch.js");
@@ -187,33 +248,15 @@ function unknownAgeGroups(asked: string[], inFeed: Set<string>): FeedProblem[] {
 /**
  * Reads the source (downloads and the first, compact pass happen here), then returns the
  * matches as a lazy sequence: each is filtered, normalised and checked when the consumer asks,
- * so publishing starts with the first match and memory does not grow with the season.
+ * so publishing starts with the first match and memory does not grow with the season
+ * (a window across August 1st reads each season's feeds first).
  */
-/**
- * What of the date window lies outside the season read, said once: a season's feed has no
- * match of another season (postponed fixtures, which pass any window, aside). Pure.
- */
-export function windowOutsideSeason(options: Pick<ScrapeOptions, "seasonFirstYear" | "from" | "to">): string | undefined {
-  const name = seasonName(options.seasonFirstYear);
-  const bounds = seasonBounds(name);
-  if (!bounds) return undefined;
-  const { from, to } = options;
-  if ((to !== undefined && to < bounds.startDate) || (from !== undefined && from > bounds.endDate)) {
-    return `the date window is outside season ${name} (${bounds.startDate} to ${bounds.endDate}), the only season read: no match of it can be found (choose the season with --season)`;
-  }
-  const before = from !== undefined && from < bounds.startDate;
-  const after = to !== undefined && to > bounds.endDate;
-  if (before || after) {
-    return `the date window reaches outside season ${name} (${bounds.startDate} to ${bounds.endDate}), the only season read: its days ${before ? `before ${bounds.startDate}` : `after ${bounds.endDate}`} find nothing (scrape that season with --season)`;
-  }
-  return undefined;
-}
-
 export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Promise<ScrapeStream> {
   const startedAt = deps.now();
-  deps.log.info({ source: options.source, league: options.league, season: seasonName(options.seasonFirstYear) }, "scrape started");
+  const seasons = seasonsRead(options).map(seasonName);
+  deps.log.info({ source: options.source, league: options.league, season: seasons.join(", ") }, "scrape started");
   const outside = windowOutsideSeason(options);
-  if (outside) deps.log.warn({ season: seasonName(options.seasonFirstYear), from: options.from, to: options.to }, outside);
+  if (outside) deps.log.warn({ season: seasons.join(", "), from: options.from, to: options.to }, outside);
   const read = options.source === "assist" ? await readAssist(options, deps) : await readLegacy(options, deps);
   const keep = compileFilters(options);
   const limit = options.limit !== undefined && options.limit >= 0 ? options.limit : Infinity;
@@ -256,6 +299,7 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
         division: options.division ?? null,
         club: options.club ?? null,
         season: seasonName(options.seasonFirstYear),
+        seasons,
         window: { from: options.from ?? null, to: options.to ?? null },
         scraped_at: startedAt.toISOString(),
         feeds: read.feeds,

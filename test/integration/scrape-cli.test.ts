@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MatchDataInput } from "../../src/contract/index.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { bracket, rawEvent, scheduleDoc, standingsDoc } from "../fixtures/assist-builders.js";
 import { closedPort, startFeedServer, type FeedServer } from "../fixtures/feed-server.js";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -95,6 +96,29 @@ describe("matchflow scrape (dry run)", () => {
     const statuses = new Set(matches.map((m) => m.match_status));
     expect(statuses).toContain("completed");
     expect(statuses).toContain("postponed");
+  });
+
+  it("a window across August 1st reads both seasons' feeds (without --season)", async () => {
+    const twoSeasons = await startFeedServer({
+      "/data/schedule/mls-next-league-26-27.json": fixture("schedule-league-26-27.json"),
+      "/data/standings/mls-next-league-26-27.json": fixture("standings-league-26-27.json"),
+      "/data/schedule/mls-next-league-27-28.json": scheduleDoc([rawEvent({ game_key: "90001", start_time: "2027-08-02T15:00:00Z" })]),
+      "/data/standings/mls-next-league-27-28.json": standingsDoc([bracket(69, "Florida", "U14", [5748, 5946])]),
+    });
+    try {
+      const run = await matchflow(["--from", "2026-10-01", "--to", "2027-08-05", "--no-submit", "--format", "json"], { ASSIST_BASE_URL: twoSeasons.url });
+      expect(run.code).toBe(0);
+      const doc = JSON.parse(run.stdout) as { metadata: { season: string; seasons: string[]; feeds: string[] }; matches: MatchDataInput[] };
+      expect(doc.metadata).toMatchObject({ season: "2027-28", seasons: ["2026-27", "2027-28"] });
+      expect(doc.metadata.feeds).toHaveLength(4);
+      expect(doc.matches.map((m) => [m.external_match_id, m.season])).toEqual([
+        ["26099", "2026-27"],
+        ["90001", "2027-28"],
+      ]);
+      expect(run.stderr).not.toMatch(/outside season/);
+    } finally {
+      await twoSeasons.close();
+    }
   });
 
   it("an unknown key (HTML shell) exits 3 with a message naming the key, no stack trace", async () => {

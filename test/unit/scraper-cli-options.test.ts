@@ -26,14 +26,30 @@ describe("scrape flags", () => {
   });
 
   it("without --season, the season the window ends in (today's was read: a window in 2025 found nothing)", () => {
-    expect(resolve({ from: "2025-09-01", to: "2025-12-31" }).options.seasonFirstYear).toBe(2025);
-    expect(resolve({ to: "2026-07-31" }).options.seasonFirstYear).toBe(2025);
+    expect(resolve({ source: "modular11", from: "2025-09-01", to: "2025-12-31" }).options.seasonFirstYear).toBe(2025);
+    expect(resolve({ source: "modular11", to: "2026-07-31" }).options.seasonFirstYear).toBe(2025);
+    expect(resolve({ from: "2027-09-01", to: "2027-12-31" }).options.seasonFirstYear).toBe(2027);
     // A window across August 1st: the season of its end.
     expect(resolveScrapeFlags({ start: "-7", end: "0" }, bare, "2026-08-03", false).options.seasonFirstYear).toBe(2026);
     // Only a start: today's season, or the start's when it lies ahead.
     expect(resolve({ from: "2025-09-01" }).options.seasonFirstYear).toBe(2026);
     expect(resolve({ from: "2027-09-01" }).options.seasonFirstYear).toBe(2027);
     expect(resolve({ from: "2025-09-01", to: "2025-12-31", season: "2026" }).options.seasonFirstYear).toBe(2026);
+  });
+
+  it("a window that starts in an earlier season reads every season from its start's to its end's; a given --season is the only one", () => {
+    const across = resolveScrapeFlags({ start: "-7", end: "0" }, bare, "2027-08-03", false).options;
+    expect([across.fromSeasonFirstYear, across.seasonFirstYear]).toEqual([2026, 2027]);
+    expect(resolveScrapeFlags({ from: "2026-09-01" }, bare, "2027-09-10", false).options).toMatchObject({ fromSeasonFirstYear: 2026, seasonFirstYear: 2027 });
+    expect(resolve({ from: "2027-08-01", to: "2030-11-01" }).options).toMatchObject({ fromSeasonFirstYear: 2027, seasonFirstYear: 2030 });
+    expect(resolve({ from: "2027-09-01", to: "2027-12-31" }).options.fromSeasonFirstYear).toBeUndefined();
+    expect(resolve({ from: "2027-07-25", to: "2027-08-03", season: "2027" }).options.fromSeasonFirstYear).toBeUndefined();
+    // The assist feeds begin with 2026-27 (earlier seasons are on Modular11): their first season is the oldest read.
+    expect(resolveScrapeFlags({ start: "-7", end: "0" }, bare, "2026-08-03", false).options.fromSeasonFirstYear).toBeUndefined();
+    const older = resolve({ from: "2023-08-01" }).options;
+    expect([older.fromSeasonFirstYear, older.seasonFirstYear]).toEqual([undefined, 2026]);
+    // Modular11 is asked for the date range: no bound on seasons.
+    expect(resolve({ source: "modular11", from: "2019-09-01", to: "2025-06-01" }).options).toMatchObject({ fromSeasonFirstYear: 2019, seasonFirstYear: 2024 });
   });
 
   it.each([
@@ -89,6 +105,12 @@ describe("scrape flags", () => {
     // The feeds name seasons by two-digit years: 1800 would read 2000's.
     usageError({ season: "1800" }, /--season "1800" is out of range: the feeds name seasons 2000-01 to 2099-00 only/);
     usageError({ season: "2100-01" }, /out of range/);
+    // Each season's assist feed is held at once; and a window in 1999 would read 2099's feed.
+    usageError({ from: "2026-09-01", to: "2030-09-01" }, /the window from 2026-09-01 reaches over 5 seasons; one scrape reads at most 4 .*split the window, or give --season for each/);
+    usageError({ source: "modular11", from: "1999-09-01", to: "2000-09-01" }, /the window reaches season 1999-00: out of range, the feeds name seasons 2000-01 to 2099-00 only/);
+    usageError({ season: "2025" }, /^--season 2025-26 is older than the assist feeds \(from 2026-27 on\): read it with --source modular11$/);
+    usageError({ to: "2026-07-31" }, /^the window, which ends in season 2025-26, is older than the assist feeds/);
+    usageError({ from: "2100-09-01", to: "2100-10-01" }, /the window reaches season 2100-01: out of range/);
     usageError({ source: "web" }, /--source "web"/);
     usageError({ limit: "-1" }, /--limit "-1"/);
     usageError({ limit: "0" }, /--limit must be at least 1 \(leave it out for every match\)/);

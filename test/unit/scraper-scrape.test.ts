@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
-import { scrape, windowOutsideSeason, type ScrapeOptions } from "../../src/scraper/scrape.js";
+import { scrape, type ScrapeOptions } from "../../src/scraper/scrape.js";
+import { windowOutsideSeason } from "../../src/scraper/seasons.js";
 import type { FeedFetcher } from "../../src/sources/http.js";
 import { memoryFetcher } from "../fixtures/memory-fetcher.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
@@ -112,6 +113,56 @@ describe("scrape (assist)", () => {
     expect(result.matches.filter((m) => m.match_status === "postponed").every((m) => m.match_date === "2027-06-08")).toBe(true);
   });
 
+  describe("a window across August 1st", () => {
+    const florida = standingsDoc([bracket(69, "Florida", "U14", [5748, 5946])]);
+    const U15 = standingsDoc([bracket(70, "Florida", "U15", [5748, 5946])]);
+    const twoSeasons = (older: RawEvent[], newer: RawEvent[], olderStandings = florida) =>
+      memoryFetcher({
+        [`${BASE}/data/schedule/mls-next-league-26-27.json`]: scheduleDoc(older, "2027-07-20T00:00:00Z"),
+        [`${BASE}/data/standings/mls-next-league-26-27.json`]: olderStandings,
+        [`${BASE}/data/schedule/mls-next-league-27-28.json`]: scheduleDoc(newer),
+        [`${BASE}/data/standings/mls-next-league-27-28.json`]: florida,
+      });
+    const july = [rawEvent({ game_key: "a1", start_time: "2027-07-20T15:00:00Z" }), rawEvent({ game_key: "a2", start_time: "2027-07-30T15:00:00Z" })];
+    const august = [rawEvent({ game_key: "b2", start_time: "2027-08-09T15:00:00Z" }), rawEvent({ game_key: "b1", start_time: "2027-08-02T15:00:00Z" })];
+
+    it("reads both seasons' feeds: the matches of each, in kickoff order, counted together", async () => {
+      const result = await scrape(options({ seasonFirstYear: 2027, fromSeasonFirstYear: 2026, from: "2027-07-25", to: "2027-08-05" }), { fetcher: twoSeasons(july, august), ...at("2027-08-06T00:00:00Z") });
+      expect(result.matches.map((m) => [m.external_match_id, m.season, m.match_date])).toEqual([
+        ["a2", "2026-27", "2027-07-30"],
+        ["b1", "2027-28", "2027-08-02"],
+      ]);
+      expect(result.counts).toMatchObject({ events: 4, filteredOut: 2, matches: 2, downloads: 4 });
+      expect(result.metadata).toMatchObject({ season: "2027-28", seasons: ["2026-27", "2027-28"], window: { from: "2027-07-25", to: "2027-08-05" } });
+      expect(result.metadata.feeds).toHaveLength(4);
+    });
+
+    it("an age group is unknown only when no season's feed has it; limit and problems span both", async () => {
+      const older = [rawEvent({ game_key: "a1", start_time: "2027-07-30T15:00:00Z", home_squad_name: "U15", away_squad_name: "U15" }), rawEvent({ game_key: "a3", start_time: "2027-07-31T15:00:00Z", home_organisation: {} })];
+      const result = await scrape(options({ seasonFirstYear: 2027, fromSeasonFirstYear: 2026, ageGroups: ["U14", "U15", "U99"], limit: 2 }), { fetcher: twoSeasons(older, august, U15), ...at("2027-08-06T00:00:00Z") });
+      expect(result.matches.map((m) => m.external_match_id)).toEqual(["a1", "b1"]);
+      expect(result.counts).toMatchObject({ events: 4, malformed: 1, matches: 2 });
+      expect(result.problems.map((p) => p.where)).toEqual([expect.stringMatching(/game a3/), "--age-group U99"]);
+    });
+
+    it("a later season not started yet whose feeds cannot be read is a problem said; the earlier season's matches stay", async () => {
+      const fetcher = memoryFetcher({ [`${BASE}/data/schedule/mls-next-league-26-27.json`]: scheduleDoc(july), [`${BASE}/data/standings/mls-next-league-26-27.json`]: florida });
+      const result = await scrape(options({ seasonFirstYear: 2027, fromSeasonFirstYear: 2026, from: "2027-07-25", to: "2027-08-10" }), { fetcher, ...at("2027-07-28T00:00:00Z") });
+      expect(result.matches.map((m) => m.external_match_id)).toEqual(["a2"]);
+      expect(result.problems.map((p) => p.where)).toEqual(["season 2027-28"]);
+      expect(result.problems[0]!.reason).toMatch(/^not read: it starts after today and its feeds cannot be read yet \(.*mls-next-league-27-28.*\); its days find nothing$/);
+      // Once the season has begun, its feeds must be there: the scrape fails.
+      const failure: unknown = await scrape(options({ seasonFirstYear: 2027, fromSeasonFirstYear: 2026 }), { fetcher, ...at("2027-08-01T00:00:00Z") }).catch((err: unknown) => err);
+      expect(failure).toMatchObject({ code: "source_unreadable" });
+    });
+
+    it("a season's feed that cannot be read fails the scrape, naming it", async () => {
+      const fetcher = memoryFetcher({ [`${BASE}/data/schedule/mls-next-league-27-28.json`]: scheduleDoc(august), [`${BASE}/data/standings/mls-next-league-27-28.json`]: florida });
+      const failure: unknown = await scrape(options({ seasonFirstYear: 2027, fromSeasonFirstYear: 2026 }), { fetcher, ...at("2027-08-06T00:00:00Z") }).catch((err: unknown) => err);
+      expect((failure as Error).message).toContain("mls-next-league-26-27");
+    });
+  });
+
   it("malformed events, duplicates and contract refusals are counted and reported, the rest kept", async () => {
     const events = [
       rawEvent({ game_key: "1" }),
@@ -144,6 +195,12 @@ describe("windowOutsideSeason", () => {
   it("says a window wholly in another season finds nothing", () => {
     expect(windowOutsideSeason({ ...season, from: "2025-09-01", to: "2025-12-31" })).toMatch(/^the date window is outside season 2026-27 \(2026-08-01 to 2027-07-31\), the only season read: no match of it can be found/);
     expect(windowOutsideSeason({ ...season, from: "2027-08-01" })).toMatch(/outside season 2026-27/);
+  });
+
+  it("says nothing of a window across August 1st when both seasons are read, nor of Modular11 (read by date)", () => {
+    expect(windowOutsideSeason({ ...season, fromSeasonFirstYear: 2025, from: "2026-07-25", to: "2026-08-03" })).toBeUndefined();
+    expect(windowOutsideSeason({ ...season, source: "modular11", from: "2026-07-25", to: "2026-08-03" })).toBeUndefined();
+    expect(windowOutsideSeason({ ...season, fromSeasonFirstYear: 2025, from: "2025-07-25" })).toMatch(/reaches outside seasons 2025-26 to 2026-27 \(2025-08-01 to 2027-07-31\), the only seasons read: its days before 2025-08-01/);
   });
 
   it("says which part of a window across a season's edge finds nothing", () => {

@@ -10,6 +10,9 @@ const KEY_PREFIX: Record<League, string> = {
   Flex: "mls-next-flex",
 };
 
+/** The first season the assist feeds serve (2026-27); earlier seasons are on Modular11. */
+export const ASSIST_FIRST_SEASON = 2026;
+
 /** 2026 -> `26-27`; 2099 -> `99-00`. */
 export function seasonSuffix(firstYear: number): string {
   const two = (n: number) => String(n % 100).padStart(2, "0");
