@@ -17,7 +17,10 @@ FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY scripts/patch-amqplib.mjs ./scripts/
+# --ignore-scripts skips npm's postinstall: the one patch it applies (amqplib reading py-amqp's
+# 64-bit integers) is applied here by name.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && node scripts/patch-amqplib.mjs && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY schema ./schema

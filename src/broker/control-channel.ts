@@ -7,6 +7,7 @@
  * consumer). Requests are bounded in size and never reach the worker's tasks.
  */
 import type { Channel, ConsumeMessage } from "amqplib";
+import { pythonReadableNumber } from "../celery/codec.js";
 import { answerControl, CONTROL_EXCHANGE, CONTROL_QUEUE_ARGUMENTS, CONTROL_REPLY_EXCHANGE, controlQueueName, controlRequest, isControlCommand, type WorkerControls, type WorkerFacts } from "../celery/control.js";
 import { MINGLE_TIMEOUT_MS } from "../celery/mingle.js";
 import { errorMessage } from "../errors.js";
@@ -68,7 +69,8 @@ export class CeleryControlChannel implements CeleryControl {
         contentType: "application/json",
         contentEncoding: "utf-8",
         deliveryMode: 1,
-        headers: { ticket: request.ticket, clock: ++this.clock },
+        // py-amqp reads amqplib's guess for 128-32767 as a short string: inspect broke at the 63rd ping.
+        headers: { ticket: request.ticket, clock: pythonReadableNumber(++this.clock) },
       });
     } catch {
       // The channel is closing: the requester times out, as with any worker gone.

@@ -10,6 +10,7 @@
  * RabbitMQ for anything long-lived.
  */
 import type { EncodedMessage } from "../celery/codec.js";
+import { headersAsDelivered } from "./field-values.js";
 import type { InboundMessage, OutgoingMessage, WorkTransport } from "../worker/transport.js";
 
 interface Stored {
@@ -48,7 +49,8 @@ export class MemoryBroker implements WorkTransport {
     if (this.closed) return Promise.reject(new Error("in-process broker is closed"));
     const toWork = (exchange === this.route.exchange && routingKey === this.route.routingKey) || (exchange === "" && routingKey === this.route.queue);
     if (!toWork) return Promise.reject(new Error(`unroutable: exchange ${JSON.stringify(exchange)} routing key ${JSON.stringify(routingKey)}`));
-    this.ready.push({ content: msg.content, properties: { ...msg.properties }, exchange, routingKey, redelivered: false });
+    const { headers } = msg.properties;
+    this.ready.push({ content: msg.content, properties: { ...msg.properties, ...(headers ? { headers: headersAsDelivered(headers) } : {}) }, exchange, routingKey, redelivered: false });
     this.schedule();
     return Promise.resolve();
   }

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Channel, ConsumeMessage } from "amqplib";
+import { pythonReadableNumber } from "../celery/codec.js";
 import { CONTROL_EXCHANGE, CONTROL_REPLY_EXCHANGE } from "../celery/control.js";
 import { isObject } from "../celery/decode.js";
 
@@ -70,7 +71,7 @@ export async function broadcastAndGather(channel: Channel, method: string, args:
       contentEncoding: "utf-8",
       deliveryMode: 1,
       // kombu's: a worker drops a request read after this (epoch seconds).
-      headers: { clock: options.clock ?? 0, expires: Date.now() / 1000 + options.timeoutMs / 1000 },
+      headers: { clock: pythonReadableNumber(options.clock ?? 0), expires: Date.now() / 1000 + options.timeoutMs / 1000 },
     });
     await new Promise((resolve) => setTimeout(resolve, options.timeoutMs));
   } finally {

@@ -26,6 +26,19 @@ export function amqpInt(value: number): AmqpInt {
   return { "!": "int", value };
 }
 
+/**
+ * A JS number as a field value that py-amqp (Celery's client) reads back as the same number.
+ * amqplib picks an integer's type by its size, and py-amqp reads three of those types otherwise:
+ * `b` as unsigned (-1 became 255), `s` as a short *string* (128-32767 broke the header frame or
+ * Celery's worker: a control reply's clock, a follow-up's timelimit) and `l` as unsigned. So
+ * integers go as `I` (signed 32), larger positive ones as `l`; what neither holds as a double.
+ */
+export function pythonReadableNumber(n: number): unknown {
+  if (!Number.isInteger(n)) return n;
+  if (n >= -0x80000000 && n <= 0x7fffffff) return { "!": "int", value: n };
+  return n > 0 && Number.isSafeInteger(n) ? { "!": "long", value: n } : { "!": "double", value: n };
+}
+
 export interface MessageProperties {
   contentType: "application/json";
   contentEncoding: "utf-8";
@@ -136,7 +149,7 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
   if (task.groupId) headers.group = task.groupId;
   if (task.groupIndex !== undefined && task.groupIndex !== null) headers.group_index = amqpInt(task.groupIndex);
   headers.retries = amqpInt(retries);
-  if (task.timeLimit && (task.timeLimit[0] !== null || task.timeLimit[1] !== null)) headers.timelimit = [...task.timeLimit];
+  if (task.timeLimit && (task.timeLimit[0] !== null || task.timeLimit[1] !== null)) headers.timelimit = task.timeLimit.map((t) => (t === null ? null : pythonReadableNumber(t)));
   headers.root_id = task.rootId || taskId;
   if (task.parentId) headers.parent_id = task.parentId;
   headers.argsrepr = celerySaferepr(task.args, task.argsreprMaxChars ?? REPR_MAX_CHARS);

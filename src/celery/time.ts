@@ -10,9 +10,17 @@
 /** Python's `isoformat()` of an aware datetime ends in `+HH:MM`; `Z` and `+HHMM` are ISO too. */
 const HAS_ZONE = /(?:[zZ]|[+-]\d{2}:?\d{2})$/;
 
+/**
+ * A date, one separator character, a time: Celery's parser takes any separator (`str(datetime)`
+ * writes a space), where JavaScript reads `2026-12-02 13:40:00` as local time.
+ */
+const DATE_SEPARATOR_TIME = /^(\d{4}-\d{2}-\d{2}).(\d{2}:\d{2}.*)$/s;
+
 /** Milliseconds since the epoch, or undefined when `text` is not an ISO-8601 date and time. */
 export function parseCeleryTime(text: string): number | undefined {
   const trimmed = text.trim();
-  const ms = Date.parse(trimmed.includes("T") && !HAS_ZONE.test(trimmed) ? `${trimmed}Z` : trimmed);
+  const dateTime = DATE_SEPARATOR_TIME.exec(trimmed);
+  const iso = dateTime ? `${dateTime[1]}T${dateTime[2]}` : trimmed;
+  const ms = Date.parse(dateTime && !HAS_ZONE.test(iso) ? `${iso}Z` : iso);
   return Number.isNaN(ms) ? undefined : ms;
 }

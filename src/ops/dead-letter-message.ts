@@ -17,7 +17,7 @@ import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from 
 import { COMPRESSION_HEADER } from "../celery/compression.js";
 import { errorMessage } from "../errors.js";
 import { brokerDeathOf } from "./broker-death.js";
-import { isFieldTable as isObject, plainFieldValue as plain } from "../broker/field-values.js";
+import { isFieldTable as isObject, plainFieldValue as plain, pythonReadableHeaders } from "../broker/field-values.js";
 
 /** AMQP properties as amqplib hands them to `get`/`consume` (absent ones may be undefined). */
 export interface DeadLetterProperties {
@@ -107,7 +107,9 @@ function requeuesOf(headers: Record<string, unknown>): number {
  * it: the rest first, then the task's own and matchflow's (see broker/fit-headers.ts).
  */
 function fittedRequeue(out: Omit<RequeueMessage, "droppedHeaders">, frameMax: number | undefined): RequeueMessage {
-  const fit = fitPropertiesHeaders(out.options, frameMax, { keep: (name) => REQUEUE_KEEP.has(name), protect: isTaskOrMatchflowHeader });
+  // Typed for py-amqp, as the worker's copies are (pythonReadableHeaders).
+  const options = out.options.headers ? { ...out.options, headers: pythonReadableHeaders(out.options.headers as Record<string, unknown>) } : out.options;
+  const fit = fitPropertiesHeaders(options, frameMax, { keep: (name) => REQUEUE_KEEP.has(name), protect: isTaskOrMatchflowHeader });
   return { ...out, options: fit.properties, droppedHeaders: fit.dropped };
 }
 

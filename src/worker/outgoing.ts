@@ -10,7 +10,7 @@
  * carries only the task's own headers, re-encoded, and matchflow's: it fits unless a producer sent
  * outsized task headers (ids, names), and then loses argsrepr/kwargsrepr and history first.
  */
-import { fieldText } from "../broker/field-values.js";
+import { fieldText, pythonReadableHeaders } from "../broker/field-values.js";
 import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.js";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
@@ -42,7 +42,10 @@ const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta",
 const RETRY_PROTECT: ReadonlySet<string> = new Set(["lang", "root_id", "parent_id", "origin", "ignore_result"]);
 
 function fitted(message: OutgoingMessage, frameMax: number | undefined, keep: (name: string) => boolean, protect: (name: string) => boolean, sent: OutgoingMessage["properties"]): FittedMessage {
-  const fit = fitPropertiesHeaders(message.properties, frameMax, { keep, protect }, sent);
+  // Typed for py-amqp: a Celery worker or tool may read the copy (pythonReadableHeaders).
+  const { headers } = message.properties;
+  const typed = headers ? { ...message.properties, headers: pythonReadableHeaders(headers) } : message.properties;
+  const fit = fitPropertiesHeaders(typed, frameMax, { keep, protect }, sent);
   return { content: message.content, properties: fit.properties, droppedHeaders: fit.dropped };
 }
 

@@ -89,7 +89,8 @@ describe("Celery canvas run by matchflow's worker, followed by a real Celery wor
     const [taskId] = await pythonSend("link", makeMatch("link", 1));
     await waitFor("the link callback", () => ofParent(taskId!)().length >= 1, { details: () => celery.output() });
     const [linked] = ofParent(taskId!)();
-    expect(linked).toMatchObject({ task: "notify.record", id: derivedTaskId(taskId!, "callback.0"), root_id: taskId });
+    // The time limits arrive as numbers (untyped, 300 reached py-amqp as a short string and killed the worker).
+    expect(linked).toMatchObject({ task: "notify.record", id: derivedTaskId(taskId!, "callback.0"), root_id: taskId, timelimit: [300, 200] });
     expect(linked?.args).toEqual([{ match_id: expect.any(Number) as number, status: "created", external_match_id: "link-1" }, "linked"]);
 
     const [groupTask] = await pythonSend("link-group", makeMatch("link", 2));

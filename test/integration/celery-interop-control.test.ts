@@ -53,6 +53,14 @@ describe("Celery remote control answered by matchflow's worker", () => {
     expect((await t.readyz(worker)).status).toBe(200);
   });
 
+  it("answers once its Lamport clock has passed 127 (the reply's clock header typed: py-amqp read 128-32767 as a short string)", async () => {
+    for (const clock of [1_000, 40_000]) {
+      const replies = await askWorkers(t.vhost.url, node, [`clock=${clock}`, "ping", "clock"]);
+      expect(replies.ping).toEqual({ [node]: { ok: "pong" } });
+      expect(Number((replies.clock?.[node] as { clock: number }).clock)).toBeGreaterThan(clock);
+    }
+  });
+
   it("lists the task being stored as active and the one waiting behind it as reserved", async () => {
     // The matches table locked: the first task's batch waits on it.
     const lock = await t.sql.connect();

@@ -111,6 +111,13 @@ describe("Python Celery producers -> matchflow decoding", () => {
     }
   });
 
+  it("reads a Celery producer's integer headers of every size (py-amqp's 'L', signed 64-bit, closed the connection)", async () => {
+    const ids = await runCeleryProducer(vhost.url, "v2-headers", join(dir, "matches.json"));
+    const got = await takeAll(2);
+    expect(got.map((m) => decodeMatch(m).taskId)).toEqual(ids);
+    expect(got[0]!.properties.headers).toMatchObject({ sent_at_ms: 1764680000123, below: -(2 ** 40), small: 200, negative: -5 });
+  });
+
   it("send_task (v2) and a raw v1 publish decode into the same MatchData", async () => {
     const v2Ids = await runCeleryProducer(vhost.url, "v2", join(dir, "matches.json"));
     const v2 = (await takeAll(2)).map((m) => ({ msg: m, ...decodeMatch(m) }));

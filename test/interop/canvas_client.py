@@ -1,7 +1,7 @@
 """Sends a match task with Celery canvas parts, as a Python producer would, for interop tests.
 
     /usr/bin/python3 canvas_client.py <broker-url> chain <match.json>      # chain(process, record.s("chained")), then get()
-    /usr/bin/python3 canvas_client.py <broker-url> link <match.json>       # link=record.s("linked"), link_error=failed.s()
+    /usr/bin/python3 canvas_client.py <broker-url> link <match.json>       # link=record.s("linked") with time limits 300/200, link_error=failed.s()
     /usr/bin/python3 canvas_client.py <broker-url> link-group <match.json> # link=group(record.s("a"), record.s("b"))
     /usr/bin/python3 canvas_client.py <broker-url> link-exchange <match.json> # link=record.s("routed") through the topic exchange notify.topic
     /usr/bin/python3 canvas_client.py <broker-url> chain-matches <matches.json> # chain(process(m1), process.si(m2)), then get()
@@ -37,7 +37,8 @@ if mode in ("chain", "chain-matches"):
     except Exception as exc:
         print(json.dumps({"ok": False, "exc_type": type(exc).__name__, "exc_message": str(exc)}), flush=True)
 elif mode == "link":
-    result = process.apply_async(link=record("linked"), link_error=app.signature("notify.failed"))
+    # Time limits above 127: amqplib's untyped guess for them is a short string to py-amqp.
+    result = process.apply_async(link=record("linked").set(time_limit=300, soft_time_limit=200), link_error=app.signature("notify.failed"))
     print(result.id, flush=True)
 elif mode == "link-group":
     result = process.apply_async(link=group(record("a"), record("b")))

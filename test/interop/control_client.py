@@ -5,7 +5,7 @@
 Prints one JSON line: each command's replies ({node: reply}, or null when none came). Inspect
 commands go through app.control.inspect; `shutdown`, `enable_events`, `disable_events` and
 `heartbeat` are broadcast asking for replies; `revoke=<id>` is app.control.revoke asking for replies;
-`query_task=<id>` is inspect.query_task.
+`query_task=<id>` is inspect.query_task; `clock=<n>` moves the requester's Lamport clock to n.
 """
 import json
 import sys
@@ -19,6 +19,10 @@ app = Celery("control-client", broker=url)
 inspect = app.control.inspect(timeout=1.5 if destination is None else 5, destination=destination)
 out = {}
 for name in commands:
+    if name.startswith("clock="):
+        # The requester's Lamport clock: the worker's moves past it, and so its replies' clock header.
+        app.control.mailbox.clock.adjust(int(name[len("clock="):]))
+        continue
     if name.startswith("query_task="):
         out[name] = inspect.query_task(name[len("query_task="):])
     elif name.startswith("revoke="):

@@ -4,6 +4,7 @@
     /usr/bin/python3 send_tasks.py <broker-url> v2-countdown <matches.json> <seconds>   # the same with countdown=
     /usr/bin/python3 send_tasks.py <broker-url> v2-workflow <matches.json>   # first match with link=, second in a chain
     /usr/bin/python3 send_tasks.py <broker-url> v2-compressed <matches.json> <method>   # send_task(compression=method)
+    /usr/bin/python3 send_tasks.py <broker-url> v2-headers <matches.json>   # send_task(headers=) with integers of every size
     /usr/bin/python3 send_tasks.py <broker-url> v1 <matches.json>   # raw protocol-1 JSON body
     /usr/bin/python3 send_tasks.py <broker-url> declare              # what a Celery producer declares
 
@@ -30,15 +31,17 @@ if mode == "declare":
 
 matches = json.load(open(sys.argv[3], encoding="utf-8"))
 
-if mode in ("v2", "v2-countdown", "v2-compressed"):
+if mode in ("v2", "v2-countdown", "v2-compressed", "v2-headers"):
     countdown = float(sys.argv[4]) if mode == "v2-countdown" else None
     compression = sys.argv[4] if mode == "v2-compressed" else None
+    # py-amqp writes an integer beyond 32 bits as the field type 'L' (signed 64-bit).
+    headers = {"sent_at_ms": 1764680000123, "below": -(2 ** 40), "small": 200, "negative": -5} if mode == "v2-headers" else None
     app = Celery("producer", broker=url)
     app.conf.update(task_serializer="json", accept_content=["json"], task_ignore_result=True,
                     broker_transport_options={"confirm_publish": True})
     for match in matches:
         result = app.send_task(TASK, args=[match], queue=queue, routing_key="matches.process", countdown=countdown,
-                               compression=compression)
+                               compression=compression, headers=headers)
         print(result.id)
 elif mode == "v2-workflow":
     # Canvas a Celery user might hang on the task: a link callback, and the task as a chain's
@@ -63,4 +66,4 @@ elif mode == "v1":
                              delivery_mode=2, declare=[queue])
             print(task_id)
 else:
-    sys.exit("mode must be v1, v2, v2-countdown, v2-compressed, v2-workflow or declare")
+    sys.exit("mode must be v1, v2, v2-countdown, v2-compressed, v2-headers, v2-workflow or declare")

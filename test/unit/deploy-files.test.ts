@@ -34,6 +34,14 @@ describe("Dockerfile", () => {
     expect(runtime.find((l) => /^ENTRYPOINT/.test(l))).toContain("dist/cli/main.js");
   });
 
+  it("applies the amqplib patch after the runtime stage's install (--ignore-scripts skips postinstall), with the script in the build context", () => {
+    const install = runtime.findIndex((l) => /npm ci\b/.test(l));
+    expect(runtime[install]).toMatch(/npm ci\b.*&& node scripts\/patch-amqplib\.mjs/);
+    expect(runtime.slice(0, install).some((l) => /^COPY\s+scripts\/patch-amqplib\.mjs\b/.test(l))).toBe(true);
+    const ignored = readFileSync(path.join(REPO_ROOT, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
+    expect(ignored.indexOf("!scripts/patch-amqplib.mjs")).toBeGreaterThan(ignored.indexOf("scripts"));
+  });
+
   it(".dockerignore keeps secrets, node_modules and git out of the build context", () => {
     const ignored = readFileSync(path.join(REPO_ROOT, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
     for (const p of [".git", "node_modules", "**/secrets/*.env", ".env"]) expect(ignored).toContain(p);

@@ -4,6 +4,7 @@
  */
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { headersAsDelivered } from "../../src/broker/field-values.js";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { amqpInt, decodeTask, encodeTaskV1, encodeTaskV2, type EncodedMessage } from "../../src/celery/codec.js";
 import { PermanentError, TransientError } from "../../src/errors.js";
@@ -135,8 +136,11 @@ describe("buildRequeueMessage", () => {
     // A Celery producer's message: time limits and a group, an eta and a parent.
     const original = encodeTaskV2({ taskName: TASK, taskId: "task-4", args: [match], retries: 2, eta: "2025-09-07T09:59:00Z", parentId: "parent-1" });
     const dl = deadLetterOf(original, 3, { timelimit: [300, 200], group: "group-1", group_index: 0, shadow: null });
-    const headers = buildRequeueMessage(dl, opts).options.headers as Record<string, unknown>;
-    expect(headers).toMatchObject({ timelimit: [300, 200], group: "group-1", group_index: 0, parent_id: "parent-1", retries: amqpInt(0) });
+    const sent = buildRequeueMessage(dl, opts).options.headers as Record<string, unknown>;
+    // Typed as py-amqp reads them: amqplib's guess for 128-32767 is a short string to Python.
+    expect(sent.timelimit).toEqual([amqpInt(300), amqpInt(200)]);
+    const headers = headersAsDelivered(sent);
+    expect(headers).toMatchObject({ timelimit: [300, 200], group: "group-1", group_index: 0, parent_id: "parent-1", retries: 0 });
     expect(headers).not.toHaveProperty("eta");
   });
 
@@ -166,7 +170,7 @@ describe("buildRequeueMessage", () => {
     const out = buildRequeueMessage(dl, opts);
     expect(out.reencoded).toBe(true);
     expect(out.taskId).toBe("task-3");
-    const headers = out.options.headers as Record<string, unknown>;
+    const headers = headersAsDelivered(out.options.headers as Record<string, unknown>);
     expect(Object.keys(headers).filter((h) => h.startsWith("x-matchflow-")).sort()).toEqual(
       [MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.requeuedFrom, MF_HEADERS.requeues].sort(),
     );
@@ -225,12 +229,12 @@ describe("buildRequeueMessage", () => {
     expect(out.options).toMatchObject({ contentType: "application/json", correlationId: "corr-1", messageId: "m-1", deliveryMode: 2 });
     expect(out.options.userId).toBeUndefined();
     expect(out.options.expiration).toBeUndefined();
-    expect(out.options.headers).toEqual({ "x-custom": 1, [MF_HEADERS.requeuedFrom]: "matches.dead_letter", [MF_HEADERS.requeues]: 1 });
+    expect(out.options.headers).toEqual({ "x-custom": amqpInt(1), [MF_HEADERS.requeuedFrom]: "matches.dead_letter", [MF_HEADERS.requeues]: amqpInt(1) });
   });
 
   it("counts requeues: one more than the dead letter says, whatever else it says; listed with the summary", () => {
     const original = encodeTaskV2({ taskName: TASK, taskId: "task-r", args: [match] });
-    const requeuesAfter = (value: unknown) => (buildRequeueMessage(deadLetterOf(original, 2, value === undefined ? {} : { [MF_HEADERS.requeues]: value }), opts).options.headers as Record<string, unknown>)[MF_HEADERS.requeues];
+    const requeuesAfter = (value: unknown) => headersAsDelivered(buildRequeueMessage(deadLetterOf(original, 2, value === undefined ? {} : { [MF_HEADERS.requeues]: value }), opts).options.headers as Record<string, unknown>)[MF_HEADERS.requeues];
     expect([undefined, 0, 2, "7", -3, "lots", 1.5].map(requeuesAfter)).toEqual([1, 1, 3, 8, 1, 1, 1]);
     expect(summariseDeadLetter(deadLetterOf(original, 2, { [MF_HEADERS.requeues]: 4 }), MAX).requeues).toBe(4);
     expect(summariseDeadLetter(deadLetterOf(original, 2), MAX).requeues).toBe(0);

@@ -73,4 +73,20 @@ describe("parseCeleryTime", () => {
     expect(parseCeleryTime("soon")).toBeUndefined();
     expect(parseCeleryTime("2026-13-45T00:00:00")).toBeUndefined();
   });
+
+  it("reads a naive time after any separator as UTC, as Celery does (`str(datetime)` writes a space), whatever the process's time zone", () => {
+    const saved = process.env.TZ;
+    try {
+      for (const tz of ["America/New_York", "Asia/Tokyo"]) {
+        process.env.TZ = tz;
+        expect(parseCeleryTime("2026-11-01 12:00:30"), tz).toBe(at(30));
+        expect(parseCeleryTime("2026-11-01 12:00:30.250000"), tz).toBe(at(30.25));
+        expect(parseCeleryTime("2026-11-01 13:00:30+01:00"), tz).toBe(at(30));
+        expect(parseCeleryTime("2026-11-01T12:00:30"), tz).toBe(at(30));
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
 });

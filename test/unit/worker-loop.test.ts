@@ -3,6 +3,7 @@
  * transport) and a scripted store: what is acked, retried, held or dead-lettered, and when.
  * The real database behind the store is covered by the integration tests.
  */
+import { headersAsDelivered } from "../../src/broker/field-values.js";
 import { describe, expect, it } from "vitest";
 import { MemoryBroker } from "../../src/broker/memory-transport.js";
 import { decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
@@ -184,7 +185,7 @@ describe("worker loop", () => {
     await expect.poll(() => events.some((e) => e.outcome === "dead_lettered")).toBe(true);
     expect(events.map((e) => e.outcome)).toEqual(["retried", "retried", "dead_lettered"]);
     const [dead] = broker.deadLetters;
-    expect(dead?.properties.headers).toMatchObject({ "x-matchflow-error-code": "db_lock_timeout", "x-matchflow-attempts": 3 });
+    expect(headersAsDelivered(dead?.properties.headers ?? {})).toMatchObject({ "x-matchflow-error-code": "db_lock_timeout", "x-matchflow-attempts": 3 });
     expect(decodeTask(dead!.content, dead!.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
     await worker.stop(1000);
   });

@@ -1,12 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { decodeTask, encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.js";
 import { PermanentError, TransientError } from "../../src/errors.js";
+import { headersAsDelivered } from "../../src/broker/field-values.js";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { buildDeadLetter, buildRetryMessage } from "../../src/worker/outgoing.js";
 import { prepareMessage } from "../../src/worker/prepare.js";
 import { warmUpMessagePath } from "../../src/worker/warm-up.js";
 import { loadConfig } from "../../src/config.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
+
+/** Headers as a consumer receives them (amqplib unwraps the typed numbers matchflow sends). */
+const delivered = (headers: Record<string, unknown> | undefined) => headersAsDelivered(headers ?? {});
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
 const NOW = Date.parse("2026-11-01T12:00:00Z");
@@ -150,15 +154,17 @@ describe("retry and dead-letter messages", () => {
     const p = prepareMessage(message, options);
     if (!p.ok) throw new Error("expected ok");
     const retry = buildRetryMessage(p.envelope, message, new TransientError("db_deadlock", "deadlock detected"), 1, 45_000, NOW);
-    const h = retry.properties.headers ?? {};
+    const h = delivered(retry.properties.headers);
+    // Typed as py-amqp reads them (amqplib's guess for 128-32767 is a short string to Python).
+    expect(retry.properties.headers?.["x-matchflow-attempts"]).toEqual({ "!": "int", value: 1 });
     expect(h).toMatchObject({ id: "task-1", eta: "2026-11-01T12:00:45.000Z", "x-matchflow-error-code": "db_deadlock", "x-matchflow-attempts": 1 });
     const decoded = decodeTask(retry.content, retry.properties, { maxBytes: 1_048_576 });
     expect(decoded).toMatchObject({ taskId: "task-1", retries: 1, args: [match] });
     expect(h["x-matchflow-first-failure-at"]).toBe(new Date(NOW).toISOString());
     expect(h["x-matchflow-original-routing-key"]).toBe("matches");
     // The second failure keeps the first failure time.
-    const second = buildRetryMessage(p.envelope, inbound(retry.content, retry.properties), new TransientError("db_deadlock", "again"), 2, 90_000, NOW + 60_000);
-    expect(second.properties.headers?.["x-matchflow-first-failure-at"]).toBe(new Date(NOW).toISOString());
+    const second = buildRetryMessage(p.envelope, inbound(retry.content, { ...retry.properties, headers: delivered(retry.properties.headers) }), new TransientError("db_deadlock", "again"), 2, 90_000, NOW + 60_000);
+    expect(delivered(second.properties.headers)["x-matchflow-first-failure-at"]).toBe(new Date(NOW).toISOString());
     expect(decodeTask(second.content, second.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
   });
 
@@ -190,9 +196,9 @@ describe("retry and dead-letter messages", () => {
     const p = prepareMessage(requeued, options);
     if (!p.ok) throw new Error("expected ok");
     const retry = buildRetryMessage(p.envelope, requeued, new TransientError("db_deadlock", "deadlock"), 1, 45_000, NOW);
-    expect(retry.properties.headers).toMatchObject({ [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
-    const dead = buildDeadLetter(inbound(retry.content, retry.properties), new TransientError("db_deadlock", "again"), 2, NOW);
-    expect(dead.properties.headers).toMatchObject({ [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
+    expect(delivered(retry.properties.headers)).toMatchObject({ [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
+    const dead = buildDeadLetter(inbound(retry.content, { ...retry.properties, headers: delivered(retry.properties.headers) }), new TransientError("db_deadlock", "again"), 2, NOW);
+    expect(delivered(dead.properties.headers)).toMatchObject({ [MF_HEADERS.requeues]: 2, [MF_HEADERS.requeuedFrom]: "matches.dead_letter" });
     const plain = prepareMessage(message, options);
     if (!plain.ok) throw new Error("expected ok");
     const first = buildRetryMessage(plain.envelope, message, new TransientError("db_deadlock", "deadlock"), 1, 45_000, NOW).properties.headers ?? {};
@@ -203,7 +209,7 @@ describe("retry and dead-letter messages", () => {
     const dead = buildDeadLetter(message, new PermanentError("contract_violation", "away_team is required"), 1, NOW);
     expect(dead.content.equals(original.content)).toBe(true);
     expect(dead.properties.correlationId).toBe("task-1");
-    expect(dead.properties.headers).toMatchObject({
+    expect(delivered(dead.properties.headers)).toMatchObject({
       task: TASK,
       "x-matchflow-error-code": "contract_violation",
       "x-matchflow-error-message": "away_team is required",

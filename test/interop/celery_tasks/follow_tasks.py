@@ -25,6 +25,7 @@ def _record(name, request, args, kwargs):
         "task": name, "args": list(args), "kwargs": kwargs, "id": request.id,
         "root_id": request.root_id, "parent_id": request.parent_id,
         "group": request.group, "group_index": getattr(request, "group_index", None),
+        "timelimit": list(request.timelimit) if request.timelimit else None,
         "exchange": (request.delivery_info or {}).get("exchange"),
         "routing_key": (request.delivery_info or {}).get("routing_key"),
     }
