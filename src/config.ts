@@ -79,7 +79,29 @@ const url = (protocols: string[]) =>
     if (parsed.protocol !== "file:" && `${parsed.pathname}${parsed.search}${parsed.hash}`.includes("@")) {
       ctx.addIssue({ code: "custom", message: `has an "@" after its host: a user name or password containing "/", "?" or "#" must be percent-encoded (/ as %2F, ? as %3F, # as %23)` });
     }
+    if (parsed.protocol === "amqp:" || parsed.protocol === "amqps:") {
+      for (const message of amqpQueryProblems(parsed.searchParams)) ctx.addIssue({ code: "custom", message });
+    }
   });
+
+/**
+ * The connection tuning amqplib reads from an AMQP URL's query, in AMQP's ranges. amqplib
+ * refused a bad one only when connecting ("Field 'heartbeat' is the wrong type"), which the
+ * worker took for a broker outage and waited on for ever.
+ */
+const AMQP_QUERY_RANGES: Record<string, readonly [number, number]> = { heartbeat: [0, 65_535], channelMax: [0, 65_535], frameMax: [4_096, 4_294_967_295] };
+
+function amqpQueryProblems(query: URLSearchParams): string[] {
+  const problems: string[] = [];
+  for (const [key, [min, max]] of Object.entries(AMQP_QUERY_RANGES)) {
+    const value = query.get(key);
+    if (value === null) continue;
+    const n = /^\d+$/.test(value) ? Number(value) : NaN;
+    // frameMax 0 is AMQP's "no limit"; the value itself is not echoed (the URL may hold a password).
+    if (!(n >= min && n <= max) && !(key === "frameMax" && n === 0)) problems.push(`has ?${key}= that is not a whole number from ${min} to ${max}`);
+  }
+  return problems;
+}
 
 const name = (fallback: string) =>
   z

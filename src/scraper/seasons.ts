@@ -40,7 +40,7 @@ export function windowOutsideSeason(options: Pick<ScrapeOptions, "seasonFirstYea
   const only = seasons.length === 1 ? "the only season read" : "the only seasons read";
   const { from, to } = options;
   if ((to !== undefined && to < bounds.startDate) || (from !== undefined && from > bounds.endDate)) {
-    return `the date window is outside ${what} (${bounds.startDate} to ${bounds.endDate}), ${only}: no match of it can be found (choose the season with --season)`;
+    return `the date window is outside ${what} (${bounds.startDate} to ${bounds.endDate}), ${only}: no match of it can be found but postponed fixtures, which pass any window (choose the season with --season)`;
   }
   const before = from !== undefined && from < bounds.startDate;
   const after = to !== undefined && to > bounds.endDate;

@@ -97,7 +97,7 @@ describe("dead letters chosen by error code", () => {
     const env = { RABBITMQ_URL: vhost.url };
     const refused = await runCli(["dlq", "requeue", "--code", "db_*", "out-1"], env);
     expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/one of --all, --code or task ids/);
+    expect(refused.stderr).toMatch(/needs only one of --all, --code or task ids/);
 
     const run = await runCli(["dlq", "requeue", "--code", "db_lock_timeout,broker_*"], env);
     expect(run.code).toBe(0);

@@ -114,5 +114,7 @@ describe("matchflow workers / matchflow revoke", () => {
     expect(await runCli(["revoke", "x".repeat(256)], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("is not a task id (1 to 255 bytes, not blank)") as string });
     expect(await runCli(["revoke", "ok-id", " "], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining('" " is not a task id') as string });
     expect(await runCli(["workers", "--timeout", "2 days"], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("--timeout must be a duration from 0.1s to 60s") as string });
+    // `--destination "$NODE"` with NODE unset asked nobody and said "no worker answered".
+    expect(await runCli(["workers", "--destination", " "], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("a node name is required (leave --destination out to ask every worker)") as string });
   });
 });

@@ -184,6 +184,11 @@ describe("invalid values", () => {
   it.each([
     ["RABBITMQ_URL", "not a url", /RABBITMQ_URL is not a valid URL/],
     ["RABBITMQ_URL", "http://127.0.0.1:5672", /RABBITMQ_URL must start with amqp:\/\/ or amqps:\/\//],
+    // amqplib refused these only when connecting, and the worker waited on them as on an outage.
+    ["RABBITMQ_URL", "amqp://u:s3cret@h:5672/v?heartbeat=abc", /^(?!.*s3cret).*RABBITMQ_URL has \?heartbeat= that is not a whole number from 0 to 65535/s],
+    ["RABBITMQ_URL", "amqp://h/v?heartbeat=-1", /RABBITMQ_URL has \?heartbeat= that is not a whole number/],
+    ["RABBITMQ_URL", "amqp://h/v?frameMax=100", /RABBITMQ_URL has \?frameMax= that is not a whole number from 4096 to 4294967295/],
+    ["RABBITMQ_URL", "amqp://h/v?channelMax=1e3", /RABBITMQ_URL has \?channelMax= that is not a whole number from 0 to 65535/],
     ["DATABASE_URL", "mysql://db/x", /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\/ or pglite:\/\//],
     ["DATABASE_URL", "pglite://", /DATABASE_URL pglite:\/\/ needs a directory \(pglite:\/\/\.\/\.matchflow\/db\) or pglite:\/\/memory/],
     ["LOG_LEVEL", "verbose", /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],

@@ -79,7 +79,7 @@ export function registerDlq(program: Command): void {
     .option("--code <codes>", CODE_HELP, parseErrorCodeFilter)
     .action(async (taskIds: string[], opts: { all?: boolean; code?: ErrorCodeFilter }) => {
       const ways = [opts.all === true, taskIds.length > 0, opts.code !== undefined].filter(Boolean).length;
-      if (ways !== 1) throw new PermanentError("usage", "dlq requeue needs one of --all, --code or task ids");
+      if (ways !== 1) throw new PermanentError("usage", `dlq requeue needs ${ways === 0 ? "one" : "only one"} of --all, --code or task ids`);
       blankIdRefused(taskIds);
       const { config, log, names, url } = setup("dlq requeue");
       // Declares nothing (a mistyped queue name must not create a queue): see requeueDeadLetters.

@@ -59,7 +59,7 @@ export function registerScrape(program: Command): void {
     program.command("scrape").description("read MLS NEXT fixtures and results from the source and publish each match to the queue"),
   )
     .option("--save <file>", "also write {metadata, matches, problems} as JSON to this file")
-    .option("--format <format>", "table, json or ndjson (default: table on a terminal, json otherwise)")
+    .option("--format <format>", "print the matches as table, json or ndjson (printed on a dry run or when this is given; default: table on a terminal, json otherwise)")
     .option("--no-submit", "dry run: read and show the matches, publish nothing")
     .option("--quiet", "only errors on stderr, no summary line")
     .option("--verbose", "debug logs on stderr")

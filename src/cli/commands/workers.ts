@@ -3,7 +3,7 @@
  * stats`), matchflow's and Celery's. `matchflow revoke <task-id>...`: `celery control revoke`, for
  * a shop without Python's Celery at hand. Both wait a fixed time for replies, as Celery does.
  */
-import { Option, type Command } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { isTaskId, MAX_TASK_ID_BYTES } from "../../celery/decode.js";
 import { requireBrokerUrl } from "../../ops/broker-session.js";
 import { formatRevoke, formatWorkers, revokeStoredLine, workerRows } from "../../ops/celery-workers-report.js";
@@ -15,7 +15,11 @@ import { parseDurationOption } from "../options.js";
 
 const TIMEOUT_HELP = "how long replies are waited for (every worker answering in time counts)";
 const DESTINATION_HELP = "ask only this worker node (repeatable; default all)";
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+/** `--destination "$NODE"` with NODE unset asked nobody, then said "no worker answered". */
+const collect = (value: string, previous: string[] = []) => {
+  if (value.trim() === "") throw new InvalidArgumentError("a node name is required (leave --destination out to ask every worker)");
+  return [...previous, value.trim()];
+};
 const parseTimeout = parseDurationOption("--timeout", 100, 60_000);
 /** Help shows the default as a duration ("2s"), as the flag is written, not as milliseconds. */
 const timeoutOption = (defaultMs: number) => new Option("--timeout <duration>", TIMEOUT_HELP).argParser(parseTimeout).default(defaultMs, `${defaultMs / 1000}s`);
