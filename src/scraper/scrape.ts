@@ -13,7 +13,7 @@ import { feedKey, scheduleUrl, standingsUrl } from "../sources/assist/keys.js";
 import type { PlaceholderOptions } from "../sources/assist/placeholder.js";
 import { readSchedule, readStandings } from "../sources/assist/parse.js";
 import { readAssistFeeds } from "../sources/assist/read.js";
-import { compileFilters, type PlacedCandidate } from "../sources/filters.js";
+import { compileFilters, createFilterReach, type PlacedCandidate } from "../sources/filters.js";
 import type { FeedFetcher } from "../sources/http.js";
 import { compareKickoff } from "../sources/order.js";
 import type { FeedProblem } from "../sources/types.js";
@@ -268,9 +268,11 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
   let last: { input: MatchDataInput; output: MatchData } | undefined;
   /** Every age group of the feed (filtered out or not), for `unknownAgeGroups`. */
   const feedAgeGroups = new Set<string>();
+  // Modular11 filters by division on its server: only an assist read sees the whole feed.
+  const reach = options.source === "assist" ? createFilterReach(options) : undefined;
 
   const finish = (): ScrapeSummary => {
-    const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem), ...unknownAgeGroups(options.ageGroups ?? [], feedAgeGroups)];
+    const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem), ...unknownAgeGroups(options.ageGroups ?? [], feedAgeGroups), ...(reach?.problems() ?? [])];
     const counts: ScrapeCounts = {
       events: 0,
       malformed: 0,
@@ -312,6 +314,7 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
   function* produce(): Generator<MatchDataInput> {
     for (const c of read.candidates) {
       feedAgeGroups.add(c.match.age_group);
+      reach?.see(c);
       if (!keep(c)) {
         filteredOut += 1;
         continue;

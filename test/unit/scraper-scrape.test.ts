@@ -48,6 +48,19 @@ describe("scrape (assist)", () => {
     expect(result.problems.filter((p) => p.where.startsWith("--age-group"))).toHaveLength(1);
   });
 
+  it("a division or club that no fixture of the feed has is reported (a typo gave 0 found in silence); one the feed has is not", async () => {
+    const feeds = () => leagueFeeds(fixture("schedule-league-26-27.json"), fixture("standings-league-26-27.json"));
+    const typo = await scrape(options({ division: "Northest", club: "Nowhereville" }), { fetcher: feeds(), ...at("2026-09-20T00:00:00Z") });
+    expect(typo.counts.matches).toBe(0);
+    expect(typo.problems).toEqual([
+      { where: "--division Northest", reason: "no fixture of the feed is in this division or conference (it has: Florida, Northeast)" },
+      { where: "--club Nowhereville", reason: "no team of the feed has this in its name" },
+    ]);
+    // In the feed, even when the other filters leave nothing of it: not a typo.
+    const known = await scrape(options({ division: "northeast", club: "ATHLETUM", ageGroups: ["U13"] }), { fetcher: feeds(), ...at("2026-09-20T00:00:00Z") });
+    expect(known.problems).toEqual([]);
+  });
+
   it("a fixture marked completed with its scores is completed", async () => {
     const result = await scrape(options({ club: "athletum", ageGroups: ["U14"], from: "2026-10-10", to: "2026-10-10" }), {
       fetcher: leagueFeeds(fixture("schedule-league-26-27.json"), fixture("standings-league-26-27.json")),
