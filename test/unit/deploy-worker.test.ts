@@ -40,6 +40,15 @@ describe("worker Deployment", () => {
     expect(configData("dev").LOG_LEVEL).toBe("debug");
   });
 
+  it("lets a node drain evict a worker in every overlay, one at a time (minAvailable 1 blocked every drain of dev's single replica)", () => {
+    for (const overlay of OVERLAYS) {
+      const replicas = (find(overlay, "Deployment", "matchflow-worker").spec as { replicas: number }).replicas;
+      const budget = find(overlay, "PodDisruptionBudget", "matchflow-worker").spec as { minAvailable?: number; maxUnavailable?: number };
+      const evictable = budget.maxUnavailable ?? replicas - (budget.minAvailable ?? 0);
+      expect(evictable, overlay).toBe(1);
+    }
+  });
+
   it("gives the pod more time to stop than SHUTDOWN_GRACE (with 10 s to spare)", () => {
     for (const overlay of OVERLAYS) {
       const graceMs = parseDurationMs(configData(overlay).SHUTDOWN_GRACE ?? "");
