@@ -103,6 +103,11 @@ function amqpQueryProblems(query: URLSearchParams): string[] {
   return problems;
 }
 
+/** The routing key of a work queue whose MATCHES_ROUTING_KEY is unset: `matches` -> `matches.process`. */
+export function defaultRoutingKey(queue: string): string {
+  return `${queue}.process`;
+}
+
 const name = (fallback: string) =>
   z
     .string()
@@ -144,7 +149,9 @@ const envSchema = z.object({
   METRICS_PORT: int(9808, 0, 65535),
   MATCHES_EXCHANGE: name("matches"),
   MATCHES_QUEUE: name("matches"),
-  MATCHES_ROUTING_KEY: name("matches.process"),
+  // Unset: derived from the queue (`<MATCHES_QUEUE>.process`, `matches.process` by default). A
+  // queue renamed without it was bound with the shared key, and got a copy of every match.
+  MATCHES_ROUTING_KEY: optionalText.refine((v) => v === undefined || v.length <= 255, "must be at most 255 characters"),
   MATCHES_TASK_NAME: name("celery_tasks.match_tasks.process_match_data"),
   FANOUT_EXCHANGE: optionalText,
   QUEUE_TYPE: z.enum(["classic", "quorum"], { message: "must be classic or quorum" }).default("classic"),
@@ -338,7 +345,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     topology: {
       exchange: e.MATCHES_EXCHANGE,
       queue: e.MATCHES_QUEUE,
-      routingKey: e.MATCHES_ROUTING_KEY,
+      routingKey: e.MATCHES_ROUTING_KEY ?? defaultRoutingKey(e.MATCHES_QUEUE),
       taskName: e.MATCHES_TASK_NAME,
       fanoutExchange: e.FANOUT_EXCHANGE,
       queueType: e.QUEUE_TYPE,

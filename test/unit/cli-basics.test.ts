@@ -100,6 +100,15 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(workerConfigWithFlags(config, { concurrency: 256, batchSize: 5000, prefetch: 10 }).worker.prefetch).toBe(10);
   });
 
+  it("-Q and MATCHES_QUEUE bring their own routing key unless MATCHES_ROUTING_KEY names one (a renamed queue bound with the shared key got a copy of every match)", () => {
+    expect(loadConfig({}).topology).toMatchObject({ queue: "matches", routingKey: "matches.process" });
+    expect(loadConfig({ MATCHES_QUEUE: "matches.academy" }).topology).toMatchObject({ queue: "matches.academy", routingKey: "matches.academy.process" });
+    expect(loadConfig({ MATCHES_QUEUE: "q", MATCHES_ROUTING_KEY: " shared " }).topology.routingKey).toBe("shared");
+    expect(workerConfigWithFlags(loadConfig({}), { queues: "typoq2" }).topology).toMatchObject({ queue: "typoq2", routingKey: "typoq2.process" });
+    expect(workerConfigWithFlags(loadConfig({ MATCHES_QUEUE: "a" }), { queues: "b" }).topology).toMatchObject({ queue: "b", routingKey: "b.process" });
+    expect(workerConfigWithFlags(loadConfig({ MATCHES_ROUTING_KEY: "k" }), { queues: "b" }).topology).toMatchObject({ queue: "b", routingKey: "k" });
+  });
+
   it("worker flags leave a prefetch WORKER_PREFETCH set (a memory bound): -c 2 took it from 100 to 800", () => {
     const config = loadConfig({ WORKER_PREFETCH: "100" });
     expect(workerConfigWithFlags(config, { concurrency: 2 }).worker.prefetch).toBe(100);

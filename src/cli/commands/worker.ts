@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { createAmqpWorkTransport } from "../../broker/amqp-work-transport.js";
-import { defaultPrefetch, loadConfig, type Config } from "../../config.js";
+import { defaultPrefetch, defaultRoutingKey, loadConfig, type Config } from "../../config.js";
 import { ConfigError } from "../../errors.js";
 import { startWorkerApp, type WorkerApp } from "../../worker/app.js";
 import { cliContext } from "../context.js";
@@ -28,6 +28,9 @@ export function workerConfigWithFlags(config: Config, flags: WorkerFlags): Confi
   if (flags.queues !== undefined) {
     const queues = flags.queues.split(",").map((q) => q.trim()).filter(Boolean);
     if (queues.length !== 1) throw new ConfigError(`--queues takes one queue name (got ${JSON.stringify(flags.queues)}); run one worker process per queue`);
+    // The routing key follows the queue unless MATCHES_ROUTING_KEY named another: a queue of its
+    // own, not a copy of every match sent to the shared key (a mistyped -Q filled one for ever).
+    if (topology.routingKey === defaultRoutingKey(topology.queue)) topology.routingKey = defaultRoutingKey(queues[0] as string);
     topology.queue = queues[0] as string;
   }
   return { ...config, worker, topology, metricsPort: flags.metricsPort ?? config.metricsPort };
@@ -42,7 +45,7 @@ export function registerWorker(program: Command): void {
     .option("-c, --concurrency <n>", `transactions processed at once (default WORKER_CONCURRENCY or ${defaults.worker.concurrency})`, parseIntOption("--concurrency", 1, 256))
     .option("--prefetch <n>", "deliveries held unacked at most (bounds memory; default WORKER_PREFETCH, else concurrency x batch size, at least 2 x batch size, at most 65535)", parseIntOption("--prefetch", 1, 65535))
     .option("--batch-size <n>", `tasks per transaction at most (default WORKER_BATCH_SIZE or ${defaults.worker.batchSize})`, parseIntOption("--batch-size", 1, 5000))
-    .option("-Q, --queues <name>", `the work queue to consume (default MATCHES_QUEUE or ${defaults.topology.queue})`)
+    .option("-Q, --queues <name>", `the work queue to consume (default MATCHES_QUEUE or ${defaults.topology.queue}); bound with the routing key <queue>.process unless MATCHES_ROUTING_KEY names another`)
     .option("--metrics-port <port>", `HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or ${defaults.metricsPort}; 0 = any free port)`, parseIntOption("--metrics-port", 0, 65535))
     .action(async (flags: WorkerFlags) => {
       const ctx = cliContext({ service: true });
