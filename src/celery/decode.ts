@@ -7,6 +7,7 @@
  */
 import { PermanentError } from "../errors.js";
 import { COMPRESSION_HEADER, decompressBody } from "./compression.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 
 export interface TaskEnvelope {
   protocol: 1 | 2;
@@ -148,11 +149,14 @@ function parseBody(content: Buffer): unknown {
   } catch (err) {
     throw refuse("malformed_json", "message body is not valid UTF-8", err);
   }
+  let body: unknown;
   try {
-    return JSON.parse(text);
+    body = JSON.parse(text);
   } catch (err) {
     throw refuse("malformed_json", `message body is not valid JSON (${(err as Error).message})`, err);
   }
+  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) throw refuse("malformed_message", `message body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`);
+  return body;
 }
 
 function optionalString(value: unknown, field: string): string | null {

@@ -7,6 +7,7 @@
 import { decodeTask, type TaskEnvelope } from "../celery/codec.js";
 import { validateForConsumer } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../celery/json-depth.js";
 import { parseCeleryTime } from "../celery/time.js";
 import type { FailureRecord, StoreItem } from "./store.js";
 import type { InboundMessage } from "./transport.js";
@@ -23,11 +24,12 @@ export interface PrepareOptions {
   isRevoked?: ((taskId: string) => boolean) | undefined;
 }
 
-/** The raw payload for `ingest_failures`: the JSON when it parses, the (bounded) text otherwise. */
+/** The raw payload for `ingest_failures`: the JSON when it parses (and nests within bounds), the (bounded) text otherwise. */
 function rawPayload(content: Buffer, maxBytes: number): unknown {
   const text = content.subarray(0, maxBytes).toString("utf8");
   try {
-    return JSON.parse(text) as unknown;
+    const parsed = JSON.parse(text) as unknown;
+    return nestsDeeperThan(parsed, MAX_JSON_DEPTH) ? text : parsed;
   } catch {
     return text;
   }
