@@ -318,10 +318,15 @@ export class Worker {
           continue;
         }
         // The transaction as a whole failed (deadlock, lock timeout, ...): every message follows
-        // its own retry schedule; the ones that failed before the database are dead-lettered.
+        // its own retry schedule. The ones that failed before the database are dead-lettered once
+        // their ingest_failures rows, rolled back with the batch, are written on their own; when
+        // that fails too, they are retried like the others (and refused again, and recorded, later).
         this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "batch transaction failed");
         metrics.batchSize.observe(messages.length);
-        this.settleLater([...good.map((p) => this.settler.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.settler.fail(p.message, p.envelope, p.error, p.failure.externalMatchId))]);
+        // (With no match in the batch, the write that failed was that one already.)
+        const recorded = bad.length === 0 || (items.length > 0 && (await this.store.writeBatch([], failures).then(() => true, () => false)));
+        const badError = (p: Extract<Prepared, { ok: false }>) => (recorded ? p.error : err);
+        this.settleLater([...good.map((p) => this.settler.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.settler.fail(p.message, p.envelope, badError(p), p.failure.externalMatchId))]);
         return;
       }
     }

@@ -11,7 +11,7 @@ import { PermanentError, TransientError, type MatchflowError } from "../../src/e
 import { pino } from "pino";
 import { silentLogger, type Logger } from "../../src/log.js";
 import { createWorkerMetrics } from "../../src/worker/metrics.js";
-import type { MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
+import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
 import { Worker, type SettledEvent } from "../../src/worker/worker.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
@@ -22,16 +22,19 @@ function match(i: number) {
 }
 
 /** A store whose behaviour per call is scripted: throw an error, or answer per item. */
-function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | MatchflowError)[]): MatchStore & { calls: number; written: string[] } {
+function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | MatchflowError)[]): MatchStore & { calls: number; written: string[]; recorded: string[] } {
   const store = {
     calls: 0,
     written: [] as string[],
+    /** Task ids of the failures recorded by calls that succeeded (committed). */
+    recorded: [] as string[],
     pingFails: 0,
-    writeBatch(items: StoreItem[]) {
+    writeBatch(items: StoreItem[], failures: FailureRecord[] = []) {
       const step = script[Math.min(store.calls, script.length - 1)];
       store.calls++;
       const result = step ? step(items) : items.map(() => ({ ok: true as const, outcome: "created" as const, matchId: 1 }));
       if (result instanceof Error) return Promise.reject(result);
+      for (const f of failures) store.recorded.push(f.taskId ?? "?");
       for (const [i, r] of result.entries()) if (r.ok) store.written.push(items[i]?.match.external_match_id ?? "?");
       return Promise.resolve(result);
     },
@@ -44,14 +47,14 @@ function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | Matchfl
 
 const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
 
-async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number; batchBytes?: number; padding?: number; celeryCanvas?: "run" | "report" } = {}) {
+async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number; batchBytes?: number; padding?: number; celeryCanvas?: "run" | "report"; concurrency?: number } = {}) {
   const broker = options.broker ?? new MemoryBroker(route);
   const events: SettledEvent[] = [];
   const metrics = createWorkerMetrics({ defaultMetrics: false });
   const worker = new Worker(broker, store, {
     taskName: TASK,
     maxMessageBytes: 1_048_576,
-    concurrency: 2,
+    concurrency: options.concurrency ?? 2,
     prefetch: 50,
     batchSize: 10,
     batchBytes: options.batchBytes ?? 1_048_576,
@@ -256,6 +259,70 @@ describe("worker loop", () => {
     expect(events[0]).toMatchObject({ outcome: "dead_lettered", code: "db_lock_timeout" });
     expect(broker.stats().deadLetters).toBe(1);
     await worker.stop(1000);
+  });
+
+  describe("a batch transaction that fails as a whole, with a message refused before the database in it", () => {
+    /**
+     * The first write (a gate task) waits until released, so that the next two tasks, published
+     * meanwhile, are buffered and form one batch; later writes with matches in them fail with a
+     * lock timeout, and a write of failures only commits unless `recordFails`.
+     */
+    function gatedStore(recordFails: boolean) {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const store = {
+        calls: 0,
+        batches: [] as string[][],
+        recorded: [] as string[],
+        async writeBatch(items: StoreItem[], failures: FailureRecord[] = []): Promise<StoreOutcome[]> {
+          store.calls++;
+          store.batches.push([...items.map((it) => it.taskId ?? "?"), ...failures.map((f) => f.taskId ?? "?")]);
+          if (store.calls === 1) {
+            await gate;
+            return ok(items);
+          }
+          if (items.length > 0 || recordFails) throw new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
+          for (const f of failures) store.recorded.push(f.taskId ?? "?");
+          return [];
+        },
+        ping: () => Promise.resolve(),
+        warmUp: () => Promise.resolve(0),
+        close: () => Promise.resolve(),
+      };
+      return { store, release: () => release() };
+    }
+
+    async function oneBatch(recordFails: boolean, max: number) {
+      const { store, release } = gatedStore(recordFails);
+      const broker = new MemoryBroker(route);
+      const run = await runWorker(store, 0, { max, broker, concurrency: 1 });
+      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "gate", args: [match(0)] }));
+      await expect.poll(() => store.calls).toBe(1);
+      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "good", args: [match(1)] }));
+      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "bad", args: [{ ...match(2), away_team: undefined }] }));
+      await expect.poll(() => broker.stats().unacked).toBe(3);
+      release();
+      await expect.poll(() => store.batches.length).toBeGreaterThanOrEqual(2);
+      expect(store.batches[1]).toEqual(["good", "bad"]);
+      return { ...run, store };
+    }
+
+    it("still records the refused message (its row was rolled back with the batch), then dead-letters it", async () => {
+      const { worker, events, store } = await oneBatch(false, 0);
+      await expect.poll(() => events.length).toBe(3);
+      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ outcome: "dead_lettered", code: "contract_violation" });
+      expect(events.find((e) => e.taskId === "good")).toMatchObject({ outcome: "dead_lettered", code: "db_lock_timeout" });
+      expect(store.recorded).toEqual(["bad"]);
+      await worker.stop(1000);
+    });
+
+    it("retries the refused message when its record cannot be written either, instead of dead-lettering it unrecorded", async () => {
+      const { worker, events, store } = await oneBatch(true, 3);
+      await expect.poll(() => events.find((e) => e.taskId === "bad")?.outcome).toBe("retried");
+      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ outcome: "retried", code: "db_lock_timeout" });
+      expect(store.recorded).toEqual([]);
+      await worker.stop(1000);
+    });
   });
 
   it("one item's permanent failure dead-letters that item only", async () => {
