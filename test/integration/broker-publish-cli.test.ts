@@ -80,6 +80,31 @@ describe("matchflow publish", () => {
     }
   });
 
+  it("stops on SIGTERM (SIGINT alike) with what it published confirmed and counted, exit 143; it ended in silence before", async () => {
+    const own = await createVhost("clisignal");
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "publish"], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", RABBITMQ_URL: own.url },
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+      // The input stays open: the command is waiting for more when the signal comes.
+      child.stdin.write(`${[40, 41, 42].map(valid).join("\n")}\n`);
+      await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(3);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(143);
+      expect(stdout).toBe("3 submitted, 0 invalid, 0 failed before SIGTERM stopped the reading; the rest of stdin was not published\n");
+      expect(stderr).toContain("stopping: matches in flight are confirmed first (send again to exit at once)");
+    } finally {
+      await own.drop();
+    }
+  });
+
   it("reads a JSON array from --file and exits 0 when everything was submitted", async () => {
     const file = join(dir, "matches.json");
     writeFileSync(file, `[${valid(10)}, ${valid(11)}]`);

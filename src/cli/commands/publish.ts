@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { connectOptionsFrom, MatchQueueClient, type SubmitTally } from "../../broker/publisher.js";
 import { ConfigError } from "../../errors.js";
 import { cliContext } from "../context.js";
+import { Interrupt } from "../interrupt.js";
 import { publishExitCode } from "../exit-codes.js";
 import { inputIndex, openMatchInput, readMatchInput, warnIfNoMatches } from "../match-input.js";
 import { printable } from "../../terminal-text.js";
@@ -31,10 +32,13 @@ export function registerPublish(program: Command): void {
       const { values, bad } = await readMatchInput(await openMatchInput(opts.file), source);
 
       const client = await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl, log));
+      // Ctrl-C / SIGTERM stops the reading; what was published is confirmed and counted (cli/interrupt.ts).
+      const interrupt = new Interrupt("matches", log);
       let report: SubmitTally;
       try {
-        report = await client.submitMatches(values, { countOnly: true });
+        report = await client.submitMatches(interrupt.take(values), { countOnly: true });
       } finally {
+        interrupt.dispose();
         await client.close();
       }
       const at = (i: number) => inputIndex(i, bad);
@@ -45,7 +49,14 @@ export function registerPublish(program: Command): void {
       // Messages quote the input (ids, names): escaped (terminal-text.ts).
       for (const r of invalid) process.stderr.write(`match ${r.index + 1}: invalid: ${printable(r.messages.join("; "))}\n`);
       for (const r of report.failed) process.stderr.write(`match ${at(r.index) + 1}${r.externalMatchId ? ` (${printable(r.externalMatchId)})` : ""}: failed: ${printable(r.error)}\n`);
-      process.stdout.write(`${report.submitted} submitted, ${invalid.length} invalid, ${report.failed.length} failed\n`);
+      const stopped = interrupt.signal ? ` before ${interrupt.signal} stopped the reading; the rest of ${source} was not published` : "";
+      process.stdout.write(`${report.submitted} submitted, ${invalid.length} invalid, ${report.failed.length} failed${stopped}\n`);
+      if (interrupt.signal) {
+        // An open stdin (a pipe still writing) would keep the process alive after the summary.
+        if (opts.file === undefined) process.stdin.destroy();
+        process.exitCode = interrupt.exitCode;
+        return;
+      }
       warnIfNoMatches(report.submitted + invalid.length + report.failed.length, opts.file);
       log.debug({ submitted: report.submitted, invalid: invalid.length, failed: report.failed.length, source }, "publish finished");
       process.exitCode = publishExitCode(invalid.length, report.failed.length);

@@ -18,6 +18,7 @@ import { scrapeStream, type ScrapeResult, type ScrapeSummary } from "../../scrap
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
+import { Interrupt } from "../interrupt.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 import { publishExitCode } from "../exit-codes.js";
 import { checkWritable, fileProblem } from "../files.js";
@@ -89,20 +90,35 @@ export function registerScrape(program: Command): void {
 
       let summary: ScrapeSummary;
       let submitted: SubmitCounts | undefined;
-      if (settings.submit && !showMatches && !settings.save) {
-        // The CronJob's path: each match is published as it is produced (bounded memory).
-        submitted = await submitScraped(stream.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true, checked: stream.checked });
-        summary = stream.summary();
-      } else if (!settings.submit && settings.format === "ndjson" && !settings.save) {
-        await writeNdjson(stream.matches, out);
-        summary = stream.summary();
-      } else {
-        // A table, the JSON document and --save need every match first (widths, counts up front).
-        const result: ScrapeResult = { matches: [...stream.matches], ...stream.summary() };
-        if (settings.save) await saveDocument(settings.save, result);
-        if (showMatches) out.writeNow(renderMatches(result, settings.format));
-        if (settings.submit) submitted = await submitScraped(result.matches, config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
-        summary = result;
+      // Publishing stops on Ctrl-C / SIGTERM with what was published counted (cli/interrupt.ts).
+      const interrupt = settings.submit ? new Interrupt("matches", log) : undefined;
+      const interrupted = async (counts: SubmitCounts, stop: Interrupt) => {
+        const line = `${counts.submitted} submitted, ${counts.invalid} invalid, ${counts.failed} failed before ${stop.signal ?? "a signal"} stopped the scrape; the rest was not published (running it again is harmless)\n`;
+        // Beside printed JSON, on stderr, as the summary line is.
+        if (!settings.quiet) await (showMatches && settings.format !== "table" ? Promise.resolve(process.stderr.write(line)) : out.write(line));
+        process.exitCode = stop.exitCode;
+      };
+      try {
+        if (interrupt && !showMatches && !settings.save) {
+          // The CronJob's path: each match is published as it is produced (bounded memory).
+          submitted = await submitScraped(interrupt.take(stream.matches), config, log, { progress: !settings.quiet && process.stderr.isTTY === true, checked: stream.checked });
+          // Stopped: the feed was not read to its end, so there is no summary of it.
+          if (interrupt.signal) return await interrupted(submitted, interrupt);
+          summary = stream.summary();
+        } else if (!settings.submit && settings.format === "ndjson" && !settings.save) {
+          await writeNdjson(stream.matches, out);
+          summary = stream.summary();
+        } else {
+          // A table, the JSON document and --save need every match first (widths, counts up front).
+          const result: ScrapeResult = { matches: [...stream.matches], ...stream.summary() };
+          if (settings.save) await saveDocument(settings.save, result);
+          if (showMatches) out.writeNow(renderMatches(result, settings.format));
+          if (interrupt) submitted = await submitScraped(interrupt.take(result.matches), config, log, { progress: !settings.quiet && process.stderr.isTTY === true });
+          if (interrupt?.signal && submitted) return await interrupted(submitted, interrupt);
+          summary = result;
+        }
+      } finally {
+        interrupt?.dispose();
       }
       const line = summaryLine(summary, submitted);
       if (!settings.quiet) {
