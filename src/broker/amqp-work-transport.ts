@@ -134,6 +134,10 @@ export class AmqpWorkTransport implements WorkTransport {
     state.acks.ack(tag);
   }
 
+  isStale(message: InboundMessage): boolean {
+    return !(message.token as Token).state.open;
+  }
+
   /**
    * The ack of an original whose copy (retry, eta delay, dead letter) is confirmed: sent at once,
    * so that a crash now cannot leave the copy and the original both in the broker.

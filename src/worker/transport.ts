@@ -48,6 +48,11 @@ export interface WorkTransport {
   stopConsuming(): Promise<void>;
   /** Settles after the database commit. A message of a lost channel is silently dropped (it will be redelivered). */
   ack(message: InboundMessage): void;
+  /**
+   * Whether `message` came on a channel that is gone: it can no longer be settled, and the broker
+   * delivers it again on the next. Absent: never (the in-process broker has no channels).
+   */
+  isStale?(message: InboundMessage): boolean;
   /** Gives a message back to the queue (database unreachable: nothing was written). */
   requeue(message: InboundMessage): void;
   /** Publishes `retry` (same task id, retries + 1) to the delay queue of `attempt`, confirmed, then acks `message`. */

@@ -210,12 +210,28 @@ export class Worker {
 
   private onMessage(message: InboundMessage): void {
     if (message.droppedHeaders) this.settler.headersDropped("received", message, undefined, message.droppedHeaders);
+    this.dropStale();
     this.buffer.push(message);
     this.options.metrics.inFlight.set(this.inFlight);
     this.pump();
   }
 
+  /**
+   * Forgets buffered deliveries of a channel that is gone: the broker has handed them to the
+   * new channel already. Kept, they piled up by a prefetch's worth at every channel loss while
+   * the database was away (RabbitMQ's consumer timeout closes one every 30 minutes), and were
+   * written again when it came back. They are the buffer's head: channels come one after another.
+   */
+  private dropStale(): void {
+    const { transport } = this;
+    if (!transport.isStale) return;
+    let stale = 0;
+    while (stale < this.buffer.length && transport.isStale(this.buffer[stale] as InboundMessage)) stale++;
+    if (stale > 0) this.buffer.splice(0, stale);
+  }
+
   private pump(): void {
+    this.dropStale();
     while (!this.abandoned && this.activeCount < this.options.concurrency && this.buffer.length > 0) {
       if (this.activeCount > 0 && !this.stopping && this.buffer.length < this.minFill) {
         const waited = this.now() - (this.buffer[0]?.receivedAt ?? 0);

@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { silentLogger, type Logger } from "../../src/log.js";
 import { createWorkerMetrics } from "../../src/worker/metrics.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
+import type { InboundMessage } from "../../src/worker/transport.js";
 import { Worker, type SettledEvent } from "../../src/worker/worker.js";
 
 const TASK = "celery_tasks.match_tasks.process_match_data";
@@ -323,6 +324,43 @@ describe("worker loop", () => {
       expect(store.recorded).toEqual([]);
       await worker.stop(1000);
     });
+  });
+
+  it("forgets buffered deliveries of a lost channel (redelivered on the next): they piled up at each loss while the database was away", async () => {
+    /** A broker whose channel was lost under some deliveries: the transport says they are stale. */
+    class LosingBroker extends MemoryBroker {
+      readonly lost = new Set<unknown>();
+      isStale(message: InboundMessage): boolean {
+        return this.lost.has(message.token);
+      }
+    }
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batches: string[][] = [];
+    const store: MatchStore = {
+      async writeBatch(items: StoreItem[]) {
+        batches.push(items.map((it) => it.taskId ?? "?"));
+        if (batches.length === 1) await gate;
+        return ok(items);
+      },
+      ping: () => Promise.resolve(),
+      warmUp: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    };
+    const broker = new LosingBroker(route);
+    const { worker } = await runWorker(store, 0, { broker, concurrency: 1 });
+    const publish = (id: string, i: number) => broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: id, args: [match(i)] }));
+    await publish("gate", 0);
+    await expect.poll(() => batches.length).toBe(1);
+    await publish("old-1", 1);
+    await publish("old-2", 2);
+    await expect.poll(() => worker.tasksNow().reserved.length).toBe(2);
+    for (const m of worker.tasksNow().reserved) broker.lost.add(m.token);
+    await publish("new-1", 3);
+    await expect.poll(() => worker.tasksNow().reserved.map((m) => m.properties.headers?.id)).toEqual(["new-1"]);
+    release();
+    await expect.poll(() => batches.flat()).toEqual(["gate", "new-1"]);
+    await worker.stop(1000);
   });
 
   it("one item's permanent failure dead-letters that item only", async () => {
