@@ -7,7 +7,6 @@
  */
 import { PermanentError } from "../errors.js";
 import { COMPRESSION_HEADER, decompressBody } from "./compression.js";
-import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.js";
 
 export interface TaskEnvelope {
   protocol: 1 | 2;
@@ -149,14 +148,11 @@ function parseBody(content: Buffer): unknown {
   } catch (err) {
     throw refuse("malformed_json", "message body is not valid UTF-8", err);
   }
-  let body: unknown;
   try {
-    body = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     throw refuse("malformed_json", `message body is not valid JSON (${(err as Error).message})`, err);
   }
-  if (nestsDeeperThan(body, MAX_JSON_DEPTH)) throw refuse("malformed_message", `message body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`);
-  return body;
 }
 
 function optionalString(value: unknown, field: string): string | null {

@@ -1,6 +1,6 @@
 /**
- * Ctrl-C / SIGTERM for the commands that publish a sequence (`scrape`, `publish`): the first
- * signal stops reading more matches, so that those in flight are confirmed, counted and said
+ * Ctrl-C / SIGTERM for the commands that publish a sequence (`scrape`, `publish`, `dlq requeue`):
+ * the first signal stops reading more, so that what is in flight is confirmed, counted and said
  * before the command exits 130 (SIGINT) or 143 (SIGTERM); a second exits at once. Before, the
  * default handler ended the process in silence, with thousands of matches already queued and no
  * count of them. Nothing is lost either way: a match is published or not, and the command may be
@@ -14,10 +14,12 @@ export class Interrupt {
   private wake: () => void = () => undefined;
   /** Settles when a signal arrives: a read waiting on its input (stdin kept open) stops too. */
   private readonly arrived = new Promise<void>((resolve) => (this.wake = resolve));
+  private readonly aborter = new AbortController();
   private readonly onSignal = (signal: NodeJS.Signals) => {
     if (this.received !== undefined) process.exit(exitCodeOf(signal));
     this.received = signal;
     this.wake();
+    this.aborter.abort();
     this.log.warn({ signal }, `stopping: ${this.what} in flight are confirmed first (send again to exit at once)`);
   };
 
@@ -32,6 +34,11 @@ export class Interrupt {
   /** The signal that stopped the reading, if one did. */
   get signal(): NodeJS.Signals | undefined {
     return this.received;
+  }
+
+  /** Aborted by the first signal: for work that is not a sequence read through `take`. */
+  get abortSignal(): AbortSignal {
+    return this.aborter.signal;
   }
 
   /** The shell's code for the signal received (128 + its number), if one was. */

@@ -38,6 +38,8 @@ export interface RequeueReport {
   cutShort: boolean;
   /** Consumers of the dead-letter queue other than this command: the letters they hold were not seen. */
   otherConsumers: number;
+  /** Stopped by RequeueOptions.signal: the letters not reached stay (and `notFound` is not known). */
+  interrupted?: boolean;
 }
 
 export interface RequeueOptions {
@@ -54,6 +56,8 @@ export interface RequeueOptions {
   /** How long copies may wait for any confirm (not counting a blocked connection's wait) before the run stops. @default 60 s */
   confirmTimeoutMs?: number;
   lock?: DeadLetterLockOptions;
+  /** Aborted (Ctrl-C): no further letter is read; the copies in flight settle, their letters are acked, and the report says so. */
+  signal?: AbortSignal;
 }
 
 interface Chosen {
@@ -176,7 +180,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     let readFailure: unknown;
     // A refused copy stops the reading at once: reading on would hold the lock (and count
     // deliveries on a quorum queue) for letters this run no longer sends.
-    while (copies.failure === undefined) {
+    while (copies.failure === undefined && options.signal?.aborted !== true) {
       const chosen = await stream.next().catch((err: unknown) => {
         readFailure = err;
         return false as const;
@@ -188,6 +192,8 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
       // among them for good: copies in flight stay below what is left of it.
       await room(window - (every ? report.notRequeued.length : 0));
     }
+    // Read before the copies settle: a signal after the last letter was read stops nothing.
+    const aborted = options.signal?.aborted === true && copies.failure === undefined && readFailure === undefined;
     // Every copy settled (a failed run too: the others' letters are acked, none is out twice).
     await room(1);
     const failure = copies.failure ?? (readFailure === undefined ? undefined : errorMessage(readFailure));
@@ -199,8 +205,10 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     // Counted before the cancel: a delivery that comes while it is out is neither sent nor counted.
     report.scanned = stream.scanned;
     await stream.stop();
-    report.cutShort = report.scanned < total;
-    if (wanted) report.notFound = [...wanted].filter((id) => !seen.has(id));
+    if (aborted) report.interrupted = true;
+    // Stopped on purpose, the letters not read were simply not reached.
+    report.cutShort = !report.interrupted && report.scanned < total;
+    if (wanted && !report.interrupted) report.notFound = [...wanted].filter((id) => !seen.has(id));
     if (report.requeued.length > 0) await confirmAcks(getCh, names.deadLetterQueue, `${report.requeued.length} dead letter(s) were requeued`);
     return report;
   } finally {

@@ -105,6 +105,11 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
     if (err instanceof PermanentError) return failed(message, undefined, err, max);
     return failed(message, undefined, new PermanentError("malformed_message", err instanceof Error ? err.message : String(err)), max);
   }
+  // Before anything walks the arguments (json-depth.ts). Not in decodeTask: the dlq tools read
+  // such a letter whole, and name it as one whose copy cannot be made.
+  if (nestsDeeperThan(envelope.args, MAX_JSON_DEPTH) || nestsDeeperThan(envelope.kwargs, MAX_JSON_DEPTH) || nestsDeeperThan(envelope.embed, MAX_JSON_DEPTH)) {
+    return failed(message, envelope, new PermanentError("malformed_message", `task arguments nest arrays or objects more than ${MAX_JSON_DEPTH} levels deep`), max, undefined);
+  }
 
   if (envelope.taskName !== options.taskName) {
     return failed(message, envelope, new PermanentError("unknown_task", `task ${JSON.stringify(envelope.taskName)} is not handled here (this worker runs ${options.taskName})`), max);

@@ -75,6 +75,23 @@ describe("dlq commands that cannot reach every letter", () => {
     expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(["deep-1"]);
   });
 
+  it("an aborted requeue (Ctrl-C) reads no further letter: the copies in flight settle, their letters go, the rest stay, none out twice", async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => `int-${i}`);
+    await deadLetters(ids);
+    // Aborted as the first copy reaches the work queue (a consumer there holds the copies).
+    const abort = new AbortController();
+    const watch = await amqp.createChannel();
+    await watch.consume(names.queue, () => abort.abort(), { noAck: false });
+    const report = await requeueDeadLetters(amqp, names, { all: true }, { maxBytes: MAX, window: 1, signal: abort.signal });
+    await watch.close();
+    const n = report.requeued.length;
+    expect(report).toMatchObject({ interrupted: true, cutShort: false, total: ids.length });
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThan(ids.length);
+    expect(await taskIdsIn(names.queue, true)).toEqual(ids.slice(0, n));
+    expect(await taskIdsIn(names.deadLetterQueue, true)).toEqual(ids.slice(n));
+  });
+
   it("letters that cannot be copied do not starve a requeue --all past its window (they hold the consumer's slots for good)", async () => {
     const ids = Array.from({ length: 8 }, (_, i) => `w-${i}`);
     await deadLetters([], ["deep-2", "deep-3"]); // first in the queue

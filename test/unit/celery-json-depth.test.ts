@@ -1,5 +1,5 @@
 /**
- * A message nesting deeper than MAX_JSON_DEPTH is refused as malformed before anything walks it:
+ * A message nesting deeper than MAX_JSON_DEPTH is refused as malformed by the worker before anything walks it:
  * read as valid, a 20,000-level `extra` field threw a RangeError in the upsert's JSON.stringify,
  * which failed its whole batch on every retry and dead-lettered its neighbours with it.
  */
@@ -46,7 +46,7 @@ describe("prepareMessage and deep nesting", () => {
     const p = prepareMessage(inbound(20_000), { taskName: TASK, maxMessageBytes: 1_048_576, now: 0 });
     expect(p.ok).toBe(false);
     if (p.ok) return;
-    expect(p.error).toMatchObject({ code: "malformed_message", kind: "permanent", message: `message body nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep` });
+    expect(p.error).toMatchObject({ code: "malformed_message", kind: "permanent", message: `task arguments nest arrays or objects more than ${MAX_JSON_DEPTH} levels deep` });
     expect(typeof p.failure.raw).toBe("string");
     expect(p.failure.taskId).toBe("t-deep");
   });

@@ -14,6 +14,7 @@ import { requeueDeadLetters, type RequeueReport, type RequeueSelection } from ".
 import { parseErrorCodeFilter, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
 import { printable } from "../../terminal-text.js";
 import { cliContext } from "../context.js";
+import { Interrupt } from "../interrupt.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
 
@@ -84,19 +85,36 @@ export function registerDlq(program: Command): void {
       const { config, log, names, url } = setup("dlq requeue");
       // Declares nothing (a mistyped queue name must not create a queue): see requeueDeadLetters.
       const selection: RequeueSelection = opts.all ? { all: true } : opts.code ? { codes: opts.code } : { taskIds };
-      // The copies on a connection of their own (see RequeueOptions.publishOn).
-      const report = await withBroker(url, log, (conn) =>
-        withBroker(url, log, (copies) => requeueDeadLetters(conn, names, selection, { maxBytes: config.maxMessageBytes, lock, publishOn: { connection: copies, blockedTimeoutMs: config.publish.blockedTimeoutMs } }), "matchflow ops copies"),
-      );
+      // Ctrl-C / SIGTERM: no further letter is read; the copies in flight settle and are counted.
+      const interrupt = new Interrupt("copies", log);
+      let report: RequeueReport;
+      try {
+        // The copies on a connection of their own (see RequeueOptions.publishOn).
+        report = await withBroker(url, log, (conn) =>
+          withBroker(
+            url,
+            log,
+            (copies) => requeueDeadLetters(conn, names, selection, { maxBytes: config.maxMessageBytes, lock, signal: interrupt.abortSignal, publishOn: { connection: copies, blockedTimeoutMs: config.publish.blockedTimeoutMs } }),
+            "matchflow ops copies",
+          ),
+        );
+      } finally {
+        interrupt.dispose();
+      }
       const unread = report.cutShort || report.otherConsumers > 0;
       for (const id of report.notFound) process.stderr.write(`not found in ${names.deadLetterQueue}: ${id}${unread ? UNREAD_NOTE : ""}\n`);
       for (const { key, reason } of report.notRequeued) process.stderr.write(`could not requeue ${printable(key)} (left in ${names.deadLetterQueue}): ${printable(reason)}\n`);
       const n = report.requeued.length;
       const which = opts.code ? ` with code ${opts.code.patterns.join(" or ")}` : "";
-      process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"}${which} to exchange ${names.exchange} (routing key ${names.routingKey})\n`);
+      const stopped = report.interrupted ? ` before ${interrupt.signal ?? "a signal"} stopped it; the rest are still in ${names.deadLetterQueue}` : "";
+      process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"}${which} to exchange ${names.exchange} (routing key ${names.routingKey})${stopped}\n`);
       for (const r of report.requeued) {
         // Ids and header names come from the message: escaped (terminal-text.ts).
         if (r.droppedHeaders) process.stderr.write(`${printable(r.taskId ?? "(no task id)")}: left out header(s) ${printable(r.droppedHeaders.join(", "))} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
+      }
+      if (report.interrupted) {
+        process.exitCode = interrupt.exitCode;
+        return;
       }
       let incomplete = report.notFound.length > 0 || report.notRequeued.length > 0;
       // With task ids, letters not read matter only for an id not found (said beside it above).
