@@ -63,9 +63,12 @@ export class Interrupt {
     return (async function* () {
       const it = items[Symbol.asyncIterator]();
       for (;;) {
-        const next = await Promise.race([it.next(), arrived]);
+        const pending = it.next();
+        const next = await Promise.race([pending, arrived]);
         if (stopped()) {
-          // Not awaited: a source blocked on its input would hold the stop until it reads again.
+          // Not awaited: a source blocked on its input would hold the stop until it reads again
+          // (and its read, left behind, may yet fail: that is no unhandled rejection).
+          pending.catch(() => undefined);
           void it.return?.()?.catch(() => undefined);
           return;
         }

@@ -341,7 +341,8 @@ export class Worker {
         metrics.batchSize.observe(messages.length);
         // (With no match in the batch, the write that failed was that one already.)
         const recorded = bad.length === 0 || (items.length > 0 && (await this.store.writeBatch([], failures).then(() => true, () => false)));
-        const badError = (p: Extract<Prepared, { ok: false }>) => (recorded ? p.error : err);
+        // One that could not be decoded cannot be retried (nothing to re-encode): it goes as before.
+        const badError = (p: Extract<Prepared, { ok: false }>) => (recorded || !p.envelope ? p.error : err);
         this.settleLater([...good.map((p) => this.settler.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.settler.fail(p.message, p.envelope, badError(p), p.failure.externalMatchId))]);
         return;
       }

@@ -29,6 +29,20 @@ function run(args: string[], env: Record<string, string | undefined>, stdin = ""
   });
 }
 
+/** `matchflow publish` reading a stdin the test keeps open; exit code -1 when a signal ended it. */
+function publishFromOpenStdin(url: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "publish"], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", RABBITMQ_URL: url },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out.stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  return { child, out, exited };
+}
+
 const valid = (i: number) => JSON.stringify({ home_team: `H${i}`, away_team: `A${i}`, match_date: "2025-09-06", age_group: "U15", match_type: "League", external_match_id: `cli-${i}` });
 
 beforeAll(async () => {
@@ -55,16 +69,7 @@ describe("matchflow publish", () => {
   it("publishes NDJSON from stdin as it reads it: lines are queued while the input is still open", async () => {
     const own = await createVhost("clistream");
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "publish"], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", RABBITMQ_URL: own.url },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+      const { child, out, exited } = publishFromOpenStdin(own.url);
       child.stdin.write(`${valid(20)}\r\n${valid(21)}\n`);
       // The management API's counts lag a few seconds behind the broker.
       await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(2);
@@ -72,8 +77,8 @@ describe("matchflow publish", () => {
       // Then a blank line, a broken one, and a last line without a newline.
       child.stdin.end(`\n{broken\n${valid(22)}`);
       expect(await exited).toBe(1);
-      expect(stdout.trim()).toBe("3 submitted, 1 invalid, 0 failed");
-      expect(stderr.trim()).toMatch(/^match 3: invalid: line 4 is not valid JSON/);
+      expect(out.stdout.trim()).toBe("3 submitted, 1 invalid, 0 failed");
+      expect(out.stderr.trim()).toMatch(/^match 3: invalid: line 4 is not valid JSON/);
       await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(3);
     } finally {
       await own.drop();
@@ -83,23 +88,14 @@ describe("matchflow publish", () => {
   it("stops on SIGTERM (SIGINT alike) with what it published confirmed and counted, exit 143; it ended in silence before", async () => {
     const own = await createVhost("clisignal");
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "publish"], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: "warn", RABBITMQ_URL: own.url },
-        stdio: ["pipe", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+      const { child, out, exited } = publishFromOpenStdin(own.url);
       // The input stays open: the command is waiting for more when the signal comes.
       child.stdin.write(`${[40, 41, 42].map(valid).join("\n")}\n`);
       await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(3);
       child.kill("SIGTERM");
       expect(await exited).toBe(143);
-      expect(stdout).toBe("3 submitted, 0 invalid, 0 failed before SIGTERM stopped the reading; the rest of stdin was not published\n");
-      expect(stderr).toContain("stopping: matches in flight are confirmed first (send again to exit at once)");
+      expect(out.stdout).toBe("3 submitted, 0 invalid, 0 failed before SIGTERM stopped the reading; the rest of stdin was not published\n");
+      expect(out.stderr).toContain("stopping: matches in flight are confirmed first (send again to exit at once)");
     } finally {
       await own.drop();
     }

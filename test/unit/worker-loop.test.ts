@@ -293,14 +293,16 @@ describe("worker loop", () => {
       return { store, release: () => release() };
     }
 
-    async function oneBatch(recordFails: boolean, max: number) {
+    const contractViolation = encodeTaskV2({ taskName: TASK, taskId: "bad", args: [{ ...match(2), away_team: undefined }] });
+
+    async function oneBatch(recordFails: boolean, max: number, bad = contractViolation) {
       const { store, release } = gatedStore(recordFails);
       const broker = new MemoryBroker(route);
       const run = await runWorker(store, 0, { max, broker, concurrency: 1 });
       await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "gate", args: [match(0)] }));
       await expect.poll(() => store.calls).toBe(1);
       await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "good", args: [match(1)] }));
-      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "bad", args: [{ ...match(2), away_team: undefined }] }));
+      await broker.publish("matches", "matches.process", bad);
       await expect.poll(() => broker.stats().unacked).toBe(3);
       release();
       await expect.poll(() => store.batches.length).toBeGreaterThanOrEqual(2);
@@ -314,6 +316,14 @@ describe("worker loop", () => {
       expect(events.find((e) => e.taskId === "bad")).toMatchObject({ outcome: "dead_lettered", code: "contract_violation" });
       expect(events.find((e) => e.taskId === "good")).toMatchObject({ outcome: "dead_lettered", code: "db_lock_timeout" });
       expect(store.recorded).toEqual(["bad"]);
+      await worker.stop(1000);
+    });
+
+    it("dead-letters one that cannot be decoded with its own reason even unrecorded (nothing to retry it from)", async () => {
+      const garbled = { content: Buffer.from("not json"), properties: { ...contractViolation.properties } };
+      const { worker, events } = await oneBatch(true, 3, garbled);
+      await expect.poll(() => events.find((e) => e.taskId === "bad")?.outcome).toBe("dead_lettered");
+      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ code: "malformed_json" });
       await worker.stop(1000);
     });
 
