@@ -12,7 +12,7 @@ export function addScrapeSelectionOptions(cmd: Command): Command {
     .option("--to <date>", "last local date, YYYY-MM-DD (inclusive)")
     .option("--start <days>", "first date as days from today, e.g. -7")
     .option("--end <days>", "last date as days from today, e.g. 0")
-    .option("--season <year>", "read this season alone: its first year, e.g. 2026 for 2026-27 (default: every season the window reaches, up to today's; seasons run August-July)")
+    .option("--season <year>", "read this season alone: its first year, e.g. 2026 for 2026-27 (default: every season the window reaches, up to the one it ends in, today's without --to; seasons run August-July)")
     .option("--source <source>", "assist (2026-27 on) or modular11 (up to 2025-26) (default: SCRAPE_SOURCE)")
     .option("--source-dir <dir>", "read recorded assist feeds from DIR/data/{schedule,standings}/{key}.json (offline)")
     .option("--limit <n>", "at most n matches (earliest first)");
