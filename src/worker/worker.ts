@@ -30,6 +30,8 @@ import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared, type PrepareOptions } from "./prepare.js";
 import { buildEtaCopy } from "./outgoing.js";
 import { ProgressLog } from "./progress.js";
+import { settleFailedBatch } from "./failed-batch.js";
+import { staleHeadLength } from "./stale-deliveries.js";
 import { Settler, type SettledEvent, type SettleOptions } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
 import type { InboundMessage, WorkTransport } from "./transport.js";
@@ -216,17 +218,9 @@ export class Worker {
     this.pump();
   }
 
-  /**
-   * Forgets buffered deliveries of a channel that is gone: the broker has handed them to the
-   * new channel already. Kept, they piled up by a prefetch's worth at every channel loss while
-   * the database was away (RabbitMQ's consumer timeout closes one every 30 minutes), and were
-   * written again when it came back. They are the buffer's head: channels come one after another.
-   */
+  /** Forgets buffered deliveries of a lost channel (stale-deliveries.ts). */
   private dropStale(): void {
-    const { transport } = this;
-    if (!transport.isStale) return;
-    let stale = 0;
-    while (stale < this.buffer.length && transport.isStale(this.buffer[stale] as InboundMessage)) stale++;
+    const stale = this.transport.isStale ? staleHeadLength(this.buffer, (m) => this.transport.isStale?.(m) === true) : 0;
     if (stale > 0) this.buffer.splice(0, stale);
   }
 
@@ -333,17 +327,10 @@ export class Worker {
           await this.database.holdRefusedBatch(err, refusals++, messages.length, () => this.abandoned);
           continue;
         }
-        // The transaction as a whole failed (deadlock, lock timeout, ...): every message follows
-        // its own retry schedule. The ones that failed before the database are dead-lettered once
-        // their ingest_failures rows, rolled back with the batch, are written on their own; when
-        // that fails too, they are retried like the others (and refused again, and recorded, later).
+        // The transaction as a whole failed: each message follows its retry schedule (failed-batch.ts).
         this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "batch transaction failed");
         metrics.batchSize.observe(messages.length);
-        // (With no match in the batch, the write that failed was that one already.)
-        const recorded = bad.length === 0 || (items.length > 0 && (await this.store.writeBatch([], failures).then(() => true, () => false)));
-        // One that could not be decoded cannot be retried (nothing to re-encode): it goes as before.
-        const badError = (p: Extract<Prepared, { ok: false }>) => (recorded || !p.envelope ? p.error : err);
-        this.settleLater([...good.map((p) => this.settler.fail(p.message, p.envelope, err, p.item.match.external_match_id)), ...bad.map((p) => this.settler.fail(p.message, p.envelope, badError(p), p.failure.externalMatchId))]);
+        this.settleLater(await settleFailedBatch(this.store, this.settler, { error: err, good, bad, items, failures }));
         return;
       }
     }

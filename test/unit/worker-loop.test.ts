@@ -3,73 +3,15 @@
  * transport) and a scripted store: what is acked, retried, held or dead-lettered, and when.
  * The real database behind the store is covered by the integration tests.
  */
-import { headersAsDelivered } from "../../src/broker/field-values.js";
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { headersAsDelivered } from "../../src/broker/field-values.js";
 import { MemoryBroker } from "../../src/broker/memory-transport.js";
 import { decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
-import { PermanentError, TransientError, type MatchflowError } from "../../src/errors.js";
-import { pino } from "pino";
-import { silentLogger, type Logger } from "../../src/log.js";
-import { createWorkerMetrics } from "../../src/worker/metrics.js";
-import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
-import type { InboundMessage } from "../../src/worker/transport.js";
-import { Worker, type SettledEvent } from "../../src/worker/worker.js";
-
-const TASK = "celery_tasks.match_tasks.process_match_data";
-const route = { exchange: "matches", routingKey: "matches.process", queue: "matches" };
-
-function match(i: number) {
-  return { home_team: `Home ${i}`, away_team: `Away ${i}`, match_date: "2026-10-03", age_group: "U14", match_type: "League", external_match_id: `m-${i}` };
-}
-
-/** A store whose behaviour per call is scripted: throw an error, or answer per item. */
-function scriptedStore(script: ((items: StoreItem[]) => StoreOutcome[] | MatchflowError)[]): MatchStore & { calls: number; written: string[]; recorded: string[] } {
-  const store = {
-    calls: 0,
-    written: [] as string[],
-    /** Task ids of the failures recorded by calls that succeeded (committed). */
-    recorded: [] as string[],
-    pingFails: 0,
-    writeBatch(items: StoreItem[], failures: FailureRecord[] = []) {
-      const step = script[Math.min(store.calls, script.length - 1)];
-      store.calls++;
-      const result = step ? step(items) : items.map(() => ({ ok: true as const, outcome: "created" as const, matchId: 1 }));
-      if (result instanceof Error) return Promise.reject(result);
-      for (const f of failures) store.recorded.push(f.taskId ?? "?");
-      for (const [i, r] of result.entries()) if (r.ok) store.written.push(items[i]?.match.external_match_id ?? "?");
-      return Promise.resolve(result);
-    },
-    ping: () => Promise.resolve(),
-    warmUp: () => Promise.resolve(0),
-    close: () => Promise.resolve(),
-  };
-  return store;
-}
-
-const ok = (items: StoreItem[]): StoreOutcome[] => items.map(() => ({ ok: true, outcome: "created", matchId: 1 }));
-
-async function runWorker(store: MatchStore, messages: number, options: { max?: number; broker?: MemoryBroker; log?: Logger; logIntervalMs?: number; batchBytes?: number; padding?: number; celeryCanvas?: "run" | "report"; concurrency?: number } = {}) {
-  const broker = options.broker ?? new MemoryBroker(route);
-  const events: SettledEvent[] = [];
-  const metrics = createWorkerMetrics({ defaultMetrics: false });
-  const worker = new Worker(broker, store, {
-    taskName: TASK,
-    maxMessageBytes: 1_048_576,
-    concurrency: options.concurrency ?? 2,
-    prefetch: 50,
-    batchSize: 10,
-    batchBytes: options.batchBytes ?? 1_048_576,
-    retry: { max: options.max ?? 3, baseDelayMs: 10, maxDelayMs: 40 },
-    log: options.log ?? silentLogger,
-    logIntervalMs: options.logIntervalMs ?? 60_000, // long enough that only the line at stop appears
-    metrics,
-    onSettled: (e) => events.push(e),
-    celeryCanvas: options.celeryCanvas,
-  });
-  await worker.start();
-  for (let i = 0; i < messages; i++) await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: `t-${i}`, args: [{ ...match(i), ...(options.padding ? { padding: "x".repeat(options.padding) } : {}) }] }));
-  return { broker, worker, events, metrics };
-}
+import { PermanentError, TransientError } from "../../src/errors.js";
+import type { Logger } from "../../src/log.js";
+import type { MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
+import { match, ok, route, runWorker, scriptedStore, TASK } from "../helpers/worker-loop.js";
 
 /** A logger at `level` whose lines land in `lines`. */
 function capturingLogger(level: string, lines: { msg?: string; taskId?: string; outcome?: string }[]): Logger {
@@ -259,117 +201,6 @@ describe("worker loop", () => {
     await expect.poll(() => events.length).toBe(1);
     expect(events[0]).toMatchObject({ outcome: "dead_lettered", code: "db_lock_timeout" });
     expect(broker.stats().deadLetters).toBe(1);
-    await worker.stop(1000);
-  });
-
-  describe("a batch transaction that fails as a whole, with a message refused before the database in it", () => {
-    /**
-     * The first write (a gate task) waits until released, so that the next two tasks, published
-     * meanwhile, are buffered and form one batch; later writes with matches in them fail with a
-     * lock timeout, and a write of failures only commits unless `recordFails`.
-     */
-    function gatedStore(recordFails: boolean) {
-      let release: () => void = () => undefined;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      const store = {
-        calls: 0,
-        batches: [] as string[][],
-        recorded: [] as string[],
-        async writeBatch(items: StoreItem[], failures: FailureRecord[] = []): Promise<StoreOutcome[]> {
-          store.calls++;
-          store.batches.push([...items.map((it) => it.taskId ?? "?"), ...failures.map((f) => f.taskId ?? "?")]);
-          if (store.calls === 1) {
-            await gate;
-            return ok(items);
-          }
-          if (items.length > 0 || recordFails) throw new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
-          for (const f of failures) store.recorded.push(f.taskId ?? "?");
-          return [];
-        },
-        ping: () => Promise.resolve(),
-        warmUp: () => Promise.resolve(0),
-        close: () => Promise.resolve(),
-      };
-      return { store, release: () => release() };
-    }
-
-    const contractViolation = encodeTaskV2({ taskName: TASK, taskId: "bad", args: [{ ...match(2), away_team: undefined }] });
-
-    async function oneBatch(recordFails: boolean, max: number, bad = contractViolation) {
-      const { store, release } = gatedStore(recordFails);
-      const broker = new MemoryBroker(route);
-      const run = await runWorker(store, 0, { max, broker, concurrency: 1 });
-      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "gate", args: [match(0)] }));
-      await expect.poll(() => store.calls).toBe(1);
-      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "good", args: [match(1)] }));
-      await broker.publish("matches", "matches.process", bad);
-      await expect.poll(() => broker.stats().unacked).toBe(3);
-      release();
-      await expect.poll(() => store.batches.length).toBeGreaterThanOrEqual(2);
-      expect(store.batches[1]).toEqual(["good", "bad"]);
-      return { ...run, store };
-    }
-
-    it("still records the refused message (its row was rolled back with the batch), then dead-letters it", async () => {
-      const { worker, events, store } = await oneBatch(false, 0);
-      await expect.poll(() => events.length).toBe(3);
-      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ outcome: "dead_lettered", code: "contract_violation" });
-      expect(events.find((e) => e.taskId === "good")).toMatchObject({ outcome: "dead_lettered", code: "db_lock_timeout" });
-      expect(store.recorded).toEqual(["bad"]);
-      await worker.stop(1000);
-    });
-
-    it("dead-letters one that cannot be decoded with its own reason even unrecorded (nothing to retry it from)", async () => {
-      const garbled = { content: Buffer.from("not json"), properties: { ...contractViolation.properties } };
-      const { worker, events } = await oneBatch(true, 3, garbled);
-      await expect.poll(() => events.find((e) => e.taskId === "bad")?.outcome).toBe("dead_lettered");
-      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ code: "malformed_json" });
-      await worker.stop(1000);
-    });
-
-    it("retries the refused message when its record cannot be written either, instead of dead-lettering it unrecorded", async () => {
-      const { worker, events, store } = await oneBatch(true, 3);
-      await expect.poll(() => events.find((e) => e.taskId === "bad")?.outcome).toBe("retried");
-      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ outcome: "retried", code: "db_lock_timeout" });
-      expect(store.recorded).toEqual([]);
-      await worker.stop(1000);
-    });
-  });
-
-  it("forgets buffered deliveries of a lost channel (redelivered on the next): they piled up at each loss while the database was away", async () => {
-    /** A broker whose channel was lost under some deliveries: the transport says they are stale. */
-    class LosingBroker extends MemoryBroker {
-      readonly lost = new Set<unknown>();
-      isStale(message: InboundMessage): boolean {
-        return this.lost.has(message.token);
-      }
-    }
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const batches: string[][] = [];
-    const store: MatchStore = {
-      async writeBatch(items: StoreItem[]) {
-        batches.push(items.map((it) => it.taskId ?? "?"));
-        if (batches.length === 1) await gate;
-        return ok(items);
-      },
-      ping: () => Promise.resolve(),
-      warmUp: () => Promise.resolve(0),
-      close: () => Promise.resolve(),
-    };
-    const broker = new LosingBroker(route);
-    const { worker } = await runWorker(store, 0, { broker, concurrency: 1 });
-    const publish = (id: string, i: number) => broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: id, args: [match(i)] }));
-    await publish("gate", 0);
-    await expect.poll(() => batches.length).toBe(1);
-    await publish("old-1", 1);
-    await publish("old-2", 2);
-    await expect.poll(() => worker.tasksNow().reserved.length).toBe(2);
-    for (const m of worker.tasksNow().reserved) broker.lost.add(m.token);
-    await publish("new-1", 3);
-    await expect.poll(() => worker.tasksNow().reserved.map((m) => m.properties.headers?.id)).toEqual(["new-1"]);
-    release();
-    await expect.poll(() => batches.flat()).toEqual(["gate", "new-1"]);
     await worker.stop(1000);
   });
 

@@ -1,0 +1,126 @@
+/**
+ * The worker loop when a batch's transaction fails as a whole with messages refused before the
+ * database in it, and when a channel is lost under buffered deliveries (in-process broker,
+ * scripted stores; see worker-loop.test.ts).
+ */
+import { describe, expect, it } from "vitest";
+import { MemoryBroker } from "../../src/broker/memory-transport.js";
+import { encodeTaskV2 } from "../../src/celery/codec.js";
+import { TransientError } from "../../src/errors.js";
+import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
+import type { InboundMessage } from "../../src/worker/transport.js";
+import { match, ok, route, runWorker, TASK } from "../helpers/worker-loop.js";
+
+describe("worker loop, batch failures and lost channels", () => {
+  describe("a batch transaction that fails as a whole, with a message refused before the database in it", () => {
+    /**
+     * The first write (a gate task) waits until released, so that the next two tasks, published
+     * meanwhile, are buffered and form one batch; later writes with matches in them fail with a
+     * lock timeout, and a write of failures only commits unless `recordFails`.
+     */
+    function gatedStore(recordFails: boolean) {
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const store = {
+        calls: 0,
+        batches: [] as string[][],
+        recorded: [] as string[],
+        async writeBatch(items: StoreItem[], failures: FailureRecord[] = []): Promise<StoreOutcome[]> {
+          store.calls++;
+          store.batches.push([...items.map((it) => it.taskId ?? "?"), ...failures.map((f) => f.taskId ?? "?")]);
+          if (store.calls === 1) {
+            await gate;
+            return ok(items);
+          }
+          if (items.length > 0 || recordFails) throw new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
+          for (const f of failures) store.recorded.push(f.taskId ?? "?");
+          return [];
+        },
+        ping: () => Promise.resolve(),
+        warmUp: () => Promise.resolve(0),
+        close: () => Promise.resolve(),
+      };
+      return { store, release: () => release() };
+    }
+
+    const contractViolation = encodeTaskV2({ taskName: TASK, taskId: "bad", args: [{ ...match(2), away_team: undefined }] });
+
+    async function oneBatch(recordFails: boolean, max: number, bad = contractViolation) {
+      const { store, release } = gatedStore(recordFails);
+      const broker = new MemoryBroker(route);
+      const run = await runWorker(store, 0, { max, broker, concurrency: 1 });
+      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "gate", args: [match(0)] }));
+      await expect.poll(() => store.calls).toBe(1);
+      await broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: "good", args: [match(1)] }));
+      await broker.publish("matches", "matches.process", bad);
+      await expect.poll(() => broker.stats().unacked).toBe(3);
+      release();
+      await expect.poll(() => store.batches.length).toBeGreaterThanOrEqual(2);
+      expect(store.batches[1]).toEqual(["good", "bad"]);
+      return { ...run, store };
+    }
+
+    it("still records the refused message (its row was rolled back with the batch), then dead-letters it", async () => {
+      const { worker, events, store } = await oneBatch(false, 0);
+      await expect.poll(() => events.length).toBe(3);
+      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ outcome: "dead_lettered", code: "contract_violation" });
+      expect(events.find((e) => e.taskId === "good")).toMatchObject({ outcome: "dead_lettered", code: "db_lock_timeout" });
+      expect(store.recorded).toEqual(["bad"]);
+      await worker.stop(1000);
+    });
+
+    it("dead-letters one that cannot be decoded with its own reason even unrecorded (nothing to retry it from)", async () => {
+      const garbled = { content: Buffer.from("not json"), properties: { ...contractViolation.properties } };
+      const { worker, events } = await oneBatch(true, 3, garbled);
+      await expect.poll(() => events.find((e) => e.taskId === "bad")?.outcome).toBe("dead_lettered");
+      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ code: "malformed_json" });
+      await worker.stop(1000);
+    });
+
+    it("retries the refused message when its record cannot be written either, instead of dead-lettering it unrecorded", async () => {
+      const { worker, events, store } = await oneBatch(true, 3);
+      await expect.poll(() => events.find((e) => e.taskId === "bad")?.outcome).toBe("retried");
+      expect(events.find((e) => e.taskId === "bad")).toMatchObject({ outcome: "retried", code: "db_lock_timeout" });
+      expect(store.recorded).toEqual([]);
+      await worker.stop(1000);
+    });
+  });
+
+  it("forgets buffered deliveries of a lost channel (redelivered on the next): they piled up at each loss while the database was away", async () => {
+    /** A broker whose channel was lost under some deliveries: the transport says they are stale. */
+    class LosingBroker extends MemoryBroker {
+      readonly lost = new Set<unknown>();
+      isStale(message: InboundMessage): boolean {
+        return this.lost.has(message.token);
+      }
+    }
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batches: string[][] = [];
+    const store: MatchStore = {
+      async writeBatch(items: StoreItem[]) {
+        batches.push(items.map((it) => it.taskId ?? "?"));
+        if (batches.length === 1) await gate;
+        return ok(items);
+      },
+      ping: () => Promise.resolve(),
+      warmUp: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    };
+    const broker = new LosingBroker(route);
+    const { worker } = await runWorker(store, 0, { broker, concurrency: 1 });
+    const publish = (id: string, i: number) => broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: id, args: [match(i)] }));
+    await publish("gate", 0);
+    await expect.poll(() => batches.length).toBe(1);
+    await publish("old-1", 1);
+    await publish("old-2", 2);
+    await expect.poll(() => worker.tasksNow().reserved.length).toBe(2);
+    for (const m of worker.tasksNow().reserved) broker.lost.add(m.token);
+    await publish("new-1", 3);
+    await expect.poll(() => worker.tasksNow().reserved.map((m) => m.properties.headers?.id)).toEqual(["new-1"]);
+    release();
+    await expect.poll(() => batches.flat()).toEqual(["gate", "new-1"]);
+    await worker.stop(1000);
+  });
+
+});
