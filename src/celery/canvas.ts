@@ -12,6 +12,7 @@
  */
 import { createHash } from "node:crypto";
 import { encodeTaskV2, type EncodedMessage } from "./codec.js";
+import { numberValue } from "./json-number.js";
 import { isObject, MAX_TASK_ID_BYTES, type TaskEnvelope, type WorkflowPart } from "./decode.js";
 
 export interface FollowUp {
@@ -109,8 +110,10 @@ function shortString(value: unknown): string | undefined {
   return typeof value === "string" && value !== "" && Buffer.byteLength(value, "utf8") <= MAX_SHORT_STRING_BYTES ? value : undefined;
 }
 
+/** A number option (`countdown`, `time_limit`, ...), which Python may have written as a float (`300.0`). */
 function seconds(value: unknown): number | undefined {
-  return typeof value === "number" && Number.isFinite(value) ? value : undefined;
+  const n = numberValue(value);
+  return n !== undefined && Number.isFinite(n) ? n : undefined;
 }
 
 /** `eta=`/`expires=` as Celery serialises a datetime (ISO text), or `countdown=`/`expires=` seconds from now. */
@@ -230,7 +233,8 @@ class Planner {
     const route = this.routeOf(sig);
     if (typeof route === "string") return this.notRun(send.part, `signature ${shown(sig.task)}: ${route}`);
     const now = this.context.now;
-    const priority = typeof o.priority === "number" && Number.isInteger(o.priority) && o.priority >= 0 && o.priority <= 255 ? o.priority : 0;
+    const asked = numberValue(o.priority);
+    const priority = asked !== undefined && Number.isInteger(asked) && asked >= 0 && asked <= 255 ? asked : 0;
     const timeLimit = [seconds(o.time_limit) ?? null, seconds(o.soft_time_limit) ?? null] as const;
     const shadow = typeof o.shadow === "string" && o.shadow.length <= MAX_SHADOW_CHARS ? o.shadow : null;
     const replyTo = shortString(o.reply_to);

@@ -7,6 +7,7 @@
  */
 import { PermanentError } from "../errors.js";
 import { COMPRESSION_HEADER, decompressBody } from "./compression.js";
+import { parseKeepingNumbers } from "./json-number.js";
 
 export interface TaskEnvelope {
   protocol: 1 | 2;
@@ -141,13 +142,15 @@ function checkContent(properties: IncomingProperties): void {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function parseBody(content: Buffer): unknown {
-  let text: string;
+function bodyText(content: Buffer): string {
   try {
-    text = utf8.decode(content);
+    return utf8.decode(content);
   } catch (err) {
     throw refuse("malformed_json", "message body is not valid UTF-8", err);
   }
+}
+
+function parseBody(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -259,6 +262,16 @@ export function decodeTask(content: Buffer, properties: IncomingProperties, opti
   if (!isObject(rawHeaders)) throw refuse("malformed_message", "message headers must be a table");
   const headers = unwrap(rawHeaders) as Record<string, unknown>;
   const compression = headers[COMPRESSION_HEADER];
-  const body = parseBody(compression === undefined || compression === null ? content : decompressBody(content, compression, options.maxBytes));
-  return "task" in headers && headers.task !== undefined ? decodeV2(body, headers, properties) : decodeV1(body, headers, properties);
+  const text = bodyText(compression === undefined || compression === null ? content : decompressBody(content, compression, options.maxBytes));
+  const body = parseBody(text);
+  const envelope = "task" in headers && headers.task !== undefined ? decodeV2(body, headers, properties) : decodeV1(body, headers, properties);
+  if (envelope.workflow.length > 0) envelope.embed = embedKeepingNumbers(envelope, text, body) ?? envelope.embed;
+  return envelope;
+}
+
+/** The canvas read again with its numbers as they were written (json-number.ts): it is sent on. */
+function embedKeepingNumbers(envelope: TaskEnvelope, text: string, body: unknown): Record<string, unknown> | null | undefined {
+  const kept = parseKeepingNumbers(text, body);
+  if (envelope.protocol === 1) return isObject(kept) ? v1Embed(kept) : undefined;
+  return Array.isArray(kept) && isObject(kept[2]) ? kept[2] : undefined;
 }

@@ -23,8 +23,25 @@ export function pythonNumber(n: number): string {
   return `${mantissa}e${sign}${String(Math.abs(exp)).padStart(2, "0")}`;
 }
 
+/**
+ * A JSON number kept as the text it came in (json-number.ts reads a forwarded canvas so):
+ * `pythonJsonDumps` and `celerySaferepr` write the text back as it was.
+ */
+export class JsonNumberText {
+  constructor(readonly text: string) {}
+
+  /** The nearest JS number: for reading a value (seconds, a priority) and for display. */
+  valueOf(): number {
+    return Number(this.text);
+  }
+
+  toJSON(): number {
+    return Number(this.text);
+  }
+}
+
 function toJsonShape(value: unknown): unknown {
-  if (value !== null && typeof value === "object" && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+  if (value !== null && typeof value === "object" && !(value instanceof JsonNumberText) && typeof (value as { toJSON?: unknown }).toJSON === "function") {
     return (value as { toJSON(): unknown }).toJSON();
   }
   return value;
@@ -84,6 +101,7 @@ export function pythonJsonDumps(value: unknown): string {
     case "bigint":
       return v.toString();
     case "object": {
+      if (v instanceof JsonNumberText) return v.text;
       // One pass of appends, no entries/map/join arrays: this renders every message the
       // publisher sends, and those arrays were a third of a scrape's garbage.
       if (Array.isArray(v)) {
@@ -120,6 +138,7 @@ function scalarText(v: unknown): string | undefined {
   if (typeof v === "boolean") return v ? "True" : "False";
   if (typeof v === "number") return pythonNumber(v);
   if (typeof v === "bigint") return v.toString();
+  if (v instanceof JsonNumberText) return v.text;
   return undefined;
 }
 

@@ -26,6 +26,8 @@ let celery: CeleryWorker;
 interface Seen {
   task: string;
   args: unknown[];
+  /** The args as the Celery task's json.dumps wrote them: Python's types, which JSON.parse would blur. */
+  args_json: string;
   id: string;
   root_id: string | null;
   parent_id: string | null;
@@ -51,7 +53,7 @@ afterAll(async () => {
 });
 
 /** Runs canvas_client.py; its output lines (the match task's id first). */
-function pythonSend(mode: "chain" | "chain-matches" | "link" | "link-group" | "link-exchange", match: unknown): Promise<string[]> {
+function pythonSend(mode: "chain" | "chain-matches" | "link" | "link-numbers" | "link-group" | "link-exchange", match: unknown): Promise<string[]> {
   const file = join(dir, `${mode}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(match));
   return runInteropLines("canvas_client.py", [t.vhost.url, mode, file], () => `worker: ${celery.output()}`);
@@ -102,6 +104,15 @@ describe("Celery canvas run by matchflow's worker, followed by a real Celery wor
     // Settled for good: nothing left unacked, no errback ran.
     await waitFor("the tasks acked", async () => (await t.ready("matches")) === 0);
     expect(seen().filter((s) => s.task === "notify.failed")).toEqual([]);
+  });
+
+  it("a callback's own args arrive as the producer wrote them: floats stay floats (1.0, -0.0), an int past 2^53 keeps every digit", async () => {
+    const [taskId] = await pythonSend("link-numbers", makeMatch("numbers", 1));
+    await waitFor("the link callback", () => ofParent(taskId!)().length >= 1, { details: () => celery.output() });
+    const [linked] = ofParent(taskId!)();
+    expect(linked?.args_json).toMatch(/, 1\.0, 18446744073709551617, -0\.0, 2\.5\]$/);
+    // time_limit=300.0 (a float in the signature's options) is read as 300 seconds.
+    expect(linked).toMatchObject({ task: "notify.record", timelimit: [300, null] });
   });
 
   it("a callback whose signature names an exchange and a routing key goes there (a topic exchange bound to the Celery worker's queue)", async () => {

@@ -4,6 +4,7 @@
     /usr/bin/python3 canvas_client.py <broker-url> link <match.json>       # link=record.s("linked") with time limits 300/200, link_error=failed.s()
     /usr/bin/python3 canvas_client.py <broker-url> link-group <match.json> # link=group(record.s("a"), record.s("b"))
     /usr/bin/python3 canvas_client.py <broker-url> link-exchange <match.json> # link=record.s("routed") through the topic exchange notify.topic
+    /usr/bin/python3 canvas_client.py <broker-url> link-numbers <match.json> # link=record.s(1.0, 2**64 + 1, -0.0, 2.5) with time_limit=300.0
     /usr/bin/python3 canvas_client.py <broker-url> chain-matches <matches.json> # chain(process(m1), process.si(m2)), then get()
 
 Prints the match task's id on the first line; `chain` then prints one JSON line with what the
@@ -39,6 +40,10 @@ if mode in ("chain", "chain-matches"):
 elif mode == "link":
     # Time limits above 127: amqplib's untyped guess for them is a short string to py-amqp.
     result = process.apply_async(link=record("linked").set(time_limit=300, soft_time_limit=200), link_error=app.signature("notify.failed"))
+    print(result.id, flush=True)
+elif mode == "link-numbers":
+    # Numbers JSON.parse would change: floats with an integral value, an int past 2^53.
+    result = process.apply_async(link=record(1.0, 2**64 + 1, -0.0, 2.5).set(time_limit=300.0))
     print(result.id, flush=True)
 elif mode == "link-group":
     result = process.apply_async(link=group(record("a"), record("b")))

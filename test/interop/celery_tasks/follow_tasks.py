@@ -22,7 +22,7 @@ app.conf.update(
 
 def _record(name, request, args, kwargs):
     seen = {
-        "task": name, "args": list(args), "kwargs": kwargs, "id": request.id,
+        "task": name, "args": list(args), "args_json": json.dumps(list(args)), "kwargs": kwargs, "id": request.id,
         "root_id": request.root_id, "parent_id": request.parent_id,
         "group": request.group, "group_index": getattr(request, "group_index", None),
         "timelimit": list(request.timelimit) if request.timelimit else None,
