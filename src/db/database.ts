@@ -28,6 +28,8 @@ export interface Queryable {
 
 export interface TransactionOptions {
   setup?: string;
+  /** No client-side read timeout for its statements (a migration, bounded by nothing else either). */
+  unbounded?: boolean;
 }
 
 export interface Database extends Queryable {

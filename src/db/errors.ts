@@ -30,7 +30,7 @@ const TRANSIENT_SQLSTATE: Record<string, string> = {
 
 /** Node socket errors and pg client messages meaning the connection is gone. */
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
-const CONNECTION_MESSAGES = [/connection terminated/i, /connection (?:is )?closed/i, /client has encountered a connection error/i, /timeout exceeded when trying to connect/i, /socket hang up/i, /pglite is closed/i];
+const CONNECTION_MESSAGES = [/connection terminated/i, /connection (?:is )?closed/i, /client has encountered a connection error/i, /timeout exceeded when trying to connect/i, /socket hang up/i, /pglite is closed/i, /query read timeout/i];
 
 interface DriverError {
   code?: unknown;

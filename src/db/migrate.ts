@@ -24,7 +24,7 @@ const MIGRATION_LOCK_KEY = 0x6d66_6d67;
  * Migrations wait for the lock (another process may be migrating) and may run long: they are
  * not bound by the session timeouts a worker's connections carry (`openDatabase({ timeouts })`).
  */
-const UNBOUNDED = { setup: "SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0" };
+const UNBOUNDED = { setup: "SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0", unbounded: true };
 const FILE_RE = /^\d{4}_[A-Za-z0-9_-]+\.sql$/;
 
 export interface MigrationFile {

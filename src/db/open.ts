@@ -24,14 +24,29 @@ export interface OpenOptions {
    * Session defaults of every PostgreSQL connection (`lock_timeout`, `statement_timeout`), so a
    * single statement outside a transaction is bounded too without a round trip to set them.
    * Unset: the server's defaults. Ignored by PGlite (one connection, nothing to wait for).
+   * `readTimeoutMs` (see READ_TIMEOUT_MARGIN_MS): @default statementTimeoutMs + the margin; none without a statement timeout.
    */
-  timeouts?: { lockTimeoutMs: number; statementTimeoutMs: number };
+  timeouts?: { lockTimeoutMs: number; statementTimeoutMs: number; readTimeoutMs?: number };
 }
 
 export const DEFAULT_PGLITE_DIR = "./.matchflow/db";
 const PGLITE_SCHEME = "pglite://";
 /** How often a busy PostgreSQL backend checks that its client is still there. */
 const CLIENT_CHECK_INTERVAL_MS = 1000;
+/**
+ * How long the client waits for an answer beyond the statement timeout. The statement timeout is
+ * the server's: across a silent partition (a NAT dropping its state, a failover to a new address)
+ * its error never arrives, and a query waited for ever, holding its batch and its pool client;
+ * the readiness probe's ping waited too, and went on saying "database up". After this the
+ * connection is taken as broken (`db_connection`: the worker waits for the database) and
+ * destroyed. The server ends the session it leaves idle in a transaction after as long
+ * (`idle_in_transaction_session_timeout`), releasing its row locks.
+ */
+export const READ_TIMEOUT_MARGIN_MS = 5000;
+/** TCP keepalive from this much idle time: a dead idle connection is noticed without a query. */
+const KEEPALIVE_IDLE_MS = 10_000;
+/** Beyond a timer's reach (about 24.8 days): a statement nothing should cut short (a migration). */
+const NO_READ_TIMEOUT_MS = 2 ** 31 - 1;
 
 export async function openDatabase(url: string | undefined, options: OpenOptions = {}): Promise<Database> {
   const log = options.log ?? silentLogger;
@@ -60,12 +75,17 @@ function rows<R>(result: { rows: unknown[]; rowCount?: number | null; affectedRo
 
 async function openPostgres(url: string, poolSize: number, log: Logger, timeouts: OpenOptions["timeouts"]): Promise<Database> {
   const where = describePostgresUrl(url);
+  const statementTimeoutMs = Math.trunc(timeouts?.statementTimeoutMs ?? 0);
+  const readTimeoutMs = Math.trunc(timeouts?.readTimeoutMs ?? (statementTimeoutMs > 0 ? statementTimeoutMs + READ_TIMEOUT_MARGIN_MS : 0));
   const pool = new pg.Pool({
     connectionString: url,
     max: poolSize,
     // Sent in the startup packet (pg skips 0 = the server's default, no limit).
     lock_timeout: Math.trunc(timeouts?.lockTimeoutMs ?? 0),
-    statement_timeout: Math.trunc(timeouts?.statementTimeoutMs ?? 0),
+    statement_timeout: statementTimeoutMs,
+    ...(readTimeoutMs > 0 ? { query_timeout: readTimeoutMs, idle_in_transaction_session_timeout: readTimeoutMs } : {}),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     application_name: "matchflow",
@@ -91,11 +111,13 @@ async function openPostgres(url: string, poolSize: number, log: Logger, timeouts
   }
   log.debug({ database: where, poolSize }, "database pool open");
 
-  const query = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<QueryResult<R>> => {
+  const query = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[], options?: QueryOptions, unbounded = false): Promise<QueryResult<R>> => {
     let result: pg.QueryResult | pg.QueryResult[];
     try {
       const values = params as unknown[] | undefined;
-      result = (await (options?.prepare ? client.query({ name: options.prepare, text: sql, values }) : client.query(sql, values))) as pg.QueryResult | pg.QueryResult[];
+      // @types/pg lacks the per-query query_timeout pg reads (client.js: `config.query_timeout`).
+      const config = { text: sql, values, ...(options?.prepare ? { name: options.prepare } : {}), ...(unbounded ? { query_timeout: NO_READ_TIMEOUT_MS } : {}) } as pg.QueryConfig;
+      result = (await client.query(config)) as pg.QueryResult | pg.QueryResult[];
     } catch (err) {
       throw classifyDbError(err);
     }
@@ -141,14 +163,21 @@ async function openPostgres(url: string, poolSize: number, log: Logger, timeouts
     },
     async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: TransactionOptions): Promise<T> {
       const client = await acquire();
+      const unbounded = options?.unbounded === true;
       let broken: Error | undefined;
       try {
-        await query(client, options?.setup ? `BEGIN; ${options.setup}` : "BEGIN");
-        const tx: Queryable = { query: (sql, params, queryOptions) => query(client, sql, params, queryOptions) };
+        await query(client, options?.setup ? `BEGIN; ${options.setup}` : "BEGIN", undefined, undefined, unbounded);
+        const tx: Queryable = { query: (sql, params, queryOptions) => query(client, sql, params, queryOptions, unbounded) };
         const result = await fn(tx);
-        await query(client, "COMMIT");
+        await query(client, "COMMIT", undefined, undefined, unbounded);
         return result;
       } catch (err) {
+        // A connection that stopped answering would only queue the ROLLBACK behind the lost
+        // statement: destroyed instead, which ends the transaction on the server.
+        if (isMatchflowError(err) && err.code === "db_connection") {
+          broken = err;
+          throw err;
+        }
         try {
           await client.query("ROLLBACK");
         } catch (rollbackErr) {
