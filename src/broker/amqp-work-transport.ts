@@ -200,6 +200,9 @@ export class AmqpWorkTransport implements WorkTransport {
   private async publishCopy(message: InboundMessage, target: CopyTarget, msg: EncodedMessage): Promise<void> {
     const { state } = message.token as Token;
     for (let round = 1; ; round++) {
+      // Its channel gone (before the first round, or during a pause): the broker redelivers the
+      // original, and that delivery sends the copy. Sent now, it would be sent twice.
+      if (!state.open) throw new TransientError("channel_closed", `the task's channel closed before its ${target.kind} was published: the broker delivers the task again`);
       try {
         // A Celery app's exchange: a missing one would close the confirm channel (exchange-check.ts).
         if (target.queue === undefined) await this.exchanges.require(target.exchange);

@@ -79,7 +79,7 @@ export class Settler {
    * are confirmed before the task is acked.
    */
   succeed(p: Extract<Prepared, { ok: true }>, outcome: Extract<StoreOutcome, { ok: true }>): Promise<void> | undefined {
-    if (this.abandoned()) return undefined;
+    if (this.abandoned() || this.lost(p.message)) return undefined;
     this.settled(p.message, { taskId: p.envelope.taskId, externalMatchId: p.item.match.external_match_id, outcome: outcome.outcome, final: true }, outcome.reason);
     this.options.taskEvents?.task(p.envelope, p.message.receivedAt, { kind: "succeeded", result: resultOf(p, outcome) });
     // The hot path (a task without a canvas, no caller waiting) builds no result at all.
@@ -108,6 +108,15 @@ export class Settler {
     if (this.abandoned()) return;
     this.transport.ack(p.message);
     if (this.replyDue(p.envelope)) await this.replySuccess(p.envelope, result);
+  }
+
+  /**
+   * The delivery's channel is gone (a connection blip, the consumer timeout) while its batch was
+   * in the database: the broker has redelivered it on the next channel, which settles it. A
+   * retry, dead letter or follow-up sent now would be sent twice, its ack would go nowhere.
+   */
+  lost(message: InboundMessage): boolean {
+    return this.transport.isStale?.(message) === true;
   }
 
   private replyDue(envelope: TaskEnvelope): boolean {
@@ -150,7 +159,7 @@ export class Settler {
   }
 
   async fail(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, externalMatchId: string | undefined): Promise<void> {
-    if (this.abandoned()) return;
+    if (this.abandoned() || this.lost(message)) return;
     const now = this.options.now();
     // Without a decodable envelope there is nothing to re-encode: such a message is permanent anyway.
     const decision = envelope ? decideOnFailure(error, envelope.retries, this.options.retry, this.options.random) : { action: "dead_letter" as const, reason: "permanent" as const };

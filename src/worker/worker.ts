@@ -361,7 +361,7 @@ export class Worker {
    * prepared again, so the remaining time is looked at again.
    */
   private async postpone(p: Extract<Prepared, { ok: true }>, now: number): Promise<void> {
-    if (this.abandoned) return;
+    if (this.abandoned || this.settler.lost(p.message)) return;
     const dueAt = p.dueAt as number;
     const decision = decideEta(dueAt, now);
     if (decision.action !== "delay") return this.hold(p.message, decision.action === "hold" ? decision.ms : 0);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { MemoryBroker } from "../../src/broker/memory-transport.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
-import { TransientError } from "../../src/errors.js";
+import { PermanentError, TransientError } from "../../src/errors.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../../src/worker/store.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
 import { match, ok, route, runWorker, TASK } from "../helpers/worker-loop.js";
@@ -120,6 +120,72 @@ describe("worker loop, batch failures and lost channels", () => {
     await expect.poll(() => worker.tasksNow().reserved.map((m) => m.properties.headers?.id)).toEqual(["new-1"]);
     release();
     await expect.poll(() => batches.flat()).toEqual(["gate", "new-1"]);
+    await worker.stop(1000);
+  });
+
+  it("settles nothing of a batch whose channel was lost while it was in the database: no retry or dead-letter copy (the redelivery sends it), no ack", async () => {
+    /** Records what the worker asks of the broker for each delivery; a delivery can be marked lost. */
+    class LosingBroker extends MemoryBroker {
+      readonly lost = new Set<unknown>();
+      readonly delivered = new Map<unknown, InboundMessage>();
+      readonly asked: string[] = [];
+      override consume(prefetch: number, onMessage: (message: InboundMessage) => void): Promise<void> {
+        return super.consume(prefetch, (m) => {
+          this.delivered.set(m.properties.headers?.id, m);
+          onMessage(m);
+        });
+      }
+      isStale(message: InboundMessage): boolean {
+        return this.lost.has(message.token);
+      }
+      override ack(message: InboundMessage): void {
+        this.asked.push(`ack ${String(message.properties.headers?.id)}`);
+        super.ack(message);
+      }
+      override retry(message: InboundMessage, retry: Parameters<MemoryBroker["retry"]>[1], attempt: number, delayMs: number): Promise<void> {
+        this.asked.push(`retry ${String(message.properties.headers?.id)}`);
+        return super.retry(message, retry, attempt, delayMs);
+      }
+      override deadLetter(message: InboundMessage, letter: Parameters<MemoryBroker["deadLetter"]>[1]): Promise<void> {
+        this.asked.push(`dead-letter ${String(message.properties.headers?.id)}`);
+        return super.deadLetter(message, letter);
+      }
+    }
+    // The first batch waits (so the next two form one batch), then the second waits until released.
+    const gate = () => {
+      let resolve: () => void = () => undefined;
+      const promise = new Promise<void>((r) => (resolve = r));
+      return { promise, resolve: () => resolve() };
+    };
+    const gates = [gate(), gate()];
+    const batches: string[][] = [];
+    const store: MatchStore = {
+      async writeBatch(items: StoreItem[]) {
+        batches.push(items.map((it) => it.taskId ?? "?"));
+        await gates[batches.length - 1]?.promise;
+        if (batches.length !== 2) return ok(items);
+        return items.map((it) => (it.taskId === "lost-bad" ? { ok: false as const, error: new PermanentError("db_constraint", "a bad row") } : { ok: false as const, error: new TransientError("db_lock_timeout", "lock timeout") }));
+      },
+      ping: () => Promise.resolve(),
+      warmUp: () => Promise.resolve(0),
+      close: () => Promise.resolve(),
+    };
+    const broker = new LosingBroker(route);
+    const { worker } = await runWorker(store, 0, { broker, concurrency: 1 });
+    const publish = (id: string, i: number) => broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: id, args: [match(i)] }));
+    await publish("gate", 0);
+    await expect.poll(() => batches.length).toBe(1);
+    await publish("lost-retry", 1);
+    await publish("lost-bad", 2);
+    await expect.poll(() => worker.tasksNow().reserved.length).toBe(2);
+    gates[0]?.resolve();
+    await expect.poll(() => batches).toEqual([["gate"], ["lost-retry", "lost-bad"]]);
+    broker.asked.length = 0;
+    for (const id of ["lost-retry", "lost-bad"]) broker.lost.add(broker.delivered.get(id)?.token);
+    gates[1]?.resolve();
+    await publish("after", 3);
+    await expect.poll(() => broker.asked).toContain("ack after");
+    expect(broker.asked).toEqual(["ack after"]);
     await worker.stop(1000);
   });
 
