@@ -173,6 +173,7 @@ const envSchema = z.object({
   CELERY_EVENTS: z.enum(["off", "worker", "all"], { message: "must be off, worker or all" }).default("off"),
   CELERY_CONTROL: z.enum(["off", "inspect", "control"], { message: "must be off, inspect or control" }).default("off"),
   NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
+  NAME_CACHE_TTL: duration("5m"),
   SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
   MODULAR11_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://www.modular11.com"),
@@ -210,6 +211,8 @@ export interface Config {
     /** How often committed batches are summed into one info line; 0: a line per batch. */
     logIntervalMs: number;
     nameResolution: "create" | "strict";
+    /** How long a worker reuses the ids of names it resolved (an operator's alias or merge shows after at most this). */
+    nameCacheTtlMs: number;
     resultBackend: "rpc" | undefined;
     /**
      * Where the worker sends a Celery link callback, errback or chain step whose signature names
@@ -335,6 +338,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       shutdownGraceMs: e.SHUTDOWN_GRACE,
       logIntervalMs: e.WORKER_LOG_INTERVAL,
       nameResolution: e.NAME_RESOLUTION,
+      nameCacheTtlMs: e.NAME_CACHE_TTL,
       resultBackend,
       celeryDefaultQueue: e.CELERY_DEFAULT_QUEUE,
       celeryCanvas: e.CELERY_CANVAS,

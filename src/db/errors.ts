@@ -79,6 +79,12 @@ export function classifyDbError(err: unknown): MatchflowError {
     const transient = TRANSIENT_SQLSTATE[state];
     if (transient) return new TransientError(transient, `database: ${message}`, options);
     if (state.startsWith("08")) return new TransientError("db_connection", `database connection: ${message}`, options);
+    if (state === "23503" && asDriverError(err).table === "matches") {
+      // A match written with a name id that is gone (migration 0002's statement check): an
+      // operator merged or deleted the name after the worker cached its id. Resolved again,
+      // the name leads to the row that replaced it (match-store.ts clears the cache).
+      return new TransientError("db_stale_reference", `database: ${message} (a name's cached id is gone: resolving names again)`, options);
+    }
     if (state.startsWith("23")) return new PermanentError("db_constraint", `database constraint: ${message}`, options);
     if (state.startsWith("22")) return new PermanentError("db_data", `database rejected a value: ${message}`, options);
     if (state === "42501") return new TransientError("db_permission", `database permission: ${message}`, options);

@@ -25,6 +25,8 @@ import { prepareUpsert, upsertMatches, isUpsertOutcome, type UpsertResult } from
 
 export interface MatchStoreOptions {
   nameResolution: NameResolutionMode;
+  /** How long resolved name ids are reused (`NAME_CACHE_TTL`). @default for ever */
+  nameCacheTtlMs?: number;
   /** Close the database with the store (false when it is shared). @default true */
   closeDatabase?: boolean;
 }
@@ -54,13 +56,17 @@ function allResolved(ids: readonly ResolveResult[]): boolean {
   return true;
 }
 
+function isStaleReference(err: unknown): boolean {
+  return isMatchflowError(err) && err.code === "db_stale_reference";
+}
+
 function allWritten(results: readonly UpsertResult[]): boolean {
   for (const r of results) if (!isUpsertOutcome(r)) return false;
   return true;
 }
 
 export function createMatchStore(db: Database, options: MatchStoreOptions): MatchStore {
-  const resolver = createNameResolver({ mode: options.nameResolution });
+  const resolver = createNameResolver({ mode: options.nameResolution, ...(options.nameCacheTtlMs !== undefined ? { cacheTtlMs: options.nameCacheTtlMs } : {}) });
   let closed: Promise<void> | undefined;
   const query: Queryable["query"] = (sql, params, queryOptions) => db.query(sql, params, queryOptions);
   /**
@@ -95,66 +101,91 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
     }
   }
 
-  return {
-    async writeBatch(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]> {
-      const order = sortedOrder(items);
-      const sorted = new Array<StoreItem>(order.length);
-      const matches = new Array<MatchData>(order.length);
-      for (let i = 0; i < order.length; i++) {
-        const item = items[order[i] as number] as StoreItem;
-        sorted[i] = item;
-        matches[i] = item.match;
+  async function writeOnce(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]> {
+    const order = sortedOrder(items);
+    const sorted = new Array<StoreItem>(order.length);
+    const matches = new Array<MatchData>(order.length);
+    for (let i = 0; i < order.length; i++) {
+      const item = items[order[i] as number] as StoreItem;
+      sorted[i] = item;
+      matches[i] = item.match;
+    }
+    // 1. Names, autocommitted (see the top of this file); per-match errors come back in `ids`.
+    // One object per batch: the resolver keys the ids a batch saw on it (commitCache).
+    const autocommit: Queryable = { query, concurrent: db.kind === "postgres" };
+    const ids = sorted.length === 0 ? [] : (resolver.resolveFromCache(matches) ?? (await resolveNewNames(autocommit, matches)));
+    // 2. Nothing to record: one statement, no transaction block. When the data itself is
+    // refused, the statement changed nothing and the transaction below isolates the culprit.
+    let sortedResults: UpsertResult[] | undefined;
+    if (failures.length === 0 && allResolved(ids)) {
+      try {
+        sortedResults = await upsertMatches(autocommit, sorted, ids, { isolateFailures: false });
+      } catch (err) {
+        if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
       }
-      // 1. Names, autocommitted (see the top of this file); per-match errors come back in `ids`.
-      // One object per batch: the resolver keys the ids a batch saw on it (commitCache).
-      const autocommit: Queryable = { query, concurrent: db.kind === "postgres" };
-      const ids = sorted.length === 0 ? [] : (resolver.resolveFromCache(matches) ?? (await resolveNewNames(autocommit, matches)));
-      // 2. Nothing to record: one statement, no transaction block. When the data itself is
-      // refused, the statement changed nothing and the transaction below isolates the culprit.
-      let sortedResults: UpsertResult[] | undefined;
-      if (failures.length === 0 && allResolved(ids)) {
-        try {
-          sortedResults = await upsertMatches(autocommit, sorted, ids, { isolateFailures: false });
-        } catch (err) {
-          if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
-        }
-        // A match refused before the database (e.g. no external id) still needs its record.
-        if (sortedResults && !allWritten(sortedResults)) sortedResults = undefined;
-      }
-      // 3. The transaction: the batch upsert without a savepoint, the failures, COMMIT. Only when
-      // the data itself is refused is the batch written again, item by item behind savepoints,
-      // so that the offending match fails alone.
-      const attempt = (isolateFailures: boolean) =>
-        db.transaction(
-          async (tx) => {
-            const results = sorted.length > 0 ? await upsertMatches(tx, sorted, ids, { isolateFailures }) : [];
-            const toRecord: FailureRecord[] = [...failures];
-            results.forEach((r, i) => {
-              if (isUpsertOutcome(r)) return;
-              const item = sorted[i] as StoreItem;
-              if (r.kind === "permanent") toRecord.push({ reasonCode: r.code, detail: r.message, taskId: item.taskId, externalMatchId: item.match.external_match_id, raw: item.raw });
-            });
-            for (const f of toRecord) await recordIngestFailure(tx, f);
-            return results;
+      // A match refused before the database (e.g. no external id) still needs its record.
+      if (sortedResults && !allWritten(sortedResults)) sortedResults = undefined;
+    }
+    // 3. The transaction: the batch upsert without a savepoint, the failures, COMMIT. Only when
+    // the data itself is refused is the batch written again, item by item behind savepoints,
+    // so that the offending match fails alone.
+    const attempt = (isolateFailures: boolean) =>
+      db.transaction(
+        async (tx) => {
+          const results = sorted.length > 0 ? await upsertMatches(tx, sorted, ids, { isolateFailures }) : [];
+          const toRecord: FailureRecord[] = [...failures];
+          results.forEach((r, i) => {
+            if (isUpsertOutcome(r)) return;
+            const item = sorted[i] as StoreItem;
+            if (r.kind === "permanent") toRecord.push({ reasonCode: r.code, detail: r.message, taskId: item.taskId, externalMatchId: item.match.external_match_id, raw: item.raw });
           });
-      if (!sortedResults) {
-        try {
-          sortedResults = await attempt(false);
-        } catch (err) {
-          if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
-          sortedResults = await attempt(true);
-        }
+          for (const f of toRecord) await recordIngestFailure(tx, f);
+          return results;
+        });
+    if (!sortedResults) {
+      try {
+        sortedResults = await attempt(false);
+      } catch (err) {
+        if (!(isMatchflowError(err) && (err.code === "db_constraint" || err.code === "db_data"))) throw err;
+        sortedResults = await attempt(true);
       }
-      const out: StoreOutcome[] = new Array<StoreOutcome>(items.length);
-      for (let i = 0; i < order.length; i++) {
-        const original = order[i] as number;
-        const r = sortedResults[i];
-        if (r === undefined) out[original] = { ok: false, error: new PermanentError("internal_error", "no result for item") };
-        else if (isUpsertOutcome(r)) out[original] = { ok: true, outcome: r.outcome, matchId: r.matchId, reason: r.reason };
-        else out[original] = { ok: false, error: isMatchflowError(r) ? r : new PermanentError("internal_error", errorMessage(r)) };
+    }
+    const out: StoreOutcome[] = new Array<StoreOutcome>(items.length);
+    for (let i = 0; i < order.length; i++) {
+      const original = order[i] as number;
+      const r = sortedResults[i];
+      if (r === undefined) out[original] = { ok: false, error: new PermanentError("internal_error", "no result for item") };
+      else if (isUpsertOutcome(r)) out[original] = { ok: true, outcome: r.outcome, matchId: r.matchId, reason: r.reason };
+      else out[original] = { ok: false, error: isMatchflowError(r) ? r : new PermanentError("internal_error", errorMessage(r)) };
+    }
+    return out;
+  }
+
+  /**
+   * A name id the cache held is gone (`db_stale_reference`: an operator merged or deleted the
+   * name): the cache is dropped and the batch written again once, with every name looked up
+   * again. A match of a batch written item by item keeps its transient error and is retried.
+   */
+  async function writeBatch(items: StoreItem[], failures: FailureRecord[]): Promise<StoreOutcome[]> {
+    let outcomes: StoreOutcome[];
+    try {
+      outcomes = await writeOnce(items, failures);
+    } catch (err) {
+      if (!isStaleReference(err)) throw err;
+      resolver.clearCache();
+      return writeOnce(items, failures);
+    }
+    for (const o of outcomes) {
+      if (!o.ok && isStaleReference(o.error)) {
+        resolver.clearCache();
+        break;
       }
-      return out;
-    },
+    }
+    return outcomes;
+  }
+
+  return {
+    writeBatch,
     async ping(): Promise<void> {
       await db.query("SELECT 1");
     },

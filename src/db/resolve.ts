@@ -107,9 +107,30 @@ function sameTeam(m: MatchData, teamId: number, league: string): PermanentError 
   });
 }
 
-export function createNameResolver(options: { mode: NameResolutionMode }): NameResolver {
+export interface NameResolverOptions {
+  mode: NameResolutionMode;
+  /**
+   * How long committed ids are reused before every name is looked up again: an operator's
+   * `team_aliases` row or merge of two teams reaches a running worker after at most this.
+   * @default for ever (until `clearCache`)
+   */
+  cacheTtlMs?: number;
+  now?: () => number;
+}
+
+export function createNameResolver(options: NameResolverOptions): NameResolver {
   const mode = options.mode;
+  const now = options.now ?? Date.now;
+  const ttlMs = options.cacheTtlMs ?? Infinity;
   let committed = emptyCommitted();
+  let committedSince = now();
+  /** Once per batch: the cache starts again when it is older than its TTL. */
+  const expire = () => {
+    const at = now();
+    if (at - committedSince < ttlMs) return;
+    committed = emptyCommitted();
+    committedSince = at;
+  };
   const cached = (kind: NameKind, scope: number | null, name: string) => committed[kind].get(scope ?? 0)?.get(name);
   /** Per transaction: ids it saw, by cache key, plus what `commitCache` will keep. */
   const pending = new WeakMap<Queryable, Map<string, FoundId & { kind: NameKind }>>();
@@ -164,6 +185,7 @@ export function createNameResolver(options: { mode: NameResolutionMode }): NameR
   }
 
   async function resolveBatch(tx: Queryable, all: readonly MatchData[]): Promise<ResolveResult[]> {
+    expire();
     // Loops, not closures created per call: V8 kept recompiling those in long drains (docs/performance-rounds.md).
     const quick = new Array<ResolveResult | undefined>(all.length);
     const rest: number[] = [];

@@ -113,6 +113,7 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     }
     const store = createMatchStore(database, {
       nameResolution: config.worker.nameResolution,
+      nameCacheTtlMs: config.worker.nameCacheTtlMs,
       closeDatabase: options.database === undefined,
     });
     // Not on the first deliveries' clock: one connection per concurrent batch with the write

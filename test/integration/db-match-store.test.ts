@@ -174,4 +174,44 @@ describe("match store", () => {
       await bounded.close();
     }
   });
+
+  describe("an operator merges a misspelt team into the right one (a team_aliases row) while the worker runs", () => {
+    /** The worker created "<misspelt>" as a team of its own; the operator repoints its matches to "<right>", aliases it and deletes it. */
+    async function merge(misspelt: string, right: string, deleteIt: boolean): Promise<number> {
+      const { rows } = await db.query<{ id: number; league_id: number }>("SELECT id, league_id FROM teams WHERE name = $1", [misspelt]);
+      const wrong = rows[0]!;
+      const { rows: rightRows } = await db.query<{ id: number }>("SELECT id FROM teams WHERE name = $1 AND league_id = $2", [right, wrong.league_id]);
+      const rightId = rightRows[0]!.id;
+      await db.query("UPDATE matches SET home_team_id = $1 WHERE home_team_id = $2", [rightId, wrong.id]);
+      await db.query("UPDATE matches SET away_team_id = $1 WHERE away_team_id = $2", [rightId, wrong.id]);
+      if (deleteIt) await db.query("DELETE FROM teams WHERE id = $1", [wrong.id]);
+      await db.query("INSERT INTO team_aliases (league_id, alias, team_id) VALUES ($1, $2, $3)", [wrong.league_id, misspelt, rightId]);
+      return rightId;
+    }
+    const homeTeamOf = async (externalId: string) => (await db.query<{ home_team_id: number }>("SELECT home_team_id FROM matches WHERE external_match_id = $1", [externalId])).rows[0]?.home_team_id;
+
+    it("the misspelt team deleted: the next match naming it is written to the right team, not dead-lettered (the cached id is dropped and the names resolved again)", async () => {
+      const store = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
+      const away = { away_team: "Merge Away FC" };
+      await store.writeBatch([item(makeMatch("merge-del", 0, { ...away, home_team: "Mrege Wrongly FC" }), "md-0"), item(makeMatch("merge-del", 1, { ...away, home_team: "Merge Rightly FC" }), "md-1")], []);
+      const rightId = await merge("Mrege Wrongly FC", "Merge Rightly FC", true);
+      const [out] = await store.writeBatch([item(makeMatch("merge-del", 2, { ...away, home_team: "Mrege Wrongly FC" }), "md-2")], []);
+      expect(out).toMatchObject({ ok: true, outcome: "created" });
+      expect(await homeTeamOf("merge-del-2")).toBe(rightId);
+    });
+
+    it("the misspelt team kept: a store whose cache has outlived NAME_CACHE_TTL writes the next match to the right team; one whose cache has not, still to the old one", async () => {
+      const away = { away_team: "Alias Away FC" };
+      const fresh = createMatchStore(db, { nameResolution: "create", closeDatabase: false, nameCacheTtlMs: 0 });
+      const lasting = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
+      await fresh.writeBatch([item(makeMatch("merge-ttl", 0, { ...away, home_team: "Alias Rightly FC" }), "mt-0")], []);
+      for (const [store, i] of [[fresh, 1], [lasting, 2]] as const) await store.writeBatch([item(makeMatch("merge-ttl", i, { ...away, home_team: "Alais Wrongly FC" }), `mt-${i}`)], []);
+      const oldId = await homeTeamOf("merge-ttl-2");
+      const rightId = await merge("Alais Wrongly FC", "Alias Rightly FC", false);
+      await fresh.writeBatch([item(makeMatch("merge-ttl", 3, { ...away, home_team: "Alais Wrongly FC" }), "mt-3")], []);
+      await lasting.writeBatch([item(makeMatch("merge-ttl", 4, { ...away, home_team: "Alais Wrongly FC" }), "mt-4")], []);
+      expect(await homeTeamOf("merge-ttl-3")).toBe(rightId);
+      expect(await homeTeamOf("merge-ttl-4")).toBe(oldId);
+    });
+  });
 });

@@ -60,7 +60,13 @@ describe("classifyDbError", () => {
     expect(isDataError(socketError(code))).toBe(false);
   });
 
-  it("recognises pg's connection-terminated messages without a code", () => {
+  it("a match written with a name id that is gone is transient (names resolved again); any other reference error is a constraint", () => {
+    expect(classifyDbError(pgError("23503", "match m-1 refers to team id 7, which does not exist", { table: "matches" }))).toMatchObject({ code: "db_stale_reference", kind: "transient" });
+    expect(classifyDbError(pgError("23503", "teams id 7 is still referenced by matches.home_team_id", { table: "teams" }))).toMatchObject({ code: "db_constraint", kind: "permanent" });
+  });
+
+  it("recognises pg's connection-terminated messages and its read timeout without a code", () => {
+    expect(classifyDbError(new Error("Query read timeout")).code).toBe("db_connection");
     expect(classifyDbError(new Error("Connection terminated unexpectedly")).code).toBe("db_connection");
     expect(classifyDbError(new Error("Connection terminated due to connection timeout")).code).toBe("db_connection");
   });

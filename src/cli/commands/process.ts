@@ -26,6 +26,7 @@ export function registerProcess(program: Command): void {
       const db = await openDatabase(config.databaseUrl, { log, poolSize: 2, timeouts: config.db });
       const store = createMatchStore(db, {
         nameResolution: config.worker.nameResolution,
+        nameCacheTtlMs: config.worker.nameCacheTtlMs,
       });
       let outcomes;
       try {
