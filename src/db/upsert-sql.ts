@@ -10,7 +10,10 @@
  * - `score_locked` rows never change;
  * - an observation older than the row's `observed_at` changes nothing;
  * - a `manual` postponed/cancelled status survives unless the new data has a score or a new date;
- * - identical data is not written.
+ * - identical data changes only `observed_at`, when the observation is newer (nothing else, not
+ *   `updated_at`; an older one writes nothing). Without that, an older observation delivered
+ *   late (a retry, a `dlq requeue` days later) was applied over a newer identical one that had
+ *   been skipped: the row went back to what the feed said before.
  */
 
 import { intArrayLiteral, textArrayLiteral } from "./array-literal.js";
@@ -118,7 +121,15 @@ const KEEP_MANUAL_STATUS = `(m.status_set_by = 'manual' AND m.match_status IN ('
 
 const NEW_STATUS = `CASE WHEN ${KEEP_MANUAL_STATUS} THEN m.match_status ELSE EXCLUDED.match_status END`;
 
-/** Parameters: `upsertMatchesParams(rows)`. Returns rows written: id, external_match_id, inserted. */
+/** The observation differs from the row in its data or its status. */
+const CHANGED = `(ROW(${DATA_COLUMNS.map((c) => `m.${c}`).join(", ")}, m.match_status)
+       IS DISTINCT FROM ROW(${DATA_COLUMNS.map((c) => `EXCLUDED.${c}`).join(", ")}, ${NEW_STATUS}))`;
+
+/**
+ * Parameters: `upsertMatchesParams(rows)`. Returns rows written: id, external_match_id, inserted,
+ * and `changed` (false: identical data, only its newer `observed_at` written; `updated_at`, set to
+ * the transaction's `now()` by a change, is left as it was).
+ */
 export const UPSERT_MATCHES_SQL = `
 INSERT INTO matches AS m (${INSERT_COLUMNS.join(", ")})
 SELECT ${INSERT_COLUMNS.map((c) => `x.${c}`).join(", ")}
@@ -129,14 +140,13 @@ ON CONFLICT (external_match_id) DO UPDATE SET
   match_status = ${NEW_STATUS},
   status_set_by = CASE WHEN ${KEEP_MANUAL_STATUS} THEN m.status_set_by ELSE 'scraper' END,
   observed_at = EXCLUDED.observed_at,
-  last_task_id = EXCLUDED.last_task_id,
-  raw = EXCLUDED.raw,
-  updated_at = now()
+  last_task_id = CASE WHEN ${CHANGED} THEN EXCLUDED.last_task_id ELSE m.last_task_id END,
+  raw = CASE WHEN ${CHANGED} THEN EXCLUDED.raw ELSE m.raw END,
+  updated_at = CASE WHEN ${CHANGED} THEN now() ELSE m.updated_at END
 WHERE NOT m.score_locked
   AND (m.observed_at IS NULL OR EXCLUDED.observed_at >= m.observed_at)
-  AND (ROW(${DATA_COLUMNS.map((c) => `m.${c}`).join(", ")}, m.match_status)
-       IS DISTINCT FROM ROW(${DATA_COLUMNS.map((c) => `EXCLUDED.${c}`).join(", ")}, ${NEW_STATUS}))
-RETURNING m.id, m.external_match_id, (m.xmax = 0) AS inserted`;
+  AND (${CHANGED} OR m.observed_at IS NULL OR EXCLUDED.observed_at > m.observed_at)
+RETURNING m.id, m.external_match_id, (m.xmax = 0) AS inserted, (m.updated_at = now()) AS changed`;
 
 /**
  * Why rows the upsert did not write were left alone. Runs after the upsert, in the same

@@ -39,6 +39,8 @@ interface Written {
   id: number | string;
   external_match_id: string;
   inserted: boolean;
+  /** False: the data was the row's already, only the newer observation time was written. */
+  changed: boolean;
 }
 
 interface Reason {
@@ -115,7 +117,8 @@ async function writeRows(tx: Queryable, rows: UpsertRow[]): Promise<Map<string, 
   const out = new Map<string, UpsertOutcome>();
   if (rows.length === 0) return out;
   const { rows: written } = await tx.query<Written>(UPSERT_MATCHES_SQL, upsertMatchesParams(rows), UPSERT);
-  for (const w of written) out.set(w.external_match_id, { outcome: w.inserted ? "created" : "updated", matchId: Number(w.id) });
+  // A row whose data was already the same (only its newer observation time written) is unchanged: why is asked below.
+  for (const w of written) if (w.inserted || w.changed) out.set(w.external_match_id, { outcome: w.inserted ? "created" : "updated", matchId: Number(w.id) });
 
   const untouched = rows.filter((r) => !out.has(r.external_match_id));
   if (untouched.length > 0) {

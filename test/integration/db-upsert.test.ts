@@ -98,6 +98,24 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 2, awayScore: 1 });
   });
 
+  it("a newer identical observation moves observed_at on (nothing else), so an older one delivered after it (a retry, a requeue) changes nothing", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    const first = await storeOne(db, m, "2026-10-01T06:00:00Z");
+    const stamp = await updatedAt(db, m.external_match_id);
+    const { rows: before } = await db.query<{ last_task_id: string; raw: unknown }>("SELECT last_task_id, raw FROM matches WHERE external_match_id = $1", [m.external_match_id]);
+    // The newest observation says what the row says already.
+    expect(await storeOne(db, m, "2026-10-03T06:00:00Z")).toEqual({ outcome: "unchanged", matchId: (first as { matchId: number }).matchId, reason: "same" });
+    const { rows: after } = await db.query<{ last_task_id: string; raw: unknown }>("SELECT last_task_id, raw FROM matches WHERE external_match_id = $1", [m.external_match_id]);
+    expect(after).toEqual(before);
+    expect(await updatedAt(db, m.external_match_id)).toBe(stamp);
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ observedAt: "2026-10-03T06:00:00.000Z" });
+    // An observation from between the two, delivered last: it is older than what the row holds.
+    const late = await storeOne(db, { ...m, match_status: "postponed" }, "2026-10-02T06:00:00Z");
+    expect(late).toMatchObject({ outcome: "unchanged", reason: "stale" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ matchStatus: m.match_status ?? "scheduled" });
+  });
+
   it("never changes a score_locked row", async () => {
     const { db } = backend();
     const m = makeMatch();
