@@ -12,6 +12,7 @@
 import { seasonBounds, seasonForDate, type MatchData } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
 import type { Database, Queryable, TransactionOptions } from "./database.js";
+import { classifyDbError, isDataError } from "./errors.js";
 import { findOrCreate, lookupIds, type FoundId, type NameKey, type NameKind } from "./resolve-sql.js";
 
 export type NameResolutionMode = "create" | "strict";
@@ -136,7 +137,7 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
   const pending = new WeakMap<Queryable, Map<string, FoundId & { kind: NameKind }>>();
 
   /** Resolves every distinct key of one kind: cache, then one statement (create mode: find or create; strict: lookup). */
-  async function resolveKind(tx: Queryable, kind: NameKind, keys: NameKey[]): Promise<Map<string, number>> {
+  async function resolveKind(tx: Queryable, kind: NameKind, keys: NameKey[], refused: Map<string, PermanentError>): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     const txPending = pending.get(tx) ?? new Map<string, FoundId & { kind: NameKind }>();
     pending.set(tx, txPending);
@@ -156,7 +157,25 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
       }
     };
     if (missing.size > 0 && mode === "create") {
-      record(await findOrCreate(tx, kind, [...missing.values()], (name) => seasonBounds(name) ?? { startDate: "1970-01-01", endDate: "1970-01-01" }));
+      const create = (ks: NameKey[]) => findOrCreate(tx, kind, ks, (name) => seasonBounds(name) ?? { startDate: "1970-01-01", endDate: "1970-01-01" });
+      try {
+        record(await create([...missing.values()]));
+      } catch (err) {
+        // A name the database refuses (a check `checkName` does not know: an operator's
+        // constraint, a character its locale tidies away) failed the whole batch, as permanent:
+        // every match in it was dead-lettered. Each name alone now, so only its matches fail.
+        // (Names are autocommitted; inside a transaction the first failure ends it anyway.)
+        if (!isDataError(err)) throw err;
+        for (const [ck, k] of [...missing]) {
+          try {
+            record(await create([k]));
+          } catch (one) {
+            if (!isDataError(one)) throw one;
+            refused.set(ck, new PermanentError("invalid_name", `${KIND_WORDS[kind]} name "${k.name.trim().slice(0, 60)}" refused by the database: ${classifyDbError(one).message}`, { details: { kind, name: k.name.trim().slice(0, 200) } }));
+            missing.delete(ck);
+          }
+        }
+      }
     }
     // Strict mode's only lookup; in create mode, names a concurrent transaction created while
     // ours waited on their key (a new statement sees them).
@@ -203,6 +222,7 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
   /** Everything else: validates names, looks up (and in create mode inserts) what is not cached. */
   async function resolveUncached(tx: Queryable, matches: readonly MatchData[]): Promise<ResolveResult[]> {
     const results: (ResolveResult | undefined)[] = matches.map(() => undefined);
+    const refused = new Map<string, PermanentError>();
     const fail = (i: number, err: unknown) => {
       if (err instanceof MatchProblem) results[i] = err.error;
       else throw err;
@@ -235,7 +255,7 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
     // not six kinds one after the other (what made the first second on an empty database slow).
     const ids = new Map<NameKind, Map<string, number>>();
     const resolveAll = async (kinds: readonly NameKind[]) => {
-      const one = (kind: NameKind) => resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])]);
+      const one = (kind: NameKind) => resolveKind(tx, kind, [...(wanted.get(kind)?.values() ?? [])], refused);
       if (tx.concurrent) {
         const found = await Promise.all(kinds.map(one));
         kinds.forEach((kind, i) => ids.set(kind, found[i] as Map<string, number>));
@@ -262,7 +282,7 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
       if (earlier) return earlier;
       const league = leagueName(m);
       const leagueId = leagueIds[i];
-      if (leagueId === undefined) return unresolvedError("league", league);
+      if (leagueId === undefined) return refused.get(cacheKey("league", { scope: null, name: league })) ?? unresolvedError("league", league);
       const lookups: [NameKind, NameKey][] = [
         ["season", { scope: null, name: seasonOf(m) }],
         ["age_group", { scope: null, name: m.age_group }],
@@ -273,13 +293,14 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
       const found: number[] = [];
       for (const [kind, key] of lookups) {
         const id = idOf(kind, key);
-        if (id === undefined) return unresolvedError(kind, key.name, key.scope === null ? undefined : league);
+        if (id === undefined) return refused.get(cacheKey(kind, key)) ?? unresolvedError(kind, key.name, key.scope === null ? undefined : league);
         found.push(id);
       }
       let divisionId: number | null = null;
       if (m.division != null && m.division.trim() !== "") {
-        const id = idOf("division", { scope: leagueId, name: m.division });
-        if (id === undefined) return unresolvedError("division", m.division, league);
+        const key = { scope: leagueId, name: m.division };
+        const id = idOf("division", key);
+        if (id === undefined) return refused.get(cacheKey("division", key)) ?? unresolvedError("division", m.division, league);
         divisionId = id;
       }
       const [seasonId, ageGroupId, matchTypeId, homeTeamId, awayTeamId] = found as [number, number, number, number, number];

@@ -175,6 +175,22 @@ describe("match store", () => {
     }
   });
 
+  it("a new name the database refuses fails only the matches naming it; the rest of the batch lands (before, the whole batch failed as permanent)", async () => {
+    await db.query("ALTER TABLE teams ADD CONSTRAINT test_no_refused_names CHECK (name NOT LIKE 'Refused%')");
+    try {
+      const store = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
+      const away = { away_team: "Accepted Away FC" };
+      const out = await store.writeBatch([item(makeMatch("refuse", 0, { ...away, home_team: "Accepted Home FC" }), "rf-0"), item(makeMatch("refuse", 1, { ...away, home_team: "Refused United" }), "rf-1"), item(makeMatch("refuse", 2, { ...away, home_team: "Accepted Third FC" }), "rf-2")], []);
+      expect(out[0]).toMatchObject({ ok: true, outcome: "created" });
+      expect(out[2]).toMatchObject({ ok: true, outcome: "created" });
+      expect(out[1]).toMatchObject({ ok: false, error: { code: "invalid_name", kind: "permanent", message: expect.stringMatching(/^team name "Refused United" refused by the database: .*test_no_refused_names/) as string } });
+      const { rows } = await db.query<{ external_match_id: string }>("SELECT external_match_id FROM matches WHERE external_match_id LIKE 'refuse-%' ORDER BY 1");
+      expect(rows.map((r) => r.external_match_id)).toEqual(["refuse-0", "refuse-2"]);
+    } finally {
+      await db.query("ALTER TABLE teams DROP CONSTRAINT test_no_refused_names");
+    }
+  });
+
   describe("an operator merges a misspelt team into the right one (a team_aliases row) while the worker runs", () => {
     /** The worker created "<misspelt>" as a team of its own; the operator repoints its matches to "<right>", aliases it and deletes it. */
     async function merge(misspelt: string, right: string, deleteIt: boolean): Promise<number> {
