@@ -23,7 +23,7 @@ import { DEPLOYED_FRAME_MAX } from "./fit-headers.js";
 import { BrokerConnection, closeOrGone } from "./connection.js";
 import { CeleryControlChannel } from "./control-channel.js";
 import { CeleryEventChannel } from "./event-channel.js";
-import { ExchangeCheck } from "./exchange-check.js";
+import { ExchangeCheck, isMissingExchange } from "./exchange-check.js";
 import { AmqpTaskSink } from "./task-sink.js";
 import { declareTopology, etaDelayQueueFor, retryDelayQueueName, topologyNames, type TopologyNames } from "./topology.js";
 import { isUnroutable, missingRoute, routeFields as where, unroutablePauseMs } from "./unroutable.js";
@@ -204,8 +204,10 @@ export class AmqpWorkTransport implements WorkTransport {
       // original, and that delivery sends the copy. Sent now, it would be sent twice.
       if (!state.open) throw new TransientError("channel_closed", `the task's channel closed before its ${target.kind} was published: the broker delivers the task again`);
       try {
-        // A Celery app's exchange: a missing one would close the confirm channel (exchange-check.ts).
-        if (target.queue === undefined) await this.exchanges.require(target.exchange);
+        // A missing exchange would close the confirm channel (exchange-check.ts) and every copy in
+        // flight on it, for each copy sent to it: a Celery app's, or one of ours an operator
+        // deleted (re-declared below, as a deleted queue is). The default exchange always exists.
+        if (target.exchange !== "") await this.exchanges.require(target.exchange);
         await this.sink.publish(target.exchange, target.routingKey, msg, { mandatory: true });
         if (round > 1) this.log.info({ ...where(target), taskId: msg.properties.correlationId, rounds: round }, target.own ? `${target.kind} copy published after re-declaring its queue` : `${target.kind} published: its ${target.queue === undefined ? "route" : "queue"} exists now`);
         return;
@@ -224,7 +226,7 @@ export class AmqpWorkTransport implements WorkTransport {
           continue;
         }
         for (const listener of this.unroutableListeners) listener(target.queue ?? `exchange ${target.exchange}`);
-        const missing = target.queue === undefined ? missingRoute(target, err) : `queue "${target.queue}" does not exist`;
+        const missing = target.queue === undefined || isMissingExchange(err) ? missingRoute(target, err) : `queue "${target.queue}" does not exist`;
         if (giveUp) {
           this.log.error(fields, `${target.kind} copy returned unroutable: ${missing}; the worker is stopping, the task goes back to its queue`);
           throw new TransientError("unroutable", `${missing}: the ${target.kind} copy was returned by the broker`, { cause: err });

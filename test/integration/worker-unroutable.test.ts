@@ -95,6 +95,20 @@ describe("worker with a deleted retry or dead-letter queue", () => {
     expect(await metricsOf(w)).toMatch(/matchflow_unroutable_copies_total\{queue="matches.dead_letter"\} 1/);
   });
 
+  it("re-creates a deleted dead-letter exchange (before, each dead letter closed the confirm channel, for ever) and lands the dead letter", async () => {
+    const w = await t.startWorker();
+    const ch = await amqp.createChannel();
+    await ch.deleteExchange("matches.dlx");
+    await ch.close();
+    await publishPoison("not json either");
+    const returned = await w.waitForLog((l) => RETURNED.test(String(l.msg)));
+    expect(returned).toMatchObject({ level: "error", declared: true, pauseMs: 0, msg: expect.stringContaining('exchange "matches.dlx" does not exist') as string });
+    await w.waitForLog((l) => l.outcome === "dead_lettered");
+    expect(await t.ready(DEAD_LETTER_QUEUE)).toBe(1);
+    expect(await t.ready("matches")).toBe(0);
+    expect(w.logs.filter((l) => /publish channel error|channel closed/i.test(String(l.msg)))).toEqual([]);
+  });
+
   it("re-creates a deleted retry queue and lands the retry in it", async () => {
     await withMatchesLocked(async () => {
       const w = await t.startWorker();
