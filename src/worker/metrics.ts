@@ -3,6 +3,7 @@
  * process); `collectDefaultMetrics` adds the process metrics (CPU, RSS, event loop lag...).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { LabelValues } from "./label-values.js";
 
 export const TASK_OUTCOMES = ["created", "updated", "unchanged", "retried", "deferred", "dead_lettered"] as const;
 export type TaskOutcome = (typeof TASK_OUTCOMES)[number];
@@ -17,13 +18,24 @@ export interface WorkerMetrics {
   brokerUp: Gauge;
   brokerBlocked: Gauge;
   databaseUp: Gauge;
-  unknownFields: Counter<"field">;
-  unroutableCopies: Counter<"queue">;
+  /** Label values producers choose: bounded (label-values.ts). */
+  unknownFields: BoundedCounter<"field">;
+  unroutableCopies: BoundedCounter<"queue">;
   workflowIgnored: Counter<"part">;
   followUps: Counter<"role">;
   byteLimitedBatches: Counter;
   headersDropped: Counter<"copy">;
   celeryEvents: Counter<"outcome">;
+}
+
+/** A counter whose one label a producer chooses: its first `max` distinct values, then `other`. */
+export interface BoundedCounter<L extends string> {
+  inc(labels: Record<L, string>): void;
+}
+
+function bounded<L extends string>(counter: Counter<L>, label: L, max: number): BoundedCounter<L> {
+  const values = new LabelValues(max);
+  return { inc: (labels) => counter.inc({ [label]: values.of(labels[label]) } as Record<L, string>) };
 }
 
 export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}): WorkerMetrics {
@@ -65,18 +77,18 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       registers: [registry],
     }),
     databaseUp: new Gauge({ name: "matchflow_database_up", help: "1 when the last database round trip succeeded.", registers: [registry] }),
-    unknownFields: new Counter({
+    unknownFields: bounded(new Counter({
       name: "matchflow_contract_unknown_fields_total",
-      help: "Fields outside MatchData v1 seen in received matches (kept in matches.raw), by field name.",
+      help: "Fields outside MatchData v1 seen in received matches (kept in matches.raw), by field name: the first 100 names seen, later ones as `other`.",
       labelNames: ["field"] as const,
       registers: [registry],
-    }),
-    unroutableCopies: new Counter({
+    }), "field", 100),
+    unroutableCopies: bounded(new Counter({
       name: "matchflow_unroutable_copies_total",
-      help: "Retry/eta/dead-letter copies (re-declared and published again) and Celery follow-ups (published again once a Celery worker declares the queue) the broker returned because their queue was missing, by queue (`exchange <name>` for a follow-up sent to an exchange its signature names).",
+      help: "Retry/eta/dead-letter copies (re-declared and published again) and Celery follow-ups (published again once a Celery worker declares the queue) the broker returned because their queue was missing, by queue (`exchange <name>` for a follow-up sent to an exchange its signature names; the first 50 seen, later ones as `other`).",
       labelNames: ["queue"] as const,
       registers: [registry],
-    }),
+    }), "queue", 50),
     workflowIgnored: new Counter({
       name: "matchflow_celery_workflow_ignored_total",
       help: "Celery canvas parts of settled tasks that were not run (a chord, a malformed signature), by part.",
