@@ -1,5 +1,6 @@
 /** What `matchflow workers` and `matchflow revoke` print, from the workers' replies. Pure. */
 import { isObject } from "../celery/decode.js";
+import { printable } from "../terminal-text.js";
 
 /** One worker as `inspect stats` describes it (matchflow's and Celery's replies alike). */
 export interface WorkerRow {
@@ -38,12 +39,12 @@ function uptime(s: number | null): string {
   return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${Math.floor(s % 60)}s` : `${Math.floor(s)}s`;
 }
 
-/** The table of `matchflow workers`, or why it is empty. */
+/** The table of `matchflow workers`, or why it is empty. Names and versions are what any client on the vhost replied: escaped (terminal-text.ts). */
 export function formatWorkers(rows: readonly WorkerRow[], timeoutMs: number): string {
   if (rows.length === 0) {
     return `no worker answered within ${timeoutMs / 1000} s (matchflow workers answer with CELERY_CONTROL=inspect or control; Celery workers always do)\n`;
   }
-  const table = [["node", "software", "pid", "uptime", "processed", "concurrency"], ...rows.map((r) => [r.node, r.software, r.pid === null ? "-" : String(r.pid), uptime(r.uptimeS), r.processed === null ? "-" : r.processed.toLocaleString("en-US"), r.concurrency === null ? "-" : String(r.concurrency)])];
+  const table = [["node", "software", "pid", "uptime", "processed", "concurrency"], ...rows.map((r) => [printable(r.node), printable(r.software), r.pid === null ? "-" : String(r.pid), uptime(r.uptimeS), r.processed === null ? "-" : r.processed.toLocaleString("en-US"), r.concurrency === null ? "-" : String(r.concurrency)])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   const lines = table.map((row) => row.map((cell, i) => (i >= 2 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join("  ").trimEnd());
   return `${lines.join("\n")}\n${rows.length} worker${rows.length === 1 ? "" : "s"} answered\n`;
@@ -75,9 +76,9 @@ export function formatRevoke(replies: ReadonlyMap<string, unknown>, ids: readonl
     const reply = replies.get(node);
     if (isObject(reply) && typeof reply.ok === "string") {
       obeyed++;
-      return `${node}: ${reply.ok}`;
+      return printable(`${node}: ${reply.ok}`);
     }
-    return `${node}: ERROR ${isObject(reply) && typeof reply.error === "string" ? reply.error : JSON.stringify(reply)}`;
+    return printable(`${node}: ERROR ${isObject(reply) && typeof reply.error === "string" ? reply.error : JSON.stringify(reply)}`);
   });
   const what = `${ids.length} task${ids.length === 1 ? "" : "s"}`;
   const database = revokeStoredLine(stored, ids.length);

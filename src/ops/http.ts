@@ -60,7 +60,9 @@ export async function startOpsServer(options: { port: number; host?: string; reg
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: Error) => reject(listenProblem(options.port, err)));
-    server.listen(options.port, options.host ?? "0.0.0.0", () => resolve());
+    // No host: every address, IPv6 and IPv4 where the pod has both (an IPv6-only cluster's kubelet
+    // probes the pod's IPv6 address), IPv4 alone where IPv6 is off.
+    server.listen(options.port, options.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   let closing: Promise<void> | undefined;

@@ -4,7 +4,7 @@
  * otherwise from RABBITMQ_URL (the same user usually has the `monitoring` tag); the vhost is
  * always RABBITMQ_URL's, so both views describe the same queues.
  */
-import { TransientError, errorMessage } from "../errors.js";
+import { ConfigError, TransientError, errorMessage } from "../errors.js";
 
 export interface ManagementTarget {
   /** `http://host:15672/api`, without credentials. */
@@ -41,11 +41,21 @@ function credentialsOf(u: URL): { user: string; password: string } | undefined {
   return { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
 }
 
-/** Pure: where and how to call the API. amqplib's own default user is guest/guest. */
+/**
+ * Pure: where and how to call the API. amqplib's own default user is guest/guest. RABBITMQ_URL's
+ * password is not sent over plain http when RABBITMQ_URL itself is TLS (`amqps:`): that would
+ * hand a secret kept off the wire to anyone on the path (ConfigError instead).
+ */
 export function managementTarget(managementUrl: string, amqpUrl: string): ManagementTarget {
   const mgmt = new URL(managementUrl);
   const amqp = new URL(amqpUrl);
-  const creds = credentialsOf(mgmt) ?? credentialsOf(amqp) ?? { user: "guest", password: "guest" };
+  const own = credentialsOf(mgmt);
+  if (own === undefined && amqp.protocol === "amqps:" && amqp.password !== "" && mgmt.protocol !== "https:") {
+    throw new ConfigError(
+      "RABBITMQ_URL is amqps:// (TLS) but RABBITMQ_MANAGEMENT_URL is not https://: its password would cross the network in clear text. Use an https:// management URL, or give the management URL credentials of its own (a user with the monitoring tag)",
+    );
+  }
+  const creds = own ?? credentialsOf(amqp) ?? { user: "guest", password: "guest" };
   mgmt.username = "";
   mgmt.password = "";
   mgmt.search = "";

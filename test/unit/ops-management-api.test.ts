@@ -15,6 +15,13 @@ describe("managementTarget", () => {
     expect(managementTarget("http://rabbit:15672", "amqp://rabbit").authorization).toBe(basic("guest", "guest"));
   });
 
+  it("never sends a TLS broker URL's password over plain http: refused as a configuration error; https, or credentials of its own, are fine", () => {
+    expect(() => managementTarget("http://rabbit:15672", "amqps://app:s3cret@rabbit:5671/")).toThrow(expect.objectContaining({ code: "config_invalid", message: expect.stringMatching(/clear text/) as string }));
+    expect(() => managementTarget("http://rabbit:15672", "amqps://app:s3cret@rabbit:5671/")).not.toThrow(/s3cret/);
+    expect(managementTarget("https://rabbit:15671", "amqps://app:s3cret@rabbit:5671/").authorization).toBe(basic("app", "s3cret"));
+    expect(managementTarget("http://mon:m0n@rabbit:15672", "amqps://app:s3cret@rabbit:5671/").authorization).toBe(basic("mon", "m0n"));
+  });
+
   it("accepts a URL that already ends in /api, or sits under a path prefix", () => {
     expect(managementTarget("https://ops.example/rabbitmq/api/", "amqp://h").apiBase).toBe("https://ops.example/rabbitmq/api");
     expect(managementTarget("https://ops.example/rabbitmq", "amqp://h").apiBase).toBe("https://ops.example/rabbitmq/api");
