@@ -107,6 +107,9 @@ describe("KEDA component (prod-autoscaled)", () => {
     expect(so.triggers[0]).toMatchObject({ type: "rabbitmq", metadata: { queueName: configData("prod-autoscaled").MATCHES_QUEUE, mode: "QueueLength" } });
     const auth = find("prod-autoscaled", "TriggerAuthentication", so.triggers[0]?.authenticationRef.name ?? "").spec as { secretTargetRef: { name: string; key: string }[] };
     expect(auth.secretTargetRef[0]).toMatchObject({ name: findGenerated("prod-autoscaled", "Secret", "matchflow-secrets").metadata.name, key: "RABBITMQ_URL" });
+    // KEDA's scaler runs in KEDA's namespace: the host it is given must name the broker's.
+    const namespace = find("prod-autoscaled", "ScaledObject", "matchflow-worker").metadata.namespace;
+    expect(new URL(secretData("prod-autoscaled", "matchflow-secrets").RABBITMQ_URL ?? "").hostname).toBe(`rabbitmq.${namespace}.svc`);
     expect((find("prod-autoscaled", "Deployment", "matchflow-worker").spec as { replicas?: number }).replicas).toBeUndefined();
     expect(objects("prod").some((o) => o.kind === "ScaledObject")).toBe(false);
   });
