@@ -127,8 +127,10 @@ interface SourceRead {
 
 /**
  * Each season has its own assist feeds: read one after the other, produced in season order. A
- * later season that has not started may not be published yet (a window reaching past July):
- * its unreadable feeds are a problem said, not a failed scrape of the seasons before it.
+ * later season's feeds may not be published yet (a window reaching past July; or the first weeks
+ * of August, before the league publishes the new season's fixtures): once an earlier season of
+ * the window was read, its unreadable feeds are a problem said, not a failed scrape that lost the
+ * earlier season's last days with them.
  */
 async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<SourceRead> {
   const seasons = seasonsRead(options);
@@ -139,9 +141,10 @@ async function readAssist(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
     try {
       reads.push(await readAssistSeason(options, season, deps));
     } catch (err) {
-      const ahead = reads.length > 0 && seasonsBounds([season]).startDate > today;
-      if (!ahead || !isMatchflowError(err) || err.code !== "source_unreadable") throw err;
-      unpublished.push({ where: `season ${seasonName(season)}`, reason: `not read: it starts after today and its feeds cannot be read yet (${err.message}); its days find nothing` });
+      if (reads.length === 0 || !isMatchflowError(err) || err.code !== "source_unreadable") throw err;
+      const start = seasonsBounds([season]).startDate;
+      const why = start > today ? "it starts after today and its feeds cannot be read yet" : `its feeds cannot be read (not published yet? it began on ${start})`;
+      unpublished.push({ where: `season ${seasonName(season)}`, reason: `not read: ${why} (${err.message}); its days find nothing` });
     }
   }
   const read = reads.length === 1 ? reads[0]! : chainReads(reads);

@@ -164,9 +164,14 @@ describe("scrape (assist)", () => {
       expect(result.matches.map((m) => m.external_match_id)).toEqual(["a2"]);
       expect(result.problems.map((p) => p.where)).toEqual(["season 2027-28"]);
       expect(result.problems[0]!.reason).toMatch(/^not read: it starts after today and its feeds cannot be read yet \(.*mls-next-league-27-28.*\); its days find nothing$/);
-      // Once the season has begun, its feeds must be there: the scrape fails.
-      const failure: unknown = await scrape(options({ seasonFirstYear: 2027, fromSeasonFirstYear: 2026 }), { fetcher, ...at("2027-08-01T00:00:00Z") }).catch((err: unknown) => err);
-      expect(failure).toMatchObject({ code: "source_unreadable" });
+    });
+
+    it("begun but not published yet (the first weeks of August): still a problem said, and the earlier season's last days are kept", async () => {
+      const fetcher = memoryFetcher({ [`${BASE}/data/schedule/mls-next-league-26-27.json`]: scheduleDoc(july), [`${BASE}/data/standings/mls-next-league-26-27.json`]: florida });
+      const result = await scrape(options({ seasonFirstYear: 2027, fromSeasonFirstYear: 2026, from: "2027-07-27", to: "2027-08-03" }), { fetcher, ...at("2027-08-03T00:00:00Z") });
+      expect(result.matches.map((m) => m.external_match_id)).toEqual(["a2"]);
+      expect(result.problems.map((p) => p.where)).toEqual(["season 2027-28"]);
+      expect(result.problems[0]!.reason).toMatch(/^not read: its feeds cannot be read \(not published yet\? it began on 2027-08-01\) \(.*mls-next-league-27-28.*\); its days find nothing$/);
     });
 
     it("a season's feed that cannot be read fails the scrape, naming it", async () => {
