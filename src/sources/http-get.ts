@@ -16,6 +16,8 @@ export interface HttpAnswer {
   body: AsyncIterable<Uint8Array>;
   /** Drops a body that is not wanted (an error status). */
   discard(): void;
+  /** The `Retry-After` header, as sent (a 429 or 503 may say when to come back). */
+  retryAfter?: string;
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
@@ -40,7 +42,8 @@ export function httpGet(url: string, headers: Record<string, string>, signal: Ab
         httpGet(new URL(location, target).href, headers, signal, redirects + 1).then(resolve, reject);
         return;
       }
-      resolve({ status, body: decoded(res), discard: () => res.resume() });
+      const retryAfter = res.headers["retry-after"];
+      resolve({ status, body: decoded(res), discard: () => res.resume(), ...(retryAfter !== undefined ? { retryAfter } : {}) });
     });
     req.once("error", reject);
     req.end();

@@ -62,7 +62,22 @@ export function sourceDirUrl(dir: string): string {
 }
 
 /** A failed attempt that may succeed later. */
-class RetryableFailure extends Error {}
+class RetryableFailure extends Error {
+  /** How long the server asked us to wait (`Retry-After`), if it did. */
+  retryAfterMs?: number;
+}
+
+/** The longest `Retry-After` honoured: a feed that asks for more is given up on (source_unreachable) after its attempts. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** `Retry-After` (seconds, or an HTTP date) in milliseconds from `now`, capped; undefined when absent or unreadable. Pure. */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  // Delay-seconds, or an HTTP date (which names a weekday and a month: no bare number parses as one).
+  const ms = /^\d+$/.test(text) ? Number(text) * 1000 : /[a-z]/i.test(text) ? Date.parse(text) - now : NaN;
+  return Number.isFinite(ms) ? Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS) : undefined;
+}
 
 const defaultSleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
 
@@ -192,7 +207,10 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
     }
     if (res.status >= 500 || res.status === 429) {
       res.discard();
-      throw new RetryableFailure(`HTTP ${res.status}`);
+      const failure = new RetryableFailure(`HTTP ${res.status}`);
+      const asked = retryAfterMs(res.retryAfter, Date.now());
+      if (asked !== undefined) failure.retryAfterMs = asked;
+      throw failure;
     }
     if (res.status < 200 || res.status > 299) {
       res.discard();
@@ -227,7 +245,8 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
     let last: RetryableFailure | undefined;
     for (let i = 0; i < attempts; i += 1) {
       if (i > 0) {
-        const delay = Math.min(baseDelayMs * 2 ** (i - 1), maxDelayMs) * (0.5 + Math.random());
+        // A rate limit's Retry-After is honoured (up to MAX_RETRY_AFTER_MS): coming back sooner only meets it again.
+        const delay = Math.max(Math.min(baseDelayMs * 2 ** (i - 1), maxDelayMs) * (0.5 + Math.random()), last?.retryAfterMs ?? 0);
         log.warn({ feed: what, attempt: i + 1, of: attempts, reason: last?.message, delayMs: Math.round(delay) }, "feed download failed, retrying");
         await sleep(delay);
       }

@@ -40,6 +40,29 @@ describe("feed fetching over HTTP", () => {
     expect(server.hits.get(path)).toBe(3);
   });
 
+  it("waits as long as a 429's Retry-After asks (up to a minute) before trying again", async () => {
+    let hits = 0;
+    const limited = createServer((_req, res) => {
+      hits += 1;
+      if (hits === 1) {
+        res.writeHead(429, { "retry-after": "7" }).end();
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ events: [] }));
+    });
+    await new Promise<void>((done) => limited.listen(0, "127.0.0.1", done));
+    const slept: number[] = [];
+    try {
+      const fetcher = createFeedFetcher({ timeoutMs: 2000, baseDelayMs: 5, log: silentLogger, sleep: (ms) => (slept.push(ms), Promise.resolve()) });
+      const url = `http://127.0.0.1:${(limited.address() as AddressInfo).port}/data/schedule/limited.json`;
+      expect((await fetcher.read(url, "schedule limited", readScheduleList)).events).toEqual([]);
+      expect(hits).toBe(2);
+      expect(slept).toEqual([7000]);
+    } finally {
+      await new Promise<void>((done) => limited.close(() => done()));
+    }
+  });
+
   it("retries a dropped connection (a network error) and then succeeds", async () => {
     const path = "/data/standings/dropped-then-ok.json";
     server.set(path, { competition_season: { competition_brackets: [] } });
