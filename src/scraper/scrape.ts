@@ -229,7 +229,7 @@ async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
   placed.sort((a, b) => compareKickoff(...key(a.match), ...key(b.match)));
   return {
     candidates: placed,
-    problems: read.problems,
+    problems: [...read.problems, ...read.pagingProblems],
     counts: { events: read.candidates.length + read.problems.length, malformed: read.problems.length },
     duplicates: read.candidates.length - placed.length,
     feeds: [`${read.pages} modular11 page(s)`],

@@ -253,8 +253,9 @@ describe("scrape() from modular11 over HTTP", () => {
     server.route("/public_schedule/league/get_matches", (url) => {
       const q = url.searchParams;
       seen.push(`${q.get("age[]")}/${q.get("groups[]")}/${q.get("open_page")}/${q.get("status")}/${q.get("start_date")}/${q.get("end_date")}`);
-      // Two pages of rows (the same fixture page twice: duplicates must not double-count), then the end.
-      return Number(q.get("open_page")) < 2 ? page0 : empty;
+      // Two pages of rows (the second the first with one match changed: duplicates must not double-count), then the end.
+      const page = Number(q.get("open_page"));
+      return page === 0 ? page0 : page === 1 ? page0.replaceAll("99963", "99969") : empty;
     });
     const result = await scrape(
       { source: "modular11", league: "Homegrown", seasonFirstYear: 2025, ageGroups: ["U14"], division: "northeast", from: "2025-09-01", to: "2026-06-30", assistBaseUrl: server.url, modular11BaseUrl: server.url },
@@ -263,10 +264,27 @@ describe("scrape() from modular11 over HTTP", () => {
     expect(seen).toEqual([0, 1, 2].map((p) => `22/41/${p}/all/2025-09-01 00:00:00/2026-06-30 23:59:59`));
     expect(result.matches.map((m) => [m.external_match_id, m.match_status])).toEqual([
       ["99963", "completed"],
+      ["99969", "completed"],
       ["99971", "scheduled"],
       ["100412", "scheduled"],
     ]);
-    expect(result.counts).toMatchObject({ duplicates: 3, malformed: 2 });
+    expect(result.counts).toMatchObject({ duplicates: 2, malformed: 2 });
     expect(result.matches.every((m) => m.source === "mlsnext-modular11" && m.division === "Northeast" && m.season === "2025-26")).toBe(true);
+  });
+
+  it("a site that ignores open_page (the same page again) is read no further, said as a problem, instead of 400 times", async () => {
+    let asked = 0;
+    server.route("/public_schedule/league/get_matches", () => {
+      asked += 1;
+      return page0;
+    });
+    const result = await scrape(
+      { source: "modular11", league: "Homegrown", seasonFirstYear: 2025, ageGroups: ["U14"], division: "northeast", from: "2025-09-01", to: "2026-06-30", assistBaseUrl: server.url, modular11BaseUrl: server.url },
+      { fetcher: fast(), now: () => new Date("2025-10-01T12:00:00Z"), log: silentLogger },
+    );
+    expect(asked).toBe(2);
+    expect(result.matches.map((m) => m.external_match_id)).toEqual(["99963", "99971", "100412"]);
+    expect(result.problems.map((p) => [p.where, p.reason])).toContainEqual(["modular11 U14 Northeast page 1", "repeats page 0: the site did not page (open_page); read no further for U14 Northeast"]);
+    expect(result.counts).toMatchObject({ malformed: 1 });
   });
 });

@@ -72,7 +72,10 @@ export interface Modular11Options {
 
 export interface Modular11Read {
   candidates: Candidate[];
+  /** Rows that could not be read (each an event, malformed). */
   problems: FeedProblem[];
+  /** The paging itself: a page repeated, too many pages. */
+  pagingProblems: FeedProblem[];
   pages: number;
 }
 
@@ -95,19 +98,35 @@ export async function readModular11(options: Modular11Options, fetcher: FeedFetc
   const ctx = { league: options.league, today: options.today, scrapedAt: options.fetchedAt, groupNames };
   const candidates: Candidate[] = [];
   const problems: FeedProblem[] = [];
+  const pagingProblems: FeedProblem[] = [];
   let pages = 0;
   for (const [ageName, ageId] of ages) {
     for (const [groupName, groupId] of groups) {
+      // A pager that ignores open_page answers the same page for ever: each page's rows are
+      // compared with the previous page's, and the reading stops at the first repeat.
+      let previous: string | undefined;
+      let ended = false;
       for (let page = 0; page < MAX_PAGES; page += 1) {
         const url = modular11PageUrl(options.baseUrl, { ageId, groupId, from: options.from, to: options.to, page });
         const what = `modular11 ${ageName} ${groupName} page ${page}`;
         const parsed = parseModular11Page(await fetcher.text(url, what), ctx, what);
         pages += 1;
-        if (parsed.empty) break;
+        if (parsed.empty) {
+          ended = true;
+          break;
+        }
+        const seen = JSON.stringify([parsed.rows.map((r) => r.match.external_match_id), parsed.problems.map((p) => p.where)]);
+        if (seen === previous) {
+          pagingProblems.push({ where: what, reason: `repeats page ${page - 1}: the site did not page (open_page); read no further for ${ageName} ${groupName}` });
+          ended = true;
+          break;
+        }
+        previous = seen;
         for (const row of parsed.rows) candidates.push({ match: row.match, divisions: row.divisions.length > 0 ? row.divisions : [groupName] });
         problems.push(...parsed.problems);
       }
+      if (!ended) pagingProblems.push({ where: `modular11 ${ageName} ${groupName}`, reason: `more than ${MAX_PAGES} pages: read no further (narrow the window with --from/--to)` });
     }
   }
-  return { candidates, problems, pages };
+  return { candidates, problems, pagingProblems, pages };
 }
