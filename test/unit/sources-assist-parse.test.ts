@@ -1,12 +1,30 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { fastEvent, MAX_LISTED_PROBLEMS, parseStandings, readSchedule, zodEvent } from "../../src/sources/assist/parse.js";
+import { fastEvent, MAX_LISTED_PROBLEMS, parseFeedInstant, parseStandings, readSchedule, zodEvent } from "../../src/sources/assist/parse.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
 
 const fixtureText = (name: string): string => readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8");
 const fixture = (name: string): unknown => JSON.parse(fixtureText(name));
 /** The schedule reader over a document's JSON text (whole: chunking has its own tests). */
 const parseSchedule = (doc: unknown, what: string) => readSchedule([typeof doc === "string" ? doc : JSON.stringify(doc)], what);
+
+describe("feed instants", () => {
+  it("a start_time or synced_at without a zone is UTC, whatever the host's time zone (Date.parse would read it as local time)", async () => {
+    const tz = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      expect(new Date(parseFeedInstant("2026-09-05T13:00:00")).toISOString()).toBe("2026-09-05T13:00:00.000Z");
+      expect(new Date(parseFeedInstant("2026-09-05 13:00")).toISOString()).toBe("2026-09-05T13:00:00.000Z");
+      expect(new Date(parseFeedInstant("2026-09-05T13:00:00-04:00")).toISOString()).toBe("2026-09-05T17:00:00.000Z");
+      expect(fastEvent(rawEvent({ start_time: "2026-09-05T13:00:00" }))?.startMs).toBe(Date.parse("2026-09-05T13:00:00Z"));
+      const doc = await parseSchedule({ synced_at: "2026-08-24T11:50:08", events: [] }, "k");
+      expect(doc.syncedAt).toBe("2026-08-24T11:50:08.000Z");
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+});
 
 describe("readSchedule", () => {
   it("reads the recorded league schedule: every event, synced_at, fields mapped", async () => {

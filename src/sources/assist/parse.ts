@@ -19,10 +19,23 @@ const optionalNamed = z.object({ name: z.string().nullish() }).nullish();
 const score = z.number().int().min(0).nullish();
 const squadId = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).nullish();
 
+
+/** A date-time without a zone: `Date.parse` reads it in the host's time zone. */
+const ZONELESS = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
+
+/**
+ * An instant as the feed writes it (UTC ISO). One without a zone is UTC too: read as the host's
+ * local time, every kickoff moved by the host's offset (4 hours on a New York laptop, none in
+ * the UTC container), and with it the local date and the window it fell in.
+ */
+export function parseFeedInstant(text: string): number {
+  return Date.parse(ZONELESS.test(text) ? `${text}Z` : text);
+}
+
 const eventSchema = z.object({
   id: id.nullish(),
   game_key: z.union([nonEmpty, z.number().int().transform(String)]),
-  start_time: z.string().refine((s) => !Number.isNaN(Date.parse(s)), "must be an ISO instant"),
+  start_time: z.string().refine((s) => !Number.isNaN(parseFeedInstant(s)), "must be an ISO instant"),
   local_timezone: z.string().nullish(),
   home_squad_id: squadId,
   away_squad_id: squadId,
@@ -157,7 +170,7 @@ export function fastEvent(raw: unknown): AssistEvent | undefined {
   if (!(rawId === undefined || rawId === null || typeof rawId === "number" || typeof rawId === "string")) return undefined;
   if (typeof key !== "string" || key.length === 0 || key.trim() !== key) return undefined;
   if (typeof start !== "string") return undefined;
-  const startMs = Date.parse(start);
+  const startMs = parseFeedInstant(start);
   if (Number.isNaN(startMs)) return undefined;
   if (!isRecord(ho) || typeof ho.name !== "string" || !isRecord(ao) || typeof ao.name !== "string") return undefined;
   const homeClub = ho.name.trim();
@@ -197,7 +210,7 @@ export function zodEvent(raw: unknown): AssistEvent | string {
   const e = parsed.data;
   return {
     gameKey: e.game_key,
-    startMs: Date.parse(e.start_time),
+    startMs: parseFeedInstant(e.start_time),
     timezone: text(e.local_timezone),
     homeSquadId: num(e.home_squad_id),
     awaySquadId: num(e.away_squad_id),
@@ -236,7 +249,10 @@ export async function readSchedule(chunks: AsyncIterable<string> | Iterable<stri
   let malformed = 0;
   const top = await splitTopLevel(chunks, {
     member(key, value) {
-      if (key === "synced_at") syncedAt = typeof value === "string" && !Number.isNaN(Date.parse(value)) ? value : undefined;
+      if (key === "synced_at") {
+        const ms = typeof value === "string" ? parseFeedInstant(value) : NaN;
+        syncedAt = Number.isNaN(ms) ? undefined : ZONELESS.test(value as string) ? new Date(ms).toISOString() : (value as string);
+      }
       else if (key === "events") [events, problems, malformed] = [undefined, [], 0];
     },
     arrayStart(key) {
