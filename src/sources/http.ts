@@ -18,7 +18,7 @@ import { redactUrl } from "../config.js";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { httpGet, type HttpAnswer } from "./http-get.js";
-import { NotJsonError } from "./json-stream.js";
+import { NotJsonError, TruncatedJsonError } from "./json-stream.js";
 import { MAX_STREAMED_FEED_CHARS, MAX_WHOLE_DOCUMENT_CHARS, readWholeText, TooLargeError } from "./limits.js";
 
 /**
@@ -256,6 +256,12 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         log.debug({ feed: what, chars: seen.chars, attempt: i + 1 }, "feed downloaded");
         return value;
       } catch (err) {
+        // A JSON body that stops mid-document came through a connection closed early (nothing
+        // else ends a body without a length): downloaded again, as an interrupted one is.
+        if (err instanceof TruncatedJsonError) {
+          last = new RetryableFailure(`body ended mid-document after ${seen.chars} characters`, { cause: err });
+          continue;
+        }
         if (!(err instanceof RetryableFailure)) throw notJson(err);
         last = err;
       }

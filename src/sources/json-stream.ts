@@ -21,6 +21,9 @@ import { MAX_VALUE_CHARS, TooLargeError } from "./limits.js";
 /** The text is not JSON (an HTML page, a truncated or corrupt document). */
 export class NotJsonError extends Error {}
 
+/** JSON that stopped mid-document: over HTTP, a connection closed early (a body without a length). */
+export class TruncatedJsonError extends NotJsonError {}
+
 /** What a document's top level turned out to be. Only an object's members are handed out. */
 export type TopLevel = "object" | "array" | "scalar";
 
@@ -145,7 +148,8 @@ export class TopLevelSplitter {
   /** The input is complete: checks that the document is, and says what its top level was. */
   end(): TopLevel {
     if (this.capturing && this.kind === "scalar" && this.slot === Slot.Root) this.complete(this.buf.length);
-    if (this.state !== State.Done || this.top === undefined) throw new NotJsonError(this.state === State.RootValue ? "empty document" : "unexpected end of the document");
+    if (this.state === State.RootValue) throw new NotJsonError("empty document");
+    if (this.state !== State.Done || this.top === undefined) throw new TruncatedJsonError("unexpected end of the document");
     return this.top;
   }
 

@@ -63,6 +63,26 @@ describe("feed fetching over HTTP", () => {
     }
   });
 
+  it("downloads again a JSON body without a length that the connection cut mid-document (not called an HTML page)", async () => {
+    let hits = 0;
+    const full = JSON.stringify({ events: [], synced_at: "2026-08-24T11:50:08Z", padding: "x".repeat(2000) });
+    const cutting = createServer((_req, res) => {
+      hits += 1;
+      // No content-length: the body ends where the connection does.
+      res.writeHead(200, { "content-type": "application/json" });
+      if (hits === 1) res.end(full.slice(0, 600));
+      else res.end(full);
+    });
+    await new Promise<void>((done) => cutting.listen(0, "127.0.0.1", done));
+    try {
+      const url = `http://127.0.0.1:${(cutting.address() as AddressInfo).port}/data/schedule/cut.json`;
+      expect((await fast().read(url, "schedule cut", readScheduleList)).syncedAt).toBe("2026-08-24T11:50:08Z");
+      expect(hits).toBe(2);
+    } finally {
+      await new Promise<void>((done) => cutting.close(() => done()));
+    }
+  });
+
   it("retries a dropped connection (a network error) and then succeeds", async () => {
     const path = "/data/standings/dropped-then-ok.json";
     server.set(path, { competition_season: { competition_brackets: [] } });
