@@ -11,6 +11,19 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from "../celery/json-depth.js";
 import { parseCeleryTime } from "../celery/time.js";
 import type { FailureRecord, StoreItem } from "./store.js";
 import type { InboundMessage } from "./transport.js";
+import { fieldText } from "../broker/field-values.js";
+import { MF_HEADERS } from "../broker/headers.js";
+
+/**
+ * When a match without `scraped_at` (another producer's) was observed: its first failure's time
+ * when it failed before (kept by retries, dead letters and requeues), else its delivery's. Its
+ * retry's delivery minutes later, or a requeue's days later, would otherwise count as the newest
+ * observation and overwrite what newer messages stored meanwhile.
+ */
+function firstSeenAt(message: InboundMessage): string {
+  const first = fieldText(message.properties.headers?.[MF_HEADERS.firstFailureAt]);
+  return first !== undefined && !Number.isNaN(Date.parse(first)) ? first : new Date(message.receivedAt).toISOString();
+}
 
 export type Prepared =
   | { ok: true; message: InboundMessage; envelope: TaskEnvelope; item: StoreItem; unknownFields: string[]; dueAt: number | undefined }
@@ -146,7 +159,7 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
       match: result.match,
       raw: arg,
       taskId: envelope.taskId,
-      observedAt: result.match.scraped_at ?? new Date(message.receivedAt).toISOString(),
+      observedAt: result.match.scraped_at ?? firstSeenAt(message),
     },
   };
 }

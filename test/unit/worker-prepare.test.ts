@@ -35,6 +35,18 @@ describe("prepareMessage", () => {
     }
   });
 
+  it("a match without scraped_at that failed before (a retry, a requeue) was observed when it first failed, not at this later delivery", () => {
+    const original = encodeTaskV2({ taskName: TASK, taskId: "late", args: [match] });
+    const firstFailed = "2026-10-30T06:00:00.000Z";
+    const retry = buildRetryMessage(decodeTask(original.content, original.properties, { maxBytes: 1_048_576 }), inbound(original.content, original.properties), new TransientError("db_lock_timeout", "lock"), 1, 60_000, Date.parse(firstFailed));
+    const p = prepareMessage(inbound(retry.content, { ...retry.properties, headers: delivered(retry.properties.headers) }), options);
+    expect(p.ok && p.item.observedAt).toBe(firstFailed);
+    // A scraped_at, when there is one, says it best.
+    const stamped = encodeTaskV2({ taskName: TASK, taskId: "s", args: [{ ...match, scraped_at: "2026-10-29T06:00:00Z" }] });
+    const s = prepareMessage(inbound(stamped.content, { ...stamped.properties, headers: { ...stamped.properties.headers, [MF_HEADERS.firstFailureAt]: firstFailed } }), options);
+    expect(s.ok && s.item.observedAt).toBe("2026-10-29T06:00:00.000Z");
+  });
+
   it("keeps the task id of a message refused before its body is read (content type), from the id header or the correlation id", () => {
     const v2 = encodeTaskV2({ taskName: TASK, taskId: "from-header", args: [match] });
     const byHeader = prepareMessage(inbound(Buffer.from("not json"), { ...v2.properties, contentType: "text/plain", correlationId: undefined }), options);
