@@ -43,6 +43,32 @@ export interface RunOnceOptions {
   waitMs: number;
   latestCount?: number;
   now?: () => Date;
+  /**
+   * Aborted (Ctrl-C, SIGTERM): no more matches are published and the wait ends; the worker
+   * then stops as it does after the wait (what it holds settles within the grace period) and
+   * the database is closed, so the report still tells what was done.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * `items` until `signal` aborts (a sync sequence stays sync: the publisher's fast path). `items`
+ * is left open, not closed: the rest is read afterwards, unpublished, for the scrape's summary.
+ */
+function* untilAborted<T>(items: Iterable<T>, signal: AbortSignal): Generator<T> {
+  const it = items[Symbol.iterator]();
+  for (;;) {
+    if (signal.aborted) return;
+    const next = it.next();
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+function aborted(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise<void>(() => undefined);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
 }
 
 export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
@@ -82,16 +108,20 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
         ? MatchQueueClient.fromSink(memory.asSink(), clientOptionsFrom(config, log))
         : await MatchQueueClient.connect(connectOptionsFrom(config, config.rabbitmqUrl as string, log));
       try {
-        submit = await client.submitMatches(scraped.matches, { checked: scraped.checked });
+        submit = await client.submitMatches(options.signal ? untilAborted(scraped.matches, options.signal) : scraped.matches, { checked: scraped.checked });
       } finally {
         await client.close();
       }
+      // Stopped: the rest of the source is read (downloaded already), not published, so that the
+      // report counts the whole of it.
+      if (options.signal?.aborted) for (const unpublished of scraped.matches) void unpublished;
       const ids = new Set(submit.submitted.map((s) => s.taskId).filter((id) => !settled.has(id)));
       if (ids.size > 0) {
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([
           new Promise<void>((resolve) => (waiting = { ids, resolve })),
           new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs))),
+          aborted(options.signal),
         ]);
         clearTimeout(timer);
         waitRanOut = ids.size > 0;
@@ -106,7 +136,8 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
     const pending = submit.submitted.filter((s) => !settled.has(s.taskId)).length;
     if (waitRanOut) {
       processingMs = Date.now() - processingStarted;
-      if (pending > 0) log.warn({ pending, waitMs: options.waitMs }, "stopped waiting: some matches are not processed yet (they stay queued, or retry later)");
+      const where = embedded ? "the in-process broker keeps nothing: run again to store them" : "they stay queued, or retry later";
+      if (pending > 0) log.warn({ pending, waitMs: options.waitMs }, `stopped waiting: some matches are not processed yet (${where})`);
     }
 
     const outcomes: Record<FinalOutcome, number> = { created: 0, updated: 0, unchanged: 0, dead_lettered: 0 };

@@ -7,12 +7,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import amqp from "amqplib";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { declareTopology, topologyNames } from "../../src/broker/topology.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
-import { runCli, spawnCli } from "../helpers/cli.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/pg.js";
+import { runCli, spawnCli, until } from "../helpers/cli.js";
+import { createTestDatabase, lockMatchesTable, type TestDatabase } from "../helpers/pg.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 
 const SAMPLE = ["--source-dir", "samples/mlsnext", "--season", "2026"];
@@ -125,6 +126,40 @@ describe("matchflow run", () => {
 });
 
 describe("matchflow schedule", () => {
+  it("Ctrl-C stops publishing and waiting: what the worker holds settles, the database closes, the report is printed, exit 130", async () => {
+    // The matches table locked: the run's worker waits on it, so the run is still waiting when the signal comes.
+    const migrated = await createTestDatabase({ migrated: true });
+    const lock = await lockMatchesTable(migrated.url);
+    try {
+      const p = spawnCli(["run", ...SAMPLE, "--league", "Homegrown"], { RABBITMQ_URL: undefined, DATABASE_URL: migrated.url, DB_LOCK_TIMEOUT: "60s", SHUTDOWN_GRACE: "20s" });
+      const admin = new pg.Client({ connectionString: migrated.url });
+      await admin.connect();
+      try {
+        // Waiting longer than the warm-up's 250 ms try: a batch's write.
+        const waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'matchflow' AND clock_timestamp() - query_start > interval '1 second'";
+        await until(async () => Number((await admin.query<{ n: string }>(waiting)).rows[0]?.n) > 0, 60_000, "the run's worker writing a batch, waiting on the lock");
+      } finally {
+        await admin.end();
+      }
+      p.kill("SIGINT");
+      await until(() => p.stderr().includes("stopping: matches in flight are confirmed first"), 10_000, "the stop said");
+      await lock.release();
+      const { code } = await p.exited;
+      expect(p.stderr()).not.toMatch(/\n\s+at /);
+      expect(code).toBe(130);
+      expect(p.stdout()).toMatch(/^matchflow run: in-process broker, postgres database\n/);
+      expect(p.stdout()).toContain("stopped by SIGINT: the rest of the source was not published and the in-process broker kept nothing; running it again is harmless\n");
+      // Every match published is either stored or said to be pending; the stored ones are in the table.
+      const [, submitted] = /\d+ found, (\d+) submitted/.exec(p.stdout()) ?? [];
+      const [, created, pending] = /processed: (\d+) created, 0 updated, 0 unchanged, 0 dead-lettered(?:, (\d+) still pending)?/.exec(p.stdout()) ?? [];
+      expect(Number(created) + Number(pending ?? 0)).toBe(Number(submitted));
+      expect(Number(created)).toBeGreaterThan(0);
+    } finally {
+      await lock.close();
+      await migrated.drop();
+    }
+  });
+
   it("publishes on --run-now, keeps waiting for the next tick, and stops cleanly on SIGTERM", async () => {
     const p = spawnCli(["schedule", "--cron", "0 6 * * *", "--run-now", ...SAMPLE, "--league", "Flex"], { RABBITMQ_URL: vhost.url });
     const published = await p.waitForLog((l) => l.msg === "scrape published", 90_000);

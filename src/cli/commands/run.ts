@@ -8,6 +8,7 @@ import { runOnce } from "../../run/run-once.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
+import { Interrupt } from "../interrupt.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 
 interface RunFlags extends ScrapeFlags {
@@ -37,17 +38,26 @@ export function registerRun(program: Command): void {
       // The report is for people on stdout; logs go to stderr, quiet unless asked for.
       const log = createLogger({ level: flags.verbose ? "debug" : "warn", name: "matchflow-run", destination: pino.destination({ fd: 2, sync: true }) });
       const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log });
+      // Ctrl-C: publishing and waiting stop, the worker settles what it holds and the database
+      // is closed cleanly (an embedded PGlite killed mid-write is not), then the report, exit 130.
+      const interrupt = new Interrupt("matches", log);
       let report;
       try {
-        report = await runOnce({ config, log, scrapeOptions: settings.options, fetcher, waitMs });
+        report = await runOnce({ config, log, scrapeOptions: settings.options, fetcher, waitMs, signal: interrupt.abortSignal });
       } catch (err) {
         // No internet (or a mirror down): say how to run on the recorded sample instead.
         if (isMatchflowError(err) && err.code === "source_unreachable" && !flags.sourceDir) {
           throw new TransientError(err.code, `${err.message}\n(offline? run on the recorded sample: matchflow run --source-dir samples/mlsnext)`);
         }
         throw err;
+      } finally {
+        interrupt.dispose();
       }
-      process.stdout.write(flags.json ? `${JSON.stringify({ ...report, scrape: { counts: report.scrape.counts, metadata: report.scrape.metadata, problems: report.scrape.problems } }, null, 2)}\n` : formatRunReport(report));
-      process.exitCode = runExitCode(report);
+      process.stdout.write(flags.json ? `${JSON.stringify({ ...report, ...(interrupt.signal ? { stoppedBy: interrupt.signal } : {}), scrape: { counts: report.scrape.counts, metadata: report.scrape.metadata, problems: report.scrape.problems } }, null, 2)}\n` : formatRunReport(report));
+      if (interrupt.signal && !flags.json) {
+        const kept = report.mode.broker === "in-process" ? "the in-process broker kept nothing" : "what was published stays queued";
+        process.stdout.write(`stopped by ${interrupt.signal}: the rest of the source was not published and ${kept}; running it again is harmless\n`);
+      }
+      process.exitCode = interrupt.exitCode ?? runExitCode(report);
     });
 }
