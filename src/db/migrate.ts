@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { PermanentError } from "../errors.js";
+import { isMatchflowError, PermanentError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Database, Queryable } from "./database.js";
 
@@ -26,6 +26,14 @@ const MIGRATION_LOCK_KEY = 0x6d66_6d67;
  */
 const UNBOUNDED = { setup: "SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0", unbounded: true };
 const FILE_RE = /^\d{4}_[A-Za-z0-9_-]+\.sql$/;
+/**
+ * How long a migration's own statements wait for a table lock, once it holds the migration lock.
+ * An `ALTER TABLE matches` queued behind an operator's long read made every worker's write queue
+ * behind it in turn, until their DB_LOCK_TIMEOUT (10 s) spent their retries: now the migration
+ * gives way after this (its transaction rolled back), the writes go through, and it tries again.
+ */
+export const MIGRATION_LOCK_WAIT_MS = 2000;
+const retryPauseMs = (attempt: number) => Math.min(500 * attempt, 5000);
 
 export interface MigrationFile {
   name: string;
@@ -37,6 +45,8 @@ export interface MigrateOptions {
   log?: Logger;
   /** @default MIGRATIONS_DIR */
   dir?: string;
+  /** @default MIGRATION_LOCK_WAIT_MS */
+  lockWaitMs?: number;
 }
 
 export function checksumOf(sql: string): string {
@@ -90,18 +100,33 @@ export async function migrate(db: Database, options: MigrateOptions = {}): Promi
   for (const file of files) assertUnchanged(file, initiallyApplied);
 
   const applied: string[] = [];
+  const lockWaitMs = Math.trunc(options.lockWaitMs ?? MIGRATION_LOCK_WAIT_MS);
   for (const file of files) {
     if (initiallyApplied.has(file.name)) continue;
-    const ran = await db.transaction(async (tx) => {
-      const now = await lockAndRead(tx);
-      if (now.has(file.name)) {
-        assertUnchanged(file, now);
-        return false; // another process applied it while we waited for the lock
+    const once = () =>
+      db.transaction(async (tx) => {
+        const now = await lockAndRead(tx);
+        if (now.has(file.name)) {
+          assertUnchanged(file, now);
+          return false; // another process applied it while we waited for the lock
+        }
+        if (db.kind === "postgres") await tx.query(`SET LOCAL lock_timeout = ${lockWaitMs}`);
+        await tx.query(file.sql);
+        await tx.query("INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", [file.name, file.checksum]);
+        return true;
+      }, UNBOUNDED);
+    let ran: boolean;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        ran = await once();
+        break;
+      } catch (err) {
+        if (!(isMatchflowError(err) && err.code === "db_lock_timeout")) throw err;
+        const pauseMs = retryPauseMs(attempt);
+        log.warn({ migration: file.name, attempt, pauseMs }, `migration waits for a table lock another session holds (it gives way every ${lockWaitMs} ms so that writes do not queue behind it); trying again`);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
-      await tx.query(file.sql);
-      await tx.query("INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)", [file.name, file.checksum]);
-      return true;
-    }, UNBOUNDED);
+    }
     if (ran) {
       applied.push(file.name);
       log.info({ migration: file.name }, "migration applied");

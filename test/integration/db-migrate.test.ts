@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { MIGRATIONS_DIR, migrate, readMigrations } from "../../src/db/migrate.js";
 import type { Database } from "../../src/db/database.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, until } from "../helpers/cli.js";
 import { createTestDatabase } from "../helpers/pg.js";
 import { BACKENDS, openBackend, useBackend } from "./db-backends.js";
 
@@ -83,6 +83,46 @@ describe("migrate on postgres, concurrently", () => {
       const { rows } = await backend.db.query<{ name: string }>("SELECT name FROM schema_migrations ORDER BY applied_at, name");
       expect(rows.map((r) => r.name)).toEqual(files);
     } finally {
+      await backend.cleanup();
+    }
+  });
+});
+
+describe("migrate on postgres, behind an operator's long read", () => {
+  it("a migration that alters a table someone reads gives way every few seconds: writes go through meanwhile (they queued behind it until their lock timeout), and it is applied once the read ends", async () => {
+    const backend = await openBackend("postgres", { migrated: false });
+    const dir = await mkdtemp(path.join(os.tmpdir(), "mf-migrations-"));
+    try {
+      const [operator, writer] = await Promise.all([backend.openAnother!(), backend.openAnother!()]);
+      await backend.db.query("CREATE TABLE mf_busy (id int PRIMARY KEY)");
+      await writeFile(path.join(dir, "0001_alter_busy.sql"), "ALTER TABLE mf_busy ADD COLUMN note text;");
+      let endRead!: () => void;
+      const readEnds = new Promise<void>((r) => (endRead = r));
+      let reading!: () => void;
+      const isReading = new Promise<void>((r) => (reading = r));
+      const read = operator.transaction(async (tx) => {
+        await tx.query("SELECT count(*) FROM mf_busy");
+        reading();
+        await readEnds;
+      });
+      await isReading;
+      const migration = migrate(backend.db, { dir, lockWaitMs: 300 });
+      // The migration asks for its lock (seen in pg_locks: not slept for).
+      await until(async () => Number((await writer.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'mf_busy'::regclass")).rows[0]?.n) > 0, 10_000, "the migration waiting for its lock");
+      // Writes with a 3 s lock timeout, while the migration keeps asking for its lock.
+      for (let i = 0; i < 3; i++) {
+        await writer.transaction(async (tx) => {
+          await tx.query("SET LOCAL lock_timeout = 3000");
+          await tx.query("INSERT INTO mf_busy (id) VALUES ($1)", [i]);
+        });
+      }
+      endRead();
+      await read;
+      await expect(migration).resolves.toEqual({ applied: ["0001_alter_busy.sql"] });
+      const { rows } = await backend.db.query<{ n: string }>("SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'mf_busy' AND column_name = 'note'");
+      expect(Number(rows[0]?.n)).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
       await backend.cleanup();
     }
   });
