@@ -38,7 +38,8 @@ export class CeleryControlChannel implements CeleryControl {
     await channel.assertExchange(CONTROL_REPLY_EXCHANGE, "direct", { durable: false, autoDelete: false });
     await channel.assertQueue(queue, { durable: false, autoDelete: true, arguments: CONTROL_QUEUE_ARGUMENTS });
     await channel.bindQueue(queue, CONTROL_EXCHANGE, "");
-    await channel.consume(queue, (msg) => msg && this.answer(channel, msg), { noAck: true });
+    // Cancelled by the broker (the mailbox deleted): closed, so that it is declared and consumed again.
+    await channel.consume(queue, (msg) => (msg ? this.answer(channel, msg) : void channel.close().catch(() => undefined)), { noAck: true });
   }
 
   /** Declares and consumes the mailbox; resolves either way (a failure is logged: inspect then gets no answer from this worker). */

@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import amqp from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
@@ -108,6 +109,22 @@ describe("matchflow workers / matchflow revoke", () => {
     } finally {
       await celery.stop();
     }
+  });
+
+  it("a worker whose mailbox queue is deleted under it declares it again and answers again (before: silent until the next reconnect)", async () => {
+    const worker: CliProcess = await t.startWorker();
+    const node = `matchflow.${worker.proc.pid}@${hostname()}`;
+    await until(async () => (await runCli(["workers", "--destination", node, "--timeout", "1s"], t.env())).code === 0, 30_000, "the worker answering");
+    const conn = await amqp.connect(t.vhost.url);
+    try {
+      const ch = await conn.createChannel();
+      await ch.deleteQueue(`${node}.celery.pidbox`);
+      await ch.close();
+    } finally {
+      await conn.close();
+    }
+    await worker.waitForLog((l) => l.msg === "Celery control channel closed by the broker: opening it again", 30_000);
+    await until(async () => (await runCli(["workers", "--destination", node, "--timeout", "1s"], t.env())).code === 0, 30_000, "the worker answering again");
   });
 
   it("refuses what is not a task id, and a bad --timeout, as usage errors", async () => {

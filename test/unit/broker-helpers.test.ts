@@ -8,6 +8,7 @@ import { describeBroker, reconnectDelayMs, type BrokerConnection } from "../../s
 import { AmqpTaskSink } from "../../src/broker/task-sink.js";
 import { UNROUTABLE_MAX_PAUSE_MS, unroutablePauseMs } from "../../src/broker/unroutable.js";
 import { resumePauseMs } from "../../src/broker/work-consumer.js";
+import { reopenPauseMs } from "../../src/broker/reopening-channel.js";
 import { encodeTaskV2 } from "../../src/celery/codec.js";
 import { silentLogger } from "../../src/log.js";
 
@@ -16,6 +17,12 @@ describe("describeBroker", () => {
     expect(describeBroker("amqp://u:secret@rabbit.local:5673/prod")).toBe("rabbit.local:5673 vhost prod");
     expect(describeBroker("amqp://u:secret@rabbit.local")).toBe("rabbit.local:5672 vhost /");
     expect(describeBroker("amqps://u:secret@rabbit.local/%2Fweird")).toBe("rabbit.local:5671 vhost /weird");
+  });
+});
+
+describe("reopenPauseMs", () => {
+  it("a side channel closed by the broker is opened again after 1 s, 2 s, 4 s ... at most 30 s while it keeps closing", () => {
+    expect([1, 2, 3, 4, 5, 6, 50].map(reopenPauseMs)).toEqual([1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
   });
 });
 
