@@ -3,9 +3,7 @@
  *
  * Status, as the original derived it:
  *  - on a placeholder date and without a result -> `postponed` (not "scheduled for that date");
- *  - both scores and (kickoff passed, or the feed says completed and the kickoff is at most a
- *    day ahead: a clock or zone slip) -> `completed`; a "completed" result further ahead is a
- *    feed error, not a result (published, it showed a score months before the match);
+ *  - both scores and (kickoff passed or the feed says completed) -> `completed`;
  *  - kickoff still ahead -> `scheduled` (any score on a future fixture is not a result: dropped);
  *  - kickoff passed without a result -> `tbd` (played, result pending).
  * Penalties: the feed writes zeros for "no shootout"; a shootout is only real after a level
@@ -29,9 +27,6 @@ export interface NormaliseContext {
   placeholderDates: ReadonlySet<string>;
 }
 
-/** How far ahead of now a kickoff the feed calls completed may be (clock or zone slips). */
-const COMPLETED_AHEAD_MS = 24 * 60 * 60 * 1000;
-
 export function hasResult(e: Pick<AssistEvent, "homeScore" | "awayScore">): boolean {
   return e.homeScore !== undefined && e.awayScore !== undefined;
 }
@@ -39,7 +34,7 @@ export function hasResult(e: Pick<AssistEvent, "homeScore" | "awayScore">): bool
 export function statusOf(e: AssistEvent, localDate: string, ctx: Pick<NormaliseContext, "now" | "placeholderDates">): MatchStatus {
   const result = hasResult(e);
   if (!result && ctx.placeholderDates.has(localDate)) return "postponed";
-  if (result && (e.startMs <= ctx.now || (e.completed && e.startMs - ctx.now <= COMPLETED_AHEAD_MS))) return "completed";
+  if (result && (e.completed || e.startMs <= ctx.now)) return "completed";
   if (e.startMs > ctx.now) return "scheduled";
   return "tbd";
 }
