@@ -9,7 +9,7 @@
  * Cross-field rules live in `checkMatchRules` so both readings enforce the same ones.
  */
 import { z } from "zod";
-import { seasonFirstYear } from "./season.js";
+import { seasonFirstYear, seasonForDate } from "./season.js";
 import { canonicalText, isStorableText } from "./text.js";
 
 export const SCHEMA_VERSION = 1;
@@ -72,7 +72,7 @@ export const matchShape = {
     // Malformed names pass here: the pattern above has already reported them (one issue each).
     .refine((s) => !/^\d{4}-\d{2}$/.test(s) || seasonFirstYear(s) !== undefined, { message: "must be a season like 2026-27 (the second year follows the first)", params: { rule: "format" } })
     .nullish()
-    .describe("Season name like 2026-27 (the second year follows the first; 2099-00 after 2099). When absent, derived from match_date: seasons run August to July."),
+    .describe("Season name like 2026-27 (the second year follows the first; 2099-00 after 2099). When absent, derived from match_date: seasons run August to July. When given, match_date's season or one next to it."),
   age_group: text(50).describe("Age group, e.g. U14 (trimmed, 1-50 characters)."),
   match_type: text(100).describe("Match type, e.g. League, Flex, Cup (trimmed, 1-100 characters)."),
   league: z.enum(LEAGUES, { error: `must be one of ${LEAGUES.join(", ")}` }).nullish().describe("MLS NEXT league: Homegrown, Academy or Flex."),
@@ -133,6 +133,16 @@ export function checkMatchRules(m: ShapeOutput, ctx: z.RefinementCtx): void {
     addRuleIssue(ctx, hasHomePen ? "away_penalty_score" : "home_penalty_score", "must be given together with the other penalty score (both or neither)", "both_or_neither");
   } else if (hasHomePen && (!hasHome || !hasAway || m.home_score !== m.away_score)) {
     addRuleIssue(ctx, "home_penalty_score", "is only allowed after a level score (a penalty shootout follows a draw)", "level_score");
+  }
+  // A season far from the match's date is a producer's mistake (the original's rollover bug
+  // stored matches under the wrong season); the season before or after is allowed: a fixture
+  // postponed past July stays in its season.
+  const named = typeof m.season === "string" ? seasonFirstYear(m.season) : undefined;
+  if (named !== undefined && typeof date === "string" && /^\d{4}-\d{2}-\d{2}$/.test(date)) {
+    const ofDate = seasonFirstYear(seasonForDate(date));
+    if (ofDate !== undefined && Math.abs(named - ofDate) > 1) {
+      addRuleIssue(ctx, "season", `must be the season of match_date (${seasonForDate(date)}) or one next to it`, "season_of_date");
+    }
   }
   if (m.match_status === "completed" && (!hasHome || !hasAway)) {
     addRuleIssue(ctx, "match_status", "completed requires both home_score and away_score", "requires_scores");

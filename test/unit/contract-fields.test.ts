@@ -54,7 +54,7 @@ const cases: Case[] = [
   },
   {
     field: "season",
-    valid: ["2025-26", "2099-00", " 2024-25 ", null, undefined],
+    valid: ["2025-26", "2026-27", " 2024-25 ", null, undefined],
     invalid: [
       ["2025-27", "format", /season must be a season like 2026-27 \(the second year follows the first\)/],
       ["2025/26", "format", /season must be a season like 2026-27/],

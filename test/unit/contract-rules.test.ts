@@ -118,6 +118,13 @@ describe("season", () => {
     expect(issuesFor({ match_date: date })).toEqual([{ field: "match_date", rule: "range", message: "match_date must be from 1900-01-01 to 2999-12-31" }]);
   });
 
+  it("a season given must be the match date's or one next to it (a fixture postponed past July keeps its season); one further off is refused", () => {
+    for (const season of ["2025-26", "2024-25", "2026-27"]) expect(matchFor({ match_date: "2025-10-18", season }).season).toBe(season);
+    expect(matchFor({ match_date: "2100-03-01", season: "2099-00" }).season).toBe("2099-00");
+    expect(issuesFor({ match_date: "2026-09-05", season: "2029-30" })).toEqual([{ field: "season", rule: "season_of_date", message: "season must be the season of match_date (2026-27) or one next to it" }]);
+    expect(issuesFor({ match_date: "2026-09-05", season: "2024-25" }).map((i) => i.rule)).toEqual(["season_of_date"]);
+  });
+
   it("reports a malformed match_date once, not also as out of range", () => {
     expect(issuesFor({ match_date: "soon" }).map((i) => i.rule)).toEqual(["format"]);
     expect(matchFor({ match_date: "1900-01-01" }).season).toBe("1899-00");
