@@ -20,7 +20,9 @@
  * object passively, warn, and carry on with it as it is.
  */
 import type { Channel } from "amqplib";
+import { ConfigError, errorMessage, isMatchflowError, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { closeOrGone } from "./connection.js";
 import {
   deadLetterQueueArguments,
   delayQueueArguments,
@@ -132,36 +134,59 @@ class Declarer {
   async close(): Promise<void> {
     const channel = this.channel;
     this.channel = undefined;
-    if (channel) await channel.close().catch(() => undefined);
+    // amqplib settles close() only on the broker's close-ok: a connection lost in that round
+    // trip left it pending for ever, and `publish` / `scrape` with it (the CronJob's hour).
+    if (channel) await closeOrGone(channel, () => channel.close()).catch(() => undefined);
   }
 }
 
 /** Declares everything (idempotent; safe whether Celery declared first or declares later). */
+/**
+ * What the broker's refusal of a declaration means to the operator: a permission missing (403:
+ * a configuration to fix, exit 2) or the connection gone (exit 4); before, both exited 70 as
+ * "internal error", as if matchflow had a bug.
+ */
+function declareFailure(err: unknown): unknown {
+  if (isMatchflowError(err)) return err;
+  const code = (err as { code?: unknown }).code;
+  const message = errorMessage(err);
+  if (code === 403 || /ACCESS_REFUSED/.test(message)) {
+    return new ConfigError(`the broker refused to declare the queues and exchanges (${message}): the RabbitMQ user needs configure permission on them (rabbitmqctl set_permissions)`);
+  }
+  return new TransientError("broker_connection_lost", `declaring the queues and exchanges failed: ${message}`, { cause: err });
+}
+
 export async function declareTopology(opener: ChannelOpener, names: TopologyNames, options: DeclareOptions): Promise<DeclareReport> {
   const d = new Declarer(opener, options.log);
   try {
-    await d.exchange(names.exchange, "direct");
-    await d.queue(names.queue, workQueueArguments(options.queueType));
-    await d.bind(names.queue, names.exchange, names.routingKey);
-
-    await d.exchange(names.deadLetterExchange, "fanout");
-    await d.queue(names.deadLetterQueue, deadLetterQueueArguments(options.queueType));
-    await d.bind(names.deadLetterQueue, names.deadLetterExchange, names.deadLetterRoutingKey);
-
-    for (const delay of names.delayQueues) {
-      await d.queue(delay.name, delayQueueArguments(names, delay, options.queueType));
-    }
-    for (const eta of names.etaDelayQueues) {
-      await d.queue(eta.name, delayQueueArguments(names, eta, options.queueType));
-    }
-
-    if (names.fanoutExchange) {
-      await d.exchange(names.fanoutExchange, "fanout");
-      await d.bind(names.queue, names.fanoutExchange, "");
-    }
-    options.log.debug({ exchange: names.exchange, queue: names.queue, delayQueues: names.delayQueues.length, etaDelayQueues: names.etaDelayQueues.length }, "topology declared");
-    return { warnings: d.warnings };
+    return await declareAll(d, names, options);
+  } catch (err) {
+    throw declareFailure(err);
   } finally {
     await d.close();
   }
+}
+
+async function declareAll(d: Declarer, names: TopologyNames, options: DeclareOptions): Promise<DeclareReport> {
+  await d.exchange(names.exchange, "direct");
+  await d.queue(names.queue, workQueueArguments(options.queueType));
+  await d.bind(names.queue, names.exchange, names.routingKey);
+
+  await d.exchange(names.deadLetterExchange, "fanout");
+  await d.queue(names.deadLetterQueue, deadLetterQueueArguments(options.queueType));
+  await d.bind(names.deadLetterQueue, names.deadLetterExchange, names.deadLetterRoutingKey);
+
+  for (const delay of names.delayQueues) {
+    await d.queue(delay.name, delayQueueArguments(names, delay, options.queueType));
+  }
+  for (const eta of names.etaDelayQueues) {
+    await d.queue(eta.name, delayQueueArguments(names, eta, options.queueType));
+  }
+
+  if (names.fanoutExchange) {
+    await d.exchange(names.fanoutExchange, "fanout");
+    await d.bind(names.queue, names.fanoutExchange, "");
+  }
+  options.log.debug({ exchange: names.exchange, queue: names.queue, delayQueues: names.delayQueues.length, etaDelayQueues: names.etaDelayQueues.length }, "topology declared");
+  return { warnings: d.warnings };
 }
