@@ -50,7 +50,21 @@ function spreadObjectError(source: string): PermanentError {
  * reason, and an array file was refused whole.
  */
 export async function openMatchInput(file: string | undefined): Promise<AsyncIterable<string>> {
-  return decodeUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, { keepBom: false });
+  return strictUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, file ?? "stdin");
+}
+
+/**
+ * Input that is not UTF-8 (a Latin-1 export, a spreadsheet's "CSV UTF-16") is refused, not read
+ * with U+FFFD for what it cannot decode: "Atl\xe9tico FC" was published as "Atl�tico FC", a team
+ * of its own, and the command exited 0.
+ */
+async function* strictUtf8(bytes: AsyncIterable<Uint8Array>, source: string): AsyncGenerator<string> {
+  try {
+    yield* decodeUtf8(bytes, { keepBom: false, fatal: true });
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "ERR_ENCODING_INVALID_ENCODED_DATA") throw err;
+    throw new PermanentError("input_invalid", `${source} is not UTF-8 text (JSON is UTF-8): convert it first, e.g. iconv -f latin1 -t utf-8`);
+  }
 }
 
 type InputKind = "array" | "ndjson" | "document" | "empty";

@@ -116,8 +116,8 @@ interface BodySeen {
  * decodes as the old whole-body reads did: `readFile(.., "utf8")` kept a BOM (recorded feeds),
  * `res.text()` drops it (HTTP).
  */
-export async function* decodeUtf8(bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { keepBom: boolean }): AsyncGenerator<string> {
-  const decoder = new TextDecoder("utf-8", { ignoreBOM: options.keepBom });
+export async function* decodeUtf8(bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: { keepBom: boolean; fatal?: boolean }): AsyncGenerator<string> {
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: options.keepBom, fatal: options.fatal ?? false });
   for await (const chunk of bytes) {
     const text = decoder.decode(chunk, { stream: true });
     if (text) yield text;

@@ -63,6 +63,18 @@ describe("openMatchInput", () => {
       await rm(dir, { recursive: true });
     }
   });
+
+  it("refuses input that is not UTF-8 (a Latin-1 export) as input_invalid, instead of reading its accents as U+FFFD", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "match-input-"));
+    try {
+      const file = join(dir, "latin1.ndjson");
+      await writeFile(file, Buffer.concat([Buffer.from('{"home_team":"Atl'), Buffer.from([0xe9]), Buffer.from('tico FC"}\n')]));
+      const read = readMatchItems(await openMatchInput(file), "latin1.ndjson");
+      await expect(read).rejects.toMatchObject({ code: "input_invalid", message: expect.stringMatching(/latin1\.ndjson is not UTF-8 text/) as string });
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
 });
 
 describe("limits", () => {
