@@ -167,6 +167,27 @@ describe("matchflow publish", () => {
     }
   });
 
+  it("an array cut part-way: what was read is published and counted, then the input's error (exit 2), or exit 4 with the matches the broker refused listed", async () => {
+    const own = await createVhost("clicut");
+    try {
+      const file = join(dir, "cut.json");
+      writeFileSync(file, `[${[valid(60), valid(61), valid(62)].join(",\n")},\n{"home_team": "H6`);
+      const cut = await run(["publish", "--file", file], { RABBITMQ_URL: own.url });
+      expect(cut.stdout).toBe(`3 submitted, 0 invalid, 0 failed; the reading of ${file} stopped there\n`);
+      expect(cut.stderr).toMatch(/^matchflow: .*cut\.json is not valid JSON after 3 matches/);
+      expect(cut.code).toBe(2);
+      // The queue now full and refusing: the matches read before the cut are failed, and said.
+      const policy = await managementApi("PUT", `/policies/${encodeURIComponent(own.name)}/full`, { pattern: "^matches$", definition: { "max-length": 1, overflow: "reject-publish" }, "apply-to": "queues" });
+      expect(policy.ok).toBe(true);
+      const refused = await run(["publish", "--file", file], { RABBITMQ_URL: own.url });
+      expect(refused.stdout).toBe(`0 submitted, 0 invalid, 3 failed; the reading of ${file} stopped there\n`);
+      expect(refused.stderr.match(/: failed: /g)).toHaveLength(3);
+      expect(refused.code).toBe(4);
+    } finally {
+      await own.drop();
+    }
+  });
+
   it("a --file that is missing or a directory exits 2 with one line naming the option, before connecting", async () => {
     await expectFileOptionRefused((file) => run(["publish", "--file", file], { RABBITMQ_URL: vhost.url }), dir);
   });
