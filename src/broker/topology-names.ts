@@ -33,7 +33,7 @@ export interface TopologyNames {
   taskName: string;
   deadLetterExchange: string;
   deadLetterQueue: string;
-  /** Routing key for dead letters (the DLX is direct; the dead-letter queue is bound with it). */
+  /** Routing key for dead letters: the dead-letter queue is bound with it (the DLX is a fanout, so the key only names the route). */
   deadLetterRoutingKey: string;
   delayQueues: DelayQueue[];
   /** Eta delay queues, shortest first: declared whatever RETRY_MAX is (see ETA_DELAY_TIERS_MS). */
