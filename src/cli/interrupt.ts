@@ -9,14 +9,45 @@
 import { constants } from "node:os";
 import type { Logger } from "../log.js";
 
+/** A repeat of the same signal within this is the first one delivered twice, not a second press. */
+export const SIGNAL_ECHO_MS = 500;
+
+/**
+ * Tells a second signal (exit at once) from an echo of the first. Ctrl-C under `npm start` (or
+ * `npm run`) reaches the process twice: from the terminal, to the whole process group, and again
+ * from npm, which forwards it to its child. Counted as two, it made every Ctrl-C an "exit at once"
+ * that printed nothing: the report, the counts, the clean close all lost. Pure but for the clock.
+ */
+export class SignalCount {
+  private first: { signal: NodeJS.Signals; at: number } | undefined;
+  private count = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** 1 for the first signal, 2 and up for each later one; an echo of the first counts as 1 again. */
+  received(signal: NodeJS.Signals): number {
+    const at = this.now();
+    if (this.first === undefined) {
+      this.first = { signal, at };
+      this.count = 1;
+    } else if (!(this.count === 1 && signal === this.first.signal && at - this.first.at < SIGNAL_ECHO_MS)) {
+      this.count++;
+    }
+    return this.count;
+  }
+}
+
 export class Interrupt {
   private received: NodeJS.Signals | undefined;
   private wake: () => void = () => undefined;
   /** Settles when a signal arrives: a read waiting on its input (stdin kept open) stops too. */
   private readonly arrived = new Promise<void>((resolve) => (this.wake = resolve));
   private readonly aborter = new AbortController();
+  private readonly signals = new SignalCount();
   private readonly onSignal = (signal: NodeJS.Signals) => {
-    if (this.received !== undefined) process.exit(exitCodeOf(signal));
+    const count = this.signals.received(signal);
+    if (count > 1) process.exit(exitCodeOf(signal));
+    if (this.received !== undefined) return; // the first one, delivered again
     this.received = signal;
     this.wake();
     this.aborter.abort();

@@ -3,6 +3,7 @@
  * PGlite) and on the real RabbitMQ and PostgreSQL; and the clear failure when the source is
  * unreachable.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -158,6 +159,27 @@ describe("matchflow schedule", () => {
       await lock.close();
       await migrated.drop();
     }
+  });
+
+  it("Ctrl-C under npm start (the terminal's SIGINT to the group, and npm's forwarded copy) is one stop: the report is printed, exit 130", async () => {
+    const child = spawn("npm", ["start", "-s", "--", ...SAMPLE, "--verbose"], {
+      cwd: path.resolve(import.meta.dirname, "../.."),
+      env: { ...process.env, DATABASE_URL: `pglite://${path.join(dir, "npm-start-db")}`, RABBITMQ_URL: "" },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
+    // Its handlers are installed once it logs (--verbose: its first JSON line on stderr).
+    await until(() => stderr.includes('"level"'), 60_000, "the run logging");
+    process.kill(-(child.pid as number), "SIGINT");
+    // npm itself ends by the signal (or with the script's 130); the script's output is what counts.
+    expect([130, "SIGINT"]).toContain((await exited).code ?? (await exited).signal);
+    expect(stdout, stderr).toMatch(/^matchflow run: in-process broker, pglite database\n/);
+    expect(stdout).toContain("stopped by SIGINT");
   });
 
   it("publishes on --run-now, keeps waiting for the next tick, and stops cleanly on SIGTERM", async () => {

@@ -11,6 +11,7 @@ import { scrapeStream } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
 import { createFeedFetcher } from "../../sources/http.js";
 import { cliContext } from "../context.js";
+import { SignalCount } from "../interrupt.js";
 import { exitCodeFor, publishExitCode } from "../exit-codes.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
 
@@ -59,8 +60,10 @@ export function registerSchedule(program: Command): void {
       };
 
       const controller = new AbortController();
+      const signals = new SignalCount();
       const stop = (signal: NodeJS.Signals) => {
-        if (controller.signal.aborted) process.exit(130);
+        if (signals.received(signal) > 1) process.exit(130);
+        if (controller.signal.aborted) return; // the first one, delivered again (npm forwards it)
         log.info({ signal }, "stopping the schedule (send again to exit at once)");
         controller.abort();
       };

@@ -4,6 +4,7 @@ import { defaultPrefetch, defaultRoutingKey, loadConfig, type Config } from "../
 import { ConfigError } from "../../errors.js";
 import { startWorkerApp, type WorkerApp } from "../../worker/app.js";
 import { cliContext } from "../context.js";
+import { SignalCount } from "../interrupt.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
 import type { Logger } from "../../log.js";
@@ -91,7 +92,8 @@ export function registerWorker(program: Command): void {
 function stopOnSignals(config: Config, log: Logger): { startUp: AbortSignal; started(app: WorkerApp): void; done: Promise<void> } {
   const startUp = new AbortController();
   let app: WorkerApp | undefined;
-  let signals = 0;
+  const signals = new SignalCount();
+  let first = true;
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
   const stopGracefully = (running: WorkerApp) => {
@@ -103,8 +105,10 @@ function stopOnSignals(config: Config, log: Logger): { startUp: AbortSignal; sta
     });
   };
   const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
+    const count = signals.received(signal);
+    if (count === 1) {
+      if (!first) return; // the first one, delivered again (npm forwards it)
+      first = false;
       log.info({ signal }, app ? "stopping gracefully (send again to exit at once)" : "stopping before the worker has started (send again to exit at once)");
       startUp.abort();
       if (app) stopGracefully(app);
