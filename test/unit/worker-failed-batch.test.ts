@@ -86,22 +86,48 @@ describe("worker loop, batch failures and lost channels", () => {
     });
   });
 
-  it("forgets buffered deliveries of a lost channel (redelivered on the next): they piled up at each loss while the database was away", async () => {
-    /** A broker whose channel was lost under some deliveries: the transport says they are stale. */
-    class LosingBroker extends MemoryBroker {
-      readonly lost = new Set<unknown>();
-      isStale(message: InboundMessage): boolean {
-        return this.lost.has(message.token);
-      }
+  /** Records what the worker asks of the broker for each delivery; a delivery can be marked lost (its channel gone: stale). */
+  class LosingBroker extends MemoryBroker {
+    readonly lost = new Set<unknown>();
+    readonly delivered = new Map<unknown, InboundMessage>();
+    readonly asked: string[] = [];
+    override consume(prefetch: number, onMessage: (message: InboundMessage) => void): Promise<void> {
+      return super.consume(prefetch, (m) => {
+        this.delivered.set(m.properties.headers?.id, m);
+        onMessage(m);
+      });
     }
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    isStale(message: InboundMessage): boolean {
+      return this.lost.has(message.token);
+    }
+    override ack(message: InboundMessage): void {
+      this.asked.push(`ack ${String(message.properties.headers?.id)}`);
+      super.ack(message);
+    }
+    override retry(message: InboundMessage, retry: Parameters<MemoryBroker["retry"]>[1], attempt: number, delayMs: number): Promise<void> {
+      this.asked.push(`retry ${String(message.properties.headers?.id)}`);
+      return super.retry(message, retry, attempt, delayMs);
+    }
+    override deadLetter(message: InboundMessage, letter: Parameters<MemoryBroker["deadLetter"]>[1]): Promise<void> {
+      this.asked.push(`dead-letter ${String(message.properties.headers?.id)}`);
+      return super.deadLetter(message, letter);
+    }
+  }
+
+  /**
+   * A worker (one batch at a time) on a LosingBroker whose store runs `write` for each batch, the
+   * batch's task ids recorded in `batches`; a task "gate" is written first, and its batch waits
+   * for `releaseGate`, so that the next tasks published are buffered and form one batch.
+   */
+  async function behindAGate(write: (items: StoreItem[], batch: number) => Promise<StoreOutcome[]>) {
+    let releaseGate: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (releaseGate = resolve));
     const batches: string[][] = [];
     const store: MatchStore = {
       async writeBatch(items: StoreItem[]) {
         batches.push(items.map((it) => it.taskId ?? "?"));
         if (batches.length === 1) await gate;
-        return ok(items);
+        return write(items, batches.length);
       },
       ping: () => Promise.resolve(),
       warmUp: () => Promise.resolve(0),
@@ -112,81 +138,42 @@ describe("worker loop, batch failures and lost channels", () => {
     const publish = (id: string, i: number) => broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: id, args: [match(i)] }));
     await publish("gate", 0);
     await expect.poll(() => batches.length).toBe(1);
+    return { broker, worker, batches, publish, releaseGate };
+  }
+
+  it("forgets buffered deliveries of a lost channel (redelivered on the next): they piled up at each loss while the database was away", async () => {
+    const { broker, worker, batches, publish, releaseGate } = await behindAGate((items) => Promise.resolve(ok(items)));
     await publish("old-1", 1);
     await publish("old-2", 2);
     await expect.poll(() => worker.tasksNow().reserved.length).toBe(2);
     for (const m of worker.tasksNow().reserved) broker.lost.add(m.token);
     await publish("new-1", 3);
     await expect.poll(() => worker.tasksNow().reserved.map((m) => m.properties.headers?.id)).toEqual(["new-1"]);
-    release();
+    releaseGate();
     await expect.poll(() => batches.flat()).toEqual(["gate", "new-1"]);
     await worker.stop(1000);
   });
 
   it("settles nothing of a batch whose channel was lost while it was in the database: no retry or dead-letter copy (the redelivery sends it), no ack", async () => {
-    /** Records what the worker asks of the broker for each delivery; a delivery can be marked lost. */
-    class LosingBroker extends MemoryBroker {
-      readonly lost = new Set<unknown>();
-      readonly delivered = new Map<unknown, InboundMessage>();
-      readonly asked: string[] = [];
-      override consume(prefetch: number, onMessage: (message: InboundMessage) => void): Promise<void> {
-        return super.consume(prefetch, (m) => {
-          this.delivered.set(m.properties.headers?.id, m);
-          onMessage(m);
-        });
-      }
-      isStale(message: InboundMessage): boolean {
-        return this.lost.has(message.token);
-      }
-      override ack(message: InboundMessage): void {
-        this.asked.push(`ack ${String(message.properties.headers?.id)}`);
-        super.ack(message);
-      }
-      override retry(message: InboundMessage, retry: Parameters<MemoryBroker["retry"]>[1], attempt: number, delayMs: number): Promise<void> {
-        this.asked.push(`retry ${String(message.properties.headers?.id)}`);
-        return super.retry(message, retry, attempt, delayMs);
-      }
-      override deadLetter(message: InboundMessage, letter: Parameters<MemoryBroker["deadLetter"]>[1]): Promise<void> {
-        this.asked.push(`dead-letter ${String(message.properties.headers?.id)}`);
-        return super.deadLetter(message, letter);
-      }
-    }
-    // The first batch waits (so the next two form one batch), then the second waits until released.
-    const gate = () => {
-      let resolve: () => void = () => undefined;
-      const promise = new Promise<void>((r) => (resolve = r));
-      return { promise, resolve: () => resolve() };
-    };
-    const gates = [gate(), gate()];
-    const batches: string[][] = [];
-    const store: MatchStore = {
-      async writeBatch(items: StoreItem[]) {
-        batches.push(items.map((it) => it.taskId ?? "?"));
-        await gates[batches.length - 1]?.promise;
-        if (batches.length !== 2) return ok(items);
-        return items.map((it) => (it.taskId === "lost-bad" ? { ok: false as const, error: new PermanentError("db_constraint", "a bad row") } : { ok: false as const, error: new TransientError("db_lock_timeout", "lock timeout") }));
-      },
-      ping: () => Promise.resolve(),
-      warmUp: () => Promise.resolve(0),
-      close: () => Promise.resolve(),
-    };
-    const broker = new LosingBroker(route);
-    const { worker } = await runWorker(store, 0, { broker, concurrency: 1 });
-    const publish = (id: string, i: number) => broker.publish("matches", "matches.process", encodeTaskV2({ taskName: TASK, taskId: id, args: [match(i)] }));
-    await publish("gate", 0);
-    await expect.poll(() => batches.length).toBe(1);
+    // The second batch waits too, until its deliveries are marked lost; then it fails, one match for good, one for now.
+    let releaseSecond: () => void = () => undefined;
+    const second = new Promise<void>((resolve) => (releaseSecond = resolve));
+    const { broker, worker, batches, publish, releaseGate } = await behindAGate(async (items, batch) => {
+      if (batch !== 2) return ok(items);
+      await second;
+      return items.map((it) => (it.taskId === "lost-bad" ? { ok: false as const, error: new PermanentError("db_constraint", "a bad row") } : { ok: false as const, error: new TransientError("db_lock_timeout", "lock timeout") }));
+    });
     await publish("lost-retry", 1);
     await publish("lost-bad", 2);
     await expect.poll(() => worker.tasksNow().reserved.length).toBe(2);
-    gates[0]?.resolve();
+    releaseGate();
     await expect.poll(() => batches).toEqual([["gate"], ["lost-retry", "lost-bad"]]);
     broker.asked.length = 0;
     for (const id of ["lost-retry", "lost-bad"]) broker.lost.add(broker.delivered.get(id)?.token);
-    gates[1]?.resolve();
+    releaseSecond();
     await publish("after", 3);
     await expect.poll(() => broker.asked).toContain("ack after");
     expect(broker.asked).toEqual(["ack after"]);
     await worker.stop(1000);
   });
-
 });
