@@ -310,6 +310,7 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
   }
 
   function resolveFromCache(all: readonly MatchData[]): ResolveResult[] | undefined {
+    expire();
     const out = new Array<ResolveResult>(all.length);
     for (let i = 0; i < all.length; i++) {
       const r = fromCache(all[i] as MatchData);

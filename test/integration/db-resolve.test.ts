@@ -86,6 +86,18 @@ describe.each(BACKENDS)("name resolution on %s", (kind) => {
     expect(await count(db, "divisions")).toBe(2);
   });
 
+  it("reuses committed ids for NAME_CACHE_TTL, then looks every name up again (the cache-only path too: a worker whose names are all cached)", async () => {
+    const { db } = backend();
+    let clock = 1_000_000;
+    const resolver = createNameResolver({ mode: "create", cacheTtlMs: 60_000, now: () => clock });
+    const match = makeMatch({ home_team: "Cached Home", away_team: "Cached Away" });
+    const [first] = await resolveInTransaction(db, resolver, (_tx, resolve) => resolve([match]));
+    clock += 59_999;
+    expect(resolver.resolveFromCache([match])?.[0]).toEqual(first);
+    clock += 1;
+    expect(resolver.resolveFromCache([match])).toBeUndefined();
+  });
+
   it("resolves through team_aliases before team names, per league", async () => {
     const { db } = backend();
     const resolver = createNameResolver({ mode: "create" });
