@@ -211,8 +211,7 @@ export interface Config {
     /** How often committed batches are summed into one info line; 0: a line per batch. */
     logIntervalMs: number;
     nameResolution: "create" | "strict";
-    /** How long a worker reuses the ids of names it resolved (an operator's alias or merge shows after at most this). */
-    nameCacheTtlMs: number;
+    nameCacheTtlMs: number; // name ids reused this long: an operator's alias shows after at most this
     resultBackend: "rpc" | undefined;
     /**
      * Where the worker sends a Celery link callback, errback or chain step whose signature names
