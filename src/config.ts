@@ -4,11 +4,15 @@
  */
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
+import { redactUrl } from "./redact-url.js";
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
 
 /** The longest wait Node's timers take (2^31 - 1 ms, ~24.8 days): a longer one fires at once. */
 export const MAX_DURATION_MS = 2_147_483_647;
+
+/** The shortest retry delay: the retry queues' TTL (topology-names.ts). */
+const MIN_RETRY_DELAY_MS = 100;
 
 /** "60s", "500ms", "10m", "1h" or a bare number of seconds -> milliseconds. */
 export function parseDurationMs(text: string): number | undefined {
@@ -121,8 +125,10 @@ const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"
 const envSchema = z.object({
   RABBITMQ_URL: url(["amqp:", "amqps:"]),
   RABBITMQ_MANAGEMENT_URL: url(["http:", "https:"]),
-  DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]).refine((v) => v === undefined || v.trim() !== "pglite://", {
-    message: "pglite:// needs a directory (pglite://./.matchflow/db) or pglite://memory",
+  // The forms openDatabase opens: "pglite:memory" or "postgres:host/db" parse as URLs too, and
+  // were taken for an unreachable database and waited on for ever.
+  DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]).refine((v) => v === undefined || /^(postgres(ql)?:\/\/|pglite:\/\/.)/i.test(v), {
+    message: "must be postgres://..., postgresql://... or pglite://<directory> (pglite://./.matchflow/db, pglite://memory)",
   }),
   LOG_LEVEL: z
     .string()
@@ -160,11 +166,13 @@ const envSchema = z.object({
   PUBLISH_ARGSREPR_MAX: int(160, 16, 65_536),
   PUBLISH_BLOCKED_TIMEOUT: duration("60s").refine((ms) => ms > 0, "must be more than 0 (e.g. 60s)"),
   MAX_MESSAGE_BYTES: int(65_536, 1024, 134_217_728),
-  DB_LOCK_TIMEOUT: duration("10s"),
-  DB_STATEMENT_TIMEOUT: duration("60s"),
+  // PostgreSQL reads 0 as "no limit": a stuck lock or a silent partition would hold a batch for ever.
+  DB_LOCK_TIMEOUT: duration("10s").refine((ms) => ms > 0, "must be more than 0 (e.g. 10s): without it a stuck lock holds a batch for ever"),
+  DB_STATEMENT_TIMEOUT: duration("60s").refine((ms) => ms > 0, "must be more than 0 (e.g. 60s): without it a stuck statement holds a batch for ever"),
   RETRY_MAX: int(3, 0, 100),
-  RETRY_BASE_DELAY: duration("60s"),
-  RETRY_MAX_DELAY: duration("10m"),
+  // Sooner, every retry meets the same lock or outage at once, and the task is dead-lettered.
+  RETRY_BASE_DELAY: duration("60s").refine((ms) => ms >= MIN_RETRY_DELAY_MS, `must be at least ${MIN_RETRY_DELAY_MS}ms`),
+  RETRY_MAX_DELAY: duration("10m").refine((ms) => ms >= MIN_RETRY_DELAY_MS, `must be at least ${MIN_RETRY_DELAY_MS}ms`),
   SHUTDOWN_GRACE: duration("25s"),
   RESULT_BACKEND: optionalText,
   CELERY_RESULT_BACKEND: optionalText,
@@ -367,22 +375,6 @@ export function loadConfig(rawEnv: Env = process.env): Config {
       division: e.DIVISION,
     },
   };
-}
-
-/** `amqp://user:secret@host//` -> `amqp://user:***@host//`; never prints a password. */
-export function redactUrl(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  try {
-    const u = new URL(value);
-    if (u.password) u.password = "***";
-    for (const key of [...u.searchParams.keys()]) {
-      if (/pass|secret|token|key/i.test(key)) u.searchParams.set(key, "***");
-    }
-    return u.toString();
-  } catch {
-    // Up to the last "@" before whitespace: an unencoded "@" in a password must not leak its tail.
-    return value.replace(/\/\/([^:/@\s]+):(\S*)@/, "//$1:***@");
-  }
 }
 
 /** The effective configuration, safe to print or log. */

@@ -4,7 +4,7 @@
  * logging, and any field named like a credential is censored here as a second guard.
  */
 import { pino, type Logger } from "pino";
-import { redactUrl } from "./config.js";
+import { redactUrl } from "./redact-url.js";
 
 export type { Logger };
 

@@ -1,5 +1,5 @@
 /** What a RabbitMQ URL says about where it points, for messages and monitors: never the password. Pure. */
-import { redactUrl } from "../config.js";
+import { redactUrl } from "../redact-url.js";
 
 /** Host, port and vhost of an amqp(s) URL; undefined when it is not one. */
 export function brokerAddress(url: string): { hostname: string; port: number; virtualHost: string } | undefined {

@@ -10,7 +10,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import { TransientError, errorMessage, isMatchflowError } from "../errors.js";
+import { ConfigError, TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import type { Database, Queryable, QueryOptions, QueryResult, TransactionOptions } from "./database.js";
 import { classifyDbError, sqlState } from "./errors.js";
@@ -51,12 +51,14 @@ const NO_READ_TIMEOUT_MS = 2 ** 31 - 1;
 export async function openDatabase(url: string | undefined, options: OpenOptions = {}): Promise<Database> {
   const log = options.log ?? silentLogger;
   if (url === undefined || url.trim() === "") return openPglite(DEFAULT_PGLITE_DIR, log);
-  if (url.startsWith(PGLITE_SCHEME)) {
+  // Schemes are case-insensitive (RFC 3986), as node-postgres reads them.
+  if (url.slice(0, PGLITE_SCHEME.length).toLowerCase() === PGLITE_SCHEME) {
     const target = url.slice(PGLITE_SCHEME.length);
     return openPglite(target === "memory" || target === "" ? undefined : target, log);
   }
-  if (/^postgres(?:ql)?:\/\//.test(url)) return openPostgres(url, options.poolSize ?? 10, log, options.timeouts);
-  throw new TransientError("database_unreachable", `unsupported database URL scheme "${url.split(":")[0] ?? ""}:" (use postgres://, postgresql:// or pglite://)`);
+  if (/^postgres(?:ql)?:\/\//i.test(url)) return openPostgres(url, options.poolSize ?? 10, log, options.timeouts);
+  // Waiting would not mend it (loadConfig refuses these first; this guards the other callers).
+  throw new ConfigError(`DATABASE_URL: unsupported database URL scheme "${url.split(":")[0] ?? ""}:" (use postgres://, postgresql:// or pglite://)`);
 }
 
 /** `host:port/database`, never the user or password: safe for messages and logs. */

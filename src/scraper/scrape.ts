@@ -5,7 +5,7 @@
  * `scrapeStream` produces them one at a time (what publishing uses: memory stays flat for a
  * 50,000-match season); `scrape` collects them (dry-run output, `--save`).
  */
-import { redactUrl } from "../config.js";
+import { redactUrl } from "../redact-url.js";
 import { isMatchflowError } from "../errors.js";
 import { seasonName, validateForProducer, type League, type MatchData, type MatchDataInput } from "../contract/index.js";
 import type { Logger } from "../log.js";

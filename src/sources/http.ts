@@ -14,7 +14,7 @@ import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { TextDecoder } from "node:util";
-import { redactUrl } from "../config.js";
+import { redactUrl } from "../redact-url.js";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
 import { httpGet, type HttpAnswer } from "./http-get.js";

@@ -13,7 +13,7 @@ import { warmUpMessagePath } from "./warm-up.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open.js";
 import { untilItWorks } from "../patience.js";
-import { errorMessage, isMatchflowError } from "../errors.js";
+import { ConfigError, errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { startOpsServer, type OpsServer } from "../ops/http.js";
 import { autoBatchBytes } from "./batch-bytes.js";
@@ -60,7 +60,7 @@ function openWithPatience(config: Config, log: Logger, startUp: AbortSignal | un
     delayMs: startUpDelayMs,
     onFailure: (err, _failures, retryInMs) => log.error({ code: "database_unreachable", err: errorMessage(err), retryInMs }, "database unreachable at start-up; waiting for it"),
     // Another process holding an embedded database does not go away by waiting: exit 5 now.
-    isFinal: (err) => isMatchflowError(err) && err.code === "database_in_use",
+    isFinal: (err) => err instanceof ConfigError || (isMatchflowError(err) && err.code === "database_in_use"),
   });
 }
 

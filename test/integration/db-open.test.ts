@@ -19,8 +19,20 @@ describe("openDatabase", () => {
     expect(message.split("\n")).toHaveLength(1);
   });
 
-  it("rejects an unknown URL scheme", async () => {
-    await expect(openDatabase("mysql://localhost/x")).rejects.toMatchObject({ code: "database_unreachable" });
+  it("rejects an unknown URL scheme as a setting to mend (config_invalid, permanent), not an outage to wait on", async () => {
+    await expect(openDatabase("mysql://localhost/x")).rejects.toMatchObject({ code: "config_invalid", kind: "permanent" });
+    await expect(openDatabase("pglite:memory")).rejects.toMatchObject({ code: "config_invalid" });
+  });
+
+  it("reads the scheme in any case, as node-postgres does", async () => {
+    const embedded = await openDatabase("PGLITE://memory");
+    try {
+      expect(embedded.kind).toBe("pglite");
+    } finally {
+      await embedded.close();
+    }
+    const err: unknown = await openDatabase("POSTGRES://matchflow@127.0.0.1:1/nowhere").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "database_unreachable", kind: "transient" });
   });
 
   it("pglite://<dir> persists across reopen", async () => {

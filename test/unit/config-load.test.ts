@@ -123,6 +123,18 @@ describe("explicit values", () => {
     expect(loadConfig({ DATABASE_URL: "pglite://./data" }).databaseUrl).toBe("pglite://./data");
   });
 
+  it("accepts a scheme in any case, as node-postgres does, and a socket URL without a host", () => {
+    expect(loadConfig({ DATABASE_URL: "POSTGRES://u@db/x" }).databaseUrl).toBe("POSTGRES://u@db/x");
+    expect(loadConfig({ DATABASE_URL: "postgresql:///matchflow?host=/var/run/postgresql" }).databaseUrl).toBe("postgresql:///matchflow?host=/var/run/postgresql");
+    expect(loadConfig({ DATABASE_URL: "PGlite://memory" }).databaseUrl).toBe("PGlite://memory");
+  });
+
+  it("takes the shortest timings that still bound a stuck lock and space out retries", () => {
+    const config = loadConfig({ DB_LOCK_TIMEOUT: "1ms", DB_STATEMENT_TIMEOUT: "1ms", RETRY_BASE_DELAY: "100ms", RETRY_MAX_DELAY: "100ms" });
+    expect(config.db).toEqual({ lockTimeoutMs: 1, statementTimeoutMs: 1 });
+    expect(config.retry).toMatchObject({ baseDelayMs: 100, maxDelayMs: 100 });
+  });
+
   it("treats blank values as unset", () => {
     const config = loadConfig({ METRICS_PORT: "", MATCHES_QUEUE: "  ", RABBITMQ_URL: "", WORKER_CONCURRENCY: "" });
     expect(config.metricsPort).toBe(9808);
@@ -190,7 +202,17 @@ describe("invalid values", () => {
     ["RABBITMQ_URL", "amqp://h/v?frameMax=100", /RABBITMQ_URL has \?frameMax= that is not a whole number from 4096 to 4294967295/],
     ["RABBITMQ_URL", "amqp://h/v?channelMax=1e3", /RABBITMQ_URL has \?channelMax= that is not a whole number from 0 to 65535/],
     ["DATABASE_URL", "mysql://db/x", /DATABASE_URL must start with postgres:\/\/ or postgresql:\/\/ or pglite:\/\//],
-    ["DATABASE_URL", "pglite://", /DATABASE_URL pglite:\/\/ needs a directory \(pglite:\/\/\.\/\.matchflow\/db\) or pglite:\/\/memory/],
+    ["DATABASE_URL", "pglite://", /DATABASE_URL must be postgres:\/\/\.\.\., postgresql:\/\/\.\.\. or pglite:\/\/<directory> \(pglite:\/\/\.\/\.matchflow\/db, pglite:\/\/memory\)/],
+    // URLs to the parser, but not forms the database opens: the worker waited on them for ever.
+    ["DATABASE_URL", "pglite:memory", /DATABASE_URL must be postgres:\/\/\.\.\., postgresql:\/\/\.\.\. or pglite:\/\/<directory>/],
+    ["DATABASE_URL", "pglite:./db", /DATABASE_URL must be postgres:\/\/\.\.\./],
+    ["DATABASE_URL", "postgres:db.internal/matchflow", /DATABASE_URL must be postgres:\/\/\.\.\./],
+    // PostgreSQL reads 0 as no limit; a retry queue's TTL of 0 retried every attempt at once.
+    ["DB_LOCK_TIMEOUT", "0", /DB_LOCK_TIMEOUT must be more than 0 \(e\.g\. 10s\): without it a stuck lock holds a batch for ever/],
+    ["DB_STATEMENT_TIMEOUT", "0s", /DB_STATEMENT_TIMEOUT must be more than 0/],
+    ["RETRY_BASE_DELAY", "0", /RETRY_BASE_DELAY must be at least 100ms/],
+    ["RETRY_BASE_DELAY", "0.4ms", /RETRY_BASE_DELAY must be at least 100ms/],
+    ["RETRY_MAX_DELAY", "50ms", /RETRY_MAX_DELAY must be at least 100ms/],
     ["LOG_LEVEL", "verbose", /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
     ["METRICS_PORT", "70000", /METRICS_PORT "70000" must be a whole number from 0 to 65535/],
     ["METRICS_PORT", "0x10", /METRICS_PORT "0x10" must be a whole number/],

@@ -1,6 +1,7 @@
 /** Printing the configuration must never print a password. */
 import { describe, expect, it } from "vitest";
-import { loadConfig, redactedConfig, redactUrl } from "../../src/config.js";
+import { loadConfig, redactedConfig } from "../../src/config.js";
+import { redactUrl } from "../../src/redact-url.js";
 
 describe("redactUrl", () => {
   it.each([
@@ -8,6 +9,9 @@ describe("redactUrl", () => {
     ["postgres://postgres:s3cret@db:5432/matchflow", "postgres://postgres:***@db:5432/matchflow"],
     ["postgresql://app:s3cret@db/matchflow?sslmode=require", "postgresql://app:***@db/matchflow?sslmode=require"],
     ["https://api.example.com/feed?api_key=s3cret&page=2", "https://api.example.com/feed?api_key=***&page=2"],
+    // A token given as the user name (GitHub, GitLab style), and signed-URL query names.
+    ["https://ghp_s3cret@mirror.example/x", "https://***@mirror.example/x"],
+    ["https://bucket.example/feed?X-Amz-Signature=s3cret&sig=s3cret&auth=s3cret&X-Amz-Credential=s3cret&page=2", "https://bucket.example/feed?X-Amz-Signature=***&sig=***&auth=***&X-Amz-Credential=***&page=2"],
   ])("%s -> %s", (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
   });

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { redactUrl } from "../../config.js";
+import { redactUrl } from "../../redact-url.js";
 import { migrate } from "../../db/migrate.js";
 import { openDatabase } from "../../db/open.js";
 import { cliContext } from "../context.js";
