@@ -14,6 +14,7 @@ import type { Options } from "amqplib";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MF_HEADERS } from "../broker/headers.js";
 import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
+import { carriedTaskOptions } from "../celery/carried-options.js";
 import { COMPRESSION_HEADER } from "../celery/compression.js";
 import { errorMessage } from "../errors.js";
 import { brokerDeathOf } from "./broker-death.js";
@@ -303,6 +304,7 @@ export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLette
     ...(e.replyTo ? { replyTo: e.replyTo } : {}),
     ...(origin ? { origin } : {}),
     embed: e.embed,
+    ...carriedTaskOptions(e, msg.properties.priority),
   });
   const { expiration: _dropped, headers: encodedHeaders, ...properties } = encoded.properties;
   return fittedRequeue({

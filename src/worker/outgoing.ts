@@ -11,6 +11,7 @@
  * outsized task headers (ids, names), and then loses argsrepr/kwargsrepr and history first.
  */
 import { fieldText, pythonReadableHeaders } from "../broker/field-values.js";
+import { carriedTaskOptions } from "../celery/carried-options.js";
 import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.js";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
@@ -68,6 +69,7 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
     replyTo: envelope.replyTo ?? undefined,
     // Celery's own retry keeps the canvas: the callbacks and the chain run once the task succeeds.
     embed: envelope.embed,
+    ...carriedTaskOptions(envelope, message.properties.priority),
   };
   const encoded = envelope.protocol === 1 ? encodeTaskV1(task) : encodeTaskV2(task);
   const firstFailure = headerString(previousHeader(message, MF_HEADERS.firstFailureAt), "");

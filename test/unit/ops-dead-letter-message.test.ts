@@ -144,6 +144,18 @@ describe("buildRequeueMessage", () => {
     expect(headers).not.toHaveProperty("eta");
   });
 
+  it("sends the task back as it was sent: ignore_result and priority kept (matchflow's publisher sets ignore_result)", () => {
+    const original = encodeTaskV2({ taskName: TASK, taskId: "task-ir", args: [match], ignoreResult: true, priority: 7, replyTo: "caller.reply" });
+    const out = buildRequeueMessage(deadLetterOf(original, 1), opts);
+    expect(out.reencoded).toBe(true);
+    expect(out.options.priority).toBe(7);
+    expect(out.options.replyTo).toBe("caller.reply");
+    expect(headersAsDelivered(out.options.headers as Record<string, unknown>)).toMatchObject({ ignore_result: true });
+    const plain = buildRequeueMessage(deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "task-p", args: [match] }), 1), opts);
+    expect(headersAsDelivered(plain.options.headers as Record<string, unknown>)).toMatchObject({ ignore_result: false });
+    expect(plain.options.priority).toBe(0);
+  });
+
   it("keeps the task's Celery canvas (callbacks, errbacks, chain) in the re-encoded body, and dlq show shows it", () => {
     const embed = { callbacks: [{ task: "notify.done", args: [], kwargs: {}, options: {}, subtask_type: null, immutable: false }], errbacks: null, chain: null, chord: null };
     const original = encodeTaskV2({ taskName: TASK, taskId: "task-w", args: [match], embed });

@@ -180,6 +180,23 @@ describe("retry and dead-letter messages", () => {
     expect(decodeTask(second.content, second.properties, { maxBytes: 1_048_576 }).retries).toBe(2);
   });
 
+  it("a retry keeps what the task was sent with: ignore_result, priority, shadow, group, group_index, timelimit (as Celery's retry does)", () => {
+    const sent = encodeTaskV2({ taskName: TASK, taskId: "opts", args: [match], ignoreResult: true, priority: 7, shadow: "shown", groupId: "g-1", groupIndex: 3, timeLimit: [30, null], replyTo: "caller.reply" });
+    const delivery = inbound(sent.content, { ...sent.properties, headers: delivered(sent.properties.headers) });
+    const retry = buildRetryMessage(decodeTask(delivery.content, delivery.properties, { maxBytes: 1_048_576 }), delivery, new TransientError("db_deadlock", "x"), 1, 1000, NOW);
+    expect(retry.properties.priority).toBe(7);
+    expect(retry.properties.replyTo).toBe("caller.reply");
+    // Without ignore_result, a worker with RESULT_BACKEND=rpc replied to a caller that waits for none.
+    expect(delivered(retry.properties.headers)).toMatchObject({ ignore_result: true, shadow: "shown", group: "g-1", group_index: 3, timelimit: [30, null] });
+    // A task sent plainly stays plain.
+    const plain = encodeTaskV2({ taskName: TASK, taskId: "plain", args: [match] });
+    const plainDelivery = inbound(plain.content, { ...plain.properties, headers: delivered(plain.properties.headers) });
+    const plainRetry = buildRetryMessage(decodeTask(plain.content, plainDelivery.properties, { maxBytes: 1_048_576 }), plainDelivery, new TransientError("db_deadlock", "x"), 1, 1000, NOW);
+    expect(plainRetry.properties.priority).toBe(0);
+    expect(delivered(plainRetry.properties.headers)).toMatchObject({ ignore_result: false });
+    expect(Object.keys(plainRetry.properties.headers ?? {})).not.toContain("shadow");
+  });
+
   it("a retry keeps the task's Celery canvas (link callbacks, errbacks, chain), as Celery's own retry does; protocol 1 keeps its body fields", () => {
     const link = { task: "notify.done", args: ["extra"], kwargs: { k: 1 }, options: {}, subtask_type: null, immutable: false };
     const chainStep = { task: "notify.next", args: [], kwargs: {}, options: { task_id: "next-1", reply_to: "caller" }, subtask_type: null, immutable: false };
