@@ -127,7 +127,7 @@ const envSchema = z.object({
   RABBITMQ_MANAGEMENT_URL: url(["http:", "https:"]),
   // The forms openDatabase opens: "pglite:memory" or "postgres:host/db" parse as URLs too, and
   // were taken for an unreachable database and waited on for ever.
-  DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]).refine((v) => v === undefined || /^(postgres(ql)?:\/\/|pglite:\/\/.)/i.test(v), {
+  DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]).refine((v) => v === undefined || !/^(postgres|postgresql|pglite):/i.test(v) || /^(postgres(ql)?:\/\/|pglite:\/\/.)/i.test(v), {
     message: "must be postgres://..., postgresql://... or pglite://<directory> (pglite://./.matchflow/db, pglite://memory)",
   }),
   LOG_LEVEL: z

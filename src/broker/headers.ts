@@ -8,6 +8,11 @@ export const MF_HEADERS = {
   errorMessage: "x-matchflow-error-message",
   attempts: "x-matchflow-attempts",
   firstFailureAt: "x-matchflow-first-failure-at",
+  /**
+   * When a worker first received the task: kept by its retries, eta copies, dead letters and
+   * requeues, so a match without `scraped_at` counts as observed then (worker/prepare.ts).
+   */
+  firstDeliveredAt: "x-matchflow-first-delivered-at",
   lastFailureAt: "x-matchflow-last-failure-at",
   originalExchange: "x-matchflow-original-exchange",
   originalRoutingKey: "x-matchflow-original-routing-key",

@@ -245,7 +245,7 @@ export function describeDeadLetter(msg: DeadLetterMessage, maxBytes: number): De
  * are present, on a retry and on a dead letter alike) reports the first failure, where the
  * task was first published and which headers a copy had to leave out even after it failed again.
  */
-const HISTORY_HEADERS: ReadonlySet<string> = new Set([MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.droppedHeaders]);
+const HISTORY_HEADERS: ReadonlySet<string> = new Set([MF_HEADERS.firstFailureAt, MF_HEADERS.firstDeliveredAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.droppedHeaders]);
 
 /** Headers that describe the last failed life of the message, not the task: dropped on requeue. */
 function isFailureHeader(name: string): boolean {

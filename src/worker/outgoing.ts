@@ -16,6 +16,7 @@ import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.j
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
 import type { MatchflowError } from "../errors.js";
+import { firstSeenAt } from "./prepare.js";
 import type { InboundMessage, OutgoingMessage } from "./transport.js";
 
 function headerText(value: string): string {
@@ -39,7 +40,7 @@ export interface FittedMessage extends OutgoingMessage {
 /** The headers of a dead letter that say why it is one: never dropped. */
 const DEAD_LETTER_KEEP: ReadonlySet<string> = new Set([MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.deadLetteredAt]);
 /** What a retry needs to be the same task again, and the failure it reports. */
-const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta", "expires", MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.requeues]);
+const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta", "expires", MF_HEADERS.firstDeliveredAt, MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.requeues]);
 const RETRY_PROTECT: ReadonlySet<string> = new Set(["lang", "root_id", "parent_id", "origin", "ignore_result"]);
 
 function fitted(message: OutgoingMessage, frameMax: number | undefined, keep: (name: string) => boolean, protect: (name: string) => boolean, sent: OutgoingMessage["properties"]): FittedMessage {
@@ -85,6 +86,7 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
       headers: {
         ...(encoded.properties.headers ?? {}),
         [MF_HEADERS.firstFailureAt]: firstFailure || nowIso,
+        [MF_HEADERS.firstDeliveredAt]: firstSeenAt(message),
         [MF_HEADERS.lastFailureAt]: nowIso,
         [MF_HEADERS.errorCode]: error.code,
         [MF_HEADERS.errorMessage]: headerText(error.message),
@@ -107,7 +109,8 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
  * original near the cap can outgrow it): then foreign headers go as for a dead letter.
  */
 export function buildEtaCopy(message: InboundMessage, frameMax?: number): FittedMessage {
-  const copy: OutgoingMessage = { content: message.content, properties: message.properties };
+  const headers = { ...message.properties.headers, [MF_HEADERS.firstDeliveredAt]: firstSeenAt(message) };
+  const copy: OutgoingMessage = { content: message.content, properties: { ...message.properties, headers } };
   return fitted(copy, frameMax, () => false, isTaskOrMatchflowHeader, { ...message.properties, expiration: undefined });
 }
 
@@ -126,6 +129,7 @@ export function buildDeadLetter(message: InboundMessage, error: MatchflowError, 
         [MF_HEADERS.errorMessage]: headerText(error.message),
         [MF_HEADERS.attempts]: attempts,
         [MF_HEADERS.firstFailureAt]: firstFailure || nowIso,
+        [MF_HEADERS.firstDeliveredAt]: firstSeenAt(message),
         [MF_HEADERS.lastFailureAt]: nowIso,
         [MF_HEADERS.deadLetteredAt]: nowIso,
         [MF_HEADERS.originalExchange]: headerString(headers[MF_HEADERS.originalExchange], message.exchange),

@@ -14,15 +14,33 @@ import type { InboundMessage } from "./transport.js";
 import { fieldText } from "../broker/field-values.js";
 import { MF_HEADERS } from "../broker/headers.js";
 
+/** How far ahead of this worker's clock another's (a producer's `scraped_at`, a worker's header) may be and still count. */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
 /**
- * When a match without `scraped_at` (another producer's) was observed: its first failure's time
- * when it failed before (kept by retries, dead letters and requeues), else its delivery's. Its
- * retry's delivery minutes later, or a requeue's days later, would otherwise count as the newest
- * observation and overwrite what newer messages stored meanwhile.
+ * When a match without `scraped_at` (another producer's) was observed: when a worker first received
+ * it (kept by retries, eta copies, dead letters and requeues; the first failure's time for a copy
+ * from before that header), else this delivery's time. Its retry's delivery minutes later, or a
+ * requeue's days later, would otherwise count as the newest observation and overwrite what newer
+ * messages stored meanwhile.
  */
-function firstSeenAt(message: InboundMessage): string {
-  const first = fieldText(message.properties.headers?.[MF_HEADERS.firstFailureAt]);
-  return first !== undefined && !Number.isNaN(Date.parse(first)) ? first : new Date(message.receivedAt).toISOString();
+export function firstSeenAt(message: InboundMessage): string {
+  const headers = message.properties.headers;
+  for (const name of [MF_HEADERS.firstDeliveredAt, MF_HEADERS.firstFailureAt]) {
+    const at = fieldText(headers?.[name]);
+    if (at !== undefined && !Number.isNaN(Date.parse(at)) && Date.parse(at) <= message.receivedAt + MAX_CLOCK_SKEW_MS) return new Date(Date.parse(at)).toISOString();
+  }
+  return new Date(message.receivedAt).toISOString();
+}
+
+/**
+ * `scraped_at` says best when the match was observed, unless it lies in the future (a producer's
+ * clock off, a typo for another year): stored, it would make every real later observation
+ * `stale` until someone mended the row by hand. Such a match counts as observed when first seen.
+ */
+function observedAtOf(scrapedAt: string | null | undefined, message: InboundMessage): string {
+  if (typeof scrapedAt === "string" && Date.parse(scrapedAt) <= message.receivedAt + MAX_CLOCK_SKEW_MS) return scrapedAt;
+  return firstSeenAt(message);
 }
 
 export type Prepared =
@@ -159,7 +177,7 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
       match: result.match,
       raw: arg,
       taskId: envelope.taskId,
-      observedAt: result.match.scraped_at ?? firstSeenAt(message),
+      observedAt: observedAtOf(result.match.scraped_at, message),
     },
   };
 }

@@ -184,7 +184,7 @@ describe("buildRequeueMessage", () => {
     expect(out.taskId).toBe("task-3");
     const headers = headersAsDelivered(out.options.headers as Record<string, unknown>);
     expect(Object.keys(headers).filter((h) => h.startsWith("x-matchflow-")).sort()).toEqual(
-      [MF_HEADERS.firstFailureAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.requeuedFrom, MF_HEADERS.requeues].sort(),
+      [MF_HEADERS.firstFailureAt, MF_HEADERS.firstDeliveredAt, MF_HEADERS.originalExchange, MF_HEADERS.originalRoutingKey, MF_HEADERS.requeuedFrom, MF_HEADERS.requeues].sort(),
     );
     expect(headers[MF_HEADERS.requeuedFrom]).toBe("matches.dead_letter");
     expect(headers[MF_HEADERS.requeues]).toBe(1);

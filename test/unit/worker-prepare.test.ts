@@ -3,8 +3,8 @@ import { decodeTask, encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.j
 import { PermanentError, TransientError } from "../../src/errors.js";
 import { headersAsDelivered } from "../../src/broker/field-values.js";
 import { MF_HEADERS } from "../../src/broker/headers.js";
-import { buildDeadLetter, buildRetryMessage } from "../../src/worker/outgoing.js";
-import { prepareMessage } from "../../src/worker/prepare.js";
+import { buildDeadLetter, buildEtaCopy, buildRetryMessage } from "../../src/worker/outgoing.js";
+import { MAX_CLOCK_SKEW_MS, prepareMessage } from "../../src/worker/prepare.js";
 import { warmUpMessagePath } from "../../src/worker/warm-up.js";
 import { loadConfig } from "../../src/config.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
@@ -35,16 +35,40 @@ describe("prepareMessage", () => {
     }
   });
 
-  it("a match without scraped_at that failed before (a retry, a requeue) was observed when it first failed, not at this later delivery", () => {
+  it("a match without scraped_at that was delivered before (a retry, an eta copy, a dead letter requeued) was observed when first delivered, not at this later delivery", () => {
     const original = encodeTaskV2({ taskName: TASK, taskId: "late", args: [match] });
-    const firstFailed = "2026-10-30T06:00:00.000Z";
-    const retry = buildRetryMessage(decodeTask(original.content, original.properties, { maxBytes: 1_048_576 }), inbound(original.content, original.properties), new TransientError("db_lock_timeout", "lock"), 1, 60_000, Date.parse(firstFailed));
+    const firstDelivered = NOW - 3_600_000;
+    const first: InboundMessage = { ...inbound(original.content, original.properties), receivedAt: firstDelivered };
+    // It fails a minute after its delivery (a statement timeout): that is not when it was observed.
+    const retry = buildRetryMessage(decodeTask(original.content, original.properties, { maxBytes: 1_048_576 }), first, new TransientError("db_timeout", "timeout"), 1, 60_000, firstDelivered + 60_000);
     const p = prepareMessage(inbound(retry.content, { ...retry.properties, headers: delivered(retry.properties.headers) }), options);
-    expect(p.ok && p.item.observedAt).toBe(firstFailed);
+    expect(p.ok && p.item.observedAt).toBe(new Date(firstDelivered).toISOString());
+    // Its second retry, and a dead letter of it, keep the first delivery's time.
+    const retried: InboundMessage = { ...inbound(retry.content, { ...retry.properties, headers: delivered(retry.properties.headers) }), receivedAt: firstDelivered + 120_000 };
+    const second = buildRetryMessage(decodeTask(retry.content, retry.properties, { maxBytes: 1_048_576 }), retried, new TransientError("db_timeout", "timeout"), 2, 60_000, firstDelivered + 180_000);
+    expect(delivered(second.properties.headers)[MF_HEADERS.firstDeliveredAt]).toBe(new Date(firstDelivered).toISOString());
+    expect(delivered(buildEtaCopy(first).properties.headers)[MF_HEADERS.firstDeliveredAt]).toBe(new Date(firstDelivered).toISOString());
+    expect(delivered(buildDeadLetter(retried, new TransientError("db_timeout", "t"), 3, NOW).properties.headers)[MF_HEADERS.firstDeliveredAt]).toBe(new Date(firstDelivered).toISOString());
+    // A copy from before that header: its first failure's time.
+    const legacy = prepareMessage(inbound(original.content, { ...original.properties, headers: { ...delivered(original.properties.headers), [MF_HEADERS.firstFailureAt]: "2026-10-30T06:00:00Z" } }), options);
+    expect(legacy.ok && legacy.item.observedAt).toBe("2026-10-30T06:00:00.000Z");
     // A scraped_at, when there is one, says it best.
     const stamped = encodeTaskV2({ taskName: TASK, taskId: "s", args: [{ ...match, scraped_at: "2026-10-29T06:00:00Z" }] });
-    const s = prepareMessage(inbound(stamped.content, { ...stamped.properties, headers: { ...stamped.properties.headers, [MF_HEADERS.firstFailureAt]: firstFailed } }), options);
+    const s = prepareMessage(inbound(stamped.content, { ...stamped.properties, headers: { ...stamped.properties.headers, [MF_HEADERS.firstFailureAt]: "2026-10-30T06:00:00Z" } }), options);
     expect(s.ok && s.item.observedAt).toBe("2026-10-29T06:00:00.000Z");
+  });
+
+  it("a scraped_at in the future (a producer's clock off, a typo for another year) counts as observed when delivered: stored, it made every later observation stale", () => {
+    const at = (scrapedAt: string) => {
+      const m = encodeTaskV2({ taskName: TASK, taskId: "f", args: [{ ...match, scraped_at: scrapedAt }] });
+      const p = prepareMessage(inbound(m.content, m.properties), options);
+      return p.ok ? p.item.observedAt : undefined;
+    };
+    expect(at("2062-09-05T13:00:00Z")).toBe(new Date(NOW).toISOString());
+    expect(at("9999-12-31T23:59:59Z")).toBe(new Date(NOW).toISOString());
+    // A clock a few minutes ahead is within the tolerance: the producer's time stands.
+    expect(at(new Date(NOW + MAX_CLOCK_SKEW_MS).toISOString())).toBe(new Date(NOW + MAX_CLOCK_SKEW_MS).toISOString());
+    expect(at(new Date(NOW + MAX_CLOCK_SKEW_MS + 1000).toISOString())).toBe(new Date(NOW).toISOString());
   });
 
   it("keeps the task id of a message refused before its body is read (content type), from the id header or the correlation id", () => {
