@@ -7,10 +7,20 @@
  * 1` through a whole outage (MatchflowDatabaseDown never fired). A busy worker hears from the
  * database more often than the check interval and never pings.
  */
-import type { MatchflowError } from "../errors.js";
+import { MatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
 import type { MatchStore } from "./store.js";
+
+/**
+ * How many pings in a row may fail on a lost connection before the database counts as down.
+ * An administrator (or a failover) ending every session leaves each pooled connection dead until
+ * used: pg notices an idle one's end only when its socket says so, which can come after the ping
+ * took it. Each failed one leaves the pool, so there are at most pool-size of them; a database
+ * that is really gone fails the next fresh connection instead (database_unreachable), which ends
+ * this at once. Bounded for a server that ends each new session as well.
+ */
+const LOST_CONNECTION_RETRIES = 32;
 
 /** How often an idle worker checks a database it has not heard from since (the readiness probe runs every 5 s). */
 export const IDLE_DATABASE_CHECK_MS = 10_000;
@@ -86,8 +96,10 @@ export class DatabaseHealth {
   async waitUntilUp(giveUp: () => boolean): Promise<void> {
     let failures = 0;
     // A connection an administrator (or a failover) terminated fails one ping and leaves the pool:
-    // asked again at once, a fresh connection answers. Only a second failure is an outage.
+    // asked again at once, a fresh connection answers. Only a second failure is an outage, or
+    // for lost connections one beyond the pool's worth of them.
     let secondChance = this.up;
+    let lostConnections = this.up ? LOST_CONNECTION_RETRIES : 0;
     for (;;) {
       if (giveUp()) return;
       try {
@@ -97,6 +109,7 @@ export class DatabaseHealth {
         return;
       } catch (err) {
         if (giveUp()) return; // the store closed under a ping of a stopping worker: not an outage
+        if (err instanceof MatchflowError && err.code === "db_connection" && lostConnections-- > 0) continue;
         if (secondChance) {
           secondChance = false;
           continue;

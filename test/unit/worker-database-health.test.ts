@@ -50,6 +50,27 @@ describe("DatabaseHealth", () => {
     expect(msgs).not.toContain("database unreachable");
   });
 
+  it("every pooled connection lost at once (a pool of 3, all ended by an administrator) costs three immediate pings, no outage; a database really gone is one", async () => {
+    const lost = () => Promise.reject(new TransientError("db_connection", "database connection: Connection terminated unexpectedly"));
+    const { log, msgs } = memoryLog();
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
+    const replies: (() => Promise<void>)[] = [() => Promise.resolve(), lost, lost, lost];
+    let pings = 0;
+    const health = new DatabaseHealth({ ping: () => (replies[pings++] ?? (() => Promise.resolve()))() }, { log, metrics, now: Date.now });
+    await health.waitUntilUp(() => false);
+    await health.waitUntilUp(() => false);
+    expect(pings).toBe(5);
+    expect(msgs).not.toContain("database unreachable");
+    expect(health.isUp).toBe(true);
+    // Lost connections, then no fresh one to be had: an outage, said once.
+    const gone = () => Promise.reject(new TransientError("database_unreachable", "database unreachable at db: connect ECONNREFUSED"));
+    replies.push(lost, lost, gone, gone);
+    const states: boolean[] = [];
+    await health.waitUntilUp(() => (states.push(health.isUp), false));
+    expect(states).toContain(false);
+    expect(msgs.filter((m) => m === "database unreachable")).toHaveLength(1);
+  });
+
   it("two failures in a row are an outage: logged once, readiness and the gauge down, then 'database reachable' when it answers", async () => {
     const { log, msgs } = memoryLog();
     const metrics = createWorkerMetrics({ defaultMetrics: false });
