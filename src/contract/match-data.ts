@@ -17,6 +17,8 @@ export const MATCH_STATUSES = ["scheduled", "tbd", "completed", "postponed", "ca
 export const LEAGUES = ["Homegrown", "Academy", "Flex"] as const;
 export type MatchStatus = (typeof MATCH_STATUSES)[number];
 export type League = (typeof LEAGUES)[number];
+/** The league of a match that names none (the seed's producer sends none): MLS NEXT's main one. */
+export const DEFAULT_LEAGUE: League = "Homegrown";
 
 const required = (what: string) => (iss: { input: unknown }) =>
   iss.input === undefined || iss.input === null ? "is required" : `must be ${what}`;

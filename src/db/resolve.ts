@@ -9,7 +9,7 @@
  *   confirms with `commitCache(tx)` after COMMIT (or `discardPending(tx)` after ROLLBACK);
  *   `resolveInTransaction` does both for it.
  */
-import { seasonBounds, seasonForDate, type MatchData } from "../contract/index.js";
+import { DEFAULT_LEAGUE, seasonBounds, seasonForDate, type MatchData } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
 import type { Database, Queryable, TransactionOptions } from "./database.js";
 import { classifyDbError, isDataError } from "./errors.js";
@@ -43,7 +43,7 @@ export interface NameResolver {
   clearCache(): void;
 }
 
-export const DEFAULT_LEAGUE = "Homegrown";
+export { DEFAULT_LEAGUE };
 
 const MAX_LENGTH: Record<NameKind, number> = { league: 200, season: 7, age_group: 50, division: 200, match_type: 100, team: 200 };
 const KIND_WORDS: Record<NameKind, string> = { league: "league", season: "season", age_group: "age group", division: "division", match_type: "match type", team: "team" };

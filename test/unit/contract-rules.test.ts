@@ -161,7 +161,14 @@ describe("external_match_id", () => {
   it("derivedExternalId is a pure function of league, age group, date and teams", () => {
     const key = { league: "Homegrown", age_group: "U14", match_date: "2025-10-18", home_team: "IFA", away_team: "NEFC" };
     expect(derivedExternalId(key)).toBe(derivedExternalId({ ...key }));
-    expect(derivedExternalId(key)).not.toBe(derivedExternalId({ ...key, league: null }));
+    expect(derivedExternalId(key)).not.toBe(derivedExternalId({ ...key, league: "Academy" }));
+  });
+
+  it("a match that names no league is the same match as one naming the league it is stored in (Homegrown)", () => {
+    const key = { age_group: "U14", match_date: "2025-10-18", home_team: "IFA", away_team: "NEFC" };
+    expect(derivedExternalId({ ...key, league: "Homegrown" })).toBe(derivedExternalId({ ...key, league: null }));
+    expect(derivedExternalId({ ...key, league: "Homegrown" })).toBe(derivedExternalId(key));
+    expect(matchFor({ league: "Homegrown" }).external_match_id).toBe(matchFor({}).external_match_id);
   });
 });
 
@@ -183,6 +190,10 @@ describe("instants are normalised to UTC", () => {
       ["2026-09-05T13:00:00.000Z", "2026-09-05T13:00:00.000Z"],
       ["2026-09-05T13:00:00.000+00:00", "2026-09-05T13:00:00.000Z"],
       ["2028-02-29T23:59:59.999Z", "2028-02-29T23:59:59.999Z"],
+      // Finer than milliseconds (Python's isoformat): kept, so observations within 1 ms still order.
+      ["2026-09-05T13:00:00.123900+00:00", "2026-09-05T13:00:00.123900Z"],
+      ["2026-09-05T15:00:00.000001+02:00", "2026-09-05T13:00:00.000001Z"],
+      ["2026-09-05T23:59:59.9999Z", "2026-09-05T23:59:59.9999Z"],
     ] as const) {
       expect(matchFor({ scheduled_kickoff: given }).scheduled_kickoff).toBe(utc);
     }
