@@ -17,6 +17,7 @@
  */
 
 import { intArrayLiteral, textArrayLiteral } from "./array-literal.js";
+import { jsonbText } from "./jsonb-text.js";
 
 /** Columns of `matches` that the scraper's data determines (what "changed" compares). */
 const DATA_COLUMNS = [
@@ -101,7 +102,7 @@ export const INPUT_COLUMNS: readonly InputColumn[] = [
 /** The statement's parameters for `rows`: one array literal per input column, then `raw` as JSON. */
 export function upsertMatchesParams(rows: readonly UpsertRow[]): string[] {
   const params = INPUT_COLUMNS.map((c) => (c.type === "int" ? intArrayLiteral(rows, c.int) : textArrayLiteral(rows, c.text)));
-  params.push(JSON.stringify(rows.map((r) => r.raw)));
+  params.push(jsonbText(JSON.stringify(rows.map((r) => r.raw))));
   return params;
 }
 
