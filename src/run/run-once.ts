@@ -55,7 +55,7 @@ export interface RunOnceOptions {
  * `items` until `signal` aborts (a sync sequence stays sync: the publisher's fast path). `items`
  * is left open, not closed: the rest is read afterwards, unpublished, for the scrape's summary.
  */
-function* untilAborted<T>(items: Iterable<T>, signal: AbortSignal): Generator<T> {
+export function* untilAborted<T>(items: Iterable<T>, signal: AbortSignal): Generator<T> {
   const it = items[Symbol.iterator]();
   for (;;) {
     if (signal.aborted) return;

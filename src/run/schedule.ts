@@ -4,6 +4,7 @@
  * comes while a run is still going is skipped and logged), and a stop signal waits for the
  * run in progress.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { CronExpressionParser } from "cron-parser";
 import { ConfigError, errorMessage } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -68,11 +69,9 @@ export async function runSchedule(options: ScheduleOptions): Promise<void> {
     // While a run goes (e.g. `--run-now`), "waiting" would come before that run's own lines; the
     // run's last line names the next run instead.
     if (!running) log.info({ nextRun: at.toISOString(), cron }, "waiting for the next run");
-    await new Promise<void>((resolve) => {
-      // Long waits are chunked: timers over ~24.8 days overflow, and clocks drift.
-      const timer = setTimeout(resolve, Math.min(Math.max(0, at.getTime() - now().getTime()), 3_600_000));
-      signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
-    });
+    // Long waits are chunked: timers over ~24.8 days overflow, and clocks drift. The timer takes
+    // its abort listener away when it fires (one added per pass and left behind piled up).
+    await sleep(Math.min(Math.max(0, at.getTime() - now().getTime()), 3_600_000), undefined, { signal }).catch(() => undefined);
     if (signal.aborted) break;
     if (now().getTime() >= at.getTime()) fire(at);
   }

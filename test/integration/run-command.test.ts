@@ -182,6 +182,35 @@ describe("matchflow schedule", () => {
     expect(stdout).toContain("stopped by SIGINT");
   });
 
+  it("SIGTERM during an in-process run stops that run too (it waited up to 30 min for its matches): its report says what is pending, exit 0", async () => {
+    const migrated = await createTestDatabase({ migrated: true });
+    const lock = await lockMatchesTable(migrated.url);
+    try {
+      const p = spawnCli(["schedule", "--cron", "0 6 * * *", "--run-now", ...SAMPLE, "--league", "Homegrown"], { RABBITMQ_URL: undefined, DATABASE_URL: migrated.url, DB_LOCK_TIMEOUT: "60s", SHUTDOWN_GRACE: "1s" });
+      await p.waitForLog((l) => l.msg === "scheduled run starting", 60_000);
+      const admin = new pg.Client({ connectionString: migrated.url });
+      await admin.connect();
+      try {
+        const waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'matchflow' AND clock_timestamp() - query_start > interval '1 second'";
+        await until(async () => Number((await admin.query<{ n: string }>(waiting)).rows[0]?.n) > 0, 60_000, "the run's worker writing a batch, waiting on the lock");
+      } finally {
+        await admin.end();
+      }
+      p.kill("SIGTERM");
+      // The lock is still held: the run can only stop waiting by being stopped.
+      await p.waitForLog((l) => l.msg === "stopped waiting: some matches are not processed yet (the in-process broker keeps nothing: run again to store them)", 30_000);
+      await lock.release(); // the report reads the table's latest results
+      const report = await p.waitForLog((l) => l.msg === "run report", 30_000);
+      expect(report.pending).toBeGreaterThan(0);
+      expect(report.stopped).toMatch(/^by a signal/);
+      expect((await p.exited).code).toBe(0);
+    } finally {
+      await lock.release();
+      await lock.close();
+      await migrated.drop();
+    }
+  });
+
   it("publishes on --run-now, keeps waiting for the next tick, and stops cleanly on SIGTERM", async () => {
     const p = spawnCli(["schedule", "--cron", "0 6 * * *", "--run-now", ...SAMPLE, "--league", "Flex"], { RABBITMQ_URL: vhost.url });
     const published = await p.waitForLog((l) => l.msg === "scrape published", 90_000);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
+import { getEventListeners } from "node:events";
 import { Writable } from "node:stream";
 import { nextRun, runSchedule, validateCron } from "../../src/run/schedule.js";
 
@@ -74,6 +75,19 @@ describe("cron schedule", () => {
     release();
     await expect.poll(() => lines.some((l) => l.msg === "scheduled run done")).toBe(true);
     expect(lines.find((l) => l.msg === "scheduled run done")?.nextRun).toBe("2026-11-30T06:00:00.000Z");
+    controller.abort();
+    await done;
+  });
+
+  it("a long-running schedule leaves no abort listener behind per wait (they piled up: MaxListenersExceededWarning)", async () => {
+    const { log, lines } = memoryLog();
+    const controller = new AbortController();
+    // A clock a minute further on each time it is read: every pass's wait is over at once.
+    let t = Date.parse("2026-11-29T13:00:30Z");
+    const now = () => new Date((t += 60_000));
+    const done = runSchedule({ cron: "* * * * *", job: () => Promise.resolve(0), log, signal: controller.signal, now });
+    await expect.poll(() => lines.filter((l) => l.msg === "scheduled run done").length).toBeGreaterThan(20);
+    expect(getEventListeners(controller.signal, "abort").length).toBeLessThanOrEqual(1);
     controller.abort();
     await done;
   });

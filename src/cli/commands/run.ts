@@ -47,7 +47,7 @@ export function registerRun(program: Command): void {
       } catch (err) {
         // No internet (or a mirror down): say how to run on the recorded sample instead.
         if (isMatchflowError(err) && err.code === "source_unreachable" && !flags.sourceDir) {
-          throw new TransientError(err.code, `${err.message}\n(offline? run on the recorded sample: matchflow run --source-dir samples/mlsnext)`);
+          throw new TransientError(err.code, `${err.message}\n(offline? run on the recorded sample: matchflow run --source-dir samples/mlsnext --season 2026)`);
         }
         throw err;
       } finally {

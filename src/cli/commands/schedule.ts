@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { isMatchflowError } from "../../errors.js";
 import { createLogger } from "../../log.js";
 import { runExitCode } from "../../run/report.js";
-import { runOnce } from "../../run/run-once.js";
+import { runOnce, untilAborted } from "../../run/run-once.js";
 import { runSchedule, validateCron } from "../../run/schedule.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
 import { scrapeRefused } from "../../scraper/output.js";
@@ -39,19 +39,26 @@ export function registerSchedule(program: Command): void {
       resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
       const jobLog = createLogger({ level: config.logLevel, name: "matchflow-schedule", destination: pino.destination({ fd: 1, sync: true }) });
 
+      // Aborted by the first stop signal: the run in progress stops publishing and waiting too
+      // (an in-process run waits up to 30 min for its matches), so the stop is prompt.
+      const controller = new AbortController();
+      const { signal } = controller;
+      const stopped = () => (signal.aborted ? { stopped: "by a signal: what was not published or processed yet is counted as such; running it again is harmless" } : {});
       const job = async (): Promise<number> => {
         const settings = resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
         const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log: jobLog });
         try {
           if (!config.rabbitmqUrl) {
-            const report = await runOnce({ config, log: jobLog, scrapeOptions: settings.options, fetcher, waitMs: 30 * 60_000 });
-            jobLog.info({ found: report.scrape.counts.matches, ...report.outcomes, pending: report.pending }, "run report");
+            const report = await runOnce({ config, log: jobLog, scrapeOptions: settings.options, fetcher, waitMs: 30 * 60_000, signal });
+            jobLog.info({ found: report.scrape.counts.matches, submitted: report.submit.submitted.length, ...report.outcomes, pending: report.pending, ...stopped() }, "run report");
             return runExitCode(report);
           }
           const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log: jobLog });
-          const submitted = await submitScraped(stream.matches, config, jobLog, { progress: false, checked: stream.checked });
+          const submitted = await submitScraped(untilAborted(stream.matches, signal), config, jobLog, { progress: false, checked: stream.checked });
+          // Stopped: the rest of the source (downloaded already) is read, not published, for the counts.
+          if (signal.aborted) for (const unpublished of stream.matches) void unpublished;
           const { counts } = stream.summary();
-          jobLog.info({ found: counts.matches + counts.invalid, malformed: counts.malformed, ...submitted }, "scrape published");
+          jobLog.info({ found: counts.matches + counts.invalid, malformed: counts.malformed, ...submitted, ...stopped() }, "scrape published");
           return publishExitCode(scrapeRefused(counts, submitted), submitted.failed);
         } catch (err) {
           jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, "scheduled scrape failed");
@@ -59,7 +66,6 @@ export function registerSchedule(program: Command): void {
         }
       };
 
-      const controller = new AbortController();
       const signals = new SignalCount();
       const stop = (signal: NodeJS.Signals) => {
         if (signals.received(signal) > 1) process.exit(130);
