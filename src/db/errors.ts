@@ -110,6 +110,9 @@ export function classifyDbError(err: unknown): MatchflowError {
  */
 export const DATABASE_REFUSALS: ReadonlySet<string> = new Set(["db_read_only", "db_disk_full", "db_permission", "db_schema", "db_admin_shutdown"]);
 
+/** Errors that mean "the database is not there": the worker waits for it instead of burning retries. */
+export const DATABASE_UNREACHABLE: ReadonlySet<string> = new Set(["database_unreachable", "db_connection"]);
+
 /** True for failures that belong to one row's data (the batch's neighbours may still land). */
 export function isDataError(err: unknown): boolean {
   const c = classifyDbError(err);

@@ -17,7 +17,7 @@
  * message has lingered `lingerMs` (5 ms): under heavy load batches stay large, so the fixed
  * cost of a transaction is shared by many messages (highest throughput).
  */
-import { DATABASE_REFUSALS } from "../db/errors.js";
+import { DATABASE_REFUSALS, DATABASE_UNREACHABLE } from "../db/errors.js";
 import { PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { settledWithin } from "../patience.js";
@@ -30,7 +30,7 @@ import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared, type PrepareOptions } from "./prepare.js";
 import { buildEtaCopy } from "./outgoing.js";
 import { ProgressLog } from "./progress.js";
-import { settleFailedBatch } from "./failed-batch.js";
+import { settleFailedBatch, splitFailedBatch } from "./failed-batch.js";
 import { staleHeadLength } from "./stale-deliveries.js";
 import { Settler, type SettledEvent, type SettleOptions } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
@@ -52,10 +52,7 @@ export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "ce
   metrics: WorkerMetrics;
   /** How long a message may wait for a fuller batch while other batches are in flight. @default 5 */
   lingerMs?: number;
-  /**
-   * Committed batches are summed into one info line ("batches committed") this often; 0: a
-   * "batch committed" info line per batch (otherwise those are debug). Config: WORKER_LOG_INTERVAL.
-   */
+  /** Committed batches are summed into one info line this often; 0: an info line per batch. Config: WORKER_LOG_INTERVAL. */
   logIntervalMs: number;
   /** Called once per task settlement: `final` is false for a retry or deferral (the task will come back). */
   onSettled?: (event: SettledEvent) => void;
@@ -66,9 +63,6 @@ export interface WorkerOptions extends Pick<SettleOptions, "resultBackend" | "ce
   now?: () => number;
   random?: () => number;
 }
-
-/** Errors that mean "the database is not there": wait for it instead of burning retries. */
-const DATABASE_UNREACHABLE = new Set(["database_unreachable", "db_connection"]);
 
 /**
  * After the grace period the unfinished work is abandoned (its deliveries go back to the queue
@@ -307,7 +301,6 @@ export class Worker {
   }
 
   private async storeAndSettle(messages: InboundMessage[], good: Extract<Prepared, { ok: true }>[], bad: Extract<Prepared, { ok: false }>[], items: StoreItem[], failures: FailureRecord[]): Promise<void> {
-    const { metrics } = this.options;
     let outcomes: StoreOutcome[];
     let refusals = 0;
     for (;;) {
@@ -327,24 +320,29 @@ export class Worker {
           await this.database.holdRefusedBatch(err, refusals++, messages.length, () => this.abandoned);
           continue;
         }
-        // The transaction as a whole failed: each message follows its retry schedule (failed-batch.ts).
+        // The transaction as a whole failed: written again in halves to find the match it fails on (failed-batch.ts).
         this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "batch transaction failed");
-        metrics.batchSize.observe(messages.length);
-        this.settleLater(await settleFailedBatch(this.store, this.settler, { error: err, good, bad, items, failures }));
+        const split = await splitFailedBatch(this.store, good, err, () => this.abandoned);
+        if (split.stored.length > 0) this.database.answered();
+        const waits = await settleFailedBatch(this.store, this.settler, { error: err, failed: split.failed, bad, failures, hadMatches: items.length > 0 });
+        this.settleStored(messages, split.stored.map((s) => s.p), split.stored.map((s) => s.outcome), [], waits);
+        if (split.again.length > 0) await this.storeAndSettle(messages, split.again, [], split.again.map((p) => p.item), []);
         return;
       }
     }
-    metrics.batchSize.observe(messages.length);
+    this.settleStored(messages, good, outcomes, bad, []);
+  }
+
+  /** Settles written matches (`outcomes` in `good`'s order) and refused ones, with `waits` already begun. */
+  private settleStored(messages: InboundMessage[], good: Extract<Prepared, { ok: true }>[], outcomes: StoreOutcome[], bad: Extract<Prepared, { ok: false }>[], waits: Promise<void>[]): void {
+    this.options.metrics.batchSize.observe(messages.length);
     const counts = { created: 0, updated: 0, unchanged: 0, failed: 0 };
     for (const o of outcomes) {
       if (o.ok) counts[o.outcome]++;
       else counts.failed++;
     }
-    const batch = { batch: messages.length, ...counts, rejected: bad.length, durationMs: this.now() - (messages[0]?.receivedAt ?? this.now()) };
-    this.progress.committed(batch);
-    // Successes settle synchronously (no promise per task); only retries, dead letters and rpc
-    // replies wait on the broker.
-    const waits: Promise<void>[] = [];
+    this.progress.committed({ batch: messages.length, ...counts, rejected: bad.length, durationMs: this.now() - (messages[0]?.receivedAt ?? this.now()) });
+    // Successes settle synchronously (no promise per task); only retries, dead letters and rpc replies wait on the broker.
     for (let i = 0; i < good.length; i++) {
       const p = good[i] as Extract<Prepared, { ok: true }>;
       const outcome = outcomes[i] ?? { ok: false as const, error: new PermanentError("internal_error", "store returned no outcome") };
