@@ -1,12 +1,13 @@
 /** What a RabbitMQ URL says about where it points, for messages and monitors: never the password. Pure. */
 import { redactUrl } from "../redact-url.js";
+import { decodeUrlPart } from "../url-escapes.js";
 
 /** Host, port and vhost of an amqp(s) URL; undefined when it is not one. */
 export function brokerAddress(url: string): { hostname: string; port: number; virtualHost: string } | undefined {
   try {
     const u = new URL(url);
     const port = Number(u.port || (u.protocol === "amqps:" ? 5671 : 5672));
-    const virtualHost = u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : "/";
+    const virtualHost = u.pathname.length > 1 ? decodeUrlPart(u.pathname.slice(1)) : "/";
     return { hostname: u.hostname, port, virtualHost };
   } catch {
     return undefined;

@@ -12,6 +12,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Channel } from "amqplib";
+import { accessRefusalOf, permissionRefused } from "../broker/access-refused.js";
 import { TransientError } from "../errors.js";
 import { closeQuietly, quietChannel, type ChannelSource } from "./broker-session.js";
 
@@ -44,6 +45,12 @@ async function tryLock(source: ChannelSource, lockQueue: string): Promise<Channe
   } catch (err) {
     await closeQuietly(ch);
     if (isLocked(err)) return undefined;
+    const refusal = accessRefusalOf(err);
+    // RabbitMQ says 405 for an exclusive queue held elsewhere; a 403 "in exclusive use" means as much.
+    if (refusal?.kind === "exclusive") return undefined;
+    // Declaring (and deleting) the lock needs configure permission: without it every dlq command
+    // ended on the raw 403 (exit 70); a user to fix is exit 2, whose line names what to grant.
+    if (refusal) throw permissionRefused(refusal, `configure permission on queue ${lockQueue}`, "every dlq command declares it as its lock");
     throw err;
   }
 }

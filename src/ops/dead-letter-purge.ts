@@ -2,6 +2,8 @@
  * `dlq purge` and `queue purge`: emptying the dead-letter queue (all of it, or the letters with
  * some error codes) under the queue's lock, and saying what a purge could not reach.
  */
+import type { Channel } from "amqplib";
+import { accessRefusalOf, permissionRefused } from "../broker/access-refused.js";
 import type { TopologyNames } from "../broker/topology-names.js";
 import { unlessNotFound, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
@@ -30,7 +32,7 @@ export async function purgeDeadLetters(source: ChannelSource, names: TopologyNam
       // Counted before and after, on the same channel: one that came or went meanwhile is counted too.
       return unlessNotFound(source, async (ch) => {
         const before = await ch.checkQueue(names.deadLetterQueue);
-        const removed = (await ch.purgeQueue(names.deadLetterQueue)).messageCount;
+        const removed = await purged(ch, names.deadLetterQueue);
         const after = await ch.checkQueue(names.deadLetterQueue);
         return { removed, cutShort: false, otherConsumers: Math.max(before.consumerCount, after.consumerCount) };
       });
@@ -49,5 +51,16 @@ export async function purgeDeadLetters(source: ChannelSource, names: TopologyNam
 
 /** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */
 export async function purgeQueue(source: ChannelSource, queue: string): Promise<number | undefined> {
-  return unlessNotFound(source, async (ch) => (await ch.purgeQueue(queue)).messageCount);
+  return unlessNotFound(source, (ch) => purged(ch, queue));
+}
+
+/** queue.purge; a user without read permission on the queue is told so (exit 2), not a raw 403 (exit 70). */
+async function purged(ch: Channel, queue: string): Promise<number> {
+  try {
+    return (await ch.purgeQueue(queue)).messageCount;
+  } catch (err) {
+    const refusal = accessRefusalOf(err);
+    if (refusal?.kind === "permission") throw permissionRefused(refusal, `read permission on queue ${queue}`, "purging needs it");
+    throw err;
+  }
 }

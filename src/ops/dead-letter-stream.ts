@@ -21,6 +21,7 @@
  * basic.get).
  */
 import type { Channel, Message, Replies } from "amqplib";
+import { accessRefusalOf, permissionRefused } from "../broker/access-refused.js";
 import { TransientError, errorMessage } from "../errors.js";
 
 /** How long a silent consumer is waited for before the queue is asked whether anything is left. */
@@ -162,9 +163,16 @@ export async function streamDeadLetters<T>(ch: Channel, queue: string, options: 
       if (code === 404) {
         consuming = false;
         cancelledByBroker = true;
-      } else if (code === 403) {
-        throw new TransientError("dlq_busy", `another client consumes ${queue} exclusively: no dlq command can read it until that client stops`, { cause: err });
-      } else throw err;
+      } else {
+        // 403 is either an exclusive consumer (it passes: dlq_busy) or a permission the user
+        // lacks (it lasts: exit 2); only the broker's text tells them apart (access-refused.ts).
+        const refusal = accessRefusalOf(err);
+        if (refusal?.kind === "exclusive") {
+          throw new TransientError("dlq_busy", `another client consumes ${queue} exclusively: no dlq command can read it until that client stops`, { cause: err });
+        }
+        if (refusal) throw permissionRefused(refusal, `read permission on queue ${queue}`, "dlq commands consume it");
+        throw err;
+      }
     }
   }
 

@@ -5,6 +5,7 @@
  * always RABBITMQ_URL's, so both views describe the same queues.
  */
 import { ConfigError, TransientError, errorMessage } from "../errors.js";
+import { decodeUrlPart } from "../url-escapes.js";
 
 export interface ManagementTarget {
   /** `http://host:15672/api`, without credentials. */
@@ -30,15 +31,15 @@ export interface ManagementQueue {
   deliverRate: number | null;
 }
 
-/** `amqp://h/%2Fmatches` -> "/matches"; no path -> "/" (RabbitMQ's default vhost). */
+/** `amqp://h/%2Fmatches` -> "/matches"; no path -> "/" (RabbitMQ's default vhost); decoded as amqplib does (url-escapes.ts). */
 export function vhostOfAmqpUrl(amqpUrl: string): string {
   const u = new URL(amqpUrl);
-  return u.pathname.length > 1 ? decodeURIComponent(u.pathname.slice(1)) : "/";
+  return u.pathname.length > 1 ? decodeUrlPart(u.pathname.slice(1)) : "/";
 }
 
 function credentialsOf(u: URL): { user: string; password: string } | undefined {
   if (u.username === "") return undefined;
-  return { user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  return { user: decodeUrlPart(u.username), password: decodeUrlPart(u.password) };
 }
 
 /**
@@ -103,10 +104,39 @@ export function parseManagementQueue(body: unknown): ManagementQueue {
   };
 }
 
+function unavailable(target: ManagementTarget, what: string, cause?: unknown): TransientError {
+  return new TransientError("management_unavailable", `management API at ${target.apiBase} ${what}`, cause === undefined ? undefined : { cause });
+}
+
 /**
- * GET an API path; `undefined` on 404 (the queue or the vhost does not exist). Anything else
- * (refused, timeout, 401, 5xx) is a TransientError `management_unavailable`, so the caller can
- * fall back to AMQP.
+ * The body as JSON. A body that stalls past the request's timeout (the same signal covers it),
+ * a connection cut mid-body, or a 200 that is not JSON (a proxy's or SSO's HTML page at a wrong
+ * path) are `management_unavailable` like a refused connection: they escaped as internal errors
+ * (exit 70, a stack trace) where `queue status` falls back to AMQP.
+ */
+async function readJson(target: ManagementTarget, res: Response, timeoutMs: number): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    const name = (err as { name?: unknown }).name;
+    if (name === "TimeoutError" || name === "AbortError") throw unavailable(target, `did not finish its answer within ${timeoutMs} ms`, err);
+    const cause = (err as { cause?: unknown }).cause;
+    throw unavailable(target, `broke off its answer: ${errorMessage(cause ?? err)}`, err);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const type = res.headers.get("content-type");
+    throw unavailable(target, `answered HTTP ${res.status} with a body that is not JSON${type ? ` (${type.split(";")[0]})` : ""}: is RABBITMQ_MANAGEMENT_URL the management API, not a web page or proxy in front of it?`, err);
+  }
+}
+
+/**
+ * GET an API path; `undefined` on 404, which says only that the path led nowhere: a missing queue,
+ * a missing vhost, or a wrong path or proxy (callers tell which). Anything else unusable
+ * (refused, timeout, 401, 5xx, a body that is not JSON) is a TransientError
+ * `management_unavailable`, so the caller can fall back to AMQP.
  */
 async function getJson(target: ManagementTarget, path: string, timeoutMs: number): Promise<unknown> {
   let res: Response;
@@ -114,7 +144,7 @@ async function getJson(target: ManagementTarget, path: string, timeoutMs: number
     res = await fetch(`${target.apiBase}${path}`, { headers: { authorization: target.authorization, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
-    throw new TransientError("management_unavailable", `management API at ${target.apiBase} is unreachable: ${errorMessage(cause ?? err)}`, { cause: err });
+    throw unavailable(target, `is unreachable: ${errorMessage(cause ?? err)}`, err);
   }
   if (res.status === 404) {
     await res.body?.cancel();
@@ -123,20 +153,42 @@ async function getJson(target: ManagementTarget, path: string, timeoutMs: number
   if (!res.ok) {
     await res.body?.cancel();
     const hint = res.status === 401 ? " (check the user name and password)" : "";
-    throw new TransientError("management_unavailable", `management API at ${target.apiBase} answered HTTP ${res.status}${hint}`);
+    throw unavailable(target, `answered HTTP ${res.status}${hint}`);
   }
-  return res.json();
+  return readJson(target, res, timeoutMs);
 }
 
-/** One queue from the API; `undefined` when it (or the vhost) does not exist. */
+/**
+ * Why the vhost's queue list was a 404: the API's overview answers (a management API without our
+ * vhost, though RABBITMQ_URL connects to it: another broker) or is a 404 too (no management API
+ * at that path). Either way the API cannot describe our queues: `management_unavailable`.
+ */
+async function vhostNotFound(target: ManagementTarget, timeoutMs: number): Promise<TransientError> {
+  const overview = await getJson(target, "/overview", timeoutMs);
+  if (typeof overview === "object" && overview !== null) {
+    return unavailable(target, `has no vhost ${JSON.stringify(target.vhost)} (HTTP 404) though RABBITMQ_URL connects to it: RABBITMQ_MANAGEMENT_URL may point at another broker`);
+  }
+  return unavailable(target, "answered HTTP 404 for the vhost's queues and for /overview: RABBITMQ_MANAGEMENT_URL's path (or a proxy in front of it) does not lead to the RabbitMQ management API");
+}
+
+/**
+ * One queue from the API; `undefined` when the API does not know it (HTTP 404): the queue may be
+ * missing, or the API may describe another broker; the caller confirms over AMQP.
+ */
 export async function fetchManagementQueue(target: ManagementTarget, queue: string, timeoutMs = 5000): Promise<ManagementQueue | undefined> {
   const body = await getJson(target, `/queues/${encodeURIComponent(target.vhost)}/${encodeURIComponent(queue)}`, timeoutMs);
-  return body === undefined ? undefined : parseManagementQueue(body);
+  if (body === undefined) return undefined;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw unavailable(target, "answered with JSON that is not a queue");
+  return parseManagementQueue(body);
 }
 
-/** The names of every queue in the vhost (`[]` when the vhost does not exist). */
+/**
+ * The names of every queue in the vhost. A 404 is `management_unavailable` naming its cause
+ * (see vhostNotFound): before, it read as an empty vhost and every queue as missing (exit 2).
+ */
 export async function fetchManagementQueueNames(target: ManagementTarget, timeoutMs = 5000): Promise<string[]> {
   const body = await getJson(target, `/queues/${encodeURIComponent(target.vhost)}?columns=name`, timeoutMs);
-  if (!Array.isArray(body)) return [];
+  if (body === undefined) throw await vhostNotFound(target, timeoutMs);
+  if (!Array.isArray(body)) throw unavailable(target, "answered with JSON that is not a list of queues");
   return body.flatMap((q: unknown) => (typeof q === "object" && q !== null && typeof (q as { name?: unknown }).name === "string" ? [(q as { name: string }).name] : []));
 }

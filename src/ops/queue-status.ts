@@ -2,13 +2,14 @@
  * Gathers `queue status` on an AMQP connection (unreachable: exit 4, as for every command that
  * uses RABBITMQ_URL): from the management API when it is configured and answers (counts,
  * unacked, consumers, rates; the broker's samples, a few seconds old at most), otherwise over
- * AMQP with passive declares (ready and consumers only, exact). A missing queue is a row with
- * `exists: false`, never an error; a queue the API has not sampled yet has unknown figures and a note.
+ * AMQP with passive declares (ready and consumers only, exact). A missing queue (always confirmed
+ * by a passive declare) is a row with `exists: false`, never an error; a queue the API has not
+ * sampled yet has unknown figures and a note.
  */
 import type { Channel } from "amqplib";
 import { describeBroker } from "../broker/connection.js";
 import type { TopologyNames } from "../broker/topology-names.js";
-import { errorMessage, isMatchflowError } from "../errors.js";
+import { TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { closeQuietly, isNotFound, quietChannel, withBroker, type ChannelSource } from "./broker-session.js";
 import { fetchManagementQueue, fetchManagementQueueNames, managementTarget } from "./management-api.js";
@@ -29,14 +30,29 @@ function missing(ref: QueueRef): QueueRow {
   return { ...ref, exists: false, ready: null, unacked: null, consumers: null, publishRate: null, deliverRate: null };
 }
 
-export async function statusFromManagement(managementUrl: string, amqpUrl: string, refs: QueueRef[], timeoutMs?: number): Promise<QueueRow[]> {
+/**
+ * Figures from the API. A queue it does not know (HTTP 404) is missing only once a passive
+ * declare over AMQP says so too: a 404 also comes from an API describing another broker (a
+ * RABBITMQ_MANAGEMENT_URL left on staging, with a vhost of the same name), which showed every
+ * queue missing (exit 2). A queue the API lacks but AMQP finds makes the API's figures untrusted
+ * as a whole: `management_unavailable`, and the caller reads everything over AMQP.
+ */
+export async function statusFromManagement(source: ChannelSource, managementUrl: string, amqpUrl: string, refs: QueueRef[], timeoutMs?: number): Promise<QueueRow[]> {
   const target = managementTarget(managementUrl, amqpUrl);
-  return Promise.all(
-    refs.map(async (ref): Promise<QueueRow> => {
-      const q = await fetchManagementQueue(target, ref.name, timeoutMs);
-      return q ? { ...ref, exists: true, ...q } : missing(ref);
-    }),
-  );
+  const fetched = await Promise.all(refs.map((ref) => fetchManagementQueue(target, ref.name, timeoutMs)));
+  const unknown = refs.filter((_, i) => fetched[i] === undefined);
+  const found = unknown.length === 0 ? [] : (await statusOverAmqp(source, unknown)).filter((row) => row.exists);
+  if (found.length > 0) {
+    const names = found.map((row) => row.name).join(", ");
+    throw new TransientError(
+      "management_unavailable",
+      `management API at ${target.apiBase} does not know ${names} in vhost ${JSON.stringify(target.vhost)}, which exist${found.length === 1 ? "s" : ""} over AMQP: RABBITMQ_MANAGEMENT_URL may point at another broker`,
+    );
+  }
+  return refs.map((ref, i): QueueRow => {
+    const q = fetched[i];
+    return q ? { ...ref, exists: true, ...q } : missing(ref);
+  });
 }
 
 /** Passive `checkQueue` per queue; a 404 closes the channel, so the next check opens another. */
@@ -78,7 +94,7 @@ async function queueStatusOn(conn: ChannelSource, options: QueueStatusOptions): 
     try {
       // Only the API can list a vhost's queues: retry queues of an earlier schedule are found here.
       const vhostQueues = await fetchManagementQueueNames(managementTarget(options.managementUrl, options.amqpUrl), options.managementTimeoutMs);
-      const queues = await statusFromManagement(options.managementUrl, options.amqpUrl, [...refs, ...unusedRetryQueues(options.names, vhostQueues)], options.managementTimeoutMs);
+      const queues = await statusFromManagement(conn, options.managementUrl, options.amqpUrl, [...refs, ...unusedRetryQueues(options.names, vhostQueues)], options.managementTimeoutMs);
       const unsampled = unsampledNote(queues);
       if (unsampled !== undefined) notes.push(unsampled);
       return { source: "management", broker, queues, warnings: statusWarnings(queues), notes };
