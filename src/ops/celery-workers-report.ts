@@ -39,10 +39,15 @@ function uptime(s: number | null): string {
   return d > 0 ? `${d}d ${h}h` : h > 0 ? `${h}h ${m}m` : m > 0 ? `${m}m ${Math.floor(s % 60)}s` : `${Math.floor(s)}s`;
 }
 
-/** The table of `matchflow workers`, or why it is empty. Names and versions are what any client on the vhost replied: escaped (terminal-text.ts). */
-export function formatWorkers(rows: readonly WorkerRow[], timeoutMs: number): string {
+/**
+ * The table of `matchflow workers`, or why it is empty. Names and versions are what any client on the vhost replied: escaped (terminal-text.ts).
+ * With `destination`, an empty list names the nodes asked: "no worker answered" read as if the
+ * whole vhost were silent, when a mistyped node name is the likelier cause.
+ */
+export function formatWorkers(rows: readonly WorkerRow[], timeoutMs: number, destination: readonly string[] = []): string {
   if (rows.length === 0) {
-    return `no worker answered within ${timeoutMs / 1000} s (matchflow workers answer with CELERY_CONTROL=inspect or control; Celery workers always do)\n`;
+    const who = destination.length === 0 ? "no worker" : `no named worker (${printable(destination.join(", "))})`;
+    return `${who} answered within ${timeoutMs / 1000} s (matchflow workers answer with CELERY_CONTROL=inspect or control; Celery workers always do)\n`;
   }
   const table = [["node", "software", "pid", "uptime", "processed", "concurrency"], ...rows.map((r) => [printable(r.node), printable(r.software), r.pid === null ? "-" : String(r.pid), uptime(r.uptimeS), r.processed === null ? "-" : r.processed.toLocaleString("en-US"), r.concurrency === null ? "-" : String(r.concurrency)])];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));

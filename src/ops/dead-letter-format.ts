@@ -36,7 +36,9 @@ export function formatDeadLetterListing(listing: DeadLetterListing): string {
   if (listing.matching === 0 && !listing.cutShort) return [`none of the ${listing.total} dead letters in ${listing.queue} has code ${codesText(listing)}`, ...warnings].join("\n") + "\n";
   const header = ["task id", "external id", "error", "attempts", "requeues", "failed at", "message"];
   const rows = listing.items.map(row);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i] ?? ""))));
+  // Loops, not Math.max(...spread): a listing of 125,000+ letters overflowed the call stack.
+  const widths = header.map((h) => h.length);
+  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, displayWidth(cell))));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : padEndToWidth(c, widths[i] ?? 0)))

@@ -51,7 +51,9 @@ export interface DeadLetterListing {
 export const DELIVERY_COUNT_WARNING_AT = 10;
 
 export function peekWarnings(queue: string, items: readonly DeadLetterSummary[]): string[] {
-  const highest = Math.max(0, ...items.map((d) => d.deliveryCount ?? 0));
+  // A loop, not Math.max(...spread): a listing of 125,000+ letters overflowed the call stack.
+  let highest = 0;
+  for (const d of items) highest = Math.max(highest, d.deliveryCount ?? 0);
   if (highest < DELIVERY_COUNT_WARNING_AT) return [];
   return [
     `dead letters in ${queue} have been delivered up to ${highest} times (each listing counts on a quorum queue); with a delivery limit the broker drops them: set a policy with delivery-limit -1 on ${queue}, or requeue/purge them`,

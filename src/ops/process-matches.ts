@@ -3,10 +3,13 @@
  * without the queue (the original's "test task execution manually"). Same contract check
  * (`validateForConsumer`), same store (`writeBatch`: one transaction per batch, failures
  * recorded in `ingest_failures`), so what it prints is what the worker would have done.
+ * A database that is gone or refuses every write stops the run (ProcessStopped), as it holds
+ * the worker's batch: it is not the matches' failure.
  */
 import { randomUUID } from "node:crypto";
 import { validateForConsumer } from "../contract/index.js";
-import { errorMessage } from "../errors.js";
+import { classifyDbError, DATABASE_REFUSALS, DATABASE_UNREACHABLE } from "../db/errors.js";
+import { errorMessage, MatchflowError } from "../errors.js";
 import type { FailureRecord, MatchStore, StoreItem } from "../worker/store.js";
 import { printable } from "../terminal-text.js";
 
@@ -41,8 +44,40 @@ function externalIdOf(value: unknown): string | null {
 }
 
 /**
+ * The run stopped at a batch the database would not take whatever its data (unreachable, or
+ * refusing writes: read-only, disk full, permission, schema, shut down). Its code is the
+ * database's (exit 5, cli/exit-codes.ts); its message says what was stored before and how many
+ * matches were left: neither they nor the refused batch were written or recorded as failed, so
+ * the same input can simply be run again. `outcomes` are those of the batches committed before.
+ */
+export class ProcessStopped extends MatchflowError {
+  readonly outcomes: readonly ProcessOutcome[];
+
+  constructor(cause: MatchflowError, outcomes: readonly ProcessOutcome[], total: number) {
+    const s = summariseOutcomes(outcomes);
+    const stored = `${s.created} created, ${s.updated} updated, ${s.unchanged} unchanged, ${s.invalid} invalid, ${s.failed} failed`;
+    const left = total - outcomes.length;
+    super(
+      cause.code,
+      cause.kind,
+      `${cause.message} (${cause.code}): stopped at match ${outcomes.length + 1} of ${total}; before it: ${stored}; the ${left} match${left === 1 ? "" : "es"} from there on ${left === 1 ? "was" : "were"} not written nor recorded as failed (run the same input again once the database takes writes)`,
+      { cause, details: { stoppedAt: outcomes.length, total } },
+    );
+    this.name = "ProcessStopped";
+    this.outcomes = outcomes;
+  }
+}
+
+/** Failures of the database, whatever the batch holds: every later batch would fail the same way. */
+function isDatabaseLevel(err: MatchflowError): boolean {
+  return DATABASE_UNREACHABLE.has(err.code) || DATABASE_REFUSALS.has(err.code);
+}
+
+/**
  * Validates and writes every item, in batches; returns one outcome per input item, in input
- * order. A batch whose transaction fails as a whole marks its items `failed` and the run goes on.
+ * order. A batch whose transaction fails as a whole marks its items `failed` and the run goes
+ * on, unless the database itself failed it (isDatabaseLevel): then it throws ProcessStopped,
+ * holding the outcomes of the batches committed before.
  */
 export async function processMatches(store: MatchStore, inputs: readonly ProcessInput[], options: ProcessOptions): Promise<ProcessOutcome[]> {
   const now = options.now ?? Date.now;
@@ -79,6 +114,9 @@ export async function processMatches(store: MatchStore, inputs: readonly Process
         outcomes[index] = r.ok ? { index, externalMatchId, status: r.outcome } : { index, externalMatchId, status: "failed", error: `${r.error.code}: ${r.error.message}` };
       });
     } catch (err) {
+      const classified = classifyDbError(err);
+      // Batches are written in input order, so the outcomes so far are exactly those of `start` items.
+      if (isDatabaseLevel(classified)) throw new ProcessStopped(classified, outcomes.slice(0, start), inputs.length);
       itemIndexes.forEach((index, i) => {
         outcomes[index] = { index, externalMatchId: items[i]?.match.external_match_id ?? null, status: "failed", error: errorMessage(err) };
       });

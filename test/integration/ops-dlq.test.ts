@@ -113,6 +113,13 @@ describe("dlq list / show", () => {
     expect(table.stdout).toMatch(/^task-1\s+dlq-1\s+db_lock_timeout\s+4\s+0\s+\S+\s+canceling statement/m);
     const json = await runCli(["dlq", "list", "--json", "--limit", "1"], env);
     expect(JSON.parse(json.stdout)).toMatchObject({ total: 5, items: [{ taskId: "task-1", externalMatchId: "dlq-1", attempts: 4 }] });
+    // The largest --limit: the document, written letter by letter, is still JSON.stringify(listing, null, 2)'s.
+    const all = await runCli(["dlq", "list", "--json", "--limit", "1000000"], env);
+    expect(all.code).toBe(0);
+    const parsed = JSON.parse(all.stdout) as { total: number; items: { taskId: string | null }[] };
+    expect(all.stdout).toBe(`${JSON.stringify(parsed, null, 2)}\n`);
+    expect(parsed).toMatchObject({ total: 5, cutShort: false });
+    expect(parsed.items).toHaveLength(5);
     const show = await runCli(["dlq", "show", "task-v1"], env);
     expect(show.code).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({ taskId: "task-v1", protocol: 1, task: { args: [{ external_match_id: "dlq-4" }] } });

@@ -2,7 +2,8 @@
  * `matchflow process` against a real PostgreSQL database: it migrates an empty database first,
  * writes valid matches (created, then unchanged, then updated), reports invalid ones with
  * their errors and records them, and exits 1 when anything was invalid, 5 when the database
- * is unreachable.
+ * is unreachable, or stops refusing writes or ending the session in the middle of the run
+ * (stopping there, the matches left not recorded as failed).
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -83,6 +84,43 @@ describe("matchflow process", () => {
     const run = await runCli(["process", "--file", "/dev/null"], { DATABASE_URL: db.url });
     expect(run.stderr).toBe("matchflow: warning: --file /dev/null held no matches (nothing to do)\n");
     expect(run.code).toBe(0);
+  });
+
+  // A trigger fails the second batch as the database would: with a read-only database's own
+  // error (what a failover to a standby or default_transaction_read_only answers), or by
+  // terminating the session (an administrator, a restart). Before: the batch's matches were
+  // reported and counted "failed", the run went on into the next batch, exit 1.
+  it.each([
+    ["refuses writes (read-only)", "RAISE EXCEPTION 'cannot execute INSERT in a read-only transaction' USING ERRCODE = '25006'", /^matchflow: database: cannot execute INSERT in a read-only transaction \(db_read_only\): stopped at match 3 of 5; before it: 1 created, 0 updated, 0 unchanged, 1 invalid, 0 failed; the 3 matches from there on were not written nor recorded as failed/],
+    ["ends the session", "PERFORM pg_terminate_backend(pg_backend_pid())", /^matchflow: .*\((db_admin_shutdown|db_connection)\): stopped at match 3 of 5; before it: 1 created, .*; the 3 matches from there on were not written nor recorded as failed/],
+  ])("a database that %s in the middle of the run: stops, exit 5, says what was stored before; the rest is not recorded as failed", async (_what, statement, pattern) => {
+    const own = await createTestDatabase({ migrated: true });
+    try {
+      const client = new pg.Client({ connectionString: own.url });
+      await client.connect();
+      try {
+        await client.query(`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${statement}; RETURN NEW; END $$`);
+        await client.query("CREATE TRIGGER refuse BEFORE INSERT ON matches FOR EACH ROW WHEN (NEW.external_match_id = 'ro-3') EXECUTE FUNCTION refuse()");
+      } finally {
+        await client.end();
+      }
+      const input = [makeMatch("ro", 1), { ...makeMatch("ro", 2), away_team: undefined }, makeMatch("ro", 3), makeMatch("ro", 4), makeMatch("ro", 5)];
+      const run = await runCli(["process"], { DATABASE_URL: own.url, WORKER_BATCH_SIZE: "2" }, { input: JSON.stringify(input) });
+      expect(run.code).toBe(5);
+      const said = run.stderr.split("\n").filter((line) => line.startsWith("matchflow:"));
+      expect(said).toEqual([expect.stringMatching(pattern) as string]);
+      const check = new pg.Client({ connectionString: own.url });
+      await check.connect();
+      try {
+        expect((await check.query("SELECT external_match_id FROM matches ORDER BY 1")).rows).toEqual([{ external_match_id: "ro-1" }]);
+        // ro-2's record was committed with the first batch; nothing of the others.
+        expect((await check.query("SELECT reason_code, external_match_id FROM ingest_failures ORDER BY 2")).rows).toEqual([{ reason_code: "contract_violation", external_match_id: "ro-2" }]);
+      } finally {
+        await check.end();
+      }
+    } finally {
+      await own.drop();
+    }
   });
 
   it("exits 5 with one line when the database is unreachable", async () => {

@@ -4,7 +4,8 @@
  * flagged by both, and the revoked task dead-lettered by matchflow's worker when it arrives; with
  * no worker, each says so, and a revoke written to the workers' database holds for a worker started
  * later (exit 0; without the database, exit 1) and, read every 10 s, for a running worker that the
- * broadcast did not reach.
+ * broadcast did not reach. `revoke --destination` is refused (a revoke cannot stay with one node);
+ * `workers --destination` with no named node answering says so, exit 1.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -133,5 +134,20 @@ describe("matchflow workers / matchflow revoke", () => {
     expect(await runCli(["workers", "--timeout", "2 days"], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("--timeout must be a duration from 0.1s to 60s") as string });
     // `--destination "$NODE"` with NODE unset asked nobody and said "no worker answered".
     expect(await runCli(["workers", "--destination", " "], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("a node name is required (leave --destination out to ask every worker)") as string });
+  });
+
+  it("revoke --destination is refused before anything is written or sent: the database record (and a matchflow worker obeying it) would revoke the task on every worker", async () => {
+    const run = await runCli(["revoke", "dest-1", "--destination", `matchflow.1@${hostname()}`, "--timeout", "300ms"], t.env());
+    expect(run).toMatchObject({ code: 2, stdout: "", stderr: expect.stringContaining("revoke --destination is refused: a revoke cannot stay with one node") as string });
+    // It wrote dest-1 to celery_revoked, which every matchflow worker reads, and exited 0 with no node answering.
+    expect((await t.sql.query("SELECT task_id FROM celery_revoked WHERE task_id = 'dest-1'")).rows).toEqual([]);
+    expect(await runCli(["revoke", "dest-1", "--destination", ""], t.env())).toMatchObject({ code: 2, stderr: expect.stringContaining("revoke --destination is refused") as string });
+    expect((await runCli(["revoke", "--help"], t.env())).stdout).not.toContain("--destination <node>");
+  });
+
+  it("workers --destination naming nodes none of which answers: says no named worker answered, exit 1 (JSON: [] on stdout, the reason on stderr)", async () => {
+    const args = ["workers", "--destination", "nobody@nowhere", "--destination", "gone@nowhere", "--timeout", "300ms"];
+    expect(await runCli(args, t.env())).toMatchObject({ code: 1, stdout: expect.stringMatching(/^no named worker \(nobody@nowhere, gone@nowhere\) answered within 0\.3 s \(/) as string });
+    expect(await runCli([...args, "--json"], t.env())).toMatchObject({ code: 1, stdout: "[]\n", stderr: expect.stringMatching(/^no named worker \(nobody@nowhere, gone@nowhere\) answered within 0\.3 s/) as string });
   });
 });

@@ -38,6 +38,11 @@ describe("matchflow workers", () => {
   it("says why the list is empty", () => {
     expect(formatWorkers([], 1500)).toBe("no worker answered within 1.5 s (matchflow workers answer with CELERY_CONTROL=inspect or control; Celery workers always do)\n");
   });
+
+  it("with --destination, an empty list names the nodes asked (escaped), not the whole vhost", () => {
+    expect(formatWorkers([], 1000, ["w1@a", "w2@b\u001b[2J"])).toBe("no named worker (w1@a, w2@b\\x1b[2J) answered within 1 s (matchflow workers answer with CELERY_CONTROL=inspect or control; Celery workers always do)\n");
+    expect(formatWorkers([], 1000, [])).toMatch(/^no worker answered/);
+  });
 });
 
 describe("matchflow revoke", () => {

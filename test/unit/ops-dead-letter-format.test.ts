@@ -37,6 +37,15 @@ describe("peekWarnings", () => {
     expect(peekWarnings("q", [summary({ deliveryCount: 3 }), summary({ deliveryCount: 12 })])).toEqual([expect.stringMatching(/delivered up to 12 times .* delivery-limit -1 on q/)]);
     expect(peekWarnings("q", [])).toEqual([]);
   });
+
+  it("and the table's columns: for a listing of 300,000 letters too (a spread into Math.max overflowed the call stack)", () => {
+    const items = Array.from({ length: 300_000 }, (_, i) => summary({ taskId: `t-${i}`, deliveryCount: i === 299_999 ? 15 : 1 }));
+    expect(peekWarnings("q", items)).toEqual([expect.stringMatching(/delivered up to 15 times/)]);
+    const text = formatDeadLetterListing(listing({ total: items.length, items }));
+    const lines = text.split("\n");
+    expect(lines).toHaveLength(300_003); // headline, header, rows, the final newline's empty rest
+    expect(cellsBefore(lines[2] as string, "db_lock_timeout")).toBe(cellsBefore(lines[1] as string, "error"));
+  });
 });
 
 describe("formatDeadLetterListing", () => {

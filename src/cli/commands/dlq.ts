@@ -9,7 +9,7 @@ import { queueExists, requireBrokerUrl, withBroker } from "../../ops/broker-sess
 import { formatDeadLetterListing, missingDeadLetterQueue } from "../../ops/dead-letter-format.js";
 import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
 import { purgeDeadLetters, type PurgeReport } from "../../ops/dead-letter-purge.js";
-import { listDeadLetters, otherConsumersNote, showDeadLetter } from "../../ops/dead-letters.js";
+import { listDeadLetters, otherConsumersNote, showDeadLetter, type DeadLetterListing } from "../../ops/dead-letters.js";
 import { requeueDeadLetters, type RequeueReport, type RequeueSelection } from "../../ops/dead-letter-requeue.js";
 import { parseErrorCodeFilter, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
 import { printable } from "../../terminal-text.js";
@@ -17,6 +17,7 @@ import { cliContext } from "../context.js";
 import { Interrupt } from "../interrupt.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
+import { guardOutput, type Output } from "../output-stream.js";
 
 function setup(command: string) {
   const { config, log } = cliContext();
@@ -45,7 +46,8 @@ export function registerDlq(program: Command): void {
     .action(async (opts: { limit: number; code?: ErrorCodeFilter; json?: boolean }) => {
       const { config, log, names, url } = setup("dlq list");
       const listing = await withBroker(url, log, (conn) => listDeadLetters(conn, names, { limit: opts.limit, maxBytes: config.maxMessageBytes, lock, ...(opts.code ? { codes: opts.code } : {}) }));
-      process.stdout.write(opts.json ? `${JSON.stringify(listing, null, 2)}\n` : formatDeadLetterListing(listing));
+      if (opts.json) await writeListingJson(listing, guardOutput(process.stdout));
+      else process.stdout.write(formatDeadLetterListing(listing));
       // No work queue either: a mistyped MATCHES_QUEUE or vhost, as `dlq requeue` says with the same code.
       if (!listing.exists && listing.workQueueExists === false) process.exitCode = EXIT.usage;
     });
@@ -157,6 +159,42 @@ export function registerDlq(program: Command): void {
       // A mistyped MATCHES_QUEUE or vhost is not "done" (it said exit 0): scripts see it, as with `dlq list`.
       if (!workQueueExists) process.exitCode = EXIT.usage;
     });
+}
+
+/** Where the items go in the listing's document printed with none: `JSON.stringify(..., null, 2)` puts them at the top level, two spaces in. */
+const NO_ITEMS = '\n  "items": []';
+/** Written to stdout in pieces of about this many characters (not one write per letter). */
+const JSON_CHUNK_CHARS = 64 * 1024;
+
+/**
+ * `dlq list --json`: exactly what `JSON.stringify(listing, null, 2)` printed, written letter by
+ * letter. As one string, a --limit up to 1,000,000 letters of long error messages could pass V8's
+ * longest string (about 512 MiB) and crash with "Invalid string length". Items are indented as
+ * they would be nested (a JSON text holds no raw newline but its own), so scripts parse the same
+ * document, byte for byte, as before.
+ */
+export async function writeListingJson(listing: DeadLetterListing, out: Output): Promise<void> {
+  const frame = JSON.stringify({ ...listing, items: [] }, null, 2);
+  const at = frame.indexOf(NO_ITEMS);
+  if (listing.items.length === 0) {
+    await out.write(`${frame}\n`);
+    return;
+  }
+  // Not found only if the listing's shape changed: then the document whole, as before.
+  if (at < 0) {
+    await out.write(`${JSON.stringify(listing, null, 2)}\n`);
+    return;
+  }
+  let chunk = frame.slice(0, at + NO_ITEMS.length - 1); // up to and with the "["
+  for (let i = 0; i < listing.items.length; i++) {
+    chunk += `${i === 0 ? "" : ","}\n    ${JSON.stringify(listing.items[i], null, 2).replaceAll("\n", "\n    ")}`;
+    if (chunk.length >= JSON_CHUNK_CHARS) {
+      await out.write(chunk);
+      chunk = "";
+      if (out.closed) return; // the reader went away (| head): the rest reaches nobody
+    }
+  }
+  await out.write(`${chunk}\n  ${frame.slice(at + NO_ITEMS.length - 1)}\n`);
 }
 
 /** What a requeue or purge could not reach, one line each (none when it reached every letter). */
