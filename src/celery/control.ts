@@ -14,6 +14,7 @@
  * otherwise stop them all. Pure.
  */
 import { isObject, isTaskId, MAX_TASK_ID_BYTES } from "./decode.js";
+import { globMatches } from "./glob.js";
 import { revokedForHello, revokedFromHello, type Clocks, type RevokedEntry } from "./mingle.js";
 
 export const CONTROL_EXCHANGE = "celery.pidbox";
@@ -115,27 +116,6 @@ export function controlRequest(body: unknown, node: string): ControlRequest | un
     replyTo: replies ? { exchange: replyTo.exchange as string, routingKey: replyTo.routing_key as string } : undefined,
     ticket: typeof body.ticket === "string" ? body.ticket : null,
   };
-}
-
-/** fnmatch: `*` any run, `?` one character, `[...]` a set; the rest literal. */
-export function globMatches(pattern: string, name: string): boolean {
-  let source = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] ?? "";
-    if (c === "*") source += ".*";
-    else if (c === "?") source += ".";
-    else if (c === "[" && pattern.indexOf("]", i + 2) > i) {
-      const end = pattern.indexOf("]", i + 2);
-      const set = pattern.slice(i + 1, end);
-      source += `[${set.startsWith("!") ? `^${escapeSet(set.slice(1))}` : escapeSet(set)}]`;
-      i = end;
-    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  }
-  return new RegExp(`^${source}$`, "s").test(name);
-}
-
-function escapeSet(set: string): string {
-  return set.replace(/[\\\]^]/g, "\\$&");
 }
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { answerControl, controlQueueName, controlRequest, globMatches, MAX_REVOKED_LISTED, MAX_TASKS_LISTED, revokedIds, type TaskSeen, type WorkerControls, type WorkerFacts } from "../../src/celery/control.js";
+import { globMatches } from "../../src/celery/glob.js";
+import { answerControl, controlQueueName, controlRequest, MAX_REVOKED_LISTED, MAX_TASKS_LISTED, revokedIds, type TaskSeen, type WorkerControls, type WorkerFacts } from "../../src/celery/control.js";
 
 const NODE = "matchflow.7@pod-1";
 const replyTo = { exchange: "reply.celery.pidbox", routing_key: "oid-1" };
