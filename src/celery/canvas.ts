@@ -13,6 +13,8 @@
 import { createHash } from "node:crypto";
 import { encodeTaskV2, type EncodedMessage } from "./codec.js";
 import { numberValue } from "./json-number.js";
+import { kombuTaggedText } from "./python-json.js";
+import { pythonUtcIsoformat } from "./python-text.js";
 import { isObject, MAX_TASK_ID_BYTES, type TaskEnvelope, type WorkflowPart } from "./decode.js";
 
 export interface FollowUp {
@@ -117,9 +119,11 @@ function seconds(value: unknown): number | undefined {
 }
 
 /** `eta=`/`expires=` as Celery serialises a datetime (ISO text), or `countdown=`/`expires=` seconds from now. */
-function instant(text: unknown, secondsFromNow: number | undefined, now: number): string | null {
+function instant(value: unknown, secondsFromNow: number | undefined, now: number): string | null {
+  // kombu >= 5.3 writes a datetime tagged ({"__type__": "datetime", "__value__": ...}).
+  const text = kombuTaggedText(value) ?? value;
   if (typeof text === "string" && text !== "") return text;
-  return secondsFromNow === undefined ? null : new Date(now + secondsFromNow * 1000).toISOString();
+  return secondsFromNow === undefined ? null : pythonUtcIsoformat(now + secondsFromNow * 1000);
 }
 
 /** The queue or exchange a signature's options name: Celery takes a name (or a Queue or Exchange, serialised with its `name`). */

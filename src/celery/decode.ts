@@ -8,6 +8,7 @@
 import { PermanentError } from "../errors.js";
 import { COMPRESSION_HEADER, decompressBody } from "./compression.js";
 import { parseKeepingNumbers } from "./json-number.js";
+import { parsePythonJson, untagged } from "./python-json.js";
 
 export interface TaskEnvelope {
   protocol: 1 | 2;
@@ -69,7 +70,6 @@ export interface DecodeOptions {
 
 export type DecodeErrorCode =
   | "unsupported_content_type"
-  | "unsupported_content_encoding"
   | "unsupported_compression"
   | "message_too_large"
   | "malformed_json"
@@ -133,11 +133,8 @@ function checkContent(properties: IncomingProperties): void {
   if (type !== "application/json") {
     throw refuse("unsupported_content_type", `content type ${JSON.stringify(properties.contentType ?? null)} is not supported (only application/json)`);
   }
-  // JSON is UTF-8 by definition (RFC 8259), so an absent encoding means utf-8.
-  const encoding = properties.contentEncoding;
-  if (encoding !== undefined && encoding !== null && (typeof encoding !== "string" || !/^utf-?8$/i.test(encoding.trim()))) {
-    throw refuse("unsupported_content_encoding", `content encoding ${JSON.stringify(encoding)} is not supported (only utf-8)`);
-  }
+  // The content encoding is not looked at: JSON is UTF-8 (RFC 8259), and kombu reads a JSON body
+  // as UTF-8 whatever it says (it sets "binary" itself for a body published as bytes).
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -150,9 +147,9 @@ function bodyText(content: Buffer): string {
   }
 }
 
-function parseBody(text: string): unknown {
+function parseBody(text: string): { value: unknown; text: string } {
   try {
-    return JSON.parse(text);
+    return parsePythonJson(text);
   } catch (err) {
     throw refuse("malformed_json", `message body is not valid JSON (${(err as Error).message})`, err);
   }
@@ -262,9 +259,13 @@ export function decodeTask(content: Buffer, properties: IncomingProperties, opti
   if (!isObject(rawHeaders)) throw refuse("malformed_message", "message headers must be a table");
   const headers = unwrap(rawHeaders) as Record<string, unknown>;
   const compression = headers[COMPRESSION_HEADER];
-  const text = bodyText(compression === undefined || compression === null ? content : decompressBody(content, compression, options.maxBytes));
-  const body = parseBody(text);
+  const { value: body, text } = parseBody(bodyText(compression === undefined || compression === null ? content : decompressBody(content, compression, options.maxBytes)));
   const envelope = "task" in headers && headers.task !== undefined ? decodeV2(body, headers, properties) : decodeV1(body, headers, properties);
+  // kombu >= 5.3's tagged datetimes, decimals, ...: the task gets their text (python-json.ts).
+  if (text.includes('"__type__"')) {
+    envelope.args = untagged(envelope.args) as unknown[];
+    envelope.kwargs = untagged(envelope.kwargs) as Record<string, unknown>;
+  }
   if (envelope.workflow.length > 0) envelope.embed = embedKeepingNumbers(envelope, text, body) ?? envelope.embed;
   return envelope;
 }

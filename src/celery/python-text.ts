@@ -244,3 +244,13 @@ export function celerySaferepr(value: unknown, maxLen?: number, maxLevels = 3): 
   cutRepr(value, 0, maxLevels, cut);
   return cut.out;
 }
+
+/**
+ * An instant as Python's `datetime.isoformat()` writes an aware UTC one ("+00:00", not "Z"): an
+ * eta or expires matchflow computes goes to Celery workers too (canvas follow-ups, a shared work
+ * queue), and `datetime.fromisoformat`, which Celery >= 5.3 parses them with, refuses "Z" before
+ * Python 3.11 (the task is then rejected, not run).
+ */
+export function pythonUtcIsoformat(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, "+00:00");
+}

@@ -13,6 +13,7 @@
 import { fieldText, pythonReadableHeaders } from "../broker/field-values.js";
 import { carriedTaskOptions } from "../celery/carried-options.js";
 import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.js";
+import { pythonUtcIsoformat } from "../celery/python-text.js";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
 import type { MatchflowError } from "../errors.js";
@@ -56,7 +57,7 @@ function fitted(message: OutgoingMessage, frameMax: number | undefined, keep: (n
  * transport without frames (the in-process one).
  */
 export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessage, error: MatchflowError, attempt: number, delayMs: number, now: number, frameMax?: number): FittedMessage {
-  const eta = new Date(now + delayMs).toISOString();
+  const eta = pythonUtcIsoformat(now + delayMs);
   const task = {
     taskName: envelope.taskName,
     taskId: envelope.taskId,

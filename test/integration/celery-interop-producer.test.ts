@@ -118,6 +118,17 @@ describe("Python Celery producers -> matchflow decoding", () => {
     expect(got[0]!.properties.headers).toMatchObject({ sent_at_ms: 1764680000123, below: -(2 ** 40), small: 200, negative: -5 });
   });
 
+  it("a body kombu published as bytes (content_encoding 'binary') with Python's NaN in a field decodes as Celery's worker reads it: the NaN as null", async () => {
+    const ids = await runCeleryProducer(vhost.url, "v1-bytes", join(dir, "matches.json"));
+    const got = await takeAll(2);
+    expect(got.map((m) => String(m.properties.contentEncoding))).toEqual(["binary", "binary"]);
+    expect(got.map((m) => m.content.toString("utf8").includes('"attendance": NaN'))).toEqual([true, true]);
+    const decoded = got.map((m) => decodeTask(m.content, m.properties, { maxBytes: config.maxMessageBytes }));
+    expect(decoded.map((d) => d.taskId)).toEqual(ids);
+    expect(decoded.map((d) => d.args[0])).toEqual(MATCHES.map((m) => ({ ...m, attendance: null })));
+    expect(decoded.map((d) => validateForConsumer(d.args[0]).ok)).toEqual([true, true]);
+  });
+
   it("send_task (v2) and a raw v1 publish decode into the same MatchData", async () => {
     const v2Ids = await runCeleryProducer(vhost.url, "v2", join(dir, "matches.json"));
     const v2 = (await takeAll(2)).map((m) => ({ msg: m, ...decodeMatch(m) }));

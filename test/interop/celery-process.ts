@@ -69,7 +69,7 @@ export function startCeleryWorker(brokerUrl: string, outFile: string, options: {
 }
 
 /** Runs send_tasks.py; returns the task ids it printed. `extra`: v2-countdown's seconds, v2-compressed's method. */
-export async function runCeleryProducer(brokerUrl: string, mode: "v1" | "v2" | "v2-countdown" | "v2-compressed" | "v2-headers" | "v2-workflow" | "declare", matchesFile?: string, extra?: number | string): Promise<string[]> {
+export async function runCeleryProducer(brokerUrl: string, mode: "v1" | "v1-bytes" | "v2" | "v2-countdown" | "v2-compressed" | "v2-headers" | "v2-workflow" | "declare", matchesFile?: string, extra?: number | string): Promise<string[]> {
   const args = ["send_tasks.py", brokerUrl, mode, ...(matchesFile ? [matchesFile] : []), ...(extra === undefined ? [] : [String(extra)])];
   const { stdout } = await promisify(execFile)(PYTHON, args, { cwd: INTEROP_DIR, env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" } });
   return stdout.split("\n").filter((l) => l.trim() !== "");

@@ -6,6 +6,7 @@
     /usr/bin/python3 send_tasks.py <broker-url> v2-compressed <matches.json> <method>   # send_task(compression=method)
     /usr/bin/python3 send_tasks.py <broker-url> v2-headers <matches.json>   # send_task(headers=) with integers of every size
     /usr/bin/python3 send_tasks.py <broker-url> v1 <matches.json>   # raw protocol-1 JSON body
+    /usr/bin/python3 send_tasks.py <broker-url> v1-bytes <matches.json>   # the same as bytes (kombu: content_encoding "binary"), with a NaN field
     /usr/bin/python3 send_tasks.py <broker-url> declare              # what a Celery producer declares
 
 Prints one task id per line. The v1 path is the seed's production scraper: a JSON body
@@ -65,5 +66,16 @@ elif mode == "v1":
             producer.publish(body, content_type="application/json", content_encoding="utf-8",
                              delivery_mode=2, declare=[queue])
             print(task_id)
+elif mode == "v1-bytes":
+    # A hand-rolled producer publishing ready-made bytes: kombu marks them content_encoding
+    # "binary". json.dumps writes a float NaN (a pandas column) as the bare token NaN.
+    with Connection(url, transport_options={"confirm_publish": True}) as conn:
+        producer = Producer(conn.default_channel, exchange=exchange, routing_key="matches.process")
+        for match in matches:
+            task_id = str(uuid.uuid4())
+            body = json.dumps({"id": task_id, "task": TASK, "args": [dict(match, attendance=float("nan"))], "kwargs": {},
+                               "retries": 0, "eta": None, "expires": None}).encode("utf-8")
+            producer.publish(body, content_type="application/json", delivery_mode=2, declare=[queue])
+            print(task_id)
 else:
-    sys.exit("mode must be v1, v2, v2-countdown, v2-compressed, v2-headers, v2-workflow or declare")
+    sys.exit("mode must be v1, v1-bytes, v2, v2-countdown, v2-compressed, v2-headers, v2-workflow or declare")

@@ -38,7 +38,7 @@ describe("a canvas's numbers, forwarded", () => {
     const [callback] = planOnSuccess(decode(msg.content, msg.properties), { match_id: 7 }, context).followUps;
     const headers = decode(callback!.message.content, callback!.message.properties).headers;
     expect(headers.timelimit).toEqual([300, 200]);
-    expect(headers.eta).toBe("2026-11-01T12:00:10.000Z");
+    expect(headers.eta).toBe("2026-11-01T12:00:10.000+00:00");
     expect(callback?.message.properties.priority).toBe(5);
   });
 

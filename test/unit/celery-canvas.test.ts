@@ -114,12 +114,19 @@ describe("planOnSuccess", () => {
     }
   });
 
+  it("reads an eta and expires kombu >= 5.3 wrote tagged ({__type__: datetime}): the follow-up waits and expires as asked", () => {
+    const at = { __type__: "datetime", __value__: "2030-01-01T00:00:00+00:00" };
+    const step = sig("notify.later", { options: { task_id: "id-3", eta: at, expires: { ...at, __value__: "2030-01-02T00:00:00+00:00" } } });
+    const next = read(planOnSuccess(envelopeWith({ chain: [step] }), result, context).followUps[0] as FollowUp);
+    expect(next.headers).toMatchObject({ eta: "2030-01-01T00:00:00+00:00", expires: "2030-01-02T00:00:00+00:00" });
+  });
+
   it("carries a step's own link, link_error, countdown, expires, priority, time limits and shadow as Celery's send_task would", () => {
     const step = sig("notify.done", { options: { task_id: "id-2", link: sig("x.after"), link_error: [sig("x.err")], countdown: 30, expires: 3600, priority: 5, time_limit: 60, soft_time_limit: 50, shadow: "nice name", ignore_result: true } });
     const f = planOnSuccess(envelopeWith({ chain: [step] }), result, context).followUps[0] as FollowUp;
     const next = read(f);
     expect(next.embed).toEqual({ callbacks: [sig("x.after")], errbacks: [sig("x.err")], chain: null, chord: null });
-    expect(next.headers).toMatchObject({ eta: "2026-11-01T12:00:30.000Z", expires: "2026-11-01T13:00:00.000Z", timelimit: [60, 50], shadow: "nice name", ignore_result: true });
+    expect(next.headers).toMatchObject({ eta: "2026-11-01T12:00:30.000+00:00", expires: "2026-11-01T13:00:00.000+00:00", timelimit: [60, 50], shadow: "nice name", ignore_result: true });
     expect(f.message.properties.priority).toBe(5);
     expect(f.message.properties.expiration).toBe("3600000");
   });

@@ -193,7 +193,7 @@ describe("retry and dead-letter messages", () => {
     const h = delivered(retry.properties.headers);
     // Typed as py-amqp reads them (amqplib's guess for 128-32767 is a short string to Python).
     expect(retry.properties.headers?.["x-matchflow-attempts"]).toEqual({ "!": "int", value: 1 });
-    expect(h).toMatchObject({ id: "task-1", eta: "2026-11-01T12:00:45.000Z", "x-matchflow-error-code": "db_deadlock", "x-matchflow-attempts": 1 });
+    expect(h).toMatchObject({ id: "task-1", eta: "2026-11-01T12:00:45.000+00:00", "x-matchflow-error-code": "db_deadlock", "x-matchflow-attempts": 1 });
     const decoded = decodeTask(retry.content, retry.properties, { maxBytes: 1_048_576 });
     expect(decoded).toMatchObject({ taskId: "task-1", retries: 1, args: [match] });
     expect(h["x-matchflow-first-failure-at"]).toBe(new Date(NOW).toISOString());
