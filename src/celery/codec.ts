@@ -147,8 +147,9 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
   if (task.eta) headers.eta = task.eta;
   if (task.expires) headers.expires = task.expires;
   if (task.groupId) headers.group = task.groupId;
-  if (task.groupIndex !== undefined && task.groupIndex !== null) headers.group_index = amqpInt(task.groupIndex);
-  headers.retries = amqpInt(retries);
+  // A producer may send any int; one past 32 bits as `I` made amqplib throw at publish (the copy never went).
+  if (task.groupIndex !== undefined && task.groupIndex !== null) headers.group_index = pythonReadableNumber(task.groupIndex);
+  headers.retries = pythonReadableNumber(retries);
   if (task.timeLimit && (task.timeLimit[0] !== null || task.timeLimit[1] !== null)) headers.timelimit = task.timeLimit.map((t) => (t === null ? null : pythonReadableNumber(t)));
   headers.root_id = task.rootId || taskId;
   if (task.parentId) headers.parent_id = task.parentId;

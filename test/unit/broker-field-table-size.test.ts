@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { contentHeaderFrameBytes, fieldTableBytes } from "../../src/broker/field-table-size.js";
-import { amqpInt } from "../../src/celery/codec.js";
+import { amqpInt, encodeTaskV2 } from "../../src/celery/codec.js";
 
 const require = createRequire(import.meta.url);
 // amqplib's package exports hide lib/: reach its files by path.
@@ -69,5 +69,14 @@ describe("fieldTableBytes", () => {
     };
     expect(contentHeaderFrameBytes(props)).toBe(defs.encodeProperties(defs.BasicProperties, 1, 10, props).length);
     expect(contentHeaderFrameBytes({ headers: {} })).toBe(defs.encodeProperties(defs.BasicProperties, 1, 0, { headers: {} }).length);
+  });
+});
+
+describe("a task's integer headers past 32 bits", () => {
+  it("encode as amqplib can write them: a producer's group_index or retries of 2^31 and more (an `I` of them threw at publish, so the retry copy never went)", () => {
+    const m = encodeTaskV2({ taskName: "t", taskId: "id", args: [], groupId: "g", groupIndex: 2 ** 31, retries: 2 ** 32 + 5 });
+    expect(() => amqplibTableBytes(m.properties.headers)).not.toThrow();
+    expect(fieldTableBytes(m.properties.headers)).toBe(amqplibTableBytes(m.properties.headers));
+    expect(m.properties.headers).toMatchObject({ group_index: { "!": "long", value: 2 ** 31 }, retries: { "!": "long", value: 2 ** 32 + 5 } });
   });
 });
