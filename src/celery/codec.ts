@@ -4,6 +4,7 @@
  * Wire facts: docs/celery-wire.md. Decoding lives in `decode.ts` and is re-exported here.
  */
 import { celerySaferepr, pythonJsonDumps } from "./python-text.js";
+import { COMPRESSION_HEADER } from "./compression.js";
 import { parseCeleryTime } from "./time.js";
 import { V1_WORKFLOW_FIELDS } from "./decode.js";
 
@@ -92,6 +93,13 @@ export interface TaskInput {
    * protocol 2's embed mapping, protocol 1's body fields. @default none
    */
   embed?: Record<string, unknown> | null;
+  /**
+   * Protocol 2 only: the body `[args, kwargs, embed]` exactly as the task arrived, sent as it is
+   * (a retry or requeue changes none of them). Written again from what JSON.parse read, numbers
+   * changed: Python's 1.0 went back as 1, an int past 2^53 lost digits, a NaN became null.
+   * @default the body encoded from `args`, `kwargs` and `embed`
+   */
+  body?: Buffer;
 }
 
 export interface EncodeOptions {
@@ -157,8 +165,8 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
   headers.kwargsrepr = celerySaferepr(kwargs, REPR_MAX_CHARS);
   headers.origin = task.origin ?? `gen${process.pid}@matchflow`;
   headers.ignore_result = task.ignoreResult ?? false;
-  const body = pythonJsonDumps([task.args, kwargs, task.embed ?? EMBED]);
-  return { content: Buffer.from(body, "utf8"), properties: taskProperties(task, taskId, headers, options) };
+  const content = task.body ?? Buffer.from(pythonJsonDumps([task.args, kwargs, task.embed ?? EMBED]), "utf8");
+  return { content, properties: taskProperties(task, taskId, headers, options) };
 }
 
 /** AMQP properties of a task message, the same for both protocols: persistent JSON, correlation id = task id. */
@@ -204,6 +212,12 @@ function v1Workflow(embed: Record<string, unknown> | null | undefined): Record<s
   if (!embed) return fields;
   for (const part of V1_WORKFLOW_FIELDS) if (embed[part] !== undefined && embed[part] !== null) fields[part] = embed[part];
   return fields;
+}
+
+/** A protocol 2 task's body to send again as it came (TaskInput.body): not a compressed one, which is re-encoded uncompressed. */
+export function unchangedBody(protocol: 1 | 2, content: Buffer, headers: unknown): { body: Buffer } | Record<string, never> {
+  const compression = typeof headers === "object" && headers !== null ? (headers as Record<string, unknown>)[COMPRESSION_HEADER] : undefined;
+  return protocol === 2 && (compression === undefined || compression === null) ? { body: content } : {};
 }
 
 export function encodeTask(protocol: 1 | 2, task: TaskInput, options: EncodeOptions = {}): EncodedMessage {

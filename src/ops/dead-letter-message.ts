@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import type { Options } from "amqplib";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MF_HEADERS } from "../broker/headers.js";
-import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, type TaskEnvelope } from "../celery/codec.js";
+import { decodeTask, ENCODED_TASK_HEADERS, encodeTask, unchangedBody, type TaskEnvelope } from "../celery/codec.js";
 import { carriedTaskOptions } from "../celery/carried-options.js";
 import { COMPRESSION_HEADER } from "../celery/compression.js";
 import { errorMessage } from "../errors.js";
@@ -305,6 +305,7 @@ export function buildRequeueMessage(msg: DeadLetterMessage, options: { deadLette
     ...(origin ? { origin } : {}),
     embed: e.embed,
     ...carriedTaskOptions(e, msg.properties.priority),
+    ...unchangedBody(e.protocol, msg.content, msg.properties.headers),
   });
   const { expiration: _dropped, headers: encodedHeaders, ...properties } = encoded.properties;
   return fittedRequeue({

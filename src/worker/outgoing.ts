@@ -12,7 +12,7 @@
  */
 import { fieldText, pythonReadableHeaders } from "../broker/field-values.js";
 import { carriedTaskOptions } from "../celery/carried-options.js";
-import { encodeTaskV1, encodeTaskV2, type TaskEnvelope } from "../celery/codec.js";
+import { encodeTaskV1, encodeTaskV2, unchangedBody, type TaskEnvelope } from "../celery/codec.js";
 import { pythonUtcIsoformat } from "../celery/python-text.js";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
@@ -72,6 +72,7 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
     // Celery's own retry keeps the canvas: the callbacks and the chain run once the task succeeds.
     embed: envelope.embed,
     ...carriedTaskOptions(envelope, message.properties.priority),
+    ...unchangedBody(envelope.protocol, message.content, message.properties.headers),
   };
   const encoded = envelope.protocol === 1 ? encodeTaskV1(task) : encodeTaskV2(task);
   const firstFailure = headerString(previousHeader(message, MF_HEADERS.firstFailureAt), "");
