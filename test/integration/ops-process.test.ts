@@ -109,6 +109,8 @@ describe("matchflow process", () => {
       expect(run.code).toBe(5);
       const said = run.stderr.split("\n").filter((line) => line.startsWith("matchflow:"));
       expect(said).toEqual([expect.stringMatching(pattern) as string]);
+      // What was stored before is printed as a finished run prints it: one line per match.
+      expect(run.stdout.split("\n").filter(Boolean)).toEqual([expect.stringMatching(/^ro-1: created/) as string, expect.stringMatching(/^ro-2: invalid: /) as string]);
       const check = new pg.Client({ connectionString: own.url });
       await check.connect();
       try {

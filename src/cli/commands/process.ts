@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { createMatchStore } from "../../db/match-store.js";
 import { migrate } from "../../db/migrate.js";
 import { openDatabase } from "../../db/open.js";
-import { formatOutcome, formatSummary, processMatches, summariseOutcomes } from "../../ops/process-matches.js";
+import { formatOutcome, formatSummary, processMatches, ProcessStopped, summariseOutcomes } from "../../ops/process-matches.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { openMatchInput, readMatchItems, warnIfNoMatches } from "../match-input.js";
@@ -32,6 +32,10 @@ export function registerProcess(program: Command): void {
       try {
         await migrate(db, { log });
         outcomes = await processMatches(store, inputs, { batchSize: config.worker.batchSize });
+      } catch (err) {
+        // Stopped by the database: what was stored before is printed as usual, then the reason (exit 5).
+        if (err instanceof ProcessStopped) for (const o of err.outcomes) process.stdout.write(`${formatOutcome(o)}\n`);
+        throw err;
       } finally {
         await store.close();
       }
