@@ -115,7 +115,7 @@ describe("matchflow run", () => {
   it("fails with one clear line naming the source (and the offline way) when the source is unreachable", async () => {
     const r = await runCli(["run"], { ASSIST_BASE_URL: "http://127.0.0.1:9", DATABASE_URL: `pglite://${path.join(dir, "db2")}` });
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^matchflow: .*127\.0\.0\.1.*\n\(offline\? run on the recorded sample: matchflow run --source-dir samples\/mlsnext\)\n$/m);
+    expect(r.stderr).toMatch(/^matchflow: .*127\.0\.0\.1.*\n\(offline\? run on the recorded sample: matchflow run --source-dir samples\/mlsnext --season 2026\)\n$/m);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
@@ -126,6 +126,18 @@ describe("matchflow run", () => {
   });
 });
 
+/** Until a matchflow session of the database has waited on a lock for over a second (longer than the warm-up's 250 ms try: a batch's write). */
+async function writingBatchWaitsOnLock(url: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try {
+    const waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'matchflow' AND clock_timestamp() - query_start > interval '1 second'";
+    await until(async () => Number((await admin.query<{ n: string }>(waiting)).rows[0]?.n) > 0, 60_000, "the run's worker writing a batch, waiting on the lock");
+  } finally {
+    await admin.end();
+  }
+}
+
 describe("matchflow schedule", () => {
   it("Ctrl-C stops publishing and waiting: what the worker holds settles, the database closes, the report is printed, exit 130", async () => {
     // The matches table locked: the run's worker waits on it, so the run is still waiting when the signal comes.
@@ -133,15 +145,7 @@ describe("matchflow schedule", () => {
     const lock = await lockMatchesTable(migrated.url);
     try {
       const p = spawnCli(["run", ...SAMPLE, "--league", "Homegrown"], { RABBITMQ_URL: undefined, DATABASE_URL: migrated.url, DB_LOCK_TIMEOUT: "60s", SHUTDOWN_GRACE: "20s" });
-      const admin = new pg.Client({ connectionString: migrated.url });
-      await admin.connect();
-      try {
-        // Waiting longer than the warm-up's 250 ms try: a batch's write.
-        const waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'matchflow' AND clock_timestamp() - query_start > interval '1 second'";
-        await until(async () => Number((await admin.query<{ n: string }>(waiting)).rows[0]?.n) > 0, 60_000, "the run's worker writing a batch, waiting on the lock");
-      } finally {
-        await admin.end();
-      }
+      await writingBatchWaitsOnLock(migrated.url);
       p.kill("SIGINT");
       await until(() => p.stderr().includes("stopping: matches in flight are confirmed first"), 10_000, "the stop said");
       await lock.release();
@@ -188,14 +192,7 @@ describe("matchflow schedule", () => {
     try {
       const p = spawnCli(["schedule", "--cron", "0 6 * * *", "--run-now", ...SAMPLE, "--league", "Homegrown"], { RABBITMQ_URL: undefined, DATABASE_URL: migrated.url, DB_LOCK_TIMEOUT: "60s", SHUTDOWN_GRACE: "1s" });
       await p.waitForLog((l) => l.msg === "scheduled run starting", 60_000);
-      const admin = new pg.Client({ connectionString: migrated.url });
-      await admin.connect();
-      try {
-        const waiting = "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name = 'matchflow' AND clock_timestamp() - query_start > interval '1 second'";
-        await until(async () => Number((await admin.query<{ n: string }>(waiting)).rows[0]?.n) > 0, 60_000, "the run's worker writing a batch, waiting on the lock");
-      } finally {
-        await admin.end();
-      }
+      await writingBatchWaitsOnLock(migrated.url);
       p.kill("SIGTERM");
       // The lock is still held: the run can only stop waiting by being stopped.
       await p.waitForLog((l) => l.msg === "stopped waiting: some matches are not processed yet (the in-process broker keeps nothing: run again to store them)", 30_000);
