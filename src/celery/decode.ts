@@ -249,6 +249,24 @@ function decodeV1(body: unknown, headers: Record<string, unknown>, properties: I
   };
 }
 
+/** The protocol 1 body fields a protocol 2 header of the same name replaces in a hybrid message. */
+const HYBRID_HEADER_FIELDS = ["task", "id", "retries", "eta", "expires", "root_id", "parent_id"] as const;
+
+/**
+ * A "hybrid" message: a protocol 2 `task` header over a protocol 1 body (a mapping with `args`),
+ * which some hand-rolled producers send. Celery's worker runs it (`hybrid_to_proto2`: the body's
+ * fields, the headers winning); it was refused as malformed. Read as protocol 1, so a retry or
+ * requeue is a plain protocol 1 message (the encoder writes no stale header over its body).
+ */
+function decodeHybrid(body: Record<string, unknown>, headers: Record<string, unknown>, properties: IncomingProperties): TaskEnvelope {
+  const merged: Record<string, unknown> = { ...body };
+  for (const field of HYBRID_HEADER_FIELDS) if (headers[field] !== undefined && headers[field] !== null) merged[field] = headers[field];
+  const envelope = decodeV1(merged, headers, properties);
+  envelope.rootId = optionalString(merged.root_id, "root_id");
+  envelope.parentId = optionalString(merged.parent_id, "parent_id");
+  return envelope;
+}
+
 /** Decodes one delivery; throws PermanentError (codes: DecodeErrorCode) for anything unusable. */
 export function decodeTask(content: Buffer, properties: IncomingProperties, options: DecodeOptions): TaskEnvelope {
   if (content.length > options.maxBytes) {
@@ -260,7 +278,7 @@ export function decodeTask(content: Buffer, properties: IncomingProperties, opti
   const headers = unwrap(rawHeaders) as Record<string, unknown>;
   const compression = headers[COMPRESSION_HEADER];
   const { value: body, text } = parseBody(bodyText(compression === undefined || compression === null ? content : decompressBody(content, compression, options.maxBytes)));
-  const envelope = "task" in headers && headers.task !== undefined ? decodeV2(body, headers, properties) : decodeV1(body, headers, properties);
+  const envelope = !("task" in headers && headers.task !== undefined) ? decodeV1(body, headers, properties) : isObject(body) && "args" in body ? decodeHybrid(body, headers, properties) : decodeV2(body, headers, properties);
   // kombu >= 5.3's tagged datetimes, decimals, ...: the task gets their text (python-json.ts).
   if (text.includes('"__type__"')) {
     envelope.args = untagged(envelope.args) as unknown[];

@@ -23,10 +23,10 @@ import type { Settler } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreOutcome } from "./store.js";
 
 type Good = Extract<Prepared, { ok: true }>;
+type Bad = Extract<Prepared, { ok: false }>;
 
 /** The database itself (gone, read-only, full, ...): no part of the batch is to blame. */
 const isDatabaseWide = (err: MatchflowError) => DATABASE_UNREACHABLE.has(err.code) || DATABASE_REFUSALS.has(err.code);
-type Bad = Extract<Prepared, { ok: false }>;
 
 export interface SplitBatch {
   /** Written on a later try, each with its outcome (a match the database refused for its data included). */
@@ -46,10 +46,7 @@ export async function splitFailedBatch(store: Pick<MatchStore, "writeBatch">, go
   const result: SplitBatch = { stored: [], failed: [], again: [] };
   const write = async (part: Good[]): Promise<MatchflowError | undefined> => {
     try {
-      const outcomes = await store.writeBatch(
-        part.map((p) => p.item),
-        [],
-      );
+      const outcomes = await store.writeBatch(part.map((p) => p.item), []);
       part.forEach((p, i) => result.stored.push({ p, outcome: outcomes[i] ?? { ok: false, error: asMatchflowError(new Error("store returned no outcome")) } }));
       return undefined;
     } catch (err) {

@@ -155,6 +155,14 @@ describe("decodeTask", () => {
     expect(decodeTask(m.content, { contentType: "application/json; charset=utf-8" }, { maxBytes: 1024 }).taskId).toBe(ID);
   });
 
+  it("reads a hybrid message (a protocol 2 task header over a protocol 1 body) as Celery's hybrid_to_proto2 does: the body's fields, the headers winning", () => {
+    const body = { task: "other.name", id: "body-id", args: [MATCH], kwargs: { k: 1 }, retries: 0, eta: null, callbacks: [{ task: "notify" }] };
+    const env = decodeTask(Buffer.from(JSON.stringify(body)), { ...JSON_PROPS, headers: { task: TASK, id: ID, retries: 2, root_id: "root-1" } }, { maxBytes: 4096 });
+    expect(env).toMatchObject({ protocol: 1, taskName: TASK, taskId: ID, args: [MATCH], kwargs: { k: 1 }, retries: 2, rootId: "root-1", parentId: null, workflow: ["callbacks"] });
+    // Without headers of its own, the body's.
+    expect(decodeTask(Buffer.from(JSON.stringify(body)), { ...JSON_PROPS, headers: { task: TASK } }, { maxBytes: 4096 })).toMatchObject({ taskName: TASK, taskId: "body-id", retries: 0 });
+  });
+
   it("reads a JSON body as UTF-8 whatever its content encoding says, as kombu does ('binary': a body kombu published as bytes)", () => {
     const m = encodeTaskV1({ taskName: TASK, taskId: ID, args: [{ home_team: "Tréville" }] });
     for (const contentEncoding of ["binary", "latin-1", "ascii-8bit", 7]) {
@@ -207,7 +215,8 @@ describe("decodeTask", () => {
     ["message_too_large", () => decodeTask(Buffer.alloc(2048, 0x20), JSON_PROPS, { maxBytes: 1024 })],
     ["malformed_json", () => decodeTask(Buffer.from("{not json"), JSON_PROPS, { maxBytes: 1024 })],
     ["malformed_json", () => decodeTask(Buffer.from([0x22, 0xff, 0xfe, 0x22]), JSON_PROPS, { maxBytes: 1024 })],
-    ["malformed_message", () => decodeTask(Buffer.from('{"args": []}'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(Buffer.from('{"kwargs": {}}'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
+    ["malformed_message", () => decodeTask(Buffer.from('{"args": 5}'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
     ["malformed_message", () => decodeTask(Buffer.from('[{"a": 1}, {}, {}]'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
     ["malformed_message", () => decodeTask(Buffer.from('[[], [], {}]'), { ...JSON_PROPS, headers: { task: TASK, id: ID } }, { maxBytes: 1024 })],
     ["malformed_message", () => decodeTask(Buffer.from("[[], {}, {}]"), { ...JSON_PROPS, headers: { task: TASK, id: ID, retries: "many" } }, { maxBytes: 1024 })],

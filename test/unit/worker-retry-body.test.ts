@@ -46,4 +46,12 @@ describe("a task sent again", () => {
     const again = decodeTask(retry.content, retry.properties, { maxBytes: 1 << 20 });
     expect(again.args[0]).toMatchObject({ external_match_id: "100436", attendance: null });
   });
+
+  it("a hybrid message (task header over a protocol 1 body) is retried as a plain protocol 1 task counting on: no header left to override its retries", () => {
+    const body = JSON.stringify({ task: TASK, id: "task-1", args: [{ home_team: "IFA", away_team: "NEFC", match_date: "2026-10-18", age_group: "U14", match_type: "League" }], kwargs: {}, retries: 0 });
+    const first = retryOf(delivery(Buffer.from(body), { retries: 3 }));
+    const again = decodeTask(first.content, first.properties, { maxBytes: 1 << 20 });
+    expect(again).toMatchObject({ protocol: 1, taskId: "task-1", retries: 1 });
+    expect(first.properties.headers?.task).toBeUndefined();
+  });
 });
