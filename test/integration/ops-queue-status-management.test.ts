@@ -115,7 +115,8 @@ describe("a \"%\" in RABBITMQ_URL's password that starts no percent-escape", () 
       // Answered by the management API (refused credentials would read over AMQP, with a note).
       expect(cli.stdout).toMatch(/^broker 127\.0\.0\.1:5672 vhost \S+ \(figures from the management API/);
       expect(cli.stdout).toMatch(/^matches\s+work\s/m);
-      expect(cli.stdout).not.toMatch(/^note:/m);
+      // (A note that the API has not sampled the fresh queues yet may come; one that it failed may not.)
+      expect(cli.stdout).not.toMatch(/figures read over AMQP instead/);
       expect(cli.code).toBe(0);
     } finally {
       await managementApi("DELETE", `/users/${encodeURIComponent(user)}`);
