@@ -113,6 +113,11 @@ export const DATABASE_REFUSALS: ReadonlySet<string> = new Set(["db_read_only", "
 /** Errors that mean "the database is not there": the worker waits for it instead of burning retries. */
 export const DATABASE_UNREACHABLE: ReadonlySet<string> = new Set(["database_unreachable", "db_connection"]);
 
+/** The database itself failed (gone, or refusing every write): no data of the batch is to blame. */
+export function isDatabaseWide(err: { code: string }): boolean {
+  return DATABASE_UNREACHABLE.has(err.code) || DATABASE_REFUSALS.has(err.code);
+}
+
 /** True for failures that belong to one row's data (the batch's neighbours may still land). */
 export function isDataError(err: unknown): boolean {
   const c = classifyDbError(err);

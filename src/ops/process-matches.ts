@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { validateForConsumer } from "../contract/index.js";
-import { classifyDbError, DATABASE_REFUSALS, DATABASE_UNREACHABLE } from "../db/errors.js";
+import { classifyDbError, isDatabaseWide } from "../db/errors.js";
 import { errorMessage, MatchflowError } from "../errors.js";
 import type { FailureRecord, MatchStore, StoreItem } from "../worker/store.js";
 import { printable } from "../terminal-text.js";
@@ -54,8 +54,7 @@ export class ProcessStopped extends MatchflowError {
   readonly outcomes: readonly ProcessOutcome[];
 
   constructor(cause: MatchflowError, outcomes: readonly ProcessOutcome[], total: number) {
-    const s = summariseOutcomes(outcomes);
-    const stored = `${s.created} created, ${s.updated} updated, ${s.unchanged} unchanged, ${s.invalid} invalid, ${s.failed} failed`;
+    const stored = formatSummary(summariseOutcomes(outcomes));
     const left = total - outcomes.length;
     super(
       cause.code,
@@ -68,15 +67,10 @@ export class ProcessStopped extends MatchflowError {
   }
 }
 
-/** Failures of the database, whatever the batch holds: every later batch would fail the same way. */
-function isDatabaseLevel(err: MatchflowError): boolean {
-  return DATABASE_UNREACHABLE.has(err.code) || DATABASE_REFUSALS.has(err.code);
-}
-
 /**
  * Validates and writes every item, in batches; returns one outcome per input item, in input
  * order. A batch whose transaction fails as a whole marks its items `failed` and the run goes
- * on, unless the database itself failed it (isDatabaseLevel): then it throws ProcessStopped,
+ * on, unless the database itself failed it (isDatabaseWide: every later batch would fail the same way): then it throws ProcessStopped,
  * holding the outcomes of the batches committed before.
  */
 export async function processMatches(store: MatchStore, inputs: readonly ProcessInput[], options: ProcessOptions): Promise<ProcessOutcome[]> {
@@ -116,7 +110,7 @@ export async function processMatches(store: MatchStore, inputs: readonly Process
     } catch (err) {
       const classified = classifyDbError(err);
       // Batches are written in input order, so the outcomes so far are exactly those of `start` items.
-      if (isDatabaseLevel(classified)) throw new ProcessStopped(classified, outcomes.slice(0, start), inputs.length);
+      if (isDatabaseWide(classified)) throw new ProcessStopped(classified, outcomes.slice(0, start), inputs.length);
       itemIndexes.forEach((index, i) => {
         outcomes[index] = { index, externalMatchId: items[i]?.match.external_match_id ?? null, status: "failed", error: errorMessage(err) };
       });

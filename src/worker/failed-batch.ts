@@ -15,7 +15,7 @@
  * the others (refused again, and recorded, later). One that could not be decoded cannot be retried
  * (nothing to re-encode): it is dead-lettered all the same.
  */
-import { DATABASE_REFUSALS, DATABASE_UNREACHABLE } from "../db/errors.js";
+import { isDatabaseWide } from "../db/errors.js";
 import type { MatchflowError } from "../errors.js";
 import { asMatchflowError } from "./policy.js";
 import type { Prepared } from "./prepare.js";
@@ -25,8 +25,6 @@ import type { FailureRecord, MatchStore, StoreOutcome } from "./store.js";
 type Good = Extract<Prepared, { ok: true }>;
 type Bad = Extract<Prepared, { ok: false }>;
 
-/** The database itself (gone, read-only, full, ...): no part of the batch is to blame. */
-const isDatabaseWide = (err: MatchflowError) => DATABASE_UNREACHABLE.has(err.code) || DATABASE_REFUSALS.has(err.code);
 
 export interface SplitBatch {
   /** Written on a later try, each with its outcome (a match the database refused for its data included). */
