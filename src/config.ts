@@ -248,7 +248,8 @@ export interface Config {
     /**
      * Budget of the `argsrepr` header (Celery's saferepr cut; Celery's own is 1,024). Display only
      * (Celery task events, so Flower), and every byte of it is parsed and stored by RabbitMQ: a match's full
-     * repr (~500 characters) cost the broker ~25 us per published message here.
+     * repr (~500 characters) cost the broker ~25 us per published message here. Cut sooner on a
+     * connection whose frame_max could not carry it (fit-headers.ts argsreprBudget).
      */
     argsreprMax: number;
     /**

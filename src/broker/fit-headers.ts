@@ -37,6 +37,27 @@ export function headerTableBudget(frameMax: number, properties: FramedProperties
   return Math.min(AMQPLIB_MAX_TABLE_BYTES, frame - CONTENT_HEADER_FRAME_OVERHEAD - otherPropertiesBytes({ ...properties, headers: undefined }) - HEADER_MARGIN_BYTES);
 }
 
+/** UTF-8 bytes a character of `argsrepr` may take: saferepr's budget counts code points. */
+const ARGSREPR_BYTES_PER_CHAR = 4;
+/** What saferepr writes past its budget: `, ...` and up to three levels of closing brackets. */
+const ARGSREPR_TAIL_CHARS = 16;
+
+/**
+ * The `argsrepr` budget (characters) a published task may use on a connection with this
+ * frame_max, when the rest of its content header frame takes `otherFrameBytes`: the configured
+ * one, or less when its worst case (4 bytes a character) would not fit. A header frame over
+ * frame_max makes RabbitMQ close the connection (FRAME_ERROR) and the same publish fail again
+ * after the reconnect: a large PUBLISH_ARGSREPR_MAX on a broker with a small frame_max
+ * (4,096 allowed) would have stopped a scrape at its first long match. `argsrepr` is display
+ * only (Flower, `celery inspect`), so cutting it sooner loses nothing of the task.
+ */
+export function argsreprBudget(frameMax: number | undefined, otherFrameBytes: number, configured: number): number {
+  if (frameMax === undefined) return configured;
+  const frame = Math.min(frameMax > 0 ? frameMax : Number.MAX_SAFE_INTEGER, AMQPLIB_MAX_TABLE_BYTES);
+  const fits = Math.floor((frame - otherFrameBytes - HEADER_MARGIN_BYTES) / ARGSREPR_BYTES_PER_CHAR) - ARGSREPR_TAIL_CHARS;
+  return Math.max(ARGSREPR_TAIL_CHARS, Math.min(configured, fits));
+}
+
 /** Celery's task headers (and `compression`, which the body needs) and matchflow's own: dropped last. */
 export function isTaskOrMatchflowHeader(name: string): boolean {
   return ENCODED_TASK_HEADERS.has(name) || name === COMPRESSION_HEADER || name.startsWith("x-matchflow-");

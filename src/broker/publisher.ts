@@ -15,6 +15,8 @@ import { ContractViolation, validateForProducer, type ContractIssue, type MatchD
 import { errorMessage, PermanentError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { BrokerConnection } from "./connection.js";
+import { contentHeaderFrameBytes } from "./field-table-size.js";
+import { argsreprBudget } from "./fit-headers.js";
 import { AmqpTaskSink, type TaskSink } from "./task-sink.js";
 import { declareTopology, topologyNames, type QueueType, type TopologyNames } from "./topology.js";
 
@@ -99,6 +101,8 @@ export class MatchQueueClient {
   private readonly origin = `gen${process.pid}@${hostname()}`;
   private closePromise: Promise<void> | undefined;
   private closed = false;
+  /** The content header frame of this client's tasks without `argsrepr` (the same for every match). */
+  private readonly otherFrameBytes: number;
 
   private constructor(
     private readonly sink: TaskSink,
@@ -106,6 +110,25 @@ export class MatchQueueClient {
     private readonly connection: BrokerConnection | undefined,
   ) {
     this.names = topologyNames(options.topology, options.retry);
+    const sample = this.encode(randomUUID(), [], 0);
+    this.otherFrameBytes = contentHeaderFrameBytes({ ...sample.properties, headers: { ...sample.properties.headers, argsrepr: "" } });
+  }
+
+  /** `argsrepr`'s budget on the current connection: the configured one unless the frame_max is too small for it (fit-headers.ts). */
+  private argsreprMaxChars(): number {
+    return argsreprBudget(this.connection?.frameMax, this.otherFrameBytes, this.options.publish.argsreprMax);
+  }
+
+  private encode(taskId: string, args: unknown[], argsreprMaxChars: number): EncodedMessage {
+    return encodeTask(this.options.publish.protocol, {
+      taskName: this.names.taskName,
+      taskId,
+      args,
+      replyTo: this.clientId,
+      ignoreResult: true,
+      origin: this.origin,
+      argsreprMaxChars,
+    });
   }
 
   /** Connects to RabbitMQ and declares the topology. Throws `broker_unreachable` (TransientError). */
@@ -114,7 +137,12 @@ export class MatchQueueClient {
     try {
       await declareTopology(connection, topologyNames(options.topology, options.retry), { queueType: options.queueType, log: options.log });
       const sink = new AmqpTaskSink(connection, { confirmWindow: options.publish.confirmWindow, blockedTimeoutMs: options.publish.blockedTimeoutMs, log: options.log });
-      return new MatchQueueClient(sink, options, connection);
+      const client = new MatchQueueClient(sink, options, connection);
+      const argsreprMax = client.argsreprMaxChars();
+      if (argsreprMax < options.publish.argsreprMax) {
+        options.log.warn({ configured: options.publish.argsreprMax, used: argsreprMax, frameMax: connection.frameMax }, "PUBLISH_ARGSREPR_MAX is more than the broker's frame_max can carry: argsrepr is cut sooner");
+      }
+      return client;
     } catch (err) {
       await connection.close();
       throw err;
@@ -240,15 +268,7 @@ export class MatchQueueClient {
     const result: ValidationResult = checked ? { ok: true, match: checked, unknownFields: [] } : validateForProducer(withScrapedAt(match, now));
     if (!result.ok) return { ok: false, code: result.code, issues: result.issues };
     const taskId = randomUUID();
-    const msg = encodeTask(this.options.publish.protocol, {
-      taskName: this.names.taskName,
-      taskId,
-      args: [result.match],
-      replyTo: this.clientId,
-      ignoreResult: true,
-      origin: this.origin,
-      argsreprMaxChars: this.options.publish.argsreprMax,
-    });
+    const msg = this.encode(taskId, [result.match], this.argsreprMaxChars());
     const externalMatchId = result.match.external_match_id;
     if (msg.content.length > this.options.maxMessageBytes) {
       const message = `message is ${msg.content.length} bytes, over MAX_MESSAGE_BYTES (${this.options.maxMessageBytes})`;

@@ -188,6 +188,8 @@ export class WorkConsumer {
     if (msg === null) {
       // The server cancelled us (queue deleted): the channel's close brings us back, queue declared again.
       this.options.log.warn({ queue: this.options.queue }, "consumer cancelled by the broker (queue deleted?): declaring it again and consuming");
+      // What is processed is acked before the close, as on a stop: the close would drop those acks.
+      state.acks.finish();
       state.channel.close().catch(() => undefined);
       return;
     }

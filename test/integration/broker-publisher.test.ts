@@ -51,6 +51,30 @@ async function drain(model: ChannelModel): Promise<{ taskId: string; externalId:
 }
 
 
+/** Publishes one match with this argsrepr budget and takes it back: its argsrepr header and args. */
+async function publishOne(m: Record<string, unknown>, argsreprMax: number, url = vhost.url): Promise<{ argsrepr: string; args: unknown[] }> {
+  const client = await MatchQueueClient.connect({
+    url,
+    queueType: "classic",
+    topology: config.topology,
+    retry: config.retry,
+    publish: { ...config.publish, argsreprMax },
+    maxMessageBytes: config.maxMessageBytes,
+    log: silentLogger,
+  });
+  try {
+    await client.submitMatch(m);
+  } finally {
+    await client.close();
+  }
+  const ch = await reader.createChannel();
+  const msg = await ch.get("matches", { noAck: true });
+  await ch.close();
+  if (!msg) throw new Error("nothing queued");
+  const env = decodeTask(msg.content, msg.properties, { maxBytes: config.maxMessageBytes });
+  return { argsrepr: msg.properties.headers?.argsrepr as string, args: env.args };
+}
+
 beforeAll(async () => {
   vhost = await createVhost("pub");
   reader = await connect(vhost.url);
@@ -102,25 +126,7 @@ describe("MatchQueueClient on RabbitMQ", () => {
 
   it("cuts the argsrepr header to PUBLISH_ARGSREPR_MAX the way Celery's saferepr cuts, the match id first", async () => {
     const long = { ...match(7), location: "x".repeat(300), notes: "a long note ".repeat(40) };
-    const headersFor = async (argsreprMax: number) => {
-      const client = await MatchQueueClient.connect({
-        url: vhost.url,
-        queueType: "classic",
-        topology: config.topology,
-        retry: config.retry,
-        publish: { ...config.publish, argsreprMax },
-        maxMessageBytes: config.maxMessageBytes,
-        log: silentLogger,
-      });
-      await client.submitMatch(long);
-      await client.close();
-      const ch = await reader.createChannel();
-      const msg = await ch.get("matches", { noAck: true });
-      await ch.close();
-      if (!msg) throw new Error("nothing queued");
-      const env = decodeTask(msg.content, msg.properties, { maxBytes: config.maxMessageBytes });
-      return { argsrepr: msg.properties.headers?.argsrepr as string, args: env.args };
-    };
+    const headersFor = (argsreprMax: number) => publishOne(long, argsreprMax);
     expect(config.publish.argsreprMax).toBe(160);
     const short = await headersFor(config.publish.argsreprMax);
     // The body keeps every field; only the display header is cut.
@@ -133,6 +139,16 @@ describe("MatchQueueClient on RabbitMQ", () => {
     const full = await headersFor(1024);
     expect(full.argsrepr).toBe(celerySaferepr(full.args, REPR_MAX_CHARS));
     expect(full.argsrepr.length).toBeGreaterThan(1000);
+  });
+
+  it("a PUBLISH_ARGSREPR_MAX larger than the broker's frame_max can carry is cut to fit: the longest match still goes (no FRAME_ERROR)", async () => {
+    // ~9 KB of repr in 3-byte characters against the smallest frame_max RabbitMQ allows.
+    const longest = { ...match(8), location: "\u20ac".repeat(500), notes: "\u20ac".repeat(2000), division: "\u20ac".repeat(200) };
+    const got = await publishOne(longest, 65_536, `${vhost.url}?frameMax=4096`);
+    expect((got.args[0] as { notes?: string }).notes).toBe(longest.notes);
+    expect(got.argsrepr.startsWith("[{'external_match_id': 'm-8'")).toBe(true);
+    expect(got.argsrepr.endsWith(", ...}]")).toBe(true);
+    expect(Buffer.byteLength(got.argsrepr)).toBeLessThan(4096);
   });
 
   it("republishes what was not confirmed when the broker kills the connection (at-least-once)", async () => {

@@ -6,10 +6,11 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { AMQPLIB_MAX_TABLE_BYTES, contentHeaderFrameBytes, fieldTableBytes, type FramedProperties } from "../../src/broker/field-table-size.js";
-import { DEPLOYED_FRAME_MAX, fitHeaders, headerTableBudget, MAX_DROPPED_LIST_CHARS } from "../../src/broker/fit-headers.js";
+import { argsreprBudget, DEPLOYED_FRAME_MAX, fitHeaders, headerTableBudget, MAX_DROPPED_LIST_CHARS } from "../../src/broker/fit-headers.js";
 import { MF_HEADERS } from "../../src/broker/headers.js";
 import { decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
 import { PermanentError, TransientError } from "../../src/errors.js";
+import { validateForProducer } from "../../src/contract/index.js";
 import { buildRequeueMessage } from "../../src/ops/dead-letter-message.js";
 import { buildDeadLetter, buildRetryMessage } from "../../src/worker/outgoing.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
@@ -74,6 +75,34 @@ describe("fitHeaders", () => {
     expect(headerTableBudget(DEPLOYED_FRAME_MAX, { contentType: "application/json" })).toBe(DEPLOYED_FRAME_MAX - 22 - 17 - 256);
     expect(headerTableBudget(131072, {})).toBe(AMQPLIB_MAX_TABLE_BYTES);
     expect(headerTableBudget(0xffffffff, {})).toBe(AMQPLIB_MAX_TABLE_BYTES);
+  });
+});
+
+describe("argsrepr of a published task fits the broker's frame_max", () => {
+  // The longest match the contract allows, in 3-byte characters: its repr is ~9 KB of UTF-8.
+  const euro = (n: number) => "\u20ac".repeat(n);
+  const checked = validateForProducer({ home_team: euro(200), away_team: `b${euro(199)}`, match_date: "2026-09-05", age_group: euro(50), match_type: euro(100), division: euro(200), external_match_id: euro(100), location: euro(500), notes: euro(2000), source: euro(100) });
+  if (!checked.ok) throw new Error(JSON.stringify(checked.issues));
+  const longOrigin = `gen${"9".repeat(7)}@${"h".repeat(64)}`;
+  const task = (argsreprMaxChars: number, args: unknown[] = [checked.match]) =>
+    encodeTaskV2({ taskName: "t".repeat(255), taskId: "0".repeat(36), args, replyTo: "r".repeat(36), origin: longOrigin, ignoreResult: true, argsreprMaxChars });
+  const frame = (m: ReturnType<typeof task>) => contentHeaderFrameBytes(m.properties);
+  const sample = task(0, []);
+  const other = contentHeaderFrameBytes({ ...(sample.properties as FramedProperties), headers: { ...sample.properties.headers, argsrepr: "" } });
+
+  it("cuts a budget the frame cannot carry, so the longest match's header frame fits the smallest frame_max", () => {
+    expect(frame(task(65_536))).toBeGreaterThan(4096);
+    for (const frameMax of [4096, 8192, 16_384]) {
+      const budget = argsreprBudget(frameMax, other, 65_536);
+      expect(budget).toBeLessThan(65_536);
+      expect(frame(task(budget))).toBeLessThanOrEqual(frameMax);
+    }
+  });
+
+  it("keeps the configured budget when it fits, when frame_max is unlimited (0) or unknown (no connection)", () => {
+    expect(argsreprBudget(4096, other, 160)).toBe(160);
+    expect(argsreprBudget(undefined, other, 65_536)).toBe(65_536);
+    expect(frame(task(argsreprBudget(0, other, 65_536)))).toBeLessThanOrEqual(AMQPLIB_MAX_TABLE_BYTES);
   });
 });
 
