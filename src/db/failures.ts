@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Queryable } from "./database.js";
+import { hasUnstorableEscape } from "./jsonb-text.js";
 
 export interface IngestFailureInput {
   reasonCode: string;
@@ -64,8 +65,10 @@ export async function recordIngestFailure(db: Queryable, f: IngestFailureInput):
   // kept as text with the NUL written as the six characters \u0000, so the record never fails.
   let rawPayload = typeof f.raw === "string" || f.raw === undefined ? null : (JSON.stringify(f.raw) ?? null);
   let rawText = typeof f.raw === "string" ? withoutNul(f.raw) : null;
-  // Same for a lone UTF-16 surrogate, which JSON.stringify writes as an escape jsonb rejects.
-  if (rawPayload !== null && /\\u0000|\\ud[89a-f][0-9a-f]{2}/i.test(rawPayload)) [rawText, rawPayload] = [rawPayload, null];
+  // Same for a lone UTF-16 surrogate, which JSON.stringify writes as an escape jsonb rejects. The
+  // whole JSON text is kept (not jsonbText's rewrite, as matches.raw is): parsed again, it gives the
+  // payload as it came. Text that merely reads "\u0000" (an escaped backslash) stays jsonb.
+  if (rawPayload !== null && hasUnstorableEscape(rawPayload)) [rawText, rawPayload] = [rawPayload, null];
   const text = (v: string | undefined) => (v === undefined ? null : withoutNul(v));
   const taskId = f.taskId === undefined ? undefined : taskIdKey(f.taskId);
   const params = [withoutNul(f.reasonCode), withoutNul(f.detail).slice(0, MAX_DETAIL), text(taskId), text(f.messageId), text(f.externalMatchId), rawPayload, rawText];

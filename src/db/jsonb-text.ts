@@ -8,6 +8,13 @@
 
 /** The escape, after an even number of backslashes (an odd one would make it an escaped `\` followed by text). */
 const UNSTORABLE_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(0000|d[89a-f][0-9a-f]{2})/gi;
+/** The same, without `g`: `test` keeps no state between calls. */
+const FIRST_UNSTORABLE_ESCAPE = new RegExp(UNSTORABLE_ESCAPE.source, "i");
+
+/** Would jsonb refuse this JSON text (a `\u0000` or lone-surrogate escape in it)? */
+export function hasUnstorableEscape(json: string): boolean {
+  return json.includes("\\u") && FIRST_UNSTORABLE_ESCAPE.test(json);
+}
 
 export function jsonbText(json: string): string {
   // Almost every payload has no escape at all: one scan, no regular expression.

@@ -51,6 +51,9 @@ describe.each(BACKENDS)("ingest failures on %s", (kind) => {
     expect(byTask.get("t-nul")).toMatchObject({ rawPayload: null, rawText: '{"home_team":"A\\u0000B"}', detail: "bad \\u0000 value" });
     expect(byTask.get("t-sur")?.rawText).toContain("\\ud800");
     expect(byTask.get("t-txt")?.rawText).toBe("x\\u0000y");
+    // Text that merely reads \u0000 (a backslash, then u0000) is storable: it stays a jsonb payload.
+    await recordIngestFailure(db, { reasonCode: "db_data", detail: "", taskId: "t-esc", raw: { notes: "C:\\u0000 and \\ud800" } });
+    expect((await listIngestFailures(db)).find((f) => f.taskId === "t-esc")).toMatchObject({ rawPayload: { notes: "C:\\u0000 and \\ud800" }, rawText: null });
   });
 
   it("records a failure whose task id is too long for an index (a producer's choice) once per id, under its beginning and hash", async () => {
