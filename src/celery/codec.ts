@@ -100,6 +100,8 @@ export interface TaskInput {
    * @default the body encoded from `args`, `kwargs` and `embed`
    */
   body?: Buffer;
+  /** With `body`: the `compression` header it came with (kombu's MIME type), sent with it. */
+  bodyCompression?: string;
 }
 
 export interface EncodeOptions {
@@ -165,6 +167,7 @@ export function encodeTaskV2(task: TaskInput, options: EncodeOptions = {}): Enco
   headers.kwargsrepr = celerySaferepr(kwargs, REPR_MAX_CHARS);
   headers.origin = task.origin ?? `gen${process.pid}@matchflow`;
   headers.ignore_result = task.ignoreResult ?? false;
+  if (task.body && task.bodyCompression) headers[COMPRESSION_HEADER] = task.bodyCompression;
   const content = task.body ?? Buffer.from(pythonJsonDumps([task.args, kwargs, task.embed ?? EMBED]), "utf8");
   return { content, properties: taskProperties(task, taskId, headers, options) };
 }
@@ -214,10 +217,17 @@ function v1Workflow(embed: Record<string, unknown> | null | undefined): Record<s
   return fields;
 }
 
-/** A protocol 2 task's body to send again as it came (TaskInput.body): not a compressed one, which is re-encoded uncompressed. */
-export function unchangedBody(protocol: 1 | 2, content: Buffer, headers: unknown): { body: Buffer } | Record<string, never> {
+/**
+ * A protocol 2 task's body to send again as it came (TaskInput.body), a compressed one still
+ * compressed, with its `compression` header (the decode read it already, so it is a method we
+ * read). Decompressed and re-encoded, it went back with Python's numbers changed and uncompressed.
+ */
+export function unchangedBody(protocol: 1 | 2, content: Buffer, headers: unknown): { body: Buffer; bodyCompression?: string } | Record<string, never> {
+  if (protocol !== 2) return {};
   const compression = typeof headers === "object" && headers !== null ? (headers as Record<string, unknown>)[COMPRESSION_HEADER] : undefined;
-  return protocol === 2 && (compression === undefined || compression === null) ? { body: content } : {};
+  if (compression === undefined || compression === null) return { body: content };
+  const method = typeof compression === "string" ? compression : Buffer.isBuffer(compression) ? compression.toString("utf8") : undefined;
+  return method ? { body: content, bodyCompression: method } : {};
 }
 
 export function encodeTask(protocol: 1 | 2, task: TaskInput, options: EncodeOptions = {}): EncodedMessage {

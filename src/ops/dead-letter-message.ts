@@ -95,7 +95,7 @@ export interface RequeueMessage {
 }
 
 /** What a requeued message needs to be the task again, and its marker: never dropped. */
-const REQUEUE_KEEP: ReadonlySet<string> = new Set(["task", "id", MF_HEADERS.requeuedFrom, MF_HEADERS.requeues]);
+const REQUEUE_KEEP: ReadonlySet<string> = new Set(["task", "id", COMPRESSION_HEADER, MF_HEADERS.requeuedFrom, MF_HEADERS.requeues]);
 
 /** Times the message was requeued from a dead-letter queue before (0 when it never was, or says nonsense). */
 function requeuesOf(headers: Record<string, unknown>): number {
@@ -257,7 +257,7 @@ function keptHeaders(msg: DeadLetterMessage, replaced: ReadonlySet<string> = new
   return Object.fromEntries(Object.entries(headersOf(msg)).filter(([name]) => !isFailureHeader(name) && !replaced.has(name)));
 }
 
-/** A re-encoded task's own headers, and `compression`: the new body is plain JSON. */
+/** A re-encoded task's own headers, and `compression`: the encoding sets it again when the body is sent as it came. */
 const REPLACED_BY_REENCODING: ReadonlySet<string> = new Set([...ENCODED_TASK_HEADERS, COMPRESSION_HEADER]);
 
 /** Properties worth carrying over as they were (the codec sets the Celery ones). */

@@ -13,6 +13,7 @@
 import { fieldText, pythonReadableHeaders } from "../broker/field-values.js";
 import { carriedTaskOptions } from "../celery/carried-options.js";
 import { encodeTaskV1, encodeTaskV2, unchangedBody, type TaskEnvelope } from "../celery/codec.js";
+import { COMPRESSION_HEADER } from "../celery/compression.js";
 import { pythonUtcIsoformat } from "../celery/python-text.js";
 import { fitPropertiesHeaders, isTaskOrMatchflowHeader } from "../broker/fit-headers.js";
 import { MAX_ERROR_HEADER_CHARS, MF_HEADERS } from "../broker/headers.js";
@@ -38,10 +39,10 @@ export interface FittedMessage extends OutgoingMessage {
   droppedHeaders: string[];
 }
 
-/** The headers of a dead letter that say why it is one: never dropped. */
-const DEAD_LETTER_KEEP: ReadonlySet<string> = new Set([MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.deadLetteredAt]);
+/** The headers of a dead letter that say why it is one, and what its body needs to be read: never dropped. */
+const DEAD_LETTER_KEEP: ReadonlySet<string> = new Set([COMPRESSION_HEADER, MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.deadLetteredAt]);
 /** What a retry needs to be the same task again, and the failure it reports. */
-const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta", "expires", MF_HEADERS.firstDeliveredAt, MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.requeues]);
+const RETRY_KEEP: ReadonlySet<string> = new Set(["task", "id", "retries", "eta", "expires", COMPRESSION_HEADER, MF_HEADERS.firstDeliveredAt, MF_HEADERS.errorCode, MF_HEADERS.errorMessage, MF_HEADERS.attempts, MF_HEADERS.lastFailureAt, MF_HEADERS.requeues]);
 const RETRY_PROTECT: ReadonlySet<string> = new Set(["lang", "root_id", "parent_id", "origin", "ignore_result"]);
 
 function fitted(message: OutgoingMessage, frameMax: number | undefined, keep: (name: string) => boolean, protect: (name: string) => boolean, sent: OutgoingMessage["properties"]): FittedMessage {
@@ -113,7 +114,7 @@ export function buildRetryMessage(envelope: TaskEnvelope, message: InboundMessag
 export function buildEtaCopy(message: InboundMessage, frameMax?: number): FittedMessage {
   const headers = { ...message.properties.headers, [MF_HEADERS.firstDeliveredAt]: firstSeenAt(message) };
   const copy: OutgoingMessage = { content: message.content, properties: { ...message.properties, headers } };
-  return fitted(copy, frameMax, () => false, isTaskOrMatchflowHeader, { ...message.properties, expiration: undefined });
+  return fitted(copy, frameMax, (name) => name === COMPRESSION_HEADER, isTaskOrMatchflowHeader, { ...message.properties, expiration: undefined });
 }
 
 /** `attempts` = deliveries that failed (1 for a permanent failure on first delivery). `frameMax`: see buildRetryMessage. */

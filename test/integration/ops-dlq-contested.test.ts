@@ -3,11 +3,10 @@
  * copy cannot be made, and letters another consumer holds unacked (invisible to every reader).
  * Each is said and fails the command (exit 1); nothing else is held up, nothing is lost.
  */
-import { deflateSync } from "node:zlib";
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { declareTopology, topologyNames } from "../../src/broker/topology.js";
-import { decodeTask, encodeTaskV2 } from "../../src/celery/codec.js";
+import { decodeTask, encodeTaskV1, encodeTaskV2 } from "../../src/celery/codec.js";
 import { loadConfig } from "../../src/config.js";
 import { PermanentError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
@@ -38,19 +37,19 @@ afterAll(async () => {
 
 /**
  * Dead letters as the worker makes them; `deep` gets arguments nested too deep for JSON.stringify
- * (JSON.parse reads them), in a compressed body: a requeue sends an uncompressed body as it came,
- * but re-encodes a compressed one, and that copy cannot be made.
+ * (JSON.parse reads them), in a protocol 1 body: a requeue sends a protocol 2 body as it came,
+ * but re-encodes a protocol 1 one (its retries are in the body), and that copy cannot be made.
  */
 async function deadLetters(ids: string[], deep: string[] = []): Promise<void> {
   const ch = await amqp.createConfirmChannel();
   for (const id of [...ids, ...deep]) {
-    const task = encodeTaskV2({ taskName: config.topology.taskName, taskId: id, args: deep.includes(id) ? ["NESTED"] : [makeMatch("contested", ids.indexOf(id))] });
     if (!deep.includes(id)) {
-      publishDeadLetter(ch, names, task, poison);
+      publishDeadLetter(ch, names, encodeTaskV2({ taskName: config.topology.taskName, taskId: id, args: [makeMatch("contested", ids.indexOf(id))] }), poison);
       continue;
     }
-    const content = deflateSync(task.content.toString("utf8").replace('"NESTED"', `${"[".repeat(20_000)}${"]".repeat(20_000)}`));
-    publishDeadLetter(ch, names, { content, properties: { ...task.properties, headers: { ...task.properties.headers, compression: "application/x-gzip" } } }, poison);
+    const task = encodeTaskV1({ taskName: config.topology.taskName, taskId: id, args: ["NESTED"] });
+    const content = Buffer.from(task.content.toString("utf8").replace('"NESTED"', `${"[".repeat(20_000)}${"]".repeat(20_000)}`));
+    publishDeadLetter(ch, names, { content, properties: task.properties }, poison);
   }
   await ch.waitForConfirms();
   await ch.close();

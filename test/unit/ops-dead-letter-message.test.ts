@@ -167,13 +167,15 @@ describe("buildRequeueMessage", () => {
     expect(describeDeadLetter(deadLetterOf(encodeTaskV2({ taskName: TASK, taskId: "plain", args: [match] }), 1), MAX).task?.canvas).toBeNull();
   });
 
-  it("re-encodes a task Celery compressed as plain JSON, without the compression header", () => {
+  it("sends a task Celery compressed as it came, compressed, with its compression header", () => {
     const plain = encodeTaskV2({ taskName: TASK, taskId: "task-z", args: [match] });
-    const dl = deadLetterOf({ ...plain, content: deflateSync(plain.content) }, 4, { compression: "application/x-gzip" });
+    const compressed = deflateSync(plain.content);
+    const dl = deadLetterOf({ ...plain, content: compressed }, 4, { compression: "application/x-gzip" });
     const out = buildRequeueMessage(dl, opts);
     expect(out.reencoded).toBe(true);
-    expect(out.options.headers).not.toHaveProperty("compression");
-    expect(JSON.parse(out.content.toString("utf8"))).toEqual(JSON.parse(plain.content.toString("utf8")));
+    expect(out.content.equals(compressed)).toBe(true);
+    expect(out.options.headers).toHaveProperty("compression", "application/x-gzip");
+    expect(decodeTask(out.content, out.options, { maxBytes: MAX }).args).toEqual([match]);
   });
 
   it("re-encodes protocol 2 with retries 0, no eta, the same task id, and no failure headers", () => {

@@ -1,14 +1,14 @@
 /**
  * A retry and a `dlq requeue` of a protocol 2 task send its body as it came: written again from
  * what JSON.parse read, Python's numbers changed (1.0 as 1, an int past 2^53 with other digits, a
- * NaN as null). A compressed body is sent again uncompressed, re-encoded, as before.
+ * NaN as null). A compressed body goes back compressed, with its `compression` header.
  */
-import { deflateSync } from "node:zlib";
+import { deflateSync, inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { decodeTask } from "../../src/celery/codec.js";
-import { TransientError } from "../../src/errors.js";
+import { PermanentError, TransientError } from "../../src/errors.js";
 import { buildRequeueMessage } from "../../src/ops/dead-letter-message.js";
-import { buildRetryMessage } from "../../src/worker/outgoing.js";
+import { buildDeadLetter, buildEtaCopy, buildRetryMessage } from "../../src/worker/outgoing.js";
 import { prepareMessage } from "../../src/worker/prepare.js";
 import type { InboundMessage } from "../../src/worker/transport.js";
 
@@ -40,11 +40,37 @@ describe("a task sent again", () => {
     expect(out.content.toString("utf8")).toBe(PYTHON_BODY);
   });
 
-  it("a compressed body is sent again decompressed and re-encoded, without the compression header", () => {
-    const retry = retryOf(delivery(deflateSync(PYTHON_BODY), { compression: "application/x-gzip" }));
-    expect(retry.properties.headers?.compression).toBeUndefined();
+  it("a compressed body is sent again as it came, still compressed, with its compression header (numbers as Python wrote them)", () => {
+    const compressed = deflateSync(PYTHON_BODY);
+    const retry = retryOf(delivery(compressed, { compression: "application/x-gzip" }));
+    expect(retry.content.equals(compressed)).toBe(true);
+    expect(retry.properties.headers?.compression).toBe("application/x-gzip");
+    expect(inflateSync(retry.content).toString("utf8")).toBe(PYTHON_BODY);
     const again = decodeTask(retry.content, retry.properties, { maxBytes: 1 << 20 });
+    expect(again).toMatchObject({ taskId: "task-1", retries: 1 });
     expect(again.args[0]).toMatchObject({ external_match_id: "100436", attendance: null });
+
+    const requeued = buildRequeueMessage({ content: compressed, properties: delivery(compressed, { compression: "application/x-gzip" }).properties }, { deadLetterQueue: "matches.dead_letter", maxBytes: 1 << 20 });
+    expect(requeued.content.equals(compressed)).toBe(true);
+    expect((requeued.options.headers as Record<string, unknown> | undefined)?.compression).toBe("application/x-gzip");
+  });
+
+  it("the compression header is kept when a copy's headers must be cut to fit the frame_max: without it the body is unreadable", () => {
+    const compressed = deflateSync(PYTHON_BODY);
+    const message = delivery(compressed, { compression: "application/x-gzip", "x-pad": "p".repeat(20_000), argsrepr: "a".repeat(3000) });
+    const p = prepareMessage(message, { taskName: TASK, maxMessageBytes: 1 << 20, now: NOW });
+    if (!p.ok) throw new Error(p.error.message);
+    // A frame too small for all but the headers never dropped: every other one goes.
+    const tiny = 600;
+    const retry = buildRetryMessage(p.envelope, message, new TransientError("db_deadlock", "deadlock detected"), 1, 1000, NOW, tiny);
+    expect(retry.droppedHeaders.length).toBeGreaterThan(0);
+    expect(retry.properties.headers?.compression).toBe("application/x-gzip");
+    const dead = buildDeadLetter(message, new PermanentError("contract_invalid", "no"), 1, NOW, tiny);
+    expect(dead.droppedHeaders).toEqual(expect.arrayContaining(["x-pad", "argsrepr", "task"]));
+    expect(dead.properties.headers?.compression).toBe("application/x-gzip");
+    const eta = buildEtaCopy(message, tiny);
+    expect(eta.droppedHeaders).toContain("argsrepr");
+    expect(eta.properties.headers?.compression).toBe("application/x-gzip");
   });
 
   it("a hybrid message (task header over a protocol 1 body) is retried as a plain protocol 1 task counting on: no header left to override its retries", () => {
