@@ -156,7 +156,10 @@ export function createNameResolver(options: NameResolverOptions): NameResolver {
         missing.delete(ck);
       }
     };
-    if (missing.size > 0 && mode === "create") {
+    // Seasons are created in strict mode too: one follows from the match's date (its bounds are
+    // fixed), there is nothing to curate, and refusing it dead-lettered every match of a new
+    // season at the August rollover until someone added it by hand.
+    if (missing.size > 0 && (mode === "create" || kind === "season")) {
       const create = (ks: NameKey[]) => findOrCreate(tx, kind, ks, (name) => seasonBounds(name) ?? { startDate: "1970-01-01", endDate: "1970-01-01" });
       try {
         record(await create([...missing.values()]));

@@ -10,6 +10,11 @@
  * - `score_locked` rows never change;
  * - an observation older than the row's `observed_at` changes nothing;
  * - a `manual` postponed/cancelled status survives unless the new data has a score or a new date;
+ * - a result (completed, with its scores) survives a newer observation that has no score and says
+ *   only scheduled or tbd on the same date: a feed that drops a result (a partial sync, an event
+ *   copied back without its score) wiped it, though it is the feed's regression, not the match's
+ *   (lessons: "a re-scrape could overwrite newer results"). A new date, a cancellation, a
+ *   postponement or another score still apply;
  * - identical data changes only `observed_at`, when the observation is newer (nothing else, not
  *   `updated_at`; an older one writes nothing). Without that, an older observation delivered
  *   late (a retry, a `dlq requeue` days later) was applied over a newer identical one that had
@@ -120,11 +125,23 @@ const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "o
 const KEEP_MANUAL_STATUS = `(m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled')
   AND EXCLUDED.home_score IS NULL AND EXCLUDED.match_date = m.match_date)`;
 
-const NEW_STATUS = `CASE WHEN ${KEEP_MANUAL_STATUS} THEN m.match_status ELSE EXCLUDED.match_status END`;
+/** True when the stored result must survive this observation (no score, not played yet, same date). */
+const KEEP_RESULT = `(m.match_status = 'completed' AND m.home_score IS NOT NULL
+  AND EXCLUDED.home_score IS NULL AND EXCLUDED.match_status IN ('scheduled', 'tbd') AND EXCLUDED.match_date = m.match_date)`;
+
+const NEW_STATUS = `CASE WHEN ${KEEP_MANUAL_STATUS} OR ${KEEP_RESULT} THEN m.match_status ELSE EXCLUDED.match_status END`;
+
+/** The columns a kept result keeps from the row. */
+const RESULT_COLUMNS: ReadonlySet<string> = new Set(["home_score", "away_score", "home_penalty_score", "away_penalty_score"]);
+
+/** The value a column gets from this observation. */
+function newValue(column: (typeof DATA_COLUMNS)[number]): string {
+  return RESULT_COLUMNS.has(column) ? `CASE WHEN ${KEEP_RESULT} THEN m.${column} ELSE EXCLUDED.${column} END` : `EXCLUDED.${column}`;
+}
 
 /** The observation differs from the row in its data or its status. */
 const CHANGED = `(ROW(${DATA_COLUMNS.map((c) => `m.${c}`).join(", ")}, m.match_status)
-       IS DISTINCT FROM ROW(${DATA_COLUMNS.map((c) => `EXCLUDED.${c}`).join(", ")}, ${NEW_STATUS}))`;
+       IS DISTINCT FROM ROW(${DATA_COLUMNS.map(newValue).join(", ")}, ${NEW_STATUS}))`;
 
 /**
  * Parameters: `upsertMatchesParams(rows)`. Returns rows written: id, external_match_id, inserted,
@@ -137,7 +154,7 @@ SELECT ${INSERT_COLUMNS.map((c) => `x.${c}`).join(", ")}
   FROM ${INPUT_ROWS}
  ORDER BY x.external_match_id
 ON CONFLICT (external_match_id) DO UPDATE SET
-  ${DATA_COLUMNS.map((c) => `${c} = EXCLUDED.${c}`).join(",\n  ")},
+  ${DATA_COLUMNS.map((c) => `${c} = ${newValue(c)}`).join(",\n  ")},
   match_status = ${NEW_STATUS},
   status_set_by = CASE WHEN ${KEEP_MANUAL_STATUS} THEN m.status_set_by ELSE 'scraper' END,
   observed_at = EXCLUDED.observed_at,
@@ -156,7 +173,8 @@ RETURNING m.id, m.external_match_id, (m.xmax = 0) AS inserted, (m.updated_at = n
 export const UNCHANGED_REASONS_SQL = `
 SELECT m.id, m.external_match_id, m.score_locked AS locked,
        coalesce(m.observed_at > x.observed_at, false) AS stale,
-       (m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled') AND m.match_status <> x.match_status) AS manual
+       (m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled') AND m.match_status <> x.match_status) AS manual,
+       (m.match_status = 'completed' AND x.match_status IN ('scheduled', 'tbd')) AS kept_result
   FROM ROWS FROM (unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::text[])) AS x(external_match_id, observed_at, match_status)
   JOIN matches m ON m.external_match_id = x.external_match_id`;
 

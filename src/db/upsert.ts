@@ -21,7 +21,7 @@ export interface UpsertItem {
   observedAt: string;
 }
 
-export type UnchangedReason = "stale" | "locked" | "manual_status" | "same";
+export type UnchangedReason = "stale" | "locked" | "manual_status" | "kept_result" | "same";
 
 export interface UpsertOutcome {
   outcome: "created" | "updated" | "unchanged";
@@ -49,6 +49,7 @@ interface Reason {
   locked: boolean;
   stale: boolean;
   manual: boolean;
+  kept_result: boolean;
 }
 
 export function toUpsertRow(item: UpsertItem, ids: ResolvedIds): UpsertRow {
@@ -124,7 +125,7 @@ async function writeRows(tx: Queryable, rows: UpsertRow[]): Promise<Map<string, 
   if (untouched.length > 0) {
     const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, unchangedReasonsParams(untouched), UNCHANGED);
     for (const r of reasons) {
-      const reason: UnchangedReason = r.locked ? "locked" : r.stale ? "stale" : r.manual ? "manual_status" : "same";
+      const reason: UnchangedReason = r.locked ? "locked" : r.stale ? "stale" : r.manual ? "manual_status" : r.kept_result ? "kept_result" : "same";
       out.set(r.external_match_id, { outcome: "unchanged", matchId: Number(r.id), reason });
     }
   }

@@ -139,6 +139,15 @@ describe.each(BACKENDS)("name resolution on %s", (kind) => {
     expect(await count(db, "divisions")).toBe(1);
   });
 
+  it("strict mode still creates a new season (it follows from the date: nothing to curate), so the August rollover does not dead-letter every match", async () => {
+    const { db } = backend();
+    await resolveInTransaction(db, createNameResolver({ mode: "create" }), (_tx, resolve) => resolve([makeMatch()]));
+    const [next] = await resolveInTransaction(db, createNameResolver({ mode: "strict" }), (_tx, resolve) => resolve([makeMatch({ match_date: "2027-08-22", season: "2027-28" })]));
+    expect(ids(next).seasonId).toBeGreaterThan(0);
+    const { rows } = await db.query<{ name: string; start_date: string }>("SELECT name, start_date::text FROM seasons ORDER BY name");
+    expect(rows.map((r) => r.name)).toEqual(["2026-27", "2027-28"]);
+  });
+
   it("an invalid name fails its own match only", async () => {
     const { db } = backend();
     const [bad, good, nul] = await resolveInTransaction(db, createNameResolver({ mode: "create" }), (_tx, resolve) =>

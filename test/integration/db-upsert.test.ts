@@ -154,6 +154,32 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ matchStatus: "scheduled", statusSetBy: "scraper", matchDate: "2026-10-17" });
   });
 
+  it("a result survives a newer observation without a score that says only scheduled or tbd on the same date; a new date, a cancellation or another score apply", async () => {
+    const { db } = backend();
+    const m = makeMatch({ location: "Field 1" });
+    const played = { ...m, home_score: 2, away_score: 2, home_penalty_score: 5, away_penalty_score: 4, match_status: "completed" as const };
+    await storeOne(db, played, "2026-10-04T00:00:00Z");
+
+    // The feed drops the score (a partial sync): the result stays, the rest of the news applies.
+    expect(await storeOne(db, { ...m, match_status: "tbd" }, "2026-10-05T00:00:00Z")).toMatchObject({ outcome: "unchanged", reason: "kept_result" });
+    expect(await storeOne(db, { ...m, match_status: "scheduled", location: "Field 2" }, "2026-10-06T00:00:00Z")).toMatchObject({ outcome: "updated" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ matchStatus: "completed", homeScore: 2, awayScore: 2, homePenaltyScore: 5, awayPenaltyScore: 4, location: "Field 2" });
+
+    // A corrected score applies.
+    expect(await storeOne(db, { ...played, home_score: 3, away_score: 2, home_penalty_score: null, away_penalty_score: null, location: "Field 2" }, "2026-10-07T00:00:00Z")).toMatchObject({ outcome: "updated" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 3, awayScore: 2, homePenaltyScore: null });
+
+    // A replay on a new date applies, without the old result.
+    expect(await storeOne(db, { ...m, match_date: "2026-10-24", match_status: "scheduled" }, "2026-10-08T00:00:00Z")).toMatchObject({ outcome: "updated" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ matchStatus: "scheduled", homeScore: null, matchDate: "2026-10-24" });
+
+    // A cancellation applies too.
+    const other = makeMatch({ external_match_id: "cancelled-after-result" });
+    await storeOne(db, { ...other, home_score: 1, away_score: 0, match_status: "completed" }, "2026-10-04T00:00:00Z");
+    expect(await storeOne(db, { ...other, match_status: "cancelled" }, "2026-10-05T00:00:00Z")).toMatchObject({ outcome: "updated" });
+    expect(await getMatchByExternalId(db, other.external_match_id)).toMatchObject({ matchStatus: "cancelled", homeScore: null });
+  });
+
   it("writes duplicate ids in one batch once, with the newest observation", async () => {
     const { db } = backend();
     const m = makeMatch();
