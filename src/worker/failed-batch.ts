@@ -13,7 +13,8 @@
  * Then the messages refused before the database: dead-lettered once their ingest_failures rows,
  * rolled back with the batch, are written on their own; when that fails too, they are retried like
  * the others (refused again, and recorded, later). One that could not be decoded cannot be retried
- * (nothing to re-encode): it is dead-lettered all the same.
+ * (nothing to re-encode): it is given back to the queue instead (Settler.fail), recorded when it
+ * comes round; it was dead-lettered without its row.
  */
 import { isDatabaseWide } from "../db/errors.js";
 import type { MatchflowError } from "../errors.js";
@@ -86,6 +87,6 @@ export async function settleFailedBatch(
   const recorded = bad.length === 0 || (hadMatches && (await store.writeBatch([], failures).then(() => true, () => false)));
   return [
     ...failed.map(({ p, error: e }) => settler.fail(p.message, p.envelope, e, p.item.match.external_match_id)),
-    ...bad.map((p) => settler.fail(p.message, p.envelope, recorded || !p.envelope ? p.error : error, p.failure.externalMatchId)),
+    ...bad.map((p) => settler.fail(p.message, p.envelope, recorded ? p.error : error, p.failure.externalMatchId)),
   ];
 }

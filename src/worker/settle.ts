@@ -160,6 +160,14 @@ export class Settler {
 
   async fail(message: InboundMessage, envelope: TaskEnvelope | undefined, error: MatchflowError, externalMatchId: string | undefined): Promise<void> {
     if (this.abandoned() || this.lost(message)) return;
+    if (!envelope && error.kind !== "permanent") {
+      // Refused before the database, but its ingest_failures row could not be written (the
+      // database failed for a while): with nothing to re-encode it cannot be retried, and
+      // dead-lettered now it would have no row. Given back: refused and recorded when it comes round.
+      this.options.log.warn({ taskId: taskIdOf(message, envelope), code: error.code, err: error.message }, "could not record an undecodable message's failure; message returned to the queue");
+      this.transport.requeue(message);
+      return;
+    }
     const now = this.options.now();
     // Without a decodable envelope there is nothing to re-encode: such a message is permanent anyway.
     const decision = envelope ? decideOnFailure(error, envelope.retries, this.options.retry, this.options.random) : { action: "dead_letter" as const, reason: "permanent" as const };

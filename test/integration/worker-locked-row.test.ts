@@ -3,6 +3,7 @@
  * transaction fails with a lock timeout. Only that match may pay for it: the batch is written
  * again in halves until the failure is found, and its neighbours are stored without a retry.
  */
+import { connect } from "amqplib";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { until } from "../helpers/cli.js";
@@ -52,5 +53,32 @@ describe("a batch meeting one locked row", () => {
     expect(await t.rows("lockmates")).toEqual({ total: n, distinct: n });
     const dead = await t.peek();
     expect(dead.map((d) => d.headers["x-matchflow-error-code"])).toEqual(["db_lock_timeout"]);
+  });
+
+  it("an undecodable message whose ingest_failures row cannot be written (table locked) is given back, not dead-lettered without its row; recorded and dead-lettered once the lock goes", async () => {
+    const w = await t.startWorker({ DB_LOCK_TIMEOUT: "200ms" }, ["--concurrency", "1"]);
+    const deadBefore = await t.ready("matches.dead_letter");
+    const holder = new pg.Client({ connectionString: t.db.url });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("LOCK TABLE ingest_failures IN ACCESS EXCLUSIVE MODE");
+      const conn = await connect(t.vhost.url);
+      const ch = await conn.createConfirmChannel();
+      ch.publish("matches", "matches.process", Buffer.from("{not json"), { contentType: "application/json", contentEncoding: "utf-8", headers: { id: "undecodable-1", task: "celery_tasks.match_tasks.process_match_data" } });
+      await ch.waitForConfirms();
+      await conn.close();
+      await w.waitForLog((l) => l.msg === "could not record an undecodable message's failure; message returned to the queue" && l.taskId === "undecodable-1");
+      expect(await t.ready("matches.dead_letter")).toBe(deadBefore);
+    } finally {
+      await holder.query("ROLLBACK").catch(() => undefined);
+      await holder.end();
+    }
+    await until(async () => (await t.ready("matches.dead_letter")) === deadBefore + 1, 30_000, "the message dead-lettered once the lock went");
+    await t.stopWorker(w);
+    const { rows } = await t.sql.query<{ task_id: string; reason_code: string }>("SELECT task_id, reason_code FROM ingest_failures WHERE task_id = 'undecodable-1'");
+    const dead = (await t.peek()).find((d) => d.headers.id === "undecodable-1");
+    expect(dead?.headers["x-matchflow-error-code"]).toBe("malformed_json");
+    expect(rows).toEqual([{ task_id: "undecodable-1", reason_code: "malformed_json" }]);
   });
 });
