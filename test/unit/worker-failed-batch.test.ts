@@ -22,6 +22,7 @@ describe("worker loop, batch failures and lost channels", () => {
       let release: () => void = () => undefined;
       const gate = new Promise<void>((resolve) => (release = resolve));
       const store = {
+        recordFails,
         calls: 0,
         batches: [] as string[][],
         recorded: [] as string[],
@@ -32,7 +33,7 @@ describe("worker loop, batch failures and lost channels", () => {
             await gate;
             return ok(items);
           }
-          if (items.length > 0 || recordFails) throw new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
+          if (items.length > 0 || store.recordFails) throw new TransientError("db_lock_timeout", "canceling statement due to lock timeout");
           for (const f of failures) store.recorded.push(f.taskId ?? "?");
           return [];
         },
@@ -69,11 +70,17 @@ describe("worker loop, batch failures and lost channels", () => {
       await worker.stop(1000);
     });
 
-    it("dead-letters one that cannot be decoded with its own reason even unrecorded (nothing to retry it from)", async () => {
+    it("gives back one that cannot be decoded while its record cannot be written (nothing to retry it from), and dead-letters it once recorded", async () => {
       const garbled = { content: Buffer.from("not json"), properties: { ...contractViolation.properties } };
-      const { worker, events } = await oneBatch(true, 3, garbled);
+      const { worker, events, store, broker } = await oneBatch(true, 3, garbled);
+      // Refused again on each return, its record failing each time: never dead-lettered unrecorded.
+      await expect.poll(() => store.batches.filter((b) => b.includes("bad")).length).toBeGreaterThanOrEqual(3);
+      expect(events.find((e) => e.taskId === "bad")).toBeUndefined();
+      expect(broker.deadLetters.filter((d) => d.properties.headers?.id === "bad")).toEqual([]);
+      store.recordFails = false;
       await expect.poll(() => events.find((e) => e.taskId === "bad")?.outcome).toBe("dead_lettered");
       expect(events.find((e) => e.taskId === "bad")).toMatchObject({ code: "malformed_json" });
+      expect(store.recorded).toEqual(["bad"]);
       await worker.stop(1000);
     });
 
