@@ -44,3 +44,42 @@ export function permissionRefused(refusal: Extract<AccessRefusal, { kind: "permi
   const where = refusal.vhost === undefined ? "" : ` in vhost '${refusal.vhost}'`;
   return new ConfigError(`${who} lacks ${need}${where} (${why}): grant it with rabbitmqctl set_permissions (the broker said: ${refusal.text})`);
 }
+
+/**
+ * The permission the refused operation needs, as RabbitMQ's access control assigns them: amqplib
+ * names the operation in its error ("Operation failed: QueueBind; 403 ..."). Binding needs write
+ * on the queue and read on the exchange, not configure: "configure permission" sent operators to
+ * grant the wrong one.
+ */
+export function permissionNeededFor(err: unknown): string {
+  const operation = /Operation failed: (\w+);/.exec(errorMessage(err))?.[1];
+  switch (operation) {
+    case "QueueDeclare":
+    case "ExchangeDeclare":
+    case "QueueDelete":
+    case "ExchangeDelete":
+      return "configure permission";
+    case "QueueBind":
+    case "QueueUnbind":
+    case "ExchangeBind":
+    case "ExchangeUnbind":
+      return "write permission on the queue (or destination exchange) and read permission on the exchange bound from";
+    case "BasicPublish":
+      return "write permission";
+    case "BasicConsume":
+    case "BasicGet":
+    case "QueuePurge":
+      return "read permission";
+    default:
+      return "configure, write and read permission";
+  }
+}
+
+/**
+ * A queue or exchange name RabbitMQ reserves (`amq.` prefix): refused with 403 too, though no
+ * permission would help. The name and what it names, or undefined.
+ */
+export function reservedNameOf(err: unknown): { what: string; name: string } | undefined {
+  const m = /(queue|exchange) name '([^']*)' contains reserved prefix/.exec(errorMessage(err));
+  return m ? { what: m[1] as string, name: m[2] as string } : undefined;
+}

@@ -23,6 +23,7 @@ import type { Channel } from "amqplib";
 import { ConfigError, errorMessage, isMatchflowError, TransientError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { closeOrGone } from "./connection.js";
+import { permissionNeededFor, reservedNameOf } from "./access-refused.js";
 import {
   deadLetterQueueArguments,
   delayQueueArguments,
@@ -150,8 +151,10 @@ function declareFailure(err: unknown): unknown {
   if (isMatchflowError(err)) return err;
   const code = (err as { code?: unknown }).code;
   const message = errorMessage(err);
+  const reserved = reservedNameOf(err);
+  if (reserved) return new ConfigError(`${reserved.what} name '${reserved.name}' starts with amq., which RabbitMQ reserves for itself: choose another name (the broker said: ${message})`);
   if (code === 403 || /ACCESS_REFUSED/.test(message)) {
-    return new ConfigError(`the broker refused to declare the queues and exchanges (${message}): the RabbitMQ user needs configure permission on them (rabbitmqctl set_permissions)`);
+    return new ConfigError(`the broker refused to declare the queues and exchanges (${message}): the RabbitMQ user needs ${permissionNeededFor(err)} on them (rabbitmqctl set_permissions)`);
   }
   return new TransientError("broker_connection_lost", `declaring the queues and exchanges failed: ${message}`, { cause: err });
 }

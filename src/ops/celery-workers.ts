@@ -4,6 +4,7 @@
  * hand. matchflow workers answer with CELERY_CONTROL set (inspect; revoke needs control); Celery
  * workers on the same vhost answer too.
  */
+import { accessRefusalOf, permissionNeededFor, permissionRefused } from "../broker/access-refused.js";
 import { broadcastAndGather } from "../broker/pidbox-broadcast.js";
 import { isObject } from "../celery/decode.js";
 import { REVOKE_EXPIRES_MS } from "../celery/revoked.js";
@@ -31,6 +32,11 @@ export function askCeleryWorkers(method: string, args: Record<string, unknown>, 
     const channel = await quietChannel(conn);
     try {
       return await broadcastAndGather(channel, method, args, { timeoutMs: options.timeoutMs, destination: options.destination });
+    } catch (err) {
+      // A missing permission was amqplib's raw 403 and exit 70, as if matchflow had a bug.
+      const refusal = accessRefusalOf(err);
+      if (refusal?.kind === "permission") throw permissionRefused(refusal, permissionNeededFor(err), "workers and revoke ask the workers over Celery's remote control: exchanges celery.pidbox and reply.celery.pidbox, a reply queue of their own");
+      throw err;
     } finally {
       await channel.close().catch(() => undefined);
     }

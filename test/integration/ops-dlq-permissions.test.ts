@@ -115,4 +115,26 @@ describe("dlq commands by a user without a permission they need", () => {
     }
     expect(await deadLettersLeft()).toBe(1);
   });
+
+  it("workers and revoke without a permission on Celery's remote control: exit 2 naming the user and the permission, not a raw 403 (exit 70)", async () => {
+    const noConfigure = await userWith("", ".*", ".*");
+    const user = new URL(noConfigure).username;
+    for (const args of [["workers", "--timeout", "200ms"], ["revoke", "perm-task-1", "--timeout", "200ms"]]) {
+      const run = await runCli(args, { RABBITMQ_URL: noConfigure, DATABASE_URL: "" });
+      expect(run.stderr, args.join(" ")).toMatch(new RegExp(`^matchflow: RabbitMQ user '${user}' lacks configure permission in vhost '${vhost.name}' \\(workers and revoke ask the workers over Celery's remote control.*celery\\.pidbox`, "m"));
+      expect(run.code, args.join(" ")).toBe(2);
+    }
+    // Binding its reply queue needs write on the queue and read on the exchange, not configure.
+    const noRead = await userWith(".*", ".*", "");
+    const workers = await runCli(["workers", "--timeout", "200ms"], { RABBITMQ_URL: noRead });
+    expect(workers.stderr).toMatch(/lacks write permission on the queue \(or destination exchange\) and read permission on the exchange bound from/);
+    expect(workers.code).toBe(2);
+  });
+
+  it("a queue name with RabbitMQ's reserved prefix amq. is named as such, not as a missing permission", async () => {
+    const run = await runCli(["scrape", "--source-dir", "samples/mlsnext", "--season", "2026", "--age-group", "U14"], { RABBITMQ_URL: vhost.url, MATCHES_QUEUE: "amq.matches" });
+    expect(run.stderr).toMatch(/queue name 'amq\.matches' starts with amq\., which RabbitMQ reserves for itself: choose another name/);
+    expect(run.stderr).not.toMatch(/permission/);
+    expect(run.code).toBe(2);
+  });
 });

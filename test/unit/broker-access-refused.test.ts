@@ -1,6 +1,6 @@
 /** Telling RabbitMQ's two 403 ACCESS_REFUSED apart: an exclusive consumer, or a missing permission. */
 import { describe, expect, it } from "vitest";
-import { accessRefusalOf, permissionRefused } from "../../src/broker/access-refused.js";
+import { accessRefusalOf, permissionNeededFor, permissionRefused, reservedNameOf } from "../../src/broker/access-refused.js";
 
 /** A channel close as amqplib rejects with it (texts as RabbitMQ 3.10 sends them). */
 function closed(method: string, text: string, code = 403): Error {
@@ -47,5 +47,23 @@ describe("permissionRefused", () => {
       `RabbitMQ user 'ops' lacks read permission on queue matches.dead_letter in vhost 'prod' (dlq commands consume it): grant it with rabbitmqctl set_permissions (the broker said: ${PERMISSION})`,
     );
     expect(err.message).not.toContain("\n");
+  });
+});
+
+describe("what a refused operation needs", () => {
+  const refused = (op: string, text: string) => Object.assign(new Error(`Operation failed: ${op}; 403 (ACCESS-REFUSED) with message "${text}"`), { code: 403 });
+  it("names the permission RabbitMQ checks for the operation amqplib names", () => {
+    expect(permissionNeededFor(refused("QueueDeclare", "ACCESS_REFUSED - access to queue 'q' in vhost '/' refused for user 'u'"))).toBe("configure permission");
+    expect(permissionNeededFor(refused("ExchangeDeclare", "x"))).toBe("configure permission");
+    expect(permissionNeededFor(refused("QueueBind", "x"))).toMatch(/^write permission on the queue .* read permission on the exchange/);
+    expect(permissionNeededFor(refused("BasicPublish", "x"))).toBe("write permission");
+    expect(permissionNeededFor(refused("BasicConsume", "x"))).toBe("read permission");
+    expect(permissionNeededFor(new Error("something else"))).toBe("configure, write and read permission");
+  });
+
+  it("tells a reserved amq. name from a permission", () => {
+    expect(reservedNameOf(refused("QueueDeclare", "ACCESS_REFUSED - queue name 'amq.foo' contains reserved prefix 'amq.*'"))).toEqual({ what: "queue", name: "amq.foo" });
+    expect(reservedNameOf(refused("ExchangeDeclare", "ACCESS_REFUSED - exchange name 'amq.x' contains reserved prefix 'amq.*'"))).toEqual({ what: "exchange", name: "amq.x" });
+    expect(reservedNameOf(refused("QueueDeclare", "ACCESS_REFUSED - access to queue 'q' in vhost '/' refused for user 'u'"))).toBeUndefined();
   });
 });
