@@ -102,8 +102,14 @@ async function openPostgres(url: string, poolSize: number, log: Logger, timeouts
       () => undefined,
     ),
   });
+  /** Clients `acquire` has given out, with its own 'error' listener on them. */
+  const listening = new WeakSet<pg.PoolClient>();
   // An idle client losing its connection emits here; without a listener it would crash the process.
-  pool.on("error", (err) => log.warn({ err: errorMessage(err), database: where }, "idle database connection lost"));
+  // A client `acquire` gave out once has its own listener too, which hears the same error: one
+  // line per lost connection, not two that contradict each other (idle / in use).
+  pool.on("error", (err, client) => {
+    if (!listening.has(client)) log.warn({ err: errorMessage(err), database: where }, "idle database connection lost");
+  });
 
   try {
     await pool.query("SELECT 1");
@@ -133,13 +139,12 @@ async function openPostgres(url: string, poolSize: number, log: Logger, timeouts
   // A checked-out client whose backend dies between two queries emits 'error' on itself (the
   // pool only listens while it is idle); without a listener that would crash the process. The
   // failing query (or the next one) reports the error to its caller anyway.
-  const listening = new WeakSet<pg.PoolClient>();
   const acquire = async (): Promise<pg.PoolClient> => {
     try {
       const client = await pool.connect();
       if (!listening.has(client)) {
         listening.add(client);
-        client.on("error", (err) => log.warn({ err: errorMessage(err), database: where }, "database connection lost while in use"));
+        client.on("error", (err) => log.warn({ err: errorMessage(err), database: where }, "database connection lost"));
       }
       return client;
     } catch (err) {

@@ -3,10 +3,14 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { migrate } from "../../src/db/migrate.js";
 import { openDatabase } from "../../src/db/open.js";
 import { PGLITE_LOCK_FILE } from "../../src/db/pglite-lock.js";
+import { createLogger } from "../../src/log.js";
+import { until } from "../helpers/cli.js";
+import { adminQuery, createTestDatabase } from "../helpers/pg.js";
 import { BACKENDS, useBackend } from "./db-backends.js";
 
 describe("openDatabase", () => {
@@ -17,6 +21,29 @@ describe("openDatabase", () => {
     expect(message).toContain("127.0.0.1:1");
     expect(message).not.toContain("s3cret-pw");
     expect(message.split("\n")).toHaveLength(1);
+  });
+
+  it("a connection lost while idle is logged once, whether or not it was handed out before (it was logged twice: idle and in use)", async () => {
+    const test = await createTestDatabase();
+    const lines: { msg?: string }[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString("utf8")) as { msg?: string });
+        done();
+      },
+    });
+    const db = await openDatabase(test.url, { log: createLogger({ destination, level: "warn" }), poolSize: 1 });
+    try {
+      // The pool's one connection: handed out by a transaction, then idle again.
+      await db.transaction((tx) => tx.query("SELECT 1"));
+      await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [test.name]);
+      await until(() => Promise.resolve(lines.length > 0), 10_000, "the lost connection logged");
+      // Both listeners hear the socket's error in the same turn: a second line would be here by now.
+      expect(lines.map((l) => l.msg)).toEqual(["database connection lost"]);
+    } finally {
+      await db.close();
+      await test.drop();
+    }
   });
 
   it("rejects an unknown URL scheme as a setting to mend (config_invalid, permanent), not an outage to wait on", async () => {
