@@ -185,7 +185,7 @@ const envSchema = z.object({
   SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
   MODULAR11_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://www.modular11.com"),
-  // 0 would abort every feed request before it starts (AbortSignal.timeout(0)).
+  // 0 would abort every feed request before it starts (sources/deadline.ts: a timer of 0 fires at once).
   HTTP_TIMEOUT: duration("30s").refine((ms) => ms > 0, "must be more than 0 (e.g. 30s): a feed request needs time to answer"),
   LEAGUE: z.enum(["Homegrown", "Academy", "Flex"], { message: "must be Homegrown, Academy or Flex" }).default("Homegrown"),
   AGE_GROUP: optionalText,

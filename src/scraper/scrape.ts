@@ -13,6 +13,7 @@ import { feedKey, scheduleUrl, standingsUrl } from "../sources/assist/keys.js";
 import type { PlaceholderOptions } from "../sources/assist/placeholder.js";
 import { readSchedule, readStandings } from "../sources/assist/parse.js";
 import { readAssistFeeds } from "../sources/assist/read.js";
+import { keepBestCopies } from "../sources/duplicates.js";
 import { compileFilters, createFilterReach, type PlacedCandidate } from "../sources/filters.js";
 import type { FeedFetcher } from "../sources/http.js";
 import { compareKickoff } from "../sources/order.js";
@@ -60,7 +61,7 @@ export interface ScrapeCounts {
   bracketsSkipped: number;
   /** Events whose squads are in no bracket (kept, without a division). */
   unbracketed: number;
-  /** Events seen twice (same external id): the first is kept. */
+  /** Events repeating an external id: one copy of each is kept (sources/duplicates.ts: the one with a result first). */
   duplicates: number;
   /** Events outside the targets (league, age groups, division, club, window). */
   filteredOut: number;
@@ -116,7 +117,7 @@ export interface ScrapeStream {
 }
 
 interface SourceRead {
-  /** In kickoff order, the first of each external id only (see PlacedCandidate). */
+  /** In kickoff order, one of each external id (see PlacedCandidate). */
   candidates: Iterable<PlacedCandidate>;
   problems: FeedProblem[];
   counts: Partial<ScrapeCounts>;
@@ -200,9 +201,8 @@ async function readAssistSeason(options: ScrapeOptions, seasonFirstYear: number,
 /** One read for every season: Modular11 is asked for a date range, and each match's season follows from its date. */
 async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<SourceRead> {
   const bounds = seasonsBounds(seasonsRead(options));
-  const now = deps.now();
   // Loaded only for this source: its HTML parser (cheerio) adds ~25 MB to the process.
-  const { readModular11 } = await import("../sources/modular11/fetch.js");
+  const { readModular11, MODULAR11_COPIES } = await import("../sources/modular11/fetch.js");
   const read = await readModular11(
     {
       baseUrl: options.modular11BaseUrl,
@@ -211,27 +211,20 @@ async function readLegacy(options: ScrapeOptions, deps: ScrapeDeps): Promise<Sou
       division: options.division,
       from: options.from ?? bounds.startDate,
       to: options.to ?? bounds.endDate,
-      today: now.toISOString().slice(0, 10),
-      fetchedAt: now.toISOString(),
+      now: deps.now(),
     },
     deps.fetcher,
   );
   // Pages of filtered server-side results (small): ordered here, all at once.
-  const seen = new Set<string>();
-  const placed: PlacedCandidate[] = [];
-  read.candidates.forEach((c, position) => {
-    const id = c.match.external_match_id ?? "";
-    if (id && seen.has(id)) return;
-    seen.add(id);
-    placed.push({ ...c, position });
-  });
+  const copies = keepBestCopies<PlacedCandidate>(read.candidates.map((c, position) => ({ ...c, position })), MODULAR11_COPIES);
+  const placed = copies.kept;
   const key = (m: MatchDataInput) => [m.match_date, m.match_time ?? "", m.external_match_id ?? ""] as const;
   placed.sort((a, b) => compareKickoff(...key(a.match), ...key(b.match)));
   return {
     candidates: placed,
-    problems: [...read.problems, ...read.pagingProblems],
+    problems: [...read.problems, ...read.pagingProblems, ...copies.problems],
     counts: { events: read.candidates.length + read.problems.length, malformed: read.problems.length },
-    duplicates: read.candidates.length - placed.length,
+    duplicates: copies.duplicates,
     feeds: [`${read.pages} modular11 page(s)`],
     placeholderDates: [],
   };
@@ -269,13 +262,17 @@ export async function scrapeStream(options: ScrapeOptions, deps: ScrapeDeps): Pr
   let postponed = 0;
   let summary: ScrapeSummary | undefined;
   let last: { input: MatchDataInput; output: MatchData } | undefined;
+  // Modular11 filters by age group and division on its server (and refuses an age group it does
+  // not know, modular11/fetch.ts): a window without its matches is not a typo. Only an assist read
+  // sees the whole feed.
+  const wholeFeed = options.source === "assist";
   /** Every age group of the feed (filtered out or not), for `unknownAgeGroups`. */
   const feedAgeGroups = new Set<string>();
-  // Modular11 filters by division on its server: only an assist read sees the whole feed.
-  const reach = options.source === "assist" ? createFilterReach(options) : undefined;
+  const reach = wholeFeed ? createFilterReach(options) : undefined;
 
   const finish = (): ScrapeSummary => {
-    const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem), ...unknownAgeGroups(options.ageGroups ?? [], feedAgeGroups), ...(reach?.problems() ?? [])];
+    const asked = wholeFeed ? unknownAgeGroups(options.ageGroups ?? [], feedAgeGroups) : [];
+    const problems = [...read.problems, ...refused.sort((a, b) => a.position - b.position).map((r) => r.problem), ...asked, ...(reach?.problems() ?? [])];
     const counts: ScrapeCounts = {
       events: 0,
       malformed: 0,

@@ -25,7 +25,7 @@ export interface Candidate {
   divisions: string[];
 }
 
-/** A candidate as a source hands it on: sources yield them in kickoff order, the first of each id only. */
+/** A candidate as a source hands it on: sources yield them in kickoff order, one of each id (sources/duplicates.ts). */
 export interface PlacedCandidate extends Candidate {
   /** Its position in the feed, so that problems found later are still reported in feed order. */
   position: number;

@@ -23,6 +23,40 @@ export interface HttpAnswer {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 20;
 
+/** A redirect not followed (to `file:`, or to no URL at all): asking again is redirected the same way. */
+export class RedirectRefused extends Error {
+  constructor(
+    /** As sent (it may carry credentials: redact it before printing). */
+    readonly location: string,
+    readonly why: string,
+  ) {
+    super(`redirected to a location not followed: ${why}`);
+  }
+}
+
+/** Where a redirect leads, or why it is not followed (node:http's ERR_INVALID_PROTOCOL reads like a network error). */
+function redirectTarget(location: string, from: URL): URL | RedirectRefused {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch {
+    return new RedirectRefused(location, "not a URL");
+  }
+  return next.protocol === "http:" || next.protocol === "https:" ? next : new RedirectRefused(next.href, "only http and https redirects are followed");
+}
+
+/**
+ * zlib's and brotli's codes for bytes that are not what their content-encoding says (a corrupt
+ * gzip body): the server sends the same bytes again. A stream that merely stops early is
+ * `Z_BUF_ERROR` ("unexpected end of file"): the connection's doing, not the data's.
+ */
+const CORRUPT_ENCODING = /^(Z_DATA_ERROR|Z_NEED_DICT|ERR__ERROR_FORMAT_\w+)$/;
+
+export function isCorruptEncoding(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" && CORRUPT_ENCODING.test(code);
+}
+
 function decoded(res: IncomingMessage): Readable {
   const encoding = String(res.headers["content-encoding"] ?? "").trim().toLowerCase();
   const decoder = encoding === "gzip" || encoding === "x-gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : encoding === "br" ? createBrotliDecompress() : undefined;
@@ -39,7 +73,9 @@ export function httpGet(url: string, headers: Record<string, string>, signal: Ab
       const location = res.headers.location;
       if (REDIRECTS.has(status) && location !== undefined && redirects < MAX_REDIRECTS) {
         res.resume();
-        httpGet(new URL(location, target).href, headers, signal, redirects + 1).then(resolve, reject);
+        const next = redirectTarget(location, target);
+        if (next instanceof RedirectRefused) return reject(next);
+        httpGet(next.href, headers, signal, redirects + 1).then(resolve, reject);
         return;
       }
       const retryAfter = res.headers["retry-after"];

@@ -1,14 +1,16 @@
 /**
- * Feed fetching for every source: HTTP GETs (http-get.ts) with a timeout, retries with backoff for 5xx and
- * network errors, a per-run cache (each URL is downloaded once however many targets use it),
- * and `file://` URLs for recorded feeds. Bodies are streamed: a `FeedReader` consumes the text
- * as it arrives and returns the compact form the run keeps (for the 37.5 MB schedule of a full
- * season, the events it needs, never the document). Failures are classified for the CLI's exit
- * codes:
- * - `source_unreachable` (transient): the host did not answer, or answered 5xx, every attempt
- *   (a body interrupted mid-way, or stalled past the timeout, counts as a failed attempt);
- * - `source_unreadable` (permanent, never retried): 4xx, or a body that is not what we asked for
- *   (an unknown assist key answers HTTP 200 with the app's HTML shell).
+ * Feed fetching for every source: HTTP GETs (http-get.ts) with time limits (deadline.ts), retries
+ * with backoff for 5xx and network errors, a per-run cache (each URL is downloaded once however
+ * many targets use it), and `file://` URLs for recorded feeds. Bodies are streamed: a
+ * `FeedReader` consumes the text as it arrives and returns the compact form the run keeps (for
+ * the 37.5 MB schedule of a full season, the events it needs, never the document). Failures are
+ * classified for the CLI's exit codes:
+ * - `source_unreachable` (transient): the host did not answer, or answered 5xx, 408 or 429, every
+ *   attempt (a body interrupted or cut off mid-way, or silent past the timeout, counts as a
+ *   failed attempt);
+ * - `source_unreadable` (permanent, never retried): any other 4xx, a redirect to anything but
+ *   http(s), a body its content-encoding cannot decode (corrupt gzip), or a body that is not what
+ *   we asked for (an unknown assist key answers HTTP 200 with the app's HTML shell).
  */
 import { open } from "node:fs/promises";
 import { resolve } from "node:path";
@@ -17,13 +19,15 @@ import { TextDecoder } from "node:util";
 import { redactUrl } from "../redact-url.js";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
-import { httpGet, type HttpAnswer } from "./http-get.js";
+import { startDeadline, type Deadline } from "./deadline.js";
+import { httpGet, isCorruptEncoding, RedirectRefused, type HttpAnswer } from "./http-get.js";
 import { NotJsonError, TruncatedJsonError } from "./json-stream.js";
-import { MAX_STREAMED_FEED_CHARS, MAX_WHOLE_DOCUMENT_CHARS, readWholeText, TooLargeError } from "./limits.js";
+import { MAX_PAGE_CHARS, MAX_STREAMED_FEED_CHARS, readWholeText, TooLargeError } from "./limits.js";
 
 /**
  * Reads one feed body, as text chunks in order, into what the run keeps of it (a compact parsed
- * form, never the text of a large document). Throws NotJsonError when the body is not JSON.
+ * form, never the text of a large document). Throws NotJsonError when the body is not JSON, and
+ * TruncatedJsonError when it stops mid-document (downloaded again).
  * The function is the cache key: pass the same (module-level) function to share a download.
  */
 export type FeedReader<T> = (chunks: AsyncIterable<string>, what: string) => Promise<T>;
@@ -41,7 +45,10 @@ export interface FeedFetcher {
 }
 
 export interface FetcherOptions {
-  /** Per attempt (HTTP_TIMEOUT). */
+  /**
+   * HTTP_TIMEOUT, per attempt: for the answer (connect, headers), then for each silence in the
+   * body; the whole download may take WHOLE_DOWNLOAD_TIMEOUTS (10) times this (deadline.ts).
+   */
   timeoutMs: number;
   /** @default 3 */
   attempts?: number;
@@ -90,8 +97,9 @@ function hostOf(url: string): string {
 }
 
 /** Why a request or a body failed, in one word where the system gives one (ECONNREFUSED, ENOTFOUND, ...). */
-function networkReason(err: unknown, signal: AbortSignal): string {
-  if (signal.aborted || (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError"))) return "timed out";
+function networkReason(err: unknown, deadline: Deadline): string {
+  if (deadline.why !== undefined) return deadline.why;
+  if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) return "timed out";
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === "string") return code;
   return err instanceof Error ? err.message : String(err);
@@ -104,6 +112,20 @@ function preview(body: string): string {
 
 /** The body's start, kept for the "did not answer JSON" message (enough for its 60-character preview). */
 const HEAD_CHARS = 4096;
+
+/**
+ * Statuses worth asking again: the server's trouble (5xx), a rate limit (429), a request the
+ * server gave up waiting for (408); any other non-2xx answers the same every time.
+ */
+const retried = (status: number) => status >= 500 || status === 429 || status === 408;
+
+/** Decoded body bytes as they come, each chunk noted (the deadline's silence starts again). */
+async function* noting(bytes: AsyncIterable<Uint8Array>, progress: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of bytes) {
+    progress();
+    yield chunk;
+  }
+}
 
 /** What a download has seen of its body so far. */
 interface BodySeen {
@@ -178,8 +200,8 @@ function recordedNotJson(url: string, what: string, seen: BodySeen, err: NotJson
   return new PermanentError("source_unreadable", `${what}: ${path} ${problem}: record the feed again`, { cause: err });
 }
 
-/** Collects the whole text (HTML fragments: small). */
-const wholeText: FeedReader<string> = (chunks) => readWholeText(chunks, MAX_WHOLE_DOCUMENT_CHARS);
+/** Collects the whole text (Modular11 pages: small). */
+const wholeText: FeedReader<string> = (chunks) => readWholeText(chunks, MAX_PAGE_CHARS);
 
 /** A source over a limit of sources/limits.ts: permanent (downloading it again gives the same). */
 function tooLarge(what: string, where: string | undefined, err: TooLargeError): PermanentError {
@@ -197,27 +219,35 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const stats = { requests: 0, downloads: 0 };
 
   async function attempt<T>(url: string, what: string, reader: FeedReader<T>, seen: BodySeen): Promise<T> {
-    // The timeout covers the body too: a stalled download fails like a dropped one, and is retried.
-    const signal = AbortSignal.timeout(options.timeoutMs);
-    let res: HttpAnswer;
+    // A silent server or body fails like a dropped connection, and is retried.
+    const deadline = startDeadline(options.timeoutMs);
     try {
-      res = await httpGet(url, { accept: "application/json, text/html;q=0.9, */*;q=0.5" }, signal);
-    } catch (err) {
-      throw new RetryableFailure(networkReason(err, signal), { cause: err });
+      let res: HttpAnswer;
+      try {
+        res = await httpGet(url, { accept: "application/json, text/html;q=0.9, */*;q=0.5" }, deadline.signal);
+      } catch (err) {
+        if (err instanceof RedirectRefused) throw new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} redirected to ${redactUrl(err.location)}: ${err.why}`, { cause: err });
+        throw new RetryableFailure(networkReason(err, deadline), { cause: err });
+      }
+      if (retried(res.status)) {
+        res.discard();
+        const failure = new RetryableFailure(`HTTP ${res.status}`);
+        const asked = retryAfterMs(res.retryAfter, Date.now());
+        if (asked !== undefined) failure.retryAfterMs = asked;
+        throw failure;
+      }
+      if (res.status < 200 || res.status > 299) {
+        res.discard();
+        throw new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} answered HTTP ${res.status}`);
+      }
+      const failed = (err: unknown) =>
+        isCorruptEncoding(err)
+          ? new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} sent a body that its content-encoding cannot decode (${networkReason(err, deadline)}): a broken server or proxy, which sends the same bytes again`, { cause: err })
+          : new RetryableFailure(`body interrupted: ${networkReason(err, deadline)}`, { cause: err });
+      return await reader(observed(decodeUtf8(noting(res.body, deadline.progress), { keepBom: false }), failed, seen, maxFeedChars), what);
+    } finally {
+      deadline.clear();
     }
-    if (res.status >= 500 || res.status === 429) {
-      res.discard();
-      const failure = new RetryableFailure(`HTTP ${res.status}`);
-      const asked = retryAfterMs(res.retryAfter, Date.now());
-      if (asked !== undefined) failure.retryAfterMs = asked;
-      throw failure;
-    }
-    if (res.status < 200 || res.status > 299) {
-      res.discard();
-      throw new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} answered HTTP ${res.status}`);
-    }
-    const interrupted = (err: unknown) => new RetryableFailure(`body interrupted: ${networkReason(err, signal)}`, { cause: err });
-    return reader(observed(decodeUtf8(res.body, { keepBom: false }), interrupted, seen, maxFeedChars), what);
   }
 
   /** One read of `url` through `reader`: retried on network errors, 5xx and interrupted bodies. */

@@ -329,6 +329,28 @@ export class TopLevelSplitter {
   }
 }
 
+/**
+ * JSON.parse of a document read whole, with the splitter's verdicts: text that stops mid-document
+ * is a TruncatedJsonError (over HTTP, a connection closed early: worth downloading again, as a
+ * streamed document is), anything else that is not JSON a NotJsonError with JSON.parse's message.
+ * The splitter only runs once JSON.parse has failed: the usual document is parsed once.
+ */
+export function parseWholeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    // No value limit: the text is held already, and its own limit was checked as it was read.
+    const splitter = new TopLevelSplitter({ member: () => undefined, arrayStart: () => undefined, element: () => undefined }, Infinity);
+    try {
+      splitter.push(text);
+      splitter.end();
+    } catch (verdict) {
+      if (verdict instanceof TruncatedJsonError) throw verdict;
+    }
+    throw new NotJsonError((err as Error).message);
+  }
+}
+
 /** Runs chunks through a splitter: what the document's top level was, or NotJsonError. */
 export async function splitTopLevel(chunks: AsyncIterable<string> | Iterable<string>, handler: TopLevelHandler, maxValueChars = MAX_VALUE_CHARS): Promise<TopLevel> {
   const splitter = new TopLevelSplitter(handler, maxValueChars);

@@ -12,8 +12,20 @@ const MiB = 1024 * 1024;
 /** One JSON value handed on alone: a schedule event (~750 characters), a match (its fields are bounded by the contract). */
 export const MAX_VALUE_CHARS = 1 * MiB;
 
-/** A document read whole: a standings feed (~1 MB for a full season), a Modular11 page (~4 KB). */
-export const MAX_WHOLE_DOCUMENT_CHARS = 32 * MiB;
+/**
+ * A standings document, read whole and JSON.parse'd: ~1 MB for a full season. Its text and its
+ * objects are all on the heap at once, beside the schedule being read: with the CronJob's node
+ * flags (`--max-semi-space-size=2 --max-old-space-size=64`) and a 50,000-event schedule read at the
+ * same time, 8 MiB of standings needed a 32 MiB old space (half the deployed one), 16 MiB needed
+ * 56, and 28 MiB died with V8's "Reached heap limit" instead of this limit's clear error.
+ */
+export const MAX_STANDINGS_CHARS = 8 * MiB;
+
+/**
+ * A Modular11 page (HTML), read whole and parsed into a DOM by cheerio, which costs tens of times the
+ * text: 25 rows are ~40 KB. 512 KiB of rows parsed in a 32 MiB old space; 1 MiB took all of 64.
+ */
+export const MAX_PAGE_CHARS = 512 * 1024;
 
 /** A streamed feed body: a full season's schedule is ~37.5 MB; what the run keeps grows with it. */
 export const MAX_STREAMED_FEED_CHARS = 256 * MiB;

@@ -202,7 +202,7 @@ describe("feed bodies as fetch delivered them", () => {
     expect(endless!.message).toBe(`schedule endless: ${base}/endless: the document is over 0.5 MiB of text, far more than any feed this scraper reads: a broken or foreign source`);
     const page = await caught(fast().text(`${base}/endless-page`, "modular11 page"));
     expect(page).toMatchObject({ code: "source_unreadable" });
-    expect(page!.message).toContain("the document is over 32 MiB of text");
+    expect(page!.message).toContain("the document is over 0.5 MiB of text");
     const huge = await caught(fast().read(`${base}/huge-event`, "schedule huge", readSchedule));
     expect(huge).toMatchObject({ code: "source_unreadable" });
     expect(huge!.message).toContain('element 0 of "events" is over 1 MiB of text');

@@ -196,6 +196,39 @@ describe("scrape (assist)", () => {
     expect(result.problems[1]!.reason).toMatch(/away_team must be a different team/);
   });
 
+  it("a game listed twice, a stale unplayed copy first: the copy with the result is kept, and the repeat said", async () => {
+    const florida = standingsDoc([bracket(69, "Florida", "U14", [5748, 5946])]);
+    const played = { start_time: "2026-10-10T16:00:00Z", completed: true, home_score: 3, away_score: 1 };
+    const events = [rawEvent({ game_key: "26099", start_time: "2026-10-10T16:00:00Z" }), rawEvent({ game_key: "5" }), rawEvent({ game_key: "26099", ...played })];
+    const result = await scrape(options(), { fetcher: leagueFeeds(scheduleDoc(events), florida), ...at("2026-10-15T00:00:00Z") });
+    expect(result.matches.map((m) => [m.external_match_id, m.match_status, m.home_score, m.away_score])).toEqual([
+      ["5", "tbd", undefined, undefined],
+      ["26099", "completed", 3, 1],
+    ]);
+    expect(result.counts).toMatchObject({ events: 3, duplicates: 1, matches: 2 });
+    expect(result.problems).toEqual([{ where: "game 26099", reason: "2 copies in the feed that differ: kept the one with a result" }]);
+  });
+
+  it("events with a missing or unknown local_timezone are kept in UTC and said once, with a count and an example", async () => {
+    const events = [
+      rawEvent({ game_key: "1", start_time: "2026-09-13T00:00:00Z", local_timezone: "Eastern Standard Time" }),
+      rawEvent({ game_key: "2", start_time: "2026-09-13T00:00:00Z" }),
+      rawEvent({ game_key: "3", start_time: "2026-09-13T00:00:00Z", local_timezone: undefined }),
+      rawEvent({ game_key: "4", start_time: "2026-09-13T00:00:00Z", local_timezone: "UTC" }),
+    ];
+    const result = await scrape(options(), { fetcher: leagueFeeds(scheduleDoc(events), standingsDoc([bracket(69, "Florida", "U14", [5748, 5946])])), ...at("2026-09-01T00:00:00Z") });
+    // 8 pm in New York on the 12th; the others (UTC) on the 13th, the first two of them by fallback.
+    expect(result.matches.map((m) => [m.external_match_id, m.match_date, m.match_time])).toEqual([
+      ["2", "2026-09-12", "20:00"],
+      ["1", "2026-09-13", "00:00"],
+      ["3", "2026-09-13", "00:00"],
+      ["4", "2026-09-13", "00:00"],
+    ]);
+    expect(result.problems).toEqual([
+      { where: "schedule mls-next-league-26-27", reason: '2 event(s) with a missing or unknown local_timezone (e.g. game 1: "Eastern Standard Time"): dated and timed in UTC, not the venue\'s time' },
+    ]);
+  });
+
   it("a wrong-shaped document fails the scrape with source_unreadable naming the key", async () => {
     const failure: unknown = await scrape(options(), { fetcher: leagueFeeds({ error: "nope" }, standingsDoc([])), ...at("2026-08-30T00:00:00Z") }).catch((err: unknown) => err);
     expect(failure).toMatchObject({ code: "source_unreadable" });

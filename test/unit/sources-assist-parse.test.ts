@@ -1,6 +1,12 @@
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { fastEvent, MAX_LISTED_PROBLEMS, parseFeedInstant, parseStandings, readSchedule, zodEvent } from "../../src/sources/assist/parse.js";
+import { DEPLOYED_SCRAPER_NODE_ARGS } from "../../bench/lib/deployed.js";
+import { parseFeedInstant } from "../../src/sources/assist/instant.js";
+import { fastEvent, MAX_LISTED_PROBLEMS, parseStandings, readSchedule, readStandings, zodEvent } from "../../src/sources/assist/parse.js";
+import { NotJsonError, TruncatedJsonError } from "../../src/sources/json-stream.js";
+import { MAX_STANDINGS_CHARS, TooLargeError } from "../../src/sources/limits.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc, type RawEvent } from "../fixtures/assist-builders.js";
 
 const fixtureText = (name: string): string => readFileSync(new URL(`../fixtures/mlsnext-assist/${name}`, import.meta.url), "utf8");
@@ -23,6 +29,34 @@ describe("feed instants", () => {
       if (tz === undefined) delete process.env.TZ;
       else process.env.TZ = tz;
     }
+  });
+});
+
+describe("feed instants: ISO 8601 only, each part checked", () => {
+  it("reads the forms an ISO instant takes: seconds and fractions optional, Z, offsets, or no zone (UTC)", () => {
+    const iso = (text: string) => new Date(parseFeedInstant(text)).toISOString();
+    expect(iso("2026-09-05T13:00:00Z")).toBe("2026-09-05T13:00:00.000Z");
+    expect(iso("2026-09-05T13:00Z")).toBe("2026-09-05T13:00:00.000Z");
+    expect(iso("2026-09-05T13:00:00.123456Z")).toBe("2026-09-05T13:00:00.123Z");
+    expect(iso("2026-09-05T09:00:00-0400")).toBe("2026-09-05T13:00:00.000Z");
+    expect(iso("2026-09-05T18:30:00+05:30")).toBe("2026-09-05T13:00:00.000Z");
+    expect(iso("2026-09-05t13:00:00z")).toBe("2026-09-05T13:00:00.000Z");
+    expect(iso("2028-02-29T13:00:00Z")).toBe("2028-02-29T13:00:00.000Z");
+  });
+
+  it("refuses what Date.parse guessed at: other formats, and dates or times that do not exist (it rolled them over)", () => {
+    for (const text of ["5 September", "2026-09-05", "Sat, 05 Sep 2026 13:00:00 GMT", "2026-9-5T13:00:00Z", "2026-02-30T13:00:00Z", "2027-02-29T13:00:00Z", "2026-13-01T13:00:00Z", "2026-09-05T24:00:00Z", "2026-09-05T13:60:00Z", "2026-09-05T13:00:00+24:00"]) {
+      expect([text, parseFeedInstant(text)]).toEqual([text, NaN]);
+    }
+  });
+
+  it("an event whose start_time is not an instant is malformed, with the reason", async () => {
+    const doc = await parseSchedule(scheduleDoc([rawEvent({ id: 1, game_key: "7", start_time: "5 September" }), rawEvent({ id: 2, game_key: "8", start_time: "2026-02-30T13:00:00Z" }), rawEvent({ game_key: "9" })]), "k");
+    expect([...doc.events].map((e) => e.gameKey)).toEqual(["9"]);
+    expect(doc.problems).toEqual([
+      { where: "event 1 (game 7)", reason: 'skipped: start_time is not an ISO 8601 instant like 2026-09-05T13:00:00Z (got "5 September")' },
+      { where: "event 2 (game 8)", reason: 'skipped: start_time has no such date (got "2026-02-30T13:00:00Z")' },
+    ]);
   });
 });
 
@@ -153,4 +187,39 @@ describe("parseStandings", () => {
   it("a document without brackets is unreadable", () => {
     expect(() => parseStandings({ competition_season: {} }, "standings mls-next-flex-26-27")).toThrow(/^standings mls-next-flex-26-27 has no/);
   });
+});
+
+describe("readStandings (the text)", () => {
+  const text = fixtureText("standings-league-26-27.json");
+
+  it("a document cut off mid-way is truncated JSON (downloaded again, as a cut-off schedule is), not merely not JSON", async () => {
+    for (const cut of [text.slice(0, 600), text.slice(0, text.lastIndexOf("}")), "{", '{"competition_season": {"name": "Lea']) {
+      await expect(readStandings([cut], "standings k")).rejects.toBeInstanceOf(TruncatedJsonError);
+    }
+  });
+
+  it("an HTML page, an empty body or corrupt JSON is not JSON, and not called truncated", async () => {
+    for (const bad of ["<!doctype html><html></html>", "", "  \n", `${text}x`, text.replace('"name"', "name")]) {
+      const err = await readStandings([bad], "standings k").then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(NotJsonError);
+      expect(err).not.toBeInstanceOf(TruncatedJsonError);
+    }
+  });
+
+  it(`a document over ${MAX_STANDINGS_CHARS / 1024 / 1024} MiB is refused before it is parsed`, async () => {
+    const huge = JSON.stringify(standingsDoc([bracket(1, "Northeast", "U14", [1, 2])])).replace('"name"', `"padding":"${"x".repeat(MAX_STANDINGS_CHARS)}","name"`);
+    await expect(readStandings([huge], "standings k")).rejects.toThrow(TooLargeError);
+  });
+
+  it("a document at the limit parses under the CronJob's node flags in half its old space (the other half: the schedule read meanwhile)", async () => {
+    // Measured: 8 MiB needs ~28 MiB of old space alone and 32 beside a 50,000-event schedule;
+    // the old limit's 28 MiB died with "Reached heap limit" in all 64.
+    const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(DEPLOYED_SCRAPER_NODE_ARGS)?.[1]);
+    const flags = DEPLOYED_SCRAPER_NODE_ARGS.replace(/--max-old-space-size=\d+/, `--max-old-space-size=${oldSpace / 2}`).split(" ");
+    const script = fileURLToPath(new URL("../fixtures/standings-at-limit.ts", import.meta.url));
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [...flags, "--import", "tsx", script], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr.slice(-500)}`)) : resolve(stdout))),
+    );
+    expect(out).toMatch(/^brackets \d{4}, \d+ characters\n$/);
+  }, 60_000);
 });

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { scheduleUrl } from "../../src/sources/assist/keys.js";
 import { readSchedule } from "../../src/sources/assist/parse.js";
 import { createFeedFetcher, sourceDirUrl } from "../../src/sources/http.js";
-import { MAX_VALUE_CHARS } from "../../src/sources/limits.js";
+import { MAX_PAGE_CHARS, MAX_VALUE_CHARS } from "../../src/sources/limits.js";
 
 const fetcher = () => createFeedFetcher({ timeoutMs: 1000 });
 /** The error a recorded feed's read fails with (fails the test when the read succeeds). */
@@ -63,5 +63,18 @@ describe("file:// feeds", () => {
     const err = await readError(`${sourceDirUrl(dir)}/huge.json`);
     expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
     expect(err.message).toBe(`schedule k: ${join(dir, "huge.json")}: element 1 of "events" is over 1 MiB of text, far more than any feed this scraper reads: a broken or foreign source`);
+  });
+
+  it("a Modular11 page over its limit is refused before cheerio parses it (a DOM costs tens of times the text)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    const row = '<div class="row table-content-row hidden-xs"><div>99963 MALE</div></div>';
+    writeFileSync(join(dir, "page.html"), row.repeat(Math.ceil(MAX_PAGE_CHARS / row.length) + 1));
+    writeFileSync(join(dir, "ok.html"), row.repeat(Math.floor(MAX_PAGE_CHARS / row.length)));
+    const err = await fetcher()
+      .text(`${sourceDirUrl(dir)}/page.html`, "modular11 U14 Northeast page 0")
+      .then(() => expect.unreachable("the read succeeded"), (e: unknown) => e as Error);
+    expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
+    expect(err.message).toBe(`modular11 U14 Northeast page 0: ${join(dir, "page.html")}: the document is over 0.5 MiB of text, far more than any feed this scraper reads: a broken or foreign source`);
+    expect(await fetcher().text(`${sourceDirUrl(dir)}/ok.html`, "page")).toHaveLength(Math.floor(MAX_PAGE_CHARS / row.length) * row.length);
   });
 });

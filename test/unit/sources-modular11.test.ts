@@ -59,6 +59,18 @@ describe("modular11 fragment parsing", () => {
     expect(parseLocalDateTime("09/06/25 12:15am")).toEqual({ date: "2025-09-06", time: "00:15" });
     expect(parseLocalDateTime("02/30/26 10:00am")).toBeUndefined();
     expect(parseLocalDateTime("TBA")).toBeUndefined();
+    expect(parseLocalDateTime("09/06/25 10:59am")).toEqual({ date: "2025-09-06", time: "10:59" });
+    expect(parseLocalDateTime("09/06/25 10:60am")).toBeUndefined();
+    expect(parseLocalDateTime("09/06/25 18:75")).toBeUndefined();
+  });
+
+  it("a row with an impossible time (10:60am) is a problem with its reason, not a match the contract refuses whole", () => {
+    const result = parseModular11Page(page("page-u14-northeast-0.html").replace("09/06/25 10:00am", "09/06/25 10:60am"), ctx);
+    expect(result.rows.map((r) => r.match.external_match_id)).toEqual(["99971", "100412"]);
+    expect(result.problems).toEqual([
+      { where: "modular11 match 99963", reason: 'skipped: impossible date or time in "09/06/25 10:60am Oakwood Park - Field 1"' },
+      { where: "modular11 match 100500", reason: 'skipped: no date/time like MM/DD/YY hh:mmam in "TBA"' },
+    ]);
   });
 
   it("builds the paged GET with the documented parameters and id tables", () => {

@@ -77,6 +77,9 @@ export class EventTable {
   squadIds(i: number): [number | undefined, number | undefined] {
     return [num(this.nums[i * NUMS.length + N.homeSquadId]!), num(this.nums[i * NUMS.length + N.awaySquadId]!)];
   }
+  completed(i: number): boolean {
+    return this.done[i] === 1;
+  }
   /** Both scores known (`hasResult`). */
   hasResult(i: number): boolean {
     return !Number.isNaN(this.nums[i * NUMS.length + N.homeScore]!) && !Number.isNaN(this.nums[i * NUMS.length + N.awayScore]!);

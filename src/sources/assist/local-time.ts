@@ -1,6 +1,6 @@
 /**
  * UTC instant -> local calendar date and wall-clock time in an IANA zone (pure, Intl API).
- * A missing or unknown zone falls back to UTC.
+ * A missing or unknown zone falls back to UTC (the caller says so: `zone` is then not the one asked for).
  *
  * Speed: a season has ~10,000 fixtures and Intl formatting costs microseconds each, so the
  * zone's UTC offset is looked up once per (zone, UTC day) and reused when the offset is the
@@ -12,7 +12,7 @@ export interface LocalDateTime {
   date: string;
   /** HH:MM, 24-hour */
   time: string;
-  /** The zone actually used (`UTC` after a fallback). */
+  /** The zone actually used: the one asked for, or `UTC` after a fallback. */
   zone: string;
 }
 
@@ -75,7 +75,8 @@ export function createLocalClock(): LocalClock {
     return state;
   };
   return (startMs, zone) => {
-    if (zone === undefined || zone === "UTC" || zone === "Etc/UTC") return at(startMs, 0, "UTC");
+    if (zone === undefined) return at(startMs, 0, "UTC");
+    if (zone === "UTC" || zone === "Etc/UTC") return at(startMs, 0, zone);
     const state = stateOf(zone);
     if (state === undefined) return at(startMs, 0, "UTC");
     const dayStart = Math.floor(startMs / DAY) * DAY;

@@ -7,9 +7,10 @@
 import { z } from "zod";
 import { valueAt } from "../../contract/validate.js";
 import { PermanentError } from "../../errors.js";
-import { NotJsonError, splitTopLevel } from "../json-stream.js";
-import { MAX_WHOLE_DOCUMENT_CHARS, readWholeText } from "../limits.js";
+import { parseWholeJson, splitTopLevel } from "../json-stream.js";
+import { MAX_STANDINGS_CHARS, readWholeText } from "../limits.js";
 import { EventTable } from "./event-table.js";
+import { parseFeedInstant, readFeedInstant, ZONELESS } from "./instant.js";
 import type { FeedProblem } from "../types.js";
 
 const id = z.union([z.number(), z.string()]);
@@ -19,23 +20,16 @@ const optionalNamed = z.object({ name: z.string().nullish() }).nullish();
 const score = z.number().int().min(0).nullish();
 const squadId = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]).nullish();
 
-
-/** A date-time without a zone: `Date.parse` reads it in the host's time zone. */
-const ZONELESS = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
-
-/**
- * An instant as the feed writes it (UTC ISO). One without a zone is UTC too: read as the host's
- * local time, every kickoff moved by the host's offset (4 hours on a New York laptop, none in
- * the UTC container), and with it the local date and the window it fell in.
- */
-export function parseFeedInstant(text: string): number {
-  return Date.parse(ZONELESS.test(text) ? `${text}Z` : text);
-}
+/** An ISO 8601 instant (instant.ts); the issue says why when it is not one. */
+const instant = z.string().superRefine((text, ctx) => {
+  const read = readFeedInstant(text);
+  if (typeof read === "string") ctx.addIssue({ code: "custom", message: read });
+});
 
 const eventSchema = z.object({
   id: id.nullish(),
   game_key: z.union([nonEmpty, z.number().int().transform(String)]),
-  start_time: z.string().refine((s) => !Number.isNaN(parseFeedInstant(s)), "must be an ISO instant"),
+  start_time: instant,
   local_timezone: z.string().nullish(),
   home_squad_id: squadId,
   away_squad_id: squadId,
@@ -289,17 +283,11 @@ function squadIdOf(row: unknown): number | undefined {
 
 /**
  * A standings document from its text (small: ~1 MB for a full season, read whole), as brackets:
- * only they are kept for the run. A `FeedReader`.
+ * only they are kept for the run. A `FeedReader`: not JSON -> NotJsonError; cut off mid-document
+ * -> TruncatedJsonError (downloaded again, as a cut-off schedule is).
  */
 export async function readStandings(chunks: AsyncIterable<string> | Iterable<string>, what: string): Promise<StandingsDocument> {
-  const text = await readWholeText(chunks, MAX_WHOLE_DOCUMENT_CHARS);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new NotJsonError((err as Error).message);
-  }
-  return parseStandings(doc, what);
+  return parseStandings(parseWholeJson(await readWholeText(chunks, MAX_STANDINGS_CHARS)), what);
 }
 
 /** Reads a standings document: brackets missing a name, an age group or squad ids are skipped. */

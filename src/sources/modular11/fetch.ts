@@ -5,10 +5,11 @@
  */
 import type { League } from "../../contract/index.js";
 import { PermanentError } from "../../errors.js";
+import type { CopyRules } from "../duplicates.js";
 import type { Candidate } from "../filters.js";
 import type { FeedFetcher } from "../http.js";
 import type { FeedProblem } from "../types.js";
-import { parseModular11Page } from "./parse.js";
+import { parseModular11Page, venueToday } from "./parse.js";
 
 export const MODULAR11_AGE_IDS: Readonly<Record<string, number>> = { U13: 21, U14: 22, U15: 33, U16: 14, U17: 15, U19: 26 };
 
@@ -66,8 +67,8 @@ export interface Modular11Options {
   division: string | undefined;
   from: string;
   to: string;
-  today: string;
-  fetchedAt: string;
+  /** The scrape's clock: the fetch time, and today's date for the status of unscored matches (venueToday). */
+  now: Date;
 }
 
 export interface Modular11Read {
@@ -78,6 +79,22 @@ export interface Modular11Read {
   pagingProblems: FeedProblem[];
   pages: number;
 }
+
+/**
+ * Copies of one match number (sources/duplicates.ts): pages overlap when the site's paging
+ * shifts between two requests. Kickoffs compare as local wall clocks (the same venue's).
+ */
+export const MODULAR11_COPIES: CopyRules<Candidate> = {
+  key: (c) => c.match.external_match_id || undefined,
+  rank: ({ match: m }) => ({
+    result: m.home_score !== undefined && m.away_score !== undefined,
+    completed: m.match_status === "completed",
+    start: Date.parse(`${m.match_date}T${m.match_time ?? "00:00"}Z`),
+  }),
+  same: (a, b) => JSON.stringify([a.match, a.divisions]) === JSON.stringify([b.match, b.divisions]),
+  where: (key) => `modular11 match ${key}`,
+  feed: "modular11",
+};
 
 function pick<T>(table: Readonly<Record<string, T>>, wanted: string[], what: string): [string, T][] {
   const entries = Object.entries(table);
@@ -95,7 +112,7 @@ export async function readModular11(options: Modular11Options, fetcher: FeedFetc
   const ages = pick(MODULAR11_AGE_IDS, options.ageGroups, "age group");
   const groups = pick(groupsTable, options.division ? [options.division] : [], `${options.league} division`);
   const groupNames = new Map(Object.entries(groupsTable).map(([name, id]) => [String(id), name]));
-  const ctx = { league: options.league, today: options.today, scrapedAt: options.fetchedAt, groupNames };
+  const ctx = { league: options.league, today: venueToday(options.now), scrapedAt: options.now.toISOString(), groupNames };
   const candidates: Candidate[] = [];
   const problems: FeedProblem[] = [];
   const pagingProblems: FeedProblem[] = [];

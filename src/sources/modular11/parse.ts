@@ -9,14 +9,29 @@ import { load, type CheerioAPI } from "cheerio";
 import type { AnyNode } from "domhandler";
 import { seasonForDate, type League, type MatchDataInput, type MatchStatus } from "../../contract/index.js";
 import { PermanentError } from "../../errors.js";
+import { createLocalClock } from "../assist/local-time.js";
 import type { FeedProblem } from "../types.js";
 
 export const MODULAR11_SOURCE = "mlsnext-modular11";
 export const EMPTY_PAGE_TEXT = "No data available.";
 
+/**
+ * The zone whose date is "today" for an unscored match's status. Times carry no zone, so a match
+ * stays scheduled until its date has passed where the day ends last: Hawaii's, the westernmost US
+ * state (UTC-10; the feeds know venues from Eastern to Pacific time). Conservative: an unscored match
+ * may read scheduled for up to a day after it was played, never tbd before it kicked off (as with
+ * the UTC date: 8 pm Pacific is 03:00Z the next day).
+ */
+export const LATEST_VENUE_ZONE = "Pacific/Honolulu";
+
+/** Today's date (YYYY-MM-DD) in LATEST_VENUE_ZONE at `now`. */
+export function venueToday(now: Date): string {
+  return createLocalClock()(now.getTime(), LATEST_VENUE_ZONE).date;
+}
+
 export interface Modular11Context {
   league: League;
-  /** Today's local date (YYYY-MM-DD) for the status of unscored matches. */
+  /** Today's date (YYYY-MM-DD) where the day ends last (venueToday), for the status of unscored matches. */
   today: string;
   /** UTC ISO: when the page was fetched. */
   scrapedAt: string;
@@ -40,11 +55,13 @@ const DATE_TIME_RE = /(\d{1,2})\/(\d{1,2})\/(\d{2,4})\s+(\d{1,2}):(\d{2})\s*([ap
 const SCORE_RE = /^(\d+)\s*:\s*(\d+)$/;
 const clean = (s: string | undefined) => (s ?? "").replace(/\s+/g, " ").trim();
 
-/** `09/06/25 10:00am` -> { date: 2025-09-06, time: 10:00 }. */
+/** `09/06/25 10:00am` -> { date: 2025-09-06, time: 10:00 }; undefined when there is none, or it is impossible (`02/30/26`, `10:60am`). */
 export function parseLocalDateTime(text: string): { date: string; time: string } | undefined {
   const m = DATE_TIME_RE.exec(text);
   if (!m) return undefined;
   const [, mm, dd, yy, hh, min, ampm] = m;
+  // Not left to the contract: it would refuse the whole match, where this row is a problem said.
+  if (Number(min) > 59) return undefined;
   const year = yy!.length === 2 ? 2000 + Number(yy) : Number(yy);
   let hour = Number(hh);
   if (ampm) {
@@ -88,8 +105,9 @@ function parseRow($: CheerioAPI, row: AnyNode, ctx: Modular11Context): Modular11
   const matchNumber = /\d+/.exec(numberText)?.[0];
   const where = matchNumber ? `modular11 match ${matchNumber}` : "modular11 row without a match number";
   if (!matchNumber || cols.length < 5) return { where, reason: `skipped: expected 5 columns with a match number, found ${cols.length}` };
-  const when = parseLocalDateTime(clean($(cols[1]).text()));
-  if (!when) return { where, reason: `skipped: no date/time like MM/DD/YY hh:mmam in "${clean($(cols[1]).text())}"` };
+  const whenText = clean($(cols[1]).text());
+  const when = parseLocalDateTime(whenText);
+  if (!when) return { where, reason: DATE_TIME_RE.test(whenText) ? `skipped: impossible date or time in "${whenText}"` : `skipped: no date/time like MM/DD/YY hh:mmam in "${whenText}"` };
   const venue = clean($(cols[1]).find("p[data-title]").first().attr("data-title"));
   const age = /U\d{1,2}/i.exec(clean($(cols[2]).text()))?.[0]?.toUpperCase();
   const [competition, ...divisionParts] = pieces($, cols[3]!);
