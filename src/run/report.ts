@@ -15,7 +15,8 @@ function score(m: MatchSummary): string {
 }
 
 export function latestTable(rows: MatchSummary[]): string {
-  if (rows.length === 0) return "  (no matches stored yet)\n";
+  // This run's matches only (run-once.ts): the database may well hold others.
+  if (rows.length === 0) return "  (none: this run stored no played match)\n";
   const lines = [`  ${pad("date", 10)}  ${pad("age", 4)}  ${pad("division", 16)}  ${pad("home", 28)}  ${pad("score", 14)}  away`];
   for (const m of rows) {
     lines.push(`  ${pad(m.matchDate, 10)}  ${pad(m.ageGroup, 4)}  ${pad(m.division ?? "-", 16)}  ${pad(m.homeTeam, 28)}  ${pad(score(m), 14)}  ${printable(m.awayTeam)}`);
@@ -43,7 +44,7 @@ export function formatRunReport(r: RunReport): string {
   for (const p of r.scrape.problems.slice(0, 5)) lines.push(`  problem: ${p.where}: ${p.reason}`);
   if (r.scrape.problems.length > 5) lines.push(`  ... and ${r.scrape.problems.length - 5} more problems`);
   for (const f of r.submit.failed.slice(0, 5)) lines.push(`  failed: ${f.externalMatchId ?? `#${f.index}`}: ${f.error}`);
-  lines.push("latest results (played matches, newest first):");
+  lines.push("latest results of this run (played matches, newest first):");
   return `${lines.join("\n")}\n${latestTable(r.latest)}`;
 }
 

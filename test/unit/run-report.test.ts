@@ -50,4 +50,10 @@ describe("run report", () => {
     const [, wide, plain] = text.split("\n") as [string, string, string];
     expect(cellsBefore(wide, "2-1")).toBe(cellsBefore(plain, "2-1"));
   });
+
+  it("a run that stored no played match says so of this run, not of the database (which may hold many)", () => {
+    const text = formatRunReport(report());
+    expect(text).toContain("latest results of this run (played matches, newest first):\n  (none: this run stored no played match)\n");
+    expect(text).not.toMatch(/no matches stored yet/);
+  });
 });
