@@ -61,6 +61,19 @@ export interface FetcherOptions {
   sleep?: (ms: number) => Promise<void>;
   /** A body longer than this is refused (source_unreadable). @default MAX_STREAMED_FEED_CHARS */
   maxFeedChars?: number;
+  /**
+   * The command was stopped (Ctrl-C, SIGTERM): a download under way ends at once and none is
+   * tried again (DownloadStopped). Without it a scrape stopped while a feed was downloading
+   * waited out HTTP_TIMEOUT and the retries, then ended without a word.
+   */
+  stop?: AbortSignal;
+}
+
+/** A download ended because the command was stopped (FetcherOptions.stop), not for the source's sake. */
+export class DownloadStopped extends TransientError {
+  constructor(what: string) {
+    super("interrupted", `stopped while downloading ${what}`);
+  }
 }
 
 /** `--source-dir DIR` -> a `file://` base URL. */
@@ -217,6 +230,9 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const maxFeedChars = options.maxFeedChars ?? MAX_STREAMED_FEED_CHARS;
   const cache = new Map<FeedReader<unknown>, Map<string, Promise<unknown>>>();
   const stats = { requests: 0, downloads: 0 };
+  const stop = options.stop;
+  /** Settles when the command is stopped: a pause between attempts ends with it. */
+  const stopped = stop && new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener("abort", () => resolve(), { once: true })));
 
   async function attempt<T>(url: string, what: string, reader: FeedReader<T>, seen: BodySeen): Promise<T> {
     // A silent server or body fails like a dropped connection, and is retried.
@@ -224,7 +240,7 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
     try {
       let res: HttpAnswer;
       try {
-        res = await httpGet(url, { accept: "application/json, text/html;q=0.9, */*;q=0.5" }, deadline.signal);
+        res = await httpGet(url, { accept: "application/json, text/html;q=0.9, */*;q=0.5" }, options.stop ? AbortSignal.any([deadline.signal, options.stop]) : deadline.signal);
       } catch (err) {
         if (err instanceof RedirectRefused) throw new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} redirected to ${redactUrl(err.location)}: ${err.why}`, { cause: err });
         throw new RetryableFailure(networkReason(err, deadline), { cause: err });
@@ -278,14 +294,16 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         // A rate limit's Retry-After is honoured (up to MAX_RETRY_AFTER_MS): coming back sooner only meets it again.
         const delay = Math.max(Math.min(baseDelayMs * 2 ** (i - 1), maxDelayMs) * (0.5 + Math.random()), last?.retryAfterMs ?? 0);
         log.warn({ feed: what, attempt: i + 1, of: attempts, reason: last?.message, delayMs: Math.round(delay) }, "feed download failed, retrying");
-        await sleep(delay);
+        await (stopped ? Promise.race([sleep(delay), stopped]) : sleep(delay));
       }
+      if (options.stop?.aborted) throw new DownloadStopped(what);
       seen = { head: "", chars: 0 };
       try {
         const value = await attempt(url, what, reader, seen);
         log.debug({ feed: what, chars: seen.chars, attempt: i + 1 }, "feed downloaded");
         return value;
       } catch (err) {
+        if (options.stop?.aborted) throw new DownloadStopped(what);
         // A JSON body that stops mid-document came through a connection closed early (nothing
         // else ends a body without a length): downloaded again, as an interrupted one is.
         if (err instanceof TruncatedJsonError) {

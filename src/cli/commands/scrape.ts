@@ -83,14 +83,13 @@ export function registerScrape(program: Command): void {
         name: "matchflow-scrape",
         destination: pino.destination({ fd: 2, sync: true }),
       });
-      const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log });
-      const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log });
       // Matches go to stdout on a dry run, or when a format was asked for explicitly.
       const showMatches = !settings.submit || cmd.getOptionValueSource("format") === "cli";
 
       let summary: ScrapeSummary;
       let submitted: SubmitCounts | undefined;
-      // Publishing stops on Ctrl-C / SIGTERM with what was published counted (cli/interrupt.ts).
+      // Publishing stops on Ctrl-C / SIGTERM with what was published counted (cli/interrupt.ts);
+      // so does a download under way (the fetcher's stop), before anything was published.
       const interrupt = settings.submit ? new Interrupt("matches", log) : undefined;
       const interrupted = async (counts: SubmitCounts, stop: Interrupt) => {
         const line = `${counts.submitted} submitted, ${counts.invalid} invalid, ${counts.failed} failed before ${stop.signal ?? "a signal"} stopped the scrape; the rest was not published (running it again is harmless)\n`;
@@ -98,7 +97,9 @@ export function registerScrape(program: Command): void {
         if (!settings.quiet) await (showMatches && settings.format !== "table" ? Promise.resolve(process.stderr.write(line)) : out.write(line));
         process.exitCode = stop.exitCode;
       };
+      const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log, ...(interrupt ? { stop: interrupt.abortSignal } : {}) });
       try {
+        const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log });
         if (interrupt && !showMatches && !settings.save) {
           // The CronJob's path: each match is published as it is produced (bounded memory).
           submitted = await submitScraped(interrupt.take(stream.matches), config, log, { progress: !settings.quiet && process.stderr.isTTY === true, checked: stream.checked });
@@ -117,6 +118,10 @@ export function registerScrape(program: Command): void {
           if (interrupt?.signal && submitted) return await interrupted(submitted, interrupt);
           summary = result;
         }
+      } catch (err) {
+        // A download the signal ended (sources/http.ts DownloadStopped), before or between publishing.
+        if (interrupt?.signal) return await interrupted(submitted ?? { submitted: 0, invalid: 0, failed: 0 }, interrupt);
+        throw err;
       } finally {
         interrupt?.dispose();
       }
