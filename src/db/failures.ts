@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Queryable } from "./database.js";
+import { textArrayLiteral } from "./array-literal.js";
 import { hasUnstorableEscape } from "./jsonb-text.js";
 
 export interface IngestFailureInput {
@@ -117,4 +118,14 @@ export async function listIngestFailures(db: Queryable, options: { limit?: numbe
     count: Number(r.count),
     resolvedAt: r.resolved_at === null ? null : asDate(r.resolved_at),
   }));
+}
+
+/**
+ * Marks resolved the failures of these tasks, now stored (a `dlq requeue` after the cause was
+ * mended: the team added, the contract met). Their rows stayed "unresolved" for good, and the
+ * list of what still needs an operator filled with what no longer did. Keyed as recorded (taskIdKey).
+ */
+export async function resolveIngestFailures(db: Queryable, taskIds: readonly string[]): Promise<void> {
+  if (taskIds.length === 0) return;
+  await db.query("UPDATE ingest_failures SET resolved_at = now() WHERE resolved_at IS NULL AND task_id = ANY($1::text[])", [textArrayLiteral(taskIds, taskIdKey)]);
 }

@@ -18,7 +18,7 @@
 import { errorMessage, isMatchflowError, PermanentError } from "../errors.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "../worker/store.js";
 import type { Database, Queryable } from "./database.js";
-import { recordIngestFailure } from "./failures.js";
+import { recordIngestFailure, resolveIngestFailures } from "./failures.js";
 import type { MatchData } from "../contract/index.js";
 import { createNameResolver, isResolved, type NameResolutionMode, type ResolveResult } from "./resolve.js";
 import { prepareUpsert, upsertMatches, isUpsertOutcome, type UpsertResult } from "./upsert.js";
@@ -117,7 +117,8 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
     // 2. Nothing to record: one statement, no transaction block. When the data itself is
     // refused, the statement changed nothing and the transaction below isolates the culprit.
     let sortedResults: UpsertResult[] | undefined;
-    if (failures.length === 0 && allResolved(ids)) {
+    // A requeued task may have a failure on record to resolve, in the transaction below.
+    if (failures.length === 0 && allResolved(ids) && !sorted.some((item) => item.requeued === true)) {
       try {
         sortedResults = await upsertMatches(autocommit, sorted, ids, { isolateFailures: false });
       } catch (err) {
@@ -140,6 +141,7 @@ export function createMatchStore(db: Database, options: MatchStoreOptions): Matc
             if (r.kind === "permanent") toRecord.push({ reasonCode: r.code, detail: r.message, taskId: item.taskId, externalMatchId: item.match.external_match_id, raw: item.raw });
           });
           for (const f of toRecord) await recordIngestFailure(tx, f);
+          await resolveIngestFailures(tx, sorted.filter((item, i) => item.requeued === true && isUpsertOutcome(results[i] as UpsertResult)).map((item) => item.taskId));
           return results;
         });
     if (!sortedResults) {

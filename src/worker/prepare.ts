@@ -178,6 +178,7 @@ export function prepareMessage(message: InboundMessage, options: PrepareOptions)
       raw: arg,
       taskId: envelope.taskId,
       observedAt: observedAtOf(result.match.scraped_at, message),
+      ...(message.properties.headers?.[MF_HEADERS.requeuedFrom] === undefined ? {} : { requeued: true }),
     },
   };
 }

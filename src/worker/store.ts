@@ -13,6 +13,11 @@ export interface StoreItem {
   taskId: string;
   /** ISO instant of the observation: `scraped_at`, or the delivery time when the producer sent none. */
   observedAt: string;
+  /**
+   * Requeued from a dead-letter queue (`dlq requeue`): its task's `ingest_failures` row, if any,
+   * is marked resolved when it is stored. Only these are looked up: the others never failed for good.
+   */
+  requeued?: boolean;
 }
 
 /** A message that failed before reaching the database, to be recorded in `ingest_failures`. */

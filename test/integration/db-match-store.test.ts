@@ -133,6 +133,26 @@ describe("match store", () => {
     expect(failures.rows.map((r) => r.reason_code)).toEqual(["unresolved_name"]);
   });
 
+  it("a requeued task stored at last marks its recorded failure resolved; one not requeued is not looked up", async () => {
+    const strict = createMatchStore(db, { nameResolution: "strict", closeDatabase: false });
+    const refused = makeMatch("rs", 1, { home_team: "Known FC", away_team: "Newcomers FC" });
+    const [first] = await strict.writeBatch([item(refused, "rs-1")], []);
+    expect(first).toMatchObject({ ok: false, error: { code: "unresolved_name" } });
+    const unresolved = async () => (await db.query<{ task_id: string }>("SELECT task_id FROM ingest_failures WHERE task_id = 'rs-1' AND resolved_at IS NULL")).rows.length;
+    expect(await unresolved()).toBe(1);
+    // The operator adds the team; a plain redelivery stored does not look the failure up...
+    const create = createMatchStore(db, { nameResolution: "create", closeDatabase: false });
+    await create.writeBatch([item(makeMatch("rs", 2, { home_team: "Known FC", away_team: "Newcomers FC" }), "rs-2")], []);
+    await strict.writeBatch([item(refused, "rs-1")], []);
+    expect(await unresolved()).toBe(1);
+    // ...the dlq requeue does: stored, its failure is resolved.
+    const [stored] = await strict.writeBatch([{ ...item(refused, "rs-1"), requeued: true }], []);
+    expect(stored).toMatchObject({ ok: true });
+    expect(await unresolved()).toBe(0);
+    const { rows } = await db.query<{ resolved: boolean }>("SELECT resolved_at IS NOT NULL AS resolved FROM ingest_failures WHERE task_id = 'rs-1'");
+    expect(rows).toEqual([{ resolved: true }]);
+  });
+
   it("is bounded by the connection's timeouts: a held lock becomes a transient lock timeout, on both write paths", async () => {
     const bounded = await openDatabase(tdb.url, { timeouts: { lockTimeoutMs: 100, statementTimeoutMs: 30_000 } });
     const store = createMatchStore(bounded, { nameResolution: "create" });

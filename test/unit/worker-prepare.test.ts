@@ -35,6 +35,15 @@ describe("prepareMessage", () => {
     }
   });
 
+  it("marks a task requeued from a dead-letter queue (its recorded failure is resolved once stored), and only such a task", () => {
+    const plain = encodeTaskV2({ taskName: TASK, taskId: "a", args: [match] });
+    const requeued = { ...plain.properties, headers: { ...plain.properties.headers, [MF_HEADERS.requeuedFrom]: "matches.dead_letter", [MF_HEADERS.requeues]: 1 } };
+    const p = prepareMessage(inbound(plain.content, plain.properties), options);
+    const r = prepareMessage(inbound(plain.content, requeued), options);
+    expect(p.ok && p.item.requeued).toBeFalsy();
+    expect(r.ok && r.item.requeued).toBe(true);
+  });
+
   it("a match without scraped_at that was delivered before (a retry, an eta copy, a dead letter requeued) was observed when first delivered, not at this later delivery", () => {
     const original = encodeTaskV2({ taskName: TASK, taskId: "late", args: [match] });
     const firstDelivered = NOW - 3_600_000;
