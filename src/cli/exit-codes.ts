@@ -4,7 +4,8 @@
  * 3 source unreachable or unreadable; 4 broker unreachable or lost during the command, or it
  * did not take some valid matches (scrape, publish); 5 database unreachable or refusing writes (read-only, disk full,
  * permission, schema missing);
- * 70 internal error (a bug); 130 stopped by a second signal (the shell's 128 + SIGINT).
+ * 70 internal error (a bug); 74 the output could not be written (stdout: a full disk, an I/O
+ * error; sysexits' EX_IOERR); 130 stopped by a second signal (the shell's 128 + SIGINT).
  */
 import { isMatchflowError } from "../errors.js";
 
@@ -16,6 +17,7 @@ export const EXIT = {
   broker: 4,
   database: 5,
   internal: 70,
+  output: 74,
   secondSignal: 130,
 } as const;
 
@@ -38,6 +40,8 @@ const BY_CODE: Record<string, number> = {
   db_permission: EXIT.database,
   db_schema: EXIT.database,
   db_admin_shutdown: EXIT.database,
+  // cli/output-stream.ts: stdout failed (not its reader going away, which ends it quietly).
+  output_failed: EXIT.output,
 };
 
 export function exitCodeFor(err: unknown): number {

@@ -32,25 +32,58 @@ export interface MatchInput {
 const DOCUMENT_MATCHES = "matches";
 
 /**
- * Input whose first non-blank line is a lone "{" is one pretty-printed JSON object, not a match
- * per line: scrape's document, whose matches are taken; anything else (a match from `jq .`) is
- * refused whole, saying what to pass (every one of its lines was once reported as "not valid JSON").
+ * The members of scrape's document (`scrapeDocument`), none of them a match field
+ * (contract/match-data.ts MATCH_FIELDS): an object that starts with one of them is that document,
+ * however it is laid out (pretty-printed, or on one line: `jq -c . saved.json`), not a match.
  */
-function spreadObjectError(source: string): PermanentError {
+export const DOCUMENT_KEYS: readonly string[] = ["metadata", DOCUMENT_MATCHES, "problems"];
+
+/** No document key is this long: a first key read this far is a match's (or nothing's). */
+const LONGEST_DOCUMENT_KEY = 64;
+
+/**
+ * Input whose first non-blank line is a lone "{" is one pretty-printed JSON object, not a match
+ * per line; so is input whose first key is a document key. Scrape's document's matches are taken;
+ * another such object (a match from `jq .`) is refused whole, saying what to pass (every one of
+ * its lines was once reported as "not valid JSON").
+ */
+function spreadObjectError(source: string, kind: "spread" | "document"): PermanentError {
+  const what = kind === "spread" ? "one JSON object written over several lines" : "one JSON object";
   return new PermanentError(
     "input_invalid",
-    `${source} is one JSON object written over several lines without a "${DOCUMENT_MATCHES}" array: not NDJSON (one match per line), ` +
+    `${source} is ${what} without a "${DOCUMENT_MATCHES}" array: not NDJSON (one match per line), ` +
       "a JSON array of matches or scrape's --save document; for one match, write it on one line (jq -c . FILE)",
   );
 }
 
+/** `--file -` is stdin, as for other Unix tools (it was refused: "--file -: no such file"). */
+export function readsStdin(file: string | undefined): file is undefined | "-" {
+  return file === undefined || file === "-";
+}
+
+/** The input's name in messages: the --file path, or "stdin". */
+export function inputName(file: string | undefined): string {
+  return readsStdin(file) ? "stdin" : file;
+}
+
+/** Said when stdin is a terminal and no --file was given, instead of waiting in silence for input. */
+export const TERMINAL_HINT = "reading matches from stdin (end with Ctrl-D); --file to read a file\n";
+
+/** Where `openMatchInput` reads stdin and says the hint: the process's own, or a test's. */
+export interface StdinIo {
+  stdin: AsyncIterable<Uint8Array> & { isTTY?: boolean };
+  stderr: { write(text: string): unknown };
+}
+
 /**
- * The text of --file, or of stdin; a missing file fails here. A leading byte order mark (Windows
- * editors write one) is dropped: kept, it made the first match "not valid JSON" for an invisible
- * reason, and an array file was refused whole.
+ * The text of --file, or of stdin (no --file, or `--file -`); a missing file fails here. A
+ * leading byte order mark (Windows editors write one) is dropped: kept, it made the first match
+ * "not valid JSON" for an invisible reason, and an array file was refused whole.
  */
-export async function openMatchInput(file: string | undefined): Promise<AsyncIterable<string>> {
-  return strictUtf8(file !== undefined ? await openInputFile("--file", file) : process.stdin, file ?? "stdin");
+export async function openMatchInput(file: string | undefined, io: StdinIo = { stdin: process.stdin, stderr: process.stderr }): Promise<AsyncIterable<string>> {
+  if (!readsStdin(file)) return strictUtf8(await openInputFile("--file", file), file);
+  if (file === undefined && io.stdin.isTTY === true) io.stderr.write(TERMINAL_HINT);
+  return strictUtf8(io.stdin, "stdin");
 }
 
 /**
@@ -67,31 +100,54 @@ async function* strictUtf8(bytes: AsyncIterable<Uint8Array>, source: string): As
   }
 }
 
-type InputKind = "array" | "ndjson" | "document" | "empty";
+type InputKind = "array" | "ndjson" | "spread" | "document" | "empty";
 
 /**
  * Reads just enough to tell the input's kind: "[" first is a JSON array; "{" alone on the first
- * non-blank line is a pretty-printed document (no NDJSON line is a lone "{"); anything else is
- * NDJSON. Returns the text read so far, which the reader of that kind starts with.
+ * non-blank line is a pretty-printed object (no NDJSON line is a lone "{"), taken as scrape's
+ * document; "{" whose first key is a document key (DOCUMENT_KEYS) is that document whatever its
+ * layout; anything else is NDJSON. Returns the text read so far, which the reader of that kind
+ * starts with.
  */
 async function readInputKind(chunks: AsyncIterator<string>): Promise<{ kind: InputKind; head: string }> {
   let head = "";
   let at = 0;
-  let opened = false;
+  /** Where the first value's "{" is, then where its first key's opening quote is (-1: not yet). */
+  let opened = -1;
+  let keyAt = -1;
   for (;;) {
     for (; at < head.length; at++) {
       const c = head[at] as string;
       const blank = c === " " || c === "\t" || c === "\r" || c === "\n";
-      if (!opened) {
+      if (opened < 0) {
         if (blank) continue;
         if (c !== "{") return { kind: c === "[" ? "array" : "ndjson", head };
-        opened = true;
-      } else if (c === "\n") return { kind: "document", head };
-      else if (!blank) return { kind: "ndjson", head };
+        opened = at;
+      } else if (keyAt < 0) {
+        if (c === "\n") return { kind: "spread", head };
+        if (blank) continue;
+        if (c !== '"') return { kind: "ndjson", head };
+        keyAt = at;
+      } else if (c === "\\") {
+        at++; // the escaped character cannot end the key
+      } else if (c === '"') {
+        const key = parsedKey(head.slice(keyAt, at + 1));
+        return { kind: key !== undefined && DOCUMENT_KEYS.includes(key) ? "document" : "ndjson", head };
+      } else if (at - keyAt > LONGEST_DOCUMENT_KEY) {
+        return { kind: "ndjson", head };
+      }
     }
     const next = await chunks.next();
-    if (next.done) return { kind: opened ? "ndjson" : "empty", head };
+    if (next.done) return { kind: opened >= 0 ? "ndjson" : "empty", head };
     head += next.value;
+  }
+}
+
+function parsedKey(quoted: string): string | undefined {
+  try {
+    return JSON.parse(quoted) as string;
+  } catch {
+    return undefined;
   }
 }
 
@@ -102,7 +158,7 @@ async function readInputKind(chunks: AsyncIterator<string>): Promise<{ kind: Inp
  * submitted the matches read before; submitting them again is harmless, the worker's writes are
  * idempotent).
  */
-async function* splitValues(chunks: AsyncIterable<string>, source: string, kind: "array" | "document"): AsyncGenerator<unknown> {
+async function* splitValues(chunks: AsyncIterable<string>, source: string, kind: "array" | "spread" | "document"): AsyncGenerator<unknown> {
   const found: unknown[] = [];
   let hasMatches = kind === "array";
   let given = 0;
@@ -128,7 +184,7 @@ async function* splitValues(chunks: AsyncIterable<string>, source: string, kind:
     throw new PermanentError("input_invalid", `${source} is not valid JSON ${after()} (${err.message})`);
   }
   for (const match of found.splice(0)) yield match;
-  if (!hasMatches) throw spreadObjectError(source);
+  if (!hasMatches) throw spreadObjectError(source, kind === "spread" ? "spread" : "document");
 }
 
 /**
@@ -179,7 +235,7 @@ export async function readMatchInput(text: AsyncIterable<string>, source: string
     yield* { [Symbol.asyncIterator]: () => chunks };
   })();
   const bad: BadLine[] = [];
-  const values = kind === "array" || kind === "document" ? splitValues(all, source, kind) : ndjsonValues(all, bad);
+  const values = kind === "array" || kind === "spread" || kind === "document" ? splitValues(all, source, kind) : ndjsonValues(all, bad);
   return { values, bad };
 }
 
@@ -220,5 +276,5 @@ export function inputIndex(i: number, bad: readonly BadLine[]): number {
  * but a run that did nothing should say so: "0 submitted" alone reads like success.
  */
 export function warnIfNoMatches(count: number, file: string | undefined): void {
-  if (count === 0) process.stderr.write(`matchflow: warning: ${file !== undefined ? `--file ${file}` : "stdin"} held no matches (nothing to do)\n`);
+  if (count === 0) process.stderr.write(`matchflow: warning: ${readsStdin(file) ? "stdin" : `--file ${file}`} held no matches (nothing to do)\n`);
 }

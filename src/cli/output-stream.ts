@@ -4,19 +4,39 @@
  * up as an EPIPE 'error' event on the stream: unhandled, that is a crash with a stack trace.
  * Here it ends the output quietly, like standard Unix tools: later writes are dropped, and the
  * command decides what else to do (see `closed`).
+ *
+ * Any other write error (a full disk: `matchflow dlq list > /dev/full`, an I/O error) is no crash
+ * either: the output is lost, which the command cannot mend, so it is remembered (`outputFailure`)
+ * and `main` says it on one line, `matchflow: cannot write the output: ENOSPC ...`, exiting 74
+ * (`EXIT.output`). A command that streams its output stops at its next `write` (`OutputError`);
+ * one that prints once, at its end, has done its work by then (letters put back, matches
+ * published), and that work is neither cut short nor lost.
  */
 import type { Writable } from "node:stream";
+import { errorMessage, PermanentError } from "../errors.js";
 
 export interface Output {
-  /** Writes `text`, waiting for 'drain' when the stream's buffer is full; a no-op once closed. */
+  /**
+   * Writes `text`, waiting for 'drain' when the stream's buffer is full; a no-op once closed.
+   * Rejects with an OutputError once a write failed (other than the reader going away).
+   */
   write(text: string): Promise<void>;
   /**
    * Writes `text` without waiting for the reader: for text already whole in memory, where
    * waiting would only hold up the command's real work (publishing) behind a slow reader.
+   * Never throws: a failure is remembered for `main` (outputFailure).
    */
   writeNow(text: string): void;
   /** True once the reader went away (EPIPE): nothing written since reaches anyone. */
   readonly closed: boolean;
+}
+
+/** The output could not be written (not its reader going away): said on one line, exit 74. */
+export class OutputError extends PermanentError {
+  constructor(cause: unknown) {
+    super("output_failed", `cannot write the output: ${errorMessage(cause)}`, { cause });
+    this.name = "OutputError";
+  }
 }
 
 /** The reader of a pipe or socket closed it: an end of the output, not a failure. */
@@ -25,6 +45,18 @@ const READER_GONE = new Set(["EPIPE", "ERR_STREAM_DESTROYED", "ECONNRESET"]);
 export function readerGone(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && READER_GONE.has(code);
+}
+
+/** Each stream's first write error that is not its reader going away. */
+const failures = new WeakMap<Writable, OutputError>();
+/** The streams `quietWhenReaderGoes` watches: the process's own (not a test's stand-in). */
+const watched = new WeakSet<Writable>();
+
+/** Remembers `err` unless the reader went away; true when it was such a failure. */
+function remember(stream: Writable, err: unknown): boolean {
+  if (readerGone(err)) return false;
+  if (!failures.has(stream)) failures.set(stream, err instanceof OutputError ? err : new OutputError(err));
+  return true;
 }
 
 /** Until the buffer drained, or the stream failed or closed (the persistent listener says which). */
@@ -40,15 +72,13 @@ function drainedOrGone(stream: Writable): Promise<void> {
 
 export function guardOutput(stream: Writable): Output {
   let closed = false;
-  let failure: Error | undefined;
   // Always listening: an EPIPE is reported asynchronously, after write() returned, and with no
   // listener it would be an uncaught exception. Another write error fails the next write.
   stream.on("error", (err: unknown) => {
-    if (readerGone(err)) closed = true;
-    else failure ??= err instanceof Error ? err : new Error(String(err));
+    if (!remember(stream, err)) closed = true;
   });
-  // A function, not an inline check: after an `await`, TypeScript would keep `failure` narrowed.
   const throwIfFailed = () => {
+    const failure = failures.get(stream);
     if (failure !== undefined) throw failure;
   };
   return {
@@ -56,7 +86,7 @@ export function guardOutput(stream: Writable): Output {
       return closed;
     },
     writeNow(text: string): void {
-      if (!closed && failure === undefined && text !== "") stream.write(text);
+      if (!closed && !failures.has(stream) && text !== "") stream.write(text);
     },
     async write(text: string): Promise<void> {
       throwIfFailed();
@@ -68,14 +98,27 @@ export function guardOutput(stream: Writable): Output {
 }
 
 /**
- * For every command: a reader that went away ends the output quietly instead of crashing with a
- * stack trace (`matchflow contract schema | head -1`). `guardOutput` adds what a command that
- * streams its output needs (waiting for 'drain', knowing it is closed). Other write errors stay
- * fatal, as Node makes them, unless such a command handles them.
+ * For every command (`main` calls it on stdout and stderr): a reader that went away ends the
+ * output quietly instead of crashing with a stack trace (`matchflow contract schema | head -1`),
+ * and another write error is remembered for `outputFailure` instead of crashing
+ * (`matchflow config > /dev/full`). `guardOutput` adds what a command that streams its output
+ * needs (waiting for 'drain', knowing it is closed, stopping at a failure).
  */
 export function quietWhenReaderGoes(stream: Writable): void {
-  stream.on("error", (err: unknown) => {
-    // Another listener (a command's `guardOutput`) reports other failures its own way.
-    if (!readerGone(err) && stream.listenerCount("error") === 1) throw err;
-  });
+  watched.add(stream);
+  stream.on("error", (err: unknown) => void remember(stream, err));
+}
+
+/**
+ * The write error `stream` met, if any (not its reader going away), once what was written to it
+ * so far is done: the error of a write comes after the write returned.
+ */
+export async function outputFailure(stream: Writable): Promise<OutputError | undefined> {
+  if (watched.has(stream)) {
+    // An empty write's callback comes after every earlier write's.
+    if (!failures.has(stream) && !stream.destroyed && stream.writable) await new Promise<void>((resolve) => stream.write("", () => resolve()));
+    // A failed write's 'error' event comes a tick after its callback.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return failures.get(stream);
 }

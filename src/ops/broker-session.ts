@@ -55,11 +55,23 @@ export async function withBroker<T>(url: string, log: Logger, fn: (conn: BrokerC
     if (isMatchflowError(err) && err.code.startsWith("broker_") && !ownLoss) throw err;
     // A channel asked for after the loss fails with the loss itself (onLoss "fail").
     const what = ownLoss ? err.message : `${errorMessage(err)} (the connection to RabbitMQ at ${conn.where} was lost: ${lost})`;
-    throw new TransientError("broker_connection_lost", `${what}; run the command again`, { cause: err });
+    throw new TransientError("broker_connection_lost", withRerunAdvice(what), { cause: err });
   } finally {
     conn.off("disconnected", onLost);
     await conn.close();
   }
+}
+
+/** Matches a message that already says to run the command again (a nested withBroker's, confirmAcks'). */
+const RERUN_ADVISED = /\brun(?:ning)? the command again\b/;
+
+/**
+ * `message; run the command again`, unless it already says so: a loss seen by two withBroker
+ * (`dlq requeue` reads on one connection and copies on another), or confirmAcks' "list it before
+ * running the command again", gave "...; run the command again; run the command again".
+ */
+export function withRerunAdvice(message: string): string {
+  return RERUN_ADVISED.test(message) ? message : `${message}; run the command again`;
 }
 
 /** amqplib rejects a passive check of a missing queue with a 404 channel error. */

@@ -1,6 +1,7 @@
 /** Human output of `dlq list`. Pure. */
 import type { DeadLetterSummary } from "./dead-letter-message.js";
 import type { DeadLetterListing } from "./dead-letters.js";
+import { noMatchHint, type CodeCount } from "./error-code-filter.js";
 import { displayWidth, padEndToWidth, printable, truncateToWidth } from "../terminal-text.js";
 
 function clip(text: string, max: number): string {
@@ -33,7 +34,7 @@ export function formatDeadLetterListing(listing: DeadLetterListing): string {
   const warnings = listing.warnings.map((w) => `warning: ${w}`);
   // "Empty" while another consumer holds letters is not the whole truth: its warning goes along.
   if (listing.total === 0) return [`dead-letter queue ${listing.queue} is empty`, ...warnings].join("\n") + "\n";
-  if (listing.matching === 0 && !listing.cutShort) return [`none of the ${listing.total} dead letters in ${listing.queue} has code ${codesText(listing)}`, ...warnings].join("\n") + "\n";
+  if (listing.matching === 0 && !listing.cutShort) return [noneWithCode(listing.queue, listing.total, listing.codes ?? [], listing.codesPresent), ...warnings].join("\n") + "\n";
   const header = ["task id", "external id", "error", "attempts", "requeues", "failed at", "message"];
   const rows = listing.items.map(row);
   // Loops, not Math.max(...spread): a listing of 125,000+ letters overflowed the call stack.
@@ -45,6 +46,15 @@ export function formatDeadLetterListing(listing: DeadLetterListing): string {
       .join("  ")
       .trimEnd();
   return [headline(listing), line(header), ...rows.map(line), ...warnings].join("\n") + "\n";
+}
+
+/**
+ * `dlq list|requeue|purge --code` that took none of the `read` dead letters: said with the codes
+ * they have, and a pattern that differs from one only in case (error-code-filter.ts noMatchHint).
+ */
+export function noneWithCode(queue: string, read: number, patterns: readonly string[], present: readonly CodeCount[] | undefined): string {
+  const none = `none of the ${read} dead letter${read === 1 ? "" : "s"} in ${queue} has code ${patterns.join(" or ")}`;
+  return present === undefined ? none : `${none}; ${printable(noMatchHint(patterns, present))}`;
 }
 
 function headline(listing: DeadLetterListing): string {

@@ -9,7 +9,7 @@ import { unlessNotFound, type ChannelSource } from "./broker-session.js";
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import { deadLetterCode } from "./dead-letter-message.js";
 import { peekLocked } from "./dead-letters.js";
-import type { ErrorCodeFilter } from "./error-code-filter.js";
+import { codesByFrequency, countCode, type CodeCount, type ErrorCodeFilter } from "./error-code-filter.js";
 
 export interface PurgeReport {
   removed: number;
@@ -17,6 +17,9 @@ export interface PurgeReport {
   cutShort: boolean;
   /** Consumers of the dead-letter queue other than this command: what they hold unacked was not purged. */
   otherConsumers: number;
+  /** With codes: how many dead letters were looked at, and their error codes, most frequent first (said when none matched). */
+  scanned?: number;
+  codesPresent?: CodeCount[];
 }
 
 /**
@@ -39,14 +42,19 @@ export async function purgeDeadLetters(source: ChannelSource, names: TopologyNam
     });
   }
   let removed = 0;
+  let scanned = 0;
+  const present = new Map<string, number>();
   const result = await peekLocked(source, names.deadLetterQueue, Number.POSITIVE_INFINITY, options.lock, (msg, ch) => {
-    if (codes.matches(deadLetterCode(msg))) {
+    const code = deadLetterCode(msg);
+    scanned++;
+    countCode(present, code);
+    if (codes.matches(code)) {
       ch.ack(msg); // sent before the close that gives every other letter back
       removed++;
     }
     return undefined; // nothing kept in memory
   }, () => `${removed} dead letter(s) were purged`);
-  return result === undefined ? undefined : { removed, cutShort: result.cutShort, otherConsumers: result.otherConsumers };
+  return result === undefined ? undefined : { removed, cutShort: result.cutShort, otherConsumers: result.otherConsumers, scanned, codesPresent: codesByFrequency(present) };
 }
 
 /** Empties a queue; returns how many messages it held, or `undefined` when it does not exist. */

@@ -15,7 +15,7 @@ import { closeQuietly, confirmAcks, exchangeExists, frameMaxOf, isNotFound, queu
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import { buildRequeueMessage, deadLetterCode, deadLetterKey, deadLetterKeyOf, type RequeueMessage } from "./dead-letter-message.js";
 import { streamDeadLetters } from "./dead-letter-stream.js";
-import type { ErrorCodeFilter } from "./error-code-filter.js";
+import { codesByFrequency, countCode, type CodeCount, type ErrorCodeFilter } from "./error-code-filter.js";
 import { RequeueWindow } from "./requeue-window.js";
 
 /** Every letter; task ids (or, for dead letters without one, the body reference `dlq list` shows: `bodyRef`); or error codes. */
@@ -40,6 +40,8 @@ export interface RequeueReport {
   otherConsumers: number;
   /** Stopped by RequeueOptions.signal: the letters not reached stay (and `notFound` is not known). */
   interrupted?: boolean;
+  /** With codes: every error code of the letters looked at, most frequent first (said when none matched). */
+  codesPresent?: CodeCount[];
 }
 
 export interface RequeueOptions {
@@ -108,6 +110,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
   const window = Math.max(1, options.window ?? 100);
   const report: RequeueReport = { requeued: [], notFound: [], notRequeued: [], total: 0, scanned: 0, cutShort: false, otherConsumers: 0 };
   const seen = new Set<string>();
+  const present = new Map<string, number>();
   const getCh = await quietChannel(source);
   let pubCh: ConfirmChannel | undefined;
   let stopWatching: (() => void) | undefined;
@@ -156,7 +159,11 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
         key = deadLetterKeyOf(dead, options.maxBytes);
         if (!wanted.has(key)) return undefined;
       }
-      if (codes && !codes.matches(deadLetterCode(dead))) return undefined;
+      if (codes) {
+        const code = deadLetterCode(dead);
+        countCode(present, code);
+        if (!codes.matches(code)) return undefined;
+      }
       let out: RequeueMessage;
       try {
         out = buildRequeueMessage(dead, { deadLetterQueue: names.deadLetterQueue, maxBytes: options.maxBytes, frameMax });
@@ -209,6 +216,7 @@ async function requeueUnderLock(source: ChannelSource, names: TopologyNames, sel
     // Stopped on purpose, the letters not read were simply not reached.
     report.cutShort = !report.interrupted && report.scanned < total;
     if (wanted && !report.interrupted) report.notFound = [...wanted].filter((id) => !seen.has(id));
+    if (codes) report.codesPresent = codesByFrequency(present);
     if (report.requeued.length > 0) await confirmAcks(getCh, names.deadLetterQueue, `${report.requeued.length} dead letter(s) were requeued`);
     return report;
   } finally {

@@ -17,7 +17,7 @@ import { closeQuietly, confirmAcks, isNotFound, queueExists, quietChannel, type 
 import { withDeadLetterLock, type DeadLetterLockOptions } from "./dead-letter-lock.js";
 import { deadLetterCode, deadLetterKeyOf, describeDeadLetter, summariseDeadLetter, type DeadLetterDetail, type DeadLetterSummary } from "./dead-letter-message.js";
 import { streamDeadLetters } from "./dead-letter-stream.js";
-import type { ErrorCodeFilter } from "./error-code-filter.js";
+import { codesByFrequency, countCode, type CodeCount, type ErrorCodeFilter } from "./error-code-filter.js";
 
 export interface DeadLetterListing {
   queue: string;
@@ -30,6 +30,8 @@ export interface DeadLetterListing {
   /** With `--code`: its patterns, and how many of the dead letters read have a matching code (items holds the first `limit`). */
   codes: readonly string[] | null;
   matching: number | null;
+  /** With `--code`: every error code of the dead letters read, most frequent first (what `--code` could have named). */
+  codesPresent?: CodeCount[];
   items: DeadLetterSummary[];
   /**
    * The queue gave fewer messages than it reported ready (up to the limit): another client (not
@@ -119,9 +121,12 @@ export async function listDeadLetters(source: ChannelSource, names: TopologyName
   const { codes, limit, maxBytes } = options;
   // With codes every letter is read (to count the matching ones), and the first `limit` kept.
   let matching = 0;
+  const present = new Map<string, number>();
   const result = await peekLocked(source, names.deadLetterQueue, codes ? Number.POSITIVE_INFINITY : limit, options.lock, (msg) => {
     if (!codes) return summariseDeadLetter(msg, maxBytes);
-    if (!codes.matches(deadLetterCode(msg))) return undefined;
+    const code = deadLetterCode(msg);
+    countCode(present, code);
+    if (!codes.matches(code)) return undefined;
     return ++matching <= limit ? summariseDeadLetter(msg, maxBytes) : undefined;
   });
   const items = result?.found ?? [];
@@ -134,6 +139,7 @@ export async function listDeadLetters(source: ChannelSource, names: TopologyName
     total: result?.total ?? 0,
     codes: codes?.patterns ?? null,
     matching: codes ? matching : null,
+    ...(codes ? { codesPresent: codesByFrequency(present) } : {}),
     items,
     cutShort: result?.cutShort ?? false,
     otherConsumers: result?.otherConsumers ?? 0,

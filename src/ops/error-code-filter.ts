@@ -35,3 +35,53 @@ export function parseErrorCodeFilter(text: string): ErrorCodeFilter {
     matches: (code) => code !== null && (exact.has(code) || prefixes.some((prefix) => code.startsWith(prefix))),
   };
 }
+
+/** How many of the dead letters read had an error code. */
+export interface CodeCount {
+  code: string;
+  count: number;
+}
+
+/** Counts `code` (a letter without one is not counted) in `counts`, as letters are read. */
+export function countCode(counts: Map<string, number>, code: string | null): void {
+  if (code !== null) counts.set(code, (counts.get(code) ?? 0) + 1);
+}
+
+/** The codes counted, most frequent first (equally frequent ones by name). */
+export function codesByFrequency(counts: ReadonlyMap<string, number>): CodeCount[] {
+  return [...counts].map(([code, count]) => ({ code, count })).sort((a, b) => b.count - a.count || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+}
+
+/** The most codes `noMatchHint` names. */
+export const CODES_NAMED = 10;
+
+/**
+ * Why `--code` took none of the dead letters read (`present`: their codes, most frequent first),
+ * said after "none of the N dead letters ... has code X": a pattern that differs only in case from
+ * a code present (codes are case-sensitive), then the codes present. Before, a typo or
+ * `--code DB_LOCK_TIMEOUT` said "none ... has code" and nothing to go on.
+ */
+export function noMatchHint(patterns: readonly string[], present: readonly CodeCount[]): string {
+  const parts: string[] = [];
+  for (const pattern of patterns) {
+    const meant = sameButCase(pattern, present);
+    if (meant !== undefined) parts.push(`${pattern} differs only in case from ${meant} (codes are case-sensitive)`);
+  }
+  if (present.length === 0) {
+    parts.push("none of them has an error code");
+  } else {
+    const named = present.slice(0, CODES_NAMED).map((c) => `${c.code} (${c.count})`);
+    const others = present.length - named.length;
+    parts.push(`codes present: ${named.join(", ")}${others > 0 ? `, and ${others} other code${others === 1 ? "" : "s"}` : ""}`);
+  }
+  return parts.join("; ");
+}
+
+/** The code (or, for a prefix, the prefix) present that `pattern` spells in another case. */
+function sameButCase(pattern: string, present: readonly CodeCount[]): string | undefined {
+  const lower = pattern.toLowerCase();
+  if (!pattern.endsWith("*")) return present.find((c) => c.code !== pattern && c.code.toLowerCase() === lower)?.code;
+  const prefix = pattern.slice(0, -1);
+  const hit = present.find((c) => !c.code.startsWith(prefix) && c.code.toLowerCase().startsWith(prefix.toLowerCase()));
+  return hit === undefined ? undefined : `${hit.code.slice(0, prefix.length)}*`;
+}

@@ -5,6 +5,7 @@
  * and every dead letter it held unacked is back in the queue. The cut is made through a TCP proxy,
  * at the 100th delivery the command receives, so it always falls in the middle of the scan.
  */
+import { once } from "node:events";
 import { connect, type Channel, type ChannelModel } from "amqplib";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +16,7 @@ import { EXIT, exitCodeFor } from "../../src/cli/exit-codes.js";
 import { loadConfig } from "../../src/config.js";
 import { TransientError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
-import { withBroker, type ChannelSource } from "../../src/ops/broker-session.js";
+import { confirmAcks, withBroker, type ChannelSource } from "../../src/ops/broker-session.js";
 import { listDeadLetters, showDeadLetter } from "../../src/ops/dead-letters.js";
 import { requeueDeadLetters } from "../../src/ops/dead-letter-requeue.js";
 import { until } from "../helpers/cli.js";
@@ -146,5 +147,46 @@ describe("a connection that fails on loss (onLoss: fail, as withBroker opens it)
     );
     expect((failure as TransientError).code).toBe("broker_connection_lost");
     expect((failure as TransientError).message).toMatch(/^the connection to RabbitMQ at [^ ]+ vhost [^ ]+ was lost: [^()]+; run the command again$/);
+  });
+});
+
+describe("a loss seen by both connections of `dlq requeue` (one withBroker in another, as dlq.ts runs it)", () => {
+  it.each<[string, (ch: Channel) => Promise<never>, RegExp]>([
+    [
+      "the acks unconfirmed (confirmAcks, which already says what to do)",
+      async (ch) => {
+        await confirmAcks(ch, names.deadLetterQueue, "3 dead letter(s) were requeued");
+        throw new Error("confirmAcks passed on a lost connection");
+      },
+      /^3 dead letter\(s\) were requeued, but the broker did not confirm it took their acks \(.+\): some may still be in matches\.dead_letter as well; list it before running the command again$/,
+    ],
+    [
+      "a read failing with amqplib's bare error",
+      () => Promise.reject(new Error("Channel closed")),
+      /^Channel closed \(the connection to RabbitMQ at [^ ]+ vhost [^ ]+ was lost: [^()]+\); run the command again$/,
+    ],
+  ])("%s: says to run the command again once (it said it two or three times)", async (_, fail, expected) => {
+    const url = viaProxy(vhost.url, proxy);
+    const failure = await withBroker(url, silentLogger, (read) =>
+      withBroker(
+        url,
+        silentLogger,
+        async (copies) => {
+          // Both connections see the loss before the command's own error reaches them.
+          const lost = Promise.all([once(read, "disconnected"), once(copies, "disconnected")]);
+          const ch = await read.createChannel();
+          proxy.sever();
+          await lost;
+          return fail(ch);
+        },
+        "matchflow ops copies",
+      ),
+    ).then(
+      () => "done",
+      (err: unknown) => err,
+    );
+    expect(failure).toBeInstanceOf(TransientError);
+    expect((failure as TransientError).code).toBe("broker_connection_lost");
+    expect((failure as TransientError).message).toMatch(expected);
   });
 });

@@ -89,7 +89,7 @@ describe("dead letters chosen by error code", () => {
       ["out-3", "db_lock_timeout"],
     ]);
     const table = await runCli(["dlq", "list", "--code", "task_expired"], { RABBITMQ_URL: vhost.url });
-    expect(table.stdout).toBe("none of the 6 dead letters in matches.dead_letter has code task_expired\n");
+    expect(table.stdout).toBe("none of the 6 dead letters in matches.dead_letter has code task_expired; codes present: db_lock_timeout (3), contract_violation (2), broker_maxlen (1)\n");
     expect(await taskIdsIn(names.deadLetterQueue, false)).toEqual(LETTERS.map(([id]) => id));
   });
 

@@ -312,7 +312,7 @@ describe("dlq commands while workers consume", () => {
     }
     for (const show of shows) {
       expect((await show.exited).code).toBe(0);
-      expect((JSON.parse(show.stdout()) as DeadLetterDetail).errorCode).toBe("db_lock_timeout");
+      expect((JSON.parse(show.stdout()) as DeadLetterDetail[]).map((d) => d.errorCode)).toEqual(["db_lock_timeout"]);
     }
 
     await expectStoredOnce("ls", R);

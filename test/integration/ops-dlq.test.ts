@@ -122,7 +122,7 @@ describe("dlq list / show", () => {
     expect(parsed.items).toHaveLength(5);
     const show = await runCli(["dlq", "show", "task-v1"], env);
     expect(show.code).toBe(0);
-    expect(JSON.parse(show.stdout)).toMatchObject({ taskId: "task-v1", protocol: 1, task: { args: [{ external_match_id: "dlq-4" }] } });
+    expect(JSON.parse(show.stdout)).toMatchObject([{ taskId: "task-v1", protocol: 1, task: { args: [{ external_match_id: "dlq-4" }] } }]);
     const missing = await runCli(["dlq", "show", "nope"], env);
     expect(missing.code).toBe(1);
     expect(await count(names.deadLetterQueue)).toBe(5);
@@ -290,7 +290,7 @@ describe("a dead letter without any id", () => {
 
       const show = await runCli(["dlq", "show", garbageRef ?? ""], env);
       expect(show.code).toBe(0);
-      expect(JSON.parse(show.stdout)).toMatchObject({ bodyRef: garbageRef, body: { encoding: "base64", text: GARBAGE.toString("base64") } });
+      expect(JSON.parse(show.stdout)).toMatchObject([{ bodyRef: garbageRef, body: { encoding: "base64", text: GARBAGE.toString("base64") } }]);
 
       const requeue = await runCli(["dlq", "requeue", garbageRef ?? ""], env);
       expect(requeue).toMatchObject({ code: 0, stdout: "requeued 1 dead letter to exchange matches (routing key matches.process)\n" });

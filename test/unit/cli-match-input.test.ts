@@ -1,9 +1,11 @@
 /** cli/match-input.ts: the one reader of `publish` and `process` input, fed whole and cut at every character. */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { inputIndex, openMatchInput, readMatchInput, readMatchItems, type ParsedItem } from "../../src/cli/match-input.js";
+import { MATCH_FIELDS } from "../../src/contract/index.js";
+import { DOCUMENT_KEYS, inputIndex, inputName, openMatchInput, readMatchInput, readMatchItems, TERMINAL_HINT, type ParsedItem } from "../../src/cli/match-input.js";
 import { MAX_VALUE_CHARS } from "../../src/sources/limits.js";
 
 /** `text` in pieces of `size` characters, as a stream's chunks (a sync iterable is not what the reader is given). */
@@ -47,6 +49,26 @@ describe("readMatchItems", () => {
     expect(await items("  {")).toEqual([bad(/^line 1 /)]);
   });
 
+  it("takes scrape's document whatever its layout: on one line (jq -c), keys sorted (jq -S), key by key (it was one invalid NDJSON match)", async () => {
+    const doc = { metadata: { source: "assist" }, matches: [{ a: 1 }, { b: 2 }], problems: [] };
+    const taken = [{ ok: true, value: { a: 1 } }, { ok: true, value: { b: 2 } }];
+    expect(await items(`${JSON.stringify(doc)}\n`)).toEqual(taken);
+    expect(await items(JSON.stringify({ matches: doc.matches, metadata: doc.metadata }))).toEqual(taken);
+    expect(await items(`  {"problems": [], "matches": [{"a":1},\n{"b":2}]}`)).toEqual(taken);
+    // A key escaped in the text is the same key.
+    expect(await items('{"\\u006datches":[{"a":1},{"b":2}]}')).toEqual(taken);
+    // One line whose first key is scrape's but without its matches: refused whole, not a bad line.
+    await expect(items('{"metadata":{}}\n', "meta.json")).rejects.toThrow(/^meta\.json is one JSON object without a "matches" array: /);
+    // Matches one per line still are, whatever their first key; so is an array.
+    expect(await items('{"home_team":"H","matches":1}\n{"matchesx":2}\n')).toEqual([{ ok: true, value: { home_team: "H", matches: 1 } }, { ok: true, value: { matchesx: 2 } }]);
+    expect(await items('{"external_match_id":"m-1"}\n')).toEqual([{ ok: true, value: { external_match_id: "m-1" } }]);
+    expect(await items(`{"${"k".repeat(200)}":1}\n`)).toHaveLength(1);
+    expect(await items('[{"a":1}]')).toEqual([{ ok: true, value: { a: 1 } }]);
+  });
+
+  it("no key of scrape's document is a match field (a match is never taken for the document)", () => {
+    expect(DOCUMENT_KEYS.filter((k) => (MATCH_FIELDS as readonly string[]).includes(k))).toEqual([]);
+  });
 });
 
 describe("openMatchInput", () => {
@@ -62,6 +84,26 @@ describe("openMatchInput", () => {
     } finally {
       await rm(dir, { recursive: true });
     }
+  });
+
+  it("reads stdin for `--file -` (it was refused: \"--file -: no such file\"), and for no --file", async () => {
+    const said: string[] = [];
+    const io = (isTTY: boolean) => ({ stdin: Object.assign(Readable.from([Buffer.from('{"a":1}\n')]), { isTTY }), stderr: { write: (text: string) => said.push(text) } });
+    expect(await readMatchItems(await openMatchInput("-", io(false)), inputName("-"))).toEqual([{ ok: true, value: { a: 1 } }]);
+    expect(await readMatchItems(await openMatchInput(undefined, io(false)), inputName(undefined))).toEqual([{ ok: true, value: { a: 1 } }]);
+    expect(inputName("-")).toBe("stdin");
+    expect(said).toEqual([]);
+  });
+
+  it("says how to end stdin when it is a terminal and no --file was given, instead of waiting in silence", async () => {
+    const said: string[] = [];
+    const io = (isTTY: boolean) => ({ stdin: Object.assign(Readable.from([Buffer.from('{"a":1}\n')]), { isTTY }), stderr: { write: (text: string) => said.push(text) } });
+    await readMatchItems(await openMatchInput(undefined, io(true)), "stdin");
+    expect(said).toEqual(["reading matches from stdin (end with Ctrl-D); --file to read a file\n"]);
+    expect(TERMINAL_HINT).toBe(said[0]);
+    // `--file -` asked for stdin: no hint.
+    await readMatchItems(await openMatchInput("-", io(true)), "stdin");
+    expect(said).toHaveLength(1);
   });
 
   it("refuses input that is not UTF-8 (a Latin-1 export) as input_invalid, instead of reading its accents as U+FFFD", async () => {

@@ -104,6 +104,19 @@ describe("formatDeadLetterListing", () => {
     expect(formatDeadLetterListing(listing({ ...filtered, matching: 0, items: [] }))).toBe("none of the 306 dead letters in matches.dead_letter has code db_* or task_expired\n");
   });
 
+  it("with --code that no letter has: the codes present, most frequent first, and a code it differs from only in case", () => {
+    const none = { total: 6, matching: 0, items: [], codesPresent: [{ code: "db_lock_timeout", count: 3 }, { code: "contract_violation", count: 2 }, { code: "broker_maxlen", count: 1 }] };
+    expect(formatDeadLetterListing(listing({ ...none, codes: ["task_expird"] }))).toBe(
+      "none of the 6 dead letters in matches.dead_letter has code task_expird; codes present: db_lock_timeout (3), contract_violation (2), broker_maxlen (1)\n",
+    );
+    expect(formatDeadLetterListing(listing({ ...none, codes: ["DB_LOCK_TIMEOUT", "Broker_*"], warnings: ["w"] }))).toBe(
+      "none of the 6 dead letters in matches.dead_letter has code DB_LOCK_TIMEOUT or Broker_*; DB_LOCK_TIMEOUT differs only in case from db_lock_timeout (codes are case-sensitive); " +
+        "Broker_* differs only in case from broker_* (codes are case-sensitive); codes present: db_lock_timeout (3), contract_violation (2), broker_maxlen (1)\nwarning: w\n",
+    );
+    // Codes come from the messages: escaped like every other cell.
+    expect(formatDeadLetterListing(listing({ ...none, codes: ["x"], codesPresent: [{ code: "evil\u001b[2J", count: 1 }] }))).not.toContain("\u001b");
+  });
+
   it("says when the queue is empty or missing, and suggests MATCHES_QUEUE when the work queue is missing too", () => {
     expect(formatDeadLetterListing(listing({ queue: "d" }))).toBe("dead-letter queue d is empty\n");
     // Empty of ready letters while another consumer holds some: the warning is not dropped.

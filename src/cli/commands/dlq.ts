@@ -6,12 +6,12 @@ import type { Command } from "commander";
 import { topologyNames } from "../../broker/topology-names.js";
 import { PermanentError } from "../../errors.js";
 import { queueExists, requireBrokerUrl, withBroker } from "../../ops/broker-session.js";
-import { formatDeadLetterListing, missingDeadLetterQueue } from "../../ops/dead-letter-format.js";
+import { formatDeadLetterListing, missingDeadLetterQueue, noneWithCode } from "../../ops/dead-letter-format.js";
 import { DEFAULT_LOCK_WAIT_MS, type DeadLetterLockOptions } from "../../ops/dead-letter-lock.js";
 import { purgeDeadLetters, type PurgeReport } from "../../ops/dead-letter-purge.js";
 import { listDeadLetters, otherConsumersNote, showDeadLetter, type DeadLetterListing } from "../../ops/dead-letters.js";
 import { requeueDeadLetters, type RequeueReport, type RequeueSelection } from "../../ops/dead-letter-requeue.js";
-import { parseErrorCodeFilter, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
+import { parseErrorCodeFilter, type CodeCount, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
 import { printable } from "../../terminal-text.js";
 import { cliContext } from "../context.js";
 import { Interrupt } from "../interrupt.js";
@@ -54,7 +54,7 @@ export function registerDlq(program: Command): void {
 
   dlq
     .command("show")
-    .description("everything about one dead letter: headers, properties, decoded task arguments (JSON)")
+    .description("everything about a dead letter: headers, properties, decoded task arguments (a JSON array: each dead letter with that task id, usually one)")
     .argument("<task-id>", "the task id (from dlq list; sha256:... for a dead letter without one)")
     .action(async (taskId: string) => {
       blankIdRefused([taskId]);
@@ -71,7 +71,9 @@ export function registerDlq(program: Command): void {
         process.exitCode = EXIT.partial;
         return;
       }
-      process.stdout.write(`${JSON.stringify(found.length === 1 ? found[0] : found, null, 2)}\n`);
+      // Always an array, for scripts (`jq '.[0]'`): one object when a single letter matched and an
+      // array when a task was dead-lettered twice made the shape depend on the data.
+      process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     });
 
   dlq
@@ -110,6 +112,7 @@ export function registerDlq(program: Command): void {
       const which = opts.code ? ` with code ${opts.code.patterns.join(" or ")}` : "";
       const stopped = report.interrupted ? ` before ${interrupt.signal ?? "a signal"} stopped it; the rest are still in ${names.deadLetterQueue}` : "";
       process.stdout.write(`requeued ${n} dead letter${n === 1 ? "" : "s"}${which} to exchange ${names.exchange} (routing key ${names.routingKey})${stopped}\n`);
+      if (opts.code && n === 0 && report.notRequeued.length === 0 && !report.interrupted) noneWithCodeNote(names.deadLetterQueue, report.scanned, opts.code, report.codesPresent);
       for (const r of report.requeued) {
         // Ids and header names come from the message: escaped (terminal-text.ts).
         if (r.droppedHeaders) process.stderr.write(`${printable(r.taskId ?? "(no task id)")}: left out header(s) ${printable(r.droppedHeaders.join(", "))} to fit the broker's frame_max (named in x-matchflow-dropped-headers)\n`);
@@ -149,6 +152,7 @@ export function registerDlq(program: Command): void {
       if (purged !== undefined) {
         const n = purged.removed;
         process.stdout.write(`purged ${n} dead letter${n === 1 ? "" : "s"}${which} from ${names.deadLetterQueue}\n`);
+        if (opts.code && n === 0) noneWithCodeNote(names.deadLetterQueue, purged.scanned ?? 0, opts.code, purged.codesPresent);
         const unread = unreadLetters(purged, names.deadLetterQueue, "purged");
         for (const line of unread) process.stderr.write(`${line}\n`);
         // Letters left behind that the operator asked to delete: not "done".
@@ -206,6 +210,14 @@ function unreadLetters(report: RequeueReport | PurgeReport, queue: string, done:
     lines.push(`${counted}: another client took or holds the others meanwhile; they were not ${done} (run the command again)`);
   }
   return lines;
+}
+
+/**
+ * `dlq requeue|purge --code` that took none of the letters read: on stderr (stdout keeps its one
+ * count line), the codes those letters have, as `dlq list --code` says them.
+ */
+function noneWithCodeNote(queue: string, scanned: number, filter: ErrorCodeFilter, present: readonly CodeCount[] | undefined): void {
+  if (scanned > 0) process.stderr.write(`${noneWithCode(queue, scanned, filter.patterns, present)}\n`);
 }
 
 /** `dlq show "$ID"` with ID unset: said before connecting to the broker, not after reading the queue. */

@@ -11,17 +11,17 @@ import { openDatabase } from "../../db/open.js";
 import { formatOutcome, formatSummary, processMatches, ProcessStopped, summariseOutcomes } from "../../ops/process-matches.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
-import { openMatchInput, readMatchItems, warnIfNoMatches } from "../match-input.js";
+import { inputName, openMatchInput, readMatchItems, warnIfNoMatches } from "../match-input.js";
 
 export function registerProcess(program: Command): void {
   program
     .command("process")
     .description("run the task on matches (JSON array, NDJSON or scrape's --save document, --file or stdin) directly against the database (DATABASE_URL), bypassing the queue")
-    .option("-f, --file <path>", "read matches from this file instead of stdin")
+    .option("-f, --file <path>", "read matches from this file instead of stdin (- for stdin)")
     .action(async (opts: { file?: string }) => {
       const { config, log } = cliContext();
       // The whole input first: an input that turns out not to be JSON changes nothing.
-      const inputs = await readMatchItems(await openMatchInput(opts.file), opts.file ?? "stdin");
+      const inputs = await readMatchItems(await openMatchInput(opts.file), inputName(opts.file));
 
       const db = await openDatabase(config.databaseUrl, { log, poolSize: 2, timeouts: config.db });
       const store = createMatchStore(db, {

@@ -12,7 +12,7 @@ import { ConfigError, errorMessage } from "../../errors.js";
 import { cliContext } from "../context.js";
 import { Interrupt } from "../interrupt.js";
 import { EXIT, exitCodeFor, publishExitCode } from "../exit-codes.js";
-import { inputIndex, openMatchInput, readMatchInput, warnIfNoMatches } from "../match-input.js";
+import { inputIndex, inputName, openMatchInput, readMatchInput, readsStdin, warnIfNoMatches } from "../match-input.js";
 import { printable } from "../../terminal-text.js";
 
 export function registerPublish(program: Command): void {
@@ -22,13 +22,13 @@ export function registerPublish(program: Command): void {
       "submit matches (JSON array, NDJSON or scrape's --save document, from --file or stdin) to RabbitMQ as Celery tasks, " +
         "each as it is read (the broker's confirms pace the reading)",
     )
-    .option("-f, --file <path>", "read matches from this file instead of stdin")
+    .option("-f, --file <path>", "read matches from this file instead of stdin (- for stdin)")
     .action(async (opts: { file?: string }) => {
       const { config, log } = cliContext();
       if (!config.rabbitmqUrl) {
         throw new ConfigError("RABBITMQ_URL is not set: publish needs a RabbitMQ broker, e.g. RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/");
       }
-      const source = opts.file ?? "stdin";
+      const source = inputName(opts.file);
       // A missing file fails here, before connecting.
       const { values, bad } = await readMatchInput(await openMatchInput(opts.file), source);
 
@@ -73,7 +73,7 @@ export function registerPublish(program: Command): void {
       }
       if (interrupt.signal) {
         // An open stdin (a pipe still writing) would keep the process alive after the summary.
-        if (opts.file === undefined) process.stdin.destroy();
+        if (readsStdin(opts.file)) process.stdin.destroy();
         process.exitCode = interrupt.exitCode;
         return;
       }
