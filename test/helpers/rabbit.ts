@@ -2,7 +2,7 @@
  * A RabbitMQ virtual host per test file: queues and exchanges of one vhost never see another's,
  * so tests use the real names (`matches`, `matches.dead_letter`) and still run in parallel.
  */
-import { connect, type ConfirmChannel, type Options } from "amqplib";
+import { connect, type ChannelModel, type ConfirmChannel, type Options } from "amqplib";
 import { AMQP_BASE, RABBIT_API, uniqueName } from "./services.js";
 
 export interface TestVhost {
@@ -89,5 +89,15 @@ export async function publishConfirmed(
     await ch.waitForConfirms();
   } finally {
     await conn.close();
+  }
+}
+
+/** Messages ready in `queue` (a passive check on a channel of its own: nothing taken). */
+export async function messageCount(model: ChannelModel, queue: string): Promise<number> {
+  const ch = await model.createChannel();
+  try {
+    return (await ch.checkQueue(queue)).messageCount;
+  } finally {
+    await ch.close();
   }
 }

@@ -19,7 +19,7 @@ import { silentLogger } from "../../src/log.js";
 import { trackSpawned } from "../helpers/cli.js";
 import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createVhost, messageCount, type TestVhost } from "../helpers/rabbit.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const FULL = "/dev/full";
@@ -47,14 +47,7 @@ function runToFullDisk(args: string[], env: Record<string, string> = {}, input =
 let vhost: TestVhost;
 let amqp: ChannelModel;
 
-async function ready(queue: string): Promise<number> {
-  const ch = await amqp.createChannel();
-  try {
-    return (await ch.checkQueue(queue)).messageCount;
-  } finally {
-    await ch.close();
-  }
-}
+const ready = (queue: string): Promise<number> => messageCount(amqp, queue);
 
 beforeAll(async () => {
   vhost = await createVhost("clifull");

@@ -22,7 +22,7 @@ import { requeueDeadLetters } from "../../src/ops/dead-letter-requeue.js";
 import { until } from "../helpers/cli.js";
 import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createVhost, messageCount, type TestVhost } from "../helpers/rabbit.js";
 import { proxyFor, viaProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 
 const config = loadConfig({});
@@ -53,14 +53,7 @@ afterAll(async () => {
   await vhost?.drop();
 });
 
-async function ready(queue: string): Promise<number> {
-  const ch = await amqp.createChannel();
-  try {
-    return (await ch.checkQueue(queue)).messageCount;
-  } finally {
-    await ch.close();
-  }
-}
+const ready = (queue: string): Promise<number> => messageCount(amqp, queue);
 
 /** `conn`, whose channels cut the network (every connection through the proxy) at their `at`th delivery. */
 function severedAt(conn: BrokerConnection, at: number): ChannelSource {

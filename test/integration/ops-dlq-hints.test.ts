@@ -17,7 +17,7 @@ import type { DeadLetterListing } from "../../src/ops/dead-letters.js";
 import { runCli } from "../helpers/cli.js";
 import { publishDeadLetter } from "../helpers/dead-letters.js";
 import { makeMatch } from "../helpers/matches.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createVhost, messageCount, type TestVhost } from "../helpers/rabbit.js";
 
 const config = loadConfig({});
 const names = topologyNames(config.topology, config.retry);
@@ -36,14 +36,7 @@ const LETTERS: [string, MatchflowError][] = [
 ];
 const PRESENT = "codes present: db_lock_timeout (3), contract_violation (1)";
 
-async function ready(queue: string): Promise<number> {
-  const ch = await amqp.createChannel();
-  try {
-    return (await ch.checkQueue(queue)).messageCount;
-  } finally {
-    await ch.close();
-  }
-}
+const ready = (queue: string): Promise<number> => messageCount(amqp, queue);
 
 beforeAll(async () => {
   vhost = await createVhost("opsdlqhint");

@@ -3,13 +3,13 @@
  * service): downloaded again (transient) or refused at once (permanent), and said why.
  */
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type IncomingMessage, type ServerResponse } from "node:http";
 import { gzipSync } from "node:zlib";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import { readSchedule, readStandings } from "../../src/sources/assist/parse.js";
 import { createFeedFetcher } from "../../src/sources/http.js";
+import { useLocalServer } from "../helpers/local-http.js";
 
 const STANDINGS = readFileSync(new URL("../fixtures/mlsnext-assist/standings-league-26-27.json", import.meta.url), "utf8");
 const SCHEDULE = readFileSync(new URL("../fixtures/mlsnext-assist/schedule-league-26-27.json", import.meta.url), "utf8");
@@ -33,7 +33,7 @@ const routes: Record<string, (req: IncomingMessage, res: ServerResponse, hit: nu
     else res.writeHead(200, { "content-type": "application/json" }).end(SCHEDULE);
   },
 };
-const server = createServer((req, res) => {
+const base = useLocalServer((req, res) => {
   const path = req.url ?? "";
   const hit = (hits.get(path) ?? 0) + 1;
   hits.set(path, hit);
@@ -41,48 +41,39 @@ const server = createServer((req, res) => {
   if (route) route(req, res, hit);
   else res.writeHead(404).end();
 });
-let base = "";
-beforeAll(async () => {
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((done) => server.close(() => done()));
-});
 
 const fetcher = () => createFeedFetcher({ timeoutMs: 2000, log: silentLogger, sleep: () => Promise.resolve() });
 const caught = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err as Error & { code?: string; kind?: string });
 
 describe("feed downloads: retried or refused", () => {
   it("a standings body cut off mid-document (no length, connection closed) is downloaded again, as a schedule is", async () => {
-    const doc = await fetcher().read(`${base}/cut-standings`, "standings k", readStandings);
+    const doc = await fetcher().read(`${base()}/cut-standings`, "standings k", readStandings);
     expect(doc.brackets.map((b) => b.id)).toEqual(["69", "68", "41"]);
     expect(hits.get("/cut-standings")).toBe(2);
   });
 
   it("a body that is not gzip though it says so is refused at once, not called unreachable", async () => {
-    const err = await caught(fetcher().read(`${base}/corrupt-gzip`, "schedule k", readSchedule));
+    const err = await caught(fetcher().read(`${base()}/corrupt-gzip`, "schedule k", readSchedule));
     expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
-    expect(err!.message).toBe(`schedule k: ${base}/corrupt-gzip sent a body that its content-encoding cannot decode (Z_DATA_ERROR): a broken server or proxy, which sends the same bytes again`);
+    expect(err!.message).toBe(`schedule k: ${base()}/corrupt-gzip sent a body that its content-encoding cannot decode (Z_DATA_ERROR): a broken server or proxy, which sends the same bytes again`);
     expect(hits.get("/corrupt-gzip")).toBe(1);
   });
 
   it("a gzip body cut off early (the connection's doing) is still downloaded again", async () => {
-    const doc = await fetcher().read(`${base}/cut-gzip`, "schedule k", readSchedule);
+    const doc = await fetcher().read(`${base()}/cut-gzip`, "schedule k", readSchedule);
     expect(doc.events).toHaveLength(4);
     expect(hits.get("/cut-gzip")).toBe(2);
   });
 
   it("a redirect to a file: URL is refused at once, saying where it led", async () => {
-    const err = await caught(fetcher().read(`${base}/to-file`, "schedule k", readSchedule));
+    const err = await caught(fetcher().read(`${base()}/to-file`, "schedule k", readSchedule));
     expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
-    expect(err!.message).toBe(`schedule k: ${base}/to-file redirected to file:///etc/hostname: only http and https redirects are followed`);
+    expect(err!.message).toBe(`schedule k: ${base()}/to-file redirected to file:///etc/hostname: only http and https redirects are followed`);
     expect(hits.get("/to-file")).toBe(1);
   });
 
   it("HTTP 408 (the server gave up waiting for the request) is asked again", async () => {
-    const doc = await fetcher().read(`${base}/408-then-ok`, "schedule k", readSchedule);
+    const doc = await fetcher().read(`${base()}/408-then-ok`, "schedule k", readSchedule);
     expect(doc.events).toHaveLength(4);
     expect(hits.get("/408-then-ok")).toBe(2);
   });

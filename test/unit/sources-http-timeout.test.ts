@@ -3,13 +3,13 @@
  * body chunks), not on the whole download, which has a far longer limit of its own.
  */
 import { readFileSync } from "node:fs";
-import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ServerResponse } from "node:http";
+import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/log.js";
 import { readSchedule } from "../../src/sources/assist/parse.js";
 import { WHOLE_DOWNLOAD_TIMEOUTS } from "../../src/sources/deadline.js";
 import { createFeedFetcher } from "../../src/sources/http.js";
+import { useLocalServer } from "../helpers/local-http.js";
 
 const SCHEDULE = readFileSync(new URL("../fixtures/mlsnext-assist/schedule-league-26-27.json", import.meta.url), "utf8");
 
@@ -29,7 +29,7 @@ function trickle(res: ServerResponse, pieces: string[], everyMs: number, end: bo
 const split = (text: string, n: number) => Array.from({ length: n }, (_, i) => text.slice((i * text.length) / n, ((i + 1) * text.length) / n));
 
 const hits = new Map<string, number>();
-const server = createServer((req, res) => {
+const base = useLocalServer((req, res) => {
   const path = req.url ?? "";
   hits.set(path, (hits.get(path) ?? 0) + 1);
   // 15 pieces 60 ms apart: ~0.9 s in all, never silent for long.
@@ -40,40 +40,31 @@ const server = createServer((req, res) => {
   else if (path === "/endless") trickle(res, [SCHEDULE.slice(0, 100), ...Array.from({ length: 1000 }, () => " ")], 40, false);
   else res.writeHead(404).end();
 });
-let base = "";
-beforeAll(async () => {
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((done) => server.close(() => done()));
-});
 
 const fetcher = (timeoutMs: number) => createFeedFetcher({ timeoutMs, attempts: 1, log: silentLogger, sleep: () => Promise.resolve() });
 const caught = (p: Promise<unknown>) => p.then(() => undefined, (err: unknown) => err as Error & { code?: string });
 
 describe("HTTP_TIMEOUT", () => {
   it("a steady body that takes longer in all than the timeout downloads (a deadline for the whole download failed every attempt)", async () => {
-    const doc = await fetcher(300).read(`${base}/steady`, "schedule k", readSchedule);
+    const doc = await fetcher(300).read(`${base()}/steady`, "schedule k", readSchedule);
     expect(doc.events).toHaveLength(4);
     expect(hits.get("/steady")).toBe(1);
   });
 
   it("a body silent for longer than the timeout fails the attempt as timed out", async () => {
     const started = Date.now();
-    const err = await caught(fetcher(300).read(`${base}/stall`, "schedule k", readSchedule));
+    const err = await caught(fetcher(300).read(`${base()}/stall`, "schedule k", readSchedule));
     expect(err).toMatchObject({ code: "source_unreachable" });
-    expect(err!.message).toBe(`cannot reach ${new URL(base).host} for schedule k: body interrupted: timed out (1 attempts)`);
+    expect(err!.message).toBe(`cannot reach ${new URL(base()).host} for schedule k: body interrupted: timed out (1 attempts)`);
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
   it(`a body that never stops coming ends at ${WHOLE_DOWNLOAD_TIMEOUTS} timeouts in all`, async () => {
     const started = Date.now();
-    const err = await caught(fetcher(100).read(`${base}/endless`, "schedule k", readSchedule));
+    const err = await caught(fetcher(100).read(`${base()}/endless`, "schedule k", readSchedule));
     const took = Date.now() - started;
     expect(err).toMatchObject({ code: "source_unreachable" });
-    expect(err!.message).toBe(`cannot reach ${new URL(base).host} for schedule k: body interrupted: timed out: still downloading after 1 s (1 attempts)`);
+    expect(err!.message).toBe(`cannot reach ${new URL(base()).host} for schedule k: body interrupted: timed out: still downloading after 1 s (1 attempts)`);
     expect(took).toBeGreaterThanOrEqual(100 * WHOLE_DOWNLOAD_TIMEOUTS - 50);
     expect(took).toBeLessThan(3000);
   });
