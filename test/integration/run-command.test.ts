@@ -14,6 +14,7 @@ import { declareTopology, topologyNames } from "../../src/broker/topology.js";
 import { loadConfig } from "../../src/config.js";
 import { silentLogger } from "../../src/log.js";
 import { runCli, spawnCli, until } from "../helpers/cli.js";
+import { startSilentServer } from "../helpers/local-http.js";
 import { createTestDatabase, lockMatchesTable, type TestDatabase } from "../helpers/pg.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 
@@ -141,6 +142,23 @@ async function writingBatchWaitsOnLock(url: string): Promise<void> {
     await admin.end();
   }
 }
+
+describe("matchflow run stopped while a feed downloads", () => {
+  it("Ctrl-C ends the download at once, says nothing was published, exit 130 (it waited out HTTP_TIMEOUT and its retries)", async () => {
+    const silent = await startSilentServer();
+    try {
+      const p = spawnCli(["run", "--season", "2026"], { RABBITMQ_URL: undefined, DATABASE_URL: undefined, ASSIST_BASE_URL: silent.url, HTTP_TIMEOUT: "10m" });
+      await until(() => Promise.resolve(silent.connections() > 0), 30_000, "the feed download under way");
+      p.kill("SIGINT");
+      const { code } = await p.exited;
+      expect(code).toBe(130);
+      expect(p.stdout()).toBe("stopped by SIGINT while downloading the feed: nothing was published; running it again is harmless\n");
+      expect(p.stderr()).not.toMatch(/\n\s+at /);
+    } finally {
+      await silent.close();
+    }
+  });
+});
 
 describe("matchflow schedule", () => {
   it("Ctrl-C stops publishing and waiting: what the worker holds settles, the database closes, the report is printed, exit 130", async () => {

@@ -5,11 +5,11 @@
 import { execFile, spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MatchDataInput } from "../../src/contract/index.js";
 import { spawnCli, until } from "../helpers/cli.js";
+import { startSilentServer } from "../helpers/local-http.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc } from "../fixtures/assist-builders.js";
 import { closedPort, startFeedServer, type FeedServer } from "../fixtures/feed-server.js";
@@ -244,23 +244,18 @@ describe("matchflow scrape (publishing)", () => {
   });
 
   it("Ctrl-C while a feed is downloading ends the download at once and says nothing was published (exit 130); it ended in silence", async () => {
-    // A feed server that takes the connection and never answers.
-    const sockets: Socket[] = [];
-    const silent = createServer((socket) => sockets.push(socket));
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silent = await startSilentServer();
     try {
-      const { port } = silent.address() as { port: number };
       const port4 = await closedPort();
-      const p = spawnCli(["scrape", "--season", "2026"], { ASSIST_BASE_URL: `http://127.0.0.1:${port}`, HTTP_TIMEOUT: "10m", RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port4}/`, LOG_LEVEL: "warn" });
-      await until(() => Promise.resolve(sockets.length > 0), 20_000, "the feed download under way");
+      const p = spawnCli(["scrape", "--season", "2026"], { ASSIST_BASE_URL: silent.url, HTTP_TIMEOUT: "10m", RABBITMQ_URL: `amqp://guest:guest@127.0.0.1:${port4}/`, LOG_LEVEL: "warn" });
+      await until(() => Promise.resolve(silent.connections() > 0), 20_000, "the feed download under way");
       p.kill("SIGINT");
       const { code } = await p.exited;
       expect(code).toBe(130);
       expect(p.stdout()).toBe("0 submitted, 0 invalid, 0 failed before SIGINT stopped the scrape; the rest was not published (running it again is harmless)\n");
       expect(p.stderr()).not.toMatch(/\n\s+at /);
     } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => silent.close(resolve));
+      await silent.close();
     }
   });
 });

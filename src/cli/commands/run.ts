@@ -6,7 +6,7 @@ import { createLogger } from "../../log.js";
 import { formatRunReport, runExitCode } from "../../run/report.js";
 import { runOnce } from "../../run/run-once.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
-import { createFeedFetcher } from "../../sources/http.js";
+import { createFeedFetcher, DownloadStopped } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { Interrupt } from "../interrupt.js";
 import { addScrapeSelectionOptions, localToday } from "../scrape-flags.js";
@@ -37,14 +37,20 @@ export function registerRun(program: Command): void {
       const settings = resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
       // The report is for people on stdout; logs go to stderr, quiet unless asked for.
       const log = createLogger({ level: flags.verbose ? "debug" : "warn", name: "matchflow-run", destination: pino.destination({ fd: 2, sync: true }) });
-      const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log });
       // Ctrl-C: publishing and waiting stop, the worker settles what it holds and the database
       // is closed cleanly (an embedded PGlite killed mid-write is not), then the report, exit 130.
+      // A feed download under way ends at once (it waited out HTTP_TIMEOUT and its retries).
       const interrupt = new Interrupt("matches", log);
+      const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log, stop: interrupt.abortSignal });
       let report;
       try {
         report = await runOnce({ config, log, scrapeOptions: settings.options, fetcher, waitMs, signal: interrupt.abortSignal });
       } catch (err) {
+        if (interrupt.signal && err instanceof DownloadStopped) {
+          process.stdout.write(`stopped by ${interrupt.signal} while downloading the feed: nothing was published; running it again is harmless\n`);
+          process.exitCode = interrupt.exitCode;
+          return;
+        }
         // No internet (or a mirror down): say how to run on the recorded sample instead.
         if (isMatchflowError(err) && err.code === "source_unreachable" && !flags.sourceDir) {
           throw new TransientError(err.code, `${err.message}\n(offline? run on the recorded sample: matchflow run --source-dir samples/mlsnext --season 2026)`);

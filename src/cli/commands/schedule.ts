@@ -9,7 +9,7 @@ import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.
 import { scrapeRefused } from "../../scraper/output.js";
 import { scrapeStream } from "../../scraper/scrape.js";
 import { submitScraped } from "../../scraper/submit.js";
-import { createFeedFetcher } from "../../sources/http.js";
+import { createFeedFetcher, DownloadStopped } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { SignalCount } from "../interrupt.js";
 import { exitCodeFor, publishExitCode } from "../exit-codes.js";
@@ -46,7 +46,8 @@ export function registerSchedule(program: Command): void {
       const stopped = () => (signal.aborted ? { stopped: "by a signal: what was not published or processed yet is counted as such; running it again is harmless" } : {});
       const job = async (): Promise<number> => {
         const settings = resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
-        const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log: jobLog });
+        // A stop ends a feed download under way at once, rather than after HTTP_TIMEOUT and its retries.
+        const fetcher = createFeedFetcher({ timeoutMs: config.scrape.httpTimeoutMs, log: jobLog, stop: signal });
         try {
           if (!config.rabbitmqUrl) {
             const report = await runOnce({ config, log: jobLog, scrapeOptions: settings.options, fetcher, waitMs: 30 * 60_000, signal });
@@ -61,6 +62,10 @@ export function registerSchedule(program: Command): void {
           jobLog.info({ found: counts.matches + counts.invalid, malformed: counts.malformed, ...submitted, ...stopped() }, "scrape published");
           return publishExitCode(scrapeRefused(counts, submitted), submitted.failed);
         } catch (err) {
+          if (signal.aborted && err instanceof DownloadStopped) {
+            jobLog.info({ submitted: 0, ...stopped() }, "scheduled scrape stopped while downloading the feed: nothing was published");
+            return exitCodeFor(err);
+          }
           jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, "scheduled scrape failed");
           return exitCodeFor(err);
         }
