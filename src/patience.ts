@@ -42,3 +42,10 @@ export async function settledWithin(work: Promise<unknown>, ms: number, onTimeou
   clearTimeout(timer);
   if (result === "late") onTimeout?.();
 }
+
+/** Resolves when `signal` aborts (at once if it has); never without one. For a race: a wait a stop ends. */
+export function whenAborted(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return new Promise<void>(() => undefined);
+  if (signal.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+}

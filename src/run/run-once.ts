@@ -12,6 +12,7 @@ import { openDatabase } from "../db/open.js";
 import { latestResults, type MatchSummary } from "../db/queries.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { whenAborted } from "../patience.js";
 import { closeQuietly, isNotFound, quietChannel, withBroker } from "../ops/broker-session.js";
 import { scrapeStream, type ScrapeOptions, type ScrapeSummary } from "../scraper/scrape.js";
 import type { FeedFetcher } from "../sources/http.js";
@@ -65,12 +66,6 @@ export function* untilAborted<T>(items: Iterable<T>, signal: AbortSignal): Gener
   }
 }
 
-function aborted(signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return new Promise<void>(() => undefined);
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
-}
-
 export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
   const { config, log } = options;
   const started = Date.now();
@@ -121,7 +116,7 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
         await Promise.race([
           new Promise<void>((resolve) => (waiting = { ids, resolve })),
           new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs))),
-          aborted(options.signal),
+          whenAborted(options.signal),
         ]);
         clearTimeout(timer);
         waitRanOut = ids.size > 0;

@@ -19,6 +19,7 @@ import { TextDecoder } from "node:util";
 import { redactUrl } from "../redact-url.js";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
+import { whenAborted } from "../patience.js";
 import { startDeadline, type Deadline } from "./deadline.js";
 import { httpGet, isCorruptEncoding, RedirectRefused, type HttpAnswer } from "./http-get.js";
 import { NotJsonError, TruncatedJsonError } from "./json-stream.js";
@@ -230,9 +231,8 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const maxFeedChars = options.maxFeedChars ?? MAX_STREAMED_FEED_CHARS;
   const cache = new Map<FeedReader<unknown>, Map<string, Promise<unknown>>>();
   const stats = { requests: 0, downloads: 0 };
-  const stop = options.stop;
   /** Settles when the command is stopped: a pause between attempts ends with it. */
-  const stopped = stop && new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener("abort", () => resolve(), { once: true })));
+  const stopped = options.stop && whenAborted(options.stop);
 
   async function attempt<T>(url: string, what: string, reader: FeedReader<T>, seen: BodySeen): Promise<T> {
     // A silent server or body fails like a dropped connection, and is retried.
