@@ -15,6 +15,9 @@ export function redactUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   try {
     const u = new URL(value);
+    // "user:1234/pa55@host" parses as port 1234 and a path holding the rest of the password:
+    // nothing there reads as a password, and the value was returned whole.
+    if (u.password === "" && `${u.pathname}${u.search}${u.hash}`.includes("@") && HIDDEN_PASSWORD.test(value)) return withoutPassword(value);
     if (u.password) u.password = "***";
     else if (u.username && /^https?:$/.test(u.protocol)) u.username = "***";
     for (const key of [...u.searchParams.keys()]) {
@@ -22,7 +25,15 @@ export function redactUrl(value: string | undefined): string | undefined {
     }
     return u.toString();
   } catch {
-    // Up to the last "@" before whitespace: an unencoded "@" in a password must not leak its tail.
-    return value.replace(/\/\/([^:/@\s]+):(\S*)@/, "//$1:***@").replace(/^(https?:\/\/)([^:/@\s]+)@/i, "$1***@");
+    return withoutPassword(value);
   }
+}
+
+/** `//user:` then anything up to an "@": a password, however the URL parser read it. */
+const HIDDEN_PASSWORD = /\/\/[^:/@\s]+:[^@\s]*@/;
+
+/** A value the URL parser cannot read rightly, masked as text. */
+function withoutPassword(value: string): string {
+  // Up to the last "@" before whitespace: an unencoded "@" in a password must not leak its tail.
+  return value.replace(/\/\/([^:/@\s]+):(\S*)@/, "//$1:***@").replace(/^(https?:\/\/)([^:/@\s]+)@/i, "$1***@");
 }

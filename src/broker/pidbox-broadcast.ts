@@ -15,6 +15,16 @@ import { isObject } from "../celery/decode.js";
 /** A request or reply is a few hundred bytes, but mingle's carry up to 50,000 revoked ids (~3 MB); anything larger is not one. */
 export const MAX_CONTROL_MESSAGE_BYTES = 4 * 1024 * 1024;
 
+/**
+ * What a broadcast gathers at most: any client of the vhost sees the request on the fanout and
+ * can answer with its ticket, and replies were held, however many, until the time ran out: a
+ * flood of 4 MiB replies during a starting worker's mingle had no bound but the worker's 96 MB
+ * heap. A real vhost has a few dozen workers, each reply a few KB (a mingle's up to ~3 MB);
+ * replies past either bound are left out.
+ */
+export const MAX_GATHERED_REPLIES = 1000;
+export const MAX_GATHERED_REPLY_BYTES = 16 * 1024 * 1024;
+
 /** A control message's JSON body, or undefined when it is none or too large. */
 export function readControlMessage(msg: ConsumeMessage): unknown {
   if (msg.content.length > MAX_CONTROL_MESSAGE_BYTES) return undefined;
@@ -42,6 +52,7 @@ export interface BroadcastOptions {
  */
 export async function broadcastAndGather(channel: Channel, method: string, args: Record<string, unknown>, options: BroadcastOptions): Promise<Map<string, unknown>> {
   const replies = new Map<string, unknown>();
+  let bytes = 0;
   const ticket = randomUUID();
   await channel.assertExchange(CONTROL_EXCHANGE, "fanout", { durable: false, autoDelete: false });
   await channel.assertExchange(CONTROL_REPLY_EXCHANGE, "direct", { durable: false, autoDelete: false });
@@ -51,9 +62,14 @@ export async function broadcastAndGather(channel: Channel, method: string, args:
     await channel.consume(
       queue,
       (msg) => {
-        const body = msg && msg.properties.headers?.ticket === ticket ? readControlMessage(msg) : undefined;
+        if (!msg || msg.properties.headers?.ticket !== ticket || bytes + msg.content.length > MAX_GATHERED_REPLY_BYTES) return;
+        const body = readControlMessage(msg);
         if (!isObject(body)) return;
-        for (const node in body) if (node !== options.ownNode && Object.hasOwn(body, node)) replies.set(node, body[node]);
+        bytes += msg.content.length;
+        for (const node in body) {
+          if (replies.size >= MAX_GATHERED_REPLIES && !replies.has(node)) break;
+          if (node !== options.ownNode && Object.hasOwn(body, node)) replies.set(node, body[node]);
+        }
       },
       { noAck: true },
     );

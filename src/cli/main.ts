@@ -6,6 +6,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { errorMessage } from "../errors.js";
+import { printable } from "../terminal-text.js";
 import { MATCHFLOW_VERSION } from "../version.js";
 import { COMMANDS } from "./commands/index.js";
 import { EXIT, exitCodeFor } from "./exit-codes.js";
@@ -62,6 +63,16 @@ function subcommand(cmd: Command, name: string): Command | undefined {
   return cmd.commands.find((c) => c.name() === name || c.aliases().includes(name));
 }
 
+/**
+ * A failure's text for the terminal: messages quote what feeds, producers and brokers sent ("did
+ * not answer JSON (it starts ...)"), whose ESC sequences retitled and recoloured the operator's
+ * terminal when written raw. Escaped line by line: a configuration error lists its problems one
+ * a line.
+ */
+function printableLines(text: string): string {
+  return text.split("\n").map(printable).join("\n");
+}
+
 async function runCommand(argv: string[]): Promise<{ code: number; said?: unknown }> {
   const program = await buildProgram(argv);
   program.commands.forEach(function override(cmd: Command): void {
@@ -78,8 +89,8 @@ async function runCommand(argv: string[]): Promise<{ code: number; said?: unknow
       if (err.exitCode === 0) return { code: EXIT.ok };
       return { code: EXIT.usage };
     }
-    process.stderr.write(`matchflow: ${errorMessage(err)}\n`);
-    if (/^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? "") && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.stderr.write(`matchflow: ${printableLines(errorMessage(err))}\n`);
+    if (/^(debug|trace)$/i.test(process.env.LOG_LEVEL ?? "") && err instanceof Error && err.stack) process.stderr.write(`${printableLines(err.stack)}\n`);
     return { code: exitCodeFor(err), said: err };
   }
 }

@@ -13,6 +13,9 @@ import { seasonFirstYear, seasonForDate } from "./season.js";
 import { canonicalText, isStorableText } from "./text.js";
 
 export const SCHEMA_VERSION = 1;
+/** The longest `external_match_id` the contract takes (the worker also cuts refused ones to it in logs). */
+export const MAX_EXTERNAL_ID_CHARS = 100;
+
 export const MATCH_STATUSES = ["scheduled", "tbd", "completed", "postponed", "cancelled"] as const;
 export const LEAGUES = ["Homegrown", "Academy", "Flex"] as const;
 export type MatchStatus = (typeof MATCH_STATUSES)[number];
@@ -87,7 +90,7 @@ export const matchShape = {
     .enum(MATCH_STATUSES, { error: `must be one of ${MATCH_STATUSES.join(", ")} (lower case)` })
     .nullish()
     .describe("Lower-case status; completed requires both scores. When absent: completed if both scores are given, otherwise scheduled."),
-  external_match_id: optionalText(100).describe("The source's match id (at most 100 characters). When absent, a stable id is derived from league, age group, date and teams."),
+  external_match_id: optionalText(MAX_EXTERNAL_ID_CHARS).describe(`The source's match id (at most ${MAX_EXTERNAL_ID_CHARS} characters). When absent, a stable id is derived from league, age group, date and teams.`),
   scheduled_kickoff: instant.nullish().describe("Kick-off instant with a time zone offset (ISO 8601); stored as UTC."),
   match_time: z
     .string({ error: "must be text" })

@@ -1,10 +1,10 @@
 /**
  * The little of the RabbitMQ management HTTP API that `queue status` needs: one queue's counts,
  * consumers and rates. Credentials come from RABBITMQ_MANAGEMENT_URL when it carries them,
- * otherwise from RABBITMQ_URL (the same user usually has the `monitoring` tag); the vhost is
+ * otherwise from RABBITMQ_URL (the `management` tag is enough: the API shows it its own vhosts' queues); the vhost is
  * always RABBITMQ_URL's, so both views describe the same queues.
  */
-import { ConfigError, TransientError, errorMessage } from "../errors.js";
+import { ConfigError, TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import { decodeUrlPart } from "../url-escapes.js";
 
 export interface ManagementTarget {
@@ -53,7 +53,7 @@ export function managementTarget(managementUrl: string, amqpUrl: string): Manage
   const own = credentialsOf(mgmt);
   if (own === undefined && amqp.protocol === "amqps:" && amqp.password !== "" && mgmt.protocol !== "https:") {
     throw new ConfigError(
-      "RABBITMQ_URL is amqps:// (TLS) but RABBITMQ_MANAGEMENT_URL is not https://: its password would cross the network in clear text. Use an https:// management URL, or give the management URL credentials of its own (a user with the monitoring tag)",
+      "RABBITMQ_URL is amqps:// (TLS) but RABBITMQ_MANAGEMENT_URL is not https://: its password would cross the network in clear text. Use an https:// management URL, or give the management URL credentials of its own (a user with the management tag)",
     );
   }
   const creds = own ?? credentialsOf(amqp) ?? { user: "guest", password: "guest" };
@@ -109,6 +109,33 @@ function unavailable(target: ManagementTarget, what: string, cause?: unknown): T
 }
 
 /**
+ * The most of an answer that is read: a queue is a few KB, the vhost's queue names ~50 bytes a
+ * queue (16 MiB: some 300,000 queues). Without it `res.text()` held whatever came within the
+ * timeout: an endless answer (a wrong URL serving a download, a hostile server) took `queue
+ * status` past 1 GB of resident memory in 5 s on localhost.
+ */
+export const MAX_MANAGEMENT_ANSWER_BYTES = 16 * 1024 * 1024;
+
+/** The body's bytes, or undefined (the rest cancelled) once it passes MAX_MANAGEMENT_ANSWER_BYTES. */
+async function readBounded(res: Response): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body === null) return new Uint8Array();
+  const reader = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_MANAGEMENT_ANSWER_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/**
  * The body as JSON. A body that stalls past the request's timeout (the same signal covers it),
  * a connection cut mid-body, or a 200 that is not JSON (a proxy's or SSO's HTML page at a wrong
  * path) are `management_unavailable` like a refused connection: they escaped as internal errors
@@ -117,8 +144,13 @@ function unavailable(target: ManagementTarget, what: string, cause?: unknown): T
 async function readJson(target: ManagementTarget, res: Response, timeoutMs: number): Promise<unknown> {
   let text: string;
   try {
-    text = await res.text();
+    const bytes = await readBounded(res);
+    if (bytes === undefined) {
+      throw unavailable(target, `answered more than ${MAX_MANAGEMENT_ANSWER_BYTES / (1024 * 1024)} MiB: not the management API's answer (is RABBITMQ_MANAGEMENT_URL the management API, not a download or a proxy in front of it?)`);
+    }
+    text = new TextDecoder().decode(bytes);
   } catch (err) {
+    if (isMatchflowError(err)) throw err;
     const name = (err as { name?: unknown }).name;
     if (name === "TimeoutError" || name === "AbortError") throw unavailable(target, `did not finish its answer within ${timeoutMs} ms`, err);
     const cause = (err as { cause?: unknown }).cause;

@@ -5,7 +5,7 @@
  * it may run.
  */
 import { decodeTask, type TaskEnvelope } from "../celery/codec.js";
-import { validateForConsumer } from "../contract/index.js";
+import { MAX_EXTERNAL_ID_CHARS, validateForConsumer } from "../contract/index.js";
 import { PermanentError, type MatchflowError } from "../errors.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../celery/json-depth.js";
 import { parseCeleryTime } from "../celery/time.js";
@@ -66,10 +66,17 @@ function rawPayload(content: Buffer, maxBytes: number): unknown {
   }
 }
 
+/**
+ * A refused match's id as logged and recorded. It is what the producer sent, bounded only by
+ * MAX_MESSAGE_BYTES: whole, a 500,000-character id made a 500 KB error log line and
+ * ingest_failures value. A longer one is kept as its beginning and its length (the recorded
+ * payload still holds all of it).
+ */
 function externalIdOf(arg: unknown): string | undefined {
   if (typeof arg === "object" && arg !== null && "external_match_id" in arg) {
     const id = (arg).external_match_id;
-    return typeof id === "string" ? id : undefined;
+    if (typeof id !== "string") return undefined;
+    return id.length <= MAX_EXTERNAL_ID_CHARS ? id : `${Array.from(id.slice(0, 2 * MAX_EXTERNAL_ID_CHARS)).slice(0, MAX_EXTERNAL_ID_CHARS).join("")}… (${id.length} characters)`;
   }
   return undefined;
 }

@@ -4,7 +4,8 @@
 #    a node that imports definitions at boot skips creating its default (admin) user, and the
 #    admin credentials must come from the Secret, never from a file in git.
 # 2. Creates or updates the application user that matchflow connects as (least privilege:
-#    the "/" vhost only and the "monitoring" tag for `matchflow queue status`; not an administrator).
+#    the "/" vhost only and the "management" tag for `matchflow queue status`; not an administrator,
+#    and not "monitoring", which would show it every vhost's queues and every user's connections).
 # Idempotent: safe on every restart. A failure here restarts the container (visible in events).
 set -eu
 rabbitmqctl await_startup --timeout 240
@@ -14,5 +15,5 @@ if rabbitmqctl -q list_users | awk '{print $1}' | grep -qx "$MATCHFLOW_RABBITMQ_
 else
   printf '%s' "$MATCHFLOW_RABBITMQ_PASS" | rabbitmqctl add_user "$MATCHFLOW_RABBITMQ_USER" >/dev/null
 fi
-rabbitmqctl set_user_tags "$MATCHFLOW_RABBITMQ_USER" monitoring
+rabbitmqctl set_user_tags "$MATCHFLOW_RABBITMQ_USER" management
 rabbitmqctl set_permissions -p / "$MATCHFLOW_RABBITMQ_USER" '.*' '.*' '.*'
