@@ -70,3 +70,16 @@ export function padEndToWidth(text: string, width: number): string {
 export function padStartToWidth(text: string, width: number): string {
   return " ".repeat(Math.max(0, width - displayWidth(text))) + text;
 }
+
+const JSON_RAW_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON text (from `JSON.stringify`) with the characters `printable` escapes and JSON.stringify
+ * leaves raw, C1 controls and bidirectional overrides, written as `\uXXXX`: the same JSON value,
+ * byte for byte what a parser reads, but a dead letter's text can no longer send a terminal an
+ * 8-bit CSI or reorder what `dlq show` displays. JSON.stringify already escapes C0 controls and
+ * lone surrogates, and outside strings JSON holds only ASCII, so only string contents change.
+ */
+export function jsonForTerminal(json: string): string {
+  return json.replace(JSON_RAW_UNSAFE, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`);
+}

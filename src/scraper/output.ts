@@ -5,7 +5,7 @@
 import type { MatchDataInput } from "../contract/index.js";
 import type { ScrapeCounts, ScrapeResult, ScrapeSummary } from "./scrape.js";
 import type { OutputFormat } from "./cli-options.js";
-import { displayWidth, padEndToWidth, printable, truncateToWidth } from "../terminal-text.js";
+import { displayWidth, jsonForTerminal, padEndToWidth, printable, truncateToWidth } from "../terminal-text.js";
 
 /** The `--save` and `--format json` document. */
 export function scrapeDocument(result: ScrapeResult): { metadata: ScrapeResult["metadata"]; matches: MatchDataInput[]; problems: ScrapeResult["problems"] } {
@@ -29,11 +29,11 @@ export function renderTable(matches: MatchDataInput[]): string {
 
 /** One match of the NDJSON output, newline included. */
 export function ndjsonLine(m: MatchDataInput): string {
-  return `${JSON.stringify(m)}\n`;
+  return `${jsonForTerminal(JSON.stringify(m))}\n`;
 }
 
 export function renderMatches(result: ScrapeResult, format: OutputFormat): string {
-  if (format === "json") return `${JSON.stringify(scrapeDocument(result), null, 2)}\n`;
+  if (format === "json") return `${jsonForTerminal(JSON.stringify(scrapeDocument(result), null, 2))}\n`;
   if (format === "ndjson") return result.matches.map(ndjsonLine).join("");
   return renderTable(result.matches);
 }

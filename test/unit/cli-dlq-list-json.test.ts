@@ -7,6 +7,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { DeadLetterSummary } from "../../src/ops/dead-letter-message.js";
+import { jsonForTerminal } from "../../src/terminal-text.js";
 import type * as BrokerSession from "../../src/ops/broker-session.js";
 import type * as DeadLetters from "../../src/ops/dead-letters.js";
 import type { DeadLetterListing } from "../../src/ops/dead-letters.js";
@@ -89,15 +90,16 @@ afterEach(() => {
 });
 
 describe("matchflow dlq list --json", () => {
-  it("prints exactly the document it printed as one string: empty, one item, several with escapes, several writes' worth", async () => {
-    const tricky = letter(3, 'line one\nline "two"\u0000 \u202e é 🎉 \\');
+  it("prints exactly the document it printed as one string (C1 controls and bidi overrides as \\u escapes): empty, one item, several with escapes, several writes' worth", async () => {
+    const tricky = letter(3, 'line one\nline "two"\u0000 \u202e \u009b2J é 🎉 \\');
     const several = Array.from({ length: 300 }, (_, i) => letter(i, `${"x".repeat(1000)}\n${i}`));
     for (const items of [[], [letter(1, "x")], [letter(1, "canceling statement due to lock timeout"), { ...letter(2, ""), bodyRef: "sha256:0123456789abcdef", taskId: null }, tricky], several]) {
       listed.listing = listingOf(items);
       out = { length: 0, text: "", head: "", tail: "" };
       expect(await main(["node", "matchflow", "dlq", "list", "--json"])).toBe(0);
-      expect(out.text).toBe(`${JSON.stringify(listed.listing, null, 2)}\n`);
+      expect(out.text).toBe(`${jsonForTerminal(JSON.stringify(listed.listing, null, 2))}\n`);
       expect(JSON.parse(out.text)).toEqual(listed.listing);
+      expect(out.text).not.toMatch(/[\u0080-\u009f\u202e]/);
     }
     expect(stderr).toBe("");
   });

@@ -1,6 +1,6 @@
 /** Text shown in terminal tables: escaped controls, widths in terminal cells. */
 import { describe, expect, it } from "vitest";
-import { displayWidth, padEndToWidth, padStartToWidth, printable, truncateToWidth } from "../../src/terminal-text.js";
+import { displayWidth, jsonForTerminal, padEndToWidth, padStartToWidth, printable, truncateToWidth } from "../../src/terminal-text.js";
 
 describe("printable", () => {
   it("escapes control characters, bidirectional overrides and lone surrogates, and leaves the rest", () => {
@@ -41,5 +41,22 @@ describe("fitting to a width", () => {
     expect(padEndToWidth("⚽", 4)).toBe("⚽  ");
     expect(padStartToWidth("日", 3)).toBe(" 日");
     expect(padEndToWidth("toolong", 3)).toBe("toolong");
+  });
+});
+
+describe("jsonForTerminal", () => {
+  it("writes C1 controls and bidirectional overrides as \\u escapes, leaving the JSON value as it was", () => {
+    const value = { error: "x\u009b2J\u001b[31m \u202etxt.exe \u2066y\u2069 \u007f é 🎉", n: [1, "\u0085"] };
+    const json = jsonForTerminal(JSON.stringify(value, null, 2));
+    expect(json).not.toMatch(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(json).toContain("\\u009b2J");
+    expect(json).toContain("\\u202etxt.exe");
+    expect(json).toContain("é 🎉");
+    expect(JSON.parse(json)).toEqual(value);
+  });
+
+  it("leaves JSON without such characters as it is", () => {
+    const text = JSON.stringify({ a: "plain \n text", b: [1, 2] });
+    expect(jsonForTerminal(text)).toBe(text);
   });
 });

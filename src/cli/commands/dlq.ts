@@ -12,7 +12,7 @@ import { purgeDeadLetters, type PurgeReport } from "../../ops/dead-letter-purge.
 import { listDeadLetters, otherConsumersNote, showDeadLetter, type DeadLetterListing } from "../../ops/dead-letters.js";
 import { requeueDeadLetters, type RequeueReport, type RequeueSelection } from "../../ops/dead-letter-requeue.js";
 import { parseErrorCodeFilter, type CodeCount, type ErrorCodeFilter } from "../../ops/error-code-filter.js";
-import { printable } from "../../terminal-text.js";
+import { jsonForTerminal, printable } from "../../terminal-text.js";
 import { cliContext } from "../context.js";
 import { Interrupt } from "../interrupt.js";
 import { EXIT } from "../exit-codes.js";
@@ -73,7 +73,7 @@ export function registerDlq(program: Command): void {
       }
       // Always an array, for scripts (`jq '.[0]'`): one object when a single letter matched and an
       // array when a task was dead-lettered twice made the shape depend on the data.
-      process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+      process.stdout.write(`${jsonForTerminal(JSON.stringify(found, null, 2))}\n`);
     });
 
   dlq
@@ -186,12 +186,12 @@ export async function writeListingJson(listing: DeadLetterListing, out: Output):
   }
   // Not found only if the listing's shape changed: then the document whole, as before.
   if (at < 0) {
-    await out.write(`${JSON.stringify(listing, null, 2)}\n`);
+    await out.write(`${jsonForTerminal(JSON.stringify(listing, null, 2))}\n`);
     return;
   }
   let chunk = frame.slice(0, at + NO_ITEMS.length - 1); // up to and with the "["
   for (let i = 0; i < listing.items.length; i++) {
-    chunk += `${i === 0 ? "" : ","}\n    ${JSON.stringify(listing.items[i], null, 2).replaceAll("\n", "\n    ")}`;
+    chunk += `${i === 0 ? "" : ","}\n    ${jsonForTerminal(JSON.stringify(listing.items[i], null, 2)).replaceAll("\n", "\n    ")}`;
     if (chunk.length >= JSON_CHUNK_CHARS) {
       await out.write(chunk);
       chunk = "";

@@ -12,6 +12,7 @@ import { formatQueueStatus } from "../../ops/queue-status-report.js";
 import { queueStatus } from "../../ops/queue-status.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
+import { jsonForTerminal } from "../../terminal-text.js";
 
 export function registerQueue(program: Command): void {
   const queue = program.command("queue").description("inspect or empty the work queue (RABBITMQ_URL; RABBITMQ_MANAGEMENT_URL adds unacked counts and rates)");
@@ -28,7 +29,7 @@ export function registerQueue(program: Command): void {
         managementUrl: config.rabbitmqManagementUrl,
         log,
       });
-      process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatQueueStatus(report));
+      process.stdout.write(opts.json ? `${jsonForTerminal(JSON.stringify(report, null, 2))}\n` : formatQueueStatus(report));
       // No work queue: a mistyped MATCHES_QUEUE or vhost (or no worker ever started there); scripts see it.
       if (report.queues.some((q) => q.role === "work" && !q.exists)) process.exitCode = EXIT.usage;
     });

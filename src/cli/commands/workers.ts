@@ -13,6 +13,7 @@ import { PermanentError } from "../../errors.js";
 import { cliContext } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { parseDurationOption } from "../options.js";
+import { jsonForTerminal } from "../../terminal-text.js";
 
 const TIMEOUT_HELP = "how long replies are waited for (every worker answering in time counts)";
 const DESTINATION_HELP = "ask only this worker node (repeatable; default all)";
@@ -47,7 +48,7 @@ export function registerWorkers(program: Command): void {
       const replies = await askCeleryWorkers("stats", {}, { amqpUrl, log, timeoutMs: opts.timeout, destination: opts.destination });
       const rows = workerRows(replies);
       const text = formatWorkers(rows, opts.timeout, opts.destination);
-      process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : text);
+      process.stdout.write(opts.json ? `${jsonForTerminal(JSON.stringify(rows, null, 2))}\n` : text);
       if (rows.length === 0) {
         // With --json, stdout stays the JSON document: why it is empty goes to stderr.
         if (opts.json) process.stderr.write(text);
