@@ -121,6 +121,14 @@ const name = (fallback: string) =>
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
+/** One of `values`, trimmed, in any case (as LOG_LEVEL): z.enum refused "quorum " without showing the value. */
+const choice = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
+  z.string().default(fallback).transform((text, ctx): T[number] => {
+    const found = values.find((v) => v.toLowerCase() === text.trim().toLowerCase());
+    if (found === undefined) ctx.addIssue({ code: "custom", message: `"${text}" must be ${values.slice(0, -1).join(", ")} or ${values.at(-1)}` });
+    return found ?? z.NEVER;
+  });
+
 /** The environment variables matchflow reads, with their defaults. Order = README order. */
 const envSchema = z.object({
   RABBITMQ_URL: url(["amqp:", "amqps:"]),
@@ -130,11 +138,7 @@ const envSchema = z.object({
   DATABASE_URL: url(["postgres:", "postgresql:", "pglite:"]).refine((v) => v === undefined || !/^(postgres|postgresql|pglite):/i.test(v) || /^(postgres(ql)?:\/\/|pglite:\/\/.)/i.test(v), {
     message: "must be postgres://..., postgresql://... or pglite://<directory> (pglite://./.matchflow/db, pglite://memory)",
   }),
-  LOG_LEVEL: z
-    .string()
-    .default("info")
-    .transform((s) => s.trim().toLowerCase())
-    .pipe(z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(", ")}` })),
+  LOG_LEVEL: choice(LOG_LEVELS, "info"),
   WORKER_CONCURRENCY: optionalText,
   CELERY_WORKER_CONCURRENCY: optionalText,
   WORKER_PREFETCH: optionalText,
@@ -160,8 +164,8 @@ const envSchema = z.object({
   MATCHES_ROUTING_KEY: optionalText.refine((v) => v === undefined || v.length <= 255, "must be at most 255 characters"),
   MATCHES_TASK_NAME: name("celery_tasks.match_tasks.process_match_data"),
   FANOUT_EXCHANGE: optionalText,
-  QUEUE_TYPE: z.enum(["classic", "quorum"], { message: "must be classic or quorum" }).default("classic"),
-  CELERY_PROTOCOL: z.enum(["1", "2"], { message: "must be 1 or 2" }).default("2"),
+  QUEUE_TYPE: choice(["classic", "quorum"], "classic"),
+  CELERY_PROTOCOL: choice(["1", "2"], "2"),
   PUBLISH_CONFIRM_WINDOW: int(1000, 1, 100_000),
   PUBLISH_ARGSREPR_MAX: int(160, 16, 65_536),
   PUBLISH_BLOCKED_TIMEOUT: duration("60s").refine((ms) => ms > 0, "must be more than 0 (e.g. 60s)"),
@@ -177,17 +181,17 @@ const envSchema = z.object({
   RESULT_BACKEND: optionalText,
   CELERY_RESULT_BACKEND: optionalText,
   CELERY_DEFAULT_QUEUE: name("celery"),
-  CELERY_CANVAS: z.enum(["run", "report"], { message: "must be run or report" }).default("run"),
-  CELERY_EVENTS: z.enum(["off", "worker", "all"], { message: "must be off, worker or all" }).default("off"),
-  CELERY_CONTROL: z.enum(["off", "inspect", "control"], { message: "must be off, inspect or control" }).default("off"),
-  NAME_RESOLUTION: z.enum(["create", "strict"], { message: "must be create or strict" }).default("create"),
+  CELERY_CANVAS: choice(["run", "report"], "run"),
+  CELERY_EVENTS: choice(["off", "worker", "all"], "off"),
+  CELERY_CONTROL: choice(["off", "inspect", "control"], "off"),
+  NAME_RESOLUTION: choice(["create", "strict"], "create"),
   NAME_CACHE_TTL: duration("5m"),
-  SCRAPE_SOURCE: z.enum(["assist", "modular11"], { message: "must be assist or modular11" }).default("assist"),
+  SCRAPE_SOURCE: choice(["assist", "modular11"], "assist"),
   ASSIST_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://mls-assist.theintelligenceplatform.com"),
   MODULAR11_BASE_URL: url(["http:", "https:", "file:"]).transform((v) => v ?? "https://www.modular11.com"),
   // 0 would abort every feed request before it starts (sources/deadline.ts: a timer of 0 fires at once).
   HTTP_TIMEOUT: duration("30s").refine((ms) => ms > 0, "must be more than 0 (e.g. 30s): a feed request needs time to answer"),
-  LEAGUE: z.enum(["Homegrown", "Academy", "Flex"], { message: "must be Homegrown, Academy or Flex" }).default("Homegrown"),
+  LEAGUE: choice(["Homegrown", "Academy", "Flex"], "Homegrown"),
   AGE_GROUP: optionalText,
   DIVISION: optionalText,
 });

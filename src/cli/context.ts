@@ -1,6 +1,7 @@
 /** What every command receives: validated config and a logger, made once per process. */
 import { pino } from "pino";
 import { loadConfig, type Config } from "../config.js";
+import { misspeltSettings } from "../config-typos.js";
 import { createLogger, type Logger } from "../log.js";
 
 export interface CliContext {
@@ -21,6 +22,8 @@ export function cliContext(options: { service?: boolean } = {}): CliContext {
     const config = loadConfig();
     const destination = pino.destination({ fd: options.service ? 1 : 2, sync: !options.service });
     cached = { config, log: createLogger({ level: config.logLevel, name: "matchflow", destination }) };
+    // A misspelt name is ignored, leaving the default: said, so that it is not a silent surprise.
+    for (const warning of misspeltSettings(process.env)) cached.log.warn(warning);
   }
   return cached;
 }

@@ -1,5 +1,7 @@
 /** Human-readable report of a run: what happened, then the latest results. Pure. */
 import type { MatchSummary } from "../db/queries.js";
+import type { ScrapeCounts } from "../scraper/scrape.js";
+import type { SubmitCounts } from "../scraper/output.js";
 import type { RunReport } from "./run-once.js";
 import { padEndToWidth, printable, truncateToWidth } from "../terminal-text.js";
 
@@ -28,24 +30,57 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/**
+ * A scrape's figures as `scrape` prints them: found = matches read + refused by the contract, so
+ * that invalid counts both the scrape's refusals and the publisher's, and found = submitted +
+ * invalid + failed (+ what a stop left unpublished). `schedule` logged the publisher's invalid
+ * only, and its per-run line did not add up.
+ */
+export function publishedCounts(c: ScrapeCounts, submit: SubmitCounts) {
+  return { found: c.matches + c.invalid, malformed: c.malformed, submitted: submit.submitted, invalid: c.invalid + submit.invalid, failed: submit.failed };
+}
+
+/** A run's figures, as its report says them: for `schedule`'s log line, which left out the invalid and failed ones. */
+export function runCounts(r: RunReport) {
+  const submit = { submitted: r.submit.submitted.length, invalid: r.submit.invalid.length, failed: r.submit.failed.length };
+  return { ...publishedCounts(r.scrape.counts, submit), ...r.outcomes, pending: r.pending };
+}
+
 export function formatRunReport(r: RunReport): string {
-  const c = r.scrape.counts;
-  const found = c.matches + c.invalid;
+  const n = runCounts(r);
   const o = r.outcomes;
   const lines = [
     `matchflow run: ${r.mode.broker} broker, ${r.mode.database} database`,
-    `${found} found, ${c.malformed > 0 ? `${c.malformed} malformed, ` : ""}${r.submit.submitted.length} submitted, ${c.invalid + r.submit.invalid.length} invalid, ${r.submit.failed.length} failed`,
+    `${n.found} found, ${n.malformed > 0 ? `${n.malformed} malformed, ` : ""}${n.submitted} submitted, ${n.invalid} invalid, ${n.failed} failed`,
     `processed: ${o.created} created, ${o.updated} updated, ${o.unchanged} unchanged, ${o.dead_lettered} dead-lettered` +
       (r.pending > 0 ? `, ${r.pending} still pending` : "") +
       // A first run's seconds are mostly start-up (PGlite creating an embedded database takes
       // ~6 s); the processing time is what the pipeline itself took.
       ` in ${seconds(r.processingMs)} (${seconds(r.elapsedMs)} with start-up)`,
   ];
+  const b = r.queuedBefore;
+  const before = b.created + b.updated + b.unchanged + b.dead_lettered;
+  if (before > 0) {
+    lines.push(`also processed ${before} matches queued before this run: ${b.created} created, ${b.updated} updated, ${b.unchanged} unchanged, ${b.dead_lettered} dead-lettered`);
+  }
   for (const p of r.scrape.problems.slice(0, 5)) lines.push(`  problem: ${p.where}: ${p.reason}`);
   if (r.scrape.problems.length > 5) lines.push(`  ... and ${r.scrape.problems.length - 5} more problems`);
   for (const f of r.submit.failed.slice(0, 5)) lines.push(`  failed: ${f.externalMatchId ?? `#${f.index}`}: ${f.error}`);
   lines.push("latest results of this run (played matches, newest first):");
   return `${lines.join("\n")}\n${latestTable(r.latest)}`;
+}
+
+/**
+ * What a stop signal left undone, from the figures: it said "the rest of the source was not
+ * published" even when the signal came while waiting, every match published already.
+ */
+export function stoppedLine(r: RunReport, signal: string): string {
+  const n = runCounts(r);
+  const unpublished = n.found - n.submitted - n.invalid - n.failed;
+  const parts = [unpublished > 0 ? `${unpublished} of the ${n.found} matches found were not published` : "every match found was published"];
+  const where = r.mode.broker === "in-process" ? (r.pending === 1 ? "is gone with the in-process broker" : "are gone with the in-process broker") : r.pending === 1 ? "stays queued" : "stay queued";
+  if (r.pending > 0) parts.push(`${r.pending} not processed yet ${where}`);
+  return `stopped by ${signal}: ${parts.join("; ")}; running it again is harmless\n`;
 }
 
 /** 0 when everything found was stored; 1 when anything was malformed, invalid, failed, dead-lettered or left pending. */

@@ -26,6 +26,11 @@ export interface RunReport {
   scrape: ScrapeSummary;
   submit: SubmitReport;
   outcomes: Record<FinalOutcome, number>;
+  /**
+   * Tasks of the work queue that were not this run's (queued before it: a run stopped earlier,
+   * a `scrape` with no worker), settled by its worker too: stored, but not among `outcomes`.
+   */
+  queuedBefore: Record<FinalOutcome, number>;
   /** Submitted tasks not settled when the wait ran out (0 on a complete run). */
   pending: number;
   latest: MatchSummary[];
@@ -136,15 +141,16 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
     }
 
     const outcomes: Record<FinalOutcome, number> = { created: 0, updated: 0, unchanged: 0, dead_lettered: 0 };
-    for (const s of submit.submitted) {
-      const outcome = settled.get(s.taskId);
-      if (outcome) outcomes[outcome]++;
-    }
+    const queuedBefore: Record<FinalOutcome, number> = { created: 0, updated: 0, unchanged: 0, dead_lettered: 0 };
+    const ours = new Set(submit.submitted.map((s) => s.taskId));
+    // The others are said apart: the database holds more than the report counted, silently.
+    for (const [taskId, outcome] of settled) (ours.has(taskId) ? outcomes : queuedBefore)[outcome]++;
     return {
       mode: { broker: embedded ? "in-process" : "rabbitmq", database: database.kind },
       scrape: scraped.summary(),
       submit,
       outcomes,
+      queuedBefore,
       pending,
       // This run's matches only: the database may hold other leagues from earlier runs.
       latest: await latestResults(database, options.latestCount ?? 10, { playedOnly: true, externalMatchIds: submit.submitted.map((s) => s.externalMatchId) }),

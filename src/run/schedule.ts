@@ -44,7 +44,16 @@ export async function runSchedule(options: ScheduleOptions): Promise<void> {
   let upcoming: Date | undefined;
   const next = () => (upcoming ? { nextRun: upcoming.toISOString() } : {});
 
+  /**
+   * The last tick fired: a clock stepped back a little (NTP) must not make it due again, as
+   * cron does for steps under 3 hours; after a longer one (a clock that was wrong), the clock's
+   * next tick is, rather than none for as long as the clock was ahead.
+   */
+  let fired: Date | undefined;
+  const after = (t: Date) => (fired && fired > t && fired.getTime() - t.getTime() < 3 * 3_600_000 ? fired : t);
+
   const fire = (scheduledFor: Date) => {
+    fired = scheduledFor;
     if (running) {
       log.warn({ scheduledFor: scheduledFor.toISOString() }, "previous run still going: this run is skipped (runs never overlap)");
       return;
@@ -64,7 +73,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<void> {
 
   if (options.runNow) fire(now());
   while (!signal.aborted) {
-    const at = nextRun(cron, now());
+    const at = nextRun(cron, after(now()));
     upcoming = at;
     // While a run goes (e.g. `--run-now`), "waiting" would come before that run's own lines; the
     // run's last line names the next run instead.

@@ -185,7 +185,7 @@ describe("matchflow CLI", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
     expect(stdout).toBe("");
     expect(stderr).toMatch(/^matchflow: invalid configuration:\n/);
     expect(stderr).toContain('METRICS_PORT "abc" must be a whole number');
-    expect(stderr).toContain("LOG_LEVEL must be one of");
+    expect(stderr).toContain('LOG_LEVEL "loud" must be fatal, error, warn, info, debug, trace or silent');
     expect(stderr).toContain("DATABASE_URL must start with postgres://");
     expect(stderr).not.toContain("hunter2");
     expect(stderr).not.toMatch(/^\s+at /m);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatRunReport, latestTable, runExitCode } from "../../src/run/report.js";
+import { formatRunReport, latestTable, runCounts, runExitCode, stoppedLine } from "../../src/run/report.js";
 import type { MatchSummary } from "../../src/db/queries.js";
 import { cellsBefore } from "../helpers/terminal.js";
 import type { RunReport } from "../../src/run/run-once.js";
@@ -12,6 +12,7 @@ function report(counts: Partial<ScrapeCounts> = {}, extra: Partial<RunReport> = 
     scrape: { counts: full, problems: [], metadata: { counts: full } as unknown as ScrapeMetadata },
     submit: { submitted: [1, 2, 3].map((i) => ({ index: i, taskId: `t${i}`, externalMatchId: `m${i}` })), invalid: [], failed: [] },
     outcomes: { created: 3, updated: 0, unchanged: 0, dead_lettered: 0 },
+    queuedBefore: { created: 0, updated: 0, unchanged: 0, dead_lettered: 0 },
     pending: 0,
     latest: [],
     elapsedMs: 1_000,
@@ -30,6 +31,24 @@ describe("run report", () => {
     const r = report({ events: 5, malformed: 2 });
     expect(runExitCode(r)).toBe(1);
     expect(formatRunReport(r)).toContain("\n3 found, 2 malformed, 3 submitted, 0 invalid, 0 failed\n");
+  });
+
+  it("runCounts (schedule's log line) says the figures the report prints: the contract's refusals among found and invalid", () => {
+    const r = report({ events: 5, invalid: 2 }, { submit: { submitted: [{ index: 0, taskId: "t1", externalMatchId: "m1" }], invalid: [{ index: 1, externalMatchId: "m2", errors: [] }], failed: [{ index: 2, externalMatchId: "m3", error: "nacked" }] } });
+    const n = runCounts(r);
+    expect(n).toEqual({ found: 5, malformed: 0, submitted: 1, invalid: 3, failed: 1, created: 3, updated: 0, unchanged: 0, dead_lettered: 0, pending: 0 });
+    expect(n.submitted + n.invalid + n.failed).toBe(n.found);
+    expect(formatRunReport(r)).toContain("\n5 found, 1 submitted, 3 invalid, 1 failed\n");
+  });
+
+  it("a stop says what it left: it said \"the rest of the source was not published\" when every match was", () => {
+    // Stopped while waiting: all 3 published, 1 not processed yet.
+    const waiting = report({}, { outcomes: { created: 2, updated: 0, unchanged: 0, dead_lettered: 0 }, pending: 1 });
+    expect(stoppedLine(waiting, "SIGTERM")).toBe("stopped by SIGTERM: every match found was published; 1 not processed yet is gone with the in-process broker; running it again is harmless\n");
+    expect(stoppedLine({ ...waiting, mode: { broker: "rabbitmq", database: "postgres" } }, "SIGTERM")).toBe("stopped by SIGTERM: every match found was published; 1 not processed yet stays queued; running it again is harmless\n");
+    // Stopped while publishing: 2 of 5 published (one found was invalid), both processed.
+    const publishing = report({ events: 5, matches: 4, invalid: 1 }, { submit: { submitted: [1, 2].map((i) => ({ index: i, taskId: `t${i}`, externalMatchId: `m${i}` })), invalid: [], failed: [] }, outcomes: { created: 2, updated: 0, unchanged: 0, dead_lettered: 0 } });
+    expect(stoppedLine(publishing, "SIGINT")).toBe("stopped by SIGINT: 2 of the 5 matches found were not published; running it again is harmless\n");
   });
 
   it("pending or dead-lettered matches make the run exit 1", () => {

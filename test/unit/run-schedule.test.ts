@@ -91,4 +91,48 @@ describe("cron schedule", () => {
     controller.abort();
     await done;
   });
+
+  it("a clock stepped back after a run (NTP) does not run the same tick again", async () => {
+    // 200 ms before a minute boundary when first read; a second earlier once the run has started.
+    let offset: number | undefined;
+    let calls = 0;
+    const now = () => {
+      const real = Date.now();
+      offset ??= Math.ceil(real / 60_000) * 60_000 - 200 - real;
+      return new Date(real + offset - (calls > 0 ? 1000 : 0));
+    };
+    const { log, lines } = memoryLog();
+    const controller = new AbortController();
+    const job = () => {
+      calls++;
+      return Promise.resolve(0);
+    };
+    const done = runSchedule({ cron: "* * * * *", job, log, signal: controller.signal, now });
+    await expect.poll(() => lines.filter((l) => l.msg === "scheduled run done").length, { timeout: 5000 }).toBe(1);
+    // Back before the tick: the tick that ran is not due again (it ran twice, 1.2 s apart).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(calls).toBe(1);
+    const ran = Date.parse(String(lines.find((l) => l.msg === "scheduled run starting")?.scheduledFor));
+    expect(lines.find((l) => l.msg === "scheduled run done")?.nextRun).toBe(new Date(ran + 60_000).toISOString());
+    controller.abort();
+    await done;
+  });
+
+  it("a clock stepped back by more than 3 hours (it was wrong) runs at its next tick, not after the one that ran", async () => {
+    // Just after the 06:00 tick; once it has run, the clock is set back a day, to just before 06:00.
+    let calls = 0;
+    const start = Date.now();
+    const now = () => new Date(Date.now() - start + (calls === 0 ? Date.parse("2026-11-29T06:00:00.050Z") : Date.parse("2026-11-28T05:59:59.900Z")));
+    const { log, lines } = memoryLog();
+    const controller = new AbortController();
+    const job = () => {
+      calls++;
+      return Promise.resolve(0);
+    };
+    const done = runSchedule({ cron: "0 6 * * *", job, log, signal: controller.signal, runNow: true, now });
+    await expect.poll(() => calls, { timeout: 5000 }).toBe(2);
+    expect(lines.filter((l) => l.msg === "scheduled run starting").map((l) => l.scheduledFor)).toEqual([expect.any(String), "2026-11-28T06:00:00.000Z"]);
+    controller.abort();
+    await done;
+  });
 });

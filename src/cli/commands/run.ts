@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { MAX_DURATION_MS, parseDurationMs } from "../../config.js";
 import { ConfigError, isMatchflowError, TransientError } from "../../errors.js";
 import { createLogger } from "../../log.js";
-import { formatRunReport, runExitCode } from "../../run/report.js";
+import { formatRunReport, runExitCode, stoppedLine } from "../../run/report.js";
 import { runOnce } from "../../run/run-once.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
 import { createFeedFetcher, DownloadStopped } from "../../sources/http.js";
@@ -60,10 +60,7 @@ export function registerRun(program: Command): void {
         interrupt.dispose();
       }
       process.stdout.write(flags.json ? `${JSON.stringify({ ...report, ...(interrupt.signal ? { stoppedBy: interrupt.signal } : {}), scrape: { counts: report.scrape.counts, metadata: report.scrape.metadata, problems: report.scrape.problems } }, null, 2)}\n` : formatRunReport(report));
-      if (interrupt.signal && !flags.json) {
-        const kept = report.mode.broker === "in-process" ? "the in-process broker kept nothing" : "what was published stays queued";
-        process.stdout.write(`stopped by ${interrupt.signal}: the rest of the source was not published and ${kept}; running it again is harmless\n`);
-      }
+      if (interrupt.signal && !flags.json) process.stdout.write(stoppedLine(report, interrupt.signal));
       process.exitCode = interrupt.exitCode ?? runExitCode(report);
     });
 }

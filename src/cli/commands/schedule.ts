@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { pino } from "pino";
 import { isMatchflowError } from "../../errors.js";
 import { createLogger } from "../../log.js";
-import { runExitCode } from "../../run/report.js";
+import { publishedCounts, runCounts, runExitCode } from "../../run/report.js";
 import { runOnce, untilAborted } from "../../run/run-once.js";
 import { runSchedule, validateCron } from "../../run/schedule.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
@@ -51,7 +51,7 @@ export function registerSchedule(program: Command): void {
         try {
           if (!config.rabbitmqUrl) {
             const report = await runOnce({ config, log: jobLog, scrapeOptions: settings.options, fetcher, waitMs: 30 * 60_000, signal });
-            jobLog.info({ found: report.scrape.counts.matches, submitted: report.submit.submitted.length, ...report.outcomes, pending: report.pending, ...stopped() }, "run report");
+            jobLog.info({ ...runCounts(report), ...stopped() }, "run report");
             return runExitCode(report);
           }
           const stream = await scrapeStream(settings.options, { fetcher, now: () => new Date(), log: jobLog });
@@ -59,7 +59,7 @@ export function registerSchedule(program: Command): void {
           // Stopped: the rest of the source (downloaded already) is read, not published, for the counts.
           if (signal.aborted) for (const unpublished of stream.matches) void unpublished;
           const { counts } = stream.summary();
-          jobLog.info({ found: counts.matches + counts.invalid, malformed: counts.malformed, ...submitted, ...stopped() }, "scrape published");
+          jobLog.info({ ...publishedCounts(counts, submitted), ...stopped() }, "scrape published");
           return publishExitCode(scrapeRefused(counts, submitted), submitted.failed);
         } catch (err) {
           if (signal.aborted && err instanceof DownloadStopped) {
