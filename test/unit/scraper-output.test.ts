@@ -22,6 +22,17 @@ const result = (matches: MatchDataInput[], invalid = 0, malformed = 0): ScrapeRe
   ({ matches, counts: { invalid, malformed, matches: matches.length }, problems: [], metadata: { season: "2026-27" } }) as unknown as ScrapeResult;
 
 describe("scrape output", () => {
+  it("json and ndjson write a feed's C1 controls and bidi overrides as \\u escapes, the same values to a parser", () => {
+    const hostile = match({ home_team: "Evil\u009b2J FC", away_team: "\u202eCF driB" });
+    for (const format of ["json", "ndjson"] as const) {
+      const text = renderMatches(result([hostile]), format);
+      expect(text).not.toMatch(/[\u0080-\u009f\u202e]/);
+      expect(text).toContain("Evil\\u009b2J FC");
+      const parsed: unknown = format === "json" ? (JSON.parse(text) as { matches: unknown[] }).matches[0] : JSON.parse(text);
+      expect(parsed).toEqual(hostile);
+    }
+  });
+
   it("the summary line counts found = matches + refused, and says when nothing was published", () => {
     expect(summaryLine(result([match(), match()], 1), { submitted: 2, invalid: 0, failed: 0 })).toBe("3 found, 2 submitted, 1 invalid, 0 failed");
     expect(summaryLine(result([match()]), { submitted: 0, invalid: 1, failed: 0 })).toBe("1 found, 0 submitted, 1 invalid, 0 failed");

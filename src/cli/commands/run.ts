@@ -6,6 +6,7 @@ import { createLogger } from "../../log.js";
 import { formatRunReport, runExitCode, stoppedLine } from "../../run/report.js";
 import { runOnce } from "../../run/run-once.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
+import { jsonForTerminal } from "../../terminal-text.js";
 import { createFeedFetcher, DownloadStopped } from "../../sources/http.js";
 import { cliContext } from "../context.js";
 import { Interrupt } from "../interrupt.js";
@@ -59,7 +60,7 @@ export function registerRun(program: Command): void {
       } finally {
         interrupt.dispose();
       }
-      process.stdout.write(flags.json ? `${JSON.stringify({ ...report, ...(interrupt.signal ? { stoppedBy: interrupt.signal } : {}), scrape: { counts: report.scrape.counts, metadata: report.scrape.metadata, problems: report.scrape.problems } }, null, 2)}\n` : formatRunReport(report));
+      process.stdout.write(flags.json ? `${jsonForTerminal(JSON.stringify({ ...report, ...(interrupt.signal ? { stoppedBy: interrupt.signal } : {}), scrape: { counts: report.scrape.counts, metadata: report.scrape.metadata, problems: report.scrape.problems } }, null, 2))}\n` : formatRunReport(report));
       if (interrupt.signal && !flags.json) process.stdout.write(stoppedLine(report, interrupt.signal));
       process.exitCode = interrupt.exitCode ?? runExitCode(report);
     });
