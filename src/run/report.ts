@@ -83,6 +83,16 @@ export function stoppedLine(r: RunReport, signal: string): string {
   return `stopped by ${signal}: ${parts.join("; ")}; running it again is harmless\n`;
 }
 
+/**
+ * The level of `run`'s logs (stderr): warnings only by default, the report being on stdout; every
+ * task with --verbose. A LOG_LEVEL quieter than warn (error, fatal, silent) or louder than info
+ * (debug, trace) is taken as asked for: LOG_LEVEL=error did not silence the warnings.
+ */
+export function runLogLevel(verbose: boolean | undefined, configured: string): string {
+  if (verbose) return "debug";
+  return ["error", "fatal", "silent", "debug", "trace"].includes(configured) ? configured : "warn";
+}
+
 /** 0 when everything found was stored; 1 when anything was malformed, invalid, failed, dead-lettered or left pending. */
 export function runExitCode(r: RunReport): 0 | 1 {
   const bad = r.scrape.counts.malformed + r.scrape.counts.invalid + r.submit.invalid.length + r.submit.failed.length + r.outcomes.dead_lettered + r.pending;

@@ -32,7 +32,16 @@ export interface ScheduleOptions {
   signal: AbortSignal;
   runNow?: boolean;
   now?: () => Date;
+  /** How often a wait looks at the clock again (default CLOCK_CHECK_MS). */
+  clockCheckMs?: number;
 }
+
+/**
+ * A wait is cut into pieces this long, the clock read after each: a clock that jumps forward (a
+ * VM resumed, a clock set right) is seen within a minute. With pieces of an hour the missed tick
+ * ran up to an hour late. (Timers over ~24.8 days overflow anyway.)
+ */
+export const CLOCK_CHECK_MS = 60_000;
 
 /** Runs until `signal` aborts; then waits for a run in progress and resolves. */
 export async function runSchedule(options: ScheduleOptions): Promise<void> {
@@ -74,13 +83,12 @@ export async function runSchedule(options: ScheduleOptions): Promise<void> {
   if (options.runNow) fire(now());
   while (!signal.aborted) {
     const at = nextRun(cron, after(now()));
-    upcoming = at;
     // While a run goes (e.g. `--run-now`), "waiting" would come before that run's own lines; the
-    // run's last line names the next run instead.
-    if (!running) log.info({ nextRun: at.toISOString(), cron }, "waiting for the next run");
-    // Long waits are chunked: timers over ~24.8 days overflow, and clocks drift. The timer takes
-    // its abort listener away when it fires (one added per pass and left behind piled up).
-    await sleep(Math.min(Math.max(0, at.getTime() - now().getTime()), 3_600_000), undefined, { signal }).catch(() => undefined);
+    // run's last line names the next run instead. Said once a tick, not once a piece of the wait.
+    if (!running && at.getTime() !== upcoming?.getTime()) log.info({ nextRun: at.toISOString(), cron }, "waiting for the next run");
+    upcoming = at;
+    // The timer takes its abort listener away when it fires (one added per pass and left behind piled up).
+    await sleep(Math.min(Math.max(0, at.getTime() - now().getTime()), options.clockCheckMs ?? CLOCK_CHECK_MS), undefined, { signal }).catch(() => undefined);
     if (signal.aborted) break;
     if (now().getTime() >= at.getTime()) fire(at);
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatRunReport, latestTable, runCounts, runExitCode, stoppedLine } from "../../src/run/report.js";
+import { formatRunReport, latestTable, runCounts, runExitCode, runLogLevel, stoppedLine } from "../../src/run/report.js";
 import type { MatchSummary } from "../../src/db/queries.js";
 import { cellsBefore } from "../helpers/terminal.js";
 import type { RunReport } from "../../src/run/run-once.js";
@@ -74,5 +74,14 @@ describe("run report", () => {
     const text = formatRunReport(report());
     expect(text).toContain("latest results of this run (played matches, newest first):\n  (none: this run stored no played match)\n");
     expect(text).not.toMatch(/no matches stored yet/);
+  });
+
+  it("run logs warnings by default, every task with --verbose, and follows a LOG_LEVEL quieter than warn or louder than info", () => {
+    expect(runLogLevel(false, "info")).toBe("warn");
+    expect(runLogLevel(undefined, "warn")).toBe("warn");
+    expect(runLogLevel(true, "error")).toBe("debug");
+    expect(runLogLevel(false, "error")).toBe("error");
+    expect(runLogLevel(false, "silent")).toBe("silent");
+    expect(runLogLevel(false, "debug")).toBe("debug");
   });
 });

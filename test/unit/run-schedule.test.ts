@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { pino } from "pino";
 import { getEventListeners } from "node:events";
 import { Writable } from "node:stream";
-import { nextRun, runSchedule, validateCron } from "../../src/run/schedule.js";
+import { CLOCK_CHECK_MS, nextRun, runSchedule, validateCron } from "../../src/run/schedule.js";
 
 function memoryLog() {
   const lines: Record<string, unknown>[] = [];
@@ -134,5 +134,33 @@ describe("cron schedule", () => {
     expect(lines.filter((l) => l.msg === "scheduled run starting").map((l) => l.scheduledFor)).toEqual([expect.any(String), "2026-11-28T06:00:00.000Z"]);
     controller.abort();
     await done;
+  });
+  it("a clock that jumps forward (a VM resumed) runs the missed tick at the next look at the clock, and says it waits once a tick", async () => {
+    let jumped = false;
+    let reads = 0;
+    const now = () => {
+      reads++;
+      return new Date(jumped ? Date.parse("2026-11-29T06:00:05Z") : Date.parse("2026-11-29T05:00:00Z"));
+    };
+    const { log, lines } = memoryLog();
+    const controller = new AbortController();
+    let calls = 0;
+    const job = () => {
+      calls++;
+      return Promise.resolve(0);
+    };
+    const done = runSchedule({ cron: "0 6 * * *", job, log, signal: controller.signal, now, clockCheckMs: 5 });
+    // Many pieces of the wait go by on the stopped clock: one "waiting" line, not one a piece.
+    await expect.poll(() => reads).toBeGreaterThan(40);
+    expect(lines.filter((l) => l.msg === "waiting for the next run").map((l) => l.nextRun)).toEqual(["2026-11-29T06:00:00.000Z"]);
+    jumped = true;
+    await expect.poll(() => calls, { timeout: 2000 }).toBe(1);
+    expect(lines.find((l) => l.msg === "scheduled run starting")?.scheduledFor).toBe("2026-11-29T06:00:00.000Z");
+    controller.abort();
+    await done;
+  });
+
+  it("looks at the clock at least once a minute by default", () => {
+    expect(CLOCK_CHECK_MS).toBeLessThanOrEqual(60_000);
   });
 });
