@@ -69,6 +69,9 @@ function isPreconditionFailed(err: unknown): boolean {
   return typeof err === "object" && err !== null && (err as { code?: unknown }).code === 406;
 }
 
+/** Mismatch warnings already logged by this process (see Declarer.tolerant). */
+const LOGGED_MISMATCHES = new Set<string>();
+
 /** "PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for queue ..." -> the part after the dash. */
 function serverReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
@@ -108,7 +111,10 @@ class Declarer {
       await check(await this.open());
       const warning = `${what} already exists with other settings than matchflow would declare (${serverReason(err)}); using it as it is`;
       this.warnings.push(warning);
-      this.log.warn({ object: what }, warning);
+      // Logged once a process: `run` declares through its publisher and its worker, a worker again
+      // at every reconnection, and the same line came three times a run.
+      if (!LOGGED_MISMATCHES.has(warning)) this.log.warn({ object: what }, warning);
+      LOGGED_MISMATCHES.add(warning);
     }
   }
 

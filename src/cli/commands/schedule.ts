@@ -66,7 +66,7 @@ export function registerSchedule(program: Command): void {
             jobLog.info({ submitted: 0, ...stopped() }, "scheduled scrape stopped while downloading the feed: nothing was published");
             return exitCodeFor(err);
           }
-          jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, "scheduled scrape failed");
+          jobLog.error({ code: isMatchflowError(err) ? err.code : undefined, err: String(err) }, config.rabbitmqUrl ? "scheduled scrape failed" : "scheduled run failed");
           return exitCodeFor(err);
         }
       };
