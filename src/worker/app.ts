@@ -107,9 +107,13 @@ export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerA
     database = connected.database;
     const transport = connected.transport;
     if (options.migrate !== false) {
+      // Down until the migrations are taken, as /readyz says: a database refusing them (read-only
+      // after a failover) is waited for, and read 1 here while MatchflowDatabaseDown stayed silent.
       started.migrated = false;
+      metrics.databaseUp.set(0);
       await migrateWithPatience(database, log, options.startUp);
       started.migrated = true;
+      metrics.databaseUp.set(1);
     }
     const store = createMatchStore(database, {
       nameResolution: config.worker.nameResolution,
@@ -186,7 +190,8 @@ async function connectBoth(options: WorkerAppOptions, started: { transport?: Wor
   const broker = typeof transport === "function"
     ? transport(giveUp).then((t) => {
         started.transport = t;
-        metrics.brokerUp.set(1);
+        // Read at every scrape, as /readyz reads it: the connection can go again while the database is awaited.
+        metrics.watchBroker(() => t.isConnected());
         return t;
       })
     : Promise.resolve(transport);

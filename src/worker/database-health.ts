@@ -22,6 +22,15 @@ import type { MatchStore } from "./store.js";
  */
 const LOST_CONNECTION_RETRIES = 32;
 
+/**
+ * How long a ping may go unanswered before it counts as failed. Across a silent partition (a
+ * socket open, nothing coming back) a ping otherwise waited for pg's read timeout (the statement
+ * timeout + 5 s: 65 s by default), then a fresh connection's connect timeout: a minute and a half
+ * of /readyz 200 and `matchflow_database_up 1` with the database gone. `SELECT 1` of a database
+ * that works answers in milliseconds; one slow answer alone still is no outage (the second chance).
+ */
+export const PING_TIMEOUT_MS = 5_000;
+
 /** How often an idle worker checks a database it has not heard from since (the readiness probe runs every 5 s). */
 export const IDLE_DATABASE_CHECK_MS = 10_000;
 
@@ -43,8 +52,22 @@ export class DatabaseHealth {
 
   constructor(
     private readonly store: Pick<MatchStore, "ping">,
-    private readonly options: { log: Logger; metrics: WorkerMetrics; now: () => number },
+    private readonly options: { log: Logger; metrics: WorkerMetrics; now: () => number; pingTimeoutMs?: number },
   ) {}
+
+  /** The store's ping, failed after PING_TIMEOUT_MS without an answer (left to end by itself: pg's read timeout frees its connection). */
+  private async ping(): Promise<void> {
+    const ms = this.options.pingTimeoutMs ?? PING_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`the database did not answer a ping within ${ms} ms`)), ms);
+    });
+    try {
+      await Promise.race([this.store.ping(), unanswered]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /** Reachable and taking writes: what /readyz and `matchflow_database_up` say. */
   get isUp(): boolean {
@@ -103,7 +126,7 @@ export class DatabaseHealth {
     for (;;) {
       if (giveUp()) return;
       try {
-        await this.store.ping();
+        await this.ping();
         if (!this.up) this.options.log.info("database reachable");
         this.heard();
         return;

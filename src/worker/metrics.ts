@@ -16,6 +16,13 @@ export interface WorkerMetrics {
   batchSize: Histogram;
   inFlight: Gauge;
   brokerUp: Gauge;
+  /**
+   * Makes `matchflow_broker_up` read `isUp` at every scrape: what /readyz's broker check reads
+   * (both connections and the consumer channel). Set from the connection's events alone, it said
+   * 1 while the consumer channel was gone and could not be opened again (a permission taken away,
+   * the queue deleted): /readyz 503, MatchflowBrokerDown silent.
+   */
+  watchBroker(isUp: () => boolean): void;
   brokerBlocked: Gauge;
   databaseUp: Gauge;
   /** Label values producers choose: bounded (label-values.ts). */
@@ -48,6 +55,7 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     registers: [registry],
   });
   for (const outcome of TASK_OUTCOMES) tasks.inc({ outcome }, 0);
+  let brokerIsUp: (() => boolean) | undefined;
   return {
     registry,
     tasks,
@@ -70,7 +78,17 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
       registers: [registry],
     }),
     inFlight: new Gauge({ name: "matchflow_tasks_in_flight", help: "Tasks delivered and not yet settled.", registers: [registry] }),
-    brokerUp: new Gauge({ name: "matchflow_broker_up", help: "1 when the broker connection is up.", registers: [registry] }),
+    brokerUp: new Gauge({
+      name: "matchflow_broker_up",
+      help: "1 when the broker connection is up and the worker consumes (what /readyz's broker check says).",
+      registers: [registry],
+      collect() {
+        if (brokerIsUp) this.set(brokerIsUp() ? 1 : 0);
+      },
+    }),
+    watchBroker: (isUp) => {
+      brokerIsUp = isUp;
+    },
     brokerBlocked: new Gauge({
       name: "matchflow_broker_blocked",
       help: "1 while the broker blocks the worker's publishing (a memory or disk alarm): retry, eta and dead-letter copies wait, their originals stay unacked.",

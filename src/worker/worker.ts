@@ -102,13 +102,11 @@ export class Worker {
   /** Waits for the database (so a worker started before it does not crash-loop), then consumes. */
   async start(): Promise<void> {
     const { metrics } = this.options;
-    metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
-    this.transport.onConnectionChange((up) => metrics.brokerUp.set(up ? 1 : 0));
+    metrics.watchBroker(() => this.transport.isConnected());
     this.transport.onUnroutable?.((queue) => metrics.unroutableCopies.inc({ queue }));
     this.transport.onPublishBlocked?.((blocked) => metrics.brokerBlocked.set(blocked ? 1 : 0));
     await this.database.waitUntilUp(() => this.abandoned);
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
-    metrics.brokerUp.set(this.transport.isConnected() ? 1 : 0);
     this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize, batchBytes: this.options.batchBytes }, "worker consuming");
     this.database.startIdleCheck(this.options.databaseCheckMs ?? IDLE_DATABASE_CHECK_MS, () => this.stopping);
     this.progress.start();
@@ -250,8 +248,9 @@ export class Worker {
   }
 
   private afterSettled(): void {
-    this.options.metrics.inFlight.set(this.inFlight);
+    // After pump, which forgets the buffered deliveries of a lost channel (set before, it counted them until the next delivery).
     this.pump();
+    this.options.metrics.inFlight.set(this.inFlight);
     if (this.inFlight === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -325,8 +324,11 @@ export class Worker {
         const split = await splitFailedBatch(this.store, good, err, () => this.abandoned);
         if (split.stored.length > 0) this.database.answered();
         const waits = await settleFailedBatch(this.store, this.settler, { error: err, failed: split.failed, bad, failures, hadMatches: items.length > 0 });
-        this.settleStored(messages, split.stored.map((s) => s.p), split.stored.map((s) => s.outcome), [], waits);
-        if (split.again.length > 0) await this.storeAndSettle(messages, split.again, [], split.again.map((p) => p.item), []);
+        const again = new Set(split.again.map((p) => p.message)); // counted where they are written again, not twice
+        const settledNow = again.size === 0 ? messages : messages.filter((m) => !again.has(m));
+        if (settledNow.length === 0) this.settleLater(waits);
+        else this.settleStored(settledNow, split.stored.map((s) => s.p), split.stored.map((s) => s.outcome), [], waits);
+        if (split.again.length > 0) await this.storeAndSettle([...again], split.again, [], split.again.map((p) => p.item), []);
         return;
       }
     }

@@ -110,4 +110,29 @@ describe("DatabaseHealth", () => {
     expect(msgs.filter((m) => m === "database still failing batches")).toHaveLength(1);
     expect(msgs.at(-1)).toBe("database takes writes again");
   });
+
+  it("a ping left unanswered (a silent partition: the socket open, nothing comes back) counts as failed after the ping timeout: two in a row are an outage", async () => {
+    const { log, msgs } = memoryLog();
+    const metrics = createWorkerMetrics({ defaultMetrics: false });
+    let silent = false;
+    let pings = 0;
+    // Without the bound, such a ping waited for pg's read timeout (the statement timeout + 5 s: 65 s
+    // by default), then a new connection's 10 s: a minute and a half of "ready" and database_up 1.
+    const ping = () => (pings++, silent ? new Promise<void>(() => undefined) : Promise.resolve());
+    const health = new DatabaseHealth({ ping }, { log, metrics, now: Date.now, pingTimeoutMs: 50 });
+    await health.waitUntilUp(() => false);
+    expect(health.isUp).toBe(true);
+    silent = true;
+    const started = Date.now();
+    const waiting = health.waitUntilUp(() => false);
+    await expect.poll(() => health.isUp, { timeout: 2000 }).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1000);
+    // The first ping, then two unanswered ones (the second chance), then the outage's own with backoff.
+    expect(pings).toBeGreaterThanOrEqual(3);
+    expect(await gauge(metrics)).toBe(0);
+    expect(msgs).toContain("database unreachable");
+    silent = false;
+    await waiting;
+    expect(health.isUp).toBe(true);
+  });
 });
