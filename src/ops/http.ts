@@ -39,11 +39,12 @@ export function listenProblem(port: number, err: Error): Error {
 export async function startOpsServer(options: { port: number; host?: string; registry: Registry; readiness: ReadinessCheck }): Promise<OpsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
-    const send = (status: number, body: string, type = "application/json") => {
-      res.writeHead(status, { "content-type": type, "cache-control": "no-store" });
+    const send = (status: number, body: string, type = "application/json", headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
       res.end(body);
     };
-    if (req.method !== "GET" && req.method !== "HEAD") return send(405, JSON.stringify({ error: "method not allowed" }));
+    // RFC 9110: a 405 names the methods the resource takes.
+    if (req.method !== "GET" && req.method !== "HEAD") return send(405, JSON.stringify({ error: "method not allowed" }), "application/json", { allow: "GET, HEAD" });
     if (path === "/healthz") return send(200, JSON.stringify({ status: "ok" }));
     if (path === "/readyz") {
       const r = options.readiness();

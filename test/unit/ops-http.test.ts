@@ -22,4 +22,20 @@ describe("ops HTTP server", () => {
       await server.close();
     }
   });
+
+  it("answers another method with 405 and the methods it takes (Allow: GET, HEAD), and an unknown path with 404 naming the paths", async () => {
+    const server = await startOpsServer({ port: 0, registry: new Registry(), readiness: () => ({ ready: true, checks: {} }) });
+    try {
+      const post = await fetch(`http://127.0.0.1:${server.port}/metrics`, { method: "POST" });
+      expect(post.status).toBe(405);
+      expect(post.headers.get("allow")).toBe("GET, HEAD");
+      const head = await fetch(`http://127.0.0.1:${server.port}/healthz`, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      const missing = await fetch(`http://127.0.0.1:${server.port}/nope`);
+      expect(missing.status).toBe(404);
+      expect(await missing.json()).toEqual({ error: "not found", paths: ["/metrics", "/healthz", "/readyz"] });
+    } finally {
+      await server.close();
+    }
+  });
 });
