@@ -6,7 +6,7 @@
  * Errors leave both implementations as MatchflowErrors (`classifyDbError`), so callers decide
  * retry or dead-letter from `kind`/`code` without knowing the driver.
  */
-import { mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import path from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
@@ -75,8 +75,34 @@ function rows<R>(result: { rows: unknown[]; rowCount?: number | null; affectedRo
   return { rows: result.rows as R[], rowCount: result.rowCount ?? result.affectedRows ?? result.rows.length };
 }
 
+/**
+ * The TLS files DATABASE_URL names (`sslrootcert`, `sslcert`, `sslkey`) must be readable: pg reads
+ * them as it opens each connection, and a missing or unreadable one failed every connection as
+ * "database unreachable", which a worker waited out forever and `migrate` reported as exit 5. It
+ * is a setting's mistake: a ConfigError (exit 2) naming the parameter and the file.
+ */
+export function checkTlsFiles(url: string): void {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return; // pg says what is wrong with the URL itself
+  }
+  for (const name of ["sslrootcert", "sslcert", "sslkey"]) {
+    const file = params.get(name);
+    if (file === null || file === "") continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      throw new ConfigError(`DATABASE_URL's ${name} "${file}" cannot be read (${typeof code === "string" ? code : errorMessage(err)}): mount the file there or correct the path`);
+    }
+  }
+}
+
 async function openPostgres(url: string, poolSize: number, log: Logger, timeouts: OpenOptions["timeouts"]): Promise<Database> {
   const where = describePostgresUrl(url);
+  checkTlsFiles(url);
   const statementTimeoutMs = Math.trunc(timeouts?.statementTimeoutMs ?? 0);
   const readTimeoutMs = Math.trunc(timeouts?.readTimeoutMs ?? (statementTimeoutMs > 0 ? statementTimeoutMs + READ_TIMEOUT_MARGIN_MS : 0));
   const pool = new pg.Pool({
