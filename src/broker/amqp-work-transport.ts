@@ -90,7 +90,6 @@ export class AmqpWorkTransport implements WorkTransport {
   private closing: Promise<void> | undefined;
   private readonly sink: AmqpTaskSink;
   private readonly exchanges: ExchangeCheck;
-  private readonly listeners: ((up: boolean) => void)[] = [];
   private readonly unroutableListeners: ((queue: string) => void)[] = [];
   /** One re-declaration at a time, shared by every copy returned meanwhile. */
   private redeclaring: Promise<boolean> | undefined;
@@ -106,11 +105,7 @@ export class AmqpWorkTransport implements WorkTransport {
   ) {
     this.sink = new AmqpTaskSink(copies, { confirmWindow: config.publish.confirmWindow, log });
     this.exchanges = new ExchangeCheck(() => copies.createChannel());
-    copies.on("ready", () => this.emit(this.connection.isConnected));
-    copies.on("disconnected", () => this.emit(false));
-    connection.on("ready", () => this.emit(this.copies.isConnected));
     this.consumer = new WorkConsumer({ connection, queue: this.names.queue, declare: () => this.declare(), onChannelClosed: () => this.endPauses(), log });
-    connection.on("disconnected", () => this.emit(false));
   }
 
   async declare(): Promise<void> {
@@ -291,10 +286,6 @@ export class AmqpWorkTransport implements WorkTransport {
     return this.connection.isConnected && this.copies.isConnected && this.consumer.healthy;
   }
 
-  onConnectionChange(listener: (up: boolean) => void): void {
-    this.listeners.push(listener);
-  }
-
   onPublishBlocked(listener: (blocked: boolean) => void): void {
     listener(this.copies.blockedReason !== undefined);
     this.copies.on("blocked", () => listener(true));
@@ -311,10 +302,6 @@ export class AmqpWorkTransport implements WorkTransport {
 
   onUnroutable(listener: (queue: string) => void): void {
     this.unroutableListeners.push(listener);
-  }
-
-  private emit(up: boolean): void {
-    for (const l of this.listeners) l(up);
   }
 
   /** Flushes pending acks, waits for outstanding confirms, closes channels and the connection. */
@@ -339,7 +326,6 @@ export class AmqpWorkTransport implements WorkTransport {
       // close, bounded too, then drops the socket, which ends whatever still waits.
       await settledWithin(polite, POLITE_CLOSE_MS);
       await Promise.all([this.connection.close(), this.copies.close()]);
-      this.emit(false);
     })();
     return this.closing;
   }

@@ -118,10 +118,6 @@ export class MemoryBroker implements WorkTransport {
     return !this.closed;
   }
 
-  onConnectionChange(): void {
-    // An in-process broker never disconnects.
-  }
-
   /** Unacked deliveries return to the queue (as RabbitMQ does when a channel closes); delayed ones are dropped. */
   close(): Promise<void> {
     this.consumer = undefined;

@@ -76,10 +76,8 @@ export interface WorkTransport {
   sendFollowUps?(message: InboundMessage, followUps: readonly FollowUp[]): Promise<void>;
   /** Publishes a Celery rpc:// result to `replyTo` (best effort, not persistent, as Celery does). */
   reply(replyTo: string, result: OutgoingMessage): Promise<void>;
-  /** True while the broker connection is up (readiness). */
+  /** True while the broker connection is up (readiness, and `matchflow_broker_up` at each scrape). */
   isConnected(): boolean;
-  /** Called with true/false when the connection goes up or down, so the worker can report it. */
-  onConnectionChange(listener: (up: boolean) => void): void;
   /**
    * Called with the queue's name each time a retry/eta/dead-letter copy comes back unroutable (its
    * queue is missing; the transport re-declares it and publishes again). Absent where queues
