@@ -43,9 +43,20 @@ export async function settledWithin(work: Promise<unknown>, ms: number, onTimeou
   if (result === "late") onTimeout?.();
 }
 
-/** Resolves when `signal` aborts (at once if it has); never without one. For a race: a wait a stop ends. */
-export function whenAborted(signal: AbortSignal | undefined): Promise<void> {
-  if (!signal) return new Promise<void>(() => undefined);
-  if (signal.aborted) return Promise.resolve();
-  return new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+/**
+ * A wait a stop ends: `work`'s value (or its rejection), or undefined as soon as `signal` aborts.
+ * The abort listener leaves as the race ends: `matchflow schedule` hands every run the one signal
+ * of its life, and a listener left per run piled up (Node's MaxListenersExceededWarning by the
+ * 11th run).
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.resolve(undefined);
+  let off: () => void = () => undefined;
+  const aborted = new Promise<undefined>((resolve) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    off = () => signal.removeEventListener("abort", onAbort);
+  });
+  return Promise.race([work, aborted]).finally(() => off());
 }

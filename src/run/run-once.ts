@@ -12,7 +12,7 @@ import { openDatabase } from "../db/open.js";
 import { latestResults, type MatchSummary } from "../db/queries.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { whenAborted } from "../patience.js";
+import { raceAbort } from "../patience.js";
 import { closeQuietly, isNotFound, quietChannel, withBroker } from "../ops/broker-session.js";
 import { scrapeStream, type ScrapeOptions, type ScrapeSummary } from "../scraper/scrape.js";
 import type { FeedFetcher } from "../sources/http.js";
@@ -118,11 +118,10 @@ export async function runOnce(options: RunOnceOptions): Promise<RunReport> {
       const ids = new Set(submit.submitted.map((s) => s.taskId).filter((id) => !settled.has(id)));
       if (ids.size > 0) {
         let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          new Promise<void>((resolve) => (waiting = { ids, resolve })),
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs))),
-          whenAborted(options.signal),
-        ]);
+        await raceAbort(
+          Promise.race([new Promise<void>((resolve) => (waiting = { ids, resolve })), new Promise<void>((resolve) => (timer = setTimeout(resolve, options.waitMs)))]),
+          options.signal,
+        );
         clearTimeout(timer);
         waitRanOut = ids.size > 0;
       }

@@ -23,9 +23,18 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
-/** `idleMs` between answers and body chunks; `totalMs` (default WHOLE_DOWNLOAD_TIMEOUTS x `idleMs`) for the whole download. */
-export function startDeadline(idleMs: number, totalMs = idleMs * WHOLE_DOWNLOAD_TIMEOUTS): Deadline {
+/**
+ * `idleMs` between answers and body chunks; `totalMs` (default WHOLE_DOWNLOAD_TIMEOUTS x `idleMs`)
+ * for the whole download. `stop` (the command's stop) aborts `signal` too, with no `why`; its
+ * listener leaves at `clear()`. AbortSignal.any did this before, but Node 20 keeps an entry for
+ * every signal it derived on the source for the source's life: one per download on the signal
+ * `matchflow schedule` keeps for weeks.
+ */
+export function startDeadline(idleMs: number, totalMs = idleMs * WHOLE_DOWNLOAD_TIMEOUTS, stop?: AbortSignal): Deadline {
   const controller = new AbortController();
+  const stopped = () => controller.abort(stop?.reason);
+  if (stop?.aborted) stopped();
+  else stop?.addEventListener("abort", stopped, { once: true });
   let why: string | undefined;
   const expire = (reason: string) => {
     why ??= reason;
@@ -46,6 +55,7 @@ export function startDeadline(idleMs: number, totalMs = idleMs * WHOLE_DOWNLOAD_
     clear() {
       clearTimeout(idle);
       clearTimeout(total);
+      stop?.removeEventListener("abort", stopped);
     },
   };
 }

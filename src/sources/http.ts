@@ -19,7 +19,7 @@ import { TextDecoder } from "node:util";
 import { redactUrl } from "../redact-url.js";
 import { PermanentError, TransientError } from "../errors.js";
 import { silentLogger, type Logger } from "../log.js";
-import { whenAborted } from "../patience.js";
+import { raceAbort } from "../patience.js";
 import { startDeadline, type Deadline } from "./deadline.js";
 import { httpGet, isCorruptEncoding, RedirectRefused, type HttpAnswer } from "./http-get.js";
 import { NotJsonError, TruncatedJsonError } from "./json-stream.js";
@@ -231,16 +231,15 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
   const maxFeedChars = options.maxFeedChars ?? MAX_STREAMED_FEED_CHARS;
   const cache = new Map<FeedReader<unknown>, Map<string, Promise<unknown>>>();
   const stats = { requests: 0, downloads: 0 };
-  /** Settles when the command is stopped: a pause between attempts ends with it. */
-  const stopped = options.stop && whenAborted(options.stop);
 
   async function attempt<T>(url: string, what: string, reader: FeedReader<T>, seen: BodySeen): Promise<T> {
     // A silent server or body fails like a dropped connection, and is retried.
-    const deadline = startDeadline(options.timeoutMs);
+    // A stop ends the request too (the deadline's signal aborts with it).
+    const deadline = startDeadline(options.timeoutMs, undefined, options.stop);
     try {
       let res: HttpAnswer;
       try {
-        res = await httpGet(url, { accept: "application/json, text/html;q=0.9, */*;q=0.5" }, options.stop ? AbortSignal.any([deadline.signal, options.stop]) : deadline.signal);
+        res = await httpGet(url, { accept: "application/json, text/html;q=0.9, */*;q=0.5" }, deadline.signal);
       } catch (err) {
         if (err instanceof RedirectRefused) throw new PermanentError("source_unreadable", `${what}: ${redactUrl(url)} redirected to ${redactUrl(err.location)}: ${err.why}`, { cause: err });
         throw new RetryableFailure(networkReason(err, deadline), { cause: err });
@@ -294,7 +293,8 @@ export function createFeedFetcher(options: FetcherOptions): FeedFetcher {
         // A rate limit's Retry-After is honoured (up to MAX_RETRY_AFTER_MS): coming back sooner only meets it again.
         const delay = Math.max(Math.min(baseDelayMs * 2 ** (i - 1), maxDelayMs) * (0.5 + Math.random()), last?.retryAfterMs ?? 0);
         log.warn({ feed: what, attempt: i + 1, of: attempts, reason: last?.message, delayMs: Math.round(delay) }, "feed download failed, retrying");
-        await (stopped ? Promise.race([sleep(delay), stopped]) : sleep(delay));
+        // A stop ends the pause (the fetcher lives for one run; the stop signal for the schedule's life).
+        await raceAbort(sleep(delay), options.stop);
       }
       if (options.stop?.aborted) throw new DownloadStopped(what);
       seen = { head: "", chars: 0 };

@@ -87,7 +87,10 @@ function migrateWithPatience(database: Database, log: Logger, startUp: AbortSign
 
 export async function startWorkerApp(options: WorkerAppOptions): Promise<WorkerApp> {
   const { config, log } = options;
-  const metrics = createWorkerMetrics();
+  // Without the HTTP server (`run`, and `schedule`'s in-process runs: an app per run in one
+  // long-lived process) nobody reads the process metrics, and prom-client never takes their GC
+  // observer and event-loop monitor off: each run's registry stayed reachable, with a timer each.
+  const metrics = createWorkerMetrics({ defaultMetrics: options.serveHttp !== false });
   const started: { worker?: Worker; transport?: WorkTransport; database?: Database; migrated?: boolean } = { database: options.database };
   if (typeof options.transport !== "function") started.transport = options.transport;
   // The HTTP server comes first so liveness answers while we wait for the broker and the database.
