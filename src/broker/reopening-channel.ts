@@ -52,15 +52,20 @@ export class ReopeningChannel {
         const openedAt = Date.now();
         channel.on("close", () => {
           if (this.channel === channel) this.channel = undefined;
-          if (this.closed || !this.connection.isConnected || this.reopenTimer) return;
-          this.closesInARow = Date.now() - openedAt >= STABLE_MS ? 1 : this.closesInARow + 1;
-          const pauseMs = reopenPauseMs(this.closesInARow);
-          this.log.warn({ pauseMs }, `${this.what} channel closed by the broker: opening it again`);
-          this.reopenTimer = setTimeout(() => {
-            this.reopenTimer = undefined;
-            void this.open();
-          }, pauseMs);
-          this.reopenTimer.unref();
+          // A lost connection closes its channels before it says it is gone: told apart a turn
+          // later, when `isConnected` knows (the reconnect's "ready" opens it again). Decided at
+          // once, every reconnect was logged as a channel "closed by the broker".
+          setImmediate(() => {
+            if (this.closed || !this.connection.isConnected || this.reopenTimer || this.channel) return;
+            this.closesInARow = Date.now() - openedAt >= STABLE_MS ? 1 : this.closesInARow + 1;
+            const pauseMs = reopenPauseMs(this.closesInARow);
+            this.log.warn({ pauseMs }, `${this.what} channel closed by the broker: opening it again`);
+            this.reopenTimer = setTimeout(() => {
+              this.reopenTimer = undefined;
+              void this.open();
+            }, pauseMs);
+            this.reopenTimer.unref();
+          });
         });
         await this.setUp(channel);
         if (this.closed) await channel.close().catch(() => undefined);
