@@ -178,7 +178,7 @@ const JSON_CHUNK_CHARS = 64 * 1024;
  * document, byte for byte, as before.
  */
 export async function writeListingJson(listing: DeadLetterListing, out: Output): Promise<void> {
-  const frame = JSON.stringify({ ...listing, items: [] }, null, 2);
+  const frame = jsonForTerminal(JSON.stringify({ ...listing, items: [] }, null, 2));
   const at = frame.indexOf(NO_ITEMS);
   if (listing.items.length === 0) {
     await out.write(`${frame}\n`);
