@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import type { Queryable } from "./database.js";
 import { textArrayLiteral } from "./array-literal.js";
 import { hasUnstorableEscape } from "./jsonb-text.js";
+import { textHead } from "../text-head.js";
 
 export interface IngestFailureInput {
   reasonCode: string;
@@ -56,8 +57,7 @@ export const MAX_STORED_TASK_ID = 255;
  */
 export function taskIdKey(taskId: string): string {
   if (taskId.length <= MAX_STORED_TASK_ID) return taskId;
-  const head = Array.from(taskId.slice(0, 200)).slice(0, 150).join("");
-  return `${head}… (${taskId.length} characters, sha256 ${createHash("sha256").update(taskId).digest("hex")})`;
+  return `${textHead(taskId, 150)}… (${taskId.length} characters, sha256 ${createHash("sha256").update(taskId).digest("hex")})`;
 }
 
 /** Records a failure; returns its id and how many times this message has failed so far. */

@@ -13,6 +13,7 @@ import type { FailureRecord, StoreItem } from "./store.js";
 import type { InboundMessage } from "./transport.js";
 import { fieldText } from "../broker/field-values.js";
 import { MF_HEADERS } from "../broker/headers.js";
+import { textHead } from "../text-head.js";
 
 /** How far ahead of this worker's clock another's (a producer's `scraped_at`, a worker's header) may be and still count. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
@@ -76,7 +77,7 @@ function externalIdOf(arg: unknown): string | undefined {
   if (typeof arg === "object" && arg !== null && "external_match_id" in arg) {
     const id = (arg).external_match_id;
     if (typeof id !== "string") return undefined;
-    return id.length <= MAX_EXTERNAL_ID_CHARS ? id : `${Array.from(id.slice(0, 2 * MAX_EXTERNAL_ID_CHARS)).slice(0, MAX_EXTERNAL_ID_CHARS).join("")}… (${id.length} characters)`;
+    return id.length <= MAX_EXTERNAL_ID_CHARS ? id : `${textHead(id, MAX_EXTERNAL_ID_CHARS)}… (${id.length} characters)`;
   }
   return undefined;
 }
