@@ -3,14 +3,15 @@
  * for publishing, a real RabbitMQ vhost.
  */
 import { execFile, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { MatchDataInput } from "../../src/contract/index.js";
 import { spawnCli, until } from "../helpers/cli.js";
 import { startSilentServer } from "../helpers/local-http.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createVhost, messageCount, type TestVhost } from "../helpers/rabbit.js";
 import { bracket, rawEvent, scheduleDoc, standingsDoc } from "../fixtures/assist-builders.js";
 import { closedPort, startFeedServer, type FeedServer } from "../fixtures/feed-server.js";
 
@@ -35,9 +36,30 @@ function matchflow(args: string[], env: Record<string, string> = {}): Promise<Ru
   });
 }
 
+/** Temporary directories of this file, removed after it. */
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Messages in `url`'s work queue, exact (the CLI exits only once the broker confirmed them). */
+async function queued(url: string): Promise<number> {
+  const conn = await connect(url);
+  try {
+    return await messageCount(conn, "matches");
+  } finally {
+    await conn.close();
+  }
+}
+
 /** A writable copy of samples/mlsnext (tests corrupt their copy). */
 function copySample(): string {
-  const dir = mkdtempSync(join(tmpdir(), "scrape-sample-"));
+  const dir = tempDir("scrape-sample-");
   cpSync(join(ROOT, "samples/mlsnext"), dir, { recursive: true });
   return dir;
 }
@@ -79,7 +101,7 @@ describe("matchflow scrape (dry run)", () => {
   });
 
   it("--save writes {metadata, matches}; age group, conference and date filters apply", async () => {
-    const file = join(mkdtempSync(join(tmpdir(), "scrape-")), "out.json");
+    const file = join(tempDir("scrape-"), "out.json");
     const run = await matchflow(["--season", "2026", "--no-submit", "--format", "ndjson", "--age-group", "U14", "--conference", "florida", "--from", "2026-09-01", "--to", "2026-09-30", "--save", file], base);
     expect(run.code).toBe(0);
     expect(run.stdout.trim().split("\n").map((l) => (JSON.parse(l) as MatchDataInput).external_match_id)).toEqual(["26030"]);
@@ -194,19 +216,15 @@ describe("matchflow scrape (publishing)", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toBe("4 found, 4 submitted, 0 invalid, 0 failed");
-    // The management API refreshes queue counts every few seconds: wait for the condition.
-    let messages = -1;
-    for (let i = 0; i < 120 && messages !== 4; i += 1) {
-      messages = (await vhost.queue("matches"))?.messages ?? -1;
-      if (messages !== 4) await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(messages).toBe(4);
+    // Confirmed by the broker before the summary line: all there now (an exact count over AMQP,
+    // not the management API's, which is sampled every few seconds).
+    expect(await queued(vhost.url)).toBe(4);
   });
 
   it("a --save path that cannot be written exits 2 before anything is published", async () => {
     const own = await createVhost("scrapesave");
     try {
-      const target = join(mkdtempSync(join(tmpdir(), "scrape-")), "missing-dir", "out.json");
+      const target = join(tempDir("scrape-"), "missing-dir", "out.json");
       const run = await matchflow(["--season", "2026", "--save", target], { ...base, RABBITMQ_URL: own.url });
       expect(run.stderr.trim()).toBe(`matchflow: --save ${target}: directory ${join(target, "..")} does not exist`);
       expect(run.code).toBe(2);
@@ -230,7 +248,7 @@ describe("matchflow scrape (publishing)", () => {
       const table = await matchflowStdoutClosed(["--season", "2026", "--format", "table"], { ...base, RABBITMQ_URL: own.url });
       expect(table.stderr).toBe("");
       expect(table.code).toBe(0);
-      await expect.poll(async () => (await own.queue("matches"))?.messages, { timeout: 60_000, interval: 250 }).toBe(8);
+      expect(await queued(own.url)).toBe(8);
     } finally {
       await own.drop();
     }

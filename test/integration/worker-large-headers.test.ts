@@ -125,8 +125,10 @@ describe("worker with large message headers", () => {
       const exited = worker.exited.then((e) => ({ ...e, stderr: worker.stderr().slice(-600) }));
       const filled = until(async () => (await t.ready()) <= VALID - config.worker.prefetch, 60_000, "the prefetch to fill");
       expect(await Promise.race([filled.then(() => "filled" as const), exited])).toBe("filled");
-      // Held a while with the whole prefetch decoded (the first batches wait on the lock).
-      await new Promise((r) => setTimeout(r, 3000));
+      // Held with the whole prefetch decoded: released only once every concurrent batch waits on the lock.
+      const waiting = async () => Number((await t.sql.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'matchflow' AND wait_event_type = 'Lock'")).rows[0]?.n);
+      const blocked = until(async () => (await waiting()) === config.worker.concurrency, 60_000, "every batch waiting on the lock");
+      expect(await Promise.race([blocked.then(() => "blocked" as const), exited])).toBe("blocked");
       await lock.release();
 
       const settled = until(async () => (await t.rows("hdr")).total === VALID && (await t.ready()) === 0, 110_000, "every message settled");

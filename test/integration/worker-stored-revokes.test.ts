@@ -131,9 +131,18 @@ describe("the worker's revoke writes (PostgreSQL)", () => {
     } finally {
       await stored.settled();
     }
-    // Stopped: no read in four turns' time.
+    // Stopped: no read while a watch still running (same interval) makes four.
     const turns = c.reads();
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const control = counting(db);
+    const running = new StoredRevokes(control.db, log);
+    await running.load();
+    const from = control.reads();
+    running.watch(() => undefined, 50);
+    try {
+      await until(() => control.reads() >= from + 4, 10_000, "four reads of a running watch");
+    } finally {
+      await running.settled();
+    }
     expect(c.reads()).toBe(turns);
   });
 });

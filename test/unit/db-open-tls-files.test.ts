@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -19,10 +19,14 @@ describe("DATABASE_URL's TLS files", () => {
 
   it("names sslcert and sslkey too, and passes readable files and URLs without them", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "mf-tls-"));
-    const cert = path.join(dir, "client.pem");
-    writeFileSync(cert, "-----BEGIN CERTIFICATE-----\n");
-    expect(() => checkTlsFiles(`postgres://u@h/db?sslcert=${encodeURIComponent(cert)}&sslkey=${encodeURIComponent(path.join(dir, "none.key"))}`)).toThrow(/sslkey ".*none\.key" cannot be read \(ENOENT\)/);
-    expect(() => checkTlsFiles(`postgres://u@h/db?sslcert=${encodeURIComponent(cert)}`)).not.toThrow();
-    expect(() => checkTlsFiles("postgres://u@h/db?sslmode=require")).not.toThrow();
+    try {
+      const cert = path.join(dir, "client.pem");
+      writeFileSync(cert, "-----BEGIN CERTIFICATE-----\n");
+      expect(() => checkTlsFiles(`postgres://u@h/db?sslcert=${encodeURIComponent(cert)}&sslkey=${encodeURIComponent(path.join(dir, "none.key"))}`)).toThrow(/sslkey ".*none\.key" cannot be read \(ENOENT\)/);
+      expect(() => checkTlsFiles(`postgres://u@h/db?sslcert=${encodeURIComponent(cert)}`)).not.toThrow();
+      expect(() => checkTlsFiles("postgres://u@h/db?sslmode=require")).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -93,27 +93,28 @@ describe("cron schedule", () => {
   });
 
   it("a clock stepped back after a run (NTP) does not run the same tick again", async () => {
-    // 200 ms before a minute boundary when first read; a second earlier once the run has started.
-    let offset: number | undefined;
+    // A clock the test sets, read every 5 ms; a second behind it once the run has started.
+    let t = Date.parse("2026-11-29T12:59:59.800Z");
     let calls = 0;
-    const now = () => {
-      const real = Date.now();
-      offset ??= Math.ceil(real / 60_000) * 60_000 - 200 - real;
-      return new Date(real + offset - (calls > 0 ? 1000 : 0));
-    };
+    let reads = 0;
+    const now = () => (reads++, new Date(t - (calls > 0 ? 1000 : 0)));
     const { log, lines } = memoryLog();
     const controller = new AbortController();
     const job = () => {
       calls++;
       return Promise.resolve(0);
     };
-    const done = runSchedule({ cron: "* * * * *", job, log, signal: controller.signal, now });
-    await expect.poll(() => lines.filter((l) => l.msg === "scheduled run done").length, { timeout: 5000 }).toBe(1);
-    // Back before the tick: the tick that ran is not due again (it ran twice, 1.2 s apart).
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const done = runSchedule({ cron: "* * * * *", job, log, signal: controller.signal, now, clockCheckMs: 5 });
+    t = Date.parse("2026-11-29T13:00:00.000Z");
+    await expect.poll(() => lines.filter((l) => l.msg === "scheduled run done").length).toBe(1);
+    // Back before the tick, then on past it again (the run's tick read 1.5 s later): the tick that
+    // ran is not due again, however many times the loop looks at the clock.
+    t = Date.parse("2026-11-29T13:00:02.500Z");
+    const seen = reads;
+    await expect.poll(() => reads).toBeGreaterThan(seen + 20);
     expect(calls).toBe(1);
-    const ran = Date.parse(String(lines.find((l) => l.msg === "scheduled run starting")?.scheduledFor));
-    expect(lines.find((l) => l.msg === "scheduled run done")?.nextRun).toBe(new Date(ran + 60_000).toISOString());
+    expect(lines.find((l) => l.msg === "scheduled run starting")?.scheduledFor).toBe("2026-11-29T13:00:00.000Z");
+    expect(lines.find((l) => l.msg === "scheduled run done")?.nextRun).toBe("2026-11-29T13:01:00.000Z");
     controller.abort();
     await done;
   });

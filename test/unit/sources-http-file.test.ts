@@ -1,14 +1,24 @@
 /** Recorded feeds through file:// URLs (`--source-dir`): same fetcher, same errors. */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { scheduleUrl } from "../../src/sources/assist/keys.js";
 import { readSchedule } from "../../src/sources/assist/parse.js";
 import { createFeedFetcher, sourceDirUrl } from "../../src/sources/http.js";
 import { MAX_PAGE_CHARS, MAX_VALUE_CHARS } from "../../src/sources/limits.js";
 
 const fetcher = () => createFeedFetcher({ timeoutMs: 1000 });
+/** Temporary directories of this file, removed after it. */
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 /** The error a recorded feed's read fails with (fails the test when the read succeeds). */
 const readError = (url: string): Promise<Error> =>
   fetcher()
@@ -29,7 +39,7 @@ describe("file:// feeds", () => {
   });
 
   it("a missing recorded feed is source_unreadable naming the key and the path", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    const dir = tempDir();
     const err = await fetcher()
       .read(scheduleUrl(sourceDirUrl(dir), "mls-next-flex-31-32"), "schedule mls-next-flex-31-32", readSchedule)
       .then(() => undefined, (e: unknown) => e as Error);
@@ -39,7 +49,7 @@ describe("file:// feeds", () => {
   });
 
   it("a recorded file that is not JSON is refused, saying what it starts with (no hint about HTTP)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    const dir = tempDir();
     writeFileSync(join(dir, "shell.json"), "<!doctype html><html></html>");
     const err = await readError(`${sourceDirUrl(dir)}/shell.json`);
     expect(err).toMatchObject({ code: "source_unreadable" });
@@ -47,7 +57,7 @@ describe("file:// feeds", () => {
   });
 
   it("an empty or truncated recorded feed says so", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    const dir = tempDir();
     writeFileSync(join(dir, "empty.json"), "\n");
     writeFileSync(join(dir, "cut.json"), '{"synced_at": "2026-08-24T11:50:08Z", "events": [{"id": 1');
     const empty = await readError(`${sourceDirUrl(dir)}/empty.json`);
@@ -58,7 +68,7 @@ describe("file:// feeds", () => {
   });
 
   it("a recorded feed with a value over the limit is refused with its path, before it is held whole", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    const dir = tempDir();
     writeFileSync(join(dir, "huge.json"), `{"events":[{"id":1},{"id":2,"notes":"${"x".repeat(MAX_VALUE_CHARS + 1)}"}]}`);
     const err = await readError(`${sourceDirUrl(dir)}/huge.json`);
     expect(err).toMatchObject({ code: "source_unreadable", kind: "permanent" });
@@ -66,7 +76,7 @@ describe("file:// feeds", () => {
   });
 
   it("a Modular11 page over its limit is refused before cheerio parses it (a DOM costs tens of times the text)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "feeds-"));
+    const dir = tempDir();
     const row = '<div class="row table-content-row hidden-xs"><div>99963 MALE</div></div>';
     writeFileSync(join(dir, "page.html"), row.repeat(Math.ceil(MAX_PAGE_CHARS / row.length) + 1));
     writeFileSync(join(dir, "ok.html"), row.repeat(Math.floor(MAX_PAGE_CHARS / row.length)));
