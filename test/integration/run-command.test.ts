@@ -16,7 +16,7 @@ import { silentLogger } from "../../src/log.js";
 import { runCli, spawnCli, until } from "../helpers/cli.js";
 import { startSilentServer } from "../helpers/local-http.js";
 import { createTestDatabase, lockMatchesTable, type TestDatabase } from "../helpers/pg.js";
-import { createVhost, type TestVhost } from "../helpers/rabbit.js";
+import { createVhost, messageCount, type TestVhost } from "../helpers/rabbit.js";
 
 const SAMPLE = ["--source-dir", "samples/mlsnext", "--season", "2026"];
 /** The messages of the JSON log lines on stderr (any other line fails the parse, and the test). */
@@ -69,7 +69,13 @@ describe("matchflow run", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("rabbitmq broker, postgres database");
     expect(r.stdout).toMatch(/processed: (\d+) created, 0 updated, 0 unchanged, 0 dead-lettered/);
-    expect((await vhost.queue("matches"))?.consumers ?? 0).toBe(0); // the worker left
+    // Every message settled before the run reported (exact, over AMQP).
+    const conn = await amqp.connect(vhost.url);
+    try {
+      expect(await messageCount(conn, "matches")).toBe(0);
+    } finally {
+      await conn.close();
+    }
   });
 
   it("a wait that runs out counts as pending only what is still unsettled once the worker has stopped", async () => {
