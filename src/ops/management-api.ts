@@ -224,3 +224,26 @@ export async function fetchManagementQueueNames(target: ManagementTarget, timeou
   if (!Array.isArray(body)) throw unavailable(target, "answered with JSON that is not a list of queues");
   return body.flatMap((q: unknown) => (typeof q === "object" && q !== null && typeof (q as { name?: unknown }).name === "string" ? [(q as { name: string }).name] : []));
 }
+
+/** A queue of the vhost as the listing gives it: the figures that tell a stranded queue. */
+export interface ManagementQueueFigures {
+  name: string;
+  ready: number | null;
+  consumers: number | null;
+}
+
+/**
+ * Every queue of the vhost with its ready count and consumers, in one request: what finds a queue
+ * no worker reads whatever its name (stranded-queues.ts). A 404 is an empty list: the caller's
+ * other requests have already told a missing vhost or another broker apart.
+ */
+export async function fetchManagementQueueFigures(target: ManagementTarget, timeoutMs = 5000): Promise<ManagementQueueFigures[]> {
+  const body = await getJson(target, `/queues/${encodeURIComponent(target.vhost)}?columns=name,messages_ready,consumers`, timeoutMs);
+  if (body === undefined) return [];
+  if (!Array.isArray(body)) throw unavailable(target, "answered with JSON that is not a list of queues");
+  return body.flatMap((q: unknown) => {
+    if (typeof q !== "object" || q === null || typeof (q as { name?: unknown }).name !== "string") return [];
+    const r = q as { name: string; messages_ready?: unknown; consumers?: unknown };
+    return [{ name: r.name, ready: countOf(r.messages_ready), consumers: countOf(r.consumers) }];
+  });
+}
