@@ -38,8 +38,12 @@ export interface SubmitReport {
   submitted: { index: number; taskId: string; externalMatchId: string }[];
   /** Refused (never sent): by the contract, or over MAX_MESSAGE_BYTES once encoded; `externalMatchId` when the input carried one. */
   invalid: { index: number; externalMatchId?: string; errors: ContractIssue[] }[];
-  /** Valid, but the broker did not take them (nacked, returned unroutable, connection lost): worth another try. */
-  failed: { index: number; externalMatchId?: string; error: string }[];
+  /**
+   * Valid, but the broker did not take them (nacked, returned unroutable, connection lost): worth
+   * another try. `taskId` is the one the message was sent with: a publish whose confirm was lost
+   * with the connection may still have been queued, and the worker's logs name it by that id.
+   */
+  failed: { index: number; taskId: string; externalMatchId?: string; error: string }[];
 }
 
 /**
@@ -225,7 +229,7 @@ export class MatchQueueClient {
             submittedCount++;
             if (!options.countOnly) submitted.push({ index: at, taskId, externalMatchId });
           },
-          (err: unknown) => void failed.push({ index: at, externalMatchId, error: errorMessage(err) }),
+          (err: unknown) => void failed.push({ index: at, taskId, externalMatchId, error: errorMessage(err) }),
         )
         .finally(() => {
           inFlight--;

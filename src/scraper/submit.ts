@@ -35,7 +35,7 @@ export async function submitScraped(
     });
     if (shown > 0) process.stderr.write("\r\x1b[K");
     for (const bad of report.invalid.slice(0, 20)) log.warn({ externalMatchId: bad.externalMatchId, errors: bad.errors.map((e) => e.message) }, "match refused by the contract");
-    for (const failed of report.failed.slice(0, 20)) log.error({ externalMatchId: failed.externalMatchId, error: failed.error }, "match not published");
+    for (const failed of report.failed.slice(0, 20)) log.error({ taskId: failed.taskId, externalMatchId: failed.externalMatchId, error: failed.error }, "match not published");
     return { submitted: report.submitted, invalid: report.invalid.length, failed: report.failed.length };
   } finally {
     await client.close();

@@ -37,20 +37,21 @@ async function proxiedUrl(): Promise<string> {
 }
 
 /** Takes every message out of the work queue (directly, not through the proxy): their external ids. */
-async function drainIds(): Promise<string[]> {
+async function drainTasks(): Promise<{ externalMatchId: string; taskId: string }[]> {
   const conn = await connect(vhost.url);
   try {
     const ch = await conn.createChannel();
-    const ids: string[] = [];
+    const tasks: { externalMatchId: string; taskId: string }[] = [];
     for (let m = await ch.get("matches", { noAck: true }); m; m = await ch.get("matches", { noAck: true })) {
-      const match = decodeTask(m.content, m.properties, { maxBytes: 1 << 20 }).args[0] as { external_match_id: string };
-      ids.push(match.external_match_id);
+      const task = decodeTask(m.content, m.properties, { maxBytes: 1 << 20 });
+      tasks.push({ externalMatchId: (task.args[0] as { external_match_id: string }).external_match_id, taskId: task.taskId });
     }
-    return ids;
+    return tasks;
   } finally {
     await conn.close();
   }
 }
+const drainIds = async (): Promise<string[]> => (await drainTasks()).map((t) => t.externalMatchId);
 
 /** Messages in the work queue, directly (0 before the publisher has declared it). */
 async function queuedCount(): Promise<number> {
@@ -160,14 +161,18 @@ describe("network faults between a publisher and RabbitMQ", () => {
     expect(submitted + failed).toBe(n);
     expect(failed).toBeGreaterThan(0); // the partition really cut it short
     expect(code).toBe(4);
-    const failedIds = new Set([...stderr.matchAll(/^match \d+ \((pcli-\d+)\): failed: /gm)].map((m) => m[1] as string));
-    expect(failedIds.size).toBe(failed);
+    // Each failed line names the match and the task id it was sent with.
+    const failedTasks = new Map([...stderr.matchAll(/^match \d+ \((pcli-\d+)\): failed: .* \(task ([0-9a-f-]{36})\)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+    expect(failedTasks.size).toBe(failed);
     // No silent loss: every match is queued or reported failed (a failed one may be queued too:
-    // its confirm was lost in the partition).
-    const queued = new Set(await drainIds());
+    // its confirm was lost in the partition; then under the task id the line gave).
+    const queuedTasks = await drainTasks();
+    const queued = new Set(queuedTasks.map((t) => t.externalMatchId));
     expect(queued.size).toBeGreaterThanOrEqual(submitted);
-    const lost = Array.from({ length: n }, (_, i) => `pcli-${i}`).filter((id) => !queued.has(id) && !failedIds.has(id));
+    const lost = Array.from({ length: n }, (_, i) => `pcli-${i}`).filter((id) => !queued.has(id) && !failedTasks.has(id));
     expect(lost).toEqual([]);
+    const queuedButFailed = queuedTasks.filter((t) => failedTasks.has(t.externalMatchId));
+    expect(queuedButFailed.filter((t) => failedTasks.get(t.externalMatchId) !== t.taskId)).toEqual([]);
     // The heartbeat notices in 4-6 s, then the connection's ready timeout (60 s, counted from the
     // loss) fails what is in flight and, at once, the rest. Before, each confirm window's worth
     // waited its own 60 s: 3,000 matches, window 200, a quarter of an hour.

@@ -34,7 +34,7 @@ describe("run report", () => {
   });
 
   it("runCounts (schedule's log line) says the figures the report prints: the contract's refusals among found and invalid", () => {
-    const r = report({ events: 5, invalid: 2 }, { submit: { submitted: [{ index: 0, taskId: "t1", externalMatchId: "m1" }], invalid: [{ index: 1, externalMatchId: "m2", errors: [] }], failed: [{ index: 2, externalMatchId: "m3", error: "nacked" }] } });
+    const r = report({ events: 5, invalid: 2 }, { submit: { submitted: [{ index: 0, taskId: "t1", externalMatchId: "m1" }], invalid: [{ index: 1, externalMatchId: "m2", errors: [] }], failed: [{ index: 2, taskId: "t3", externalMatchId: "m3", error: "nacked" }] } });
     const n = runCounts(r);
     expect(n).toEqual({ found: 5, malformed: 0, submitted: 1, invalid: 3, failed: 1, created: 3, updated: 0, unchanged: 0, dead_lettered: 0, pending: 0 });
     expect(n.submitted + n.invalid + n.failed).toBe(n.found);

@@ -63,7 +63,8 @@ export function registerPublish(program: Command): void {
       ].sort((a, b) => a.index - b.index);
       // Messages quote the input (ids, names): escaped (terminal-text.ts).
       for (const r of invalid) process.stderr.write(`match ${r.index + 1}: invalid: ${printable(r.messages.join("; "))}\n`);
-      for (const r of report.failed) process.stderr.write(`match ${at(r.index) + 1}${r.externalMatchId ? ` (${printable(r.externalMatchId)})` : ""}: failed: ${printable(r.error)}\n`);
+      // The task id: a publish whose confirm was lost may still be queued under it.
+      for (const r of report.failed) process.stderr.write(`match ${at(r.index) + 1}${r.externalMatchId ? ` (${printable(r.externalMatchId)})` : ""}: failed: ${printable(r.error)} (task ${r.taskId})\n`);
       const stopped = interrupt.signal ? ` before ${interrupt.signal} stopped the reading; the rest of ${source} was not published` : inputError !== undefined ? `; the reading of ${source} stopped there` : "";
       process.stdout.write(`${report.submitted} submitted, ${invalid.length} invalid, ${report.failed.length} failed${stopped}\n`);
       if (inputError !== undefined && !interrupt.signal) {
