@@ -15,6 +15,7 @@ import { loadConfig } from "../../src/config.js";
 import { validateForConsumer, type MatchData } from "../../src/contract/index.js";
 import { silentLogger } from "../../src/log.js";
 import { prepareMessage } from "../../src/worker/prepare.js";
+import { schemaErrors } from "../helpers/json-schema.js";
 import { createVhost, type TestVhost } from "../helpers/rabbit.js";
 import { runCeleryProducer } from "../interop/celery-process.js";
 
@@ -58,6 +59,8 @@ function decodeMatch(msg: GetMessage): { taskId: string; protocol: number; match
   expect(env.taskName).toBe("celery_tasks.match_tasks.process_match_data");
   const valid = validateForConsumer(env.args[0]);
   if (!valid.ok) throw new Error(JSON.stringify(valid.issues));
+  // What a Python producer really sent, held against the published JSON Schema too.
+  expect(schemaErrors(env.args[0])).toEqual([]);
   expect(valid.unknownFields).toEqual([]);
   return { taskId: env.taskId, protocol: env.protocol, match: valid.match, raw: env.args[0] };
 }
