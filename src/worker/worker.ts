@@ -35,6 +35,7 @@ import { staleHeadLength } from "./stale-deliveries.js";
 import { Settler, type SettledEvent, type SettleOptions } from "./settle.js";
 import type { FailureRecord, MatchStore, StoreItem, StoreOutcome } from "./store.js";
 import type { InboundMessage, WorkTransport } from "./transport.js";
+import { UnknownFieldsLog } from "./unknown-fields-log.js";
 
 export type { SettledEvent } from "./settle.js";
 
@@ -86,6 +87,7 @@ export class Worker {
   private readonly held = new Map<InboundMessage, NodeJS.Timeout>();
   private readonly settler: Settler;
   private readonly byteLimit: ByteLimitLog;
+  private readonly unknownFields: UnknownFieldsLog;
 
   constructor(
     private readonly transport: WorkTransport,
@@ -97,6 +99,7 @@ export class Worker {
     this.database = new DatabaseHealth(store, { log: options.log, metrics: options.metrics, now: this.now });
     this.progress = new ProgressLog(options.log, options.logIntervalMs, this.now);
     this.byteLimit = new ByteLimitLog({ batchBytes: options.batchBytes, metrics: options.metrics, log: options.log, now: this.now });
+    this.unknownFields = new UnknownFieldsLog({ log: options.log, counter: options.metrics.unknownFields });
   }
 
   /** Waits for the database (so a worker started before it does not crash-loop), then consumes. */
@@ -119,9 +122,8 @@ export class Worker {
   }
 
   ready(): { ready: boolean; checks: Record<string, boolean> } {
-    const broker = this.transport.isConnected();
-    const database = this.database.isUp;
-    return { ready: broker && database && !this.stopping, checks: { broker, database, stopping: this.stopping } };
+    const checks = { broker: this.transport.isConnected(), database: this.database.isUp, stopping: this.stopping };
+    return { ready: checks.broker && checks.database && !checks.stopping, checks };
   }
 
   /** The deliveries being stored, waiting for a batch, and held until their eta (for `celery inspect`). */
@@ -271,7 +273,6 @@ export class Worker {
   }
 
   private async runBatch(messages: InboundMessage[]): Promise<void> {
-    const { metrics } = this.options;
     const prepareOptions = { taskName: this.options.taskName, maxMessageBytes: this.options.maxMessageBytes, now: this.now(), isRevoked: this.options.isRevoked };
     // Loops, not closures created per batch: V8 kept recompiling those in long drains.
     const good: Extract<Prepared, { ok: true }>[] = [];
@@ -286,7 +287,7 @@ export class Worker {
       } else if (p.ok) {
         good.push(p);
         items.push(p.item);
-        for (const field of p.unknownFields) metrics.unknownFields.inc({ field });
+        if (p.unknownFields.length > 0) this.unknownFields.seen(p.unknownFields, p.envelope.taskId, p.item.match.external_match_id);
       } else {
         bad.push(p);
         failures.push(p.failure);
@@ -300,8 +301,7 @@ export class Worker {
   }
 
   private async storeAndSettle(messages: InboundMessage[], good: Extract<Prepared, { ok: true }>[], bad: Extract<Prepared, { ok: false }>[], items: StoreItem[], failures: FailureRecord[]): Promise<void> {
-    let outcomes: StoreOutcome[];
-    let refusals = 0;
+    let outcomes: StoreOutcome[], refusals = 0;
     for (;;) {
       if (this.abandoned) return;
       try {

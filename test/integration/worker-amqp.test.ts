@@ -58,6 +58,29 @@ describe("worker", () => {
     await t.stopWorker(w);
   });
 
+  it("keeps fields outside MatchData v1 in raw, counts every one, and logs each name's first sighting with its task", async () => {
+    const ids = ["22222222-2222-4222-8222-000000000001", "22222222-2222-4222-8222-000000000002", "22222222-2222-4222-8222-000000000003"];
+    const extras = [{ referee: "A. Smith" }, { referee: "B. Jones", weather: "rain" }, { referee: "C. Lee" }];
+    const w = await t.startWorker();
+    for (const [i, extra] of extras.entries()) {
+      const m = encodeTaskV2({ taskName: TASK, taskId: ids[i] as string, args: [makeMatch("extra", i, extra)] });
+      await rawPublish(m.content, m.properties);
+    }
+    await until(() => w.logs.filter((l) => l.msg === "task done" && String(l.externalMatchId).startsWith("extra-")).length === 3, 30_000, "3 stored");
+    const sightings = w.logs.filter((l) => String(l.msg).startsWith("fields outside MatchData v1"));
+    expect(sightings.map((l) => ({ taskId: l.taskId, externalMatchId: l.externalMatchId, fields: l.fields }))).toEqual([
+      { taskId: ids[0], externalMatchId: "extra-0", fields: ["referee"] },
+      { taskId: ids[1], externalMatchId: "extra-1", fields: ["weather"] },
+    ]);
+    const port = Number((await w.waitForLog((l) => l.msg === "ops HTTP server listening (/metrics, /healthz, /readyz)")).port);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('matchflow_contract_unknown_fields_total{field="referee"} 3\n');
+    expect(metrics).toContain('matchflow_contract_unknown_fields_total{field="weather"} 1\n');
+    const { rows } = await t.sql.query<{ referee: string }>("SELECT raw->>'referee' AS referee FROM matches WHERE external_match_id = 'extra-1'");
+    expect(rows).toEqual([{ referee: "B. Jones" }]);
+    await t.stopWorker(w);
+  });
+
   it.each([1, 8])("stores N messages as N rows at concurrency %i", async (concurrency) => {
     const prefix = `conc${concurrency}`;
     const n = 600;
