@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-// Three projects:
-// - unit: pure logic, no services, fast (its globalSetup only renders the deploy/ overlays with kubectl);
+// Four projects:
+// - unit: pure logic, no services, no child processes, fast (its globalSetup only renders the
+//   deploy/ overlays with kubectl, and a few deploy tests run promtool);
+// - cli: the CLI (or node) as a child process, no services: exit codes, messages, output streams;
 // - integration: real RabbitMQ / PostgreSQL / Celery, each file isolated (own vhost, own database);
 // - serial: tests that stop or restart a whole service; run alone, after the others (see `npm test`).
 export default defineConfig({
@@ -14,6 +16,13 @@ export default defineConfig({
           // renders the kustomize overlays once for test/unit/deploy-*.test.ts
           globalSetup: ["test/helpers/k8s-render-setup.ts"],
           testTimeout: 10_000,
+        },
+      },
+      {
+        test: {
+          name: "cli",
+          include: ["test/cli/**/*.test.ts"],
+          testTimeout: 60_000,
         },
       },
       {

@@ -1,8 +1,5 @@
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DEPLOYED_SCRAPER_NODE_ARGS } from "../../bench/lib/deployed.js";
 import { parseFeedInstant } from "../../src/sources/assist/instant.js";
 import { fastEvent, MAX_LISTED_PROBLEMS, parseStandings, readSchedule, readStandings, zodEvent } from "../../src/sources/assist/parse.js";
 import { NotJsonError, TruncatedJsonError } from "../../src/sources/json-stream.js";
@@ -210,16 +207,4 @@ describe("readStandings (the text)", () => {
     const huge = JSON.stringify(standingsDoc([bracket(1, "Northeast", "U14", [1, 2])])).replace('"name"', `"padding":"${"x".repeat(MAX_STANDINGS_CHARS)}","name"`);
     await expect(readStandings([huge], "standings k")).rejects.toThrow(TooLargeError);
   });
-
-  it("a document at the limit parses under the CronJob's node flags in half its old space (the other half: the schedule read meanwhile)", async () => {
-    // Measured: 8 MiB needs ~28 MiB of old space alone and 32 beside a 50,000-event schedule;
-    // the old limit's 28 MiB died with "Reached heap limit" in all 64.
-    const oldSpace = Number(/--max-old-space-size=(\d+)/.exec(DEPLOYED_SCRAPER_NODE_ARGS)?.[1]);
-    const flags = DEPLOYED_SCRAPER_NODE_ARGS.replace(/--max-old-space-size=\d+/, `--max-old-space-size=${oldSpace / 2}`).split(" ");
-    const script = fileURLToPath(new URL("../fixtures/standings-at-limit.ts", import.meta.url));
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [...flags, "--import", "tsx", script], { timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr.slice(-500)}`)) : resolve(stdout))),
-    );
-    expect(out).toMatch(/^brackets \d{4}, \d+ characters\n$/);
-  }, 60_000);
 });
