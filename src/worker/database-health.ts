@@ -8,6 +8,7 @@
  * database more often than the check interval and never pings.
  */
 import { MatchflowError } from "../errors.js";
+import type { BatchLogFields } from "./batch-log.js";
 import type { Logger } from "../log.js";
 import type { WorkerMetrics } from "./metrics.js";
 import type { MatchStore } from "./store.js";
@@ -96,13 +97,13 @@ export class DatabaseHealth {
    * outage's schedule, `attempt` 0-based). No ping decides when: a read-only
    * or full database answers one; only a write can tell that it takes writes again.
    */
-  async holdRefusedBatch(err: MatchflowError, attempt: number, batch: number, giveUp: () => boolean): Promise<void> {
+  async holdRefusedBatch(err: MatchflowError, attempt: number, batch: BatchLogFields, giveUp: () => boolean): Promise<void> {
     const now = this.options.now();
     if (this.refusedSince === undefined) {
       this.refusedSince = now;
       this.refusalLoggedAt = now;
       // A warning: one session ended by an administrator is over in 250 ms; one that lasts is an error a minute later.
-      this.options.log.warn({ code: err.code, err: err.message, batch }, "database failed a batch whatever its data: holding it unacked and trying it again until the database takes it (no retry spent)");
+      this.options.log.warn({ code: err.code, err: err.message, ...batch }, "database failed a batch whatever its data: holding it unacked and trying it again until the database takes it (no retry spent)");
     } else if (now - this.refusalLoggedAt >= REFUSAL_LOG_INTERVAL_MS) {
       this.refusalLoggedAt = now;
       this.options.log.error({ code: err.code, err: err.message, heldForMs: now - this.refusedSince }, "database still failing batches");

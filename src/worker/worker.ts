@@ -30,6 +30,7 @@ import { asMatchflowError, type RetrySettings } from "./policy.js";
 import { prepareMessage, type Prepared, type PrepareOptions } from "./prepare.js";
 import { buildEtaCopy } from "./outgoing.js";
 import { ProgressLog } from "./progress.js";
+import { batchLogFields } from "./batch-log.js";
 import { settleFailedBatch, splitFailedBatch } from "./failed-batch.js";
 import { staleHeadLength } from "./stale-deliveries.js";
 import { Settler, type SettledEvent, type SettleOptions } from "./settle.js";
@@ -110,7 +111,7 @@ export class Worker {
     this.transport.onPublishBlocked?.((blocked) => metrics.brokerBlocked.set(blocked ? 1 : 0));
     await this.database.waitUntilUp(() => this.abandoned);
     await this.transport.consume(this.options.prefetch, (m) => this.onMessage(m));
-    this.options.log.info({ concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize, batchBytes: this.options.batchBytes }, "worker consuming");
+    this.options.log.info({ queue: this.options.ownRoute?.queue, exchange: this.options.ownRoute?.exchange, routingKey: this.options.ownRoute?.routingKey, task: this.options.taskName, concurrency: this.options.concurrency, prefetch: this.options.prefetch, batchSize: this.options.batchSize, batchBytes: this.options.batchBytes }, "worker consuming");
     this.database.startIdleCheck(this.options.databaseCheckMs ?? IDLE_DATABASE_CHECK_MS, () => this.stopping);
     this.progress.start();
   }
@@ -163,8 +164,7 @@ export class Worker {
       log.info({ inFlight: this.inFlight, graceMs }, "worker stopping: no new deliveries, finishing in-flight work");
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<"timeout">((resolve) => {
-        timer = setTimeout(() => resolve("timeout"), graceMs);
-        timer.unref();
+        timer = setTimeout(() => resolve("timeout"), graceMs).unref();
       });
       // The grace period includes the cancel: through a silent link (a partition the heartbeat has
       // not noticed yet) its answer never comes; waiting for it ran into the forced exit (70).
@@ -311,16 +311,16 @@ export class Worker {
       } catch (e) {
         const err = asMatchflowError(e);
         if (DATABASE_UNREACHABLE.has(err.code)) {
-          this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "database unreachable: holding the batch unacked until it returns");
+          this.options.log.warn({ code: err.code, err: err.message, ...batchLogFields(messages.length, good, bad) }, "database unreachable: holding the batch unacked until it returns");
           await this.database.waitUntilUp(() => this.abandoned);
           continue;
         }
         if (DATABASE_REFUSALS.has(err.code)) {
-          await this.database.holdRefusedBatch(err, refusals++, messages.length, () => this.abandoned);
+          await this.database.holdRefusedBatch(err, refusals++, batchLogFields(messages.length, good, bad), () => this.abandoned);
           continue;
         }
         // The transaction as a whole failed: written again in halves to find the match it fails on (failed-batch.ts).
-        this.options.log.warn({ code: err.code, err: err.message, batch: messages.length }, "batch transaction failed");
+        this.options.log.warn({ code: err.code, err: err.message, ...batchLogFields(messages.length, good, bad) }, "batch transaction failed");
         const split = await splitFailedBatch(this.store, good, err, () => this.abandoned);
         if (split.stored.length > 0) this.database.answered();
         const waits = await settleFailedBatch(this.store, this.settler, { error: err, failed: split.failed, bad, failures, hadMatches: items.length > 0 });

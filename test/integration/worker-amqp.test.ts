@@ -165,6 +165,7 @@ describe("worker", () => {
       // confirm on a loaded machine made the gap look shorter than the delay (a flake).
       const failedAt = w.logs.filter((l) => l.msg === "batch transaction failed" && Date.parse(String(l.time)) <= Date.parse(String(retried?.time))).at(-1);
       expect(failedAt).toBeDefined();
+      expect(failedAt?.taskIds).toContain(retried?.taskId); // the batch line names its tasks
       expect(Date.parse(String(done?.time)) - Date.parse(String(failedAt?.time))).toBeGreaterThanOrEqual(Number(retried?.delayMs) - 5);
       await t.stopWorker(w);
     } finally {

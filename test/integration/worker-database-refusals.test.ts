@@ -45,9 +45,11 @@ describe("worker facing a database that refuses every write", () => {
     const w = await t.startWorker({ RETRY_MAX: "0" });
     await adminQuery(`ALTER DATABASE ${t.db.name} SET default_transaction_read_only = on`);
     await endWorkerSessions();
-    await t.publish(Array.from({ length: 40 }, (_, i) => makeMatch("ro", i)));
+    const ids = await t.publish(Array.from({ length: 40 }, (_, i) => makeMatch("ro", i)));
 
-    await w.waitForLog((l) => l.msg === "database failed a batch whatever its data: holding it unacked and trying it again until the database takes it (no retry spent)" && l.code === "db_read_only");
+    const held = await w.waitForLog((l) => l.msg === "database failed a batch whatever its data: holding it unacked and trying it again until the database takes it (no retry spent)" && l.code === "db_read_only");
+    expect((held.taskIds as string[]).length).toBeGreaterThan(0);
+    expect(ids).toEqual(expect.arrayContaining(held.taskIds as string[]));
     await until(async () => (await t.readyz(w)).status === 503, 10_000, "/readyz 503");
     expect((await t.readyz(w)).body).toMatchObject({ database: false, broker: true });
     expect(await t.ready("matches.dead_letter")).toBe(0);

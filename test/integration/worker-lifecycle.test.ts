@@ -121,8 +121,11 @@ describe("worker lifecycle", () => {
     await adminQuery(`ALTER DATABASE ${t.db.name} ALLOW_CONNECTIONS false`);
     await adminQuery("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [t.db.name]);
     try {
-      await t.publish(Array.from({ length: 50 }, (_, i) => makeMatch("outage", i)));
-      await w.waitForLog((l) => l.msg === "database unreachable: holding the batch unacked until it returns", 30_000);
+      const ids = await t.publish(Array.from({ length: 50 }, (_, i) => makeMatch("outage", i)));
+      const holding = await w.waitForLog((l) => l.msg === "database unreachable: holding the batch unacked until it returns", 30_000);
+      // The line names the batch's first tasks (a task can be followed through the outage).
+      expect((holding.taskIds as string[]).length).toBeGreaterThan(0);
+      expect(ids).toEqual(expect.arrayContaining(holding.taskIds as string[]));
       await until(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 503, 30_000, "not ready");
       // Held by the worker: delivered (not ready in the queue), not written, not retried; the
       // final count below shows none was lost.

@@ -93,8 +93,8 @@ describe("DatabaseHealth", () => {
     const health = new DatabaseHealth(store([]), { log, metrics, now: () => now });
     health.answered();
     const refusal = new TransientError("db_read_only", "cannot execute INSERT in a read-only transaction");
-    await health.holdRefusedBatch(refusal, 0, 5, () => false);
-    await health.holdRefusedBatch(refusal, 1, 5, () => true);
+    await health.holdRefusedBatch(refusal, 0, { batch: 5, taskIds: ["t1"] }, () => false);
+    await health.holdRefusedBatch(refusal, 1, { batch: 5, taskIds: ["t1"] }, () => true);
     expect(health.isUp).toBe(false);
     expect(await gauge(metrics)).toBe(0);
     // A read-only database answers pings: that says nothing about writes.
@@ -102,7 +102,7 @@ describe("DatabaseHealth", () => {
     expect(health.isUp).toBe(false);
     expect(await gauge(metrics)).toBe(0);
     now += 60_000;
-    await health.holdRefusedBatch(refusal, 2, 5, () => true);
+    await health.holdRefusedBatch(refusal, 2, { batch: 5, taskIds: ["t1"] }, () => true);
     health.answered();
     expect(health.isUp).toBe(true);
     expect(await gauge(metrics)).toBe(1);
