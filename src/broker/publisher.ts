@@ -205,6 +205,7 @@ export class MatchQueueClient {
       }
     };
     const now = new Date();
+    const debug = this.options.log.isLevelEnabled("debug");
 
     const waitForRoom = async () => {
       while (inFlight >= limit) await new Promise<void>((resolve) => (wake = resolve));
@@ -228,6 +229,8 @@ export class MatchQueueClient {
           () => {
             submittedCount++;
             if (!options.countOnly) submitted.push({ index: at, taskId, externalMatchId });
+            // The seed's "Match submitted to queue: <task id>", at debug (`scrape --verbose`).
+            if (debug) this.options.log.debug({ taskId, externalMatchId }, "match submitted to queue");
           },
           (err: unknown) => void failed.push({ index: at, taskId, externalMatchId, error: errorMessage(err) }),
         )

@@ -2,6 +2,7 @@
 import { pino } from "pino";
 import { loadConfig, type Config } from "../config.js";
 import { misspeltSettings } from "../config-typos.js";
+import { seedOnlySettings } from "../config-seed-names.js";
 import { createLogger, type Logger } from "../log.js";
 
 export interface CliContext {
@@ -24,6 +25,8 @@ export function cliContext(options: { service?: boolean } = {}): CliContext {
     cached = { config, log: createLogger({ level: config.logLevel, name: "matchflow", destination }) };
     // A misspelt name is ignored, leaving the default: said, so that it is not a silent surprise.
     for (const warning of misspeltSettings(process.env)) cached.log.warn(warning);
+    // The seed's SUPABASE_URL / SUPABASE_KEY: matchflow reads DATABASE_URL instead.
+    for (const warning of seedOnlySettings(process.env)) cached.log.warn(warning);
   }
   return cached;
 }

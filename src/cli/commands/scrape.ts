@@ -7,7 +7,7 @@
  * Logs go to stderr so that `--format json` on stdout stays parseable.
  */
 import { writeFile } from "node:fs/promises";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import type { MatchDataInput } from "../../contract/index.js";
 import { pino } from "pino";
 import { PermanentError } from "../../errors.js";
@@ -62,6 +62,8 @@ export function registerScrape(program: Command): void {
     .option("--save <file>", "also write {metadata, matches, problems} as JSON to this file")
     .option("--format <format>", "print the matches as table, json or ndjson (printed on a dry run or when this is given; default: table on a terminal, json otherwise)")
     .option("--no-submit", "dry run: read and show the matches, publish nothing")
+    // The seed's `scrape --use-queue`: publishing is the default here; its opposite is --no-submit.
+    .addOption(new Option("--use-queue", "publish each match to the queue (the default; the seed's flag)").conflicts("submit"))
     .option("--quiet", "only errors on stderr, no summary line")
     .option("--verbose", "debug logs on stderr")
     .allowExcessArguments(false)

@@ -7,6 +7,7 @@ import { cliContext } from "../context.js";
 import { SignalCount } from "../interrupt.js";
 import { EXIT } from "../exit-codes.js";
 import { parseIntOption } from "../options.js";
+import { parseLogLevelOption } from "../log-level-option.js";
 import type { Logger } from "../../log.js";
 
 export interface WorkerFlags {
@@ -15,6 +16,7 @@ export interface WorkerFlags {
   batchSize?: number;
   queues?: string;
   metricsPort?: number;
+  loglevel?: Config["logLevel"];
 }
 
 /** The configuration with the command line's flags applied (flags win over the environment). */
@@ -34,7 +36,7 @@ export function workerConfigWithFlags(config: Config, flags: WorkerFlags): Confi
     if (topology.routingKey === defaultRoutingKey(topology.queue)) topology.routingKey = defaultRoutingKey(queues[0] as string);
     topology.queue = queues[0] as string;
   }
-  return { ...config, worker, topology, metricsPort: flags.metricsPort ?? config.metricsPort };
+  return { ...config, worker, topology, metricsPort: flags.metricsPort ?? config.metricsPort, logLevel: flags.loglevel ?? config.logLevel };
 }
 
 export function registerWorker(program: Command): void {
@@ -48,10 +50,12 @@ export function registerWorker(program: Command): void {
     .option("--batch-size <n>", `tasks per transaction at most (default WORKER_BATCH_SIZE or ${defaults.worker.batchSize})`, parseIntOption("--batch-size", 1, 5000))
     .option("-Q, --queues <name>", `the work queue to consume (default MATCHES_QUEUE or ${defaults.topology.queue}); bound with the routing key <queue>.process unless MATCHES_ROUTING_KEY names another`)
     .option("--metrics-port <port>", `HTTP port for /metrics, /healthz, /readyz (default METRICS_PORT or ${defaults.metricsPort}; 0 = any free port)`, parseIntOption("--metrics-port", 0, 65535))
+    .option("-l, --loglevel <level>", "log level, as Celery's worker takes it: debug, info, warning, error, critical (default LOG_LEVEL or info)", parseLogLevelOption)
     .action(async (flags: WorkerFlags) => {
       const ctx = cliContext({ service: true });
       const config = workerConfigWithFlags(ctx.config, flags);
       const { log } = ctx;
+      log.level = config.logLevel;
       if (!config.rabbitmqUrl) throw new ConfigError("RABBITMQ_URL is not set: the worker consumes from RabbitMQ (e.g. amqp://user:pass@host:5672//); `matchflow run` works without it");
       // No silent embedded default for a service: a missing Secret key would otherwise have every
       // match acked into a PGlite directory inside the container. Embedded stays possible, asked for.
