@@ -357,6 +357,9 @@ function resetSocket(model: unknown): void {
 }
 
 /** One line for humans: "connection refused", "access refused (check user/password)", ... */
+/** Node's codes for a certificate chain it cannot trust (an unknown CA, a self-signed certificate). */
+const UNTRUSTED_CERTIFICATE = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT"]);
+
 function reasonOf(err: unknown): string {
   const message = errorMessage(err);
   const code = (err as { code?: unknown } | null)?.code;
@@ -371,6 +374,11 @@ function reasonOf(err: unknown): string {
   // other end does not speak TLS; Node's when that end hangs up first, which RabbitMQ does after
   // answering the TLS hello with its AMQP protocol header.
   if (/wrong version number|ERR_SSL_|SSL routines|before secure TLS connection was established/i.test(message)) return "TLS handshake failed (amqps:// to a port without TLS? plain AMQP is amqp://, usually port 5672; TLS usually 5671)";
+  // The broker speaks TLS but its certificate is refused: Node's words alone ("unable to verify
+  // the first certificate") did not say what to do about it.
+  if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) return `TLS certificate not trusted (${message}): give the CA that signed the broker's certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS certificate is not for this host (${message}): use the host name the certificate names in RABBITMQ_URL`;
+  if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return `TLS certificate not valid now (${message}): renew the broker's certificate (or check this machine's clock)`;
   // amqplib messages can embed the URL; strip credentials just in case.
   return message.replace(/\/\/([^:/@]+):([^@]*)@/g, "//$1:***@");
 }
