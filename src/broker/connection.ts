@@ -356,10 +356,10 @@ function resetSocket(model: unknown): void {
   if (stream && !stream.destroyed) stream.resetAndDestroy?.();
 }
 
-/** One line for humans: "connection refused", "access refused (check user/password)", ... */
 /** Node's codes for a certificate chain it cannot trust (an unknown CA, a self-signed certificate). */
 const UNTRUSTED_CERTIFICATE = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT"]);
 
+/** One line for humans: "connection refused", "access refused (check user/password)", ... */
 function reasonOf(err: unknown): string {
   const message = errorMessage(err);
   const code = (err as { code?: unknown } | null)?.code;
