@@ -11,6 +11,13 @@ describe("redactUrl", () => {
     ["https://api.example.com/feed?api_key=s3cret&page=2", "https://api.example.com/feed?api_key=***&page=2"],
     // A token given as the user name (GitHub, GitLab style), and signed-URL query names.
     ["https://ghp_s3cret@mirror.example/x", "https://***@mirror.example/x"],
+    ["https://feeds.example/x?password=s3cret&client_secret=s3cret&page=2", "https://feeds.example/x?password=***&client_secret=***&page=2"],
+    ["https://feeds.example/x?TOKEN=s3cret&PASS=s3cret", "https://feeds.example/x?TOKEN=***&PASS=***"],
+    ["http://ghp_s3cret@mirror.example/x", "http://***@mirror.example/x"],
+    // An "@" in the path after a real password: the host stays.
+    ["amqp://user:s3cret@rabbit/v@host", "amqp://user:***@rabbit/v@host"],
+    // Not a URL the parser reads (a space in the host): the token user name is still masked.
+    ["https://ghp_s3cret@mirror example/x", "https://***@mirror example/x"],
     ["https://bucket.example/feed?X-Amz-Signature=s3cret&sig=s3cret&auth=s3cret&X-Amz-Credential=s3cret&page=2", "https://bucket.example/feed?X-Amz-Signature=***&sig=***&auth=***&X-Amz-Credential=***&page=2"],
   ])("%s -> %s", (url, expected) => {
     expect(redactUrl(url)).toBe(expected);

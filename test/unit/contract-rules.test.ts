@@ -87,6 +87,13 @@ describe("match_status", () => {
       { field: "match_status", rule: "requires_scores", message: "match_status completed requires both home_score and away_score" },
     ]);
     expect(issuesFor({ match_status: "completed", home_score: 3, away_score: 0 })).toEqual([]);
+    // One score only: both rules are reported, whichever score is there.
+    for (const [patch, missing] of [[{ home_score: 3 }, "away_score"], [{ away_score: 3 }, "home_score"]] as const) {
+      expect(issuesFor({ match_status: "completed", ...patch }).map((i) => [i.field, i.rule])).toEqual([
+        [missing, "both_or_neither"],
+        ["match_status", "requires_scores"],
+      ]);
+    }
   });
 
   it("defaults to completed when both scores are given, scheduled otherwise", () => {
@@ -125,6 +132,12 @@ describe("season", () => {
     expect(issuesFor({ match_date: "2026-09-05", season: "2024-25" }).map((i) => i.rule)).toEqual(["season_of_date"]);
   });
 
+  it("takes the last and first dates of the range (2999-12-31, 1900-01-01)", () => {
+    expect(issuesFor({ match_date: "2999-12-31" })).toEqual([]);
+    expect(matchFor({ match_date: "2999-12-31" }).season).toBe("2999-00");
+    expect(issuesFor({ match_date: "1900-01-01" })).toEqual([]);
+  });
+
   it("reports a malformed match_date once, not also as out of range", () => {
     expect(issuesFor({ match_date: "soon" }).map((i) => i.rule)).toEqual(["format"]);
     expect(matchFor({ match_date: "1900-01-01" }).season).toBe("1899-00");
@@ -156,6 +169,12 @@ describe("external_match_id", () => {
       ),
     );
     expect(ids.size).toBe(6);
+  });
+
+  it("derivedExternalId folds case and runs of spacing inside names, so a re-scrape with double spaces is the same match", () => {
+    const key = { league: "Homegrown", age_group: "U14", match_date: "2025-10-18", home_team: "New England FC", away_team: "NEFC" };
+    expect(derivedExternalId({ ...key, home_team: "new  England\tFC" })).toBe(derivedExternalId(key));
+    expect(derivedExternalId({ ...key, age_group: " u14 " })).toBe(derivedExternalId(key));
   });
 
   it("derivedExternalId is a pure function of league, age group, date and teams", () => {

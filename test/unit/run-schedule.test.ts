@@ -24,6 +24,9 @@ describe("cron schedule", () => {
 
   it("refuses malformed expressions with a clear message", () => {
     expect(() => validateCron("bad")).toThrow(/must have 5 fields/);
+    // cron-parser reads a 6th (seconds) field: refused, it would fire every few seconds.
+    expect(() => validateCron("*/10 * * * * *")).toThrow(/must have 5 fields/);
+    expect(() => validateCron("0 6 * * * 2026")).toThrow(/must have 5 fields/);
     expect(() => validateCron("61 * * * *")).toThrow(/not a valid cron expression/);
     expect(() => validateCron("0 6 * * *")).not.toThrow();
   });

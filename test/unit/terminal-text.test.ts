@@ -41,6 +41,8 @@ describe("fitting to a width", () => {
     expect(padEndToWidth("⚽", 4)).toBe("⚽  ");
     expect(padStartToWidth("日", 3)).toBe(" 日");
     expect(padEndToWidth("toolong", 3)).toBe("toolong");
+    expect(padStartToWidth("toolong", 3)).toBe("toolong");
+    expect(padStartToWidth("日本語", 4)).toBe("日本語");
   });
 });
 

@@ -39,6 +39,14 @@ describe("topologyNames", () => {
     expect(() => retryDelayQueueName(n, 1)).toThrow(/RETRY_MAX/);
   });
 
+  it("binds the dead-letter queue with the work queue's name, not the work routing key", () => {
+    const c = loadConfig({ MATCHES_QUEUE: "q", MATCHES_ROUTING_KEY: "q.custom" });
+    const n = topologyNames(c.topology, c.retry);
+    expect(n.routingKey).toBe("q.custom");
+    expect(n.deadLetterRoutingKey).toBe("q");
+    expect(topologyNames(config.topology, config.retry).deadLetterRoutingKey).toBe("matches");
+  });
+
   it("names one eta delay queue per tier, whatever RETRY_MAX is", () => {
     const none = loadConfig({ MATCHES_QUEUE: "q", RETRY_MAX: "0" });
     for (const n of [topologyNames(config.topology, config.retry), topologyNames(none.topology, none.retry)]) {
@@ -65,6 +73,30 @@ describe("retry delays", () => {
     expect(retryDelayQueueName(n, 5)).toBe("matches.retry.10000ms");
     expect(retryDelayQueueName(n, 6)).toBe("matches.retry.10000ms");
     expect(retryDelayQueueName(n, 60)).toBe("matches.retry.10000ms");
+  });
+
+  it("refuses an attempt that is not a whole number >= 1", () => {
+    expect(() => nominalRetryDelayMs(retry, 1.5)).toThrow(RangeError);
+    expect(() => nominalRetryDelayMs(retry, Number.NaN)).toThrow(RangeError);
+  });
+
+  it("sends an attempt below 1 to the first delay queue", () => {
+    const n = topologyNames(config.topology, retry);
+    expect(retryDelayQueueName(n, 0)).toBe("matches.retry.1000ms");
+    expect(retryDelayQueueName(n, -3)).toBe("matches.retry.1000ms");
+  });
+
+  it("jitters an attempt past RETRY_MAX on the last queue's delay, and one with RETRY_MAX=0 on the base delay", () => {
+    const three = { max: 3, baseDelayMs: 1000, maxDelayMs: 100_000 };
+    expect(jitteredRetryDelayMs(three, 5, () => 0.999999)).toBe(4000);
+    expect(jitteredRetryDelayMs(three, 5, () => 0)).toBe(3000);
+    expect(jitteredRetryDelayMs({ ...three, max: 0 }, 1, () => 0)).toBe(750);
+  });
+
+  it("never jitters below 0.75 d: the low end is rounded up", () => {
+    const odd = { max: 1, baseDelayMs: 1001, maxDelayMs: 10_000 };
+    expect(jitteredRetryDelayMs(odd, 1, () => 0)).toBe(751);
+    expect(jitteredRetryDelayMs(odd, 1, () => 0.999999)).toBe(1001);
   });
 
   it("jitters within [0.75 d, d], never above the queue TTL", () => {

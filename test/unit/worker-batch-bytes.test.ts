@@ -34,5 +34,8 @@ describe("batch byte budget", () => {
     expect(autoBatchBytes(144 * MiB, 16) * 16).toBeLessThanOrEqual((144 * MiB) / 8);
     // A floor: one body at the default MAX_MESSAGE_BYTES always fits a batch.
     expect(autoBatchBytes(16 * MiB, 256)).toBe(64 * 1024);
+    // A concurrency below 1 counts as 1, never a division by zero.
+    expect(autoBatchBytes(144 * MiB, 0)).toBe(autoBatchBytes(144 * MiB, 1));
+    expect(autoBatchBytes(144 * MiB, 1)).toBe(18 * MiB);
   });
 });

@@ -74,6 +74,14 @@ describe("parseCeleryTime", () => {
     expect(parseCeleryTime("2026-13-45T00:00:00")).toBeUndefined();
   });
 
+  it("reads every zone form ISO allows: a negative offset, +HHMM, a lower-case z", () => {
+    expect(parseCeleryTime("2026-11-01T07:00:30-05:00")).toBe(at(30));
+    expect(parseCeleryTime("2026-11-01 07:00:30.5-05:00")).toBe(at(30.5));
+    expect(parseCeleryTime("2026-11-01T13:00:30+0100")).toBe(at(30));
+    expect(parseCeleryTime("2026-11-01T07:00:30-0500")).toBe(at(30));
+    expect(parseCeleryTime("2026-11-01T12:00:30z")).toBe(at(30));
+  });
+
   it("reads a naive time after any separator as UTC, as Celery does (`str(datetime)` writes a space), whatever the process's time zone", () => {
     const saved = process.env.TZ;
     try {
@@ -83,6 +91,7 @@ describe("parseCeleryTime", () => {
         expect(parseCeleryTime("2026-11-01 12:00:30.250000"), tz).toBe(at(30.25));
         expect(parseCeleryTime("2026-11-01 13:00:30+01:00"), tz).toBe(at(30));
         expect(parseCeleryTime("2026-11-01T12:00:30"), tz).toBe(at(30));
+        expect(parseCeleryTime(" 2026-11-01 12:00:30\n"), tz).toBe(at(30));
       }
     } finally {
       if (saved === undefined) delete process.env.TZ;

@@ -7,6 +7,9 @@ describe("label values a producer chooses", () => {
     const labels = new LabelValues(2, 5);
     expect(["a", "b", "a", "c", "b"].map((v) => labels.of(v))).toEqual(["a", "b", "a", OTHER_LABEL, "b"]);
     expect(new LabelValues(3, 5).of("abcdefgh")).toBe("abcd…");
+    // Exactly maxChars is kept whole; one more is cut to maxChars with the mark.
+    expect(new LabelValues(3, 5).of("abcde")).toBe("abcde");
+    expect(new LabelValues(3, 5).of("abcdef")).toBe("abcd…");
   });
 
   it("10,000 made-up field names in received matches make at most 101 series of the unknown-fields counter, all counted", async () => {
