@@ -2,7 +2,7 @@
  * The real `matchflow` CLI as a child process (tsx, no build): help, usage errors, `config`
  * and `contract schema`. Only commands that need no broker or database.
  */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -12,31 +12,9 @@ import { workerConfigWithFlags } from "../../src/cli/commands/worker.js";
 import { parseIntOption } from "../../src/cli/options.js";
 import { buildProgram } from "../../src/cli/main.js";
 import { loadConfig } from "../../src/config.js";
+import { runIsolatedCli as runCli, SPAWN_TIMEOUT } from "../helpers/cli-isolated.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-// Spawning node + tsx takes a few seconds on a busy two-core machine.
-const SPAWN_TIMEOUT = 60_000;
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with only PATH/HOME from this process plus `env`, so settings here do not leak in. */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", ...args],
-      { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, timeout: SPAWN_TIMEOUT },
-      (error, stdout, stderr) => {
-        if (error && typeof error.code !== "number") return reject(new Error(`could not run the CLI: ${error.message}`, { cause: error }));
-        resolve({ code: typeof error?.code === "number" ? error.code : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** Runs the CLI with its stdout closed before it writes (`| head -0`): its exit code and stderr. */
 function runCliStdoutClosed(args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -3,26 +3,9 @@
  * `celery worker --loglevel=info --queues=matches --concurrency=4`'s flags, `scrape --use-queue`,
  * and a seed ConfigMap's SUPABASE_URL said as not read.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { runIsolatedCli as runCli, SPAWN_TIMEOUT } from "../helpers/cli-isolated.js";
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const SPAWN_TIMEOUT = 60_000;
-
-function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", ...args],
-      { cwd: root, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env }, timeout: SPAWN_TIMEOUT },
-      (error, stdout, stderr) => {
-        if (error && typeof error.code !== "number") return reject(new Error(`could not run the CLI: ${error.message}`, { cause: error }));
-        resolve({ code: typeof error?.code === "number" ? error.code : 0, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("the seed's command lines", { timeout: SPAWN_TIMEOUT, concurrent: true }, () => {
   it("worker takes the seed's Celery flags --loglevel=info --queues=matches --concurrency=4 (then wants RABBITMQ_URL)", async () => {

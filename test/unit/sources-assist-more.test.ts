@@ -2,18 +2,13 @@
 import { describe, expect, it } from "vitest";
 import { buildSquadIndex, joinBrackets } from "../../src/sources/assist/brackets.js";
 import { readFeedInstant } from "../../src/sources/assist/instant.js";
-import { normaliseEvent, penaltiesOf, statusOf, type NormaliseContext } from "../../src/sources/assist/normalise.js";
-import { readEvent, type AssistEvent, type Bracket } from "../../src/sources/assist/parse.js";
+import { normaliseEvent, penaltiesOf, statusOf } from "../../src/sources/assist/normalise.js";
+import type { Bracket } from "../../src/sources/assist/parse.js";
 import { DEFAULT_PLACEHOLDER, detectPlaceholderDates, type DatedFixture } from "../../src/sources/assist/placeholder.js";
-import { rawEvent, type RawEvent } from "../fixtures/assist-builders.js";
+import { assistEvent, NORMALISE_CONTEXT } from "../fixtures/assist-events.js";
 
-const event = (overrides: RawEvent = {}): AssistEvent => {
-  const e = readEvent(rawEvent(overrides));
-  if (typeof e === "string") throw new Error(e);
-  return e;
-};
-const NOW = Date.parse("2026-10-01T12:00:00Z");
-const ctx: NormaliseContext = { league: "Homegrown", season: "2026-27", now: NOW, scrapedAt: "2026-08-24T11:50:08.000Z", placeholderDates: new Set(["2027-06-08"]) };
+const event = assistEvent;
+const ctx = NORMALISE_CONTEXT;
 
 describe("statusOf at its boundaries", () => {
   it("a result on a placeholder date is completed, not postponed", () => {
