@@ -214,18 +214,7 @@ export async function fetchManagementQueue(target: ManagementTarget, queue: stri
   return parseManagementQueue(body);
 }
 
-/**
- * The names of every queue in the vhost. A 404 is `management_unavailable` naming its cause
- * (see vhostNotFound): before, it read as an empty vhost and every queue as missing (exit 2).
- */
-export async function fetchManagementQueueNames(target: ManagementTarget, timeoutMs = 5000): Promise<string[]> {
-  const body = await getJson(target, `/queues/${encodeURIComponent(target.vhost)}?columns=name`, timeoutMs);
-  if (body === undefined) throw await vhostNotFound(target, timeoutMs);
-  if (!Array.isArray(body)) throw unavailable(target, "answered with JSON that is not a list of queues");
-  return body.flatMap((q: unknown) => (typeof q === "object" && q !== null && typeof (q as { name?: unknown }).name === "string" ? [(q as { name: string }).name] : []));
-}
-
-/** A queue of the vhost as the listing gives it: the figures that tell a stranded queue. */
+/** A queue of the vhost as the listing gives it: its name, and the figures that tell a stranded queue. */
 export interface ManagementQueueFigures {
   name: string;
   ready: number | null;
@@ -233,17 +222,23 @@ export interface ManagementQueueFigures {
 }
 
 /**
- * Every queue of the vhost with its ready count and consumers, in one request: what finds a queue
- * no worker reads whatever its name (stranded-queues.ts). A 404 is an empty list: the caller's
- * other requests have already told a missing vhost or another broker apart.
+ * Every queue of the vhost with its ready count and consumers, in one request: the names find
+ * retry queues of an earlier schedule, the figures a queue no worker reads whatever its name
+ * (stranded-queues.ts). A 404 is `management_unavailable` naming its cause (see vhostNotFound):
+ * before, it read as an empty vhost and every queue as missing (exit 2).
  */
 export async function fetchManagementQueueFigures(target: ManagementTarget, timeoutMs = 5000): Promise<ManagementQueueFigures[]> {
   const body = await getJson(target, `/queues/${encodeURIComponent(target.vhost)}?columns=name,messages_ready,consumers`, timeoutMs);
-  if (body === undefined) return [];
+  if (body === undefined) throw await vhostNotFound(target, timeoutMs);
   if (!Array.isArray(body)) throw unavailable(target, "answered with JSON that is not a list of queues");
   return body.flatMap((q: unknown) => {
     if (typeof q !== "object" || q === null || typeof (q as { name?: unknown }).name !== "string") return [];
     const r = q as { name: string; messages_ready?: unknown; consumers?: unknown };
     return [{ name: r.name, ready: countOf(r.messages_ready), consumers: countOf(r.consumers) }];
   });
+}
+
+/** The names of every queue in the vhost (fetchManagementQueueFigures' listing). */
+export async function fetchManagementQueueNames(target: ManagementTarget, timeoutMs = 5000): Promise<string[]> {
+  return (await fetchManagementQueueFigures(target, timeoutMs)).map((q) => q.name);
 }

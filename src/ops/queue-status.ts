@@ -12,7 +12,7 @@ import type { TopologyNames } from "../broker/topology-names.js";
 import { TransientError, errorMessage, isMatchflowError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { closeQuietly, isNotFound, quietChannel, withBroker, type ChannelSource } from "./broker-session.js";
-import { fetchManagementQueue, fetchManagementQueueFigures, fetchManagementQueueNames, managementTarget, type ManagementTarget } from "./management-api.js";
+import { fetchManagementQueue, fetchManagementQueueFigures, managementTarget } from "./management-api.js";
 import { queuesToReport, statusWarnings, unsampledNote, unusedRetryQueues, type QueueRef, type QueueRow, type QueueStatusReport } from "./queue-status-report.js";
 import { strandedQueueWarnings } from "./stranded-queues.js";
 
@@ -93,14 +93,13 @@ async function queueStatusOn(conn: ChannelSource, options: QueueStatusOptions): 
   const notes: string[] = [];
   if (options.managementUrl) {
     try {
-      // Only the API can list a vhost's queues: retry queues of an earlier schedule are found here.
-      const target = managementTarget(options.managementUrl, options.amqpUrl);
-      const vhostQueues = await fetchManagementQueueNames(target, options.managementTimeoutMs);
-      const queues = await statusFromManagement(conn, options.managementUrl, options.amqpUrl, [...refs, ...unusedRetryQueues(options.names, vhostQueues)], options.managementTimeoutMs);
+      // Only the API can list a vhost's queues, in one request: retry queues of an earlier schedule,
+      // and queues of other names holding messages nobody consumes (stranded-queues.ts).
+      const vhostQueues = await fetchManagementQueueFigures(managementTarget(options.managementUrl, options.amqpUrl), options.managementTimeoutMs);
+      const queues = await statusFromManagement(conn, options.managementUrl, options.amqpUrl, [...refs, ...unusedRetryQueues(options.names, vhostQueues.map((q) => q.name))], options.managementTimeoutMs);
       const unsampled = unsampledNote(queues);
       if (unsampled !== undefined) notes.push(unsampled);
-      const stranded = await strandedElsewhere(target, options);
-      return { source: "management", broker, queues, warnings: [...statusWarnings(queues), ...stranded], notes };
+      return { source: "management", broker, queues, warnings: [...statusWarnings(queues), ...strandedQueueWarnings(options.names, vhostQueues)], notes };
     } catch (err) {
       if (!isMatchflowError(err) || err.code !== "management_unavailable") throw err;
       options.log.debug({ err: errorMessage(err) }, "management API not usable; reading queue status over AMQP");
@@ -109,17 +108,4 @@ async function queueStatusOn(conn: ChannelSource, options: QueueStatusOptions): 
   }
   const queues = await statusOverAmqp(conn, refs);
   return { source: "amqp", broker, queues, warnings: statusWarnings(queues), notes };
-}
-
-/**
- * Warnings for the vhost's other queues that hold messages nobody consumes (stranded-queues.ts).
- * Only the API lists them; when it cannot now, the report of our own queues still stands.
- */
-async function strandedElsewhere(target: ManagementTarget, options: QueueStatusOptions): Promise<string[]> {
-  try {
-    return strandedQueueWarnings(options.names, await fetchManagementQueueFigures(target, options.managementTimeoutMs));
-  } catch (err) {
-    options.log.debug({ err: errorMessage(err) }, "management API did not list the vhost's queues: other queues not checked for stranded messages");
-    return [];
-  }
 }

@@ -75,7 +75,7 @@ describe("queue status when the management API cannot describe this broker", () 
 
   it("an API whose vhost lacks queues that exist over AMQP (another broker, same vhost name): its figures are not used", async () => {
     answer = (req, res) => {
-      if (req.url?.endsWith("?columns=name")) return void res.writeHead(200, { "content-type": "application/json" }).end("[]");
+      if (req.url?.endsWith("?columns=name,messages_ready,consumers")) return void res.writeHead(200, { "content-type": "application/json" }).end("[]");
       res.writeHead(404, { "content-type": "application/json" }).end('{"error":"Object Not Found","reason":"Not Found"}');
     };
     const report = await queueStatus({ names, amqpUrl: vhost.url, managementUrl: frontUrl, log: silentLogger });

@@ -64,7 +64,7 @@ describe("a 404", () => {
 describe("a 200 that is not what the API sends", () => {
   it("an HTML page (a login proxy, a wrong path): management_unavailable naming it", async () => {
     const page: Handler = (_req, res) => void res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end("<html><body>Sign in</body></html>");
-    serve({ "/api/queues/prod/matches": page, "/api/queues/prod?columns=name": page });
+    serve({ "/api/queues/prod/matches": page, "/api/queues/prod?columns=name,messages_ready,consumers": page });
     const expected = {
       code: "management_unavailable",
       message: `management API at ${base}/api answered HTTP 200 with a body that is not JSON (text/html): is RABBITMQ_MANAGEMENT_URL the management API, not a web page or proxy in front of it?`,
@@ -74,10 +74,10 @@ describe("a 200 that is not what the API sends", () => {
   });
 
   it("JSON of the wrong shape (the right shape is read)", async () => {
-    serve({ "/api/queues/prod/matches": json(["matches"]), "/api/queues/prod?columns=name": json({ name: "matches" }) });
+    serve({ "/api/queues/prod/matches": json(["matches"]), "/api/queues/prod?columns=name,messages_ready,consumers": json({ name: "matches" }) });
     await expect(fetchManagementQueue(target(), "matches")).rejects.toMatchObject({ code: "management_unavailable", message: expect.stringMatching(/answered with JSON that is not a queue$/) as string });
     await expect(fetchManagementQueueNames(target())).rejects.toMatchObject({ code: "management_unavailable", message: expect.stringMatching(/answered with JSON that is not a list of queues$/) as string });
-    serve({ "/api/queues/prod/matches": json({ messages_ready: 3, messages_unacknowledged: 1, consumers: 2 }), "/api/queues/prod?columns=name": json([{ name: "matches" }]) });
+    serve({ "/api/queues/prod/matches": json({ messages_ready: 3, messages_unacknowledged: 1, consumers: 2 }), "/api/queues/prod?columns=name,messages_ready,consumers": json([{ name: "matches" }]) });
     await expect(fetchManagementQueue(target(), "matches")).resolves.toMatchObject({ ready: 3, unacked: 1, consumers: 2 });
     await expect(fetchManagementQueueNames(target())).resolves.toEqual(["matches"]);
   });
