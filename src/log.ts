@@ -42,3 +42,27 @@ export function createLogger(options: LogOptions = {}): Logger {
 
 /** A logger that writes nothing, for tests and library use. */
 export const silentLogger: Logger = pino({ level: "silent" });
+
+let warningRoute: ((warning: Error) => void) | undefined;
+
+/**
+ * Node prints process warnings (node-postgres's multi-line SSL-mode notice, a deprecation) to
+ * stderr as free text, which broke a container's JSON log stream into lines no collector parses.
+ * They become log lines of `log` instead, one each: Node's own printer is replaced, and only
+ * when it is there (`--no-warnings` and NODE_NO_WARNINGS=1 keep them silent). The latest logger
+ * wins: a command that makes its own logger routes them to it.
+ */
+export function logProcessWarnings(log: Logger): void {
+  const listeners = process.listeners("warning");
+  if (warningRoute === undefined) {
+    if (listeners.length === 0) return;
+    process.removeAllListeners("warning");
+  } else {
+    process.removeListener("warning", warningRoute);
+  }
+  warningRoute = (warning: Error) => {
+    const code = (warning as { code?: unknown }).code;
+    log.warn({ warning: warning.name, ...(typeof code === "string" ? { code } : {}) }, warning.message);
+  };
+  process.on("warning", warningRoute);
+}

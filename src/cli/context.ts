@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { loadConfig, type Config } from "../config.js";
 import { misspeltSettings } from "../config-typos.js";
 import { seedOnlySettings } from "../config-seed-names.js";
-import { createLogger, type Logger } from "../log.js";
+import { createLogger, logProcessWarnings, type Logger } from "../log.js";
 
 export interface CliContext {
   config: Config;
@@ -23,6 +23,7 @@ export function cliContext(options: { service?: boolean } = {}): CliContext {
     const config = loadConfig();
     const destination = pino.destination({ fd: options.service ? 1 : 2, sync: !options.service });
     cached = { config, log: createLogger({ level: config.logLevel, name: "matchflow", destination }) };
+    logProcessWarnings(cached.log);
     // A misspelt name is ignored, leaving the default: said, so that it is not a silent surprise.
     for (const warning of misspeltSettings(process.env)) cached.log.warn(warning);
     // The seed's SUPABASE_URL / SUPABASE_KEY: matchflow reads DATABASE_URL instead.

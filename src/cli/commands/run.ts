@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { pino } from "pino";
 import { MAX_DURATION_MS, parseDurationMs } from "../../config.js";
 import { ConfigError, isMatchflowError, TransientError } from "../../errors.js";
-import { createLogger } from "../../log.js";
+import { createLogger, logProcessWarnings } from "../../log.js";
 import { formatRunReport, runExitCode, runLogLevel, stoppedLine } from "../../run/report.js";
 import { runOnce } from "../../run/run-once.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
@@ -38,6 +38,7 @@ export function registerRun(program: Command): void {
       const settings = resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
       // The report is for people on stdout; logs go to stderr, quiet unless asked for.
       const log = createLogger({ level: runLogLevel(flags.verbose, config.logLevel), name: "matchflow-run", destination: pino.destination({ fd: 2, sync: true }) });
+      logProcessWarnings(log);
       // Ctrl-C: publishing and waiting stop, the worker settles what it holds and the database
       // is closed cleanly (an embedded PGlite killed mid-write is not), then the report, exit 130.
       // A feed download under way ends at once (it waited out HTTP_TIMEOUT and its retries).

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { pino } from "pino";
 import { isMatchflowError } from "../../errors.js";
-import { createLogger } from "../../log.js";
+import { createLogger, logProcessWarnings } from "../../log.js";
 import { publishedCounts, runCounts, runExitCode } from "../../run/report.js";
 import { runOnce, untilAborted } from "../../run/run-once.js";
 import { runSchedule, validateCron } from "../../run/schedule.js";
@@ -38,6 +38,7 @@ export function registerSchedule(program: Command): void {
       // Validate the flags once up front (a usage error exits 2 now, not at 6 am).
       resolveScrapeFlags({ ...flags, submit: true }, config, localToday(new Date()), false);
       const jobLog = createLogger({ level: config.logLevel, name: "matchflow-schedule", destination: pino.destination({ fd: 1, sync: true }) });
+      logProcessWarnings(jobLog);
 
       // Aborted by the first stop signal: the run in progress stops publishing and waiting too
       // (an in-process run waits up to 30 min for its matches), so the stop is prompt.

@@ -11,7 +11,7 @@ import { Option, type Command } from "commander";
 import type { MatchDataInput } from "../../contract/index.js";
 import { pino } from "pino";
 import { PermanentError } from "../../errors.js";
-import { createLogger } from "../../log.js";
+import { createLogger, logProcessWarnings } from "../../log.js";
 import { resolveScrapeFlags, type ScrapeFlags } from "../../scraper/cli-options.js";
 import { ndjsonLine, renderMatches, scrapeDocument, scrapeRefused, summaryLine, type SubmitCounts } from "../../scraper/output.js";
 import { scrapeStream, type ScrapeResult, type ScrapeSummary } from "../../scraper/scrape.js";
@@ -85,6 +85,7 @@ export function registerScrape(program: Command): void {
         name: "matchflow-scrape",
         destination: pino.destination({ fd: 2, sync: true }),
       });
+      logProcessWarnings(log);
       // Matches go to stdout on a dry run, or when a format was asked for explicitly.
       const showMatches = !settings.submit || cmd.getOptionValueSource("format") === "cli";
 
