@@ -15,10 +15,16 @@
  *   copied back without its score) wiped it, though it is the feed's regression, not the match's
  *   (lessons: "a re-scrape could overwrite newer results"). A new date, a cancellation, a
  *   postponement or another score still apply;
- * - identical data changes only `observed_at`, when the observation is newer (nothing else, not
- *   `updated_at`; an older one writes nothing). Without that, an older observation delivered
- *   late (a retry, a `dlq requeue` days later) was applied over a newer identical one that had
- *   been skipped: the row went back to what the feed said before.
+ * - identical data changes only `observed_at` and `observed_task_id`, when the observation is
+ *   newer (nothing else, not `updated_at`; an older one writes nothing). Without that, an older
+ *   observation delivered late (a retry, a `dlq requeue` days later) was applied over a newer
+ *   identical one that had been skipped: the row went back to what the feed said before.
+ *
+ * "Newer" compares an observation's key, (observed_at, task id), with the row's (`observed_at`,
+ * `observed_task_id`; none sorts first), task ids byte by byte (`COLLATE "C"`, as `Buffer.compare`
+ * in upsert.ts): two observations of the same instant that disagree leave the row with the one
+ * of the greater task id, whatever order they arrive in (migration 0006). The same key again (a
+ * redelivery) applies only when the data it resolves to changed (a team alias added since).
  */
 
 import { intArrayLiteral, textArrayLiteral } from "./array-literal.js";
@@ -119,7 +125,10 @@ const INPUT_ROWS = `ROWS FROM (${INPUT_COLUMNS.map((c, i) => `unnest($${i + 1}::
                  jsonb_array_elements($${INPUT_COLUMNS.length + 1}::jsonb))
        AS x(${INPUT_COLUMNS.map((c) => c.name).join(", ")}, raw)`;
 
-const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw"];
+const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw", "observed_task_id"];
+
+/** Each inserted column's input: its own, but the observation's task, which is the task's id. */
+const insertValue = (column: string): string => `x.${column === "observed_task_id" ? "last_task_id" : column}`;
 
 /** True when a person's postponed/cancelled status must survive this observation. */
 const KEEP_MANUAL_STATUS = `(m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled')
@@ -139,6 +148,14 @@ function newValue(column: (typeof DATA_COLUMNS)[number]): string {
   return RESULT_COLUMNS.has(column) ? `CASE WHEN ${KEEP_RESULT} THEN m.${column} ELSE EXCLUDED.${column} END` : `EXCLUDED.${column}`;
 }
 
+/** The observation's key, (observed_at, task id), is after the row's. */
+const KEY_NEWER = `(m.observed_at IS NULL OR EXCLUDED.observed_at > m.observed_at
+       OR (EXCLUDED.observed_at = m.observed_at
+           AND (m.observed_task_id IS NULL OR EXCLUDED.last_task_id COLLATE "C" > m.observed_task_id COLLATE "C")))`;
+
+/** The row holds this very observation (a redelivery). */
+const KEY_SAME = `(EXCLUDED.observed_at = m.observed_at AND EXCLUDED.last_task_id = m.observed_task_id)`;
+
 /** The observation differs from the row in its data or its status. */
 const CHANGED = `(ROW(${DATA_COLUMNS.map((c) => `m.${c}`).join(", ")}, m.match_status)
        IS DISTINCT FROM ROW(${DATA_COLUMNS.map(newValue).join(", ")}, ${NEW_STATUS}))`;
@@ -150,7 +167,7 @@ const CHANGED = `(ROW(${DATA_COLUMNS.map((c) => `m.${c}`).join(", ")}, m.match_s
  */
 export const UPSERT_MATCHES_SQL = `
 INSERT INTO matches AS m (${INSERT_COLUMNS.join(", ")})
-SELECT ${INSERT_COLUMNS.map((c) => `x.${c}`).join(", ")}
+SELECT ${INSERT_COLUMNS.map(insertValue).join(", ")}
   FROM ${INPUT_ROWS}
  ORDER BY x.external_match_id
 ON CONFLICT (external_match_id) DO UPDATE SET
@@ -158,12 +175,12 @@ ON CONFLICT (external_match_id) DO UPDATE SET
   match_status = ${NEW_STATUS},
   status_set_by = CASE WHEN ${KEEP_MANUAL_STATUS} THEN m.status_set_by ELSE 'scraper' END,
   observed_at = EXCLUDED.observed_at,
+  observed_task_id = EXCLUDED.last_task_id,
   last_task_id = CASE WHEN ${CHANGED} THEN EXCLUDED.last_task_id ELSE m.last_task_id END,
   raw = CASE WHEN ${CHANGED} THEN EXCLUDED.raw ELSE m.raw END,
   updated_at = CASE WHEN ${CHANGED} THEN now() ELSE m.updated_at END
 WHERE NOT m.score_locked
-  AND (m.observed_at IS NULL OR EXCLUDED.observed_at >= m.observed_at)
-  AND (${CHANGED} OR m.observed_at IS NULL OR EXCLUDED.observed_at > m.observed_at)
+  AND (${KEY_NEWER} OR (${KEY_SAME} AND ${CHANGED}))
 RETURNING m.id, m.external_match_id, (m.xmax = 0) AS inserted, (m.updated_at = now()) AS changed`;
 
 /**
@@ -172,10 +189,11 @@ RETURNING m.id, m.external_match_id, (m.xmax = 0) AS inserted, (m.updated_at = n
  */
 export const UNCHANGED_REASONS_SQL = `
 SELECT m.id, m.external_match_id, m.score_locked AS locked,
-       coalesce(m.observed_at > x.observed_at, false) AS stale,
+       coalesce(m.observed_at > x.observed_at
+                OR (m.observed_at = x.observed_at AND m.observed_task_id COLLATE "C" > x.task_id COLLATE "C"), false) AS stale,
        (m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled') AND m.match_status <> x.match_status) AS manual,
        (m.match_status = 'completed' AND x.match_status IN ('scheduled', 'tbd')) AS kept_result
-  FROM ROWS FROM (unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::text[])) AS x(external_match_id, observed_at, match_status)
+  FROM ROWS FROM (unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::text[]), unnest($4::text[])) AS x(external_match_id, observed_at, match_status, task_id)
   JOIN matches m ON m.external_match_id = x.external_match_id`;
 
 export function unchangedReasonsParams(rows: readonly UpsertRow[]): string[] {
@@ -183,5 +201,6 @@ export function unchangedReasonsParams(rows: readonly UpsertRow[]): string[] {
     textArrayLiteral(rows, (r) => r.external_match_id),
     textArrayLiteral(rows, (r) => r.observed_at),
     textArrayLiteral(rows, (r) => r.match_status),
+    textArrayLiteral(rows, (r) => r.last_task_id),
   ];
 }

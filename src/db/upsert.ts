@@ -21,6 +21,10 @@ export interface UpsertItem {
   observedAt: string;
 }
 
+/**
+ * Why a match was left as it was. `stale`: the row holds a newer observation (a later instant, or
+ * the same instant from a task of a greater id); `same`: the observation says what the row does.
+ */
 export type UnchangedReason = "stale" | "locked" | "manual_status" | "kept_result" | "same";
 
 export interface UpsertOutcome {
@@ -104,6 +108,15 @@ function compareInstants(a: Instant, b: Instant): number {
   return a.seconds !== b.seconds ? a.seconds - b.seconds : a.micros - b.micros;
 }
 
+/**
+ * Orders two observations as the upsert's WHERE does (upsert-sql.ts): by instant, then by task
+ * id byte by byte (PostgreSQL's `COLLATE "C"`), so that a batch keeps the twin the row would keep
+ * had they come one by one. 0: the same observation.
+ */
+function compareObservations(a: { instant: Instant; taskId: string }, b: { instant: Instant; taskId: string }): number {
+  return compareInstants(a.instant, b.instant) || Buffer.compare(Buffer.from(a.taskId), Buffer.from(b.taskId));
+}
+
 /** Named prepared statements (see QueryOptions.prepare): one name per SQL text. */
 const UPSERT = { prepare: "mf_upsert_matches" };
 const UNCHANGED = { prepare: "mf_unchanged_reasons" };
@@ -174,6 +187,7 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
   // parsing every item's text costs a regular expression and a string copy on the hot path.
   const instants: (Instant | undefined)[] = [];
   const instantOf = (i: number): Instant => (instants[i] ??= parseInstant((items[i] as UpsertItem).observedAt));
+  const observationOf = (i: number) => ({ instant: instantOf(i), taskId: (items[i] as UpsertItem).taskId });
 
   items.forEach((item, i) => {
     const resolved = ids[i];
@@ -192,7 +206,7 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
     }
     const current = winners.get(externalId);
     // Ties go to the later item: the later delivery of the same observation.
-    if (current === undefined || compareInstants(instantOf(i), instantOf(current)) >= 0) winners.set(externalId, i);
+    if (current === undefined || compareObservations(observationOf(i), observationOf(current)) >= 0) winners.set(externalId, i);
   });
 
   const rows: UpsertRow[] = [];
@@ -226,6 +240,6 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
     if (winners.get(externalId) === i || !isUpsertOutcome(result)) return result;
     // A duplicate inside the batch: the newest observation was written in its place.
     const winner = winners.get(externalId) ?? i;
-    return { outcome: "unchanged", matchId: result.matchId, reason: compareInstants(instantOf(i), instantOf(winner)) < 0 ? "stale" : "same" };
+    return { outcome: "unchanged", matchId: result.matchId, reason: compareObservations(observationOf(i), observationOf(winner)) < 0 ? "stale" : "same" };
   });
 }

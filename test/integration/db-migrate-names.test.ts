@@ -3,24 +3,14 @@
  * text (no-break and zero-width spaces, decomposed accents, fullwidth letters) are merged into
  * one row each, their matches repointed, and the database keys names as the contract does.
  */
-import { cp, mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MIGRATIONS_DIR, migrate } from "../../src/db/migrate.js";
+import { migrate } from "../../src/db/migrate.js";
 import { lookupIds } from "../../src/db/resolve-sql.js";
 import type { Database } from "../../src/db/database.js";
+import { migrationsBefore, type MigrationsBefore } from "../helpers/migrations.js";
 import { BACKENDS, useBackend } from "./db-backends.js";
 
 const NAME_MIGRATION = "0003_canonical_name_keys.sql";
-
-/** The migrations before 0003, in a directory of their own. */
-async function migrationsBefore(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "mf-migrations-"));
-  await cp(MIGRATIONS_DIR, dir, { recursive: true });
-  await rm(path.join(dir, NAME_MIGRATION));
-  return dir;
-}
 
 async function one<T>(db: Database, sql: string, params: unknown[] = []): Promise<T> {
   const { rows } = await db.query<T>(sql, params);
@@ -65,19 +55,20 @@ async function seedSpellings(db: Database) {
 
 describe.each(BACKENDS)(`migration ${NAME_MIGRATION} on %s`, (kind) => {
   const backend = useBackend(kind, { migrated: false });
-  let before: string;
+  let before: MigrationsBefore;
   beforeEach(async () => {
-    before = await migrationsBefore();
-    await migrate(backend().db, { dir: before });
+    before = await migrationsBefore(NAME_MIGRATION);
+    await migrate(backend().db, { dir: before.dir });
   });
   afterEach(async () => {
-    await rm(before, { recursive: true, force: true });
+    await before.remove();
   });
 
   it("merges every spelling into its oldest row, repoints the matches and stores canonical names", async () => {
     const db = backend().db;
     const ids = await seedSpellings(db);
-    expect((await migrate(db)).applied).toEqual([NAME_MIGRATION]);
+    expect((await migrate(db)).applied).toEqual(before.pending);
+    expect(before.pending[0]).toBe(NAME_MIGRATION);
 
     const { rows: leagues } = await db.query<{ id: number; name: string }>("SELECT id, name FROM leagues");
     expect(leagues.map((r) => [Number(r.id), r.name])).toEqual([[ids.l1, "Homegrown"]]);

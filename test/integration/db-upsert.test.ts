@@ -13,6 +13,12 @@ function item(match: MatchData, observedAt = match.scraped_at ?? "2026-10-01T12:
   return { match, raw, taskId: `task-${taskCounter}`, observedAt };
 }
 
+/** Every order of `xs`. */
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
 async function store(db: Database, items: UpsertItem[], resolver: NameResolver = createNameResolver({ mode: "create" })): Promise<UpsertResult[]> {
   return resolveInTransaction(db, resolver, async (tx, resolve) => upsertMatches(tx, items, await resolve(items.map((i) => i.match))));
 }
@@ -183,10 +189,11 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
   it("writes duplicate ids in one batch once, with the newest observation", async () => {
     const { db } = backend();
     const m = makeMatch();
+    const newest = item({ ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T16:00:00Z");
     const results = await store(db, [
       item({ ...m, home_score: 1, away_score: 1, match_status: "completed" }, "2026-10-03T15:00:00Z"),
-      item({ ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T16:00:00Z"),
-      item({ ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T16:00:00Z"),
+      newest,
+      { ...newest }, // delivered twice: the later delivery is the one written
     ]);
     const id = (results[1] as { matchId: number }).matchId;
     expect(results).toEqual([
@@ -214,6 +221,52 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 2, awayScore: 1 });
     // And across batches the stored row keeps the newer one, as before.
     expect(await storeOne(db, { ...m, home_score: 1, away_score: 1 }, "2026-10-03T16:00:00.000899Z")).toMatchObject({ outcome: "unchanged", reason: "stale" });
+  });
+
+  it("observations of one instant that disagree leave the row with the greatest task id's, in every order, one by one or in one batch", async () => {
+    const { db } = backend();
+    const at = "2026-10-03T16:00:00.123456Z";
+    const scored = { home_score: 2, away_score: 1, match_status: "completed" as const };
+    const level = { home_score: 1, away_score: 1, match_status: "completed" as const };
+    // Task ids compare byte by byte: "task-10" < "task-1Z" < "task-9".
+    const observations = [
+      { taskId: "task-10", data: scored },
+      { taskId: "task-9", data: scored }, // the greatest key: its data must be the row's
+      { taskId: "task-1Z", data: level },
+    ];
+    for (const order of permutations(observations)) {
+      const m = makeMatch();
+      const items = order.map((o) => ({ match: { ...m, ...o.data }, raw: { ...m, ...o.data }, taskId: o.taskId, observedAt: at }));
+      const oneByOne = [];
+      for (const it of items) oneByOne.push((await store(db, [it]))[0]);
+      expect(await getMatchByExternalId(db, m.external_match_id), order.map((o) => o.taskId).join(" ")).toMatchObject({ homeScore: 2, awayScore: 1 });
+      // Whatever came after the greatest key changed nothing: it is older.
+      const greatest = order.findIndex((o) => o.taskId === "task-9");
+      for (const later of oneByOne.slice(greatest + 1)) expect(later).toMatchObject({ outcome: "unchanged", reason: "stale" });
+
+      const batched = makeMatch();
+      const results = await store(db, items.map((it) => ({ ...it, match: { ...it.match, external_match_id: batched.external_match_id }, raw: { ...(it.raw as object), external_match_id: batched.external_match_id } })));
+      expect(await getMatchByExternalId(db, batched.external_match_id)).toMatchObject({ homeScore: 2, awayScore: 1 });
+      expect(results[greatest]).toMatchObject({ outcome: "created" });
+      expect(results.filter((_, i) => i !== greatest)).toEqual([expect.objectContaining({ reason: "stale" }), expect.objectContaining({ reason: "stale" })]);
+    }
+    // The row keeps the winning observation's task as its key, and the task that last changed its data.
+    const { rows } = await db.query<{ observed_task_id: string }>("SELECT DISTINCT observed_task_id FROM matches");
+    expect(rows).toEqual([{ observed_task_id: "task-9" }]);
+  });
+
+  it("a redelivery of the observation a row holds still applies what its names now resolve to", async () => {
+    const { db } = backend();
+    const m = makeMatch({ home_team: "Gamma Utd" });
+    const delivery = { match: m, raw: m, taskId: "task-redelivered", observedAt: "2026-10-03T16:00:00Z" };
+    const [created] = await store(db, [delivery]);
+    // Between the two deliveries an operator says "Gamma Utd" is Alpha FC's other name.
+    await storeOne(db, makeMatch({ away_team: "Delta FC" }));
+    const { rows } = await db.query<{ league_id: number; id: number }>("SELECT league_id, id FROM teams WHERE name = 'Alpha FC'");
+    await db.query("INSERT INTO team_aliases (league_id, alias, team_id) VALUES ($1, 'Gamma Utd', $2)", [rows[0]?.league_id, rows[0]?.id]);
+    const [again] = await store(db, [{ ...delivery }]);
+    expect(again).toEqual({ outcome: "updated", matchId: (created as { matchId: number }).matchId });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeTeam: "Alpha FC" });
   });
 
   it("one bad item fails alone; its neighbours still land", async () => {

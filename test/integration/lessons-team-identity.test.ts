@@ -5,13 +5,11 @@
  * database refuses such an alias, and the migration that adds the rule names the ones already
  * there instead of failing on a bare constraint error.
  */
-import { cp, mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Database } from "../../src/db/database.js";
-import { MIGRATIONS_DIR, migrate } from "../../src/db/migrate.js";
+import { migrate } from "../../src/db/migrate.js";
 import { createNameResolver, isResolved, resolveInTransaction } from "../../src/db/resolve.js";
+import { migrationsBefore } from "../helpers/migrations.js";
 import { BACKENDS, makeMatch, useBackend } from "./db-backends.js";
 
 const ALIAS_MIGRATION = "0005_alias_team_same_league.sql";
@@ -53,19 +51,18 @@ describe.each(BACKENDS)(`lessons: migration ${ALIAS_MIGRATION} on %s`, (kind) =>
 
   it("stops, naming them, when aliases already cross leagues; applies once they are mended", async () => {
     const { db } = backend();
-    const before = await mkdtemp(path.join(os.tmpdir(), "mf-lessons-migrations-"));
+    const before = await migrationsBefore(ALIAS_MIGRATION);
     try {
-      await cp(MIGRATIONS_DIR, before, { recursive: true });
-      await rm(path.join(before, ALIAS_MIGRATION));
-      await migrate(db, { dir: before });
+      await migrate(db, { dir: before.dir });
       const t = await twoLeagues(db);
       await db.query("INSERT INTO team_aliases (league_id, alias, team_id) VALUES ($1, 'IFA', $2)", [t.homegrown, t.academyIfa]);
 
       await expect(migrate(db)).rejects.toThrow(/team aliases name a team of another league: 'IFA' \(alias of league \d+, team \d+ of league \d+\)/);
       await db.query("UPDATE team_aliases SET team_id = $1", [t.homegrownIfa]);
-      expect((await migrate(db)).applied).toEqual([ALIAS_MIGRATION]);
+      expect((await migrate(db)).applied).toEqual(before.pending);
+      expect(before.pending[0]).toBe(ALIAS_MIGRATION);
     } finally {
-      await rm(before, { recursive: true, force: true });
+      await before.remove();
     }
   });
 });
