@@ -84,7 +84,7 @@ export class BrokerConnection extends EventEmitter {
     try {
       await conn.connectOnce();
     } catch (err) {
-      throw new TransientError("broker_unreachable", `cannot connect to RabbitMQ at ${describeBroker(options.url)}: ${reasonOf(err)}`, { cause: err });
+      throw new TransientError("broker_unreachable", `cannot connect to RabbitMQ at ${describeBroker(options.url)}: ${reasonOf(err, options.url)}`, { cause: err });
     }
     return conn;
   }
@@ -360,7 +360,7 @@ function resetSocket(model: unknown): void {
 const UNTRUSTED_CERTIFICATE = new Set(["UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT"]);
 
 /** One line for humans: "connection refused", "access refused (check user/password)", ... */
-function reasonOf(err: unknown): string {
+function reasonOf(err: unknown, url?: string): string {
   const message = errorMessage(err);
   const code = (err as { code?: unknown } | null)?.code;
   if (code === "ECONNREFUSED") return "connection refused";
@@ -374,6 +374,9 @@ function reasonOf(err: unknown): string {
   // other end does not speak TLS; Node's when that end hangs up first, which RabbitMQ does after
   // answering the TLS hello with its AMQP protocol header.
   if (/wrong version number|ERR_SSL_|SSL routines|before secure TLS connection was established/i.test(message)) return "TLS handshake failed (amqps:// to a port without TLS? plain AMQP is amqp://, usually port 5672; TLS usually 5671)";
+  // Plain AMQP to a TLS-only listener: RabbitMQ drops the connection at our protocol header,
+  // with a reset or a close, as the timing goes.
+  if (url?.startsWith("amqp:") && (code === "ECONNRESET" || /closed abruptly during opening handshake/i.test(message))) return `${message} (amqp:// to a port that speaks TLS? TLS is amqps://, usually port 5671)`;
   // The broker speaks TLS but its certificate is refused: Node's words alone ("unable to verify
   // the first certificate") did not say what to do about it.
   if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) return `TLS certificate not trusted (${message}): give the CA that signed the broker's certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;

@@ -91,7 +91,7 @@ describe("settings", () => {
 
   it.each(OVERLAYS)("%s: every variable given to a matchflow container is one src/config.ts reads (a typo would silently leave the default)", (overlay) => {
     // Read by node and glibc, not by matchflow's configuration.
-    const runtime = ["NODE_OPTIONS", "MALLOC_ARENA_MAX"];
+    const runtime = ["NODE_OPTIONS", "MALLOC_ARENA_MAX", "NODE_EXTRA_CA_CERTS"];
     const names = new Set<string>();
     for (const w of workloads(overlay)) {
       for (const c of allContainers(podTemplate(w)).filter((x) => /(^|\/)matchflow(:|@|$)/.test(x.image))) {

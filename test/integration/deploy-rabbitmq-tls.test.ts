@@ -1,0 +1,105 @@
+/**
+ * The deploy tree's TLS broker (deploy/k8s/components/rabbitmq-tls) on a real RabbitMQ node: the
+ * base's rabbitmq.conf and the component's rabbitmq-tls.conf as the StatefulSet mounts them
+ * (conf.d/90-, 91-), with only the certificate paths and the ports made the test's own. The node
+ * opens AMQP over TLS and the management API over HTTPS and no plain AMQP at all; matchflow
+ * publishes, a worker stores and `queue status` reads through them with the CA given as the
+ * component gives it (NODE_EXTRA_CA_CERTS); amqp:// to the TLS port is refused with a hint.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, until } from "../helpers/cli.js";
+import { makeMatch } from "../helpers/matches.js";
+import { freePort, startRabbitNode, type RabbitNode } from "../helpers/rabbitmq-node.js";
+import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
+
+const DEPLOY = fileURLToPath(new URL("../../deploy/k8s/", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "mf-tls-node-"));
+const tlsDir = join(dir, "tls");
+let node: RabbitNode;
+let t: WorkerEnv;
+const ports = { amqps: 0, https: 0, http: 0, prometheus: 0 };
+
+/** A CA and a certificate it signs for `localhost`, named as the Secret `rabbitmq-tls` names them. */
+function makeCertificates(): void {
+  execFileSync("mkdir", ["-p", tlsDir]);
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: tlsDir, stdio: "pipe" });
+  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=matchflow test CA");
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=localhost");
+  writeFileSync(join(tlsDir, "ext"), "subjectAltName=DNS:localhost\n");
+  openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "ext");
+}
+
+const env = (scheme: "amqps" | "amqp" = "amqps") => ({
+  RABBITMQ_URL: `${scheme}://guest:guest@localhost:${ports.amqps}/%2F`,
+  RABBITMQ_MANAGEMENT_URL: `https://guest:guest@localhost:${ports.https}`,
+  NODE_EXTRA_CA_CERTS: join(tlsDir, "ca.crt"),
+});
+
+beforeAll(async () => {
+  makeCertificates();
+  for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
+  const tlsConf = readFileSync(join(DEPLOY, "components/rabbitmq-tls/rabbitmq-tls.conf"), "utf8");
+  expect(tlsConf).toContain("/etc/rabbitmq/tls/");
+  node = await startRabbitNode(
+    dir,
+    {
+      "90-matchflow.conf": readFileSync(join(DEPLOY, "base/rabbitmq/rabbitmq.conf"), "utf8"),
+      "91-matchflow-tls.conf": tlsConf.replaceAll("/etc/rabbitmq/tls/", `${tlsDir}/`),
+      // Ports of the test's own (the machine's broker holds the standard ones), and a disk limit
+      // a test machine meets. Nothing here touches plain AMQP: the component turns it off.
+      "99-test.conf": [
+        `listeners.ssl.default = ${ports.amqps}`,
+        `management.ssl.port = ${ports.https}`,
+        `management.tcp.port = ${ports.http}`,
+        `prometheus.tcp.port = ${ports.prometheus}`,
+        "disk_free_limit.absolute = 50MB",
+        "",
+      ].join("\n"),
+    },
+    ["rabbitmq_management", "rabbitmq_prometheus"],
+  );
+  t = await createWorkerEnv("tls-node");
+}, 180_000);
+
+afterAll(async () => {
+  await t?.teardown();
+  await node?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 120_000);
+
+describe("deploy: RabbitMQ with the rabbitmq-tls component", () => {
+  it("listens for AMQP over TLS and HTTPS, and for no plain AMQP (the base's 5672 listener is off)", async () => {
+    const { listeners } = JSON.parse(await node.diagnostics("listeners", "--formatter", "json")) as { listeners: { port: number; protocol: string }[] };
+    const byProtocol = Object.fromEntries(listeners.map((l) => [l.protocol, l.port]));
+    expect(byProtocol).toMatchObject({ "amqp/ssl": ports.amqps, https: ports.https });
+    expect(listeners.map((l) => l.protocol)).not.toContain("amqp");
+  });
+
+  it("matchflow publishes, a worker stores and `queue status` reads through TLS with the CA as the component gives it", async () => {
+    const input = [1, 2, 3].map((i) => JSON.stringify(makeMatch("tlsnode", i))).join("\n");
+    const published = await runCli(["publish"], env(), { input });
+    expect(published.stderr).toBe("");
+    expect(published.stdout).toBe("3 submitted, 0 invalid, 0 failed\n");
+
+    const w = await t.startWorker(env());
+    await until(async () => (await t.rows("tlsnode")).total === 3, 60_000, "3 rows");
+    await t.stopWorker(w);
+
+    // Over HTTPS: the management API lists the work queue (its figures may trail by seconds).
+    const status = await runCli(["queue", "status", "--json"], env());
+    expect(status.stderr).toBe("");
+    const queues = (JSON.parse(status.stdout) as { queues: { name: string }[] }).queues.map((q) => q.name);
+    expect(queues).toContain("matches");
+  });
+
+  it("amqp:// to the TLS port: refused, exit 4, saying TLS is amqps://", async () => {
+    const r = await runCli(["publish"], env("amqp"), { input: "" });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/^matchflow: cannot connect to RabbitMQ at localhost:\d+ vhost \/: .+ \(amqp:\/\/ to a port that speaks TLS\? TLS is amqps:\/\/, usually port 5671\)\n$/);
+  });
+});
