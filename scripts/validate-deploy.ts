@@ -18,8 +18,8 @@ import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-/** Every overlay CI renders; prod-autoscaled and prod-tls are prod plus the KEDA and the rabbitmq-tls component. */
-export const OVERLAYS = ["dev", "prod", "prod-autoscaled", "prod-tls"] as const;
+/** Every overlay CI renders; prod-autoscaled is prod plus the KEDA component, prod-hardened prod plus rabbitmq-tls and egress. */
+export const OVERLAYS = ["dev", "prod", "prod-autoscaled", "prod-hardened"] as const;
 export type OverlayName = (typeof OVERLAYS)[number];
 
 export interface K8sObject {
