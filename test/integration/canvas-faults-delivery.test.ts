@@ -157,12 +157,20 @@ describe("Celery follow-ups and rpc results under faults", () => {
     }
     await sending;
     await until(async () => (await t.rows("bulk")).total === 300, 60_000, "every row");
+    // Waited for by what each task sends before its ack, read exactly (AMQP), not by the
+    // management API's unacked count: sampled every few seconds, it read 0 while a cut's
+    // redelivered tasks were still in flight, and the callbacks were looked for too early.
+    const missing = async () => {
+      const callbackIds = new Set((await t.peek("bulk.cb")).map((c) => String(c.headers.id)));
+      const replied = new Set((await t.peek("bulk.reply")).map((r) => r.properties.correlationId as string));
+      return { callbacks: ids.filter((id) => !callbackIds.has(derivedTaskId(id, "callback.0"))), results: ids.filter((id) => !replied.has(id)) };
+    };
+    await until(async () => { const m = await missing(); return m.callbacks.length === 0 && m.results.length === 0; }, 60_000, "every callback and result").catch(async (err: Error) => {
+      throw new Error(`${err.message}: still missing ${JSON.stringify(await missing())}`);
+    });
     await until(async () => (await unacked()) === 0 && (await t.ready()) === 0, 60_000, "every task acked");
     expect(await t.rows("bulk")).toEqual({ total: 300, distinct: 300 });
-    const callbackIds = new Set((await t.peek("bulk.cb")).map((c) => String(c.headers.id)));
-    expect(ids.filter((id) => !callbackIds.has(derivedTaskId(id, "callback.0")))).toEqual([]);
-    const replied = new Set((await t.peek("bulk.reply")).map((r) => r.properties.correlationId as string));
-    expect(ids.filter((id) => !replied.has(id))).toEqual([]);
+    expect(await missing()).toEqual({ callbacks: [], results: [] });
     // The cuts fell mid-stream: tasks were redelivered, and some callbacks sent twice (same ids).
     expect(worker.logs.some((l) => String(l.taskId).startsWith("bulk-") && l.redelivered === true)).toBe(true);
     expect(await t.ready("matches.dead_letter")).toBe(0);
