@@ -183,6 +183,8 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
   const results: (UpsertResult | undefined)[] = items.map(() => undefined);
   /** external id -> index of the newest observation in the batch. */
   const winners = new Map<string, number>();
+  /** external id -> every index of it, for the ids the batch holds more than once. */
+  const twins = new Map<string, number[]>();
   // Microsecond instants only where two items of the batch share an external id (a redelivery):
   // parsing every item's text costs a regular expression and a string copy on the hot path.
   const instants: (Instant | undefined)[] = [];
@@ -205,6 +207,7 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
       return;
     }
     const current = winners.get(externalId);
+    if (current !== undefined) twins.set(externalId, [...(twins.get(externalId) ?? [current]), i]);
     // Ties go to the later item: the later delivery of the same observation.
     if (current === undefined || compareObservations(observationOf(i), observationOf(current)) >= 0) winners.set(externalId, i);
   });
@@ -230,9 +233,10 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
       written = await writeRowsOneByOne(tx, rows);
     }
   }
+  const refused = await writeOlderTwins(tx, { items, ids, winners, twins, written, observationOf });
 
   return items.map((item, i) => {
-    const earlier = results[i];
+    const earlier = results[i] ?? refused.get(i);
     if (earlier) return earlier;
     const externalId = item.match.external_match_id;
     const result = written.get(externalId);
@@ -242,4 +246,43 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
     const winner = winners.get(externalId) ?? i;
     return { outcome: "unchanged", matchId: result.matchId, reason: compareObservations(observationOf(i), observationOf(winner)) < 0 ? "stale" : "same" };
   });
+}
+
+interface Twins {
+  items: readonly UpsertItem[];
+  ids: readonly ResolveResult[];
+  /** Updated here: the index written (or last tried) for each external id. */
+  winners: Map<string, number>;
+  twins: ReadonlyMap<string, readonly number[]>;
+  /** Updated here with what the older twins' writes gave. */
+  written: Map<string, UpsertResult>;
+  observationOf: (i: number) => { instant: Instant; taskId: string };
+}
+
+/**
+ * A newest twin the database refused (a data error: an operator's CHECK, say) leaves its match to
+ * the next older observation in the batch, which is written instead, as it would have been had
+ * it come in a batch of its own before. Without this the older one was reported unchanged
+ * (`stale`) and acked, and the row never got it. Returns the refused items' errors, by index
+ * (a redelivery of a refused observation shares its error).
+ */
+async function writeOlderTwins(tx: Queryable, t: Twins): Promise<Map<number, UpsertResult>> {
+  const refused = new Map<number, UpsertResult>();
+  for (;;) {
+    const next: UpsertRow[] = [];
+    for (const [externalId, list] of t.twins) {
+      const result = t.written.get(externalId);
+      const tried = t.winners.get(externalId);
+      if (!(result instanceof Error) || tried === undefined) continue;
+      for (const i of list) if (compareObservations(t.observationOf(i), t.observationOf(tried)) === 0) refused.set(i, result);
+      const older = list.filter((i) => !refused.has(i)).reduce<number | undefined>((best, i) => (best === undefined || compareObservations(t.observationOf(i), t.observationOf(best)) > 0 ? i : best), undefined);
+      const item = older === undefined ? undefined : t.items[older];
+      const resolved = older === undefined ? undefined : t.ids[older];
+      if (older === undefined || !item || !resolved || !isResolved(resolved)) continue;
+      t.winners.set(externalId, older);
+      next.push(toUpsertRow(item, resolved));
+    }
+    if (next.length === 0) return refused;
+    for (const [externalId, result] of await writeRowsOneByOne(tx, next)) t.written.set(externalId, result);
+  }
 }

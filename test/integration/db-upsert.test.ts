@@ -269,6 +269,27 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeTeam: "Alpha FC" });
   });
 
+  it("a newest twin the database refuses leaves its match to the next older one in the batch, as separate batches would", async () => {
+    const { db } = backend();
+    // An operator's rule the contract does not know.
+    await db.query("ALTER TABLE matches ADD CONSTRAINT test_no_nine CHECK (home_score IS DISTINCT FROM 9)");
+    const m = makeMatch();
+    const older = item({ ...m, home_score: 2, away_score: 1, match_status: "completed" }, "2026-10-03T15:00:00Z");
+    const oldest = item({ ...m, home_score: 1, away_score: 0, match_status: "completed" }, "2026-10-03T14:00:00Z");
+    const newest = item({ ...m, home_score: 9, away_score: 0, match_status: "completed" }, "2026-10-03T16:00:00Z");
+    const results = await store(db, [older, newest, { ...newest }, oldest]);
+    expect(results[0]).toMatchObject({ outcome: "created" });
+    for (const refused of [results[1], results[2]]) expect((refused as Error).message).toContain("test_no_nine");
+    expect(results[3]).toMatchObject({ outcome: "unchanged", reason: "stale" });
+    expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeScore: 2, awayScore: 1, observedAt: "2026-10-03T15:00:00.000Z" });
+
+    // Every twin refused: each gets the refusal, nothing is written.
+    const n = makeMatch();
+    const all = await store(db, [item({ ...n, home_score: 9, away_score: 1, match_status: "completed" }, "2026-10-03T15:00:00Z"), item({ ...n, home_score: 9, away_score: 0, match_status: "completed" }, "2026-10-03T16:00:00Z")]);
+    for (const r of all) expect((r as Error).message).toContain("test_no_nine");
+    expect(await getMatchByExternalId(db, n.external_match_id)).toBeUndefined();
+  });
+
   it("one bad item fails alone; its neighbours still land", async () => {
     const { db } = backend();
     const good = [makeMatch(), makeMatch({ home_team: "Gamma" }), makeMatch({ away_team: "Delta" })];
