@@ -127,7 +127,7 @@ const INPUT_ROWS = `ROWS FROM (${INPUT_COLUMNS.map((c, i) => `unnest($${i + 1}::
 
 const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw", "observed_task_id"];
 
-/** Each inserted column's input: its own, but the observation's task, which is the task's id. */
+/** The input an inserted column takes: its namesake, but `observed_task_id`, the task's id (`last_task_id`). */
 const insertValue = (column: string): string => `x.${column === "observed_task_id" ? "last_task_id" : column}`;
 
 /** True when a person's postponed/cancelled status must survive this observation. */
