@@ -302,10 +302,17 @@ export function planOnSuccess(envelope: TaskEnvelope, result: unknown, context: 
 /**
  * Failed for good (dead-lettered): its link_error errbacks, each with the task's id as its first
  * arg (how Celery calls an errback it does not have registered). The chain stops, as in Celery.
+ * Celery's worker sends such errbacks as one group, a single one too (backends/base.py,
+ * `_call_task_errbacks`): a group id and an index each; a group errback fans out on its own.
  */
 export function planOnFailure(envelope: TaskEnvelope, context: CanvasContext): CanvasPlan {
   const planner = new Planner(envelope, context);
-  signatureList(embedPart(envelope, "errbacks"))?.forEach((sig, i) => planner.apply(sig, { role: "errback", part: "errbacks", lead: [envelope.taskId], place: `errback.${i}`, chain: null }));
+  const groupId = derivedTaskId(envelope.taskId, "errback.group");
+  let index = 0;
+  signatureList(embedPart(envelope, "errbacks"))?.forEach((sig, i) => {
+    const inGroup = !(isObject(sig) && sig.subtask_type === "group");
+    planner.apply(sig, { role: "errback", part: "errbacks", lead: [envelope.taskId], place: `errback.${i}`, chain: null, ...(inGroup ? { group: { id: groupId, index: index++ } } : {}) });
+  });
   reportChord(planner, envelope);
   return planner.plan;
 }

@@ -201,4 +201,16 @@ describe("planOnFailure", () => {
     expect(plan.followUps.map((f) => f.role)).toEqual(["errback"]);
     expect(read(plan.followUps[0] as FollowUp)).toMatchObject({ name: "notify.failed", args: ["task-1", "why"], parentId: "task-1", rootId: "root-1" });
   });
+
+  it("sends the errbacks as one group, as Celery's worker does (a single one too); a group errback keeps its own", () => {
+    const own = sig("celery.group", { subtask_type: "group", kwargs: { tasks: [sig("g.a")] }, options: { task_id: "own-group" } });
+    const plan = planOnFailure(envelopeWith({ errbacks: [sig("e.a"), own, sig("e.b")] }), context);
+    expect(plan.followUps.map(read).map((t) => [t.name, t.headers.group, t.headers.group_index])).toEqual([
+      ["e.a", derivedTaskId("task-1", "errback.group"), 0],
+      ["g.a", "own-group", 0],
+      ["e.b", derivedTaskId("task-1", "errback.group"), 1],
+    ]);
+    const single = read(planOnFailure(envelopeWith({ errbacks: [sig("e.a")] }), context).followUps[0] as FollowUp);
+    expect(single.headers).toMatchObject({ group: derivedTaskId("task-1", "errback.group"), group_index: 0 });
+  });
 });
