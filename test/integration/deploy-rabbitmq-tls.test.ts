@@ -12,10 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
 import { runCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { freePort, startRabbitNode, type RabbitNode } from "../helpers/rabbitmq-node.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
+
+interface Probe { exec: { command: string[] } }
 
 const DEPLOY = fileURLToPath(new URL("../../deploy/k8s/", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "mf-tls-node-"));
@@ -78,6 +81,18 @@ describe("deploy: RabbitMQ with the rabbitmq-tls component", () => {
     const byProtocol = Object.fromEntries(listeners.map((l) => [l.protocol, l.port]));
     expect(byProtocol).toMatchObject({ "amqp/ssl": ports.amqps, https: ports.https });
     expect(listeners.map((l) => l.protocol)).not.toContain("amqp");
+  });
+
+  it("passes the StatefulSet's own probes (startup, liveness, readiness: the readiness one connects to every listener)", async () => {
+    const statefulSet = parseYaml(readFileSync(join(DEPLOY, "base/rabbitmq/statefulset.yaml"), "utf8")) as {
+      spec: { template: { spec: { containers: { name: string; startupProbe: Probe; livenessProbe: Probe; readinessProbe: Probe }[] } } };
+    };
+    const broker = statefulSet.spec.template.spec.containers.find((c) => c.name === "rabbitmq");
+    const probes = [broker?.startupProbe, broker?.livenessProbe, broker?.readinessProbe].map((p) => p?.exec.command ?? []);
+    expect(probes.map((c) => c[0])).toEqual(["rabbitmq-diagnostics", "rabbitmq-diagnostics", "rabbitmq-diagnostics"]);
+    expect(probes.map((c) => c[2])).toContain("check_port_connectivity");
+    // Each probe as the pod runs it, against this node (`-n`); it fails (exit > 0) by throwing.
+    for (const command of probes) await node.diagnostics(...command.slice(1));
   });
 
   it("matchflow publishes, a worker stores and `queue status` reads through TLS with the CA as the component gives it", async () => {
