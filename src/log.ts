@@ -45,18 +45,23 @@ export const silentLogger: Logger = pino({ level: "silent" });
 
 let warningRoute: ((warning: Error) => void) | undefined;
 
+/** Node's redirection of warnings to a file, which an operator asked for: left as it is. */
+const redirected = (): boolean => [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].some((a) => a.startsWith("--redirect-warnings"));
+
 /**
  * Node prints process warnings (node-postgres's multi-line SSL-mode notice, a deprecation) to
  * stderr as free text, which broke a container's JSON log stream into lines no collector parses.
- * They become log lines of `log` instead, one each: Node's own printer is replaced, and only
- * when it is there (`--no-warnings` and NODE_NO_WARNINGS=1 keep them silent). The latest logger
- * wins: a command that makes its own logger routes them to it.
+ * They become `warn` lines of `log` instead, one each (hidden, like every warn line, at
+ * LOG_LEVEL=error). Only Node's own printer is replaced, and only when it is there:
+ * `--no-warnings` and NODE_NO_WARNINGS=1 keep them silent, `--redirect-warnings=<file>` keeps
+ * them in the file, a library's own listener stays. The latest logger wins: a command that
+ * makes its own logger routes them to it.
  */
 export function logProcessWarnings(log: Logger): void {
-  const listeners = process.listeners("warning");
   if (warningRoute === undefined) {
-    if (listeners.length === 0) return;
-    process.removeAllListeners("warning");
+    const nodePrinter = process.listeners("warning").find((l) => l.name === "onWarning");
+    if (nodePrinter === undefined || redirected()) return;
+    process.removeListener("warning", nodePrinter);
   } else {
     process.removeListener("warning", warningRoute);
   }

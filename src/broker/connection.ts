@@ -376,13 +376,17 @@ function reasonOf(err: unknown, url?: string): string {
   if (/wrong version number|ERR_SSL_|SSL routines|before secure TLS connection was established/i.test(message)) return "TLS handshake failed (amqps:// to a port without TLS? plain AMQP is amqp://, usually port 5672; TLS usually 5671)";
   // Plain AMQP to a TLS-only listener: RabbitMQ drops the connection at our protocol header,
   // with a reset or a close, as the timing goes.
-  if (url?.startsWith("amqp:") && (code === "ECONNRESET" || /closed abruptly during opening handshake/i.test(message))) return `${message} (amqp:// to a port that speaks TLS? TLS is amqps://, usually port 5671)`;
+  if (/^amqp:/i.test(url ?? "") && (code === "ECONNRESET" || /closed abruptly during opening handshake/i.test(message))) return `${withoutPassword(message)} (amqp:// to a port that speaks TLS? TLS is amqps://, usually port 5671)`;
   // The broker speaks TLS but its certificate is refused: Node's words alone ("unable to verify
   // the first certificate") did not say what to do about it.
   if (typeof code === "string" && UNTRUSTED_CERTIFICATE.has(code)) return `TLS certificate not trusted (${message}): give the CA that signed the broker's certificate with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return `TLS certificate is not for this host (${message}): use the host name the certificate names in RABBITMQ_URL`;
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return `TLS certificate not valid now (${message}): renew the broker's certificate (or check this machine's clock)`;
-  // amqplib messages can embed the URL; strip credentials just in case.
+  return withoutPassword(message);
+}
+
+/** amqplib messages can embed the URL: its password masked, just in case. */
+function withoutPassword(message: string): string {
   return message.replace(/\/\/([^:/@]+):([^@]*)@/g, "//$1:***@");
 }
 

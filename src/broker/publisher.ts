@@ -8,6 +8,7 @@
  * in-process broker used by `matchflow run` without RABBITMQ_URL).
  */
 import { randomUUID } from "node:crypto";
+import { timeOrderedTaskId } from "../celery/task-id.js";
 import { hostname } from "node:os";
 import { encodeTask, type EncodedMessage } from "../celery/codec.js";
 import type { Config } from "../config.js";
@@ -274,7 +275,7 @@ export class MatchQueueClient {
     | { ok: false; code: "contract_violation" | "schema_version_unsupported" | "message_too_large"; issues: ContractIssue[]; externalMatchId?: string } {
     const result: ValidationResult = checked ? { ok: true, match: checked, unknownFields: [] } : validateForProducer(withScrapedAt(match, now));
     if (!result.ok) return { ok: false, code: result.code, issues: result.issues };
-    const taskId = randomUUID();
+    const taskId = timeOrderedTaskId();
     const msg = this.encode(taskId, [result.match], this.argsreprMaxChars());
     const externalMatchId = result.match.external_match_id;
     if (msg.content.length > this.options.maxMessageBytes) {

@@ -303,7 +303,8 @@ export function planOnSuccess(envelope: TaskEnvelope, result: unknown, context: 
  * Failed for good (dead-lettered): its link_error errbacks, each with the task's id as its first
  * arg (how Celery calls an errback it does not have registered). The chain stops, as in Celery.
  * Celery's worker sends such errbacks as one group, a single one too (backends/base.py,
- * `_call_task_errbacks`): a group id and an index each; a group errback fans out on its own.
+ * `_call_task_errbacks`): a group id and an index each. A group errback fans out under its own group
+ * id here, where Celery unrolls its members into the errbacks' group (a difference in `group` only).
  */
 export function planOnFailure(envelope: TaskEnvelope, context: CanvasContext): CanvasPlan {
   const planner = new Planner(envelope, context);

@@ -25,6 +25,8 @@
  * in upsert.ts): two observations of the same instant that disagree leave the row with the one
  * of the greater task id, whatever order they arrive in (migration 0006). The same key again (a
  * redelivery) applies only when the data it resolves to changed (a team alias added since).
+ * The keep rules above are the exception: an observation they overrule still moves the key, so
+ * an older observation with a score that arrives after it is refused (order matters there).
  */
 
 import { intArrayLiteral, textArrayLiteral } from "./array-literal.js";

@@ -242,9 +242,13 @@ export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[],
     const result = written.get(externalId);
     if (!result) return new TransientError("db_unknown", `match ${externalId} was neither written nor found after the upsert`);
     if (winners.get(externalId) === i || !isUpsertOutcome(result)) return result;
-    // A duplicate inside the batch: the newest observation was written in its place.
+    // A duplicate inside the batch: the newest observation went in its place. A locked row is
+    // locked for all; an older one is stale; the same one (a redelivery) shares what happened to
+    // it, "same" if it was written.
     const winner = winners.get(externalId) ?? i;
-    return { outcome: "unchanged", matchId: result.matchId, reason: compareObservations(observationOf(i), observationOf(winner)) < 0 ? "stale" : "same" };
+    const left = result.outcome === "unchanged" ? result.reason : undefined;
+    const reason = left === "locked" ? left : compareObservations(observationOf(i), observationOf(winner)) < 0 ? "stale" : (left ?? "same");
+    return { outcome: "unchanged", matchId: result.matchId, reason };
   });
 }
 

@@ -6,7 +6,7 @@
  * A database that is gone or refuses every write stops the run (ProcessStopped), as it holds
  * the worker's batch: it is not the matches' failure.
  */
-import { randomUUID } from "node:crypto";
+import { timeOrderedTaskId } from "../celery/task-id.js";
 import { validateForConsumer } from "../contract/index.js";
 import { classifyDbError, isDatabaseWide } from "../db/errors.js";
 import { errorMessage, MatchflowError } from "../errors.js";
@@ -84,7 +84,9 @@ export async function processMatches(store: MatchStore, inputs: readonly Process
     const failures: FailureRecord[] = [];
     for (let index = start; index < Math.min(inputs.length, start + batchSize); index++) {
       const input = inputs[index] as ProcessInput;
-      const taskId = `manual-${randomUUID()}`;
+      // Ordered by time (celery/task-id.ts): of two runs' observations with the same scraped_at,
+      // the later run's wins, as an operator re-running a corrected file expects.
+      const taskId = `manual-${timeOrderedTaskId()}`;
       if (!input.ok) {
         outcomes[index] = { index, externalMatchId: null, status: "invalid", error: input.error };
         continue;

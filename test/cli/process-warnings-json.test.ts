@@ -3,6 +3,9 @@
  * in nine lines of free text, which a log collector reading JSON lines split into nine unparsable
  * entries. NODE_NO_WARNINGS=1 still silences them.
  */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runIsolatedCli, SPAWN_TIMEOUT } from "../helpers/cli-isolated.js";
 
@@ -21,6 +24,19 @@ describe("process warnings", () => {
     expect(warning).toMatchObject({ level: "warn", warning: "Warning" });
     expect(warning?.msg).toContain("sslmode=verify-full");
     expect(stderr).not.toContain("(node:");
+  }, SPAWN_TIMEOUT);
+
+  it("stay in the file Node's --redirect-warnings names", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mf-warnings-"));
+    try {
+      const file = join(dir, "warnings.txt");
+      const { code, stderr } = await runIsolatedCli(["migrate"], { DATABASE_URL: SSL_REQUIRE_URL, NODE_OPTIONS: `--redirect-warnings=${file}` });
+      expect(code).toBe(5);
+      expect(stderr).not.toContain("SECURITY WARNING");
+      expect(readFileSync(file, "utf8")).toContain("SECURITY WARNING: The SSL modes");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, SPAWN_TIMEOUT);
 
   it("stay silent under NODE_NO_WARNINGS=1", async () => {

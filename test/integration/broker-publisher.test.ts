@@ -211,9 +211,9 @@ describe("MatchQueueClient on RabbitMQ", () => {
       const report = await client.submitMatches([match(2), match(3)]);
       expect(report.submitted).toEqual([]);
       expect(report.failed.map((f) => f.externalMatchId)).toEqual(["m-2", "m-3"]);
-      // Each with the task id it was sent under (distinct, Celery's uuid4 form).
+      // Each with the task id it was sent under (distinct, UUIDs ordered by time: celery/task-id.ts).
       expect(new Set(report.failed.map((f) => f.taskId)).size).toBe(2);
-      for (const f of report.failed) expect(f.taskId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      for (const f of report.failed) expect(f.taskId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(report.failed[0]?.error).toMatch(/no queue is bound to exchange "matches" with routing key "matches.process"/);
       await client.close();
     } finally {

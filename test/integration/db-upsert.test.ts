@@ -269,6 +269,19 @@ describe.each(BACKENDS)("upsertMatches on %s", (kind) => {
     expect(await getMatchByExternalId(db, m.external_match_id)).toMatchObject({ homeTeam: "Alpha FC" });
   });
 
+  it("twins in a batch say why they were left alone: locked for all, stale when older, the written one's reason when the same", async () => {
+    const { db } = backend();
+    const m = makeMatch();
+    await storeOne(db, { ...m, home_score: 1, away_score: 0, match_status: "completed" }, "2026-10-03T18:00:00Z");
+    const newest = item({ ...m, home_score: 2, away_score: 0, match_status: "completed" }, "2026-10-03T16:00:00Z");
+    const older = item({ ...m, home_score: 3, away_score: 0, match_status: "completed" }, "2026-10-03T15:00:00Z");
+    // The row is newer than the whole batch: its copy and the copy's redelivery are both stale.
+    expect((await store(db, [newest, { ...newest }, older])).map((r) => (r as { reason?: string }).reason)).toEqual(["stale", "stale", "stale"]);
+    await db.query("UPDATE matches SET score_locked = true WHERE external_match_id = $1", [m.external_match_id]);
+    const later = item({ ...m, home_score: 4, away_score: 0, match_status: "completed" }, "2026-10-04T16:00:00Z");
+    expect((await store(db, [later, { ...later }, older])).map((r) => (r as { reason?: string }).reason)).toEqual(["locked", "locked", "locked"]);
+  });
+
   it("a newest twin the database refuses leaves its match to the next older one in the batch, as separate batches would", async () => {
     const { db } = backend();
     // An operator's rule the contract does not know.

@@ -70,6 +70,15 @@ describe("matchflow process", () => {
     expect(await query("SELECT home_score FROM matches WHERE external_match_id = $1", ["proc-2"])).toEqual([{ home_score: 9 }]);
   });
 
+  it("a corrected file run again with the same scraped_at: each later run wins (its task ids sort by time)", async () => {
+    const at = "2026-10-30T06:00:00Z";
+    for (const score of [5, 1, 3, 2]) {
+      const run = await runCli(["process"], { DATABASE_URL: db.url }, { input: JSON.stringify(makeMatch("rerun", 1, { home_score: score, away_score: 0, scraped_at: at })) });
+      expect(run.code).toBe(0);
+      expect(await query("SELECT home_score FROM matches WHERE external_match_id = $1", ["rerun-1"])).toEqual([{ home_score: score }]);
+    }
+  });
+
   it("reports a line that is not JSON as invalid by its number", async () => {
     const run = await runCli(["process"], { DATABASE_URL: db.url }, { input: `${JSON.stringify(makeMatch("proc", 3))}\n{oops\n` });
     expect(run.code).toBe(1);
