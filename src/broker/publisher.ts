@@ -8,9 +8,9 @@
  * in-process broker used by `matchflow run` without RABBITMQ_URL).
  */
 import { randomUUID } from "node:crypto";
-import { timeOrderedTaskId } from "../celery/task-id.js";
 import { hostname } from "node:os";
 import { encodeTask, type EncodedMessage } from "../celery/codec.js";
+import { timeOrderedTaskId } from "../celery/task-id.js";
 import type { Config } from "../config.js";
 import { ContractViolation, validateForProducer, type ContractIssue, type MatchData, type ValidationResult } from "../contract/index.js";
 import { errorMessage, PermanentError } from "../errors.js";

@@ -5,8 +5,7 @@
  * it when the CA is given with NODE_EXTRA_CA_CERTS; a certificate that is not trusted, or not
  * for the host in RABBITMQ_URL, is said in one line with what to do, exit 4.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,24 +13,15 @@ import tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
+import { makeTestCertificates } from "../helpers/tls-certificates.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
 const dir = mkdtempSync(join(tmpdir(), "mf-tls-"));
-const ca = join(dir, "ca.pem");
+let ca: string;
 let terminator: tls.Server;
 let port: number;
 let connections = 0;
 let t: WorkerEnv;
-
-/** A CA, and a server certificate it signs for `localhost` (no IP address). */
-function makeCertificates(): { key: Buffer; cert: Buffer } {
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=matchflow test CA");
-  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost");
-  writeFileSync(join(dir, "ext"), "subjectAltName=DNS:localhost\n");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext");
-  return { key: readFileSync(join(dir, "server.key")), cert: readFileSync(join(dir, "server.pem")) };
-}
 
 /** RABBITMQ_URL of the test's vhost through the terminator, at `host`. */
 const tlsUrl = (host: string) => {
@@ -40,9 +30,11 @@ const tlsUrl = (host: string) => {
 };
 
 beforeAll(async () => {
+  const certificates = makeTestCertificates(dir);
+  ca = certificates.ca;
   t = await createWorkerEnv("tls");
   const upstream = new URL(t.vhost.url);
-  terminator = tls.createServer(makeCertificates(), (socket) => {
+  terminator = tls.createServer({ key: readFileSync(certificates.key), cert: readFileSync(certificates.cert) }, (socket) => {
     connections++;
     const broker = net.connect(Number(upstream.port || 5672), upstream.hostname);
     socket.pipe(broker).pipe(socket);

@@ -6,8 +6,7 @@
  * publishes, a worker stores and `queue status` reads through them with the CA given as the
  * component gives it (NODE_EXTRA_CA_CERTS); amqp:// to the TLS port is refused with a hint.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +15,7 @@ import { parse as parseYaml } from "yaml";
 import { runCli, until } from "../helpers/cli.js";
 import { makeMatch } from "../helpers/matches.js";
 import { freePort, startRabbitNode, type RabbitNode } from "../helpers/rabbitmq-node.js";
+import { makeTestCertificates } from "../helpers/tls-certificates.js";
 import { createWorkerEnv, type WorkerEnv } from "../helpers/worker-env.js";
 
 interface Probe { exec: { command: string[] } }
@@ -27,16 +27,6 @@ let node: RabbitNode;
 let t: WorkerEnv;
 const ports = { amqps: 0, https: 0, http: 0, prometheus: 0 };
 
-/** A CA and a certificate it signs for `localhost`, named as the Secret `rabbitmq-tls` names them. */
-function makeCertificates(): void {
-  execFileSync("mkdir", ["-p", tlsDir]);
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: tlsDir, stdio: "pipe" });
-  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=matchflow test CA");
-  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr", "-subj", "/CN=localhost");
-  writeFileSync(join(tlsDir, "ext"), "subjectAltName=DNS:localhost\n");
-  openssl("x509", "-req", "-in", "tls.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "tls.crt", "-days", "2", "-extfile", "ext");
-}
-
 const env = (scheme: "amqps" | "amqp" = "amqps") => ({
   RABBITMQ_URL: `${scheme}://guest:guest@localhost:${ports.amqps}/%2F`,
   RABBITMQ_MANAGEMENT_URL: `https://guest:guest@localhost:${ports.https}`,
@@ -44,7 +34,7 @@ const env = (scheme: "amqps" | "amqp" = "amqps") => ({
 });
 
 beforeAll(async () => {
-  makeCertificates();
+  makeTestCertificates(tlsDir);
   for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await freePort();
   const tlsConf = readFileSync(join(DEPLOY, "components/rabbitmq-tls/rabbitmq-tls.conf"), "utf8");
   expect(tlsConf).toContain("/etc/rabbitmq/tls/");
