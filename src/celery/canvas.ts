@@ -157,6 +157,11 @@ interface Send {
   place: string;
   chain: unknown[] | null;
   group?: { id: string; index: number };
+  /**
+   * A group every task sent takes a place in, groups among them unrolled into it (the next index
+   * each): how Celery's `group` sends a group it holds (canvas.py, `_prepared`).
+   */
+  join?: { id: string; next: () => number };
 }
 
 class Planner {
@@ -184,8 +189,14 @@ class Planner {
   apply(value: unknown, send: Send): void {
     const sig = signatureOf(value);
     if (typeof sig === "string") return this.notRun(send.part, sig);
-    if (sig.subtaskType === null) return this.task(sig, send);
     const members = sig.kwargs.tasks;
+    if (send.join) {
+      // Unrolled: a member group's own id goes, and so do its own args (Celery passes only the
+      // outer group's args on to the members of a group it unrolls).
+      if (sig.subtaskType === "group" && Array.isArray(members)) return members.forEach((member, index) => this.apply(member, { ...send, place: `${send.place}.${index}` }));
+      return this.apply(value, { ...send, join: undefined, group: { id: send.join.id, index: send.join.next() } });
+    }
+    if (sig.subtaskType === null) return this.task(sig, send);
     if (sig.subtaskType === "group" && Array.isArray(members)) {
       if (send.chain && send.chain.length > 0) return this.notRun(send.part, `a group (${shown(sig.task)}) with chain steps after it: Celery makes that a chord`);
       const id = shortString(sig.options.task_id) ?? derivedTaskId(this.envelope.taskId, `${send.place}.group`);
@@ -303,16 +314,15 @@ export function planOnSuccess(envelope: TaskEnvelope, result: unknown, context: 
  * Failed for good (dead-lettered): its link_error errbacks, each with the task's id as its first
  * arg (how Celery calls an errback it does not have registered). The chain stops, as in Celery.
  * Celery's worker sends such errbacks as one group, a single one too (backends/base.py,
- * `_call_task_errbacks`): a group id and an index each. A group errback fans out under its own group
- * id here, where Celery unrolls its members into the errbacks' group (a difference in `group` only).
+ * `_call_task_errbacks`): a group id and an index each, the members of a group errback unrolled
+ * into it.
  */
 export function planOnFailure(envelope: TaskEnvelope, context: CanvasContext): CanvasPlan {
   const planner = new Planner(envelope, context);
-  const groupId = derivedTaskId(envelope.taskId, "errback.group");
   let index = 0;
+  const join = { id: derivedTaskId(envelope.taskId, "errback.group"), next: () => index++ };
   signatureList(embedPart(envelope, "errbacks"))?.forEach((sig, i) => {
-    const inGroup = !(isObject(sig) && sig.subtask_type === "group");
-    planner.apply(sig, { role: "errback", part: "errbacks", lead: [envelope.taskId], place: `errback.${i}`, chain: null, ...(inGroup ? { group: { id: groupId, index: index++ } } : {}) });
+    planner.apply(sig, { role: "errback", part: "errbacks", lead: [envelope.taskId], place: `errback.${i}`, chain: null, join });
   });
   reportChord(planner, envelope);
   return planner.plan;

@@ -202,14 +202,20 @@ describe("planOnFailure", () => {
     expect(read(plan.followUps[0] as FollowUp)).toMatchObject({ name: "notify.failed", args: ["task-1", "why"], parentId: "task-1", rootId: "root-1" });
   });
 
-  it("sends the errbacks as one group, as Celery's worker does (a single one too); a group errback keeps its own", () => {
-    const own = sig("celery.group", { subtask_type: "group", kwargs: { tasks: [sig("g.a")] }, options: { task_id: "own-group" } });
+  it("sends the errbacks as one group, as Celery's worker does (a single one too), a group errback's members unrolled into it", () => {
+    // Celery's group unrolls a group it holds (canvas.py `_prepared`): its members join the outer
+    // group, the inner group's id and own args dropped, nested groups too.
+    const nested = sig("celery.group", { subtask_type: "group", kwargs: { tasks: [sig("n.a")] } });
+    const own = sig("celery.group", { subtask_type: "group", args: ["dropped"], kwargs: { tasks: [sig("g.a"), nested] }, options: { task_id: "own-group" } });
     const plan = planOnFailure(envelopeWith({ errbacks: [sig("e.a"), own, sig("e.b")] }), context);
-    expect(plan.followUps.map(read).map((t) => [t.name, t.headers.group, t.headers.group_index])).toEqual([
-      ["e.a", derivedTaskId("task-1", "errback.group"), 0],
-      ["g.a", "own-group", 0],
-      ["e.b", derivedTaskId("task-1", "errback.group"), 1],
+    const group = derivedTaskId("task-1", "errback.group");
+    expect(plan.followUps.map(read).map((t) => [t.name, t.args, t.headers.group, t.headers.group_index])).toEqual([
+      ["e.a", ["task-1"], group, 0],
+      ["g.a", ["task-1"], group, 1],
+      ["n.a", ["task-1"], group, 2],
+      ["e.b", ["task-1"], group, 3],
     ]);
+    expect(new Set(plan.followUps.map((f) => read(f).id)).size).toBe(4);
     const single = read(planOnFailure(envelopeWith({ errbacks: [sig("e.a")] }), context).followUps[0] as FollowUp);
     expect(single.headers).toMatchObject({ group: derivedTaskId("task-1", "errback.group"), group_index: 0 });
   });
