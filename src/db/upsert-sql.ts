@@ -25,8 +25,12 @@
  * in upsert.ts): two observations of the same instant that disagree leave the row with the one
  * of the greater task id, whatever order they arrive in (migration 0006). The same key again (a
  * redelivery) applies only when the data it resolves to changed (a team alias added since).
- * The keep rules above are the exception: an observation they overrule still moves the key, so
- * an older observation with a score that arrives after it is refused (order matters there).
+ * The keep rules make the status and the scores depend on more than the newest observation, so
+ * the row also keeps the key after which every observation was one a result survives
+ * (`status_observed_at`, `status_task_id`) and the status the newest one said (`feed_status`):
+ * an older observation that arrives late still counts for the status and scores when it is after
+ * that key (late-observation-sql.ts), so every order of the same observations leaves the same
+ * row (migration 0007).
  */
 
 import { intArrayLiteral, textArrayLiteral } from "./array-literal.js";
@@ -127,10 +131,22 @@ const INPUT_ROWS = `ROWS FROM (${INPUT_COLUMNS.map((c, i) => `unnest($${i + 1}::
                  jsonb_array_elements($${INPUT_COLUMNS.length + 1}::jsonb))
        AS x(${INPUT_COLUMNS.map((c) => c.name).join(", ")}, raw)`;
 
-const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw", "observed_task_id"];
+/** An observation a stored result survives: no score, and only scheduled or tbd (on the row's date, checked apart). */
+export const keepable = (x: string): string => `(${x}.home_score IS NULL AND ${x}.match_status IN ('scheduled', 'tbd'))`;
 
-/** The input an inserted column takes: its namesake, but `observed_task_id`, the task's id (`last_task_id`). */
-const insertValue = (column: string): string => `x.${column === "observed_task_id" ? "last_task_id" : column}`;
+/** The inserted columns that are not the input's namesakes. */
+const INSERT_EXPRESSIONS: Readonly<Record<string, string>> = {
+  observed_task_id: "x.last_task_id",
+  // A first observation a result would survive leaves room for any older result: -infinity.
+  status_observed_at: `CASE WHEN ${keepable("x")} THEN '-infinity'::timestamptz ELSE x.observed_at END`,
+  status_task_id: `CASE WHEN ${keepable("x")} THEN NULL ELSE x.last_task_id END`,
+  feed_status: "x.match_status",
+};
+
+const INSERT_COLUMNS = ["external_match_id", ...DATA_COLUMNS, "match_status", "observed_at", "last_task_id", "raw", ...Object.keys(INSERT_EXPRESSIONS)];
+
+/** The input an inserted column takes: its namesake, or its expression above. */
+const insertValue = (column: string): string => INSERT_EXPRESSIONS[column] ?? `x.${column}`;
 
 /** True when a person's postponed/cancelled status must survive this observation. */
 const KEEP_MANUAL_STATUS = `(m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled')
@@ -138,7 +154,7 @@ const KEEP_MANUAL_STATUS = `(m.status_set_by = 'manual' AND m.match_status IN ('
 
 /** True when the stored result must survive this observation (no score, not played yet, same date). */
 const KEEP_RESULT = `(m.match_status = 'completed' AND m.home_score IS NOT NULL
-  AND EXCLUDED.home_score IS NULL AND EXCLUDED.match_status IN ('scheduled', 'tbd') AND EXCLUDED.match_date = m.match_date)`;
+  AND ${keepable("EXCLUDED")} AND EXCLUDED.match_date = m.match_date)`;
 
 const NEW_STATUS = `CASE WHEN ${KEEP_MANUAL_STATUS} OR ${KEEP_RESULT} THEN m.match_status ELSE EXCLUDED.match_status END`;
 
@@ -150,10 +166,12 @@ function newValue(column: (typeof DATA_COLUMNS)[number]): string {
   return RESULT_COLUMNS.has(column) ? `CASE WHEN ${KEEP_RESULT} THEN m.${column} ELSE EXCLUDED.${column} END` : `EXCLUDED.${column}`;
 }
 
-/** The observation's key, (observed_at, task id), is after the row's. */
-const KEY_NEWER = `(m.observed_at IS NULL OR EXCLUDED.observed_at > m.observed_at
-       OR (EXCLUDED.observed_at = m.observed_at
-           AND (m.observed_task_id IS NULL OR EXCLUDED.last_task_id COLLATE "C" > m.observed_task_id COLLATE "C")))`;
+/** Key `a` (instant, task id) is after key `b`: a later instant, or the same one and a greater task id byte by byte (no id first). */
+export const keyAfter = (aAt: string, aId: string, bAt: string, bId: string): string =>
+  `(${aAt} > ${bAt} OR (${aAt} = ${bAt} AND (${bId} IS NULL OR ${aId} COLLATE "C" > ${bId} COLLATE "C")))`;
+
+/** The observation's key, (observed_at, task id), is after the row's (a row without one: any is). */
+const KEY_NEWER = `(m.observed_at IS NULL OR ${keyAfter("EXCLUDED.observed_at", "EXCLUDED.last_task_id", "m.observed_at", "m.observed_task_id")})`;
 
 /** The row holds this very observation (a redelivery). */
 const KEY_SAME = `(EXCLUDED.observed_at = m.observed_at AND EXCLUDED.last_task_id = m.observed_task_id)`;
@@ -161,6 +179,21 @@ const KEY_SAME = `(EXCLUDED.observed_at = m.observed_at AND EXCLUDED.last_task_i
 /** The observation differs from the row in its data or its status. */
 const CHANGED = `(ROW(${DATA_COLUMNS.map((c) => `m.${c}`).join(", ")}, m.match_status)
        IS DISTINCT FROM ROW(${DATA_COLUMNS.map(newValue).join(", ")}, ${NEW_STATUS}))`;
+
+/**
+ * The row's status key after this observation (`at`: the instant, `id`: the task id): the same
+ * when it is the row's own observation again; this one's when a result would not survive it (a
+ * score, a status other than scheduled or tbd); the row's previous key when it moves the match to
+ * another date (every older observation is of another date); else unchanged, read as the row's
+ * key when it was written before migration 0007.
+ */
+function newStatusKey(part: "at" | "id"): string {
+  const [status, excluded, observed] = part === "at" ? ["status_observed_at", "observed_at", "observed_at"] : ["status_task_id", "last_task_id", "observed_task_id"];
+  return `CASE WHEN ${KEY_SAME} THEN m.${status}
+       WHEN NOT ${keepable("EXCLUDED")} THEN EXCLUDED.${excluded}
+       WHEN EXCLUDED.match_date <> m.match_date OR m.status_observed_at IS NULL THEN m.${observed}
+       ELSE m.${status} END`;
+}
 
 /**
  * Parameters: `upsertMatchesParams(rows)`. Returns rows written: id, external_match_id, inserted,
@@ -178,6 +211,9 @@ ON CONFLICT (external_match_id) DO UPDATE SET
   status_set_by = CASE WHEN ${KEEP_MANUAL_STATUS} THEN m.status_set_by ELSE 'scraper' END,
   observed_at = EXCLUDED.observed_at,
   observed_task_id = EXCLUDED.last_task_id,
+  status_observed_at = ${newStatusKey("at")},
+  status_task_id = ${newStatusKey("id")},
+  feed_status = EXCLUDED.match_status,
   last_task_id = CASE WHEN ${CHANGED} THEN EXCLUDED.last_task_id ELSE m.last_task_id END,
   raw = CASE WHEN ${CHANGED} THEN EXCLUDED.raw ELSE m.raw END,
   updated_at = CASE WHEN ${CHANGED} THEN now() ELSE m.updated_at END
@@ -185,16 +221,18 @@ WHERE NOT m.score_locked
   AND (${KEY_NEWER} OR (${KEY_SAME} AND ${CHANGED}))
 RETURNING m.id, m.external_match_id, (m.xmax = 0) AS inserted, (m.updated_at = now()) AS changed`;
 
+/** Why a row `m` was left as it was by an observation `x` (external_match_id, observed_at, match_status, task_id). */
+export const REASON_COLUMNS = `m.id, m.external_match_id, m.score_locked AS locked,
+       coalesce(${keyAfter("m.observed_at", "m.observed_task_id", "x.observed_at", "x.task_id")}, false) AS stale,
+       (m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled') AND m.match_status <> x.match_status) AS manual,
+       (m.match_status = 'completed' AND x.match_status IN ('scheduled', 'tbd')) AS kept_result`;
+
 /**
  * Why rows the upsert did not write were left alone. Runs after the upsert, in the same
  * transaction, on rows the upsert locked. Parameters: `unchangedReasonsParams(rows)`.
  */
 export const UNCHANGED_REASONS_SQL = `
-SELECT m.id, m.external_match_id, m.score_locked AS locked,
-       coalesce(m.observed_at > x.observed_at
-                OR (m.observed_at = x.observed_at AND m.observed_task_id COLLATE "C" > x.task_id COLLATE "C"), false) AS stale,
-       (m.status_set_by = 'manual' AND m.match_status IN ('postponed', 'cancelled') AND m.match_status <> x.match_status) AS manual,
-       (m.match_status = 'completed' AND x.match_status IN ('scheduled', 'tbd')) AS kept_result
+SELECT ${REASON_COLUMNS}
   FROM ROWS FROM (unnest($1::text[]), unnest($2::timestamptz[]), unnest($3::text[]), unnest($4::text[])) AS x(external_match_id, observed_at, match_status, task_id)
   JOIN matches m ON m.external_match_id = x.external_match_id`;
 

@@ -10,6 +10,7 @@ import { PermanentError, TransientError, type MatchflowError } from "../errors.j
 import type { Queryable } from "./database.js";
 import { classifyDbError, isDataError } from "./errors.js";
 import { isResolved, type ResolvedIds, type ResolveResult } from "./resolve.js";
+import { LATE_OBSERVATIONS_SQL, lateObservationParams } from "./late-observation-sql.js";
 import { UNCHANGED_REASONS_SQL, UPSERT_MATCHES_SQL, unchangedReasonsParams, upsertMatchesParams, type UpsertRow } from "./upsert-sql.js";
 
 export interface UpsertItem {
@@ -120,27 +121,40 @@ function compareObservations(a: { instant: Instant; taskId: string }, b: { insta
 /** Named prepared statements (see QueryOptions.prepare): one name per SQL text. */
 const UPSERT = { prepare: "mf_upsert_matches" };
 const UNCHANGED = { prepare: "mf_unchanged_reasons" };
+const LATE = { prepare: "mf_late_observations" };
 
 /** Parses and plans the upsert on one connection by running it on an empty batch (writes nothing). */
 export async function prepareUpsert(q: Queryable): Promise<void> {
   await q.query(UPSERT_MATCHES_SQL, upsertMatchesParams([]), UPSERT);
 }
 
-/** Runs the set statement for `rows`; returns outcomes by external id. */
+function unchanged(r: Reason): UpsertOutcome {
+  const reason: UnchangedReason = r.locked ? "locked" : r.stale ? "stale" : r.manual ? "manual_status" : r.kept_result ? "kept_result" : "same";
+  return { outcome: "unchanged", matchId: Number(r.id), reason };
+}
+
+/** Runs the set statement for `rows` (one per match); returns outcomes by external id. */
 async function writeRows(tx: Queryable, rows: UpsertRow[]): Promise<Map<string, UpsertOutcome>> {
   const out = new Map<string, UpsertOutcome>();
   if (rows.length === 0) return out;
   const { rows: written } = await tx.query<Written>(UPSERT_MATCHES_SQL, upsertMatchesParams(rows), UPSERT);
-  // A row whose data was already the same (only its newer observation time written) is unchanged: why is asked below.
-  for (const w of written) if (w.inserted || w.changed) out.set(w.external_match_id, { outcome: w.inserted ? "created" : "updated", matchId: Number(w.id) });
-
-  const untouched = rows.filter((r) => !out.has(r.external_match_id));
-  if (untouched.length > 0) {
-    const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, unchangedReasonsParams(untouched), UNCHANGED);
-    for (const r of reasons) {
-      const reason: UnchangedReason = r.locked ? "locked" : r.stale ? "stale" : r.manual ? "manual_status" : r.kept_result ? "kept_result" : "same";
-      out.set(r.external_match_id, { outcome: "unchanged", matchId: Number(r.id), reason });
-    }
+  const returned = new Set<string>();
+  for (const w of written) {
+    returned.add(w.external_match_id);
+    if (w.inserted || w.changed) out.set(w.external_match_id, { outcome: w.inserted ? "created" : "updated", matchId: Number(w.id) });
+  }
+  // Written with the same data (only its newer observation time): why the data stayed is asked.
+  const same = rows.filter((r) => returned.has(r.external_match_id) && !out.has(r.external_match_id));
+  if (same.length > 0) {
+    const { rows: reasons } = await tx.query<Reason>(UNCHANGED_REASONS_SQL, unchangedReasonsParams(same), UNCHANGED);
+    for (const r of reasons) out.set(r.external_match_id, unchanged(r));
+  }
+  // Not written (older, locked, or this very observation again): an older one may still count
+  // for the status and the scores (late-observation-sql.ts). Rare: retries, requeues, twins.
+  const left = rows.filter((r) => !returned.has(r.external_match_id));
+  if (left.length > 0) {
+    const { rows: reasons } = await tx.query<Reason & { changed: boolean }>(LATE_OBSERVATIONS_SQL, lateObservationParams(left), LATE);
+    for (const r of reasons) out.set(r.external_match_id, r.changed ? { outcome: "updated", matchId: Number(r.id) } : unchanged(r));
   }
   return out;
 }
@@ -165,8 +179,10 @@ async function writeRowsOneByOne(tx: Queryable, rows: UpsertRow[]): Promise<Map<
 }
 
 /**
- * Upserts `items` (resolved ids in `ids`, same order). Duplicate external ids in one batch (a
- * redelivery) are written once, with the newest observation; the others report `unchanged`.
+ * Upserts `items` (resolved ids in `ids`, same order). An external id the batch holds more than
+ * once (a redelivery, a retry beside a fresh scrape) is written once per observation, newest
+ * first, in statements of their own: each gets what it would have got alone, and the row ends as
+ * separate batches in any order would leave it.
  */
 export interface UpsertOptions {
   /**
@@ -181,112 +197,72 @@ export interface UpsertOptions {
 export async function upsertMatches(tx: Queryable, items: readonly UpsertItem[], ids: readonly ResolveResult[], options: UpsertOptions = {}): Promise<UpsertResult[]> {
   if (ids.length !== items.length) throw new Error(`upsertMatches: ${items.length} items but ${ids.length} resolved ids`);
   const results: (UpsertResult | undefined)[] = items.map(() => undefined);
-  /** external id -> index of the newest observation in the batch. */
-  const winners = new Map<string, number>();
-  /** external id -> every index of it, for the ids the batch holds more than once. */
-  const twins = new Map<string, number[]>();
-  // Microsecond instants only where two items of the batch share an external id (a redelivery):
-  // parsing every item's text costs a regular expression and a string copy on the hot path.
-  const instants: (Instant | undefined)[] = [];
-  const instantOf = (i: number): Instant => (instants[i] ??= parseInstant((items[i] as UpsertItem).observedAt));
-  const observationOf = (i: number) => ({ instant: instantOf(i), taskId: (items[i] as UpsertItem).taskId });
+  /** external id -> the indexes of its observations in the batch. */
+  const byMatch = new Map<string, number[]>();
+  const rows: (UpsertRow | undefined)[] = [];
 
   items.forEach((item, i) => {
     const resolved = ids[i];
     const externalId = item.match.external_match_id;
     if (resolved === undefined || !isResolved(resolved)) {
       results[i] = resolved ?? new PermanentError("unresolved_name", "no resolved ids for this match");
-      return;
-    }
-    if (typeof externalId !== "string" || externalId.trim() === "") {
+    } else if (typeof externalId !== "string" || externalId.trim() === "") {
       results[i] = new PermanentError("db_data", "external_match_id is required to store a match");
-      return;
-    }
-    if (Number.isNaN(Date.parse(item.observedAt))) {
+    } else if (Number.isNaN(Date.parse(item.observedAt))) {
       results[i] = new PermanentError("db_data", `observed time "${item.observedAt}" is not an ISO instant`);
-      return;
+    } else {
+      rows[i] = toUpsertRow(item, resolved);
+      const list = byMatch.get(externalId);
+      if (list) list.push(i);
+      else byMatch.set(externalId, [i]);
     }
-    const current = winners.get(externalId);
-    if (current !== undefined) twins.set(externalId, [...(twins.get(externalId) ?? [current]), i]);
-    // Ties go to the later item: the later delivery of the same observation.
-    if (current === undefined || compareObservations(observationOf(i), observationOf(current)) >= 0) winners.set(externalId, i);
   });
 
-  const rows: UpsertRow[] = [];
-  for (const i of winners.values()) {
-    const item = items[i];
-    const resolved = ids[i];
-    if (item && resolved && isResolved(resolved)) rows.push(toUpsertRow(item, resolved));
-  }
-
-  let written: Map<string, UpsertResult>;
-  if (options.isolateFailures === false) {
-    written = await writeRows(tx, rows);
-  } else {
-    await tx.query("SAVEPOINT mf_upsert_batch");
-    try {
-      written = await writeRows(tx, rows);
-      await tx.query("RELEASE SAVEPOINT mf_upsert_batch");
-    } catch (err) {
-      if (!isDataError(err)) throw err;
-      await tx.query("ROLLBACK TO SAVEPOINT mf_upsert_batch");
-      written = await writeRowsOneByOne(tx, rows);
+  const layers = twinLayers(items, byMatch);
+  for (const [n, layer] of layers.entries()) {
+    const layerRows = layer.map((i) => rows[i] as UpsertRow);
+    const written = n === 0 ? await writeFirstLayer(tx, layerRows, options) : await writeRowsOneByOne(tx, layerRows);
+    for (const i of layer) {
+      const externalId = (rows[i] as UpsertRow).external_match_id;
+      results[i] = written.get(externalId) ?? new TransientError("db_unknown", `match ${externalId} was neither written nor found after the upsert`);
     }
   }
-  const refused = await writeOlderTwins(tx, { items, ids, winners, twins, written, observationOf });
-
-  return items.map((item, i) => {
-    const earlier = results[i] ?? refused.get(i);
-    if (earlier) return earlier;
-    const externalId = item.match.external_match_id;
-    const result = written.get(externalId);
-    if (!result) return new TransientError("db_unknown", `match ${externalId} was neither written nor found after the upsert`);
-    if (winners.get(externalId) === i || !isUpsertOutcome(result)) return result;
-    // A duplicate inside the batch: the newest observation went in its place. A locked row is
-    // locked for all; an older one is stale; the same one (a redelivery) shares what happened to
-    // it, "same" if it was written.
-    const winner = winners.get(externalId) ?? i;
-    const left = result.outcome === "unchanged" ? result.reason : undefined;
-    const reason = left === "locked" ? left : compareObservations(observationOf(i), observationOf(winner)) < 0 ? "stale" : (left ?? "same");
-    return { outcome: "unchanged", matchId: result.matchId, reason };
-  });
-}
-
-interface Twins {
-  items: readonly UpsertItem[];
-  ids: readonly ResolveResult[];
-  /** Updated here: the index written (or last tried) for each external id. */
-  winners: Map<string, number>;
-  twins: ReadonlyMap<string, readonly number[]>;
-  /** Updated here with what the older twins' writes gave. */
-  written: Map<string, UpsertResult>;
-  observationOf: (i: number) => { instant: Instant; taskId: string };
+  return results.map((r) => r ?? new TransientError("db_unknown", "match was neither written nor found after the upsert"));
 }
 
 /**
- * A newest twin the database refused (a data error: an operator's CHECK, say) leaves its match to
- * the next older observation in the batch, which is written instead, as it would have been had
- * it come in a batch of its own before. Without this the older one was reported unchanged
- * (`stale`) and acked, and the row never got it. Returns the refused items' errors, by index
- * (a redelivery of a refused observation shares its error).
+ * The batch's writes: the first holds one observation per match (the newest), each next one the
+ * next older observations of the matches the batch holds more than once. Newest first, so that a
+ * later statement never finds a row its own transaction wrote newer (what `changed` reads).
  */
-async function writeOlderTwins(tx: Queryable, t: Twins): Promise<Map<number, UpsertResult>> {
-  const refused = new Map<number, UpsertResult>();
-  for (;;) {
-    const next: UpsertRow[] = [];
-    for (const [externalId, list] of t.twins) {
-      const result = t.written.get(externalId);
-      const tried = t.winners.get(externalId);
-      if (!(result instanceof Error) || tried === undefined) continue;
-      for (const i of list) if (compareObservations(t.observationOf(i), t.observationOf(tried)) === 0) refused.set(i, result);
-      const older = list.filter((i) => !refused.has(i)).reduce<number | undefined>((best, i) => (best === undefined || compareObservations(t.observationOf(i), t.observationOf(best)) > 0 ? i : best), undefined);
-      const item = older === undefined ? undefined : t.items[older];
-      const resolved = older === undefined ? undefined : t.ids[older];
-      if (older === undefined || !item || !resolved || !isResolved(resolved)) continue;
-      t.winners.set(externalId, older);
-      next.push(toUpsertRow(item, resolved));
+function twinLayers(items: readonly UpsertItem[], byMatch: ReadonlyMap<string, number[]>): number[][] {
+  const layers: number[][] = [[]];
+  const first = layers[0] as number[];
+  for (const list of byMatch.values()) {
+    if (list.length === 1) {
+      first.push(list[0] as number);
+      continue;
     }
-    if (next.length === 0) return refused;
-    for (const [externalId, result] of await writeRowsOneByOne(tx, next)) t.written.set(externalId, result);
+    // Microsecond instants only here: parsing every item's text costs the hot path a regular expression.
+    const observations = list.map((i) => ({ i, instant: parseInstant((items[i] as UpsertItem).observedAt), taskId: (items[i] as UpsertItem).taskId }));
+    // Newest first; the same observation twice (a redelivery): the later delivery first.
+    observations.sort((a, b) => compareObservations(b, a) || b.i - a.i);
+    observations.forEach((o, n) => (layers[n] ??= []).push(o.i));
+  }
+  return layers;
+}
+
+/** The first write: the whole batch in one statement (behind a savepoint unless told otherwise). */
+async function writeFirstLayer(tx: Queryable, rows: UpsertRow[], options: UpsertOptions): Promise<Map<string, UpsertResult>> {
+  if (options.isolateFailures === false) return writeRows(tx, rows);
+  await tx.query("SAVEPOINT mf_upsert_batch");
+  try {
+    const written = await writeRows(tx, rows);
+    await tx.query("RELEASE SAVEPOINT mf_upsert_batch");
+    return written;
+  } catch (err) {
+    if (!isDataError(err)) throw err;
+    await tx.query("ROLLBACK TO SAVEPOINT mf_upsert_batch");
+    return writeRowsOneByOne(tx, rows);
   }
 }
